@@ -1,0 +1,83 @@
+# tenderd build. `make` builds, `make test` runs every test, `make run` starts a
+# development platform, `make asan` runs the tests under ASan+UBSan, `make bench`
+# measures. Objects go to $(BUILD) (build/ by default).
+
+BUILD    ?= build
+CC       ?= cc
+PKGS     := libevent_openssl libevent jansson libpq openssl
+CPPFLAGS += -I. -D_GNU_SOURCE
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter -fno-strict-aliasing
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+PYTHON   ?= /usr/bin/python3
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PG_INC     = $(shell pg_config --includedir 2>/dev/null)
+
+COMMON_SRC  := $(wildcard common/*.c)
+AUCTION_SRC := $(wildcard auction/*.c)
+SERVER_SRC  := $(wildcard server/*.c)
+CLIENT_SRC  := $(wildcard client/*.c)
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+
+COMMON_OBJ  := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+AUCTION_OBJ := $(AUCTION_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test unit integration asan run stop-db bench clean
+all: $(BUILD)/tenderd $(BUILD)/tenderctl $(UNIT_BIN)
+
+# Install missing Debian build and test dependencies (only when root; otherwise
+# print what is missing).
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I$(PG_INC) -MMD -MP -c $< -o $@
+
+# The engine is its own library: it links against nothing but libc, so a stray
+# dependency on I/O fails the link of its unit tests.
+$(BUILD)/libauction.a: $(AUCTION_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/tenderd: $(SERVER_OBJ) $(BUILD)/libauction.a $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+$(BUILD)/tenderctl: $(CLIENT_OBJ) $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tests/test_auction: $(BUILD)/tests/unit/test_auction.o $(BUILD)/libauction.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integration: $(BUILD)/tenderd $(BUILD)/tenderctl
+	TENDERD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+test: deps all unit integration
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" test
+
+run: deps all
+	@scripts/run.sh
+
+stop-db:
+	@scripts/pgctl.sh stop var/pg
+
+bench: deps all
+	@scripts/bench.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

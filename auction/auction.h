@@ -1,0 +1,174 @@
+/*
+ * The live reverse auction engine: a pure, deterministic state machine.
+ *
+ * Commands and `now` (int64 milliseconds since the Unix epoch) go in; results
+ * come out. It never reads the clock, never does I/O, never exits. Amounts are
+ * int64 minor units of the auction's currency. Bidders are organizations: two
+ * certificates of one company are one bidder.
+ *
+ * Default rulebook (public 44-FZ rules, every number a parameter):
+ *  - 0 < amount < start price;
+ *  - a bidder may not bid at or above its own previous bid, nor lower its
+ *    price while it holds the lead;
+ *  - a bid that takes the lead (strictly below the best price, or the start
+ *    price when there are no bids) must beat that reference by at least
+ *    step_min and at most step_max;
+ *  - a bid that does not take the lead (amount >= best) may still improve the
+ *    bidder's own rank;
+ *  - equal amounts rank by sequence (earlier first);
+ *  - a lead-taking bid with (ends_at - now) <= ext_window moves the end to
+ *    max(ends_at, now + ext_length);
+ *  - the buyer's organization may not bid; bids before starts_at or at/after
+ *    ends_at are refused.
+ */
+#ifndef TENDERD_AUCTION_H
+#define TENDERD_AUCTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum auction_state {
+	AUCTION_SCHEDULED = 0,
+	AUCTION_RUNNING,
+	AUCTION_CLOSED,
+	AUCTION_CANCELLED,
+};
+
+enum auction_err {
+	AUCTION_OK = 0,
+	AUCTION_E_NOT_STARTED,      /* "auction_not_started" */
+	AUCTION_E_ENDED,            /* "auction_ended" */
+	AUCTION_E_CANCELLED,        /* "auction_cancelled" */
+	AUCTION_E_OWN_AUCTION,      /* "own_auction" */
+	AUCTION_E_NOT_POSITIVE,     /* "bid_not_positive" */
+	AUCTION_E_NOT_BELOW_START,  /* "bid_not_below_start_price" */
+	AUCTION_E_NOT_BELOW_OWN,    /* "bid_not_below_own" */
+	AUCTION_E_WHILE_LEADING,    /* "bid_while_leading" */
+	AUCTION_E_STEP_TOO_SMALL,   /* "bid_step_too_small" */
+	AUCTION_E_STEP_TOO_LARGE,   /* "bid_step_too_large" */
+	AUCTION_E_NOMEM,            /* "internal" */
+};
+
+/* Parameters fixed at creation. All times in ms, amounts in minor units. */
+struct auction_params {
+	int64_t buyer_org;     /* organization that owns the auction */
+	int64_t start_price;   /* the ceiling; every bid is strictly below it */
+	int64_t step_min;      /* >= 1 */
+	int64_t step_max;      /* >= step_min */
+	int64_t starts_at;
+	int64_t ends_at;       /* scheduled end, before any extension */
+	int64_t ext_window;    /* 0 disables extensions */
+	int64_t ext_length;
+};
+
+/* One accepted bid. Bids are append-only and in sequence order. */
+struct auction_bid {
+	int64_t id;            /* caller-assigned, opaque to the engine */
+	int64_t seq;           /* 1, 2, 3, ... within the auction */
+	int64_t org;           /* bidder */
+	int64_t amount;
+	int64_t at;            /* ms */
+};
+
+/* One bidder's standing: its current (lowest, latest) bid. */
+struct auction_entry {
+	int64_t org;
+	int alias;             /* 1-based, in order of first bid: "Participant N" */
+	int64_t amount;        /* current price */
+	int64_t seq;           /* sequence of the bid that set amount */
+	int64_t at;            /* time of that bid */
+	size_t bid_index;      /* index into bids[] of that bid */
+};
+
+struct auction {
+	int64_t id;
+	struct auction_params p;
+	enum auction_state state;
+	int64_t ends_at;       /* current end, after extensions */
+	int extensions;        /* number of extensions so far */
+	int64_t closed_at;     /* ms, when closed or cancelled; 0 before */
+
+	struct auction_bid *bids;
+	size_t nbids, capbids;
+
+	/* entries[] in alias order; rank[] holds entry indexes, best first. */
+	struct auction_entry *entries;
+	size_t *rank;
+	size_t nentries, capentries;
+};
+
+/* Result of an accepted bid. */
+struct auction_bid_result {
+	int64_t seq;
+	int rank;              /* bidder's rank after the bid, 1-based */
+	int64_t best;          /* best price after the bid */
+	int took_lead;         /* the bid is the new best price */
+	int extended;          /* the bid moved ends_at */
+	int64_t ends_at;       /* end after the bid */
+};
+
+/* What auction_advance() did. */
+#define AUCTION_EV_STARTED 0x1
+#define AUCTION_EV_CLOSED  0x2
+
+/* Everything needed to undo changes made after it (see auction_rollback). */
+struct auction_mark {
+	size_t nbids;
+	enum auction_state state;
+	int64_t ends_at;
+	int extensions;
+	int64_t closed_at;
+};
+
+/* Validate parameters; returns NULL when valid, else a static message. */
+const char *auction_params_check(const struct auction_params *p);
+
+/* Initialise `a` (state SCHEDULED, no bids). `p` must have passed the check. */
+void auction_init(struct auction *a, int64_t id, const struct auction_params *p);
+void auction_free(struct auction *a);
+
+/*
+ * Move the auction along the clock: SCHEDULED -> RUNNING at starts_at,
+ * RUNNING -> CLOSED at ends_at (closed_at = ends_at, not now: an auction whose
+ * end passed while nobody looked closes with the result it had at its end).
+ * Both may happen in one call. Returns AUCTION_EV_* flags.
+ */
+int auction_advance(struct auction *a, int64_t now);
+
+/* The next time auction_advance() has work to do, or -1 when none. */
+int64_t auction_next_deadline(const struct auction *a);
+
+/*
+ * Place a bid by `org` at `now`. Calls auction_advance(a, now) first. On
+ * success appends the bid (with `bid_id`), updates standings and fills `out`
+ * (may be NULL). On refusal nothing changes.
+ */
+enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
+    int64_t amount, int64_t now, struct auction_bid_result *out);
+
+/* Cancel a scheduled or running auction. Returns 0, or -1 when already final. */
+int auction_cancel(struct auction *a, int64_t now);
+
+/* Best price, or -1 when there are no bids. */
+int64_t auction_best(const struct auction *a);
+
+/* 1-based rank of `org`, 0 when it has not bid. */
+int auction_rank_of(const struct auction *a, int64_t org);
+
+/* The entry of `org`, or NULL when it has not bid. */
+const struct auction_entry *auction_entry_of(const struct auction *a, int64_t org);
+
+/* The entry at 1-based `rank`, or NULL. */
+const struct auction_entry *auction_at_rank(const struct auction *a, int rank);
+
+/* Capture / restore state; rollback drops bids placed after the mark and
+ * rebuilds the standings from the remaining bids. */
+void auction_mark(const struct auction *a, struct auction_mark *m);
+void auction_rollback(struct auction *a, const struct auction_mark *m);
+
+/* Stable machine code ("bid_step_too_small") and English message. */
+const char *auction_err_code(enum auction_err e);
+const char *auction_err_message(enum auction_err e);
+const char *auction_state_name(enum auction_state s);
+
+#endif
