@@ -1,0 +1,233 @@
+#!/bin/bash
+# Development PKI for tenderd: a CA, the server certificate and client certificates.
+# ECDSA P-256 keys, SHA-256 signatures, key files mode 0600. Idempotent: nothing that
+# already exists is made again.
+#
+#   certs/mkpki.sh DIR [NAME...]        CA + server certificate if missing, then one client
+#                                       certificate per NAME (DIR/NAME.crt, DIR/NAME.key, CN=NAME)
+#   certs/mkpki.sh DIR --expired NAME   client certificate whose validity ended in 2020
+#   certs/mkpki.sh DIR --rogue NAME     client certificate from another CA (DIR/rogue-ca.*)
+#   certs/mkpki.sh DIR --bulk PREFIX N  N client certificates PREFIX00001 .. PREFIX<N>
+#   certs/mkpki.sh DIR --revoke NAME    revoke DIR/NAME.crt and rewrite the CRL DIR/crl.pem
+#   certs/mkpki.sh DIR --crl            rewrite DIR/crl.pem (the CA's revocations so far)
+#
+# Files in DIR:
+#   ca.crt ca.key             "tenderd development CA", 10 years
+#   server.crt server.key     CN=localhost, DNS:localhost, IP:127.0.0.1, serverAuth, 2 years
+#   NAME.crt NAME.key         CN=NAME, clientAuth, 2 years
+#   rogue-ca.crt rogue-ca.key a CA no tenderd trusts (for refusal tests)
+#   crl.pem, ca-db/           the CA's revocation list and its database (--revoke, --crl)
+set -euo pipefail
+
+SELF=${BASH_SOURCE[0]}
+CA_DAYS=3650
+CERT_DAYS=730
+CRL_DAYS=30
+
+usage() {
+    sed -n 's/^#   \(certs\/mkpki.sh .*\)/usage: \1/p' "$SELF" >&2
+    exit 2
+}
+
+die() {
+    echo "mkpki: $*" >&2
+    exit 1
+}
+
+[[ $# -ge 1 && $1 != -* ]] || usage
+DIR=$1
+shift
+
+umask 077
+mkdir -p "$DIR"
+chmod 0755 "$DIR"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# The openssl configuration every command uses, so that the host's openssl.cnf adds
+# nothing of its own.
+CNF=$TMP/openssl.cnf
+cat >"$CNF" <<EOF
+[req]
+distinguished_name = req_dn
+prompt = no
+[req_dn]
+CN = unused
+
+[ca_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+
+[server_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[client_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+EOF
+
+# Writes the configuration for "openssl ca" with its database in directory $1 and sets
+# CA_CNF to it.
+ca_config() {
+    mkdir -p "$1"
+    [[ -e $1/index.txt ]] || : >"$1/index.txt"
+    [[ -e $1/crlnumber ]] || echo 1000 >"$1/crlnumber"
+    [[ -e $1/serial ]] || hexserial >"$1/serial"
+    CA_CNF=$TMP/ca.cnf
+    cat "$CNF" - >"$CA_CNF" <<EOF
+[ca]
+default_ca = ca_default
+[ca_default]
+database = $1/index.txt
+crlnumber = $1/crlnumber
+serial = $1/serial
+new_certs_dir = $1
+default_md = sha256
+default_crl_days = $CRL_DAYS
+policy = policy_any
+unique_subject = no
+email_in_dn = no
+copy_extensions = none
+[policy_any]
+commonName = supplied
+EOF
+}
+
+# Runs openssl quietly: its progress chatter is shown only when it fails.
+ossl() {
+    local out
+    if ! out=$(openssl "$@" 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "openssl $1 failed"
+    fi
+}
+
+# A random positive 127-bit serial number, without spawning a process.
+serial() {
+    printf '0x%08x%08x%08x%08x' $((SRANDOM & 0x7fffffff)) "$SRANDOM" "$SRANDOM" "$SRANDOM"
+}
+
+# The same, as "openssl ca" wants it in its serial file.
+hexserial() {
+    local s
+    s=$(serial)
+    printf '%s\n' "${s#0x}"
+}
+
+# Certificate names become file names and subjects: keep them plain.
+check_name() {
+    [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "bad certificate name '$1' (letters, digits, . _ -)"
+    case $1 in
+    ca | server | rogue-ca | crl) die "'$1' is reserved" ;;
+    esac
+}
+
+# Makes a self-signed CA as DIR/BASE.crt + DIR/BASE.key unless it exists.
+make_ca() { # BASE CN
+    local crt=$DIR/$1.crt key=$DIR/$1.key
+    if [[ -e $crt || -e $key ]]; then
+        [[ -s $crt && -s $key ]] || die "$crt or $key is missing: remove both to make a new CA"
+        return 0
+    fi
+    ossl req -x509 -new -config "$CNF" -extensions ca_ext -subj "/CN=$2" \
+        -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days "$CA_DAYS" \
+        -set_serial "$(serial)" -keyout "$key.tmp" -out "$crt.tmp"
+    mv "$key.tmp" "$key"
+    chmod 0644 "$crt.tmp"
+    mv "$crt.tmp" "$crt"
+    echo "mkpki: made $crt" >&2
+}
+
+# Makes DIR/NAME.crt + DIR/NAME.key signed by the CA DIR/CABASE unless both exist.
+make_cert() { # NAME EXTENSIONS CABASE [CN]
+    local crt=$DIR/$1.crt key=$DIR/$1.key
+    [[ -s $crt && -s $key ]] && return 0
+    ossl req -x509 -new -config "$CNF" -extensions "$2" -subj "/CN=${4:-$1}" \
+        -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days "$CERT_DAYS" \
+        -set_serial "$(serial)" -CA "$DIR/$3.crt" -CAkey "$DIR/$3.key" \
+        -keyout "$key" -out "$crt"
+    chmod 0644 "$crt"
+}
+
+# Writes DIR/crl.pem from the CA database.
+write_crl() {
+    ca_config "$DIR/ca-db"
+    ossl ca -config "$CA_CNF" -batch -gencrl -cert "$DIR/ca.crt" -keyfile "$DIR/ca.key" -out "$DIR/crl.pem.tmp"
+    chmod 0644 "$DIR/crl.pem.tmp"
+    mv "$DIR/crl.pem.tmp" "$DIR/crl.pem"
+    echo "mkpki: wrote $DIR/crl.pem" >&2
+}
+
+make_ca ca "tenderd development CA"
+make_cert server server_ext ca localhost
+
+case ${1:-} in
+--expired)
+    [[ $# -eq 2 ]] || usage
+    check_name "$2"
+    [[ -s $DIR/$2.crt && -s $DIR/$2.key ]] && exit 0
+    # "openssl x509" and "openssl req" of OpenSSL 3.0 cannot set a start date in the past;
+    # "openssl ca" can, with a throwaway database.
+    ca_config "$TMP/expired-db"
+    ossl req -new -config "$CNF" -subj "/CN=$2" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+        -nodes -sha256 -keyout "$DIR/$2.key" -out "$TMP/req.csr"
+    ossl ca -config "$CA_CNF" -batch -notext -extensions client_ext -cert "$DIR/ca.crt" \
+        -keyfile "$DIR/ca.key" -startdate 20200101000000Z -enddate 20200102000000Z \
+        -in "$TMP/req.csr" -out "$DIR/$2.crt"
+    chmod 0644 "$DIR/$2.crt"
+    ;;
+--rogue)
+    [[ $# -eq 2 ]] || usage
+    check_name "$2"
+    make_ca rogue-ca "tenderd rogue CA"
+    make_cert "$2" client_ext rogue-ca
+    ;;
+--bulk)
+    [[ $# -eq 3 && $3 =~ ^[0-9]+$ ]] || usage
+    check_name "${2}00001"
+    # Several batches in parallel, each a child of this script in its NAME... mode.
+    count=$((10#$3))
+    jobs=$(nproc 2>/dev/null || echo 2)
+    batch=$(((count + jobs - 1) / jobs))
+    ((batch > 0 && batch <= 250)) || batch=250
+    for ((i = 1; i <= count; i++)); do
+        printf '%s%05d\n' "$2" "$i"
+    done | xargs -r -P "$jobs" -n "$batch" "$SELF" "$DIR"
+    ;;
+--revoke)
+    [[ $# -eq 2 ]] || usage
+    [[ -s $DIR/$2.crt ]] || die "no certificate $DIR/$2.crt"
+    ca_config "$DIR/ca-db"
+    if ! out=$(openssl ca -config "$CA_CNF" -batch -revoke "$DIR/$2.crt" -cert "$DIR/ca.crt" \
+        -keyfile "$DIR/ca.key" 2>&1) && [[ $out != *"Already revoked"* ]]; then
+        printf '%s\n' "$out" >&2
+        die "openssl ca -revoke failed"
+    fi
+    write_crl
+    ;;
+--crl)
+    [[ $# -eq 1 ]] || usage
+    write_crl
+    ;;
+-*)
+    usage
+    ;;
+*)
+    for name in "$@"; do
+        check_name "$name"
+    done
+    for name in "$@"; do
+        make_cert "$name" client_ext ca
+    done
+    ;;
+esac
