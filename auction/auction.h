@@ -141,12 +141,15 @@ int64_t auction_next_deadline(const struct auction *a);
 /*
  * Place a bid by `org` at `now`. Calls auction_advance(a, now) first. On
  * success appends the bid (with `bid_id`), updates standings and fills `out`
- * (may be NULL). On refusal nothing changes.
+ * (may be NULL). On refusal nothing changes beyond that clock advance (call
+ * auction_advance() yourself first to see its events).
  */
 enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
     int64_t amount, int64_t now, struct auction_bid_result *out);
 
-/* Cancel a scheduled or running auction. Returns 0, or -1 when already final. */
+/* Cancel a scheduled or running auction (closed_at = now). Calls
+ * auction_advance(a, now) first, so an auction whose end has passed closes
+ * with its result instead. Returns 0, or -1 when already final. */
 int auction_cancel(struct auction *a, int64_t now);
 
 /* Best price, or -1 when there are no bids. */

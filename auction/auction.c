@@ -1,0 +1,417 @@
+/*
+ * The live reverse auction engine (see auction.h for the rulebook).
+ *
+ * Standings: entries[] holds one entry per bidder in alias order; rank[] holds
+ * entry indexes sorted by (amount, seq) ascending. A bidder's price only ever
+ * goes down, so an accepted bid moves its entry towards the front of rank[]
+ * by insertion. Rollback re-derives entries and ranks from the bids that
+ * remain, with the same insertion, so they come out identical.
+ */
+#include "auction/auction.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Validate parameters; returns NULL when valid, else a static message. */
+const char *auction_params_check(const struct auction_params *p)
+{
+	if (p == NULL)
+		return "parameters are missing";
+	if (p->start_price <= 0)
+		return "start price must be above zero";
+	if (p->step_min < 1)
+		return "minimum step must be at least one minor unit";
+	if (p->step_max < p->step_min)
+		return "maximum step must not be below the minimum step";
+	if (p->step_min >= p->start_price)
+		return "minimum step must be below the start price";
+	if (p->ends_at <= p->starts_at)
+		return "end time must be after the start time";
+	if (p->ext_window < 0)
+		return "extension window must not be negative";
+	if (p->ext_length < 0)
+		return "extension length must not be negative";
+	if (p->ext_window > 0 && p->ext_length <= 0)
+		return "extension length must be above zero when extensions are enabled";
+	return NULL;
+}
+
+/* Initialise an auction in state SCHEDULED with no bids. */
+void auction_init(struct auction *a, int64_t id, const struct auction_params *p)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = id;
+	a->p = *p;
+	a->state = AUCTION_SCHEDULED;
+	a->ends_at = p->ends_at;
+	a->extensions = 0;
+	a->closed_at = 0;
+}
+
+/* Release the bid and standings arrays; the auction is left empty. */
+void auction_free(struct auction *a)
+{
+	free(a->bids);
+	free(a->entries);
+	free(a->rank);
+	a->bids = NULL;
+	a->entries = NULL;
+	a->rank = NULL;
+	a->nbids = a->capbids = 0;
+	a->nentries = a->capentries = 0;
+}
+
+/* Move the auction along the clock; returns AUCTION_EV_* flags. */
+int auction_advance(struct auction *a, int64_t now)
+{
+	int ev = 0;
+
+	if (a->state == AUCTION_SCHEDULED && now >= a->p.starts_at) {
+		a->state = AUCTION_RUNNING;
+		ev |= AUCTION_EV_STARTED;
+	}
+	if (a->state == AUCTION_RUNNING && now >= a->ends_at) {
+		a->state = AUCTION_CLOSED;
+		a->closed_at = a->ends_at;
+		ev |= AUCTION_EV_CLOSED;
+	}
+	return ev;
+}
+
+/* The next time auction_advance() has work to do, or -1 when none. */
+int64_t auction_next_deadline(const struct auction *a)
+{
+	switch (a->state) {
+	case AUCTION_SCHEDULED:
+		return a->p.starts_at;
+	case AUCTION_RUNNING:
+		return a->ends_at;
+	default:
+		return -1;
+	}
+}
+
+/* Index into entries[] of the entry of `org`, or -1 when it has not bid. */
+static long auction_find_entry(const struct auction *a, int64_t org)
+{
+	for (size_t i = 0; i < a->nentries; i++)
+		if (a->entries[i].org == org)
+			return (long)i;
+	return -1;
+}
+
+/* Position in rank[] (0-based) of entry `ei`; nentries when absent. */
+static size_t auction_rank_pos(const struct auction *a, size_t ei)
+{
+	size_t i;
+
+	for (i = 0; i < a->nentries; i++)
+		if (a->rank[i] == ei)
+			break;
+	return i;
+}
+
+/* Whether entry x ranks strictly before entry y: lower amount, then earlier seq. */
+static int auction_entry_before(const struct auction_entry *x, const struct auction_entry *y)
+{
+	if (x->amount != y->amount)
+		return x->amount < y->amount;
+	return x->seq < y->seq;
+}
+
+/* Move the entry at rank position `pos` towards the front until ordered; returns its new position. */
+static size_t auction_rank_sift(struct auction *a, size_t pos)
+{
+	size_t ei = a->rank[pos];
+
+	while (pos > 0 && auction_entry_before(&a->entries[ei], &a->entries[a->rank[pos - 1]])) {
+		a->rank[pos] = a->rank[pos - 1];
+		pos--;
+	}
+	a->rank[pos] = ei;
+	return pos;
+}
+
+/* Record bids[bi] in its bidder's entry (new on a first bid; capacity must suffice) and re-rank it; returns its 0-based position. */
+static size_t auction_apply(struct auction *a, size_t bi)
+{
+	const struct auction_bid *b = &a->bids[bi];
+	long found = auction_find_entry(a, b->org);
+	struct auction_entry *e;
+	size_t ei, pos;
+
+	if (found < 0) {
+		ei = a->nentries++;
+		e = &a->entries[ei];
+		e->org = b->org;
+		e->alias = (int)ei + 1;
+		pos = ei;
+		a->rank[pos] = ei;
+	} else {
+		ei = (size_t)found;
+		e = &a->entries[ei];
+		pos = auction_rank_pos(a, ei);
+	}
+	e->amount = b->amount;
+	e->seq = b->seq;
+	e->at = b->at;
+	e->bid_index = bi;
+	return auction_rank_sift(a, pos);
+}
+
+/* Make room for one more bid and, when `new_bidder`, one more entry. 0 or -1. */
+static int auction_reserve(struct auction *a, int new_bidder)
+{
+	if (a->nbids == a->capbids) {
+		size_t cap = a->capbids ? a->capbids * 2 : 16;
+		struct auction_bid *nb;
+
+		if (cap > SIZE_MAX / sizeof(*nb))
+			return -1;
+		nb = realloc(a->bids, cap * sizeof(*nb));
+		if (nb == NULL)
+			return -1;
+		a->bids = nb;
+		a->capbids = cap;
+	}
+	if (new_bidder && a->nentries == a->capentries) {
+		size_t cap = a->capentries ? a->capentries * 2 : 8;
+		struct auction_entry *ne;
+		size_t *nr;
+
+		if (cap > SIZE_MAX / sizeof(*ne))
+			return -1;
+		/* Both arrays share capentries: it grows only once both have grown. */
+		ne = realloc(a->entries, cap * sizeof(*ne));
+		if (ne == NULL)
+			return -1;
+		a->entries = ne;
+		nr = realloc(a->rank, cap * sizeof(*nr));
+		if (nr == NULL)
+			return -1;
+		a->rank = nr;
+		a->capentries = cap;
+	}
+	return 0;
+}
+
+/* Best price, or -1 when there are no bids. */
+int64_t auction_best(const struct auction *a)
+{
+	if (a->nentries == 0)
+		return -1;
+	return a->entries[a->rank[0]].amount;
+}
+
+/* Place a bid by `org` at `now`; on refusal nothing but the clock advance changes. */
+enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
+    int64_t amount, int64_t now, struct auction_bid_result *out)
+{
+	long found;
+	int64_t best, reference;
+	int took_lead, extended = 0;
+	struct auction_bid *b;
+	size_t pos;
+
+	auction_advance(a, now);
+
+	if (a->state == AUCTION_CANCELLED)
+		return AUCTION_E_CANCELLED;
+	if (a->state == AUCTION_CLOSED || now >= a->ends_at)
+		return AUCTION_E_ENDED;
+	if (a->state == AUCTION_SCHEDULED || now < a->p.starts_at)
+		return AUCTION_E_NOT_STARTED;
+	if (org == a->p.buyer_org)
+		return AUCTION_E_OWN_AUCTION;
+	if (amount <= 0)
+		return AUCTION_E_NOT_POSITIVE;
+	if (amount >= a->p.start_price)
+		return AUCTION_E_NOT_BELOW_START;
+
+	found = auction_find_entry(a, org);
+	if (found >= 0) {
+		if (amount >= a->entries[found].amount)
+			return AUCTION_E_NOT_BELOW_OWN;
+		if (a->rank[0] == (size_t)found)
+			return AUCTION_E_WHILE_LEADING;
+	}
+
+	best = auction_best(a);
+	reference = best < 0 ? a->p.start_price : best;
+	took_lead = amount < reference;
+	if (took_lead) {
+		/* 0 < amount < reference <= start_price: the difference cannot overflow. */
+		int64_t step = reference - amount;
+
+		if (step < a->p.step_min)
+			return AUCTION_E_STEP_TOO_SMALL;
+		if (step > a->p.step_max)
+			return AUCTION_E_STEP_TOO_LARGE;
+	}
+
+	if (auction_reserve(a, found < 0) != 0)
+		return AUCTION_E_NOMEM;
+
+	b = &a->bids[a->nbids];
+	b->id = bid_id;
+	b->seq = (int64_t)a->nbids + 1;
+	b->org = org;
+	b->amount = amount;
+	b->at = now;
+	a->nbids++;
+	pos = auction_apply(a, a->nbids - 1);
+
+	if (took_lead && a->p.ext_window > 0) {
+		/* starts_at <= now < ends_at, so the unsigned difference is exact. */
+		uint64_t left = (uint64_t)a->ends_at - (uint64_t)now;
+
+		if (left <= (uint64_t)a->p.ext_window) {
+			int64_t end = a->p.ext_length > INT64_MAX - now ? INT64_MAX
+			    : now + a->p.ext_length;
+
+			if (end > a->ends_at) {
+				a->ends_at = end;
+				a->extensions++;
+				extended = 1;
+			}
+		}
+	}
+
+	if (out != NULL) {
+		out->seq = b->seq;
+		out->rank = (int)pos + 1;
+		out->best = auction_best(a);
+		out->took_lead = took_lead;
+		out->extended = extended;
+		out->ends_at = a->ends_at;
+	}
+	return AUCTION_OK;
+}
+
+/* Cancel a scheduled or running auction at `now`; -1 when already closed or cancelled. */
+int auction_cancel(struct auction *a, int64_t now)
+{
+	auction_advance(a, now);
+	if (a->state == AUCTION_CLOSED || a->state == AUCTION_CANCELLED)
+		return -1;
+	a->state = AUCTION_CANCELLED;
+	a->closed_at = now;
+	return 0;
+}
+
+/* 1-based rank of `org`, 0 when it has not bid. */
+int auction_rank_of(const struct auction *a, int64_t org)
+{
+	long found = auction_find_entry(a, org);
+
+	if (found < 0)
+		return 0;
+	return (int)auction_rank_pos(a, (size_t)found) + 1;
+}
+
+/* The entry of `org`, or NULL when it has not bid. */
+const struct auction_entry *auction_entry_of(const struct auction *a, int64_t org)
+{
+	long found = auction_find_entry(a, org);
+
+	return found < 0 ? NULL : &a->entries[found];
+}
+
+/* The entry at 1-based `rank`, or NULL. */
+const struct auction_entry *auction_at_rank(const struct auction *a, int rank)
+{
+	if (rank < 1 || (size_t)rank > a->nentries)
+		return NULL;
+	return &a->entries[a->rank[rank - 1]];
+}
+
+/* Capture the state needed to undo later changes. */
+void auction_mark(const struct auction *a, struct auction_mark *m)
+{
+	m->nbids = a->nbids;
+	m->state = a->state;
+	m->ends_at = a->ends_at;
+	m->extensions = a->extensions;
+	m->closed_at = a->closed_at;
+}
+
+/* Undo changes made after `m`: drop later bids, restore scalars, rebuild standings. */
+void auction_rollback(struct auction *a, const struct auction_mark *m)
+{
+	if (m->nbids < a->nbids)
+		a->nbids = m->nbids;
+	a->state = m->state;
+	a->ends_at = m->ends_at;
+	a->extensions = m->extensions;
+	a->closed_at = m->closed_at;
+
+	/* Fewer bids never need more entries than were there: no allocation. */
+	a->nentries = 0;
+	for (size_t i = 0; i < a->nbids; i++)
+		auction_apply(a, i);
+}
+
+/* Stable machine code of an engine result. */
+const char *auction_err_code(enum auction_err e)
+{
+	switch (e) {
+	case AUCTION_OK:                return "ok";
+	case AUCTION_E_NOT_STARTED:     return "auction_not_started";
+	case AUCTION_E_ENDED:           return "auction_ended";
+	case AUCTION_E_CANCELLED:       return "auction_cancelled";
+	case AUCTION_E_OWN_AUCTION:     return "own_auction";
+	case AUCTION_E_NOT_POSITIVE:    return "bid_not_positive";
+	case AUCTION_E_NOT_BELOW_START: return "bid_not_below_start_price";
+	case AUCTION_E_NOT_BELOW_OWN:   return "bid_not_below_own";
+	case AUCTION_E_WHILE_LEADING:   return "bid_while_leading";
+	case AUCTION_E_STEP_TOO_SMALL:  return "bid_step_too_small";
+	case AUCTION_E_STEP_TOO_LARGE:  return "bid_step_too_large";
+	case AUCTION_E_NOMEM:           return "internal";
+	}
+	return "internal";
+}
+
+/* English sentence describing an engine result. */
+const char *auction_err_message(enum auction_err e)
+{
+	switch (e) {
+	case AUCTION_OK:
+		return "The bid was accepted.";
+	case AUCTION_E_NOT_STARTED:
+		return "The auction has not started yet.";
+	case AUCTION_E_ENDED:
+		return "The auction has ended.";
+	case AUCTION_E_CANCELLED:
+		return "The auction was cancelled.";
+	case AUCTION_E_OWN_AUCTION:
+		return "The buyer's organization cannot bid in its own auction.";
+	case AUCTION_E_NOT_POSITIVE:
+		return "The amount must be above zero.";
+	case AUCTION_E_NOT_BELOW_START:
+		return "The amount must be below the start price.";
+	case AUCTION_E_NOT_BELOW_OWN:
+		return "The amount must be below your previous bid.";
+	case AUCTION_E_WHILE_LEADING:
+		return "You hold the best price and may not lower it.";
+	case AUCTION_E_STEP_TOO_SMALL:
+		return "The bid improves the best price by less than the minimum step.";
+	case AUCTION_E_STEP_TOO_LARGE:
+		return "The bid improves the best price by more than the maximum step.";
+	case AUCTION_E_NOMEM:
+		return "Internal error: out of memory.";
+	}
+	return "Internal error.";
+}
+
+/* Lower-case name of a state, as used on the wire. */
+const char *auction_state_name(enum auction_state s)
+{
+	switch (s) {
+	case AUCTION_SCHEDULED: return "scheduled";
+	case AUCTION_RUNNING:   return "running";
+	case AUCTION_CLOSED:    return "closed";
+	case AUCTION_CANCELLED: return "cancelled";
+	}
+	return "unknown";
+}
