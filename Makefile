@@ -5,7 +5,7 @@
 BUILD    ?= build
 CC       ?= cc
 PKGS     := libevent_openssl libevent jansson libpq openssl
-CPPFLAGS += -I. -D_GNU_SOURCE
+CPPFLAGS += -I. -D_GNU_SOURCE -DTENDERD_SQL_DIR=\"$(abspath sql)\"
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -fno-strict-aliasing

@@ -1,0 +1,295 @@
+/* Live auctions in memory: the engine state, what each viewer may see of it,
+ * watchers and the timer that moves the auction along the clock. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/money.h"
+#include "common/timeutil.h"
+#include "server/server.h"
+
+#define BOOK_MAX_WATCHERS 100000
+
+/* Find a book by auction id. */
+struct book *
+book_get(struct server *s, int64_t id)
+{
+	return map_get(&s->books, id);
+}
+
+/* Timer: hand the auction to the command queue. */
+static void
+book_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct book *b = arg;
+
+	ops_tick(b->srv, b);
+}
+
+/* Arm the timer at the engine's next deadline (or disarm it). */
+void
+book_arm(struct server *s, struct book *b)
+{
+	int64_t when = auction_next_deadline(&b->a), left;
+	struct timeval tv;
+
+	if (b->timer == NULL)
+		b->timer = evtimer_new(s->base, book_on_timer, b);
+	if (when < 0) {
+		evtimer_del(b->timer);
+		return;
+	}
+	left = when - time_now_ms();
+	if (left < 0)
+		left = 0;
+	left += 1;  /* fire at or after the deadline, never before */
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	evtimer_add(b->timer, &tv);
+}
+
+/* Free a book and everything it owns. */
+void
+book_free(struct book *b)
+{
+	if (b == NULL)
+		return;
+	if (b->timer)
+		event_free(b->timer);
+	auction_free(&b->a);
+	free(b->title);
+	free(b->cancel_reason);
+	free(b->watchers);
+	free(b);
+}
+
+/* A step as the buyer gave it. */
+static json_t *
+book_step(int is_percent, int64_t value, int exp)
+{
+	char buf[48];
+
+	money_format_step(is_percent, value, exp, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+/* May this viewer see the bidders' organizations? */
+static int
+book_sees_identities(const struct book *b, const struct participant *v)
+{
+	if (v == NULL)
+		return 0;
+	if (v->role == ROLE_OPERATOR)
+		return 1;
+	return v->role == ROLE_BUYER && v->org->id == b->a.p.buyer_org &&
+	    (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED);
+}
+
+/* May this viewer see the whole ranking? */
+static int
+book_sees_ranking(const struct book *b, const struct participant *v)
+{
+	if (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED)
+		return 1;
+	if (v == NULL)
+		return 0;
+	return v->role == ROLE_OPERATOR || (v->role == ROLE_BUYER && v->org->id == b->a.p.buyer_org);
+}
+
+/* Organization name of an id, for views. */
+static const char *
+book_org_name(struct server *s, int64_t id)
+{
+	struct org *o = map_get(&s->orgs, id);
+
+	return o ? o->name : "?";
+}
+
+/* One ranking entry. */
+static json_t *
+book_entry(struct server *s, const struct book *b, const struct auction_entry *e, int rank,
+    const struct participant *v, int identities)
+{
+	char alias[32];
+	json_t *j;
+
+	snprintf(alias, sizeof(alias), "Participant %d", e->alias);
+	j = json_pack("{s:i, s:s, s:o, s:o}", "rank", rank, "alias", alias,
+	    "price", proto_money(e->amount, b->exp), "at", proto_time(e->at));
+	if (identities)
+		json_object_set_new(j, "organization", json_string(book_org_name(s, e->org)));
+	if (v && v->org->id == e->org)
+		json_object_set_new(j, "you", json_true());
+	return j;
+}
+
+/* The auction as `v` may see it. */
+json_t *
+book_view(struct server *s, struct book *b, const struct participant *v, int full)
+{
+	const struct auction *a = &b->a;
+	int identities = book_sees_identities(b, v);
+	const struct auction_entry *mine = v ? auction_entry_of(a, v->org->id) : NULL;
+	int64_t best = auction_best(a);
+	json_t *j;
+
+	j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)a->id, "title", b->title,
+	    "currency", b->currency, "buyer", book_org_name(s, a->p.buyer_org),
+	    "state", auction_state_name(a->state));
+	json_object_set_new(j, "start_price", proto_money(a->p.start_price, b->exp));
+	json_object_set_new(j, "step_min", book_step(b->step_min_percent, b->step_min_value, b->exp));
+	json_object_set_new(j, "step_max", book_step(b->step_max_percent, b->step_max_value, b->exp));
+	json_object_set_new(j, "step_min_amount", proto_money(a->p.step_min, b->exp));
+	json_object_set_new(j, "step_max_amount", proto_money(a->p.step_max, b->exp));
+	json_object_set_new(j, "starts_at", proto_time(a->p.starts_at));
+	json_object_set_new(j, "scheduled_end", proto_time(a->p.ends_at));
+	json_object_set_new(j, "ends_at", proto_time(a->ends_at));
+	json_object_set_new(j, "extension_window", json_integer(a->p.ext_window / 1000));
+	json_object_set_new(j, "extension", json_integer(a->p.ext_length / 1000));
+	json_object_set_new(j, "extensions", json_integer(a->extensions));
+	json_object_set_new(j, "best_price", best < 0 ? json_null() : proto_money(best, b->exp));
+	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
+	json_object_set_new(j, "bidders", json_integer((json_int_t)a->nentries));
+	if (v && v->role == ROLE_SUPPLIER) {
+		char alias[32];
+		snprintf(alias, sizeof(alias), "Participant %d", mine ? mine->alias : 0);
+		json_object_set_new(j, "your_rank", mine ? json_integer(auction_rank_of(a, v->org->id)) : json_null());
+		json_object_set_new(j, "your_price", mine ? proto_money(mine->amount, b->exp) : json_null());
+		json_object_set_new(j, "your_alias", mine ? json_string(alias) : json_null());
+	}
+	if (full && book_sees_ranking(b, v)) {
+		json_t *r = json_array();
+		for (size_t i = 0; i < a->nentries; i++)
+			json_array_append_new(r, book_entry(s, b, auction_at_rank(a, (int)i + 1),
+			    (int)i + 1, v, identities));
+		json_object_set_new(j, "ranking", r);
+	}
+	if (a->state == AUCTION_CLOSED) {
+		const struct auction_entry *w = auction_at_rank(a, 1);
+		json_t *res = json_object();
+		if (w) {
+			json_t *wj = book_entry(s, b, w, 1, v, identities);
+			json_object_del(wj, "rank");
+			json_object_set_new(res, "winner", wj);
+		} else {
+			json_object_set_new(res, "winner", json_null());
+		}
+		json_object_set_new(res, "closed_at", proto_time(a->closed_at));
+		json_object_set_new(j, "result", res);
+	} else {
+		json_object_set_new(j, "result", json_null());
+	}
+	json_object_set_new(j, "cancel_reason", b->cancel_reason ? json_string(b->cancel_reason) : json_null());
+	json_object_set_new(j, "server_time", proto_time(time_now_ms()));
+	return j;
+}
+
+/* Add a watcher (idempotent). 0, or -1 when full. */
+int
+book_watch(struct book *b, uint64_t conn_id)
+{
+	for (size_t i = 0; i < b->nwatchers; i++)
+		if (b->watchers[i] == conn_id)
+			return 0;
+	if (b->nwatchers == b->capwatchers) {
+		size_t ncap = b->capwatchers ? b->capwatchers * 2 : 8;
+		uint64_t *nw;
+		if (ncap > BOOK_MAX_WATCHERS || (nw = realloc(b->watchers, ncap * sizeof(*nw))) == NULL)
+			return -1;
+		b->watchers = nw;
+		b->capwatchers = ncap;
+	}
+	b->watchers[b->nwatchers++] = conn_id;
+	return 0;
+}
+
+/* Remove a watcher. */
+void
+book_unwatch(struct book *b, uint64_t conn_id)
+{
+	for (size_t i = 0; i < b->nwatchers; i++) {
+		if (b->watchers[i] == conn_id) {
+			b->watchers[i] = b->watchers[--b->nwatchers];
+			return;
+		}
+	}
+}
+
+/* Send an event to every watcher, each with its own view; forget the gone. */
+void
+book_broadcast(struct server *s, struct book *b, const char *event, const char *reason)
+{
+	size_t i = 0;
+
+	while (i < b->nwatchers) {
+		struct conn *c = conn_get(s, b->watchers[i]);
+		json_t *msg;
+		if (c == NULL) {
+			b->watchers[i] = b->watchers[--b->nwatchers];
+			continue;
+		}
+		msg = json_pack("{s:s}", "event", event);
+		if (reason)
+			json_object_set_new(msg, "reason", json_string(reason));
+		json_object_set_new(msg, "auction", book_view(s, b, conn_ident(c)->who, 1));
+		conn_send(c, msg);
+		i++;
+	}
+}
+
+/* Parse a persisted state name. */
+static enum auction_state
+book_state_parse(const char *st)
+{
+	if (strcmp(st, "running") == 0)
+		return AUCTION_RUNNING;
+	if (strcmp(st, "closed") == 0)
+		return AUCTION_CLOSED;
+	if (strcmp(st, "cancelled") == 0)
+		return AUCTION_CANCELLED;
+	return AUCTION_SCHEDULED;
+}
+
+/* Build a book from its persisted row; bids are replayed afterwards. */
+struct book *
+book_restore(struct server *s, const struct db_boot_auction *r)
+{
+	struct book *b = calloc(1, sizeof(*b));
+	struct auction_params p = {
+		.buyer_org = r->buyer_org, .start_price = r->start_price,
+		.step_min = r->step_min_amount, .step_max = r->step_max_amount,
+		.starts_at = r->starts_at, .ends_at = r->scheduled_end,
+		.ext_window = r->ext_window, .ext_length = r->ext_length,
+	};
+	const char *why;
+
+	if (b == NULL)
+		return NULL;
+	if ((why = auction_params_check(&p)) != NULL) {
+		log_error("auction=%lld persisted parameters invalid: %s", (long long)r->id, why);
+		free(b);
+		return NULL;
+	}
+	auction_init(&b->a, r->id, &p);
+	b->srv = s;
+	b->buyer_participant = r->buyer_participant;
+	b->title = strdup(r->title);
+	snprintf(b->currency, sizeof(b->currency), "%s", r->currency);
+	b->exp = r->currency_exp;
+	b->step_min_percent = r->step_min_percent;
+	b->step_max_percent = r->step_max_percent;
+	b->step_min_value = r->step_min_value;
+	b->step_max_value = r->step_max_value;
+	b->cancel_reason = r->cancel_reason ? strdup(r->cancel_reason) : NULL;
+	b->db_state = book_state_parse(r->state);
+	b->touched_batch = -1;
+	b->created_batch = -1;
+	if (map_put(&s->books, r->id, b) < 0) {
+		book_free(b);
+		return NULL;
+	}
+	return b;
+}

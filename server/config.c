@@ -1,0 +1,201 @@
+#include "server/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#ifndef TENDERD_SQL_DIR
+#define TENDERD_SQL_DIR "sql"
+#endif
+
+enum config_type { CONFIG_T_STR, CONFIG_T_LONG, CONFIG_T_LEVEL };
+
+/* One row of the settings table. */
+struct config_entry {
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	const char *def;
+	long min, max;
+	const char *help;
+};
+
+#define S(f) CONFIG_T_STR, offsetof(struct config, f)
+#define L(f) CONFIG_T_LONG, offsetof(struct config, f)
+
+static const struct config_entry config_table[] = {
+	{ "listen", S(listen), "127.0.0.1:7443", 0, 0, "address to accept TLS connections on (host:port)" },
+	{ "cert", S(cert), "var/pki/server.crt", 0, 0, "server certificate (PEM)" },
+	{ "key", S(key), "var/pki/server.key", 0, 0, "server private key (PEM)" },
+	{ "ca", S(ca), "var/pki/ca.crt", 0, 0, "CA bundle for client certificates" },
+	{ "crl", S(crl), "", 0, 0, "optional CRL (PEM) of revoked client certificates" },
+	{ "db", S(db), "dbname=tenderd", 0, 0, "PostgreSQL conninfo" },
+	{ "sql_dir", S(sql_dir), TENDERD_SQL_DIR, 0, 0, "directory of numbered migrations" },
+	{ "max_line", L(max_line), "65536", 1024, 16777216, "longest request line in bytes" },
+	{ "lines_per_wakeup", L(lines_per_wakeup), "64", 1, 100000, "lines handled per connection per read event" },
+	{ "output_high_water", L(output_high_water), "1048576", 16384, 1073741824, "output bytes beyond which reading pauses" },
+	{ "stuck_timeout", L(stuck_timeout), "30", 1, 3600, "seconds above the high-water mark before a drop" },
+	{ "handshake_timeout", L(handshake_timeout), "10", 1, 600, "seconds allowed for the TLS handshake" },
+	{ "idle_timeout", L(idle_timeout), "300", 1, 86400, "seconds without a request before close" },
+	{ "max_conns_per_cert", L(max_conns_per_cert), "32", 1, 100000, "concurrent connections per certificate" },
+	{ "max_conns", L(max_conns), "20000", 1, 1000000, "concurrent connections in total" },
+	{ "batch_max", L(batch_max), "512", 1, 100000, "most state changes per transaction" },
+	{ "db_retry", L(db_retry), "1", 1, 60, "seconds between reconnection attempts" },
+	{ "log_level", CONFIG_T_LEVEL, offsetof(struct config, log_level), "info", 0, 0, "debug, info, warn or error" },
+};
+
+#define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))
+
+/* Find a table row by name. */
+static const struct config_entry *
+config_find(const char *key)
+{
+	for (size_t i = 0; i < CONFIG_N; i++)
+		if (strcmp(config_table[i].name, key) == 0)
+			return &config_table[i];
+	return NULL;
+}
+
+/* True when `key` names a setting. */
+int
+config_known(const char *key)
+{
+	return config_find(key) != NULL;
+}
+
+/* Set one key from its text value, checking type and bounds. */
+int
+config_set(struct config *c, const char *key, const char *value, char *cause, size_t n)
+{
+	const struct config_entry *e = config_find(key);
+	char *dst, *end;
+	long v;
+
+	if (e == NULL) {
+		snprintf(cause, n, "unknown setting '%s'", key);
+		return -1;
+	}
+	dst = (char *)c + e->offset;
+	switch (e->type) {
+	case CONFIG_T_STR:
+		if (strlen(value) >= CONFIG_STR) {
+			snprintf(cause, n, "%s: value too long", key);
+			return -1;
+		}
+		strcpy(dst, value);
+		return 0;
+	case CONFIG_T_LEVEL:
+		if (log_level_parse(value) < 0) {
+			snprintf(cause, n, "%s: expected debug, info, warn or error, got '%s'", key, value);
+			return -1;
+		}
+		snprintf(dst, 16, "%s", value);
+		return 0;
+	case CONFIG_T_LONG:
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || end == value || *end != '\0') {
+			snprintf(cause, n, "%s: expected an integer, got '%s'", key, value);
+			return -1;
+		}
+		if (v < e->min || v > e->max) {
+			snprintf(cause, n, "%s: %ld is out of bounds (%ld-%ld)", key, v, e->min, e->max);
+			return -1;
+		}
+		*(long *)(void *)dst = v;
+		return 0;
+	}
+	return -1;
+}
+
+/* Fill `c` with the defaults from the table. */
+void
+config_defaults(struct config *c)
+{
+	char cause[256];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < CONFIG_N; i++)
+		if (config_set(c, config_table[i].name, config_table[i].def, cause, sizeof(cause)) < 0)
+			abort();  /* the table itself is wrong */
+}
+
+/* Trim white space at both ends, in place. */
+static char *
+config_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Read a `key = value` file. */
+int
+config_load_file(struct config *c, const char *path, char *cause, size_t n)
+{
+	char line[2048], why[256];
+	FILE *f = fopen(path, "r");
+	int lineno = 0;
+
+	if (f == NULL) {
+		snprintf(cause, n, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *k, *v, *eq, *p;
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(cause, n, "%s:%d: line too long", path, lineno);
+			goto fail;
+		}
+		k = config_trim(line);
+		if (*k == '#' || *k == '\0')
+			continue;
+		if ((eq = strchr(k, '=')) == NULL) {
+			snprintf(cause, n, "%s:%d: expected key = value", path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		k = config_trim(k);
+		v = config_trim(eq + 1);
+		if (*v == '"') {
+			if ((p = strchr(v + 1, '"')) == NULL) {
+				snprintf(cause, n, "%s:%d: unterminated quote", path, lineno);
+				goto fail;
+			}
+			*p = '\0';
+			v++;
+		} else if ((p = strchr(v, '#')) != NULL) {
+			*p = '\0';
+			v = config_trim(v);
+		}
+		if (config_set(c, k, v, why, sizeof(why)) < 0) {
+			snprintf(cause, n, "%s:%d: %s", path, lineno, why);
+			goto fail;
+		}
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+/* Print the settings table. */
+void
+config_usage(void)
+{
+	for (size_t i = 0; i < CONFIG_N; i++)
+		fprintf(stderr, "  --%-20s %s (default: %s)\n", config_table[i].name,
+		    config_table[i].help, config_table[i].def[0] ? config_table[i].def : "none");
+}

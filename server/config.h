@@ -1,0 +1,45 @@
+/* tenderd settings: a typed table, parsed into a new struct, validated, then used. */
+#ifndef TENDERD_CONFIG_H
+#define TENDERD_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_STR 512
+
+struct config {
+	char listen[CONFIG_STR];
+	char cert[CONFIG_STR];
+	char key[CONFIG_STR];
+	char ca[CONFIG_STR];
+	char crl[CONFIG_STR];
+	char db[CONFIG_STR];
+	char sql_dir[CONFIG_STR];
+	long max_line;
+	long lines_per_wakeup;
+	long output_high_water;
+	long stuck_timeout;
+	long handshake_timeout;
+	long idle_timeout;
+	long max_conns_per_cert;
+	long max_conns;
+	long batch_max;
+	long db_retry;
+	char log_level[16];
+};
+
+/* Fill `c` with the defaults. */
+void config_defaults(struct config *c);
+
+/* Read `key = value` lines from a file into `c`. 0, or -1 with `cause`. */
+int config_load_file(struct config *c, const char *path, char *cause, size_t n);
+
+/* Set one key from its text value. 0, or -1 with `cause`. */
+int config_set(struct config *c, const char *key, const char *value, char *cause, size_t n);
+
+/* True when `key` names a setting. */
+int config_known(const char *key);
+
+/* Print the table of settings (for --help). */
+void config_usage(void);
+
+#endif

@@ -1,0 +1,523 @@
+/*
+ * Connections: accept, TLS handshake (bufferevent_openssl), identity, line
+ * framing with bounds, output with a high-water mark, timeouts and teardown.
+ *
+ * Ownership: a conn is owned by the map s->conns while open. conn_close()
+ * removes it from the map (so conn_get() no longer finds it), stops reading,
+ * lets queued output drain, and frees it later from the loop, never inside
+ * its own callback. Replies for a connection are found by its id, never by a
+ * pointer kept across a commit.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "server/server.h"
+
+#define CONN_MAX_PENDING 64     /* requests awaiting a commit before reading pauses */
+#define CONN_LINGER_S 5         /* longest wait for output to drain on close */
+
+enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING };
+
+struct conn {
+	struct server *s;
+	struct conn_ident ident;
+	struct bufferevent *bev;
+	enum conn_state state;
+	struct event *timer;      /* handshake, then idle; linger while closing */
+	struct event *stuck;      /* output above the high-water mark too long */
+	int64_t last_in;          /* monotonic ms of the last request */
+	int out_paused;           /* reading paused: output above high water */
+	int pending;              /* requests waiting for a commit */
+	int counted;              /* counted in its cert's connections */
+	int freeing;              /* teardown scheduled */
+	char peer[64];
+};
+
+static void conn_update_reading(struct conn *c);
+static void conn_free_later(struct conn *c);
+
+/* The identity copied in at handshake. */
+const struct conn_ident *
+conn_ident(const struct conn *c)
+{
+	return &c->ident;
+}
+
+/* Find an open connection by id. */
+struct conn *
+conn_get(struct server *s, uint64_t id)
+{
+	struct conn *c = map_get(&s->conns, (int64_t)id);
+
+	return c && c->state == CONN_OPEN ? c : NULL;
+}
+
+/* Arm a one-shot timer in seconds. */
+static void
+conn_arm(struct event *ev, long seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	evtimer_add(ev, &tv);
+}
+
+/* Queue one JSON message as a line. Drops it for closing connections. */
+void
+conn_send(struct conn *c, json_t *msg)
+{
+	struct evbuffer *out;
+	char *text;
+	size_t len;
+
+	if (c == NULL || c->state == CONN_CLOSING || msg == NULL) {
+		json_decref(msg);
+		return;
+	}
+	text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	if (text == NULL)
+		return;
+	len = strlen(text);
+	text[len] = '\n';  /* json_dumps leaves room: replace the NUL */
+	out = bufferevent_get_output(c->bev);
+	evbuffer_add(out, text, len + 1);
+	free(text);
+	len = evbuffer_get_length(out);
+	if (len > (size_t)c->s->cfg.output_high_water * 4) {
+		conn_close(c, "output overflow (client not reading)");
+	} else if (len > (size_t)c->s->cfg.output_high_water && !c->out_paused) {
+		c->out_paused = 1;
+		conn_update_reading(c);
+		conn_arm(c->stuck, c->s->cfg.stuck_timeout);
+	}
+}
+
+/* Enable or disable reading from the pauses in force. */
+static void
+conn_update_reading(struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->out_paused || c->pending >= CONN_MAX_PENDING || c->s->stopping)
+		bufferevent_disable(c->bev, EV_READ);
+	else
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+/* A request was queued (+1) or answered (-1). */
+void
+conn_pending_add(struct conn *c, int delta)
+{
+	int before = c->pending;
+
+	c->pending += delta;
+	if ((before >= CONN_MAX_PENDING) != (c->pending >= CONN_MAX_PENDING))
+		conn_update_reading(c);
+}
+
+/* Send a connection-level error event. */
+static void
+conn_send_event_error(struct conn *c, const char *code, const char *message)
+{
+	conn_send(c, json_pack("{s:s, s:{s:s, s:s}}", "event", "error", "error", "code", code,
+	    "message", message));
+}
+
+/* Handle the complete lines in the input buffer, at most lines_per_wakeup. */
+static void
+conn_on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	long max = c->s->cfg.max_line;
+
+	if (c->state != CONN_OPEN) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	for (long i = 0; i < c->s->cfg.lines_per_wakeup; i++) {
+		size_t eol_len = 0, len;
+		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		char *line;
+
+		if (p.pos < 0) {
+			if (evbuffer_get_length(in) > (size_t)max + 1) {
+				conn_send(c, proto_error(json_null(), "line_too_long",
+				    "request line exceeds max_line bytes; closing", NULL));
+				conn_close(c, "line too long");
+			}
+			return;
+		}
+		if (p.pos > max + 1) {
+			conn_send(c, proto_error(json_null(), "line_too_long",
+			    "request line exceeds max_line bytes; closing", NULL));
+			conn_close(c, "line too long");
+			return;
+		}
+		line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+		if (line == NULL)
+			return;
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if ((long)len > max) {
+			free(line);
+			conn_send(c, proto_error(json_null(), "line_too_long",
+			    "request line exceeds max_line bytes; closing", NULL));
+			conn_close(c, "line too long");
+			return;
+		}
+		c->last_in = time_mono_ms();
+		if (len > 0)
+			proto_handle_line(c->s, c, line, len);
+		free(line);
+		if (c->state != CONN_OPEN || c->out_paused || c->pending >= CONN_MAX_PENDING)
+			return;
+	}
+	/* more lines may wait: come back after others had their turn */
+	bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+/* Output drained below the low-water mark (or fully, when closing). */
+static void
+conn_on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	size_t len = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (c->state == CONN_CLOSING) {
+		if (len == 0)
+			conn_free_later(c);
+		return;
+	}
+	if (c->out_paused && len <= (size_t)c->s->cfg.output_high_water / 2) {
+		c->out_paused = 0;
+		evtimer_del(c->stuck);
+		conn_update_reading(c);
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+	}
+}
+
+/* The handshake finished: identify the peer among registered participants. */
+static void
+conn_on_connected(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	struct tls_cert_info info;
+	struct cert *cert;
+
+	if (tls_peer_info(ssl, &info) < 0) {
+		conn_close(c, "no verified peer certificate");
+		return;
+	}
+	snprintf(c->ident.subject, sizeof(c->ident.subject), "%s", info.subject);
+	c->state = CONN_OPEN;
+	c->last_in = time_mono_ms();
+	cert = map_sget(&c->s->certs, info.fp);
+	if (cert == NULL) {
+		log_info("conn=%llu peer=%s fp=%.16s subject=\"%s\" refused: unregistered",
+		    (unsigned long long)c->ident.id, c->peer, info.fp, info.subject);
+		conn_send_event_error(c, "unregistered_certificate",
+		    "this certificate is not registered on the platform");
+		conn_close(c, "unregistered certificate");
+		return;
+	}
+	if (cert->who->suspended) {
+		conn_send_event_error(c, "participant_suspended", "this participant is suspended");
+		conn_close(c, "participant suspended");
+		return;
+	}
+	if (cert->conns >= c->s->cfg.max_conns_per_cert) {
+		conn_send_event_error(c, "too_many_connections",
+		    "too many connections with this certificate");
+		conn_close(c, "too many connections for certificate");
+		return;
+	}
+	cert->conns++;
+	c->counted = 1;
+	c->ident.cert = cert;
+	c->ident.who = cert->who;
+	conn_arm(c->timer, c->s->cfg.idle_timeout);
+	log_info("conn=%llu peer=%s fp=%.16s participant=%lld role=%s tls=%s%s open",
+	    (unsigned long long)c->ident.id, c->peer, info.fp, (long long)cert->who->id,
+	    role_name(cert->who->role), SSL_get_version(ssl), SSL_session_reused(ssl) ? " resumed" : "");
+}
+
+/* Connection events: handshake done, EOF, errors. */
+static void
+conn_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == CONN_HANDSHAKE)
+			conn_on_connected(c);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		char why[256] = "closed by peer";
+		unsigned long e;
+		if ((what & BEV_EVENT_ERROR) && (e = bufferevent_get_openssl_error(bev)) != 0)
+			ERR_error_string_n(e, why, sizeof(why));
+		else if ((what & BEV_EVENT_ERROR) && EVUTIL_SOCKET_ERROR())
+			snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		if (c->state == CONN_HANDSHAKE)
+			log_info("conn=%llu peer=%s handshake failed: %s", (unsigned long long)c->ident.id,
+			    c->peer, why);
+		if (c->state != CONN_CLOSING)
+			conn_close(c, why);
+		/* the peer is gone: nothing more can be written */
+		conn_free_later(c);
+	}
+}
+
+/* Handshake or idle timer. */
+static void
+conn_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int64_t idle_ms;
+
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+		conn_close(c, "handshake timeout");
+		conn_free_later(c);
+		break;
+	case CONN_OPEN:
+		idle_ms = time_mono_ms() - c->last_in;
+		if (idle_ms >= c->s->cfg.idle_timeout * 1000) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "no request for %ld s", c->s->cfg.idle_timeout);
+			conn_send_event_error(c, "idle_timeout", msg);
+			conn_close(c, "idle timeout");
+		} else {
+			struct timeval tv;
+			int64_t left = c->s->cfg.idle_timeout * 1000 - idle_ms;
+			tv.tv_sec = left / 1000;
+			tv.tv_usec = (left % 1000) * 1000;
+			evtimer_add(c->timer, &tv);
+		}
+		break;
+	case CONN_CLOSING:
+		conn_free_later(c);  /* linger expired */
+		break;
+	}
+}
+
+/* Output stayed above the high-water mark for stuck_timeout. */
+static void
+conn_on_stuck(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->out_paused && c->state == CONN_OPEN) {
+		conn_close(c, "stuck: output not drained");
+		conn_free_later(c);
+	}
+}
+
+/* Stop reading, detach from the server, flush, then free. */
+void
+conn_close(struct conn *c, const char *reason)
+{
+	struct evbuffer *out;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	if (c->state == CONN_OPEN)
+		log_info("conn=%llu participant=%lld close: %s", (unsigned long long)c->ident.id,
+		    c->ident.who ? (long long)c->ident.who->id : 0LL, reason);
+	else
+		log_debug("conn=%llu close: %s", (unsigned long long)c->ident.id, reason);
+	c->state = CONN_CLOSING;
+	map_del(&c->s->conns, (int64_t)c->ident.id);
+	c->s->nconns--;
+	if (c->counted)
+		c->ident.cert->conns--;
+	c->counted = 0;
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_del(c->stuck);
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) == 0) {
+		conn_free_later(c);
+		return;
+	}
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	conn_arm(c->timer, CONN_LINGER_S);
+}
+
+/* Final teardown, from the loop. */
+static void
+conn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	if (ssl && SSL_is_init_finished(ssl))
+		SSL_shutdown(ssl);  /* best effort close_notify */
+	ERR_clear_error();
+	bufferevent_free(c->bev);
+	event_free(c->timer);
+	event_free(c->stuck);
+	free(c);
+}
+
+/* Schedule the teardown once. */
+static void
+conn_free_later(struct conn *c)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (c->freeing)
+		return;
+	c->freeing = 1;
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	evtimer_del(c->timer);
+	evtimer_del(c->stuck);
+	if (event_base_once(c->s->base, -1, EV_TIMEOUT, conn_free_cb, c, &zero) < 0)
+		conn_free_cb(-1, 0, c);
+}
+
+/* "address:port" of a peer, for logs. */
+static void
+conn_format_peer(const struct sockaddr *sa, char *buf, size_t n)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(buf, n, "%s:%d", host, port);
+}
+
+/* A new TCP connection: start the TLS handshake. */
+static void
+conn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    void *arg)
+{
+	struct server *s = arg;
+	struct conn *c;
+	SSL *ssl;
+
+	if (s->stopping || s->nconns >= (size_t)s->cfg.max_conns) {
+		log_warn("refusing connection: %s", s->stopping ? "stopping" : "max_conns reached");
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL || (ssl = SSL_new(s->ssl_ctx)) == NULL) {
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->s = s;
+	c->ident.id = ++s->next_conn_id;
+	c->state = CONN_HANDSHAKE;
+	conn_format_peer(sa, c->peer, sizeof(c->peer));
+	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (c->bev == NULL) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	c->timer = evtimer_new(s->base, conn_on_timer, c);
+	c->stuck = evtimer_new(s->base, conn_on_stuck, c);
+	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)s->cfg.max_line + 2);
+	bufferevent_setwatermark(c->bev, EV_WRITE, (size_t)s->cfg.output_high_water / 2, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	map_put(&s->conns, (int64_t)c->ident.id, c);
+	s->nconns++;
+	conn_arm(c->timer, s->cfg.handshake_timeout);
+}
+
+/* Accept errors (EMFILE and the like) must not stop the server. */
+static void
+conn_on_accept_error(struct evconnlistener *l, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	log_warn("accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+/* Bind the listener. */
+int
+conn_listen(struct server *s, char *cause, size_t n)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+
+	if (evutil_parse_sockaddr_port(s->cfg.listen, (struct sockaddr *)&ss, &sslen) < 0) {
+		snprintf(cause, n, "listen: cannot parse '%s' (host:port)", s->cfg.listen);
+		return -1;
+	}
+	s->listener = evconnlistener_new_bind(s->base, conn_on_accept, s,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 4096,
+	    (struct sockaddr *)&ss, sslen);
+	if (s->listener == NULL) {
+		snprintf(cause, n, "listen on %s: %s", s->cfg.listen, strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(s->listener, conn_on_accept_error);
+	return 0;
+}
+
+/* Stop accepting new connections and stop reading requests. */
+void
+conn_stop_listening(struct server *s)
+{
+	size_t it = 0;
+	void *v;
+
+	if (s->listener) {
+		evconnlistener_free(s->listener);
+		s->listener = NULL;
+	}
+	while (map_next(&s->conns, &it, NULL, NULL, &v))
+		conn_update_reading(v);
+}
+
+/* Close every connection with a shutdown event. */
+void
+conn_close_all(struct server *s, const char *reason)
+{
+	struct conn **all;
+	size_t n = 0, it = 0;
+	void *v;
+
+	all = calloc(s->conns.len + 1, sizeof(*all));
+	if (all == NULL)
+		return;
+	while (map_next(&s->conns, &it, NULL, NULL, &v))
+		all[n++] = v;
+	for (size_t i = 0; i < n; i++) {
+		if (all[i]->state == CONN_OPEN)
+			conn_send(all[i], json_pack("{s:s}", "event", "shutdown"));
+		conn_close(all[i], reason);
+	}
+	free(all);
+}

@@ -1,0 +1,576 @@
+#include "server/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+#include "common/log.h"
+
+/* A time in ms as SQL: exact integer arithmetic, no floating point. */
+#define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
+
+static const struct {
+	const char *name;
+	const char *sql;
+} db_stmts[DB_S_COUNT] = {
+	[DB_S_MARK] = { "mark", "UPDATE tenderd_state SET last_batch = $1::bigint" },
+	[DB_S_CREATE] = { "create",
+	    "WITH a AS (INSERT INTO auctions (id, buyer_participant_id, buyer_organization_id, title,"
+	    " currency, currency_exp, start_price, step_min_percent, step_min_value, step_min_amount,"
+	    " step_max_percent, step_max_value, step_max_amount, starts_at, scheduled_end, ends_at,"
+	    " ext_window_ms, ext_length_ms, state, created_at, created_fingerprint)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17,"
+	    " 'scheduled', $18, $19) RETURNING id)"
+	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id, fingerprint,"
+	    " detail) SELECT id, $18, 'created', $2, $3, $19, $20::jsonb FROM a" },
+	[DB_S_BID] = { "bid",
+	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
+	    " fingerprint, amount, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)"
+	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
+	    " fingerprint, bid_id, amount, detail) SELECT $2, $8, 'bid_accepted', $4, $5, $6, id, $7,"
+	    " $9::jsonb FROM b" },
+	[DB_S_REFUSED] = { "refused",
+	    "INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
+	    " fingerprint, amount, reason) VALUES ($1, $2, 'bid_refused', $3, $4, $5, $6, $7)" },
+	[DB_S_EXTENDED] = { "extended",
+	    "WITH u AS (UPDATE auctions SET ends_at = $2, extensions = $3 WHERE id = $1 RETURNING id)"
+	    " INSERT INTO auction_log (auction_id, at, kind, bid_id, detail)"
+	    " SELECT id, $4, 'extended', $5, $6::jsonb FROM u" },
+	[DB_S_STARTED] = { "started",
+	    "WITH u AS (UPDATE auctions SET state = 'running' WHERE id = $1 RETURNING id)"
+	    " INSERT INTO auction_log (auction_id, at, kind) SELECT id, $2, 'started' FROM u" },
+	[DB_S_CLOSED] = { "closed",
+	    "WITH u AS (UPDATE auctions SET state = 'closed', closed_at = $2, winner_bid_id = $3,"
+	    " final_price = $4 WHERE id = $1 RETURNING id)"
+	    " INSERT INTO auction_log (auction_id, at, kind, bid_id, amount, detail)"
+	    " SELECT id, $2, 'closed', $3, $4, $5::jsonb FROM u" },
+	[DB_S_CANCELLED] = { "cancelled",
+	    "WITH u AS (UPDATE auctions SET state = 'cancelled', closed_at = $2, cancel_reason = $3,"
+	    " cancelled_by = $4 WHERE id = $1 RETURNING id)"
+	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
+	    " fingerprint, reason) SELECT id, $2, 'cancelled', $4, $5, $6, $3 FROM u" },
+	[DB_S_REGISTER] = { "register",
+	    "WITH o AS (INSERT INTO organizations (name, tax_id, country) VALUES ($1, $2, $3)"
+	    " ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id),"
+	    " p AS (INSERT INTO participants (organization_id, name, role, registered_by)"
+	    " SELECT id, $4, $5, $12 FROM o RETURNING id, organization_id),"
+	    " c AS (INSERT INTO certificates (fingerprint, participant_id, subject, serial, not_before,"
+	    " not_after, pem) SELECT $6, id, $7, $8, $9, $10, $11 FROM p RETURNING participant_id)"
+	    " SELECT p.id, p.organization_id FROM p JOIN c ON c.participant_id = p.id" },
+};
+
+enum db_conn_state { DB_DOWN, DB_CONNECTING, DB_PREPARING, DB_RESOLVING, DB_READY };
+
+/* Per-statement result routing for the batch in flight. */
+struct db_query {
+	db_row_fn fn;
+	void *arg;
+};
+
+struct db {
+	struct event_base *base;
+	char *conninfo;
+	PGconn *pg;
+	enum db_conn_state state;
+	struct event *rev;        /* persistent read watch once connected */
+	struct event *wev;        /* one-shot write watch (flush, connect) */
+	struct event *cev;        /* one-shot read watch while connecting */
+	struct event *retry;
+	int retry_s;
+	db_state_fn on_state;
+	void *state_arg;
+	int was_ready;
+
+	int prep_failed;
+	int64_t resolved_last;
+
+	/* the batch */
+	int building, inflight, in_doubt, broken;
+	int64_t next_batch, batch_id;
+	struct db_query *q;
+	size_t nq, capq, qi;
+	int failed;
+	char why[256];
+	db_done_fn done;
+	void *done_arg;
+};
+
+struct db_res {
+	PGresult *r;
+};
+
+static void db_lost(struct db *db, const char *why);
+static void db_try_connect(struct db *db);
+
+/* Tell the owner when readiness changes. */
+static void
+db_notify(struct db *db)
+{
+	int up = db_ready(db);
+
+	if (up != db->was_ready) {
+		db->was_ready = up;
+		log_info("db %s", up ? "ready" : "unavailable");
+		if (db->on_state)
+			db->on_state(db->state_arg, up);
+	}
+}
+
+/* Connected, prepared, nothing in doubt. */
+int
+db_ready(const struct db *db)
+{
+	return db->state == DB_READY && !db->in_doubt;
+}
+
+/* A batch is open or in flight. */
+int
+db_busy(const struct db *db)
+{
+	return db->building || db->inflight || db->in_doubt;
+}
+
+/* Flush libpq's output; watch for writability when it could not finish. */
+static void
+db_flush(struct db *db)
+{
+	int r;
+
+	if (db->pg == NULL)
+		return;
+	r = PQflush(db->pg);
+	if (r < 0)
+		db_lost(db, PQerrorMessage(db->pg));
+	else if (r > 0)
+		event_add(db->wev, NULL);
+}
+
+/* Hand the finished batch to its owner. */
+static void
+db_finish(struct db *db, enum db_outcome o)
+{
+	db_done_fn done = db->done;
+	void *arg = db->done_arg;
+	char why[256];
+
+	snprintf(why, sizeof(why), "%s", db->why);
+	db->inflight = 0;
+	db->in_doubt = 0;
+	db->nq = db->qi = 0;
+	db->done = NULL;
+	if (done)
+		done(arg, o, o == DB_COMMITTED ? NULL : why);
+}
+
+/* Ask a fresh connection whether the batch in doubt committed. */
+static void
+db_resolve(struct db *db)
+{
+	if (PQsendQueryParams(db->pg, "SELECT last_batch FROM tenderd_state", 0, NULL, NULL,
+	    NULL, NULL, 0) != 1 || PQpipelineSync(db->pg) != 1) {
+		db_lost(db, PQerrorMessage(db->pg));
+		return;
+	}
+	db->resolved_last = -1;
+	db->state = DB_RESOLVING;
+	db_flush(db);
+}
+
+/* One result while preparing statements. */
+static void
+db_on_prepare_result(struct db *db, PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st == PGRES_PIPELINE_SYNC) {
+		if (db->prep_failed) {
+			db_lost(db, "preparing statements failed (schema not migrated?)");
+			return;
+		}
+		if (db->in_doubt) {
+			db_resolve(db);
+			return;
+		}
+		db->state = DB_READY;
+		db_notify(db);
+	} else if (st != PGRES_COMMAND_OK) {
+		log_error("db prepare failed: %s", PQresultErrorMessage(r));
+		db->prep_failed = 1;
+	}
+}
+
+/* One result while resolving a batch in doubt. */
+static void
+db_on_resolve_result(struct db *db, PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		db->resolved_last = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	} else if (st == PGRES_PIPELINE_SYNC) {
+		int committed = db->resolved_last >= db->batch_id;
+		if (db->resolved_last < 0) {
+			db_lost(db, "cannot read tenderd_state");
+			return;
+		}
+		log_warn("db batch=%lld was in doubt: %s", (long long)db->batch_id,
+		    committed ? "committed" : "not committed");
+		db->state = DB_READY;
+		snprintf(db->why, sizeof(db->why), "connection to PostgreSQL lost");
+		db_finish(db, committed ? DB_COMMITTED : DB_LOST);
+		db_notify(db);
+	}
+}
+
+/* One result of the batch in flight. */
+static void
+db_on_batch_result(struct db *db, PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+
+	switch (st) {
+	case PGRES_PIPELINE_SYNC:
+		db_finish(db, db->failed ? DB_FAILED : DB_COMMITTED);
+		break;
+	case PGRES_FATAL_ERROR:
+	case PGRES_PIPELINE_ABORTED:
+		if (!db->failed) {
+			const char *m = st == PGRES_FATAL_ERROR ? PQresultErrorMessage(r) : "aborted";
+			db->failed = 1;
+			snprintf(db->why, sizeof(db->why), "%s", m);
+			db->why[strcspn(db->why, "\n")] = '\0';
+			log_error("db batch=%lld statement %zu failed: %s", (long long)db->batch_id,
+			    db->qi, db->why);
+		}
+		break;
+	case PGRES_TUPLES_OK:
+		if (db->qi < db->nq && db->q[db->qi].fn) {
+			struct db_res res = { r };
+			db->q[db->qi].fn(db->q[db->qi].arg, &res);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Read everything PostgreSQL has sent and route the results. */
+static void
+db_drain(struct db *db)
+{
+	if (PQconsumeInput(db->pg) != 1) {
+		db_lost(db, PQerrorMessage(db->pg));
+		return;
+	}
+	while (db->pg != NULL && !PQisBusy(db->pg)) {
+		enum db_conn_state st = db->state;
+		PGresult *r;
+
+		if (st == DB_READY && !db->inflight)
+			break;  /* nothing expected */
+		r = PQgetResult(db->pg);
+		if (r == NULL) {
+			if (st == DB_READY && db->inflight)
+				db->qi++;
+			continue;
+		}
+		if (st == DB_PREPARING)
+			db_on_prepare_result(db, r);
+		else if (st == DB_RESOLVING)
+			db_on_resolve_result(db, r);
+		else if (db->inflight)
+			db_on_batch_result(db, r);
+		PQclear(r);
+	}
+}
+
+/* Socket readable. */
+static void
+db_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	db_drain(arg);
+}
+
+/* Socket writable: continue flushing, or continue connecting. */
+static void
+db_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct db *db = arg;
+
+	if (db->state == DB_CONNECTING)
+		db_try_connect(db);
+	else
+		db_flush(db);
+}
+
+/* Drop the connection and schedule a reconnection; a batch in flight
+ * becomes in doubt. */
+static void
+db_lost(struct db *db, const char *why)
+{
+	struct timeval tv = { db->retry_s, 0 };
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s", why ? why : "");
+	msg[strcspn(msg, "\n")] = '\0';
+	if (db->state != DB_CONNECTING || db->was_ready)
+		log_warn("db connection lost: %s", msg);
+	if (db->rev) {
+		event_free(db->rev);
+		db->rev = NULL;
+	}
+	if (db->cev) {
+		event_free(db->cev);
+		db->cev = NULL;
+	}
+	if (db->wev) {
+		event_free(db->wev);
+		db->wev = NULL;
+	}
+	if (db->pg) {
+		PQfinish(db->pg);
+		db->pg = NULL;
+	}
+	if (db->inflight || db->building)
+		db->in_doubt = 1;
+	db->building = 0;
+	db->state = DB_DOWN;
+	db_notify(db);
+	evtimer_add(db->retry, &tv);
+}
+
+/* Log server notices at debug level. */
+static void
+db_notice(void *arg, const char *msg)
+{
+	log_debug("db notice: %s", msg);
+}
+
+/* Connected: enter pipeline mode and prepare every statement. */
+static void
+db_connected(struct db *db)
+{
+	int fd = PQsocket(db->pg);
+
+	if (db->cev) {
+		event_free(db->cev);
+		db->cev = NULL;
+	}
+	if (db->wev)
+		event_free(db->wev);
+	PQsetNoticeProcessor(db->pg, db_notice, NULL);
+	if (PQsetnonblocking(db->pg, 1) != 0 || PQenterPipelineMode(db->pg) != 1) {
+		db_lost(db, PQerrorMessage(db->pg));
+		return;
+	}
+	db->rev = event_new(db->base, fd, EV_READ | EV_PERSIST, db_on_read, db);
+	db->wev = event_new(db->base, fd, EV_WRITE, db_on_write, db);
+	event_add(db->rev, NULL);
+	db->prep_failed = 0;
+	db->state = DB_PREPARING;
+	for (int i = 0; i < DB_S_COUNT; i++) {
+		if (PQsendPrepare(db->pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL) != 1) {
+			db_lost(db, PQerrorMessage(db->pg));
+			return;
+		}
+	}
+	if (PQpipelineSync(db->pg) != 1) {
+		db_lost(db, PQerrorMessage(db->pg));
+		return;
+	}
+	log_info("db connected, preparing statements");
+	db_flush(db);
+}
+
+/* Drive PQconnectPoll from socket events. */
+static void
+db_on_connect_event(evutil_socket_t fd, short what, void *arg)
+{
+	db_try_connect(arg);
+}
+
+/* One step of the non-blocking connection. */
+static void
+db_try_connect(struct db *db)
+{
+	PostgresPollingStatusType st = PQconnectPoll(db->pg);
+	int fd = PQsocket(db->pg);
+
+	if (db->cev) {
+		event_free(db->cev);
+		db->cev = NULL;
+	}
+	if (db->wev) {
+		event_free(db->wev);
+		db->wev = NULL;
+	}
+	switch (st) {
+	case PGRES_POLLING_OK:
+		db_connected(db);
+		return;
+	case PGRES_POLLING_READING:
+		db->cev = event_new(db->base, fd, EV_READ, db_on_connect_event, db);
+		event_add(db->cev, NULL);
+		return;
+	case PGRES_POLLING_WRITING:
+		db->wev = event_new(db->base, fd, EV_WRITE, db_on_write, db);
+		event_add(db->wev, NULL);
+		return;
+	default:
+		db_lost(db, PQerrorMessage(db->pg));
+	}
+}
+
+/* Retry timer: start a new connection attempt. */
+static void
+db_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct db *db = arg;
+
+	db->pg = PQconnectStart(db->conninfo);
+	if (db->pg == NULL || PQstatus(db->pg) == CONNECTION_BAD) {
+		db->state = DB_CONNECTING;
+		db_lost(db, db->pg ? PQerrorMessage(db->pg) : "out of memory");
+		return;
+	}
+	db->state = DB_CONNECTING;
+	/* libpq: before the first PQconnectPoll, wait as if it had said WRITING */
+	db->wev = event_new(db->base, PQsocket(db->pg), EV_WRITE, db_on_write, db);
+	event_add(db->wev, NULL);
+}
+
+/* Create the client and start connecting. */
+struct db *
+db_new(struct event_base *base, const char *conninfo, int retry_s, int64_t next_batch,
+    db_state_fn on_state, void *arg)
+{
+	struct db *db = calloc(1, sizeof(*db));
+
+	if (db == NULL || (db->conninfo = strdup(conninfo)) == NULL) {
+		free(db);
+		return NULL;
+	}
+	db->base = base;
+	db->retry_s = retry_s;
+	db->next_batch = next_batch;
+	db->on_state = on_state;
+	db->state_arg = arg;
+	db->retry = evtimer_new(base, db_on_retry, db);
+	db_on_retry(-1, 0, db);
+	return db;
+}
+
+/* Close the connection and free everything. */
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->rev)
+		event_free(db->rev);
+	if (db->wev)
+		event_free(db->wev);
+	if (db->cev)
+		event_free(db->cev);
+	event_free(db->retry);
+	if (db->pg)
+		PQfinish(db->pg);
+	free(db->q);
+	free(db->conninfo);
+	free(db);
+}
+
+/* Remember where a statement's result rows go. */
+static void
+db_push_query(struct db *db, db_row_fn fn, void *arg)
+{
+	if (db->nq == db->capq) {
+		size_t ncap = db->capq ? db->capq * 2 : 64;
+		struct db_query *nq = realloc(db->q, ncap * sizeof(*nq));
+		if (nq == NULL) {
+			db->broken = 1;
+			return;
+		}
+		db->q = nq;
+		db->capq = ncap;
+	}
+	db->q[db->nq].fn = fn;
+	db->q[db->nq].arg = arg;
+	db->nq++;
+}
+
+/* Open a batch: its first statement records the batch id. */
+void
+db_batch_begin(struct db *db)
+{
+	char id[32];
+	const char *p[1] = { id };
+
+	db->building = 1;
+	db->failed = 0;
+	db->broken = 0;
+	db->why[0] = '\0';
+	db->nq = db->qi = 0;
+	db->batch_id = db->next_batch++;
+	snprintf(id, sizeof(id), "%lld", (long long)db->batch_id);
+	db_batch_add(db, DB_S_MARK, 1, p, NULL, NULL);
+}
+
+/* Queue one prepared statement on the pipeline. */
+void
+db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *params,
+    db_row_fn fn, void *arg)
+{
+	if (db->broken || db->pg == NULL) {
+		db->broken = 1;
+		return;
+	}
+	if (PQsendQueryPrepared(db->pg, db_stmts[s].name, nparams, params, NULL, NULL, 0) != 1) {
+		snprintf(db->why, sizeof(db->why), "%s", PQerrorMessage(db->pg));
+		db->broken = 1;
+		return;
+	}
+	db_push_query(db, fn, arg);
+}
+
+/* Statements in the open batch, not counting the batch marker. */
+size_t
+db_batch_len(const struct db *db)
+{
+	return db->nq ? db->nq - 1 : 0;
+}
+
+/* Close the batch with a Sync and send it. */
+void
+db_batch_send(struct db *db, db_done_fn done, void *arg)
+{
+	db->done = done;
+	db->done_arg = arg;
+	db->building = 0;
+	db->inflight = 1;
+	if (db->broken || PQpipelineSync(db->pg) != 1) {
+		db_lost(db, db->why[0] ? db->why : "cannot send batch");
+		return;
+	}
+	log_debug("db batch=%lld sent statements=%zu", (long long)db->batch_id, db->nq);
+	db_flush(db);
+}
+
+/* Rows of a statement result. */
+int
+db_res_rows(const struct db_res *res)
+{
+	return PQntuples(res->r);
+}
+
+/* One value of a statement result; NULL for SQL NULL. */
+const char *
+db_res_value(const struct db_res *res, int row, int col)
+{
+	if (PQgetisnull(res->r, row, col))
+		return NULL;
+	return PQgetvalue(res->r, row, col);
+}

@@ -1,0 +1,356 @@
+/* tenderd: wiring. Parse settings, migrate, rebuild state, serve. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "server/server.h"
+
+/* Print usage and exit. */
+static void
+usage(int rc)
+{
+	fprintf(stderr,
+	    "usage: tenderd [-c FILE] [--KEY VALUE]...            run the server\n"
+	    "       tenderd migrate [-c FILE] [--KEY VALUE]...    apply migrations and exit\n"
+	    "       tenderd register [-c FILE] [--KEY VALUE]... --role ROLE --organization NAME\n"
+	    "               --name NAME --cert PEMFILE           register a participant and exit\n"
+	    "settings (file: key = value; command line overrides):\n");
+	config_usage();
+	exit(rc);
+}
+
+/* Options of the register command. */
+struct reg_opts {
+	const char *role, *org, *name, *cert;
+};
+
+/* Parse -c and --KEY VALUE options into `cfg` (and register's own options). */
+static void
+parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts *reg)
+{
+	char cause[512];
+	int i;
+
+	config_defaults(cfg);
+	/* the file first, so that command-line options override it */
+	for (i = first; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc)
+				usage(2);
+			if (config_load_file(cfg, argv[i + 1], cause, sizeof(cause)) < 0) {
+				fprintf(stderr, "tenderd: %s\n", cause);
+				exit(2);
+			}
+		}
+	}
+	for (i = first; i < argc; i++) {
+		char key[64];
+		const char *arg = argv[i], *val, *eq;
+
+		if (strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+			usage(0);
+		if (strncmp(arg, "--", 2) != 0)
+			usage(2);
+		arg += 2;
+		if ((eq = strchr(arg, '=')) != NULL) {
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - arg), arg);
+			val = eq + 1;
+		} else {
+			snprintf(key, sizeof(key), "%s", arg);
+			if (i + 1 >= argc)
+				usage(2);
+			val = argv[++i];
+		}
+		if (reg && strcmp(key, "role") == 0)
+			reg->role = val;
+		else if (reg && strcmp(key, "organization") == 0)
+			reg->org = val;
+		else if (reg && strcmp(key, "name") == 0)
+			reg->name = val;
+		else if (reg && strcmp(key, "cert") == 0)
+			reg->cert = val;
+		else if (config_set(cfg, key, val, cause, sizeof(cause)) < 0) {
+			fprintf(stderr, "tenderd: %s\n", cause);
+			exit(2);
+		}
+	}
+	log_set_level((enum log_level)log_level_parse(cfg->log_level));
+}
+
+/* tenderd register: offline registration with a blocking connection. */
+static int
+cmd_register(const struct config *cfg, const struct reg_opts *r)
+{
+	struct tls_cert_info info;
+	char cause[512], nb[TIME_BUF], na[TIME_BUF];
+	int64_t pid = 0, oid = 0;
+	char *pem = NULL;
+	enum role role;
+	int rc;
+
+	if (!r->role || !r->org || !r->name || !r->cert)
+		usage(2);
+	if (role_parse(r->role, &role) < 0) {
+		fprintf(stderr, "tenderd: role must be buyer, supplier or operator\n");
+		return 2;
+	}
+	if (db_boot_migrate(cfg->db, cfg->sql_dir, cause, sizeof(cause)) < 0 ||
+	    tls_cert_file_info(r->cert, &info, &pem, cause, sizeof(cause)) < 0) {
+		fprintf(stderr, "tenderd: %s\n", cause);
+		return 1;
+	}
+	time_format(info.not_before, nb);
+	time_format(info.not_after, na);
+	rc = db_boot_register(cfg->db, r->role, r->org, r->name, info.fp, info.subject,
+	    info.serial, nb, na, pem, &pid, &oid, cause, sizeof(cause));
+	free(pem);
+	if (rc == 1) {
+		fprintf(stderr, "tenderd: %s\n", cause);
+		return 3;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "tenderd: %s\n", cause);
+		return 1;
+	}
+	printf("registered participant %lld (%s) of organization %lld, fingerprint %s\n",
+	    (long long)pid, r->role, (long long)oid, info.fp);
+	return 0;
+}
+
+/* ---- rebuilding the state at start-up ---- */
+
+/* Loader: organizations. */
+static int
+load_org(void *arg, const struct db_boot_org *o)
+{
+	return registry_org(arg, o->id, o->name) ? 0 : -1;
+}
+
+/* Loader: participants and their certificates. */
+static int
+load_participant(void *arg, const struct db_boot_participant *p)
+{
+	return registry_participant(arg, p->id, p->org_id, p->name, p->role, p->status,
+	    p->fingerprint) ? 0 : -1;
+}
+
+/* Loader: auctions. */
+static int
+load_auction(void *arg, const struct db_boot_auction *a)
+{
+	return book_restore(arg, a) ? 0 : -1;
+}
+
+/* Loader: replay one bid through the engine; it must be accepted again. */
+static int
+load_bid(void *arg, const struct db_boot_bid *r)
+{
+	struct server *s = arg;
+	struct book *b = book_get(s, r->auction_id);
+	struct auction_bid_result res;
+	enum auction_err e;
+
+	if (b == NULL)
+		return -1;
+	e = auction_bid(&b->a, r->id, r->org_id, r->amount, r->at, &res);
+	if (e != AUCTION_OK || res.seq != r->seq) {
+		log_error("auction=%lld bid=%lld seq=%lld replay refused: %s", (long long)r->auction_id,
+		    (long long)r->id, (long long)r->seq, auction_err_code(e));
+		return -1;
+	}
+	return 0;
+}
+
+/* After the replay: apply persisted closings and cancellations. */
+static int
+restore_finish(struct server *s, const char *conninfo)
+{
+	size_t it = 0;
+	void *v;
+	int bad = 0;
+
+	(void)conninfo;
+	while (map_next(&s->books, &it, NULL, NULL, &v)) {
+		struct book *b = v;
+		if (b->db_state == AUCTION_CANCELLED) {
+			auction_cancel(&b->a, b->a.ends_at < time_now_ms() ? b->a.ends_at : time_now_ms());
+		} else if (b->db_state == AUCTION_CLOSED) {
+			auction_advance(&b->a, b->a.ends_at);
+			if (b->a.state != AUCTION_CLOSED) {
+				log_error("auction=%lld persisted as closed but replay ends at a later time",
+				    (long long)b->a.id);
+				bad = 1;
+			}
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+/* Migrate and rebuild every auction from PostgreSQL. */
+static int
+restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
+{
+	struct db_boot_sink sink = { s, load_org, load_participant, load_auction, load_bid };
+	int64_t max_bid, max_auction, t0 = time_mono_ms();
+
+	if (db_boot_migrate(s->cfg.db, s->cfg.sql_dir, cause, n) < 0)
+		return -1;
+	if (db_boot_load(s->cfg.db, &sink, last_batch, &max_bid, &max_auction, cause, n) < 0)
+		return -1;
+	if (restore_finish(s, s->cfg.db) < 0) {
+		snprintf(cause, n, "persisted state does not replay");
+		return -1;
+	}
+	s->next_bid_id = max_bid + 1;
+	s->next_auction_id = max_auction + 1;
+	log_info("state rebuilt: organizations=%zu participants=%zu auctions=%zu bids_max_id=%lld ms=%lld",
+	    s->orgs.len, s->participants.len, s->books.len, (long long)max_bid,
+	    (long long)(time_mono_ms() - t0));
+	return 0;
+}
+
+/* ---- running ---- */
+
+/* Finish stopping once nothing is in flight. */
+static void
+on_stop_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	static int rounds;
+	struct timeval tv = { 0, 50000 };
+
+	if (!ops_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
+		evtimer_add(s->stop_timer, &tv);
+		return;
+	}
+	conn_close_all(s, "shutdown");
+	tv.tv_usec = 300000;
+	event_base_loopexit(s->base, &tv);
+}
+
+/* SIGTERM/SIGINT: stop accepting and reading, finish commits, close. */
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (s->stopping)
+		return;
+	log_info("signal %d: stopping", (int)sig);
+	s->stopping = 1;
+	conn_stop_listening(s);
+	on_stop_check(-1, 0, s);
+}
+
+/* Serve until a signal. */
+static int
+serve(struct server *s)
+{
+	char cause[512];
+	int64_t last_batch = 0;
+	size_t it = 0;
+	void *v;
+
+	map_init(&s->conns, 0);
+	map_init(&s->certs, 1);
+	map_init(&s->orgs, 0);
+	map_init(&s->orgs_by_name, 1);
+	map_init(&s->participants, 0);
+	map_init(&s->books, 0);
+	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, cause, sizeof(cause))) == NULL ||
+	    restore(s, &last_batch, cause, sizeof(cause)) < 0) {
+		log_error("cannot start: %s", cause);
+		return 1;
+	}
+	s->base = event_base_new();
+	if (s->base == NULL || ops_init(s) < 0) {
+		log_error("cannot start: event base");
+		return 1;
+	}
+	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, ops_db_state, s);
+	if (s->db == NULL || conn_listen(s, cause, sizeof(cause)) < 0) {
+		log_error("cannot start: %s", s->db ? cause : "db client");
+		return 1;
+	}
+	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
+	s->stop_timer = evtimer_new(s->base, on_stop_check, s);
+	evsignal_add(s->sig_term, NULL);
+	evsignal_add(s->sig_int, NULL);
+	while (map_next(&s->books, &it, NULL, NULL, &v))
+		book_arm(s, v);
+	log_info("tenderd listening on %s", s->cfg.listen);
+	event_base_dispatch(s->base);
+
+	/* teardown */
+	it = 0;
+	while (map_next(&s->books, &it, NULL, NULL, &v))
+		book_free(v);
+	db_free(s->db);
+	event_free(s->sig_term);
+	event_free(s->sig_int);
+	event_free(s->stop_timer);
+	event_free(s->flush_ev);
+	event_base_free(s->base);
+	tls_ctx_free(s->ssl_ctx);
+	free(s->b_books);
+	{
+		void *p;
+		it = 0;
+		while (map_next(&s->certs, &it, NULL, NULL, &p))
+			free(p);
+		it = 0;
+		while (map_next(&s->participants, &it, NULL, NULL, &p)) {
+			free(((struct participant *)p)->name);
+			free(p);
+		}
+		it = 0;
+		while (map_next(&s->orgs, &it, NULL, NULL, &p)) {
+			free(((struct org *)p)->name);
+			free(p);
+		}
+	}
+	map_free(&s->conns);
+	map_free(&s->certs);
+	map_free(&s->orgs);
+	map_free(&s->orgs_by_name);
+	map_free(&s->participants);
+	map_free(&s->books);
+	log_info("tenderd stopped");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct server srv;
+	struct reg_opts reg = { 0 };
+	char cause[512];
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (argc > 1 && strcmp(argv[1], "migrate") == 0) {
+		parse_args(argc, argv, 2, &srv.cfg, NULL);
+		if (db_boot_migrate(srv.cfg.db, srv.cfg.sql_dir, cause, sizeof(cause)) < 0) {
+			fprintf(stderr, "tenderd: %s\n", cause);
+			return 1;
+		}
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "register") == 0) {
+		parse_args(argc, argv, 2, &srv.cfg, &reg);
+		return cmd_register(&srv.cfg, &reg);
+	}
+	parse_args(argc, argv, 1, &srv.cfg, NULL);
+	return serve(&srv);
+}

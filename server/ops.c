@@ -1,0 +1,1207 @@
+/*
+ * The operations and the write path.
+ *
+ * Reads (hello, auction.get/list/watch) are answered at once from memory,
+ * except that a read of an auction changed by the batch in flight waits for
+ * that batch, so nobody sees a state that is not committed.
+ *
+ * State changes (bid, create, cancel, register, and the clock's ticks) are
+ * checked for form and permission on arrival and queued as commands. When no
+ * batch is in flight, the queue is drained into one: each command is applied
+ * to the in-memory books (the engine decides), and what it changed is added
+ * to the batch as SQL. The batch commits as one transaction (group commit).
+ * Then, in commit order, every command is acknowledged and watchers are told.
+ * If the batch does not commit, every book it touched is rolled back to its
+ * mark and every command in it is refused with `unavailable`: the books are
+ * as if those changes never happened.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/money.h"
+#include "common/timeutil.h"
+#include "server/server.h"
+
+#define OPS_LIST_MAX 500
+
+enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK };
+
+/* A queued state change. */
+struct cmd {
+	struct cmd *next;
+	enum cmd_kind kind;
+	uint64_t conn_id;
+	json_t *id;                 /* request id, echoed */
+	int64_t at;                 /* arrival time: the time the engine uses */
+	struct participant *who;
+	char fp[TLS_FP_LEN + 1];
+	int64_t auction_id;
+	int64_t amount;
+	/* create */
+	struct auction_params params;
+	char *title;
+	char currency[4];
+	int exp, smin_pct, smax_pct;
+	int64_t smin_val, smax_val;
+	struct book *book;
+	/* cancel */
+	char *reason;
+	/* register */
+	char *org_name, *tax_id, *country, *pname, *pem;
+	enum role role;
+	struct tls_cert_info cert;
+	int64_t new_pid, new_org;
+	/* bid result */
+	int64_t bid_id;
+	struct auction_bid_result res;
+};
+
+static const char *const role_names[] = { "buyer", "supplier", "operator" };
+
+/* Role as text. */
+const char *
+role_name(enum role r)
+{
+	return role_names[r];
+}
+
+/* Text to role. */
+int
+role_parse(const char *s, enum role *out)
+{
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(s, role_names[i]) == 0) {
+			*out = (enum role)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ---- registry ---- */
+
+/* Find or add an organization. */
+struct org *
+registry_org(struct server *s, int64_t id, const char *name)
+{
+	struct org *o = map_get(&s->orgs, id);
+
+	if (o)
+		return o;
+	if ((o = calloc(1, sizeof(*o))) == NULL || (o->name = strdup(name)) == NULL) {
+		free(o);
+		return NULL;
+	}
+	o->id = id;
+	if (map_put(&s->orgs, id, o) < 0 || map_sput(&s->orgs_by_name, name, o) < 0)
+		return NULL;
+	return o;
+}
+
+/* Add a participant and one of its certificates. */
+struct participant *
+registry_participant(struct server *s, int64_t id, int64_t org_id, const char *name,
+    const char *role, const char *status, const char *fp)
+{
+	struct participant *p = map_get(&s->participants, id);
+	struct cert *c;
+
+	if (p == NULL) {
+		struct org *o = map_get(&s->orgs, org_id);
+		if (o == NULL || (p = calloc(1, sizeof(*p))) == NULL)
+			return NULL;
+		p->id = id;
+		p->org = o;
+		p->name = strdup(name);
+		if (role_parse(role, &p->role) < 0)
+			p->role = ROLE_SUPPLIER;
+		p->suspended = status && strcmp(status, "suspended") == 0;
+		if (p->name == NULL || map_put(&s->participants, id, p) < 0)
+			return NULL;
+	}
+	if (fp && map_sget(&s->certs, fp) == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return NULL;
+		snprintf(c->fp, sizeof(c->fp), "%s", fp);
+		c->who = p;
+		if (map_sput(&s->certs, fp, c) < 0)
+			return NULL;
+	}
+	return p;
+}
+
+/* ---- commands ---- */
+
+/* Free a command. */
+static void
+cmd_free(struct cmd *k)
+{
+	json_decref(k->id);
+	free(k->title);
+	free(k->reason);
+	free(k->org_name);
+	free(k->tax_id);
+	free(k->country);
+	free(k->pname);
+	free(k->pem);
+	free(k);
+}
+
+/* A new command for a request on `c`. */
+static struct cmd *
+cmd_new(enum cmd_kind kind, struct conn *c, json_t *id)
+{
+	struct cmd *k = calloc(1, sizeof(*k));
+
+	if (k == NULL)
+		return NULL;
+	k->kind = kind;
+	k->at = time_now_ms();
+	if (c) {
+		const struct conn_ident *ci = conn_ident(c);
+		k->conn_id = ci->id;
+		k->who = ci->who;
+		snprintf(k->fp, sizeof(k->fp), "%s", ci->cert->fp);
+		k->id = json_incref(id ? id : json_null());
+	}
+	return k;
+}
+
+/* Send the reply of a command (stolen) to its connection, if still there,
+ * and release its place among the connection's pending requests. */
+static void
+cmd_reply(struct server *s, struct cmd *k, json_t *msg)
+{
+	struct conn *c = k->conn_id ? conn_get(s, k->conn_id) : NULL;
+
+	if (c == NULL) {
+		json_decref(msg);
+		return;
+	}
+	conn_pending_add(c, -1);
+	conn_send(c, msg);
+}
+
+/* Refuse a command with an error reply. */
+static void
+cmd_refuse(struct server *s, struct cmd *k, const char *code, const char *message)
+{
+	if (k->conn_id)
+		cmd_reply(s, k, proto_error(k->id, code, message, NULL));
+}
+
+/* Ask for a flush of the queue at the end of this loop iteration. */
+void
+ops_kick(struct server *s)
+{
+	if (s->q_head && !db_busy(s->db) && db_ready(s->db))
+		event_active(s->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* Queue a checked command (or refuse it at once when the database is away). */
+static void
+ops_enqueue(struct server *s, struct conn *c, struct cmd *k)
+{
+	if (!db_ready(s->db) && k->kind != CMD_TICK) {
+		if (c)
+			conn_send(c, proto_error(k->id, "unavailable",
+			    "the database is unavailable; nothing was changed, retry later", NULL));
+		cmd_free(k);
+		return;
+	}
+	if (c)
+		conn_pending_add(c, 1);
+	if (s->q_tail)
+		s->q_tail->next = k;
+	else
+		s->q_head = k;
+	s->q_tail = k;
+	s->q_len++;
+	ops_kick(s);
+}
+
+/* Nothing queued, nothing in flight. */
+int
+ops_idle(const struct server *s)
+{
+	return s->q_head == NULL && s->b_head == NULL && !db_busy(s->db);
+}
+
+/* A book's deadline passed: queue a tick (once). */
+void
+ops_tick(struct server *s, struct book *b)
+{
+	struct cmd *k;
+
+	if (b->tick_queued || !db_ready(s->db))
+		return;  /* re-armed when the database is back */
+	if ((k = cmd_new(CMD_TICK, NULL, NULL)) == NULL)
+		return;
+	k->auction_id = b->a.id;
+	b->tick_queued = 1;
+	ops_enqueue(s, NULL, k);
+}
+
+/* ---- applying commands to the books, building the batch ---- */
+
+/* Add a statement, opening the batch on first use. */
+static void
+ops_sql(struct server *s, enum db_stmt st, int n, const char *const *params, db_row_fn fn,
+    void *arg)
+{
+	if (!db_busy(s->db))
+		db_batch_begin(s->db);
+	db_batch_add(s->db, st, n, params, fn, arg);
+}
+
+/* Remember the state of a book before the batch first changes it. */
+static void
+ops_touch(struct server *s, struct book *b)
+{
+	if (b->touched_batch == s->batch_seq)
+		return;
+	if (s->b_nbooks == s->b_capbooks) {
+		size_t ncap = s->b_capbooks ? s->b_capbooks * 2 : 64;
+		struct book **nb = realloc(s->b_books, ncap * sizeof(*nb));
+		if (nb == NULL)
+			abort();  /* cannot track a rollback: an invariant would break */
+		s->b_books = nb;
+		s->b_capbooks = ncap;
+	}
+	s->b_books[s->b_nbooks++] = b;
+	b->touched_batch = s->batch_seq;
+	auction_mark(&b->a, &b->mark);
+	b->mark_db_state = b->db_state;
+	b->mark_cancel = 0;
+	b->dirty = 1;
+}
+
+/* Text of an int64. */
+#define I64(buf, v) (snprintf((buf), sizeof(buf), "%lld", (long long)(v)), (const char *)(buf))
+
+/* Persist clock transitions the engine made (started, closed). */
+static void
+ops_transitions(struct server *s, struct book *b)
+{
+	struct auction *a = &b->a;
+	char id[24], t[TIME_BUF], wid[24], price[24];
+
+	if (b->db_state == AUCTION_SCHEDULED && a->state != AUCTION_SCHEDULED &&
+	    a->state != AUCTION_CANCELLED) {
+		const char *p[2] = { I64(id, a->id), t };
+		time_format(a->p.starts_at, t);
+		ops_sql(s, DB_S_STARTED, 2, p, NULL, NULL);
+		b->db_state = AUCTION_RUNNING;
+		b->notify |= AUCTION_EV_STARTED;
+	}
+	if (b->db_state == AUCTION_RUNNING && a->state == AUCTION_CLOSED) {
+		const struct auction_entry *w = auction_at_rank(a, 1);
+		json_t *detail = json_array();
+		char *dtext;
+		for (size_t i = 0; i < a->nentries; i++) {
+			const struct auction_entry *e = auction_at_rank(a, (int)i + 1);
+			json_array_append_new(detail, json_pack("{s:i, s:I, s:i, s:I, s:I}", "rank",
+			    (int)i + 1, "organization_id", (json_int_t)e->org, "alias", e->alias,
+			    "amount", (json_int_t)e->amount, "bid_id",
+			    (json_int_t)a->bids[e->bid_index].id));
+		}
+		dtext = json_dumps(json_pack("{s:o}", "ranking", detail), JSON_COMPACT);
+		{
+			const char *p[5] = { I64(id, a->id), t,
+			    w ? I64(wid, a->bids[w->bid_index].id) : NULL,
+			    w ? I64(price, w->amount) : NULL, dtext };
+			time_format(a->closed_at, t);
+			ops_sql(s, DB_S_CLOSED, 5, p, NULL, NULL);
+		}
+		free(dtext);
+		b->db_state = AUCTION_CLOSED;
+		b->notify |= AUCTION_EV_CLOSED;
+	}
+}
+
+/* Apply a bid: the engine decides; accepted bids join the batch. */
+static int
+ops_apply_bid(struct server *s, struct cmd *k)
+{
+	struct book *b = book_get(s, k->auction_id);
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF];
+	enum auction_err e;
+	int64_t prev_end;
+
+	if (b == NULL) {
+		cmd_refuse(s, k, "not_found", "no such auction");
+		return 0;
+	}
+	ops_touch(s, b);
+	k->bid_id = s->next_bid_id;
+	prev_end = b->a.ends_at;
+	e = auction_bid(&b->a, k->bid_id, k->who->org->id, k->amount, k->at, &k->res);
+	ops_transitions(s, b);
+	time_format(k->at, t);
+	if (e != AUCTION_OK) {
+		const char *p[7] = { I64(aid, b->a.id), t, I64(pid, k->who->id),
+		    I64(oid, k->who->org->id), k->fp, I64(amt, k->amount), auction_err_code(e) };
+		ops_sql(s, DB_S_REFUSED, 7, p, NULL, NULL);
+		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
+		    (long long)k->who->id, auction_err_code(e));
+		cmd_refuse(s, k, auction_err_code(e), auction_err_message(e));
+		return 0;
+	}
+	s->next_bid_id++;
+	{
+		char *detail = NULL;
+		char best[24];
+		if (asprintf(&detail, "{\"seq\":%lld,\"rank\":%d,\"best\":%s,\"took_lead\":%s}",
+		    (long long)k->res.seq, k->res.rank, I64(best, k->res.best),
+		    k->res.took_lead ? "true" : "false") < 0)
+			detail = NULL;
+		const char *p[9] = { I64(bid, k->bid_id), I64(aid, b->a.id), I64(seq, k->res.seq),
+		    I64(pid, k->who->id), I64(oid, k->who->org->id), k->fp, I64(amt, k->amount), t,
+		    detail ? detail : "{}" };
+		ops_sql(s, DB_S_BID, 9, p, NULL, NULL);
+		free(detail);
+	}
+	b->notify |= BOOK_N_BID;
+	if (k->res.extended) {
+		char ends[TIME_BUF], from[TIME_BUF], n[24], *detail = NULL;
+		time_format(k->res.ends_at, ends);
+		time_format(prev_end, from);
+		if (asprintf(&detail, "{\"from\":\"%s\",\"to\":\"%s\",\"extensions\":%d}", from, ends,
+		    b->a.extensions) < 0)
+			detail = NULL;
+		const char *p[6] = { I64(aid, b->a.id), ends, I64(n, b->a.extensions), t, bid,
+		    detail ? detail : "{}" };
+		ops_sql(s, DB_S_EXTENDED, 6, p, NULL, NULL);
+		free(detail);
+		b->notify |= BOOK_N_EXTENDED;
+	}
+	return 1;
+}
+
+/* Apply a clock tick: start or close the auction when due. */
+static void
+ops_apply_tick(struct server *s, struct cmd *k)
+{
+	struct book *b = book_get(s, k->auction_id);
+	int64_t due;
+
+	if (b == NULL)
+		return;
+	b->tick_queued = 0;
+	due = auction_next_deadline(&b->a);
+	if (due < 0 || due > k->at)
+		return;  /* extended meanwhile: the timer is re-armed after the batch */
+	ops_touch(s, b);
+	auction_advance(&b->a, k->at);
+	ops_transitions(s, b);
+}
+
+/* Apply a creation: the book exists from now on, removed if the batch fails. */
+static int
+ops_apply_create(struct server *s, struct cmd *k)
+{
+	struct book *b = calloc(1, sizeof(*b));
+	char id[24], bp[24], bo[24], exp[24], sp[24], smv[24], sma[24], sxv[24], sxa[24];
+	char st[TIME_BUF], en[TIME_BUF], ew[24], el[24], now[TIME_BUF];
+	char *detail;
+
+	time_format(k->params.starts_at, st);
+	if (b == NULL || (b->title = strdup(k->title)) == NULL) {
+		free(b);
+		cmd_refuse(s, k, "internal", "out of memory");
+		return 0;
+	}
+	auction_init(&b->a, s->next_auction_id++, &k->params);
+	b->srv = s;
+	b->buyer_participant = k->who->id;
+	memcpy(b->currency, k->currency, sizeof(b->currency));
+	b->exp = k->exp;
+	b->step_min_percent = k->smin_pct;
+	b->step_max_percent = k->smax_pct;
+	b->step_min_value = k->smin_val;
+	b->step_max_value = k->smax_val;
+	b->db_state = AUCTION_SCHEDULED;
+	b->created_at = k->at;
+	b->created_batch = s->batch_seq;
+	b->touched_batch = -1;
+	if (map_put(&s->books, b->a.id, b) < 0) {
+		book_free(b);
+		cmd_refuse(s, k, "internal", "out of memory");
+		return 0;
+	}
+	ops_touch(s, b);
+	k->book = b;
+	k->auction_id = b->a.id;
+	auction_advance(&b->a, k->at);  /* starts now when starts_at is not in the future */
+	time_format(k->params.ends_at, en);
+	time_format(k->at, now);
+	detail = json_dumps(json_pack("{s:s, s:s, s:s}", "title", k->title, "currency", k->currency,
+	    "starts_at", st), JSON_COMPACT);
+	{
+		const char *p[20] = { I64(id, b->a.id), I64(bp, k->who->id), I64(bo, k->who->org->id),
+		    k->title, k->currency, I64(exp, k->exp), I64(sp, k->params.start_price),
+		    k->smin_pct ? "true" : "false", I64(smv, k->smin_val), I64(sma, k->params.step_min),
+		    k->smax_pct ? "true" : "false", I64(sxv, k->smax_val), I64(sxa, k->params.step_max),
+		    st, en, I64(ew, k->params.ext_window), I64(el, k->params.ext_length), now, k->fp,
+		    detail ? detail : "{}" };
+		ops_sql(s, DB_S_CREATE, 20, p, NULL, NULL);
+	}
+	free(detail);
+	ops_transitions(s, b);
+	return 1;
+}
+
+/* Apply a cancellation. */
+static int
+ops_apply_cancel(struct server *s, struct cmd *k)
+{
+	struct book *b = book_get(s, k->auction_id);
+	char id[24], pid[24], oid[24], t[TIME_BUF];
+
+	if (b == NULL) {
+		cmd_refuse(s, k, "not_found", "no such auction");
+		return 0;
+	}
+	ops_touch(s, b);
+	auction_advance(&b->a, k->at);
+	ops_transitions(s, b);
+	if (auction_cancel(&b->a, k->at) < 0) {
+		cmd_refuse(s, k, "bad_state", "the auction is already closed or cancelled");
+		return 0;
+	}
+	free(b->cancel_reason);
+	b->cancel_reason = strdup(k->reason);
+	b->mark_cancel = 1;
+	b->db_state = AUCTION_CANCELLED;
+	b->notify |= BOOK_N_CANCEL;
+	time_format(k->at, t);
+	{
+		const char *p[6] = { I64(id, b->a.id), t, k->reason, I64(pid, k->who->id),
+		    I64(oid, k->who->org->id), k->fp };
+		ops_sql(s, DB_S_CANCELLED, 6, p, NULL, NULL);
+	}
+	k->book = b;
+	return 1;
+}
+
+/* Rows of the registration statement: the new ids. */
+static void
+ops_register_rows(void *arg, const struct db_res *res)
+{
+	struct cmd *k = arg;
+
+	if (db_res_rows(res) == 1) {
+		k->new_pid = strtoll(db_res_value(res, 0, 0), NULL, 10);
+		k->new_org = strtoll(db_res_value(res, 0, 1), NULL, 10);
+	}
+}
+
+/* Apply a registration (a certificate registers once). */
+static int
+ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
+{
+	char by[24], nb[TIME_BUF], na[TIME_BUF];
+
+	if (map_sget(&s->certs, k->cert.fp) || map_sget(pending, k->cert.fp)) {
+		cmd_refuse(s, k, "conflict", "this certificate is already registered");
+		return 0;
+	}
+	map_sput(pending, k->cert.fp, k);
+	time_format(k->cert.not_before, nb);
+	time_format(k->cert.not_after, na);
+	{
+		const char *p[12] = { k->org_name, k->tax_id, k->country, k->pname,
+		    role_name(k->role), k->cert.fp, k->cert.subject, k->cert.serial, nb, na, k->pem,
+		    I64(by, k->who->id) };
+		ops_sql(s, DB_S_REGISTER, 12, p, ops_register_rows, k);
+	}
+	return 1;
+}
+
+static void ops_batch_done(void *arg, enum db_outcome o, const char *why);
+
+/* Drain the queue into one batch and send it. */
+static void
+ops_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct map pending;
+	long n = 0;
+
+	if (db_busy(s->db) || s->q_head == NULL)
+		return;
+	if (!db_ready(s->db)) {
+		ops_db_state(s, 0);
+		return;
+	}
+	map_init(&pending, 1);
+	s->batch_seq++;
+	s->b_nbooks = 0;
+	while (s->q_head && n < s->cfg.batch_max) {
+		struct cmd *k = s->q_head;
+		int64_t now = k->at;
+		int keep = 0;
+
+		s->q_head = k->next;
+		if (s->q_head == NULL)
+			s->q_tail = NULL;
+		s->q_len--;
+		k->next = NULL;
+		/* the engine sees a clock that never goes back */
+		if (now < s->last_now)
+			k->at = s->last_now;
+		s->last_now = k->at;
+		switch (k->kind) {
+		case CMD_BID: keep = ops_apply_bid(s, k); break;
+		case CMD_CREATE: keep = ops_apply_create(s, k); break;
+		case CMD_CANCEL: keep = ops_apply_cancel(s, k); break;
+		case CMD_REGISTER: keep = ops_apply_register(s, k, &pending); break;
+		case CMD_TICK: ops_apply_tick(s, k); break;
+		}
+		if (keep) {
+			if (s->b_tail)
+				s->b_tail->next = k;
+			else
+				s->b_head = k;
+			s->b_tail = k;
+		} else {
+			cmd_free(k);
+		}
+		n++;
+	}
+	map_free(&pending);
+	if (db_busy(s->db)) {
+		db_batch_send(s->db, ops_batch_done, s);
+	} else {
+		/* nothing to write (every command refused without a trace, or no-op ticks) */
+		for (size_t i = 0; i < s->b_nbooks; i++)
+			s->b_books[i]->dirty = 0;
+		s->b_nbooks = 0;
+		ops_kick(s);
+	}
+}
+
+/* Reply to a committed command. */
+static void
+ops_commit_cmd(struct server *s, struct cmd *k)
+{
+	json_t *r;
+	struct participant *p;
+
+	switch (k->kind) {
+	case CMD_BID: {
+		struct book *b = book_get(s, k->auction_id);
+		r = proto_ok(k->id);
+		json_object_set_new(r, "bid", json_pack("{s:I, s:I, s:o, s:o}", "id",
+		    (json_int_t)k->bid_id, "seq", (json_int_t)k->res.seq, "amount",
+		    proto_money(k->amount, b->exp), "at", proto_time(k->at)));
+		json_object_set_new(r, "rank", json_integer(k->res.rank));
+		json_object_set_new(r, "best_price", proto_money(k->res.best, b->exp));
+		json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
+		json_object_set_new(r, "extended", json_boolean(k->res.extended));
+		cmd_reply(s, k, r);
+		log_info("auction=%lld bid=%lld participant=%lld amount=%lld rank=%d%s accepted",
+		    (long long)k->auction_id, (long long)k->bid_id, (long long)k->who->id,
+		    (long long)k->amount, k->res.rank, k->res.extended ? " extended" : "");
+		break;
+	}
+	case CMD_CREATE:
+		k->book->created_batch = -1;
+		r = proto_ok(k->id);
+		json_object_set_new(r, "auction", book_view(s, k->book, k->who, 1));
+		cmd_reply(s, k, r);
+		log_info("auction=%lld created by participant=%lld", (long long)k->auction_id,
+		    (long long)k->who->id);
+		break;
+	case CMD_CANCEL:
+		r = proto_ok(k->id);
+		json_object_set_new(r, "auction", book_view(s, k->book, k->who, 1));
+		cmd_reply(s, k, r);
+		log_info("auction=%lld cancelled by participant=%lld", (long long)k->auction_id,
+		    (long long)k->who->id);
+		break;
+	case CMD_REGISTER:
+		if (registry_org(s, k->new_org, k->org_name) == NULL ||
+		    (p = registry_participant(s, k->new_pid, k->new_org, k->pname,
+		    role_name(k->role), "active", k->cert.fp)) == NULL) {
+			cmd_refuse(s, k, "internal", "registered, but not loaded; restart tenderd");
+			break;
+		}
+		r = proto_ok(k->id);
+		json_object_set_new(r, "participant", json_pack("{s:I, s:s, s:s}", "id",
+		    (json_int_t)p->id, "name", p->name, "role", role_name(p->role)));
+		json_object_set_new(r, "organization", json_pack("{s:I, s:s}", "id",
+		    (json_int_t)p->org->id, "name", p->org->name));
+		json_object_set_new(r, "fingerprint", json_string(k->cert.fp));
+		cmd_reply(s, k, r);
+		log_info("participant=%lld role=%s fp=%.16s registered", (long long)p->id,
+		    role_name(p->role), k->cert.fp);
+		break;
+	case CMD_TICK:
+		break;
+	}
+}
+
+/* Answer reads parked behind the batch. */
+static void
+ops_answer_waiters(struct server *s)
+{
+	size_t i;
+	json_t *w;
+
+	if (s->b_waiters == NULL)
+		return;
+	json_array_foreach(s->b_waiters, i, w) {
+		uint64_t cid = (uint64_t)json_integer_value(json_array_get(w, 0));
+		json_t *id = json_array_get(w, 1);
+		struct book *b = book_get(s, json_integer_value(json_array_get(w, 2)));
+		struct conn *c = conn_get(s, cid);
+		json_t *r;
+		if (c == NULL)
+			continue;
+		if (b == NULL) {
+			conn_send(c, proto_error(id, "not_found", "no such auction", NULL));
+			continue;
+		}
+		r = proto_ok(id);
+		json_object_set_new(r, "auction", book_view(s, b, conn_ident(c)->who, 1));
+		conn_send(c, r);
+	}
+	json_decref(s->b_waiters);
+	s->b_waiters = NULL;
+}
+
+/* The batch in flight is over: acknowledge and broadcast, or roll back. */
+static void
+ops_batch_done(void *arg, enum db_outcome o, const char *why)
+{
+	struct server *s = arg;
+	struct cmd *k, *next;
+
+	if (o == DB_COMMITTED) {
+		for (k = s->b_head; k; k = k->next)
+			ops_commit_cmd(s, k);
+		for (size_t i = 0; i < s->b_nbooks; i++) {
+			struct book *b = s->b_books[i];
+			b->dirty = 0;
+			b->touched_batch = -1;
+			if (b->notify & (AUCTION_EV_CLOSED | BOOK_N_CANCEL))
+				book_broadcast(s, b, "auction.closed", NULL);
+			else if (b->notify & (BOOK_N_BID | AUCTION_EV_STARTED))
+				book_broadcast(s, b, "auction.update", (b->notify & BOOK_N_EXTENDED) ?
+				    "extended" : (b->notify & BOOK_N_BID) ? "bid" : "started");
+			b->notify = 0;
+			book_arm(s, b);
+		}
+	} else {
+		log_warn("batch not committed (%s): %zu books rolled back", why ? why : "?",
+		    s->b_nbooks);
+		for (size_t i = s->b_nbooks; i-- > 0;) {
+			struct book *b = s->b_books[i];
+			if (b->created_batch == s->batch_seq) {
+				map_del(&s->books, b->a.id);
+				book_free(b);
+				continue;
+			}
+			auction_rollback(&b->a, &b->mark);
+			b->db_state = b->mark_db_state;
+			if (b->mark_cancel) {
+				free(b->cancel_reason);
+				b->cancel_reason = NULL;
+			}
+			b->dirty = 0;
+			b->notify = 0;
+			b->touched_batch = -1;
+			book_arm(s, b);
+		}
+		for (k = s->b_head; k; k = k->next) {
+			k->book = NULL;
+			if (o == DB_LOST)
+				cmd_refuse(s, k, "unavailable",
+				    "the database became unavailable; nothing was changed, retry later");
+			else
+				cmd_refuse(s, k, "internal", "the change could not be recorded; nothing was changed");
+		}
+	}
+	for (k = s->b_head; k; k = next) {
+		next = k->next;
+		cmd_free(k);
+	}
+	s->b_head = s->b_tail = NULL;
+	s->b_nbooks = 0;
+	ops_answer_waiters(s);
+	ops_kick(s);
+}
+
+/* The database came back (re-arm every timer) or went away (refuse the queue). */
+void
+ops_db_state(void *arg, int up)
+{
+	struct server *s = arg;
+	size_t it = 0;
+	void *v;
+
+	if (up) {
+		while (map_next(&s->books, &it, NULL, NULL, &v))
+			book_arm(s, v);
+		ops_kick(s);
+		return;
+	}
+	while (s->q_head) {
+		struct cmd *k = s->q_head;
+		s->q_head = k->next;
+		if (k->kind == CMD_TICK) {
+			struct book *b = book_get(s, k->auction_id);
+			if (b)
+				b->tick_queued = 0;
+		}
+		cmd_refuse(s, k, "unavailable", "the database is unavailable; nothing was changed, retry later");
+		cmd_free(k);
+	}
+	s->q_tail = NULL;
+	s->q_len = 0;
+}
+
+/* Create the flush event. */
+int
+ops_init(struct server *s)
+{
+	s->flush_ev = event_new(s->base, -1, 0, ops_flush, s);
+	return s->flush_ev ? 0 : -1;
+}
+
+/* ---- request handlers ---- */
+
+/* Reply with `forbidden` unless the caller has one of the roles (bitmask). */
+static int
+ops_require(struct conn *c, json_t *id, const char *op, unsigned roles)
+{
+	const struct participant *p = conn_ident(c)->who;
+	char msg[128];
+
+	if (roles & (1u << p->role))
+		return 0;
+	snprintf(msg, sizeof(msg), "a %s may not use %s", role_name(p->role), op);
+	conn_send(c, proto_error(id, "forbidden", msg, NULL));
+	return -1;
+}
+
+#define R_BUYER (1u << ROLE_BUYER)
+#define R_SUPPLIER (1u << ROLE_SUPPLIER)
+#define R_OPERATOR (1u << ROLE_OPERATOR)
+
+/* hello: who am I. */
+static void
+op_hello(struct server *s, struct conn *c, json_t *id)
+{
+	const struct conn_ident *ci = conn_ident(c);
+	json_t *r = proto_ok(id);
+
+	json_object_set_new(r, "participant", json_pack("{s:I, s:s, s:s}", "id",
+	    (json_int_t)ci->who->id, "name", ci->who->name, "role", role_name(ci->who->role)));
+	json_object_set_new(r, "organization", json_pack("{s:I, s:s}", "id",
+	    (json_int_t)ci->who->org->id, "name", ci->who->org->name));
+	json_object_set_new(r, "fingerprint", json_string(ci->cert->fp));
+	json_object_set_new(r, "subject", json_string(ci->subject));
+	json_object_set_new(r, "server_time", proto_time(time_now_ms()));
+	conn_send(c, r);
+}
+
+/* Look up the auction named by the request's "auction" field. */
+static struct book *
+ops_book_arg(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	int64_t aid;
+	struct book *b;
+
+	if (proto_get_int(c, req, "auction", 1, &aid) != 0)
+		return NULL;
+	if ((b = book_get(s, aid)) == NULL) {
+		conn_send(c, proto_error(id, "not_found", "no such auction", "auction"));
+		return NULL;
+	}
+	return b;
+}
+
+/* Reply with the auction now, or after the batch in flight when it changed it. */
+static void
+ops_reply_view(struct server *s, struct conn *c, json_t *id, struct book *b)
+{
+	json_t *r;
+
+	if (b->dirty) {
+		if (s->b_waiters == NULL)
+			s->b_waiters = json_array();
+		json_array_append_new(s->b_waiters, json_pack("[I, O, I]",
+		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)b->a.id));
+		return;
+	}
+	r = proto_ok(id);
+	json_object_set_new(r, "auction", book_view(s, b, conn_ident(c)->who, 1));
+	conn_send(c, r);
+}
+
+/* auction.get */
+static void
+op_auction_get(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	struct book *b = ops_book_arg(s, c, id, req);
+
+	if (b)
+		ops_reply_view(s, c, id, b);
+}
+
+/* Newest first. */
+static int
+ops_cmp_books(const void *x, const void *y)
+{
+	const struct book *a = *(struct book *const *)x, *b = *(struct book *const *)y;
+
+	return a->a.id < b->a.id ? 1 : a->a.id > b->a.id ? -1 : 0;
+}
+
+/* auction.list */
+static void
+op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	const char *state = NULL;
+	struct book **all;
+	size_t n = 0, it = 0;
+	json_t *arr, *r;
+	void *v;
+	int rc = proto_get_str(c, req, "state", 0, 16, &state);
+
+	if (rc < 0)
+		return;
+	if (rc == 0 && strcmp(state, "scheduled") && strcmp(state, "running") &&
+	    strcmp(state, "closed") && strcmp(state, "cancelled")) {
+		conn_send(c, proto_error(id, "bad_field",
+		    "state must be scheduled, running, closed or cancelled", "state"));
+		return;
+	}
+	if ((all = calloc(s->books.len + 1, sizeof(*all))) == NULL) {
+		conn_send(c, proto_error(id, "internal", "out of memory", NULL));
+		return;
+	}
+	while (map_next(&s->books, &it, NULL, NULL, &v)) {
+		struct book *b = v;
+		if (b->created_batch >= 0)
+			continue;  /* not yet committed */
+		if (state == NULL || strcmp(state, auction_state_name(b->a.state)) == 0)
+			all[n++] = b;
+	}
+	qsort(all, n, sizeof(*all), ops_cmp_books);
+	arr = json_array();
+	for (size_t i = 0; i < n && i < OPS_LIST_MAX; i++)
+		json_array_append_new(arr, book_view(s, all[i], conn_ident(c)->who, 0));
+	free(all);
+	r = proto_ok(id);
+	json_object_set_new(r, "auctions", arr);
+	conn_send(c, r);
+}
+
+/* auction.watch */
+static void
+op_auction_watch(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	struct book *b = ops_book_arg(s, c, id, req);
+
+	if (b == NULL)
+		return;
+	if (book_watch(b, conn_ident(c)->id) < 0) {
+		conn_send(c, proto_error(id, "internal", "too many watchers", NULL));
+		return;
+	}
+	ops_reply_view(s, c, id, b);
+}
+
+/* auction.unwatch */
+static void
+op_auction_unwatch(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	struct book *b = ops_book_arg(s, c, id, req);
+
+	if (b == NULL)
+		return;
+	book_unwatch(b, conn_ident(c)->id);
+	conn_send(c, proto_ok(id));
+}
+
+/* auction.bid: check form and role, queue for the engine. */
+static void
+op_auction_bid(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	const char *amount;
+	struct book *b;
+	struct cmd *k;
+	int64_t v;
+	json_t *jv;
+
+	if (ops_require(c, id, "auction.bid", R_SUPPLIER) < 0)
+		return;
+	if ((b = ops_book_arg(s, c, id, req)) == NULL)
+		return;
+	jv = json_object_get(req, "amount");
+	if (jv && json_is_number(jv)) {
+		conn_send(c, proto_error(id, "bad_field",
+		    "amount must be a decimal string such as \"995000.00\", not a JSON number", "amount"));
+		return;
+	}
+	if (proto_get_str(c, req, "amount", 1, 40, &amount) != 0)
+		return;
+	if (money_parse(amount, b->exp, &v) < 0) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "amount must be a decimal with at most %d fraction digits",
+		    b->exp);
+		conn_send(c, proto_error(id, "bad_field", msg, "amount"));
+		return;
+	}
+	if ((k = cmd_new(CMD_BID, c, id)) == NULL)
+		return;
+	k->auction_id = b->a.id;
+	k->amount = v;
+	ops_enqueue(s, c, k);
+}
+
+/* Parse a step field ("0.5%" or an amount) with a default. */
+static int
+ops_step(struct conn *c, json_t *id, json_t *req, const char *field, const char *def, int exp,
+    int64_t start, int *pct, int64_t *val, int64_t *amount)
+{
+	const char *text = def;
+	int rc = proto_get_str(c, req, field, 0, 40, &text);
+	char msg[160];
+
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		text = def;
+	if (money_parse_step(text, exp, pct, val) < 0) {
+		snprintf(msg, sizeof(msg), "%s must be a percent such as \"0.5%%\" or an amount", field);
+		conn_send(c, proto_error(id, "bad_field", msg, field));
+		return -1;
+	}
+	*amount = *pct ? money_percent_of(start, *val) : *val;
+	return 0;
+}
+
+/* An optional duration in seconds with a default, within bounds. */
+static int
+ops_seconds(struct conn *c, json_t *id, json_t *req, const char *field, int64_t def,
+    int64_t min, int64_t max, int64_t *out_ms)
+{
+	int64_t v = def;
+	int rc = proto_get_int(c, req, field, 0, &v);
+	char msg[160];
+
+	if (rc < 0)
+		return -1;
+	if (v < min || v > max) {
+		snprintf(msg, sizeof(msg), "%s must be between %lld and %lld seconds", field,
+		    (long long)min, (long long)max);
+		conn_send(c, proto_error(id, "bad_field", msg, field));
+		return -1;
+	}
+	*out_ms = v * 1000;
+	return 0;
+}
+
+/* auction.create: check everything, queue. */
+static void
+op_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	const char *title, *currency, *start, *starts_at = NULL;
+	struct auction_params p = { 0 };
+	int smin_pct, smax_pct, exp, rc;
+	int64_t smin_val, smax_val, now = time_now_ms(), dur;
+	const char *why;
+	struct cmd *k;
+	json_t *jv;
+
+	if (ops_require(c, id, "auction.create", R_BUYER) < 0)
+		return;
+	if (proto_get_str(c, req, "title", 1, 500, &title) != 0 ||
+	    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
+		return;
+	if ((exp = money_exponent(currency)) < 0) {
+		conn_send(c, proto_error(id, "bad_field", "currency must be an ISO 4217 code such as RUB",
+		    "currency"));
+		return;
+	}
+	jv = json_object_get(req, "start_price");
+	if (jv && json_is_number(jv)) {
+		conn_send(c, proto_error(id, "bad_field",
+		    "start_price must be a decimal string, not a JSON number", "start_price"));
+		return;
+	}
+	if (proto_get_str(c, req, "start_price", 1, 40, &start) != 0)
+		return;
+	if (money_parse(start, exp, &p.start_price) < 0 || p.start_price <= 0) {
+		conn_send(c, proto_error(id, "bad_field", "start_price must be a positive decimal amount",
+		    "start_price"));
+		return;
+	}
+	if (ops_step(c, id, req, "step_min", "0.5%", exp, p.start_price, &smin_pct, &smin_val,
+	    &p.step_min) < 0 ||
+	    ops_step(c, id, req, "step_max", "5%", exp, p.start_price, &smax_pct, &smax_val,
+	    &p.step_max) < 0)
+		return;
+	rc = proto_get_str(c, req, "starts_at", 0, 64, &starts_at);
+	if (rc < 0)
+		return;
+	p.starts_at = now;
+	if (rc == 0 && (time_parse(starts_at, &p.starts_at) < 0 || p.starts_at < now - 60000)) {
+		conn_send(c, proto_error(id, "bad_field",
+		    "starts_at must be an RFC 3339 time, not more than 60 s in the past", "starts_at"));
+		return;
+	}
+	if (ops_seconds(c, id, req, "duration", 600, 1, 30L * 86400, &dur) < 0 ||
+	    ops_seconds(c, id, req, "extension_window", 600, 0, 86400, &p.ext_window) < 0 ||
+	    ops_seconds(c, id, req, "extension", 600, 0, 86400, &p.ext_length) < 0)
+		return;
+	p.ends_at = p.starts_at + dur;
+	p.buyer_org = conn_ident(c)->who->org->id;
+	if (p.step_min > p.step_max) {
+		conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max", "step_min"));
+		return;
+	}
+	if ((why = auction_params_check(&p)) != NULL) {
+		conn_send(c, proto_error(id, "bad_field", why, NULL));
+		return;
+	}
+	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL) {
+		free(k);
+		return;
+	}
+	k->params = p;
+	snprintf(k->currency, sizeof(k->currency), "%s", currency);
+	k->exp = exp;
+	k->smin_pct = smin_pct;
+	k->smax_pct = smax_pct;
+	k->smin_val = smin_val;
+	k->smax_val = smax_val;
+	ops_enqueue(s, c, k);
+}
+
+/* auction.cancel: owning buyer's organization or an operator, with a reason. */
+static void
+op_auction_cancel(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	const struct participant *who = conn_ident(c)->who;
+	const char *reason;
+	struct book *b;
+	struct cmd *k;
+
+	if (ops_require(c, id, "auction.cancel", R_BUYER | R_OPERATOR) < 0)
+		return;
+	if ((b = ops_book_arg(s, c, id, req)) == NULL)
+		return;
+	if (who->role == ROLE_BUYER && who->org->id != b->a.p.buyer_org) {
+		conn_send(c, proto_error(id, "forbidden", "only the buyer that owns the auction or an "
+		    "operator may cancel it", NULL));
+		return;
+	}
+	if (proto_get_str(c, req, "reason", 1, 1000, &reason) != 0)
+		return;
+	if (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED) {
+		conn_send(c, proto_error(id, "bad_state", "the auction is already closed or cancelled",
+		    NULL));
+		return;
+	}
+	if ((k = cmd_new(CMD_CANCEL, c, id)) == NULL || (k->reason = strdup(reason)) == NULL) {
+		free(k);
+		return;
+	}
+	k->auction_id = b->a.id;
+	ops_enqueue(s, c, k);
+}
+
+/* participant.register: operator registers a certificate. */
+static void
+op_participant_register(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	const char *org, *role, *name, *pem, *tax = NULL, *country = NULL;
+	struct tls_cert_info info;
+	char cause[256];
+	enum role r;
+	struct cmd *k;
+
+	if (ops_require(c, id, "participant.register", R_OPERATOR) < 0)
+		return;
+	if (proto_get_str(c, req, "organization", 1, 200, &org) != 0 ||
+	    proto_get_str(c, req, "role", 1, 16, &role) != 0 ||
+	    proto_get_str(c, req, "name", 1, 200, &name) != 0 ||
+	    proto_get_str(c, req, "certificate", 1, 65536, &pem) != 0 ||
+	    proto_get_str(c, req, "tax_id", 0, 64, &tax) < 0 ||
+	    proto_get_str(c, req, "country", 0, 2, &country) < 0)
+		return;
+	if (role_parse(role, &r) < 0) {
+		conn_send(c, proto_error(id, "bad_field", "role must be buyer, supplier or operator",
+		    "role"));
+		return;
+	}
+	if (country && (strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' ||
+	    country[1] < 'A' || country[1] > 'Z')) {
+		conn_send(c, proto_error(id, "bad_field", "country must be an ISO 3166 alpha-2 code",
+		    "country"));
+		return;
+	}
+	if (tls_cert_check(s->ssl_ctx, pem, &info, cause, sizeof(cause)) < 0) {
+		conn_send(c, proto_error(id, "bad_field", cause, "certificate"));
+		return;
+	}
+	if (map_sget(&s->certs, info.fp)) {
+		conn_send(c, proto_error(id, "conflict", "this certificate is already registered",
+		    "certificate"));
+		return;
+	}
+	if ((k = cmd_new(CMD_REGISTER, c, id)) == NULL)
+		return;
+	k->org_name = strdup(org);
+	k->tax_id = tax ? strdup(tax) : NULL;
+	k->country = country ? strdup(country) : NULL;
+	k->pname = strdup(name);
+	k->pem = strdup(pem);
+	k->role = r;
+	k->cert = info;
+	if (k->org_name == NULL || k->pname == NULL || k->pem == NULL) {
+		cmd_free(k);
+		return;
+	}
+	ops_enqueue(s, c, k);
+}
+
+/* Dispatch one request; -1 for an unknown operation. */
+int
+ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req)
+{
+	int64_t t0 = time_mono_ms();
+
+	if (strcmp(op, "hello") == 0)
+		op_hello(s, c, id);
+	else if (strcmp(op, "auction.bid") == 0)
+		op_auction_bid(s, c, id, req);
+	else if (strcmp(op, "auction.get") == 0)
+		op_auction_get(s, c, id, req);
+	else if (strcmp(op, "auction.list") == 0)
+		op_auction_list(s, c, id, req);
+	else if (strcmp(op, "auction.watch") == 0)
+		op_auction_watch(s, c, id, req);
+	else if (strcmp(op, "auction.unwatch") == 0)
+		op_auction_unwatch(s, c, id, req);
+	else if (strcmp(op, "auction.create") == 0)
+		op_auction_create(s, c, id, req);
+	else if (strcmp(op, "auction.cancel") == 0)
+		op_auction_cancel(s, c, id, req);
+	else if (strcmp(op, "participant.register") == 0)
+		op_participant_register(s, c, id, req);
+	else
+		return -1;
+	log_debug("conn=%llu fp=%.16s op=%s ms=%lld", (unsigned long long)conn_ident(c)->id,
+	    conn_ident(c)->cert->fp, op, (long long)(time_mono_ms() - t0));
+	return 0;
+}

@@ -1,0 +1,186 @@
+/*
+ * The server's shared state and the interfaces between its modules:
+ *   conn.c    TLS connections, framing, limits, timeouts, output
+ *   proto.c   JSON request decoding, replies and errors
+ *   ops.c     the operations: validation, the command queue, group commit
+ *   book.c    live auctions in memory: engine, metadata, views, watchers, timers
+ *   registry  participants and organizations (in ops.c's companion registry.c)
+ */
+#ifndef TENDERD_SERVER_H
+#define TENDERD_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "auction/auction.h"
+#include "common/map.h"
+#include "server/config.h"
+#include "server/db.h"
+#include "server/tls.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct ssl_ctx_st;
+struct db;
+struct conn;
+struct cmd;
+
+enum role { ROLE_BUYER = 0, ROLE_SUPPLIER, ROLE_OPERATOR };
+
+struct org {
+	int64_t id;
+	char *name;
+};
+
+struct participant {
+	int64_t id;
+	struct org *org;
+	char *name;
+	enum role role;
+	int suspended;
+};
+
+/* A registered certificate; `conns` counts its open connections. */
+struct cert {
+	char fp[TLS_FP_LEN + 1];
+	struct participant *who;
+	int conns;
+};
+
+/* A live auction: the engine state plus what the engine does not know. */
+struct book {
+	struct auction a;
+	int64_t buyer_participant;
+	char *title;
+	char currency[4];
+	int exp;                   /* currency fraction digits */
+	int step_min_percent, step_max_percent;
+	int64_t step_min_value, step_max_value;
+	char *cancel_reason;
+	enum auction_state db_state;  /* state as persisted (or in flight) */
+	int64_t created_at;
+	struct server *srv;
+	struct event *timer;
+	int tick_queued;           /* a tick command waits in the queue */
+	int64_t created_batch;     /* batch that created it (removed if that batch fails) */
+	enum auction_state mark_db_state;
+	int mark_cancel;           /* cancel_reason set by the batch in flight */
+	uint64_t *watchers;        /* connection ids */
+	size_t nwatchers, capwatchers;
+	/* group commit bookkeeping */
+	int64_t touched_batch;     /* batch that last changed it */
+	struct auction_mark mark;  /* state before that batch */
+	int dirty;                 /* changed by the batch in flight */
+	int notify;                /* AUCTION_EV_* and BOOK_N_* to broadcast after commit */
+};
+
+#define BOOK_N_BID      0x10
+#define BOOK_N_EXTENDED 0x20
+#define BOOK_N_CANCEL   0x40
+
+struct server {
+	struct event_base *base;
+	struct config cfg;
+	struct ssl_ctx_st *ssl_ctx;
+	struct evconnlistener *listener;
+	struct db *db;
+	struct event *flush_ev;
+	struct event *sig_term, *sig_int;
+	struct event *stop_timer;
+
+	struct map conns;          /* id -> conn */
+	struct map certs;          /* fingerprint -> cert */
+	struct map orgs;           /* id -> org */
+	struct map orgs_by_name;   /* name -> org */
+	struct map participants;   /* id -> participant */
+	struct map books;          /* id -> book */
+
+	uint64_t next_conn_id;
+	int64_t next_bid_id, next_auction_id;
+	int64_t last_now;          /* commands are applied with non-decreasing times */
+	size_t nconns;
+
+	/* commands waiting for the next batch, FIFO */
+	struct cmd *q_head, *q_tail;
+	size_t q_len;
+	/* the batch in flight */
+	struct cmd *b_head, *b_tail;
+	struct book **b_books;     /* books changed by it */
+	size_t b_nbooks, b_capbooks;
+	json_t *b_waiters;         /* parked reads: array of [conn id, req id, auction id] */
+	int64_t batch_seq;
+
+	int stopping;
+};
+
+/* ---- conn.c ---- */
+struct conn_ident {
+	uint64_t id;
+	struct cert *cert;
+	struct participant *who;
+	char subject[512];
+};
+int conn_listen(struct server *s, char *cause, size_t n);
+void conn_stop_listening(struct server *s);
+/* Send one JSON value as a line (the reference is stolen). */
+void conn_send(struct conn *c, json_t *msg);
+/* Find a connection by id (NULL when gone or closing). */
+struct conn *conn_get(struct server *s, uint64_t id);
+const struct conn_ident *conn_ident(const struct conn *c);
+/* Close with a reason, after flushing what was queued. */
+void conn_close(struct conn *c, const char *reason);
+/* Close every connection (shutdown). */
+void conn_close_all(struct server *s, const char *reason);
+/* Requests of this connection waiting for a commit: reading pauses above a bound. */
+void conn_pending_add(struct conn *c, int delta);
+
+/* ---- proto.c ---- */
+/* Decode one line and dispatch it. */
+void proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len);
+json_t *proto_error(json_t *id, const char *code, const char *message, const char *field);
+json_t *proto_ok(json_t *id);
+/* Field getters: return 0, or send an error reply for `id` and return -1. */
+int proto_get_int(struct conn *c, json_t *req, const char *field, int required, int64_t *out);
+int proto_get_str(struct conn *c, json_t *req, const char *field, int required, size_t maxlen,
+    const char **out);
+json_t *proto_time(int64_t ms);
+json_t *proto_money(int64_t v, int exp);
+
+/* ---- ops.c ---- */
+int ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req);
+/* The database came back or went away. */
+void ops_db_state(void *arg, int up);
+/* A book's timer fired. */
+void ops_tick(struct server *s, struct book *b);
+/* Flush the queue (start a batch when none is in flight). */
+void ops_kick(struct server *s);
+/* Nothing queued or in flight. */
+int ops_idle(const struct server *s);
+/* Create the flush event. */
+int ops_init(struct server *s);
+
+/* ---- book.c ---- */
+struct book *book_get(struct server *s, int64_t id);
+/* Re-arm the timer from the engine's next deadline. */
+void book_arm(struct server *s, struct book *b);
+void book_free(struct book *b);
+/* The auction as `viewer` may see it; `full` adds the ranking where allowed. */
+json_t *book_view(struct server *s, struct book *b, const struct participant *viewer, int full);
+int book_watch(struct book *b, uint64_t conn_id);
+void book_unwatch(struct book *b, uint64_t conn_id);
+/* Send an event to every watcher (each gets its own view). */
+void book_broadcast(struct server *s, struct book *b, const char *event, const char *reason);
+/* Rebuild a book from persisted rows (start-up). */
+struct book *book_restore(struct server *s, const struct db_boot_auction *a);
+
+/* ---- registry (ops.c) ---- */
+struct org *registry_org(struct server *s, int64_t id, const char *name);
+struct participant *registry_participant(struct server *s, int64_t id, int64_t org_id,
+    const char *name, const char *role, const char *status, const char *fp);
+const char *role_name(enum role r);
+int role_parse(const char *s, enum role *out);
+
+#endif
