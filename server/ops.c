@@ -304,9 +304,9 @@ ops_transitions(struct server *s, struct book *b)
 		char *dtext;
 		for (size_t i = 0; i < a->nentries; i++) {
 			const struct auction_entry *e = auction_at_rank(a, (int)i + 1);
-			json_array_append_new(detail, json_pack("{s:i, s:I, s:i, s:I, s:I}", "rank",
+			json_array_append_new(detail, json_pack("{s:i, s:I, s:i, s:o, s:I}", "rank",
 			    (int)i + 1, "organization_id", (json_int_t)e->org, "alias", e->alias,
-			    "amount", (json_int_t)e->amount, "bid_id",
+			    "price", proto_money(e->amount, b->exp), "bid_id",
 			    (json_int_t)a->bids[e->bid_index].id));
 		}
 		dtext = json_dumps(json_pack("{s:o}", "ranking", detail), JSON_COMPACT);
@@ -354,9 +354,10 @@ ops_apply_bid(struct server *s, struct cmd *k)
 	s->next_bid_id++;
 	{
 		char *detail = NULL;
-		char best[24];
-		if (asprintf(&detail, "{\"seq\":%lld,\"rank\":%d,\"best\":%s,\"took_lead\":%s}",
-		    (long long)k->res.seq, k->res.rank, I64(best, k->res.best),
+		char best[40];
+		money_format(k->res.best, b->exp, best, sizeof(best));
+		if (asprintf(&detail, "{\"seq\":%lld,\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s}",
+		    (long long)k->res.seq, k->res.rank, best,
 		    k->res.took_lead ? "true" : "false") < 0)
 			detail = NULL;
 		const char *p[9] = { I64(bid, k->bid_id), I64(aid, b->a.id), I64(seq, k->res.seq),
