@@ -23,6 +23,7 @@ struct config {
 	long max_conns_per_cert;
 	long max_conns;
 	long batch_max;
+	long batch_delay;
 	long db_retry;
 	char log_level[16];
 };

@@ -198,8 +198,16 @@ cmd_refuse(struct server *s, struct cmd *k, const char *code, const char *messag
 void
 ops_kick(struct server *s)
 {
-	if (s->q_head && !db_busy(s->db) && db_ready(s->db))
-		event_active(s->flush_ev, EV_TIMEOUT, 0);
+	if (s->q_head == NULL || db_busy(s->db) || !db_ready(s->db))
+		return;
+	if (s->cfg.batch_delay > 0 && s->q_len < (size_t)s->cfg.batch_max) {
+		struct timeval tv = { s->cfg.batch_delay / 1000, (s->cfg.batch_delay % 1000) * 1000 };
+		if (!event_pending(s->flush_ev, EV_TIMEOUT, NULL))
+			event_add(s->flush_ev, &tv);
+		return;
+	}
+	event_del(s->flush_ev);
+	event_active(s->flush_ev, EV_TIMEOUT, 0);
 }
 
 /* Queue a checked command (or refuse it at once when the database is away). */
