@@ -1,0 +1,197 @@
+/* tenderctl command line parsing: global options anywhere, command words and options. */
+#include "client/opts.h"
+#include "client/net.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The global options that take a value. */
+static const char *const opts_valued[] = {"cert", "key", "ca", "server", "timeout", "max-line", NULL};
+
+/* Print "tenderctl: MESSAGE" and a hint to stderr; returns CTL_USAGE. */
+int opts_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tenderctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n(tenderctl --help lists commands and options)\n", stderr);
+	return CTL_USAGE;
+}
+
+/* Parse a whole decimal integer (optional '-'); 0 on success, -1 otherwise. */
+int opts_int(const char *s, long long *out)
+{
+	char *end;
+	const char *p = s[0] == '-' ? s + 1 : s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+/* Print the summary of commands and options. */
+void opts_usage(FILE *f)
+{
+	fputs("usage: tenderctl [OPTIONS] COMMAND [ARGS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  hello\n"
+	      "  register --organization ORG --role ROLE --name NAME --certificate PEMFILE\n"
+	      "           [--tax-id X] [--country CC]\n"
+	      "  auction create --title T --currency C --start-price AMOUNT [--step-min S]\n"
+	      "           [--step-max S] [--starts-at RFC3339] [--duration SECONDS]\n"
+	      "           [--extension-window SECONDS] [--extension SECONDS]\n"
+	      "  auction create --file REQUEST.json [overriding options]\n"
+	      "  auction get ID\n"
+	      "  auction list [--state STATE]\n"
+	      "  auction cancel ID --reason TEXT\n"
+	      "  bid AUCTION AMOUNT\n"
+	      "  watch AUCTION\n"
+	      "  raw JSON-OBJECT\n"
+	      "\n"
+	      "options (also accepted after the command):\n"
+	      "  --cert FILE        client certificate (PEM)        [$TENDERCTL_CERT]\n"
+	      "  --key FILE         its private key (PEM)           [$TENDERCTL_KEY]\n"
+	      "  --ca FILE          CA certificate of the platform  [$TENDERCTL_CA]\n"
+	      "  --server HOST:PORT server address                  [$TENDERCTL_SERVER, " OPTS_DEFAULT_SERVER "]\n"
+	      "  --timeout SECONDS  connect and reply timeout (default 30)\n"
+	      "  --json             print raw reply and event lines\n"
+	      "  --max-line BYTES   longest line accepted from the server (default 65536)\n"
+	      "  --help             this text\n"
+	      "\n"
+	      "exit status: 0 ok, 1 error reply, 2 usage, 3 connection/TLS failure, 4 timeout\n",
+	      f);
+}
+
+/* Index of `name` in opts_valued, or -1 when it is not a valued global option. */
+static int opts_valued_index(const char *name)
+{
+	for (int i = 0; opts_valued[i] != NULL; i++)
+		if (strcmp(opts_valued[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Store the value of a valued global option; CTL_OK or CTL_USAGE. */
+static int opts_set_global(struct opts *o, const char *name, const char *value)
+{
+	long long n;
+
+	if (strcmp(name, "cert") == 0)
+		o->cert = value;
+	else if (strcmp(name, "key") == 0)
+		o->key = value;
+	else if (strcmp(name, "ca") == 0)
+		o->ca = value;
+	else if (strcmp(name, "server") == 0)
+		o->server = value;
+	else if (strcmp(name, "timeout") == 0) {
+		if (opts_int(value, &n) != 0 || n < 1 || n > 86400)
+			return opts_fail("--timeout wants whole seconds from 1 to 86400, not '%s'", value);
+		o->timeout_s = (int)n;
+	} else {
+		if (opts_int(value, &n) != 0 || n < 1024 || n > 16777216)
+			return opts_fail("--max-line wants bytes from 1024 to 16777216, not '%s'", value);
+		o->max_line = (size_t)n;
+	}
+	return CTL_OK;
+}
+
+/* Take defaults from the environment before the command line overrides them. */
+static void opts_defaults(struct opts *o)
+{
+	const char *s;
+
+	memset(o, 0, sizeof(*o));
+	o->cert = getenv("TENDERCTL_CERT");
+	o->key = getenv("TENDERCTL_KEY");
+	o->ca = getenv("TENDERCTL_CA");
+	s = getenv("TENDERCTL_SERVER");
+	o->server = s != NULL && *s != '\0' ? s : OPTS_DEFAULT_SERVER;
+	o->timeout_s = OPTS_DEFAULT_TIMEOUT;
+	o->max_line = OPTS_DEFAULT_MAX_LINE;
+}
+
+/* Handle the option argv[*i] ("--name", "--name=value"); CTL_OK or CTL_USAGE. */
+static int opts_option(struct opts *o, int argc, char **argv, int *i)
+{
+	char *name = argv[*i] + 2;
+	char *eq = strchr(name, '=');
+	const char *value = NULL;
+
+	if (eq != NULL) {
+		*eq = '\0';
+		value = eq + 1;
+	}
+	if (strcmp(name, "json") == 0 || strcmp(name, "help") == 0) {
+		if (value != NULL)
+			return opts_fail("--%s takes no value", name);
+		if (name[0] == 'j')
+			o->json = 1;
+		else
+			o->help = 1;
+		return CTL_OK;
+	}
+	if (value == NULL) {
+		if (*i + 1 >= argc)
+			return opts_fail("option --%s needs a value", name);
+		value = argv[++*i];
+	}
+	if (opts_valued_index(name) >= 0)
+		return opts_set_global(o, name, value);
+	o->flags[o->nflags].name = name;
+	o->flags[o->nflags].value = value;
+	o->nflags++;
+	return CTL_OK;
+}
+
+/* Parse argv (global options may appear anywhere); CTL_OK or CTL_USAGE after a message. */
+int opts_parse(int argc, char **argv, struct opts *o)
+{
+	char host[256], port[16];
+	int rest = 0;
+
+	opts_defaults(o);
+	o->words = calloc((size_t)argc + 1, sizeof(*o->words));
+	o->flags = calloc((size_t)argc + 1, sizeof(*o->flags));
+	if (o->words == NULL || o->flags == NULL)
+		return opts_fail("out of memory");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int rc;
+
+		if (!rest && strcmp(a, "--") == 0)
+			rest = 1;
+		else if (!rest && strcmp(a, "-h") == 0)
+			o->help = 1;
+		else if (!rest && strncmp(a, "--", 2) == 0) {
+			if ((rc = opts_option(o, argc, argv, &i)) != CTL_OK)
+				return rc;
+		} else
+			o->words[o->nwords++] = a;
+	}
+	if (o->help)
+		return CTL_OK;
+	if (net_split(o->server, host, sizeof(host), port, sizeof(port)) != 0)
+		return opts_fail("bad server address '%s' (want HOST:PORT or [IPv6]:PORT)", o->server);
+	if (o->key != NULL && *o->key != '\0' && (o->cert == NULL || *o->cert == '\0'))
+		return opts_fail("--key given without --cert");
+	return CTL_OK;
+}
+
+/* Release what opts_parse allocated. */
+void opts_free(struct opts *o)
+{
+	free(o->words);
+	free(o->flags);
+	o->words = NULL;
+	o->flags = NULL;
+}

@@ -1,0 +1,366 @@
+/* Human-readable output of tenderd replies: auctions, lists, bids, identities. */
+#include "client/view.h"
+#include "common/money.h"
+#include "common/timeutil.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+/* Width of the labels in the auction description. */
+#define VIEW_LABEL "  %-13s "
+
+/* The string member `key` of o, or NULL. */
+const char *view_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* The integer member `key` of o into *out; 0, or -1 when absent or not an integer. */
+int view_int(json_t *o, const char *key, long long *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v))
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* The RFC 3339 member `key` of o in ms into *out; 0, or -1 when absent or unparsable. */
+int view_time(json_t *o, const char *key, int64_t *out)
+{
+	const char *s = view_str(o, key);
+
+	return s != NULL && time_parse(s, out) == 0 ? 0 : -1;
+}
+
+/* Format a moment (ms since the epoch) in local time. */
+void view_clock(int64_t ms, enum view_clock_style style, char *buf, size_t n)
+{
+	int64_t sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+	time_t t = (time_t)sec;
+	const char *fmt = "%H:%M:%S";
+	struct tm tm;
+	size_t len;
+
+	if (localtime_r(&t, &tm) == NULL) {
+		snprintf(buf, n, "?");
+		return;
+	}
+	if (style == VIEW_FULL)
+		fmt = "%Y-%m-%d %H:%M:%S %Z";
+	else if (style == VIEW_DATE)
+		fmt = "%Y-%m-%d %H:%M:%S";
+	len = strftime(buf, n, fmt, &tm);
+	if (style == VIEW_HMS_MS && len > 0)
+		snprintf(buf + len, n - len, ".%03d", (int)(ms - sec * 1000));
+}
+
+/* Format a duration: "04:05", "1:02:03", "3d 01:02:03" (negative counts as zero). */
+void view_left(int64_t ms, char *buf, size_t n)
+{
+	int64_t s = ms > 0 ? (ms + 999) / 1000 : 0;
+	int64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+
+	if (d > 0)
+		snprintf(buf, n, "%" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64, d, h, m, s % 60);
+	else if (h > 0)
+		snprintf(buf, n, "%" PRId64 ":%02" PRId64 ":%02" PRId64, h, m, s % 60);
+	else
+		snprintf(buf, n, "%02" PRId64 ":%02" PRId64, m, s % 60);
+}
+
+/* Print `s` or a dash when it is NULL. */
+static const char *view_or_dash(const char *s)
+{
+	return s != NULL ? s : "-";
+}
+
+/* Describe a closed or cancelled auction's outcome ("winner Participant 2 at 990000.00 RUB"). */
+void view_result(json_t *a, char *buf, size_t n)
+{
+	json_t *result = json_object_get(a, "result");
+	json_t *winner = json_object_get(result, "winner");
+	const char *state = view_or_dash(view_str(a, "state"));
+	const char *org = view_str(winner, "organization");
+
+	if (strcmp(state, "cancelled") == 0)
+		snprintf(buf, n, "cancelled: %s", view_or_dash(view_str(a, "cancel_reason")));
+	else if (!json_is_object(result))
+		snprintf(buf, n, "%s", state);
+	else if (!json_is_object(winner))
+		snprintf(buf, n, "no bids: the auction is unsuccessful");
+	else
+		snprintf(buf, n, "winner %s%s%s%s at %s %s", view_or_dash(view_str(winner, "alias")),
+			 org != NULL ? " (" : "", org != NULL ? org : "", org != NULL ? ")" : "",
+			 view_or_dash(view_str(winner, "price")), view_or_dash(view_str(a, "currency")));
+}
+
+/* Parse the amount member `key` of auction a in its currency's minor units; 0 or -1. */
+static int view_amount(json_t *a, const char *key, int64_t *out)
+{
+	const char *cur = view_str(a, "currency");
+	const char *s = view_str(a, key);
+	int exp = cur != NULL ? money_exponent(cur) : -1;
+
+	return exp >= 0 && s != NULL && money_parse(s, exp, out) == 0 ? 0 : -1;
+}
+
+/* The price range that would take the lead ("940000.00 .. 985000.00"), "" when none applies. */
+void view_lead_range(json_t *a, char *buf, size_t n)
+{
+	const char *state = view_or_dash(view_str(a, "state"));
+	int64_t ref, lo, hi, smin, smax;
+	long long rank;
+	int exp = money_exponent(view_or_dash(view_str(a, "currency")));
+	char los[32], his[32];
+
+	buf[0] = '\0';
+	if ((strcmp(state, "running") != 0 && strcmp(state, "scheduled") != 0) ||
+	    (view_int(a, "your_rank", &rank) == 0 && rank == 1))
+		return;
+	if (view_amount(a, "best_price", &ref) != 0 && view_amount(a, "start_price", &ref) != 0)
+		return;
+	if (view_amount(a, "step_min_amount", &smin) != 0 || view_amount(a, "step_max_amount", &smax) != 0)
+		return;
+	hi = ref - smin;
+	lo = ref - smax < 1 ? 1 : ref - smax;
+	if (hi < lo)
+		return;
+	money_format(lo, exp, los, sizeof(los));
+	money_format(hi, exp, his, sizeof(his));
+	snprintf(buf, n, "%s .. %s", los, his);
+}
+
+/* part * 100% / whole in hundredths of a percent, rounded half up, exactly (0 <= part <= whole). */
+static uint64_t view_ratio_bp(uint64_t part, uint64_t whole)
+{
+	uint64_t q = part / whole, r = part % whole, bp = q;
+
+	for (int i = 0; i < 5; i++) {
+		r *= 10;
+		bp = bp * 10 + r / whole;
+		r %= whole;
+	}
+	return (bp + 5) / 10;
+}
+
+/* The best price with its saving against the start price ("990000.00 (-10000.00, -1.00%)"). */
+static void view_best(json_t *a, char *buf, size_t n)
+{
+	int64_t start, best;
+	uint64_t bp;
+	char diff[32];
+
+	if (view_str(a, "best_price") == NULL) {
+		snprintf(buf, n, "- (no bids yet)");
+		return;
+	}
+	if (view_amount(a, "start_price", &start) != 0 || view_amount(a, "best_price", &best) != 0 ||
+	    best > start || start <= 0) {
+		snprintf(buf, n, "%s", view_str(a, "best_price"));
+		return;
+	}
+	money_format(start - best, money_exponent(view_str(a, "currency")), diff, sizeof(diff));
+	bp = view_ratio_bp((uint64_t)(start - best), (uint64_t)start);
+	snprintf(buf, n, "%s (-%s, -%" PRIu64 ".%02" PRIu64 "%%)", view_str(a, "best_price"), diff, bp / 100,
+		 bp % 100);
+}
+
+/* Print the "ends at" line of an auction, with the time left by the server's own clock. */
+static void view_ends(FILE *f, json_t *a)
+{
+	int64_t ends, now, sched;
+	long long ext = 0;
+	char when[64], left[32], sch[64];
+	const char *state = view_or_dash(view_str(a, "state"));
+
+	if (view_time(a, "ends_at", &ends) != 0)
+		return;
+	view_clock(ends, VIEW_FULL, when, sizeof(when));
+	fprintf(f, VIEW_LABEL "%s", "ends at", when);
+	if (strcmp(state, "running") == 0 && view_time(a, "server_time", &now) == 0) {
+		view_left(ends - now, left, sizeof(left));
+		fprintf(f, " (in %s)", left);
+	}
+	if (view_int(a, "extensions", &ext) == 0 && ext > 0 && view_time(a, "scheduled_end", &sched) == 0) {
+		view_clock(sched, VIEW_HMS, sch, sizeof(sch));
+		fprintf(f, ", extended %lld time%s, scheduled %s", ext, ext == 1 ? "" : "s", sch);
+	}
+	fputc('\n', f);
+}
+
+/* Print the "starts at" line of an auction, with the time to the start when scheduled. */
+static void view_starts(FILE *f, json_t *a)
+{
+	int64_t starts, now;
+	char when[64], left[32];
+
+	if (view_time(a, "starts_at", &starts) != 0)
+		return;
+	view_clock(starts, VIEW_FULL, when, sizeof(when));
+	fprintf(f, VIEW_LABEL "%s", "starts at", when);
+	if (strcmp(view_or_dash(view_str(a, "state")), "scheduled") == 0 &&
+	    view_time(a, "server_time", &now) == 0) {
+		view_left(starts - now, left, sizeof(left));
+		fprintf(f, " (in %s)", left);
+	}
+	fputc('\n', f);
+}
+
+/* Print the ranking table of an auction object when it carries one. */
+void view_ranking(FILE *f, json_t *a, size_t max_rows)
+{
+	json_t *ranking = json_object_get(a, "ranking"), *row;
+	size_t i;
+
+	if (!json_is_array(ranking) || json_array_size(ranking) == 0)
+		return;
+	fprintf(f, "  ranking\n    %4s  %-18s %-16s %-12s  %s\n", "rank", "price", "bidder", "at", "organization");
+	json_array_foreach(ranking, i, row) {
+		long long rank = 0;
+		int64_t at;
+		char atbuf[32] = "-";
+		const char *org;
+
+		if (i >= max_rows) {
+			fprintf(f, "    ... %zu more\n", json_array_size(ranking) - i);
+			break;
+		}
+		view_int(row, "rank", &rank);
+		if (view_time(row, "at", &at) == 0)
+			view_clock(at, VIEW_HMS_MS, atbuf, sizeof(atbuf));
+		org = view_str(row, "organization");
+		fprintf(f, "    %4lld  %-18s %-16s %-12s  %s\n", rank, view_or_dash(view_str(row, "price")),
+			view_or_dash(view_str(row, "alias")), atbuf, org != NULL ? org : "");
+	}
+}
+
+/* Print the full description of an auction object. */
+void view_auction(FILE *f, json_t *a)
+{
+	long long id = 0, bids = 0, bidders = 0, rank;
+	char buf[256];
+	int64_t closed;
+
+	view_int(a, "id", &id);
+	fprintf(f, "auction %lld: %s\n", id, view_or_dash(view_str(a, "title")));
+	if (view_str(a, "buyer") != NULL)
+		fprintf(f, VIEW_LABEL "%s\n", "buyer", view_str(a, "buyer"));
+	fprintf(f, VIEW_LABEL "%s\n", "state", view_or_dash(view_str(a, "state")));
+	fprintf(f, VIEW_LABEL "%s %s\n", "start price", view_or_dash(view_str(a, "start_price")),
+		view_or_dash(view_str(a, "currency")));
+	fprintf(f, VIEW_LABEL "%s .. %s (%s .. %s)\n", "steps", view_or_dash(view_str(a, "step_min_amount")),
+		view_or_dash(view_str(a, "step_max_amount")), view_or_dash(view_str(a, "step_min")),
+		view_or_dash(view_str(a, "step_max")));
+	view_best(a, buf, sizeof(buf));
+	fprintf(f, VIEW_LABEL "%s\n", "best price", buf);
+	view_int(a, "bids", &bids);
+	view_int(a, "bidders", &bidders);
+	fprintf(f, VIEW_LABEL "%lld from %lld bidder%s\n", "bids", bids, bidders, bidders == 1 ? "" : "s");
+	if (view_int(a, "your_rank", &rank) == 0)
+		fprintf(f, VIEW_LABEL "%lld at %s (%s)\n", "your rank", rank, view_or_dash(view_str(a, "your_price")),
+			view_or_dash(view_str(a, "your_alias")));
+	view_lead_range(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		fprintf(f, VIEW_LABEL "bid %s\n", "to lead", buf);
+	view_starts(f, a);
+	view_ends(f, a);
+	view_ranking(f, a, SIZE_MAX);
+	if (json_is_object(json_object_get(a, "result")) || view_str(a, "cancel_reason") != NULL) {
+		view_result(a, buf, sizeof(buf));
+		fprintf(f, VIEW_LABEL "%s\n", "result", buf);
+	}
+	if (view_time(json_object_get(a, "result"), "closed_at", &closed) == 0) {
+		view_clock(closed, VIEW_FULL, buf, sizeof(buf));
+		fprintf(f, VIEW_LABEL "%s\n", "closed at", buf);
+	}
+}
+
+/* Print a hello reply; skew_ms is the measured server-minus-local clock difference. */
+void view_hello(json_t *reply, int64_t skew_ms)
+{
+	json_t *p = json_object_get(reply, "participant"), *org = json_object_get(reply, "organization");
+	long long pid = 0, oid = 0;
+	int64_t st;
+	char buf[64];
+
+	view_int(p, "id", &pid);
+	view_int(org, "id", &oid);
+	printf("participant   %lld %s (%s)\n", pid, view_or_dash(view_str(p, "name")),
+	       view_or_dash(view_str(p, "role")));
+	printf("organization  %lld %s\n", oid, view_or_dash(view_str(org, "name")));
+	printf("subject       %s\n", view_or_dash(view_str(reply, "subject")));
+	printf("fingerprint   %s\n", view_or_dash(view_str(reply, "fingerprint")));
+	if (view_time(reply, "server_time", &st) == 0) {
+		view_clock(st, VIEW_FULL, buf, sizeof(buf));
+		printf("server time   %s (server clock %+" PRId64 " ms from ours)\n", buf, skew_ms);
+	}
+}
+
+/* Print a participant.register reply. */
+void view_register(json_t *reply)
+{
+	json_t *p = json_object_get(reply, "participant"), *org = json_object_get(reply, "organization");
+	long long pid = 0, oid = 0;
+
+	view_int(p, "id", &pid);
+	view_int(org, "id", &oid);
+	printf("registered participant %lld %s (%s)\n", pid, view_or_dash(view_str(p, "name")),
+	       view_or_dash(view_str(p, "role")));
+	printf("organization  %lld %s\n", oid, view_or_dash(view_str(org, "name")));
+	printf("fingerprint   %s\n", view_or_dash(view_str(reply, "fingerprint")));
+}
+
+/* Print an auction.list reply as a table. */
+void view_list(json_t *reply)
+{
+	json_t *list = json_object_get(reply, "auctions"), *a;
+	size_t i;
+
+	if (json_array_size(list) == 0) {
+		printf("no auctions\n");
+		return;
+	}
+	printf("%6s  %-9s %-3s %18s %18s %5s  %-19s  %s\n", "id", "state", "cur", "start price", "best price",
+	       "bids", "ends at", "title");
+	json_array_foreach(list, i, a) {
+		long long id = 0, bids = 0;
+		int64_t ends;
+		char when[64] = "-";
+
+		view_int(a, "id", &id);
+		view_int(a, "bids", &bids);
+		if (view_time(a, "ends_at", &ends) == 0)
+			view_clock(ends, VIEW_DATE, when, sizeof(when));
+		printf("%6lld  %-9s %-3s %18s %18s %5lld  %-19s  %s\n", id, view_or_dash(view_str(a, "state")),
+		       view_or_dash(view_str(a, "currency")), view_or_dash(view_str(a, "start_price")),
+		       view_or_dash(view_str(a, "best_price")), bids, when, view_or_dash(view_str(a, "title")));
+	}
+}
+
+/* Print an auction.bid reply on one line; currency may be NULL. */
+void view_bid(json_t *reply, const char *currency)
+{
+	json_t *bid = json_object_get(reply, "bid");
+	long long id = 0, rank = 0;
+	int64_t ends;
+	char when[64] = "-";
+
+	view_int(bid, "id", &id);
+	view_int(reply, "rank", &rank);
+	if (view_time(reply, "ends_at", &ends) == 0)
+		view_clock(ends, VIEW_HMS, when, sizeof(when));
+	printf("bid %lld accepted: %s%s%s, rank %lld, best %s, ends %s%s\n", id,
+	       view_or_dash(view_str(bid, "amount")), currency != NULL ? " " : "",
+	       currency != NULL ? currency : "", rank, view_or_dash(view_str(reply, "best_price")), when,
+	       json_is_true(json_object_get(reply, "extended")) ? " (extended)" : "");
+}
+
+/* Print any reply as indented JSON. */
+void view_json(json_t *reply)
+{
+	json_dumpf(reply, stdout, JSON_INDENT(2));
+	putchar('\n');
+}

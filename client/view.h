@@ -1,0 +1,60 @@
+/* Human-readable output of tenderd replies: auctions, lists, bids, identities. */
+#ifndef TENDERCTL_VIEW_H
+#define TENDERCTL_VIEW_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* How view_clock shows a moment (always in the local time zone). */
+enum view_clock_style {
+	VIEW_HMS,      /* 10:12:00 */
+	VIEW_HMS_MS,   /* 10:12:00.250 */
+	VIEW_DATE,     /* 2026-11-22 10:12:00 */
+	VIEW_FULL,     /* 2026-11-22 10:12:00 UTC */
+};
+
+/* The string member `key` of o, or NULL. */
+const char *view_str(json_t *o, const char *key);
+
+/* The integer member `key` of o into *out; 0, or -1 when absent or not an integer. */
+int view_int(json_t *o, const char *key, long long *out);
+
+/* The RFC 3339 member `key` of o in ms into *out; 0, or -1 when absent or unparsable. */
+int view_time(json_t *o, const char *key, int64_t *out);
+
+/* Format a moment (ms since the epoch) in local time. */
+void view_clock(int64_t ms, enum view_clock_style style, char *buf, size_t n);
+
+/* Format a duration: "04:05", "1:02:03", "3d 01:02:03" (negative counts as zero). */
+void view_left(int64_t ms, char *buf, size_t n);
+
+/* Describe a closed or cancelled auction's outcome ("winner Participant 2 at 990000.00 RUB"). */
+void view_result(json_t *a, char *buf, size_t n);
+
+/* The price range that would take the lead ("940000.00 .. 985000.00"), "" when none applies. */
+void view_lead_range(json_t *a, char *buf, size_t n);
+
+/* Print the full description of an auction object. */
+void view_auction(FILE *f, json_t *a);
+
+/* Print the ranking table of an auction object when it carries one. */
+void view_ranking(FILE *f, json_t *a, size_t max_rows);
+
+/* Print a hello reply; skew_ms is the measured server-minus-local clock difference. */
+void view_hello(json_t *reply, int64_t skew_ms);
+
+/* Print a participant.register reply. */
+void view_register(json_t *reply);
+
+/* Print an auction.list reply as a table. */
+void view_list(json_t *reply);
+
+/* Print an auction.bid reply on one line; currency may be NULL. */
+void view_bid(json_t *reply, const char *currency);
+
+/* Print any reply as indented JSON. */
+void view_json(json_t *reply);
+
+#endif

@@ -1,0 +1,414 @@
+/* tenderctl watch: follow one auction live. On a terminal the view is redrawn in place on every
+ * event and once a second for the countdown; otherwise each event is one line. A hello every
+ * 60 s keeps the connection from the server's idle timeout. */
+#include "client/watch.h"
+#include "client/rpc.h"
+#include "client/view.h"
+#include "common/timeutil.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Keep-alive period, redraw period and how long the EXTENDED marker stays bright. */
+#define WATCH_PING_MS 60000
+#define WATCH_TICK_MS 1000
+#define WATCH_MARK_MS 15000
+/* Most ranking rows on the live view. */
+#define WATCH_RANK_ROWS 10
+
+/* The state of one watch. */
+struct watch {
+	struct rpc *rpc;
+	json_t *auction_id;       /* the auction being watched (borrowed from the request) */
+	json_t *watch_id;         /* id of the auction.watch request until its reply, then NULL */
+	int64_t watch_deadline;   /* mono time by which that reply must come */
+	int64_t watch_sent_wall;
+	int64_t watch_sent_mono;
+	json_t *auction;          /* the latest view of the auction (owned), NULL before the first */
+	char reason[32];          /* what brought the latest view: "watching", "bid", "closed", ... */
+	int64_t ends_ms;          /* ends_at of the latest view, -1 when unknown */
+	int64_t jump_ms;          /* how far the end moved at the last extension, 0 before any */
+	int64_t jump_mono;        /* when that extension was seen (mono) */
+	int jumped;               /* the latest view moved the end later */
+	int tty;                  /* redraw in place */
+	int drawn;                /* the screen has been cleared once */
+	int64_t next_tick;        /* mono time of the next countdown redraw */
+	json_t *ping_id;          /* keep-alive hello in flight (owned), or NULL */
+	int64_t ping_at;          /* mono time of the next keep-alive */
+	int64_t ping_deadline;
+	int64_t ping_sent_wall;
+	int64_t ping_sent_mono;
+};
+
+/* The server's clock now, as estimated from the replies' server_time. */
+static int64_t watch_server_now(const struct watch *w)
+{
+	return time_now_ms() + (w->rpc->skew_rtt >= 0 ? w->rpc->skew_ms : 0);
+}
+
+/* Order of the auction states: a view in a later state is never replaced by an earlier one. */
+static int watch_state_rank(json_t *a)
+{
+	static const char *const states[] = {"scheduled", "running", "closed", "cancelled", NULL};
+	const char *s = view_str(a, "state");
+
+	for (int i = 0; s != NULL && states[i] != NULL; i++)
+		if (strcmp(s, states[i]) == 0)
+			return i < 2 ? i : 2;
+	return 0;
+}
+
+/* Whether view a is older than view b (an earlier state, or fewer bids in the same state). */
+static int watch_older(json_t *a, json_t *b)
+{
+	long long ba = 0, bb = 0;
+
+	if (watch_state_rank(a) != watch_state_rank(b))
+		return watch_state_rank(a) < watch_state_rank(b);
+	view_int(a, "bids", &ba);
+	view_int(b, "bids", &bb);
+	return ba < bb;
+}
+
+/* Format how far the end moved: "+2:00", "+1:00:00". */
+static void watch_jump(int64_t ms, char *buf, size_t n)
+{
+	int64_t s = (ms + 999) / 1000;
+
+	if (s >= 3600)
+		snprintf(buf, n, "+%" PRId64 ":%02" PRId64 ":%02" PRId64, s / 3600, s / 60 % 60, s % 60);
+	else
+		snprintf(buf, n, "+%" PRId64 ":%02" PRId64, s / 60, s % 60);
+}
+
+/* Whether the auction is closed or cancelled. */
+static int watch_final(json_t *a)
+{
+	return watch_state_rank(a) == 2;
+}
+
+/* Take a new view of the auction (reference stolen); returns 1 when it was newer. */
+static int watch_apply(struct watch *w, json_t *a, const char *reason)
+{
+	int64_t ends;
+
+	if (!json_is_object(a) || (w->auction != NULL && watch_older(a, w->auction))) {
+		json_decref(a);
+		return 0;
+	}
+	w->jumped = 0;
+	if (view_time(a, "ends_at", &ends) == 0) {
+		if (w->ends_ms >= 0 && ends > w->ends_ms) {
+			w->jumped = 1;
+			w->jump_ms = ends - w->ends_ms;
+			w->jump_mono = time_mono_ms();
+		}
+		w->ends_ms = ends;
+	}
+	json_decref(w->auction);
+	w->auction = a;
+	snprintf(w->reason, sizeof(w->reason), "%s", reason);
+	return 1;
+}
+
+/* The countdown of the view: *label "ends in" or "starts in", the time left in buf ("04:05",
+ * "00:00 (closing)"); returns the moment counted down to, -1 (buf "") when there is none. */
+static int64_t watch_countdown(const struct watch *w, const char **label, char *buf, size_t n)
+{
+	const char *state = view_str(w->auction, "state");
+	int64_t starts, now = watch_server_now(w);
+	char left[32];
+
+	buf[0] = '\0';
+	*label = "ends in";
+	if (state != NULL && strcmp(state, "scheduled") == 0 && view_time(w->auction, "starts_at", &starts) == 0) {
+		*label = "starts in";
+		view_left(starts - now, buf, n);
+		return starts;
+	}
+	if (w->ends_ms < 0 || watch_final(w->auction))
+		return -1;
+	view_left(w->ends_ms - now, left, sizeof(left));
+	snprintf(buf, n, "%s%s", left, w->ends_ms <= now ? " (closing)" : "");
+	return w->ends_ms;
+}
+
+/* When the countdown next changes its displayed second (mono ms), for a redraw just then. */
+static int64_t watch_next_tick(const struct watch *w)
+{
+	int64_t left = w->ends_ms - watch_server_now(w), step;
+
+	if (w->ends_ms < 0 || left <= 0)
+		return time_mono_ms() + WATCH_TICK_MS;
+	step = left % WATCH_TICK_MS;
+	return time_mono_ms() + (step > 0 ? step : WATCH_TICK_MS) + 5;
+}
+
+/* Print the live view to f (lines end in '\n'; the caller adds the terminal controls). */
+static void watch_view(const struct watch *w, FILE *f)
+{
+	json_t *a = w->auction;
+	long long id = 0, bids = 0, bidders = 0, rank;
+	char buf[256], jump[32];
+	const char *label;
+	int64_t since = time_mono_ms() - w->jump_mono;
+
+	view_int(a, "id", &id);
+	fprintf(f, "auction %lld: %s\n", id, view_str(a, "title") ? view_str(a, "title") : "-");
+	fprintf(f, "state        %s\n", view_str(a, "state") ? view_str(a, "state") : "-");
+	fprintf(f, "best price   %s %s (start %s)\n", view_str(a, "best_price") ? view_str(a, "best_price") : "-",
+		view_str(a, "currency") ? view_str(a, "currency") : "",
+		view_str(a, "start_price") ? view_str(a, "start_price") : "-");
+	if (view_int(a, "your_rank", &rank) == 0)
+		fprintf(f, "your rank    %lld at %s\n", rank, view_str(a, "your_price") ? view_str(a, "your_price") : "-");
+	view_lead_range(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		fprintf(f, "to lead      bid %s\n", buf);
+	view_int(a, "bids", &bids);
+	view_int(a, "bidders", &bidders);
+	fprintf(f, "bids         %lld from %lld bidder%s\n", bids, bidders, bidders == 1 ? "" : "s");
+	watch_countdown(w, &label, buf, sizeof(buf));
+	if (buf[0] != '\0') {
+		fprintf(f, "%-12s %s", label, buf);
+		if (w->jump_ms > 0 && since < WATCH_MARK_MS) {
+			watch_jump(w->jump_ms, jump, sizeof(jump));
+			fprintf(f, "   \033[1;7m EXTENDED %s \033[0m", jump);
+		}
+		fputc('\n', f);
+	}
+	if (w->ends_ms >= 0) {
+		view_clock(w->ends_ms, VIEW_FULL, buf, sizeof(buf));
+		fprintf(f, "ends at      %s\n", buf);
+	}
+	view_ranking(f, a, WATCH_RANK_ROWS);
+	if (watch_final(a)) {
+		view_result(a, buf, sizeof(buf));
+		fprintf(f, "result       %s\n", buf);
+	}
+	fprintf(f, "last update  %s\n", w->reason);
+}
+
+/* Redraw the live view in place: home, each line cleared to its end, the rest cleared. */
+static int watch_draw(struct watch *w)
+{
+	char *text = NULL, *p, *nl;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return -1;
+	watch_view(w, f);
+	if (!watch_final(w->auction))
+		fputs("(Ctrl-C stops watching)\n", f);
+	fclose(f);
+	w->next_tick = watch_next_tick(w);
+	fputs(w->drawn ? "\033[H" : "\033[H\033[2J", stdout);
+	w->drawn = 1;
+	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		printf("%.*s\033[K\n", (int)(nl - p), p);
+	fputs("\033[J", stdout);
+	free(text);
+	return fflush(stdout);
+}
+
+/* Print one line for the latest view (not on a terminal). */
+static int watch_line(struct watch *w)
+{
+	json_t *a = w->auction;
+	long long bids = 0, bidders = 0, rank;
+	char clock[32], buf[256], when[32], jump[32];
+	const char *label;
+	int64_t at;
+
+	view_clock(time_now_ms(), VIEW_HMS, clock, sizeof(clock));
+	if (watch_final(a)) {
+		view_result(a, buf, sizeof(buf));
+		if (strcmp(view_str(a, "state"), "cancelled") == 0)
+			printf("%s %s\n", clock, buf);
+		else
+			printf("%s closed: %s\n", clock, buf);
+		return fflush(stdout);
+	}
+	view_int(a, "bids", &bids);
+	view_int(a, "bidders", &bidders);
+	printf("%s %s: %s, best %s %s", clock, w->reason, view_str(a, "state") ? view_str(a, "state") : "-",
+	       view_str(a, "best_price") ? view_str(a, "best_price") : "-",
+	       view_str(a, "currency") ? view_str(a, "currency") : "");
+	if (view_int(a, "your_rank", &rank) == 0)
+		printf(", your rank %lld at %s", rank, view_str(a, "your_price") ? view_str(a, "your_price") : "-");
+	printf(", bids %lld (%lld bidder%s)", bids, bidders, bidders == 1 ? "" : "s");
+	at = watch_countdown(w, &label, buf, sizeof(buf));
+	if (at >= 0) {
+		view_clock(at, VIEW_HMS, when, sizeof(when));
+		printf(", %s %s (in %s)", strcmp(label, "starts in") == 0 ? "starts" : "ends", when, buf);
+	}
+	if (w->jumped) {
+		watch_jump(w->jump_ms, jump, sizeof(jump));
+		printf(" EXTENDED %s", jump);
+	}
+	putchar('\n');
+	return fflush(stdout);
+}
+
+/* Show the latest view the way the output wants it: CTL_OK, or CTL_ERROR when standard
+ * output cannot be written (a closed pipe). */
+static int watch_show(struct watch *w, const char *raw)
+{
+	int r;
+
+	if (w->rpc->json) {
+		puts(raw);
+		r = fflush(stdout);
+	} else
+		r = w->tty ? watch_draw(w) : watch_line(w);
+	if (r == 0)
+		return CTL_OK;
+	fprintf(stderr, "error: cannot write to standard output\n");
+	return CTL_ERROR;
+}
+
+/* Send a keep-alive hello; CTL_OK or the failure. */
+static int watch_ping(struct watch *w)
+{
+	json_t *req = json_pack("{s:s}", "op", "hello"), *id;
+	int rc;
+
+	if (req == NULL)
+		return CTL_CONN;
+	w->ping_sent_wall = time_now_ms();
+	w->ping_sent_mono = time_mono_ms();
+	rc = rpc_send(w->rpc, req, &id);
+	if (rc == CTL_OK) {
+		w->ping_id = json_incref(id);
+		w->ping_deadline = w->ping_sent_mono + w->rpc->timeout_ms;
+	}
+	json_decref(req);
+	return rc;
+}
+
+/* Handle a deadline that passed: a missing reply, a keep-alive to send, a redraw. */
+static int watch_timer(struct watch *w)
+{
+	int64_t now = time_mono_ms();
+
+	if ((w->watch_id != NULL && now >= w->watch_deadline) || (w->ping_id != NULL && now >= w->ping_deadline)) {
+		fprintf(stderr, "error: no reply within %lld s\n", (long long)w->rpc->timeout_ms / 1000);
+		return CTL_TIMEOUT;
+	}
+	if (w->ping_id == NULL && now >= w->ping_at) {
+		int rc = watch_ping(w);
+
+		if (rc != CTL_OK)
+			return rc;
+	}
+	if (w->tty && w->auction != NULL && now >= w->next_tick)
+		return watch_show(w, NULL);
+	return CTL_OK;
+}
+
+/* Handle a reply: the watch's (its view, or its error) or a keep-alive's. */
+static int watch_reply(struct watch *w, json_t *msg, const char *raw)
+{
+	if (w->watch_id != NULL && rpc_matches(msg, w->watch_id)) {
+		w->watch_id = NULL;
+		rpc_note_time(w->rpc, msg, w->watch_sent_wall, time_mono_ms() - w->watch_sent_mono);
+		if (!rpc_ok(msg)) {
+			if (w->rpc->json)
+				puts(raw);
+			rpc_print_error(msg);
+			return CTL_ERROR;
+		}
+		if (watch_apply(w, json_incref(json_object_get(msg, "auction")), "watching") || w->rpc->json)
+			return watch_show(w, raw);
+		return CTL_OK;
+	}
+	if (w->ping_id != NULL && rpc_matches(msg, w->ping_id)) {
+		rpc_note_time(w->rpc, msg, w->ping_sent_wall, time_mono_ms() - w->ping_sent_mono);
+		json_decref(w->ping_id);
+		w->ping_id = NULL;
+		w->ping_at = w->ping_sent_mono + WATCH_PING_MS;
+	}
+	return CTL_OK;
+}
+
+/* Handle an event: a new view of our auction, or the end of the connection. */
+static int watch_event(struct watch *w, json_t *msg, const char *raw)
+{
+	const char *ev = rpc_event(msg), *reason;
+	json_t *a = json_object_get(msg, "auction");
+	int rc = rpc_fatal_event(w->rpc, msg, raw);
+
+	if (rc != CTL_OK)
+		return rc;
+	if (strcmp(ev, "auction.update") != 0 && strcmp(ev, "auction.closed") != 0)
+		return w->rpc->json ? watch_show(w, raw) : CTL_OK;
+	if (!json_equal(json_object_get(a, "id"), w->auction_id))
+		return CTL_OK;
+	reason = strcmp(ev, "auction.closed") == 0 ? view_str(a, "state") : view_str(msg, "reason");
+	if (watch_apply(w, json_incref(a), reason != NULL ? reason : "update") || w->rpc->json)
+		return watch_show(w, raw);
+	return CTL_OK;
+}
+
+/* The earliest moment the loop must wake up without input (mono ms). */
+static int64_t watch_deadline(const struct watch *w)
+{
+	int64_t d = w->ping_id != NULL ? w->ping_deadline : w->ping_at;
+
+	if (w->watch_id != NULL && w->watch_deadline < d)
+		d = w->watch_deadline;
+	if (w->tty && w->auction != NULL && w->next_tick < d)
+		d = w->next_tick;
+	return d;
+}
+
+/* Read and handle messages until the auction is final or something fails. */
+static int watch_loop(struct watch *w)
+{
+	for (;;) {
+		const char *raw;
+		json_t *msg;
+		int rc = rpc_read(w->rpc, watch_deadline(w), &msg, &raw);
+
+		if (rc == CTL_TIMEOUT)
+			rc = watch_timer(w);
+		else if (rc == CTL_OK) {
+			rc = rpc_event(msg) != NULL ? watch_event(w, msg, raw) : watch_reply(w, msg, raw);
+			json_decref(msg);
+		}
+		if (rc != CTL_OK)
+			return rc;
+		if (w->auction != NULL && watch_final(w->auction) && w->watch_id == NULL)
+			return CTL_OK;
+	}
+}
+
+/* Send the auction.watch request req and show the auction until it closes. */
+int watch_run(struct rpc *r, json_t *req)
+{
+	struct watch w;
+	json_t *id;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.rpc = r;
+	w.auction_id = json_object_get(req, "auction");
+	w.ends_ms = -1;
+	w.tty = !r->json && isatty(STDOUT_FILENO);
+	w.watch_sent_wall = time_now_ms();
+	w.watch_sent_mono = time_mono_ms();
+	rc = rpc_send(r, req, &id);
+	if (rc == CTL_OK) {
+		w.watch_id = id;
+		w.watch_deadline = w.watch_sent_mono + r->timeout_ms;
+		w.ping_at = w.watch_sent_mono + WATCH_PING_MS;
+		w.next_tick = w.watch_sent_mono;
+		rc = watch_loop(&w);
+	}
+	json_decref(w.auction);
+	json_decref(w.ping_id);
+	return rc;
+}
