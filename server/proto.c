@@ -110,7 +110,7 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 	json_t *req, *id, *op;
 	char msg[256];
 
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (req == NULL) {
 		snprintf(msg, sizeof(msg), "invalid JSON at column %d: %s", err.column, err.text);
 		conn_send(c, proto_error(NULL, "bad_json", msg, NULL));

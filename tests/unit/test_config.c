@@ -1,0 +1,125 @@
+/* Unit tests of the settings table (server/config.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server/config.h"
+
+/* Write `text` to a temporary file; returns its path (static buffer). */
+static const char *
+tmpfile_with(const char *text)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/tenderd-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_string_equal(c.listen, "127.0.0.1:7443");
+	assert_int_equal(c.max_line, 65536);
+	assert_int_equal(c.idle_timeout, 300);
+	assert_int_equal(c.batch_max, 512);
+	assert_string_equal(c.log_level, "info");
+	assert_string_equal(c.crl, "");
+}
+
+static void
+test_set_checks_type_and_bounds(void **state)
+{
+	struct config c;
+	char cause[256];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "max_line", "2048", cause, sizeof(cause)), 0);
+	assert_int_equal(c.max_line, 2048);
+	assert_int_equal(config_set(&c, "max_line", "10", cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "out of bounds"));
+	assert_int_equal(config_set(&c, "max_line", "12abc", cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "integer"));
+	assert_int_equal(config_set(&c, "max_line", "", cause, sizeof(cause)), -1);
+	assert_int_equal(c.max_line, 2048);  /* unchanged by refusals */
+	assert_int_equal(config_set(&c, "no_such_key", "1", cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "unknown setting"));
+	assert_int_equal(config_set(&c, "log_level", "loud", cause, sizeof(cause)), -1);
+	assert_int_equal(config_set(&c, "log_level", "debug", cause, sizeof(cause)), 0);
+	assert_string_equal(c.log_level, "debug");
+	assert_true(config_known("db"));
+	assert_false(config_known("database"));
+}
+
+static void
+test_file(void **state)
+{
+	struct config c;
+	char cause[256];
+	const char *p = tmpfile_with(
+	    "# comment\n"
+	    "\n"
+	    "listen = 0.0.0.0:9000   # trailing comment\n"
+	    "db = \"host=/tmp/x port=5 dbname=t # not a comment\"\n"
+	    "  idle_timeout=60\n");
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, p, cause, sizeof(cause)), 0);
+	assert_string_equal(c.listen, "0.0.0.0:9000");
+	assert_string_equal(c.db, "host=/tmp/x port=5 dbname=t # not a comment");
+	assert_int_equal(c.idle_timeout, 60);
+	unlink(p);
+}
+
+static void
+test_file_errors_name_the_line(void **state)
+{
+	struct config c;
+	char cause[256];
+	const char *p;
+
+	(void)state;
+	config_defaults(&c);
+	p = tmpfile_with("listen = 1.2.3.4:5\nbogus line\n");
+	assert_int_equal(config_load_file(&c, p, cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, ":2:"));
+	unlink(p);
+	p = tmpfile_with("max_conns = 0\n");
+	assert_int_equal(config_load_file(&c, p, cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "max_conns"));
+	unlink(p);
+	p = tmpfile_with("db = \"unterminated\n");
+	assert_int_equal(config_load_file(&c, p, cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "quote"));
+	unlink(p);
+	assert_int_equal(config_load_file(&c, "/nonexistent/tenderd.conf", cause, sizeof(cause)), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_set_checks_type_and_bounds),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_file_errors_name_the_line),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
