@@ -106,7 +106,9 @@ lock() {
 
 # Prints a free TCP port on 127.0.0.1, outside the usual ephemeral range.
 free_port() {
-    python3 - <<'EOF'
+    local py=/usr/bin/python3
+    [[ -x $py ]] || py=python3
+    "$py" - <<'EOF'
 import random, socket, sys
 for _ in range(200):
     port = random.randrange(15432, 30000)
