@@ -113,10 +113,14 @@ conn_update_reading(struct conn *c)
 {
 	if (c->state != CONN_OPEN)
 		return;
-	if (c->out_paused || c->pending >= CONN_MAX_PENDING || c->s->stopping)
+	if (c->out_paused || c->pending >= CONN_MAX_PENDING || c->s->stopping) {
 		bufferevent_disable(c->bev, EV_READ);
-	else
-		bufferevent_enable(c->bev, EV_READ);
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ);
+	/* lines may already wait in the input buffer: no new data will announce them */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
 }
 
 /* A request was queued (+1) or answered (-1). */
@@ -208,7 +212,6 @@ conn_on_write(struct bufferevent *bev, void *arg)
 		c->out_paused = 0;
 		evtimer_del(c->stuck);
 		conn_update_reading(c);
-		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
 	}
 }
 

@@ -317,7 +317,9 @@ ops_transitions(struct server *s, struct book *b)
 			    "price", proto_money(e->amount, b->exp), "bid_id",
 			    (json_int_t)a->bids[e->bid_index].id));
 		}
-		dtext = json_dumps(json_pack("{s:o}", "ranking", detail), JSON_COMPACT);
+		detail = json_pack("{s:o}", "ranking", detail);
+		dtext = json_dumps(detail, JSON_COMPACT);
+		json_decref(detail);
 		{
 			const char *p[5] = { I64(id, a->id), t,
 			    w ? I64(wid, a->bids[w->bid_index].id) : NULL,
@@ -417,6 +419,7 @@ ops_apply_create(struct server *s, struct cmd *k)
 	char id[24], bp[24], bo[24], exp[24], sp[24], smv[24], sma[24], sxv[24], sxa[24];
 	char st[TIME_BUF], en[TIME_BUF], ew[24], el[24], now[TIME_BUF];
 	char *detail;
+	json_t *dj;
 
 	time_format(k->params.starts_at, st);
 	if (b == NULL || (b->title = strdup(k->title)) == NULL) {
@@ -448,8 +451,9 @@ ops_apply_create(struct server *s, struct cmd *k)
 	auction_advance(&b->a, k->at);  /* starts now when starts_at is not in the future */
 	time_format(k->params.ends_at, en);
 	time_format(k->at, now);
-	detail = json_dumps(json_pack("{s:s, s:s, s:s}", "title", k->title, "currency", k->currency,
-	    "starts_at", st), JSON_COMPACT);
+	dj = json_pack("{s:s, s:s, s:s}", "title", k->title, "currency", k->currency, "starts_at", st);
+	detail = json_dumps(dj, JSON_COMPACT);
+	json_decref(dj);
 	{
 		const char *p[20] = { I64(id, b->a.id), I64(bp, k->who->id), I64(bo, k->who->org->id),
 		    k->title, k->currency, I64(exp, k->exp), I64(sp, k->params.start_price),
