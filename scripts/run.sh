@@ -81,6 +81,10 @@ db = "$CONNINFO"
 sql_dir = "$ROOT/sql"
 log_level = info
 EOF
+# Revocations made with certs/mkpki.sh var/pki --revoke NAME.
+if [[ -s $PKI/crl.pem ]]; then
+    echo "crl = \"$ROOT/$PKI/crl.pem\"" >>"$VAR/tenderd.conf"
+fi
 
 AUDITOR=${CONNINFO/user=tenderd/user=auditor}
 TLS="--ca $PKI/ca.crt --server $SERVER"
