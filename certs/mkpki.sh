@@ -39,8 +39,10 @@ DIR=$1
 shift
 
 umask 077
-mkdir -p "$DIR"
-chmod 0755 "$DIR"
+if [[ ! -d $DIR ]]; then
+    mkdir -p "$DIR"
+    chmod 0755 "$DIR"
+fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 

@@ -23,13 +23,14 @@
 # (created). DIR is handed to that user and its parent directories are made traversable.
 set -euo pipefail
 
+SELF=$(realpath -- "${BASH_SOURCE[0]}")
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 DBNAME=tenderd
 DBUSER=tenderd
 START_TIMEOUT=60
 
 usage() {
-    sed -n 's/^#   \(scripts\/pgctl.sh .*\)/usage: \1/p' "${BASH_SOURCE[0]}" >&2
+    sed -n 's/^#   \(scripts\/pgctl.sh .*\)/usage: \1/p' "$SELF" >&2
     exit 2
 }
 
@@ -51,7 +52,19 @@ umask 022
 if [[ $CMD == start ]]; then
     mkdir -p "$2"
 fi
-[[ -d $2 ]] || die "no directory $2"
+if [[ ! -d $2 ]]; then
+    case $CMD in
+    stop | kill)
+        note "no cluster in $2"
+        exit 0
+        ;;
+    status)
+        echo "not running ($2)"
+        exit 3
+        ;;
+    *) die "no directory $2" ;;
+    esac
+fi
 DIR=$(realpath -e -- "$2")
 DATA=$DIR/data
 RUN=$DIR/run
