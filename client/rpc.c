@@ -179,6 +179,8 @@ static int rpc_diagnose(struct rpc *r)
 /* Read the next line before `deadline`: CTL_OK with *line, CTL_TIMEOUT, or CTL_CONN (printed). */
 static int rpc_line(struct rpc *r, int64_t deadline, char **line)
 {
+	char why[512];
+
 	for (;;) {
 		long got;
 
@@ -204,8 +206,9 @@ static int rpc_line(struct rpc *r, int64_t deadline, char **line)
 			return CTL_CONN;
 		}
 		if (got < 0) {
+			snprintf(why, sizeof(why), "%s", net_error(r->net));
 			if (r->lines > 0 || r->diagnosed || r->quiet || !net_was_reset(r->net) || !rpc_diagnose(r))
-				rpc_say(r, "%s", net_error(r->net));
+				rpc_say(r, "%s", why);
 			return CTL_CONN;
 		}
 		r->len += (size_t)got;
@@ -225,7 +228,8 @@ int rpc_read(struct rpc *r, int64_t deadline, json_t **msg, const char **raw)
 	*raw = line;
 	*msg = json_loads(line, 0, &jerr);
 	if (!json_is_object(*msg)) {
-		rpc_say(r, "the server sent a line that is not a JSON object: %s", *msg == NULL ? jerr.text : "wrong type");
+		rpc_say(r, "the server sent a line that is not a JSON object: %s",
+			*msg == NULL ? jerr.text : "wrong type");
 		json_decref(*msg);
 		*msg = NULL;
 		return CTL_CONN;
