@@ -1,0 +1,159 @@
+"""build/tenderctl against a live tenderd: readable and --json output, watch, exit codes."""
+import json
+import os
+import select
+import subprocess
+import time
+
+import pytest
+
+import tdclient
+
+
+@pytest.fixture
+def ctl(env):
+    if not os.access(env.tenderctl_bin, os.X_OK):
+        pytest.skip("no %s" % env.tenderctl_bin)
+    return env.tenderctl
+
+
+class LineReader:
+    """Lines from a child's stdout, each read with a bounded wait."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.buf = b""
+
+    def line(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            assert left > 0, "no line from tenderctl within %s s (got %r)" % (timeout, self.buf)
+            r, _, _ = select.select([self.proc.stdout], [], [], left)
+            if r:
+                data = os.read(self.proc.stdout.fileno(), 65536)
+                assert data, "tenderctl closed its output (exit %r): %r" % (
+                    self.proc.poll(), self.buf)
+                self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+
+def spawn_watch(env, server, name, aid, json_out):
+    cmd = [str(env.tenderctl_bin), "--cert", env.cert(name), "--key", env.key(name),
+           "--ca", env.ca, "--server", "127.0.0.1:%d" % server.port, "--timeout", "10"]
+    if json_out:
+        cmd.append("--json")
+    cmd += ["watch", str(aid)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+def test_hello(env, server, ctl):
+    p = ctl("supplier1", "hello", server=server)
+    assert p.returncode == 0, p.stderr
+    assert env.org("supplier1") in p.stdout and "CN=supplier1" in p.stdout
+    assert env.participants["supplier1"]["name"] in p.stdout
+    p = ctl("supplier1", "hello", server=server, json_out=True)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["ok"] is True
+    assert r["fingerprint"] == env.participants["supplier1"]["fingerprint"]
+    assert r["organization"]["name"] == env.org("supplier1")
+
+
+def test_create_bid_and_watch(env, server, ctl, unique):
+    title = "tenderctl lot " + unique
+    p = ctl("buyer", "auction", "create", "--title", title, "--currency", "RUB",
+            "--start-price", "1000000.00", "--step-min", "0.5%", "--step-max", "5%",
+            "--duration", "60", "--extension-window", "0", "--extension", "0",
+            server=server, json_out=True)
+    assert p.returncode == 0, p.stderr
+    a = json.loads(p.stdout.strip().splitlines()[-1])["auction"]
+    assert (a["title"], a["state"], a["step_min_amount"]) == (title, "running", "5000.00")
+    aid = a["id"]
+
+    watch = spawn_watch(env, server, "supplier2", aid, json_out=True)
+    try:
+        out = LineReader(watch)
+        first = json.loads(out.line())
+        assert first["ok"] is True and first["auction"]["id"] == aid, first
+        assert first["auction"]["bids"] == 0
+
+        p = ctl("supplier1", "bid", str(aid), "995000.00", server=server)
+        assert p.returncode == 0, p.stderr
+        assert "accepted" in p.stdout and "995000.00" in p.stdout and "rank 1" in p.stdout, \
+            p.stdout
+        ev = json.loads(out.line())
+        assert ev["event"] == "auction.update" and ev["reason"] == "bid", ev
+        assert (ev["auction"]["bids"], ev["auction"]["best_price"]) == (1, "995000.00")
+        assert ev["auction"]["your_rank"] is None  # supplier2 has not bid
+
+        p = ctl("supplier2", "bid", str(aid), "990000.00", server=server, json_out=True)
+        assert p.returncode == 0, p.stderr
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        assert (r["bid"]["seq"], r["rank"]) == (2, 1), r
+        ev = json.loads(out.line())
+        assert ev["auction"]["your_rank"] == 1 and ev["auction"]["bids"] == 2, ev
+        assert watch.poll() is None
+    finally:
+        stop(watch)
+
+    # a rule refusal is status 1 with the code on stderr
+    p = ctl("supplier1", "bid", str(aid), "0.00", server=server)
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    assert "bid_not_positive" in p.stderr
+    p = ctl("supplier2", "bid", str(aid), "989000.00", server=server)
+    assert p.returncode == 1 and "bid_while_leading" in p.stderr, (p.returncode, p.stderr)
+    p = ctl("buyer", "auction", "get", "999999999", server=server)
+    assert p.returncode == 1 and "not_found" in p.stderr, (p.returncode, p.stderr)
+    # the readable view of the owner shows the ranking
+    p = ctl("buyer", "auction", "get", str(aid), server=server)
+    assert p.returncode == 0, p.stderr
+    assert title in p.stdout and "Participant 2" in p.stdout and "990000.00" in p.stdout
+    p = ctl("buyer", "auction", "cancel", str(aid), "--reason", "test over", server=server)
+    assert p.returncode == 0, p.stderr
+    # what tenderctl did is what the server holds
+    with server.client("operator") as c:
+        v = c.ok("auction.get", auction=aid)["auction"]
+    assert (v["state"], v["bids"], v["cancel_reason"]) == ("cancelled", 2, "test over")
+
+
+def test_watch_exits_when_the_auction_closes(env, server, ctl, unique):
+    with server.client("buyer") as b:
+        a = tdclient.create_auction(b, "tenderctl short " + unique, duration=2)
+    watch = spawn_watch(env, server, "supplier3", a["id"], json_out=False)
+    try:
+        out = LineReader(watch)
+        assert "watching" in out.line()
+        wait = (tdclient.parse_time(a["ends_at"]) - tdclient.now_ms()) / 1000.0 + 10
+        rc = watch.wait(wait)
+        rest = out.buf.decode() + watch.stdout.read().decode()
+        assert rc == 0, (rc, rest, watch.stderr.read())
+        assert "closed" in rest and "no bids" in rest, rest
+    finally:
+        stop(watch)
+
+
+def test_exit_status_of_refused_connections(env, server, ctl):
+    p = ctl("stranger", "hello", server=server)
+    assert p.returncode == 3, (p.returncode, p.stdout, p.stderr)
+    assert "unregistered_certificate" in p.stderr, p.stderr
+    p = ctl("rogue", "hello", server=server)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    p = ctl("expired", "hello", server=server)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    # nothing listening
+    p = env.tenderctl("supplier1", "--server", "127.0.0.1:1", "hello")
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    # a usage error
+    p = ctl("supplier1", "bid", server=server)
+    assert p.returncode == 2, (p.returncode, p.stderr)
