@@ -289,6 +289,38 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 	return AUCTION_OK;
 }
 
+/* Seed a scheduled auction with a bidder's starting price (no step rule; see auction.h). */
+enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, int64_t amount,
+    int64_t at)
+{
+	struct auction_bid *b;
+
+	if (a->state == AUCTION_CANCELLED)
+		return AUCTION_E_CANCELLED;
+	if (a->state != AUCTION_SCHEDULED)
+		return AUCTION_E_ENDED;
+	if (org == a->p.buyer_org)
+		return AUCTION_E_OWN_AUCTION;
+	if (amount <= 0)
+		return AUCTION_E_NOT_POSITIVE;
+	if (amount > a->p.start_price)
+		return AUCTION_E_NOT_BELOW_START;
+	if (auction_find_entry(a, org) >= 0)
+		return AUCTION_E_NOT_BELOW_OWN;
+	if (auction_reserve(a, 1) != 0)
+		return AUCTION_E_NOMEM;
+
+	b = &a->bids[a->nbids];
+	b->id = bid_id;
+	b->seq = (int64_t)a->nbids + 1;
+	b->org = org;
+	b->amount = amount;
+	b->at = at;
+	a->nbids++;
+	auction_apply(a, a->nbids - 1);
+	return AUCTION_OK;
+}
+
 /* Cancel a scheduled or running auction at `now`; -1 when already closed or cancelled. */
 int auction_cancel(struct auction *a, int64_t now)
 {

@@ -7,7 +7,8 @@
  * certificates of one company are one bidder.
  *
  * Default rulebook (public 44-FZ rules, every number a parameter):
- *  - 0 < amount < start price;
+ *  - 0 < amount < start price (a bid seeded before the start with
+ *    auction_seed() may equal the start price);
  *  - a bidder may not bid at or above its own previous bid, nor lower its
  *    price while it holds the lead;
  *  - a bid that takes the lead (strictly below the best price, or the start
@@ -146,6 +147,23 @@ int64_t auction_next_deadline(const struct auction *a);
  */
 enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
     int64_t amount, int64_t now, struct auction_bid_result *out);
+
+/*
+ * Seed the standings of a scheduled auction with a price set before it starts
+ * (a tender_auction carries each admitted bidder's tender price into the
+ * auction as its starting rank). No step rule applies: 0 < amount <= start
+ * price (a seeded price may equal the start price), one seed per bidder, and
+ * only while the auction is SCHEDULED; the clock is not consulted and `at` is
+ * recorded as the bid's time. The bid takes the next sequence and ranks like
+ * any other; later auction_bid() calls follow the normal rules, a lead-taking
+ * bid being measured from the best seeded price. Refusals: cancelled
+ * AUCTION_E_CANCELLED; running or closed AUCTION_E_ENDED; the buyer's
+ * organization AUCTION_E_OWN_AUCTION; amount <= 0 AUCTION_E_NOT_POSITIVE;
+ * above the start price AUCTION_E_NOT_BELOW_START; the org has already bid
+ * AUCTION_E_NOT_BELOW_OWN; out of memory AUCTION_E_NOMEM.
+ */
+enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, int64_t amount,
+    int64_t at);
 
 /* Cancel a scheduled or running auction (closed_at = now). Calls
  * auction_advance(a, now) first, so an auction whose end has passed closes

@@ -1217,6 +1217,115 @@ static void test_random_rollback(void **state)
 	auction_free(&a);
 }
 
+/* Seeding a scheduled auction: limits, refusals in order, standings like ordinary bids. */
+static void test_seed(void **state)
+{
+	struct auction a;
+	struct auction_mark m;
+
+	(void)state;
+	auction_setup(&a);
+	auction_mark(&a, &m);
+	/* The start price itself is a valid seed; one unit above it is not. */
+	assert_int_equal(auction_seed(&a, 1, 1, START + 1, T0 - 500), AUCTION_E_NOT_BELOW_START);
+	assert_int_equal(auction_seed(&a, 1, 1, INT64_MAX, T0 - 500), AUCTION_E_NOT_BELOW_START);
+	assert_int_equal(auction_seed(&a, 1, 1, 0, T0 - 500), AUCTION_E_NOT_POSITIVE);
+	assert_int_equal(auction_seed(&a, 1, 1, INT64_MIN, T0 - 500), AUCTION_E_NOT_POSITIVE);
+	/* The buyer is refused before the amount is looked at. */
+	assert_int_equal(auction_seed(&a, 1, BUYER, 0, T0 - 500), AUCTION_E_OWN_AUCTION);
+	assert_int_equal(a.nbids, 0);
+	assert_int_equal(auction_seed(&a, 1, 1, START, T0 - 500), AUCTION_OK);
+	/* No step rule: any amount below the start price, however far. */
+	assert_int_equal(auction_seed(&a, 2, 2, START - 3 * STEPMAX, T0 - 400), AUCTION_OK);
+	assert_int_equal(auction_seed(&a, 3, 3, START - 3 * STEPMAX, T0 - 300), AUCTION_OK);
+	assert_int_equal(auction_seed(&a, 4, 4, START - 1, T0 - 200), AUCTION_OK);
+	/* One seed per bidder, higher or lower. */
+	assert_int_equal(auction_seed(&a, 5, 2, START - 4 * STEPMAX, T0 - 100), AUCTION_E_NOT_BELOW_OWN);
+	assert_int_equal(auction_seed(&a, 5, 1, START - 1, T0 - 100), AUCTION_E_NOT_BELOW_OWN);
+	assert_int_equal(a.state, AUCTION_SCHEDULED);
+	assert_int_equal(a.nbids, 4);
+	assert_int_equal(a.bids[3].id, 4);
+	assert_int_equal(a.bids[3].seq, 4);
+	assert_int_equal(a.bids[3].at, T0 - 200);
+	/* Ranks by price, equal prices by sequence; aliases in seeding order. */
+	assert_int_equal(auction_best(&a), START - 3 * STEPMAX);
+	assert_int_equal(auction_rank_of(&a, 2), 1);
+	assert_int_equal(auction_rank_of(&a, 3), 2);
+	assert_int_equal(auction_rank_of(&a, 4), 3);
+	assert_int_equal(auction_rank_of(&a, 1), 4);
+	assert_int_equal(auction_entry_of(&a, 3)->alias, 3);
+	check_invariants(&a);
+	/* Seeding does not consult the clock: the auction stays scheduled. */
+	assert_int_equal(auction_next_deadline(&a), T0);
+
+	/* Ordinary bids then follow the ordinary rules, measured from the best seeded price. */
+	assert_int_equal(auction_bid(&a, 10, 2, START - 3 * STEPMAX - STEPMIN, T0, NULL), AUCTION_E_WHILE_LEADING);
+	assert_int_equal(auction_bid(&a, 10, 3, START - 3 * STEPMAX - STEPMIN + 1, T0, NULL), AUCTION_E_STEP_TOO_SMALL);
+	assert_int_equal(auction_bid(&a, 10, 3, START - 4 * STEPMAX - 1, T0, NULL), AUCTION_E_STEP_TOO_LARGE);
+	assert_int_equal(auction_bid(&a, 10, 1, START, T0, NULL), AUCTION_E_NOT_BELOW_START);
+	/* A bidder seeded at the start price improves its rank without a step rule. */
+	assert_int_equal(auction_bid(&a, 10, 1, START - 2, T0, NULL), AUCTION_OK);
+	assert_int_equal(auction_rank_of(&a, 1), 3);
+	assert_int_equal(auction_bid(&a, 11, 3, START - 3 * STEPMAX - STEPMIN, T0 + 1, NULL), AUCTION_OK);
+	assert_int_equal(auction_rank_of(&a, 3), 1);
+	assert_int_equal(a.bids[5].seq, 6);
+	/* A bidder that never was seeded may still be refused or accepted by the normal rules. */
+	assert_int_equal(auction_bid(&a, 12, 9, START - 1, T0 + 2, NULL), AUCTION_OK);
+	assert_int_equal(auction_rank_of(&a, 9), 5);
+	check_invariants(&a);
+
+	/* Once running, seeding is over. */
+	assert_int_equal(auction_seed(&a, 13, 8, START - 10, T0 + 3), AUCTION_E_ENDED);
+	assert_null(auction_entry_of(&a, 8));
+
+	/* Rolling back to before the seeds empties the standings. */
+	auction_rollback(&a, &m);
+	assert_int_equal(a.nbids, 0);
+	assert_int_equal(a.state, AUCTION_SCHEDULED);
+	assert_int_equal(auction_best(&a), -1);
+	auction_free(&a);
+
+	/* Closed and cancelled auctions refuse seeds. */
+	auction_setup(&a);
+	auction_advance(&a, T1);
+	assert_int_equal(auction_seed(&a, 1, 1, START, T1), AUCTION_E_ENDED);
+	auction_free(&a);
+	auction_setup(&a);
+	assert_int_equal(auction_cancel(&a, T0 - 10), 0);
+	assert_int_equal(auction_seed(&a, 1, BUYER, 0, T0 - 5), AUCTION_E_CANCELLED);
+	assert_int_equal(a.nbids, 0);
+	auction_free(&a);
+}
+
+/* A seed that cannot get memory changes nothing; a rollback over seeds restores them exactly. */
+static void test_seed_nomem_rollback(void **state)
+{
+	struct auction a, snap;
+	struct auction_mark m;
+
+	(void)state;
+	auction_setup(&a);
+	fail_realloc_after = 1;
+	assert_int_equal(auction_seed(&a, 1, 1, START, T0 - 5), AUCTION_E_NOMEM);
+	fail_realloc_after = 2;
+	assert_int_equal(auction_seed(&a, 1, 1, START, T0 - 5), AUCTION_E_NOMEM);
+	fail_realloc_after = 0;
+	assert_int_equal(a.nbids, 0);
+	assert_int_equal(a.nentries, 0);
+	for (int64_t org = 1; org <= 20; org++)
+		assert_int_equal(auction_seed(&a, org, org, START - 37 * (org % 7), T0 - 100 + org), AUCTION_OK);
+	check_invariants(&a);
+	auction_copy(&snap, &a);
+	auction_mark(&a, &m);
+	bid_ok(&a, 30, auction_best(&a) - STEPMIN, T0 + 1);
+	bid_ok(&a, 7, START - 1, T0 + 2);
+	auction_rollback(&a, &m);
+	assert_same_auction(&a, &snap);
+	check_invariants(&a);
+	auction_free(&snap);
+	auction_free(&a);
+}
+
 /* Run every engine test. */
 int main(void)
 {
@@ -1243,6 +1352,8 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_random_replay),
 		cmocka_unit_test(test_random_rollback),
+		cmocka_unit_test(test_seed),
+		cmocka_unit_test(test_seed_nomem_rollback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
