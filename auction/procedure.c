@@ -689,7 +689,7 @@ static void proc_rank_first(const struct procedure *pr, const struct proc_lot_vi
 	}
 }
 
-/* Evaluate and rank a lot's offers into out (see procedure.h); unknown lot: 0. */
+/* Evaluate and rank a lot's offers into out; returns the entries written (at most cap), 0 for an unknown lot, -1 when scores are missing. */
 int proc_evaluate(const struct procedure *pr, int64_t lot_id, struct proc_eval *out, int cap)
 {
 	const struct proc_lot *l = proc_lot_c(pr, lot_id);
@@ -709,11 +709,13 @@ int proc_evaluate(const struct procedure *pr, int64_t lot_id, struct proc_eval *
 				proc_eval_offer(&v, &pr->offers[i], &out[k++]);
 		return -1;
 	}
-	if (cap >= v.n)
+	if (cap >= v.n) {
 		proc_rank_all(pr, &v, out);
-	else
-		proc_rank_first(pr, &v, out, cap);
-	return v.n;
+		return v.n;
+	}
+	/* A short buffer gets the first cap places: never more than it holds. */
+	proc_rank_first(pr, &v, out, cap);
+	return cap;
 }
 
 /* The checks award and disqualify share: the lot, the offer, the scores, the first rank. */
