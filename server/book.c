@@ -285,6 +285,8 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 	b->step_max_value = r->step_max_value;
 	b->cancel_reason = r->cancel_reason ? strdup(r->cancel_reason) : NULL;
 	b->db_state = book_state_parse(r->state);
+	b->proc_id = r->procurement_id;
+	b->lot_id = r->lot_id;
 	b->touched_batch = -1;
 	b->created_batch = -1;
 	if (map_put(&s->books, r->id, b) < 0) {

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,12 @@ struct conn {
 	int pending;              /* requests waiting for a commit */
 	int counted;              /* counted in its cert's connections */
 	int freeing;              /* teardown scheduled */
+	int finished;             /* close_notify sent, write side shut */
 	char peer[64];
 };
 
 static void conn_update_reading(struct conn *c);
+static void conn_finish(struct conn *c);
 static void conn_free_later(struct conn *c);
 
 /* The identity copied in at handshake. */
@@ -205,7 +208,7 @@ conn_on_write(struct bufferevent *bev, void *arg)
 
 	if (c->state == CONN_CLOSING) {
 		if (len == 0)
-			conn_free_later(c);
+			conn_finish(c);
 		return;
 	}
 	if (c->out_paused && len <= (size_t)c->s->cfg.output_high_water / 2) {
@@ -352,15 +355,35 @@ conn_close(struct conn *c, const char *reason)
 	if (c->counted)
 		c->ident.cert->conns--;
 	c->counted = 0;
-	bufferevent_disable(c->bev, EV_READ);
+	/* keep reading (and discarding): closing a socket with unread input
+	 * resets it, and the peer would lose the last lines sent to it */
+	bufferevent_enable(c->bev, EV_READ);
 	evtimer_del(c->stuck);
+	conn_arm(c->timer, CONN_LINGER_S);
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_get_length(out) == 0) {
-		conn_free_later(c);
+		conn_finish(c);
 		return;
 	}
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	conn_arm(c->timer, CONN_LINGER_S);
+}
+
+/* Output drained on a closing connection: send close_notify, shut the write
+ * side, and wait (bounded) for the peer to close. */
+static void
+conn_finish(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	struct timeval tv = { 2, 0 };
+
+	if (c->finished)
+		return;
+	c->finished = 1;
+	if (ssl && SSL_is_init_finished(ssl))
+		SSL_shutdown(ssl);
+	ERR_clear_error();
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	evtimer_add(c->timer, &tv);
 }
 
 /* Final teardown, from the loop. */
@@ -370,7 +393,7 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 
-	if (ssl && SSL_is_init_finished(ssl))
+	if (ssl && SSL_is_init_finished(ssl) && !c->finished)
 		SSL_shutdown(ssl);  /* best effort close_notify */
 	ERR_clear_error();
 	bufferevent_free(c->bev);

@@ -21,9 +21,9 @@ static const struct {
 	    "WITH a AS (INSERT INTO auctions (id, buyer_participant_id, buyer_organization_id, title,"
 	    " currency, currency_exp, start_price, step_min_percent, step_min_value, step_min_amount,"
 	    " step_max_percent, step_max_value, step_max_amount, starts_at, scheduled_end, ends_at,"
-	    " ext_window_ms, ext_length_ms, state, created_at, created_fingerprint)"
+	    " ext_window_ms, ext_length_ms, state, created_at, created_fingerprint, procurement_id, lot_id)"
 	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17,"
-	    " 'scheduled', $18, $19) RETURNING id)"
+	    " 'scheduled', $18, $19, $21, $22) RETURNING id)"
 	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id, fingerprint,"
 	    " detail) SELECT id, $18, 'created', $2, $3, $19, $20::jsonb FROM a" },
 	[DB_S_BID] = { "bid",
@@ -60,6 +60,21 @@ static const struct {
 	    " c AS (INSERT INTO certificates (fingerprint, participant_id, subject, serial, not_before,"
 	    " not_after, pem) SELECT $6, id, $7, $8, $9, $10, $11 FROM p RETURNING participant_id)"
 	    " SELECT p.id, p.organization_id FROM p JOIN c ON c.participant_id = p.id" },
+	[DB_S_PROC_LOG] = { "proc_log",
+	    "INSERT INTO procurement_log (procurement_id, at, kind, participant_id, organization_id,"
+	    " fingerprint, lot_id, offer_id, sealed, detail)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)" },
+	[DB_S_SEED] = { "seed",
+	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
+	    " fingerprint, amount, placed_at, seeded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true)"
+	    " RETURNING id)"
+	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
+	    " fingerprint, bid_id, amount, detail) SELECT $2, $8, 'bid_accepted', $4, $5, $6, id, $7,"
+	    " '{\"seeded\":true}'::jsonb FROM b" },
+	[DB_S_STATUS] = { "status",
+	    "WITH u AS (UPDATE participants SET status = $2 WHERE id = $1 RETURNING id)"
+	    " INSERT INTO participant_log (participant_id, at, status, reason, operator_id, fingerprint)"
+	    " SELECT id, $3, $2, $4, $5, $6 FROM u" },
 };
 
 enum db_conn_state { DB_DOWN, DB_CONNECTING, DB_PREPARING, DB_RESOLVING, DB_READY };

@@ -37,6 +37,9 @@ enum db_stmt {
 	DB_S_CLOSED,
 	DB_S_CANCELLED,
 	DB_S_REGISTER,
+	DB_S_PROC_LOG,
+	DB_S_SEED,
+	DB_S_STATUS,
 	DB_S_COUNT
 };
 
@@ -99,23 +102,36 @@ struct db_boot_auction {
 	int64_t step_min_value, step_max_value, step_min_amount, step_max_amount;
 	int64_t starts_at, scheduled_end, ends_at, closed_at, ext_window, ext_length;
 	int extensions;
+	int64_t procurement_id;
+	int lot_id;
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;
 	const char *fingerprint;
+	int seeded;
+};
+struct db_boot_proc_log {
+	int64_t procurement_id, at, participant_id, org_id;
+	const char *kind, *fingerprint, *detail;
 };
 struct db_boot_sink {
 	void *arg;
+	int (*proc_log)(void *arg, const struct db_boot_proc_log *r);
 	int (*org)(void *arg, const struct db_boot_org *o);
 	int (*participant)(void *arg, const struct db_boot_participant *p);
 	int (*auction)(void *arg, const struct db_boot_auction *a);
 	int (*bid)(void *arg, const struct db_boot_bid *b);
 };
 
-/* Load everything; returns the last committed batch id in *last_batch and the
- * largest bid and auction ids. 0, or -1 with `cause`. */
-int db_boot_load(const char *conninfo, const struct db_boot_sink *sink, int64_t *last_batch,
-    int64_t *max_bid, int64_t *max_auction, char *cause, size_t n);
+/* Largest ids in use, for allocating new ones. */
+struct db_boot_ids {
+	int64_t last_batch, bid, auction, procurement, offer;
+};
+
+/* Load everything (organizations, participants, auctions, bids, then the
+ * procurement log in order). 0, or -1 with `cause`. */
+int db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
+    char *cause, size_t n);
 
 /* Register a participant with a blocking connection. Returns 0, 1 when the
  * certificate is already registered, -1 on error with `cause`. */

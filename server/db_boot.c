@@ -195,7 +195,7 @@ boot_load_bids(PGconn *pg, const struct db_boot_sink *sink, int64_t *max_bid, ch
     size_t n)
 {
 	if (boot_exec(pg, "DECLARE bid_cur NO SCROLL CURSOR FOR SELECT id, auction_id, seq,"
-	    " participant_id, organization_id, amount, " MS("placed_at") ", fingerprint FROM bids"
+	    " participant_id, organization_id, amount, " MS("placed_at") ", fingerprint, seeded::int FROM bids"
 	    " ORDER BY auction_id, seq", cause, n) < 0)
 		return -1;
 	for (;;) {
@@ -210,6 +210,7 @@ boot_load_bids(PGconn *pg, const struct db_boot_sink *sink, int64_t *max_bid, ch
 				.seq = boot_i64(r, i, 2), .participant_id = boot_i64(r, i, 3),
 				.org_id = boot_i64(r, i, 4), .amount = boot_i64(r, i, 5),
 				.at = boot_i64(r, i, 6), .fingerprint = boot_str(r, i, 7),
+				.seeded = (int)boot_i64(r, i, 8),
 			};
 			if (b.id > *max_bid)
 				*max_bid = b.id;
@@ -226,11 +227,46 @@ boot_load_bids(PGconn *pg, const struct db_boot_sink *sink, int64_t *max_bid, ch
 	}
 }
 
+/* Replay the procurement log in order through the sink. */
+static int
+boot_load_proc_log(PGconn *pg, const struct db_boot_sink *sink, char *cause, size_t n)
+{
+	if (boot_exec(pg, "DECLARE log_cur NO SCROLL CURSOR FOR SELECT procurement_id, "
+	    MS("at") ", kind, participant_id, organization_id, fingerprint, detail::text"
+	    " FROM procurement_log ORDER BY id", cause, n) < 0)
+		return -1;
+	for (;;) {
+		PGresult *r = boot_query(pg, "FETCH 5000 FROM log_cur", cause, n);
+		int rows;
+		if (r == NULL)
+			return -1;
+		rows = PQntuples(r);
+		for (int i = 0; i < rows; i++) {
+			struct db_boot_proc_log l = {
+				.procurement_id = boot_i64(r, i, 0), .at = boot_i64(r, i, 1),
+				.kind = boot_str(r, i, 2), .participant_id = boot_i64(r, i, 3),
+				.org_id = boot_i64(r, i, 4), .fingerprint = boot_str(r, i, 5),
+				.detail = boot_str(r, i, 6),
+			};
+			if (sink->proc_log(sink->arg, &l) < 0) {
+				snprintf(cause, n, "procurement %lld: log entry '%s' does not replay",
+				    (long long)l.procurement_id, l.kind);
+				PQclear(r);
+				return -1;
+			}
+		}
+		PQclear(r);
+		if (rows == 0)
+			return 0;
+	}
+}
+
 /* Load the whole state, calling the sink for each row. */
 int
-db_boot_load(const char *conninfo, const struct db_boot_sink *sink, int64_t *last_batch,
-    int64_t *max_bid, int64_t *max_auction, char *cause, size_t n)
+db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
+    char *cause, size_t n)
 {
+	int64_t *last_batch = &ids->last_batch, *max_bid = &ids->bid, *max_auction = &ids->auction;
 	PGconn *pg = boot_connect(conninfo, cause, n);
 	PGresult *r;
 	int rc = -1;
@@ -278,7 +314,8 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, int64_t *las
 	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
 	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
 	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
-	    " ext_window_ms, ext_length_ms, extensions FROM auctions ORDER BY id", cause, n)) == NULL)
+	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id FROM auctions ORDER BY id",
+	    cause, n)) == NULL)
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct db_boot_auction a = {
@@ -293,6 +330,7 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, int64_t *las
 			.scheduled_end = boot_i64(r, i, 16), .ends_at = boot_i64(r, i, 17),
 			.closed_at = boot_i64(r, i, 18), .ext_window = boot_i64(r, i, 19),
 			.ext_length = boot_i64(r, i, 20), .extensions = (int)boot_i64(r, i, 21),
+			.procurement_id = boot_i64(r, i, 22), .lot_id = (int)boot_i64(r, i, 23),
 		};
 		if (a.id > *max_auction)
 			*max_auction = a.id;
@@ -304,6 +342,16 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, int64_t *las
 	}
 	PQclear(r);
 	if (boot_load_bids(pg, sink, max_bid, cause, n) < 0)
+		goto out;
+	if ((r = boot_query(pg, "SELECT coalesce(max(id), 0) FROM procurements", cause, n)) == NULL)
+		goto out;
+	ids->procurement = boot_i64(r, 0, 0);
+	PQclear(r);
+	if ((r = boot_query(pg, "SELECT coalesce(max(id), 0) FROM offers", cause, n)) == NULL)
+		goto out;
+	ids->offer = boot_i64(r, 0, 0);
+	PQclear(r);
+	if (boot_load_proc_log(pg, sink, cause, n) < 0)
 		goto out;
 	rc = boot_exec(pg, "COMMIT", cause, n);
 out:

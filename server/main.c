@@ -162,13 +162,25 @@ load_bid(void *arg, const struct db_boot_bid *r)
 
 	if (b == NULL)
 		return -1;
-	e = auction_bid(&b->a, r->id, r->org_id, r->amount, r->at, &res);
+	if (r->seeded) {
+		e = auction_seed(&b->a, r->id, r->org_id, r->amount, r->at);
+		res.seq = (int64_t)b->a.nbids;
+	} else {
+		e = auction_bid(&b->a, r->id, r->org_id, r->amount, r->at, &res);
+	}
 	if (e != AUCTION_OK || res.seq != r->seq) {
 		log_error("auction=%lld bid=%lld seq=%lld replay refused: %s", (long long)r->auction_id,
 		    (long long)r->id, (long long)r->seq, auction_err_code(e));
 		return -1;
 	}
 	return 0;
+}
+
+/* Loader: one procurement log row, replayed. */
+static int
+load_proc_log(void *arg, const struct db_boot_proc_log *r)
+{
+	return proc_replay(arg, r);
 }
 
 /* After the replay: apply persisted closings and cancellations. */
@@ -200,22 +212,30 @@ restore_finish(struct server *s, const char *conninfo)
 static int
 restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
 {
-	struct db_boot_sink sink = { s, load_org, load_participant, load_auction, load_bid };
-	int64_t max_bid, max_auction, t0 = time_mono_ms();
+	struct db_boot_sink sink = {
+		.arg = s, .org = load_org, .participant = load_participant, .auction = load_auction,
+		.bid = load_bid, .proc_log = load_proc_log,
+	};
+	struct db_boot_ids ids = { 0 };
+	int64_t t0 = time_mono_ms();
 
 	if (db_boot_migrate(s->cfg.db, s->cfg.sql_dir, cause, n) < 0)
 		return -1;
-	if (db_boot_load(s->cfg.db, &sink, last_batch, &max_bid, &max_auction, cause, n) < 0)
+	if (db_boot_load(s->cfg.db, &sink, &ids, cause, n) < 0)
 		return -1;
+	*last_batch = ids.last_batch;
+	proc_restore_finish(s);
 	if (restore_finish(s, s->cfg.db) < 0) {
 		snprintf(cause, n, "persisted state does not replay");
 		return -1;
 	}
-	s->next_bid_id = max_bid + 1;
-	s->next_auction_id = max_auction + 1;
-	log_info("state rebuilt: organizations=%zu participants=%zu auctions=%zu bids_max_id=%lld ms=%lld",
-	    s->orgs.len, s->participants.len, s->books.len, (long long)max_bid,
-	    (long long)(time_mono_ms() - t0));
+	s->next_bid_id = ids.bid + 1;
+	s->next_auction_id = ids.auction + 1;
+	s->next_proc_id = ids.procurement + 1;
+	s->next_offer_id = ids.offer + 1;
+	log_info("state rebuilt: organizations=%zu participants=%zu auctions=%zu procurements=%zu"
+	    " bids_max_id=%lld ms=%lld", s->orgs.len, s->participants.len, s->books.len,
+	    s->procs.len, (long long)ids.bid, (long long)(time_mono_ms() - t0));
 	return 0;
 }
 
@@ -267,6 +287,7 @@ serve(struct server *s)
 	map_init(&s->orgs_by_name, 1);
 	map_init(&s->participants, 0);
 	map_init(&s->books, 0);
+	map_init(&s->procs, 0);
 	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, cause, sizeof(cause))) == NULL ||
 	    restore(s, &last_batch, cause, sizeof(cause)) < 0) {
 		log_error("cannot start: %s", cause);
@@ -289,10 +310,14 @@ serve(struct server *s)
 	evsignal_add(s->sig_int, NULL);
 	while (map_next(&s->books, &it, NULL, NULL, &v))
 		book_arm(s, v);
+	it = 0;
+	while (map_next(&s->procs, &it, NULL, NULL, &v))
+		proc_arm(s, v);
 	log_info("tenderd listening on %s", s->cfg.listen);
 	event_base_dispatch(s->base);
 
 	/* teardown */
+	proc_free_all(s);
 	it = 0;
 	while (map_next(&s->books, &it, NULL, NULL, &v))
 		book_free(v);
@@ -326,6 +351,8 @@ serve(struct server *s)
 	map_free(&s->orgs_by_name);
 	map_free(&s->participants);
 	map_free(&s->books);
+	map_free(&s->procs);
+	free(s->b_procs);
 	log_info("tenderd stopped");
 	return 0;
 }

@@ -28,7 +28,7 @@
 
 #define OPS_LIST_MAX 500
 
-enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK };
+enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_PROC, CMD_STATUS };
 
 /* A queued state change. */
 struct cmd {
@@ -58,6 +58,10 @@ struct cmd {
 	/* bid result */
 	int64_t bid_id;
 	struct auction_bid_result res;
+	/* procedure change: kind, detail, and the reply to send on commit */
+	char pkind[32];
+	json_t *detail;
+	json_t *reply;
 };
 
 static const char *const role_names[] = { "buyer", "supplier", "operator" };
@@ -141,6 +145,8 @@ static void
 cmd_free(struct cmd *k)
 {
 	json_decref(k->id);
+	json_decref(k->detail);
+	json_decref(k->reply);
 	free(k->title);
 	free(k->reason);
 	free(k->org_name);
@@ -257,13 +263,20 @@ ops_tick(struct server *s, struct book *b)
 /* ---- applying commands to the books, building the batch ---- */
 
 /* Add a statement, opening the batch on first use. */
-static void
+void
 ops_sql(struct server *s, enum db_stmt st, int n, const char *const *params, db_row_fn fn,
     void *arg)
 {
 	if (!db_busy(s->db))
 		db_batch_begin(s->db);
 	db_batch_add(s->db, st, n, params, fn, arg);
+}
+
+/* The batch being built (procedures compare it to their touch marks). */
+int64_t
+ops_batch_seq(const struct server *s)
+{
+	return s->batch_seq;
 }
 
 /* Remember the state of a book before the batch first changes it. */
@@ -330,6 +343,8 @@ ops_transitions(struct server *s, struct book *b)
 		free(dtext);
 		b->db_state = AUCTION_CLOSED;
 		b->notify |= AUCTION_EV_CLOSED;
+		if (b->proc_id)
+			proc_auction_closed(s, b);
 	}
 }
 
@@ -344,6 +359,11 @@ ops_apply_bid(struct server *s, struct cmd *k)
 
 	if (b == NULL) {
 		cmd_refuse(s, k, "not_found", "no such auction");
+		return 0;
+	}
+	if (b->proc_id && auction_entry_of(&b->a, k->who->org->id) == NULL) {
+		cmd_refuse(s, k, "not_admitted", "only the bidders admitted by the tender take part "
+		    "in this auction");
 		return 0;
 	}
 	ops_touch(s, b);
@@ -411,14 +431,23 @@ ops_apply_tick(struct server *s, struct cmd *k)
 	ops_transitions(s, b);
 }
 
+static int ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id);
+
 /* Apply a creation: the book exists from now on, removed if the batch fails. */
 static int
 ops_apply_create(struct server *s, struct cmd *k)
 {
+	return ops_apply_create_proc(s, k, 0, 0);
+}
+
+/* The same, for an auction that decides a procedure's lot (ids 0: none). */
+static int
+ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id)
+{
 	struct book *b = calloc(1, sizeof(*b));
 	char id[24], bp[24], bo[24], exp[24], sp[24], smv[24], sma[24], sxv[24], sxa[24];
 	char st[TIME_BUF], en[TIME_BUF], ew[24], el[24], now[TIME_BUF];
-	char *detail;
+	char *detail, pr[24], lt[24];
 	json_t *dj;
 
 	time_format(k->params.starts_at, st);
@@ -440,6 +469,8 @@ ops_apply_create(struct server *s, struct cmd *k)
 	b->created_at = k->at;
 	b->created_batch = s->batch_seq;
 	b->touched_batch = -1;
+	b->proc_id = proc_id;
+	b->lot_id = (int)lot_id;
 	if (map_put(&s->books, b->a.id, b) < 0) {
 		book_free(b);
 		cmd_refuse(s, k, "internal", "out of memory");
@@ -455,13 +486,14 @@ ops_apply_create(struct server *s, struct cmd *k)
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
-		const char *p[20] = { I64(id, b->a.id), I64(bp, k->who->id), I64(bo, k->who->org->id),
+		const char *p[22] = { I64(id, b->a.id), I64(bp, k->who->id), I64(bo, k->who->org->id),
 		    k->title, k->currency, I64(exp, k->exp), I64(sp, k->params.start_price),
 		    k->smin_pct ? "true" : "false", I64(smv, k->smin_val), I64(sma, k->params.step_min),
 		    k->smax_pct ? "true" : "false", I64(sxv, k->smax_val), I64(sxa, k->params.step_max),
 		    st, en, I64(ew, k->params.ext_window), I64(el, k->params.ext_length), now, k->fp,
-		    detail ? detail : "{}" };
-		ops_sql(s, DB_S_CREATE, 20, p, NULL, NULL);
+		    detail ? detail : "{}", proc_id ? I64(pr, proc_id) : NULL,
+		    proc_id ? I64(lt, lot_id) : NULL };
+		ops_sql(s, DB_S_CREATE, 22, p, NULL, NULL);
 	}
 	free(detail);
 	ops_transitions(s, b);
@@ -535,6 +567,59 @@ ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
 	return 1;
 }
 
+/* Apply a suspension or reinstatement (memory changes on commit). */
+static int
+ops_apply_status(struct server *s, struct cmd *k)
+{
+	struct participant *p = map_get(&s->participants, k->auction_id);
+	char id[24], op[24], t[TIME_BUF];
+
+	if (p == NULL) {
+		cmd_refuse(s, k, "not_found", "no such participant");
+		return 0;
+	}
+	time_format(k->at, t);
+	{
+		const char *prm[6] = { I64(id, p->id), k->amount ? "suspended" : "active", t, k->reason,
+		    I64(op, k->who->id), k->fp };
+		ops_sql(s, DB_S_STATUS, 6, prm, NULL, NULL);
+	}
+	return 1;
+}
+
+/* A suspension committed: refuse the participant's connections from now on. */
+static void
+ops_commit_status(struct server *s, struct cmd *k)
+{
+	struct participant *p = map_get(&s->participants, k->auction_id);
+	size_t it = 0, n = 0;
+	struct conn *victims[256];
+	int64_t cid;
+	void *v;
+	json_t *r;
+
+	p->suspended = k->amount != 0;
+	if (p->suspended) {
+		while (map_next(&s->conns, &it, &cid, NULL, &v) && n < 256) {
+			struct conn *c = conn_get(s, (uint64_t)cid);
+			if (c && conn_ident(c)->who == p)
+				victims[n++] = c;
+		}
+		for (size_t i = 0; i < n; i++) {
+			conn_send(victims[i], json_pack("{s:s, s:{s:s, s:s}}", "event", "error", "error",
+			    "code", "participant_suspended", "message", "this participant was suspended"));
+			conn_close(victims[i], "participant suspended");
+		}
+	}
+	r = proto_ok(k->id);
+	json_object_set_new(r, "participant", json_pack("{s:I, s:s, s:s, s:s}", "id",
+	    (json_int_t)p->id, "name", p->name, "role", role_name(p->role), "status",
+	    p->suspended ? "suspended" : "active"));
+	cmd_reply(s, k, r);
+	log_info("participant=%lld %s by participant=%lld", (long long)p->id,
+	    p->suspended ? "suspended" : "reinstated", (long long)k->who->id);
+}
+
 static void ops_batch_done(void *arg, enum db_outcome o, const char *why);
 
 /* Drain the queue into one batch and send it. */
@@ -554,6 +639,7 @@ ops_flush(evutil_socket_t fd, short what, void *arg)
 	map_init(&pending, 1);
 	s->batch_seq++;
 	s->b_nbooks = 0;
+	s->b_nprocs = 0;
 	while (s->q_head && n < s->cfg.batch_max) {
 		struct cmd *k = s->q_head;
 		int64_t now = k->at;
@@ -574,6 +660,15 @@ ops_flush(evutil_socket_t fd, short what, void *arg)
 		case CMD_CANCEL: keep = ops_apply_cancel(s, k); break;
 		case CMD_REGISTER: keep = ops_apply_register(s, k, &pending); break;
 		case CMD_TICK: ops_apply_tick(s, k); break;
+		case CMD_STATUS: keep = ops_apply_status(s, k); break;
+		case CMD_PROC: {
+			const char *code = NULL, *message = NULL;
+			keep = proc_apply(s, k->pkind, k->detail, k->at, k->who, k->fp, 0, &k->reply,
+			    &code, &message);
+			if (!keep && k->conn_id)
+				cmd_refuse(s, k, code ? code : "internal", message ? message : "refused");
+			break;
+		}
 		}
 		if (keep) {
 			if (s->b_tail)
@@ -594,6 +689,7 @@ ops_flush(evutil_socket_t fd, short what, void *arg)
 		for (size_t i = 0; i < s->b_nbooks; i++)
 			s->b_books[i]->dirty = 0;
 		s->b_nbooks = 0;
+		proc_commit(s);
 		ops_kick(s);
 	}
 }
@@ -656,6 +752,17 @@ ops_commit_cmd(struct server *s, struct cmd *k)
 		break;
 	case CMD_TICK:
 		break;
+	case CMD_STATUS:
+		ops_commit_status(s, k);
+		break;
+	case CMD_PROC:
+		if (k->reply) {
+			r = k->reply;
+			k->reply = NULL;
+			json_object_set(r, "id", k->id);
+			cmd_reply(s, k, r);
+		}
+		break;
 	}
 }
 
@@ -673,9 +780,20 @@ ops_answer_waiters(struct server *s)
 		json_t *id = json_array_get(w, 1);
 		struct book *b = book_get(s, json_integer_value(json_array_get(w, 2)));
 		struct conn *c = conn_get(s, cid);
-		json_t *r;
+		json_t *r, *pv;
 		if (c == NULL)
 			continue;
+		if (json_array_size(w) > 3) {  /* a procurement */
+			pv = proc_view_of(s, json_integer_value(json_array_get(w, 2)), conn_ident(c)->who);
+			if (pv == NULL) {
+				conn_send(c, proto_error(id, "not_found", "no such procurement", NULL));
+				continue;
+			}
+			r = proto_ok(id);
+			json_object_set_new(r, "procurement", pv);
+			conn_send(c, r);
+			continue;
+		}
 		if (b == NULL) {
 			conn_send(c, proto_error(id, "not_found", "no such auction", NULL));
 			continue;
@@ -702,6 +820,7 @@ ops_batch_done(void *arg, enum db_outcome o, const char *why)
 			struct book *b = s->b_books[i];
 			b->dirty = 0;
 			b->touched_batch = -1;
+			b->created_batch = -1;
 			if (b->notify & (AUCTION_EV_CLOSED | BOOK_N_CANCEL))
 				book_broadcast(s, b, "auction.closed", NULL);
 			else if (b->notify & (BOOK_N_BID | AUCTION_EV_STARTED))
@@ -710,6 +829,7 @@ ops_batch_done(void *arg, enum db_outcome o, const char *why)
 			b->notify = 0;
 			book_arm(s, b);
 		}
+		proc_commit(s);
 	} else {
 		log_warn("batch not committed (%s): %zu books rolled back", why ? why : "?",
 		    s->b_nbooks);
@@ -731,6 +851,7 @@ ops_batch_done(void *arg, enum db_outcome o, const char *why)
 			b->touched_batch = -1;
 			book_arm(s, b);
 		}
+		proc_rollback(s);
 		for (k = s->b_head; k; k = k->next) {
 			k->book = NULL;
 			if (o == DB_LOST)
@@ -761,6 +882,9 @@ ops_db_state(void *arg, int up)
 	if (up) {
 		while (map_next(&s->books, &it, NULL, NULL, &v))
 			book_arm(s, v);
+		it = 0;
+		while (map_next(&s->procs, &it, NULL, NULL, &v))
+			proc_arm(s, v);
 		ops_kick(s);
 		return;
 	}
@@ -772,11 +896,136 @@ ops_db_state(void *arg, int up)
 			if (b)
 				b->tick_queued = 0;
 		}
+		if (k->kind == CMD_PROC && k->conn_id == 0) {
+			struct proc *p = map_get(&s->procs, k->auction_id);
+			if (p)
+				p->tick_queued = 0;
+		}
 		cmd_refuse(s, k, "unavailable", "the database is unavailable; nothing was changed, retry later");
 		cmd_free(k);
 	}
 	s->q_tail = NULL;
 	s->q_len = 0;
+}
+
+/* Queue a procedure change (checked by proc.c) for the next batch. */
+void
+ops_enqueue_proc(struct server *s, struct conn *c, json_t *id, const char *kind, json_t *detail,
+    int64_t proc_id)
+{
+	struct cmd *k = cmd_new(CMD_PROC, c, id);
+
+	if (k == NULL) {
+		json_decref(detail);
+		return;
+	}
+	snprintf(k->pkind, sizeof(k->pkind), "%s", kind);
+	k->detail = detail;
+	k->auction_id = proc_id;
+	ops_enqueue(s, c, k);
+}
+
+/* Offers by price, then submission time (kept in `total` for this sort). */
+static int
+ops_cmp_price(const void *x, const void *y)
+{
+	const struct proc_eval *a = x, *b = y;
+
+	if (a->price != b->price)
+		return a->price < b->price ? -1 : 1;
+	return a->total < b->total ? -1 : a->total > b->total ? 1 : 0;
+}
+
+/* Open the live auction of a tender_auction lot: a restricted auction whose
+ * first bids are the admitted bidders' tender prices. */
+struct book *
+ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
+{
+	const struct proc_lot *lot = &p->pr.lots[li];
+	json_t *au = json_object_get(p->doc, "auction"), *jlot;
+	struct cmd k;
+	struct book *b;
+	int64_t delay = json_integer_value(json_object_get(au, "delay")) * 1000;
+	char title[600], id[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF];
+	struct proc_eval *order;
+	const char *why;
+	int n;
+
+	memset(&k, 0, sizeof(k));
+	jlot = json_array_get(json_object_get(p->doc, "lots"), (size_t)li);
+	snprintf(title, sizeof(title), "%s, lot %lld: %s",
+	    json_string_value(json_object_get(p->doc, "title")), (long long)lot->id,
+	    json_string_value(json_object_get(jlot, "title")));
+	k.params.buyer_org = p->pr.p.buyer_org;
+	k.params.start_price = lot->max_price;
+	money_parse_step(json_string_value(json_object_get(au, "step_min")), p->exp, &k.smin_pct,
+	    &k.smin_val);
+	money_parse_step(json_string_value(json_object_get(au, "step_max")), p->exp, &k.smax_pct,
+	    &k.smax_val);
+	k.params.step_min = k.smin_pct ? money_percent_of(lot->max_price, k.smin_val) : k.smin_val;
+	k.params.step_max = k.smax_pct ? money_percent_of(lot->max_price, k.smax_val) : k.smax_val;
+	k.params.starts_at = at + delay;
+	k.params.ends_at = k.params.starts_at +
+	    json_integer_value(json_object_get(au, "duration")) * 1000;
+	k.params.ext_window = json_integer_value(json_object_get(au, "extension_window")) * 1000;
+	k.params.ext_length = json_integer_value(json_object_get(au, "extension")) * 1000;
+	if ((why = auction_params_check(&k.params)) != NULL) {
+		log_error("procurement=%lld lot=%lld auction parameters invalid: %s",
+		    (long long)p->pr.id, (long long)lot->id, why);
+		return NULL;
+	}
+	k.title = title;
+	memcpy(k.currency, p->currency, sizeof(k.currency));
+	k.exp = p->exp;
+	k.at = at;
+	k.who = map_get(&s->participants, p->buyer_participant);
+	if (k.who == NULL)
+		return NULL;
+	snprintf(k.fp, sizeof(k.fp), "%s", "procedure");
+	k.conn_id = 0;
+	if (!ops_apply_create_proc(s, &k, p->pr.id, lot->id))
+		return NULL;
+	b = k.book;
+	/* seed every live offer's price in tender-ranking order (by price and time
+	 * when scores are still missing), so equal prices keep their tender order */
+	order = calloc(p->pr.noffers + 1, sizeof(*order));
+	if (order == NULL)
+		return b;
+	n = proc_evaluate(&p->pr, lot->id, order, (int)p->pr.noffers + 1);
+	if (n < 0) {
+		n = 0;
+		for (size_t i = 0; i < p->pr.noffers; i++) {
+			const struct proc_offer *o = &p->pr.offers[i];
+			if (o->lot_id == lot->id && o->status == OFFER_ACTIVE) {
+				order[n].offer_id = o->id;
+				order[n].price = o->price;
+				order[n].total = o->submitted_at;  /* sort key only */
+				order[n++].status = o->status;
+			}
+		}
+		qsort(order, (size_t)n, sizeof(*order), ops_cmp_price);
+	}
+	for (int i = 0; i < n; i++) {
+		const struct proc_offer *o = proc_offer_by_id(&p->pr, order[i].offer_id);
+		json_t *x;
+		if (o == NULL || o->status != OFFER_ACTIVE)
+			continue;
+		x = json_object_get(p->extras, I64(id, o->id));
+		if (auction_seed(&b->a, s->next_bid_id, o->org, o->price, at) != AUCTION_OK)
+			continue;
+		time_format(at, t);
+		{
+			const char *prm[8] = { I64(bid, s->next_bid_id), I64(id, b->a.id),
+			    I64(seq, (int64_t)b->a.nbids),
+			    I64(pid, json_integer_value(json_object_get(x, "participant"))),
+			    I64(oid, o->org), json_string_value(json_object_get(x, "fingerprint")),
+			    I64(amt, o->price), t };
+			ops_sql(s, DB_S_SEED, 8, prm, NULL, NULL);
+		}
+		s->next_bid_id++;
+	}
+	free(order);
+	return b;
 }
 
 /* Create the flush event. */
@@ -886,10 +1135,16 @@ op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 	size_t n = 0, it = 0;
 	json_t *arr, *r;
 	void *v;
+	int64_t limit = 50, before = INT64_MAX;
 	int rc = proto_get_str(c, req, "state", 0, 16, &state);
 
-	if (rc < 0)
+	if (rc < 0 || proto_get_int(c, req, "limit", 0, &limit) < 0 ||
+	    proto_get_int(c, req, "before", 0, &before) < 0)
 		return;
+	if (limit < 1 || limit > OPS_LIST_MAX) {
+		conn_send(c, proto_error(id, "bad_field", "limit must be 1 to 500", "limit"));
+		return;
+	}
 	if (rc == 0 && strcmp(state, "scheduled") && strcmp(state, "running") &&
 	    strcmp(state, "closed") && strcmp(state, "cancelled")) {
 		conn_send(c, proto_error(id, "bad_field",
@@ -902,18 +1157,21 @@ op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 	}
 	while (map_next(&s->books, &it, NULL, NULL, &v)) {
 		struct book *b = v;
-		if (b->created_batch >= 0)
-			continue;  /* not yet committed */
+		if (b->created_batch >= 0 || b->a.id >= before)
+			continue;  /* not yet committed, or outside the page */
 		if (state == NULL || strcmp(state, auction_state_name(b->a.state)) == 0)
 			all[n++] = b;
 	}
 	qsort(all, n, sizeof(*all), ops_cmp_books);
 	arr = json_array();
-	for (size_t i = 0; i < n && i < OPS_LIST_MAX; i++)
+	for (size_t i = 0; i < n && i < (size_t)limit; i++)
 		json_array_append_new(arr, book_view(s, all[i], conn_ident(c)->who, 0));
-	free(all);
 	r = proto_ok(id);
 	json_object_set_new(r, "auctions", arr);
+	/* the next page starts below the last id returned */
+	json_object_set_new(r, "next_before", n > (size_t)limit ?
+	    json_integer(all[limit - 1]->a.id) : json_null());
+	free(all);
 	conn_send(c, r);
 }
 
@@ -1188,13 +1446,46 @@ op_participant_register(struct server *s, struct conn *c, json_t *id, json_t *re
 	ops_enqueue(s, c, k);
 }
 
+/* participant.suspend / participant.reinstate: operators, with a reason. */
+static void
+op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req, int suspend)
+{
+	const char *reason;
+	int64_t pid;
+	struct cmd *k;
+
+	if (ops_require(c, id, suspend ? "participant.suspend" : "participant.reinstate",
+	    R_OPERATOR) < 0)
+		return;
+	if (proto_get_int(c, req, "participant", 1, &pid) != 0 ||
+	    proto_get_str(c, req, "reason", 1, 1000, &reason) != 0)
+		return;
+	if (map_get(&s->participants, pid) == NULL) {
+		conn_send(c, proto_error(id, "not_found", "no such participant", "participant"));
+		return;
+	}
+	if (pid == conn_ident(c)->who->id) {
+		conn_send(c, proto_error(id, "bad_field", "an operator cannot suspend itself", "participant"));
+		return;
+	}
+	if ((k = cmd_new(CMD_STATUS, c, id)) == NULL || (k->reason = strdup(reason)) == NULL) {
+		free(k);
+		return;
+	}
+	k->auction_id = pid;
+	k->amount = suspend;
+	ops_enqueue(s, c, k);
+}
+
 /* Dispatch one request; -1 for an unknown operation. */
 int
 ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req)
 {
 	int64_t t0 = time_mono_ms();
 
-	if (strcmp(op, "hello") == 0)
+	if (proc_handle(s, c, op, id, req))
+		;
+	else if (strcmp(op, "hello") == 0)
 		op_hello(s, c, id);
 	else if (strcmp(op, "auction.bid") == 0)
 		op_auction_bid(s, c, id, req);
@@ -1212,6 +1503,10 @@ ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t 
 		op_auction_cancel(s, c, id, req);
 	else if (strcmp(op, "participant.register") == 0)
 		op_participant_register(s, c, id, req);
+	else if (strcmp(op, "participant.suspend") == 0)
+		op_participant_status(s, c, id, req, 1);
+	else if (strcmp(op, "participant.reinstate") == 0)
+		op_participant_status(s, c, id, req, 0);
 	else
 		return -1;
 	log_debug("conn=%llu fp=%.16s op=%s ms=%lld", (unsigned long long)conn_ident(c)->id,

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "auction/auction.h"
+#include "auction/procedure.h"
 #include "common/map.h"
 #include "server/config.h"
 #include "server/db.h"
@@ -68,6 +69,8 @@ struct book {
 	int64_t created_batch;     /* batch that created it (removed if that batch fails) */
 	enum auction_state mark_db_state;
 	int mark_cancel;           /* cancel_reason set by the batch in flight */
+	int64_t proc_id;           /* tender_auction: the procedure and lot it decides */
+	int lot_id;
 	uint64_t *watchers;        /* connection ids */
 	size_t nwatchers, capwatchers;
 	/* group commit bookkeeping */
@@ -76,6 +79,37 @@ struct book {
 	int dirty;                 /* changed by the batch in flight */
 	int notify;                /* AUCTION_EV_* and BOOK_N_* to broadcast after commit */
 };
+
+/* A procurement procedure: the engine state plus its published document. */
+struct proc {
+	struct procedure pr;
+	struct server *srv;
+	int64_t buyer_participant;
+	char currency[4];
+	int exp;
+	json_t *doc;               /* current document (lots, items, criteria, documents...) */
+	json_t *questions;         /* [{question, text, asked_at, answer, answered_at}] */
+	json_t *extras;            /* offer id -> {delivery_days, validity_days, comment, values} */
+	char *cancel_reason;
+	int64_t lot_auction[PROC_MAX_LOTS];  /* tender_auction: live auction id per lot index */
+	struct event *timer;
+	int tick_queued;
+	uint64_t *watchers;
+	size_t nwatchers, capwatchers;
+	/* group commit bookkeeping */
+	int64_t touched_batch, created_batch;
+	struct procedure mark;
+	json_t *mark_doc, *mark_questions, *mark_extras;
+	char *mark_cancel;
+	int dirty;
+	unsigned notify;           /* PROC_N_* to broadcast after commit */
+};
+
+#define PROC_N_UPDATE  0x1
+#define PROC_N_AMENDED 0x2
+#define PROC_N_OPENED  0x4
+#define PROC_N_AWARDED 0x8
+#define PROC_N_CLOSED  0x10
 
 #define BOOK_N_BID      0x10
 #define BOOK_N_EXTENDED 0x20
@@ -97,9 +131,10 @@ struct server {
 	struct map orgs_by_name;   /* name -> org */
 	struct map participants;   /* id -> participant */
 	struct map books;          /* id -> book */
+	struct map procs;          /* id -> proc */
 
 	uint64_t next_conn_id;
-	int64_t next_bid_id, next_auction_id;
+	int64_t next_bid_id, next_auction_id, next_proc_id, next_offer_id;
 	int64_t last_now;          /* commands are applied with non-decreasing times */
 	size_t nconns;
 
@@ -110,6 +145,8 @@ struct server {
 	struct cmd *b_head, *b_tail;
 	struct book **b_books;     /* books changed by it */
 	size_t b_nbooks, b_capbooks;
+	struct proc **b_procs;     /* procedures changed by it */
+	size_t b_nprocs, b_capprocs;
 	json_t *b_waiters;         /* parked reads: array of [conn id, req id, auction id] */
 	int64_t batch_seq;
 
@@ -175,6 +212,42 @@ void book_unwatch(struct book *b, uint64_t conn_id);
 void book_broadcast(struct server *s, struct book *b, const char *event, const char *reason);
 /* Rebuild a book from persisted rows (start-up). */
 struct book *book_restore(struct server *s, const struct db_boot_auction *a);
+
+/* ---- proc.c: procurement procedures ---- */
+/* Operations of procedures: 1 when handled, 0 when `op` is not one of them. */
+int proc_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req);
+/*
+ * Apply one procedure change (`kind` with its `detail`) at `at`: live (SQL is
+ * added to the batch, the reply filled for the commit) or in replay at start-up.
+ * Returns 1 when applied, 0 when refused (code and message set).
+ */
+int proc_apply(struct server *s, const char *kind, json_t *detail, int64_t at,
+    const struct participant *who, const char *fp, int replay, json_t **reply,
+    const char **code, const char **message);
+void proc_commit(struct server *s);    /* the batch committed: broadcast, re-arm */
+void proc_rollback(struct server *s);  /* the batch failed: restore every touched procedure */
+void proc_arm(struct server *s, struct proc *p);
+void proc_tick(struct server *s, struct proc *p);
+/* A tender_auction lot's live auction closed (inside the batch that closes it). */
+void proc_auction_closed(struct server *s, struct book *b);
+/* Start-up: replay one log row. */
+int proc_replay(struct server *s, const struct db_boot_proc_log *r);
+void proc_free_all(struct server *s);
+/* Start-up: link tender_auction lots to their loaded auctions. */
+void proc_restore_finish(struct server *s);
+/* For parked reads: the view of a procedure, NULL when gone or hidden. */
+json_t *proc_view_of(struct server *s, int64_t pid, const struct participant *v);
+
+/* ---- ops.c, for proc.c ---- */
+/* Queue a procedure change made by `c` (or the clock when c is NULL). */
+void ops_enqueue_proc(struct server *s, struct conn *c, json_t *id, const char *kind,
+    json_t *detail, int64_t proc_id);
+/* Add a statement to the batch being built. */
+void ops_sql(struct server *s, enum db_stmt st, int n, const char *const *params,
+    db_row_fn fn, void *arg);
+int64_t ops_batch_seq(const struct server *s);
+/* Open the live auction of a tender_auction lot, seeded with the tender prices. */
+struct book *ops_open_auction(struct server *s, struct proc *p, int lot_index, int64_t at);
 
 /* ---- registry (ops.c) ---- */
 struct org *registry_org(struct server *s, int64_t id, const char *name);

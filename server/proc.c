@@ -1,0 +1,1689 @@
+/*
+ * Procurement procedures in the server: requests in, checked, queued as
+ * changes; changes applied to the procedure engine (auction/procedure.c) in
+ * the batch being built, written to procurement_log (the relational tables
+ * follow by trigger), acknowledged and broadcast on commit.
+ *
+ * Every change is one log row whose `detail` holds everything needed to apply
+ * it again: at start-up the log is replayed through proc_apply() in replay
+ * mode, which rebuilds every procedure exactly. Clock transitions (tendering,
+ * opening, decision) are log rows too; replaying them advances the engine to
+ * their time.
+ *
+ * Sealed contents: before the opening nobody but its author reads an offer.
+ * Views show counts only; the log marks such rows sealed and the audit views
+ * hide them until the procedure is opened.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "common/money.h"
+#include "common/timeutil.h"
+#include "server/server.h"
+
+#define PROC_MAX_DOCUMENT (48 * 1024)   /* bytes of a document's content (fits max_line as base64) */
+#define PROC_MAX_DOCS 20
+#define PROC_MAX_ITEMS 100
+
+/* Text of an int64. */
+#define I64(buf, v) (snprintf((buf), sizeof(buf), "%lld", (long long)(v)), (const char *)(buf))
+
+static struct proc *proc_get(struct server *s, int64_t id);
+
+/* ---- small helpers ---- */
+
+/* Send an error for a request. */
+static void
+proc_err(struct conn *c, json_t *id, const char *code, const char *msg, const char *field)
+{
+	conn_send(c, proto_error(id, code, msg, field));
+}
+
+/* Integer member of a JSON object (0 when absent). */
+static int64_t
+ji(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* String member of a JSON object (NULL when absent). */
+static const char *
+js(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* A weight in percent with up to 2 decimals ("60", "12.5") to basis points. */
+static int
+proc_parse_weight(const char *text, int64_t *bp)
+{
+	return money_parse(text, 2, bp) == 0 && *bp > 0 && *bp <= 10000 ? 0 : -1;
+}
+
+/* Who may see what. */
+static int
+proc_is_owner(const struct proc *p, const struct participant *v)
+{
+	return v && v->role == ROLE_BUYER && v->org->id == p->pr.p.buyer_org;
+}
+
+/* The lot index of a lot id, -1 when none. */
+static int
+proc_lot_index(const struct proc *p, int64_t lot_id)
+{
+	for (int i = 0; i < p->pr.nlots; i++)
+		if (p->pr.lots[i].id == lot_id)
+			return i;
+	return -1;
+}
+
+/* ---- engine parameters from a document ---- */
+
+/* Fill engine params and lots from a normalized document. */
+static void
+proc_from_doc(json_t *doc, int64_t buyer_org, struct proc_params *pp, struct proc_lot *lots,
+    int *nlots)
+{
+	json_t *jl, *jc;
+	size_t i, j;
+
+	memset(pp, 0, sizeof(*pp));
+	proc_kind_parse(js(doc, "kind"), &pp->kind);
+	pp->buyer_org = buyer_org;
+	pp->enquiry_end = ji(doc, "enquiry_end");
+	pp->submission_deadline = ji(doc, "submission_deadline");
+	pp->opening_at = ji(doc, "opening_at");
+	pp->min_bids = (int)ji(doc, "min_bids");
+	*nlots = 0;
+	json_array_foreach(json_object_get(doc, "lots"), i, jl) {
+		struct proc_lot *l = &lots[*nlots];
+		memset(l, 0, sizeof(*l));
+		l->id = ji(jl, "id");
+		l->max_price = ji(jl, "max_price");
+		json_array_foreach(json_object_get(jl, "criteria"), j, jc) {
+			struct proc_criterion *c = &l->crit[l->ncrit++];
+			proc_crit_kind_parse(js(jc, "kind"), &c->kind);
+			c->weight_bp = ji(jc, "weight_bp");
+			c->higher_better = js(jc, "better") && strcmp(js(jc, "better"), "higher") == 0;
+			c->min = ji(jc, "min");
+			c->max = ji(jc, "max");
+			if (l->ncrit == PROC_MAX_CRITERIA)
+				break;
+		}
+		if (++*nlots == PROC_MAX_LOTS)
+			break;
+	}
+}
+
+/* Criterion index of a code in a lot, -1 when none. */
+static int
+proc_crit_index(json_t *jlot, const char *code)
+{
+	json_t *jc;
+	size_t j;
+
+	json_array_foreach(json_object_get(jlot, "criteria"), j, jc)
+		if (strcmp(js(jc, "code"), code) == 0)
+			return (int)j;
+	return -1;
+}
+
+/* The document's lot object with this id. */
+static json_t *
+proc_doc_lot(json_t *doc, int64_t lot_id)
+{
+	json_t *jl;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "lots"), i, jl)
+		if (ji(jl, "id") == lot_id)
+			return jl;
+	return NULL;
+}
+
+/* ---- request parsing: a procurement document ---- */
+
+/* Parse a time field into ms; 0 on success, -1 after sending an error. */
+static int
+proc_time_field(struct conn *c, json_t *id, json_t *req, const char *f, int64_t *out)
+{
+	const char *t;
+
+	if (proto_get_str(c, req, f, 1, 64, &t) != 0)
+		return -1;
+	if (time_parse(t, out) < 0) {
+		proc_err(c, id, "bad_field", "expected an RFC 3339 time", f);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse an amount field (decimal string) into minor units. */
+static int
+proc_money_field(struct conn *c, json_t *id, json_t *obj, const char *f, int exp, int64_t *out)
+{
+	json_t *v = json_object_get(obj, f);
+	char msg[128];
+
+	if (v == NULL) {
+		snprintf(msg, sizeof(msg), "field '%s' is required", f);
+		proc_err(c, id, "missing_field", msg, f);
+		return -1;
+	}
+	if (!json_is_string(v) || money_parse(json_string_value(v), exp, out) < 0 || *out <= 0) {
+		snprintf(msg, sizeof(msg), "'%s' must be a positive decimal string with at most %d "
+		    "fraction digits", f, exp);
+		proc_err(c, id, "bad_field", msg, f);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse one criterion; `ci` is its index in the lot. */
+static json_t *
+proc_parse_criterion(struct conn *c, json_t *id, json_t *jc, int ci)
+{
+	const char *code = js(jc, "code"), *name = js(jc, "name"), *kind = js(jc, "kind");
+	const char *w = js(jc, "weight"), *better = js(jc, "better");
+	enum proc_crit_kind k;
+	int64_t bp;
+	json_t *out;
+
+	if (!json_is_object(jc) || kind == NULL || proc_crit_kind_parse(kind, &k) < 0) {
+		proc_err(c, id, "bad_field", "each criterion needs a kind: price, stated or scored",
+		    "criteria");
+		return NULL;
+	}
+	if ((ci == 0) != (k == CRIT_PRICE)) {
+		proc_err(c, id, "bad_field", "the first criterion, and only it, is the price", "criteria");
+		return NULL;
+	}
+	if (w == NULL || proc_parse_weight(w, &bp) < 0) {
+		proc_err(c, id, "bad_field", "each criterion needs a weight in percent, as a string "
+		    "(\"60\", \"12.5\")", "criteria");
+		return NULL;
+	}
+	if (k != CRIT_PRICE && (code == NULL || strlen(code) == 0 || strlen(code) > 40)) {
+		proc_err(c, id, "bad_field", "non-price criteria need a code (1-40 chars)", "criteria");
+		return NULL;
+	}
+	out = json_pack("{s:s, s:s, s:s, s:I}", "code", k == CRIT_PRICE ? "price" : code,
+	    "name", name ? name : (k == CRIT_PRICE ? "Price" : code), "kind", kind,
+	    "weight_bp", (json_int_t)bp);
+	if (k == CRIT_STATED) {
+		json_t *mn = json_object_get(jc, "min"), *mx = json_object_get(jc, "max");
+		if (!json_is_integer(mn) || !json_is_integer(mx) ||
+		    json_integer_value(mn) >= json_integer_value(mx) ||
+		    (better && strcmp(better, "higher") && strcmp(better, "lower")) || better == NULL) {
+			json_decref(out);
+			proc_err(c, id, "bad_field", "a stated criterion needs integer min < max and better: "
+			    "higher or lower", "criteria");
+			return NULL;
+		}
+		json_object_set(out, "min", mn);
+		json_object_set(out, "max", mx);
+		json_object_set_new(out, "better", json_string(better));
+		if (js(jc, "unit"))
+			json_object_set_new(out, "unit", json_string(js(jc, "unit")));
+	} else if (k == CRIT_SCORED) {
+		json_t *mx = json_object_get(jc, "max");
+		if (!json_is_integer(mx) || json_integer_value(mx) < 1 || json_integer_value(mx) > 1000) {
+			json_decref(out);
+			proc_err(c, id, "bad_field", "a scored criterion needs an integer max (1-1000)",
+			    "criteria");
+			return NULL;
+		}
+		json_object_set_new(out, "min", json_integer(0));
+		json_object_set(out, "max", mx);
+	}
+	return out;
+}
+
+/* Base64 decode with OpenSSL; returns the length or -1. */
+static int
+proc_b64_decode(const char *in, unsigned char *out, size_t cap)
+{
+	size_t len = strlen(in);
+	int n, pad = 0;
+
+	if (len % 4 != 0 || len / 4 * 3 > cap)
+		return -1;
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0)
+		return -1;
+	if (len >= 1 && in[len - 1] == '=')
+		pad++;
+	if (len >= 2 && in[len - 2] == '=')
+		pad++;
+	return n - pad;
+}
+
+/* Parse documents: name, media_type, and content (base64) or size + sha256. */
+static json_t *
+proc_parse_documents(struct conn *c, json_t *id, json_t *jdocs, int first_id)
+{
+	json_t *out = json_array(), *jd;
+	size_t i;
+	static unsigned char buf[PROC_MAX_DOCUMENT + 3];
+
+	if (jdocs == NULL)
+		return out;
+	if (!json_is_array(jdocs) || json_array_size(jdocs) > PROC_MAX_DOCS) {
+		proc_err(c, id, "bad_field", "documents must be an array of at most 20", "documents");
+		goto fail;
+	}
+	json_array_foreach(jdocs, i, jd) {
+		const char *name = js(jd, "name"), *mt = js(jd, "media_type"), *content = js(jd, "content");
+		const char *sha = js(jd, "sha256");
+		unsigned char md[32];
+		char hex[65];
+		json_t *d;
+		int n;
+
+		if (name == NULL || mt == NULL || strlen(name) > 200 || strlen(mt) > 100) {
+			proc_err(c, id, "bad_field", "a document needs a name and a media_type", "documents");
+			goto fail;
+		}
+		d = json_pack("{s:i, s:s, s:s}", "id", first_id + (int)i, "name", name, "media_type", mt);
+		if (content) {
+			if ((n = proc_b64_decode(content, buf, sizeof(buf))) < 0 || n > PROC_MAX_DOCUMENT) {
+				json_decref(d);
+				proc_err(c, id, "bad_field", "document content must be base64 of at most 49152 "
+				    "bytes", "documents");
+				goto fail;
+			}
+			EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL);
+			for (int b = 0; b < 32; b++)
+				snprintf(hex + 2 * b, 3, "%02x", md[b]);
+			if (sha && strcmp(sha, hex) != 0) {
+				json_decref(d);
+				proc_err(c, id, "bad_field", "document content does not match its sha256",
+				    "documents");
+				goto fail;
+			}
+			json_object_set_new(d, "size", json_integer(n));
+			json_object_set_new(d, "sha256", json_string(hex));
+			json_object_set_new(d, "content", json_string(content));
+		} else {
+			json_t *sz = json_object_get(jd, "size");
+			if (sha == NULL || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64 ||
+			    !json_is_integer(sz) || json_integer_value(sz) < 0) {
+				json_decref(d);
+				proc_err(c, id, "bad_field", "a document without content needs size and a "
+				    "lower-case hex sha256", "documents");
+				goto fail;
+			}
+			json_object_set(d, "size", sz);
+			json_object_set_new(d, "sha256", json_string(sha));
+			json_object_set_new(d, "content", json_null());
+		}
+		json_array_append_new(out, d);
+	}
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+/*
+ * Parse a procurement document from a create or amend request into its
+ * normalized form (amounts in minor units, times in ms, weights in basis
+ * points). `prev` is the current document for an amendment (kind and
+ * currency are kept; new documents are appended). NULL after an error reply.
+ */
+static json_t *
+proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t *prev)
+{
+	const char *title, *descr = NULL, *kind, *currency;
+	int64_t enq, dead, open, minb = 1;
+	enum proc_kind k;
+	json_t *doc = NULL, *lots, *jl, *docs;
+	struct proc_params pp;
+	struct proc_lot plots[PROC_MAX_LOTS];
+	int exp, nl;
+	size_t i;
+	const char *why;
+
+	if (proto_get_str(c, req, "title", 1, 500, &title) != 0 ||
+	    proto_get_str(c, req, "description", 0, 20000, &descr) < 0)
+		return NULL;
+	if (prev) {
+		kind = js(prev, "kind");
+		currency = js(prev, "currency");
+	} else {
+		if (proto_get_str(c, req, "kind", 1, 20, &kind) != 0 ||
+		    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
+			return NULL;
+	}
+	if (proc_kind_parse(kind, &k) < 0) {
+		proc_err(c, id, "bad_field", "kind must be rfq, tender or tender_auction", "kind");
+		return NULL;
+	}
+	if ((exp = money_exponent(currency)) < 0) {
+		proc_err(c, id, "bad_field", "currency must be an ISO 4217 code", "currency");
+		return NULL;
+	}
+	if (proc_time_field(c, id, req, "enquiry_end", &enq) < 0 ||
+	    proc_time_field(c, id, req, "submission_deadline", &dead) < 0 ||
+	    proc_time_field(c, id, req, "opening_at", &open) < 0 ||
+	    proto_get_int(c, req, "min_bids", 0, &minb) < 0)
+		return NULL;
+	doc = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "title", title,
+	    "description", descr ? descr : "", "kind", kind, "exp", exp, "currency", currency,
+	    "enquiry_end", (json_int_t)enq, "submission_deadline", (json_int_t)dead,
+	    "opening_at", (json_int_t)open, "min_bids", (json_int_t)minb);
+	lots = json_array();
+	json_object_set_new(doc, "lots", lots);
+	if (!json_is_array(json_object_get(req, "lots")) || json_array_size(json_object_get(req, "lots")) == 0 ||
+	    json_array_size(json_object_get(req, "lots")) > PROC_MAX_LOTS) {
+		proc_err(c, id, "bad_field", "lots must be an array of 1 to 50 lots", "lots");
+		goto fail;
+	}
+	json_array_foreach(json_object_get(req, "lots"), i, jl) {
+		json_t *lot, *items = json_array(), *crits = json_array(), *ji_, *jc;
+		const char *lt = js(jl, "title");
+		int64_t maxp;
+		size_t j;
+
+		if (!json_is_object(jl) || lt == NULL || strlen(lt) > 500) {
+			json_decref(items);
+			json_decref(crits);
+			proc_err(c, id, "bad_field", "each lot needs a title", "lots");
+			goto fail;
+		}
+		lot = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)i + 1, "title", lt,
+		    "items", items, "criteria", crits);
+		json_array_append_new(lots, lot);
+		if (proc_money_field(c, id, jl, "max_price", exp, &maxp) < 0)
+			goto fail;
+		json_object_set_new(lot, "max_price", json_integer(maxp));
+		if (!json_is_array(json_object_get(jl, "items")) ||
+		    json_array_size(json_object_get(jl, "items")) > PROC_MAX_ITEMS) {
+			proc_err(c, id, "bad_field", "each lot needs an items array (at most 100)", "items");
+			goto fail;
+		}
+		json_array_foreach(json_object_get(jl, "items"), j, ji_) {
+			const char *d = js(ji_, "description"), *q = js(ji_, "quantity"), *u = js(ji_, "unit");
+			const char *cl = js(ji_, "classification");
+			int64_t qv;
+			if (d == NULL || q == NULL || u == NULL || money_parse(q, 3, &qv) < 0 || qv <= 0) {
+				proc_err(c, id, "bad_field", "each item needs description, unit and a positive "
+				    "decimal quantity (string, at most 3 decimals)", "items");
+				goto fail;
+			}
+			json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s?}", "description", d,
+			    "quantity", q, "unit", u, "classification", cl));
+		}
+		if (json_object_get(jl, "criteria") == NULL) {
+			json_array_append_new(crits, json_pack("{s:s, s:s, s:s, s:i}", "code", "price",
+			    "name", "Price", "kind", "price", "weight_bp", 10000));
+		} else if (!json_is_array(json_object_get(jl, "criteria")) ||
+		    json_array_size(json_object_get(jl, "criteria")) > PROC_MAX_CRITERIA) {
+			proc_err(c, id, "bad_field", "criteria must be an array of at most 8", "criteria");
+			goto fail;
+		} else {
+			json_array_foreach(json_object_get(jl, "criteria"), j, jc) {
+				json_t *pc = proc_parse_criterion(c, id, jc, (int)j);
+				if (pc == NULL)
+					goto fail;
+				json_array_append_new(crits, pc);
+			}
+		}
+	}
+	docs = proc_parse_documents(c, id, json_object_get(req, "documents"),
+	    prev ? (int)json_array_size(json_object_get(prev, "documents")) + 1 : 1);
+	if (docs == NULL)
+		goto fail;
+	if (prev) {
+		json_t *all = json_deep_copy(json_object_get(prev, "documents"));
+		json_array_extend(all, docs);
+		json_decref(docs);
+		docs = all;
+	}
+	json_object_set_new(doc, "documents", docs);
+	if (k == PROC_TENDER_AUCTION) {
+		json_t *au = json_object_get(req, "auction"), *pa = prev ? json_object_get(prev, "auction") : NULL;
+		const char *smin = "0.5%", *smax = "5%";
+		int64_t dur = 600, win = 120, ext = 120, delay = 60, v;
+		int pct;
+		if (pa) {
+			smin = js(pa, "step_min");
+			smax = js(pa, "step_max");
+			dur = ji(pa, "duration");
+			win = ji(pa, "extension_window");
+			ext = ji(pa, "extension");
+			delay = ji(pa, "delay");
+		}
+		if (au && json_is_object(au)) {
+			if (js(au, "step_min")) smin = js(au, "step_min");
+			if (js(au, "step_max")) smax = js(au, "step_max");
+			if (json_is_integer(json_object_get(au, "duration"))) dur = ji(au, "duration");
+			if (json_is_integer(json_object_get(au, "extension_window"))) win = ji(au, "extension_window");
+			if (json_is_integer(json_object_get(au, "extension"))) ext = ji(au, "extension");
+			if (json_is_integer(json_object_get(au, "delay"))) delay = ji(au, "delay");
+		}
+		if (money_parse_step(smin, exp, &pct, &v) < 0 || money_parse_step(smax, exp, &pct, &v) < 0 ||
+		    dur < 1 || dur > 86400 || win < 0 || win > 86400 || ext < 0 || ext > 86400 ||
+		    delay < 0 || delay > 86400) {
+			proc_err(c, id, "bad_field", "auction settings: step_min/step_max as \"0.5%\" or an "
+			    "amount, duration 1-86400 s, extension_window/extension/delay 0-86400 s", "auction");
+			goto fail;
+		}
+		json_object_set_new(doc, "auction", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
+		    "step_min", smin, "step_max", smax, "duration", (json_int_t)dur,
+		    "extension_window", (json_int_t)win, "extension", (json_int_t)ext,
+		    "delay", (json_int_t)delay));
+	}
+	proc_from_doc(doc, 1, &pp, plots, &nl);
+	if ((why = proc_check(&pp, plots, nl)) != NULL) {
+		proc_err(c, id, "bad_field", why, NULL);
+		goto fail;
+	}
+	(void)s;
+	return doc;
+fail:
+	json_decref(doc);
+	return NULL;
+}
+
+/* ---- views ---- */
+
+/* A document without contents. */
+static json_t *
+proc_doc_public(json_t *docs)
+{
+	json_t *out = json_array(), *d;
+	size_t i;
+
+	json_array_foreach(docs, i, d) {
+		json_t *x = json_deep_copy(d);
+		json_object_del(x, "content");
+		json_object_set_new(x, "has_content", json_boolean(!json_is_null(json_object_get(d, "content"))));
+		json_array_append_new(out, x);
+	}
+	return out;
+}
+
+/* "85.50" from hundredths. */
+static json_t *
+proc_points(int64_t hundredths)
+{
+	char buf[40];
+
+	money_format(hundredths, 2, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+/* The opening record of a lot: every opened offer in rank order, with its score. */
+static json_t *
+proc_opening(struct server *s, struct proc *p, int li, const struct participant *v)
+{
+	size_t cap = p->pr.noffers + 1;
+	struct proc_eval *ev = calloc(cap, sizeof(*ev));
+	const struct proc_lot *lot = &p->pr.lots[li];
+	json_t *jlot = proc_doc_lot(p->doc, lot->id), *out = json_array();
+	int n = ev ? proc_evaluate(&p->pr, lot->id, ev, (int)cap) : 0, complete = n >= 0;
+	int hide = lot->state == LOT_AUCTION;  /* identities hidden while the auction runs */
+	char key[24];
+
+	if (n < 0) {
+		/* scores missing: list the offers without ranks */
+		n = 0;
+		for (size_t i = 0; i < p->pr.noffers && (size_t)n < cap; i++) {
+			const struct proc_offer *o = &p->pr.offers[i];
+			if (o->lot_id != lot->id || o->status == OFFER_WITHDRAWN)
+				continue;
+			memset(&ev[n], 0, sizeof(ev[n]));
+			ev[n].offer_id = o->id;
+			ev[n].org = o->org;
+			ev[n].price = o->price;
+			ev[n].status = o->status;
+			n++;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		const struct proc_offer *o = proc_offer_by_id(&p->pr, ev[i].offer_id);
+		json_t *x = json_object_get(p->extras, I64(key, ev[i].offer_id));
+		json_t *row = json_pack("{s:I, s:o, s:s}", "offer", (json_int_t)ev[i].offer_id,
+		    "price", proto_money(ev[i].price, p->exp), "status", proc_offer_status_name(ev[i].status));
+		json_t *bd = json_array(), *jc;
+		size_t ci;
+		if (complete && ev[i].rank > 0)
+			json_object_set_new(row, "rank", json_integer(ev[i].rank));
+		else
+			json_object_set_new(row, "rank", json_null());
+		if (hide) {
+			char alias[32];
+			snprintf(alias, sizeof(alias), "Bidder %d", i + 1);
+			json_object_set_new(row, "bidder", json_string(alias));
+		} else {
+			struct org *org = map_get(&s->orgs, ev[i].org);
+			json_object_set_new(row, "organization", json_string(org ? org->name : "?"));
+		}
+		if (v && v->org->id == ev[i].org)
+			json_object_set_new(row, "you", json_true());
+		if (x) {
+			json_object_set(row, "values", json_object_get(x, "values"));
+			if (json_object_get(x, "delivery_days"))
+				json_object_set(row, "delivery_days", json_object_get(x, "delivery_days"));
+			if (json_object_get(x, "validity_days"))
+				json_object_set(row, "validity_days", json_object_get(x, "validity_days"));
+			if (js(x, "comment"))
+				json_object_set(row, "comment", json_object_get(x, "comment"));
+			if (js(x, "reason"))
+				json_object_set(row, "disqualification_reason", json_object_get(x, "reason"));
+		}
+		json_object_set_new(row, "submitted_at", proto_time(o ? o->submitted_at : 0));
+		if (complete) {
+			json_array_foreach(json_object_get(jlot, "criteria"), ci, jc) {
+				json_array_append_new(bd, json_pack("{s:s, s:o, s:o}", "criterion", js(jc, "code"),
+				    "score", proc_points(ev[i].crit_score[ci]),
+				    "weighted", proc_points(ev[i].weighted[ci])));
+			}
+			json_object_set_new(row, "breakdown", bd);
+			json_object_set_new(row, "total", proc_points(ev[i].total));
+		} else {
+			json_decref(bd);
+			json_object_set_new(row, "total", json_null());
+		}
+		if (o && o->auction_rank) {
+			struct book *b = p->lot_auction[li] ? book_get(s, p->lot_auction[li]) : NULL;
+			const struct auction_entry *e = b ? auction_entry_of(&b->a, o->org) : NULL;
+			json_object_set_new(row, "auction_rank", json_integer(o->auction_rank));
+			if (e)
+				json_object_set_new(row, "auction_price", proto_money(e->amount, p->exp));
+		}
+		json_array_append_new(out, row);
+	}
+	free(ev);
+	return out;
+}
+
+/* The procedure as `v` may see it. */
+static json_t *
+proc_view(struct server *s, struct proc *p, const struct participant *v)
+{
+	const struct procedure *pr = &p->pr;
+	int opened = pr->opened_at > 0;
+	json_t *j, *lots = json_array(), *jl;
+	struct org *buyer = map_get(&s->orgs, pr->p.buyer_org);
+	size_t i;
+	char key[24];
+
+	j = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "id", (json_int_t)pr->id,
+	    "kind", proc_kind_name(pr->p.kind), "state", proc_state_name(pr->state),
+	    "version", pr->version, "title", js(p->doc, "title"),
+	    "description", js(p->doc, "description"), "currency", p->currency,
+	    "buyer", buyer ? buyer->name : "?");
+	json_object_set_new(j, "enquiry_end", proto_time(pr->p.enquiry_end));
+	json_object_set_new(j, "submission_deadline", proto_time(pr->p.submission_deadline));
+	json_object_set_new(j, "opening_at", proto_time(pr->p.opening_at));
+	json_object_set_new(j, "min_bids", json_integer(pr->p.min_bids));
+	json_object_set_new(j, "published_at", pr->published_at ? proto_time(pr->published_at) : json_null());
+	json_object_set_new(j, "opened_at", opened ? proto_time(pr->opened_at) : json_null());
+	json_object_set_new(j, "decided_at", pr->decided_at ? proto_time(pr->decided_at) : json_null());
+	json_object_set_new(j, "cancel_reason", p->cancel_reason ? json_string(p->cancel_reason) : json_null());
+	if (json_object_get(p->doc, "auction"))
+		json_object_set(j, "auction", json_object_get(p->doc, "auction"));
+	json_array_foreach(json_object_get(p->doc, "lots"), i, jl) {
+		const struct proc_lot *lot = &pr->lots[i];
+		json_t *crits = json_array(), *jc, *x;
+		size_t ci;
+		json_array_foreach(json_object_get(jl, "criteria"), ci, jc) {
+			json_t *c = json_deep_copy(jc);
+			json_object_del(c, "weight_bp");
+			json_object_set_new(c, "weight", proc_points(ji(jc, "weight_bp")));
+			json_array_append_new(crits, c);
+		}
+		x = json_pack("{s:I, s:s, s:o, s:O, s:o, s:s, s:i}", "id", (json_int_t)lot->id,
+		    "title", js(jl, "title"), "max_price", proto_money(lot->max_price, p->exp),
+		    "items", json_object_get(jl, "items"), "criteria", crits,
+		    "state", proc_lot_state_name(lot->state), "offers",
+		    proc_live_offers(pr, lot->id));
+		json_object_set_new(x, "awarded_offer", lot->awarded_offer ? json_integer(lot->awarded_offer) : json_null());
+		if (p->lot_auction[i])
+			json_object_set_new(x, "auction", json_integer(p->lot_auction[i]));
+		if (opened)
+			json_object_set_new(x, "opening", proc_opening(s, p, (int)i, v));
+		json_array_append_new(lots, x);
+	}
+	json_object_set_new(j, "lots", lots);
+	json_object_set_new(j, "documents", proc_doc_public(json_object_get(p->doc, "documents")));
+	json_object_set(j, "questions", p->questions);
+	if (v && v->role == ROLE_SUPPLIER) {
+		json_t *mine = json_array();
+		for (size_t k = 0; k < pr->noffers; k++) {
+			const struct proc_offer *o = &pr->offers[k];
+			json_t *x, *row;
+			if (o->org != v->org->id)
+				continue;
+			x = json_object_get(p->extras, I64(key, o->id));
+			row = json_pack("{s:I, s:I, s:o, s:i, s:s, s:b, s:o}", "offer", (json_int_t)o->id,
+			    "lot", (json_int_t)o->lot_id, "price", proto_money(o->price, p->exp),
+			    "revision", o->revision, "status", proc_offer_status_name(o->status),
+			    "needs_confirm", o->needs_confirm, "submitted_at", proto_time(o->submitted_at));
+			if (x) {
+				json_object_set(row, "values", json_object_get(x, "values"));
+				if (json_object_get(x, "delivery_days"))
+					json_object_set(row, "delivery_days", json_object_get(x, "delivery_days"));
+				if (json_object_get(x, "validity_days"))
+					json_object_set(row, "validity_days", json_object_get(x, "validity_days"));
+				if (json_object_get(x, "comment"))
+					json_object_set(row, "comment", json_object_get(x, "comment"));
+			}
+			json_array_append_new(mine, row);
+		}
+		json_object_set_new(j, "your_offers", mine);
+	}
+	json_object_set_new(j, "server_time", proto_time(time_now_ms()));
+	return j;
+}
+
+/* Drafts are visible to their buyer's organization and operators only. */
+static int
+proc_visible(const struct proc *p, const struct participant *v)
+{
+	return p->pr.state != PROC_DRAFT || proc_is_owner(p, v) || v->role == ROLE_OPERATOR;
+}
+
+/* Send an event to every watcher and, for amendments, to every connected
+ * participant of an organization with an offer. */
+static void
+proc_broadcast(struct server *s, struct proc *p, const char *event, const char *reason)
+{
+	size_t i = 0, it = 0;
+	void *cv;
+	int64_t cid;
+
+	while (i < p->nwatchers) {
+		struct conn *c = conn_get(s, p->watchers[i]);
+		json_t *msg;
+		if (c == NULL) {
+			p->watchers[i] = p->watchers[--p->nwatchers];
+			continue;
+		}
+		msg = json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
+		    "procurement", proc_view(s, p, conn_ident(c)->who));
+		conn_send(c, msg);
+		i++;
+	}
+	if (strcmp(reason, "amended") != 0)
+		return;
+	while (map_next(&s->conns, &it, &cid, NULL, &cv)) {
+		struct conn *c = conn_get(s, (uint64_t)cid);
+		const struct participant *who;
+		int has = 0, watching = 0;
+		if (c == NULL || (who = conn_ident(c)->who) == NULL || who->role != ROLE_SUPPLIER)
+			continue;
+		for (size_t w = 0; w < p->nwatchers; w++)
+			watching |= p->watchers[w] == (uint64_t)cid;
+		for (size_t k = 0; k < p->pr.noffers && !has; k++)
+			has = p->pr.offers[k].org == who->org->id && p->pr.offers[k].status == OFFER_ACTIVE;
+		if (has && !watching)
+			conn_send(c, json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
+			    "procurement", proc_view(s, p, who)));
+	}
+}
+
+/* ---- timers ---- */
+
+static void
+proc_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct proc *p = arg;
+
+	proc_tick(p->srv, p);
+}
+
+/* Arm the timer at the engine's next deadline. */
+void
+proc_arm(struct server *s, struct proc *p)
+{
+	int64_t when = proc_next_deadline(&p->pr), left;
+	struct timeval tv;
+
+	if (p->timer == NULL)
+		p->timer = evtimer_new(s->base, proc_on_timer, p);
+	if (when < 0) {
+		evtimer_del(p->timer);
+		return;
+	}
+	left = when - time_now_ms();
+	if (left < 0)
+		left = 0;
+	left += 1;
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	evtimer_add(p->timer, &tv);
+}
+
+/* The deadline passed: queue a clock change. */
+void
+proc_tick(struct server *s, struct proc *p)
+{
+	if (p->tick_queued || !db_ready(s->db))
+		return;
+	p->tick_queued = 1;
+	ops_enqueue_proc(s, NULL, NULL, "tick", json_pack("{s:I}", "procurement",
+	    (json_int_t)p->pr.id), p->pr.id);
+}
+
+/* ---- applying changes ---- */
+
+/* Free a procedure. */
+static void
+proc_free_one(struct proc *p)
+{
+	if (p->timer)
+		event_free(p->timer);
+	proc_free(&p->pr);
+	json_decref(p->doc);
+	json_decref(p->questions);
+	json_decref(p->extras);
+	free(p->cancel_reason);
+	free(p->watchers);
+	free(p);
+}
+
+/* Remember the procedure before the batch first changes it. */
+static int
+proc_touch(struct server *s, struct proc *p, int replay)
+{
+	struct proc **np;
+
+	if (replay || p->touched_batch == ops_batch_seq(s))
+		return 0;
+	if (proc_copy(&p->mark, &p->pr) < 0)
+		return -1;
+	if (s->b_nprocs == s->b_capprocs) {
+		size_t ncap = s->b_capprocs ? s->b_capprocs * 2 : 16;
+		if ((np = realloc(s->b_procs, ncap * sizeof(*np))) == NULL) {
+			proc_free(&p->mark);
+			return -1;
+		}
+		s->b_procs = np;
+		s->b_capprocs = ncap;
+	}
+	s->b_procs[s->b_nprocs++] = p;
+	p->touched_batch = ops_batch_seq(s);
+	p->mark_doc = json_deep_copy(p->doc);
+	p->mark_questions = json_deep_copy(p->questions);
+	p->mark_extras = json_deep_copy(p->extras);
+	p->mark_cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
+	p->dirty = 1;
+	return 0;
+}
+
+/* The state fields every log row carries (the trigger projects them). */
+static void
+proc_state_detail(struct proc *p, json_t *d)
+{
+	json_object_set_new(d, "state", json_string(proc_state_name(p->pr.state)));
+	if (p->pr.published_at)
+		json_object_set_new(d, "published_at", json_integer(p->pr.published_at));
+	if (p->pr.opened_at)
+		json_object_set_new(d, "opened_at", json_integer(p->pr.opened_at));
+	if (p->pr.decided_at)
+		json_object_set_new(d, "decided_at", json_integer(p->pr.decided_at));
+	if (p->pr.closed_at)
+		json_object_set_new(d, "closed_at", json_integer(p->pr.closed_at));
+}
+
+/* Write one log row (live only). */
+static void
+proc_log(struct server *s, struct proc *p, const char *kind, int64_t at,
+    const struct participant *who, const char *fp, int64_t lot, int64_t offer, int sealed,
+    json_t *detail)
+{
+	char pid[24], part[24], org[24], lt[24], of[24], t[TIME_BUF], *text;
+	json_t *d = detail ? json_deep_copy(detail) : json_object();
+
+	proc_state_detail(p, d);
+	text = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	time_format(at, t);
+	{
+		const char *prm[10] = { I64(pid, p->pr.id), t, kind,
+		    who ? I64(part, who->id) : NULL, who ? I64(org, who->org->id) : NULL,
+		    who ? fp : NULL, lot ? I64(lt, lot) : NULL, offer ? I64(of, offer) : NULL,
+		    sealed ? "true" : "false", text };
+		ops_sql(s, DB_S_PROC_LOG, 10, prm, NULL, NULL);
+	}
+	free(text);
+}
+
+static json_t *proc_opening(struct server *s, struct proc *p, int li, const struct participant *v);
+
+/* After a live change: log the clock transitions the engine made on the way
+ * (with the opening record), open tender_auction lots' auctions, and note
+ * what to broadcast. */
+static void
+proc_after(struct server *s, struct proc *p, enum proc_state before, int64_t at)
+{
+	enum proc_state now = p->pr.state;
+	char key[24];
+
+	if (now == before)
+		return;
+	p->notify |= PROC_N_UPDATE;
+	if (now == PROC_CANCELLED)
+		p->notify |= PROC_N_CLOSED;
+	if (before < PROC_TENDERING && now >= PROC_TENDERING && now != PROC_CANCELLED)
+		proc_log(s, p, "tendering", p->pr.p.enquiry_end, NULL, NULL, 0, 0, 0, NULL);
+	if (before < PROC_OPENED && p->pr.opened_at && now != PROC_CANCELLED) {
+		json_t *rec = json_object(), *jl, *d;
+		size_t i;
+		p->notify |= PROC_N_OPENED;
+		if (p->pr.p.kind == PROC_TENDER_AUCTION) {
+			for (int li = 0; li < p->pr.nlots; li++) {
+				struct book *b;
+				if (p->pr.lots[li].state != LOT_AUCTION)
+					continue;
+				if ((b = ops_open_auction(s, p, li, p->pr.opened_at)) != NULL)
+					p->lot_auction[li] = b->a.id;
+			}
+		}
+		json_array_foreach(json_object_get(p->doc, "lots"), i, jl)
+			json_object_set_new(rec, I64(key, p->pr.lots[i].id), proc_opening(s, p, (int)i, NULL));
+		d = json_pack("{s:o}", "opening", rec);
+		proc_log(s, p, "opened", p->pr.opened_at, NULL, NULL, 0, 0, 0, d);
+		json_decref(d);
+	}
+	if (now == PROC_AWARDED || now == PROC_UNSUCCESSFUL)
+		p->notify |= PROC_N_AWARDED;
+	(void)at;
+}
+
+/* Map an engine error to a reply. */
+static int
+proc_refuse(enum proc_err e, const char **code, const char **message)
+{
+	*code = proc_err_code(e);
+	*message = proc_err_message(e);
+	return 0;
+}
+
+/* Values of stated criteria, by code, into the engine's array. */
+static int
+proc_values(json_t *jlot, json_t *vals, int64_t *out)
+{
+	json_t *jc;
+	size_t ci;
+
+	for (int i = 0; i < PROC_MAX_CRITERIA; i++)
+		out[i] = INT64_MIN;
+	json_array_foreach(json_object_get(jlot, "criteria"), ci, jc) {
+		json_t *v;
+		if (strcmp(js(jc, "kind"), "stated") != 0)
+			continue;
+		v = json_object_get(vals, js(jc, "code"));
+		if (!json_is_integer(v))
+			return -1;
+		out[ci] = json_integer_value(v);
+	}
+	return 0;
+}
+
+/* Start-up: link tender_auction lots to their loaded auctions. */
+void
+proc_restore_finish(struct server *s)
+{
+	size_t it = 0;
+	void *v;
+
+	while (map_next(&s->books, &it, NULL, NULL, &v)) {
+		struct book *b = v;
+		struct proc *p = b->proc_id ? proc_get(s, b->proc_id) : NULL;
+		int li;
+		if (p && (li = proc_lot_index(p, b->lot_id)) >= 0)
+			p->lot_auction[li] = b->a.id;
+	}
+}
+
+/* Apply one change; see server.h. */
+int
+proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
+    const struct participant *who, const char *fp, int replay, json_t **reply,
+    const char **code, const char **message)
+{
+	int64_t pid = ji(d, "procurement");
+	struct proc *p;
+	enum proc_state before;
+	enum proc_err e = PROC_OK;
+	char key[24];
+	int sealed = 0;
+	int64_t lot = 0, offer = 0;
+
+	if (strcmp(kind, "created") == 0) {
+		struct proc_params pp;
+		struct proc_lot lots[PROC_MAX_LOTS];
+		json_t *doc = json_object_get(d, "document");
+		int nl;
+
+		if ((p = calloc(1, sizeof(*p))) == NULL) {
+			*code = "internal";
+			*message = "out of memory";
+			return 0;
+		}
+		p->srv = s;
+		p->buyer_participant = ji(d, "buyer_participant");
+		snprintf(p->currency, sizeof(p->currency), "%s", js(doc, "currency"));
+		p->exp = (int)ji(doc, "exp");
+		p->doc = json_incref(doc);
+		p->questions = json_array();
+		p->extras = json_object();
+		p->touched_batch = p->created_batch = -1;
+		proc_from_doc(doc, ji(d, "buyer_org"), &pp, lots, &nl);
+		proc_init(&p->pr, pid, &pp, lots, nl);
+		if (map_put(&s->procs, pid, p) < 0) {
+			proc_free_one(p);
+			*code = "internal";
+			*message = "out of memory";
+			return 0;
+		}
+		if (pid >= s->next_proc_id)
+			s->next_proc_id = pid + 1;
+		if (!replay) {
+			proc_touch(s, p, 0);
+			p->created_batch = ops_batch_seq(s);
+			proc_log(s, p, kind, at, who, fp, 0, 0, 0, d);
+			*reply = json_pack("{s:b, s:o}", "ok", 1, "procurement", proc_view(s, p, who));
+		}
+		return 1;
+	}
+	if ((p = proc_get(s, pid)) == NULL) {
+		*code = "not_found";
+		*message = "no such procurement";
+		return 0;
+	}
+	if (proc_touch(s, p, replay) < 0) {
+		*code = "internal";
+		*message = "out of memory";
+		return 0;
+	}
+	before = p->pr.state;
+	if (strcmp(kind, "tick") == 0 || strcmp(kind, "tendering") == 0 ||
+	    strcmp(kind, "opened") == 0 || strcmp(kind, "decided") == 0) {
+		int ev;
+		p->tick_queued = 0;
+		ev = proc_advance(&p->pr, at);
+		if (replay)
+			return 1;
+		proc_after(s, p, before, at);
+		if (ev & PROC_EV_DECIDED)
+			proc_log(s, p, "decided", at, NULL, NULL, 0, 0, 0, NULL);
+		return 1;
+	}
+	if (strcmp(kind, "published") == 0) {
+		e = proc_publish(&p->pr, at);
+	} else if (strcmp(kind, "amended") == 0) {
+		struct proc_params pp;
+		struct proc_lot lots[PROC_MAX_LOTS];
+		json_t *doc = json_object_get(d, "document");
+		int nl;
+		proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
+		e = proc_amend(&p->pr, &pp, lots, nl, at);
+		if (e == PROC_OK) {
+			json_decref(p->doc);
+			p->doc = json_incref(doc);
+			json_object_set_new(d, "version", json_integer(p->pr.version));
+			p->notify |= PROC_N_AMENDED;
+		}
+	} else if (strcmp(kind, "question_asked") == 0) {
+		proc_advance(&p->pr, at);
+		if (p->pr.state != PROC_PUBLISHED) {
+			*code = "bad_state";
+			*message = "questions are taken during the enquiry period only";
+			return 0;
+		}
+		json_object_set_new(d, "question", json_integer((json_int_t)json_array_size(p->questions) + 1));
+		json_array_append_new(p->questions, json_pack("{s:I, s:s, s:o, s:n, s:n}", "id",
+		    ji(d, "question"), "text", js(d, "text"), "asked_at", proto_time(at), "answer",
+		    "answered_at"));
+		p->notify |= PROC_N_UPDATE;
+	} else if (strcmp(kind, "question_answered") == 0) {
+		json_t *q = json_array_get(p->questions, (size_t)ji(d, "question") - 1);
+		if (q == NULL) {
+			*code = "not_found";
+			*message = "no such question";
+			return 0;
+		}
+		if (!json_is_null(json_object_get(q, "answer"))) {
+			*code = "bad_state";
+			*message = "the question is already answered";
+			return 0;
+		}
+		if (p->pr.state == PROC_DRAFT || p->pr.state >= PROC_AWARDED) {
+			*code = "bad_state";
+			*message = "answers are given while the procedure is open";
+			return 0;
+		}
+		json_object_set(q, "answer", json_object_get(d, "text"));
+		json_object_set_new(q, "answered_at", proto_time(at));
+		p->notify |= PROC_N_UPDATE;
+	} else if (strcmp(kind, "offer_submitted") == 0) {
+		json_t *jlot = proc_doc_lot(p->doc, ji(d, "lot")), *x;
+		int64_t values[PROC_MAX_CRITERIA];
+		struct proc_offer *o = NULL, *prev;
+		if (jlot == NULL) {
+			*code = "not_found";
+			*message = "no such lot";
+			return 0;
+		}
+		if (proc_values(jlot, json_object_get(d, "values"), values) < 0) {
+			*code = "bad_value";
+			*message = "every stated criterion needs an integer value, by criterion code";
+			return 0;
+		}
+		lot = ji(d, "lot");
+		prev = who ? proc_offer_of(&p->pr, lot, who->org->id) : NULL;
+		if (!replay)
+			json_object_set_new(d, "offer", json_integer(prev ? prev->id : s->next_offer_id));
+		e = proc_submit(&p->pr, lot, who->org->id, ji(d, "offer"), ji(d, "price"), values, at, &o);
+		if (e == PROC_OK) {
+			offer = o->id;
+			if (offer >= s->next_offer_id)
+				s->next_offer_id = offer + 1;
+			json_object_set_new(d, "revision", json_integer(o->revision));
+			x = json_pack("{s:O, s:I, s:s}", "values", json_object_get(d, "values"),
+			    "participant", (json_int_t)who->id, "fingerprint", fp ? fp : "");
+			if (json_object_get(d, "delivery_days"))
+				json_object_set(x, "delivery_days", json_object_get(d, "delivery_days"));
+			if (json_object_get(d, "validity_days"))
+				json_object_set(x, "validity_days", json_object_get(d, "validity_days"));
+			if (json_object_get(d, "comment"))
+				json_object_set(x, "comment", json_object_get(d, "comment"));
+			json_object_set_new(p->extras, I64(key, offer), x);
+			sealed = 1;
+		}
+	} else if (strcmp(kind, "offer_withdrawn") == 0 || strcmp(kind, "offer_confirmed") == 0) {
+		struct proc_offer *o;
+		lot = ji(d, "lot");
+		e = kind[6] == 'w' ? proc_withdraw(&p->pr, lot, who->org->id, at) :
+		    proc_confirm(&p->pr, lot, who->org->id, at);
+		if (e == PROC_OK && (o = proc_offer_of(&p->pr, lot, who->org->id)) != NULL) {
+			offer = o->id;
+			json_object_set_new(d, "offer", json_integer(o->id));
+			json_object_set_new(d, "revision", json_integer(o->revision));
+		}
+	} else if (strcmp(kind, "scored") == 0) {
+		struct proc_offer *o = proc_offer_by_id(&p->pr, ji(d, "offer"));
+		json_t *jlot = o ? proc_doc_lot(p->doc, o->lot_id) : NULL, *v;
+		const char *k;
+		if (o == NULL) {
+			*code = "not_found";
+			*message = "no such offer";
+			return 0;
+		}
+		json_object_foreach(json_object_get(d, "scores"), k, v) {
+			int ci = proc_crit_index(jlot, k);
+			if (ci < 0 || !json_is_integer(v)) {
+				e = PROC_E_SCORE;
+				break;
+			}
+			if ((e = proc_score(&p->pr, o->id, ci, json_integer_value(v), at)) != PROC_OK)
+				break;
+		}
+		offer = o->id;
+		lot = o->lot_id;
+		p->notify |= PROC_N_UPDATE;
+	} else if (strcmp(kind, "awarded") == 0 || strcmp(kind, "disqualified") == 0) {
+		lot = ji(d, "lot");
+		offer = ji(d, "offer");
+		e = kind[0] == 'a' ? proc_award(&p->pr, lot, offer, at) :
+		    proc_disqualify(&p->pr, lot, offer, at);
+		if (e == PROC_OK && kind[0] == 'd') {
+			json_t *x = json_object_get(p->extras, I64(key, offer));
+			if (x)
+				json_object_set(x, "reason", json_object_get(d, "reason"));
+		}
+		p->notify |= PROC_N_UPDATE;
+	} else if (strcmp(kind, "auction_result") == 0) {
+		int64_t orgs[512];
+		json_t *v;
+		size_t i, n = 0;
+		json_array_foreach(json_object_get(d, "orgs"), i, v)
+			if (n < 512)
+				orgs[n++] = json_integer_value(v);
+		lot = ji(d, "lot");
+		e = proc_auction_result(&p->pr, lot, orgs, (int)n, at);
+		p->notify |= PROC_N_UPDATE;
+	} else if (strcmp(kind, "cancelled") == 0) {
+		e = proc_cancel(&p->pr, at);
+		if (e == PROC_OK) {
+			free(p->cancel_reason);
+			p->cancel_reason = strdup(js(d, "reason"));
+		}
+	} else if (strcmp(kind, "completed") == 0) {
+		e = proc_complete(&p->pr, at);
+	} else {
+		*code = "internal";
+		*message = "unknown procedure change";
+		return 0;
+	}
+	if (e != PROC_OK)
+		return proc_refuse(e, code, message);
+	if (replay)
+		return 1;
+	proc_log(s, p, kind, at, who, fp, lot, offer, sealed, d);
+	proc_after(s, p, before, at);
+	if (strcmp(kind, "offer_submitted") == 0 || strcmp(kind, "offer_withdrawn") == 0 ||
+	    strcmp(kind, "offer_confirmed") == 0) {
+		struct proc_offer *o = proc_offer_by_id(&p->pr, offer);
+		*reply = json_pack("{s:b, s:I, s:I, s:i, s:s, s:o}", "ok", 1, "offer", (json_int_t)offer,
+		    "lot", (json_int_t)lot, "revision", o ? o->revision : 0, "status",
+		    o ? proc_offer_status_name(o->status) : "?", "at", proto_time(at));
+	} else if (strcmp(kind, "question_asked") == 0) {
+		*reply = json_pack("{s:b, s:I}", "ok", 1, "question", ji(d, "question"));
+	} else {
+		*reply = json_pack("{s:b, s:o}", "ok", 1, "procurement", proc_view(s, p, who));
+	}
+	return 1;
+}
+
+/* A tender_auction lot's auction closed: its ranking decides the lot. */
+void
+proc_auction_closed(struct server *s, struct book *b)
+{
+	struct proc *p = proc_get(s, b->proc_id);
+	json_t *orgs = json_array(), *d, *reply = NULL;
+	const char *code, *message;
+
+	if (p == NULL) {
+		json_decref(orgs);
+		return;
+	}
+	for (size_t i = 0; i < b->a.nentries; i++)
+		json_array_append_new(orgs, json_integer(auction_at_rank(&b->a, (int)i + 1)->org));
+	d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)p->pr.id, "lot",
+	    (json_int_t)b->lot_id, "auction", (json_int_t)b->a.id, "orgs", orgs);
+	if (!proc_apply(s, "auction_result", d, b->a.closed_at, NULL, NULL, 0, &reply, &code, &message))
+		log_error("procurement=%lld lot=%d auction result refused: %s", (long long)p->pr.id,
+		    b->lot_id, code);
+	json_decref(reply);
+	json_decref(d);
+}
+
+/* The batch committed: forget marks, broadcast, re-arm. */
+void
+proc_commit(struct server *s)
+{
+	for (size_t i = 0; i < s->b_nprocs; i++) {
+		struct proc *p = s->b_procs[i];
+		proc_free(&p->mark);
+		json_decref(p->mark_doc);
+		json_decref(p->mark_questions);
+		json_decref(p->mark_extras);
+		free(p->mark_cancel);
+		p->mark_doc = p->mark_questions = p->mark_extras = NULL;
+		p->mark_cancel = NULL;
+		p->dirty = 0;
+		p->touched_batch = -1;
+		p->created_batch = -1;
+		if (p->notify & PROC_N_CLOSED)
+			proc_broadcast(s, p, "procurement.update", "cancelled");
+		else if (p->notify & PROC_N_AMENDED)
+			proc_broadcast(s, p, "procurement.update", "amended");
+		else if (p->notify & PROC_N_AWARDED)
+			proc_broadcast(s, p, "procurement.update", "decided");
+		else if (p->notify & PROC_N_OPENED)
+			proc_broadcast(s, p, "procurement.update", "opened");
+		else if (p->notify & PROC_N_UPDATE)
+			proc_broadcast(s, p, "procurement.update", "changed");
+		p->notify = 0;
+		proc_arm(s, p);
+	}
+	s->b_nprocs = 0;
+}
+
+/* The batch failed: restore every procedure it touched; drop created ones. */
+void
+proc_rollback(struct server *s)
+{
+	for (size_t i = s->b_nprocs; i-- > 0;) {
+		struct proc *p = s->b_procs[i];
+		if (p->created_batch == ops_batch_seq(s)) {
+			map_del(&s->procs, p->pr.id);
+			proc_free(&p->mark);
+			json_decref(p->mark_doc);
+			json_decref(p->mark_questions);
+			json_decref(p->mark_extras);
+			free(p->mark_cancel);
+			proc_free_one(p);
+			continue;
+		}
+		proc_free(&p->pr);
+		p->pr = p->mark;
+		memset(&p->mark, 0, sizeof(p->mark));
+		json_decref(p->doc);
+		json_decref(p->questions);
+		json_decref(p->extras);
+		p->doc = p->mark_doc;
+		p->questions = p->mark_questions;
+		p->extras = p->mark_extras;
+		free(p->cancel_reason);
+		p->cancel_reason = p->mark_cancel;
+		p->mark_doc = p->mark_questions = p->mark_extras = NULL;
+		p->mark_cancel = NULL;
+		p->dirty = 0;
+		p->notify = 0;
+		p->touched_batch = -1;
+		p->tick_queued = 0;
+		proc_arm(s, p);
+	}
+	s->b_nprocs = 0;
+}
+
+/* Start-up: replay one log row. */
+int
+proc_replay(struct server *s, const struct db_boot_proc_log *r)
+{
+	json_error_t err;
+	json_t *d = json_loads(r->detail, 0, &err), *reply = NULL;
+	const struct participant *who = r->participant_id ?
+	    map_get(&s->participants, r->participant_id) : NULL;
+	const char *code = NULL, *message = NULL;
+	int ok;
+
+	if (d == NULL)
+		return -1;
+	json_object_set_new(d, "procurement", json_integer(r->procurement_id));
+	if (strcmp(r->kind, "created") == 0)
+		json_object_set_new(d, "procurement", json_integer(r->procurement_id));
+	ok = proc_apply(s, r->kind, d, r->at, who, r->fingerprint, 1, &reply, &code, &message);
+	json_decref(reply);
+	json_decref(d);
+	if (!ok)
+		log_error("procurement=%lld replay of %s refused: %s", (long long)r->procurement_id,
+		    r->kind, code ? code : "?");
+	return ok ? 0 : -1;
+}
+
+/* Free every procedure (shutdown). */
+void
+proc_free_all(struct server *s)
+{
+	size_t it = 0;
+	void *v;
+
+	while (map_next(&s->procs, &it, NULL, NULL, &v))
+		proc_free_one(v);
+}
+
+/* Find a procedure. */
+static struct proc *
+proc_get(struct server *s, int64_t id)
+{
+	return map_get(&s->procs, id);
+}
+
+/* ---- request handlers ---- */
+
+/* The procedure named by "procurement", visible to the caller; NULL after an error reply. */
+static struct proc *
+proc_arg(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	int64_t pid;
+	struct proc *p;
+
+	if (proto_get_int(c, req, "procurement", 1, &pid) != 0)
+		return NULL;
+	p = proc_get(s, pid);
+	if (p == NULL || !proc_visible(p, conn_ident(c)->who)) {
+		proc_err(c, id, "not_found", "no such procurement", "procurement");
+		return NULL;
+	}
+	return p;
+}
+
+/* Refuse unless the caller is the owning buyer (or, when allowed, an operator). */
+static int
+proc_require_owner(struct conn *c, json_t *id, const struct proc *p, int operator_ok)
+{
+	const struct participant *v = conn_ident(c)->who;
+
+	if (proc_is_owner(p, v) || (operator_ok && v->role == ROLE_OPERATOR))
+		return 0;
+	proc_err(c, id, "forbidden", operator_ok ? "only the owning buyer or an operator may do this" :
+	    "only the buyer that owns this procurement may do this", NULL);
+	return -1;
+}
+
+/* Refuse unless the caller is a supplier. */
+static int
+proc_require_supplier(struct conn *c, json_t *id, const char *op)
+{
+	char msg[96];
+
+	if (conn_ident(c)->who->role == ROLE_SUPPLIER)
+		return 0;
+	snprintf(msg, sizeof(msg), "a %s may not use %s", role_name(conn_ident(c)->who->role), op);
+	proc_err(c, id, "forbidden", msg, NULL);
+	return -1;
+}
+
+/* Queue a change of `p` with a detail object (stolen). */
+static void
+proc_queue(struct server *s, struct conn *c, json_t *id, const char *kind, struct proc *p,
+    json_t *d)
+{
+	json_object_set_new(d, "procurement", json_integer(p ? p->pr.id : ji(d, "procurement")));
+	ops_enqueue_proc(s, c, id, kind, d, p ? p->pr.id : ji(d, "procurement"));
+}
+
+/* Reply with the view now, or after the batch in flight when it changed it. */
+static void
+proc_reply_view(struct server *s, struct conn *c, json_t *id, struct proc *p)
+{
+	json_t *r;
+
+	if (p->dirty) {
+		if (s->b_waiters == NULL)
+			s->b_waiters = json_array();
+		json_array_append_new(s->b_waiters, json_pack("[I, O, I, i]",
+		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)p->pr.id, 1));
+		return;
+	}
+	r = proto_ok(id);
+	json_object_set_new(r, "procurement", proc_view(s, p, conn_ident(c)->who));
+	conn_send(c, r);
+}
+
+/* For parked reads: the view of a procedure, NULL when gone. */
+json_t *
+proc_view_of(struct server *s, int64_t pid, const struct participant *v)
+{
+	struct proc *p = proc_get(s, pid);
+
+	return p && proc_visible(p, v) ? proc_view(s, p, v) : NULL;
+}
+
+/* Newest first. */
+static int
+proc_cmp(const void *x, const void *y)
+{
+	const struct proc *a = *(struct proc *const *)x, *b = *(struct proc *const *)y;
+
+	return a->pr.id < b->pr.id ? 1 : a->pr.id > b->pr.id ? -1 : 0;
+}
+
+/* procurement.list: summaries, newest first, optionally by state or kind. */
+static void
+proc_list(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	const char *state = NULL, *kind = NULL;
+	const struct participant *v = conn_ident(c)->who;
+	struct proc **all;
+	size_t n = 0, it = 0;
+	json_t *arr, *r;
+	void *pv;
+
+	if (proto_get_str(c, req, "state", 0, 20, &state) < 0 ||
+	    proto_get_str(c, req, "kind", 0, 20, &kind) < 0)
+		return;
+	if ((all = calloc(s->procs.len + 1, sizeof(*all))) == NULL)
+		return;
+	while (map_next(&s->procs, &it, NULL, NULL, &pv)) {
+		struct proc *p = pv;
+		if (p->created_batch >= 0 || !proc_visible(p, v))
+			continue;
+		if (state && strcmp(state, proc_state_name(p->pr.state)) != 0)
+			continue;
+		if (kind && strcmp(kind, proc_kind_name(p->pr.p.kind)) != 0)
+			continue;
+		all[n++] = p;
+	}
+	qsort(all, n, sizeof(*all), proc_cmp);
+	arr = json_array();
+	for (size_t i = 0; i < n && i < 500; i++) {
+		struct proc *p = all[i];
+		struct org *buyer = map_get(&s->orgs, p->pr.p.buyer_org);
+		json_t *x = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i}", "id", (json_int_t)p->pr.id,
+		    "kind", proc_kind_name(p->pr.p.kind), "state", proc_state_name(p->pr.state),
+		    "title", js(p->doc, "title"), "buyer", buyer ? buyer->name : "?",
+		    "lots", p->pr.nlots, "version", p->pr.version);
+		json_object_set_new(x, "submission_deadline", proto_time(p->pr.p.submission_deadline));
+		json_object_set_new(x, "opening_at", proto_time(p->pr.p.opening_at));
+		json_array_append_new(arr, x);
+	}
+	free(all);
+	r = proto_ok(id);
+	json_object_set_new(r, "procurements", arr);
+	conn_send(c, r);
+}
+
+/* procurement.watch / procurement.unwatch */
+static void
+proc_watch(struct server *s, struct conn *c, json_t *id, json_t *req, int on)
+{
+	struct proc *p = proc_arg(s, c, id, req);
+	uint64_t cid = conn_ident(c)->id;
+
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nwatchers; i++) {
+		if (p->watchers[i] == cid) {
+			if (!on)
+				p->watchers[i] = p->watchers[--p->nwatchers];
+			goto reply;
+		}
+	}
+	if (on) {
+		if (p->nwatchers == p->capwatchers) {
+			size_t ncap = p->capwatchers ? p->capwatchers * 2 : 8;
+			uint64_t *nw = realloc(p->watchers, ncap * sizeof(*nw));
+			if (nw == NULL || ncap > 100000) {
+				free(nw == p->watchers ? NULL : NULL);
+				proc_err(c, id, "internal", "too many watchers", NULL);
+				return;
+			}
+			p->watchers = nw;
+			p->capwatchers = ncap;
+		}
+		p->watchers[p->nwatchers++] = cid;
+	}
+reply:
+	if (on)
+		proc_reply_view(s, c, id, p);
+	else
+		conn_send(c, proto_ok(id));
+}
+
+/* document.get: a document's content, checked against its hash on the way in. */
+static void
+proc_document_get(struct server *s, struct conn *c, json_t *id, json_t *req)
+{
+	struct proc *p = proc_arg(s, c, id, req);
+	json_t *d, *r;
+	int64_t did;
+
+	if (p == NULL || proto_get_int(c, req, "document", 1, &did) != 0)
+		return;
+	d = json_array_get(json_object_get(p->doc, "documents"), (size_t)did - 1);
+	if (did < 1 || d == NULL) {
+		proc_err(c, id, "not_found", "no such document", "document");
+		return;
+	}
+	r = proto_ok(id);
+	json_object_set(r, "document", d);
+	conn_send(c, r);
+}
+
+/* Copy optional offer details (delivery, validity, comment) into a detail. */
+static int
+proc_offer_extras(struct conn *c, json_t *id, json_t *req, json_t *d)
+{
+	const char *comment = NULL;
+	int64_t v;
+	int rc;
+
+	if ((rc = proto_get_int(c, req, "delivery_days", 0, &v)) < 0)
+		return -1;
+	if (rc == 0)
+		json_object_set_new(d, "delivery_days", json_integer(v));
+	if ((rc = proto_get_int(c, req, "validity_days", 0, &v)) < 0)
+		return -1;
+	if (rc == 0)
+		json_object_set_new(d, "validity_days", json_integer(v));
+	if ((rc = proto_get_str(c, req, "comment", 0, 2000, &comment)) < 0)
+		return -1;
+	if (rc == 0)
+		json_object_set_new(d, "comment", json_string(comment));
+	return 0;
+}
+
+/* quote.* and bid.*: submit, withdraw, confirm. */
+static void
+proc_offer_op(struct server *s, struct conn *c, json_t *id, json_t *req, const char *op, int rfq,
+    const char *what)
+{
+	struct proc *p;
+	int64_t lot, price;
+	json_t *d, *vals;
+	char msg[128];
+
+	if (proc_require_supplier(c, id, op) < 0 || (p = proc_arg(s, c, id, req)) == NULL)
+		return;
+	if ((p->pr.p.kind == PROC_RFQ) != rfq) {
+		snprintf(msg, sizeof(msg), "%s is for %s; this procurement is a %s", op,
+		    rfq ? "RFQs (use bid.* for tenders)" : "tenders (use quote.* for RFQs)",
+		    proc_kind_name(p->pr.p.kind));
+		proc_err(c, id, "wrong_kind", msg, NULL);
+		return;
+	}
+	if (proto_get_int(c, req, "lot", 1, &lot) != 0)
+		return;
+	d = json_pack("{s:I}", "lot", (json_int_t)lot);
+	if (strcmp(what, "offer_submitted") == 0) {
+		if (proc_money_field(c, id, req, "price", p->exp, &price) < 0 ||
+		    proc_offer_extras(c, id, req, d) < 0) {
+			json_decref(d);
+			return;
+		}
+		vals = json_object_get(req, "values");
+		if (vals && !json_is_object(vals)) {
+			json_decref(d);
+			proc_err(c, id, "bad_field", "values must be an object: criterion code -> integer",
+			    "values");
+			return;
+		}
+		json_object_set_new(d, "price", json_integer(price));
+		json_object_set_new(d, "values", vals ? json_deep_copy(vals) : json_object());
+	}
+	proc_queue(s, c, id, what, p, d);
+}
+
+/* Dispatch the procurement operations; 0 when `op` is not one of them. */
+int
+proc_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req)
+{
+	const struct participant *v = conn_ident(c)->who;
+	struct proc *p;
+	const char *text;
+	int64_t n;
+	json_t *d;
+
+	if (strcmp(op, "procurement.create") == 0) {
+		if (v->role != ROLE_BUYER) {
+			proc_err(c, id, "forbidden", "only buyers create procurements", NULL);
+			return 1;
+		}
+		if ((d = proc_parse_doc(s, c, id, req, NULL)) == NULL)
+			return 1;
+		d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)s->next_proc_id++,
+		    "buyer_participant", (json_int_t)v->id, "buyer_org", (json_int_t)v->org->id,
+		    "document", d);
+		proc_queue(s, c, id, "created", NULL, d);
+	} else if (strcmp(op, "procurement.publish") == 0 || strcmp(op, "procurement.complete") == 0) {
+		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0)
+			return 1;
+		proc_queue(s, c, id, op[12] == 'p' ? "published" : "completed", p, json_object());
+	} else if (strcmp(op, "procurement.amend") == 0) {
+		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
+		    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
+			return 1;
+		if ((d = proc_parse_doc(s, c, id, req, p->doc)) == NULL)
+			return 1;
+		proc_queue(s, c, id, "amended", p, json_pack("{s:s, s:o}", "reason", text, "document", d));
+	} else if (strcmp(op, "procurement.cancel") == 0) {
+		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 1) < 0 ||
+		    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
+			return 1;
+		proc_queue(s, c, id, "cancelled", p, json_pack("{s:s}", "reason", text));
+	} else if (strcmp(op, "procurement.get") == 0) {
+		if ((p = proc_arg(s, c, id, req)) != NULL)
+			proc_reply_view(s, c, id, p);
+	} else if (strcmp(op, "procurement.list") == 0) {
+		proc_list(s, c, id, req);
+	} else if (strcmp(op, "procurement.watch") == 0 || strcmp(op, "procurement.unwatch") == 0) {
+		proc_watch(s, c, id, req, op[12] == 'w');
+	} else if (strcmp(op, "document.get") == 0) {
+		proc_document_get(s, c, id, req);
+	} else if (strcmp(op, "question.ask") == 0) {
+		if (proc_require_supplier(c, id, op) < 0 || (p = proc_arg(s, c, id, req)) == NULL ||
+		    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
+			return 1;
+		proc_queue(s, c, id, "question_asked", p, json_pack("{s:s}", "text", text));
+	} else if (strcmp(op, "question.answer") == 0) {
+		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
+		    proto_get_int(c, req, "question", 1, &n) != 0 ||
+		    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
+			return 1;
+		proc_queue(s, c, id, "question_answered", p, json_pack("{s:I, s:s}", "question",
+		    (json_int_t)n, "text", text));
+	} else if (strcmp(op, "quote.submit") == 0) {
+		proc_offer_op(s, c, id, req, op, 1, "offer_submitted");
+	} else if (strcmp(op, "quote.withdraw") == 0) {
+		proc_offer_op(s, c, id, req, op, 1, "offer_withdrawn");
+	} else if (strcmp(op, "quote.confirm") == 0) {
+		proc_offer_op(s, c, id, req, op, 1, "offer_confirmed");
+	} else if (strcmp(op, "bid.submit") == 0) {
+		proc_offer_op(s, c, id, req, op, 0, "offer_submitted");
+	} else if (strcmp(op, "bid.withdraw") == 0) {
+		proc_offer_op(s, c, id, req, op, 0, "offer_withdrawn");
+	} else if (strcmp(op, "bid.confirm") == 0) {
+		proc_offer_op(s, c, id, req, op, 0, "offer_confirmed");
+	} else if (strcmp(op, "bid.score") == 0) {
+		json_t *sc = json_object_get(req, "scores");
+		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
+		    proto_get_int(c, req, "offer", 1, &n) != 0)
+			return 1;
+		if (!json_is_object(sc) || json_object_size(sc) == 0) {
+			proc_err(c, id, "bad_field", "scores must be an object: criterion code -> integer",
+			    "scores");
+			return 1;
+		}
+		proc_queue(s, c, id, "scored", p, json_pack("{s:I, s:O}", "offer", (json_int_t)n,
+		    "scores", sc));
+	} else if (strcmp(op, "award.decide") == 0) {
+		const char *decision, *reason = NULL;
+		int64_t lot;
+		int rc;
+		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
+		    proto_get_int(c, req, "lot", 1, &lot) != 0 ||
+		    proto_get_int(c, req, "offer", 1, &n) != 0 ||
+		    proto_get_str(c, req, "decision", 1, 20, &decision) != 0 ||
+		    (rc = proto_get_str(c, req, "reason", 0, 1000, &reason)) < 0)
+			return 1;
+		if (strcmp(decision, "award") && strcmp(decision, "disqualify")) {
+			proc_err(c, id, "bad_field", "decision must be award or disqualify", "decision");
+			return 1;
+		}
+		if (decision[0] == 'd' && reason == NULL) {
+			proc_err(c, id, "missing_field", "a disqualification needs a reason", "reason");
+			return 1;
+		}
+		d = json_pack("{s:I, s:I}", "lot", (json_int_t)lot, "offer", (json_int_t)n);
+		if (reason)
+			json_object_set_new(d, "reason", json_string(reason));
+		proc_queue(s, c, id, decision[0] == 'a' ? "awarded" : "disqualified", p, d);
+	} else {
+		return 0;
+	}
+	return 1;
+}
