@@ -86,7 +86,10 @@ class Env:
         self.pki = self.dir / "pki"
         self.build = BUILD
         self.tenderd_bin = BUILD / "tenderd"
+        # a sanitizer build may hold only tenderd: use the regular client then
         self.tenderctl_bin = BUILD / "tenderctl"
+        if not self.tenderctl_bin.exists():
+            self.tenderctl_bin = ROOT / "build" / "tenderctl"
         self.conninfo = None
         self.pg_port = None
         self.participants = {}
@@ -321,42 +324,64 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed:
-        for s in getattr(item, "_tenderds", []):
-            rep.sections.append(("tenderd log %s (tail)" % s.log_path.name, s.log_tail()))
+        for node in item.listchain():
+            for s in getattr(node, "_tenderds", []):
+                rep.sections.append(("tenderd log %s (tail)" % s.log_path.name, s.log_tail()))
+
+
+class Factory:
+    """Starts tenderds for a test (or a module) and checks them when it is over."""
+
+    def __init__(self, env, node):
+        self.env = env
+        self.node = node
+        self.started = []
+        node._tenderds = self.started
+
+    def __call__(self, start=True, **settings):
+        s = Tenderd(self.env, self.node.name[:40].replace("/", "_").replace(".py", ""),
+                    **settings)
+        self.env.servers.append(s)
+        self.started.append(s)
+        if start:
+            s.start()
+        return s
+
+    def finish(self):
+        """Stop every server with SIGTERM; fail on a bad exit or a sanitizer report."""
+        problems = []
+        for s in self.started:
+            s.close_clients()
+            if s.running():
+                try:
+                    s.stop()
+                except AssertionError as e:
+                    problems.append(str(e))
+            for how, rc in s.exit_codes:
+                if how.startswith("SIGTERM") and rc != 0:
+                    problems.append("tenderd exited with %r after SIGTERM" % rc)
+            found = s.sanitizer_reports()
+            if found:
+                problems.append("sanitizer report in %s: %s\n%s" % (
+                    s.log_path.name, ", ".join(found), sanitizer_excerpt(s.log_text())))
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
 def tenderd_factory(env, request):
     """Start tenderd with settings: tenderd_factory(idle_timeout=2)."""
-    started = []
-    request.node._tenderds = started
+    f = Factory(env, request.node)
+    yield f
+    f.finish()
 
-    def make(start=True, **settings):
-        s = Tenderd(env, request.node.name[:40].replace("/", "_"), **settings)
-        env.servers.append(s)
-        started.append(s)
-        if start:
-            s.start()
-        return s
 
-    yield make
-    problems = []
-    for s in started:
-        s.close_clients()
-        if s.running():
-            try:
-                rc = s.stop()
-            except AssertionError as e:
-                problems.append(str(e))
-                rc = None
-            if rc not in (0, None):
-                problems.append("tenderd exited with %r after SIGTERM" % rc)
-        found = s.sanitizer_reports()
-        if found:
-            problems.append("sanitizer report in %s: %s\n%s" % (
-                s.log_path.name, ", ".join(found), sanitizer_excerpt(s.log_text())))
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+@pytest.fixture(scope="module")
+def module_tenderd_factory(env, request):
+    """The same, for servers shared by the tests of a module."""
+    f = Factory(env, request.node)
+    yield f
+    f.finish()
 
 
 def sanitizer_excerpt(text, lines=80):

@@ -1,5 +1,7 @@
 """The audit trail in PostgreSQL: what the read-only `auditor` login sees of a finished
 auction, what it may not do, and the append-only bid table and log."""
+import uuid
+
 import pytest
 
 import tdclient
@@ -9,13 +11,15 @@ from tdclient import create_auction, parse_time
 WIRE = "to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 
-@pytest.fixture
-def finished(env, server, unique):
+@pytest.fixture(scope="module")
+def finished(env, module_tenderd_factory):
     """A closed auction with two extensions and a refused bid; returns what the
     participants were told."""
+    server = module_tenderd_factory()
     buyer = server.connect("buyer")
     # every lead-taking bid is inside the window and moves the end to its time + 4 s
-    a = create_auction(buyer, "Audited " + unique, duration=3, extension_window=4,
+    a = create_auction(buyer, "Audited " + uuid.uuid4().hex[:10], duration=3,
+                       extension_window=4,
                        extension=4)
     aid = a["id"]
     watcher = server.connect("buyer")

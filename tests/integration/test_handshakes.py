@@ -110,3 +110,51 @@ def test_server_survives_every_refusal(env, server):
         assert r["fingerprint"] == p["fingerprint"]
         assert r["subject"] == "CN=" + name
         assert abs(tdclient.parse_time(r["server_time"]) - tdclient.now_ms()) < 5000
+
+
+def test_too_many_connections_per_certificate(env, tenderd_factory):
+    server = tenderd_factory(max_conns_per_cert=2)
+    a, b = server.connect("supplier1"), server.connect("supplier1")
+    assert a.ok("hello")["ok"] and b.ok("hello")["ok"]
+    third = server.connect("supplier1")
+    msgs = third.wait_closed(timeout=10)
+    assert [m["error"]["code"] for m in msgs] == ["too_many_connections"], msgs
+    # another certificate of the same organization is counted on its own
+    assert server.connect("supplier2").ok("hello")["ok"]
+    # a closed connection frees its place
+    a.close()
+    deadline = time.monotonic() + 10
+    while True:
+        c = server.client("supplier1")
+        try:
+            r = c.request("hello", timeout=5)
+        except (tdclient.Closed, tdclient.Timeout, OSError):
+            r = None
+        finally:
+            c.close()
+        if r and r.get("ok"):
+            break
+        assert time.monotonic() < deadline, "the closed connection's place was not freed"
+        time.sleep(0.1)
+    assert b.ok("hello")["ok"]
+
+
+def test_suspended_participant_is_refused(env, tenderd_factory, unique):
+    """Suspension is done in SQL and read at start-up (docs/operations.md)."""
+    server = tenderd_factory()
+    name = "suspendee" + unique
+    env.make_cert(name)
+    with server.client("operator") as op:
+        r = op.ok("participant.register", organization="Zeta Trading " + unique,
+                  role="supplier", name="Zeta bids",
+                  certificate=open(env.cert(name)).read())
+    with server.client(name) as c:
+        assert c.ok("hello")["participant"]["id"] == r["participant"]["id"]
+    env.psql("UPDATE participants SET status = 'suspended' WHERE id = %d"
+             % r["participant"]["id"])
+    server.restart()
+    with server.client(name) as c:
+        msgs = c.wait_closed(timeout=10)
+    assert [m["error"]["code"] for m in msgs] == ["participant_suspended"], msgs
+    with server.client("supplier1") as c:
+        assert c.ok("hello")["ok"]
