@@ -519,6 +519,17 @@ proc_points(int64_t hundredths)
 	return json_string(buf);
 }
 
+/* Copy an offer's stated values and details (delivery, validity, comment) into a row. */
+static void
+proc_copy_extras(json_t *row, json_t *x)
+{
+	static const char *const keys[] = { "values", "delivery_days", "validity_days", "comment" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_get(x, keys[i]))
+			json_object_set(row, keys[i], json_object_get(x, keys[i]));
+}
+
 /* The opening record of a lot: every opened offer in rank order, with its score. */
 static json_t *
 proc_opening(struct server *s, struct proc *p, int li, const struct participant *v)
@@ -568,13 +579,7 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 		if (v && v->org->id == ev[i].org)
 			json_object_set_new(row, "you", json_true());
 		if (x) {
-			json_object_set(row, "values", json_object_get(x, "values"));
-			if (json_object_get(x, "delivery_days"))
-				json_object_set(row, "delivery_days", json_object_get(x, "delivery_days"));
-			if (json_object_get(x, "validity_days"))
-				json_object_set(row, "validity_days", json_object_get(x, "validity_days"));
-			if (js(x, "comment"))
-				json_object_set(row, "comment", json_object_get(x, "comment"));
+			proc_copy_extras(row, x);
 			if (js(x, "reason"))
 				json_object_set(row, "disqualification_reason", json_object_get(x, "reason"));
 		}
@@ -667,15 +672,8 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 			    "lot", (json_int_t)o->lot_id, "price", proto_money(o->price, p->exp),
 			    "revision", o->revision, "status", proc_offer_status_name(o->status),
 			    "needs_confirm", o->needs_confirm, "submitted_at", proto_time(o->submitted_at));
-			if (x) {
-				json_object_set(row, "values", json_object_get(x, "values"));
-				if (json_object_get(x, "delivery_days"))
-					json_object_set(row, "delivery_days", json_object_get(x, "delivery_days"));
-				if (json_object_get(x, "validity_days"))
-					json_object_set(row, "validity_days", json_object_get(x, "validity_days"));
-				if (json_object_get(x, "comment"))
-					json_object_set(row, "comment", json_object_get(x, "comment"));
-			}
+			if (x)
+				proc_copy_extras(row, x);
 			json_array_append_new(mine, row);
 		}
 		json_object_set_new(j, "your_offers", mine);
@@ -1090,14 +1088,9 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 			if (offer >= s->next_offer_id)
 				s->next_offer_id = offer + 1;
 			json_object_set_new(d, "revision", json_integer(o->revision));
-			x = json_pack("{s:O, s:I, s:s}", "values", json_object_get(d, "values"),
-			    "participant", (json_int_t)who->id, "fingerprint", fp ? fp : "");
-			if (json_object_get(d, "delivery_days"))
-				json_object_set(x, "delivery_days", json_object_get(d, "delivery_days"));
-			if (json_object_get(d, "validity_days"))
-				json_object_set(x, "validity_days", json_object_get(d, "validity_days"));
-			if (json_object_get(d, "comment"))
-				json_object_set(x, "comment", json_object_get(d, "comment"));
+			x = json_pack("{s:I, s:s}", "participant", (json_int_t)who->id,
+			    "fingerprint", fp ? fp : "");
+			proc_copy_extras(x, d);
 			json_object_set_new(p->extras, I64(key, offer), x);
 			sealed = 1;
 		}
