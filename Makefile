@@ -90,3 +90,11 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- load generator (bench/; used by `make bench`, see docs/benchmarks.md) ----
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
+all: $(BUILD)/loadgen
+bench: export BENCH_BUILD = $(abspath $(BUILD))
+$(BUILD)/loadgen: $(BENCH_OBJ) $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm

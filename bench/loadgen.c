@@ -1,0 +1,289 @@
+/*
+ * loadgen: load generator for tenderd. Mutual-TLS connections with the bulk
+ * supplier certificates of certs/mkpki.sh (--bulk), JSON lines, one event loop.
+ *
+ *   loadgen [common] --auctions M | --auction-ids LIST  ...   bid (default mode)
+ *   loadgen [common] --idle N                                 hold N idle connections
+ *   loadgen [common] --handshakes N [--resume]                connect/close N times
+ *
+ * Every mode ends with one "RESULT key=value ..." line on stdout for scripts.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <openssl/ssl.h>
+
+#include "bench/loadgen.h"
+
+/* Print usage and exit. */
+static void
+usage(int rc)
+{
+	fprintf(rc ? stderr : stdout,
+	    "usage: loadgen --server HOST:PORT --ca CA.crt --certs DIR [--prefix supplier] [options]\n"
+	    "\n"
+	    "modes (bidding is the default):\n"
+	    "  --auctions M             create M auctions as the buyer, then bid in them\n"
+	    "  --auction-ids LIST       bid in existing auctions: \"1-100\" or \"3,5,9-12\"\n"
+	    "  --idle N                 open N connections, hello once, hold for --duration, report\n"
+	    "  --handshakes N           open/hello/close N connections as fast as possible\n"
+	    "  --resume                 with --handshakes: resume sessions (tickets)\n"
+	    "\n"
+	    "common:\n"
+	    "  --server HOST:PORT       tenderd address (default 127.0.0.1:7443)\n"
+	    "  --ca FILE                CA certificate that signed the server's\n"
+	    "  --certs DIR --prefix P   client certificates DIR/P00001.crt/.key ... (mkpki.sh --bulk)\n"
+	    "  --first K                number of the first certificate used (default 1)\n"
+	    "  --conns N                suppliers (bid mode; one certificate each) or identities\n"
+	    "                           cycled through (idle, handshakes); default 1000\n"
+	    "  --concurrency C          handshakes in progress at most (default 64; handshakes mode:\n"
+	    "                           connections in parallel, default 16)\n"
+	    "  --server-pid PID         report this process's RSS and CPU\n"
+	    "  --pg-pid PID             report the CPU of this postmaster and its backends\n"
+	    "  --duration S             measured seconds (bid; default 20), hold time (idle; 5),\n"
+	    "                           or time limit (handshakes; default none)\n"
+	    "  --connect-timeout S      longest setup (default 120)\n"
+	    "  --retry-ms MS            idle mode: retry refused connections for this long\n"
+	    "  --quiet                  no progress messages\n"
+	    "\n"
+	    "bidding:\n"
+	    "  --buyer-cert F --buyer-key F      the buyer (creates auctions; default watcher)\n"
+	    "  --watcher-cert F --watcher-key F  certificate of the watchers\n"
+	    "  --watchers W             watcher connections per auction (default 10)\n"
+	    "  --rate R                 bids per second in total; 0 = closed loop (default 0)\n"
+	    "  --warmup S               seconds of load before measuring (default 3)\n"
+	    "  --start-price A --step-min A --step-max A --auction-duration S\n"
+	    "                           parameters of created auctions (default 1000000000.00,\n"
+	    "                           1.00, 5%%, 7200)\n");
+	exit(rc);
+}
+
+/* Progress on stderr. */
+void
+lg_note(const struct opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->quiet)
+		return;
+	fputs("loadgen: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Identities PREFIX<first> ... of the bulk PKI. */
+struct ident *
+lg_load_bulk(const struct opts *o, int n, char *cause, size_t cn)
+{
+	struct ident *ids;
+	char name[64];
+
+	if (n <= 0) {
+		snprintf(cause, cn, "no identities requested");
+		return NULL;
+	}
+	if (o->certs == NULL) {
+		snprintf(cause, cn, "--certs DIR is required");
+		return NULL;
+	}
+	if ((ids = calloc((size_t)n, sizeof(*ids))) == NULL) {
+		snprintf(cause, cn, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%05d", o->prefix, o->first + i);
+		if (ident_load(&ids[i], o->certs, name, NULL, NULL, cause, cn) < 0) {
+			for (int k = 0; k < i; k++)
+				ident_free(&ids[k]);
+			free(ids);
+			return NULL;
+		}
+	}
+	return ids;
+}
+
+/* Start a CPU window. */
+void
+cpu_begin(const struct opts *o, struct cpu_window *w)
+{
+	w->t0 = lg_now_us();
+	w->server0 = o->server_pid > 0 ? procfs_cpu_us(o->server_pid) : -1;
+	w->pg0 = o->pg_pid > 0 ? procfs_tree_cpu_us(o->pg_pid) : -1;
+	w->self0 = procfs_self_cpu_us();
+}
+
+/* Close a CPU window: percentages of one core. */
+void
+cpu_end(const struct opts *o, const struct cpu_window *w, char *buf, size_t n,
+    int64_t *server_us)
+{
+	uint64_t span = lg_now_us() - w->t0;
+	int64_t sv = o->server_pid > 0 ? procfs_cpu_us(o->server_pid) : -1;
+	int64_t pg = o->pg_pid > 0 ? procfs_tree_cpu_us(o->pg_pid) : -1;
+	int64_t self = procfs_self_cpu_us();
+
+	if (span == 0)
+		span = 1;
+	*server_us = sv >= 0 && w->server0 >= 0 ? sv - w->server0 : -1;
+	snprintf(buf, n, "cpu_server_pct=%lld cpu_pg_pct=%lld cpu_loadgen_pct=%lld",
+	    (long long)(*server_us >= 0 ? *server_us * 100 / (int64_t)span : -1),
+	    (long long)(pg >= 0 && w->pg0 >= 0 ? (pg - w->pg0) * 100 / (int64_t)span : -1),
+	    (long long)((self - w->self0) * 100 / (int64_t)span));
+}
+
+/* A positive integer option. */
+static int
+opt_int(const char *name, const char *v, long min, long max)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || end == v || *end || x < min || x > max) {
+		fprintf(stderr, "loadgen: --%s must be an integer between %ld and %ld\n", name, min, max);
+		exit(2);
+	}
+	return (int)x;
+}
+
+/* Raise the open-file limit as far as allowed. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	enum {
+		O_SERVER = 256, O_CA, O_CERTS, O_PREFIX, O_FIRST, O_CONNS, O_AUCTIONS, O_AUCTION_IDS,
+		O_WATCHERS, O_RATE, O_DURATION, O_WARMUP, O_IDLE, O_HANDSHAKES, O_RESUME,
+		O_BUYER_CERT, O_BUYER_KEY, O_WATCHER_CERT, O_WATCHER_KEY, O_SERVER_PID, O_PG_PID,
+		O_CONCURRENCY, O_CONNECT_TIMEOUT, O_RETRY_MS, O_START_PRICE, O_STEP_MIN, O_STEP_MAX,
+		O_AUCTION_DURATION, O_QUIET, O_HELP,
+	};
+	static const struct option longopts[] = {
+		{ "server", required_argument, NULL, O_SERVER },
+		{ "ca", required_argument, NULL, O_CA },
+		{ "certs", required_argument, NULL, O_CERTS },
+		{ "prefix", required_argument, NULL, O_PREFIX },
+		{ "first", required_argument, NULL, O_FIRST },
+		{ "conns", required_argument, NULL, O_CONNS },
+		{ "auctions", required_argument, NULL, O_AUCTIONS },
+		{ "auction-ids", required_argument, NULL, O_AUCTION_IDS },
+		{ "watchers", required_argument, NULL, O_WATCHERS },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "warmup", required_argument, NULL, O_WARMUP },
+		{ "idle", required_argument, NULL, O_IDLE },
+		{ "handshakes", required_argument, NULL, O_HANDSHAKES },
+		{ "resume", no_argument, NULL, O_RESUME },
+		{ "buyer-cert", required_argument, NULL, O_BUYER_CERT },
+		{ "buyer-key", required_argument, NULL, O_BUYER_KEY },
+		{ "watcher-cert", required_argument, NULL, O_WATCHER_CERT },
+		{ "watcher-key", required_argument, NULL, O_WATCHER_KEY },
+		{ "server-pid", required_argument, NULL, O_SERVER_PID },
+		{ "pg-pid", required_argument, NULL, O_PG_PID },
+		{ "concurrency", required_argument, NULL, O_CONCURRENCY },
+		{ "connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT },
+		{ "retry-ms", required_argument, NULL, O_RETRY_MS },
+		{ "start-price", required_argument, NULL, O_START_PRICE },
+		{ "step-min", required_argument, NULL, O_STEP_MIN },
+		{ "step-max", required_argument, NULL, O_STEP_MAX },
+		{ "auction-duration", required_argument, NULL, O_AUCTION_DURATION },
+		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = {
+		.server = "127.0.0.1:7443", .ca = NULL, .prefix = "supplier", .first = 1,
+		.conns = 1000, .watchers = 10, .duration = -1, .warmup = 3, .connect_timeout = 120,
+		.concurrency = -1, .start_price = "1000000000.00", .step_min = "1.00",
+		.step_max = "5%", .auction_duration = 7200,
+	};
+	int ch, modes;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_SERVER: o.server = optarg; break;
+		case O_CA: o.ca = optarg; break;
+		case O_CERTS: o.certs = optarg; break;
+		case O_PREFIX: o.prefix = optarg; break;
+		case O_FIRST: o.first = opt_int("first", optarg, 1, 99999); break;
+		case O_CONNS: o.conns = opt_int("conns", optarg, 1, 99999); break;
+		case O_AUCTIONS: o.auctions = opt_int("auctions", optarg, 1, 100000); break;
+		case O_AUCTION_IDS: o.auction_ids = optarg; break;
+		case O_WATCHERS: o.watchers = opt_int("watchers", optarg, 0, 10000); break;
+		case O_RATE: o.rate = opt_int("rate", optarg, 0, 10000000); break;
+		case O_DURATION: o.duration = opt_int("duration", optarg, 0, 86400); break;
+		case O_WARMUP: o.warmup = opt_int("warmup", optarg, 0, 3600); break;
+		case O_IDLE: o.idle = opt_int("idle", optarg, 1, 1000000); break;
+		case O_HANDSHAKES: o.handshakes = opt_int("handshakes", optarg, 1, 100000000); break;
+		case O_RESUME: o.resume = 1; break;
+		case O_BUYER_CERT: o.buyer_cert = optarg; break;
+		case O_BUYER_KEY: o.buyer_key = optarg; break;
+		case O_WATCHER_CERT: o.watcher_cert = optarg; break;
+		case O_WATCHER_KEY: o.watcher_key = optarg; break;
+		case O_SERVER_PID: o.server_pid = opt_int("server-pid", optarg, 1, 1 << 30); break;
+		case O_PG_PID: o.pg_pid = opt_int("pg-pid", optarg, 1, 1 << 30); break;
+		case O_CONCURRENCY: o.concurrency = opt_int("concurrency", optarg, 1, 100000); break;
+		case O_CONNECT_TIMEOUT:
+			o.connect_timeout = opt_int("connect-timeout", optarg, 1, 3600);
+			break;
+		case O_RETRY_MS: o.retry_ms = opt_int("retry-ms", optarg, 0, 3600000); break;
+		case O_START_PRICE: o.start_price = optarg; break;
+		case O_STEP_MIN: o.step_min = optarg; break;
+		case O_STEP_MAX: o.step_max = optarg; break;
+		case O_AUCTION_DURATION:
+			o.auction_duration = opt_int("auction-duration", optarg, 1, 30 * 86400);
+			break;
+		case O_QUIET: o.quiet = 1; break;
+		case O_HELP:
+		case 'h': usage(0); break;
+		default: usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+	modes = (o.idle > 0) + (o.handshakes > 0) + (o.auctions > 0 || o.auction_ids != NULL);
+	if (modes != 1) {
+		fprintf(stderr, "loadgen: choose one mode: --auctions/--auction-ids, --idle or "
+		    "--handshakes\n");
+		usage(2);
+	}
+	if (o.ca == NULL) {
+		fprintf(stderr, "loadgen: --ca is required\n");
+		usage(2);
+	}
+	if ((o.buyer_cert == NULL) != (o.buyer_key == NULL) ||
+	    (o.watcher_cert == NULL) != (o.watcher_key == NULL)) {
+		fprintf(stderr, "loadgen: a certificate needs its key and the other way round\n");
+		exit(2);
+	}
+	if (o.concurrency < 0)
+		o.concurrency = o.handshakes > 0 ? 16 : 64;
+	if (o.duration < 0)
+		o.duration = o.idle > 0 ? 5 : o.handshakes > 0 ? 0 : 20;
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (o.idle > 0)
+		return idle_run(&o);
+	if (o.handshakes > 0)
+		return hs_run(&o);
+	return bid_run(&o);
+}

@@ -1,0 +1,440 @@
+#!/bin/bash
+# tenderd benchmark (make bench). Everything runs on this machine, on 127.0.0.1, in one
+# temporary directory that is removed at the end:
+#
+#   1. a bulk PKI (certs/mkpki.sh --bulk), a private PostgreSQL cluster (scripts/pgctl.sh,
+#      fsync on), the schema, one buyer and BENCH_SUPPLIERS suppliers registered through SQL
+#   2. baselines: pgbench inserting one bid row per transaction (32 clients), and
+#      `openssl s_server -rev` with the same certificates, driven by the load generator
+#   3. tenderd: new and resumed handshakes, idle connections and RSS, peak durable bids/s,
+#      latency at half of that rate, restart recovery of BENCH_RECOVERY_BIDS bids
+#   4. a table of every figure beside its baseline, the ratio, and the target of issue 4
+#
+# Knobs (environment): BENCH_SUPPLIERS (1000), BENCH_AUCTIONS (100), BENCH_WATCHERS (10),
+# BENCH_DURATION (20 s per bid run), BENCH_WARMUP (5 s), BENCH_PGBENCH_S (15),
+# BENCH_HANDSHAKE_S (6 s per handshake run), BENCH_IDLE (10000), BENCH_RECOVERY_BIDS
+# (1000000), BENCH_RECOVERY_AUCTIONS (1000), BENCH_BUILD (build directory, default
+# build/), BENCH_KEEP=1 (keep the directory and print its path), BENCH_PERF=1 (record
+# `perf` profiles of tenderd during the peak bid run, into the kept directory).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BENCH_BUILD:-$ROOT/build}
+SUPPLIERS=${BENCH_SUPPLIERS:-1000}
+AUCTIONS=${BENCH_AUCTIONS:-100}
+WATCHERS=${BENCH_WATCHERS:-10}
+DURATION=${BENCH_DURATION:-20}
+WARMUP=${BENCH_WARMUP:-5}
+PGBENCH_S=${BENCH_PGBENCH_S:-15}
+HANDSHAKE_S=${BENCH_HANDSHAKE_S:-6}
+IDLE=${BENCH_IDLE:-10000}
+REC_BIDS=${BENCH_RECOVERY_BIDS:-1000000}
+REC_AUCTIONS=${BENCH_RECOVERY_AUCTIONS:-1000}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+
+T_START=$(date +%s)
+
+note() {
+    printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2
+}
+
+die() {
+    note "FAILED: $*"
+    exit 1
+}
+
+for bin in tenderd loadgen; do
+    [[ -x $BUILD/$bin ]] || die "$BUILD/$bin is missing: run make first"
+done
+for tool in openssl pgbench psql python3 timeout; do
+    command -v "$tool" >/dev/null || [[ -x $PGBIN/$tool ]] || die "$tool not found"
+done
+PGBENCH=$(command -v pgbench || echo "$PGBIN/pgbench")
+PSQL=$(command -v psql || echo "$PGBIN/psql")
+
+# A short path: the PostgreSQL socket lives inside it.
+WORK=$(mktemp -d /tmp/tenderd-bench.XXXXXX)
+OUT=$WORK/out
+mkdir -p "$OUT"
+PIDS=()
+
+# Stops what this script started, then removes the directory.
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    "$ROOT/scripts/pgctl.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+        note "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Forgets a pid once its process has been stopped.
+forget_pid() {
+    local keep=() p
+    for p in "${PIDS[@]}"; do
+        [[ $p == "$1" ]] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# The value of KEY in a "RESULT k=v ..." line read from FILE.
+result() {
+    { grep '^RESULT ' "$1" 2>/dev/null || true; } | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+(($(ulimit -n) >= IDLE + 2000)) || note "open-file limit $(ulimit -n) is low for $IDLE idle connections"
+
+# ---- 1. PKI, PostgreSQL, registration ----
+
+note "work directory $WORK"
+note "PKI: CA, server, buyer and $SUPPLIERS supplier certificates"
+"$ROOT/certs/mkpki.sh" "$WORK/pki" buyer 2>/dev/null
+"$ROOT/certs/mkpki.sh" "$WORK/pki" --bulk supplier "$SUPPLIERS" 2>/dev/null
+PKI=$WORK/pki
+
+note "PostgreSQL: private cluster (fsync on)"
+DB=$("$ROOT/scripts/pgctl.sh" start "$WORK/pg" 2>"$OUT/pgctl.log" | tail -n 1)
+PGPORT=$(<"$WORK/pg/port")
+PGPID=$(head -n 1 "$WORK/pg/data/postmaster.pid")
+PGHOST=$WORK/pg/run
+
+# Applies the schema and registers the buyer and every supplier in database $1 (conninfo).
+# Suppliers go in with one COPY: each has its own organization; the fingerprint is the
+# SHA-256 of the certificate's DER, computed by PostgreSQL from the PEM, as tenderd does.
+register_all() {
+    local db=$1
+    "$BUILD/tenderd" migrate --db "$db" --log_level warn
+    "$BUILD/tenderd" register --db "$db" --log_level warn --role buyer \
+        --organization "Bench Municipal Hospital" --name "bench buyer" --cert "$PKI/buyer.crt" >/dev/null
+    [[ -s $WORK/certs.tsv ]] || awk 'FNR == 1 { if (NR > 1) printf "\n"; n = FILENAME; sub(/.*\//, "", n);
+            sub(/\.crt$/, "", n); printf "%s\t", n }
+        { printf "%s\\n", $0 } END { printf "\n" }' "$PKI"/supplier[0-9]*.crt >"$WORK/certs.tsv"
+    "$PSQL" -X -q -v ON_ERROR_STOP=1 "$db" <<EOF
+BEGIN;
+CREATE TEMP TABLE bench_certs (name text PRIMARY KEY, pem text NOT NULL);
+\\copy bench_certs FROM '$WORK/certs.tsv'
+INSERT INTO organizations (name) SELECT 'Bench supplier ' || name FROM bench_certs ORDER BY name;
+INSERT INTO participants (organization_id, name, role)
+    SELECT o.id, c.name, 'supplier' FROM bench_certs c
+    JOIN organizations o ON o.name = 'Bench supplier ' || c.name ORDER BY c.name;
+INSERT INTO certificates (fingerprint, participant_id, subject, pem)
+    SELECT encode(sha256(decode(regexp_replace(c.pem, '-----[A-Z ]+-----|[^A-Za-z0-9+/=]', '', 'g'),
+               'base64')), 'hex'), p.id, 'CN=' || c.name, c.pem
+    FROM bench_certs c JOIN participants p ON p.name = c.name AND p.role = 'supplier';
+COMMIT;
+EOF
+}
+note "registering the buyer and $SUPPLIERS suppliers"
+register_all "$DB"
+
+# ---- 2. baselines ----
+
+note "baseline: pgbench, one bid row per transaction, 32 clients, ${PGBENCH_S} s"
+"$PSQL" -X -q -v ON_ERROR_STOP=1 "$DB" <<'EOF'
+CREATE TABLE bench_bids (
+    id              bigserial PRIMARY KEY,
+    auction_id      bigint NOT NULL,
+    seq             integer NOT NULL,
+    participant_id  bigint NOT NULL,
+    organization_id bigint NOT NULL,
+    fingerprint     text NOT NULL,
+    amount          bigint NOT NULL CHECK (amount > 0),
+    placed_at       timestamptz NOT NULL
+);
+CREATE INDEX bench_bids_auction ON bench_bids (auction_id, seq);
+CREATE SEQUENCE bench_seq;
+EOF
+cat >"$WORK/pgbench-bid.sql" <<'EOF'
+\set aid random(1, 100)
+\set pid random(2, 1001)
+\set amount random(1, 100000000000)
+INSERT INTO bench_bids (auction_id, seq, participant_id, organization_id, fingerprint, amount, placed_at)
+VALUES (:aid, nextval('bench_seq'), :pid, :pid, '5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d', :amount, now());
+EOF
+timeout $((PGBENCH_S + 60)) "$PGBENCH" -n -M prepared -c 32 -j 2 -T "$PGBENCH_S" -f "$WORK/pgbench-bid.sql" \
+    -h "$PGHOST" -p "$PGPORT" -U tenderd tenderd >"$OUT/pgbench.txt" 2>&1 || {
+    cat "$OUT/pgbench.txt" >&2
+    die "pgbench"
+}
+PG_TPS=$(awk '/^tps = / { printf "%d", $3 }' "$OUT/pgbench.txt")
+PG_LAT=$(awk '/^latency average = / { print $4 }' "$OUT/pgbench.txt")
+note "pgbench: $PG_TPS transactions/s, latency average $PG_LAT ms"
+"$PSQL" -X -q "$DB" -c "DROP TABLE bench_bids; DROP SEQUENCE bench_seq" || true
+
+LG=("$BUILD/loadgen" --ca "$PKI/ca.crt" --certs "$PKI" --prefix supplier --quiet)
+
+# Runs the load generator's handshake modes against 127.0.0.1:$1 (pid $2) into $3-{full,resumed}.
+# 64 connections in parallel keep both servers busy: with fewer, the rate measures round
+# trips and TCP delays (Nagle) rather than handshake capacity.
+HS_PAR=${BENCH_HANDSHAKE_PARALLEL:-64}
+handshake_runs() {
+    local port=$1 pid=$2 out=$3 ids=$((SUPPLIERS < 100 ? SUPPLIERS : 100))
+    timeout $((HANDSHAKE_S + 60)) "${LG[@]}" --server "127.0.0.1:$port" --conns "$ids" \
+        --handshakes 1000000 --duration "$HANDSHAKE_S" --concurrency "$HS_PAR" --server-pid "$pid" \
+        >"$out-full.txt" 2>&1 || true
+    timeout $((HANDSHAKE_S + 60)) "${LG[@]}" --server "127.0.0.1:$port" --conns "$ids" \
+        --handshakes 1000000 --duration "$HANDSHAKE_S" --concurrency "$HS_PAR" --server-pid "$pid" \
+        --resume >"$out-resumed.txt" 2>&1 || true
+}
+
+note "baseline: openssl s_server -rev, mutual TLS, full and resumed handshakes (${HANDSHAKE_S} s each)"
+SPORT=$(free_port)
+openssl s_server -accept "127.0.0.1:$SPORT" -cert "$PKI/server.crt" -key "$PKI/server.key" \
+    -CAfile "$PKI/ca.crt" -Verify 1 -verify_return_error -rev -quiet >"$OUT/s_server.log" 2>&1 &
+SPID=$!
+PIDS+=("$SPID")
+for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$SPORT") 2>/dev/null && break
+    sleep 0.05
+done
+handshake_runs "$SPORT" "$SPID" "$OUT/s_server"
+kill "$SPID" 2>/dev/null || true
+wait "$SPID" 2>/dev/null || true
+forget_pid "$SPID"
+S_FULL=$(result "$OUT/s_server-full.txt" per_s)
+S_RES=$(result "$OUT/s_server-resumed.txt" per_s)
+S_FULL_CPU=$(result "$OUT/s_server-full.txt" server_cpu_us_per_conn)
+S_RES_CPU=$(result "$OUT/s_server-resumed.txt" server_cpu_us_per_conn)
+[[ -n $S_FULL && -n $S_RES ]] || die "s_server handshake runs: see $OUT/s_server-*.txt"
+note "s_server: full $S_FULL/s (${S_FULL_CPU} us server CPU each), resumed $S_RES/s (${S_RES_CPU} us)"
+
+# ---- 3. tenderd ----
+
+TPORT=$(free_port)
+TPID=
+
+# Starts tenderd on database $1 with log level $2; its log goes to $3.
+start_tenderd() {
+    "$BUILD/tenderd" --db "$1" --listen "127.0.0.1:$TPORT" --cert "$PKI/server.crt" \
+        --key "$PKI/server.key" --ca "$PKI/ca.crt" --log_level "$2" --max_conns_per_cert 5000 \
+        --max_conns $((IDLE + SUPPLIERS + AUCTIONS * WATCHERS + 1000)) --idle_timeout 3600 \
+        >"$3" 2>&1 &
+    TPID=$!
+    PIDS+=("$TPID")
+}
+
+# Waits until tenderd answers a hello; prints the wall-clock time of that answer (us).
+wait_tenderd() {
+    local out=$WORK/ready.txt
+    timeout 90 "${LG[@]}" --server "127.0.0.1:$TPORT" --conns 1 --idle 1 --duration 0 \
+        --retry-ms 60000 >"$out" 2>&1 || {
+        cat "$out" >&2
+        die "tenderd did not answer (log: $1)"
+    }
+    result "$out" first_ok_wall_us
+}
+
+# Stops tenderd (SIGTERM, then SIGKILL after 20 s).
+stop_tenderd() {
+    [[ -n $TPID ]] || return 0
+    kill "$TPID" 2>/dev/null || true
+    for _ in $(seq 200); do
+        kill -0 "$TPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$TPID" 2>/dev/null || true
+    wait "$TPID" 2>/dev/null || true
+    forget_pid "$TPID"
+    TPID=
+}
+
+note "tenderd: starting (log_level warn)"
+start_tenderd "$DB" warn "$OUT/tenderd.log"
+wait_tenderd "$OUT/tenderd.log" >/dev/null
+
+note "tenderd: full and resumed handshakes (${HANDSHAKE_S} s each)"
+handshake_runs "$TPORT" "$TPID" "$OUT/tenderd-hs"
+T_FULL=$(result "$OUT/tenderd-hs-full.txt" per_s)
+T_RES=$(result "$OUT/tenderd-hs-resumed.txt" per_s)
+T_FULL_CPU=$(result "$OUT/tenderd-hs-full.txt" server_cpu_us_per_conn)
+T_RES_CPU=$(result "$OUT/tenderd-hs-resumed.txt" server_cpu_us_per_conn)
+[[ -n $T_FULL && -n $T_RES ]] || die "tenderd handshake runs: see $OUT/tenderd-hs-*.txt"
+note "tenderd: full $T_FULL/s (${T_FULL_CPU} us server CPU each), resumed $T_RES/s (${T_RES_CPU} us)"
+
+note "tenderd: $IDLE idle mutual-TLS connections"
+timeout 300 "${LG[@]}" --server "127.0.0.1:$TPORT" --conns "$SUPPLIERS" --idle "$IDLE" \
+    --duration 5 --concurrency 64 --server-pid "$TPID" --connect-timeout 180 >"$OUT/idle.txt" 2>&1 || true
+IDLE_OPEN=$(result "$OUT/idle.txt" opened)
+IDLE_ALIVE=$(result "$OUT/idle.txt" alive)
+IDLE_PER=$(result "$OUT/idle.txt" rss_per_conn_bytes)
+[[ -n $IDLE_OPEN ]] || die "idle run: see $OUT/idle.txt"
+note "idle: $IDLE_OPEN opened, $IDLE_ALIVE still answering, $IDLE_PER bytes of server RSS each"
+sleep 2  # let tenderd finish closing them
+
+# Sets BID_ARGS for a bid run with $1 watchers per auction, measured for $2 seconds.
+bid_args() {
+    BID_ARGS=(--server "127.0.0.1:$TPORT" --conns "$SUPPLIERS" --auctions "$AUCTIONS" --watchers "$1"
+        --buyer-cert "$PKI/buyer.crt" --buyer-key "$PKI/buyer.key" --duration "$2" --warmup "$WARMUP"
+        --server-pid "$TPID" --pg-pid "$PGPID" --connect-timeout 120)
+}
+bid_args "$WATCHERS" "$DURATION"
+note "tenderd: peak bids, closed loop: $SUPPLIERS suppliers, $AUCTIONS auctions, $WATCHERS watchers each"
+if [[ ${BENCH_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
+    (sleep $((WARMUP + 8)) && timeout 10 perf record -g -o "$OUT/perf-tenderd.data" -p "$TPID" -- sleep 5 \
+        >/dev/null 2>&1) &
+fi
+timeout $((DURATION + WARMUP + 200)) "${LG[@]}" "${BID_ARGS[@]}" --rate 0 >"$OUT/bid-peak.txt" 2>&1 || true
+PEAK=$(result "$OUT/bid-peak.txt" acked_per_s)
+[[ -n $PEAK && $PEAK -gt 0 ]] || die "peak bid run: see $OUT/bid-peak.txt"
+note "peak: $PEAK acknowledged bids/s, p99 $(result "$OUT/bid-peak.txt" ack_p99_us) us"
+
+HALF=$((PEAK / 2))
+note "tenderd: bids at half the peak, $HALF/s"
+timeout $((DURATION + WARMUP + 200)) "${LG[@]}" "${BID_ARGS[@]}" --rate "$HALF" >"$OUT/bid-half.txt" 2>&1 || true
+HALF_ACK=$(result "$OUT/bid-half.txt" acked_per_s)
+HALF_P99=$(result "$OUT/bid-half.txt" ack_p99_us)
+[[ -n $HALF_P99 ]] || die "half-rate bid run: see $OUT/bid-half.txt"
+note "half: $HALF_ACK acknowledged bids/s, p99 $HALF_P99 us"
+
+# Diagnostic: the same closed loop without watchers isolates the cost of the broadcasts.
+NW_S=$((DURATION / 2 > 5 ? DURATION / 2 : 5))
+note "diagnostic: peak bids without watchers (${NW_S} s)"
+bid_args 0 "$NW_S"
+timeout $((NW_S + WARMUP + 200)) "${LG[@]}" "${BID_ARGS[@]}" --rate 0 >"$OUT/bid-nowatch.txt" 2>&1 || true
+NOWATCH=$(result "$OUT/bid-nowatch.txt" acked_per_s)
+note "without watchers: ${NOWATCH:-?} acknowledged bids/s"
+stop_tenderd
+
+note "recovery: $REC_BIDS bids across $REC_AUCTIONS auctions generated with SQL"
+"$PSQL" -X -q -v ON_ERROR_STOP=1 "$DB" -c "CREATE DATABASE tenderd_recovery"
+RDB=${DB/dbname=tenderd/dbname=tenderd_recovery}
+register_all "$RDB"
+PER=$((REC_BIDS / REC_AUCTIONS))
+# Each auction: start price 1,000,000.00 RUB, steps 1.00 - 5%; two suppliers alternate, each
+# bid exactly step_min below the previous one (a valid lead-taking bid), 5 ms apart, in a
+# running auction that ends tomorrow. Foreign-key triggers are skipped for the bulk insert
+# (session_replication_role); the rows satisfy them.
+T_GEN=$(date +%s%N)
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -v auctions="$REC_AUCTIONS" -v per="$PER" "$RDB" <<'EOF'
+BEGIN;
+SET LOCAL session_replication_role = replica;
+CREATE TEMP TABLE sup AS
+    SELECT (row_number() OVER (ORDER BY p.id) - 1)::int AS n, p.id AS pid, p.organization_id AS oid,
+           c.fingerprint AS fp
+    FROM participants p JOIN certificates c ON c.participant_id = p.id WHERE p.role = 'supplier';
+SELECT count(*) AS nsup FROM sup \gset
+INSERT INTO auctions (id, buyer_participant_id, buyer_organization_id, title, currency, currency_exp,
+        start_price, step_min_percent, step_min_value, step_min_amount, step_max_percent,
+        step_max_value, step_max_amount, starts_at, scheduled_end, ends_at, extensions,
+        ext_window_ms, ext_length_ms, state, created_at, created_fingerprint)
+    SELECT a, p.id, p.organization_id, 'recovery lot ' || a, 'RUB', 2, 100000000, false, 100, 100,
+           true, 500, 5000000, date_trunc('second', now()) - interval '2 hours',
+           date_trunc('second', now()) + interval '1 day', date_trunc('second', now()) + interval '1 day',
+           0, 600000, 600000, 'running', date_trunc('second', now()) - interval '2 hours', c.fingerprint
+    FROM generate_series(1, :auctions) a,
+         (SELECT * FROM participants WHERE role = 'buyer' ORDER BY id LIMIT 1) p
+    JOIN certificates c ON c.participant_id = p.id;
+INSERT INTO bids (id, auction_id, seq, participant_id, organization_id, fingerprint, amount, placed_at)
+    SELECT (a - 1)::bigint * :per + k, a, k, s.pid, s.oid, s.fp, 100000000 - k::bigint * 100,
+           date_trunc('second', now()) - interval '2 hours' + k * interval '5 milliseconds'
+    FROM generate_series(1, :auctions) a
+    CROSS JOIN generate_series(1, :per) k
+    JOIN sup s ON s.n = (2 * a + k % 2) % :nsup
+    ORDER BY a, k;
+COMMIT;
+ANALYZE auctions;
+ANALYZE bids;
+CHECKPOINT;
+EOF
+T_GEN=$((($(date +%s%N) - T_GEN) / 1000000))
+note "generated in $T_GEN ms; restarting tenderd on it"
+T0=$(($(date +%s%N) / 1000))
+start_tenderd "$RDB" info "$OUT/tenderd-recovery.log"
+T_READY=$(wait_tenderd "$OUT/tenderd-recovery.log")
+REC_MS=$(((T_READY - T0) / 1000))
+REBUILT=$(sed -n 's/.*state rebuilt.* ms=\([0-9]*\).*/\1/p' "$OUT/tenderd-recovery.log" | tail -n 1)
+REC_RSS=$(awk '/VmRSS/ { print $2 }' "/proc/$TPID/status" 2>/dev/null || echo "?")
+note "recovery: first hello answered $REC_MS ms after start (state rebuilt in ${REBUILT:-?} ms, RSS $REC_RSS KiB)"
+stop_tenderd
+
+# ---- 4. report ----
+
+# ratio A B: A/B with two decimals (integer arithmetic).
+ratio() {
+    if [[ -z $1 || -z $2 || $2 -le 0 ]]; then
+        echo "-"
+    else
+        local r=$(($1 * 100 / $2))
+        printf '%d.%02dx' $((r / 100)) $((r % 100))
+    fi
+}
+# verdict COND: PASS or SHORT.
+verdict() {
+    if eval "$1"; then echo PASS; else echo SHORT; fi
+}
+ms() {
+    printf '%d.%d ms' $(($1 / 1000)) $((($1 % 1000) / 100))
+}
+
+PEAK_P99=$(result "$OUT/bid-peak.txt" ack_p99_us)
+IDLE_KIB=$((${IDLE_PER:-0} / 1024))
+HALF_WATCH=$(result "$OUT/bid-half.txt" watch_p99_us)
+# The CPU split of a run: "cpu_server_pct=.. cpu_pg_pct=.. cpu_loadgen_pct=..".
+cpu_of() {
+    { grep -o 'cpu_server_pct=[0-9-]* cpu_pg_pct=[0-9-]* cpu_loadgen_pct=[0-9-]*' "$1" || true; } | tail -n 1
+}
+PEAK_CPU=$(cpu_of "$OUT/bid-peak.txt")
+
+echo
+echo "tenderd benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo), $("$PSQL" --version | awk '{ print "PostgreSQL " $3 }'), $(openssl version | awk '{ print $1 " " $2 }')"
+echo "(all processes share the machine; ratios are from this run)"
+echo
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' figure tenderd baseline ratio target result
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "durable bids/s, ${SUPPLIERS} suppliers/${AUCTIONS} auctions" "$PEAK/s" "pgbench 1 row/tx, 32 clients: $PG_TPS/s" \
+    "$(ratio "$PEAK" "$PG_TPS")" ">= 2.00x" "$(verdict "(( PEAK * 100 >= PG_TPS * 200 ))")"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "p99 send->ack at half peak ($HALF_ACK/s)" "$(ms "$HALF_P99")" "pgbench latency avg: $PG_LAT ms" "-" "< 20 ms" \
+    "$(verdict "(( HALF_P99 < 20000 ))")"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "idle mutual-TLS connections held" "$IDLE_ALIVE of $IDLE" "-" "-" "$IDLE" \
+    "$(verdict "(( ${IDLE_ALIVE:-0} >= IDLE ))")"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "server RSS per idle connection" "$IDLE_KIB KiB" "-" "-" "<= 40 KiB" \
+    "$(verdict "(( ${IDLE_PER:-999999} <= 40 * 1024 && ${IDLE_OPEN:-0} > 0 ))")"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "new mutual-TLS handshakes/s" "$T_FULL/s" "openssl s_server: $S_FULL/s" \
+    "$(ratio "$T_FULL" "$S_FULL")" ">= 0.80x" "$(verdict "(( T_FULL * 100 >= S_FULL * 80 ))")"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "  server CPU per new connection" "$T_FULL_CPU us" "openssl s_server: $S_FULL_CPU us" \
+    "$(ratio "$S_FULL_CPU" "$T_FULL_CPU")" "(informative)" "-"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "resumed handshakes/s (tickets)" "$T_RES/s" "tenderd full: $T_FULL/s" \
+    "$(ratio "$T_RES" "$T_FULL")" "> 1.00x" "$(verdict "(( T_RES > T_FULL && T_RES_CPU < T_FULL_CPU ))")"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "  server CPU per resumed connection" "$T_RES_CPU us" "s_server resumed: $S_RES_CPU us ($S_RES/s)" \
+    "$(ratio "$T_FULL_CPU" "$T_RES_CPU")" "< full" "-"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "restart recovery, $REC_BIDS bids/$REC_AUCTIONS auctions" "$(ms $((REC_MS * 1000)))" \
+    "state rebuilt: ${REBUILT:-?} ms" "-" "< 10 s" "$(verdict "(( REC_MS < 10000 ))")"
+echo
+echo "peak run:  $(grep '^send->ack' "$OUT/bid-peak.txt" || true)"
+echo "           $(grep '^ack->watcher' "$OUT/bid-peak.txt" || true)"
+echo "           refused $(result "$OUT/bid-peak.txt" refused); $PEAK_CPU (% of one core)"
+echo "half run:  $(grep '^send->ack' "$OUT/bid-half.txt" || true)"
+echo "           ack->watcher p99 ${HALF_WATCH:-?} us; refused $(result "$OUT/bid-half.txt" refused); $(cpu_of "$OUT/bid-half.txt")"
+echo "no watchers (diagnostic): ${NOWATCH:-?} bids/s, p99 $(result "$OUT/bid-nowatch.txt" ack_p99_us) us; $(cpu_of "$OUT/bid-nowatch.txt")"
+echo "handshakes ($HS_PAR in parallel), connect->answer p50: tenderd $(result "$OUT/tenderd-hs-full.txt" p50_us) us full, $(result "$OUT/tenderd-hs-resumed.txt" p50_us) us resumed; s_server $(result "$OUT/s_server-full.txt" p50_us) / $(result "$OUT/s_server-resumed.txt" p50_us) us"
+echo "idle:      $(grep '^server RSS' "$OUT/idle.txt" || true)"
+echo "bench took $(($(date +%s) - T_START)) s; raw outputs: $OUT$([[ ${BENCH_KEEP:-0} == 1 ]] || echo ' (removed)')"
