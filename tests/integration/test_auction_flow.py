@@ -205,3 +205,92 @@ def test_auction_flow(env, server, unique):
     assert aid not in [x["id"] for x in buyer.ok("auction.list", state="running")["auctions"]]
     v = buyer.ok("auction.get", auction=aid)["auction"]
     assert v["bids"] == 6
+
+
+def test_concurrent_bids_are_sequenced_once(env, server, unique):
+    """Bids from four connections at once (several in flight on each): every one gets a
+    distinct sequence number, the watcher sees them in that order, and the database
+    holds exactly what was acknowledged."""
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Concurrent " + unique, duration=120, step_max="50000.00")
+    aid = a["id"]
+    watcher = server.connect("operator")
+    watcher.ok("auction.watch", auction=aid)
+    s1 = server.connect("supplier1")
+    assert s1.ok("auction.bid", auction=aid, amount="950000.00")["rank"] == 1
+    # the others only improve their own price above the best: valid in any order
+    plans = {}
+    for i, name in enumerate(("supplier2", "supplier3", "supplier4")):
+        plans[name] = ["%d.%02d" % (999000 - 1000 * k, i) for k in range(15)]
+    conns = {n: server.connect(n) for n in plans}
+    ids = {}
+    for k in range(15):
+        for n, c in conns.items():
+            ids[(n, k)] = c.send("auction.bid", auction=aid, amount=plans[n][k])
+    replies = {key: conns[key[0]].reply(rid, timeout=30) for key, rid in ids.items()}
+    for key, r in replies.items():
+        assert r["ok"] is True, (key, r)
+        assert r["best_price"] == "950000.00" and r["rank"] >= 2
+    seqs = sorted(r["bid"]["seq"] for r in replies.values())
+    assert seqs == list(range(2, 47)), seqs
+    for n in plans:  # each connection's bids were applied in the order sent
+        own = [replies[(n, k)]["bid"]["seq"] for k in range(15)]
+        assert own == sorted(own), (n, own)
+    # bids committed together may come as one update: the counts only grow, and the
+    # last update shows them all
+    counts = []
+    while not counts or counts[-1] < 46:
+        ev = watcher.event(timeout=10)
+        assert ev["event"] == "auction.update" and ev["reason"] == "bid", ev
+        counts.append(ev["auction"]["bids"])
+    assert counts == sorted(set(counts)) and counts[-1] == 46, counts
+    watcher.no_event(0.2)
+    rows = env.psql("SELECT seq, amount, organization FROM audit.bids WHERE auction_id = %d "
+                    "ORDER BY seq" % aid, user="auditor")
+    by_seq = {r["bid"]["seq"]: (r["bid"]["amount"], env.org(key[0]))
+              for key, r in replies.items()}
+    by_seq[1] = ("950000.00", env.org("supplier1"))
+    assert rows == [[str(q), by_seq[q][0], by_seq[q][1]] for q in range(1, 47)]
+    v = watcher.ok("auction.get", auction=aid)["auction"]
+    assert [e["price"] for e in v["ranking"]] == [
+        "950000.00", plans["supplier2"][-1], plans["supplier3"][-1], plans["supplier4"][-1]]
+    buyer.ok("auction.cancel", auction=aid, reason="test over")
+
+
+def test_scheduled_auction_starts_on_time(env, server, unique):
+    buyer = server.connect("buyer")
+    s1 = server.connect("supplier1")
+    srv_now, _ = tdclient.server_now(buyer)
+    starts = srv_now + 1500
+    a = create_auction(buyer, "Scheduled " + unique, starts_at=tdclient.format_time(starts),
+                       duration=30)
+    assert a["state"] == "scheduled" and parse_time(a["starts_at"]) == starts
+    assert parse_time(a["ends_at"]) == starts + 30000
+    assert s1.ok("auction.watch", auction=a["id"])["auction"]["state"] == "scheduled"
+    e = s1.error("auction.bid", auction=a["id"], amount="995000.00")
+    assert e["code"] == "auction_not_started", e
+    ev = s1.event(timeout=10)
+    assert (ev["event"], ev["reason"]) == ("auction.update", "started"), ev
+    assert ev["auction"]["state"] == "running"
+    assert tdclient.now_ms() >= starts - 50
+    r = s1.ok("auction.bid", auction=a["id"], amount="995000.00")
+    assert parse_time(r["bid"]["at"]) >= starts
+    assert [x["id"] for x in s1.ok("auction.list", state="running")["auctions"]].count(
+        a["id"]) == 1
+    buyer.ok("auction.cancel", auction=a["id"], reason="test over")
+
+
+def test_unwatch_stops_events(server, unique):
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Unwatch " + unique, duration=60)
+    w = server.connect("supplier4")
+    s1 = server.connect("supplier1")
+    w.ok("auction.watch", auction=a["id"])
+    w.ok("auction.watch", auction=a["id"])  # watching twice is watching once
+    s1.ok("auction.bid", auction=a["id"], amount="995000.00")
+    assert w.event(timeout=10)["auction"]["bids"] == 1
+    w.no_event(0.3)
+    w.ok("auction.unwatch", auction=a["id"])
+    server.connect("supplier2").ok("auction.bid", auction=a["id"], amount="990000.00")
+    buyer.ok("auction.cancel", auction=a["id"], reason="test over")
+    w.no_event(0.5)

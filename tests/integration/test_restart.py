@@ -120,10 +120,12 @@ def test_shutdown_event_on_sigterm(env, tenderd_factory, unique):
     buyer = server.connect("buyer")
     a = create_auction(buyer, "Shutdown " + unique, duration=60)
     watcher.ok("auction.watch", auction=a["id"])
-    assert server.stop() == 0
+    rc = server.stop()
     for c in (watcher, buyer):
         msgs = c.wait_closed(timeout=10)
         assert msgs == [{"event": "shutdown"}], msgs
+    leaks = [l for l in server.log_text().splitlines() if "SUMMARY: AddressSanitizer" in l]
+    assert rc == 0, "tenderd exited %r on SIGTERM with two clients connected %s" % (rc, leaks)
     server.start()
     with server.client("buyer") as c:
         assert c.ok("auction.get", auction=a["id"])["auction"]["state"] == "running"
