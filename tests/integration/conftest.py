@@ -112,6 +112,10 @@ class Env:
     def pg_stop(self):
         run([PGCTL, "stop", self.pg], timeout=120)
 
+    def pg_kill(self):
+        """Immediate shutdown: no checkpoint, the next start runs crash recovery."""
+        run([PGCTL, "kill", self.pg], timeout=120)
+
     def pg_running(self):
         return run([PGCTL, "status", self.pg], check=False, timeout=30).returncode == 0
 

@@ -4,6 +4,7 @@ resumes by itself. Every acknowledged bid is in the database, no refused one is.
 
 This stops the session's PostgreSQL cluster; it is started again (same port) before the
 test ends, whatever happens."""
+import threading
 import time
 
 from tdclient import create_auction
@@ -91,4 +92,76 @@ def test_db_outage(env, tenderd_factory, unique):
     assert rows == [[str(len(acked))]]
     rows = env.psql("SELECT count(*) FROM auctions WHERE title = 'During outage %s'" % unique)
     assert rows == [["0"]]
+    buyer.ok("auction.cancel", auction=aid, reason="test over")
+
+
+def test_db_crash_under_load(env, tenderd_factory, unique):
+    """PostgreSQL is killed (no shutdown) while bids stream in, so a batch is in flight or
+    in doubt. Every bid gets an answer, `unavailable` or ok; afterwards the database holds
+    exactly the acknowledged bids and tenderd's view agrees with it."""
+    server = tenderd_factory(db_retry=1)
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Crash " + unique, duration=120, step_max="50000.00")
+    aid = a["id"]
+    assert server.connect("supplier1").ok("auction.bid", auction=aid,
+                                          amount="950000.00")["ok"]
+    stop = threading.Event()
+    results = {"supplier2": [], "supplier3": []}
+    errors = []
+
+    def stream(name, base):
+        # prices only go down and stay above the best: valid whatever else is accepted
+        try:
+            with server.client(name, timeout=30) as c:
+                k = 0
+                while not stop.is_set() or not any(ok for _, ok, _ in results[name][-1:]):
+                    amount = "%d.00" % (base - k)
+                    k += 1
+                    r = c.request("auction.bid", auction=aid, amount=amount, timeout=30)
+                    code = None if r["ok"] else r["error"]["code"]
+                    results[name].append((amount, r["ok"], code))
+                    if code == "unavailable":
+                        time.sleep(0.05)
+        except Exception as e:  # reported by the main thread
+            errors.append("%s: %r" % (name, e))
+
+    threads = [threading.Thread(target=stream, args=("supplier2", 999000)),
+               threading.Thread(target=stream, args=("supplier3", 998000))]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        env.pg_kill()
+        time.sleep(1.0)
+    finally:
+        env.pg_start()
+    # let both streams get bids through again, then stop them
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not errors:
+        if all(sum(1 for _, ok, _ in r[-3:] if ok) == 3 for r in results.values()):
+            break
+        time.sleep(0.1)
+    stop.set()
+    for t in threads:
+        t.join(40)
+        assert not t.is_alive(), "a bid got no answer"
+    assert not errors, errors
+
+    for name, rs in results.items():
+        codes = {code for _, ok, code in rs if not ok}
+        assert codes <= {"unavailable"}, (name, codes)
+        assert rs[-1][1], "%s: the last bid was not accepted" % name
+    db = env.psql("SELECT organization, amount FROM audit.bids WHERE auction_id = %d "
+                  "ORDER BY seq" % aid, user="auditor")
+    for name, rs in results.items():
+        in_db = [amt for org, amt in db if org == env.org(name)]
+        acked = [amt for amt, ok, _ in rs if ok]
+        assert in_db == acked, "%s: acknowledged %d bids, the database has %d" % (
+            name, len(acked), len(in_db))
+    v = buyer.ok("auction.get", auction=aid)["auction"]
+    assert v["bids"] == len(db), (v["bids"], len(db))
+    assert [e["price"] for e in v["ranking"]][1:] == sorted(
+        [results["supplier3"][-1][0], results["supplier2"][-1][0]])
+    seqs = env.psql("SELECT seq FROM bids WHERE auction_id = %d ORDER BY seq" % aid)
+    assert [int(r[0]) for r in seqs] == list(range(1, len(db) + 1))
     buyer.ok("auction.cancel", auction=aid, reason="test over")

@@ -1,6 +1,7 @@
 """Crash safety: every acknowledged bid survives kill -9, the auction comes back exactly as
 it was, and an auction whose end passed while tenderd was down closes at its end with
 the winner it had."""
+import threading
 import time
 
 import tdclient
@@ -130,3 +131,71 @@ def test_shutdown_event_on_sigterm(env, tenderd_factory, unique):
     with server.client("buyer") as c:
         assert c.ok("auction.get", auction=a["id"])["auction"]["state"] == "running"
         c.ok("auction.cancel", auction=a["id"], reason="test over")
+
+
+def test_kill9_with_bids_in_flight(env, tenderd_factory, unique):
+    """kill -9 while bids stream in: every acknowledged bid is in the database, and after
+    the restart tenderd's view is exactly the database (bids committed but not yet
+    acknowledged included)."""
+    server = tenderd_factory()
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Kill in flight " + unique, duration=120, step_max="50000.00")
+    aid = a["id"]
+    assert server.connect("supplier1").ok("auction.bid", auction=aid,
+                                          amount="950000.00")["ok"]
+    server.close_clients()
+    acked = {"supplier2": [], "supplier3": []}
+    errors = []
+
+    def stream(name, base):
+        try:
+            with server.client(name, timeout=10) as c:
+                for k in range(100000):
+                    r = c.request("auction.bid", auction=aid, amount="%d.00" % (base - k))
+                    if not r["ok"]:
+                        errors.append("%s: %r" % (name, r))
+                        return
+                    acked[name].append(r["bid"])
+        except (tdclient.Closed, OSError):
+            return  # the server died under us
+        except Exception as e:
+            errors.append("%s: %r" % (name, e))
+
+    threads = [threading.Thread(target=stream, args=("supplier2", 999000)),
+               threading.Thread(target=stream, args=("supplier3", 998000))]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while min(len(v) for v in acked.values()) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.kill9()
+    for t in threads:
+        t.join(15)
+        assert not t.is_alive()
+    assert not errors, errors
+    assert min(len(v) for v in acked.values()) >= 20
+    server.start()
+
+    db = env.psql("SELECT b.id, b.seq, o.name, b.amount FROM bids b JOIN organizations o "
+                  "ON o.id = b.organization_id WHERE b.auction_id = %d ORDER BY b.seq" % aid)
+    in_db = {int(r[0]): r for r in db}
+    for name, bids in acked.items():
+        for b in bids:
+            assert b["id"] in in_db, "acknowledged bid %r is not in the database" % b
+            assert in_db[b["id"]][1] == str(b["seq"]) and in_db[b["id"]][2] == env.org(name)
+    with server.client("buyer") as c:
+        v = c.ok("auction.get", auction=aid)["auction"]
+    assert v["bids"] == len(db)
+    last = {}
+    for r in db:
+        last[r[2]] = int(r[3])
+    prices = sorted(last.values())
+    assert [e["price"] for e in v["ranking"]] == ["%d.%02d" % (p // 100, p % 100)
+                                                  for p in prices]
+    # the next bid takes the next sequence number
+    with server.client("supplier2") as c:
+        r = c.ok("auction.bid", auction=aid, amount="960000.00")
+    assert r["bid"]["seq"] == len(db) + 1
+    assert r["bid"]["id"] > max(in_db)
+    with server.client("buyer") as c:
+        c.ok("auction.cancel", auction=aid, reason="test over")
