@@ -43,10 +43,11 @@ def test_auction_flow(env, server, unique):
     assert a["ranking"] == []
     end0 = parse_time(a["ends_at"])
 
-    # watchers: the buyer on a second connection, a supplier that never bids, and
-    # every bidder on its own connection
+    # watchers: the buyer on a second connection, another buyer, a supplier that never
+    # bids, and every bidder on its own connection
     bidders = {n: server.connect(n) for n in SUPPLIERS}
-    watchers = {"buyer": server.connect("buyer"), "supplier4": server.connect("supplier4")}
+    watchers = {"buyer": server.connect("buyer"), "buyer2": server.connect("buyer2"),
+                "supplier4": server.connect("supplier4")}
     watchers.update(bidders)
     for name, c in watchers.items():
         v = c.ok("auction.watch", auction=aid)["auction"]
@@ -100,6 +101,10 @@ def test_auction_flow(env, server, unique):
                                 4: "supplier1"}[seq]])]
                 assert all("organization" not in e for e in v["ranking"]), v
                 assert_no_identities(env, "buyer", v)
+            elif name == "buyer2":
+                # a buyer that does not own the auction sees what a non-bidder sees
+                assert "ranking" not in v and "your_rank" not in v, v
+                assert_no_identities(env, name, v)
             else:
                 assert "ranking" not in v, (name, v)
                 assert v["your_rank"] == ranks[i].get(name), (name, i, v)
@@ -205,6 +210,50 @@ def test_auction_flow(env, server, unique):
     assert aid not in [x["id"] for x in buyer.ok("auction.list", state="running")["auctions"]]
     v = buyer.ok("auction.get", auction=aid)["auction"]
     assert v["bids"] == 6
+    # a closed auction cannot be cancelled
+    e = buyer.error("auction.cancel", auction=aid, reason="too late")
+    assert e["code"] == "bad_state", e
+    v = buyer.ok("auction.get", auction=aid)["auction"]
+    assert v["state"] == "closed" and v["cancel_reason"] is None
+
+
+def test_auction_without_bids_is_unsuccessful(env, server, unique):
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Nobody came " + unique, duration=1)
+    w = server.connect("supplier1")
+    w.ok("auction.watch", auction=a["id"])
+    ev = w.event(timeout=10)
+    assert ev["event"] == "auction.closed", ev
+    v = ev["auction"]
+    assert v["state"] == "closed" and v["bids"] == 0 and v["best_price"] is None
+    assert v["result"]["winner"] is None
+    assert v["result"]["closed_at"] == a["ends_at"]
+    assert v["ranking"] == []
+    rows = env.psql("SELECT state, final_price IS NULL, winner_organization IS NULL, bids "
+                    "FROM audit.results WHERE auction_id = %d" % a["id"], user="auditor")
+    assert rows == [["closed", "t", "t", "0"]]
+
+
+def test_extension_shorter_than_window(env, server, unique):
+    """Window 3 s, extension 1 s: a new best price with 2.5 s left would end before the
+    current end, so it leaves the end alone and is no extension; one with 0.5 s left
+    moves the end to its time + 1 s."""
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Short extension " + unique, duration=4, extension_window=3,
+                       extension=1)
+    end0 = parse_time(a["ends_at"])
+    s1, s2 = server.connect("supplier1"), server.connect("supplier2")
+    tdclient.sleep_until_server(buyer, end0 - 2500, max_wait=4)
+    r = s1.ok("auction.bid", auction=a["id"], amount="995000.00")
+    assert end0 - parse_time(r["bid"]["at"]) <= 3000
+    assert r["extended"] is False and parse_time(r["ends_at"]) == end0, r
+    tdclient.sleep_until_server(buyer, end0 - 500, max_wait=3)
+    r = s2.ok("auction.bid", auction=a["id"], amount="990000.00")
+    at = parse_time(r["bid"]["at"])
+    assert at < end0
+    assert r["extended"] is True and parse_time(r["ends_at"]) == at + 1000, r
+    v = buyer.ok("auction.get", auction=a["id"])["auction"]
+    assert v["extensions"] == 1 and v["scheduled_end"] == a["ends_at"]
 
 
 def test_concurrent_bids_are_sequenced_once(env, server, unique):

@@ -109,12 +109,17 @@ def test_db_crash_under_load(env, tenderd_factory, unique):
     results = {"supplier2": [], "supplier3": []}
     errors = []
 
+    hard_deadline = time.monotonic() + 60
+
     def stream(name, base):
         # prices only go down and stay above the best: valid whatever else is accepted
         try:
             with server.client(name, timeout=30) as c:
                 k = 0
                 while not stop.is_set() or not any(ok for _, ok, _ in results[name][-1:]):
+                    if time.monotonic() > hard_deadline:
+                        errors.append("%s: still no accepted bid after 60 s" % name)
+                        return
                     amount = "%d.00" % (base - k)
                     k += 1
                     r = c.request("auction.bid", auction=aid, amount=amount, timeout=30)
@@ -125,8 +130,8 @@ def test_db_crash_under_load(env, tenderd_factory, unique):
         except Exception as e:  # reported by the main thread
             errors.append("%s: %r" % (name, e))
 
-    threads = [threading.Thread(target=stream, args=("supplier2", 999000)),
-               threading.Thread(target=stream, args=("supplier3", 998000))]
+    threads = [threading.Thread(target=stream, args=("supplier2", 999000), daemon=True),
+               threading.Thread(target=stream, args=("supplier3", 998000), daemon=True)]
     for t in threads:
         t.start()
     try:

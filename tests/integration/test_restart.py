@@ -161,8 +161,8 @@ def test_kill9_with_bids_in_flight(env, tenderd_factory, unique):
         except Exception as e:
             errors.append("%s: %r" % (name, e))
 
-    threads = [threading.Thread(target=stream, args=("supplier2", 999000)),
-               threading.Thread(target=stream, args=("supplier3", 998000))]
+    threads = [threading.Thread(target=stream, args=("supplier2", 999000), daemon=True),
+               threading.Thread(target=stream, args=("supplier3", 998000), daemon=True)]
     for t in threads:
         t.start()
     deadline = time.monotonic() + 10
