@@ -2,6 +2,7 @@
 connections, what each watcher sees, an extension, the close on the clock, and the
 result as the buyer and the suppliers see it."""
 import json
+import time
 
 import tdclient
 from tdclient import create_auction, parse_time
@@ -221,8 +222,15 @@ def test_auction_without_bids_is_unsuccessful(env, server, unique):
     buyer = server.connect("buyer")
     a = create_auction(buyer, "Nobody came " + unique, duration=1)
     w = server.connect("supplier1")
-    w.ok("auction.watch", auction=a["id"])
-    ev = w.event(timeout=10)
+    watched = w.ok("auction.watch", auction=a["id"])["auction"]
+    assert watched["state"] == "running", watched
+    try:
+        ev = w.event(timeout=10)
+    except tdclient.Timeout:
+        v = w.ok("auction.get", auction=a["id"])["auction"]
+        raise AssertionError("no auction.closed event 10 s after the end; now: state %s, "
+                             "ends_at %s, server_time %s" % (v["state"], v["ends_at"],
+                                                             v["server_time"])) from None
     assert ev["event"] == "auction.closed", ev
     v = ev["auction"]
     assert v["state"] == "closed" and v["bids"] == 0 and v["best_price"] is None
@@ -232,6 +240,40 @@ def test_auction_without_bids_is_unsuccessful(env, server, unique):
     rows = env.psql("SELECT state, final_price IS NULL, winner_organization IS NULL, bids "
                     "FROM audit.results WHERE auction_id = %d" % a["id"], user="auditor")
     assert rows == [["closed", "t", "t", "0"]]
+
+
+def test_auctions_close_on_time_without_activity(env, server, unique):
+    """Forty auctions of 1 s, watched, nobody bids: each must close at its end by the
+    clock alone (auction.closed to the watcher, state closed), not only when somebody
+    happens to touch it later."""
+    buyer = server.connect("buyer")
+    w = server.connect("supplier4")
+    auctions = {}
+    for i in range(40):
+        a = create_auction(buyer, "Clock %d %s" % (i, unique), duration=1)
+        auctions[a["id"]] = a
+        assert w.ok("auction.watch", auction=a["id"])["auction"]["state"] == "running"
+    last_end = max(parse_time(a["ends_at"]) for a in auctions.values())
+    deadline = time.monotonic() + (last_end - tdclient.now_ms()) / 1000.0 + 5
+    closed = {}
+    while len(closed) < len(auctions) and time.monotonic() < deadline:
+        try:
+            ev = w.event(timeout=max(0.01, deadline - time.monotonic()))
+        except tdclient.Timeout:
+            break
+        assert ev["event"] == "auction.closed", ev
+        closed[ev["auction"]["id"]] = ev["auction"]
+    stuck = []
+    for aid, a in auctions.items():
+        if aid not in closed:
+            v = buyer.ok("auction.get", auction=aid)["auction"]
+            stuck.append("auction %d: state %s, ends_at %s, server_time %s" % (
+                aid, v["state"], v["ends_at"], v["server_time"]))
+    assert not stuck, "%d of 40 auctions did not close at their end:\n%s" % (
+        len(stuck), "\n".join(stuck))
+    for aid, v in closed.items():
+        assert v["state"] == "closed" and v["result"]["winner"] is None
+        assert v["result"]["closed_at"] == auctions[aid]["ends_at"]
 
 
 def test_extension_shorter_than_window(env, server, unique):
