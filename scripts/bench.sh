@@ -14,8 +14,9 @@
 # BENCH_DURATION (20 s per bid run), BENCH_WARMUP (5 s), BENCH_PGBENCH_S (15),
 # BENCH_HANDSHAKE_S (6 s per handshake run), BENCH_IDLE (10000), BENCH_RECOVERY_BIDS
 # (1000000), BENCH_RECOVERY_AUCTIONS (1000), BENCH_BUILD (build directory, default
-# build/), BENCH_KEEP=1 (keep the directory and print its path), BENCH_PERF=1 (record
-# `perf` profiles of tenderd during the peak bid run, into the kept directory).
+# build/), BENCH_KEEP=1 (keep the directory and print its path), BENCH_PERF=1 (record a
+# `perf` profile of tenderd for 5 s of the peak bid run into out/perf-tenderd.data; implies
+# BENCH_KEEP=1), BENCH_HANDSHAKE_PARALLEL (64).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +32,7 @@ IDLE=${BENCH_IDLE:-10000}
 REC_BIDS=${BENCH_RECOVERY_BIDS:-1000000}
 REC_AUCTIONS=${BENCH_RECOVERY_AUCTIONS:-1000}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+[[ ${BENCH_PERF:-0} == 1 ]] && BENCH_KEEP=1
 
 T_START=$(date +%s)
 
@@ -201,7 +203,7 @@ handshake_runs() {
 note "baseline: openssl s_server -rev, mutual TLS, full and resumed handshakes (${HANDSHAKE_S} s each)"
 SPORT=$(free_port)
 openssl s_server -accept "127.0.0.1:$SPORT" -cert "$PKI/server.crt" -key "$PKI/server.key" \
-    -CAfile "$PKI/ca.crt" -Verify 1 -verify_return_error -rev -quiet >"$OUT/s_server.log" 2>&1 &
+    -CAfile "$PKI/ca.crt" -Verify 1 -verify_return_error -rev -quiet >/dev/null 2>&1 &
 SPID=$!
 PIDS+=("$SPID")
 for _ in $(seq 100); do
@@ -291,8 +293,9 @@ bid_args() {
 bid_args "$WATCHERS" "$DURATION"
 note "tenderd: peak bids, closed loop: $SUPPLIERS suppliers, $AUCTIONS auctions, $WATCHERS watchers each"
 if [[ ${BENCH_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
-    (sleep $((WARMUP + 8)) && timeout 10 perf record -g -o "$OUT/perf-tenderd.data" -p "$TPID" -- sleep 5 \
+    (sleep $((WARMUP + 8)) && timeout 15 perf record -g -o "$OUT/perf-tenderd.data" -p "$TPID" -- sleep 5 \
         >/dev/null 2>&1) &
+    PIDS+=("$!")
 fi
 timeout $((DURATION + WARMUP + 200)) "${LG[@]}" "${BID_ARGS[@]}" --rate 0 >"$OUT/bid-peak.txt" 2>&1 || true
 PEAK=$(result "$OUT/bid-peak.txt" acked_per_s)
