@@ -45,7 +45,10 @@ book_arm(struct server *s, struct book *b)
 	left = when - time_now_ms();
 	if (left < 0)
 		left = 0;
-	left += 1;  /* fire at or after the deadline, never before */
+	left += 1;
+	/* the loop's cached time may be stale after a long iteration: a timeout
+	 * counted from it would fire before the deadline */
+	event_base_update_cache_time(s->base);  /* fire at or after the deadline, never before */
 	tv.tv_sec = left / 1000;
 	tv.tv_usec = (left % 1000) * 1000;
 	evtimer_add(b->timer, &tv);
@@ -218,26 +221,64 @@ book_unwatch(struct book *b, uint64_t conn_id)
 	}
 }
 
-/* Send an event to every watcher, each with its own view; forget the gone. */
+/* A view depends only on the viewer's role and organization: watchers of one
+ * class share one serialized message per broadcast. */
+struct book_class {
+	enum role role;
+	int64_t org;
+	char *text;
+	size_t len;
+};
+
+/* Send an event to every watcher, each with the view of its class; forget the gone. */
 void
 book_broadcast(struct server *s, struct book *b, const char *event, const char *reason)
 {
-	size_t i = 0;
+	struct book_class cls[16];
+	size_t i = 0, ncls = 0;
 
 	while (i < b->nwatchers) {
 		struct conn *c = conn_get(s, b->watchers[i]);
-		json_t *msg;
+		const struct participant *who;
+		struct book_class *k = NULL;
 		if (c == NULL) {
 			b->watchers[i] = b->watchers[--b->nwatchers];
 			continue;
 		}
-		msg = json_pack("{s:s}", "event", event);
-		if (reason)
-			json_object_set_new(msg, "reason", json_string(reason));
-		json_object_set_new(msg, "auction", book_view(s, b, conn_ident(c)->who, 1));
-		conn_send(c, msg);
+		who = conn_ident(c)->who;
+		for (size_t j = 0; j < ncls && k == NULL; j++)
+			if (cls[j].role == who->role && cls[j].org == who->org->id)
+				k = &cls[j];
+		if (k == NULL) {
+			json_t *msg = json_pack("{s:s}", "event", event);
+			char *text;
+			if (reason)
+				json_object_set_new(msg, "reason", json_string(reason));
+			json_object_set_new(msg, "auction", book_view(s, b, who, 1));
+			text = json_dumps(msg, JSON_COMPACT);
+			json_decref(msg);
+			if (text == NULL) {
+				i++;
+				continue;
+			}
+			if (ncls == sizeof(cls) / sizeof(cls[0])) {
+				/* many classes: this one is not kept */
+				conn_send_text(c, text, strlen(text));
+				free(text);
+				i++;
+				continue;
+			}
+			k = &cls[ncls++];
+			k->role = who->role;
+			k->org = who->org->id;
+			k->text = text;
+			k->len = strlen(text);
+		}
+		conn_send_text(c, k->text, k->len);
 		i++;
 	}
+	for (size_t j = 0; j < ncls; j++)
+		free(cls[j].text);
 }
 
 /* Parse a persisted state name. */

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,9 +84,7 @@ conn_arm(struct event *ev, long seconds)
 void
 conn_send(struct conn *c, json_t *msg)
 {
-	struct evbuffer *out;
 	char *text;
-	size_t len;
 
 	if (c == NULL || c->state == CONN_CLOSING || msg == NULL) {
 		json_decref(msg);
@@ -95,11 +94,23 @@ conn_send(struct conn *c, json_t *msg)
 	json_decref(msg);
 	if (text == NULL)
 		return;
-	len = strlen(text);
-	text[len] = '\n';  /* json_dumps leaves room: replace the NUL */
-	out = bufferevent_get_output(c->bev);
-	evbuffer_add(out, text, len + 1);
+	conn_send_text(c, text, strlen(text));
 	free(text);
+}
+
+/* Queue one serialized message (without its newline); the same text may go
+ * to many connections. */
+void
+conn_send_text(struct conn *c, const char *text, size_t n)
+{
+	struct evbuffer *out;
+	size_t len;
+
+	if (c == NULL || c->state == CONN_CLOSING)
+		return;
+	out = bufferevent_get_output(c->bev);
+	evbuffer_add(out, text, n);
+	evbuffer_add(out, "\n", 1);
 	len = evbuffer_get_length(out);
 	if (len > (size_t)c->s->cfg.output_high_water * 4) {
 		conn_close(c, "output overflow (client not reading)");
@@ -470,6 +481,11 @@ conn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	{
+		/* small replies must not wait for the peer's delayed ACK (Nagle) */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	c->timer = evtimer_new(s->base, conn_on_timer, c);
 	c->stuck = evtimer_new(s->base, conn_on_stuck, c);
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);

@@ -424,8 +424,11 @@ ops_apply_tick(struct server *s, struct cmd *k)
 		return;
 	b->tick_queued = 0;
 	due = auction_next_deadline(&b->a);
-	if (due < 0 || due > k->at)
-		return;  /* extended meanwhile: the timer is re-armed after the batch */
+	if (due < 0 || due > k->at) {
+		/* extended meanwhile, or the timer fired early: wait for the deadline again */
+		book_arm(s, b);
+		return;
+	}
 	ops_touch(s, b);
 	auction_advance(&b->a, k->at);
 	ops_transitions(s, b);

@@ -755,6 +755,9 @@ proc_arm(struct server *s, struct proc *p)
 	if (left < 0)
 		left = 0;
 	left += 1;
+	/* the loop's cached time may be stale after a long iteration: a timeout
+	 * counted from it would fire before the deadline */
+	event_base_update_cache_time(s->base);
 	tv.tv_sec = left / 1000;
 	tv.tv_usec = (left % 1000) * 1000;
 	evtimer_add(p->timer, &tv);

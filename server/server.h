@@ -164,6 +164,8 @@ int conn_listen(struct server *s, char *cause, size_t n);
 void conn_stop_listening(struct server *s);
 /* Send one JSON value as a line (the reference is stolen). */
 void conn_send(struct conn *c, json_t *msg);
+/* Send serialized JSON (without the newline) as a line. */
+void conn_send_text(struct conn *c, const char *text, size_t n);
 /* Find a connection by id (NULL when gone or closing). */
 struct conn *conn_get(struct server *s, uint64_t id);
 const struct conn_ident *conn_ident(const struct conn *c);
