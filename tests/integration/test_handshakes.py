@@ -1,5 +1,4 @@
 """Connection refusals: what a client with a bad or unregistered certificate sees."""
-import json
 import socket
 import ssl
 import time
