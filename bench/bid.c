@@ -24,6 +24,12 @@
  * bid it includes, and its latency is measured from the acknowledgement of
  * that bid. Updates that arrive before that acknowledgement (the server writes
  * both in the same loop iteration) are counted as "early", not timed.
+ *
+ * Where the time goes: an acknowledgement carries the bid's time ("at"), the
+ * moment tenderd queued the bid, in ms of the wall clock of this machine. The
+ * send->ack latency is split at that point into send->queued (the request
+ * waiting to be read) and queued->ack (the group commit and the way back),
+ * with millisecond resolution.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +40,7 @@
 
 #include "bench/loadgen.h"
 #include "common/money.h"
+#include "common/timeutil.h"
 
 #define RING 4096
 #define MAX_REFUSAL_CODES 32
@@ -67,7 +74,7 @@ struct bconn {
 	int busy;                     /* B_* */
 	int64_t rid, amount, own;     /* own: current price, -1 before the first accepted bid */
 	int rank;
-	uint64_t t_send;
+	uint64_t t_send, t_send_wall;
 	int waiting, queued;
 	/* buyer */
 	int created;
@@ -97,7 +104,7 @@ struct brun {
 	uint64_t credit, t_tick, missed;
 	/* counters of the measure window, and totals */
 	uint64_t sent, acked, refused, updates, early, sent_total, acked_total, lost;
-	struct hist h_ack, h_watch;
+	struct hist h_ack, h_watch, h_in, h_out;
 	struct refusal ref[MAX_REFUSAL_CODES];
 	int nref;
 	long rss0, rss1;
@@ -234,6 +241,7 @@ sup_send(struct bconn *s, int64_t amount)
 	s->rid = s->next_id++;
 	s->busy = B_BID;
 	s->t_send = lg_now_us();
+	s->t_send_wall = lg_wall_us();
 	r->sent_total++;
 	if (r->phase == PH_MEASURE)
 		r->sent++;
@@ -337,8 +345,17 @@ sup_on_bid_reply(struct bconn *s, const char *line)
 		struct bauc *a = s->a;
 		r->acked_total++;
 		if (r->phase == PH_MEASURE) {
+			char at[TIME_BUF];
+			int64_t at_ms;
 			r->acked++;
 			hist_add(&r->h_ack, now - s->t_send);
+			if (jscan_str(line, "at", at, sizeof(at)) == 0 && time_parse(at, &at_ms) == 0) {
+				uint64_t at_us = (uint64_t)at_ms * 1000u, wall = lg_wall_us();
+				/* "at" is truncated to the ms: up to 999 us early */
+				hist_add(&r->h_in, at_us + 999 > s->t_send_wall ?
+				    at_us + 999 - s->t_send_wall : 0);
+				hist_add(&r->h_out, wall > at_us ? wall - at_us : 0);
+			}
 		}
 		s->own = s->amount;
 		s->rank = jscan_int(line, "rank", &rank) == 0 ? (int)rank : 0;
@@ -701,9 +718,11 @@ static void
 bid_report(struct brun *r)
 {
 	uint64_t span = r->t1 > r->t0 ? r->t1 - r->t0 : 1;
-	char ack[256], wat[256];
+	char ack[256], wat[256], in[256], out[256];
 
 	hist_summary(&r->h_ack, ack, sizeof(ack));
+	hist_summary(&r->h_in, in, sizeof(in));
+	hist_summary(&r->h_out, out, sizeof(out));
 	hist_summary(&r->h_watch, wat, sizeof(wat));
 	printf("== bid run: %d suppliers over %d auctions, %d watchers each, %s\n", r->nsup, r->nauc,
 	    r->o->watchers, r->o->rate ? "open loop" : "closed loop (one bid in flight per supplier)");
@@ -720,6 +739,8 @@ bid_report(struct brun *r)
 		printf("  %-28s %llu in window, %llu in all\n", r->ref[i].code,
 		    (unsigned long long)r->ref[i].n, (unsigned long long)r->ref[i].total);
 	printf("send->ack us       %s\n", ack);
+	printf("  send->queued us  %s\n", in);
+	printf("  queued->ack us   %s\n", out);
 	printf("ack->watcher us    %s (updates %llu/s, %llu arrived before the ack)\n", wat,
 	    (unsigned long long)(r->updates * 1000000u / span), (unsigned long long)r->early);
 	printf("connections        opened %llu, failed %llu, lost during the run %llu\n",
@@ -734,7 +755,8 @@ bid_report(struct brun *r)
 		    (unsigned long long)((uint64_t)r->server_cpu_us / r->acked));
 	printf("RESULT mode=bid suppliers=%d auctions=%d watchers=%d rate=%lld acked=%llu "
 	    "acked_per_s=%llu sent_per_s=%llu refused=%llu ack_p50_us=%llu ack_p90_us=%llu "
-	    "ack_p99_us=%llu ack_p999_us=%llu ack_max_us=%llu watch_n=%llu watch_p50_us=%llu "
+	    "ack_p99_us=%llu ack_p999_us=%llu ack_max_us=%llu queued_p99_us=%llu "
+	    "commit_p99_us=%llu watch_n=%llu watch_p50_us=%llu "
 	    "watch_p99_us=%llu watch_max_us=%llu watch_early=%llu updates_per_s=%llu "
 	    "conn_opened=%llu conn_failed=%llu conn_lost=%llu server_rss_kb=%ld %s\n",
 	    r->nsup, r->nauc, r->o->watchers, (long long)r->o->rate, (unsigned long long)r->acked,
@@ -744,7 +766,9 @@ bid_report(struct brun *r)
 	    (unsigned long long)hist_quantile(&r->h_ack, 90, 100),
 	    (unsigned long long)hist_quantile(&r->h_ack, 99, 100),
 	    (unsigned long long)hist_quantile(&r->h_ack, 999, 1000),
-	    (unsigned long long)r->h_ack.max, (unsigned long long)r->h_watch.n,
+	    (unsigned long long)r->h_ack.max,
+	    (unsigned long long)hist_quantile(&r->h_in, 99, 100),
+	    (unsigned long long)hist_quantile(&r->h_out, 99, 100), (unsigned long long)r->h_watch.n,
 	    (unsigned long long)hist_quantile(&r->h_watch, 50, 100),
 	    (unsigned long long)hist_quantile(&r->h_watch, 99, 100),
 	    (unsigned long long)r->h_watch.max, (unsigned long long)r->early,
@@ -800,6 +824,8 @@ bid_run(const struct opts *o)
 
 	r->o = o;
 	hist_init(&r->h_ack);
+	hist_init(&r->h_in);
+	hist_init(&r->h_out);
 	hist_init(&r->h_watch);
 	if ((r->base = event_base_new()) == NULL ||
 	    net_init(&r->net, r->base, o->server, o->ca, o->concurrency, cause, sizeof(cause)) < 0) {

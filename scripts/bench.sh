@@ -433,9 +433,13 @@ printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
     "state rebuilt: ${REBUILT:-?} ms" "-" "< 10 s" "$(verdict "(( REC_MS < 10000 ))")"
 echo
 echo "peak run:  $(grep '^send->ack' "$OUT/bid-peak.txt" || true)"
+echo "           $(grep '^  send->queued' "$OUT/bid-peak.txt" | sed 's/^  //' || true)"
+echo "           $(grep '^  queued->ack' "$OUT/bid-peak.txt" | sed 's/^  //' || true)"
 echo "           $(grep '^ack->watcher' "$OUT/bid-peak.txt" || true)"
 echo "           refused $(result "$OUT/bid-peak.txt" refused); $PEAK_CPU (% of one core)"
 echo "half run:  $(grep '^send->ack' "$OUT/bid-half.txt" || true)"
+echo "           $(grep '^  send->queued' "$OUT/bid-half.txt" | sed 's/^  //' || true)"
+echo "           $(grep '^  queued->ack' "$OUT/bid-half.txt" | sed 's/^  //' || true)"
 echo "           ack->watcher p99 ${HALF_WATCH:-?} us; refused $(result "$OUT/bid-half.txt" refused); $(cpu_of "$OUT/bid-half.txt")"
 echo "no watchers (diagnostic): ${NOWATCH:-?} bids/s, p99 $(result "$OUT/bid-nowatch.txt" ack_p99_us) us; $(cpu_of "$OUT/bid-nowatch.txt")"
 echo "handshakes ($HS_PAR in parallel), connect->answer p50: tenderd $(result "$OUT/tenderd-hs-full.txt" p50_us) us full, $(result "$OUT/tenderd-hs-resumed.txt" p50_us) us resumed; s_server $(result "$OUT/s_server-full.txt" p50_us) / $(result "$OUT/s_server-resumed.txt" p50_us) us"
