@@ -78,7 +78,10 @@ def test_tender_then_auction_decides_the_award(env, server, unique):
     aw = server.connect("supplier3")
     aw.ok("auction.watch", auction=aid)
     pu.sleep_until(buyer, parse_time(a["starts_at"]) + 5, max_wait=2)
-    assert s["supplier3"].ok("auction.get", auction=aid)["auction"]["state"] == "running"
+    deadline = time.monotonic() + 2
+    while s["supplier3"].ok("auction.get", auction=aid)["auction"]["state"] != "running":
+        assert time.monotonic() < deadline, "the auction did not start"
+        time.sleep(0.02)
     r = s["supplier3"].ok("auction.bid", auction=aid, amount="840.00")
     assert (r["rank"], r["best_price"]) == (1, "840.00"), r
     e = s["supplier1"].error("auction.bid", auction=aid, amount="900.00")

@@ -21,7 +21,7 @@ def test_restart_between_submission_and_opening(env, tenderd_factory, unique):
     buyer = server.connect("buyer")
     s = {n: server.connect(n) for n in ("supplier1", "supplier2", "supplier3")}
     # P1 opens well after the restart, P2 while tenderd is down
-    p1 = pu.create(buyer, "rfq", "Restart live " + unique, deadline=7500, opening=7500,
+    p1 = pu.create(buyer, "rfq", "Restart live " + unique, deadline=8500, opening=8500,
                    min_bids=2, lots=[pu.lot("Beds", "2000.00"), pu.lot("Linen", "500.00")])
     p2 = pu.create(buyer, "rfq", "Restart down " + unique, deadline=3500, opening=3500,
                    min_bids=2, lots=[pu.lot("Beds", "2000.00")])
