@@ -48,6 +48,7 @@ struct conn {
 	int counted;              /* counted in its cert's connections */
 	int freeing;              /* teardown scheduled */
 	int finished;             /* close_notify sent, write side shut */
+	struct conn *prev, *next; /* every allocated connection, closing ones too */
 	char peer[64];
 };
 
@@ -410,7 +411,21 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_free(c->bev);
 	event_free(c->timer);
 	event_free(c->stuck);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->s->conn_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	free(c);
+}
+
+/* Free every connection still allocated (after the loop has stopped). */
+void
+conn_free_all(struct server *s)
+{
+	while (s->conn_head)
+		conn_free_cb(-1, 0, s->conn_head);
 }
 
 /* Schedule the teardown once. */
@@ -494,6 +509,10 @@ conn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	map_put(&s->conns, (int64_t)c->ident.id, c);
 	s->nconns++;
+	c->next = s->conn_head;
+	if (c->next)
+		c->next->prev = c;
+	s->conn_head = c;
 	conn_arm(c->timer, s->cfg.handshake_timeout);
 }
 

@@ -249,13 +249,23 @@ on_stop_check(evutil_socket_t fd, short what, void *arg)
 	static int rounds;
 	struct timeval tv = { 0, 50000 };
 
-	if (!ops_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
+	static int closed;
+
+	if (!closed && !ops_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
 		evtimer_add(s->stop_timer, &tv);
 		return;
 	}
-	conn_close_all(s, "shutdown");
-	tv.tv_usec = 300000;
-	event_base_loopexit(s->base, &tv);
+	if (!closed) {
+		closed = 1;
+		rounds = 0;
+		conn_close_all(s, "shutdown");
+	}
+	/* let the closing connections flush and say goodbye, at most 3 s */
+	if (s->conn_head != NULL && ++rounds < 60) {
+		evtimer_add(s->stop_timer, &tv);
+		return;
+	}
+	event_base_loopexit(s->base, NULL);
 }
 
 /* SIGTERM/SIGINT: stop accepting and reading, finish commits, close. */
@@ -317,6 +327,7 @@ serve(struct server *s)
 	event_base_dispatch(s->base);
 
 	/* teardown */
+	conn_free_all(s);
 	proc_free_all(s);
 	it = 0;
 	while (map_next(&s->books, &it, NULL, NULL, &v))

@@ -125,7 +125,8 @@ struct server {
 	struct event *sig_term, *sig_int;
 	struct event *stop_timer;
 
-	struct map conns;          /* id -> conn */
+	struct map conns;          /* id -> conn (open ones) */
+	struct conn *conn_head;    /* every allocated conn, closing ones too */
 	struct map certs;          /* fingerprint -> cert */
 	struct map orgs;           /* id -> org */
 	struct map orgs_by_name;   /* name -> org */
@@ -173,6 +174,8 @@ const struct conn_ident *conn_ident(const struct conn *c);
 void conn_close(struct conn *c, const char *reason);
 /* Close every connection (shutdown). */
 void conn_close_all(struct server *s, const char *reason);
+/* Free every connection still allocated (after the loop has stopped). */
+void conn_free_all(struct server *s);
 /* Requests of this connection waiting for a commit: reading pauses above a bound. */
 void conn_pending_add(struct conn *c, int delta);
 
