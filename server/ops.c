@@ -482,7 +482,10 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	ops_touch(s, b);
 	k->book = b;
 	k->auction_id = b->a.id;
-	auction_advance(&b->a, k->at);  /* starts now when starts_at is not in the future */
+	/* starts now when starts_at is not in the future; a procedure's auction is first
+	 * seeded with the tender prices (ops_open_auction advances it after that) */
+	if (proc_id == 0)
+		auction_advance(&b->a, k->at);
 	time_format(k->params.ends_at, en);
 	time_format(k->at, now);
 	dj = json_pack("{s:s, s:s, s:s}", "title", k->title, "currency", k->currency, "starts_at", st);
@@ -499,7 +502,8 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		ops_sql(s, DB_S_CREATE, 22, p, NULL, NULL);
 	}
 	free(detail);
-	ops_transitions(s, b);
+	if (proc_id == 0)
+		ops_transitions(s, b);
 	return 1;
 }
 
@@ -1028,6 +1032,8 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 		s->next_bid_id++;
 	}
 	free(order);
+	auction_advance(&b->a, at);
+	ops_transitions(s, b);
 	return b;
 }
 

@@ -26,7 +26,9 @@
 #include "common/timeutil.h"
 #include "server/server.h"
 
-#define PROC_MAX_DOCUMENT (48 * 1024)   /* bytes of a document's content (fits max_line as base64) */
+/* bytes of a document's content: as base64 (43,692 chars) it leaves room for the rest of
+ * a request within the default max_line of 64 KiB */
+#define PROC_MAX_DOCUMENT (32 * 1024)
 #define PROC_MAX_DOCS 20
 #define PROC_MAX_ITEMS 100
 
@@ -293,7 +295,7 @@ proc_parse_documents(struct conn *c, json_t *id, json_t *jdocs, int first_id)
 		if (content) {
 			if ((n = proc_b64_decode(content, buf, sizeof(buf))) < 0 || n > PROC_MAX_DOCUMENT) {
 				json_decref(d);
-				proc_err(c, id, "bad_field", "document content must be base64 of at most 49152 "
+				proc_err(c, id, "bad_field", "document content must be base64 of at most 32768 "
 				    "bytes", "documents");
 				goto fail;
 			}
@@ -584,7 +586,7 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 				json_object_set(row, "disqualification_reason", json_object_get(x, "reason"));
 		}
 		json_object_set_new(row, "submitted_at", proto_time(o ? o->submitted_at : 0));
-		if (complete) {
+		if (complete && ev[i].status != OFFER_DISQUALIFIED) {
 			json_array_foreach(json_object_get(jlot, "criteria"), ci, jc) {
 				json_array_append_new(bd, json_pack("{s:s, s:o, s:o}", "criterion", js(jc, "code"),
 				    "score", proc_points(ev[i].crit_score[ci]),
@@ -1556,9 +1558,22 @@ proc_offer_op(struct server *s, struct conn *c, json_t *id, json_t *req, const c
 		return;
 	d = json_pack("{s:I}", "lot", (json_int_t)lot);
 	if (strcmp(what, "offer_submitted") == 0) {
-		if (proc_money_field(c, id, req, "price", p->exp, &price) < 0 ||
+		const char *ptext;
+		if (proto_get_str(c, req, "price", 1, 40, &ptext) != 0 ||
 		    proc_offer_extras(c, id, req, d) < 0) {
 			json_decref(d);
+			return;
+		}
+		if (ptext[0] == '-' && money_parse(ptext + 1, p->exp, &price) == 0) {
+			json_decref(d);
+			proc_err(c, id, "bad_price", "the price must be above zero", "price");
+			return;
+		}
+		if (money_parse(ptext, p->exp, &price) < 0) {
+			json_decref(d);
+			snprintf(msg, sizeof(msg), "price must be a decimal string with at most %d fraction "
+			    "digits", p->exp);
+			proc_err(c, id, "bad_field", msg, "price");
 			return;
 		}
 		vals = json_object_get(req, "values");

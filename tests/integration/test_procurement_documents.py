@@ -8,7 +8,7 @@ import pytest
 
 import procutil as pu
 
-MAX_DOCUMENT = 48 * 1024  # docs/protocol.md: content "at most 48 KiB"
+MAX_DOCUMENT = 32 * 1024  # docs/protocol.md: content "at most 32 KiB"
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_wrong_hash_and_bad_contents_are_refused(env, server, unique):
 
 
 def test_largest_document_is_accepted(env, server, unique):
-    """A document of exactly the documented maximum (48 KiB) can be uploaded with the
+    """A document of exactly the documented maximum (32 KiB) can be uploaded with the
     default settings; one byte more is refused with bad_field."""
     buyer = server.connect("buyer")
     p = pu.create(buyer, "rfq", "Size ref " + unique, publish=False)
