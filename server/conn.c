@@ -516,13 +516,34 @@ conn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	conn_arm(c->timer, s->cfg.handshake_timeout);
 }
 
-/* Accept errors (EMFILE and the like) must not stop the server. */
+/* Accepting again after a pause. */
+static void
+conn_on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (s->listener && !s->stopping)
+		evconnlistener_enable(s->listener);
+}
+
+/* Accept errors must not stop the server, nor spin it: out of descriptors
+ * (EMFILE, ENFILE) or memory, pause accepting for a moment (the connections
+ * wait in the kernel's queue) and log once per pause. */
 static void
 conn_on_accept_error(struct evconnlistener *l, void *arg)
 {
+	struct server *s = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, 250000 };
 
-	log_warn("accept failed: %s", evutil_socket_error_to_string(err));
+	log_warn("accept failed: %s; pausing accepts for 250 ms (connections=%zu)",
+	    evutil_socket_error_to_string(err), s->nconns);
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		evconnlistener_disable(l);
+		if (s->accept_pause == NULL)
+			s->accept_pause = evtimer_new(s->base, conn_on_accept_resume, s);
+		evtimer_add(s->accept_pause, &tv);
+	}
 }
 
 /* Bind the listener. */

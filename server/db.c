@@ -100,6 +100,7 @@ struct db {
 	int was_ready;
 
 	int prep_failed;
+	int lock_busy;            /* another session holds the writer's lock */
 	int64_t resolved_last;
 
 	/* the batch */
@@ -201,6 +202,11 @@ db_on_prepare_result(struct db *db, PGresult *r)
 	ExecStatusType st = PQresultStatus(r);
 
 	if (st == PGRES_PIPELINE_SYNC) {
+		if (db->lock_busy) {
+			db_lost(db, "another session holds tenderd's writer lock (a previous tenderd "
+			    "still finishing its last batch, or a second tenderd on this database)");
+			return;
+		}
 		if (db->prep_failed) {
 			db_lost(db, "preparing statements failed (schema not migrated?)");
 			return;
@@ -211,6 +217,9 @@ db_on_prepare_result(struct db *db, PGresult *r)
 		}
 		db->state = DB_READY;
 		db_notify(db);
+	} else if (st == PGRES_TUPLES_OK) {
+		if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+			db->lock_busy = 1;
 	} else if (st != PGRES_COMMAND_OK) {
 		log_error("db prepare failed: %s", PQresultErrorMessage(r));
 		db->prep_failed = 1;
@@ -385,7 +394,22 @@ db_connected(struct db *db)
 	db->wev = event_new(db->base, fd, EV_WRITE, db_on_write, db);
 	event_add(db->rev, NULL);
 	db->prep_failed = 0;
+	db->lock_busy = 0;
 	db->state = DB_PREPARING;
+	/*
+	 * One writer at a time: the session that writes batches holds an advisory
+	 * lock, so a new connection (or a restarted tenderd) cannot read or write
+	 * while an older session may still commit a batch. The older session ends
+	 * soon after its client is gone: PostgreSQL checks the client every second
+	 * while a query runs, even one waiting for a lock.
+	 */
+	if (PQsendQueryParams(db->pg, "SET client_connection_check_interval = 1000", 0, NULL, NULL,
+	    NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(db->pg, "SELECT pg_try_advisory_lock(" DB_WRITER_LOCK ")", 0, NULL,
+	    NULL, NULL, NULL, 0) != 1) {
+		db_lost(db, PQerrorMessage(db->pg));
+		return;
+	}
 	for (int i = 0; i < DB_S_COUNT; i++) {
 		if (PQsendPrepare(db->pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL) != 1) {
 			db_lost(db, PQerrorMessage(db->pg));

@@ -26,6 +26,9 @@ struct event_base;
 struct db;
 struct db_res;
 
+/* Advisory lock key held by the session that writes (see db.c). */
+#define DB_WRITER_LOCK "7443002"
+
 /* Prepared statements (SQL in db.c). */
 enum db_stmt {
 	DB_S_MARK = 0,

@@ -274,6 +274,14 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 	if (pg == NULL)
 		return -1;
 	*max_bid = *max_auction = 0;
+	/* wait until no older writer session can still commit (see db.c) */
+	if (boot_exec(pg, "SET lock_timeout = '30s'", cause, n) < 0)
+		goto out;
+	if (boot_exec(pg, "SELECT pg_advisory_lock(" DB_WRITER_LOCK ")", cause, n) < 0) {
+		snprintf(cause, n, "another session holds tenderd's writer lock for over 30 s: is "
+		    "another tenderd running on this database?");
+		goto out;
+	}
 	if (boot_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cause, n) < 0)
 		goto out;
 	if ((r = boot_query(pg, "SELECT last_batch FROM tenderd_state", cause, n)) == NULL)

@@ -336,6 +336,8 @@ serve(struct server *s)
 	event_free(s->sig_term);
 	event_free(s->sig_int);
 	event_free(s->stop_timer);
+	if (s->accept_pause)
+		event_free(s->accept_pause);
 	event_free(s->flush_ev);
 	event_base_free(s->base);
 	tls_ctx_free(s->ssl_ctx);

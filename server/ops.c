@@ -790,6 +790,7 @@ ops_answer_waiters(struct server *s)
 		json_t *r, *pv;
 		if (c == NULL)
 			continue;
+		conn_pending_add(c, -1);
 		if (json_array_size(w) > 3) {  /* a procurement */
 			pv = proc_view_of(s, json_integer_value(json_array_get(w, 2)), conn_ident(c)->who);
 			if (pv == NULL) {
@@ -1109,6 +1110,7 @@ ops_reply_view(struct server *s, struct conn *c, json_t *id, struct book *b)
 			s->b_waiters = json_array();
 		json_array_append_new(s->b_waiters, json_pack("[I, O, I]",
 		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)b->a.id));
+		conn_pending_add(c, 1);  /* parked reads count against the connection's bound */
 		return;
 	}
 	r = proto_ok(id);

@@ -1385,6 +1385,7 @@ proc_reply_view(struct server *s, struct conn *c, json_t *id, struct proc *p)
 			s->b_waiters = json_array();
 		json_array_append_new(s->b_waiters, json_pack("[I, O, I, i]",
 		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)p->pr.id, 1));
+		conn_pending_add(c, 1);
 		return;
 	}
 	r = proto_ok(id);

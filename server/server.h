@@ -124,6 +124,7 @@ struct server {
 	struct event *flush_ev;
 	struct event *sig_term, *sig_int;
 	struct event *stop_timer;
+	struct event *accept_pause;
 
 	struct map conns;          /* id -> conn (open ones) */
 	struct conn *conn_head;    /* every allocated conn, closing ones too */
