@@ -345,6 +345,14 @@ class Factory:
     def __call__(self, start=True, **settings):
         s = Tenderd(self.env, self.node.name[:40].replace("/", "_").replace(".py", ""),
                     **settings)
+        # tenderd is the only writer of its database (it holds a writer lock): a server
+        # shared by a module steps aside while a test runs its own, and comes back after
+        self.paused = getattr(self, "paused", [])
+        for other in self.env.servers:
+            if other.running() and other not in self.started:
+                other.close_clients()
+                other.stop()
+                self.paused.append(other)
         self.env.servers.append(s)
         self.started.append(s)
         if start:
@@ -354,6 +362,16 @@ class Factory:
     def finish(self):
         """Stop every server with SIGTERM; fail on a bad exit or a sanitizer report."""
         problems = []
+        try:
+            self._check(problems)
+        finally:
+            for other in getattr(self, "paused", []):
+                if not other.running():
+                    other.start()
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
+    def _check(self, problems):
         for s in self.started:
             s.close_clients()
             if s.running():
@@ -368,8 +386,6 @@ class Factory:
             if found:
                 problems.append("sanitizer report in %s: %s\n%s" % (
                     s.log_path.name, ", ".join(found), sanitizer_excerpt(s.log_text())))
-        if problems:
-            pytest.fail("\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
