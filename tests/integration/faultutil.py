@@ -7,18 +7,22 @@
 - check_against_db: what clients saw acknowledged against what PostgreSQL holds.
 - replay_from_db / check_views: an independent replay of the `bids` table through the
   auction rules (auction-rules.md), and a comparison with tenderd's own view.
+- LockHolder: a psql session holding a row lock, to keep a batch waiting inside
+  PostgreSQL for as long as a test needs.
 
 Every wait is bounded; traffic goes to 127.0.0.1 only.
 """
 import random
 import socket
 import ssl
+import subprocess
 import threading
 import time
 
 import tdclient
 from tdclient import parse_time
 
+PSQL = "/usr/bin/psql"
 CONN_ERRORS = (tdclient.Closed, tdclient.Timeout, OSError, ValueError)
 
 
@@ -514,3 +518,38 @@ def close_reason(server, conn_id):
         if mark in line and " close: " in line:
             return line.split(" close: ", 1)[1]
     return None
+
+
+# ---- PostgreSQL ----
+
+class LockHolder:
+    """A psql session that holds a row lock until commit()."""
+
+    def __init__(self, env, sql):
+        self.p = subprocess.Popen(
+            [PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+             "-d", env.conninfo_for("tenderd")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.p.stdin.write("BEGIN;\n%s\n\\echo locked\n" % sql)
+        self.p.stdin.flush()
+        watchdog = threading.Timer(20, self.p.kill)  # readline must not wait forever
+        watchdog.start()
+        lines = []
+        try:
+            while True:
+                line = self.p.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+                if line.strip() == "locked":
+                    return
+        finally:
+            watchdog.cancel()
+        self.p.kill()
+        raise AssertionError("could not take the lock within 20 s: %r" % lines)
+
+    def commit(self):
+        if self.p.poll() is None:
+            self.p.stdin.write("COMMIT;\n")
+            self.p.stdin.close()
+            self.p.wait(30)

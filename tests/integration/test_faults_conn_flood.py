@@ -209,7 +209,7 @@ def test_connection_flood_times_out(env, tenderd_factory, unique):
         timeout = IDLE_TIMEOUT if (kind, _) in tls else HANDSHAKE_TIMEOUT
         mine = [st for st in socks.values() if st["kind"] == kind]
         lives = sorted(st["closed"] - st["opened"] for st in mine)
-        print("%s: %d closed after %.2f .. %.2f s (%d bytes sent by the slowest)" % (
+        print("%s: %d closed after %.2f .. %.2f s (at most %d bytes trickled)" % (
             kind, len(mine), lives[0], lives[-1], max(st["sent"] for st in mine)))
         assert lives[0] >= timeout - 0.5, "%s connection closed after %.2f s, before its " \
             "%d s timeout" % (kind, lives[0], timeout)

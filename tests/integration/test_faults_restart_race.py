@@ -11,41 +11,10 @@ tenderd_state (every batch first updates it), so the batch waits inside PostgreS
 tenderd is killed and restarted; then the lock is released. Whatever tenderd does about
 it (wait for or end its previous sessions before loading, or reload), afterwards its view
 must equal the database, and bidding must go on normally."""
-import subprocess
 import time
 
 import faultutil as fu
 import tdclient
-from conftest import PSQL
-
-
-class LockHolder:
-    """A psql session that holds a row lock until commit()."""
-
-    def __init__(self, env, sql):
-        self.p = subprocess.Popen(
-            [PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-             "-d", env.conninfo_for("tenderd")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.p.stdin.write("BEGIN;\n%s\n\\echo locked\n" % sql)
-        self.p.stdin.flush()
-        deadline = time.monotonic() + 20
-        lines = []
-        while time.monotonic() < deadline:
-            line = self.p.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.strip() == "locked":
-                return
-        self.p.kill()
-        raise AssertionError("could not take the lock: %r" % lines)
-
-    def commit(self):
-        if self.p.poll() is None:
-            self.p.stdin.write("COMMIT;\n")
-            self.p.stdin.close()
-            self.p.wait(30)
 
 
 def test_restart_while_last_batch_still_commits(env, tenderd_factory, unique):
@@ -55,7 +24,7 @@ def test_restart_while_last_batch_still_commits(env, tenderd_factory, unique):
     with server.client("supplier1") as c:
         first = c.ok("auction.bid", auction=aid, amount="999900.00")["bid"]
 
-    lock = LockHolder(env, "SELECT last_batch FROM tenderd_state FOR UPDATE;")
+    lock = fu.LockHolder(env, "SELECT last_batch FROM tenderd_state FOR UPDATE;")
     try:
         s2 = server.client("supplier2", timeout=5)
         s2.send("auction.bid", auction=aid, amount="999800.00")

@@ -217,8 +217,6 @@ def test_reading_client_not_dropped_when_parked_reads_complete(env, tenderd_fact
     so it must get every reply and keep its connection (default settings: output high
     water 1 MiB; the replies here add up to about 8 MB). The commit is made slow by a
     psql session holding the row lock on tenderd_state, which every batch updates."""
-    from test_faults_restart_race import LockHolder
-
     server = tenderd_factory()
     title = ("Parked reads %s: " % unique) + "z" * 450
     aid = fu.create_auctions(server, env, title, [{}])[0]["id"]
@@ -235,7 +233,7 @@ def test_reading_client_not_dropped_when_parked_reads_complete(env, tenderd_fact
         except Exception as e:
             errors.append(repr(e))
 
-    lock = LockHolder(env, "SELECT last_batch FROM tenderd_state FOR UPDATE;")
+    lock = fu.LockHolder(env, "SELECT last_batch FROM tenderd_state FOR UPDATE;")
     try:
         s2 = server.connect("supplier2", timeout=30)
         rid = s2.send("auction.bid", auction=aid, amount="999800.00")
@@ -252,7 +250,7 @@ def test_reading_client_not_dropped_when_parked_reads_complete(env, tenderd_fact
     t.join(30)
     closes = [l.split(" close: ", 1)[1] for l in server.log_text().splitlines()
               if " close: " in l and "participant=1 " in l]
-    print("%d reads parked behind the slow batch; %d replies received; %s; operator "
+    print("%d reads unanswered while the batch waited; %d replies received; %s; operator "
           "connections closed: %r" % (parked, len(got), errors or "no error", closes))
     assert parked > 0, "no read waited for the batch in flight"
     assert not errors and len(got) == PARKED_GETS, \
