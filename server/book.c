@@ -263,7 +263,7 @@ book_broadcast(struct server *s, struct book *b, const char *event, const char *
 			}
 			if (ncls == sizeof(cls) / sizeof(cls[0])) {
 				/* many classes: this one is not kept */
-				conn_send_text(c, text, strlen(text));
+				ops_emit(s, c, text, strlen(text));
 				free(text);
 				i++;
 				continue;
@@ -274,7 +274,7 @@ book_broadcast(struct server *s, struct book *b, const char *event, const char *
 			k->text = text;
 			k->len = strlen(text);
 		}
-		conn_send_text(c, k->text, k->len);
+		ops_emit(s, c, k->text, k->len);
 		i++;
 	}
 	for (size_t j = 0; j < ncls; j++)

@@ -109,6 +109,7 @@ struct db {
 	struct db_query *q;
 	size_t nq, capq, qi;
 	int failed;
+	int finish_pending;       /* the batch's Sync arrived: tell the owner after the read loop */
 	char why[256];
 	db_done_fn done;
 	void *done_arg;
@@ -146,7 +147,7 @@ db_ready(const struct db *db)
 int
 db_busy(const struct db *db)
 {
-	return db->building || db->inflight || db->in_doubt;
+	return db->building || db->inflight || db->in_doubt || db->finish_pending;
 }
 
 /* Flush libpq's output; watch for writability when it could not finish. */
@@ -257,7 +258,10 @@ db_on_batch_result(struct db *db, PGresult *r)
 
 	switch (st) {
 	case PGRES_PIPELINE_SYNC:
-		db_finish(db, db->failed ? DB_FAILED : DB_COMMITTED);
+		/* the owner is told after the read loop, so that a batch it sends from its
+		 * callback never meets this batch's results */
+		db->inflight = 0;
+		db->finish_pending = 1;
 		break;
 	case PGRES_FATAL_ERROR:
 	case PGRES_PIPELINE_ABORTED:
@@ -308,6 +312,10 @@ db_drain(struct db *db)
 		else if (db->inflight)
 			db_on_batch_result(db, r);
 		PQclear(r);
+	}
+	if (db->finish_pending) {
+		db->finish_pending = 0;
+		db_finish(db, db->failed ? DB_FAILED : DB_COMMITTED);
 	}
 }
 

@@ -366,6 +366,7 @@ serve(struct server *s)
 	map_free(&s->books);
 	map_free(&s->procs);
 	free(s->b_procs);
+	free(s->out);
 	log_info("tenderd stopped");
 	return 0;
 }

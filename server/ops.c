@@ -177,19 +177,101 @@ cmd_new(enum cmd_kind kind, struct conn *c, json_t *id)
 	return k;
 }
 
+/* A message held back while a batch completes (see ops_batch_done). */
+struct ops_out {
+	uint64_t conn_id;
+	int release;               /* a reply: frees a place among the pending requests */
+	size_t len;
+	char *text;
+};
+
+/* Queue or send serialized text for a connection; `release` for replies. */
+static void
+ops_emit_text(struct server *s, uint64_t conn_id, char *text, size_t len, int release)
+{
+	struct conn *c;
+
+	if (s->deferring) {
+		struct ops_out *o;
+		if (s->nout == s->capout) {
+			size_t ncap = s->capout ? s->capout * 2 : 256;
+			struct ops_out *no = realloc(s->out, ncap * sizeof(*no));
+			if (no == NULL)
+				goto now;
+			s->out = no;
+			s->capout = ncap;
+		}
+		o = &((struct ops_out *)s->out)[s->nout++];
+		o->conn_id = conn_id;
+		o->release = release;
+		o->len = len;
+		o->text = text;
+		return;
+	}
+now:
+	if ((c = conn_get(s, conn_id)) != NULL) {
+		if (release)
+			conn_pending_add(c, -1);
+		conn_send_text(c, text, len);
+	}
+	free(text);
+}
+
+/* Send a broadcast's text to one connection (copied when held back). */
+void
+ops_emit(struct server *s, struct conn *c, const char *text, size_t len)
+{
+	char *copy;
+
+	if (!s->deferring) {
+		conn_send_text(c, text, len);
+		return;
+	}
+	if ((copy = malloc(len)) == NULL)
+		return;
+	memcpy(copy, text, len);
+	ops_emit_text(s, conn_ident(c)->id, copy, len, 0);
+}
+
+/* Send a JSON message (stolen) to a connection id, held back while deferring. */
+static void
+ops_emit_json(struct server *s, uint64_t conn_id, json_t *msg, int release)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+
+	json_decref(msg);
+	if (text)
+		ops_emit_text(s, conn_id, text, strlen(text), release);
+}
+
+/* Deliver the held-back messages, in order. */
+static void
+ops_deliver(struct server *s)
+{
+	struct ops_out *out = s->out;
+
+	for (size_t i = 0; i < s->nout; i++) {
+		struct conn *c = conn_get(s, out[i].conn_id);
+		if (c) {
+			if (out[i].release)
+				conn_pending_add(c, -1);
+			conn_send_text(c, out[i].text, out[i].len);
+		}
+		free(out[i].text);
+	}
+	s->nout = 0;
+}
+
 /* Send the reply of a command (stolen) to its connection, if still there,
  * and release its place among the connection's pending requests. */
 static void
 cmd_reply(struct server *s, struct cmd *k, json_t *msg)
 {
-	struct conn *c = k->conn_id ? conn_get(s, k->conn_id) : NULL;
-
-	if (c == NULL) {
+	if (k->conn_id == 0 || conn_get(s, k->conn_id) == NULL) {
 		json_decref(msg);
 		return;
 	}
-	conn_pending_add(c, -1);
-	conn_send(c, msg);
+	ops_emit_json(s, k->conn_id, msg, 1);
 }
 
 /* Refuse a command with an error reply. */
@@ -790,25 +872,24 @@ ops_answer_waiters(struct server *s)
 		json_t *r, *pv;
 		if (c == NULL)
 			continue;
-		conn_pending_add(c, -1);
 		if (json_array_size(w) > 3) {  /* a procurement */
 			pv = proc_view_of(s, json_integer_value(json_array_get(w, 2)), conn_ident(c)->who);
 			if (pv == NULL) {
-				conn_send(c, proto_error(id, "not_found", "no such procurement", NULL));
+				ops_emit_json(s, cid, proto_error(id, "not_found", "no such procurement", NULL), 1);
 				continue;
 			}
 			r = proto_ok(id);
 			json_object_set_new(r, "procurement", pv);
-			conn_send(c, r);
+			ops_emit_json(s, cid, r, 1);
 			continue;
 		}
 		if (b == NULL) {
-			conn_send(c, proto_error(id, "not_found", "no such auction", NULL));
+			ops_emit_json(s, cid, proto_error(id, "not_found", "no such auction", NULL), 1);
 			continue;
 		}
 		r = proto_ok(id);
 		json_object_set_new(r, "auction", book_view(s, b, conn_ident(c)->who, 1));
-		conn_send(c, r);
+		ops_emit_json(s, cid, r, 1);
 	}
 	json_decref(s->b_waiters);
 	s->b_waiters = NULL;
@@ -821,6 +902,12 @@ ops_batch_done(void *arg, enum db_outcome o, const char *why)
 	struct server *s = arg;
 	struct cmd *k, *next;
 
+	/*
+	 * Replies and events of this batch are rendered now, from the committed
+	 * state, but written only after the next batch has been sent: PostgreSQL
+	 * commits it while tenderd encrypts and writes these.
+	 */
+	s->deferring++;
 	if (o == DB_COMMITTED) {
 		for (k = s->b_head; k; k = k->next)
 			ops_commit_cmd(s, k);
@@ -876,7 +963,12 @@ ops_batch_done(void *arg, enum db_outcome o, const char *why)
 	s->b_head = s->b_tail = NULL;
 	s->b_nbooks = 0;
 	ops_answer_waiters(s);
-	ops_kick(s);
+	if (s->cfg.batch_delay == 0 && s->q_head && db_ready(s->db) && !db_busy(s->db))
+		ops_flush(-1, 0, s);
+	else
+		ops_kick(s);
+	s->deferring--;
+	ops_deliver(s);
 }
 
 /* The database came back (re-arm every timer) or went away (refuse the queue). */

@@ -151,6 +151,10 @@ struct server {
 	size_t b_nprocs, b_capprocs;
 	json_t *b_waiters;         /* parked reads: array of [conn id, req id, auction id] */
 	int64_t batch_seq;
+	/* replies and events held back while a batch completes */
+	int deferring;
+	void *out;
+	size_t nout, capout;
 
 	int stopping;
 };
@@ -252,6 +256,8 @@ void ops_enqueue_proc(struct server *s, struct conn *c, json_t *id, const char *
 void ops_sql(struct server *s, enum db_stmt st, int n, const char *const *params,
     db_row_fn fn, void *arg);
 int64_t ops_batch_seq(const struct server *s);
+/* Send a broadcast's serialized text to a connection (held back while a batch completes). */
+void ops_emit(struct server *s, struct conn *c, const char *text, size_t len);
 /* Open the live auction of a tender_auction lot, seeded with the tender prices. */
 struct book *ops_open_auction(struct server *s, struct proc *p, int lot_index, int64_t at);
 
