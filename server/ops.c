@@ -460,8 +460,10 @@ ops_apply_bid(struct server *s, struct cmd *k)
 		ops_sql(s, DB_S_REFUSED, 7, p, NULL, NULL);
 		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
 		    (long long)k->who->id, auction_err_code(e));
-		cmd_refuse(s, k, auction_err_code(e), auction_err_message(e));
-		return 0;
+		/* answered when the batch commits: the refusal may rest on a bid of this
+		 * batch, which could still roll back */
+		k->reply = proto_error(k->id, auction_err_code(e), auction_err_message(e), NULL);
+		return 1;
 	}
 	s->next_bid_id++;
 	{
@@ -793,6 +795,12 @@ ops_commit_cmd(struct server *s, struct cmd *k)
 	switch (k->kind) {
 	case CMD_BID: {
 		struct book *b = book_get(s, k->auction_id);
+		if (k->reply) {  /* refused by the engine; its log row is now committed */
+			r = k->reply;
+			k->reply = NULL;
+			cmd_reply(s, k, r);
+			break;
+		}
 		r = proto_ok(k->id);
 		json_object_set_new(r, "bid", json_pack("{s:I, s:I, s:o, s:o}", "id",
 		    (json_int_t)k->bid_id, "seq", (json_int_t)k->res.seq, "amount",
