@@ -26,9 +26,6 @@
 #include "common/timeutil.h"
 #include "server/server.h"
 
-/* bytes of a document's content: as base64 (43,692 chars) it leaves room for the rest of
- * a request within the default max_line of 64 KiB */
-#define PROC_MAX_DOCUMENT (32 * 1024)
 #define PROC_MAX_DOCS 20
 #define PROC_MAX_ITEMS 100
 
@@ -267,11 +264,12 @@ proc_b64_decode(const char *in, unsigned char *out, size_t cap)
 
 /* Parse documents: name, media_type, and content (base64) or size + sha256. */
 static json_t *
-proc_parse_documents(struct conn *c, json_t *id, json_t *jdocs, int first_id)
+proc_parse_documents(struct server *s, struct conn *c, json_t *id, json_t *jdocs, int first_id)
 {
 	json_t *out = json_array(), *jd;
-	size_t i;
-	static unsigned char buf[PROC_MAX_DOCUMENT + 3];
+	size_t i, max = (size_t)s->cfg.max_document;
+	unsigned char *buf = NULL;
+	char msg[128];
 
 	if (jdocs == NULL)
 		return out;
@@ -293,10 +291,16 @@ proc_parse_documents(struct conn *c, json_t *id, json_t *jdocs, int first_id)
 		}
 		d = json_pack("{s:i, s:s, s:s}", "id", first_id + (int)i, "name", name, "media_type", mt);
 		if (content) {
-			if ((n = proc_b64_decode(content, buf, sizeof(buf))) < 0 || n > PROC_MAX_DOCUMENT) {
+			if (buf == NULL && (buf = malloc(max + 3)) == NULL) {
 				json_decref(d);
-				proc_err(c, id, "bad_field", "document content must be base64 of at most 32768 "
-				    "bytes", "documents");
+				proc_err(c, id, "internal", "out of memory", NULL);
+				goto fail;
+			}
+			if ((n = proc_b64_decode(content, buf, max + 3)) < 0 || (size_t)n > max) {
+				json_decref(d);
+				snprintf(msg, sizeof(msg), "document content must be base64 of at most %zu "
+				    "bytes (max_document)", max);
+				proc_err(c, id, "bad_field", msg, "documents");
 				goto fail;
 			}
 			EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL);
@@ -326,8 +330,10 @@ proc_parse_documents(struct conn *c, json_t *id, json_t *jdocs, int first_id)
 		}
 		json_array_append_new(out, d);
 	}
+	free(buf);
 	return out;
 fail:
+	free(buf);
 	json_decref(out);
 	return NULL;
 }
@@ -437,7 +443,7 @@ proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t
 			}
 		}
 	}
-	docs = proc_parse_documents(c, id, json_object_get(req, "documents"),
+	docs = proc_parse_documents(s, c, id, json_object_get(req, "documents"),
 	    prev ? (int)json_array_size(json_object_get(prev, "documents")) + 1 : 1);
 	if (docs == NULL)
 		goto fail;
