@@ -338,6 +338,24 @@ db_on_write(evutil_socket_t fd, short what, void *arg)
 		db_flush(db);
 }
 
+/* Stop watching the socket and close the connection. */
+static void
+db_close(struct db *db)
+{
+	struct event **evs[3] = { &db->rev, &db->cev, &db->wev };
+
+	for (int i = 0; i < 3; i++) {
+		if (*evs[i]) {
+			event_free(*evs[i]);
+			*evs[i] = NULL;
+		}
+	}
+	if (db->pg) {
+		PQfinish(db->pg);
+		db->pg = NULL;
+	}
+}
+
 /* Drop the connection and schedule a reconnection; a batch in flight
  * becomes in doubt. */
 static void
@@ -350,22 +368,7 @@ db_lost(struct db *db, const char *why)
 	msg[strcspn(msg, "\n")] = '\0';
 	if (db->state != DB_CONNECTING || db->was_ready)
 		log_warn("db connection lost: %s", msg);
-	if (db->rev) {
-		event_free(db->rev);
-		db->rev = NULL;
-	}
-	if (db->cev) {
-		event_free(db->cev);
-		db->cev = NULL;
-	}
-	if (db->wev) {
-		event_free(db->wev);
-		db->wev = NULL;
-	}
-	if (db->pg) {
-		PQfinish(db->pg);
-		db->pg = NULL;
-	}
+	db_close(db);
 	if (db->inflight || db->building)
 		db->in_doubt = 1;
 	db->building = 0;
@@ -516,15 +519,8 @@ db_free(struct db *db)
 {
 	if (db == NULL)
 		return;
-	if (db->rev)
-		event_free(db->rev);
-	if (db->wev)
-		event_free(db->wev);
-	if (db->cev)
-		event_free(db->cev);
+	db_close(db);
 	event_free(db->retry);
-	if (db->pg)
-		PQfinish(db->pg);
 	free(db->q);
 	free(db->conninfo);
 	free(db);
