@@ -1,11 +1,13 @@
 /* tenderctl commands: a table from command words to the request they build, then one
  * connection, one request and the output of its reply. */
 #include "client/cmd.h"
+#include "client/procview.h"
 #include "client/rpc.h"
 #include "client/view.h"
 #include "client/watch.h"
 #include "common/timeutil.h"
 
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@ enum cmd_kind {
 	CMD_PEM,      /* the contents of the named file, as a string */
 	CMD_FILE,     /* the named file holds a JSON object whose members become fields */
 	CMD_OBJECT,   /* the argument is a JSON object whose members become fields */
+	CMD_KV,       /* CODE=INT, repeatable: one member of the object `field` */
+	CMD_DOC,      /* PATH[:MEDIA_TYPE], repeatable: a document appended to `field` */
 };
 
 /* One option (--name VALUE) or positional argument (NAME) of a command. */
@@ -98,7 +102,147 @@ static int cmd_bid(struct rpc *r, json_t *req)
 	return rc;
 }
 
+/* Print a procurement-related reply. */
+static void cmd_show_proc(struct rpc *r, json_t *reply)
+{
+	procview_reply(reply);
+}
+
+static int cmd_document_write(json_t *reply, const char *out);
+
+/* document get: fetch, check the SHA-256, write the content to --output or stdout. */
+static int cmd_document(struct rpc *r, json_t *req)
+{
+	json_t *reply = NULL;
+	char *out = view_str(req, "output") ? strdup(view_str(req, "output")) : NULL;
+	int rc;
+
+	json_object_del(req, "output");
+	rc = rpc_call(r, req, &reply);
+	if (rc != CTL_OK || r->json) {
+		json_decref(reply);
+		free(out);
+		return rc;
+	}
+	rc = cmd_document_write(reply, out);
+	free(out);
+	return rc;
+}
+
+/* Check a document reply against its hash and write its content. */
+static int cmd_document_write(json_t *reply, const char *out)
+{
+	json_t *d;
+	const char *content, *sha;
+	unsigned char *buf = NULL, md[32];
+	char hex[65];
+	long n;
+
+	d = json_object_get(reply, "document");
+	content = view_str(d, "content");
+	sha = view_str(d, "sha256");
+	if (content == NULL) {
+		printf("document %s (%s): described only, no content on the server; sha256 %s\n",
+		    view_str(d, "name"), view_str(d, "media_type"), sha ? sha : "-");
+		json_decref(reply);
+		return CTL_OK;
+	}
+	if ((buf = malloc(strlen(content) / 4 * 3 + 3)) == NULL ||
+	    (n = procview_b64_decode(content, buf)) < 0) {
+		fprintf(stderr, "error: document content is not valid base64\n");
+		free(buf);
+		json_decref(reply);
+		return CTL_ERROR;
+	}
+	EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (sha == NULL || strcmp(sha, hex) != 0) {
+		fprintf(stderr, "error: document content does not match its sha256 (%s, got %s)\n",
+		    sha ? sha : "-", hex);
+		free(buf);
+		json_decref(reply);
+		return CTL_ERROR;
+	}
+	if (out != NULL) {
+		FILE *f = fopen(out, "wb");
+		if (f == NULL || fwrite(buf, 1, (size_t)n, f) != (size_t)n || fclose(f) != 0) {
+			fprintf(stderr, "error: cannot write %s\n", out);
+			free(buf);
+			json_decref(reply);
+			return CTL_ERROR;
+		}
+		printf("document %s: %ld bytes, sha256 %s verified, written to %s\n", view_str(d, "name"), n,
+		    hex, out);
+	} else {
+		fwrite(buf, 1, (size_t)n, stdout);
+	}
+	free(buf);
+	json_decref(reply);
+	return CTL_OK;
+}
+
 static const struct cmd_arg cmd_no_args[] = {{NULL, 0, NULL, CMD_STR, 0}};
+
+#define END_ARGS {NULL, 0, NULL, CMD_STR, 0}
+static const struct cmd_arg cmd_pcreate_args[] = {
+	{"file", 0, NULL, CMD_FILE, 0}, {"title", 0, "title", CMD_STR, 1},
+	{"kind", 0, "kind", CMD_STR, 1}, {"currency", 0, "currency", CMD_STR, 1},
+	{"description", 0, "description", CMD_STR, 0}, {"enquiry-end", 0, "enquiry_end", CMD_STR, 1},
+	{"submission-deadline", 0, "submission_deadline", CMD_STR, 1},
+	{"opening-at", 0, "opening_at", CMD_STR, 1}, {"min-bids", 0, "min_bids", CMD_INT, 0},
+	{"document", 0, "documents", CMD_DOC, 0}, END_ARGS,
+};
+static const struct cmd_arg cmd_pamend_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"file", 0, NULL, CMD_FILE, 0},
+	{"reason", 0, "reason", CMD_STR, 1}, {"title", 0, "title", CMD_STR, 1},
+	{"enquiry-end", 0, "enquiry_end", CMD_STR, 1},
+	{"submission-deadline", 0, "submission_deadline", CMD_STR, 1},
+	{"opening-at", 0, "opening_at", CMD_STR, 1}, {"document", 0, "documents", CMD_DOC, 0},
+	END_ARGS,
+};
+static const struct cmd_arg cmd_pid_args[] = {{"ID", 1, "procurement", CMD_INT, 1}, END_ARGS};
+static const struct cmd_arg cmd_preason_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"reason", 0, "reason", CMD_STR, 1}, END_ARGS,
+};
+static const struct cmd_arg cmd_plist_args[] = {
+	{"state", 0, "state", CMD_STR, 0}, {"kind", 0, "kind", CMD_STR, 0}, END_ARGS,
+};
+static const struct cmd_arg cmd_ask_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"TEXT", 1, "text", CMD_STR, 1}, END_ARGS,
+};
+static const struct cmd_arg cmd_answer_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"QUESTION", 1, "question", CMD_INT, 1},
+	{"TEXT", 1, "text", CMD_STR, 1}, END_ARGS,
+};
+static const struct cmd_arg cmd_quote_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"LOT", 1, "lot", CMD_INT, 1},
+	{"PRICE", 1, "price", CMD_STR, 1}, {"delivery-days", 0, "delivery_days", CMD_INT, 0},
+	{"validity-days", 0, "validity_days", CMD_INT, 0}, {"comment", 0, "comment", CMD_STR, 0},
+	{"value", 0, "values", CMD_KV, 0}, END_ARGS,
+};
+static const struct cmd_arg cmd_lot_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"LOT", 1, "lot", CMD_INT, 1}, END_ARGS,
+};
+static const struct cmd_arg cmd_score_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"OFFER", 1, "offer", CMD_INT, 1},
+	{"score", 0, "scores", CMD_KV, 1}, END_ARGS,
+};
+static const struct cmd_arg cmd_award_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"LOT", 1, "lot", CMD_INT, 1},
+	{"OFFER", 1, "offer", CMD_INT, 1}, {"reason", 0, "reason", CMD_STR, 0}, END_ARGS,
+};
+static const struct cmd_arg cmd_disq_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"LOT", 1, "lot", CMD_INT, 1},
+	{"OFFER", 1, "offer", CMD_INT, 1}, {"reason", 0, "reason", CMD_STR, 1}, END_ARGS,
+};
+static const struct cmd_arg cmd_doc_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1}, {"DOC", 1, "document", CMD_INT, 1},
+	{"output", 0, "output", CMD_STR, 0}, END_ARGS,
+};
+static const struct cmd_arg cmd_part_args[] = {
+	{"PARTICIPANT", 1, "participant", CMD_INT, 1}, {"reason", 0, "reason", CMD_STR, 1}, END_ARGS,
+};
 
 static const struct cmd_arg cmd_register_args[] = {
 	{"organization", 0, "organization", CMD_STR, 1},
@@ -169,6 +313,40 @@ static const struct cmd_spec cmd_specs[] = {
 	{"auction list", "auction.list", "auction list [--state STATE]", cmd_list_args, cmd_show_list, NULL},
 	{"auction cancel", "auction.cancel", "auction cancel ID --reason TEXT", cmd_cancel_args, cmd_show_auction,
 	 NULL},
+	{"procurement create", "procurement.create",
+	 "procurement create --file REQUEST.json [--title T] [--kind K] [--document PATH[:TYPE]]...",
+	 cmd_pcreate_args, cmd_show_proc, NULL},
+	{"procurement publish", "procurement.publish", "procurement publish ID", cmd_pid_args, cmd_show_proc, NULL},
+	{"procurement amend", "procurement.amend", "procurement amend ID --reason TEXT --file REQUEST.json",
+	 cmd_pamend_args, cmd_show_proc, NULL},
+	{"procurement get", "procurement.get", "procurement get ID", cmd_pid_args, cmd_show_proc, NULL},
+	{"procurement list", "procurement.list", "procurement list [--state S] [--kind K]", cmd_plist_args,
+	 cmd_show_proc, NULL},
+	{"procurement cancel", "procurement.cancel", "procurement cancel ID --reason TEXT", cmd_preason_args,
+	 cmd_show_proc, NULL},
+	{"procurement complete", "procurement.complete", "procurement complete ID", cmd_pid_args, cmd_show_proc,
+	 NULL},
+	{"question ask", "question.ask", "question ask ID TEXT", cmd_ask_args, cmd_show_proc, NULL},
+	{"question answer", "question.answer", "question answer ID QUESTION TEXT", cmd_answer_args,
+	 cmd_show_proc, NULL},
+	{"quote submit", "quote.submit",
+	 "quote submit ID LOT PRICE [--delivery-days N] [--validity-days N] [--comment TEXT]",
+	 cmd_quote_args, cmd_show_proc, NULL},
+	{"quote withdraw", "quote.withdraw", "quote withdraw ID LOT", cmd_lot_args, cmd_show_proc, NULL},
+	{"quote confirm", "quote.confirm", "quote confirm ID LOT", cmd_lot_args, cmd_show_proc, NULL},
+	{"bid submit", "bid.submit", "bid submit ID LOT PRICE [--value CODE=INT]... [--comment TEXT]",
+	 cmd_quote_args, cmd_show_proc, NULL},
+	{"bid withdraw", "bid.withdraw", "bid withdraw ID LOT", cmd_lot_args, cmd_show_proc, NULL},
+	{"bid confirm", "bid.confirm", "bid confirm ID LOT", cmd_lot_args, cmd_show_proc, NULL},
+	{"bid score", "bid.score", "bid score ID OFFER --score CODE=INT...", cmd_score_args, cmd_show_proc, NULL},
+	{"award", "award.decide", "award ID LOT OFFER", cmd_award_args, cmd_show_proc, NULL},
+	{"disqualify", "award.decide", "disqualify ID LOT OFFER --reason TEXT", cmd_disq_args, cmd_show_proc,
+	 NULL},
+	{"document get", "document.get", "document get ID DOC [--output FILE]", cmd_doc_args, NULL, cmd_document},
+	{"participant suspend", "participant.suspend", "participant suspend PARTICIPANT --reason TEXT",
+	 cmd_part_args, cmd_show_proc, NULL},
+	{"participant reinstate", "participant.reinstate", "participant reinstate PARTICIPANT --reason TEXT",
+	 cmd_part_args, cmd_show_proc, NULL},
 	{"bid", "auction.bid", "bid AUCTION AMOUNT", cmd_bid_args, NULL, cmd_bid},
 	{"watch", "auction.watch", "watch AUCTION", cmd_watch_args, NULL, watch_run},
 	{"raw", NULL, "raw JSON-OBJECT", cmd_raw_args, cmd_show_raw, NULL},
@@ -255,6 +433,47 @@ static int cmd_value(const struct cmd_spec *spec, const struct cmd_arg *arg, con
 			return opts_fail("%s: %s must be an integer, not '%s'", spec->name, arg->name, text);
 		v = json_integer(n);
 		break;
+	case CMD_KV: {
+		const char *eq = strchr(text, '=');
+		json_t *obj = json_object_get(req, arg->field);
+		char code[64];
+		if (eq == NULL || eq == text || (size_t)(eq - text) >= sizeof(code) || opts_int(eq + 1, &n) != 0)
+			return opts_fail("%s: --%s takes CODE=INTEGER, not '%s'", spec->name, arg->name, text);
+		snprintf(code, sizeof(code), "%.*s", (int)(eq - text), text);
+		if (obj == NULL) {
+			obj = json_object();
+			json_object_set_new(req, arg->field, obj);
+		}
+		json_object_set_new(obj, code, json_integer(n));
+		return CTL_OK;
+	}
+	case CMD_DOC: {
+		char path[1024], *colon, *b64, *base;
+		const char *mt = "application/octet-stream";
+		json_t *docs = json_object_get(req, arg->field);
+		snprintf(path, sizeof(path), "%s", text);
+		if ((colon = strrchr(path, ':')) != NULL && strchr(colon, '/') != NULL) {
+			*colon = '\0';
+			mt = text + (colon - path) + 1;
+		}
+		if ((pem = cmd_slurp(path, CMD_PEM_MAX, &len)) == NULL)
+			return opts_fail("%s: cannot read document '%s'", spec->name, path);
+		if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
+			free(pem);
+			return opts_fail("out of memory");
+		}
+		procview_b64_encode((const unsigned char *)pem, len, b64);
+		free(pem);
+		base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		if (docs == NULL) {
+			docs = json_array();
+			json_object_set_new(req, arg->field, docs);
+		}
+		json_array_append_new(docs, json_pack("{s:s, s:s, s:s}", "name", base, "media_type", mt,
+		    "content", b64));
+		free(b64);
+		return CTL_OK;
+	}
 	case CMD_PEM:
 		if ((pem = cmd_slurp(text, CMD_PEM_MAX, &len)) == NULL)
 			return opts_fail("%s: cannot read --%s file '%s'", spec->name, arg->name, text);
@@ -291,7 +510,7 @@ static int cmd_options(const struct cmd_spec *spec, const struct opts *o, json_t
 			if (a == NULL)
 				return opts_fail("%s: unknown option --%s (usage: tenderctl %s)", spec->name,
 						 o->flags[i].name, spec->usage);
-			for (int j = 0; pass == 0 && j < i; j++)
+			for (int j = 0; pass == 0 && j < i && a->kind != CMD_KV && a->kind != CMD_DOC; j++)
 				if (strcmp(o->flags[j].name, o->flags[i].name) == 0)
 					return opts_fail("%s: option --%s given twice", spec->name, a->name);
 			if ((a->kind == CMD_FILE) != (pass == 0))
@@ -327,6 +546,8 @@ static int cmd_build(const struct cmd_spec *spec, const struct opts *o, int used
 			return opts_fail("%s: missing --%s (usage: tenderctl %s)", spec->name, a->name, spec->usage);
 	if (spec->op != NULL)
 		json_object_set_new(req, "op", json_string(spec->op));
+	if (strcmp(spec->name, "award") == 0 || strcmp(spec->name, "disqualify") == 0)
+		json_object_set_new(req, "decision", json_string(spec->name[0] == 'a' ? "award" : "disqualify"));
 	return CTL_OK;
 }
 

@@ -157,3 +157,66 @@ def test_exit_status_of_refused_connections(env, server, ctl):
     # a usage error
     p = ctl("supplier1", "bid", server=server)
     assert p.returncode == 2, (p.returncode, p.stderr)
+
+
+def test_rfq_through_tenderctl(env, server, ctl, tmp_path, unique):
+    """A whole RFQ with tenderctl alone: the request read from the shipped example file
+    (deadlines overridden), a document attached and fetched back with its hash checked,
+    a question and its answer, quotes from two suppliers, the opening, the award."""
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "examples", "rfq.json")
+    doc = tmp_path / "terms.txt"
+    doc.write_bytes(b"Delivery to the central warehouse within 10 days.\n")
+    now = tdclient.now_ms()
+    t = lambda ms: tdclient.format_time(now + ms)
+
+    def ok(name, *args):
+        p = ctl(name, *args, server=server, json_out=True)
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    r = ok("buyer", "procurement", "create", "--file", example, "--title", "Paper " + unique,
+           "--enquiry-end", t(1500), "--submission-deadline", t(4000), "--opening-at", t(4000),
+           "--document", "%s:text/plain" % doc)
+    pid = r["procurement"]["id"]
+    assert r["procurement"]["state"] == "draft" and len(r["procurement"]["lots"]) == 2
+    assert ok("buyer", "procurement", "publish", str(pid))["procurement"]["state"] == "published"
+    assert ok("supplier1", "question", "ask", str(pid), "Is recycled paper acceptable?")["question"] == 1
+    ok("buyer", "question", "answer", str(pid), "1", "Yes, if white")
+    out = tmp_path / "got.txt"
+    p = ctl("supplier2", "document", "get", str(pid), "1", "--output", str(out), server=server)
+    assert p.returncode == 0, p.stderr
+    assert out.read_bytes() == doc.read_bytes() and "verified" in p.stdout
+    # quotes are accepted from the tendering period on
+    deadline = time.monotonic() + 10
+    while True:
+        p = ctl("supplier1", "quote", "submit", str(pid), "1", "950000.00", "--delivery-days", "7",
+                server=server, json_out=True)
+        if p.returncode == 0 or time.monotonic() > deadline:
+            break
+        assert "submissions_not_open" in p.stdout + p.stderr, p.stderr
+        time.sleep(0.2)
+    assert p.returncode == 0, p.stderr
+    ok("supplier2", "quote", "submit", str(pid), "1", "940000.00")
+    ok("supplier2", "quote", "submit", str(pid), "2", "240000.00")
+    # the readable view of an author shows its own quotes, another's never
+    p = ctl("supplier2", "procurement", "get", str(pid), server=server)
+    assert "your offer" in p.stdout and "950000.00" not in p.stdout, p.stdout
+    # the opening happens by itself
+    deadline = time.monotonic() + 15
+    while True:
+        v = ok("buyer", "procurement", "get", str(pid))["procurement"]
+        if v["state"] != "tendering" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    lot1 = v["lots"][0]
+    assert v["state"] in ("opened", "evaluation"), v["state"]
+    assert [o["price"] for o in lot1["opening"]] == ["940000.00", "950000.00"]
+    assert v["lots"][1]["state"] == "unsuccessful"   # one quote, min_bids 2
+    first = lot1["opening"][0]["offer"]
+    p = ctl("buyer", "award", str(pid), "1", str(lot1["opening"][1]["offer"]), server=server)
+    assert p.returncode == 1 and "not_first_ranked" in p.stderr, p.stderr
+    r = ok("buyer", "award", str(pid), "1", str(first))
+    assert r["procurement"]["state"] == "awarded"
+    assert r["procurement"]["lots"][0]["awarded_offer"] == first
+    p = ctl("buyer", "procurement", "complete", str(pid), server=server)
+    assert p.returncode == 0 and "complete" in p.stdout, p.stdout
