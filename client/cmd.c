@@ -1,13 +1,14 @@
 /* tenderctl commands: a table from command words to the request they build, then one
  * connection, one request and the output of its reply. */
 #include "client/cmd.h"
+#include "client/doc.h"
 #include "client/procview.h"
+#include "client/procwatch.h"
 #include "client/rpc.h"
 #include "client/view.h"
 #include "client/watch.h"
 #include "common/timeutil.h"
 
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #define CMD_PEM_MAX (1024 * 1024)
 /* How long a bid waits, after its reply, for the auction's currency. */
 #define CMD_SIDE_MS 2000
+/* Longest offset a relative time may give: ten years, in seconds. */
+#define CMD_OFFSET_MAX (10LL * 366 * 86400)
 
 /* How an argument's text becomes a request field. */
 enum cmd_kind {
@@ -24,62 +27,95 @@ enum cmd_kind {
 	CMD_PEM,      /* the contents of the named file, as a string */
 	CMD_FILE,     /* the named file holds a JSON object whose members become fields */
 	CMD_OBJECT,   /* the argument is a JSON object whose members become fields */
-	CMD_KV,       /* CODE=INT, repeatable: one member of the object `field` */
-	CMD_DOC,      /* PATH[:MEDIA_TYPE], repeatable: a document appended to `field` */
+	CMD_KV,       /* CODE=INTEGER, repeatable: one member of the object `field` */
+	CMD_DOC,      /* PATH[:MEDIA_TYPE], repeatable: a document appended to the array `field` */
+	CMD_LOCAL,    /* not sent: a setting of the command itself, kept as a string in `local` */
+	CMD_SWITCH,   /* not sent: an option without a value, true in `local` */
 };
 
 /* One option (--name VALUE) or positional argument (NAME) of a command. */
 struct cmd_arg {
 	const char *name;     /* option name without dashes, or the positional's metavariable */
 	int positional;
-	const char *field;    /* request field it fills (unused for CMD_FILE, CMD_OBJECT) */
+	const char *field;    /* request field it fills (unused for CMD_FILE, CMD_OBJECT); for
+			       * CMD_LOCAL and CMD_SWITCH the member of `local` */
 	enum cmd_kind kind;
-	int required;         /* the field must be in the final request */
+	int required;         /* the field must be in the final request (the file must be given) */
 };
 
 /* One command: its words, its op, its arguments and what to do with the reply. */
 struct cmd_spec {
-	const char *name;                              /* "auction create" */
-	const char *op;                                /* NULL: the request names its own */
+	const char *name;                                         /* "auction create" */
+	const char *op;                                           /* NULL: the request names its own */
 	const char *usage;
-	const struct cmd_arg *args;                    /* ends with a NULL name */
-	void (*show)(struct rpc *r, json_t *reply);    /* readable output of an ok reply */
-	int (*run)(struct rpc *r, json_t *req);        /* instead of call-and-show */
+	const struct cmd_arg *args;                               /* ends with a NULL name */
+	const char *preset;                                       /* fields every request carries (JSON), or NULL */
+	void (*show)(struct rpc *r, json_t *req, json_t *reply);  /* readable output of an ok reply */
+	int (*run)(struct rpc *r, json_t *req, json_t *local);    /* instead of call-and-show */
 };
 
+/* The request fields that hold a time. tenderctl also takes them relative to the server's
+ * clock ("+2h"), and sends the moment that comes to. */
+static const char *const cmd_time_fields[] = {"starts_at", "enquiry_end", "submission_deadline", "opening_at",
+					     NULL};
+
 /* Print a hello reply. */
-static void cmd_show_hello(struct rpc *r, json_t *reply)
+static void cmd_show_hello(struct rpc *r, json_t *req, json_t *reply)
 {
 	view_hello(reply, r->skew_ms);
 }
 
 /* Print a participant.register reply. */
-static void cmd_show_register(struct rpc *r, json_t *reply)
+static void cmd_show_register(struct rpc *r, json_t *req, json_t *reply)
 {
 	view_register(reply);
 }
 
 /* Print the auction of a reply. */
-static void cmd_show_auction(struct rpc *r, json_t *reply)
+static void cmd_show_auction(struct rpc *r, json_t *req, json_t *reply)
 {
 	view_auction(stdout, json_object_get(reply, "auction"));
 }
 
-/* Print an auction.list reply. */
-static void cmd_show_list(struct rpc *r, json_t *reply)
-{
-	view_list(reply);
-}
-
 /* Print a raw request's reply. */
-static void cmd_show_raw(struct rpc *r, json_t *reply)
+static void cmd_show_raw(struct rpc *r, json_t *req, json_t *reply)
 {
 	view_json(reply);
 }
 
+/* Print the procurement of a reply. */
+static void cmd_show_procurement(struct rpc *r, json_t *req, json_t *reply)
+{
+	procview_procurement(stdout, json_object_get(reply, "procurement"));
+}
+
+/* Print a procurement.list reply. */
+static void cmd_show_procurements(struct rpc *r, json_t *req, json_t *reply)
+{
+	procview_list(reply);
+}
+
+/* Print a quote or bid reply. */
+static void cmd_show_offer(struct rpc *r, json_t *req, json_t *reply)
+{
+	procview_offer(req, reply);
+}
+
+/* Print a question.ask reply. */
+static void cmd_show_question(struct rpc *r, json_t *req, json_t *reply)
+{
+	procview_question(req, reply);
+}
+
+/* Print a participant.suspend / participant.reinstate reply. */
+static void cmd_show_participant(struct rpc *r, json_t *req, json_t *reply)
+{
+	procview_participant(reply);
+}
+
 /* Bid; for readable output also ask for the auction (after the bid, so the bid is not delayed)
  * to learn its currency, and wait a little for that reply if the bid's came first. */
-static int cmd_bid(struct rpc *r, json_t *req)
+static int cmd_bid(struct rpc *r, json_t *req, json_t *local)
 {
 	int64_t wall = time_now_ms(), mono = time_mono_ms();
 	json_t *id, *get = NULL, *reply = NULL;
@@ -102,147 +138,248 @@ static int cmd_bid(struct rpc *r, json_t *req)
 	return rc;
 }
 
-/* Print a procurement-related reply. */
-static void cmd_show_proc(struct rpc *r, json_t *reply)
+/* Follow an auction live. */
+static int cmd_watch(struct rpc *r, json_t *req, json_t *local)
 {
-	procview_reply(reply);
+	return watch_run(r, req);
 }
 
-static int cmd_document_write(json_t *reply, const char *out);
-
-/* document get: fetch, check the SHA-256, write the content to --output or stdout. */
-static int cmd_document(struct rpc *r, json_t *req)
+/* Follow a procurement live. */
+static int cmd_procurement_watch(struct rpc *r, json_t *req, json_t *local)
 {
-	json_t *reply = NULL;
-	char *out = view_str(req, "output") ? strdup(view_str(req, "output")) : NULL;
-	int rc;
+	return procwatch_run(r, req);
+}
 
-	json_object_del(req, "output");
-	rc = rpc_call(r, req, &reply);
-	if (rc != CTL_OK || r->json) {
+/* auction list, page by page with --all: one table of every page (with --json, each page's
+ * reply line); without --all, a hint when there are more pages. */
+static int cmd_auction_list(struct rpc *r, json_t *req, json_t *local)
+{
+	int all = json_is_true(json_object_get(local, "all")), rc;
+	json_t *auctions = json_array(), *reply = NULL, *next = NULL, *shown;
+	json_int_t before = 0;
+
+	if (auctions == NULL)
+		return CTL_CONN;
+	for (;;) {
+		rc = rpc_call(r, req, &reply);
+		if (rc != CTL_OK)
+			break;
+		json_array_extend(auctions, json_object_get(reply, "auctions"));
+		json_decref(next);
+		next = json_incref(json_object_get(reply, "next_before"));
 		json_decref(reply);
-		free(out);
-		return rc;
+		reply = NULL;
+		/* stop at the last page, and should a page not move towards older auctions */
+		if (!all || !json_is_integer(next) || (before > 0 && json_integer_value(next) >= before))
+			break;
+		before = json_integer_value(next);
+		json_object_del(req, "id");
+		json_object_set_new(req, "before", json_integer(before));
 	}
-	rc = cmd_document_write(reply, out);
-	free(out);
+	json_decref(reply);
+	if (rc == CTL_OK && !r->json) {
+		shown = json_pack("{s:O}", "auctions", auctions);
+		view_list(shown);
+		json_decref(shown);
+		if (!all && json_is_integer(next))
+			printf("(more: --before %lld for the next page, or --all)\n", (long long)json_integer_value(next));
+	}
+	json_decref(next);
+	json_decref(auctions);
 	return rc;
 }
 
-/* Check a document reply against its hash and write its content. */
-static int cmd_document_write(json_t *reply, const char *out)
+/* document get: fetch, decode, check the SHA-256, then write the content to -o FILE or to
+ * standard output. With --json the reply line is the output, and -o still writes the file. */
+static int cmd_document(struct rpc *r, json_t *req, json_t *local)
 {
-	json_t *d;
-	const char *content, *sha;
-	unsigned char *buf = NULL, md[32];
-	char hex[65];
-	long n;
+	const char *out = view_str(local, "output"), *name, *type;
+	json_t *reply = NULL, *d;
+	unsigned char *data = NULL;
+	char hex[65], err[512];
+	size_t len = 0;
+	FILE *f;
+	int rc = rpc_call(r, req, &reply), bad;
 
 	d = json_object_get(reply, "document");
-	content = view_str(d, "content");
-	sha = view_str(d, "sha256");
-	if (content == NULL) {
-		printf("document %s (%s): described only, no content on the server; sha256 %s\n",
-		    view_str(d, "name"), view_str(d, "media_type"), sha ? sha : "-");
-		json_decref(reply);
-		return CTL_OK;
+	name = view_str(d, "name") != NULL ? view_str(d, "name") : "-";
+	type = view_str(d, "media_type") != NULL ? view_str(d, "media_type") : "-";
+	if (rc == CTL_OK && doc_decode(d, &data, &len, hex, err, sizeof(err)) != 0) {
+		fprintf(stderr, "error: document %lld (%s): %s\n", (long long)json_integer_value(json_object_get(d, "id")),
+			name, err);
+		rc = CTL_ERROR;
 	}
-	if ((buf = malloc(strlen(content) / 4 * 3 + 3)) == NULL ||
-	    (n = procview_b64_decode(content, buf)) < 0) {
-		fprintf(stderr, "error: document content is not valid base64\n");
-		free(buf);
-		json_decref(reply);
-		return CTL_ERROR;
+	if (rc == CTL_OK && (out != NULL || !r->json)) {
+		f = out != NULL ? fopen(out, "wb") : stdout;
+		bad = f == NULL || fwrite(data, 1, len, f) != len;
+		if (f != NULL && f != stdout && fclose(f) != 0)
+			bad = 1;
+		if (bad) {
+			fprintf(stderr, "error: cannot write '%s'\n", out != NULL ? out : "standard output");
+			rc = CTL_ERROR;
+		} else if (out != NULL && !r->json)
+			printf("document %lld: %s, %s, %zu bytes, sha256 %s verified, written to %s\n",
+			       (long long)json_integer_value(json_object_get(d, "id")), name, type, len, hex, out);
 	}
-	EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	if (sha == NULL || strcmp(sha, hex) != 0) {
-		fprintf(stderr, "error: document content does not match its sha256 (%s, got %s)\n",
-		    sha ? sha : "-", hex);
-		free(buf);
-		json_decref(reply);
-		return CTL_ERROR;
-	}
-	if (out != NULL) {
-		FILE *f = fopen(out, "wb");
-		if (f == NULL || fwrite(buf, 1, (size_t)n, f) != (size_t)n || fclose(f) != 0) {
-			fprintf(stderr, "error: cannot write %s\n", out);
-			free(buf);
-			json_decref(reply);
-			return CTL_ERROR;
-		}
-		printf("document %s: %ld bytes, sha256 %s verified, written to %s\n", view_str(d, "name"), n,
-		    hex, out);
-	} else {
-		fwrite(buf, 1, (size_t)n, stdout);
-	}
-	free(buf);
+	free(data);
 	json_decref(reply);
+	return rc;
+}
+
+/* Parse an offset of a relative time: '+' then one or more NUMBER[smhd] ("+90" and "+90s" are
+ * 90 seconds, "+1d12h"); 0 with the offset in ms, or -1. */
+static int cmd_offset(const char *s, int64_t *ms)
+{
+	long long total = 0;
+
+	if (*s++ != '+' || *s == '\0')
+		return -1;
+	while (*s != '\0') {
+		long long n = 0, unit = 1;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		while (*s >= '0' && *s <= '9' && n <= CMD_OFFSET_MAX)
+			n = n * 10 + (*s++ - '0');
+		if (*s == 's' || *s == 'm' || *s == 'h' || *s == 'd')
+			unit = *s == 's' ? 1 : *s == 'm' ? 60 : *s == 'h' ? 3600 : 86400;
+		else if (*s != '\0')
+			return -1;
+		if (*s != '\0')
+			s++;
+		if (n > CMD_OFFSET_MAX || (total += n * unit) > CMD_OFFSET_MAX)
+			return -1;
+	}
+	*ms = (int64_t)total * 1000;
+	return 0;
+}
+
+/* The relative time in a time field of req, or NULL when it holds none. */
+static const char *cmd_relative(json_t *req, const char *field)
+{
+	const char *s = json_string_value(json_object_get(req, field));
+
+	return s != NULL && s[0] == '+' ? s : NULL;
+}
+
+/* Check the relative times of a request before connecting; CTL_OK or CTL_USAGE. */
+static int cmd_check_times(const struct cmd_spec *spec, json_t *req)
+{
+	int64_t ms;
+
+	for (int i = 0; cmd_time_fields[i] != NULL; i++) {
+		const char *s = cmd_relative(req, cmd_time_fields[i]);
+
+		if (s != NULL && cmd_offset(s, &ms) != 0)
+			return opts_fail("%s: %s '%s' is neither an RFC 3339 time nor an offset such as +90s, +15m, "
+					 "+2h, +7d or +1d12h",
+					 spec->name, cmd_time_fields[i], s);
+	}
 	return CTL_OK;
 }
 
-static const struct cmd_arg cmd_no_args[] = {{NULL, 0, NULL, CMD_STR, 0}};
+/* Replace the relative times of req by the moments they give, counted from the server's clock
+ * (read with a hello first); nothing is asked when there are none. */
+static int cmd_resolve_times(struct rpc *r, json_t *req)
+{
+	json_t *hello, *reply = NULL;
+	int64_t now = 0, ms;
+	char when[TIME_BUF];
+	int i, rc;
 
-#define END_ARGS {NULL, 0, NULL, CMD_STR, 0}
-static const struct cmd_arg cmd_pcreate_args[] = {
-	{"file", 0, NULL, CMD_FILE, 0}, {"title", 0, "title", CMD_STR, 1},
-	{"kind", 0, "kind", CMD_STR, 1}, {"currency", 0, "currency", CMD_STR, 1},
-	{"description", 0, "description", CMD_STR, 0}, {"enquiry-end", 0, "enquiry_end", CMD_STR, 1},
-	{"submission-deadline", 0, "submission_deadline", CMD_STR, 1},
-	{"opening-at", 0, "opening_at", CMD_STR, 1}, {"min-bids", 0, "min_bids", CMD_INT, 0},
-	{"document", 0, "documents", CMD_DOC, 0}, END_ARGS,
-};
-static const struct cmd_arg cmd_pamend_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"file", 0, NULL, CMD_FILE, 0},
-	{"reason", 0, "reason", CMD_STR, 1}, {"title", 0, "title", CMD_STR, 1},
-	{"enquiry-end", 0, "enquiry_end", CMD_STR, 1},
-	{"submission-deadline", 0, "submission_deadline", CMD_STR, 1},
-	{"opening-at", 0, "opening_at", CMD_STR, 1}, {"document", 0, "documents", CMD_DOC, 0},
-	END_ARGS,
-};
-static const struct cmd_arg cmd_pid_args[] = {{"ID", 1, "procurement", CMD_INT, 1}, END_ARGS};
-static const struct cmd_arg cmd_preason_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"reason", 0, "reason", CMD_STR, 1}, END_ARGS,
-};
-static const struct cmd_arg cmd_plist_args[] = {
-	{"state", 0, "state", CMD_STR, 0}, {"kind", 0, "kind", CMD_STR, 0}, END_ARGS,
-};
-static const struct cmd_arg cmd_ask_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"TEXT", 1, "text", CMD_STR, 1}, END_ARGS,
-};
-static const struct cmd_arg cmd_answer_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"QUESTION", 1, "question", CMD_INT, 1},
-	{"TEXT", 1, "text", CMD_STR, 1}, END_ARGS,
-};
-static const struct cmd_arg cmd_quote_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"LOT", 1, "lot", CMD_INT, 1},
-	{"PRICE", 1, "price", CMD_STR, 1}, {"delivery-days", 0, "delivery_days", CMD_INT, 0},
-	{"validity-days", 0, "validity_days", CMD_INT, 0}, {"comment", 0, "comment", CMD_STR, 0},
-	{"value", 0, "values", CMD_KV, 0}, END_ARGS,
-};
-static const struct cmd_arg cmd_lot_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"LOT", 1, "lot", CMD_INT, 1}, END_ARGS,
-};
-static const struct cmd_arg cmd_score_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"OFFER", 1, "offer", CMD_INT, 1},
-	{"score", 0, "scores", CMD_KV, 1}, END_ARGS,
-};
-static const struct cmd_arg cmd_award_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"LOT", 1, "lot", CMD_INT, 1},
-	{"OFFER", 1, "offer", CMD_INT, 1}, {"reason", 0, "reason", CMD_STR, 0}, END_ARGS,
-};
-static const struct cmd_arg cmd_disq_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"LOT", 1, "lot", CMD_INT, 1},
-	{"OFFER", 1, "offer", CMD_INT, 1}, {"reason", 0, "reason", CMD_STR, 1}, END_ARGS,
-};
-static const struct cmd_arg cmd_doc_args[] = {
-	{"ID", 1, "procurement", CMD_INT, 1}, {"DOC", 1, "document", CMD_INT, 1},
-	{"output", 0, "output", CMD_STR, 0}, END_ARGS,
-};
-static const struct cmd_arg cmd_part_args[] = {
-	{"PARTICIPANT", 1, "participant", CMD_INT, 1}, {"reason", 0, "reason", CMD_STR, 1}, END_ARGS,
-};
+	for (i = 0; cmd_time_fields[i] != NULL && cmd_relative(req, cmd_time_fields[i]) == NULL; i++)
+		;
+	if (cmd_time_fields[i] == NULL)
+		return CTL_OK;
+	if ((hello = json_pack("{s:s}", "op", "hello")) == NULL)
+		return CTL_CONN;
+	rc = rpc_call_quiet(r, hello, &reply);
+	json_decref(hello);
+	if (rc == CTL_OK && view_time(reply, "server_time", &now) != 0) {
+		fprintf(stderr, "error: the server did not tell its time\n");
+		rc = CTL_CONN;
+	}
+	/* count from the next whole second, so that "+90s" is a round moment at least 90 s away */
+	now = (now / 1000 + 1) * 1000;
+	for (i = 0; rc == CTL_OK && cmd_time_fields[i] != NULL; i++) {
+		const char *s = cmd_relative(req, cmd_time_fields[i]);
+
+		if (s == NULL || cmd_offset(s, &ms) != 0)
+			continue;
+		time_format(now + ms, when);
+		json_object_set_new(req, cmd_time_fields[i], json_string(when));
+	}
+	json_decref(reply);
+	return rc;
+}
+
+/* Send the request with its relative times resolved and show the reply. */
+static int cmd_call_show(struct rpc *r, json_t *req, void (*show)(struct rpc *, json_t *, json_t *))
+{
+	json_t *reply = NULL;
+	int rc = cmd_resolve_times(r, req);
+
+	if (rc == CTL_OK)
+		rc = rpc_call(r, req, &reply);
+	if (rc == CTL_OK && !r->json)
+		show(r, req, reply);
+	json_decref(reply);
+	return rc;
+}
+
+/* Fill the fields of an amendment that neither a file nor an option gave from the procurement
+ * as it stands: title, description, deadlines, min_bids, lots (title, max_price, items,
+ * criteria, in lot order), the auction settings. Documents are not repeated: an amendment
+ * adds the documents it gives. */
+static void cmd_amend_base(json_t *p, json_t *req)
+{
+	static const char *const keep[] = {"title", "description", "enquiry_end", "submission_deadline",
+					   "opening_at", "min_bids", "auction", NULL};
+	json_t *lots = json_array(), *lot;
+	size_t i;
+
+	for (i = 0; keep[i] != NULL; i++) {
+		json_t *v = json_object_get(p, keep[i]);
+
+		if (v != NULL && !json_is_null(v) && json_object_get(req, keep[i]) == NULL &&
+		    !(json_is_string(v) && json_string_length(v) == 0))
+			json_object_set(req, keep[i], v);
+	}
+	json_array_foreach(json_object_get(p, "lots"), i, lot)
+		json_array_append_new(lots, json_pack("{s:O, s:O, s:O, s:O}", "title", json_object_get(lot, "title"),
+						      "max_price", json_object_get(lot, "max_price"), "items",
+						      json_object_get(lot, "items"), "criteria",
+						      json_object_get(lot, "criteria")));
+	json_object_set_new(req, "lots", lots);
+}
+
+/* procurement amend: without --file, start from the procurement as it stands (read verbatim,
+ * so that text goes back unchanged) and change what the options say. */
+static int cmd_amend(struct rpc *r, json_t *req, json_t *local)
+{
+	json_t *get, *reply = NULL;
+	int rc;
+
+	if (json_object_get(req, "lots") == NULL) {
+		get = json_pack("{s:s, s:O}", "op", "procurement.get", "procurement", json_object_get(req, "procurement"));
+		if (get == NULL)
+			return CTL_CONN;
+		r->verbatim = 1;
+		rc = rpc_call_quiet(r, get, &reply);
+		r->verbatim = 0;
+		json_decref(get);
+		if (rc == CTL_OK)
+			cmd_amend_base(json_object_get(reply, "procurement"), req);
+		json_decref(reply);
+		if (rc != CTL_OK)
+			return rc;
+	}
+	return cmd_call_show(r, req, cmd_show_procurement);
+}
+
+#define CMD_END {NULL, 0, NULL, CMD_STR, 0}
+
+static const struct cmd_arg cmd_no_args[] = {CMD_END};
 
 static const struct cmd_arg cmd_register_args[] = {
 	{"organization", 0, "organization", CMD_STR, 1},
@@ -251,7 +388,7 @@ static const struct cmd_arg cmd_register_args[] = {
 	{"certificate", 0, "certificate", CMD_PEM, 1},
 	{"tax-id", 0, "tax_id", CMD_STR, 0},
 	{"country", 0, "country", CMD_STR, 0},
-	{NULL, 0, NULL, CMD_STR, 0},
+	CMD_END,
 };
 
 static const struct cmd_arg cmd_create_args[] = {
@@ -265,101 +402,263 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"duration", 0, "duration", CMD_INT, 0},
 	{"extension-window", 0, "extension_window", CMD_INT, 0},
 	{"extension", 0, "extension", CMD_INT, 0},
-	{NULL, 0, NULL, CMD_STR, 0},
+	CMD_END,
 };
 
 static const struct cmd_arg cmd_id_args[] = {
 	{"ID", 1, "auction", CMD_INT, 1},
-	{NULL, 0, NULL, CMD_STR, 0},
+	CMD_END,
 };
 
 static const struct cmd_arg cmd_list_args[] = {
 	{"state", 0, "state", CMD_STR, 0},
-	{NULL, 0, NULL, CMD_STR, 0},
+	{"limit", 0, "limit", CMD_INT, 0},
+	{"before", 0, "before", CMD_INT, 0},
+	{"all", 0, "all", CMD_SWITCH, 0},
+	CMD_END,
 };
 
 static const struct cmd_arg cmd_cancel_args[] = {
 	{"ID", 1, "auction", CMD_INT, 1},
 	{"reason", 0, "reason", CMD_STR, 1},
-	{NULL, 0, NULL, CMD_STR, 0},
+	CMD_END,
 };
 
 static const struct cmd_arg cmd_bid_args[] = {
 	{"AUCTION", 1, "auction", CMD_INT, 1},
 	{"AMOUNT", 1, "amount", CMD_STR, 1},
-	{NULL, 0, NULL, CMD_STR, 0},
+	CMD_END,
 };
 
 static const struct cmd_arg cmd_watch_args[] = {
 	{"AUCTION", 1, "auction", CMD_INT, 1},
-	{NULL, 0, NULL, CMD_STR, 0},
+	CMD_END,
 };
 
 static const struct cmd_arg cmd_raw_args[] = {
 	{"JSON-OBJECT", 1, NULL, CMD_OBJECT, 1},
-	{NULL, 0, NULL, CMD_STR, 0},
+	CMD_END,
 };
 
+static const struct cmd_arg cmd_pcreate_args[] = {
+	{"file", 0, NULL, CMD_FILE, 1},
+	{"kind", 0, "kind", CMD_STR, 1},
+	{"title", 0, "title", CMD_STR, 1},
+	{"description", 0, "description", CMD_STR, 0},
+	{"currency", 0, "currency", CMD_STR, 1},
+	{"enquiry-end", 0, "enquiry_end", CMD_STR, 1},
+	{"submission-deadline", 0, "submission_deadline", CMD_STR, 1},
+	{"opening-at", 0, "opening_at", CMD_STR, 1},
+	{"min-bids", 0, "min_bids", CMD_INT, 0},
+	{"document", 0, "documents", CMD_DOC, 0},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_pamend_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"reason", 0, "reason", CMD_STR, 1},
+	{"file", 0, NULL, CMD_FILE, 0},
+	{"title", 0, "title", CMD_STR, 0},
+	{"description", 0, "description", CMD_STR, 0},
+	{"enquiry-end", 0, "enquiry_end", CMD_STR, 0},
+	{"submission-deadline", 0, "submission_deadline", CMD_STR, 0},
+	{"opening-at", 0, "opening_at", CMD_STR, 0},
+	{"min-bids", 0, "min_bids", CMD_INT, 0},
+	{"document", 0, "documents", CMD_DOC, 0},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_pid_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_plist_args[] = {
+	{"state", 0, "state", CMD_STR, 0},
+	{"kind", 0, "kind", CMD_STR, 0},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_preason_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"reason", 0, "reason", CMD_STR, 1},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_ask_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"TEXT", 1, "text", CMD_STR, 1},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_answer_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"QUESTION", 1, "question", CMD_INT, 1},
+	{"TEXT", 1, "text", CMD_STR, 1},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_quote_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"LOT", 1, "lot", CMD_INT, 1},
+	{"PRICE", 1, "price", CMD_STR, 1},
+	{"delivery-days", 0, "delivery_days", CMD_INT, 0},
+	{"validity-days", 0, "validity_days", CMD_INT, 0},
+	{"comment", 0, "comment", CMD_STR, 0},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_tbid_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"LOT", 1, "lot", CMD_INT, 1},
+	{"PRICE", 1, "price", CMD_STR, 1},
+	{"value", 0, "values", CMD_KV, 0},
+	{"delivery-days", 0, "delivery_days", CMD_INT, 0},
+	{"validity-days", 0, "validity_days", CMD_INT, 0},
+	{"comment", 0, "comment", CMD_STR, 0},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_lot_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"LOT", 1, "lot", CMD_INT, 1},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_score_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"OFFER", 1, "offer", CMD_INT, 1},
+	{"score", 0, "scores", CMD_KV, 1},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_award_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"LOT", 1, "lot", CMD_INT, 1},
+	{"OFFER", 1, "offer", CMD_INT, 1},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_disqualify_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"LOT", 1, "lot", CMD_INT, 1},
+	{"OFFER", 1, "offer", CMD_INT, 1},
+	{"reason", 0, "reason", CMD_STR, 1},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_document_args[] = {
+	{"ID", 1, "procurement", CMD_INT, 1},
+	{"DOC", 1, "document", CMD_INT, 1},
+	{"output", 0, "output", CMD_LOCAL, 0},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_participant_args[] = {
+	{"PARTICIPANT", 1, "participant", CMD_INT, 1},
+	{"reason", 0, "reason", CMD_STR, 1},
+	CMD_END,
+};
+
+/* Two-word commands come before a one-word command of the same first word (`bid submit`
+ * before `bid AUCTION AMOUNT`). */
 static const struct cmd_spec cmd_specs[] = {
-	{"hello", "hello", "hello", cmd_no_args, cmd_show_hello, NULL},
+	{"hello", "hello", "hello", cmd_no_args, NULL, cmd_show_hello, NULL},
 	{"register", "participant.register",
 	 "register --organization ORG --role ROLE --name NAME --certificate PEMFILE [--tax-id X] [--country CC]",
-	 cmd_register_args, cmd_show_register, NULL},
+	 cmd_register_args, NULL, cmd_show_register, NULL},
 	{"auction create", "auction.create",
 	 "auction create --title T --currency C --start-price AMOUNT [--step-min S] [--step-max S] "
-	 "[--starts-at RFC3339] [--duration S] [--extension-window S] [--extension S] | --file REQUEST.json",
-	 cmd_create_args, cmd_show_auction, NULL},
-	{"auction get", "auction.get", "auction get ID", cmd_id_args, cmd_show_auction, NULL},
-	{"auction list", "auction.list", "auction list [--state STATE]", cmd_list_args, cmd_show_list, NULL},
-	{"auction cancel", "auction.cancel", "auction cancel ID --reason TEXT", cmd_cancel_args, cmd_show_auction,
-	 NULL},
+	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] | --file REQUEST.json",
+	 cmd_create_args, NULL, cmd_show_auction, NULL},
+	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},
+	{"auction list", "auction.list", "auction list [--state STATE] [--limit N] [--before ID] [--all]",
+	 cmd_list_args, NULL, NULL, cmd_auction_list},
+	{"auction cancel", "auction.cancel", "auction cancel ID --reason TEXT", cmd_cancel_args, NULL,
+	 cmd_show_auction, NULL},
 	{"procurement create", "procurement.create",
-	 "procurement create --file REQUEST.json [--title T] [--kind K] [--document PATH[:TYPE]]...",
-	 cmd_pcreate_args, cmd_show_proc, NULL},
-	{"procurement publish", "procurement.publish", "procurement publish ID", cmd_pid_args, cmd_show_proc, NULL},
-	{"procurement amend", "procurement.amend", "procurement amend ID --reason TEXT --file REQUEST.json",
-	 cmd_pamend_args, cmd_show_proc, NULL},
-	{"procurement get", "procurement.get", "procurement get ID", cmd_pid_args, cmd_show_proc, NULL},
-	{"procurement list", "procurement.list", "procurement list [--state S] [--kind K]", cmd_plist_args,
-	 cmd_show_proc, NULL},
-	{"procurement cancel", "procurement.cancel", "procurement cancel ID --reason TEXT", cmd_preason_args,
-	 cmd_show_proc, NULL},
-	{"procurement complete", "procurement.complete", "procurement complete ID", cmd_pid_args, cmd_show_proc,
-	 NULL},
-	{"question ask", "question.ask", "question ask ID TEXT", cmd_ask_args, cmd_show_proc, NULL},
-	{"question answer", "question.answer", "question answer ID QUESTION TEXT", cmd_answer_args,
-	 cmd_show_proc, NULL},
+	 "procurement create --file REQUEST.json [--kind K] [--title T] [--description D] [--currency C] "
+	 "[--enquiry-end TIME] [--submission-deadline TIME] [--opening-at TIME] [--min-bids N] "
+	 "[--document PATH[:MEDIA_TYPE]]...",
+	 cmd_pcreate_args, NULL, cmd_show_procurement, NULL},
+	{"procurement publish", "procurement.publish", "procurement publish ID", cmd_pid_args, NULL,
+	 cmd_show_procurement, NULL},
+	{"procurement amend", "procurement.amend",
+	 "procurement amend ID --reason TEXT [--file REQUEST.json] [--title T] [--description D] "
+	 "[--enquiry-end TIME] [--submission-deadline TIME] [--opening-at TIME] [--min-bids N] "
+	 "[--document PATH[:MEDIA_TYPE]]...",
+	 cmd_pamend_args, NULL, NULL, cmd_amend},
+	{"procurement get", "procurement.get", "procurement get ID", cmd_pid_args, NULL, cmd_show_procurement, NULL},
+	{"procurement list", "procurement.list", "procurement list [--state STATE] [--kind KIND]", cmd_plist_args,
+	 NULL, cmd_show_procurements, NULL},
+	{"procurement cancel", "procurement.cancel", "procurement cancel ID --reason TEXT", cmd_preason_args, NULL,
+	 cmd_show_procurement, NULL},
+	{"procurement complete", "procurement.complete", "procurement complete ID", cmd_pid_args, NULL,
+	 cmd_show_procurement, NULL},
+	{"procurement watch", "procurement.watch", "procurement watch ID", cmd_pid_args, NULL, NULL,
+	 cmd_procurement_watch},
+	{"question ask", "question.ask", "question ask ID TEXT", cmd_ask_args, NULL, cmd_show_question, NULL},
+	{"question answer", "question.answer", "question answer ID QUESTION TEXT", cmd_answer_args, NULL,
+	 cmd_show_procurement, NULL},
 	{"quote submit", "quote.submit",
-	 "quote submit ID LOT PRICE [--delivery-days N] [--validity-days N] [--comment TEXT]",
-	 cmd_quote_args, cmd_show_proc, NULL},
-	{"quote withdraw", "quote.withdraw", "quote withdraw ID LOT", cmd_lot_args, cmd_show_proc, NULL},
-	{"quote confirm", "quote.confirm", "quote confirm ID LOT", cmd_lot_args, cmd_show_proc, NULL},
-	{"bid submit", "bid.submit", "bid submit ID LOT PRICE [--value CODE=INT]... [--comment TEXT]",
-	 cmd_quote_args, cmd_show_proc, NULL},
-	{"bid withdraw", "bid.withdraw", "bid withdraw ID LOT", cmd_lot_args, cmd_show_proc, NULL},
-	{"bid confirm", "bid.confirm", "bid confirm ID LOT", cmd_lot_args, cmd_show_proc, NULL},
-	{"bid score", "bid.score", "bid score ID OFFER --score CODE=INT...", cmd_score_args, cmd_show_proc, NULL},
-	{"award", "award.decide", "award ID LOT OFFER", cmd_award_args, cmd_show_proc, NULL},
-	{"disqualify", "award.decide", "disqualify ID LOT OFFER --reason TEXT", cmd_disq_args, cmd_show_proc,
-	 NULL},
-	{"document get", "document.get", "document get ID DOC [--output FILE]", cmd_doc_args, NULL, cmd_document},
+	 "quote submit ID LOT PRICE [--delivery-days N] [--validity-days N] [--comment TEXT]", cmd_quote_args, NULL,
+	 cmd_show_offer, NULL},
+	{"quote withdraw", "quote.withdraw", "quote withdraw ID LOT", cmd_lot_args, NULL, cmd_show_offer, NULL},
+	{"quote confirm", "quote.confirm", "quote confirm ID LOT", cmd_lot_args, NULL, cmd_show_offer, NULL},
+	{"bid submit", "bid.submit",
+	 "bid submit ID LOT PRICE [--value CODE=INTEGER]... [--delivery-days N] [--validity-days N] "
+	 "[--comment TEXT]",
+	 cmd_tbid_args, NULL, cmd_show_offer, NULL},
+	{"bid withdraw", "bid.withdraw", "bid withdraw ID LOT", cmd_lot_args, NULL, cmd_show_offer, NULL},
+	{"bid confirm", "bid.confirm", "bid confirm ID LOT", cmd_lot_args, NULL, cmd_show_offer, NULL},
+	{"bid score", "bid.score", "bid score ID OFFER --score CODE=INTEGER...", cmd_score_args, NULL,
+	 cmd_show_procurement, NULL},
+	{"bid", "auction.bid", "bid AUCTION AMOUNT", cmd_bid_args, NULL, NULL, cmd_bid},
+	{"award", "award.decide", "award ID LOT OFFER", cmd_award_args, "{\"decision\":\"award\"}",
+	 cmd_show_procurement, NULL},
+	{"disqualify", "award.decide", "disqualify ID LOT OFFER --reason TEXT", cmd_disqualify_args,
+	 "{\"decision\":\"disqualify\"}", cmd_show_procurement, NULL},
+	{"document get", "document.get", "document get ID DOC [-o FILE]", cmd_document_args, NULL, NULL,
+	 cmd_document},
 	{"participant suspend", "participant.suspend", "participant suspend PARTICIPANT --reason TEXT",
-	 cmd_part_args, cmd_show_proc, NULL},
+	 cmd_participant_args, NULL, cmd_show_participant, NULL},
 	{"participant reinstate", "participant.reinstate", "participant reinstate PARTICIPANT --reason TEXT",
-	 cmd_part_args, cmd_show_proc, NULL},
-	{"bid", "auction.bid", "bid AUCTION AMOUNT", cmd_bid_args, NULL, cmd_bid},
-	{"watch", "auction.watch", "watch AUCTION", cmd_watch_args, NULL, watch_run},
-	{"raw", NULL, "raw JSON-OBJECT", cmd_raw_args, cmd_show_raw, NULL},
-	{NULL, NULL, NULL, NULL, NULL, NULL},
+	 cmd_participant_args, NULL, cmd_show_participant, NULL},
+	{"watch", "auction.watch", "watch AUCTION", cmd_watch_args, NULL, NULL, cmd_watch},
+	{"raw", NULL, "raw JSON-OBJECT", cmd_raw_args, NULL, cmd_show_raw, NULL},
+	{NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-/* The command named by the first words; *used is how many words its name takes. */
+/* The length of a command name's first word. */
+static size_t cmd_first_len(const char *name)
+{
+	const char *space = strchr(name, ' ');
+
+	return space != NULL ? (size_t)(space - name) : strlen(name);
+}
+
+/* Whether some two-word command begins with `word`. */
+static int cmd_is_group(const char *word)
+{
+	for (const struct cmd_spec *s = cmd_specs; s->name != NULL; s++)
+		if (strchr(s->name, ' ') != NULL && cmd_first_len(s->name) == strlen(word) &&
+		    strncmp(s->name, word, strlen(word)) == 0)
+			return 1;
+	return 0;
+}
+
+/* The command named by the first words; *used is how many words its name takes. A one-word
+ * command that shares its word with two-word ones is chosen by the shape of what follows: its
+ * first argument must be a number (`bid 7 990000` is an auction bid, `bid frobnicate` none). */
 static const struct cmd_spec *cmd_find(const struct opts *o, int *used)
 {
+	long long n;
+
 	for (const struct cmd_spec *s = cmd_specs; s->name != NULL; s++) {
 		const char *space = strchr(s->name, ' ');
 
-		if (space == NULL && strcmp(o->words[0], s->name) == 0) {
+		if (space == NULL && strcmp(o->words[0], s->name) == 0 &&
+		    (o->nwords < 2 || !cmd_is_group(s->name) || opts_int(o->words[1], &n) == 0)) {
 			*used = 1;
 			return s;
 		}
@@ -370,6 +669,37 @@ static const struct cmd_spec *cmd_find(const struct opts *o, int *used)
 		}
 	}
 	return NULL;
+}
+
+/* Refuse an unknown command, naming the commands of its group when the first word is one
+ * ("auction create, get, list or cancel"). */
+static int cmd_unknown(const struct opts *o)
+{
+	const char *word = o->words[0], *single = NULL, *names[32];
+	char list[512];
+	size_t len, wl = strlen(word);
+	int n = 0;
+
+	if (!cmd_is_group(word))
+		return opts_fail("unknown command '%s'", word);
+	for (const struct cmd_spec *s = cmd_specs; s->name != NULL; s++) {
+		if (cmd_first_len(s->name) != wl || strncmp(s->name, word, wl) != 0)
+			continue;
+		if (strchr(s->name, ' ') == NULL)
+			single = s->usage;
+		else if (n < (int)(sizeof(names) / sizeof(names[0])))
+			names[n++] = s->name + wl + 1;
+	}
+	len = (size_t)snprintf(list, sizeof(list), "%s", word);
+	for (int i = 0; i < n && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i == 0 ? " " : i == n - 1 ? " or " : ", ",
+					names[i]);
+	if (single != NULL && len < sizeof(list))
+		snprintf(list + len, sizeof(list) - len, "; or %s", single);
+	if (o->nwords == 1 && single == NULL)
+		return opts_fail("%s: which one? (%s)", word, list);
+	return opts_fail("unknown command '%s%s%s' (%s)", word, o->nwords > 1 ? " " : "",
+			 o->nwords > 1 ? o->words[1] : "", list);
 }
 
 /* Read a whole file into a new NUL-terminated buffer of at most `max` bytes; NULL on failure. */
@@ -416,64 +746,78 @@ static int cmd_merge(const struct cmd_spec *spec, const struct cmd_arg *arg, con
 	return CTL_OK;
 }
 
-/* Put one argument's value into req; CTL_OK or CTL_USAGE. */
-static int cmd_value(const struct cmd_spec *spec, const struct cmd_arg *arg, const char *text, json_t *req)
+/* Add CODE=INTEGER to the object member `arg->field` of req; CTL_OK or CTL_USAGE. */
+static int cmd_pair(const struct cmd_spec *spec, const struct cmd_arg *arg, const char *text, json_t *req)
+{
+	const char *eq = strchr(text, '=');
+	json_t *obj = json_object_get(req, arg->field);
+	long long n;
+	char *code;
+	int rc;
+
+	if (eq == NULL || eq == text || opts_int(eq + 1, &n) != 0)
+		return opts_fail("%s: --%s takes CODE=INTEGER, not '%s'", spec->name, arg->name, text);
+	if ((code = strndup(text, (size_t)(eq - text))) == NULL)
+		return opts_fail("out of memory");
+	if (!json_is_object(obj)) {
+		obj = json_object();
+		json_object_set_new(req, arg->field, obj);
+	}
+	if (json_object_get(obj, code) != NULL) {
+		opts_fail("%s: --%s gives '%s' twice", spec->name, arg->name, code);
+		free(code);
+		return CTL_USAGE;
+	}
+	rc = json_object_set_new(obj, code, json_integer(n));
+	free(code);
+	return rc == 0 ? CTL_OK : opts_fail("%s: --%s: '%s' is not valid UTF-8 text", spec->name, arg->name, text);
+}
+
+/* Append the document read from the local file named by text to the array `arg->field`. */
+static int cmd_document_arg(const struct cmd_spec *spec, const struct cmd_arg *arg, const char *text,
+			    json_t *req)
+{
+	json_t *docs = json_object_get(req, arg->field);
+	char err[600];
+	json_t *doc = doc_from_file(text, err, sizeof(err));
+
+	if (doc == NULL)
+		return opts_fail("%s: --%s: %s", spec->name, arg->name, err);
+	if (!json_is_array(docs)) {
+		docs = json_array();
+		json_object_set_new(req, arg->field, docs);
+	}
+	json_array_append_new(docs, doc);
+	return CTL_OK;
+}
+
+/* Put one argument's value into req (or local); CTL_OK or CTL_USAGE. */
+static int cmd_value(const struct cmd_spec *spec, const struct cmd_arg *arg, const char *text, json_t *req,
+		     json_t *local)
 {
 	long long n;
 	size_t len;
 	char *pem;
 	json_t *v;
 
+	if (text == NULL && arg->kind != CMD_SWITCH)
+		return opts_fail("%s: option --%s needs a value", spec->name, arg->name);
 	switch (arg->kind) {
 	case CMD_FILE:
 	case CMD_OBJECT:
 		return cmd_merge(spec, arg, text, req);
+	case CMD_KV:
+		return cmd_pair(spec, arg, text, req);
+	case CMD_DOC:
+		return cmd_document_arg(spec, arg, text, req);
+	case CMD_SWITCH:
+		json_object_set_new(local, arg->field, json_true());
+		return CTL_OK;
 	case CMD_INT:
 		if (opts_int(text, &n) != 0)
 			return opts_fail("%s: %s must be an integer, not '%s'", spec->name, arg->name, text);
 		v = json_integer(n);
 		break;
-	case CMD_KV: {
-		const char *eq = strchr(text, '=');
-		json_t *obj = json_object_get(req, arg->field);
-		char code[64];
-		if (eq == NULL || eq == text || (size_t)(eq - text) >= sizeof(code) || opts_int(eq + 1, &n) != 0)
-			return opts_fail("%s: --%s takes CODE=INTEGER, not '%s'", spec->name, arg->name, text);
-		snprintf(code, sizeof(code), "%.*s", (int)(eq - text), text);
-		if (obj == NULL) {
-			obj = json_object();
-			json_object_set_new(req, arg->field, obj);
-		}
-		json_object_set_new(obj, code, json_integer(n));
-		return CTL_OK;
-	}
-	case CMD_DOC: {
-		char path[1024], *colon, *b64, *base;
-		const char *mt = "application/octet-stream";
-		json_t *docs = json_object_get(req, arg->field);
-		snprintf(path, sizeof(path), "%s", text);
-		if ((colon = strrchr(path, ':')) != NULL && strchr(colon, '/') != NULL) {
-			*colon = '\0';
-			mt = text + (colon - path) + 1;
-		}
-		if ((pem = cmd_slurp(path, CMD_PEM_MAX, &len)) == NULL)
-			return opts_fail("%s: cannot read document '%s'", spec->name, path);
-		if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
-			free(pem);
-			return opts_fail("out of memory");
-		}
-		procview_b64_encode((const unsigned char *)pem, len, b64);
-		free(pem);
-		base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-		if (docs == NULL) {
-			docs = json_array();
-			json_object_set_new(req, arg->field, docs);
-		}
-		json_array_append_new(docs, json_pack("{s:s, s:s, s:s}", "name", base, "media_type", mt,
-		    "content", b64));
-		free(b64);
-		return CTL_OK;
-	}
 	case CMD_PEM:
 		if ((pem = cmd_slurp(text, CMD_PEM_MAX, &len)) == NULL)
 			return opts_fail("%s: cannot read --%s file '%s'", spec->name, arg->name, text);
@@ -486,7 +830,7 @@ static int cmd_value(const struct cmd_spec *spec, const struct cmd_arg *arg, con
 	}
 	if (v == NULL)
 		return opts_fail("%s: %s is not valid UTF-8 text", spec->name, arg->name);
-	json_object_set_new(req, arg->field, v);
+	json_object_set_new(arg->kind == CMD_LOCAL ? local : req, arg->field, v);
 	return CTL_OK;
 }
 
@@ -499,8 +843,14 @@ static const struct cmd_arg *cmd_option(const struct cmd_spec *spec, const char 
 	return NULL;
 }
 
+/* Whether an option may be given more than once. */
+static int cmd_repeatable(const struct cmd_arg *a)
+{
+	return a->kind == CMD_KV || a->kind == CMD_DOC;
+}
+
 /* Apply the command's options (file options first, so the others override them). */
-static int cmd_options(const struct cmd_spec *spec, const struct opts *o, json_t *req)
+static int cmd_options(const struct cmd_spec *spec, const struct opts *o, json_t *req, json_t *local)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < o->nflags; i++) {
@@ -508,51 +858,63 @@ static int cmd_options(const struct cmd_spec *spec, const struct opts *o, json_t
 			int rc;
 
 			if (a == NULL)
-				return opts_fail("%s: unknown option --%s (usage: tenderctl %s)", spec->name,
-						 o->flags[i].name, spec->usage);
-			for (int j = 0; pass == 0 && j < i && a->kind != CMD_KV && a->kind != CMD_DOC; j++)
+				return opts_fail("%s: unknown option %s%s (usage: tenderctl %s)", spec->name,
+						 strcmp(o->flags[i].name, "output") == 0 ? "-o/--" : "--", o->flags[i].name,
+						 spec->usage);
+			for (int j = 0; pass == 0 && j < i && !cmd_repeatable(a); j++)
 				if (strcmp(o->flags[j].name, o->flags[i].name) == 0)
 					return opts_fail("%s: option --%s given twice", spec->name, a->name);
 			if ((a->kind == CMD_FILE) != (pass == 0))
 				continue;
-			if ((rc = cmd_value(spec, a, o->flags[i].value, req)) != CTL_OK)
+			if ((rc = cmd_value(spec, a, o->flags[i].value, req, local)) != CTL_OK)
 				return rc;
 		}
 	}
 	return CTL_OK;
 }
 
-/* Build the request of spec from the words after its name and the options; CTL_OK or CTL_USAGE. */
-static int cmd_build(const struct cmd_spec *spec, const struct opts *o, int used, json_t *req)
+/* Build the request of spec from its preset, the words after its name and the options; CTL_OK
+ * or CTL_USAGE. Settings of the command itself go to local. */
+static int cmd_build(const struct cmd_spec *spec, const struct opts *o, int used, json_t *req, json_t *local)
 {
 	const struct cmd_arg *a;
 	int w = used, rc;
 
-	if ((rc = cmd_options(spec, o, req)) != CTL_OK)
+	if (spec->preset != NULL) {
+		json_t *preset = json_loads(spec->preset, 0, NULL);
+
+		json_object_update(req, preset);
+		json_decref(preset);
+	}
+	if ((rc = cmd_options(spec, o, req, local)) != CTL_OK)
 		return rc;
 	for (a = spec->args; a->name != NULL; a++) {
 		if (!a->positional)
 			continue;
 		if (w >= o->nwords)
 			return opts_fail("%s: missing %s (usage: tenderctl %s)", spec->name, a->name, spec->usage);
-		if ((rc = cmd_value(spec, a, o->words[w++], req)) != CTL_OK)
+		if ((rc = cmd_value(spec, a, o->words[w++], req, local)) != CTL_OK)
 			return rc;
 	}
 	if (w < o->nwords)
 		return opts_fail("%s: unexpected argument '%s' (usage: tenderctl %s)", spec->name, o->words[w],
 				 spec->usage);
-	for (a = spec->args; a->name != NULL; a++)
-		if (a->required && a->field != NULL && json_object_get(req, a->field) == NULL)
+	for (a = spec->args; a->name != NULL; a++) {
+		int given = a->field != NULL && json_object_get(a->kind == CMD_LOCAL ? local : req, a->field) != NULL;
+
+		for (int i = 0; a->kind == CMD_FILE && i < o->nflags; i++)
+			given |= strcmp(o->flags[i].name, a->name) == 0;
+		if (a->required && !given)
 			return opts_fail("%s: missing --%s (usage: tenderctl %s)", spec->name, a->name, spec->usage);
-	if (spec->op != NULL)
-		json_object_set_new(req, "op", json_string(spec->op));
-	if (strcmp(spec->name, "award") == 0 || strcmp(spec->name, "disqualify") == 0)
-		json_object_set_new(req, "decision", json_string(spec->name[0] == 'a' ? "award" : "disqualify"));
-	return CTL_OK;
+	}
+	if (spec->op == NULL)
+		return CTL_OK;
+	json_object_set_new(req, "op", json_string(spec->op));
+	return cmd_check_times(spec, req);
 }
 
 /* Connect, send the request and show the reply the way the command says. */
-static int cmd_exec(const struct cmd_spec *spec, const struct opts *o, json_t *req)
+static int cmd_exec(const struct cmd_spec *spec, const struct opts *o, json_t *req, json_t *local)
 {
 	struct rpc r;
 	json_t *reply = NULL;
@@ -561,11 +923,13 @@ static int cmd_exec(const struct cmd_spec *spec, const struct opts *o, json_t *r
 	signal(SIGPIPE, SIG_IGN);
 	rc = rpc_open(&r, o);
 	if (rc == CTL_OK && spec->run != NULL)
-		rc = spec->run(&r, req);
+		rc = spec->run(&r, req, local);
+	else if (rc == CTL_OK && spec->op != NULL)
+		rc = cmd_call_show(&r, req, spec->show);
 	else if (rc == CTL_OK) {
 		rc = rpc_call(&r, req, &reply);
 		if (rc == CTL_OK && !r.json)
-			spec->show(&r, reply);
+			spec->show(&r, req, reply);
 		json_decref(reply);
 	}
 	rpc_close(&r);
@@ -580,7 +944,7 @@ static int cmd_exec(const struct cmd_spec *spec, const struct opts *o, json_t *r
 int cmd_run(const struct opts *o)
 {
 	const struct cmd_spec *spec;
-	json_t *req;
+	json_t *req, *local;
 	int used = 0, rc;
 
 	if (o->nwords == 0) {
@@ -588,19 +952,19 @@ int cmd_run(const struct opts *o)
 		return CTL_USAGE;
 	}
 	spec = cmd_find(o, &used);
-	if (spec == NULL) {
-		if (strcmp(o->words[0], "auction") == 0 && o->nwords == 1)
-			return opts_fail("auction: which one? (auction create, get, list or cancel)");
-		if (strcmp(o->words[0], "auction") == 0)
-			return opts_fail("unknown command 'auction %s' (auction create, get, list or cancel)", o->words[1]);
-		return opts_fail("unknown command '%s'", o->words[0]);
-	}
+	if (spec == NULL)
+		return cmd_unknown(o);
 	req = json_object();
-	if (req == NULL)
+	local = json_object();
+	if (req == NULL || local == NULL) {
+		json_decref(req);
+		json_decref(local);
 		return opts_fail("out of memory");
-	rc = cmd_build(spec, o, used, req);
+	}
+	rc = cmd_build(spec, o, used, req, local);
 	if (rc == CTL_OK)
-		rc = cmd_exec(spec, o, req);
+		rc = cmd_exec(spec, o, req, local);
 	json_decref(req);
+	json_decref(local);
 	return rc;
 }

@@ -10,6 +10,8 @@
 
 /* The global options that take a value. */
 static const char *const opts_valued[] = {"cert", "key", "ca", "server", "timeout", "max-line", NULL};
+/* Command options that take no value (their flag's value is NULL). */
+static const char *const opts_switches[] = {"all", NULL};
 
 /* Print "tenderctl: MESSAGE" and a hint to stderr; returns CTL_USAGE. */
 int opts_fail(const char *fmt, ...)
@@ -47,15 +49,45 @@ void opts_usage(FILE *f)
 	      "  register --organization ORG --role ROLE --name NAME --certificate PEMFILE\n"
 	      "           [--tax-id X] [--country CC]\n"
 	      "  auction create --title T --currency C --start-price AMOUNT [--step-min S]\n"
-	      "           [--step-max S] [--starts-at RFC3339] [--duration SECONDS]\n"
+	      "           [--step-max S] [--starts-at TIME] [--duration SECONDS]\n"
 	      "           [--extension-window SECONDS] [--extension SECONDS]\n"
 	      "  auction create --file REQUEST.json [overriding options]\n"
 	      "  auction get ID\n"
-	      "  auction list [--state STATE]\n"
+	      "  auction list [--state STATE] [--limit N] [--before ID] [--all]\n"
 	      "  auction cancel ID --reason TEXT\n"
 	      "  bid AUCTION AMOUNT\n"
 	      "  watch AUCTION\n"
+	      "  procurement create --file REQUEST.json [--kind K] [--title T] [--description D]\n"
+	      "           [--currency C] [--enquiry-end TIME] [--submission-deadline TIME]\n"
+	      "           [--opening-at TIME] [--min-bids N] [--document PATH[:MEDIA_TYPE]]...\n"
+	      "  procurement publish ID\n"
+	      "  procurement amend ID --reason TEXT [--file REQUEST.json] [--title T]\n"
+	      "           [--description D] [--enquiry-end TIME] [--submission-deadline TIME]\n"
+	      "           [--opening-at TIME] [--min-bids N] [--document PATH[:MEDIA_TYPE]]...\n"
+	      "  procurement get ID\n"
+	      "  procurement list [--state STATE] [--kind KIND]\n"
+	      "  procurement cancel ID --reason TEXT\n"
+	      "  procurement complete ID\n"
+	      "  procurement watch ID\n"
+	      "  question ask ID TEXT\n"
+	      "  question answer ID QUESTION TEXT\n"
+	      "  quote submit ID LOT PRICE [--delivery-days N] [--validity-days N] [--comment TEXT]\n"
+	      "  quote withdraw ID LOT\n"
+	      "  quote confirm ID LOT\n"
+	      "  bid submit ID LOT PRICE [--value CODE=INTEGER]... [--delivery-days N]\n"
+	      "           [--validity-days N] [--comment TEXT]\n"
+	      "  bid withdraw ID LOT\n"
+	      "  bid confirm ID LOT\n"
+	      "  bid score ID OFFER --score CODE=INTEGER...\n"
+	      "  award ID LOT OFFER\n"
+	      "  disqualify ID LOT OFFER --reason TEXT\n"
+	      "  document get ID DOC [-o FILE]\n"
+	      "  participant suspend PARTICIPANT --reason TEXT\n"
+	      "  participant reinstate PARTICIPANT --reason TEXT\n"
 	      "  raw JSON-OBJECT\n"
+	      "\n"
+	      "TIME is RFC 3339 (2026-12-01T10:00:00Z) or relative to the server's clock: +90s, +15m,\n"
+	      "+2h, +7d, +1d12h.\n"
 	      "\n"
 	      "options (also accepted after the command):\n"
 	      "  --cert FILE        client certificate (PEM)        [$TENDERCTL_CERT]\n"
@@ -120,16 +152,38 @@ static void opts_defaults(struct opts *o)
 	o->max_line = OPTS_DEFAULT_MAX_LINE;
 }
 
-/* Handle the option argv[*i] ("--name", "--name=value"); CTL_OK or CTL_USAGE. */
+/* Whether `name` is a command option that takes no value. */
+static int opts_is_switch(const char *name)
+{
+	for (int i = 0; opts_switches[i] != NULL; i++)
+		if (strcmp(opts_switches[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Handle the option argv[*i] ("--name", "--name=value", or "-o" for --output); CTL_OK or
+ * CTL_USAGE. */
 static int opts_option(struct opts *o, int argc, char **argv, int *i)
 {
 	char *name = argv[*i] + 2;
 	char *eq = strchr(name, '=');
 	const char *value = NULL;
 
+	if (strcmp(argv[*i], "-o") == 0) {
+		name = "output";
+		eq = NULL;
+	}
 	if (eq != NULL) {
 		*eq = '\0';
 		value = eq + 1;
+	}
+	if (opts_is_switch(name)) {
+		if (value != NULL)
+			return opts_fail("--%s takes no value", name);
+		o->flags[o->nflags].name = name;
+		o->flags[o->nflags].value = NULL;
+		o->nflags++;
+		return CTL_OK;
 	}
 	if (strcmp(name, "json") == 0 || strcmp(name, "help") == 0) {
 		if (value != NULL)
@@ -172,7 +226,7 @@ int opts_parse(int argc, char **argv, struct opts *o)
 			rest = 1;
 		else if (!rest && strcmp(a, "-h") == 0)
 			o->help = 1;
-		else if (!rest && strncmp(a, "--", 2) == 0) {
+		else if (!rest && (strncmp(a, "--", 2) == 0 || strcmp(a, "-o") == 0)) {
 			if ((rc = opts_option(o, argc, argv, &i)) != CTL_OK)
 				return rc;
 		} else

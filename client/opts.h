@@ -18,7 +18,8 @@ enum {
 #define OPTS_DEFAULT_TIMEOUT 30
 #define OPTS_DEFAULT_MAX_LINE 65536
 
-/* One `--name value` option given after the command (name without the dashes). */
+/* One `--name value` option given after the command (name without the dashes; `-o` is
+ * "output"). The value is NULL for an option that takes none (`--all`). */
 struct opts_flag {
 	const char *name;
 	const char *value;

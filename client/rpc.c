@@ -234,7 +234,8 @@ int rpc_read(struct rpc *r, int64_t deadline, json_t **msg, const char **raw)
 		*msg = NULL;
 		return CTL_CONN;
 	}
-	rpc_clean(*msg);
+	if (!r->verbatim)
+		rpc_clean(*msg);
 	return CTL_OK;
 }
 
@@ -395,7 +396,7 @@ int rpc_wait(struct rpc *r, json_t *id, int64_t deadline, int64_t sent_wall, int
 	}
 	rpc_note_time(r, msg, sent_wall, time_mono_ms() - sent_mono);
 	*reply = msg;
-	if (r->json) {
+	if (r->json && !(r->hide_ok && rpc_ok(msg))) {
 		puts(raw);
 		fflush(stdout);
 	}
@@ -432,4 +433,73 @@ int rpc_call(struct rpc *r, json_t *req, json_t **reply)
 	if (rc != CTL_OK)
 		return rc;
 	return rpc_wait(r, id, mono + r->timeout_ms, wall, mono, reply);
+}
+
+/* As rpc_call, but print nothing for an ok reply even with --json. */
+int rpc_call_quiet(struct rpc *r, json_t *req, json_t **reply)
+{
+	int rc;
+
+	r->hide_ok = 1;
+	rc = rpc_call(r, req, reply);
+	r->hide_ok = 0;
+	return rc;
+}
+
+/* Start keeping alive: the first hello goes RPC_PING_MS after `now_mono`. */
+void rpc_ping_start(struct rpc_ping *p, int64_t now_mono)
+{
+	memset(p, 0, sizeof(*p));
+	p->at = now_mono + RPC_PING_MS;
+}
+
+/* When the keep-alive next needs attention (mono ms). */
+int64_t rpc_ping_deadline(const struct rpc_ping *p)
+{
+	return p->id != NULL ? p->deadline : p->at;
+}
+
+/* Send the hello when it is due; CTL_TIMEOUT when the last one was not answered in time. */
+int rpc_ping_timer(struct rpc *r, struct rpc_ping *p)
+{
+	int64_t now = time_mono_ms();
+	json_t *req, *id;
+	int rc;
+
+	if (p->id != NULL && now >= p->deadline) {
+		fprintf(stderr, "error: no reply within %lld s\n", (long long)r->timeout_ms / 1000);
+		return CTL_TIMEOUT;
+	}
+	if (p->id != NULL || now < p->at)
+		return CTL_OK;
+	if ((req = json_pack("{s:s}", "op", "hello")) == NULL)
+		return CTL_CONN;
+	p->sent_wall = time_now_ms();
+	p->sent_mono = now;
+	rc = rpc_send(r, req, &id);
+	if (rc == CTL_OK) {
+		p->id = json_incref(id);
+		p->deadline = now + r->timeout_ms;
+	}
+	json_decref(req);
+	return rc;
+}
+
+/* Whether msg answers the hello in flight. */
+int rpc_ping_reply(struct rpc *r, struct rpc_ping *p, json_t *msg)
+{
+	if (p->id == NULL || !rpc_matches(msg, p->id))
+		return 0;
+	rpc_note_time(r, msg, p->sent_wall, time_mono_ms() - p->sent_mono);
+	json_decref(p->id);
+	p->id = NULL;
+	p->at = p->sent_mono + RPC_PING_MS;
+	return 1;
+}
+
+/* Release the keep-alive. */
+void rpc_ping_free(struct rpc_ping *p)
+{
+	json_decref(p->id);
+	p->id = NULL;
 }

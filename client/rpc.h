@@ -27,6 +27,9 @@ struct rpc {
 	json_t *side_id;       /* a second request in flight whose reply rpc_wait keeps, or NULL */
 	json_t *side_reply;    /* that reply once it came (owned), or NULL */
 	int quiet;             /* print nothing (rpc_wait_side) */
+	int hide_ok;           /* --json: do not print an ok reply (rpc_call_quiet) */
+	int verbatim;          /* keep control characters in received text: it goes back to the
+				* server, not to the terminal */
 };
 
 /* Connect as the options say; CTL_OK or CTL_CONN / CTL_TIMEOUT after printing why. */
@@ -40,8 +43,9 @@ void rpc_close(struct rpc *r);
 int rpc_send(struct rpc *r, json_t *req, json_t **id);
 
 /* Read the next message before `deadline` (time_mono_ms, -1 for ever). CTL_OK with *msg (a new
- * reference) and *raw (the line, valid until the next read); CTL_TIMEOUT without a message;
- * CTL_CONN after printing why. */
+ * reference; terminal control characters in its strings replaced unless verbatim is set) and
+ * *raw (the line, valid until the next read); CTL_TIMEOUT without a message; CTL_CONN after
+ * printing why. */
 int rpc_read(struct rpc *r, int64_t deadline, json_t **msg, const char **raw);
 
 /* The event name of msg, NULL when msg is a reply. */
@@ -73,5 +77,38 @@ void rpc_wait_side(struct rpc *r, int64_t deadline);
 
 /* Send req and wait for its reply within --timeout; as rpc_wait. */
 int rpc_call(struct rpc *r, json_t *req, json_t **reply);
+
+/* As rpc_call, but print nothing for an ok reply even with --json (a request the command makes
+ * for itself, such as reading the server's clock); an error reply is printed as usual. */
+int rpc_call_quiet(struct rpc *r, json_t *req, json_t **reply);
+
+/* Keep-alive period of a connection that only listens. */
+#define RPC_PING_MS 60000
+
+/* The keep-alive of a connection that only listens: a hello every RPC_PING_MS, so that the
+ * server's idle timeout does not close it; its replies also sample the clock skew. */
+struct rpc_ping {
+	json_t *id;          /* the hello in flight (owned), or NULL */
+	int64_t at;          /* mono time of the next hello */
+	int64_t deadline;    /* mono time by which the reply to the one in flight must come */
+	int64_t sent_wall;
+	int64_t sent_mono;
+};
+
+/* Start keeping alive: the first hello goes RPC_PING_MS after `now_mono`. */
+void rpc_ping_start(struct rpc_ping *p, int64_t now_mono);
+
+/* When the keep-alive next needs attention (mono ms). */
+int64_t rpc_ping_deadline(const struct rpc_ping *p);
+
+/* Send the hello when it is due; CTL_TIMEOUT (printed) when the last one was not answered
+ * within --timeout; else CTL_OK or the failure to send. */
+int rpc_ping_timer(struct rpc *r, struct rpc_ping *p);
+
+/* Whether msg answers the hello in flight (then it is taken: clock sample, next hello). */
+int rpc_ping_reply(struct rpc *r, struct rpc_ping *p, json_t *msg);
+
+/* Release the keep-alive. */
+void rpc_ping_free(struct rpc_ping *p);
 
 #endif

@@ -364,3 +364,16 @@ void view_json(json_t *reply)
 	json_dumpf(reply, stdout, JSON_INDENT(2));
 	putchar('\n');
 }
+
+/* Redraw a live view in place on the terminal. */
+int view_redraw(const char *text, int *drawn)
+{
+	const char *p, *nl;
+
+	fputs(*drawn ? "\033[H" : "\033[H\033[2J", stdout);
+	*drawn = 1;
+	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		printf("%.*s\033[K\n", (int)(nl - p), p);
+	fputs("\033[J", stdout);
+	return fflush(stdout);
+}

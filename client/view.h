@@ -57,4 +57,9 @@ void view_bid(json_t *reply, const char *currency);
 /* Print any reply as indented JSON. */
 void view_json(json_t *reply);
 
+/* Redraw a live view in place on the terminal: cursor home (the screen cleared the first
+ * time, when *drawn is 0), each line of `text` cleared to its end, the rest of the screen
+ * cleared. Returns fflush's result. */
+int view_redraw(const char *text, int *drawn);
+
 #endif

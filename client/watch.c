@@ -12,8 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Keep-alive period, redraw period and how long the EXTENDED marker stays bright. */
-#define WATCH_PING_MS 60000
+/* Redraw period and how long the EXTENDED marker stays bright. */
 #define WATCH_TICK_MS 1000
 #define WATCH_MARK_MS 15000
 /* Most ranking rows on the live view. */
@@ -36,11 +35,7 @@ struct watch {
 	int tty;                  /* redraw in place */
 	int drawn;                /* the screen has been cleared once */
 	int64_t next_tick;        /* mono time of the next countdown redraw */
-	json_t *ping_id;          /* keep-alive hello in flight (owned), or NULL */
-	int64_t ping_at;          /* mono time of the next keep-alive */
-	int64_t ping_deadline;
-	int64_t ping_sent_wall;
-	int64_t ping_sent_mono;
+	struct rpc_ping ping;     /* keep-alive */
 };
 
 /* The server's clock now, as estimated from the replies' server_time. */
@@ -191,12 +186,13 @@ static void watch_view(const struct watch *w, FILE *f)
 	fprintf(f, "last update  %s\n", w->reason);
 }
 
-/* Redraw the live view in place: home, each line cleared to its end, the rest cleared. */
+/* Redraw the live view in place. */
 static int watch_draw(struct watch *w)
 {
-	char *text = NULL, *p, *nl;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
+	int r;
 
 	if (f == NULL)
 		return -1;
@@ -205,13 +201,9 @@ static int watch_draw(struct watch *w)
 		fputs("(Ctrl-C stops watching)\n", f);
 	fclose(f);
 	w->next_tick = watch_next_tick(w);
-	fputs(w->drawn ? "\033[H" : "\033[H\033[2J", stdout);
-	w->drawn = 1;
-	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
-		printf("%.*s\033[K\n", (int)(nl - p), p);
-	fputs("\033[J", stdout);
+	r = view_redraw(text, &w->drawn);
 	free(text);
-	return fflush(stdout);
+	return r;
 }
 
 /* Print one line for the latest view (not on a terminal). */
@@ -270,40 +262,18 @@ static int watch_show(struct watch *w, const char *raw)
 	return CTL_ERROR;
 }
 
-/* Send a keep-alive hello; CTL_OK or the failure. */
-static int watch_ping(struct watch *w)
-{
-	json_t *req = json_pack("{s:s}", "op", "hello"), *id;
-	int rc;
-
-	if (req == NULL)
-		return CTL_CONN;
-	w->ping_sent_wall = time_now_ms();
-	w->ping_sent_mono = time_mono_ms();
-	rc = rpc_send(w->rpc, req, &id);
-	if (rc == CTL_OK) {
-		w->ping_id = json_incref(id);
-		w->ping_deadline = w->ping_sent_mono + w->rpc->timeout_ms;
-	}
-	json_decref(req);
-	return rc;
-}
-
 /* Handle a deadline that passed: a missing reply, a keep-alive to send, a redraw. */
 static int watch_timer(struct watch *w)
 {
 	int64_t now = time_mono_ms();
+	int rc;
 
-	if ((w->watch_id != NULL && now >= w->watch_deadline) || (w->ping_id != NULL && now >= w->ping_deadline)) {
+	if (w->watch_id != NULL && now >= w->watch_deadline) {
 		fprintf(stderr, "error: no reply within %lld s\n", (long long)w->rpc->timeout_ms / 1000);
 		return CTL_TIMEOUT;
 	}
-	if (w->ping_id == NULL && now >= w->ping_at) {
-		int rc = watch_ping(w);
-
-		if (rc != CTL_OK)
-			return rc;
-	}
+	if ((rc = rpc_ping_timer(w->rpc, &w->ping)) != CTL_OK)
+		return rc;
 	if (w->tty && w->auction != NULL && now >= w->next_tick)
 		return watch_show(w, NULL);
 	return CTL_OK;
@@ -325,12 +295,7 @@ static int watch_reply(struct watch *w, json_t *msg, const char *raw)
 			return watch_show(w, raw);
 		return CTL_OK;
 	}
-	if (w->ping_id != NULL && rpc_matches(msg, w->ping_id)) {
-		rpc_note_time(w->rpc, msg, w->ping_sent_wall, time_mono_ms() - w->ping_sent_mono);
-		json_decref(w->ping_id);
-		w->ping_id = NULL;
-		w->ping_at = w->ping_sent_mono + WATCH_PING_MS;
-	}
+	rpc_ping_reply(w->rpc, &w->ping, msg);
 	return CTL_OK;
 }
 
@@ -356,7 +321,7 @@ static int watch_event(struct watch *w, json_t *msg, const char *raw)
 /* The earliest moment the loop must wake up without input (mono ms). */
 static int64_t watch_deadline(const struct watch *w)
 {
-	int64_t d = w->ping_id != NULL ? w->ping_deadline : w->ping_at;
+	int64_t d = rpc_ping_deadline(&w->ping);
 
 	if (w->watch_id != NULL && w->watch_deadline < d)
 		d = w->watch_deadline;
@@ -404,11 +369,11 @@ int watch_run(struct rpc *r, json_t *req)
 	if (rc == CTL_OK) {
 		w.watch_id = id;
 		w.watch_deadline = w.watch_sent_mono + r->timeout_ms;
-		w.ping_at = w.watch_sent_mono + WATCH_PING_MS;
+		rpc_ping_start(&w.ping, w.watch_sent_mono);
 		w.next_tick = w.watch_sent_mono;
 		rc = watch_loop(&w);
 	}
 	json_decref(w.auction);
-	json_decref(w.ping_id);
+	rpc_ping_free(&w.ping);
 	return rc;
 }
