@@ -71,10 +71,31 @@ static const struct {
 	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
 	    " fingerprint, bid_id, amount, detail) SELECT $2, $8, 'bid_accepted', $4, $5, $6, id, $7,"
 	    " '{\"seeded\":true}'::jsonb FROM b" },
+	/* the same rows as DB_S_BID, many at once: one array per column */
+	[DB_S_BIDS] = { "bids",
+	    "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::integer[],"
+	    " $4::bigint[], $5::bigint[], $6::text[], $7::bigint[], $8::timestamptz[], $9::jsonb[])"
+	    " AS v (id, auction_id, seq, participant_id, organization_id, fingerprint, amount,"
+	    " placed_at, detail)),"
+	    " b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
+	    " fingerprint, amount, placed_at) SELECT id, auction_id, seq, participant_id,"
+	    " organization_id, fingerprint, amount, placed_at FROM v)"
+	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
+	    " fingerprint, bid_id, amount, detail) SELECT auction_id, placed_at, 'bid_accepted',"
+	    " participant_id, organization_id, fingerprint, id, amount, detail FROM v ORDER BY id" },
 	[DB_S_STATUS] = { "status",
 	    "WITH u AS (UPDATE participants SET status = $2 WHERE id = $1 RETURNING id)"
 	    " INSERT INTO participant_log (participant_id, at, status, reason, operator_id, fingerprint)"
 	    " SELECT id, $3, $2, $4, $5, $6 FROM u" },
+};
+
+/* Parameters of DB_S_BID; DB_S_BIDS takes one array of each. */
+#define DB_BID_COLS 9
+
+/* A growing text buffer (an array literal being built). */
+struct db_buf {
+	char *p;
+	size_t len, cap;
 };
 
 enum db_conn_state { DB_DOWN, DB_CONNECTING, DB_PREPARING, DB_RESOLVING, DB_READY };
@@ -110,6 +131,8 @@ struct db {
 	size_t nq, capq, qi;
 	int failed;
 	int finish_pending;       /* the batch's Sync arrived: tell the owner after the read loop */
+	struct db_buf bids[DB_BID_COLS];  /* pending DB_S_BID rows, as array literals */
+	size_t nbids;
 	char why[256];
 	db_done_fn done;
 	void *done_arg;
@@ -522,6 +545,8 @@ db_free(struct db *db)
 	db_close(db);
 	event_free(db->retry);
 	free(db->q);
+	for (int i = 0; i < DB_BID_COLS; i++)
+		free(db->bids[i].p);
 	free(db->conninfo);
 	free(db);
 }
@@ -557,9 +582,95 @@ db_batch_begin(struct db *db)
 	db->broken = 0;
 	db->why[0] = '\0';
 	db->nq = db->qi = 0;
+	db->nbids = 0;
 	db->batch_id = db->next_batch++;
 	snprintf(id, sizeof(id), "%lld", (long long)db->batch_id);
 	db_batch_add(db, DB_S_MARK, 1, p, NULL, NULL);
+}
+
+/* Append bytes to a buffer; -1 when out of memory. */
+static int
+db_buf_add(struct db_buf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t ncap = b->cap ? b->cap : 256;
+		char *np;
+		while (b->len + n + 1 > ncap)
+			ncap *= 2;
+		if ((np = realloc(b->p, ncap)) == NULL)
+			return -1;
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/* Append one element to an array literal being built: quoted, with '"' and
+ * '\\' escaped, so any text (a JSON detail) survives. */
+static int
+db_buf_elem(struct db_buf *b, const char *v, int first)
+{
+	if (db_buf_add(b, first ? "{\"" : ",\"", 2) < 0)
+		return -1;
+	for (const char *p = v; *p; p++) {
+		size_t run = strcspn(p, "\"\\");
+		if (run && db_buf_add(b, p, run) < 0)
+			return -1;
+		p += run;
+		if (*p == '\0')
+			break;
+		if (db_buf_add(b, "\\", 1) < 0 || db_buf_add(b, p, 1) < 0)
+			return -1;
+	}
+	return db_buf_add(b, "\"", 1);
+}
+
+/* Send the pending bid rows as one DB_S_BIDS statement. */
+static void
+db_flush_bids(struct db *db)
+{
+	const char *p[DB_BID_COLS];
+
+	if (db->nbids == 0)
+		return;
+	for (int i = 0; i < DB_BID_COLS; i++) {
+		if (db_buf_add(&db->bids[i], "}", 1) < 0) {
+			snprintf(db->why, sizeof(db->why), "out of memory");
+			db->broken = 1;
+		}
+		p[i] = db->bids[i].p;
+	}
+	db->nbids = 0;
+	if (db->broken || db->pg == NULL) {
+		db->broken = 1;
+		return;
+	}
+	if (PQsendQueryPrepared(db->pg, db_stmts[DB_S_BIDS].name, DB_BID_COLS, p, NULL, NULL,
+	    0) != 1) {
+		snprintf(db->why, sizeof(db->why), "%s", PQerrorMessage(db->pg));
+		db->broken = 1;
+		return;
+	}
+	db_push_query(db, NULL, NULL);
+}
+
+/* Keep one DB_S_BID row for the next multi-row insert. */
+static void
+db_queue_bid(struct db *db, const char *const *params)
+{
+	for (int i = 0; i < DB_BID_COLS; i++) {
+		if (db->nbids == 0)
+			db->bids[i].len = 0;
+		if (params[i] == NULL || db_buf_elem(&db->bids[i], params[i], db->nbids == 0) < 0) {
+			snprintf(db->why, sizeof(db->why), "cannot queue a bid row");
+			db->broken = 1;
+			return;
+		}
+	}
+	db->nbids++;
 }
 
 /* Queue one prepared statement on the pipeline. */
@@ -571,6 +682,13 @@ db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *para
 		db->broken = 1;
 		return;
 	}
+	if (s == DB_S_BID && fn == NULL && nparams == DB_BID_COLS) {
+		db_queue_bid(db, params);
+		return;
+	}
+	db_flush_bids(db);
+	if (db->broken)
+		return;
 	if (PQsendQueryPrepared(db->pg, db_stmts[s].name, nparams, params, NULL, NULL, 0) != 1) {
 		snprintf(db->why, sizeof(db->why), "%s", PQerrorMessage(db->pg));
 		db->broken = 1;
@@ -583,7 +701,7 @@ db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *para
 size_t
 db_batch_len(const struct db *db)
 {
-	return db->nq ? db->nq - 1 : 0;
+	return (db->nq ? db->nq - 1 : 0) + db->nbids;
 }
 
 /* Close the batch with a Sync and send it. */
@@ -592,6 +710,7 @@ db_batch_send(struct db *db, db_done_fn done, void *arg)
 {
 	db->done = done;
 	db->done_arg = arg;
+	db_flush_bids(db);
 	db->building = 0;
 	db->inflight = 1;
 	if (db->broken || PQpipelineSync(db->pg) != 1) {

@@ -43,6 +43,7 @@ enum db_stmt {
 	DB_S_PROC_LOG,
 	DB_S_SEED,
 	DB_S_STATUS,
+	DB_S_BIDS,      /* internal: a run of DB_S_BID rows as one multi-row insert */
 	DB_S_COUNT
 };
 
@@ -73,7 +74,9 @@ int db_busy(const struct db *db);
 void db_batch_begin(struct db *db);
 /* Add a statement (params are copied; NULL is SQL NULL). `fn`, when set, is
  * called with the statement's result rows when they arrive (before the
- * outcome is known). */
+ * outcome is known). Consecutive DB_S_BID statements without `fn` are sent as
+ * one multi-row insert, in their order, when another statement is added or
+ * the batch is sent. */
 void db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *params,
     db_row_fn fn, void *arg);
 /* Number of statements added to the open batch. */

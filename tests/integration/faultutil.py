@@ -344,6 +344,10 @@ def check_against_db(env, ledger, aids, exact):
         "WHERE b.id = l.bid_id))" % {"a": ",".join(map(str, aids))})
     if rows != [["0", "0"]]:
         problems.append("bids and bid_accepted log rows disagree: %r" % rows)
+    # and the auditor's integrity view finds nothing wrong with these auctions
+    bad = env.psql("SELECT table_name, row_id, problem FROM audit.integrity "
+                   "WHERE auction_id IN (%s)" % ",".join(map(str, aids)), user="auditor")
+    problems.extend("audit.integrity: %r" % (r,) for r in bad)
     assert not problems, "%d problems (showing 20):\n%s" % (
         len(problems), "\n".join(problems[:20]))
     return stored

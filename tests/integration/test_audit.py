@@ -147,3 +147,31 @@ def test_bids_and_log_are_append_only_even_for_the_owner(env, finished):
                     "ORDER BY seq" % aid) == before
     assert env.psql("SELECT id, kind, amount, reason FROM auction_log WHERE auction_id = %d "
                     "ORDER BY id" % aid) == log_before
+
+
+def test_integrity_view_is_empty_and_catches_broken_rows(env, finished):
+    aid = finished["id"]
+    # everything tenderd wrote in this database is consistent
+    assert env.psql("SELECT table_name, row_id, problem FROM audit.integrity",
+                    user="auditor") == []
+    # rows that break each rule appear, with their problem (inserted by the owner inside a
+    # transaction that is rolled back: the tables are append-only)
+    bad = env.psql(
+        "BEGIN;"
+        "INSERT INTO bids (id, auction_id, seq, participant_id, organization_id, fingerprint,"
+        " amount, placed_at) SELECT 990001, 987654321, 1, participant_id, organization_id,"
+        " fingerprint, 1, now() FROM bids WHERE auction_id = %d ORDER BY seq LIMIT 1;"
+        "INSERT INTO bids (id, auction_id, seq, participant_id, organization_id, fingerprint,"
+        " amount, placed_at) SELECT 990002, auction_id, 99, participant_id, organization_id,"
+        " 'not-a-fingerprint', 1, now() FROM bids WHERE auction_id = %d ORDER BY seq LIMIT 1;"
+        "INSERT INTO auction_log (auction_id, at, kind, bid_id, amount)"
+        " VALUES (%d, now(), 'bid_accepted', 990003, 1);"
+        "SELECT table_name, row_id, problem FROM audit.integrity ORDER BY 1, 2, 3;"
+        "ROLLBACK;" % (aid, aid, aid))
+    problems = {(r[0], r[2]) for r in bad}
+    assert ("bids", "no such auction") in problems
+    assert ("bids", "fingerprint is not a certificate of the participant") in problems
+    assert ("bids", "no bid_accepted log row") in problems
+    assert ("auction_log", "bid_accepted without its bid") in problems
+    assert [r for r in bad if r[1] == "990001" and r[2] == "no such auction"]
+    assert env.psql("SELECT count(*) FROM bids WHERE id IN (990001, 990002)") == [["0"]]
