@@ -243,7 +243,8 @@ static void pv_row_detail(FILE *f, json_t *lot, json_t *row, int price_only)
 void procview_opening(FILE *f, json_t *p, json_t *lot, size_t max_rows)
 {
 	json_t *opening = json_object_get(lot, "opening"), *row;
-	int price_only = json_array_size(json_object_get(lot, "criteria")) <= 1, unscored = 0;
+	int price_only = json_array_size(json_object_get(lot, "criteria")) <= 1;
+	int unscored = json_is_true(json_object_get(lot, "scores_missing"));
 	size_t i;
 
 	if (!json_is_array(opening))
@@ -263,16 +264,14 @@ void procview_opening(FILE *f, json_t *p, json_t *lot, size_t max_rows)
 		}
 		if (json_is_integer(json_object_get(row, "rank")))
 			snprintf(rank, sizeof(rank), "%lld", pv_i(row, "rank"));
-		if (view_str(row, "total") == NULL && strcmp(pv_s(row, "status"), "disqualified") != 0)
-			unscored = 1;
 		fprintf(f, "      %4s %6lld  %-18s %7s  %-13s %s%s\n", rank, pv_i(row, "offer"), pv_s(row, "price"),
 			pv_s(row, "total"), pv_s(row, "status"), procview_who(row),
 			json_is_true(json_object_get(row, "you")) ? " (you)" : "");
 		pv_row_detail(f, lot, row, price_only);
 	}
 	if (unscored && strcmp(pv_s(lot, "state"), "active") == 0)
-		fprintf(f, "      scores missing: ranks and totals follow once every offer is scored "
-			   "(bid score %lld OFFER)\n",
+		fprintf(f, "      scores missing: totals are partial (a score not given counts 0); ranks "
+			   "follow once every offer is scored (bid score %lld OFFER)\n",
 			pv_i(p, "id"));
 }
 

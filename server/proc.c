@@ -551,18 +551,13 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 	char key[24];
 
 	if (n < 0) {
-		/* scores missing: list the offers without ranks */
+		/* scores missing: the engine wrote partial totals (a missing score counts 0),
+		 * unranked, one per listed offer in order of first submission */
 		n = 0;
 		for (size_t i = 0; i < p->pr.noffers && (size_t)n < cap; i++) {
 			const struct proc_offer *o = &p->pr.offers[i];
-			if (o->lot_id != lot->id || o->status == OFFER_WITHDRAWN)
-				continue;
-			memset(&ev[n], 0, sizeof(ev[n]));
-			ev[n].offer_id = o->id;
-			ev[n].org = o->org;
-			ev[n].price = o->price;
-			ev[n].status = o->status;
-			n++;
+			if (o->lot_id == lot->id && o->status != OFFER_WITHDRAWN)
+				n++;
 		}
 	}
 	for (int i = 0; i < n; i++) {
@@ -592,11 +587,14 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 				json_object_set(row, "disqualification_reason", json_object_get(x, "reason"));
 		}
 		json_object_set_new(row, "submitted_at", proto_time(o ? o->submitted_at : 0));
-		if (complete && ev[i].status != OFFER_DISQUALIFIED) {
+		if (ev[i].status != OFFER_DISQUALIFIED) {
 			json_array_foreach(json_object_get(jlot, "criteria"), ci, jc) {
+				/* a buyer score not given yet: null, counted 0 in the partial total */
+				int open = ci < PROC_MAX_CRITERIA && lot->crit[ci].kind == CRIT_SCORED && o &&
+				    !(o->scored & (1u << ci));
 				json_array_append_new(bd, json_pack("{s:s, s:o, s:o}", "criterion", js(jc, "code"),
-				    "score", proc_points(ev[i].crit_score[ci]),
-				    "weighted", proc_points(ev[i].weighted[ci])));
+				    "score", open ? json_null() : proc_points(ev[i].crit_score[ci]),
+				    "weighted", open ? json_null() : proc_points(ev[i].weighted[ci])));
 			}
 			json_object_set_new(row, "breakdown", bd);
 			json_object_set_new(row, "total", proc_points(ev[i].total));
@@ -661,8 +659,11 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 		json_object_set_new(x, "awarded_offer", lot->awarded_offer ? json_integer(lot->awarded_offer) : json_null());
 		if (p->lot_auction[i])
 			json_object_set_new(x, "auction", json_integer(p->lot_auction[i]));
-		if (opened)
+		if (opened) {
 			json_object_set_new(x, "opening", proc_opening(s, p, (int)i, v));
+			json_object_set_new(x, "scores_missing",
+			    json_boolean(proc_evaluate(pr, lot->id, NULL, 0) < 0));
+		}
 		json_array_append_new(lots, x);
 	}
 	json_object_set_new(j, "lots", lots);

@@ -92,12 +92,17 @@ def test_tender_with_criteria_scored_by_the_formula(env, server, unique):
     v = pu.wait_opened(buyer, p)
     assert v["state"] == "opened" and v["opened_at"] == p["opening_at"], v
     rec = v["lots"][0]["opening"]
-    # no ranking until the quality scores are given: in order of submission, no totals
+    # no ranking until the quality scores are given: in order of submission, partial totals
+    # (the worked example of docs/procedures.md: the missing quality score counts 0)
+    assert v["lots"][0]["scores_missing"] is True, v
     assert [(r["offer"], r["rank"], r["total"], r["price"], r["values"]) for r in rec] == [
-        (acks[w]["offer"], None, None, offers[w][0], {"delivery": offers[w][1]})
-        for w in ("supplier1", "supplier2", "supplier3")], rec
-    for r in rec:
-        assert "breakdown" not in r, r
+        (acks[w]["offer"], None, total, offers[w][0], {"delivery": offers[w][1]})
+        for w, total in (("supplier1", "66.83"), ("supplier2", "65.08"),
+                         ("supplier3", "70.63"))], rec
+    assert [b for b in rec[0]["breakdown"] if b["criterion"] == "quality"] == [
+        {"criterion": "quality", "score": None, "weighted": None}], rec[0]
+    assert [b for b in rec[0]["breakdown"] if b["criterion"] == "delivery"] == [
+        {"criterion": "delivery", "score": "50.85", "weighted": "10.17"}], rec[0]
     assert [r["organization"] for r in rec] == [env.org(w) for w in offers]
     e = buyer.error("award.decide", procurement=pid, lot=1, offer=acks["supplier3"]["offer"],
                     decision="award")
@@ -127,7 +132,9 @@ def test_tender_with_criteria_scored_by_the_formula(env, server, unique):
     buyer.ok("bid.score", procurement=pid, offer=o2, scores={"quality": 5})
     v = buyer.ok("bid.score", procurement=pid, offer=o2, scores={"quality": 6})["procurement"]
     assert [r["rank"] for r in v["lots"][0]["opening"]] == [None] * 3, v
-    assert [r["total"] for r in v["lots"][0]["opening"]] == [None] * 3, v
+    # Alpha and Beta scored: their totals are final; Gamma's is still partial
+    assert [r["total"] for r in v["lots"][0]["opening"]] == ["82.83", "77.08", "70.63"], v
+    assert v["lots"][0]["scores_missing"] is True, v
     e = buyer.error("award.decide", procurement=pid, lot=1, offer=o3, decision="award")
     assert e["code"] == "scores_missing", e
     v = buyer.ok("bid.score", procurement=pid, offer=o3, scores={"quality": 9})["procurement"]
@@ -140,6 +147,7 @@ def test_tender_with_criteria_scored_by_the_formula(env, server, unique):
         for w, (price, days, q) in offers.items()})
     assert {k: t for k, (_, t) in expect.items()} == {o1: "82.83", o2: "77.08", o3: "88.63"}
     assert [(r["rank"], r["offer"]) for r in rec] == [(1, o3), (2, o1), (3, o2)], rec
+    assert v["lots"][0]["scores_missing"] is False, v
     for r in rec:
         assert r["breakdown"] == expect[r["offer"]][0], r
         assert r["total"] == expect[r["offer"]][1], r
