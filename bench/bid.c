@@ -827,7 +827,16 @@ bid_run(const struct opts *o)
 	hist_init(&r->h_in);
 	hist_init(&r->h_out);
 	hist_init(&r->h_watch);
-	if ((r->base = event_base_new()) == NULL ||
+	{
+		/* the epoll changelist, as tenderd uses it (server/main.c) */
+		struct event_config *ec = event_config_new();
+		if (ec != NULL) {
+			event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+			r->base = event_base_new_with_config(ec);
+			event_config_free(ec);
+		}
+	}
+	if (r->base == NULL ||
 	    net_init(&r->net, r->base, o->server, o->ca, o->concurrency, cause, sizeof(cause)) < 0) {
 		fprintf(stderr, "loadgen: %s\n", r->base ? cause : "event_base_new failed");
 		return 1;

@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <netinet/in.h>
@@ -339,8 +340,13 @@ net_open(struct net *n, struct ident *id, int resume, const struct lconn_ops *op
 void
 net_write(struct lconn *c, const char *text, size_t len)
 {
-	if (c->state == LC_OPEN && c->bev)
+	if (c->state == LC_OPEN && c->bev) {
+		int idle = evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
 		bufferevent_write(c->bev, text, len);
+		/* write now, as tenderd does (server/conn.c), not after a round through epoll */
+		if (idle)
+			event_active(&c->bev->ev_write, EV_WRITE, 1);
+	}
 }
 
 /* Remember the session (with the tickets received so far) for resumption. */

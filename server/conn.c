@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -114,6 +115,15 @@ conn_send_text(struct conn *c, const char *text, size_t n)
 	evbuffer_add(out, text, n);
 	evbuffer_add(out, "\n", 1);
 	len = evbuffer_get_length(out);
+	/*
+	 * Write in this loop iteration instead of after a round through epoll: running the
+	 * bufferevent's write event now encrypts and writes what the socket takes; what it
+	 * does not take waits for writability as usual. With the epoll changelist (main.c)
+	 * the write event armed by this output and disarmed once it is written costs no
+	 * system call.
+	 */
+	if (before == 0 && c->state == CONN_OPEN)
+		event_active(&c->bev->ev_write, EV_WRITE, 1);
 	/* dropped only when output already piled up: one large reply to a reader is fine */
 	if (before > (size_t)c->s->cfg.output_high_water * 4) {
 		conn_close(c, "output overflow (client not reading)");

@@ -303,7 +303,20 @@ serve(struct server *s)
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
-	s->base = event_base_new();
+	{
+		/*
+		 * The epoll changelist applies event changes once per loop iteration, just
+		 * before epoll_wait: the write event that output arms and that is disarmed as
+		 * soon as the output is written in the same iteration (conn_send_text) never
+		 * reaches the kernel. tenderd never dup()s a watched descriptor.
+		 */
+		struct event_config *ec = event_config_new();
+		if (ec != NULL) {
+			event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+			s->base = event_base_new_with_config(ec);
+			event_config_free(ec);
+		}
+	}
 	if (s->base == NULL || ops_init(s) < 0) {
 		log_error("cannot start: event base");
 		return 1;
