@@ -16,7 +16,8 @@
 # (1000000), BENCH_RECOVERY_AUCTIONS (1000), BENCH_BUILD (build directory, default
 # build/), BENCH_KEEP=1 (keep the directory and print its path), BENCH_PERF=1 (record a
 # `perf` profile of tenderd for 5 s of the peak bid run into out/perf-tenderd.data; implies
-# BENCH_KEEP=1), BENCH_HANDSHAKE_PARALLEL (64).
+# BENCH_KEEP=1), BENCH_HANDSHAKE_PARALLEL (64), BENCH_UPDATE_INTERVAL (tenderd's
+# update_interval in ms; tenderd's default when unset).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +32,7 @@ HANDSHAKE_S=${BENCH_HANDSHAKE_S:-6}
 IDLE=${BENCH_IDLE:-10000}
 REC_BIDS=${BENCH_RECOVERY_BIDS:-1000000}
 REC_AUCTIONS=${BENCH_RECOVERY_AUCTIONS:-1000}
+UPDATE_INTERVAL=${BENCH_UPDATE_INTERVAL:-}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 [[ ${BENCH_PERF:-0} == 1 ]] && BENCH_KEEP=1
 
@@ -231,7 +233,7 @@ start_tenderd() {
     "$BUILD/tenderd" --db "$1" --listen "127.0.0.1:$TPORT" --cert "$PKI/server.crt" \
         --key "$PKI/server.key" --ca "$PKI/ca.crt" --log_level "$2" --max_conns_per_cert 5000 \
         --max_conns $((IDLE + SUPPLIERS + AUCTIONS * WATCHERS + 1000)) --idle_timeout 3600 \
-        >"$3" 2>&1 &
+        ${UPDATE_INTERVAL:+--update_interval "$UPDATE_INTERVAL"} >"$3" 2>&1 &
     TPID=$!
     PIDS+=("$TPID")
 }
@@ -402,6 +404,7 @@ PEAK_CPU=$(cpu_of "$OUT/bid-peak.txt")
 echo
 echo "tenderd benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo), $("$PSQL" --version | awk '{ print "PostgreSQL " $3 }'), $(openssl version | awk '{ print $1 " " $2 }')"
 echo "(all processes share the machine; ratios are from this run)"
+echo "tenderd update_interval: ${UPDATE_INTERVAL:-default} ms"
 echo
 printf '%-44s %-16s %-42s %-8s %-14s %s\n' figure tenderd baseline ratio target result
 printf '%-44s %-16s %-42s %-8s %-14s %s\n' \

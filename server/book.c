@@ -62,6 +62,8 @@ book_free(struct book *b)
 		return;
 	if (b->timer)
 		event_free(b->timer);
+	if (b->update_ev)
+		event_free(b->update_ev);
 	auction_free(&b->a);
 	free(b->title);
 	free(b->cancel_reason);
@@ -279,6 +281,95 @@ book_broadcast(struct server *s, struct book *b, const char *event, const char *
 	}
 	for (size_t j = 0; j < ncls; j++)
 		free(cls[j].text);
+}
+
+/* The reason an update names: the most significant of the changes it shows. */
+static const char *
+book_reason(int n)
+{
+	return (n & BOOK_N_EXTENDED) ? "extended" : (n & BOOK_N_BID) ? "bid" : "started";
+}
+
+/* Send the pending update now; the next one waits update_interval. */
+static void
+book_update_send(struct server *s, struct book *b, int64_t now)
+{
+	book_broadcast(s, b, "auction.update", book_reason(b->pending));
+	b->pending = 0;
+	b->update_due = now + s->cfg.update_interval;
+	if (b->update_ev)
+		evtimer_del(b->update_ev);
+}
+
+/* The update timer: send what is pending, unless the batch in flight changed the book. */
+static void
+book_on_update(evutil_socket_t fd, short what, void *arg)
+{
+	struct book *b = arg;
+
+	book_update(b->srv, b, 0);
+}
+
+/* Committed changes: send them now (leading edge) or once the interval is over
+ * (trailing edge, one update with the latest committed state). */
+void
+book_update(struct server *s, struct book *b, int reasons)
+{
+	struct timeval tv;
+	int64_t now, left;
+
+	b->pending |= reasons & BOOK_N_UPDATE;
+	if (b->pending == 0 || b->dirty)
+		return;  /* nothing to say, or the end of the batch in flight says it */
+	if (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED) {
+		/* auction.closed carried the final view */
+		b->pending = 0;
+		if (b->update_ev)
+			evtimer_del(b->update_ev);
+		return;
+	}
+	now = time_mono_ms();
+	left = b->update_due - now;
+	if (left <= 0) {
+		book_update_send(s, b, now);
+		return;
+	}
+	if (b->update_ev == NULL && (b->update_ev = evtimer_new(s->base, book_on_update, b)) == NULL) {
+		book_update_send(s, b, now);  /* without a timer, now rather than never */
+		return;
+	}
+	if (evtimer_pending(b->update_ev, NULL))
+		return;  /* already set for update_due */
+	/* counted from the loop's cached time, the timer could fire early (it then
+	 * re-arms for the rest) */
+	event_base_update_cache_time(s->base);
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	evtimer_add(b->update_ev, &tv);
+}
+
+/* The auction closed or was cancelled: the closed event replaces any pending update. */
+void
+book_closed(struct server *s, struct book *b)
+{
+	b->pending = 0;
+	if (b->update_ev)
+		evtimer_del(b->update_ev);
+	book_broadcast(s, b, "auction.closed", NULL);
+}
+
+/* Send every pending update at once (shutdown: nothing is in flight). */
+void
+book_update_all(struct server *s)
+{
+	size_t it = 0;
+	void *v;
+
+	while (map_next(&s->books, &it, NULL, NULL, &v)) {
+		struct book *b = v;
+		if (b->pending && !b->dirty)
+			book_update_send(s, b, time_mono_ms());
+	}
 }
 
 /* Parse a persisted state name. */

@@ -24,6 +24,7 @@ struct config {
 	long max_conns;
 	long batch_max;
 	long batch_delay;
+	long update_interval;
 	long max_document;
 	long db_retry;
 	char log_level[16];

@@ -258,6 +258,7 @@ on_stop_check(evutil_socket_t fd, short what, void *arg)
 	if (!closed) {
 		closed = 1;
 		rounds = 0;
+		book_update_all(s);  /* watchers leave with the last committed state */
 		conn_close_all(s, "shutdown");
 	}
 	/* let the closing connections flush and say goodbye, at most 3 s */

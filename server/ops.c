@@ -777,8 +777,10 @@ ops_flush(evutil_socket_t fd, short what, void *arg)
 		db_batch_send(s->db, ops_batch_done, s);
 	} else {
 		/* nothing to write (every command refused without a trace, or no-op ticks) */
-		for (size_t i = 0; i < s->b_nbooks; i++)
+		for (size_t i = 0; i < s->b_nbooks; i++) {
 			s->b_books[i]->dirty = 0;
+			book_update(s, s->b_books[i], 0);
+		}
 		s->b_nbooks = 0;
 		proc_commit(s);
 		ops_kick(s);
@@ -925,10 +927,9 @@ ops_batch_done(void *arg, enum db_outcome o, const char *why)
 			b->touched_batch = -1;
 			b->created_batch = -1;
 			if (b->notify & (AUCTION_EV_CLOSED | BOOK_N_CANCEL))
-				book_broadcast(s, b, "auction.closed", NULL);
-			else if (b->notify & (BOOK_N_BID | AUCTION_EV_STARTED))
-				book_broadcast(s, b, "auction.update", (b->notify & BOOK_N_EXTENDED) ?
-				    "extended" : (b->notify & BOOK_N_BID) ? "bid" : "started");
+				book_closed(s, b);
+			else
+				book_update(s, b, b->notify);  /* now, or at the end of update_interval */
 			b->notify = 0;
 			book_arm(s, b);
 		}
@@ -953,6 +954,9 @@ ops_batch_done(void *arg, enum db_outcome o, const char *why)
 			b->notify = 0;
 			b->touched_batch = -1;
 			book_arm(s, b);
+			/* an update held back while the batch was in flight: from the state
+			 * rolled back to, which is committed */
+			book_update(s, b, 0);
 		}
 		proc_rollback(s);
 		for (k = s->b_head; k; k = k->next) {

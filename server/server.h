@@ -78,6 +78,10 @@ struct book {
 	struct auction_mark mark;  /* state before that batch */
 	int dirty;                 /* changed by the batch in flight */
 	int notify;                /* AUCTION_EV_* and BOOK_N_* to broadcast after commit */
+	/* auction.update pacing (update_interval) */
+	int pending;               /* BOOK_N_UPDATE reasons committed but not yet sent */
+	int64_t update_due;        /* monotonic ms before which a new update waits */
+	struct event *update_ev;   /* sends the pending update at update_due */
 };
 
 /* A procurement procedure: the engine state plus its published document. */
@@ -114,6 +118,8 @@ struct proc {
 #define BOOK_N_BID      0x10
 #define BOOK_N_EXTENDED 0x20
 #define BOOK_N_CANCEL   0x40
+/* the reasons of an auction.update */
+#define BOOK_N_UPDATE   (AUCTION_EV_STARTED | BOOK_N_BID | BOOK_N_EXTENDED)
 
 struct server {
 	struct event_base *base;
@@ -220,6 +226,17 @@ int book_watch(struct book *b, uint64_t conn_id);
 void book_unwatch(struct book *b, uint64_t conn_id);
 /* Send an event to every watcher (each gets its own view). */
 void book_broadcast(struct server *s, struct book *b, const char *event, const char *reason);
+/*
+ * Committed changes (BOOK_N_UPDATE bits of `reasons`, may be 0) join the
+ * book's pending update, sent at once when the last one is older than
+ * update_interval, otherwise by the book's update timer. Never while the batch
+ * in flight has changed the book: its commit or rollback calls this again.
+ */
+void book_update(struct server *s, struct book *b, int reasons);
+/* The auction closed or was cancelled (committed): auction.closed, no pending update. */
+void book_closed(struct server *s, struct book *b);
+/* Send every pending update now (shutdown, nothing in flight). */
+void book_update_all(struct server *s);
 /* Rebuild a book from persisted rows (start-up). */
 struct book *book_restore(struct server *s, const struct db_boot_auction *a);
 

@@ -26,7 +26,9 @@ def assert_no_identities(env, viewer, auction):
             assert org not in text, "%s sees %s's organization: %s" % (viewer, name, text)
 
 
-def test_auction_flow(env, server, unique):
+def test_auction_flow(env, tenderd_factory, unique):
+    # one update per committed bid (no pacing): each watcher's view after each bid is checked
+    server = tenderd_factory(update_interval=0)
     buyer = server.connect("buyer")
     a = create_auction(buyer, "Office paper A4, 12 000 reams " + unique, duration=6,
                        extension_window=2, extension=3)

@@ -17,7 +17,8 @@ def amounts_in_db(env, aid):
 
 
 def test_db_outage(env, tenderd_factory, unique):
-    server = tenderd_factory(db_retry=1)
+    # one update per committed bid (no pacing): the watcher must see exactly the accepted ones
+    server = tenderd_factory(db_retry=1, update_interval=0)
     buyer = server.connect("buyer")
     a = create_auction(buyer, "Outage " + unique, duration=120, step_min="100.00",
                        step_max="50000.00")

@@ -38,6 +38,7 @@ test_defaults(void **state)
 	assert_int_equal(c.max_line, 65536);
 	assert_int_equal(c.idle_timeout, 300);
 	assert_int_equal(c.batch_max, 512);
+	assert_int_equal(c.update_interval, 50);
 	assert_string_equal(c.log_level, "info");
 	assert_string_equal(c.crl, "");
 }
@@ -58,6 +59,11 @@ test_set_checks_type_and_bounds(void **state)
 	assert_non_null(strstr(cause, "integer"));
 	assert_int_equal(config_set(&c, "max_line", "", cause, sizeof(cause)), -1);
 	assert_int_equal(c.max_line, 2048);  /* unchanged by refusals */
+	assert_int_equal(config_set(&c, "update_interval", "0", cause, sizeof(cause)), 0);
+	assert_int_equal(c.update_interval, 0);
+	assert_int_equal(config_set(&c, "update_interval", "1001", cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "out of bounds"));
+	assert_int_equal(c.update_interval, 0);
 	assert_int_equal(config_set(&c, "no_such_key", "1", cause, sizeof(cause)), -1);
 	assert_non_null(strstr(cause, "unknown setting"));
 	assert_int_equal(config_set(&c, "log_level", "loud", cause, sizeof(cause)), -1);
