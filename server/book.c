@@ -228,8 +228,7 @@ book_unwatch(struct book *b, uint64_t conn_id)
 struct book_class {
 	enum role role;
 	int64_t org;
-	char *text;
-	size_t len;
+	struct ops_text *text;
 };
 
 /* Send an event to every watcher, each with the view of its class; forget the gone. */
@@ -270,17 +269,20 @@ book_broadcast(struct server *s, struct book *b, const char *event, const char *
 				i++;
 				continue;
 			}
-			k = &cls[ncls++];
+			k = &cls[ncls];
 			k->role = who->role;
 			k->org = who->org->id;
-			k->text = text;
-			k->len = strlen(text);
+			if ((k->text = ops_text_new(text, strlen(text))) == NULL) {
+				i++;
+				continue;
+			}
+			ncls++;
 		}
-		ops_emit(s, c, k->text, k->len);
+		ops_emit_shared(s, c, k->text);
 		i++;
 	}
 	for (size_t j = 0; j < ncls; j++)
-		free(cls[j].text);
+		ops_text_release(cls[j].text);
 }
 
 /* The reason an update names: the most significant of the changes it shows. */

@@ -177,13 +177,61 @@ cmd_new(enum cmd_kind kind, struct conn *c, json_t *id)
 	return k;
 }
 
+/* Text shared by many messages (see server.h). */
+struct ops_text {
+	size_t refs, len;
+	char *text;
+};
+
 /* A message held back while a batch completes (see ops_batch_done). */
 struct ops_out {
 	uint64_t conn_id;
 	int release;               /* a reply: frees a place among the pending requests */
 	size_t len;
-	char *text;
+	char *text;                /* owned; NULL when the text is shared */
+	struct ops_text *shared;
 };
+
+/* Share malloc'd text (taken over); NULL, with the text freed, when out of memory. */
+struct ops_text *
+ops_text_new(char *text, size_t len)
+{
+	struct ops_text *t = malloc(sizeof(*t));
+
+	if (t == NULL) {
+		free(text);
+		return NULL;
+	}
+	t->refs = 1;
+	t->len = len;
+	t->text = text;
+	return t;
+}
+
+/* Drop one reference. */
+void
+ops_text_release(struct ops_text *t)
+{
+	if (t != NULL && --t->refs == 0) {
+		free(t->text);
+		free(t);
+	}
+}
+
+/* Make room for one more held-back message; NULL when out of memory. */
+static struct ops_out *
+ops_out_push(struct server *s)
+{
+	if (s->nout == s->capout) {
+		size_t ncap = s->capout ? s->capout * 2 : 256;
+		struct ops_out *no = realloc(s->out, ncap * sizeof(*no));
+		if (no == NULL)
+			return NULL;
+		s->out = no;
+		s->capout = ncap;
+	}
+	return &((struct ops_out *)s->out)[s->nout++];
+}
 
 /* Queue or send serialized text for a connection; `release` for replies. */
 static void
@@ -192,23 +240,16 @@ ops_emit_text(struct server *s, uint64_t conn_id, char *text, size_t len, int re
 	struct conn *c;
 
 	if (s->deferring) {
-		struct ops_out *o;
-		if (s->nout == s->capout) {
-			size_t ncap = s->capout ? s->capout * 2 : 256;
-			struct ops_out *no = realloc(s->out, ncap * sizeof(*no));
-			if (no == NULL)
-				goto now;
-			s->out = no;
-			s->capout = ncap;
+		struct ops_out *o = ops_out_push(s);
+		if (o != NULL) {
+			o->conn_id = conn_id;
+			o->release = release;
+			o->len = len;
+			o->text = text;
+			o->shared = NULL;
+			return;
 		}
-		o = &((struct ops_out *)s->out)[s->nout++];
-		o->conn_id = conn_id;
-		o->release = release;
-		o->len = len;
-		o->text = text;
-		return;
 	}
-now:
 	if ((c = conn_get(s, conn_id)) != NULL) {
 		if (release)
 			conn_pending_add(c, -1);
@@ -233,6 +274,24 @@ ops_emit(struct server *s, struct conn *c, const char *text, size_t len)
 	ops_emit_text(s, conn_ident(c)->id, copy, len, 0);
 }
 
+/* Send shared text to a connection, by reference while deferring. */
+void
+ops_emit_shared(struct server *s, struct conn *c, struct ops_text *t)
+{
+	struct ops_out *o;
+
+	if (s->deferring && (o = ops_out_push(s)) != NULL) {
+		o->conn_id = conn_ident(c)->id;
+		o->release = 0;
+		o->len = t->len;
+		o->text = NULL;
+		o->shared = t;
+		t->refs++;
+		return;
+	}
+	conn_send_text(c, t->text, t->len);
+}
+
 /* Send a JSON message (stolen) to a connection id, held back while deferring. */
 static void
 ops_emit_json(struct server *s, uint64_t conn_id, json_t *msg, int release)
@@ -255,9 +314,10 @@ ops_deliver(struct server *s)
 		if (c) {
 			if (out[i].release)
 				conn_pending_add(c, -1);
-			conn_send_text(c, out[i].text, out[i].len);
+			conn_send_text(c, out[i].shared ? out[i].shared->text : out[i].text, out[i].len);
 		}
 		free(out[i].text);
+		ops_text_release(out[i].shared);
 	}
 	s->nout = 0;
 }

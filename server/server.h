@@ -275,6 +275,14 @@ void ops_sql(struct server *s, enum db_stmt st, int n, const char *const *params
 int64_t ops_batch_seq(const struct server *s);
 /* Send a broadcast's serialized text to a connection (held back while a batch completes). */
 void ops_emit(struct server *s, struct conn *c, const char *text, size_t len);
+/* Serialized text that many messages share: one broadcast's view for one class of watcher.
+ * Created with one reference (the text, from malloc, is taken over); every message held back
+ * with it takes another. */
+struct ops_text;
+struct ops_text *ops_text_new(char *text, size_t len);
+void ops_text_release(struct ops_text *t);
+/* Send shared text to a connection; held back by reference while a batch completes. */
+void ops_emit_shared(struct server *s, struct conn *c, struct ops_text *t);
 /* Open the live auction of a tender_auction lot, seeded with the tender prices. */
 struct book *ops_open_auction(struct server *s, struct proc *p, int lot_index, int64_t at);
 

@@ -24,7 +24,11 @@ def test_kill9_under_load_loses_nothing(env, tenderd_factory, unique, settings):
     ledger = fu.Ledger([fu.AuctionInfo(a) for a in auctions])
     stop = threading.Event()
     names = ["supplier1", "supplier2", "supplier3", "supplier4"]
-    bidders = fu.start_bidders(server, env, ledger, stop, names, per_name=2, window=4)
+    # probe_when_leading: every connection keeps sending, so that bids are in flight at the
+    # kill even while a connection has no valid bid left (updates come at most every
+    # update_interval)
+    bidders = fu.start_bidders(server, env, ledger, stop, names, per_name=2, window=4,
+                               probe_when_leading=True)
     try:
         # let the stream run, then kill tenderd in the middle of it
         deadline = time.monotonic() + 15
