@@ -286,6 +286,19 @@ IDLE_PER=$(result "$OUT/idle.txt" rss_per_conn_bytes)
 note "idle: $IDLE_OPEN opened, $IDLE_ALIVE still answering, $IDLE_PER bytes of server RSS each"
 sleep 2  # let tenderd finish closing them
 
+# Before each measured bid run, PostgreSQL is brought to a settled state: the rows of the
+# previous run are vacuumed and analyzed (which autovacuum would otherwise start in the middle
+# of the next run, the inserts having crossed its threshold) and a checkpoint writes their
+# pages, so that one run does not pay for the previous one.
+settle_db() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$PSQL" -X -q "$DB" -c "VACUUM (ANALYZE) bids, auction_log" -c "CHECKPOINT" >/dev/null ||
+        die "settling the database"
+    t1=$(date +%s%N)
+    note "database settled (VACUUM, CHECKPOINT) in $(((t1 - t0) / 1000000)) ms"
+}
+
 # Sets BID_ARGS for a bid run with $1 watchers per auction, measured for $2 seconds.
 bid_args() {
     BID_ARGS=(--server "127.0.0.1:$TPORT" --conns "$SUPPLIERS" --auctions "$AUCTIONS" --watchers "$1"
@@ -293,6 +306,7 @@ bid_args() {
         --server-pid "$TPID" --pg-pid "$PGPID" --connect-timeout 120)
 }
 bid_args "$WATCHERS" "$DURATION"
+settle_db
 note "tenderd: peak bids, closed loop: $SUPPLIERS suppliers, $AUCTIONS auctions, $WATCHERS watchers each"
 if [[ ${BENCH_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
     (sleep $((WARMUP + 8)) && timeout 15 perf record -g -o "$OUT/perf-tenderd.data" -p "$TPID" -- sleep 5 \
@@ -305,6 +319,7 @@ PEAK=$(result "$OUT/bid-peak.txt" acked_per_s)
 note "peak: $PEAK acknowledged bids/s, p99 $(result "$OUT/bid-peak.txt" ack_p99_us) us"
 
 HALF=$((PEAK / 2))
+settle_db
 note "tenderd: bids at half the peak, $HALF/s"
 timeout $((DURATION + WARMUP + 200)) "${LG[@]}" "${BID_ARGS[@]}" --rate "$HALF" >"$OUT/bid-half.txt" 2>&1 || true
 HALF_ACK=$(result "$OUT/bid-half.txt" acked_per_s)
@@ -314,6 +329,7 @@ note "half: $HALF_ACK acknowledged bids/s, p99 $HALF_P99 us"
 
 # Diagnostic: the same closed loop without watchers isolates the cost of the broadcasts.
 NW_S=$((DURATION / 2 > 5 ? DURATION / 2 : 5))
+settle_db
 note "diagnostic: peak bids without watchers (${NW_S} s)"
 bid_args 0 "$NW_S"
 timeout $((NW_S + WARMUP + 200)) "${LG[@]}" "${BID_ARGS[@]}" --rate 0 >"$OUT/bid-nowatch.txt" 2>&1 || true

@@ -46,7 +46,7 @@ static const struct config_entry config_table[] = {
 	{ "max_conns", L(max_conns), "20000", 1, 1000000, "concurrent connections in total" },
 	{ "batch_max", L(batch_max), "512", 1, 100000, "most state changes per transaction" },
 	{ "batch_delay", L(batch_delay), "0", 0, 1000, "ms to wait for more changes before a batch is sent (0: none)" },
-	{ "update_interval", L(update_interval), "50", 0, 1000, "ms between two auction.update events of one auction (0: one per commit)" },
+	{ "update_interval", L(update_interval), "100", 0, 1000, "ms between two auction.update events of one auction (0: one per commit)" },
 	{ "max_document", L(max_document), "32768", 0, 8388608, "bytes of a procurement document's content kept in PostgreSQL" },
 	{ "db_retry", L(db_retry), "1", 1, 60, "seconds between reconnection attempts" },
 	{ "log_level", CONFIG_T_LEVEL, offsetof(struct config, log_level), "info", 0, 0, "debug, info, warn or error" },

@@ -38,7 +38,7 @@ test_defaults(void **state)
 	assert_int_equal(c.max_line, 65536);
 	assert_int_equal(c.idle_timeout, 300);
 	assert_int_equal(c.batch_max, 512);
-	assert_int_equal(c.update_interval, 50);
+	assert_int_equal(c.update_interval, 100);
 	assert_string_equal(c.log_level, "info");
 	assert_string_equal(c.crl, "");
 }
