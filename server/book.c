@@ -34,7 +34,6 @@ void
 book_arm(struct server *s, struct book *b)
 {
 	int64_t when = auction_next_deadline(&b->a), left;
-	struct timeval tv;
 
 	if (b->timer == NULL)
 		b->timer = evtimer_new(s->base, book_on_timer, b);
@@ -43,15 +42,7 @@ book_arm(struct server *s, struct book *b)
 		return;
 	}
 	left = when - time_now_ms();
-	if (left < 0)
-		left = 0;
-	left += 1;
-	/* the loop's cached time may be stale after a long iteration: a timeout
-	 * counted from it would fire before the deadline */
-	event_base_update_cache_time(s->base);  /* fire at or after the deadline, never before */
-	tv.tv_sec = left / 1000;
-	tv.tv_usec = (left % 1000) * 1000;
-	evtimer_add(b->timer, &tv);
+	conn_timer_in(s, b->timer, (left < 0 ? 0 : left) + 1);  /* at or after the deadline */
 }
 
 /* Free a book and everything it owns. */
@@ -317,7 +308,6 @@ book_on_update(evutil_socket_t fd, short what, void *arg)
 void
 book_update(struct server *s, struct book *b, int reasons)
 {
-	struct timeval tv;
 	int64_t now, left;
 
 	b->pending |= reasons & BOOK_N_UPDATE;
@@ -342,12 +332,7 @@ book_update(struct server *s, struct book *b, int reasons)
 	}
 	if (evtimer_pending(b->update_ev, NULL))
 		return;  /* already set for update_due */
-	/* counted from the loop's cached time, the timer could fire early (it then
-	 * re-arms for the rest) */
-	event_base_update_cache_time(s->base);
-	tv.tv_sec = left / 1000;
-	tv.tv_usec = (left % 1000) * 1000;
-	evtimer_add(b->update_ev, &tv);
+	conn_timer_in(s, b->update_ev, left);
 }
 
 /* The auction closed or was cancelled: the closed event replaces any pending update. */

@@ -82,6 +82,22 @@ conn_arm(struct event *ev, long seconds)
 	evtimer_add(ev, &tv);
 }
 
+/* Arm a timer `ms` from now (see server.h). */
+void
+conn_timer_in(struct server *s, struct event *ev, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	/* the loop's cached time may be stale after a long iteration: a timeout counted
+	 * from it would fire before the deadline */
+	event_base_update_cache_time(s->base);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
 /* Queue one JSON message as a line. Drops it for closing connections. */
 void
 conn_send(struct conn *c, json_t *msg)
@@ -335,11 +351,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 			conn_send_event_error(c, "idle_timeout", msg);
 			conn_close(c, "idle timeout");
 		} else {
-			struct timeval tv;
-			int64_t left = c->s->cfg.idle_timeout * 1000 - idle_ms;
-			tv.tv_sec = left / 1000;
-			tv.tv_usec = (left % 1000) * 1000;
-			evtimer_add(c->timer, &tv);
+			conn_timer_in(c->s, c->timer, c->s->cfg.idle_timeout * 1000 - idle_ms);
 		}
 		break;
 	case CONN_CLOSING:

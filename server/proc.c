@@ -752,7 +752,6 @@ void
 proc_arm(struct server *s, struct proc *p)
 {
 	int64_t when = proc_next_deadline(&p->pr), left;
-	struct timeval tv;
 
 	if (p->timer == NULL)
 		p->timer = evtimer_new(s->base, proc_on_timer, p);
@@ -761,15 +760,7 @@ proc_arm(struct server *s, struct proc *p)
 		return;
 	}
 	left = when - time_now_ms();
-	if (left < 0)
-		left = 0;
-	left += 1;
-	/* the loop's cached time may be stale after a long iteration: a timeout
-	 * counted from it would fire before the deadline */
-	event_base_update_cache_time(s->base);
-	tv.tv_sec = left / 1000;
-	tv.tv_usec = (left % 1000) * 1000;
-	evtimer_add(p->timer, &tv);
+	conn_timer_in(s, p->timer, (left < 0 ? 0 : left) + 1);  /* at or after the deadline */
 }
 
 /* The deadline passed: queue a clock change. */

@@ -190,6 +190,10 @@ void conn_free_all(struct server *s);
 /* Requests of this connection waiting for a commit: reading pauses above a bound. */
 void conn_pending_add(struct conn *c, int delta);
 
+/* Arm a timer to fire `ms` milliseconds from now (0 when negative), counted from the
+ * current time rather than the loop's cached one, so that it never fires early. */
+void conn_timer_in(struct server *s, struct event *ev, int64_t ms);
+
 /* ---- proto.c ---- */
 /* Decode one line and dispatch it. */
 void proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len);
