@@ -3,9 +3,8 @@
  * line. A hello every 60 s keeps the connection from the server's idle timeout.
  *
  * tenderd sends procurement.update when the procurement changes state, is amended, gets a
- * question, an answer, a score or a decision, but not for each sealed offer. So while offers
- * may come in (published, tendering) the readable watch reads the procurement again every
- * PW_POLL_MS to keep the offer counts current. */
+ * question, an answer, a score or a decision, and when the number of offers of a lot changes
+ * (reason "offers"), so the view stays current from events alone. */
 #include "client/procwatch.h"
 #include "client/procview.h"
 #include "client/rpc.h"
@@ -17,9 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Redraw period of the countdowns, and how often the offer counts are read again. */
+/* Redraw period of the countdowns. */
 #define PW_TICK_MS 1000
-#define PW_POLL_MS 5000
 /* Most opening rows per lot on the live view. */
 #define PW_ROWS 10
 /* A deadline closer than this is shown without its date on the one-line output. */
@@ -39,9 +37,6 @@ struct pwatch {
 	int drawn;                /* the screen has been cleared once */
 	int64_t next_tick;        /* mono time of the next countdown redraw */
 	struct rpc_ping ping;     /* keep-alive */
-	json_t *poll_id;          /* procurement.get in flight (owned), or NULL */
-	int64_t poll_at;          /* mono time of the next one */
-	int64_t poll_deadline;    /* mono time by which the one in flight must be answered */
 };
 
 /* The server's clock now, as estimated from the replies' server_time. */
@@ -75,30 +70,6 @@ static int pw_older(json_t *a, json_t *b)
 	view_int(a, "version", &va);
 	view_int(b, "version", &vb);
 	return va < vb;
-}
-
-/* Whether two views show different offer counts. */
-static int pw_counts_differ(json_t *a, json_t *b)
-{
-	json_t *la = json_object_get(a, "lots"), *lb = json_object_get(b, "lots");
-	size_t i;
-
-	if (json_array_size(la) != json_array_size(lb))
-		return 1;
-	for (i = 0; i < json_array_size(la); i++)
-		if (!json_equal(json_object_get(json_array_get(la, i), "offers"),
-				json_object_get(json_array_get(lb, i), "offers")))
-			return 1;
-	return 0;
-}
-
-/* Whether offers may still come in, so that the counts are read again now and then. */
-static int pw_polling(const struct pwatch *w)
-{
-	const char *state = view_str(w->proc, "state");
-
-	return !w->rpc->json && state != NULL &&
-	       (strcmp(state, "published") == 0 || strcmp(state, "tendering") == 0);
 }
 
 /* Take a new view (reference stolen); returns 1 when it was not older than the last. */
@@ -319,25 +290,7 @@ static int pw_show(struct pwatch *w, const char *raw)
 	return CTL_ERROR;
 }
 
-/* Read the procurement again for its offer counts. */
-static int pw_poll(struct pwatch *w)
-{
-	json_t *req = json_pack("{s:s, s:O}", "op", "procurement.get", "procurement", w->proc_id), *id;
-	int rc;
-
-	if (req == NULL)
-		return CTL_CONN;
-	rc = rpc_send(w->rpc, req, &id);
-	if (rc == CTL_OK) {
-		w->poll_id = json_incref(id);
-		w->poll_deadline = time_mono_ms() + w->rpc->timeout_ms;
-	}
-	json_decref(req);
-	return rc;
-}
-
-/* Handle a deadline that passed: a missing reply, a keep-alive or a re-read to send, a
- * redraw. */
+/* Handle a deadline that passed: a missing reply, a keep-alive to send, a redraw. */
 static int pw_timer(struct pwatch *w)
 {
 	int64_t now = time_mono_ms();
@@ -348,12 +301,6 @@ static int pw_timer(struct pwatch *w)
 		return CTL_TIMEOUT;
 	}
 	if ((rc = rpc_ping_timer(w->rpc, &w->ping)) != CTL_OK)
-		return rc;
-	if (w->poll_id != NULL && now >= w->poll_deadline) {
-		fprintf(stderr, "error: no reply within %lld s\n", (long long)w->rpc->timeout_ms / 1000);
-		return CTL_TIMEOUT;
-	}
-	if (w->poll_id == NULL && pw_polling(w) && now >= w->poll_at && (rc = pw_poll(w)) != CTL_OK)
 		return rc;
 	if (w->tty && w->proc != NULL && now >= w->next_tick)
 		return pw_show(w, NULL);
@@ -373,21 +320,6 @@ static int pw_reply(struct pwatch *w, json_t *msg, const char *raw)
 			return CTL_ERROR;
 		}
 		if (pw_apply(w, json_incref(json_object_get(msg, "procurement")), "watching") || w->rpc->json)
-			return pw_show(w, raw);
-		return CTL_OK;
-	}
-	if (w->poll_id != NULL && rpc_matches(msg, w->poll_id)) {
-		json_t *p = json_object_get(msg, "procurement");
-		int changed = w->proc != NULL && pw_counts_differ(p, w->proc);
-
-		json_decref(w->poll_id);
-		w->poll_id = NULL;
-		w->poll_at = time_mono_ms() + PW_POLL_MS;
-		if (!rpc_ok(msg)) {
-			rpc_print_error(msg);
-			return CTL_ERROR;
-		}
-		if (pw_apply(w, json_incref(p), changed ? "offers" : w->reason) && changed)
 			return pw_show(w, raw);
 		return CTL_OK;
 	}
@@ -422,10 +354,6 @@ static int64_t pw_deadline(const struct pwatch *w)
 		d = w->watch_deadline;
 	if (w->tty && w->proc != NULL && w->next_tick < d)
 		d = w->next_tick;
-	if (w->poll_id != NULL && w->poll_deadline < d)
-		d = w->poll_deadline;
-	if (w->poll_id == NULL && pw_polling(w) && w->poll_at < d)
-		d = w->poll_at;
 	return d;
 }
 
@@ -469,11 +397,9 @@ int procwatch_run(struct rpc *r, json_t *req)
 		w.watch_deadline = w.watch_sent_mono + r->timeout_ms;
 		rpc_ping_start(&w.ping, w.watch_sent_mono);
 		w.next_tick = w.watch_sent_mono;
-		w.poll_at = w.watch_sent_mono + PW_POLL_MS;
 		rc = pw_loop(&w);
 	}
 	json_decref(w.proc);
-	json_decref(w.poll_id);
 	rpc_ping_free(&w.ping);
 	return rc;
 }

@@ -1071,6 +1071,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		json_t *jlot = proc_doc_lot(p->doc, ji(d, "lot")), *x;
 		int64_t values[PROC_MAX_CRITERIA];
 		struct proc_offer *o = NULL, *prev;
+		int live;
 		if (jlot == NULL) {
 			*code = "not_found";
 			*message = "no such lot";
@@ -1083,6 +1084,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		}
 		lot = ji(d, "lot");
 		prev = who ? proc_offer_of(&p->pr, lot, who->org->id) : NULL;
+		live = prev != NULL && prev->status != OFFER_WITHDRAWN;
 		if (!replay)
 			json_object_set_new(d, "offer", json_integer(prev ? prev->id : s->next_offer_id));
 		e = proc_submit(&p->pr, lot, who->org->id, ji(d, "offer"), ji(d, "price"), values, at, &o);
@@ -1096,6 +1098,8 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 			proc_copy_extras(x, d);
 			json_object_set_new(p->extras, I64(key, offer), x);
 			sealed = 1;
+			if (!live)
+				p->notify |= PROC_N_OFFERS;  /* a revision leaves the count as it was */
 		}
 	} else if (strcmp(kind, "offer_withdrawn") == 0 || strcmp(kind, "offer_confirmed") == 0) {
 		struct proc_offer *o;
@@ -1106,6 +1110,8 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 			offer = o->id;
 			json_object_set_new(d, "offer", json_integer(o->id));
 			json_object_set_new(d, "revision", json_integer(o->revision));
+			if (kind[6] == 'w')
+				p->notify |= PROC_N_OFFERS;
 		}
 	} else if (strcmp(kind, "scored") == 0) {
 		struct proc_offer *o = proc_offer_by_id(&p->pr, ji(d, "offer"));
@@ -1231,6 +1237,8 @@ proc_commit(struct server *s)
 			proc_broadcast(s, p, "procurement.update", "opened");
 		else if (p->notify & PROC_N_UPDATE)
 			proc_broadcast(s, p, "procurement.update", "changed");
+		else if (p->notify & PROC_N_OFFERS)
+			proc_broadcast(s, p, "procurement.update", "offers");
 		p->notify = 0;
 		proc_arm(s, p);
 	}

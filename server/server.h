@@ -114,6 +114,7 @@ struct proc {
 #define PROC_N_OPENED  0x4
 #define PROC_N_AWARDED 0x8
 #define PROC_N_CLOSED  0x10
+#define PROC_N_OFFERS  0x20  /* the number of live offers of a lot changed */
 
 #define BOOK_N_BID      0x10
 #define BOOK_N_EXTENDED 0x20

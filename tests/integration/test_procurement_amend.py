@@ -85,7 +85,10 @@ def test_amendment_requires_reconfirmation(env, server, unique):
     ev, _ = pu.wait_update(watcher, pid, "amended", timeout=5)
     assert ev["procurement"]["version"] == 2 and "your_offers" not in ev["procurement"]
     ev, seen = pu.wait_update(s1w, pid, "amended", timeout=5)
-    assert [x["reason"] for x in seen if x["procurement"]["id"] == pid] in ([], ["changed"])
+    mine = [x for x in seen if x["procurement"]["id"] == pid]
+    assert [x["reason"] for x in mine if x["reason"] != "offers"] in ([], ["changed"])
+    counts = [x["procurement"]["lots"][0]["offers"] for x in mine if x["reason"] == "offers"]
+    assert counts == sorted(set(counts)) and counts[-1:] == [4], mine  # one per new bid
     s1w.no_event(0.3)  # once, though it both watches and has a bid
     s["supplier_b"].no_event(0.3)  # a supplier without a bid hears nothing
 

@@ -43,7 +43,11 @@ def test_disqualification_and_unsuccessful_lots(env, server, unique):
     # B: the opening leaves no lot standing
     # (one event: the opening that decides the procedure is reported as "decided")
     ev, seen = pu.wait_update(watcher, b, "decided", timeout=8)
-    assert [x["reason"] for x in seen] in (["changed"], ["changed", "opened"]), seen
+    assert [x["reason"] for x in seen if x["reason"] != "offers"] in (
+        ["changed"], ["changed", "opened"]), seen
+    # each new quote on B was announced with its lot's count, nothing more
+    assert [[l["offers"] for l in x["procurement"]["lots"]] for x in seen
+            if x["reason"] == "offers"] == [[1, 0], [1, 1]], seen
     vb = ev["procurement"]
     opening_at = pb["opening_at"]
     assert vb["state"] == "unsuccessful", vb

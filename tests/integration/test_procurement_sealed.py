@@ -69,9 +69,16 @@ def test_sealed_until_the_opening(env, server, unique):
     assert [(x["offer"], x["revision"], x["price"], x["values"], x.get("comment"))
             for x in v["your_offers"]] == [(b1["offer"], 2, "4050.00", {"warranty": 36},
                                             "Alpha secret terms")], v
-    # events sent so far (the start of tendering) carry nothing sealed either
+    # a new offer changes the count and is announced with reason "offers" (the revision of
+    # supplier1's offer is not: the second announcement already counts supplier2's offer);
+    # these and the other events so far (the start of tendering) carry nothing sealed
     for who, w in watchers.items():
-        for ev in w.pending_events():
+        first, seen1 = pu.wait_update(w, pid, "offers")
+        second, seen2 = pu.wait_update(w, pid, "offers")
+        assert [first["procurement"]["lots"][0]["offers"],
+                second["procurement"]["lots"][0]["offers"]] == [1, 2], (who, first, second)
+        assert [e["reason"] for e in seen2] == [], (who, seen2)
+        for ev in [first, second] + seen1 + w.pending_events():
             pu.assert_sealed(ev["procurement"], sealed, who)
 
     # the auditor: who submitted and when, never what
