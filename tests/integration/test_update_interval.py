@@ -41,6 +41,27 @@ def updates_until(watcher, name, bids, timeout=10):
     return evs
 
 
+def watched_burst(tenderd_factory, title, interval, n):
+    """A tenderd with update_interval=interval, a running auction watched by supplier4, and
+    a burst of n bids on it; returns (buyer, auction id, watcher, acknowledgements)."""
+    server = tenderd_factory(update_interval=interval)
+    buyer = server.connect("buyer")
+    aid = create_auction(buyer, title, duration=120)["id"]
+    watcher = server.connect("supplier4")
+    watcher.ok("auction.watch", auction=aid)
+    return buyer, aid, watcher, burst(server, aid, n)
+
+
+def until_closed(watcher):
+    """Events up to and including auction.closed (bounded waits): (updates, closed view);
+    every event before it must be an auction.update."""
+    evs = []
+    while not evs or evs[-1]["event"] != "auction.closed":
+        evs.append(watcher.event(timeout=10))
+    assert all(ev["event"] == "auction.update" for ev in evs[:-1]), evs
+    return evs[:-1], evs[-1]["auction"]
+
+
 def expected_reason(acks, before, after):
     """The reason of an update covering bids before+1 .. after: extended wins over bid."""
     covered = acks[before:after]
@@ -104,19 +125,9 @@ def test_closed_drops_pending_update(env, tenderd_factory, unique):
     state, and no update after it, even though the interval of the last update was not
     over when the auction was cancelled."""
     n = 10
-    server = tenderd_factory(update_interval=1000)
-    buyer = server.connect("buyer")
-    a = create_auction(buyer, "Paced cancel " + unique, duration=120)
-    aid = a["id"]
-    watcher = server.connect("supplier4")
-    watcher.ok("auction.watch", auction=aid)
-    acks = burst(server, aid, n)
+    buyer, aid, watcher, acks = watched_burst(tenderd_factory, "Paced cancel " + unique, 1000, n)
     buyer.ok("auction.cancel", auction=aid, reason="test over")
-    evs = []
-    while not evs or evs[-1]["event"] != "auction.closed":
-        evs.append(watcher.event(timeout=10))
-    updates, closed = evs[:-1], evs[-1]["auction"]
-    assert all(ev["event"] == "auction.update" for ev in updates), evs
+    updates, closed = until_closed(watcher)
     assert len(updates) < n, [ev["auction"]["bids"] for ev in updates]
     assert (closed["state"], closed["bids"], closed["best_price"]) == (
         "cancelled", n, acks[-1]["best_price"]), closed
@@ -137,11 +148,7 @@ def test_close_on_clock_drops_pending_update(env, tenderd_factory, unique):
     tdclient.sleep_until_server(buyer, end - 800, max_wait=3)
     acks = burst(server, aid, n)
     assert tdclient.parse_time(acks[-1]["bid"]["at"]) < end, "the burst was late"
-    evs = []
-    while not evs or evs[-1]["event"] != "auction.closed":
-        evs.append(watcher.event(timeout=10))
-    updates, closed = evs[:-1], evs[-1]["auction"]
-    assert all(ev["event"] == "auction.update" for ev in updates), evs
+    updates, closed = until_closed(watcher)
     counts = [ev["auction"]["bids"] for ev in updates]
     assert len(updates) < n and counts == sorted(set(counts)), counts
     assert (closed["state"], closed["bids"]) == ("closed", n), closed
@@ -151,13 +158,7 @@ def test_close_on_clock_drops_pending_update(env, tenderd_factory, unique):
 
 def test_interval_zero_one_update_per_commit(env, tenderd_factory, unique):
     n = 6
-    server = tenderd_factory(update_interval=0)
-    buyer = server.connect("buyer")
-    a = create_auction(buyer, "Unpaced " + unique, duration=120)
-    aid = a["id"]
-    watcher = server.connect("supplier4")
-    watcher.ok("auction.watch", auction=aid)
-    acks = burst(server, aid, n)
+    buyer, aid, watcher, acks = watched_burst(tenderd_factory, "Unpaced " + unique, 0, n)
     for i in range(n):
         ev = watcher.event(timeout=10)
         assert (ev["event"], ev["reason"]) == ("auction.update", "bid"), ev
