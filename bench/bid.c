@@ -97,7 +97,7 @@ struct brun {
 	int nsup, nwat;
 	int phase, expected, ready, setup_failed;
 	struct event *phase_ev, *tick_ev, *drain_ev;
-	uint64_t t_phase, t0, t1;
+	uint64_t t_phase, t0, t1, t0_wall;
 	/* rate mode: suppliers ready to bid, FIFO */
 	struct bconn **rq;
 	size_t rq_head, rq_len, rq_cap;
@@ -105,6 +105,8 @@ struct brun {
 	/* counters of the measure window, and totals */
 	uint64_t sent, acked, refused, updates, early, sent_total, acked_total, lost;
 	struct hist h_ack, h_watch, h_in, h_out;
+	struct hist *slices;          /* --timeline: send->ack per slice of the window */
+	size_t nslices;
 	struct refusal ref[MAX_REFUSAL_CODES];
 	int nref;
 	long rss0, rss1;
@@ -349,6 +351,10 @@ sup_on_bid_reply(struct bconn *s, const char *line)
 			int64_t at_ms;
 			r->acked++;
 			hist_add(&r->h_ack, now - s->t_send);
+			if (r->nslices) {
+				size_t k = (size_t)((now - r->t0) / ((uint64_t)r->o->timeline_ms * 1000u));
+				hist_add(&r->slices[k < r->nslices ? k : r->nslices - 1], now - s->t_send);
+			}
 			if (jscan_str(line, "at", at, sizeof(at)) == 0 && time_parse(at, &at_ms) == 0) {
 				uint64_t at_us = (uint64_t)at_ms * 1000u, wall = lg_wall_us();
 				/* "at" is truncated to the ms: up to 999 us early */
@@ -647,6 +653,14 @@ bid_phase(struct brun *r, int phase)
 		break;
 	case PH_MEASURE:
 		r->t0 = lg_now_us();
+		r->t0_wall = lg_wall_us();
+		if (r->o->timeline_ms > 0) {
+			size_t ms = (size_t)r->o->timeline_ms;
+			r->nslices = ((size_t)r->o->duration * 1000u + ms - 1) / ms;
+			r->nslices = r->nslices ? r->nslices : 1;
+			if ((r->slices = calloc(r->nslices, sizeof(*r->slices))) == NULL)
+				r->nslices = 0;
+		}
 		r->rss0 = procfs_rss_kb(r->o->server_pid);
 		cpu_begin(r->o, &r->cpu);
 		lg_note(r->o, "measuring for %d s", r->o->duration);
@@ -775,6 +789,13 @@ bid_report(struct brun *r)
 	    (unsigned long long)(r->updates * 1000000u / span),
 	    (unsigned long long)r->net.opened, (unsigned long long)r->net.failed,
 	    (unsigned long long)r->lost, r->rss1, r->cpu_text);
+	for (size_t k = 0; k < r->nslices; k++)
+		printf("TIMELINE t_ms=%llu wall_ms=%llu acked=%llu ack_p99_us=%llu ack_max_us=%llu\n",
+		    (unsigned long long)k * (unsigned long long)r->o->timeline_ms,
+		    (unsigned long long)(r->t0_wall / 1000u + k * (unsigned long long)r->o->timeline_ms),
+		    (unsigned long long)r->slices[k].n,
+		    (unsigned long long)hist_quantile(&r->slices[k], 99, 100),
+		    (unsigned long long)r->slices[k].max);
 	fflush(stdout);
 }
 
@@ -806,6 +827,7 @@ bid_free(struct brun *r)
 	if (r->drain_ev)
 		event_free(r->drain_ev);
 	free(r->ids);
+	free(r->slices);
 	free(r->auc);
 	free(r->sup);
 	free(r->wat);

@@ -34,6 +34,8 @@ usage(int rc)
 	    "  --idle N                 open N connections, hello once, hold for --duration, report\n"
 	    "  --handshakes N           open/hello/close N connections as fast as possible\n"
 	    "  --resume                 with --handshakes: resume sessions (tickets)\n"
+	    "  --stall-probe            no connections: sleep 1 ms at a time for --duration and\n"
+	    "                           report how late the wake-ups were (and kdamond's CPU)\n"
 	    "\n"
 	    "common:\n"
 	    "  --server HOST:PORT       tenderd address (default 127.0.0.1:7443)\n"
@@ -50,6 +52,8 @@ usage(int rc)
 	    "                           or time limit (handshakes; default none)\n"
 	    "  --connect-timeout S      longest setup (default 120)\n"
 	    "  --retry-ms MS            idle mode: retry refused connections for this long\n"
+	    "  --timeline MS            bid mode: after the report, one TIMELINE line per MS ms of\n"
+	    "                           the window (acks, their worst and p99 send->ack latency)\n"
 	    "  --quiet                  no progress messages\n"
 	    "\n"
 	    "bidding:\n"
@@ -175,7 +179,7 @@ main(int argc, char **argv)
 		O_WATCHERS, O_RATE, O_DURATION, O_WARMUP, O_IDLE, O_HANDSHAKES, O_RESUME,
 		O_BUYER_CERT, O_BUYER_KEY, O_WATCHER_CERT, O_WATCHER_KEY, O_SERVER_PID, O_PG_PID,
 		O_CONCURRENCY, O_CONNECT_TIMEOUT, O_RETRY_MS, O_START_PRICE, O_STEP_MIN, O_STEP_MAX,
-		O_AUCTION_DURATION, O_QUIET, O_HELP,
+		O_AUCTION_DURATION, O_TIMELINE, O_STALL_PROBE, O_QUIET, O_HELP,
 	};
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
@@ -206,6 +210,8 @@ main(int argc, char **argv)
 		{ "step-min", required_argument, NULL, O_STEP_MIN },
 		{ "step-max", required_argument, NULL, O_STEP_MAX },
 		{ "auction-duration", required_argument, NULL, O_AUCTION_DURATION },
+		{ "timeline", required_argument, NULL, O_TIMELINE },
+		{ "stall-probe", no_argument, NULL, O_STALL_PROBE },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -252,6 +258,8 @@ main(int argc, char **argv)
 		case O_AUCTION_DURATION:
 			o.auction_duration = opt_int("auction-duration", optarg, 1, 30 * 86400);
 			break;
+		case O_STALL_PROBE: o.stall_probe = 1; break;
+		case O_TIMELINE: o.timeline_ms = opt_int("timeline", optarg, 1, 60000); break;
 		case O_QUIET: o.quiet = 1; break;
 		case O_HELP:
 		case 'h': usage(0); break;
@@ -260,6 +268,11 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(2);
+	if (o.stall_probe) {
+		if (o.duration < 0)
+			o.duration = 20;
+		return probe_run(&o);
+	}
 	modes = (o.idle > 0) + (o.handshakes > 0) + (o.auctions > 0 || o.auction_ids != NULL);
 	if (modes != 1) {
 		fprintf(stderr, "loadgen: choose one mode: --auctions/--auction-ids, --idle or "

@@ -8,6 +8,7 @@
  *   hs.c       handshake and idle-connection modes
  *   hist.c     log-linear latency histogram (microseconds)
  *   procfs.c   RSS and CPU time of other processes from /proc
+ *   probe.c    the stall probe: late wake-ups of a sleeping process, kdamond's CPU
  *   jscan.c    field extraction from tenderd's compact JSON lines (no full parse)
  *
  * Money is int64 minor units inside and decimal strings on the wire (common/money).
@@ -143,12 +144,15 @@ struct opts {
 	int server_pid, pg_pid;
 	int auction_duration;
 	const char *start_price, *step_min, *step_max;
+	int timeline_ms;              /* bid mode: per-slice latency report, 0 = none */
+	int stall_probe;              /* probe mode */
 	int quiet;
 };
 
 int bid_run(const struct opts *o);
 int hs_run(const struct opts *o);
 int idle_run(const struct opts *o);
+int probe_run(const struct opts *o);
 
 /* Load identities PREFIX<first> .. PREFIX<first+n-1> from the certificate directory. */
 struct ident *lg_load_bulk(const struct opts *o, int n, char *cause, size_t cn);

@@ -321,7 +321,15 @@ note "peak: $PEAK acknowledged bids/s, p99 $(result "$OUT/bid-peak.txt" ack_p99_
 HALF=$((PEAK / 2))
 settle_db
 note "tenderd: bids at half the peak, $HALF/s"
-timeout $((DURATION + WARMUP + 200)) "${LG[@]}" "${BID_ARGS[@]}" --rate "$HALF" >"$OUT/bid-half.txt" 2>&1 || true
+# The stall probe runs beside it, over the measured window: how often the machine leaves no
+# CPU free for a process that wants one (load, the kernel, the hypervisor), and kdamond's CPU.
+(sleep "$WARMUP" && exec "$BUILD/loadgen" --stall-probe --duration "$DURATION" >"$OUT/probe-half.txt" 2>&1) &
+PROBE_PID=$!
+PIDS+=("$PROBE_PID")
+timeout $((DURATION + WARMUP + 200)) "${LG[@]}" "${BID_ARGS[@]}" --rate "$HALF" --timeline 100 \
+    >"$OUT/bid-half.txt" 2>&1 || true
+wait "$PROBE_PID" 2>/dev/null || true
+forget_pid "$PROBE_PID"
 HALF_ACK=$(result "$OUT/bid-half.txt" acked_per_s)
 HALF_P99=$(result "$OUT/bid-half.txt" ack_p99_us)
 [[ -n $HALF_P99 ]] || die "half-rate bid run: see $OUT/bid-half.txt"
@@ -460,6 +468,9 @@ echo "half run:  $(grep '^send->ack' "$OUT/bid-half.txt" || true)"
 echo "           $(grep '^  send->queued' "$OUT/bid-half.txt" | sed 's/^  //' || true)"
 echo "           $(grep '^  queued->ack' "$OUT/bid-half.txt" | sed 's/^  //' || true)"
 echo "           ack->watcher p99 ${HALF_WATCH:-?} us; refused $(result "$OUT/bid-half.txt" refused); $(cpu_of "$OUT/bid-half.txt")"
+echo "           100 ms slices whose p99 send->ack is 20 ms or more: $(awk '/^TIMELINE / { n++; for (i = 2; i <= NF; i++) if ($i ~ /^ack_p99_us=/ && substr($i, 12) + 0 >= 20000) s++ } END { printf "%d of %d", s, n }' "$OUT/bid-half.txt")"
+echo "           machine (stall probe): $(grep '^stalls' "$OUT/probe-half.txt" | sed 's/^stalls *//' || echo '?')"
+echo "           $(grep '^late by' "$OUT/probe-half.txt" || true); $(grep '^kdamond' "$OUT/probe-half.txt" || echo 'no kdamond thread')"
 echo "no watchers (diagnostic): ${NOWATCH:-?} bids/s, p99 $(result "$OUT/bid-nowatch.txt" ack_p99_us) us; $(cpu_of "$OUT/bid-nowatch.txt")"
 echo "handshakes ($HS_PAR in parallel), connect->answer p50: tenderd $(result "$OUT/tenderd-hs-full.txt" p50_us) us full, $(result "$OUT/tenderd-hs-resumed.txt" p50_us) us resumed; s_server $(result "$OUT/s_server-full.txt" p50_us) / $(result "$OUT/s_server-resumed.txt" p50_us) us"
 echo "idle:      $(grep '^server RSS' "$OUT/idle.txt" || true)"
