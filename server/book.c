@@ -294,93 +294,6 @@ book_update_send(struct server *s, struct book *b, int64_t now)
 		evtimer_del(b->update_ev);
 }
 
-/*
- * Updates that are due go through a FIFO and are written a few auctions per
- * turn of the event loop, at most BOOK_FANOUT_TURN messages a turn (and at
- * least one auction). Auctions changed by one batch fall due at the same
- * moment, batch after batch; written at once, their updates would hold back
- * the reading of bids and of commit results for milliseconds. Between two
- * turns the loop reads whatever is ready.
- */
-#define BOOK_FANOUT_TURN 64
-
-static void
-book_fanout_next_turn(struct server *s)
-{
-	static const struct timeval zero = { 0, 0 };
-
-	if (!evtimer_pending(s->fanout_ev, NULL))
-		evtimer_add(s->fanout_ev, &zero);  /* after the loop's next poll */
-}
-
-/* One turn: send the updates at the head of the queue. */
-static void
-book_on_fanout(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *s = arg;
-	size_t written = 0;
-
-	while (s->fanout_head < s->nfanout && written < BOOK_FANOUT_TURN) {
-		struct book *b = book_get(s, s->fanout[s->fanout_head++]);
-		if (b == NULL || !b->fanout_queued)
-			continue;
-		b->fanout_queued = 0;
-		/* sent or replaced by auction.closed meanwhile; or changed by the batch
-		 * in flight, whose end calls book_update again */
-		if (b->pending == 0 || b->dirty)
-			continue;
-		written += b->nwatchers + 1;
-		book_update_send(s, b, time_mono_ms());
-	}
-	if (s->fanout_head < s->nfanout)
-		book_fanout_next_turn(s);
-	else
-		s->fanout_head = s->nfanout = 0;
-}
-
-/* Queue the book's update (once); without a queue, send it now. */
-static void
-book_fanout(struct server *s, struct book *b, int64_t now)
-{
-	if (b->fanout_queued)
-		return;
-	if (s->fanout_ev == NULL && (s->fanout_ev = evtimer_new(s->base, book_on_fanout, s)) == NULL) {
-		book_update_send(s, b, now);
-		return;
-	}
-	if (s->nfanout == s->capfanout) {
-		size_t ncap = s->capfanout ? s->capfanout * 2 : 64;
-		int64_t *nf;
-		if (s->fanout_head > 0) {  /* reuse the room before the head first */
-			memmove(s->fanout, s->fanout + s->fanout_head,
-			    (s->nfanout - s->fanout_head) * sizeof(*s->fanout));
-			s->nfanout -= s->fanout_head;
-			s->fanout_head = 0;
-		} else if ((nf = realloc(s->fanout, ncap * sizeof(*nf))) != NULL) {
-			s->fanout = nf;
-			s->capfanout = ncap;
-		} else {
-			book_update_send(s, b, now);
-			return;
-		}
-	}
-	s->fanout[s->nfanout++] = b->a.id;
-	b->fanout_queued = 1;
-	book_fanout_next_turn(s);
-}
-
-/* Free the fan-out queue (shutdown, after book_update_all). */
-void
-book_fanout_free(struct server *s)
-{
-	if (s->fanout_ev)
-		event_free(s->fanout_ev);
-	s->fanout_ev = NULL;
-	free(s->fanout);
-	s->fanout = NULL;
-	s->fanout_head = s->nfanout = s->capfanout = 0;
-}
-
 /* The update timer: send what is pending, unless the batch in flight changed the book. */
 static void
 book_on_update(evutil_socket_t fd, short what, void *arg)
@@ -391,8 +304,7 @@ book_on_update(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Committed changes: send them now (leading edge) or once the interval is over
- * (trailing edge, one update with the latest committed state); "now" means at
- * the fan-out queue's next turn. */
+ * (trailing edge, one update with the latest committed state). */
 void
 book_update(struct server *s, struct book *b, int reasons)
 {
@@ -411,11 +323,11 @@ book_update(struct server *s, struct book *b, int reasons)
 	now = time_mono_ms();
 	left = b->update_due - now;
 	if (left <= 0) {
-		book_fanout(s, b, now);
+		book_update_send(s, b, now);
 		return;
 	}
 	if (b->update_ev == NULL && (b->update_ev = evtimer_new(s->base, book_on_update, b)) == NULL) {
-		book_fanout(s, b, now);  /* without a timer, now rather than never */
+		book_update_send(s, b, now);  /* without a timer, now rather than never */
 		return;
 	}
 	if (evtimer_pending(b->update_ev, NULL))

@@ -347,7 +347,6 @@ serve(struct server *s)
 	it = 0;
 	while (map_next(&s->books, &it, NULL, NULL, &v))
 		book_free(v);
-	book_fanout_free(s);
 	db_free(s->db);
 	event_free(s->sig_term);
 	event_free(s->sig_int);

@@ -82,7 +82,6 @@ struct book {
 	int pending;               /* BOOK_N_UPDATE reasons committed but not yet sent */
 	int64_t update_due;        /* monotonic ms before which a new update waits */
 	struct event *update_ev;   /* sends the pending update at update_due */
-	int fanout_queued;         /* waits in the server's fan-out queue */
 };
 
 /* A procurement procedure: the engine state plus its published document. */
@@ -163,10 +162,6 @@ struct server {
 	int deferring;
 	void *out;
 	size_t nout, capout;
-	/* auctions whose update is due, sent a few per turn of the loop (book.c) */
-	int64_t *fanout;
-	size_t fanout_head, nfanout, capfanout;
-	struct event *fanout_ev;
 
 	int stopping;
 };
@@ -247,8 +242,6 @@ void book_update(struct server *s, struct book *b, int reasons);
 void book_closed(struct server *s, struct book *b);
 /* Send every pending update now (shutdown, nothing in flight). */
 void book_update_all(struct server *s);
-/* Free the queue of updates due (shutdown). */
-void book_fanout_free(struct server *s);
 /* Rebuild a book from persisted rows (start-up). */
 struct book *book_restore(struct server *s, const struct db_boot_auction *a);
 
