@@ -49,6 +49,7 @@ struct conn {
 	int counted;              /* counted in its cert's connections */
 	int freeing;              /* teardown scheduled */
 	int finished;             /* close_notify sent, write side shut */
+	size_t held;              /* its events waiting in the lane */
 	struct conn *prev, *next; /* every allocated connection, closing ones too */
 	char peer[64];
 };
@@ -116,15 +117,14 @@ conn_send(struct conn *c, json_t *msg)
 	free(text);
 }
 
-/* Queue one serialized message (without its newline); the same text may go
- * to many connections. */
-void
-conn_send_text(struct conn *c, const char *text, size_t n)
+/* Append one serialized message (without its newline) to the output and write it. */
+static void
+conn_write_now(struct conn *c, const char *text, size_t n)
 {
 	struct evbuffer *out;
 	size_t len, before;
 
-	if (c == NULL || c->state == CONN_CLOSING)
+	if (c->state == CONN_CLOSING)
 		return;
 	out = bufferevent_get_output(c->bev);
 	before = evbuffer_get_length(out);
@@ -148,6 +148,164 @@ conn_send_text(struct conn *c, const char *text, size_t n)
 		conn_update_reading(c);
 		conn_arm(c->stuck, c->s->cfg.stuck_timeout);
 	}
+}
+
+/*
+ * The lane: events to watchers (auction.update, auction.closed, procurement
+ * events) are written a few per turn of the event loop, in the order they were
+ * sent: CONN_LANE_TURN messages a turn, and every message that has waited
+ * CONN_LANE_WAIT_MS or more, so that a loop slowed by load does not hold events
+ * back longer than that. The auctions of one batch
+ * broadcast together; written at once, their updates hold the loop for
+ * milliseconds in which no bid is read and no commit result is handled. Through
+ * the lane the loop polls again between turns. The texts are rendered before
+ * they enter the lane, from committed state; only the encryption and the writes
+ * are spread. Replies do not take the lane, except that a reply to a
+ * connection with events still in it goes in behind them: what one connection
+ * receives keeps the order in which it was sent.
+ */
+#define CONN_LANE_TURN 64
+#define CONN_LANE_WAIT_MS 5
+
+struct conn_lane_ent {
+	uint64_t conn_id;          /* 0: already written (connection closed meanwhile) */
+	int64_t at;                /* monotonic ms it entered the lane */
+	struct ops_text *t;
+};
+
+static void conn_on_lane(evutil_socket_t fd, short what, void *arg);
+
+/* Queue a text for a connection. -1 when out of memory. */
+static int
+conn_lane_push(struct conn *c, struct ops_text *t)
+{
+	struct server *s = c->s;
+	struct conn_lane_ent *e;
+
+	if (s->lane_ev == NULL && (s->lane_ev = evtimer_new(s->base, conn_on_lane, s)) == NULL)
+		return -1;
+	if (s->nlane == s->caplane) {
+		if (s->lane_head > 0) {  /* reuse the room before the head first */
+			e = s->lane;
+			memmove(e, e + s->lane_head, (s->nlane - s->lane_head) * sizeof(*e));
+			s->nlane -= s->lane_head;
+			s->lane_head = 0;
+		} else {
+			size_t ncap = s->caplane ? s->caplane * 2 : 256;
+			if ((e = realloc(s->lane, ncap * sizeof(*e))) == NULL)
+				return -1;
+			s->lane = e;
+			s->caplane = ncap;
+		}
+	}
+	e = (struct conn_lane_ent *)s->lane + s->nlane++;
+	e->conn_id = c->ident.id;
+	e->at = time_mono_ms();
+	e->t = t;
+	t->refs++;
+	c->held++;
+	if (!evtimer_pending(s->lane_ev, NULL)) {
+		static const struct timeval zero = { 0, 0 };
+		evtimer_add(s->lane_ev, &zero);  /* after the loop's next poll */
+	}
+	return 0;
+}
+
+/* One turn of the lane. */
+static void
+conn_on_lane(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct conn_lane_ent *q = s->lane;
+	size_t written = 0;
+	int64_t old = time_mono_ms() - CONN_LANE_WAIT_MS;
+
+	while (s->lane_head < s->nlane && (written < CONN_LANE_TURN || q[s->lane_head].at <= old)) {
+		struct conn_lane_ent *e = &q[s->lane_head++];
+		struct conn *c = e->conn_id ? map_get(&s->conns, (int64_t)e->conn_id) : NULL;
+		if (c != NULL) {
+			c->held--;
+			conn_write_now(c, e->t->text, e->t->len);
+			written++;
+		}
+		ops_text_release(e->t);
+	}
+	if (s->lane_head < s->nlane) {
+		static const struct timeval zero = { 0, 0 };
+		evtimer_add(s->lane_ev, &zero);
+	} else {
+		s->lane_head = s->nlane = 0;
+	}
+}
+
+/* A closing connection: its messages still in the lane go to its output, to be
+ * flushed before close_notify like the rest (no overflow check: it is closing). */
+static void
+conn_lane_flush(struct conn *c)
+{
+	struct server *s = c->s;
+	struct conn_lane_ent *q = s->lane;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	for (size_t i = s->lane_head; i < s->nlane && c->held > 0; i++) {
+		if (q[i].conn_id == c->ident.id) {
+			q[i].conn_id = 0;
+			c->held--;
+			evbuffer_add(out, q[i].t->text, q[i].t->len);
+			evbuffer_add(out, "\n", 1);
+		}
+	}
+	c->held = 0;
+}
+
+/* Free what the lane holds (shutdown, after the loop). */
+void
+conn_lane_free(struct server *s)
+{
+	struct conn_lane_ent *q = s->lane;
+
+	for (size_t i = s->lane_head; i < s->nlane; i++)
+		ops_text_release(q[i].t);
+	free(s->lane);
+	s->lane = NULL;
+	s->lane_head = s->nlane = s->caplane = 0;
+	if (s->lane_ev)
+		event_free(s->lane_ev);
+	s->lane_ev = NULL;
+}
+
+/* Send an event through the lane; written at once when the lane cannot take it. */
+void
+conn_send_event(struct conn *c, struct ops_text *t)
+{
+	if (c == NULL || c->state == CONN_CLOSING)
+		return;
+	if (conn_lane_push(c, t) < 0)
+		conn_write_now(c, t->text, t->len);
+}
+
+/* Queue one serialized message (without its newline); behind the connection's
+ * events in the lane if it has any. */
+void
+conn_send_text(struct conn *c, const char *text, size_t n)
+{
+	char *copy;
+	struct ops_text *t;
+
+	if (c == NULL || c->state == CONN_CLOSING)
+		return;
+	if (c->held == 0) {
+		conn_write_now(c, text, n);
+		return;
+	}
+	if ((copy = malloc(n)) == NULL || (t = ops_text_new(copy, n)) == NULL) {
+		conn_write_now(c, text, n);  /* ops_text_new freed the copy */
+		return;
+	}
+	memcpy(copy, text, n);
+	if (conn_lane_push(c, t) < 0)
+		conn_write_now(c, text, n);
+	ops_text_release(t);
 }
 
 /* Enable or disable reading from the pauses in force. */
@@ -380,6 +538,8 @@ conn_close(struct conn *c, const char *reason)
 
 	if (c->state == CONN_CLOSING)
 		return;
+	if (c->held > 0)
+		conn_lane_flush(c);  /* what was sent before the close goes out before it */
 	if (c->state == CONN_OPEN)
 		log_info("conn=%llu participant=%lld close: %s", (unsigned long long)c->ident.id,
 		    c->ident.who ? (long long)c->ident.who->id : 0LL, reason);

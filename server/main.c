@@ -343,6 +343,7 @@ serve(struct server *s)
 
 	/* teardown */
 	conn_free_all(s);
+	conn_lane_free(s);
 	proc_free_all(s);
 	it = 0;
 	while (map_next(&s->books, &it, NULL, NULL, &v))

@@ -177,12 +177,6 @@ cmd_new(enum cmd_kind kind, struct conn *c, json_t *id)
 	return k;
 }
 
-/* Text shared by many messages (see server.h). */
-struct ops_text {
-	size_t refs, len;
-	char *text;
-};
-
 /* A message held back while a batch completes (see ops_batch_done). */
 struct ops_out {
 	uint64_t conn_id;
@@ -264,13 +258,17 @@ ops_emit(struct server *s, struct conn *c, const char *text, size_t len)
 {
 	char *copy;
 
-	if (!s->deferring) {
-		conn_send_text(c, text, len);
-		return;
-	}
 	if ((copy = malloc(len)) == NULL)
 		return;
 	memcpy(copy, text, len);
+	if (!s->deferring) {
+		struct ops_text *t = ops_text_new(copy, len);
+		if (t != NULL) {
+			conn_send_event(c, t);
+			ops_text_release(t);
+		}
+		return;
+	}
 	ops_emit_text(s, conn_ident(c)->id, copy, len, 0);
 }
 
@@ -289,7 +287,7 @@ ops_emit_shared(struct server *s, struct conn *c, struct ops_text *t)
 		t->refs++;
 		return;
 	}
-	conn_send_text(c, t->text, t->len);
+	conn_send_event(c, t);
 }
 
 /* Send a JSON message (stolen) to a connection id, held back while deferring. */
@@ -303,7 +301,8 @@ ops_emit_json(struct server *s, uint64_t conn_id, json_t *msg, int release)
 		ops_emit_text(s, conn_id, text, strlen(text), release);
 }
 
-/* Deliver the held-back messages, in order. */
+/* Deliver the held-back messages, in order: replies now, events through the lane
+ * (a reply to a connection with events still in the lane waits behind them). */
 static void
 ops_deliver(struct server *s)
 {
@@ -311,10 +310,16 @@ ops_deliver(struct server *s)
 
 	for (size_t i = 0; i < s->nout; i++) {
 		struct conn *c = conn_get(s, out[i].conn_id);
-		if (c) {
-			if (out[i].release)
-				conn_pending_add(c, -1);
+		if (c && out[i].release) {
+			conn_pending_add(c, -1);
 			conn_send_text(c, out[i].shared ? out[i].shared->text : out[i].text, out[i].len);
+		} else if (c) {
+			if (out[i].shared == NULL) {
+				out[i].shared = ops_text_new(out[i].text, out[i].len);
+				out[i].text = NULL;
+			}
+			if (out[i].shared)
+				conn_send_event(c, out[i].shared);
 		}
 		free(out[i].text);
 		ops_text_release(out[i].shared);

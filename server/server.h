@@ -162,11 +162,16 @@ struct server {
 	int deferring;
 	void *out;
 	size_t nout, capout;
+	/* events on their way to watchers, a few per turn of the loop (conn.c) */
+	void *lane;
+	size_t lane_head, nlane, caplane;
+	struct event *lane_ev;
 
 	int stopping;
 };
 
 /* ---- conn.c ---- */
+struct ops_text;
 struct conn_ident {
 	uint64_t id;
 	struct cert *cert;
@@ -177,8 +182,13 @@ int conn_listen(struct server *s, char *cause, size_t n);
 void conn_stop_listening(struct server *s);
 /* Send one JSON value as a line (the reference is stolen). */
 void conn_send(struct conn *c, json_t *msg);
-/* Send serialized JSON (without the newline) as a line. */
+/* Send serialized JSON (without the newline) as a line; behind the connection's
+ * events still in the lane, if any. */
 void conn_send_text(struct conn *c, const char *text, size_t n);
+/* Send an event through the lane (takes a reference to the shared text). */
+void conn_send_event(struct conn *c, struct ops_text *t);
+/* Free the lane (shutdown, after the loop). */
+void conn_lane_free(struct server *s);
 /* Find a connection by id (NULL when gone or closing). */
 struct conn *conn_get(struct server *s, uint64_t id);
 const struct conn_ident *conn_ident(const struct conn *c);
@@ -283,7 +293,10 @@ void ops_emit(struct server *s, struct conn *c, const char *text, size_t len);
 /* Serialized text that many messages share: one broadcast's view for one class of watcher.
  * Created with one reference (the text, from malloc, is taken over); every message held back
  * with it takes another. */
-struct ops_text;
+struct ops_text {
+	size_t refs, len;
+	char *text;
+};
 struct ops_text *ops_text_new(char *text, size_t len);
 void ops_text_release(struct ops_text *t);
 /* Send shared text to a connection; held back by reference while a batch completes. */
