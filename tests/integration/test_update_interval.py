@@ -176,3 +176,48 @@ def test_update_interval_bounds(env):
                        stderr=subprocess.PIPE, text=True, timeout=60)
     assert p.returncode == 2 and "update_interval" in p.stderr and "0-1000" in p.stderr, (
         p.returncode, p.stderr)
+
+
+def test_watcher_never_sees_state_go_back(env, tenderd_factory, unique):
+    """A watcher that reads the auction (auction.get, pipelined) while bids stream in and
+    every commit is broadcast (update_interval=0) sees the number of bids, over its replies
+    and events in the order they arrive, never fall: reads answer from committed state, and
+    what one connection receives keeps the order in which the server sent it."""
+    n, gets = 60, 40
+    server = tenderd_factory(update_interval=0)
+    buyer = server.connect("buyer")
+    aid = create_auction(buyer, "Order " + unique, duration=120)["id"]
+    watcher = server.connect("operator")
+    assert watcher.ok("auction.watch", auction=aid)["auction"]["bids"] == 0
+    bidders = [server.connect(name) for name in BIDDERS]
+    # every amount below the one before: in whatever order the bids are applied, many
+    # take the lead; the others are refused, which does not matter here
+    for i in range(n):
+        bidders[i % len(bidders)].send("auction.bid", auction=aid, amount=money(START - STEP * (i + 1)))
+        if i < gets:
+            watcher.send("auction.get", auction=aid)
+    accepted = 0
+    for c in bidders:
+        for _ in range(n // len(bidders)):
+            msg = c.read_msg(timeout=10)
+            assert "id" in msg, msg
+            accepted += msg.get("ok") is True
+    assert accepted >= 2, accepted
+    final = buyer.ok("auction.get", auction=aid)["auction"]["bids"]
+    assert final == accepted, (final, accepted)
+
+    seen, replies, kinds = [], 0, set()
+    while replies < gets or not seen or seen[-1] < final:
+        msg = watcher.read_msg(timeout=10)
+        if "id" in msg:
+            assert msg.get("ok") is True, msg
+            replies += 1
+            kinds.add("reply")
+        else:
+            assert msg["event"] == "auction.update", msg
+            kinds.add("event")
+        seen.append(msg["auction"]["bids"])
+    assert kinds == {"reply", "event"}, kinds
+    assert seen == sorted(seen), seen
+    assert seen[-1] == final, seen
+    buyer.ok("auction.cancel", auction=aid, reason="test over")
