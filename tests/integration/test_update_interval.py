@@ -221,3 +221,32 @@ def test_watcher_never_sees_state_go_back(env, tenderd_factory, unique):
     assert seen == sorted(seen), seen
     assert seen[-1] == final, seen
     buyer.ok("auction.cancel", auction=aid, reason="test over")
+
+
+
+def test_shutdown_sends_pending_update_before_closing(env, tenderd_factory, unique):
+    """SIGTERM while an update waits for its interval: the watcher gets that update, with
+    every committed bid, then the shutdown event, then the close, in that order. The update
+    is still in the server's lane of events when the shutdown event is sent: this checks
+    that a message goes in behind the connection's events and that a closing connection
+    writes them out first."""
+    n = 10
+    server = tenderd_factory(update_interval=1000)
+    buyer = server.connect("buyer")
+    aid = create_auction(buyer, "Paced stop " + unique, duration=120)["id"]
+    watcher = server.connect("operator")
+    watcher.ok("auction.watch", auction=aid)
+    # the auction's "started" update went out at its creation: the burst's bids wait for
+    # the end of that interval
+    acks = burst(server, aid, n)
+    # stopped within the interval (on a slow machine perhaps after it: then the update
+    # went out on its timer, in the same order)
+    assert server.stop() == 0
+    msgs = watcher.wait_closed(timeout=10)
+    assert msgs and msgs[-1] == {"event": "shutdown"}, msgs
+    updates = [m for m in msgs[:-1] if m.get("reason") != "started"]
+    assert updates and all(m.get("event") == "auction.update" for m in updates), msgs
+    counts = [m["auction"]["bids"] for m in updates]
+    assert counts == sorted(set(counts)), counts
+    last = updates[-1]["auction"]
+    assert (last["bids"], last["best_price"]) == (n, acks[-1]["best_price"]), last
