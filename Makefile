@@ -5,7 +5,11 @@
 BUILD    ?= build
 CC       ?= cc
 PKGS     := libevent_openssl libevent jansson libpq openssl
-CPPFLAGS += -I. -D_GNU_SOURCE -DTENDERD_SQL_DIR=\"$(abspath sql)\"
+# Installed layout: `make install` puts the migrations in $(SQLDIR), the default of the
+# sql_dir setting. `make run` and the tests pass the source tree's sql/ explicitly.
+PREFIX   ?= /usr/local
+SQLDIR   ?= $(PREFIX)/share/tenderd/sql
+CPPFLAGS += -I. -D_GNU_SOURCE -DTENDERD_SQL_DIR=\"$(SQLDIR)\"
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -fno-strict-aliasing
@@ -28,13 +32,19 @@ SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration asan run stop-db bench clean
+.PHONY: all deps test unit integration asan run stop-db bench clean install
 all: $(BUILD)/tenderd $(BUILD)/tenderctl $(UNIT_BIN)
 
 # Install missing Debian build and test dependencies (only when root; otherwise
 # print what is missing).
 deps:
 	@scripts/deps.sh
+
+# config.o holds SQLDIR: rebuilt whenever its value changes
+$(BUILD)/server/config.o: $(BUILD)/.sqldir
+$(BUILD)/.sqldir: FORCE
+	@mkdir -p $(BUILD); echo '$(SQLDIR)' | cmp -s - $@ || echo '$(SQLDIR)' >$@
+FORCE:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -88,6 +98,13 @@ bench: deps all
 
 clean:
 	rm -rf build build-asan
+
+# tenderd and tenderctl in $(DESTDIR)$(PREFIX)/bin, the migrations and the role bootstrap
+# (sql/roles.sql) in $(DESTDIR)$(SQLDIR).
+install: $(BUILD)/tenderd $(BUILD)/tenderctl
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SQLDIR)
+	install -m 0755 $(BUILD)/tenderd $(BUILD)/tenderctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 sql/*.sql $(DESTDIR)$(SQLDIR)/
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

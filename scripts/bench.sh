@@ -122,19 +122,23 @@ DB=$("$ROOT/scripts/pgctl.sh" start "$WORK/pg" 2>"$OUT/pgctl.log" | tail -n 1)
 PGPORT=$(<"$WORK/pg/port")
 PGPID=$(head -n 1 "$WORK/pg/data/postmaster.pid")
 PGHOST=$WORK/pg/run
+# $DB is tenderd's runtime role; the schema is the owner's, the bulk SQL the superuser's
+# (docs/operations.md, "Database roles").
+as_role() { echo "${1/user=tenderd/user=$2}"; }
+SDB=$(as_role "$DB" postgres)
 
 # Applies the schema and registers the buyer and every supplier in database $1 (conninfo).
 # Suppliers go in with one COPY: each has its own organization; the fingerprint is the
 # SHA-256 of the certificate's DER, computed by PostgreSQL from the PEM, as tenderd does.
 register_all() {
     local db=$1
-    "$BUILD/tenderd" migrate --db "$db" --log_level warn
+    "$BUILD/tenderd" migrate --db "$(as_role "$db" tenderd_owner)" --sql_dir "$ROOT/sql" --log_level warn
     "$BUILD/tenderd" register --db "$db" --log_level warn --role buyer \
         --organization "Bench Municipal Hospital" --name "bench buyer" --cert "$PKI/buyer.crt" >/dev/null
     [[ -s $WORK/certs.tsv ]] || awk 'FNR == 1 { if (NR > 1) printf "\n"; n = FILENAME; sub(/.*\//, "", n);
             sub(/\.crt$/, "", n); printf "%s\t", n }
         { printf "%s\\n", $0 } END { printf "\n" }' "$PKI"/supplier[0-9]*.crt >"$WORK/certs.tsv"
-    "$PSQL" -X -q -v ON_ERROR_STOP=1 "$db" <<EOF
+    "$PSQL" -X -q -v ON_ERROR_STOP=1 "$(as_role "$db" postgres)" <<EOF
 BEGIN;
 CREATE TEMP TABLE bench_certs (name text PRIMARY KEY, pem text NOT NULL);
 \\copy bench_certs FROM '$WORK/certs.tsv'
@@ -155,7 +159,7 @@ register_all "$DB"
 # ---- 2. baselines ----
 
 note "baseline: pgbench, one bid row per transaction, 32 clients, ${PGBENCH_S} s"
-"$PSQL" -X -q -v ON_ERROR_STOP=1 "$DB" <<'EOF'
+"$PSQL" -X -q -v ON_ERROR_STOP=1 "$SDB" <<'EOF'
 CREATE TABLE bench_bids (
     id              bigserial PRIMARY KEY,
     auction_id      bigint NOT NULL,
@@ -177,14 +181,14 @@ INSERT INTO bench_bids (auction_id, seq, participant_id, organization_id, finger
 VALUES (:aid, nextval('bench_seq'), :pid, :pid, '5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d5f1c0a9d', :amount, now());
 EOF
 timeout $((PGBENCH_S + 60)) "$PGBENCH" -n -M prepared -c 32 -j 2 -T "$PGBENCH_S" -f "$WORK/pgbench-bid.sql" \
-    -h "$PGHOST" -p "$PGPORT" -U tenderd tenderd >"$OUT/pgbench.txt" 2>&1 || {
+    -h "$PGHOST" -p "$PGPORT" -U postgres tenderd >"$OUT/pgbench.txt" 2>&1 || {
     cat "$OUT/pgbench.txt" >&2
     die "pgbench"
 }
 PG_TPS=$(awk '/^tps = / { printf "%d", $3 }' "$OUT/pgbench.txt")
 PG_LAT=$(awk '/^latency average = / { print $4 }' "$OUT/pgbench.txt")
 note "pgbench: $PG_TPS transactions/s, latency average $PG_LAT ms"
-"$PSQL" -X -q "$DB" -c "DROP TABLE bench_bids; DROP SEQUENCE bench_seq" || true
+"$PSQL" -X -q "$SDB" -c "DROP TABLE bench_bids; DROP SEQUENCE bench_seq" || true
 
 LG=("$BUILD/loadgen" --ca "$PKI/ca.crt" --certs "$PKI" --prefix supplier --quiet)
 
@@ -230,7 +234,7 @@ TPID=
 
 # Starts tenderd on database $1 with log level $2; its log goes to $3.
 start_tenderd() {
-    "$BUILD/tenderd" --db "$1" --listen "127.0.0.1:$TPORT" --cert "$PKI/server.crt" \
+    "$BUILD/tenderd" --db "$1" --sql_dir "$ROOT/sql" --listen "127.0.0.1:$TPORT" --cert "$PKI/server.crt" \
         --key "$PKI/server.key" --ca "$PKI/ca.crt" --log_level "$2" --max_conns_per_cert 5000 \
         --max_conns $((IDLE + SUPPLIERS + AUCTIONS * WATCHERS + 1000)) --idle_timeout 3600 \
         ${UPDATE_INTERVAL:+--update_interval "$UPDATE_INTERVAL"} >"$3" 2>&1 &
@@ -293,7 +297,7 @@ sleep 2  # let tenderd finish closing them
 settle_db() {
     local t0 t1
     t0=$(date +%s%N)
-    "$PSQL" -X -q "$DB" -c "VACUUM (ANALYZE) bids, auction_log" -c "CHECKPOINT" >/dev/null ||
+    "$PSQL" -X -q "$SDB" -c "VACUUM (ANALYZE) bids, auction_log" -c "CHECKPOINT" >/dev/null ||
         die "settling the database"
     t1=$(date +%s%N)
     note "database settled (VACUUM, CHECKPOINT) in $(((t1 - t0) / 1000000)) ms"
@@ -346,8 +350,9 @@ note "without watchers: ${NOWATCH:-?} acknowledged bids/s"
 stop_tenderd
 
 note "recovery: $REC_BIDS bids across $REC_AUCTIONS auctions generated with SQL"
-"$PSQL" -X -q -v ON_ERROR_STOP=1 "$DB" -c "CREATE DATABASE tenderd_recovery"
+"$PSQL" -X -q -v ON_ERROR_STOP=1 "$SDB" -c "CREATE DATABASE tenderd_recovery"
 RDB=${DB/dbname=tenderd/dbname=tenderd_recovery}
+"$PSQL" -X -q -v ON_ERROR_STOP=1 "$(as_role "$RDB" postgres)" -f "$ROOT/sql/roles.sql" >/dev/null
 register_all "$RDB"
 PER=$((REC_BIDS / REC_AUCTIONS))
 # Each auction: start price 1,000,000.00 RUB, steps 1.00 - 5%; two suppliers alternate, each
@@ -355,7 +360,7 @@ PER=$((REC_BIDS / REC_AUCTIONS))
 # running auction that ends tomorrow. Foreign-key triggers are skipped for the bulk insert
 # (session_replication_role); the rows satisfy them.
 T_GEN=$(date +%s%N)
-"$PSQL" -X -q -v ON_ERROR_STOP=1 -v auctions="$REC_AUCTIONS" -v per="$PER" "$RDB" <<'EOF'
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -v auctions="$REC_AUCTIONS" -v per="$PER" "$(as_role "$RDB" postgres)" <<'EOF'
 BEGIN;
 SET LOCAL session_replication_role = replica;
 CREATE TEMP TABLE sup AS

@@ -15,8 +15,13 @@
 # DIR/port   the TCP port on 127.0.0.1, picked free on the first start and reused after
 #
 # The conninfo line is: host=DIR/run port=PORT dbname=tenderd user=tenderd
-# (DIR absolute). Authentication is "trust" on the socket and on 127.0.0.1: this is a
-# development and test cluster. fsync and synchronous_commit stay on.
+# (DIR absolute): tenderd's runtime role. Every start also applies sql/roles.sql as the
+# cluster's superuser "postgres", which sets up the roles (docs/operations.md): replace
+# user=tenderd with user=tenderd_owner for `tenderd migrate`, with user=auditor for the
+# audit views, with user=postgres for the superuser. A cluster made by an older pgctl.sh,
+# whose superuser was "tenderd", is converted: that superuser is renamed "postgres".
+# Authentication is "trust" on the socket and on 127.0.0.1: this is a development and test
+# cluster. fsync and synchronous_commit stay on.
 #
 # PostgreSQL refuses to run as root. Run as root, the cluster runs as the owner of DIR/data
 # if it exists, else as the "postgres" system user, else as a system user "tenderd"
@@ -27,6 +32,8 @@ SELF=$(realpath -- "${BASH_SOURCE[0]}")
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 DBNAME=tenderd
 DBUSER=tenderd
+SUPERUSER=postgres
+ROLES_SQL=$(dirname "$SELF")/../sql/roles.sql
 START_TIMEOUT=60
 
 usage() {
@@ -178,7 +185,7 @@ init_cluster() {
         locale=C.UTF-8
     fi
     note "initialising a new cluster in $DATA (as ${RUNAS:-$(id -un)})"
-    if ! as_user "$PGBIN/initdb" -D "$DATA" -U "$DBUSER" --auth=trust -E UTF8 --locale="$locale" \
+    if ! as_user "$PGBIN/initdb" -D "$DATA" -U "$SUPERUSER" --auth=trust -E UTF8 --locale="$locale" \
         >"$LOG/initdb.log" 2>&1; then
         cat "$LOG/initdb.log" >&2
         die "initdb failed (log: $LOG/initdb.log)"
@@ -200,16 +207,37 @@ include_if_exists = 'pgctl.conf'
 EOF
 }
 
-# Creates database tenderd if it does not exist.
+# Runs SQL as role $1 in database $2 of the running cluster; prints the rows.
+sql_as() {
+    "$PGBIN/psql" -X -q -t -A -v ON_ERROR_STOP=1 -h "$RUN" -p "$(<"$PORTFILE")" -U "$1" -d "$2" \
+        -c "$3"
+}
+
+# A cluster made by an older pgctl.sh has "tenderd" as its superuser: rename it "postgres"
+# (through a temporary superuser: a session cannot rename its own role), so that tenderd
+# can be an ordinary role.
+convert_superuser() {
+    sql_as "$SUPERUSER" postgres "SELECT 1" >/dev/null 2>&1 && return 0
+    [[ $(sql_as "$DBUSER" postgres "SELECT rolname FROM pg_roles WHERE oid = 10") == "$DBUSER" ]] ||
+        die "cannot connect as $SUPERUSER or $DBUSER to the cluster in $DIR"
+    sql_as "$DBUSER" postgres "CREATE ROLE pgctl_rename SUPERUSER LOGIN" >/dev/null
+    sql_as pgctl_rename postgres "ALTER ROLE $DBUSER RENAME TO $SUPERUSER" >/dev/null
+    sql_as "$SUPERUSER" postgres "DROP ROLE pgctl_rename" >/dev/null
+    note "renamed the cluster's superuser $DBUSER to $SUPERUSER; $DBUSER becomes tenderd's runtime role"
+}
+
+# Creates database tenderd if it does not exist, then its roles (sql/roles.sql).
 ensure_db() {
     local port have
     port=$(<"$PORTFILE")
-    have=$("$PGBIN/psql" -X -q -t -A -h "$RUN" -p "$port" -U "$DBUSER" -d postgres \
-        -c "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'")
+    convert_superuser
+    have=$(sql_as "$SUPERUSER" postgres "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'")
     if [[ $have != 1 ]]; then
-        "$PGBIN/createdb" -h "$RUN" -p "$port" -U "$DBUSER" "$DBNAME"
+        "$PGBIN/createdb" -h "$RUN" -p "$port" -U "$SUPERUSER" "$DBNAME"
         note "created database $DBNAME"
     fi
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN" -p "$port" -U "$SUPERUSER" -d "$DBNAME" \
+        -f "$ROLES_SQL" >/dev/null || die "applying $ROLES_SQL failed"
 }
 
 cmd_start() {
@@ -269,7 +297,7 @@ EOF
     # pg_ctl -w has waited for the postmaster; poll until it accepts connections.
     local i
     for ((i = 0; i < 300; i++)); do
-        "$PGBIN/pg_isready" -q -h "$RUN" -p "$port" -d postgres -U "$DBUSER" -t 1 && break
+        "$PGBIN/pg_isready" -q -h "$RUN" -p "$port" -d postgres -U "$SUPERUSER" -t 1 && break
         sleep 0.1
     done
     ((i < 300)) || die "PostgreSQL is not accepting connections after 30 s (log: $LOG/postgresql.log)"

@@ -50,11 +50,13 @@ done
 certs/mkpki.sh "$PKI" "${names[@]}"
 chmod 0700 "$PKI"
 
-# 2. PostgreSQL, private to this tree.
+# 2. PostgreSQL, private to this tree, with tenderd's roles (sql/roles.sql, applied by
+#    pgctl.sh as the superuser): tenderd runs as "tenderd", migrations as "tenderd_owner".
 CONNINFO=$(scripts/pgctl.sh start "$VAR/pg")
+OWNER=${CONNINFO/user=tenderd/user=tenderd_owner}
 
 # 3. Schema and participants. register exits 3 when the certificate is already registered.
-"$TENDERD" migrate --db "$CONNINFO"
+"$TENDERD" migrate --db "$OWNER" --sql_dir "$ROOT/sql"
 for p in "${PARTICIPANTS[@]}"; do
     IFS='|' read -r name role org display <<<"$p"
     rc=0
@@ -95,6 +97,7 @@ cat <<EOF
    server      $SERVER   (configuration $VAR/tenderd.conf)
    PKI         $PKI/      (CA, server and participant certificates)
    PostgreSQL  $CONNINFO
+               migrations: $TENDERD migrate --db "$OWNER" --sql_dir sql
                log $VAR/pg/log/postgresql.log
 
  In another terminal, from $ROOT:

@@ -10,7 +10,7 @@
 #include "common/log.h"
 
 #ifndef TENDERD_SQL_DIR
-#define TENDERD_SQL_DIR "sql"
+#define TENDERD_SQL_DIR "/usr/local/share/tenderd/sql"
 #endif
 
 enum config_type { CONFIG_T_STR, CONFIG_T_LONG, CONFIG_T_LEVEL };
@@ -36,6 +36,7 @@ static const struct config_entry config_table[] = {
 	{ "crl", S(crl), "", 0, 0, "optional CRL (PEM) of revoked client certificates" },
 	{ "db", S(db), "dbname=tenderd", 0, 0, "PostgreSQL conninfo" },
 	{ "sql_dir", S(sql_dir), TENDERD_SQL_DIR, 0, 0, "directory of numbered migrations" },
+	{ "migrate_lock_timeout", L(migrate_lock_timeout), "10", 1, 3600, "seconds a migration waits for a lock before it fails, naming the holder" },
 	{ "max_line", L(max_line), "65536", 1024, 16777216, "longest request line in bytes" },
 	{ "lines_per_wakeup", L(lines_per_wakeup), "64", 1, 100000, "lines handled per connection per read event" },
 	{ "output_high_water", L(output_high_water), "1048576", 16384, 1073741824, "output bytes beyond which reading pauses" },

@@ -14,6 +14,7 @@ struct config {
 	char crl[CONFIG_STR];
 	char db[CONFIG_STR];
 	char sql_dir[CONFIG_STR];
+	long migrate_lock_timeout;
 	long max_line;
 	long lines_per_wakeup;
 	long output_high_water;

@@ -502,8 +502,10 @@ static void
 db_on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct db *db = arg;
+	const char *keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *vals[] = { db->conninfo, db_application_name(), NULL };
 
-	db->pg = PQconnectStart(db->conninfo);
+	db->pg = PQconnectStartParams(keys, vals, 1);
 	if (db->pg == NULL || PQstatus(db->pg) == CONNECTION_BAD) {
 		db->state = DB_CONNECTING;
 		db_lost(db, db->pg ? PQerrorMessage(db->pg) : "out of memory");

@@ -28,6 +28,8 @@ struct db_res;
 
 /* Advisory lock key held by the session that writes (see db.c). */
 #define DB_WRITER_LOCK "7443002"
+/* Advisory lock key held by `tenderd migrate` while it migrates. */
+#define DB_MIGRATE_LOCK "7443001"
 
 /* Prepared statements (SQL in db.c). */
 enum db_stmt {
@@ -90,8 +92,24 @@ const char *db_res_value(const struct db_res *res, int row, int col);
 
 /* ---- blocking, for start-up and admin commands (db_boot.c) ---- */
 
-/* Apply the migrations in `dir` that are not yet recorded. */
-int db_boot_migrate(const char *conninfo, const char *dir, char *cause, size_t n);
+/* The application_name of tenderd's sessions, unless the conninfo sets one (it shows in
+ * pg_stat_activity, and in the message of a second tenderd that finds the writer lock taken). */
+void db_set_application_name(const char *name);
+const char *db_application_name(void);
+
+/* Seconds tenderd tries for the writer lock at start-up before it gives up, naming the
+ * session that holds it. */
+#define DB_WRITER_LOCK_WAIT_S 5
+
+/* Apply the migrations in `dir` that are not yet recorded, as the owner role. A statement
+ * that waits longer than `lock_timeout_s` for a lock fails the migration with the sessions
+ * that hold locks (pid, role, application_name, transaction start). */
+int db_boot_migrate(const char *conninfo, const char *dir, long lock_timeout_s, char *cause,
+    size_t n);
+
+/* Check that every migration in `dir` is recorded (tenderd does not migrate at start-up: its
+ * role may not). 0, or -1 with `cause` naming the first missing one. */
+int db_boot_check(const char *conninfo, const char *dir, char *cause, size_t n);
 
 /* Rows handed to the loader, in this order: orgs, participants, auctions, bids. */
 struct db_boot_org { int64_t id; const char *name; };

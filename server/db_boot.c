@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -14,11 +15,29 @@
 
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
 
+static char boot_app_name[64] = "tenderd";
+
+/* Set the application_name of tenderd's sessions. */
+void
+db_set_application_name(const char *name)
+{
+	snprintf(boot_app_name, sizeof(boot_app_name), "%s", name);
+}
+
+/* The application_name of tenderd's sessions. */
+const char *
+db_application_name(void)
+{
+	return boot_app_name;
+}
+
 /* Open a blocking connection. */
 static PGconn *
 boot_connect(const char *conninfo, char *cause, size_t n)
 {
-	PGconn *pg = PQconnectdb(conninfo);
+	const char *keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *vals[] = { conninfo, boot_app_name, NULL };
+	PGconn *pg = PQconnectdbParams(keys, vals, 1);
 
 	if (PQstatus(pg) != CONNECTION_OK) {
 		snprintf(cause, n, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
@@ -29,6 +48,9 @@ boot_connect(const char *conninfo, char *cause, size_t n)
 	return pg;
 }
 
+/* SQLSTATE of the last statement boot_exec() saw fail. */
+static char boot_sqlstate[6];
+
 /* Run a statement that returns no rows. */
 static int
 boot_exec(PGconn *pg, const char *sql, char *cause, size_t n)
@@ -37,6 +59,8 @@ boot_exec(PGconn *pg, const char *sql, char *cause, size_t n)
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
 	if (!ok) {
+		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		snprintf(boot_sqlstate, sizeof(boot_sqlstate), "%s", st ? st : "");
 		snprintf(cause, n, "%s", PQresultErrorMessage(r));
 		cause[strcspn(cause, "\n")] = '\0';
 	}
@@ -73,9 +97,57 @@ boot_slurp(const char *path)
 	return buf;
 }
 
+/* Sessions of this database, other than ours, holding a lock a migration may wait for
+ * (tables and views outside the catalogs, the migration lock), oldest transaction first. */
+static const char boot_blockers_sql[] =
+    "SELECT a.pid, coalesce(a.usename::text, '?'), coalesce(a.application_name, ''),"
+    " coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?'),"
+    " coalesce(to_char(a.query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?'),"
+    " coalesce(a.state, '?'), string_agg(DISTINCT CASE WHEN l.locktype = 'relation'"
+    " THEN l.relation::regclass::text ELSE 'the migration lock' END, ', ')"
+    " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " LEFT JOIN pg_class c ON l.locktype = 'relation' AND c.oid = l.relation"
+    " LEFT JOIN pg_namespace ns ON ns.oid = c.relnamespace"
+    " WHERE l.granted AND l.pid <> pg_backend_pid()"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND ((l.locktype = 'relation' AND c.relkind IN ('r', 'p', 'v', 'm')"
+    " AND ns.nspname NOT IN ('pg_catalog', 'information_schema')"
+    " AND ns.nspname NOT LIKE 'pg\\_toast%')"
+    " OR (l.locktype = 'advisory' AND l.classid = 0 AND l.objid = " DB_MIGRATE_LOCK
+    " AND l.objsubid = 1))"
+    " GROUP BY a.pid, a.usename, a.application_name, a.xact_start, a.query_start, a.state"
+    " ORDER BY a.xact_start NULLS LAST LIMIT 5";
+
+/* After a lock timeout: say what waited and which sessions hold locks. */
+static void
+boot_blockers(PGconn *pg, const char *what, long timeout_s, char *cause, size_t n)
+{
+	PGresult *r = PQexec(pg, boot_blockers_sql);
+	size_t len;
+
+	snprintf(cause, n, "%s waited %ld s for a lock (migrate_lock_timeout) and gave up", what,
+	    timeout_s);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
+		len = strlen(cause);
+		snprintf(cause + len, n - len, "; the sessions that held it have ended: try again");
+		PQclear(r);
+		return;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		len = strlen(cause);
+		snprintf(cause + len, n - len, "%s pid %s (role %s, application_name '%s', "
+		    "transaction since %s, query since %s, %s) on %s", i ? ";" :
+		    ": sessions holding locks:",
+		    PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+		    PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6));
+	}
+	PQclear(r);
+}
+
 /* Apply one migration file in its own transaction unless already recorded. */
 static int
-boot_apply(PGconn *pg, const char *dir, const char *file, char *cause, size_t n)
+boot_apply(PGconn *pg, const char *dir, const char *file, long lock_timeout_s, char *cause,
+    size_t n)
 {
 	char path[1024], why[512];
 	const char *params[2];
@@ -99,9 +171,17 @@ boot_apply(PGconn *pg, const char *dir, const char *file, char *cause, size_t n)
 		return -1;
 	}
 	if (boot_exec(pg, "BEGIN", why, sizeof(why)) < 0 || boot_exec(pg, sql, why, sizeof(why)) < 0) {
-		snprintf(cause, n, "migration %s failed: %s", file, why);
+		int timed_out = strcmp(boot_sqlstate, "55P03") == 0;
+		int denied = strcmp(boot_sqlstate, "42501") == 0;
+		char what[300];
+		snprintf(cause, n, "migration %s failed: %s%s", file, why, denied ?
+		    " (migrations run as the owner role tenderd_owner, see docs/operations.md)" : "");
 		free(sql);
 		boot_exec(pg, "ROLLBACK", why, sizeof(why));
+		if (timed_out) {
+			snprintf(what, sizeof(what), "migration %s", file);
+			boot_blockers(pg, what, lock_timeout_s, cause, n);
+		}
 		return -1;
 	}
 	free(sql);
@@ -119,43 +199,135 @@ boot_apply(PGconn *pg, const char *dir, const char *file, char *cause, size_t n)
 	return 0;
 }
 
+/* The NNN_*.sql files of `dir`, sorted; their number, or -1 with `cause`. */
+static int
+boot_list(const char *dir, char **files, int max, char *cause, size_t n)
+{
+	struct dirent *de;
+	int nfiles = 0;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL) {
+		snprintf(cause, n, "cannot open migrations directory %s (setting sql_dir)", dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL && nfiles < max) {
+		size_t len = strlen(de->d_name);
+		if (len > 4 && de->d_name[0] >= '0' && de->d_name[0] <= '9' &&
+		    strcmp(de->d_name + len - 4, ".sql") == 0 &&
+		    (files[nfiles] = strdup(de->d_name)) != NULL)
+			nfiles++;
+	}
+	closedir(d);
+	qsort(files, (size_t)nfiles, sizeof(files[0]), boot_cmp);
+	return nfiles;
+}
+
+/* Refuse to migrate as a superuser: what migrations create must belong to the owner role. */
+static int
+boot_not_superuser(PGconn *pg, char *cause, size_t n)
+{
+	PGresult *r = PQexec(pg, "SELECT current_user, rolsuper FROM pg_roles"
+	    " WHERE rolname = current_user");
+	int super = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+
+	if (super)
+		snprintf(cause, n, "migrations run as the owner role tenderd_owner, not as the "
+		    "superuser %s: the tables would belong to it (docs/operations.md)",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return super ? -1 : 0;
+}
+
 /* Apply every NNN_*.sql file of `dir` in order, once. */
 int
-db_boot_migrate(const char *conninfo, const char *dir, char *cause, size_t n)
+db_boot_migrate(const char *conninfo, const char *dir, long lock_timeout_s, char *cause,
+    size_t n)
 {
 	PGconn *pg = boot_connect(conninfo, cause, n);
-	char *files[1000];
-	size_t nfiles = 0;
-	struct dirent *de;
-	DIR *d;
-	int rc = 0;
+	char *files[1000], set[64];
+	int nfiles, rc = 0;
 
 	if (pg == NULL)
 		return -1;
-	if ((d = opendir(dir)) == NULL) {
-		snprintf(cause, n, "cannot open migrations directory %s", dir);
+	if ((nfiles = boot_list(dir, files, 1000, cause, n)) < 0 ||
+	    boot_not_superuser(pg, cause, n) < 0) {
+		for (int i = 0; i < nfiles; i++)
+			free(files[i]);
 		PQfinish(pg);
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL && nfiles < 1000) {
-		size_t len = strlen(de->d_name);
-		if (len > 4 && de->d_name[0] >= '0' && de->d_name[0] <= '9' &&
-		    strcmp(de->d_name + len - 4, ".sql") == 0)
-			files[nfiles++] = strdup(de->d_name);
-	}
-	closedir(d);
-	qsort(files, nfiles, sizeof(files[0]), boot_cmp);
+	/* no wait for a lock is longer than lock_timeout: a session in front of a migration
+	 * (an auditor's open transaction) makes it fail, naming that session */
+	snprintf(set, sizeof(set), "SET lock_timeout = '%lds'", lock_timeout_s);
 	/* one migrator at a time, and the bookkeeping table first */
-	if (boot_exec(pg, "SELECT pg_advisory_lock(7443001)", cause, n) < 0 ||
-	    boot_exec(pg, "SET client_min_messages = warning", cause, n) < 0 ||
-	    boot_exec(pg, "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY,"
+	if (boot_exec(pg, set, cause, n) < 0 ||
+	    boot_exec(pg, "SET client_min_messages = warning", cause, n) < 0)
+		rc = -1;
+	else if (boot_exec(pg, "SELECT pg_advisory_lock(" DB_MIGRATE_LOCK ")", cause, n) < 0) {
+		if (strcmp(boot_sqlstate, "55P03") == 0)
+			boot_blockers(pg, "tenderd migrate", lock_timeout_s, cause, n);
+		rc = -1;
+	} else if (boot_exec(pg, "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY,"
 	    " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())", cause, n) < 0)
 		rc = -1;
-	for (size_t i = 0; i < nfiles; i++) {
-		if (rc == 0 && boot_apply(pg, dir, files[i], cause, n) < 0)
+	for (int i = 0; i < nfiles; i++) {
+		if (rc == 0 && boot_apply(pg, dir, files[i], lock_timeout_s, cause, n) < 0)
 			rc = -1;
 		free(files[i]);
 	}
+	PQfinish(pg);
+	return rc;
+}
+
+/* Warn when tenderd's role could rewrite the records: a superuser, or an owner of tables. */
+static void
+boot_warn_role(PGconn *pg)
+{
+	PGresult *r = PQexec(pg, "SELECT current_user, rolsuper, (SELECT count(*) FROM pg_class"
+	    " WHERE relowner = r.oid AND relnamespace = 'public'::regnamespace)"
+	    " FROM pg_roles r WHERE rolname = current_user");
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    (strcmp(PQgetvalue(r, 0, 1), "t") == 0 || strcmp(PQgetvalue(r, 0, 2), "0") != 0))
+		log_warn("tenderd runs as database role %s, which is %s: it could rewrite the "
+		    "append-only records; run it as the role tenderd (docs/operations.md)",
+		    PQgetvalue(r, 0, 0), strcmp(PQgetvalue(r, 0, 1), "t") == 0 ? "a superuser" :
+		    "the owner of tables");
+	PQclear(r);
+}
+
+/* Check that every migration file of `dir` is recorded as applied. */
+int
+db_boot_check(const char *conninfo, const char *dir, char *cause, size_t n)
+{
+	PGconn *pg = boot_connect(conninfo, cause, n);
+	char *files[1000];
+	int nfiles, rc = 0;
+	PGresult *r;
+
+	if (pg == NULL)
+		return -1;
+	if ((nfiles = boot_list(dir, files, 1000, cause, n)) < 0) {
+		PQfinish(pg);
+		return -1;
+	}
+	r = PQexec(pg, "SELECT version FROM schema_migrations");
+	for (int i = 0; i < nfiles; i++) {
+		int version = atoi(files[i]), found = 0;
+		for (int j = 0; PQresultStatus(r) == PGRES_TUPLES_OK && j < PQntuples(r); j++)
+			found |= atoi(PQgetvalue(r, j, 0)) == version;
+		if (rc == 0 && !found) {
+			snprintf(cause, n, "migration %s is not applied: run tenderd migrate as the "
+			    "owner role first (docs/operations.md)", files[i]);
+			rc = -1;
+		}
+		free(files[i]);
+	}
+	PQclear(r);
+	if (rc == 0)
+		boot_warn_role(pg);
 	PQfinish(pg);
 	return rc;
 }
@@ -261,6 +433,58 @@ boot_load_proc_log(PGconn *pg, const struct db_boot_sink *sink, char *cause, siz
 	}
 }
 
+/* Name the session holding the writer lock, in `cause`. */
+static void
+boot_writer_holder(PGconn *pg, char *cause, size_t n)
+{
+	PGresult *r = PQexec(pg, "SELECT a.pid, coalesce(a.usename::text, '?'),"
+	    " coalesce(a.application_name, ''), coalesce(to_char(a.backend_start AT TIME ZONE 'UTC',"
+	    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?'), coalesce(host(a.client_addr), 'local')"
+	    " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+	    " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"
+	    " AND l.objid = " DB_WRITER_LOCK " AND l.objsubid = 1"
+	    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+		snprintf(cause, n, "tenderd's writer lock on this database is held by pid %s (role %s,"
+		    " application_name '%s', from %s, connected since %s): another tenderd is running on "
+		    "this database", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+		    PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 3));
+	else
+		snprintf(cause, n, "another session holds tenderd's writer lock on this database: "
+		    "another tenderd is running on it");
+	PQclear(r);
+}
+
+/* Take the writer lock, trying for DB_WRITER_LOCK_WAIT_S: a session of a tenderd that
+ * has just died ends within about a second (client_connection_check_interval, db.c); a
+ * session that holds it longer belongs to a live tenderd. */
+static int
+boot_writer_lock(PGconn *pg, char *cause, size_t n)
+{
+	for (int i = 0; i < DB_WRITER_LOCK_WAIT_S * 10; i++) {
+		PGresult *r = PQexec(pg, "SELECT pg_try_advisory_lock(" DB_WRITER_LOCK ")");
+		int st = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+		int got = st && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+		if (!st) {
+			snprintf(cause, n, "cannot take tenderd's writer lock: %s",
+			    PQresultErrorMessage(r));
+			cause[strcspn(cause, "\n")] = '\0';
+		}
+		PQclear(r);
+		if (got)
+			return 0;
+		if (!st)
+			return -1;
+		if (i == 0)
+			log_info("waiting up to %d s for tenderd's writer lock", DB_WRITER_LOCK_WAIT_S);
+		usleep(100 * 1000);
+	}
+	boot_writer_holder(pg, cause, n);
+	return -1;
+}
+
 /* Load the whole state, calling the sink for each row. */
 int
 db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
@@ -275,13 +499,8 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 		return -1;
 	*max_bid = *max_auction = 0;
 	/* wait until no older writer session can still commit (see db.c) */
-	if (boot_exec(pg, "SET lock_timeout = '30s'", cause, n) < 0)
+	if (boot_writer_lock(pg, cause, n) < 0)
 		goto out;
-	if (boot_exec(pg, "SELECT pg_advisory_lock(" DB_WRITER_LOCK ")", cause, n) < 0) {
-		snprintf(cause, n, "another session holds tenderd's writer lock for over 30 s: is "
-		    "another tenderd running on this database?");
-		goto out;
-	}
 	if (boot_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cause, n) < 0)
 		goto out;
 	if ((r = boot_query(pg, "SELECT last_batch FROM tenderd_state", cause, n)) == NULL)

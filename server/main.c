@@ -105,8 +105,7 @@ cmd_register(const struct config *cfg, const struct reg_opts *r)
 		fprintf(stderr, "tenderd: role must be buyer, supplier or operator\n");
 		return 2;
 	}
-	if (db_boot_migrate(cfg->db, cfg->sql_dir, cause, sizeof(cause)) < 0 ||
-	    tls_cert_file_info(r->cert, &info, &pem, cause, sizeof(cause)) < 0) {
+	if (tls_cert_file_info(r->cert, &info, &pem, cause, sizeof(cause)) < 0) {
 		fprintf(stderr, "tenderd: %s\n", cause);
 		return 1;
 	}
@@ -209,7 +208,7 @@ restore_finish(struct server *s, const char *conninfo)
 	return bad ? -1 : 0;
 }
 
-/* Migrate and rebuild every auction from PostgreSQL. */
+/* Check the schema is migrated and rebuild every auction from PostgreSQL. */
 static int
 restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
 {
@@ -220,7 +219,7 @@ restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
 	struct db_boot_ids ids = { 0 };
 	int64_t t0 = time_mono_ms();
 
-	if (db_boot_migrate(s->cfg.db, s->cfg.sql_dir, cause, n) < 0)
+	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, n) < 0)
 		return -1;
 	if (db_boot_load(s->cfg.db, &sink, &ids, cause, n) < 0)
 		return -1;
@@ -288,11 +287,12 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static int
 serve(struct server *s)
 {
-	char cause[512];
+	char cause[512], app_name[64];
 	int64_t last_batch = 0;
 	size_t it = 0;
 	void *v;
 
+	snprintf(app_name, sizeof(app_name), "tenderd %.48s", s->cfg.listen);
 	map_init(&s->conns, 0);
 	map_init(&s->certs, 1);
 	map_init(&s->orgs, 0);
@@ -300,8 +300,7 @@ serve(struct server *s)
 	map_init(&s->participants, 0);
 	map_init(&s->books, 0);
 	map_init(&s->procs, 0);
-	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, cause, sizeof(cause))) == NULL ||
-	    restore(s, &last_batch, cause, sizeof(cause)) < 0) {
+	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, cause, sizeof(cause))) == NULL) {
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
@@ -323,9 +322,17 @@ serve(struct server *s)
 		log_error("cannot start: event base");
 		return 1;
 	}
+	/* the port first: a second tenderd on it fails at once, not after loading the state;
+	 * connections wait in the backlog until the loop runs */
+	db_set_application_name(app_name);
+	if (conn_listen(s, cause, sizeof(cause)) < 0 ||
+	    restore(s, &last_batch, cause, sizeof(cause)) < 0) {
+		log_error("cannot start: %s", cause);
+		return 1;
+	}
 	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, ops_db_state, s);
-	if (s->db == NULL || conn_listen(s, cause, sizeof(cause)) < 0) {
-		log_error("cannot start: %s", s->db ? cause : "db client");
+	if (s->db == NULL) {
+		log_error("cannot start: db client");
 		return 1;
 	}
 	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
@@ -405,7 +412,8 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	if (argc > 1 && strcmp(argv[1], "migrate") == 0) {
 		parse_args(argc, argv, 2, &srv.cfg, NULL);
-		if (db_boot_migrate(srv.cfg.db, srv.cfg.sql_dir, cause, sizeof(cause)) < 0) {
+		if (db_boot_migrate(srv.cfg.db, srv.cfg.sql_dir, srv.cfg.migrate_lock_timeout, cause,
+		    sizeof(cause)) < 0) {
 			fprintf(stderr, "tenderd: %s\n", cause);
 			return 1;
 		}

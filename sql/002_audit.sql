@@ -82,6 +82,8 @@ FROM auctions a
 LEFT JOIN bids wb ON wb.id = a.winner_bid_id
 LEFT JOIN organizations wo ON wo.id = wb.organization_id;
 
+-- The roles come from sql/roles.sql (run by a superuser before the first migration), which
+-- also makes their sessions read-only; a database set up before it existed had them made here.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenderd_auditor') THEN
@@ -90,10 +92,11 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'auditor') THEN
         CREATE ROLE auditor LOGIN IN ROLE tenderd_auditor;
     END IF;
+    IF (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
+        ALTER ROLE tenderd_auditor SET default_transaction_read_only = on;
+        ALTER ROLE auditor SET default_transaction_read_only = on;
+    END IF;
 END $$;
-
-ALTER ROLE tenderd_auditor SET default_transaction_read_only = on;
-ALTER ROLE auditor SET default_transaction_read_only = on;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA audit TO tenderd_auditor;

@@ -1,8 +1,8 @@
 """Integration harness for tenderd.
 
-One session-wide platform: a private PostgreSQL cluster (scripts/pgctl.sh), a
-development PKI (certs/mkpki.sh), the schema (`tenderd migrate`) and the
-participants (`tenderd register`). Each test starts its own tenderd against it
+One session-wide platform: a private PostgreSQL cluster (scripts/pgctl.sh, which
+also sets up the database roles), a development PKI (certs/mkpki.sh), the schema
+(`tenderd migrate` as the owner role) and the participants (`tenderd register`). Each test starts its own tenderd against it
 (fixture `server`, or `tenderd_factory` for custom settings) on a free port,
 with its log in the session directory; the log's tail is attached to the
 report of a failing test, and a test fails when the log shows a sanitizer
@@ -29,6 +29,10 @@ BUILD = pathlib.Path(os.environ.get("TENDERD_BUILD") or ROOT / "build").resolve(
 PGCTL = ROOT / "scripts" / "pgctl.sh"
 MKPKI = ROOT / "certs" / "mkpki.sh"
 PSQL = "/usr/bin/psql"
+SQL_DIR = ROOT / "sql"
+# database roles (sql/roles.sql, docs/operations.md)
+OWNER = "tenderd_owner"        # applies migrations, owns every table
+SUPERUSER = "postgres"         # the cluster's superuser
 
 # name -> (role, organization, display name)
 PARTICIPANTS = {
@@ -122,6 +126,12 @@ class Env:
     def conninfo_for(self, user):
         return "host=%s port=%d dbname=tenderd user=%s" % (self.pg_socket, self.pg_port, user)
 
+    def migrate(self, *extra, check=True):
+        """tenderd migrate as the owner role, with the source tree's migrations."""
+        return run(self.tenderd_cmd("migrate", "--db", self.conninfo_for(OWNER),
+                                    "--sql_dir", SQL_DIR, *extra),
+                   env=sanitizer_env(), check=check)
+
     def psql(self, sql, user="tenderd", check=True):
         """Run SQL with psql; returns the rows (lists of strings), or the process when
         check is False."""
@@ -190,7 +200,7 @@ class Tenderd:
     def args(self):
         a = [self.env.tenderd_bin, "--listen", "127.0.0.1:%d" % self.port,
              "--cert", self.env.cert("server"), "--key", self.env.key("server"),
-             "--ca", self.env.ca, "--db", self.env.conninfo]
+             "--ca", self.env.ca, "--db", self.env.conninfo, "--sql_dir", SQL_DIR]
         for k, v in self.settings.items():
             a += ["--" + k, v]
         return [str(x) for x in a]
@@ -299,7 +309,7 @@ def env():
         e.make_cert(*names)
         e.make_cert("--expired", "expired")
         e.make_cert("--rogue", "rogue")
-        run(e.tenderd_cmd("migrate", "--db", e.conninfo), env=sanitizer_env())
+        e.migrate()
         for name, (role, org, display) in PARTICIPANTS.items():
             run(e.tenderd_cmd("register", "--db", e.conninfo, "--role", role,
                               "--organization", org, "--name", display,

@@ -140,7 +140,7 @@ def test_bids_and_log_are_append_only_even_for_the_owner(env, finished):
         ("UPDATE auction_log SET reason = 'edited' WHERE auction_id = %d" % aid, "auction_log"),
         ("DELETE FROM auction_log WHERE auction_id = %d" % aid, "auction_log"),
     ]:
-        p = env.psql(sql, check=False)
+        p = env.psql(sql, user="tenderd_owner", check=False)
         assert p.returncode != 0, sql
         assert "%s is append-only" % table in p.stderr, (sql, p.stderr)
     assert env.psql("SELECT id, seq, amount, placed_at FROM bids WHERE auction_id = %d "
@@ -167,7 +167,7 @@ def test_integrity_view_is_empty_and_catches_broken_rows(env, finished):
         "INSERT INTO auction_log (auction_id, at, kind, bid_id, amount)"
         " VALUES (%d, now(), 'bid_accepted', 990003, 1);"
         "SELECT table_name, row_id, problem FROM audit.integrity ORDER BY 1, 2, 3;"
-        "ROLLBACK;" % (aid, aid, aid))
+        "ROLLBACK;" % (aid, aid, aid), user="tenderd_owner")
     problems = {(r[0], r[2]) for r in bad}
     assert ("bids", "no such auction") in problems
     assert ("bids", "fingerprint is not a certificate of the participant") in problems

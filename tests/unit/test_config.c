@@ -43,6 +43,25 @@ test_defaults(void **state)
 	assert_string_equal(c.crl, "");
 }
 
+/* The compiled-in migrations directory is an installed path, never the source tree. */
+static void
+test_sql_dir_default_is_installed_path(void **state)
+{
+	struct config c;
+	char cwd[1024];
+	size_t len;
+
+	(void)state;
+	config_defaults(&c);
+	len = strlen(c.sql_dir);
+	assert_true(c.sql_dir[0] == '/');
+	assert_true(len > strlen("/share/tenderd/sql"));
+	assert_string_equal(c.sql_dir + len - strlen("/share/tenderd/sql"), "/share/tenderd/sql");
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_true(strncmp(c.sql_dir, cwd, strlen(cwd)) != 0);
+	assert_int_equal(c.migrate_lock_timeout, 10);
+}
+
 static void
 test_set_checks_type_and_bounds(void **state)
 {
@@ -123,6 +142,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_sql_dir_default_is_installed_path),
 		cmocka_unit_test(test_set_checks_type_and_bounds),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_file_errors_name_the_line),
