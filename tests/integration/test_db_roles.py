@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import OWNER, PSQL, SQL_DIR, SUPERUSER, run, sanitizer_env
+from conftest import OWNER, PSQL, SANITIZER_MARKS, SQL_DIR, SUPERUSER, run, sanitizer_env
 
 WRITER_LOCK = 7443002
 # append-only tables, with a column to "update"
@@ -181,6 +181,7 @@ def migrate_with(env, extra_sql, *args, timeout=60):
         t0 = time.monotonic()
         p = run(env.tenderd_cmd("migrate", "--db", env.conninfo_for(OWNER), "--sql_dir", d,
                                 *args), check=False, timeout=timeout, env=sanitizer_env())
+        assert not [m for m in SANITIZER_MARKS if m in p.stderr], p.stderr
         return p, time.monotonic() - t0
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -240,6 +241,7 @@ def start_second(env, first, port):
     t0 = time.monotonic()
     p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=60, env=sanitizer_env())
+    assert not [m for m in SANITIZER_MARKS if m in p.stdout], p.stdout
     return p.returncode, time.monotonic() - t0, p.stdout
 
 
