@@ -132,6 +132,39 @@ def test_amendment_storage_is_proportional_to_the_amendment(env, tenderd_factory
     buyer.ok("procurement.cancel", procurement=pid, reason="test over")
 
 
+def test_pipelined_amendments_keep_each_others_documents(env, server, unique):
+    """Two amendments with documents sent in one write are parsed before either is applied:
+    each adds its documents after the other's, none is lost and no id is given twice."""
+    buyer = server.connect("buyer")
+    title = "Pipelined amendments " + unique
+    first = b"first annex " + unique.encode()
+    p = pu.create(buyer, "tender", title, enquiry=60000, deadline=120000, opening=120000,
+                  documents=[document("base.txt", first)])
+    pid = p["id"]
+    annexes = [os.urandom(500) for _ in range(4)]
+    lines = []
+    for n in range(2):
+        req = dict(fields_of(p, "%s v%d" % (title, n + 2)), id=100 + n, op="procurement.amend",
+                   procurement=pid, reason="Annexes %d" % n,
+                   documents=[document("a%d-%d.bin" % (n, i), annexes[2 * n + i])
+                              for i in range(2)])
+        lines.append(json.dumps(req) + "\n")
+    buyer.send_raw("".join(lines))
+    for n in range(2):
+        r = buyer.reply(100 + n)
+        assert r.get("ok") is True and r["procurement"]["version"] == n + 2, r
+    v = get(buyer, pid)
+    assert [(d["id"], d["sha256"]) for d in v["documents"]] == [(1, sha(first))] + [
+        (i + 2, sha(a)) for i, a in enumerate(annexes)], v["documents"]
+    for i, a in enumerate(annexes):
+        d = buyer.ok("document.get", procurement=pid, document=i + 2)["document"]
+        assert base64.b64decode(d["content"]) == a, i
+    rows = env.psql("SELECT id, encode(sha256(content), 'hex') FROM procurement_documents "
+                    "WHERE procurement_id = %d ORDER BY id" % pid)
+    assert rows == [[str(i + 1), sha(c)] for i, c in enumerate([first] + annexes)], rows
+    buyer.ok("procurement.cancel", procurement=pid, reason="test over")
+
+
 # ---- migration 007: amendments written in the old form ----
 
 def psql_db(env, db, sql):
