@@ -342,7 +342,8 @@ fail:
  * Parse a procurement document from a create or amend request into its
  * normalized form (amounts in minor units, times in ms, weights in basis
  * points). `prev` is the current document for an amendment (kind and
- * currency are kept; new documents are appended). NULL after an error reply.
+ * currency are kept; "documents" holds the new documents only). NULL after an
+ * error reply.
  */
 static json_t *
 proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t *prev)
@@ -443,16 +444,11 @@ proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t
 			}
 		}
 	}
+	/* an amendment's documents are only the ones it adds (numbered when applied) */
 	docs = proc_parse_documents(s, c, id, json_object_get(req, "documents"),
 	    prev ? (int)json_array_size(json_object_get(prev, "documents")) + 1 : 1);
 	if (docs == NULL)
 		goto fail;
-	if (prev) {
-		json_t *all = json_deep_copy(json_object_get(prev, "documents"));
-		json_array_extend(all, docs);
-		json_decref(docs);
-		docs = all;
-	}
 	json_object_set_new(doc, "documents", docs);
 	if (k == PROC_TENDER_AUCTION) {
 		json_t *au = json_object_get(req, "auction"), *pa = prev ? json_object_get(prev, "auction") : NULL;
@@ -509,7 +505,7 @@ proc_doc_public(json_t *docs)
 	size_t i;
 
 	json_array_foreach(docs, i, d) {
-		json_t *x = json_deep_copy(d);
+		json_t *x = json_copy(d);  /* shallow: the content is never copied */
 		json_object_del(x, "content");
 		json_object_set_new(x, "has_content", json_boolean(!json_is_null(json_object_get(d, "content"))));
 		json_array_append_new(out, x);
@@ -812,7 +808,7 @@ proc_touch(struct server *s, struct proc *p, int replay)
 	}
 	s->b_procs[s->b_nprocs++] = p;
 	p->touched_batch = ops_batch_seq(s);
-	p->mark_doc = json_deep_copy(p->doc);
+	p->mark_doc = json_incref(p->doc);  /* never changed in place: replaced whole */
 	p->mark_questions = json_deep_copy(p->questions);
 	p->mark_extras = json_deep_copy(p->extras);
 	p->mark_cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
@@ -842,7 +838,7 @@ proc_log(struct server *s, struct proc *p, const char *kind, int64_t at,
     json_t *detail)
 {
 	char pid[24], part[24], org[24], lt[24], of[24], t[TIME_BUF], *text;
-	json_t *d = detail ? json_deep_copy(detail) : json_object();
+	json_t *d = detail ? json_copy(detail) : json_object();  /* shallow: adds top-level keys */
 
 	proc_state_detail(p, d);
 	text = json_dumps(d, JSON_COMPACT);
@@ -946,6 +942,32 @@ proc_restore_finish(struct server *s)
 	}
 }
 
+/*
+ * The document after an amendment. The log row of an amendment holds what it
+ * changes, never what came before: "document" (the fields it restates: title,
+ * deadlines, lots, auction settings) and "documents" (the documents it adds,
+ * with their contents). The documents of earlier versions are shared with the
+ * current document, not copied; the added ones are numbered after them (their
+ * ids are written into the row, the same on replay), so an amendment costs
+ * storage, memory and replay time in proportion to its own size.
+ */
+static json_t *
+proc_amended_doc(json_t *cur, json_t *fields, json_t *added)
+{
+	json_t *full = json_copy(fields), *docs = json_copy(json_object_get(cur, "documents")), *x;
+	size_t i;
+
+	if (docs == NULL)
+		docs = json_array();
+	json_object_del(full, "documents");
+	json_array_foreach(added, i, x) {
+		json_object_set_new(x, "id", json_integer((json_int_t)json_array_size(docs) + 1));
+		json_array_append(docs, x);
+	}
+	json_object_set_new(full, "documents", docs);
+	return full;
+}
+
 /* Apply one change; see server.h. */
 int
 proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
@@ -1030,8 +1052,9 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
 		e = proc_amend(&p->pr, &pp, lots, nl, at);
 		if (e == PROC_OK) {
+			json_t *full = proc_amended_doc(p->doc, doc, json_object_get(d, "documents"));
 			json_decref(p->doc);
-			p->doc = json_incref(doc);
+			p->doc = full;
 			json_object_set_new(d, "version", json_integer(p->pr.version));
 			p->notify |= PROC_N_AMENDED;
 		}
@@ -1604,7 +1627,7 @@ proc_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t
 	struct proc *p;
 	const char *text;
 	int64_t n;
-	json_t *d;
+	json_t *d, *added;
 
 	if (strcmp(op, "procurement.create") == 0) {
 		if (v->role != ROLE_BUYER) {
@@ -1627,7 +1650,11 @@ proc_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t
 			return 1;
 		if ((d = proc_parse_doc(s, c, id, req, p->doc)) == NULL)
 			return 1;
-		proc_queue(s, c, id, "amended", p, json_pack("{s:s, s:o}", "reason", text, "document", d));
+		/* the row holds the amendment only: its fields and the documents it adds */
+		added = json_incref(json_object_get(d, "documents"));
+		json_object_del(d, "documents");
+		proc_queue(s, c, id, "amended", p, json_pack("{s:s, s:o, s:o}", "reason", text,
+		    "document", d, "documents", added));
 	} else if (strcmp(op, "procurement.cancel") == 0) {
 		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 1) < 0 ||
 		    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
