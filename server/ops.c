@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/money.h"
+#include "common/text.h"
 #include "common/timeutil.h"
 #include "server/server.h"
 
@@ -93,6 +94,7 @@ struct org *
 registry_org(struct server *s, int64_t id, const char *name)
 {
 	struct org *o = map_get(&s->orgs, id);
+	char *key;
 
 	if (o)
 		return o;
@@ -101,8 +103,28 @@ registry_org(struct server *s, int64_t id, const char *name)
 		return NULL;
 	}
 	o->id = id;
-	if (map_put(&s->orgs, id, o) < 0 || map_sput(&s->orgs_by_name, name, o) < 0)
+	if (map_put(&s->orgs, id, o) < 0)
 		return NULL;
+	/* by folded name: "Acme" and "ACME" are one organization */
+	if ((key = text_fold(name)) == NULL)
+		return NULL;
+	if (map_sget(&s->orgs_by_name, key) != NULL)
+		log_warn("organization=%lld \"%s\" has the name of another organization up to case "
+		    "and Unicode normalization", (long long)id, name);
+	else if (map_sput(&s->orgs_by_name, key, o) < 0)
+		o = NULL;
+	free(key);
+	return o;
+}
+
+/* The organization whose name folds like `name`, or NULL. */
+struct org *
+registry_org_named(struct server *s, const char *name)
+{
+	char *key = text_fold(name);
+	struct org *o = key ? map_sget(&s->orgs_by_name, key) : NULL;
+
+	free(key);
 	return o;
 }
 
@@ -701,6 +723,43 @@ ops_register_rows(void *arg, const struct db_res *res)
 	}
 }
 
+/*
+ * A registration names its organization; a name that folds like an existing
+ * organization's (or like one registered earlier in this batch) joins that
+ * organization: its stored name is what the statement inserts, so that the
+ * conflict on the name finds its row. -1 when out of memory.
+ */
+static int
+ops_register_org(struct server *s, struct cmd *k, struct map *pending)
+{
+	struct org *o = registry_org_named(s, k->org_name);
+	char *key, *pkey = NULL, *name;
+	struct cmd *first;
+
+	if (o != NULL) {
+		name = o->name;
+	} else {
+		if ((key = text_fold(k->org_name)) == NULL || asprintf(&pkey, "org %s", key) < 0)
+			pkey = NULL;
+		free(key);
+		if (pkey == NULL)
+			return -1;
+		first = map_sget(pending, pkey);
+		if (first == NULL && map_sput(pending, pkey, k) < 0)
+			first = k;
+		free(pkey);
+		name = first ? first->org_name : k->org_name;
+	}
+	if (name != k->org_name) {
+		char *copy = strdup(name);
+		if (copy == NULL)
+			return -1;
+		free(k->org_name);
+		k->org_name = copy;
+	}
+	return 0;
+}
+
 /* Apply a registration (a certificate registers once). */
 static int
 ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
@@ -712,6 +771,10 @@ ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
 		return 0;
 	}
 	map_sput(pending, k->cert.fp, k);
+	if (ops_register_org(s, k, pending) < 0) {
+		cmd_refuse(s, k, "internal", "out of memory");
+		return 0;
+	}
 	time_format(k->cert.not_before, nb);
 	time_format(k->cert.not_after, na);
 	{
@@ -1475,7 +1538,7 @@ op_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req)
 
 	if (ops_require(c, id, "auction.create", R_BUYER) < 0)
 		return;
-	if (proto_get_str(c, req, "title", 1, 500, &title) != 0 ||
+	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
 	    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
 		return;
 	if ((exp = money_exponent(currency)) < 0) {
@@ -1583,9 +1646,9 @@ op_participant_register(struct server *s, struct conn *c, json_t *id, json_t *re
 
 	if (ops_require(c, id, "participant.register", R_OPERATOR) < 0)
 		return;
-	if (proto_get_str(c, req, "organization", 1, 200, &org) != 0 ||
+	if (proto_get_text(c, req, "organization", 1, 200, TEXT_NAME, &org) != 0 ||
 	    proto_get_str(c, req, "role", 1, 16, &role) != 0 ||
-	    proto_get_str(c, req, "name", 1, 200, &name) != 0 ||
+	    proto_get_text(c, req, "name", 1, 200, TEXT_NAME, &name) != 0 ||
 	    proto_get_str(c, req, "certificate", 1, 65536, &pem) != 0 ||
 	    proto_get_str(c, req, "tax_id", 0, 64, &tax) < 0 ||
 	    proto_get_str(c, req, "country", 0, 2, &country) < 0)

@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/money.h"
+#include "common/text.h"
 #include "common/timeutil.h"
 #include "server/server.h"
 
@@ -183,6 +184,26 @@ proc_money_field(struct conn *c, json_t *id, json_t *obj, const char *f, int exp
 	return 0;
 }
 
+/* Check a lot title: 1 to 500 characters, a title's characters (common/text.h);
+ * 0, or -1 after an error reply. */
+static int
+proc_lot_title(struct conn *c, json_t *id, const char *t)
+{
+	char why[120], msg[200];
+	size_t n = strlen(t);
+
+	if (n == 0 || text_len(t, n) > 500) {
+		proc_err(c, id, "bad_field", "each lot title must be 1 to 500 characters", "lots");
+		return -1;
+	}
+	if (text_check(t, n, TEXT_LINE, why, sizeof(why)) < 0) {
+		snprintf(msg, sizeof(msg), "a lot title %s", why);
+		proc_err(c, id, "bad_field", msg, "lots");
+		return -1;
+	}
+	return 0;
+}
+
 /* Parse one criterion; `ci` is its index in the lot. */
 static json_t *
 proc_parse_criterion(struct conn *c, json_t *id, json_t *jc, int ci)
@@ -207,7 +228,8 @@ proc_parse_criterion(struct conn *c, json_t *id, json_t *jc, int ci)
 		    "(\"60\", \"12.5\")", "criteria");
 		return NULL;
 	}
-	if (k != CRIT_PRICE && (code == NULL || strlen(code) == 0 || strlen(code) > 40)) {
+	if (k != CRIT_PRICE && (code == NULL || strlen(code) == 0 ||
+	    text_len(code, strlen(code)) > 40)) {
 		proc_err(c, id, "bad_field", "non-price criteria need a code (1-40 chars)", "criteria");
 		return NULL;
 	}
@@ -285,7 +307,8 @@ proc_parse_documents(struct server *s, struct conn *c, json_t *id, json_t *jdocs
 		json_t *d;
 		int n;
 
-		if (name == NULL || mt == NULL || strlen(name) > 200 || strlen(mt) > 100) {
+		if (name == NULL || mt == NULL || text_len(name, strlen(name)) > 200 ||
+		    strlen(mt) > 100) {
 			proc_err(c, id, "bad_field", "a document needs a name and a media_type", "documents");
 			goto fail;
 		}
@@ -357,7 +380,7 @@ proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t
 	size_t i;
 	const char *why;
 
-	if (proto_get_str(c, req, "title", 1, 500, &title) != 0 ||
+	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
 	    proto_get_str(c, req, "description", 0, 20000, &descr) < 0)
 		return NULL;
 	if (prev) {
@@ -398,10 +421,11 @@ proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t
 		int64_t maxp;
 		size_t j;
 
-		if (!json_is_object(jl) || lt == NULL || strlen(lt) > 500) {
+		if (!json_is_object(jl) || lt == NULL || proc_lot_title(c, id, lt) < 0) {
 			json_decref(items);
 			json_decref(crits);
-			proc_err(c, id, "bad_field", "each lot needs a title", "lots");
+			if (!json_is_object(jl) || lt == NULL)
+				proc_err(c, id, "bad_field", "each lot needs a title", "lots");
 			goto fail;
 		}
 		lot = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)i + 1, "title", lt,

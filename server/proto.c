@@ -1,10 +1,12 @@
 /* The JSON-lines protocol: decode a request line, check its envelope, build
  * replies and errors, typed field getters. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/money.h"
+#include "common/text.h"
 #include "common/timeutil.h"
 #include "server/server.h"
 
@@ -70,15 +72,25 @@ proto_get_int(struct conn *c, json_t *req, const char *field, int required, int6
 	return 0;
 }
 
-/* A string field of at most `maxlen` bytes (and at least one). Returns 1 when
- * absent and optional. */
+/* A string field of 1 to `maxlen` characters (code points of its NFC form, which
+ * the request already holds: see proto_nfc) without NUL. Returns 1 when absent
+ * and optional. */
 int
 proto_get_str(struct conn *c, json_t *req, const char *field, int required, size_t maxlen,
     const char **out)
 {
+	return proto_get_text(c, req, field, required, maxlen, TEXT_FREE, out);
+}
+
+/* The same, with the rules of `kind` (names and titles refuse invisible characters). */
+int
+proto_get_text(struct conn *c, json_t *req, const char *field, int required, size_t maxlen,
+    int kind, const char **out)
+{
 	json_t *v = json_object_get(req, field);
 	json_t *id = json_object_get(req, "id");
-	char msg[160];
+	char msg[200], why[120];
+	size_t n;
 
 	if (v == NULL || json_is_null(v)) {
 		if (!required)
@@ -92,14 +104,56 @@ proto_get_str(struct conn *c, json_t *req, const char *field, int required, size
 		conn_send(c, proto_error(id, "bad_field", msg, field));
 		return -1;
 	}
-	if (json_string_length(v) == 0 || json_string_length(v) > maxlen ||
-	    strlen(json_string_value(v)) != json_string_length(v)) {
-		snprintf(msg, sizeof(msg), "field '%s' must be 1 to %zu bytes without NUL", field, maxlen);
+	n = json_string_length(v);
+	if (n == 0 || text_len(json_string_value(v), n) > maxlen ||
+	    strlen(json_string_value(v)) != n) {
+		snprintf(msg, sizeof(msg), "field '%s' must be 1 to %zu characters without NUL", field,
+		    maxlen);
+		conn_send(c, proto_error(id, "bad_field", msg, field));
+		return -1;
+	}
+	if (text_check(json_string_value(v), n, (enum text_kind)kind, why, sizeof(why)) < 0) {
+		snprintf(msg, sizeof(msg), "field '%s' %s", field, why);
 		conn_send(c, proto_error(id, "bad_field", msg, field));
 		return -1;
 	}
 	*out = json_string_value(v);
 	return 0;
+}
+
+/* Replace every string of a request by its NFC form, in place: what the
+ * operations check, store and echo is normalized (but the request id is echoed
+ * as sent). -1 when out of memory. */
+static int
+proto_nfc(json_t *v, int top)
+{
+	const char *key;
+	json_t *x;
+	size_t i, n;
+	char *nfc;
+	int rc;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		json_object_foreach(v, key, x)
+			if (!(top && strcmp(key, "id") == 0) && proto_nfc(x, 0) < 0)
+				return -1;
+		return 0;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, x)
+			if (proto_nfc(x, 0) < 0)
+				return -1;
+		return 0;
+	case JSON_STRING:
+		rc = text_nfc(json_string_value(v), json_string_length(v), &nfc, &n);
+		if (rc == 1) {
+			rc = json_string_setn_nocheck(v, nfc, n);
+			free(nfc);
+		}
+		return rc < 0 ? -1 : 0;
+	default:
+		return 0;
+	}
 }
 
 /* Decode one request line and hand it to the operations. */
@@ -124,6 +178,10 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 	if (id != NULL && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id)) {
 		conn_send(c, proto_error(NULL, "bad_request", "'id' must be a string or an integer",
 		    "id"));
+		goto out;
+	}
+	if (proto_nfc(req, 1) < 0) {
+		conn_send(c, proto_error(id, "internal", "out of memory", NULL));
 		goto out;
 	}
 	op = json_object_get(req, "op");

@@ -212,8 +212,12 @@ json_t *proto_error(json_t *id, const char *code, const char *message, const cha
 json_t *proto_ok(json_t *id);
 /* Field getters: return 0, or send an error reply for `id` and return -1. */
 int proto_get_int(struct conn *c, json_t *req, const char *field, int required, int64_t *out);
+/* String fields: 1 to `maxlen` characters (Unicode code points, NFC); proto_get_text
+ * adds the rules of a common/text.h kind (TEXT_NAME, TEXT_LINE). */
 int proto_get_str(struct conn *c, json_t *req, const char *field, int required, size_t maxlen,
     const char **out);
+int proto_get_text(struct conn *c, json_t *req, const char *field, int required, size_t maxlen,
+    int kind, const char **out);
 json_t *proto_time(int64_t ms);
 json_t *proto_money(int64_t v, int exp);
 
@@ -306,6 +310,8 @@ struct book *ops_open_auction(struct server *s, struct proc *p, int lot_index, i
 
 /* ---- registry (ops.c) ---- */
 struct org *registry_org(struct server *s, int64_t id, const char *name);
+/* The organization whose name is `name` up to case and Unicode normalization. */
+struct org *registry_org_named(struct server *s, const char *name);
 struct participant *registry_participant(struct server *s, int64_t id, int64_t org_id,
     const char *name, const char *role, const char *status, const char *fp);
 const char *role_name(enum role r);
