@@ -517,12 +517,78 @@ ops_transitions(struct server *s, struct book *b)
 	}
 }
 
+/*
+ * The message of a refused bid: what would have been accepted, with amounts as
+ * decimal strings and times in RFC 3339 ("amount must be at most 945000.00
+ * (best 950000.00 minus step 5000.00)").
+ */
+static void
+ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, char *msg,
+    size_t n)
+{
+	const struct auction *a = &b->a;
+	struct auction_bounds bd;
+	char ref[40], own[40], lim[40], step[40], t[TIME_BUF];
+	const char *refname;
+
+	auction_bounds(a, k->who->org->id, &bd);
+	refname = bd.best_is_start ? "start price" : "best";
+	money_format(bd.reference, b->exp, ref, sizeof(ref));
+	money_format(bd.own, b->exp, own, sizeof(own));
+	switch (e) {
+	case AUCTION_E_NOT_STARTED:
+		time_format(a->p.starts_at, t);
+		snprintf(msg, n, "the auction starts at %s", t);
+		break;
+	case AUCTION_E_ENDED:
+		time_format(a->state == AUCTION_CLOSED ? a->closed_at : a->ends_at, t);
+		snprintf(msg, n, "the auction ended at %s", t);
+		break;
+	case AUCTION_E_CANCELLED:
+		time_format(a->closed_at, t);
+		snprintf(msg, n, "the auction was cancelled at %s", t);
+		break;
+	case AUCTION_E_OWN_AUCTION:
+		snprintf(msg, n, "the buyer's organization cannot bid in its own auction");
+		break;
+	case AUCTION_E_NOT_POSITIVE:
+		money_format(0, b->exp, lim, sizeof(lim));
+		snprintf(msg, n, "amount must be above %s", lim);
+		break;
+	case AUCTION_E_NOT_BELOW_START:
+		money_format(a->p.start_price, b->exp, lim, sizeof(lim));
+		snprintf(msg, n, "amount must be below the start price %s", lim);
+		break;
+	case AUCTION_E_NOT_BELOW_OWN:
+		snprintf(msg, n, "amount must be below your previous bid %s", own);
+		break;
+	case AUCTION_E_WHILE_LEADING:
+		snprintf(msg, n, "you hold the best price %s and may not lower it", own);
+		break;
+	case AUCTION_E_STEP_TOO_SMALL:
+		money_format(bd.lead_max, b->exp, lim, sizeof(lim));
+		money_format(a->p.step_min, b->exp, step, sizeof(step));
+		snprintf(msg, n, "amount must be at most %s (%s %s minus step %s)", lim, refname, ref,
+		    step);
+		break;
+	case AUCTION_E_STEP_TOO_LARGE:
+		money_format(bd.lead_min, b->exp, lim, sizeof(lim));
+		money_format(a->p.step_max, b->exp, step, sizeof(step));
+		snprintf(msg, n, "amount must be at least %s (%s %s minus maximum step %s)", lim,
+		    refname, ref, step);
+		break;
+	default:
+		snprintf(msg, n, "%s", auction_err_message(e));
+		break;
+	}
+}
+
 /* Apply a bid: the engine decides; accepted bids join the batch. */
 static int
 ops_apply_bid(struct server *s, struct cmd *k)
 {
 	struct book *b = book_get(s, k->auction_id);
-	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF];
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF], msg[200];
 	enum auction_err e;
 	int64_t prev_end;
 
@@ -545,11 +611,12 @@ ops_apply_bid(struct server *s, struct cmd *k)
 		const char *p[7] = { I64(aid, b->a.id), t, I64(pid, k->who->id),
 		    I64(oid, k->who->org->id), k->fp, I64(amt, k->amount), auction_err_code(e) };
 		ops_sql(s, DB_S_REFUSED, 7, p, NULL, NULL);
+		ops_bid_refusal(b, k, e, msg, sizeof(msg));
 		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
 		    (long long)k->who->id, auction_err_code(e));
 		/* answered when the batch commits: the refusal may rest on a bid of this
 		 * batch, which could still roll back */
-		k->reply = proto_error(k->id, auction_err_code(e), auction_err_message(e), NULL);
+		k->reply = proto_error(k->id, auction_err_code(e), msg, NULL);
 		return 1;
 	}
 	s->next_bid_id++;
@@ -940,9 +1007,13 @@ ops_commit_cmd(struct server *s, struct cmd *k)
 		json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
 		json_object_set_new(r, "extended", json_boolean(k->res.extended));
 		cmd_reply(s, k, r);
-		log_info("auction=%lld bid=%lld participant=%lld amount=%lld rank=%d%s accepted",
-		    (long long)k->auction_id, (long long)k->bid_id, (long long)k->who->id,
-		    (long long)k->amount, k->res.rank, k->res.extended ? " extended" : "");
+		{
+			char amount[40];
+			money_format(k->amount, b->exp, amount, sizeof(amount));
+			log_info("auction=%lld bid=%lld participant=%lld amount=%s rank=%d%s accepted",
+			    (long long)k->auction_id, (long long)k->bid_id, (long long)k->who->id,
+			    amount, k->res.rank, k->res.extended ? " extended" : "");
+		}
 		break;
 	}
 	case CMD_CREATE:

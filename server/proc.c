@@ -924,12 +924,65 @@ proc_after(struct server *s, struct proc *p, enum proc_state before, int64_t at)
 	(void)at;
 }
 
+/* The text of the last refusal that names a time (valid until the next one). */
+static char proc_msg[256];
+
+/* "submissions open at T", "the submission deadline passed at T": a refusal for the
+ * procedure's phase says when that phase opens or closed (RFC 3339). NULL when
+ * `e` is not about the phase. */
+static const char *
+proc_phase_message(const struct proc *p, const char *kind, enum proc_err e, int64_t at)
+{
+	const struct procedure *pr = &p->pr;
+	char t1[TIME_BUF], t2[TIME_BUF];
+
+	time_format(pr->p.enquiry_end, t1);
+	time_format(pr->p.submission_deadline, t2);
+	if (e == PROC_E_NOT_OPEN && pr->state == PROC_DRAFT)
+		snprintf(proc_msg, sizeof(proc_msg), "the procurement is not published yet; "
+		    "submissions open at %s (enquiry_end) once it is", t1);
+	else if (e == PROC_E_NOT_OPEN)
+		snprintf(proc_msg, sizeof(proc_msg), "submissions open at %s (enquiry_end)", t1);
+	else if (e == PROC_E_DEADLINE && strcmp(kind, "published") == 0)
+		snprintf(proc_msg, sizeof(proc_msg), "the enquiry period would end at %s "
+		    "(enquiry_end), which has passed: amend the dates first", t1);
+	else if (e == PROC_E_DEADLINE)
+		snprintf(proc_msg, sizeof(proc_msg), "the submission deadline passed at %s", t2);
+	else if (e == PROC_E_STATE && strcmp(kind, "amended") == 0 &&
+	    pr->state == PROC_TENDERING && at >= pr->p.submission_deadline) {
+		time_format(pr->p.opening_at, t1);
+		snprintf(proc_msg, sizeof(proc_msg), "the submission deadline passed at %s; "
+		    "nothing may change until the opening at %s", t2, t1);
+	} else if (e == PROC_E_STATE)
+		snprintf(proc_msg, sizeof(proc_msg), "not allowed while the procurement is %s",
+		    proc_state_name(pr->state));
+	else
+		return NULL;
+	return proc_msg;
+}
+
 /* Map an engine error to a reply. */
 static int
-proc_refuse(enum proc_err e, const char **code, const char **message)
+proc_refuse(const struct proc *p, const char *kind, enum proc_err e, int64_t at, int64_t lot,
+    const char **code, const char **message)
 {
 	*code = proc_err_code(e);
-	*message = proc_err_message(e);
+	*message = proc_phase_message(p, kind, e, at);
+	if (*message == NULL && e == PROC_E_PRICE) {
+		/* what would have been accepted: above zero, at most the lot's maximum */
+		for (int i = 0; i < p->pr.nlots; i++) {
+			char zero[40], max[40];
+			if (p->pr.lots[i].id != lot)
+				continue;
+			money_format(0, p->exp, zero, sizeof(zero));
+			money_format(p->pr.lots[i].max_price, p->exp, max, sizeof(max));
+			snprintf(proc_msg, sizeof(proc_msg), "price must be above %s and at most %s "
+			    "(the lot's maximum price)", zero, max);
+			*message = proc_msg;
+		}
+	}
+	if (*message == NULL)
+		*message = proc_err_message(e);
 	return 0;
 }
 
@@ -1062,8 +1115,14 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 	} else if (strcmp(kind, "question_asked") == 0) {
 		proc_advance(&p->pr, at);
 		if (p->pr.state != PROC_PUBLISHED) {
+			char t[TIME_BUF];
+			time_format(p->pr.p.enquiry_end, t);
+			snprintf(proc_msg, sizeof(proc_msg), p->pr.state == PROC_DRAFT ?
+			    "questions are taken during the enquiry period only, once the procurement "
+			    "is published, until %s" : "questions are taken during the enquiry period "
+			    "only, which ended at %s", t);
 			*code = "bad_state";
-			*message = "questions are taken during the enquiry period only";
+			*message = proc_msg;
 			return 0;
 		}
 		json_object_set_new(d, "question", json_integer((json_int_t)json_array_size(p->questions) + 1));
@@ -1193,7 +1252,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		return 0;
 	}
 	if (e != PROC_OK)
-		return proc_refuse(e, code, message);
+		return proc_refuse(p, kind, e, at, lot, code, message);
 	if (replay)
 		return 1;
 	proc_log(s, p, kind, at, who, fp, lot, offer, sealed, d);
