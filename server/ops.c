@@ -63,6 +63,9 @@ struct cmd {
 	char pkind[32];
 	json_t *detail;
 	json_t *reply;
+	/* the request, for the log line of its reply (empty op: nothing to log) */
+	char op[48];
+	int64_t t0;
 };
 
 static const char *const role_names[] = { "buyer", "supplier", "operator" };
@@ -195,6 +198,8 @@ cmd_new(enum cmd_kind kind, struct conn *c, json_t *id)
 		k->who = ci->who;
 		snprintf(k->fp, sizeof(k->fp), "%s", ci->cert->fp);
 		k->id = json_incref(id ? id : json_null());
+		const char *op = proto_current(&k->t0);
+		snprintf(k->op, sizeof(k->op), "%s", op ? op : "");
 	}
 	return k;
 }
@@ -354,6 +359,8 @@ ops_deliver(struct server *s)
 static void
 cmd_reply(struct server *s, struct cmd *k, json_t *msg)
 {
+	if (k->conn_id != 0 && k->op[0])
+		proto_log_reply(k->conn_id, k->fp, k->op, k->id, k->t0, msg);
 	if (k->conn_id == 0 || conn_get(s, k->conn_id) == NULL) {
 		json_decref(msg);
 		return;
@@ -1078,26 +1085,27 @@ ops_answer_waiters(struct server *s)
 		json_t *id = json_array_get(w, 1);
 		struct book *b = book_get(s, json_integer_value(json_array_get(w, 2)));
 		struct conn *c = conn_get(s, cid);
-		json_t *r, *pv;
+		json_t *r, *pv, *ctx = json_array_get(w, json_array_size(w) - 1);
 		if (c == NULL)
 			continue;
-		if (json_array_size(w) > 3) {  /* a procurement */
+		if (json_is_integer(json_array_get(w, 3))) {  /* a procurement */
 			pv = proc_view_of(s, json_integer_value(json_array_get(w, 2)), conn_ident(c)->who);
 			if (pv == NULL) {
-				ops_emit_json(s, cid, proto_error(id, "not_found", "no such procurement", NULL), 1);
-				continue;
+				r = proto_error(id, "not_found", "no such procurement", NULL);
+			} else {
+				r = proto_ok(id);
+				json_object_set_new(r, "procurement", pv);
 			}
+		} else if (b == NULL) {
+			r = proto_error(id, "not_found", "no such auction", NULL);
+		} else {
 			r = proto_ok(id);
-			json_object_set_new(r, "procurement", pv);
-			ops_emit_json(s, cid, r, 1);
-			continue;
+			json_object_set_new(r, "auction", book_view(s, b, conn_ident(c)->who, 1));
 		}
-		if (b == NULL) {
-			ops_emit_json(s, cid, proto_error(id, "not_found", "no such auction", NULL), 1);
-			continue;
-		}
-		r = proto_ok(id);
-		json_object_set_new(r, "auction", book_view(s, b, conn_ident(c)->who, 1));
+		if (json_is_array(ctx))
+			proto_log_reply(cid, conn_ident(c)->cert->fp,
+			    json_string_value(json_array_get(ctx, 0)), id,
+			    json_integer_value(json_array_get(ctx, 1)), r);
 		ops_emit_json(s, cid, r, 1);
 	}
 	json_decref(s->b_waiters);
@@ -1402,6 +1410,16 @@ ops_book_arg(struct server *s, struct conn *c, json_t *id, json_t *req)
 	return b;
 }
 
+/* The request being handled, for a parked read's log line: [op, start µs]. */
+json_t *
+ops_log_ctx(void)
+{
+	int64_t t0 = 0;
+	const char *op = proto_current(&t0);
+
+	return json_pack("[s, I]", op ? op : "-", (json_int_t)t0);
+}
+
 /* Reply with the auction now, or after the batch in flight when it changed it. */
 static void
 ops_reply_view(struct server *s, struct conn *c, json_t *id, struct book *b)
@@ -1411,8 +1429,9 @@ ops_reply_view(struct server *s, struct conn *c, json_t *id, struct book *b)
 	if (b->dirty) {
 		if (s->b_waiters == NULL)
 			s->b_waiters = json_array();
-		json_array_append_new(s->b_waiters, json_pack("[I, O, I]",
-		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)b->a.id));
+		json_array_append_new(s->b_waiters, json_pack("[I, O, I, n, o]",
+		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)b->a.id,
+		    ops_log_ctx()));
 		conn_pending_add(c, 1);  /* parked reads count against the connection's bound */
 		return;
 	}
@@ -1795,8 +1814,6 @@ op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req,
 int
 ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req)
 {
-	int64_t t0 = time_mono_ms();
-
 	if (proc_handle(s, c, op, id, req))
 		;
 	else if (strcmp(op, "hello") == 0)
@@ -1823,7 +1840,5 @@ ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t 
 		op_participant_status(s, c, id, req, 0);
 	else
 		return -1;
-	log_debug("conn=%llu fp=%.16s op=%s ms=%lld", (unsigned long long)conn_ident(c)->id,
-	    conn_ident(c)->cert->fp, op, (long long)(time_mono_ms() - t0));
 	return 0;
 }

@@ -1472,8 +1472,9 @@ proc_reply_view(struct server *s, struct conn *c, json_t *id, struct proc *p)
 	if (p->dirty) {
 		if (s->b_waiters == NULL)
 			s->b_waiters = json_array();
-		json_array_append_new(s->b_waiters, json_pack("[I, O, I, i]",
-		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)p->pr.id, 1));
+		json_array_append_new(s->b_waiters, json_pack("[I, O, I, i, o]",
+		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)p->pr.id, 1,
+		    ops_log_ctx()));
 		conn_pending_add(c, 1);
 		return;
 	}

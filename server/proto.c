@@ -1,8 +1,10 @@
 /* The JSON-lines protocol: decode a request line, check its envelope, build
  * replies and errors, typed field getters. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/money.h"
@@ -156,6 +158,93 @@ proto_nfc(json_t *v, int top)
 	}
 }
 
+/*
+ * The request being handled. Its reply, when sent at once through conn_send,
+ * is logged there (proto_sent); a reply sent later (after a commit, or after
+ * the batch a read waits for) is logged by its sender, with the operation and
+ * start time it took from proto_current() when the request was queued.
+ */
+static struct {
+	const struct conn *c;      /* NULL outside proto_handle_line */
+	char op[48];
+	json_t *id;
+	int64_t t0;                /* monotonic microseconds */
+	int logged;
+} proto_cur;
+
+/* Monotonic clock in microseconds. */
+int64_t
+proto_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The operation name and start time of the request being handled; NULL outside one. */
+const char *
+proto_current(int64_t *t0_us)
+{
+	if (proto_cur.c == NULL)
+		return NULL;
+	*t0_us = proto_cur.t0;
+	return proto_cur.op;
+}
+
+/* One line per reply: "conn=ID cert=FP op=NAME id=REQID result=ok|CODE ms=X.X". */
+void
+proto_log_reply(uint64_t conn, const char *fp, const char *op, json_t *id, int64_t t0_us,
+    json_t *reply)
+{
+	json_t *ok = json_object_get(reply, "ok");
+	const char *result = "ok";
+	char *idtext;
+	int64_t us = proto_clock_us() - t0_us;
+
+	if (ok == NULL)
+		return;
+	idtext = id && !json_is_null(id) ?
+	    json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
+	/* a string id is shown in quotes, anything but [A-Za-z0-9._:-] as '?': one line,
+	 * space-separated fields, whatever a client sends */
+	for (char *p = idtext; p && *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._:-\"", *p))
+			*p = '?';
+	if (!json_is_true(ok))
+		result = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
+	log_info("conn=%llu cert=%.16s op=%s id=%.64s result=%s ms=%lld.%lld",
+	    (unsigned long long)conn, fp ? fp : "-", op, idtext ? idtext : "-",
+	    result ? result : "?", (long long)(us / 1000), (long long)(us % 1000 / 100));
+	free(idtext);
+}
+
+/* Called by conn_send for every message: the reply to the request being handled
+ * is logged. */
+void
+proto_sent(struct conn *c, json_t *msg)
+{
+	const struct conn_ident *ci;
+
+	if (c != proto_cur.c || proto_cur.logged || json_object_get(msg, "ok") == NULL)
+		return;
+	proto_cur.logged = 1;
+	ci = conn_ident(c);
+	proto_log_reply(ci->id, ci->cert ? ci->cert->fp : NULL, proto_cur.op,
+	    json_object_get(msg, "id"), proto_cur.t0, msg);
+}
+
+/* The operation name as logged: letters, digits, '.', '_' and '-' (others become '?'). */
+static void
+proto_set_op(const char *op)
+{
+	size_t i;
+
+	for (i = 0; op[i] && i < sizeof(proto_cur.op) - 1; i++)
+		proto_cur.op[i] = (isalnum((unsigned char)op[i]) || strchr("._-", op[i])) ? op[i] : '?';
+	proto_cur.op[i] = '\0';
+}
+
 /* Decode one request line and hand it to the operations. */
 void
 proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len)
@@ -164,10 +253,15 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 	json_t *req, *id, *op;
 	char msg[256];
 
+	proto_cur.c = c;
+	proto_cur.t0 = proto_clock_us();
+	proto_cur.logged = 0;
+	proto_set_op("-");
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (req == NULL) {
 		snprintf(msg, sizeof(msg), "invalid JSON at column %d: %s", err.column, err.text);
 		conn_send(c, proto_error(NULL, "bad_json", msg, NULL));
+		proto_cur.c = NULL;
 		return;
 	}
 	if (!json_is_object(req)) {
@@ -180,6 +274,8 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 		    "id"));
 		goto out;
 	}
+	if (json_is_string(json_object_get(req, "op")))
+		proto_set_op(json_string_value(json_object_get(req, "op")));
 	if (proto_nfc(req, 1) < 0) {
 		conn_send(c, proto_error(id, "internal", "out of memory", NULL));
 		goto out;
@@ -195,5 +291,6 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 		conn_send(c, proto_error(id, "unknown_op", msg, "op"));
 	}
 out:
+	proto_cur.c = NULL;
 	json_decref(req);
 }

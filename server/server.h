@@ -220,6 +220,15 @@ int proto_get_text(struct conn *c, json_t *req, const char *field, int required,
     int kind, const char **out);
 json_t *proto_time(int64_t ms);
 json_t *proto_money(int64_t v, int exp);
+/* Logging replies, one info line each (docs/operations.md "Logs"). */
+int64_t proto_clock_us(void);
+/* The operation and start time of the request being handled; NULL outside one. */
+const char *proto_current(int64_t *t0_us);
+/* conn_send hands every message here: the reply to the request being handled is logged. */
+void proto_sent(struct conn *c, json_t *msg);
+/* Log a reply sent later (after a commit): `op` and `t0_us` from proto_current(). */
+void proto_log_reply(uint64_t conn, const char *fp, const char *op, json_t *id, int64_t t0_us,
+    json_t *reply);
 
 /* ---- ops.c ---- */
 int ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req);
@@ -307,6 +316,9 @@ void ops_text_release(struct ops_text *t);
 void ops_emit_shared(struct server *s, struct conn *c, struct ops_text *t);
 /* Open the live auction of a tender_auction lot, seeded with the tender prices. */
 struct book *ops_open_auction(struct server *s, struct proc *p, int lot_index, int64_t at);
+
+/* The request being handled, for the log line of a reply sent later: [op, start µs]. */
+json_t *ops_log_ctx(void);
 
 /* ---- registry (ops.c) ---- */
 struct org *registry_org(struct server *s, int64_t id, const char *name);
