@@ -1663,9 +1663,12 @@ op_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req)
 		    "starts_at must be an RFC 3339 time, not more than 60 s in the past", "starts_at"));
 		return;
 	}
+	/* defaults: a 10-minute auction (44-FZ's first 10 minutes) whose last 2 minutes
+	 * extend: a lead-taking bid with 2 minutes or less left moves the end to 2 minutes
+	 * after it (etenders.ge); the same as a tender_auction's (proc.c) */
 	if (ops_seconds(c, id, req, "duration", 600, 1, 30L * 86400, &dur) < 0 ||
-	    ops_seconds(c, id, req, "extension_window", 600, 0, 86400, &p.ext_window) < 0 ||
-	    ops_seconds(c, id, req, "extension", 600, 0, 86400, &p.ext_length) < 0)
+	    ops_seconds(c, id, req, "extension_window", 120, 0, 86400, &p.ext_window) < 0 ||
+	    ops_seconds(c, id, req, "extension", 120, 0, 86400, &p.ext_length) < 0)
 		return;
 	p.ends_at = p.starts_at + dur;
 	p.buyer_org = conn_ident(c)->who->org->id;
