@@ -38,6 +38,9 @@ def test_bid_refusals_name_the_bounds(server, unique):
     assert s2.ok("auction.bid", auction=aid, amount="99500.00")["rank"] == 2
     assert msg(s2, "auction.bid", auction=aid, amount="99600.00") == (
         "bid_not_below_own", "amount must be below your previous bid 99500.00")
+    # a buyer participant cannot bid at all, not even in its own auction
+    assert msg(b, "auction.bid", auction=aid, amount="98000.00") == (
+        "forbidden", "a buyer may not use auction.bid")
     # logs print amounts as decimals too
     assert "amount=99000.00 rank=1 accepted" in server.log_text()
     b.ok("auction.cancel", auction=aid, reason="test over")
