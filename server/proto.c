@@ -167,7 +167,6 @@ proto_nfc(json_t *v, int top)
 static struct {
 	const struct conn *c;      /* NULL outside proto_handle_line */
 	char op[48];
-	json_t *id;
 	int64_t t0;                /* monotonic microseconds */
 	int logged;
 } proto_cur;
