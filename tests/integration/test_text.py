@@ -40,6 +40,9 @@ def test_strings_are_stored_in_nfc(server, unique):
              duration=60, extension_window=0, extension=0)
     assert r["auction"]["title"] == composed
     assert b.ok("auction.get", auction=r["auction"]["id"])["auction"]["title"] == composed
+    # invalid UTF-8 is not JSON
+    b.send_raw(b'{"id":9,"op":"auction.create","title":"\xc3("}\n')
+    assert b.read_msg()["error"]["code"] == "bad_json"
     # a request id is echoed as sent
     rid = "e\u0301"
     b.send_raw(('{"id":"%s","op":"hello"}\n' % rid).encode())
