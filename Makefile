@@ -17,7 +17,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 PYTHON   ?= /usr/bin/python3
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring
 PG_INC     = $(shell pg_config --includedir 2>/dev/null)
 
 COMMON_SRC  := $(wildcard common/*.c)

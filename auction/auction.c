@@ -436,6 +436,21 @@ const char *auction_err_message(enum auction_err e)
 	return "Internal error.";
 }
 
+/* The bounds a bid by `org` must meet now. */
+void auction_bounds(const struct auction *a, int64_t org, struct auction_bounds *out)
+{
+	int64_t best = auction_best(a);
+	long found = auction_find_entry(a, org);
+
+	out->best_is_start = best < 0;
+	out->reference = best < 0 ? a->p.start_price : best;
+	out->own = found >= 0 ? a->entries[found].amount : -1;
+	out->lead_max = out->reference - a->p.step_min;
+	out->lead_min = out->reference - a->p.step_max;
+	if (out->lead_min < 1)
+		out->lead_min = 1;
+}
+
 /* Lower-case name of a state, as used on the wire. */
 const char *auction_state_name(enum auction_state s)
 {

@@ -187,6 +187,18 @@ const struct auction_entry *auction_at_rank(const struct auction *a, int rank);
 void auction_mark(const struct auction *a, struct auction_mark *m);
 void auction_rollback(struct auction *a, const struct auction_mark *m);
 
+/* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
+struct auction_bounds {
+	int64_t reference;     /* the best price, or the start price when there are no bids */
+	int best_is_start;     /* reference is the start price */
+	int64_t own;           /* the bidder's current price, -1 when it has not bid */
+	int64_t lead_max;      /* the highest lead-taking amount: reference - step_min */
+	int64_t lead_min;      /* the lowest lead-taking amount: reference - step_max (>= 1) */
+};
+
+/* The bounds a bid by `org` must meet now (the state as it is; no clock advance). */
+void auction_bounds(const struct auction *a, int64_t org, struct auction_bounds *out);
+
 /* Stable machine code ("bid_step_too_small") and English message. */
 const char *auction_err_code(enum auction_err e);
 const char *auction_err_message(enum auction_err e);

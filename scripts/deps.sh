@@ -13,7 +13,7 @@ set -euo pipefail
 # on port 5432 is never used: tenderd's scripts run their own cluster (scripts/pgctl.sh).
 PACKAGES=(
     build-essential pkg-config
-    libevent-dev libssl-dev libpq-dev libjansson-dev libcmocka-dev
+    libevent-dev libssl-dev libpq-dev libjansson-dev libcmocka-dev libunistring-dev
     postgresql-15 postgresql-client-15 postgresql-contrib
     openssl
     python3 python3-pytest

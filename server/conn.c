@@ -105,6 +105,8 @@ conn_send(struct conn *c, json_t *msg)
 {
 	char *text;
 
+	if (c != NULL && msg != NULL)
+		proto_sent(c, msg);  /* logs the reply to the request being handled */
 	if (c == NULL || c->state == CONN_CLOSING || msg == NULL) {
 		json_decref(msg);
 		return;

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "common/log.h"
+#include "common/text.h"
 
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
 
@@ -586,6 +587,36 @@ out:
 	return rc;
 }
 
+/* The stored name of the organization whose name folds like `org` (see
+ * common/text.h), in `*name` (static storage), or `org` itself when there is none. */
+static int
+boot_org_named(PGconn *pg, const char *org, const char **name, char *cause, size_t n)
+{
+	static char found[1024];
+	char *key = text_fold(org), *k2;
+	PGresult *r;
+
+	*name = org;
+	if (key == NULL) {
+		snprintf(cause, n, "organization name is not valid UTF-8");
+		return -1;
+	}
+	if ((r = boot_query(pg, "SELECT name FROM organizations ORDER BY id", cause, n)) == NULL) {
+		free(key);
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(r) && *name == org; i++) {
+		if ((k2 = text_fold(PQgetvalue(r, i, 0))) != NULL && strcmp(k2, key) == 0) {
+			snprintf(found, sizeof(found), "%s", PQgetvalue(r, i, 0));
+			*name = found;
+		}
+		free(k2);
+	}
+	PQclear(r);
+	free(key);
+	return 0;
+}
+
 /* Register a participant from the command line. */
 int
 db_boot_register(const char *conninfo, const char *role, const char *org, const char *name,
@@ -618,6 +649,10 @@ db_boot_register(const char *conninfo, const char *role, const char *org, const 
 		snprintf(cause, n, "%s", PQresultErrorMessage(r));
 	} else {
 		PQclear(r);
+		if (boot_org_named(pg, org, &params[0], cause, n) < 0) {
+			PQfinish(pg);
+			return -1;
+		}
 		r = PQexecParams(pg, sql, 9, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 			*participant_id = boot_i64(r, 0, 0);

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/timeutil.h"
 #include "server/server.h"
 
@@ -88,6 +89,38 @@ parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts
 	log_set_level((enum log_level)log_level_parse(cfg->log_level));
 }
 
+/* A name given to `tenderd register`, in NFC (malloc'd in `*out`) and checked like
+ * the protocol's names (1 to 200 characters, nothing invisible); -1 after a message. */
+static int
+register_text(const char *what, const char *in, char **out)
+{
+	size_t n = strlen(in), nn;
+	char why[120], *nfc = NULL;
+	int rc = text_nfc(in, n, &nfc, &nn);
+
+	if (rc < 0) {
+		fprintf(stderr, "tenderd: --%s is not valid UTF-8\n", what);
+		return -1;
+	}
+	*out = rc == 1 ? nfc : strdup(in);
+	if (*out == NULL)
+		return -1;
+	n = strlen(*out);
+	if (n == 0 || text_len(*out, n) > 200) {
+		fprintf(stderr, "tenderd: --%s must be 1 to 200 characters\n", what);
+		goto bad;
+	}
+	if (text_check(*out, n, TEXT_NAME, why, sizeof(why)) < 0) {
+		fprintf(stderr, "tenderd: --%s %s\n", what, why);
+		goto bad;
+	}
+	return 0;
+bad:
+	free(*out);
+	*out = NULL;
+	return -1;
+}
+
 /* tenderd register: offline registration with a blocking connection. */
 static int
 cmd_register(const struct config *cfg, const struct reg_opts *r)
@@ -95,7 +128,7 @@ cmd_register(const struct config *cfg, const struct reg_opts *r)
 	struct tls_cert_info info;
 	char cause[512], nb[TIME_BUF], na[TIME_BUF];
 	int64_t pid = 0, oid = 0;
-	char *pem = NULL;
+	char *pem = NULL, *org = NULL, *name = NULL;
 	enum role role;
 	int rc;
 
@@ -105,15 +138,24 @@ cmd_register(const struct config *cfg, const struct reg_opts *r)
 		fprintf(stderr, "tenderd: role must be buyer, supplier or operator\n");
 		return 2;
 	}
+	if (register_text("organization", r->org, &org) < 0 ||
+	    register_text("name", r->name, &name) < 0) {
+		free(org);
+		return 2;
+	}
 	if (tls_cert_file_info(r->cert, &info, &pem, cause, sizeof(cause)) < 0) {
+		free(org);
+		free(name);
 		fprintf(stderr, "tenderd: %s\n", cause);
 		return 1;
 	}
 	time_format(info.not_before, nb);
 	time_format(info.not_after, na);
-	rc = db_boot_register(cfg->db, r->role, r->org, r->name, info.fp, info.subject,
+	rc = db_boot_register(cfg->db, r->role, org, name, info.fp, info.subject,
 	    info.serial, nb, na, pem, &pid, &oid, cause, sizeof(cause));
 	free(pem);
+	free(org);
+	free(name);
 	if (rc == 1) {
 		fprintf(stderr, "tenderd: %s\n", cause);
 		return 3;

@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/money.h"
+#include "common/text.h"
 #include "common/timeutil.h"
 #include "server/server.h"
 
@@ -62,6 +63,9 @@ struct cmd {
 	char pkind[32];
 	json_t *detail;
 	json_t *reply;
+	/* the request, for the log line of its reply (empty op: nothing to log) */
+	char op[48];
+	int64_t t0;
 };
 
 static const char *const role_names[] = { "buyer", "supplier", "operator" };
@@ -93,6 +97,7 @@ struct org *
 registry_org(struct server *s, int64_t id, const char *name)
 {
 	struct org *o = map_get(&s->orgs, id);
+	char *key;
 
 	if (o)
 		return o;
@@ -101,8 +106,28 @@ registry_org(struct server *s, int64_t id, const char *name)
 		return NULL;
 	}
 	o->id = id;
-	if (map_put(&s->orgs, id, o) < 0 || map_sput(&s->orgs_by_name, name, o) < 0)
+	if (map_put(&s->orgs, id, o) < 0)
 		return NULL;
+	/* by folded name: "Acme" and "ACME" are one organization */
+	if ((key = text_fold(name)) == NULL)
+		return NULL;
+	if (map_sget(&s->orgs_by_name, key) != NULL)
+		log_warn("organization=%lld \"%s\" has the name of another organization up to case "
+		    "and Unicode normalization", (long long)id, name);
+	else if (map_sput(&s->orgs_by_name, key, o) < 0)
+		o = NULL;
+	free(key);
+	return o;
+}
+
+/* The organization whose name folds like `name`, or NULL. */
+struct org *
+registry_org_named(struct server *s, const char *name)
+{
+	char *key = text_fold(name);
+	struct org *o = key ? map_sget(&s->orgs_by_name, key) : NULL;
+
+	free(key);
 	return o;
 }
 
@@ -173,6 +198,8 @@ cmd_new(enum cmd_kind kind, struct conn *c, json_t *id)
 		k->who = ci->who;
 		snprintf(k->fp, sizeof(k->fp), "%s", ci->cert->fp);
 		k->id = json_incref(id ? id : json_null());
+		const char *op = proto_current(&k->t0);
+		snprintf(k->op, sizeof(k->op), "%s", op ? op : "");
 	}
 	return k;
 }
@@ -332,6 +359,8 @@ ops_deliver(struct server *s)
 static void
 cmd_reply(struct server *s, struct cmd *k, json_t *msg)
 {
+	if (k->conn_id != 0 && k->op[0])
+		proto_log_reply(k->conn_id, k->fp, k->op, k->id, k->t0, msg);
 	if (k->conn_id == 0 || conn_get(s, k->conn_id) == NULL) {
 		json_decref(msg);
 		return;
@@ -495,12 +524,78 @@ ops_transitions(struct server *s, struct book *b)
 	}
 }
 
+/*
+ * The message of a refused bid: what would have been accepted, with amounts as
+ * decimal strings and times in RFC 3339 ("amount must be at most 945000.00
+ * (best 950000.00 minus step 5000.00)").
+ */
+static void
+ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, char *msg,
+    size_t n)
+{
+	const struct auction *a = &b->a;
+	struct auction_bounds bd;
+	char ref[40], own[40], lim[40], step[40], t[TIME_BUF];
+	const char *refname;
+
+	auction_bounds(a, k->who->org->id, &bd);
+	refname = bd.best_is_start ? "start price" : "best";
+	money_format(bd.reference, b->exp, ref, sizeof(ref));
+	money_format(bd.own, b->exp, own, sizeof(own));
+	switch (e) {
+	case AUCTION_E_NOT_STARTED:
+		time_format(a->p.starts_at, t);
+		snprintf(msg, n, "the auction starts at %s", t);
+		break;
+	case AUCTION_E_ENDED:
+		time_format(a->state == AUCTION_CLOSED ? a->closed_at : a->ends_at, t);
+		snprintf(msg, n, "the auction ended at %s", t);
+		break;
+	case AUCTION_E_CANCELLED:
+		time_format(a->closed_at, t);
+		snprintf(msg, n, "the auction was cancelled at %s", t);
+		break;
+	case AUCTION_E_OWN_AUCTION:
+		snprintf(msg, n, "the buyer's organization cannot bid in its own auction");
+		break;
+	case AUCTION_E_NOT_POSITIVE:
+		money_format(0, b->exp, lim, sizeof(lim));
+		snprintf(msg, n, "amount must be above %s", lim);
+		break;
+	case AUCTION_E_NOT_BELOW_START:
+		money_format(a->p.start_price, b->exp, lim, sizeof(lim));
+		snprintf(msg, n, "amount must be below the start price %s", lim);
+		break;
+	case AUCTION_E_NOT_BELOW_OWN:
+		snprintf(msg, n, "amount must be below your previous bid %s", own);
+		break;
+	case AUCTION_E_WHILE_LEADING:
+		snprintf(msg, n, "you hold the best price %s and may not lower it", own);
+		break;
+	case AUCTION_E_STEP_TOO_SMALL:
+		money_format(bd.lead_max, b->exp, lim, sizeof(lim));
+		money_format(a->p.step_min, b->exp, step, sizeof(step));
+		snprintf(msg, n, "amount must be at most %s (%s %s minus step %s)", lim, refname, ref,
+		    step);
+		break;
+	case AUCTION_E_STEP_TOO_LARGE:
+		money_format(bd.lead_min, b->exp, lim, sizeof(lim));
+		money_format(a->p.step_max, b->exp, step, sizeof(step));
+		snprintf(msg, n, "amount must be at least %s (%s %s minus maximum step %s)", lim,
+		    refname, ref, step);
+		break;
+	default:
+		snprintf(msg, n, "%s", auction_err_message(e));
+		break;
+	}
+}
+
 /* Apply a bid: the engine decides; accepted bids join the batch. */
 static int
 ops_apply_bid(struct server *s, struct cmd *k)
 {
 	struct book *b = book_get(s, k->auction_id);
-	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF];
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF], msg[200];
 	enum auction_err e;
 	int64_t prev_end;
 
@@ -523,11 +618,12 @@ ops_apply_bid(struct server *s, struct cmd *k)
 		const char *p[7] = { I64(aid, b->a.id), t, I64(pid, k->who->id),
 		    I64(oid, k->who->org->id), k->fp, I64(amt, k->amount), auction_err_code(e) };
 		ops_sql(s, DB_S_REFUSED, 7, p, NULL, NULL);
+		ops_bid_refusal(b, k, e, msg, sizeof(msg));
 		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
 		    (long long)k->who->id, auction_err_code(e));
 		/* answered when the batch commits: the refusal may rest on a bid of this
 		 * batch, which could still roll back */
-		k->reply = proto_error(k->id, auction_err_code(e), auction_err_message(e), NULL);
+		k->reply = proto_error(k->id, auction_err_code(e), msg, NULL);
 		return 1;
 	}
 	s->next_bid_id++;
@@ -701,6 +797,43 @@ ops_register_rows(void *arg, const struct db_res *res)
 	}
 }
 
+/*
+ * A registration names its organization; a name that folds like an existing
+ * organization's (or like one registered earlier in this batch) joins that
+ * organization: its stored name is what the statement inserts, so that the
+ * conflict on the name finds its row. -1 when out of memory.
+ */
+static int
+ops_register_org(struct server *s, struct cmd *k, struct map *pending)
+{
+	struct org *o = registry_org_named(s, k->org_name);
+	char *key, *pkey = NULL, *name;
+	struct cmd *first;
+
+	if (o != NULL) {
+		name = o->name;
+	} else {
+		if ((key = text_fold(k->org_name)) == NULL || asprintf(&pkey, "org %s", key) < 0)
+			pkey = NULL;
+		free(key);
+		if (pkey == NULL)
+			return -1;
+		first = map_sget(pending, pkey);
+		if (first == NULL && map_sput(pending, pkey, k) < 0)
+			first = k;
+		free(pkey);
+		name = first ? first->org_name : k->org_name;
+	}
+	if (name != k->org_name) {
+		char *copy = strdup(name);
+		if (copy == NULL)
+			return -1;
+		free(k->org_name);
+		k->org_name = copy;
+	}
+	return 0;
+}
+
 /* Apply a registration (a certificate registers once). */
 static int
 ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
@@ -712,6 +845,10 @@ ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
 		return 0;
 	}
 	map_sput(pending, k->cert.fp, k);
+	if (ops_register_org(s, k, pending) < 0) {
+		cmd_refuse(s, k, "internal", "out of memory");
+		return 0;
+	}
 	time_format(k->cert.not_before, nb);
 	time_format(k->cert.not_after, na);
 	{
@@ -877,9 +1014,13 @@ ops_commit_cmd(struct server *s, struct cmd *k)
 		json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
 		json_object_set_new(r, "extended", json_boolean(k->res.extended));
 		cmd_reply(s, k, r);
-		log_info("auction=%lld bid=%lld participant=%lld amount=%lld rank=%d%s accepted",
-		    (long long)k->auction_id, (long long)k->bid_id, (long long)k->who->id,
-		    (long long)k->amount, k->res.rank, k->res.extended ? " extended" : "");
+		{
+			char amount[40];
+			money_format(k->amount, b->exp, amount, sizeof(amount));
+			log_info("auction=%lld bid=%lld participant=%lld amount=%s rank=%d%s accepted",
+			    (long long)k->auction_id, (long long)k->bid_id, (long long)k->who->id,
+			    amount, k->res.rank, k->res.extended ? " extended" : "");
+		}
 		break;
 	}
 	case CMD_CREATE:
@@ -944,26 +1085,27 @@ ops_answer_waiters(struct server *s)
 		json_t *id = json_array_get(w, 1);
 		struct book *b = book_get(s, json_integer_value(json_array_get(w, 2)));
 		struct conn *c = conn_get(s, cid);
-		json_t *r, *pv;
+		json_t *r, *pv, *ctx = json_array_get(w, json_array_size(w) - 1);
 		if (c == NULL)
 			continue;
-		if (json_array_size(w) > 3) {  /* a procurement */
+		if (json_is_integer(json_array_get(w, 3))) {  /* a procurement */
 			pv = proc_view_of(s, json_integer_value(json_array_get(w, 2)), conn_ident(c)->who);
 			if (pv == NULL) {
-				ops_emit_json(s, cid, proto_error(id, "not_found", "no such procurement", NULL), 1);
-				continue;
+				r = proto_error(id, "not_found", "no such procurement", NULL);
+			} else {
+				r = proto_ok(id);
+				json_object_set_new(r, "procurement", pv);
 			}
+		} else if (b == NULL) {
+			r = proto_error(id, "not_found", "no such auction", NULL);
+		} else {
 			r = proto_ok(id);
-			json_object_set_new(r, "procurement", pv);
-			ops_emit_json(s, cid, r, 1);
-			continue;
+			json_object_set_new(r, "auction", book_view(s, b, conn_ident(c)->who, 1));
 		}
-		if (b == NULL) {
-			ops_emit_json(s, cid, proto_error(id, "not_found", "no such auction", NULL), 1);
-			continue;
-		}
-		r = proto_ok(id);
-		json_object_set_new(r, "auction", book_view(s, b, conn_ident(c)->who, 1));
+		if (json_is_array(ctx))
+			proto_log_reply(cid, conn_ident(c)->cert->fp,
+			    json_string_value(json_array_get(ctx, 0)), id,
+			    json_integer_value(json_array_get(ctx, 1)), r);
 		ops_emit_json(s, cid, r, 1);
 	}
 	json_decref(s->b_waiters);
@@ -1268,6 +1410,16 @@ ops_book_arg(struct server *s, struct conn *c, json_t *id, json_t *req)
 	return b;
 }
 
+/* The request being handled, for a parked read's log line: [op, start µs]. */
+json_t *
+ops_log_ctx(void)
+{
+	int64_t t0 = 0;
+	const char *op = proto_current(&t0);
+
+	return json_pack("[s, I]", op ? op : "-", (json_int_t)t0);
+}
+
 /* Reply with the auction now, or after the batch in flight when it changed it. */
 static void
 ops_reply_view(struct server *s, struct conn *c, json_t *id, struct book *b)
@@ -1277,8 +1429,9 @@ ops_reply_view(struct server *s, struct conn *c, json_t *id, struct book *b)
 	if (b->dirty) {
 		if (s->b_waiters == NULL)
 			s->b_waiters = json_array();
-		json_array_append_new(s->b_waiters, json_pack("[I, O, I]",
-		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)b->a.id));
+		json_array_append_new(s->b_waiters, json_pack("[I, O, I, n, o]",
+		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)b->a.id,
+		    ops_log_ctx()));
 		conn_pending_add(c, 1);  /* parked reads count against the connection's bound */
 		return;
 	}
@@ -1475,7 +1628,7 @@ op_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req)
 
 	if (ops_require(c, id, "auction.create", R_BUYER) < 0)
 		return;
-	if (proto_get_str(c, req, "title", 1, 500, &title) != 0 ||
+	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
 	    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
 		return;
 	if ((exp = money_exponent(currency)) < 0) {
@@ -1510,9 +1663,12 @@ op_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req)
 		    "starts_at must be an RFC 3339 time, not more than 60 s in the past", "starts_at"));
 		return;
 	}
+	/* defaults: a 10-minute auction (44-FZ's first 10 minutes) whose last 2 minutes
+	 * extend: a lead-taking bid with 2 minutes or less left moves the end to 2 minutes
+	 * after it (etenders.ge); the same as a tender_auction's (proc.c) */
 	if (ops_seconds(c, id, req, "duration", 600, 1, 30L * 86400, &dur) < 0 ||
-	    ops_seconds(c, id, req, "extension_window", 600, 0, 86400, &p.ext_window) < 0 ||
-	    ops_seconds(c, id, req, "extension", 600, 0, 86400, &p.ext_length) < 0)
+	    ops_seconds(c, id, req, "extension_window", 120, 0, 86400, &p.ext_window) < 0 ||
+	    ops_seconds(c, id, req, "extension", 120, 0, 86400, &p.ext_length) < 0)
 		return;
 	p.ends_at = p.starts_at + dur;
 	p.buyer_org = conn_ident(c)->who->org->id;
@@ -1583,9 +1739,9 @@ op_participant_register(struct server *s, struct conn *c, json_t *id, json_t *re
 
 	if (ops_require(c, id, "participant.register", R_OPERATOR) < 0)
 		return;
-	if (proto_get_str(c, req, "organization", 1, 200, &org) != 0 ||
+	if (proto_get_text(c, req, "organization", 1, 200, TEXT_NAME, &org) != 0 ||
 	    proto_get_str(c, req, "role", 1, 16, &role) != 0 ||
-	    proto_get_str(c, req, "name", 1, 200, &name) != 0 ||
+	    proto_get_text(c, req, "name", 1, 200, TEXT_NAME, &name) != 0 ||
 	    proto_get_str(c, req, "certificate", 1, 65536, &pem) != 0 ||
 	    proto_get_str(c, req, "tax_id", 0, 64, &tax) < 0 ||
 	    proto_get_str(c, req, "country", 0, 2, &country) < 0)
@@ -1661,8 +1817,6 @@ op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req,
 int
 ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req)
 {
-	int64_t t0 = time_mono_ms();
-
 	if (proc_handle(s, c, op, id, req))
 		;
 	else if (strcmp(op, "hello") == 0)
@@ -1689,7 +1843,5 @@ ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t 
 		op_participant_status(s, c, id, req, 0);
 	else
 		return -1;
-	log_debug("conn=%llu fp=%.16s op=%s ms=%lld", (unsigned long long)conn_ident(c)->id,
-	    conn_ident(c)->cert->fp, op, (long long)(time_mono_ms() - t0));
 	return 0;
 }

@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/money.h"
+#include "common/text.h"
 #include "common/timeutil.h"
 #include "server/server.h"
 
@@ -183,6 +184,26 @@ proc_money_field(struct conn *c, json_t *id, json_t *obj, const char *f, int exp
 	return 0;
 }
 
+/* Check a lot title: 1 to 500 characters, a title's characters (common/text.h);
+ * 0, or -1 after an error reply. */
+static int
+proc_lot_title(struct conn *c, json_t *id, const char *t)
+{
+	char why[120], msg[200];
+	size_t n = strlen(t);
+
+	if (n == 0 || text_len(t, n) > 500) {
+		proc_err(c, id, "bad_field", "each lot title must be 1 to 500 characters", "lots");
+		return -1;
+	}
+	if (text_check(t, n, TEXT_LINE, why, sizeof(why)) < 0) {
+		snprintf(msg, sizeof(msg), "a lot title %s", why);
+		proc_err(c, id, "bad_field", msg, "lots");
+		return -1;
+	}
+	return 0;
+}
+
 /* Parse one criterion; `ci` is its index in the lot. */
 static json_t *
 proc_parse_criterion(struct conn *c, json_t *id, json_t *jc, int ci)
@@ -207,7 +228,8 @@ proc_parse_criterion(struct conn *c, json_t *id, json_t *jc, int ci)
 		    "(\"60\", \"12.5\")", "criteria");
 		return NULL;
 	}
-	if (k != CRIT_PRICE && (code == NULL || strlen(code) == 0 || strlen(code) > 40)) {
+	if (k != CRIT_PRICE && (code == NULL || strlen(code) == 0 ||
+	    text_len(code, strlen(code)) > 40)) {
 		proc_err(c, id, "bad_field", "non-price criteria need a code (1-40 chars)", "criteria");
 		return NULL;
 	}
@@ -285,7 +307,8 @@ proc_parse_documents(struct server *s, struct conn *c, json_t *id, json_t *jdocs
 		json_t *d;
 		int n;
 
-		if (name == NULL || mt == NULL || strlen(name) > 200 || strlen(mt) > 100) {
+		if (name == NULL || mt == NULL || text_len(name, strlen(name)) > 200 ||
+		    strlen(mt) > 100) {
 			proc_err(c, id, "bad_field", "a document needs a name and a media_type", "documents");
 			goto fail;
 		}
@@ -358,7 +381,7 @@ proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t
 	size_t i;
 	const char *why;
 
-	if (proto_get_str(c, req, "title", 1, 500, &title) != 0 ||
+	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
 	    proto_get_str(c, req, "description", 0, 20000, &descr) < 0)
 		return NULL;
 	if (prev) {
@@ -399,10 +422,11 @@ proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t
 		int64_t maxp;
 		size_t j;
 
-		if (!json_is_object(jl) || lt == NULL || strlen(lt) > 500) {
+		if (!json_is_object(jl) || lt == NULL || proc_lot_title(c, id, lt) < 0) {
 			json_decref(items);
 			json_decref(crits);
-			proc_err(c, id, "bad_field", "each lot needs a title", "lots");
+			if (!json_is_object(jl) || lt == NULL)
+				proc_err(c, id, "bad_field", "each lot needs a title", "lots");
 			goto fail;
 		}
 		lot = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)i + 1, "title", lt,
@@ -896,12 +920,65 @@ proc_after(struct server *s, struct proc *p, enum proc_state before, int64_t at)
 	(void)at;
 }
 
+/* The text of the last refusal that names a time (valid until the next one). */
+static char proc_msg[256];
+
+/* "submissions open at T", "the submission deadline passed at T": a refusal for the
+ * procedure's phase says when that phase opens or closed (RFC 3339). NULL when
+ * `e` is not about the phase. */
+static const char *
+proc_phase_message(const struct proc *p, const char *kind, enum proc_err e, int64_t at)
+{
+	const struct procedure *pr = &p->pr;
+	char t1[TIME_BUF], t2[TIME_BUF];
+
+	time_format(pr->p.enquiry_end, t1);
+	time_format(pr->p.submission_deadline, t2);
+	if (e == PROC_E_NOT_OPEN && pr->state == PROC_DRAFT)
+		snprintf(proc_msg, sizeof(proc_msg), "the procurement is not published yet; "
+		    "submissions open at %s (enquiry_end) once it is", t1);
+	else if (e == PROC_E_NOT_OPEN)
+		snprintf(proc_msg, sizeof(proc_msg), "submissions open at %s (enquiry_end)", t1);
+	else if (e == PROC_E_DEADLINE && strcmp(kind, "published") == 0)
+		snprintf(proc_msg, sizeof(proc_msg), "the enquiry period would end at %s "
+		    "(enquiry_end), which has passed: amend the dates first", t1);
+	else if (e == PROC_E_DEADLINE)
+		snprintf(proc_msg, sizeof(proc_msg), "the submission deadline passed at %s", t2);
+	else if (e == PROC_E_STATE && strcmp(kind, "amended") == 0 &&
+	    pr->state == PROC_TENDERING && at >= pr->p.submission_deadline) {
+		time_format(pr->p.opening_at, t1);
+		snprintf(proc_msg, sizeof(proc_msg), "the submission deadline passed at %s; "
+		    "nothing may change until the opening at %s", t2, t1);
+	} else if (e == PROC_E_STATE)
+		snprintf(proc_msg, sizeof(proc_msg), "not allowed while the procurement is %s",
+		    proc_state_name(pr->state));
+	else
+		return NULL;
+	return proc_msg;
+}
+
 /* Map an engine error to a reply. */
 static int
-proc_refuse(enum proc_err e, const char **code, const char **message)
+proc_refuse(const struct proc *p, const char *kind, enum proc_err e, int64_t at, int64_t lot,
+    const char **code, const char **message)
 {
 	*code = proc_err_code(e);
-	*message = proc_err_message(e);
+	*message = proc_phase_message(p, kind, e, at);
+	if (*message == NULL && e == PROC_E_PRICE) {
+		/* what would have been accepted: above zero, at most the lot's maximum */
+		for (int i = 0; i < p->pr.nlots; i++) {
+			char zero[40], max[40];
+			if (p->pr.lots[i].id != lot)
+				continue;
+			money_format(0, p->exp, zero, sizeof(zero));
+			money_format(p->pr.lots[i].max_price, p->exp, max, sizeof(max));
+			snprintf(proc_msg, sizeof(proc_msg), "price must be above %s and at most %s "
+			    "(the lot's maximum price)", zero, max);
+			*message = proc_msg;
+		}
+	}
+	if (*message == NULL)
+		*message = proc_err_message(e);
 	return 0;
 }
 
@@ -1061,8 +1138,14 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 	} else if (strcmp(kind, "question_asked") == 0) {
 		proc_advance(&p->pr, at);
 		if (p->pr.state != PROC_PUBLISHED) {
+			char t[TIME_BUF];
+			time_format(p->pr.p.enquiry_end, t);
+			snprintf(proc_msg, sizeof(proc_msg), p->pr.state == PROC_DRAFT ?
+			    "questions are taken during the enquiry period only, once the procurement "
+			    "is published, until %s" : "questions are taken during the enquiry period "
+			    "only, which ended at %s", t);
 			*code = "bad_state";
-			*message = "questions are taken during the enquiry period only";
+			*message = proc_msg;
 			return 0;
 		}
 		json_object_set_new(d, "question", json_integer((json_int_t)json_array_size(p->questions) + 1));
@@ -1192,7 +1275,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		return 0;
 	}
 	if (e != PROC_OK)
-		return proc_refuse(e, code, message);
+		return proc_refuse(p, kind, e, at, lot, code, message);
 	if (replay)
 		return 1;
 	proc_log(s, p, kind, at, who, fp, lot, offer, sealed, d);
@@ -1412,8 +1495,9 @@ proc_reply_view(struct server *s, struct conn *c, json_t *id, struct proc *p)
 	if (p->dirty) {
 		if (s->b_waiters == NULL)
 			s->b_waiters = json_array();
-		json_array_append_new(s->b_waiters, json_pack("[I, O, I, i]",
-		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)p->pr.id, 1));
+		json_array_append_new(s->b_waiters, json_pack("[I, O, I, i, o]",
+		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)p->pr.id, 1,
+		    ops_log_ctx()));
 		conn_pending_add(c, 1);
 		return;
 	}

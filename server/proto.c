@@ -1,10 +1,14 @@
 /* The JSON-lines protocol: decode a request line, check its envelope, build
  * replies and errors, typed field getters. */
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/money.h"
+#include "common/text.h"
 #include "common/timeutil.h"
 #include "server/server.h"
 
@@ -70,15 +74,25 @@ proto_get_int(struct conn *c, json_t *req, const char *field, int required, int6
 	return 0;
 }
 
-/* A string field of at most `maxlen` bytes (and at least one). Returns 1 when
- * absent and optional. */
+/* A string field of 1 to `maxlen` characters (code points of its NFC form, which
+ * the request already holds: see proto_nfc) without NUL. Returns 1 when absent
+ * and optional. */
 int
 proto_get_str(struct conn *c, json_t *req, const char *field, int required, size_t maxlen,
     const char **out)
 {
+	return proto_get_text(c, req, field, required, maxlen, TEXT_FREE, out);
+}
+
+/* The same, with the rules of `kind` (names and titles refuse invisible characters). */
+int
+proto_get_text(struct conn *c, json_t *req, const char *field, int required, size_t maxlen,
+    int kind, const char **out)
+{
 	json_t *v = json_object_get(req, field);
 	json_t *id = json_object_get(req, "id");
-	char msg[160];
+	char msg[200], why[120];
+	size_t n;
 
 	if (v == NULL || json_is_null(v)) {
 		if (!required)
@@ -92,14 +106,142 @@ proto_get_str(struct conn *c, json_t *req, const char *field, int required, size
 		conn_send(c, proto_error(id, "bad_field", msg, field));
 		return -1;
 	}
-	if (json_string_length(v) == 0 || json_string_length(v) > maxlen ||
-	    strlen(json_string_value(v)) != json_string_length(v)) {
-		snprintf(msg, sizeof(msg), "field '%s' must be 1 to %zu bytes without NUL", field, maxlen);
+	n = json_string_length(v);
+	if (n == 0 || text_len(json_string_value(v), n) > maxlen ||
+	    strlen(json_string_value(v)) != n) {
+		snprintf(msg, sizeof(msg), "field '%s' must be 1 to %zu characters without NUL", field,
+		    maxlen);
+		conn_send(c, proto_error(id, "bad_field", msg, field));
+		return -1;
+	}
+	if (text_check(json_string_value(v), n, (enum text_kind)kind, why, sizeof(why)) < 0) {
+		snprintf(msg, sizeof(msg), "field '%s' %s", field, why);
 		conn_send(c, proto_error(id, "bad_field", msg, field));
 		return -1;
 	}
 	*out = json_string_value(v);
 	return 0;
+}
+
+/* Replace every string of a request by its NFC form, in place: what the
+ * operations check, store and echo is normalized (but the request id is echoed
+ * as sent). -1 when out of memory. */
+static int
+proto_nfc(json_t *v, int top)
+{
+	const char *key;
+	json_t *x;
+	size_t i, n;
+	char *nfc;
+	int rc;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		json_object_foreach(v, key, x)
+			if (!(top && strcmp(key, "id") == 0) && proto_nfc(x, 0) < 0)
+				return -1;
+		return 0;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, x)
+			if (proto_nfc(x, 0) < 0)
+				return -1;
+		return 0;
+	case JSON_STRING:
+		rc = text_nfc(json_string_value(v), json_string_length(v), &nfc, &n);
+		if (rc == 1) {
+			rc = json_string_setn_nocheck(v, nfc, n);
+			free(nfc);
+		}
+		return rc < 0 ? -1 : 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The request being handled. Its reply, when sent at once through conn_send,
+ * is logged there (proto_sent); a reply sent later (after a commit, or after
+ * the batch a read waits for) is logged by its sender, with the operation and
+ * start time it took from proto_current() when the request was queued.
+ */
+static struct {
+	const struct conn *c;      /* NULL outside proto_handle_line */
+	char op[48];
+	int64_t t0;                /* monotonic microseconds */
+	int logged;
+} proto_cur;
+
+/* Monotonic clock in microseconds. */
+int64_t
+proto_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The operation name and start time of the request being handled; NULL outside one. */
+const char *
+proto_current(int64_t *t0_us)
+{
+	if (proto_cur.c == NULL)
+		return NULL;
+	*t0_us = proto_cur.t0;
+	return proto_cur.op;
+}
+
+/* One line per reply: "conn=ID cert=FP op=NAME id=REQID result=ok|CODE ms=X.X". */
+void
+proto_log_reply(uint64_t conn, const char *fp, const char *op, json_t *id, int64_t t0_us,
+    json_t *reply)
+{
+	json_t *ok = json_object_get(reply, "ok");
+	const char *result = "ok";
+	char *idtext;
+	int64_t us = proto_clock_us() - t0_us;
+
+	if (ok == NULL)
+		return;
+	idtext = id && !json_is_null(id) ?
+	    json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
+	/* a string id is shown in quotes, anything but [A-Za-z0-9._:-] as '?': one line,
+	 * space-separated fields, whatever a client sends */
+	for (char *p = idtext; p && *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._:-\"", *p))
+			*p = '?';
+	if (!json_is_true(ok))
+		result = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
+	log_info("conn=%llu cert=%.16s op=%s id=%.64s result=%s ms=%lld.%lld",
+	    (unsigned long long)conn, fp ? fp : "-", op, idtext ? idtext : "-",
+	    result ? result : "?", (long long)(us / 1000), (long long)(us % 1000 / 100));
+	free(idtext);
+}
+
+/* Called by conn_send for every message: the reply to the request being handled
+ * is logged. */
+void
+proto_sent(struct conn *c, json_t *msg)
+{
+	const struct conn_ident *ci;
+
+	if (c != proto_cur.c || proto_cur.logged || json_object_get(msg, "ok") == NULL)
+		return;
+	proto_cur.logged = 1;
+	ci = conn_ident(c);
+	proto_log_reply(ci->id, ci->cert ? ci->cert->fp : NULL, proto_cur.op,
+	    json_object_get(msg, "id"), proto_cur.t0, msg);
+}
+
+/* The operation name as logged: letters, digits, '.', '_' and '-' (others become '?'). */
+static void
+proto_set_op(const char *op)
+{
+	size_t i;
+
+	for (i = 0; op[i] && i < sizeof(proto_cur.op) - 1; i++)
+		proto_cur.op[i] = (isalnum((unsigned char)op[i]) || strchr("._-", op[i])) ? op[i] : '?';
+	proto_cur.op[i] = '\0';
 }
 
 /* Decode one request line and hand it to the operations. */
@@ -110,10 +252,15 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 	json_t *req, *id, *op;
 	char msg[256];
 
+	proto_cur.c = c;
+	proto_cur.t0 = proto_clock_us();
+	proto_cur.logged = 0;
+	proto_set_op("-");
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (req == NULL) {
 		snprintf(msg, sizeof(msg), "invalid JSON at column %d: %s", err.column, err.text);
 		conn_send(c, proto_error(NULL, "bad_json", msg, NULL));
+		proto_cur.c = NULL;
 		return;
 	}
 	if (!json_is_object(req)) {
@@ -124,6 +271,12 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 	if (id != NULL && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id)) {
 		conn_send(c, proto_error(NULL, "bad_request", "'id' must be a string or an integer",
 		    "id"));
+		goto out;
+	}
+	if (json_is_string(json_object_get(req, "op")))
+		proto_set_op(json_string_value(json_object_get(req, "op")));
+	if (proto_nfc(req, 1) < 0) {
+		conn_send(c, proto_error(id, "internal", "out of memory", NULL));
 		goto out;
 	}
 	op = json_object_get(req, "op");
@@ -137,5 +290,6 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 		conn_send(c, proto_error(id, "unknown_op", msg, "op"));
 	}
 out:
+	proto_cur.c = NULL;
 	json_decref(req);
 }

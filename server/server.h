@@ -212,10 +212,23 @@ json_t *proto_error(json_t *id, const char *code, const char *message, const cha
 json_t *proto_ok(json_t *id);
 /* Field getters: return 0, or send an error reply for `id` and return -1. */
 int proto_get_int(struct conn *c, json_t *req, const char *field, int required, int64_t *out);
+/* String fields: 1 to `maxlen` characters (Unicode code points, NFC); proto_get_text
+ * adds the rules of a common/text.h kind (TEXT_NAME, TEXT_LINE). */
 int proto_get_str(struct conn *c, json_t *req, const char *field, int required, size_t maxlen,
     const char **out);
+int proto_get_text(struct conn *c, json_t *req, const char *field, int required, size_t maxlen,
+    int kind, const char **out);
 json_t *proto_time(int64_t ms);
 json_t *proto_money(int64_t v, int exp);
+/* Logging replies, one info line each (docs/operations.md "Logs"). */
+int64_t proto_clock_us(void);
+/* The operation and start time of the request being handled; NULL outside one. */
+const char *proto_current(int64_t *t0_us);
+/* conn_send hands every message here: the reply to the request being handled is logged. */
+void proto_sent(struct conn *c, json_t *msg);
+/* Log a reply sent later (after a commit): `op` and `t0_us` from proto_current(). */
+void proto_log_reply(uint64_t conn, const char *fp, const char *op, json_t *id, int64_t t0_us,
+    json_t *reply);
 
 /* ---- ops.c ---- */
 int ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req);
@@ -304,8 +317,13 @@ void ops_emit_shared(struct server *s, struct conn *c, struct ops_text *t);
 /* Open the live auction of a tender_auction lot, seeded with the tender prices. */
 struct book *ops_open_auction(struct server *s, struct proc *p, int lot_index, int64_t at);
 
+/* The request being handled, for the log line of a reply sent later: [op, start µs]. */
+json_t *ops_log_ctx(void);
+
 /* ---- registry (ops.c) ---- */
 struct org *registry_org(struct server *s, int64_t id, const char *name);
+/* The organization whose name is `name` up to case and Unicode normalization. */
+struct org *registry_org_named(struct server *s, const char *name);
 struct participant *registry_participant(struct server *s, int64_t id, int64_t org_id,
     const char *name, const char *role, const char *status, const char *fp);
 const char *role_name(enum role r);

@@ -132,6 +132,20 @@ class Env:
                                     "--sql_dir", SQL_DIR, *extra),
                    env=sanitizer_env(), check=check)
 
+    def new_database(self, name):
+        """A fresh database `name` set up as scripts/pgctl.sh sets up tenderd's: created by the
+        superuser, then sql/roles.sql in it. Returns a function giving the conninfo for a role;
+        drop it with drop_database."""
+        self.psql("CREATE DATABASE %s" % name, user=SUPERUSER)
+        run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
+             "host=%s port=%d dbname=%s user=%s" % (self.pg_socket, self.pg_port, name, SUPERUSER),
+             "-f", ROOT / "sql" / "roles.sql"], timeout=60)
+        return lambda user: "host=%s port=%d dbname=%s user=%s" % (
+            self.pg_socket, self.pg_port, name, user)
+
+    def drop_database(self, name):
+        self.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name, user=SUPERUSER, check=False)
+
     def psql(self, sql, user="tenderd", check=True):
         """Run SQL with psql; returns the rows (lists of strings), or the process when
         check is False."""

@@ -98,7 +98,7 @@ def test_amendment_storage_is_proportional_to_the_amendment(env, tenderd_factory
                     "document -> 'documents' -> -1 ->> 'id', "
                     "jsonb_path_exists(document, '$.documents[*].content') "
                     "FROM audit.procurement_versions WHERE procurement_id = %d "
-                    "ORDER BY version" % pid)
+                    "ORDER BY version" % pid, user="auditor")
     assert len(rows) == AMENDMENTS + 1, rows
     for ver, reason, t, ndocs, last_sha, last_id, has_content in rows:
         n = INITIAL + int(ver) - 1
@@ -180,14 +180,16 @@ def old_doc(fields, documents):
 
 def test_migration_converts_old_amendments(env, tenderd_factory, unique):
     db = "tdmig_" + unique
-    env.psql("CREATE DATABASE %s" % db)
-    conninfo = "host=%s port=%d dbname=%s user=tenderd" % (env.pg_socket, env.pg_port, db)
+    as_role = env.new_database(db)
+    conninfo = as_role("tenderd")
     sqldir = pathlib.Path(tempfile.mkdtemp(prefix="sql-", dir=env.dir))
     try:
         # the schema as it was before 007, and the participants
         for f in sorted((conftest.ROOT / "sql").glob("[0-9][0-9][0-9]_*.sql")):
             if int(f.name[:3]) < 7:
                 shutil.copy(f, sqldir)
+        conftest.run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER),
+                                     "--sql_dir", sqldir))
         for name in ("operator", "buyer", "supplier1"):
             role, org, display = conftest.PARTICIPANTS[name]
             conftest.run(env.tenderd_cmd("register", "--db", conninfo, "--sql_dir", sqldir,
@@ -239,9 +241,10 @@ def test_migration_converts_old_amendments(env, tenderd_factory, unique):
         versions_sql = ("SELECT version, coalesce(reason, ''), document::text FROM "
                         "audit.procurement_versions WHERE procurement_id = %d "
                         "ORDER BY version" % pid)
-        versions = psql_db(env, conninfo, versions_sql)
+        versions = psql_db(env, as_role("auditor"), versions_sql)
 
-        conftest.run(env.tenderd_cmd("migrate", "--db", conninfo))
+        conftest.run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER),
+                                     "--sql_dir", conftest.SQL_DIR))
         # the rows now hold only the documents each amendment added, with their contents
         got = psql_db(env, conninfo, "SELECT detail ->> 'version', "
                       "detail -> 'document' ? 'documents', coalesce(detail -> 'documents', 'null') "
@@ -249,7 +252,7 @@ def test_migration_converts_old_amendments(env, tenderd_factory, unique):
         assert [(v, has, json.loads(d)) for v, has, d in got] == [
             ("2", "f", [docs[2]]), ("3", "f", []), ("4", "f", [docs[3], described])], got
         # the audit view shows every version as before
-        assert psql_db(env, conninfo, versions_sql) == versions
+        assert psql_db(env, as_role("auditor"), versions_sql) == versions
 
         # tenderd replays the converted log
         server = tenderd_factory(db=conninfo)
@@ -277,4 +280,4 @@ def test_migration_converts_old_amendments(env, tenderd_factory, unique):
         server.stop()
     finally:
         shutil.rmtree(sqldir, ignore_errors=True)
-        env.psql("DROP DATABASE IF EXISTS %s" % db, check=False)
+        env.drop_database(db)

@@ -203,3 +203,20 @@ def test_amount_forms_and_currency_digits(server, unique):
     r = bid(s1, k["id"], "98.0001")
     assert r["ok"] is False and r["error"]["code"] == "bad_field"
     buyer.ok("auction.cancel", auction=k["id"], reason="test over")
+
+
+def test_default_extension_window(server, unique):
+    """By default a 10-minute auction extends only in its last 2 minutes, by 2 minutes: an
+    early lead-taking bid leaves the end where it was."""
+    b = server.connect("buyer")
+    s1 = server.connect("supplier1")
+    a = b.ok("auction.create", title="Defaults " + unique, currency="RUB",
+             start_price="100000.00")["auction"]
+    assert (a["extension_window"], a["extension"]) == (120, 120), a
+    assert (tdclient.parse_time(a["scheduled_end"]) - tdclient.parse_time(a["starts_at"])
+            == 600000), a
+    r = s1.ok("auction.bid", auction=a["id"], amount="99000.00")
+    assert r["extended"] is False and r["ends_at"] == a["scheduled_end"], (r, a)
+    v = view(s1, a["id"])
+    assert (v["extensions"], v["ends_at"]) == (0, a["scheduled_end"]), v
+    b.ok("auction.cancel", auction=a["id"], reason="test over")

@@ -1217,6 +1217,38 @@ static void test_random_rollback(void **state)
 	auction_free(&a);
 }
 
+/* The bounds that explain a refusal follow the best price and the bidder's own bid. */
+static void test_bounds(void **state)
+{
+	struct auction a;
+	struct auction_bounds bd;
+
+	auction_setup(&a);
+	auction_bounds(&a, 1, &bd);
+	assert_int_equal(bd.reference, START);
+	assert_true(bd.best_is_start);
+	assert_int_equal(bd.own, -1);
+	assert_int_equal(bd.lead_max, START - STEPMIN);
+	assert_int_equal(bd.lead_min, START - STEPMAX);
+	bid_ok(&a, 1, START - STEPMIN, T0 + 1000);
+	auction_bounds(&a, 2, &bd);
+	assert_int_equal(bd.reference, START - STEPMIN);
+	assert_false(bd.best_is_start);
+	assert_int_equal(bd.own, -1);
+	assert_int_equal(bd.lead_max, START - 2 * STEPMIN);
+	assert_int_equal(bd.lead_min, START - STEPMIN - STEPMAX);
+	/* the leader's own price; a maximum step beyond zero stops at 1 */
+	for (int64_t p = START - STEPMIN; p > STEPMAX;) {
+		int64_t next = p - STEPMAX;
+		bid_ok(&a, (a.nbids % 2) ? 2 : 1, next, T0 + 2000 + (int64_t)a.nbids);
+		p = next;
+	}
+	auction_bounds(&a, a.entries[a.rank[0]].org, &bd);
+	assert_int_equal(bd.own, bd.reference);
+	assert_int_equal(bd.lead_min, 1);
+	auction_free(&a);
+}
+
 /* Seeding a scheduled auction: limits, refusals in order, standings like ordinary bids. */
 static void test_seed(void **state)
 {
@@ -1352,6 +1384,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_random_replay),
 		cmocka_unit_test(test_random_rollback),
+		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_seed),
 		cmocka_unit_test(test_seed_nomem_rollback),
 	};
