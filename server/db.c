@@ -53,8 +53,9 @@ static const struct {
 	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
 	    " fingerprint, reason) SELECT id, $2, 'cancelled', $4, $5, $6, $3 FROM u" },
 	[DB_S_REGISTER] = { "register",
-	    "WITH o AS (INSERT INTO organizations (name, tax_id, country) VALUES ($1, $2, $3)"
-	    " ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id),"
+	    "WITH i AS (INSERT INTO organizations (name, tax_id, country) VALUES ($1, $2, $3)"
+	    " ON CONFLICT (name) DO NOTHING RETURNING id),"
+	    " o AS (SELECT id FROM i UNION ALL SELECT id FROM organizations WHERE name = $1),"
 	    " p AS (INSERT INTO participants (organization_id, name, role, registered_by)"
 	    " SELECT id, $4, $5, $12 FROM o RETURNING id, organization_id),"
 	    " c AS (INSERT INTO certificates (fingerprint, participant_id, subject, serial, not_before,"

@@ -625,8 +625,9 @@ db_boot_register(const char *conninfo, const char *role, const char *org, const 
     char *cause, size_t n)
 {
 	static const char sql[] =
-	    "WITH o AS (INSERT INTO organizations (name) VALUES ($1)"
-	    " ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id),"
+	    "WITH i AS (INSERT INTO organizations (name) VALUES ($1)"
+	    " ON CONFLICT (name) DO NOTHING RETURNING id),"
+	    " o AS (SELECT id FROM i UNION ALL SELECT id FROM organizations WHERE name = $1),"
 	    " p AS (INSERT INTO participants (organization_id, name, role)"
 	    " SELECT id, $2, $3 FROM o RETURNING id, organization_id),"
 	    " c AS (INSERT INTO certificates (fingerprint, participant_id, subject, serial,"

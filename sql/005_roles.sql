@@ -38,8 +38,6 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO tenderd;
 REVOKE INSERT ON schema_migrations, tenderd_state FROM tenderd;
 -- the batch marker (db.c)
 GRANT UPDATE (last_batch) ON tenderd_state TO tenderd;
--- registration upserts the organization: ON CONFLICT (name) DO UPDATE SET name = excluded.name
-GRANT UPDATE (name) ON organizations TO tenderd;
 -- suspension and reinstatement
 GRANT UPDATE (status) ON participants TO tenderd;
 -- an auction's end moves (extensions), it starts, closes or is cancelled

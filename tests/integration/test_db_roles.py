@@ -116,7 +116,8 @@ def test_runtime_role_updates_only_the_columns_that_change(env):
     # the rest: refused
     for sql in ["UPDATE auctions SET start_price = 1", "UPDATE auctions SET title = 'x'",
                 "UPDATE participants SET role = 'operator'", "UPDATE certificates SET pem = 'x'",
-                "UPDATE organizations SET tax_id = 'x'", "DELETE FROM participants",
+                "UPDATE organizations SET tax_id = 'x'", "UPDATE organizations SET name = 'x'",
+                "DELETE FROM participants",
                 "DELETE FROM certificates", "TRUNCATE auctions CASCADE",
                 "INSERT INTO schema_migrations (version, name) VALUES (999, 'x')",
                 "CREATE TABLE public.scratch (x int)", "CREATE TEMP TABLE scratch (x int)"]:
