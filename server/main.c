@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "common/version.h"
 #include "server/server.h"
 
 /* Print usage and exit. */
@@ -18,6 +19,7 @@ usage(int rc)
 {
 	fprintf(stderr,
 	    "usage: tenderd [-c FILE] [--KEY VALUE]...            run the server\n"
+	    "       tenderd --version                            print the release and exit\n"
 	    "       tenderd migrate [-c FILE] [--KEY VALUE]...    apply migrations and exit\n"
 	    "       tenderd register [-c FILE] [--KEY VALUE]... --role ROLE --organization NAME\n"
 	    "               --name NAME --cert PEMFILE           register a participant and exit\n"
@@ -60,6 +62,10 @@ parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts
 		}
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
 			usage(0);
+		if (strcmp(arg, "--version") == 0) {
+			printf("tenderd %s\n", TENDERD_VERSION);
+			exit(0);
+		}
 		if (strncmp(arg, "--", 2) != 0)
 			usage(2);
 		arg += 2;
