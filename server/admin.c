@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <signal.h>
 
@@ -267,6 +268,20 @@ admin_on_hup(evutil_socket_t sig, short what, void *arg)
 	admin_reload(s);
 }
 
+/* Warn when the descriptor limit cannot hold max_conns connections: accept() would
+ * fail with EMFILE before max_conns is reached (conn.c pauses accepting then). */
+static void
+admin_check_nofile(const struct server *s)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (long long)rl.rlim_cur < (long long)s->cfg.max_conns + 64)
+		log_warn("the descriptor limit (%llu) is below max_conns (%ld) + 64: connections "
+		    "beyond it wait in the kernel's queue; raise it (LimitNOFILE) or lower max_conns",
+		    (unsigned long long)rl.rlim_cur, s->cfg.max_conns);
+}
+
 /* Install SIGHUP and the file watch for the context in force. */
 int
 admin_init(struct server *s, int argc, char **argv)
@@ -285,6 +300,7 @@ admin_init(struct server *s, int argc, char **argv)
 	s->watch_timer = evtimer_new(s->base, admin_on_watch, s);
 	if (s->sig_hup == NULL || s->watch_timer == NULL || evsignal_add(s->sig_hup, NULL) < 0)
 		return -1;
+	admin_check_nofile(s);
 	admin_crl_report(s, 1);
 	admin_arm_watch(s);
 	return 0;
