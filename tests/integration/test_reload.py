@@ -4,6 +4,8 @@ signal; connections of certificates revoked meanwhile are closed with certificat
 SIGTERM and SIGINT shut down cleanly with exit status 0."""
 import os
 import signal
+import socket
+import ssl
 import time
 
 import pytest
@@ -121,11 +123,38 @@ def check_revoked(env, server, name, victim, watcher):
     assert "certificate revoked after the reload" in server.log_text()
 
 
+def session_of(server, ctx):
+    """Connect, say hello, and return the TLS session (its ticket) for a later resumption."""
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b'{"id":1,"op":"hello"}\n')
+        assert b'"ok":true' in tls.recv(65536)
+        return tls.session
+
+
+def resumed_hello(server, ctx, session):
+    """A hello over a connection that offers `session`: (resumed, reply bytes or the error)."""
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        tls = ctx.wrap_socket(raw, server_hostname="localhost", session=session)
+        tls.sendall(b'{"id":1,"op":"hello"}\n')
+        return tls.session_reused, tls.recv(65536)
+    except (ssl.SSLError, OSError) as e:
+        return False, e
+    finally:
+        raw.close()
+
+
 def test_sighup_reloads_crl_and_closes_revoked_sessions(env, tenderd_factory, tmp_path, unique):
     server, crl, name = revoke_setup(env, tenderd_factory, tmp_path, unique,
                                      tls_watch_interval=0)
     victim = server.connect(name)
     assert victim.ok("hello")["ok"]
+    # a session ticket issued before the revocation must not let the certificate back in
+    vctx = tdclient.make_context(env.ca, env.cert(name), env.key(name))
+    ticket = session_of(server, vctx)
+    reused, reply = resumed_hello(server, vctx, ticket)
+    assert reused and b'"ok":true' in reply, (reused, reply)
     other = server.connect("supplier3")
     assert other.ok("hello")["ok"]
     with server.client("operator") as op:
@@ -137,6 +166,9 @@ def test_sighup_reloads_crl_and_closes_revoked_sessions(env, tenderd_factory, tm
     off = hup(server)
     wait_log(server, "reloaded on SIGHUP", offset=off)
     check_revoked(env, server, name, victim, other)
+    reused, reply = resumed_hello(server, vctx, ticket)
+    assert not (isinstance(reply, bytes) and b'"ok":true' in reply), (reused, reply)
+    assert "CERTIFICATE_REVOKED" in str(reply).upper(), (reused, reply)
     with server.client("operator") as op:
         crl_stats = op.ok("stats")["stats"]["crl"]
     assert crl_stats["revoked"] == before + 1, crl_stats
