@@ -36,7 +36,8 @@ struct admin_file {
 };
 
 struct admin {
-	struct admin_file files[ADMIN_NFILES];
+	struct admin_file files[ADMIN_NFILES];   /* as last seen (loaded or not) */
+	struct admin_file loaded[ADMIN_NFILES];  /* as loaded into the context in force */
 	uint64_t reloads, reload_failures;
 	int64_t tls_loaded_at;       /* wall ms the context in force was built */
 	int crl_expired_logged;      /* the CRL in force was reported as expired */
@@ -61,16 +62,23 @@ admin_stat_files(const struct config *c, struct admin_file f[ADMIN_NFILES])
 	}
 }
 
-/* True when two sets of file signatures differ. */
+/* True when two sets of `n` file signatures differ. */
 static int
-admin_files_differ(const struct admin_file *a, const struct admin_file *b)
+admin_files_differ(const struct admin_file *a, const struct admin_file *b, int n)
 {
-	for (int i = 0; i < ADMIN_NFILES; i++)
+	for (int i = 0; i < n; i++)
 		if (a[i].exists != b[i].exists || a[i].dev != b[i].dev || a[i].ino != b[i].ino ||
 		    a[i].size != b[i].size || a[i].mtime.tv_sec != b[i].mtime.tv_sec ||
 		    a[i].mtime.tv_nsec != b[i].mtime.tv_nsec)
 			return 1;
 	return 0;
+}
+
+/* True when the CA bundle or the CRL differs: open connections must be verified again. */
+static int
+admin_trust_differs(const struct admin_file *a, const struct admin_file *b)
+{
+	return admin_files_differ(a + ADMIN_CA, b + ADMIN_CA, 2);
 }
 
 /* Report the CRL in force, loudly when it is past its nextUpdate. */
@@ -123,6 +131,7 @@ admin_tls_swap(struct server *s, struct ssl_ctx_st *ctx, const struct tls_crl_in
 	s->ssl_ctx = ctx;
 	s->crl = *crl;
 	memcpy(a->files, files, sizeof(a->files));
+	memcpy(a->loaded, files, sizeof(a->loaded));
 	a->tls_loaded_at = crl->loaded_at;
 	a->reloads++;
 }
@@ -136,6 +145,7 @@ admin_tls_reload(struct server *s, const char *why)
 	struct tls_crl_info crl;
 	struct ssl_ctx_st *ctx;
 	char cause[512];
+	int recheck;
 
 	if ((ctx = admin_tls_build(&s->cfg, &crl, files, cause, sizeof(cause))) == NULL) {
 		memcpy(a->files, files, sizeof(a->files));  /* try again at the next change */
@@ -144,11 +154,12 @@ admin_tls_reload(struct server *s, const char *why)
 		    "stay", why, cause);
 		return;
 	}
+	recheck = admin_trust_differs(files, a->loaded);
 	admin_tls_swap(s, ctx, &crl, files);
 	log_info("TLS reloaded (%s): cert=%s ca=%s crl=%s", why, s->cfg.cert, s->cfg.ca,
 	    s->cfg.crl[0] ? s->cfg.crl : "none");
 	admin_crl_report(s, 1);
-	conn_reload(s, 1);
+	conn_reload(s, recheck);
 }
 
 /* The next check of the TLS files, every tls_watch_interval seconds (none when 0). */
@@ -174,7 +185,7 @@ admin_on_watch(evutil_socket_t fd, short what, void *arg)
 	if (s->stopping)
 		return;
 	admin_stat_files(&s->cfg, now);
-	if (admin_files_differ(now, a->files))
+	if (admin_files_differ(now, a->files, ADMIN_NFILES))
 		admin_tls_reload(s, "file changed");
 	admin_crl_report(s, 0);
 	admin_arm_watch(s);
@@ -242,7 +253,7 @@ admin_reload(struct server *s)
 	}
 	config_each_change(&s->cfg, next, admin_log_change, &d);
 	/* open connections are verified again only when what verifies them changed */
-	recheck = admin_files_differ(files, a->files) || strcmp(s->cfg.ca, next->ca) != 0 ||
+	recheck = admin_trust_differs(files, a->loaded) || strcmp(s->cfg.ca, next->ca) != 0 ||
 	    strcmp(s->cfg.crl, next->crl) != 0 || strcmp(s->cfg.crl_expired, next->crl_expired) != 0;
 	s->cfg = *next;
 	free(next);
@@ -294,6 +305,7 @@ admin_init(struct server *s, int argc, char **argv)
 	s->argc = argc;
 	s->argv = argv;
 	admin_stat_files(&s->cfg, a->files);
+	memcpy(a->loaded, a->files, sizeof(a->loaded));
 	a->tls_loaded_at = s->crl.loaded_at;
 	tls_set_crl_policy(strcmp(s->cfg.crl_expired, "refuse") == 0);
 	s->sig_hup = evsignal_new(s->base, SIGHUP, admin_on_hup, s);

@@ -166,9 +166,10 @@ def test_sighup_reloads_crl_and_closes_revoked_sessions(env, tenderd_factory, tm
     off = hup(server)
     wait_log(server, "reloaded on SIGHUP", offset=off)
     check_revoked(env, server, name, victim, other)
+    # refused in a full handshake (the alert itself may be lost to the reset that the
+    # request written after it causes; check_revoked has seen it)
     reused, reply = resumed_hello(server, vctx, ticket)
-    assert not (isinstance(reply, bytes) and b'"ok":true' in reply), (reused, reply)
-    assert "CERTIFICATE_REVOKED" in str(reply).upper(), (reused, reply)
+    assert not reused and not (isinstance(reply, bytes) and reply), (reused, reply)
     with server.client("operator") as op:
         crl_stats = op.ok("stats")["stats"]["crl"]
     assert crl_stats["revoked"] == before + 1, crl_stats
