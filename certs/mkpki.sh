@@ -6,10 +6,12 @@
 #   certs/mkpki.sh DIR [NAME...]        CA + server certificate if missing, then one client
 #                                       certificate per NAME (DIR/NAME.crt, DIR/NAME.key, CN=NAME)
 #   certs/mkpki.sh DIR --expired NAME   client certificate whose validity ended in 2020
+#   certs/mkpki.sh DIR --future NAME    client certificate valid only from 2099 (not yet valid)
 #   certs/mkpki.sh DIR --rogue NAME     client certificate from another CA (DIR/rogue-ca.*)
 #   certs/mkpki.sh DIR --bulk PREFIX N  N client certificates PREFIX00001 .. PREFIX<N>
 #   certs/mkpki.sh DIR --revoke NAME    revoke DIR/NAME.crt and rewrite the CRL DIR/crl.pem
 #   certs/mkpki.sh DIR --crl            rewrite DIR/crl.pem (the CA's revocations so far)
+#   certs/mkpki.sh DIR --stale-crl FILE write to FILE a CRL of those revocations that expired in 2020
 #
 # Files in DIR:
 #   ca.crt ca.key             "tenderd development CA", 10 years
@@ -161,13 +163,30 @@ make_cert() { # NAME EXTENSIONS CABASE [CN]
     chmod 0644 "$crt"
 }
 
-# Writes DIR/crl.pem from the CA database.
+# Writes DIR/crl.pem (or $1, with the extra "openssl ca" options after it) from the CA
+# database, replacing the file in one step.
 write_crl() {
+    local out=${1:-$DIR/crl.pem}
+    shift || true
     ca_config "$DIR/ca-db"
-    ossl ca -config "$CA_CNF" -batch -gencrl -cert "$DIR/ca.crt" -keyfile "$DIR/ca.key" -out "$DIR/crl.pem.tmp"
-    chmod 0644 "$DIR/crl.pem.tmp"
-    mv "$DIR/crl.pem.tmp" "$DIR/crl.pem"
-    echo "mkpki: wrote $DIR/crl.pem" >&2
+    ossl ca -config "$CA_CNF" -batch -gencrl -cert "$DIR/ca.crt" -keyfile "$DIR/ca.key" -out "$out.tmp" "$@"
+    chmod 0644 "$out.tmp"
+    mv "$out.tmp" "$out"
+    echo "mkpki: wrote $out" >&2
+}
+
+# Makes DIR/NAME.crt + DIR/NAME.key, a client certificate valid from $2 to $3 (dates as
+# YYYYMMDDHHMMSSZ), unless both exist.
+make_dated_cert() { # NAME START END
+    [[ -s $DIR/$1.crt && -s $DIR/$1.key ]] && return 0
+    # "openssl x509" and "openssl req" of OpenSSL 3.0 cannot set a start date other than
+    # now; "openssl ca" can, with a throwaway database.
+    ca_config "$TMP/dated-db"
+    ossl req -new -config "$CNF" -subj "/CN=$1" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+        -nodes -sha256 -keyout "$DIR/$1.key" -out "$TMP/req.csr"
+    ossl ca -config "$CA_CNF" -batch -notext -extensions client_ext -cert "$DIR/ca.crt" \
+        -keyfile "$DIR/ca.key" -startdate "$2" -enddate "$3" -in "$TMP/req.csr" -out "$DIR/$1.crt"
+    chmod 0644 "$DIR/$1.crt"
 }
 
 make_ca ca "tenderd development CA"
@@ -177,16 +196,12 @@ case ${1:-} in
 --expired)
     [[ $# -eq 2 ]] || usage
     check_name "$2"
-    [[ -s $DIR/$2.crt && -s $DIR/$2.key ]] && exit 0
-    # "openssl x509" and "openssl req" of OpenSSL 3.0 cannot set a start date in the past;
-    # "openssl ca" can, with a throwaway database.
-    ca_config "$TMP/expired-db"
-    ossl req -new -config "$CNF" -subj "/CN=$2" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-        -nodes -sha256 -keyout "$DIR/$2.key" -out "$TMP/req.csr"
-    ossl ca -config "$CA_CNF" -batch -notext -extensions client_ext -cert "$DIR/ca.crt" \
-        -keyfile "$DIR/ca.key" -startdate 20200101000000Z -enddate 20200102000000Z \
-        -in "$TMP/req.csr" -out "$DIR/$2.crt"
-    chmod 0644 "$DIR/$2.crt"
+    make_dated_cert "$2" 20200101000000Z 20200102000000Z
+    ;;
+--future)
+    [[ $# -eq 2 ]] || usage
+    check_name "$2"
+    make_dated_cert "$2" 20990101000000Z 21000101000000Z
     ;;
 --rogue)
     [[ $# -eq 2 ]] || usage
@@ -220,6 +235,10 @@ case ${1:-} in
 --crl)
     [[ $# -eq 1 ]] || usage
     write_crl
+    ;;
+--stale-crl)
+    [[ $# -eq 2 ]] || usage
+    write_crl "$2" -crl_lastupdate 20200101000000Z -crl_nextupdate 20200201000000Z
     ;;
 -*)
     usage

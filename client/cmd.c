@@ -900,7 +900,11 @@ static int cmd_build(const struct cmd_spec *spec, const struct opts *o, int used
 		return opts_fail("%s: unexpected argument '%s' (usage: tenderctl %s)", spec->name, o->words[w],
 				 spec->usage);
 	for (a = spec->args; a->name != NULL; a++) {
-		int given = a->field != NULL && json_object_get(a->kind == CMD_LOCAL ? local : req, a->field) != NULL;
+		int given;
+
+		if (a->positional)
+			continue;  /* every positional argument was taken above */
+		given = a->field != NULL && json_object_get(a->kind == CMD_LOCAL ? local : req, a->field) != NULL;
 
 		for (int i = 0; a->kind == CMD_FILE && i < o->nflags; i++)
 			given |= strcmp(o->flags[i].name, a->name) == 0;

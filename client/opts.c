@@ -98,6 +98,7 @@ void opts_usage(FILE *f)
 	      "  --json             print raw reply and event lines\n"
 	      "  --max-line BYTES   longest line accepted from the server (default 65536)\n"
 	      "  --help             this text\n"
+	      "  --version          print the release of tenderctl\n"
 	      "\n"
 	      "exit status: 0 ok, 1 error reply, 2 usage, 3 connection/TLS failure, 4 timeout\n",
 	      f);
@@ -185,13 +186,15 @@ static int opts_option(struct opts *o, int argc, char **argv, int *i)
 		o->nflags++;
 		return CTL_OK;
 	}
-	if (strcmp(name, "json") == 0 || strcmp(name, "help") == 0) {
+	if (strcmp(name, "json") == 0 || strcmp(name, "help") == 0 || strcmp(name, "version") == 0) {
 		if (value != NULL)
 			return opts_fail("--%s takes no value", name);
 		if (name[0] == 'j')
 			o->json = 1;
-		else
+		else if (name[0] == 'h')
 			o->help = 1;
+		else
+			o->version = 1;
 		return CTL_OK;
 	}
 	if (value == NULL) {
@@ -232,7 +235,7 @@ int opts_parse(int argc, char **argv, struct opts *o)
 		} else
 			o->words[o->nwords++] = a;
 	}
-	if (o->help)
+	if (o->help || o->version)
 		return CTL_OK;
 	if (net_split(o->server, host, sizeof(host), port, sizeof(port)) != 0)
 		return opts_fail("bad server address '%s' (want HOST:PORT or [IPv6]:PORT)", o->server);

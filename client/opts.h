@@ -35,6 +35,7 @@ struct opts {
 	int timeout_s;
 	size_t max_line;
 	int help;
+	int version;               /* --version: print the release and exit */
 	const char **words;        /* command words and positional arguments */
 	int nwords;
 	struct opts_flag *flags;   /* command options, in the order given */

@@ -13,7 +13,7 @@
 #define TENDERD_SQL_DIR "/usr/local/share/tenderd/sql"
 #endif
 
-enum config_type { CONFIG_T_STR, CONFIG_T_LONG, CONFIG_T_LEVEL };
+enum config_type { CONFIG_T_STR, CONFIG_T_LONG, CONFIG_T_LEVEL, CONFIG_T_WORD };
 
 /* One row of the settings table. */
 struct config_entry {
@@ -27,6 +27,7 @@ struct config_entry {
 
 #define S(f) CONFIG_T_STR, offsetof(struct config, f)
 #define L(f) CONFIG_T_LONG, offsetof(struct config, f)
+#define W(f) CONFIG_T_WORD, offsetof(struct config, f)
 
 static const struct config_entry config_table[] = {
 	{ "listen", S(listen), "127.0.0.1:7443", 0, 0, "address to accept TLS connections on (host:port)" },
@@ -51,6 +52,26 @@ static const struct config_entry config_table[] = {
 	{ "max_document", L(max_document), "32768", 0, 8388608, "bytes of a procurement document's content kept in PostgreSQL" },
 	{ "db_retry", L(db_retry), "1", 1, 60, "seconds between reconnection attempts" },
 	{ "log_level", CONFIG_T_LEVEL, offsetof(struct config, log_level), "info", 0, 0, "debug, info, warn or error" },
+	/* TLS, reload and per-address limits */
+	{ "tls_min_version", W(tls_min_version), "1.2", 0, 0, "oldest TLS version accepted: 1.2 (ECDHE with AEAD ciphers only) or 1.3" },
+	{ "crl_expired", W(crl_expired), "warn", 0, 0, "a CRL past its nextUpdate: warn (serve, log loudly) or refuse (every handshake fails)" },
+	{ "tls_watch_interval", L(tls_watch_interval), "2", 0, 3600, "seconds between checks of cert, key, ca and crl for changes (0: reload on SIGHUP only)" },
+	{ "max_conns_per_addr", L(max_conns_per_addr), "1000", 0, 1000000, "concurrent connections per source address (0: no limit)" },
+	{ "max_handshakes_per_addr", L(max_handshakes_per_addr), "64", 0, 1000000, "TLS handshakes in progress per source address (0: no limit)" },
+};
+
+/* The values allowed for each CONFIG_T_WORD setting, separated by '|'. */
+static const struct {
+	const char *name, *words;
+} config_words[] = {
+	{ "tls_min_version", "1.2|1.3" },
+	{ "crl_expired", "warn|refuse" },
+};
+
+/* Settings a running tenderd keeps until it is restarted: the listening socket, the
+ * database connection, and the sizes its open connections were set up with. */
+static const char *const config_restart_keys[] = {
+	"listen", "db", "sql_dir", "db_retry", "max_line", "output_high_water", NULL,
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))
@@ -70,6 +91,33 @@ int
 config_known(const char *key)
 {
 	return config_find(key) != NULL;
+}
+
+/* The allowed values of a CONFIG_T_WORD setting. */
+static const char *
+config_words_of(const char *key)
+{
+	for (size_t i = 0; i < sizeof(config_words) / sizeof(config_words[0]); i++)
+		if (strcmp(config_words[i].name, key) == 0)
+			return config_words[i].words;
+	return "";
+}
+
+/* True when `value` is one of the '|'-separated `words`. */
+static int
+config_word_ok(const char *words, const char *value)
+{
+	size_t len = strlen(value);
+	const char *p = words;
+
+	while (len > 0 && p != NULL) {
+		const char *bar = strchr(p, '|');
+		size_t wl = bar ? (size_t)(bar - p) : strlen(p);
+		if (wl == len && strncmp(p, value, len) == 0)
+			return 1;
+		p = bar ? bar + 1 : NULL;
+	}
+	return 0;
 }
 
 /* Set one key from its text value, checking type and bounds. */
@@ -99,6 +147,13 @@ config_set(struct config *c, const char *key, const char *value, char *cause, si
 			return -1;
 		}
 		snprintf(dst, 16, "%s", value);
+		return 0;
+	case CONFIG_T_WORD:
+		if (!config_word_ok(config_words_of(key), value)) {
+			snprintf(cause, n, "%s: expected %s, got '%s'", key, config_words_of(key), value);
+			return -1;
+		}
+		snprintf(dst, 8, "%s", value);
 		return 0;
 	case CONFIG_T_LONG:
 		errno = 0;
@@ -202,4 +257,41 @@ config_usage(void)
 	for (size_t i = 0; i < CONFIG_N; i++)
 		fprintf(stderr, "  --%-20s %s (default: %s)\n", config_table[i].name,
 		    config_table[i].help, config_table[i].def[0] ? config_table[i].def : "none");
+}
+
+/* True for a setting that needs a restart to change. */
+int
+config_restart_only(const char *key)
+{
+	for (size_t i = 0; config_restart_keys[i] != NULL; i++)
+		if (strcmp(config_restart_keys[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+/* A setting's value as text. */
+static void
+config_format(const struct config *c, const struct config_entry *e, char *buf, size_t n)
+{
+	const char *src = (const char *)c + e->offset;
+
+	if (e->type == CONFIG_T_LONG)
+		snprintf(buf, n, "%ld", *(const long *)(const void *)src);
+	else
+		snprintf(buf, n, "%s", src);
+}
+
+/* Report every setting that differs between two configurations. */
+void
+config_each_change(const struct config *a, const struct config *b,
+    void (*fn)(void *arg, const char *key, const char *was, const char *now), void *arg)
+{
+	char was[CONFIG_STR], now[CONFIG_STR];
+
+	for (size_t i = 0; i < CONFIG_N; i++) {
+		config_format(a, &config_table[i], was, sizeof(was));
+		config_format(b, &config_table[i], now, sizeof(now));
+		if (strcmp(was, now) != 0)
+			fn(arg, config_table[i].name, was, now);
+	}
 }

@@ -29,6 +29,12 @@ struct config {
 	long max_document;
 	long db_retry;
 	char log_level[16];
+	/* TLS, reload and per-address limits */
+	char tls_min_version[8];
+	char crl_expired[8];
+	long tls_watch_interval;
+	long max_conns_per_addr;
+	long max_handshakes_per_addr;
 };
 
 /* Fill `c` with the defaults. */
@@ -42,6 +48,14 @@ int config_set(struct config *c, const char *key, const char *value, char *cause
 
 /* True when `key` names a setting. */
 int config_known(const char *key);
+
+/* Settings that a running tenderd cannot change (SIGHUP reports them as ignored). */
+int config_restart_only(const char *key);
+
+/* Call `fn` for every setting whose value differs between `a` and `b`, with both
+ * values as text. */
+void config_each_change(const struct config *a, const struct config *b,
+    void (*fn)(void *arg, const char *key, const char *was, const char *now), void *arg);
 
 /* Print the table of settings (for --help). */
 void config_usage(void);

@@ -52,9 +52,19 @@ struct conn {
 	size_t held;              /* its events waiting in the lane */
 	struct conn *prev, *next; /* every allocated connection, closing ones too */
 	char peer[64];
+	char addr[INET6_ADDRSTRLEN]; /* source address, counted in s->addrs until close */
 };
 
+/* Open connections of one source address, and how many of them are in the handshake. */
+struct conn_addr {
+	long conns, handshakes;
+};
+
+#define CONN_REFUSED_ADDRS 1024  /* addresses whose refusals are counted one by one */
+
 static void conn_update_reading(struct conn *c);
+static void conn_addr_handshake_done(struct conn *c, int ok);
+static void conn_addr_release(struct conn *c);
 static void conn_finish(struct conn *c);
 static void conn_free_later(struct conn *c);
 
@@ -426,6 +436,7 @@ conn_on_connected(struct conn *c)
 	struct tls_cert_info info;
 	struct cert *cert;
 
+	conn_addr_handshake_done(c, 1);
 	if (tls_peer_info(ssl, &info) < 0) {
 		conn_close(c, "no verified peer certificate");
 		return;
@@ -547,6 +558,9 @@ conn_close(struct conn *c, const char *reason)
 		    c->ident.who ? (long long)c->ident.who->id : 0LL, reason);
 	else
 		log_debug("conn=%llu close: %s", (unsigned long long)c->ident.id, reason);
+	if (c->state == CONN_HANDSHAKE)
+		conn_addr_handshake_done(c, 0);
+	conn_addr_release(c);
 	c->state = CONN_CLOSING;
 	map_del(&c->s->conns, (int64_t)c->ident.id);
 	c->s->nconns--;
@@ -650,21 +664,152 @@ conn_format_peer(const struct sockaddr *sa, char *buf, size_t n)
 	snprintf(buf, n, "%s:%d", host, port);
 }
 
-/* A new TCP connection: start the TLS handshake. */
+/* ---- per-address limits ---- */
+
+/* The source address of a peer, as text. */
+static void
+conn_format_addr(const struct sockaddr *sa, char *buf, size_t n)
+{
+	snprintf(buf, n, "?");
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, n);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, n);
+}
+
+/* Count a refusal: in total, per reason and per address (for the first
+ * CONN_REFUSED_ADDRS addresses), and log it at most once a second. */
+static void
+conn_refuse(struct server *s, const char *addr, uint64_t *counter, const char *why, long limit)
+{
+	static int64_t logged_at;
+	static uint64_t unlogged;
+	uint64_t *n = map_sget(&s->refused_addrs, addr);
+	int64_t now = time_mono_ms();
+
+	(*counter)++;
+	if (n == NULL && s->refused_addrs.len < CONN_REFUSED_ADDRS &&
+	    (n = calloc(1, sizeof(*n))) != NULL && map_sput(&s->refused_addrs, addr, n) < 0) {
+		free(n);
+		n = NULL;
+	}
+	if (n != NULL)
+		(*n)++;
+	else
+		s->refused_other++;
+	unlogged++;
+	if (logged_at != 0 && now - logged_at < 1000)
+		return;
+	log_warn("refusing connection from %s: %s (%ld) reached; %llu refused since the last "
+	    "such line", addr, why, limit, (unsigned long long)unlogged);
+	logged_at = now;
+	unlogged = 0;
+}
+
+/* Whether a new connection from `addr` is within the limits; counts it when it is. */
+static int
+conn_addr_admit(struct server *s, const char *addr)
+{
+	struct conn_addr *a = map_sget(&s->addrs, addr);
+
+	if (s->nconns >= (size_t)s->cfg.max_conns) {
+		conn_refuse(s, addr, &s->refused_max_conns, "max_conns", s->cfg.max_conns);
+		return 0;
+	}
+	if (a != NULL && s->cfg.max_conns_per_addr > 0 && a->conns >= s->cfg.max_conns_per_addr) {
+		conn_refuse(s, addr, &s->refused_conns_per_addr, "max_conns_per_addr",
+		    s->cfg.max_conns_per_addr);
+		return 0;
+	}
+	if (a != NULL && s->cfg.max_handshakes_per_addr > 0 &&
+	    a->handshakes >= s->cfg.max_handshakes_per_addr) {
+		conn_refuse(s, addr, &s->refused_handshakes_per_addr, "max_handshakes_per_addr",
+		    s->cfg.max_handshakes_per_addr);
+		return 0;
+	}
+	if (a == NULL) {
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			return 0;
+		if (map_sput(&s->addrs, addr, a) < 0) {
+			free(a);
+			return 0;
+		}
+	}
+	a->conns++;
+	a->handshakes++;
+	return 1;
+}
+
+/* Undo conn_addr_admit (the connection could not be set up). */
+static void
+conn_addr_unadmit(struct server *s, const char *addr)
+{
+	struct conn_addr *a = map_sget(&s->addrs, addr);
+
+	if (a != NULL)
+		a->handshakes--;
+	if (a != NULL && --a->conns <= 0)
+		free(map_sdel(&s->addrs, addr));
+}
+
+/* The handshake of a connection ended (ok: completed). */
+static void
+conn_addr_handshake_done(struct conn *c, int ok)
+{
+	struct conn_addr *a = map_sget(&c->s->addrs, c->addr);
+
+	if (a != NULL && a->handshakes > 0)
+		a->handshakes--;
+	if (ok)
+		c->s->hs_completed++;
+	else
+		c->s->hs_failed++;
+}
+
+/* A connection closes: its address counts one connection less. */
+static void
+conn_addr_release(struct conn *c)
+{
+	struct conn_addr *a = map_sget(&c->s->addrs, c->addr);
+
+	if (a != NULL && --a->conns <= 0)
+		free(map_sdel(&c->s->addrs, c->addr));
+}
+
+/* Free the per-address tables (after the loop). */
+void
+conn_addrs_free(struct server *s)
+{
+	size_t it = 0;
+	void *v;
+
+	while (map_next(&s->addrs, &it, NULL, NULL, &v))
+		free(v);
+	it = 0;
+	while (map_next(&s->refused_addrs, &it, NULL, NULL, &v))
+		free(v);
+	map_free(&s->addrs);
+	map_free(&s->refused_addrs);
+}
+
+/* A new TCP connection: start the TLS handshake. Refused at once (closed without a
+ * word) while stopping, or beyond max_conns or the limits of its source address. */
 static void
 conn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
     void *arg)
 {
 	struct server *s = arg;
+	char addr[INET6_ADDRSTRLEN];
 	struct conn *c;
 	SSL *ssl;
 
-	if (s->stopping || s->nconns >= (size_t)s->cfg.max_conns) {
-		log_warn("refusing connection: %s", s->stopping ? "stopping" : "max_conns reached");
+	conn_format_addr(sa, addr, sizeof(addr));
+	if (s->stopping || !conn_addr_admit(s, addr)) {
 		evutil_closesocket(fd);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL || (ssl = SSL_new(s->ssl_ctx)) == NULL) {
+		conn_addr_unadmit(s, addr);
 		free(c);
 		evutil_closesocket(fd);
 		return;
@@ -672,10 +817,12 @@ conn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	c->s = s;
 	c->ident.id = ++s->next_conn_id;
 	c->state = CONN_HANDSHAKE;
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	conn_format_peer(sa, c->peer, sizeof(c->peer));
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (c->bev == NULL) {
+		conn_addr_unadmit(s, addr);
 		SSL_free(ssl);
 		evutil_closesocket(fd);
 		free(c);
@@ -788,4 +935,72 @@ conn_close_all(struct server *s, const char *reason)
 		conn_close(all[i], reason);
 	}
 	free(all);
+}
+
+/* A connection's certificate is no longer accepted after a reload: tell it, close it. */
+static void
+conn_close_untrusted(struct conn *c, int revoked, const char *why)
+{
+	char msg[256];
+
+	log_warn("conn=%llu peer=%s participant=%lld fp=%.16s certificate %s after the reload: "
+	    "%s; closing", (unsigned long long)c->ident.id, c->peer, (long long)c->ident.who->id,
+	    c->ident.cert->fp, revoked ? "revoked" : "no longer accepted", why);
+	snprintf(msg, sizeof(msg), "this certificate is %s: %s",
+	    revoked ? "revoked" : "no longer accepted", why);
+	conn_send_event_error(c, revoked ? "certificate_revoked" : "certificate_not_trusted", msg);
+	conn_close(c, revoked ? "certificate revoked" : "certificate no longer accepted");
+}
+
+/* After a reload: check every open connection's certificate again (when the TLS
+ * context changed; each certificate is verified once), re-arm idle timers. */
+void
+conn_reload(struct server *s, int recheck)
+{
+	struct conn **all = calloc(s->conns.len + 1, sizeof(*all));
+	struct map good;            /* fingerprints verified again in this pass */
+	size_t n = 0, it = 0;
+	void *v;
+
+	if (all == NULL)
+		return;
+	map_init(&good, 1);
+	while (map_next(&s->conns, &it, NULL, NULL, &v))
+		all[n++] = v;
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = all[i];
+		char why[160];
+		int revoked;
+		if (c->state != CONN_OPEN)
+			continue;
+		if (recheck && map_sget(&good, c->ident.cert->fp) == NULL) {
+			if (tls_recheck(s->ssl_ctx, bufferevent_openssl_get_ssl(c->bev), &revoked, why,
+			    sizeof(why)) < 0) {
+				conn_close_untrusted(c, revoked, why);
+				continue;
+			}
+			map_sput(&good, c->ident.cert->fp, c);
+		}
+		/* idle_timeout may have changed: the timer fires at the new deadline */
+		conn_timer_in(s, c->timer, s->cfg.idle_timeout * 1000 - (time_mono_ms() - c->last_in));
+	}
+	map_free(&good);
+	free(all);
+}
+
+/* Connections in the TLS handshake and open ones. */
+void
+conn_counts(struct server *s, size_t *handshaking, size_t *open)
+{
+	size_t it = 0;
+	void *v;
+
+	*handshaking = *open = 0;
+	while (map_next(&s->conns, &it, NULL, NULL, &v)) {
+		const struct conn *c = v;
+		if (c->state == CONN_HANDSHAKE)
+			(*handshaking)++;
+		else if (c->state == CONN_OPEN)
+			(*open)++;
+	}
 }

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/timeutil.h"
+#include "common/version.h"
 #include "server/server.h"
 
 /* Print usage and exit. */
@@ -19,6 +20,7 @@ usage(int rc)
 {
 	fprintf(stderr,
 	    "usage: tenderd [-c FILE] [--KEY VALUE]...            run the server\n"
+	    "       tenderd --version                            print the release and exit\n"
 	    "       tenderd migrate [-c FILE] [--KEY VALUE]...    apply migrations and exit\n"
 	    "       tenderd register [-c FILE] [--KEY VALUE]... --role ROLE --organization NAME\n"
 	    "               --name NAME --cert PEMFILE           register a participant and exit\n"
@@ -32,11 +34,29 @@ struct reg_opts {
 	const char *role, *org, *name, *cert;
 };
 
-/* Parse -c and --KEY VALUE options into `cfg` (and register's own options). */
-static void
-parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts *reg)
+/* The value of --KEY for register's own options, or NULL. */
+static const char **
+reg_field(struct reg_opts *reg, const char *key)
 {
-	char cause[512];
+	if (reg == NULL)
+		return NULL;
+	if (strcmp(key, "role") == 0)
+		return &reg->role;
+	if (strcmp(key, "organization") == 0)
+		return &reg->org;
+	if (strcmp(key, "name") == 0)
+		return &reg->name;
+	if (strcmp(key, "cert") == 0)
+		return &reg->cert;
+	return NULL;
+}
+
+/* Parse -c and --KEY VALUE options into `cfg` (and register's own options into `reg`).
+ * 0, -1 with `cause`, or -2 for a malformed command line. */
+static int
+args_parse(int argc, char **argv, int first, struct config *cfg, struct reg_opts *reg,
+    char *cause, size_t n)
+{
 	int i;
 
 	config_defaults(cfg);
@@ -44,25 +64,21 @@ parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts
 	for (i = first; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
 			if (i + 1 >= argc)
-				usage(2);
-			if (config_load_file(cfg, argv[i + 1], cause, sizeof(cause)) < 0) {
-				fprintf(stderr, "tenderd: %s\n", cause);
-				exit(2);
-			}
+				return -2;
+			if (config_load_file(cfg, argv[i + 1], cause, n) < 0)
+				return -1;
 		}
 	}
 	for (i = first; i < argc; i++) {
 		char key[64];
-		const char *arg = argv[i], *val, *eq;
+		const char *arg = argv[i], *val, *eq, **field;
 
 		if (strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) {
 			i++;
 			continue;
 		}
-		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
-			usage(0);
 		if (strncmp(arg, "--", 2) != 0)
-			usage(2);
+			return -2;
 		arg += 2;
 		if ((eq = strchr(arg, '=')) != NULL) {
 			snprintf(key, sizeof(key), "%.*s", (int)(eq - arg), arg);
@@ -70,21 +86,52 @@ parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts
 		} else {
 			snprintf(key, sizeof(key), "%s", arg);
 			if (i + 1 >= argc)
-				usage(2);
+				return -2;
 			val = argv[++i];
 		}
-		if (reg && strcmp(key, "role") == 0)
-			reg->role = val;
-		else if (reg && strcmp(key, "organization") == 0)
-			reg->org = val;
-		else if (reg && strcmp(key, "name") == 0)
-			reg->name = val;
-		else if (reg && strcmp(key, "cert") == 0)
-			reg->cert = val;
-		else if (config_set(cfg, key, val, cause, sizeof(cause)) < 0) {
-			fprintf(stderr, "tenderd: %s\n", cause);
-			exit(2);
+		if ((field = reg_field(reg, key)) != NULL)
+			*field = val;
+		else if (config_set(cfg, key, val, cause, n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The settings from the command line, without exiting (SIGHUP reads them again). */
+int
+args_to_config(int argc, char **argv, int first, struct config *cfg, char *cause, size_t n)
+{
+	int rc = args_parse(argc, argv, first, cfg, NULL, cause, n);
+
+	if (rc == -2)
+		snprintf(cause, n, "malformed command line");
+	return rc < 0 ? -1 : 0;
+}
+
+/* Parse the command line into `cfg` (and register's options); exit on an error. */
+static void
+parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts *reg)
+{
+	char cause[512];
+	int rc;
+
+	for (int i = first; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			i++;
+			continue;
 		}
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			usage(0);
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("tenderd %s\n", TENDERD_VERSION);
+			exit(0);
+		}
+	}
+	if ((rc = args_parse(argc, argv, first, cfg, reg, cause, sizeof(cause))) == -2)
+		usage(2);
+	if (rc < 0) {
+		fprintf(stderr, "tenderd: %s\n", cause);
+		exit(2);
 	}
 	log_set_level((enum log_level)log_level_parse(cfg->log_level));
 }
@@ -327,7 +374,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* Serve until a signal. */
 static int
-serve(struct server *s)
+serve(struct server *s, int argc, char **argv)
 {
 	char cause[512], app_name[64];
 	int64_t last_batch = 0;
@@ -342,7 +389,10 @@ serve(struct server *s)
 	map_init(&s->participants, 0);
 	map_init(&s->books, 0);
 	map_init(&s->procs, 0);
-	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, cause, sizeof(cause))) == NULL) {
+	map_init(&s->addrs, 1);
+	map_init(&s->refused_addrs, 1);
+	s->started_at = time_now_ms();
+	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, &s->crl, cause, sizeof(cause))) == NULL) {
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
@@ -382,6 +432,10 @@ serve(struct server *s)
 	s->stop_timer = evtimer_new(s->base, on_stop_check, s);
 	evsignal_add(s->sig_term, NULL);
 	evsignal_add(s->sig_int, NULL);
+	if (admin_init(s, argc, argv) < 0) {
+		log_error("cannot start: reload handler");
+		return 1;
+	}
 	while (map_next(&s->books, &it, NULL, NULL, &v))
 		book_arm(s, v);
 	it = 0;
@@ -401,6 +455,8 @@ serve(struct server *s)
 	event_free(s->sig_term);
 	event_free(s->sig_int);
 	event_free(s->stop_timer);
+	admin_free(s);
+	conn_addrs_free(s);
 	if (s->accept_pause)
 		event_free(s->accept_pause);
 	event_free(s->flush_ev);
@@ -465,6 +521,8 @@ main(int argc, char **argv)
 		parse_args(argc, argv, 2, &srv.cfg, &reg);
 		return cmd_register(&srv.cfg, &reg);
 	}
+	/* SIGHUP reloads once the server runs (admin.c); until then it must not kill it */
+	signal(SIGHUP, SIG_IGN);
 	parse_args(argc, argv, 1, &srv.cfg, NULL);
-	return serve(&srv);
+	return serve(&srv, argc, argv);
 }

@@ -1841,7 +1841,10 @@ ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t 
 		op_participant_status(s, c, id, req, 1);
 	else if (strcmp(op, "participant.reinstate") == 0)
 		op_participant_status(s, c, id, req, 0);
-	else
+	else if (strcmp(op, "stats") == 0) {
+		if (ops_require(c, id, op, R_OPERATOR) == 0)
+			conn_send(c, admin_stats(s, id));
+	} else
 		return -1;
 	return 0;
 }

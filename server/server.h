@@ -1,6 +1,7 @@
 /*
  * The server's shared state and the interfaces between its modules:
  *   conn.c    TLS connections, framing, limits, timeouts, output
+ *   admin.c   SIGHUP reload, the TLS file watch, the operators' stats
  *   proto.c   JSON request decoding, replies and errors
  *   ops.c     the operations: validation, the command queue, group commit
  *   book.c    live auctions in memory: engine, metadata, views, watchers, timers
@@ -168,6 +169,19 @@ struct server {
 	struct event *lane_ev;
 
 	int stopping;
+
+	/* TLS reload, per-address limits and counters (admin.c, conn.c) */
+	struct tls_crl_info crl;   /* the CRL of ssl_ctx */
+	struct map addrs;          /* source address -> struct conn_addr (open connections) */
+	struct map refused_addrs;  /* source address -> uint64_t refusals (bounded) */
+	uint64_t hs_completed, hs_failed;
+	uint64_t refused_max_conns, refused_conns_per_addr, refused_handshakes_per_addr;
+	uint64_t refused_other;    /* refusals of addresses beyond the refused_addrs bound */
+	int64_t started_at;        /* wall ms */
+	struct event *sig_hup, *watch_timer;
+	void *admin;               /* admin.c: the watched files */
+	int argc;                  /* the command line, read again on SIGHUP */
+	char **argv;
 };
 
 /* ---- conn.c ---- */
@@ -200,6 +214,25 @@ void conn_close_all(struct server *s, const char *reason);
 void conn_free_all(struct server *s);
 /* Requests of this connection waiting for a commit: reading pauses above a bound. */
 void conn_pending_add(struct conn *c, int delta);
+
+/* After a reload: when `recheck`, verify every open connection's certificate against
+ * the new TLS context (closing those it refuses, revoked ones with certificate_revoked);
+ * re-arm idle timers for the new idle_timeout. */
+void conn_reload(struct server *s, int recheck);
+/* Connections in the TLS handshake and open ones (stats). */
+void conn_counts(struct server *s, size_t *handshaking, size_t *open);
+/* Free the per-address tables (after the loop). */
+void conn_addrs_free(struct server *s);
+
+/* ---- admin.c: reload, file watch, stats ---- */
+/* Install signal handlers (SIGHUP) and the file watch; remember the command line. */
+int admin_init(struct server *s, int argc, char **argv);
+void admin_free(struct server *s);
+/* The reply of the operators' `stats` operation. */
+json_t *admin_stats(struct server *s, json_t *id);
+/* main.c: the settings from the command line from argv[first] on (the -c file first,
+ * then --KEY VALUE options), without exiting. 0, or -1 with `cause`. */
+int args_to_config(int argc, char **argv, int first, struct config *cfg, char *cause, size_t n);
 
 /* Arm a timer to fire `ms` milliseconds from now (0 when negative), counted from the
  * current time rather than the loop's cached one, so that it never fires early. */

@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 
 /* Last OpenSSL error as text; clears the queue. */
 const char *
@@ -28,31 +29,172 @@ tls_last_error(void)
 	return buf;
 }
 
-/* Log why a client certificate failed verification (the handshake fails). */
+/*
+ * The CRL policy in force (crl_expired). The verify callback runs inside OpenSSL with
+ * no argument of tenderd's own, hence a variable of this module; tenderd has one TLS
+ * context in force at a time and sets it when it installs one.
+ */
+static int tls_refuse_expired_crl;
+static int64_t tls_crl_warned_at;       /* monotonic ms of the last warning */
+static unsigned long tls_crl_unwarned;  /* handshakes accepted since */
+
+/* Set the policy for a CRL past its nextUpdate: 1 refuses, 0 warns. */
+void
+tls_set_crl_policy(int refuse)
+{
+	tls_refuse_expired_crl = refuse;
+}
+
+/* A handshake that used an expired CRL: warn, at most once a minute. */
+static void
+tls_warn_expired_crl(void)
+{
+	int64_t now = time_mono_ms();
+
+	tls_crl_unwarned++;
+	if (tls_crl_warned_at != 0 && now - tls_crl_warned_at < 60000)
+		return;
+	log_warn("CRL EXPIRED (past its nextUpdate): revocations issued since are unknown; "
+	    "accepting client certificates anyway (crl_expired = warn), %lu since the last "
+	    "warning; reissue the CRL", tls_crl_unwarned);
+	tls_crl_warned_at = now;
+	tls_crl_unwarned = 0;
+}
+
+/*
+ * Verification of a client certificate, in the handshake and when open connections are
+ * checked again after a reload. An expired CRL is accepted with a warning unless
+ * crl_expired = refuse (the error is cleared, so that the verify result is X509_V_OK). A
+ * certificate that is not yet valid gets the certificate_expired alert, like an expired
+ * one ("a certificate has expired or is not currently valid", RFC 5246): OpenSSL would
+ * send bad_certificate.
+ */
 static int
 tls_verify_cb(int ok, X509_STORE_CTX *x)
 {
-	if (!ok) {
-		int err = X509_STORE_CTX_get_error(x);
+	int err = X509_STORE_CTX_get_error(x);
+	int handshake = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx()) != NULL;
+
+	if (ok)
+		return ok;
+	if (err == X509_V_ERR_CRL_HAS_EXPIRED && !tls_refuse_expired_crl) {
+		if (handshake)
+			tls_warn_expired_crl();
+		X509_STORE_CTX_set_error(x, X509_V_OK);
+		return 1;
+	}
+	if (handshake) {
 		log_info("tls verify failed depth=%d error=\"%s\"", X509_STORE_CTX_get_error_depth(x),
 		    X509_verify_cert_error_string(err));
+		if (err == X509_V_ERR_CERT_NOT_YET_VALID)
+			X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_HAS_EXPIRED);
 	}
-	return ok;
+	return 0;
 }
+
+/* ASN1_TIME to ms since the epoch (0 when absent). */
+static int64_t tls_asn1_ms(const ASN1_TIME *t);
+
+/* True when `crl` is signed by one of the CA certificates in `st`. */
+static int
+tls_crl_signed(X509_STORE *st, X509_CRL *crl)
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		EVP_PKEY *pk;
+		if (ca == NULL || X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) != 0)
+			continue;
+		if ((pk = X509_get0_pubkey(ca)) != NULL && X509_CRL_verify(crl, pk) == 1)
+			return 1;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+/* Load every CRL of a PEM file into the store, each checked against the CAs; `info`
+ * gets the latest thisUpdate, the earliest nextUpdate and the number of revocations. */
+static int
+tls_load_crl(X509_STORE *st, const char *path, struct tls_crl_info *info, char *cause, size_t n)
+{
+	BIO *b = BIO_new_file(path, "r");
+	STACK_OF(X509_INFO) *xs;
+	int ncrl = 0, bad = 0;
+
+	if (b == NULL) {
+		snprintf(cause, n, "crl %s: %s", path, tls_last_error());
+		return -1;
+	}
+	xs = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (xs == NULL) {
+		snprintf(cause, n, "crl %s: %s", path, tls_last_error());
+		return -1;
+	}
+	for (int i = 0; i < sk_X509_INFO_num(xs) && !bad; i++) {
+		X509_CRL *crl = sk_X509_INFO_value(xs, i)->crl;
+		STACK_OF(X509_REVOKED) *rev;
+		int64_t tu, nu;
+		if (crl == NULL)
+			continue;
+		if (!tls_crl_signed(st, crl)) {
+			snprintf(cause, n, "crl %s: CRL %d is not signed by a CA of the ca bundle", path,
+			    ncrl + 1);
+			bad = 1;
+		} else if (X509_STORE_add_crl(st, crl) != 1) {
+			snprintf(cause, n, "crl %s: %s", path, tls_last_error());
+			bad = 1;
+		}
+		tu = tls_asn1_ms(X509_CRL_get0_lastUpdate(crl));
+		nu = tls_asn1_ms(X509_CRL_get0_nextUpdate(crl));
+		if (tu > info->this_update)
+			info->this_update = tu;
+		if (nu != 0 && (info->next_update == 0 || nu < info->next_update))
+			info->next_update = nu;
+		rev = X509_CRL_get_REVOKED(crl);
+		info->revoked += rev ? sk_X509_REVOKED_num(rev) : 0;
+		ncrl++;
+	}
+	sk_X509_INFO_pop_free(xs, X509_INFO_free);
+	if (!bad && ncrl == 0) {
+		snprintf(cause, n, "crl %s: no CRL in the file", path);
+		bad = 1;
+	}
+	info->present = !bad;
+	return bad ? -1 : 0;
+}
+
+/* True when the CRL in force is past its nextUpdate at `now` (wall ms). */
+int
+tls_crl_expired(const struct tls_crl_info *info, int64_t now)
+{
+	return info->present && info->next_update != 0 && now > info->next_update;
+}
+
+/* TLS 1.2 cipher suites: forward secrecy (ECDHE) and AEAD only. TLS 1.3 suites are
+ * all AEAD with ephemeral keys; OpenSSL's defaults stand. */
+#define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 
 /* Build the server context. */
 SSL_CTX *
-tls_server_ctx(const struct config *c, char *cause, size_t n)
+tls_server_ctx(const struct config *c, struct tls_crl_info *crl, char *cause, size_t n)
 {
 	static const unsigned char sid_ctx[] = "tenderd";
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	STACK_OF(X509_NAME) *names;
 
+	memset(crl, 0, sizeof(*crl));
 	if (ctx == NULL) {
 		snprintf(cause, n, "SSL_CTX_new: %s", tls_last_error());
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(ctx, strcmp(c->tls_min_version, "1.3") == 0 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION);
+	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
+		snprintf(cause, n, "cipher list: %s", tls_last_error());
+		goto fail;
+	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -76,22 +218,56 @@ tls_server_ctx(const struct config *c, char *cause, size_t n)
 	SSL_CTX_set_client_CA_list(ctx, names);
 	if (c->crl[0]) {
 		X509_STORE *st = SSL_CTX_get_cert_store(ctx);
-		if (X509_STORE_load_file(st, c->crl) != 1) {
-			snprintf(cause, n, "crl %s: %s", c->crl, tls_last_error());
+		if (tls_load_crl(st, c->crl, crl, cause, n) < 0)
 			goto fail;
-		}
 		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	}
+	crl->loaded_at = time_now_ms();
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT |
 	    SSL_VERIFY_CLIENT_ONCE, tls_verify_cb);
 	SSL_CTX_set_verify_depth(ctx, 4);
-	/* Resumption (tickets) needs a session id context when clients are verified. */
+	/* Resumption (tickets) needs a session id context when clients are verified. A new
+	 * context has new ticket keys: after a reload every client verifies in full again. */
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
+	memset(crl, 0, sizeof(*crl));
 	return NULL;
+}
+
+/* Verify an open connection's certificate again against a (new) context's CA store
+ * and CRL. 0 when still accepted; -1 with the reason, *revoked set when it is revoked. */
+int
+tls_recheck(SSL_CTX *ctx, SSL *ssl, int *revoked, char *why, size_t n)
+{
+	X509 *x = SSL_get0_peer_certificate(ssl);
+	X509_STORE_CTX *sc;
+	int ok, err;
+
+	*revoked = 0;
+	if (x == NULL) {
+		snprintf(why, n, "no peer certificate");
+		return -1;
+	}
+	if ((sc = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(sc, SSL_CTX_get_cert_store(ctx), x, SSL_get_peer_cert_chain(ssl)) != 1) {
+		X509_STORE_CTX_free(sc);
+		ERR_clear_error();
+		return 0;  /* cannot tell: keep it */
+	}
+	X509_STORE_CTX_set_purpose(sc, X509_PURPOSE_SSL_CLIENT);
+	X509_STORE_CTX_set_verify_cb(sc, tls_verify_cb);
+	ok = X509_verify_cert(sc);
+	err = X509_STORE_CTX_get_error(sc);
+	X509_STORE_CTX_free(sc);
+	ERR_clear_error();
+	if (ok == 1)
+		return 0;
+	*revoked = err == X509_V_ERR_CERT_REVOKED;
+	snprintf(why, n, "%s", X509_verify_cert_error_string(err));
+	return -1;
 }
 
 /* Free the server context. */
@@ -202,6 +378,7 @@ tls_cert_check(SSL_CTX *ctx, const char *pem, struct tls_cert_info *out, char *c
 		return -1;
 	}
 	X509_STORE_CTX_set_purpose(sc, X509_PURPOSE_SSL_CLIENT);
+	X509_STORE_CTX_set_verify_cb(sc, tls_verify_cb);
 	ok = X509_verify_cert(sc);
 	if (ok != 1) {
 		snprintf(cause, n, "certificate not accepted: %s",

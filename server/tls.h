@@ -21,9 +21,31 @@ struct tls_cert_info {
 	int64_t not_before, not_after;  /* ms */
 };
 
-/* Server context: TLS >= 1.2, client certificate required and verified
- * against the CA bundle (and CRL when configured), session tickets on. */
-struct ssl_ctx_st *tls_server_ctx(const struct config *c, char *cause, size_t n);
+/* The CRL of a context (none when `present` is 0). Times in ms since the epoch. */
+struct tls_crl_info {
+	int present;
+	int64_t this_update;   /* the latest thisUpdate of the file's CRLs */
+	int64_t next_update;   /* the earliest nextUpdate (0: none given) */
+	int64_t loaded_at;     /* when the context was built */
+	long revoked;          /* certificates listed as revoked */
+};
+
+/* Server context: TLS >= tls_min_version (TLS 1.2 with ECDHE and AEAD ciphers only),
+ * client certificate required and verified against the CA bundle (and CRL when
+ * configured, described in `crl`), session tickets on. NULL with `cause` when a file
+ * does not load cleanly. */
+struct ssl_ctx_st *tls_server_ctx(const struct config *c, struct tls_crl_info *crl,
+    char *cause, size_t n);
+
+/* Policy for a CRL past its nextUpdate: 1 refuses every client, 0 warns and serves. */
+void tls_set_crl_policy(int refuse);
+
+/* True when the CRL is past its nextUpdate at `now` (ms since the epoch). */
+int tls_crl_expired(const struct tls_crl_info *crl, int64_t now);
+
+/* Verify an open connection's certificate again against `ctx` (after a reload). 0 when
+ * it is still accepted; -1 with the reason, *revoked set when it is revoked. */
+int tls_recheck(struct ssl_ctx_st *ctx, struct ssl_st *ssl, int *revoked, char *why, size_t n);
 void tls_ctx_free(struct ssl_ctx_st *ctx);
 
 /* Identity of the verified peer certificate. 0, or -1 when there is none. */

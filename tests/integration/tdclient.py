@@ -63,7 +63,7 @@ class Client:
     """One TLS connection to tenderd."""
 
     def __init__(self, port, ca, cert=None, key=None, name=None, timeout=DEFAULT_TIMEOUT,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", source=None):
         self.name = name
         self.timeout = timeout
         self._ids = itertools.count(1)
@@ -72,7 +72,8 @@ class Client:
         self._replies = {}
         self._eof = False
         ctx = make_context(ca, cert, key)
-        raw = socket.create_connection((host, port), timeout=timeout)
+        raw = socket.create_connection((host, port), timeout=timeout,
+                                       source_address=(source, 0) if source else None)
         try:
             self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
         except BaseException:

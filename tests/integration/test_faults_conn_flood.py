@@ -95,8 +95,11 @@ def test_connection_flood_times_out(env, tenderd_factory, unique):
     total = sum(n for _, n in plain + tls)
     soft = raise_nofile(total + 1024)
     assert soft >= total + 256, "RLIMIT_NOFILE %d is too low for %d connections" % (soft, total)
+    # the flood and the honest supplier share 127.0.0.1: no per-address limits here
+    # (test_addr_limits.py has them)
     server = tenderd_factory(handshake_timeout=HANDSHAKE_TIMEOUT, idle_timeout=IDLE_TIMEOUT,
-                             max_conns_per_cert=HALF_LINE + TRICKLE_LINE + 8)
+                             max_conns_per_cert=HALF_LINE + TRICKLE_LINE + 8,
+                             max_conns_per_addr=0, max_handshakes_per_addr=0)
     auctions = fu.create_auctions(server, env, "Connection flood " + unique, [{}])
     aid = auctions[0]["id"]
     ledger = fu.Ledger([fu.AuctionInfo(a) for a in auctions])
@@ -273,7 +276,9 @@ def test_flood_beyond_descriptor_limit(env, tenderd_factory, unique):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(NOFILE_LIMIT, soft), hard))
     try:
-        server = tenderd_factory(handshake_timeout=1, idle_timeout=30)
+        # no per-address limits: the flood must reach the descriptor limit
+        server = tenderd_factory(handshake_timeout=1, idle_timeout=30, max_conns_per_addr=0,
+                                 max_handshakes_per_addr=0)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     auctions = fu.create_auctions(server, env, "Descriptor limit " + unique, [{}])

@@ -1,5 +1,6 @@
 """build/tenderctl against a live tenderd: readable and --json output, watch, exit codes."""
 import json
+import re
 import os
 import select
 import subprocess
@@ -220,3 +221,42 @@ def test_rfq_through_tenderctl(env, server, ctl, tmp_path, unique):
     assert r["procurement"]["lots"][0]["awarded_offer"] == first
     p = ctl("buyer", "procurement", "complete", str(pid), server=server)
     assert p.returncode == 0 and "complete" in p.stdout, p.stdout
+
+
+def test_version(env, ctl):
+    """`--version` prints the release on standard output and exits 0, for both programs,
+    wherever it stands among the options."""
+    for cmd in ([env.tenderctl_bin, "--version"], [env.tenderctl_bin, "--json", "--version"],
+                [env.tenderd_bin, "--version"]):
+        p = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=10)
+        name = os.path.basename(str(cmd[0]))
+        assert p.returncode == 0, (cmd, p.stdout, p.stderr)
+        assert re.fullmatch(r"%s \d+\.\d+\.\d+\S*\n" % name, p.stdout), p.stdout
+        assert p.stderr == "", p.stderr
+    p = subprocess.run([str(env.tenderctl_bin), "--version=yes"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=10)
+    assert p.returncode == 2 and "takes no value" in p.stderr, p.stderr
+
+
+def test_raw(env, server, ctl, unique):
+    """`raw JSON-OBJECT` sends the object, adding an id when it has none; the exit status
+    follows `ok`; readable output is the reply as JSON."""
+    p = ctl("supplier1", "raw", '{"op":"hello"}', server=server)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["ok"] is True and r["participant"]["role"] == "supplier", r
+    p = ctl("supplier1", "raw", '{"id":"t-1","op":"hello"}', server=server, json_out=True)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["id"] == "t-1" and r["ok"] is True
+    # an error reply: exit status 1, the code on standard error
+    p = ctl("supplier1", "raw", '{"op":"auction.get","auction":999999999}', server=server)
+    assert p.returncode == 1 and "not_found" in p.stderr, (p.stdout, p.stderr)
+    # usage errors: no object, not an object, an extra argument
+    p = ctl("supplier1", "raw", server=server)
+    assert p.returncode == 2 and "missing JSON-OBJECT" in p.stderr, p.stderr
+    p = ctl("supplier1", "raw", "[1,2]", server=server)
+    assert p.returncode == 2 and "JSON object" in p.stderr, p.stderr
+    p = ctl("supplier1", "raw", '{"op":"hello"}', "extra", server=server)
+    assert p.returncode == 2 and "unexpected argument" in p.stderr, p.stderr

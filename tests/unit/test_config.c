@@ -137,6 +137,41 @@ test_file_errors_name_the_line(void **state)
 	assert_int_equal(config_load_file(&c, "/nonexistent/tenderd.conf", cause, sizeof(cause)), -1);
 }
 
+/* Collects the changes config_each_change reports. */
+static void
+note_change(void *arg, const char *key, const char *was, const char *now)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 512 - strlen(out), "%s:%s>%s;", key, was, now);
+}
+
+static void
+test_words_and_changes(void **state)
+{
+	struct config a, b;
+	char cause[256], seen[512] = "";
+
+	(void)state;
+	config_defaults(&a);
+	assert_string_equal(a.tls_min_version, "1.2");
+	assert_string_equal(a.crl_expired, "warn");
+	assert_int_equal(a.max_handshakes_per_addr, 64);
+	b = a;
+	assert_int_equal(config_set(&b, "tls_min_version", "1.3", cause, sizeof(cause)), 0);
+	assert_int_equal(config_set(&b, "tls_min_version", "1.", cause, sizeof(cause)), -1);
+	assert_int_equal(config_set(&b, "tls_min_version", "", cause, sizeof(cause)), -1);
+	assert_int_equal(config_set(&b, "crl_expired", "refuses", cause, sizeof(cause)), -1);
+	assert_non_null(strstr(cause, "warn|refuse"));
+	assert_int_equal(config_set(&b, "max_conns_per_addr", "0", cause, sizeof(cause)), 0);
+	config_each_change(&a, &b, note_change, seen);
+	assert_string_equal(seen, "tls_min_version:1.2>1.3;max_conns_per_addr:1000>0;");
+	assert_true(config_restart_only("listen"));
+	assert_true(config_restart_only("db"));
+	assert_false(config_restart_only("max_conns"));
+	assert_false(config_restart_only("crl"));
+}
+
 int
 main(void)
 {
@@ -146,6 +181,7 @@ main(void)
 		cmocka_unit_test(test_set_checks_type_and_bounds),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_file_errors_name_the_line),
+		cmocka_unit_test(test_words_and_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
