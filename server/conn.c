@@ -50,6 +50,7 @@ struct conn {
 	int freeing;              /* teardown scheduled */
 	int finished;             /* close_notify sent, write side shut */
 	size_t held;              /* its events waiting in the lane */
+	struct watch_list watches; /* what it watches; left when it closes */
 	struct conn *prev, *next; /* every allocated connection, closing ones too */
 	char peer[64];
 };
@@ -63,6 +64,13 @@ const struct conn_ident *
 conn_ident(const struct conn *c)
 {
 	return &c->ident;
+}
+
+/* What the connection watches. */
+struct watch_list *
+conn_watches(struct conn *c)
+{
+	return &c->watches;
 }
 
 /* Find an open connection by id. */
@@ -546,6 +554,7 @@ conn_close(struct conn *c, const char *reason)
 	else
 		log_debug("conn=%llu close: %s", (unsigned long long)c->ident.id, reason);
 	c->state = CONN_CLOSING;
+	watch_drop_conn(c->s, &c->watches);  /* it leaves every watch list at once */
 	map_del(&c->s->conns, (int64_t)c->ident.id);
 	c->s->nconns--;
 	if (c->counted)
@@ -592,6 +601,7 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (ssl && SSL_is_init_finished(ssl) && !c->finished)
 		SSL_shutdown(ssl);  /* best effort close_notify */
 	ERR_clear_error();
+	watch_drop_conn(c->s, &c->watches);  /* empty unless never closed (shutdown) */
 	bufferevent_free(c->bev);
 	event_free(c->timer);
 	event_free(c->stuck);

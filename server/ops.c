@@ -1355,16 +1355,19 @@ op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 	conn_send(c, r);
 }
 
-/* auction.watch */
+/* auction.watch: at most max_watches_per_conn per connection and
+ * max_watchers_per_procedure per auction. */
 static void
 op_auction_watch(struct server *s, struct conn *c, json_t *id, json_t *req)
 {
 	struct book *b = ops_book_arg(s, c, id, req);
+	char why[256];
+	int rc;
 
 	if (b == NULL)
 		return;
-	if (book_watch(b, conn_ident(c)->id) < 0) {
-		conn_send(c, proto_error(id, "internal", "too many watchers", NULL));
+	if ((rc = watch_add(s, c, WATCH_AUCTION, b->a.id, &b->watchers, why, sizeof(why))) < 0) {
+		conn_send(c, proto_error(id, rc == -1 ? "limit_exceeded" : "internal", why, NULL));
 		return;
 	}
 	ops_reply_view(s, c, id, b);
@@ -1378,7 +1381,7 @@ op_auction_unwatch(struct server *s, struct conn *c, json_t *id, json_t *req)
 
 	if (b == NULL)
 		return;
-	book_unwatch(b, conn_ident(c)->id);
+	watch_del(s, c, WATCH_AUCTION, b->a.id, &b->watchers);
 	conn_send(c, proto_ok(id));
 }
 

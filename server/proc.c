@@ -703,35 +703,31 @@ proc_visible(const struct proc *p, const struct participant *v)
 static void
 proc_broadcast(struct server *s, struct proc *p, const char *event, const char *reason)
 {
-	size_t i = 0, it = 0;
+	size_t it = 0, n;
+	uint64_t *ids;
 	void *cv;
 	int64_t cid;
 
-	while (i < p->nwatchers) {
-		struct conn *c = conn_get(s, p->watchers[i]);
-		json_t *msg;
-		if (c == NULL) {
-			p->watchers[i] = p->watchers[--p->nwatchers];
-			continue;
-		}
-		msg = json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
-		    "procurement", proc_view(s, p, conn_ident(c)->who));
-		conn_send(c, msg);
-		i++;
+	/* by id from a copy: a send may close its connection, which leaves the list */
+	n = watch_conns(&p->watchers, &ids);
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = conn_get(s, ids[i]);
+		if (c != NULL)
+			conn_send(c, json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
+			    "procurement", proc_view(s, p, conn_ident(c)->who)));
 	}
+	free(ids);
 	if (strcmp(reason, "amended") != 0)
 		return;
 	while (map_next(&s->conns, &it, &cid, NULL, &cv)) {
 		struct conn *c = conn_get(s, (uint64_t)cid);
 		const struct participant *who;
-		int has = 0, watching = 0;
+		int has = 0;
 		if (c == NULL || (who = conn_ident(c)->who) == NULL || who->role != ROLE_SUPPLIER)
 			continue;
-		for (size_t w = 0; w < p->nwatchers; w++)
-			watching |= p->watchers[w] == (uint64_t)cid;
 		for (size_t k = 0; k < p->pr.noffers && !has; k++)
 			has = p->pr.offers[k].org == who->org->id && p->pr.offers[k].status == OFFER_ACTIVE;
-		if (has && !watching)
+		if (has && !watch_has(c, WATCH_PROC, p->pr.id))
 			conn_send(c, json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
 			    "procurement", proc_view(s, p, who)));
 	}
@@ -787,7 +783,7 @@ proc_free_one(struct proc *p)
 	json_decref(p->questions);
 	json_decref(p->extras);
 	free(p->cancel_reason);
-	free(p->watchers);
+	watch_drop_target(p->srv, &p->watchers);
 	free(p);
 }
 
@@ -1462,41 +1458,36 @@ proc_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 	conn_send(c, r);
 }
 
-/* procurement.watch / procurement.unwatch */
+/* The watch list of a procedure; see server.h. */
+struct watch_list *
+proc_watchers(struct server *s, int64_t id)
+{
+	struct proc *p = proc_get(s, id);
+
+	return p ? &p->watchers : NULL;
+}
+
+/* procurement.watch / procurement.unwatch: at most max_watches_per_conn per
+ * connection and max_watchers_per_procedure per procurement. */
 static void
 proc_watch(struct server *s, struct conn *c, json_t *id, json_t *req, int on)
 {
 	struct proc *p = proc_arg(s, c, id, req);
-	uint64_t cid = conn_ident(c)->id;
+	char why[256];
+	int rc;
 
 	if (p == NULL)
 		return;
-	for (size_t i = 0; i < p->nwatchers; i++) {
-		if (p->watchers[i] == cid) {
-			if (!on)
-				p->watchers[i] = p->watchers[--p->nwatchers];
-			goto reply;
-		}
-	}
-	if (on) {
-		if (p->nwatchers == p->capwatchers) {
-			size_t ncap = p->capwatchers ? p->capwatchers * 2 : 8;
-			uint64_t *nw = realloc(p->watchers, ncap * sizeof(*nw));
-			if (nw == NULL || ncap > 100000) {
-				free(nw == p->watchers ? NULL : NULL);
-				proc_err(c, id, "internal", "too many watchers", NULL);
-				return;
-			}
-			p->watchers = nw;
-			p->capwatchers = ncap;
-		}
-		p->watchers[p->nwatchers++] = cid;
-	}
-reply:
-	if (on)
-		proc_reply_view(s, c, id, p);
-	else
+	if (!on) {
+		watch_del(s, c, WATCH_PROC, p->pr.id, &p->watchers);
 		conn_send(c, proto_ok(id));
+		return;
+	}
+	if ((rc = watch_add(s, c, WATCH_PROC, p->pr.id, &p->watchers, why, sizeof(why))) < 0) {
+		proc_err(c, id, rc == -1 ? "limit_exceeded" : "internal", why, NULL);
+		return;
+	}
+	proc_reply_view(s, c, id, p);
 }
 
 /* document.get: a document's content, checked against its hash on the way in. */

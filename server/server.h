@@ -28,6 +28,13 @@ struct ssl_ctx_st;
 struct db;
 struct conn;
 struct cmd;
+struct watch;
+
+/* Watch links of a procedure or of a connection (server/watch.c). */
+struct watch_list {
+	struct watch **v;
+	size_t n, cap;
+};
 
 enum role { ROLE_BUYER = 0, ROLE_SUPPLIER, ROLE_OPERATOR };
 
@@ -71,8 +78,7 @@ struct book {
 	int mark_cancel;           /* cancel_reason set by the batch in flight */
 	int64_t proc_id;           /* tender_auction: the procedure and lot it decides */
 	int lot_id;
-	uint64_t *watchers;        /* connection ids */
-	size_t nwatchers, capwatchers;
+	struct watch_list watchers;
 	/* group commit bookkeeping */
 	int64_t touched_batch;     /* batch that last changed it */
 	struct auction_mark mark;  /* state before that batch */
@@ -98,8 +104,7 @@ struct proc {
 	int64_t lot_auction[PROC_MAX_LOTS];  /* tender_auction: live auction id per lot index */
 	struct event *timer;
 	int tick_queued;
-	uint64_t *watchers;
-	size_t nwatchers, capwatchers;
+	struct watch_list watchers;
 	/* group commit bookkeeping */
 	int64_t touched_batch, created_batch;
 	struct procedure mark;
@@ -191,6 +196,8 @@ void conn_send_event(struct conn *c, struct ops_text *t);
 void conn_lane_free(struct server *s);
 /* Find a connection by id (NULL when gone or closing). */
 struct conn *conn_get(struct server *s, uint64_t id);
+/* What the connection watches. */
+struct watch_list *conn_watches(struct conn *c);
 const struct conn_ident *conn_ident(const struct conn *c);
 /* Close with a reason, after flushing what was queued. */
 void conn_close(struct conn *c, const char *reason);
@@ -204,6 +211,28 @@ void conn_pending_add(struct conn *c, int delta);
 /* Arm a timer to fire `ms` milliseconds from now (0 when negative), counted from the
  * current time rather than the loop's cached one, so that it never fires early. */
 void conn_timer_in(struct server *s, struct event *ev, int64_t ms);
+
+/* ---- watch.c: who watches what ---- */
+#define WATCH_AUCTION 1
+#define WATCH_PROC    2
+/*
+ * Let `c` watch a procedure whose watch list is `tl`. 0 when added or
+ * already watching; -1 when a limit (max_watches_per_conn,
+ * max_watchers_per_procedure) refuses it, -2 when out of memory; `why` says
+ * which limit and its value.
+ */
+int watch_add(struct server *s, struct conn *c, int kind, int64_t target, struct watch_list *tl,
+    char *why, size_t n);
+/* Stop `c` watching the procedure (nothing when it does not). */
+void watch_del(struct server *s, struct conn *c, int kind, int64_t target, struct watch_list *tl);
+/* The connection closes: leave every list it is in, free its links. */
+void watch_drop_conn(struct server *s, struct watch_list *mine);
+/* The procedure is freed: take its links out of their connections. */
+void watch_drop_target(struct server *s, struct watch_list *tl);
+/* A copy of the watchers' connection ids (a broadcast may close some); the count. */
+size_t watch_conns(const struct watch_list *tl, uint64_t **ids);
+/* Does `c` watch this procedure? */
+int watch_has(struct conn *c, int kind, int64_t target);
 
 /* ---- proto.c ---- */
 /* Decode one line and dispatch it. */
@@ -237,8 +266,6 @@ void book_arm(struct server *s, struct book *b);
 void book_free(struct book *b);
 /* The auction as `viewer` may see it; `full` adds the ranking where allowed. */
 json_t *book_view(struct server *s, struct book *b, const struct participant *viewer, int full);
-int book_watch(struct book *b, uint64_t conn_id);
-void book_unwatch(struct book *b, uint64_t conn_id);
 /* Send an event to every watcher (each gets its own view). */
 void book_broadcast(struct server *s, struct book *b, const char *event, const char *reason);
 /*
@@ -277,6 +304,8 @@ int proc_replay(struct server *s, const struct db_boot_proc_log *r);
 void proc_free_all(struct server *s);
 /* Start-up: link tender_auction lots to their loaded auctions. */
 void proc_restore_finish(struct server *s);
+/* The watch list of a procedure (NULL when there is no such procedure). */
+struct watch_list *proc_watchers(struct server *s, int64_t id);
 /* For parked reads: the view of a procedure, NULL when gone or hidden. */
 json_t *proc_view_of(struct server *s, int64_t pid, const struct participant *v);
 
