@@ -592,16 +592,43 @@ ops_apply_create(struct server *s, struct cmd *k)
 	return ops_apply_create_proc(s, k, 0, 0);
 }
 
+/* Scheduled or running auctions a buyer organization created itself (not those
+ * of its procedures), the batch being built included. */
+static long
+ops_open_auctions_of(struct server *s, int64_t buyer_org)
+{
+	size_t it = 0;
+	void *v;
+	long n = 0;
+
+	while (map_next(&s->books, &it, NULL, NULL, &v)) {
+		const struct book *b = v;
+		n += b->a.p.buyer_org == buyer_org && b->proc_id == 0 &&
+		    (b->a.state == AUCTION_SCHEDULED || b->a.state == AUCTION_RUNNING);
+	}
+	return n;
+}
+
 /* The same, for an auction that decides a procedure's lot (ids 0: none). */
 static int
 ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id)
 {
-	struct book *b = calloc(1, sizeof(*b));
+	struct book *b;
 	char id[24], bp[24], bo[24], exp[24], sp[24], smv[24], sma[24], sxv[24], sxa[24];
 	char st[TIME_BUF], en[TIME_BUF], ew[24], el[24], now[TIME_BUF];
 	char *detail, pr[24], lt[24];
 	json_t *dj;
 
+	if (proc_id == 0 && ops_open_auctions_of(s, k->params.buyer_org) >=
+	    s->cfg.max_open_auctions_per_buyer) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "max_open_auctions_per_buyer (%ld) reached: this buyer "
+		    "organization has as many scheduled or running auctions as allowed",
+		    s->cfg.max_open_auctions_per_buyer);
+		cmd_refuse(s, k, "limit_exceeded", msg);
+		return 0;
+	}
+	b = calloc(1, sizeof(*b));
 	time_format(k->params.starts_at, st);
 	if (b == NULL || (b->title = strdup(k->title)) == NULL) {
 		free(b);

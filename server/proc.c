@@ -81,6 +81,64 @@ proc_lot_index(const struct proc *p, int64_t lot_id)
 	return -1;
 }
 
+/* The message of the last limit refusal (read at once by the caller). */
+static char proc_limit_msg[256];
+
+/* Refuse a change for a limit: code limit_exceeded, message naming it and its value. */
+static int
+proc_limit(const char **code, const char **message, const char *name, long value,
+    const char *what)
+{
+	snprintf(proc_limit_msg, sizeof(proc_limit_msg), "%s (%ld) reached: %s", name, value, what);
+	*code = "limit_exceeded";
+	*message = proc_limit_msg;
+	return 0;
+}
+
+/* Procurements of a buyer organization not yet decided or ended (draft to evaluation),
+ * those of the batch being built included. */
+static long
+proc_open_of(struct server *s, int64_t buyer_org)
+{
+	size_t it = 0;
+	void *v;
+	long n = 0;
+
+	while (map_next(&s->procs, &it, NULL, NULL, &v)) {
+		const struct proc *p = v;
+		n += p->pr.p.buyer_org == buyer_org && p->pr.state < PROC_AWARDED;
+	}
+	return n;
+}
+
+/* Questions an organization has asked in a procedure (applied ones, this batch's too). */
+static long
+proc_questions_of(const struct proc *p, int64_t org)
+{
+	json_t *q;
+	size_t i;
+	long n = 0;
+
+	json_array_foreach(p->questions, i, q)
+		n += ji(q, "asked_by_org") == org;
+	return n;
+}
+
+/* The questions as everyone sees them: never who asked. */
+static json_t *
+proc_questions_public(json_t *questions)
+{
+	json_t *out = json_array(), *q;
+	size_t i;
+
+	json_array_foreach(questions, i, q) {
+		json_t *x = json_copy(q);
+		json_object_del(x, "asked_by_org");
+		json_array_append_new(out, x);
+	}
+	return out;
+}
+
 /* ---- engine parameters from a document ---- */
 
 /* Fill engine params and lots from a normalized document. */
@@ -275,6 +333,13 @@ proc_parse_documents(struct server *s, struct conn *c, json_t *id, json_t *jdocs
 		return out;
 	if (!json_is_array(jdocs) || json_array_size(jdocs) > PROC_MAX_DOCS) {
 		proc_err(c, id, "bad_field", "documents must be an array of at most 20", "documents");
+		goto fail;
+	}
+	if ((long)(first_id - 1 + json_array_size(jdocs)) > s->cfg.max_documents_per_procedure) {
+		snprintf(msg, sizeof(msg), "max_documents_per_procedure (%ld) reached: the procurement "
+		    "has %d documents and this adds %zu", s->cfg.max_documents_per_procedure, first_id - 1,
+		    json_array_size(jdocs));
+		proc_err(c, id, "limit_exceeded", msg, "documents");
 		goto fail;
 	}
 	json_array_foreach(jdocs, i, jd) {
@@ -668,7 +733,7 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 	}
 	json_object_set_new(j, "lots", lots);
 	json_object_set_new(j, "documents", proc_doc_public(json_object_get(p->doc, "documents")));
-	json_object_set(j, "questions", p->questions);
+	json_object_set_new(j, "questions", proc_questions_public(p->questions));
 	if (v && v->role == ROLE_SUPPLIER) {
 		json_t *mine = json_array();
 		for (size_t k = 0; k < pr->noffers; k++) {
@@ -962,6 +1027,10 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		json_t *doc = json_object_get(d, "document");
 		int nl;
 
+		if (!replay && proc_open_of(s, ji(d, "buyer_org")) >= s->cfg.max_open_procedures_per_buyer)
+			return proc_limit(code, message, "max_open_procedures_per_buyer",
+			    s->cfg.max_open_procedures_per_buyer, "this buyer organization has as many "
+			    "procurements open (draft to evaluation) as allowed; complete or cancel one first");
 		if ((p = calloc(1, sizeof(*p))) == NULL) {
 			*code = "internal";
 			*message = "out of memory";
@@ -1038,10 +1107,14 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 			*message = "questions are taken during the enquiry period only";
 			return 0;
 		}
+		if (!replay && who && proc_questions_of(p, who->org->id) >= s->cfg.max_questions_per_supplier)
+			return proc_limit(code, message, "max_questions_per_supplier",
+			    s->cfg.max_questions_per_supplier, "this supplier organization has asked as "
+			    "many questions in this procurement as allowed");
 		json_object_set_new(d, "question", json_integer((json_int_t)json_array_size(p->questions) + 1));
-		json_array_append_new(p->questions, json_pack("{s:I, s:s, s:o, s:n, s:n}", "id",
+		json_array_append_new(p->questions, json_pack("{s:I, s:s, s:o, s:n, s:n, s:I}", "id",
 		    ji(d, "question"), "text", js(d, "text"), "asked_at", proto_time(at), "answer",
-		    "answered_at"));
+		    "answered_at", "asked_by_org", (json_int_t)(who ? who->org->id : 0)));
 		p->notify |= PROC_N_UPDATE;
 	} else if (strcmp(kind, "question_answered") == 0) {
 		json_t *q = json_array_get(p->questions, (size_t)ji(d, "question") - 1);
