@@ -26,7 +26,8 @@
 #include "common/timeutil.h"
 #include "server/server.h"
 
-#define OPS_LIST_MAX 500
+#define OPS_LIST_MAX 1000
+#define OPS_LIST_DEFAULT 100
 
 enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_PROC, CMD_STATUS };
 
@@ -1333,29 +1334,85 @@ ops_cmp_books(const void *x, const void *y)
 	return a->a.id < b->a.id ? 1 : a->a.id > b->a.id ? -1 : 0;
 }
 
-/* auction.list */
+/* Read the paging and filter fields of a list; see server.h. */
+int
+ops_list_args(struct conn *c, json_t *id, json_t *req, struct ops_list *l)
+{
+	const char *after = NULL, *status = NULL;
+	char msg[96], *end;
+
+	l->limit = OPS_LIST_DEFAULT;
+	l->after = INT64_MAX;
+	l->state = l->kind = NULL;
+	l->buyer = -1;
+	if (proto_get_int(c, req, "limit", 0, &l->limit) < 0 ||
+	    proto_get_str(c, req, "after", 0, 20, &after) < 0 ||
+	    proto_get_str(c, req, "state", 0, 20, &l->state) < 0 ||
+	    proto_get_str(c, req, "status", 0, 20, &status) < 0 ||
+	    proto_get_str(c, req, "kind", 0, 20, &l->kind) < 0 ||
+	    proto_get_int(c, req, "buyer", 0, &l->buyer) < 0)
+		return -1;
+	if (l->limit < 1 || l->limit > OPS_LIST_MAX) {
+		snprintf(msg, sizeof(msg), "limit must be 1 to %d", OPS_LIST_MAX);
+		conn_send(c, proto_error(id, "bad_field", msg, "limit"));
+		return -1;
+	}
+	if (after != NULL) {
+		long long v = strtoll(after, &end, 10);
+		if (after[0] < '0' || after[0] > '9' || *end != '\0' || v <= 0) {
+			conn_send(c, proto_error(id, "bad_field", "after must be a cursor returned as next "
+			    "by the same list", "after"));
+			return -1;
+		}
+		l->after = v;
+	}
+	if (status != NULL) {
+		if (l->state != NULL && strcmp(l->state, status) != 0) {
+			conn_send(c, proto_error(id, "bad_field", "state and status (its alias) differ",
+			    "status"));
+			return -1;
+		}
+		l->state = status;
+	}
+	return 0;
+}
+
+/* The cursor of the next page: the last id listed, as text; null on the last page. */
+json_t *
+ops_list_next(int more, int64_t last_id)
+{
+	char buf[24];
+
+	if (!more)
+		return json_null();
+	snprintf(buf, sizeof(buf), "%lld", (long long)last_id);
+	return json_string(buf);
+}
+
+/* auction.list: newest first, a page at a time, by state, kind and buyer. */
 static void
 op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 {
-	const char *state = NULL;
+	struct ops_list l;
 	struct book **all;
 	size_t n = 0, it = 0;
 	json_t *arr, *r;
 	void *v;
-	int64_t limit = 50, before = INT64_MAX;
-	int rc = proto_get_str(c, req, "state", 0, 16, &state);
+	int lot = 0;
 
-	if (rc < 0 || proto_get_int(c, req, "limit", 0, &limit) < 0 ||
-	    proto_get_int(c, req, "before", 0, &before) < 0)
+	if (ops_list_args(c, id, req, &l) < 0)
 		return;
-	if (limit < 1 || limit > OPS_LIST_MAX) {
-		conn_send(c, proto_error(id, "bad_field", "limit must be 1 to 500", "limit"));
+	if (l.state && strcmp(l.state, "scheduled") && strcmp(l.state, "running") &&
+	    strcmp(l.state, "closed") && strcmp(l.state, "cancelled")) {
+		conn_send(c, proto_error(id, "bad_field",
+		    "state must be scheduled, running, closed or cancelled",
+		    json_object_get(req, "state") ? "state" : "status"));
 		return;
 	}
-	if (rc == 0 && strcmp(state, "scheduled") && strcmp(state, "running") &&
-	    strcmp(state, "closed") && strcmp(state, "cancelled")) {
-		conn_send(c, proto_error(id, "bad_field",
-		    "state must be scheduled, running, closed or cancelled", "state"));
+	lot = l.kind && strcmp(l.kind, "tender_auction") == 0;
+	if (l.kind && !lot && strcmp(l.kind, "auction") != 0) {
+		conn_send(c, proto_error(id, "bad_field", "kind must be auction (created with "
+		    "auction.create) or tender_auction (a lot of a tender_auction procurement)", "kind"));
 		return;
 	}
 	if ((all = calloc(s->books.len + 1, sizeof(*all))) == NULL) {
@@ -1364,20 +1421,21 @@ op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 	}
 	while (map_next(&s->books, &it, NULL, NULL, &v)) {
 		struct book *b = v;
-		if (b->created_batch >= 0 || b->a.id >= before)
-			continue;  /* not yet committed, or outside the page */
-		if (state == NULL || strcmp(state, auction_state_name(b->a.state)) == 0)
-			all[n++] = b;
+		if (b->created_batch >= 0 || b->a.id >= l.after)
+			continue;  /* not yet committed, or on an earlier page */
+		if ((l.state && strcmp(l.state, auction_state_name(b->a.state)) != 0) ||
+		    (l.kind && (b->proc_id != 0) != lot) || (l.buyer >= 0 && b->a.p.buyer_org != l.buyer))
+			continue;
+		all[n++] = b;
 	}
 	qsort(all, n, sizeof(*all), ops_cmp_books);
 	arr = json_array();
-	for (size_t i = 0; i < n && i < (size_t)limit; i++)
+	for (size_t i = 0; i < n && i < (size_t)l.limit; i++)
 		json_array_append_new(arr, book_view(s, all[i], conn_ident(c)->who, 0));
 	r = proto_ok(id);
 	json_object_set_new(r, "auctions", arr);
-	/* the next page starts below the last id returned */
-	json_object_set_new(r, "next_before", n > (size_t)limit ?
-	    json_integer(all[limit - 1]->a.id) : json_null());
+	json_object_set_new(r, "next", ops_list_next(n > (size_t)l.limit,
+	    n > (size_t)l.limit ? all[l.limit - 1]->a.id : 0));
 	free(all);
 	conn_send(c, r);
 }

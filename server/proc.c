@@ -1486,35 +1486,49 @@ proc_cmp(const void *x, const void *y)
 	return a->pr.id < b->pr.id ? 1 : a->pr.id > b->pr.id ? -1 : 0;
 }
 
-/* procurement.list: summaries, newest first, optionally by state or kind. */
+/* procurement.list: summaries, newest first, a page at a time, by state, kind and buyer. */
 static void
 proc_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 {
-	const char *state = NULL, *kind = NULL;
 	const struct participant *v = conn_ident(c)->who;
+	struct ops_list l;
 	struct proc **all;
 	size_t n = 0, it = 0;
 	json_t *arr, *r;
 	void *pv;
+	int st = 0;
+	enum proc_kind k = (enum proc_kind)0;
 
-	if (proto_get_str(c, req, "state", 0, 20, &state) < 0 ||
-	    proto_get_str(c, req, "kind", 0, 20, &kind) < 0)
+	if (ops_list_args(c, id, req, &l) < 0)
 		return;
-	if ((all = calloc(s->procs.len + 1, sizeof(*all))) == NULL)
+	for (int i = PROC_DRAFT; l.state && i <= PROC_CANCELLED && !st; i++)
+		st = strcmp(l.state, proc_state_name((enum proc_state)i)) == 0;
+	if (l.state && !st) {
+		proc_err(c, id, "bad_field", "state must be draft, published, tendering, opened, "
+		    "evaluation, awarded, complete, unsuccessful or cancelled",
+		    json_object_get(req, "state") ? "state" : "status");
 		return;
+	}
+	if (l.kind && proc_kind_parse(l.kind, &k) < 0) {
+		proc_err(c, id, "bad_field", "kind must be rfq, tender or tender_auction", "kind");
+		return;
+	}
+	if ((all = calloc(s->procs.len + 1, sizeof(*all))) == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
+		return;
+	}
 	while (map_next(&s->procs, &it, NULL, NULL, &pv)) {
 		struct proc *p = pv;
-		if (p->created_batch >= 0 || !proc_visible(p, v))
-			continue;
-		if (state && strcmp(state, proc_state_name(p->pr.state)) != 0)
-			continue;
-		if (kind && strcmp(kind, proc_kind_name(p->pr.p.kind)) != 0)
+		if (p->created_batch >= 0 || !proc_visible(p, v) || p->pr.id >= l.after)
+			continue;  /* not yet committed, hidden, or on an earlier page */
+		if ((l.state && strcmp(l.state, proc_state_name(p->pr.state)) != 0) ||
+		    (l.kind && k != p->pr.p.kind) || (l.buyer >= 0 && p->pr.p.buyer_org != l.buyer))
 			continue;
 		all[n++] = p;
 	}
 	qsort(all, n, sizeof(*all), proc_cmp);
 	arr = json_array();
-	for (size_t i = 0; i < n && i < 500; i++) {
+	for (size_t i = 0; i < n && i < (size_t)l.limit; i++) {
 		struct proc *p = all[i];
 		struct org *buyer = map_get(&s->orgs, p->pr.p.buyer_org);
 		json_t *x = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i}", "id", (json_int_t)p->pr.id,
@@ -1525,9 +1539,11 @@ proc_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 		json_object_set_new(x, "opening_at", proto_time(p->pr.p.opening_at));
 		json_array_append_new(arr, x);
 	}
-	free(all);
 	r = proto_ok(id);
 	json_object_set_new(r, "procurements", arr);
+	json_object_set_new(r, "next", ops_list_next(n > (size_t)l.limit,
+	    n > (size_t)l.limit ? all[l.limit - 1]->pr.id : 0));
+	free(all);
 	conn_send(c, r);
 }
 

@@ -310,6 +310,19 @@ struct watch_list *proc_watchers(struct server *s, int64_t id);
 json_t *proc_view_of(struct server *s, int64_t pid, const struct participant *v);
 
 /* ---- ops.c, for proc.c ---- */
+/* The paging and filters of auction.list and procurement.list. */
+struct ops_list {
+	int64_t limit;             /* 1-1000, default 100 */
+	int64_t after;             /* list ids below this one (INT64_MAX: from the newest) */
+	const char *state;         /* `state` or its alias `status`; NULL: any */
+	const char *kind;          /* NULL: any */
+	int64_t buyer;             /* buyer organization id; -1: any */
+};
+/* Read the paging and filter fields; 0, or -1 after an error reply. */
+int ops_list_args(struct conn *c, json_t *id, json_t *req, struct ops_list *l);
+/* The cursor of the page after one that ended with `last_id` (`more` when there is one). */
+json_t *ops_list_next(int more, int64_t last_id);
+
 /* Queue a procedure change made by `c` (or the clock when c is NULL). */
 void ops_enqueue_proc(struct server *s, struct conn *c, json_t *id, const char *kind,
     json_t *detail, int64_t proc_id);
