@@ -107,6 +107,12 @@ static void cmd_show_participant(struct rpc *r, json_t *req, json_t *reply)
 	procview_participant(reply);
 }
 
+/* Print an organization.suspend / organization.reinstate reply. */
+static void cmd_show_organization(struct rpc *r, json_t *req, json_t *reply)
+{
+	procview_organization(reply);
+}
+
 /* Bid; for readable output also ask for the auction (after the bid, so the bid is not delayed)
  * to learn its currency, and wait a little for that reply if the bid's came first. */
 static int cmd_bid(struct rpc *r, json_t *req, json_t *local)
@@ -564,6 +570,12 @@ static const struct cmd_arg cmd_participant_args[] = {
 	CMD_END,
 };
 
+static const struct cmd_arg cmd_organization_args[] = {
+	{"ORGANIZATION", 1, "organization", CMD_INT, 1},
+	{"reason", 0, "reason", CMD_STR, 1},
+	CMD_END,
+};
+
 /* Two-word commands come before a one-word command of the same first word (`bid submit`
  * before `bid AUCTION AMOUNT`). */
 static const struct cmd_spec cmd_specs[] = {
@@ -630,6 +642,11 @@ static const struct cmd_spec cmd_specs[] = {
 	 cmd_participant_args, NULL, cmd_show_participant, NULL},
 	{"participant reinstate", "participant.reinstate", "participant reinstate PARTICIPANT --reason TEXT",
 	 cmd_participant_args, NULL, cmd_show_participant, NULL},
+	{"organization suspend", "organization.suspend", "organization suspend ORGANIZATION --reason TEXT",
+	 cmd_organization_args, NULL, cmd_show_organization, NULL},
+	{"organization reinstate", "organization.reinstate",
+	 "organization reinstate ORGANIZATION --reason TEXT", cmd_organization_args, NULL,
+	 cmd_show_organization, NULL},
 	{"watch", "auction.watch", "watch AUCTION", cmd_watch_args, NULL, NULL, cmd_watch},
 	{"raw", NULL, "raw JSON-OBJECT", cmd_raw_args, NULL, cmd_show_raw, NULL},
 	{NULL, NULL, NULL, NULL, NULL, NULL, NULL},

@@ -86,6 +86,8 @@ void opts_usage(FILE *f)
 	      "  document get ID DOC [-o FILE]\n"
 	      "  participant suspend PARTICIPANT --reason TEXT\n"
 	      "  participant reinstate PARTICIPANT --reason TEXT\n"
+	      "  organization suspend ORGANIZATION --reason TEXT\n"
+	      "  organization reinstate ORGANIZATION --reason TEXT\n"
 	      "  raw JSON-OBJECT\n"
 	      "\n"
 	      "TIME is RFC 3339 (2026-12-01T10:00:00Z) or relative to the server's clock: +90s, +15m,\n"

@@ -453,6 +453,12 @@ conn_on_connected(struct conn *c)
 		conn_close(c, "participant suspended");
 		return;
 	}
+	if (cert->who->org->suspended) {
+		conn_send_event_error(c, "organization_suspended",
+		    "this participant's organization is suspended");
+		conn_close(c, "organization suspended");
+		return;
+	}
 	if (cert->conns >= c->s->cfg.max_conns_per_cert) {
 		conn_send_event_error(c, "too_many_connections",
 		    "too many connections with this certificate");

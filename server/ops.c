@@ -49,8 +49,9 @@ struct cmd {
 	int exp, smin_pct, smax_pct;
 	int64_t smin_val, smax_val;
 	struct book *book;
-	/* cancel */
+	/* cancel, status */
 	char *reason;
+	int org_status;             /* status: of the organization auction_id, not a participant */
 	/* register */
 	char *org_name, *tax_id, *country, *pname, *pem;
 	enum role role;
@@ -751,51 +752,89 @@ ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
 	return 1;
 }
 
-/* Apply a suspension or reinstatement (memory changes on commit). */
+/* Apply a suspension or reinstatement of a participant or an organization (memory
+ * changes on commit). */
 static int
 ops_apply_status(struct server *s, struct cmd *k)
 {
-	struct participant *p = map_get(&s->participants, k->auction_id);
 	char id[24], op[24], t[TIME_BUF];
 
-	if (p == NULL) {
-		cmd_refuse(s, k, "not_found", "no such participant");
+	if (k->org_status ? map_get(&s->orgs, k->auction_id) == NULL :
+	    map_get(&s->participants, k->auction_id) == NULL) {
+		cmd_refuse(s, k, "not_found", k->org_status ? "no such organization" :
+		    "no such participant");
 		return 0;
 	}
 	time_format(k->at, t);
 	{
-		const char *prm[6] = { I64(id, p->id), k->amount ? "suspended" : "active", t, k->reason,
-		    I64(op, k->who->id), k->fp };
-		ops_sql(s, DB_S_STATUS, 6, prm, NULL, NULL);
+		const char *prm[6] = { I64(id, k->auction_id), k->amount ? "suspended" : "active", t,
+		    k->reason, I64(op, k->who->id), k->fp };
+		ops_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, 6, prm, NULL, NULL);
 	}
 	return 1;
 }
 
-/* A suspension committed: refuse the participant's connections from now on. */
+/* Close every open connection of a participant (`p`) or of any participant of an
+ * organization (`o`), each told why first. */
+static void
+ops_close_sessions(struct server *s, const struct participant *p, const struct org *o,
+    const char *code, const char *message)
+{
+	struct conn **victims;
+	size_t it = 0, n = 0;
+	int64_t cid;
+	void *v;
+
+	/* collected first: closing a connection takes it out of the map being walked */
+	if ((victims = calloc(s->conns.len + 1, sizeof(*victims))) == NULL) {
+		log_error("out of memory closing the sessions of a suspension");
+		return;
+	}
+	while (map_next(&s->conns, &it, &cid, NULL, &v)) {
+		struct conn *c = conn_get(s, (uint64_t)cid);
+		const struct participant *who = c ? conn_ident(c)->who : NULL;
+		if (who != NULL && (who == p || (o != NULL && who->org == o)))
+			victims[n++] = c;
+	}
+	for (size_t i = 0; i < n; i++) {
+		conn_send(victims[i], json_pack("{s:s, s:{s:s, s:s}}", "event", "error", "error",
+		    "code", code, "message", message));
+		conn_close(victims[i], message);
+	}
+	free(victims);
+}
+
+/* A suspension committed: refuse the participant's (or the organization's)
+ * connections from now on and close the open ones. */
 static void
 ops_commit_status(struct server *s, struct cmd *k)
 {
-	struct participant *p = map_get(&s->participants, k->auction_id);
-	size_t it = 0, n = 0;
-	struct conn *victims[256];
-	int64_t cid;
-	void *v;
-	json_t *r;
+	struct participant *p;
+	struct org *o;
+	json_t *r = proto_ok(k->id);
 
-	p->suspended = k->amount != 0;
-	if (p->suspended) {
-		while (map_next(&s->conns, &it, &cid, NULL, &v) && n < 256) {
-			struct conn *c = conn_get(s, (uint64_t)cid);
-			if (c && conn_ident(c)->who == p)
-				victims[n++] = c;
-		}
-		for (size_t i = 0; i < n; i++) {
-			conn_send(victims[i], json_pack("{s:s, s:{s:s, s:s}}", "event", "error", "error",
-			    "code", "participant_suspended", "message", "this participant was suspended"));
-			conn_close(victims[i], "participant suspended");
-		}
+	if (k->org_status) {
+		size_t it = 0, n = 0;
+		void *v;
+		o = map_get(&s->orgs, k->auction_id);
+		o->suspended = k->amount != 0;
+		while (map_next(&s->participants, &it, NULL, NULL, &v))
+			n += ((struct participant *)v)->org == o;
+		if (o->suspended)
+			ops_close_sessions(s, NULL, o, "organization_suspended",
+			    "this participant's organization was suspended");
+		json_object_set_new(r, "organization", json_pack("{s:I, s:s, s:s, s:I}", "id",
+		    (json_int_t)o->id, "name", o->name, "status", o->suspended ? "suspended" : "active",
+		    "participants", (json_int_t)n));
+		cmd_reply(s, k, r);
+		log_info("organization=%lld %s by participant=%lld", (long long)o->id,
+		    o->suspended ? "suspended" : "reinstated", (long long)k->who->id);
+		return;
 	}
-	r = proto_ok(k->id);
+	p = map_get(&s->participants, k->auction_id);
+	p->suspended = k->amount != 0;
+	if (p->suspended)
+		ops_close_sessions(s, p, NULL, "participant_suspended", "this participant was suspended");
 	json_object_set_new(r, "participant", json_pack("{s:I, s:s, s:s, s:s}", "id",
 	    (json_int_t)p->id, "name", p->name, "role", role_name(p->role), "status",
 	    p->suspended ? "suspended" : "active"));
@@ -1714,26 +1753,31 @@ op_participant_register(struct server *s, struct conn *c, json_t *id, json_t *re
 	ops_enqueue(s, c, k);
 }
 
-/* participant.suspend / participant.reinstate: operators, with a reason. */
+/* participant.suspend / participant.reinstate and organization.suspend /
+ * organization.reinstate: operators, with a reason. */
 static void
-op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req, int suspend)
+op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req, int suspend,
+    int org)
 {
-	const char *reason;
+	const struct participant *me = conn_ident(c)->who;
+	const char *reason, *field = org ? "organization" : "participant";
 	int64_t pid;
 	struct cmd *k;
 
-	if (ops_require(c, id, suspend ? "participant.suspend" : "participant.reinstate",
-	    R_OPERATOR) < 0)
+	if (ops_require(c, id, org ? (suspend ? "organization.suspend" : "organization.reinstate") :
+	    (suspend ? "participant.suspend" : "participant.reinstate"), R_OPERATOR) < 0)
 		return;
-	if (proto_get_int(c, req, "participant", 1, &pid) != 0 ||
+	if (proto_get_int(c, req, field, 1, &pid) != 0 ||
 	    proto_get_str(c, req, "reason", 1, 1000, &reason) != 0)
 		return;
-	if (map_get(&s->participants, pid) == NULL) {
-		conn_send(c, proto_error(id, "not_found", "no such participant", "participant"));
+	if (org ? map_get(&s->orgs, pid) == NULL : map_get(&s->participants, pid) == NULL) {
+		conn_send(c, proto_error(id, "not_found", org ? "no such organization" :
+		    "no such participant", field));
 		return;
 	}
-	if (pid == conn_ident(c)->who->id) {
-		conn_send(c, proto_error(id, "bad_field", "an operator cannot suspend itself", "participant"));
+	if (suspend && (org ? pid == me->org->id : pid == me->id)) {
+		conn_send(c, proto_error(id, "bad_field", org ? "an operator cannot suspend its own "
+		    "organization" : "an operator cannot suspend itself", field));
 		return;
 	}
 	if ((k = cmd_new(CMD_STATUS, c, id)) == NULL || (k->reason = strdup(reason)) == NULL) {
@@ -1742,6 +1786,7 @@ op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req,
 	}
 	k->auction_id = pid;
 	k->amount = suspend;
+	k->org_status = org;
 	ops_enqueue(s, c, k);
 }
 
@@ -1772,9 +1817,13 @@ ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t 
 	else if (strcmp(op, "participant.register") == 0)
 		op_participant_register(s, c, id, req);
 	else if (strcmp(op, "participant.suspend") == 0)
-		op_participant_status(s, c, id, req, 1);
+		op_participant_status(s, c, id, req, 1, 0);
 	else if (strcmp(op, "participant.reinstate") == 0)
-		op_participant_status(s, c, id, req, 0);
+		op_participant_status(s, c, id, req, 0, 0);
+	else if (strcmp(op, "organization.suspend") == 0)
+		op_participant_status(s, c, id, req, 1, 1);
+	else if (strcmp(op, "organization.reinstate") == 0)
+		op_participant_status(s, c, id, req, 0, 1);
 	else
 		return -1;
 	log_debug("conn=%llu fp=%.16s op=%s ms=%lld", (unsigned long long)conn_ident(c)->id,

@@ -41,6 +41,7 @@ enum role { ROLE_BUYER = 0, ROLE_SUPPLIER, ROLE_OPERATOR };
 struct org {
 	int64_t id;
 	char *name;
+	int suspended;             /* organization.suspend: every participant refused */
 };
 
 struct participant {
