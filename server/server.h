@@ -4,6 +4,7 @@
  *   proto.c   JSON request decoding, replies and errors
  *   ops.c     the operations: validation, the command queue, group commit
  *   book.c    live auctions in memory: engine, metadata, views, watchers, timers
+ *   watch.c   who watches which auction or procurement, bounded, left on close
  *   registry  participants and organizations (in ops.c's companion registry.c)
  */
 #ifndef TENDERD_SERVER_H

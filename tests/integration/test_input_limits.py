@@ -123,3 +123,15 @@ def test_documents_per_procedure(env, tenderd_factory, unique):
                     submission_deadline=p["submission_deadline"], opening_at=p["opening_at"],
                     lots=[pu.lot()], documents=docs("1", "2", "3", "4"))
     assert e["code"] == "limit_exceeded" and "max_documents_per_procedure (3)" in e["message"], e
+
+
+def test_default_question_limit(env, server, unique):
+    """Without any setting, the documented default (20) holds."""
+    buyer = server.connect("buyer")
+    p = pu.create(buyer, "rfq", "Default questions " + unique, enquiry=600000, deadline=700000,
+                  opening=700000)
+    replies = pipelined(server.connect("supplier3"), "question.ask", 21, procurement=p["id"],
+                        text="Question?")
+    assert all(r.get("ok") for r in replies[:20]), replies
+    limit_error(replies[20], "max_questions_per_supplier", 20)
+    buyer.ok("procurement.cancel", procurement=p["id"], reason="test over")
