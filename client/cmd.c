@@ -89,12 +89,6 @@ static void cmd_show_procurement(struct rpc *r, json_t *req, json_t *reply)
 	procview_procurement(stdout, json_object_get(reply, "procurement"));
 }
 
-/* Print a procurement.list reply. */
-static void cmd_show_procurements(struct rpc *r, json_t *req, json_t *reply)
-{
-	procview_list(reply);
-}
-
 /* Print a quote or bid reply. */
 static void cmd_show_offer(struct rpc *r, json_t *req, json_t *reply)
 {
@@ -111,6 +105,12 @@ static void cmd_show_question(struct rpc *r, json_t *req, json_t *reply)
 static void cmd_show_participant(struct rpc *r, json_t *req, json_t *reply)
 {
 	procview_participant(reply);
+}
+
+/* Print an organization.suspend / organization.reinstate reply. */
+static void cmd_show_organization(struct rpc *r, json_t *req, json_t *reply)
+{
+	procview_organization(reply);
 }
 
 /* Bid; for readable output also ask for the auction (after the bid, so the bid is not delayed)
@@ -150,43 +150,57 @@ static int cmd_procurement_watch(struct rpc *r, json_t *req, json_t *local)
 	return procwatch_run(r, req);
 }
 
-/* auction list, page by page with --all: one table of every page (with --json, each page's
- * reply line); without --all, a hint when there are more pages. */
-static int cmd_auction_list(struct rpc *r, json_t *req, json_t *local)
+/* A list, page by page with --all: one table of every page (with --json, each page's reply
+ * line); without --all, a hint naming the cursor of the next page when there is one.
+ * `member` is the reply's array, `show` prints a reply holding every row. */
+static int cmd_list_pages(struct rpc *r, json_t *req, json_t *local, const char *member,
+    void (*show)(json_t *reply))
 {
 	int all = json_is_true(json_object_get(local, "all")), rc;
-	json_t *auctions = json_array(), *reply = NULL, *next = NULL, *shown;
-	json_int_t before = 0;
+	json_t *rows = json_array(), *reply = NULL, *next = NULL, *prev = NULL, *shown;
 
-	if (auctions == NULL)
+	if (rows == NULL)
 		return CTL_CONN;
 	for (;;) {
 		rc = rpc_call(r, req, &reply);
 		if (rc != CTL_OK)
 			break;
-		json_array_extend(auctions, json_object_get(reply, "auctions"));
-		json_decref(next);
-		next = json_incref(json_object_get(reply, "next_before"));
+		json_array_extend(rows, json_object_get(reply, member));
+		json_decref(prev);
+		prev = next;
+		next = json_incref(json_object_get(reply, "next"));
 		json_decref(reply);
 		reply = NULL;
-		/* stop at the last page, and should a page not move towards older auctions */
-		if (!all || !json_is_integer(next) || (before > 0 && json_integer_value(next) >= before))
+		/* stop at the last page, and should a page not move on */
+		if (!all || !json_is_string(next) || (prev != NULL && json_equal(prev, next)))
 			break;
-		before = json_integer_value(next);
 		json_object_del(req, "id");
-		json_object_set_new(req, "before", json_integer(before));
+		json_object_set(req, "after", next);
 	}
 	json_decref(reply);
 	if (rc == CTL_OK && !r->json) {
-		shown = json_pack("{s:O}", "auctions", auctions);
-		view_list(shown);
+		shown = json_pack("{s:O}", member, rows);
+		show(shown);
 		json_decref(shown);
-		if (!all && json_is_integer(next))
-			printf("(more: --before %lld for the next page, or --all)\n", (long long)json_integer_value(next));
+		if (!all && json_is_string(next))
+			printf("(more: --after %s for the next page, or --all)\n", json_string_value(next));
 	}
+	json_decref(prev);
 	json_decref(next);
-	json_decref(auctions);
+	json_decref(rows);
 	return rc;
+}
+
+/* auction list [--all] */
+static int cmd_auction_list(struct rpc *r, json_t *req, json_t *local)
+{
+	return cmd_list_pages(r, req, local, "auctions", view_list);
+}
+
+/* procurement list [--all] */
+static int cmd_procurement_list(struct rpc *r, json_t *req, json_t *local)
+{
+	return cmd_list_pages(r, req, local, "procurements", procview_list);
 }
 
 /* document get: fetch, decode, check the SHA-256, then write the content to -o FILE or to
@@ -412,8 +426,10 @@ static const struct cmd_arg cmd_id_args[] = {
 
 static const struct cmd_arg cmd_list_args[] = {
 	{"state", 0, "state", CMD_STR, 0},
+	{"kind", 0, "kind", CMD_STR, 0},
+	{"buyer", 0, "buyer", CMD_INT, 0},
 	{"limit", 0, "limit", CMD_INT, 0},
-	{"before", 0, "before", CMD_INT, 0},
+	{"after", 0, "after", CMD_STR, 0},
 	{"all", 0, "all", CMD_SWITCH, 0},
 	CMD_END,
 };
@@ -470,12 +486,6 @@ static const struct cmd_arg cmd_pamend_args[] = {
 
 static const struct cmd_arg cmd_pid_args[] = {
 	{"ID", 1, "procurement", CMD_INT, 1},
-	CMD_END,
-};
-
-static const struct cmd_arg cmd_plist_args[] = {
-	{"state", 0, "state", CMD_STR, 0},
-	{"kind", 0, "kind", CMD_STR, 0},
 	CMD_END,
 };
 
@@ -560,6 +570,12 @@ static const struct cmd_arg cmd_participant_args[] = {
 	CMD_END,
 };
 
+static const struct cmd_arg cmd_organization_args[] = {
+	{"ORGANIZATION", 1, "organization", CMD_INT, 1},
+	{"reason", 0, "reason", CMD_STR, 1},
+	CMD_END,
+};
+
 /* Two-word commands come before a one-word command of the same first word (`bid submit`
  * before `bid AUCTION AMOUNT`). */
 static const struct cmd_spec cmd_specs[] = {
@@ -572,7 +588,8 @@ static const struct cmd_spec cmd_specs[] = {
 	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] | --file REQUEST.json",
 	 cmd_create_args, NULL, cmd_show_auction, NULL},
 	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},
-	{"auction list", "auction.list", "auction list [--state STATE] [--limit N] [--before ID] [--all]",
+	{"auction list", "auction.list",
+	 "auction list [--state STATE] [--kind KIND] [--buyer ORG] [--limit N] [--after CURSOR] [--all]",
 	 cmd_list_args, NULL, NULL, cmd_auction_list},
 	{"auction cancel", "auction.cancel", "auction cancel ID --reason TEXT", cmd_cancel_args, NULL,
 	 cmd_show_auction, NULL},
@@ -589,8 +606,9 @@ static const struct cmd_spec cmd_specs[] = {
 	 "[--document PATH[:MEDIA_TYPE]]...",
 	 cmd_pamend_args, NULL, NULL, cmd_amend},
 	{"procurement get", "procurement.get", "procurement get ID", cmd_pid_args, NULL, cmd_show_procurement, NULL},
-	{"procurement list", "procurement.list", "procurement list [--state STATE] [--kind KIND]", cmd_plist_args,
-	 NULL, cmd_show_procurements, NULL},
+	{"procurement list", "procurement.list",
+	 "procurement list [--state STATE] [--kind KIND] [--buyer ORG] [--limit N] [--after CURSOR] [--all]",
+	 cmd_list_args, NULL, NULL, cmd_procurement_list},
 	{"procurement cancel", "procurement.cancel", "procurement cancel ID --reason TEXT", cmd_preason_args, NULL,
 	 cmd_show_procurement, NULL},
 	{"procurement complete", "procurement.complete", "procurement complete ID", cmd_pid_args, NULL,
@@ -624,6 +642,11 @@ static const struct cmd_spec cmd_specs[] = {
 	 cmd_participant_args, NULL, cmd_show_participant, NULL},
 	{"participant reinstate", "participant.reinstate", "participant reinstate PARTICIPANT --reason TEXT",
 	 cmd_participant_args, NULL, cmd_show_participant, NULL},
+	{"organization suspend", "organization.suspend", "organization suspend ORGANIZATION --reason TEXT",
+	 cmd_organization_args, NULL, cmd_show_organization, NULL},
+	{"organization reinstate", "organization.reinstate",
+	 "organization reinstate ORGANIZATION --reason TEXT", cmd_organization_args, NULL,
+	 cmd_show_organization, NULL},
 	{"watch", "auction.watch", "watch AUCTION", cmd_watch_args, NULL, NULL, cmd_watch},
 	{"raw", NULL, "raw JSON-OBJECT", cmd_raw_args, NULL, cmd_show_raw, NULL},
 	{NULL, NULL, NULL, NULL, NULL, NULL, NULL},

@@ -461,3 +461,12 @@ void procview_participant(json_t *reply)
 
 	printf("participant %lld %s (%s): %s\n", pv_i(x, "id"), pv_s(x, "name"), pv_s(x, "role"), pv_s(x, "status"));
 }
+
+/* Print an organization.suspend or organization.reinstate reply. */
+void procview_organization(json_t *reply)
+{
+	json_t *x = json_object_get(reply, "organization");
+
+	printf("organization %lld %s: %s (%lld participants)\n", pv_i(x, "id"), pv_s(x, "name"),
+	       pv_s(x, "status"), pv_i(x, "participants"));
+}

@@ -45,4 +45,7 @@ void procview_question(json_t *req, json_t *reply);
 /* Print a participant.suspend or participant.reinstate reply. */
 void procview_participant(json_t *reply);
 
+/* Print an organization.suspend or organization.reinstate reply. */
+void procview_organization(json_t *reply);
+
 #endif

@@ -11,8 +11,6 @@
 #include "common/timeutil.h"
 #include "server/server.h"
 
-#define BOOK_MAX_WATCHERS 100000
-
 /* Find a book by auction id. */
 struct book *
 book_get(struct server *s, int64_t id)
@@ -58,7 +56,7 @@ book_free(struct book *b)
 	auction_free(&b->a);
 	free(b->title);
 	free(b->cancel_reason);
-	free(b->watchers);
+	watch_drop_target(b->srv, &b->watchers);
 	free(b);
 }
 
@@ -183,37 +181,6 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	return j;
 }
 
-/* Add a watcher (idempotent). 0, or -1 when full. */
-int
-book_watch(struct book *b, uint64_t conn_id)
-{
-	for (size_t i = 0; i < b->nwatchers; i++)
-		if (b->watchers[i] == conn_id)
-			return 0;
-	if (b->nwatchers == b->capwatchers) {
-		size_t ncap = b->capwatchers ? b->capwatchers * 2 : 8;
-		uint64_t *nw;
-		if (ncap > BOOK_MAX_WATCHERS || (nw = realloc(b->watchers, ncap * sizeof(*nw))) == NULL)
-			return -1;
-		b->watchers = nw;
-		b->capwatchers = ncap;
-	}
-	b->watchers[b->nwatchers++] = conn_id;
-	return 0;
-}
-
-/* Remove a watcher. */
-void
-book_unwatch(struct book *b, uint64_t conn_id)
-{
-	for (size_t i = 0; i < b->nwatchers; i++) {
-		if (b->watchers[i] == conn_id) {
-			b->watchers[i] = b->watchers[--b->nwatchers];
-			return;
-		}
-	}
-}
-
 /* A view depends only on the viewer's role and organization: watchers of one
  * class share one serialized message per broadcast. */
 struct book_class {
@@ -222,21 +189,22 @@ struct book_class {
 	struct ops_text *text;
 };
 
-/* Send an event to every watcher, each with the view of its class; forget the gone. */
+/* Send an event to every watcher, each with the view of its class. */
 void
 book_broadcast(struct server *s, struct book *b, const char *event, const char *reason)
 {
 	struct book_class cls[16];
-	size_t i = 0, ncls = 0;
+	size_t ncls = 0, n;
+	uint64_t *ids;
 
-	while (i < b->nwatchers) {
-		struct conn *c = conn_get(s, b->watchers[i]);
+	/* by id from a copy: a send may close its connection, which leaves the list */
+	n = watch_conns(&b->watchers, &ids);
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = conn_get(s, ids[i]);
 		const struct participant *who;
 		struct book_class *k = NULL;
-		if (c == NULL) {
-			b->watchers[i] = b->watchers[--b->nwatchers];
+		if (c == NULL)
 			continue;
-		}
 		who = conn_ident(c)->who;
 		for (size_t j = 0; j < ncls && k == NULL; j++)
 			if (cls[j].role == who->role && cls[j].org == who->org->id)
@@ -249,29 +217,24 @@ book_broadcast(struct server *s, struct book *b, const char *event, const char *
 			json_object_set_new(msg, "auction", book_view(s, b, who, 1));
 			text = json_dumps(msg, JSON_COMPACT);
 			json_decref(msg);
-			if (text == NULL) {
-				i++;
+			if (text == NULL)
 				continue;
-			}
 			if (ncls == sizeof(cls) / sizeof(cls[0])) {
 				/* many classes: this one is not kept */
 				ops_emit(s, c, text, strlen(text));
 				free(text);
-				i++;
 				continue;
 			}
 			k = &cls[ncls];
 			k->role = who->role;
 			k->org = who->org->id;
-			if ((k->text = ops_text_new(text, strlen(text))) == NULL) {
-				i++;
+			if ((k->text = ops_text_new(text, strlen(text))) == NULL)
 				continue;
-			}
 			ncls++;
 		}
 		ops_emit_shared(s, c, k->text);
-		i++;
 	}
+	free(ids);
 	for (size_t j = 0; j < ncls; j++)
 		ops_text_release(cls[j].text);
 }

@@ -51,6 +51,12 @@ static const struct config_entry config_table[] = {
 	{ "update_interval", L(update_interval), "100", 0, 1000, "ms between two auction.update events of one auction (0: one per commit)" },
 	{ "max_document", L(max_document), "32768", 0, 8388608, "bytes of a procurement document's content kept in PostgreSQL" },
 	{ "db_retry", L(db_retry), "1", 1, 60, "seconds between reconnection attempts" },
+	{ "max_watches_per_conn", L(max_watches_per_conn), "100", 1, 100000, "auctions and procurements one connection may watch at once" },
+	{ "max_watchers_per_procedure", L(max_watchers_per_procedure), "10000", 1, 1000000, "connections that may watch one auction or procurement at once" },
+	{ "max_questions_per_supplier", L(max_questions_per_supplier), "20", 1, 100000, "questions one supplier organization may ask in one procurement" },
+	{ "max_open_procedures_per_buyer", L(max_open_procedures_per_buyer), "200", 1, 1000000, "procurements of one buyer organization not yet complete, cancelled or unsuccessful" },
+	{ "max_open_auctions_per_buyer", L(max_open_auctions_per_buyer), "200", 1, 1000000, "scheduled or running auctions one buyer organization has created" },
+	{ "max_documents_per_procedure", L(max_documents_per_procedure), "50", 1, 10000, "documents of one procurement, amendments included" },
 	{ "log_level", CONFIG_T_LEVEL, offsetof(struct config, log_level), "info", 0, 0, "debug, info, warn or error" },
 	/* TLS, reload and per-address limits */
 	{ "tls_min_version", W(tls_min_version), "1.2", 0, 0, "oldest TLS version accepted: 1.2 (ECDHE with AEAD ciphers only) or 1.3" },

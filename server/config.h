@@ -28,6 +28,12 @@ struct config {
 	long update_interval;
 	long max_document;
 	long db_retry;
+	long max_watches_per_conn;
+	long max_watchers_per_procedure;
+	long max_questions_per_supplier;
+	long max_open_procedures_per_buyer;
+	long max_open_auctions_per_buyer;
+	long max_documents_per_procedure;
 	char log_level[16];
 	/* TLS, reload and per-address limits */
 	char tls_min_version[8];

@@ -50,6 +50,7 @@ struct conn {
 	int freeing;              /* teardown scheduled */
 	int finished;             /* close_notify sent, write side shut */
 	size_t held;              /* its events waiting in the lane */
+	struct watch_list watches; /* what it watches; left when it closes */
 	struct conn *prev, *next; /* every allocated connection, closing ones too */
 	char peer[64];
 	char addr[INET6_ADDRSTRLEN]; /* source address, counted in s->addrs until close */
@@ -73,6 +74,13 @@ const struct conn_ident *
 conn_ident(const struct conn *c)
 {
 	return &c->ident;
+}
+
+/* What the connection watches. */
+struct watch_list *
+conn_watches(struct conn *c)
+{
+	return &c->watches;
 }
 
 /* Find an open connection by id. */
@@ -458,6 +466,12 @@ conn_on_connected(struct conn *c)
 		conn_close(c, "participant suspended");
 		return;
 	}
+	if (cert->who->org->suspended) {
+		conn_send_event_error(c, "organization_suspended",
+		    "this participant's organization is suspended");
+		conn_close(c, "organization suspended");
+		return;
+	}
 	if (cert->conns >= c->s->cfg.max_conns_per_cert) {
 		conn_send_event_error(c, "too_many_connections",
 		    "too many connections with this certificate");
@@ -562,6 +576,7 @@ conn_close(struct conn *c, const char *reason)
 		conn_addr_handshake_done(c, 0);
 	conn_addr_release(c);
 	c->state = CONN_CLOSING;
+	watch_drop_conn(c->s, &c->watches);  /* it leaves every watch list at once */
 	map_del(&c->s->conns, (int64_t)c->ident.id);
 	c->s->nconns--;
 	if (c->counted)
@@ -608,6 +623,7 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (ssl && SSL_is_init_finished(ssl) && !c->finished)
 		SSL_shutdown(ssl);  /* best effort close_notify */
 	ERR_clear_error();
+	watch_drop_conn(c->s, &c->watches);  /* empty unless never closed (shutdown) */
 	bufferevent_free(c->bev);
 	event_free(c->timer);
 	event_free(c->stuck);

@@ -88,6 +88,10 @@ static const struct {
 	    "WITH u AS (UPDATE participants SET status = $2 WHERE id = $1 RETURNING id)"
 	    " INSERT INTO participant_log (participant_id, at, status, reason, operator_id, fingerprint)"
 	    " SELECT id, $3, $2, $4, $5, $6 FROM u" },
+	[DB_S_ORG_STATUS] = { "org_status",
+	    "WITH u AS (UPDATE organizations SET status = $2 WHERE id = $1 RETURNING id)"
+	    " INSERT INTO organization_log (organization_id, at, status, reason, operator_id,"
+	    " fingerprint) SELECT id, $3, $2, $4, $5, $6 FROM u" },
 };
 
 /* Parameters of DB_S_BID; DB_S_BIDS takes one array of each. */

@@ -45,6 +45,7 @@ enum db_stmt {
 	DB_S_PROC_LOG,
 	DB_S_SEED,
 	DB_S_STATUS,
+	DB_S_ORG_STATUS,
 	DB_S_BIDS,      /* internal: a run of DB_S_BID rows as one multi-row insert */
 	DB_S_COUNT
 };
@@ -112,7 +113,7 @@ int db_boot_migrate(const char *conninfo, const char *dir, long lock_timeout_s, 
 int db_boot_check(const char *conninfo, const char *dir, char *cause, size_t n);
 
 /* Rows handed to the loader, in this order: orgs, participants, auctions, bids. */
-struct db_boot_org { int64_t id; const char *name; };
+struct db_boot_org { int64_t id; const char *name, *status; };
 struct db_boot_participant {
 	int64_t id, org_id;
 	const char *name, *role, *status, *fingerprint;

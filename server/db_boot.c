@@ -509,10 +509,10 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 	*last_batch = PQntuples(r) ? boot_i64(r, 0, 0) : 0;
 	PQclear(r);
 
-	if ((r = boot_query(pg, "SELECT id, name FROM organizations ORDER BY id", cause, n)) == NULL)
+	if ((r = boot_query(pg, "SELECT id, name, status FROM organizations ORDER BY id", cause, n)) == NULL)
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
-		struct db_boot_org o = { boot_i64(r, i, 0), boot_str(r, i, 1) };
+		struct db_boot_org o = { boot_i64(r, i, 0), boot_str(r, i, 1), boot_str(r, i, 2) };
 		if (sink->org(sink->arg, &o) < 0) {
 			snprintf(cause, n, "out of memory loading organizations");
 			PQclear(r);

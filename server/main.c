@@ -222,7 +222,12 @@ cmd_register(const struct config *cfg, const struct reg_opts *r)
 static int
 load_org(void *arg, const struct db_boot_org *o)
 {
-	return registry_org(arg, o->id, o->name) ? 0 : -1;
+	struct org *g = registry_org(arg, o->id, o->name);
+
+	if (g == NULL)
+		return -1;
+	g->suspended = o->status && strcmp(o->status, "suspended") == 0;
+	return 0;
 }
 
 /* Loader: participants and their certificates. */

@@ -27,7 +27,8 @@
 #include "common/timeutil.h"
 #include "server/server.h"
 
-#define OPS_LIST_MAX 500
+#define OPS_LIST_MAX 1000
+#define OPS_LIST_DEFAULT 100
 
 enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_PROC, CMD_STATUS };
 
@@ -49,8 +50,9 @@ struct cmd {
 	int exp, smin_pct, smax_pct;
 	int64_t smin_val, smax_val;
 	struct book *book;
-	/* cancel */
+	/* cancel, status */
 	char *reason;
+	int org_status;             /* status: of the organization auction_id, not a participant */
 	/* register */
 	char *org_name, *tax_id, *country, *pname, *pem;
 	enum role role;
@@ -688,16 +690,43 @@ ops_apply_create(struct server *s, struct cmd *k)
 	return ops_apply_create_proc(s, k, 0, 0);
 }
 
+/* Scheduled or running auctions a buyer organization created itself (not those
+ * of its procedures), the batch being built included. */
+static long
+ops_open_auctions_of(struct server *s, int64_t buyer_org)
+{
+	size_t it = 0;
+	void *v;
+	long n = 0;
+
+	while (map_next(&s->books, &it, NULL, NULL, &v)) {
+		const struct book *b = v;
+		n += b->a.p.buyer_org == buyer_org && b->proc_id == 0 &&
+		    (b->a.state == AUCTION_SCHEDULED || b->a.state == AUCTION_RUNNING);
+	}
+	return n;
+}
+
 /* The same, for an auction that decides a procedure's lot (ids 0: none). */
 static int
 ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id)
 {
-	struct book *b = calloc(1, sizeof(*b));
+	struct book *b;
 	char id[24], bp[24], bo[24], exp[24], sp[24], smv[24], sma[24], sxv[24], sxa[24];
 	char st[TIME_BUF], en[TIME_BUF], ew[24], el[24], now[TIME_BUF];
 	char *detail, pr[24], lt[24];
 	json_t *dj;
 
+	if (proc_id == 0 && ops_open_auctions_of(s, k->params.buyer_org) >=
+	    s->cfg.max_open_auctions_per_buyer) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "max_open_auctions_per_buyer (%ld) reached: this buyer "
+		    "organization has as many scheduled or running auctions as allowed",
+		    s->cfg.max_open_auctions_per_buyer);
+		cmd_refuse(s, k, "limit_exceeded", msg);
+		return 0;
+	}
+	b = calloc(1, sizeof(*b));
 	time_format(k->params.starts_at, st);
 	if (b == NULL || (b->title = strdup(k->title)) == NULL) {
 		free(b);
@@ -860,51 +889,89 @@ ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
 	return 1;
 }
 
-/* Apply a suspension or reinstatement (memory changes on commit). */
+/* Apply a suspension or reinstatement of a participant or an organization (memory
+ * changes on commit). */
 static int
 ops_apply_status(struct server *s, struct cmd *k)
 {
-	struct participant *p = map_get(&s->participants, k->auction_id);
 	char id[24], op[24], t[TIME_BUF];
 
-	if (p == NULL) {
-		cmd_refuse(s, k, "not_found", "no such participant");
+	if (k->org_status ? map_get(&s->orgs, k->auction_id) == NULL :
+	    map_get(&s->participants, k->auction_id) == NULL) {
+		cmd_refuse(s, k, "not_found", k->org_status ? "no such organization" :
+		    "no such participant");
 		return 0;
 	}
 	time_format(k->at, t);
 	{
-		const char *prm[6] = { I64(id, p->id), k->amount ? "suspended" : "active", t, k->reason,
-		    I64(op, k->who->id), k->fp };
-		ops_sql(s, DB_S_STATUS, 6, prm, NULL, NULL);
+		const char *prm[6] = { I64(id, k->auction_id), k->amount ? "suspended" : "active", t,
+		    k->reason, I64(op, k->who->id), k->fp };
+		ops_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, 6, prm, NULL, NULL);
 	}
 	return 1;
 }
 
-/* A suspension committed: refuse the participant's connections from now on. */
+/* Close every open connection of a participant (`p`) or of any participant of an
+ * organization (`o`), each told why first. */
+static void
+ops_close_sessions(struct server *s, const struct participant *p, const struct org *o,
+    const char *code, const char *message)
+{
+	struct conn **victims;
+	size_t it = 0, n = 0;
+	int64_t cid;
+	void *v;
+
+	/* collected first: closing a connection takes it out of the map being walked */
+	if ((victims = calloc(s->conns.len + 1, sizeof(*victims))) == NULL) {
+		log_error("out of memory closing the sessions of a suspension");
+		return;
+	}
+	while (map_next(&s->conns, &it, &cid, NULL, &v)) {
+		struct conn *c = conn_get(s, (uint64_t)cid);
+		const struct participant *who = c ? conn_ident(c)->who : NULL;
+		if (who != NULL && (who == p || (o != NULL && who->org == o)))
+			victims[n++] = c;
+	}
+	for (size_t i = 0; i < n; i++) {
+		conn_send(victims[i], json_pack("{s:s, s:{s:s, s:s}}", "event", "error", "error",
+		    "code", code, "message", message));
+		conn_close(victims[i], message);
+	}
+	free(victims);
+}
+
+/* A suspension committed: refuse the participant's (or the organization's)
+ * connections from now on and close the open ones. */
 static void
 ops_commit_status(struct server *s, struct cmd *k)
 {
-	struct participant *p = map_get(&s->participants, k->auction_id);
-	size_t it = 0, n = 0;
-	struct conn *victims[256];
-	int64_t cid;
-	void *v;
-	json_t *r;
+	struct participant *p;
+	struct org *o;
+	json_t *r = proto_ok(k->id);
 
-	p->suspended = k->amount != 0;
-	if (p->suspended) {
-		while (map_next(&s->conns, &it, &cid, NULL, &v) && n < 256) {
-			struct conn *c = conn_get(s, (uint64_t)cid);
-			if (c && conn_ident(c)->who == p)
-				victims[n++] = c;
-		}
-		for (size_t i = 0; i < n; i++) {
-			conn_send(victims[i], json_pack("{s:s, s:{s:s, s:s}}", "event", "error", "error",
-			    "code", "participant_suspended", "message", "this participant was suspended"));
-			conn_close(victims[i], "participant suspended");
-		}
+	if (k->org_status) {
+		size_t it = 0, n = 0;
+		void *v;
+		o = map_get(&s->orgs, k->auction_id);
+		o->suspended = k->amount != 0;
+		while (map_next(&s->participants, &it, NULL, NULL, &v))
+			n += ((struct participant *)v)->org == o;
+		if (o->suspended)
+			ops_close_sessions(s, NULL, o, "organization_suspended",
+			    "this participant's organization was suspended");
+		json_object_set_new(r, "organization", json_pack("{s:I, s:s, s:s, s:I}", "id",
+		    (json_int_t)o->id, "name", o->name, "status", o->suspended ? "suspended" : "active",
+		    "participants", (json_int_t)n));
+		cmd_reply(s, k, r);
+		log_info("organization=%lld %s by participant=%lld", (long long)o->id,
+		    o->suspended ? "suspended" : "reinstated", (long long)k->who->id);
+		return;
 	}
-	r = proto_ok(k->id);
+	p = map_get(&s->participants, k->auction_id);
+	p->suspended = k->amount != 0;
+	if (p->suspended)
+		ops_close_sessions(s, p, NULL, "participant_suspended", "this participant was suspended");
 	json_object_set_new(r, "participant", json_pack("{s:I, s:s, s:s, s:s}", "id",
 	    (json_int_t)p->id, "name", p->name, "role", role_name(p->role), "status",
 	    p->suspended ? "suspended" : "active"));
@@ -1459,29 +1526,85 @@ ops_cmp_books(const void *x, const void *y)
 	return a->a.id < b->a.id ? 1 : a->a.id > b->a.id ? -1 : 0;
 }
 
-/* auction.list */
+/* Read the paging and filter fields of a list; see server.h. */
+int
+ops_list_args(struct conn *c, json_t *id, json_t *req, struct ops_list *l)
+{
+	const char *after = NULL, *status = NULL;
+	char msg[96], *end;
+
+	l->limit = OPS_LIST_DEFAULT;
+	l->after = INT64_MAX;
+	l->state = l->kind = NULL;
+	l->buyer = -1;
+	if (proto_get_int(c, req, "limit", 0, &l->limit) < 0 ||
+	    proto_get_str(c, req, "after", 0, 20, &after) < 0 ||
+	    proto_get_str(c, req, "state", 0, 20, &l->state) < 0 ||
+	    proto_get_str(c, req, "status", 0, 20, &status) < 0 ||
+	    proto_get_str(c, req, "kind", 0, 20, &l->kind) < 0 ||
+	    proto_get_int(c, req, "buyer", 0, &l->buyer) < 0)
+		return -1;
+	if (l->limit < 1 || l->limit > OPS_LIST_MAX) {
+		snprintf(msg, sizeof(msg), "limit must be 1 to %d", OPS_LIST_MAX);
+		conn_send(c, proto_error(id, "bad_field", msg, "limit"));
+		return -1;
+	}
+	if (after != NULL) {
+		long long v = strtoll(after, &end, 10);
+		if (after[0] < '0' || after[0] > '9' || *end != '\0' || v <= 0) {
+			conn_send(c, proto_error(id, "bad_field", "after must be a cursor returned as next "
+			    "by the same list", "after"));
+			return -1;
+		}
+		l->after = v;
+	}
+	if (status != NULL) {
+		if (l->state != NULL && strcmp(l->state, status) != 0) {
+			conn_send(c, proto_error(id, "bad_field", "state and status (its alias) differ",
+			    "status"));
+			return -1;
+		}
+		l->state = status;
+	}
+	return 0;
+}
+
+/* The cursor of the next page: the last id listed, as text; null on the last page. */
+json_t *
+ops_list_next(int more, int64_t last_id)
+{
+	char buf[24];
+
+	if (!more)
+		return json_null();
+	snprintf(buf, sizeof(buf), "%lld", (long long)last_id);
+	return json_string(buf);
+}
+
+/* auction.list: newest first, a page at a time, by state, kind and buyer. */
 static void
 op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 {
-	const char *state = NULL;
+	struct ops_list l;
 	struct book **all;
 	size_t n = 0, it = 0;
 	json_t *arr, *r;
 	void *v;
-	int64_t limit = 50, before = INT64_MAX;
-	int rc = proto_get_str(c, req, "state", 0, 16, &state);
+	int lot = 0;
 
-	if (rc < 0 || proto_get_int(c, req, "limit", 0, &limit) < 0 ||
-	    proto_get_int(c, req, "before", 0, &before) < 0)
+	if (ops_list_args(c, id, req, &l) < 0)
 		return;
-	if (limit < 1 || limit > OPS_LIST_MAX) {
-		conn_send(c, proto_error(id, "bad_field", "limit must be 1 to 500", "limit"));
+	if (l.state && strcmp(l.state, "scheduled") && strcmp(l.state, "running") &&
+	    strcmp(l.state, "closed") && strcmp(l.state, "cancelled")) {
+		conn_send(c, proto_error(id, "bad_field",
+		    "state must be scheduled, running, closed or cancelled",
+		    json_object_get(req, "state") ? "state" : "status"));
 		return;
 	}
-	if (rc == 0 && strcmp(state, "scheduled") && strcmp(state, "running") &&
-	    strcmp(state, "closed") && strcmp(state, "cancelled")) {
-		conn_send(c, proto_error(id, "bad_field",
-		    "state must be scheduled, running, closed or cancelled", "state"));
+	lot = l.kind && strcmp(l.kind, "tender_auction") == 0;
+	if (l.kind && !lot && strcmp(l.kind, "auction") != 0) {
+		conn_send(c, proto_error(id, "bad_field", "kind must be auction (created with "
+		    "auction.create) or tender_auction (a lot of a tender_auction procurement)", "kind"));
 		return;
 	}
 	if ((all = calloc(s->books.len + 1, sizeof(*all))) == NULL) {
@@ -1490,34 +1613,38 @@ op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 	}
 	while (map_next(&s->books, &it, NULL, NULL, &v)) {
 		struct book *b = v;
-		if (b->created_batch >= 0 || b->a.id >= before)
-			continue;  /* not yet committed, or outside the page */
-		if (state == NULL || strcmp(state, auction_state_name(b->a.state)) == 0)
-			all[n++] = b;
+		if (b->created_batch >= 0 || b->a.id >= l.after)
+			continue;  /* not yet committed, or on an earlier page */
+		if ((l.state && strcmp(l.state, auction_state_name(b->a.state)) != 0) ||
+		    (l.kind && (b->proc_id != 0) != lot) || (l.buyer >= 0 && b->a.p.buyer_org != l.buyer))
+			continue;
+		all[n++] = b;
 	}
 	qsort(all, n, sizeof(*all), ops_cmp_books);
 	arr = json_array();
-	for (size_t i = 0; i < n && i < (size_t)limit; i++)
+	for (size_t i = 0; i < n && i < (size_t)l.limit; i++)
 		json_array_append_new(arr, book_view(s, all[i], conn_ident(c)->who, 0));
 	r = proto_ok(id);
 	json_object_set_new(r, "auctions", arr);
-	/* the next page starts below the last id returned */
-	json_object_set_new(r, "next_before", n > (size_t)limit ?
-	    json_integer(all[limit - 1]->a.id) : json_null());
+	json_object_set_new(r, "next", ops_list_next(n > (size_t)l.limit,
+	    n > (size_t)l.limit ? all[l.limit - 1]->a.id : 0));
 	free(all);
 	conn_send(c, r);
 }
 
-/* auction.watch */
+/* auction.watch: at most max_watches_per_conn per connection and
+ * max_watchers_per_procedure per auction. */
 static void
 op_auction_watch(struct server *s, struct conn *c, json_t *id, json_t *req)
 {
 	struct book *b = ops_book_arg(s, c, id, req);
+	char why[256];
+	int rc;
 
 	if (b == NULL)
 		return;
-	if (book_watch(b, conn_ident(c)->id) < 0) {
-		conn_send(c, proto_error(id, "internal", "too many watchers", NULL));
+	if ((rc = watch_add(s, c, WATCH_AUCTION, b->a.id, &b->watchers, why, sizeof(why))) < 0) {
+		conn_send(c, proto_error(id, rc == -1 ? "limit_exceeded" : "internal", why, NULL));
 		return;
 	}
 	ops_reply_view(s, c, id, b);
@@ -1531,7 +1658,7 @@ op_auction_unwatch(struct server *s, struct conn *c, json_t *id, json_t *req)
 
 	if (b == NULL)
 		return;
-	book_unwatch(b, conn_ident(c)->id);
+	watch_del(s, c, WATCH_AUCTION, b->a.id, &b->watchers);
 	conn_send(c, proto_ok(id));
 }
 
@@ -1782,26 +1909,31 @@ op_participant_register(struct server *s, struct conn *c, json_t *id, json_t *re
 	ops_enqueue(s, c, k);
 }
 
-/* participant.suspend / participant.reinstate: operators, with a reason. */
+/* participant.suspend / participant.reinstate and organization.suspend /
+ * organization.reinstate: operators, with a reason. */
 static void
-op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req, int suspend)
+op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req, int suspend,
+    int org)
 {
-	const char *reason;
+	const struct participant *me = conn_ident(c)->who;
+	const char *reason, *field = org ? "organization" : "participant";
 	int64_t pid;
 	struct cmd *k;
 
-	if (ops_require(c, id, suspend ? "participant.suspend" : "participant.reinstate",
-	    R_OPERATOR) < 0)
+	if (ops_require(c, id, org ? (suspend ? "organization.suspend" : "organization.reinstate") :
+	    (suspend ? "participant.suspend" : "participant.reinstate"), R_OPERATOR) < 0)
 		return;
-	if (proto_get_int(c, req, "participant", 1, &pid) != 0 ||
+	if (proto_get_int(c, req, field, 1, &pid) != 0 ||
 	    proto_get_str(c, req, "reason", 1, 1000, &reason) != 0)
 		return;
-	if (map_get(&s->participants, pid) == NULL) {
-		conn_send(c, proto_error(id, "not_found", "no such participant", "participant"));
+	if (org ? map_get(&s->orgs, pid) == NULL : map_get(&s->participants, pid) == NULL) {
+		conn_send(c, proto_error(id, "not_found", org ? "no such organization" :
+		    "no such participant", field));
 		return;
 	}
-	if (pid == conn_ident(c)->who->id) {
-		conn_send(c, proto_error(id, "bad_field", "an operator cannot suspend itself", "participant"));
+	if (suspend && (org ? pid == me->org->id : pid == me->id)) {
+		conn_send(c, proto_error(id, "bad_field", org ? "an operator cannot suspend its own "
+		    "organization" : "an operator cannot suspend itself", field));
 		return;
 	}
 	if ((k = cmd_new(CMD_STATUS, c, id)) == NULL || (k->reason = strdup(reason)) == NULL) {
@@ -1810,6 +1942,7 @@ op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req,
 	}
 	k->auction_id = pid;
 	k->amount = suspend;
+	k->org_status = org;
 	ops_enqueue(s, c, k);
 }
 
@@ -1838,9 +1971,13 @@ ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t 
 	else if (strcmp(op, "participant.register") == 0)
 		op_participant_register(s, c, id, req);
 	else if (strcmp(op, "participant.suspend") == 0)
-		op_participant_status(s, c, id, req, 1);
+		op_participant_status(s, c, id, req, 1, 0);
 	else if (strcmp(op, "participant.reinstate") == 0)
-		op_participant_status(s, c, id, req, 0);
+		op_participant_status(s, c, id, req, 0, 0);
+	else if (strcmp(op, "organization.suspend") == 0)
+		op_participant_status(s, c, id, req, 1, 1);
+	else if (strcmp(op, "organization.reinstate") == 0)
+		op_participant_status(s, c, id, req, 0, 1);
 	else if (strcmp(op, "stats") == 0) {
 		if (ops_require(c, id, op, R_OPERATOR) == 0)
 			conn_send(c, admin_stats(s, id));

@@ -82,6 +82,64 @@ proc_lot_index(const struct proc *p, int64_t lot_id)
 	return -1;
 }
 
+/* The message of the last limit refusal (read at once by the caller). */
+static char proc_limit_msg[256];
+
+/* Refuse a change for a limit: code limit_exceeded, message naming it and its value. */
+static int
+proc_limit(const char **code, const char **message, const char *name, long value,
+    const char *what)
+{
+	snprintf(proc_limit_msg, sizeof(proc_limit_msg), "%s (%ld) reached: %s", name, value, what);
+	*code = "limit_exceeded";
+	*message = proc_limit_msg;
+	return 0;
+}
+
+/* Procurements of a buyer organization not yet decided or ended (draft to evaluation),
+ * those of the batch being built included. */
+static long
+proc_open_of(struct server *s, int64_t buyer_org)
+{
+	size_t it = 0;
+	void *v;
+	long n = 0;
+
+	while (map_next(&s->procs, &it, NULL, NULL, &v)) {
+		const struct proc *p = v;
+		n += p->pr.p.buyer_org == buyer_org && p->pr.state < PROC_AWARDED;
+	}
+	return n;
+}
+
+/* Questions an organization has asked in a procedure (applied ones, this batch's too). */
+static long
+proc_questions_of(const struct proc *p, int64_t org)
+{
+	json_t *q;
+	size_t i;
+	long n = 0;
+
+	json_array_foreach(p->questions, i, q)
+		n += ji(q, "asked_by_org") == org;
+	return n;
+}
+
+/* The questions as everyone sees them: never who asked. */
+static json_t *
+proc_questions_public(json_t *questions)
+{
+	json_t *out = json_array(), *q;
+	size_t i;
+
+	json_array_foreach(questions, i, q) {
+		json_t *x = json_copy(q);
+		json_object_del(x, "asked_by_org");
+		json_array_append_new(out, x);
+	}
+	return out;
+}
+
 /* ---- engine parameters from a document ---- */
 
 /* Fill engine params and lots from a normalized document. */
@@ -297,6 +355,13 @@ proc_parse_documents(struct server *s, struct conn *c, json_t *id, json_t *jdocs
 		return out;
 	if (!json_is_array(jdocs) || json_array_size(jdocs) > PROC_MAX_DOCS) {
 		proc_err(c, id, "bad_field", "documents must be an array of at most 20", "documents");
+		goto fail;
+	}
+	if ((long)(first_id - 1 + json_array_size(jdocs)) > s->cfg.max_documents_per_procedure) {
+		snprintf(msg, sizeof(msg), "max_documents_per_procedure (%ld) reached: the procurement "
+		    "has %d documents and this adds %zu", s->cfg.max_documents_per_procedure, first_id - 1,
+		    json_array_size(jdocs));
+		proc_err(c, id, "limit_exceeded", msg, "documents");
 		goto fail;
 	}
 	json_array_foreach(jdocs, i, jd) {
@@ -688,7 +753,7 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 	}
 	json_object_set_new(j, "lots", lots);
 	json_object_set_new(j, "documents", proc_doc_public(json_object_get(p->doc, "documents")));
-	json_object_set(j, "questions", p->questions);
+	json_object_set_new(j, "questions", proc_questions_public(p->questions));
 	if (v && v->role == ROLE_SUPPLIER) {
 		json_t *mine = json_array();
 		for (size_t k = 0; k < pr->noffers; k++) {
@@ -723,35 +788,31 @@ proc_visible(const struct proc *p, const struct participant *v)
 static void
 proc_broadcast(struct server *s, struct proc *p, const char *event, const char *reason)
 {
-	size_t i = 0, it = 0;
+	size_t it = 0, n;
+	uint64_t *ids;
 	void *cv;
 	int64_t cid;
 
-	while (i < p->nwatchers) {
-		struct conn *c = conn_get(s, p->watchers[i]);
-		json_t *msg;
-		if (c == NULL) {
-			p->watchers[i] = p->watchers[--p->nwatchers];
-			continue;
-		}
-		msg = json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
-		    "procurement", proc_view(s, p, conn_ident(c)->who));
-		conn_send(c, msg);
-		i++;
+	/* by id from a copy: a send may close its connection, which leaves the list */
+	n = watch_conns(&p->watchers, &ids);
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = conn_get(s, ids[i]);
+		if (c != NULL)
+			conn_send(c, json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
+			    "procurement", proc_view(s, p, conn_ident(c)->who)));
 	}
+	free(ids);
 	if (strcmp(reason, "amended") != 0)
 		return;
 	while (map_next(&s->conns, &it, &cid, NULL, &cv)) {
 		struct conn *c = conn_get(s, (uint64_t)cid);
 		const struct participant *who;
-		int has = 0, watching = 0;
+		int has = 0;
 		if (c == NULL || (who = conn_ident(c)->who) == NULL || who->role != ROLE_SUPPLIER)
 			continue;
-		for (size_t w = 0; w < p->nwatchers; w++)
-			watching |= p->watchers[w] == (uint64_t)cid;
 		for (size_t k = 0; k < p->pr.noffers && !has; k++)
 			has = p->pr.offers[k].org == who->org->id && p->pr.offers[k].status == OFFER_ACTIVE;
-		if (has && !watching)
+		if (has && !watch_has(c, WATCH_PROC, p->pr.id))
 			conn_send(c, json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
 			    "procurement", proc_view(s, p, who)));
 	}
@@ -807,7 +868,7 @@ proc_free_one(struct proc *p)
 	json_decref(p->questions);
 	json_decref(p->extras);
 	free(p->cancel_reason);
-	free(p->watchers);
+	watch_drop_target(p->srv, &p->watchers);
 	free(p);
 }
 
@@ -1065,6 +1126,10 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		json_t *doc = json_object_get(d, "document");
 		int nl;
 
+		if (!replay && proc_open_of(s, ji(d, "buyer_org")) >= s->cfg.max_open_procedures_per_buyer)
+			return proc_limit(code, message, "max_open_procedures_per_buyer",
+			    s->cfg.max_open_procedures_per_buyer, "this buyer organization has as many "
+			    "procurements open (draft to evaluation) as allowed; complete or cancel one first");
 		if ((p = calloc(1, sizeof(*p))) == NULL) {
 			*code = "internal";
 			*message = "out of memory";
@@ -1148,10 +1213,14 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 			*message = proc_msg;
 			return 0;
 		}
+		if (!replay && who && proc_questions_of(p, who->org->id) >= s->cfg.max_questions_per_supplier)
+			return proc_limit(code, message, "max_questions_per_supplier",
+			    s->cfg.max_questions_per_supplier, "this supplier organization has asked as "
+			    "many questions in this procurement as allowed");
 		json_object_set_new(d, "question", json_integer((json_int_t)json_array_size(p->questions) + 1));
-		json_array_append_new(p->questions, json_pack("{s:I, s:s, s:o, s:n, s:n}", "id",
+		json_array_append_new(p->questions, json_pack("{s:I, s:s, s:o, s:n, s:n, s:I}", "id",
 		    ji(d, "question"), "text", js(d, "text"), "asked_at", proto_time(at), "answer",
-		    "answered_at"));
+		    "answered_at", "asked_by_org", (json_int_t)(who ? who->org->id : 0)));
 		p->notify |= PROC_N_UPDATE;
 	} else if (strcmp(kind, "question_answered") == 0) {
 		json_t *q = json_array_get(p->questions, (size_t)ji(d, "question") - 1);
@@ -1524,35 +1593,49 @@ proc_cmp(const void *x, const void *y)
 	return a->pr.id < b->pr.id ? 1 : a->pr.id > b->pr.id ? -1 : 0;
 }
 
-/* procurement.list: summaries, newest first, optionally by state or kind. */
+/* procurement.list: summaries, newest first, a page at a time, by state, kind and buyer. */
 static void
 proc_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 {
-	const char *state = NULL, *kind = NULL;
 	const struct participant *v = conn_ident(c)->who;
+	struct ops_list l;
 	struct proc **all;
 	size_t n = 0, it = 0;
 	json_t *arr, *r;
 	void *pv;
+	int st = 0;
+	enum proc_kind k = (enum proc_kind)0;
 
-	if (proto_get_str(c, req, "state", 0, 20, &state) < 0 ||
-	    proto_get_str(c, req, "kind", 0, 20, &kind) < 0)
+	if (ops_list_args(c, id, req, &l) < 0)
 		return;
-	if ((all = calloc(s->procs.len + 1, sizeof(*all))) == NULL)
+	for (int i = PROC_DRAFT; l.state && i <= PROC_CANCELLED && !st; i++)
+		st = strcmp(l.state, proc_state_name((enum proc_state)i)) == 0;
+	if (l.state && !st) {
+		proc_err(c, id, "bad_field", "state must be draft, published, tendering, opened, "
+		    "evaluation, awarded, complete, unsuccessful or cancelled",
+		    json_object_get(req, "state") ? "state" : "status");
 		return;
+	}
+	if (l.kind && proc_kind_parse(l.kind, &k) < 0) {
+		proc_err(c, id, "bad_field", "kind must be rfq, tender or tender_auction", "kind");
+		return;
+	}
+	if ((all = calloc(s->procs.len + 1, sizeof(*all))) == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
+		return;
+	}
 	while (map_next(&s->procs, &it, NULL, NULL, &pv)) {
 		struct proc *p = pv;
-		if (p->created_batch >= 0 || !proc_visible(p, v))
-			continue;
-		if (state && strcmp(state, proc_state_name(p->pr.state)) != 0)
-			continue;
-		if (kind && strcmp(kind, proc_kind_name(p->pr.p.kind)) != 0)
+		if (p->created_batch >= 0 || !proc_visible(p, v) || p->pr.id >= l.after)
+			continue;  /* not yet committed, hidden, or on an earlier page */
+		if ((l.state && strcmp(l.state, proc_state_name(p->pr.state)) != 0) ||
+		    (l.kind && k != p->pr.p.kind) || (l.buyer >= 0 && p->pr.p.buyer_org != l.buyer))
 			continue;
 		all[n++] = p;
 	}
 	qsort(all, n, sizeof(*all), proc_cmp);
 	arr = json_array();
-	for (size_t i = 0; i < n && i < 500; i++) {
+	for (size_t i = 0; i < n && i < (size_t)l.limit; i++) {
 		struct proc *p = all[i];
 		struct org *buyer = map_get(&s->orgs, p->pr.p.buyer_org);
 		json_t *x = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i}", "id", (json_int_t)p->pr.id,
@@ -1563,47 +1646,44 @@ proc_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 		json_object_set_new(x, "opening_at", proto_time(p->pr.p.opening_at));
 		json_array_append_new(arr, x);
 	}
-	free(all);
 	r = proto_ok(id);
 	json_object_set_new(r, "procurements", arr);
+	json_object_set_new(r, "next", ops_list_next(n > (size_t)l.limit,
+	    n > (size_t)l.limit ? all[l.limit - 1]->pr.id : 0));
+	free(all);
 	conn_send(c, r);
 }
 
-/* procurement.watch / procurement.unwatch */
+/* The watch list of a procedure; see server.h. */
+struct watch_list *
+proc_watchers(struct server *s, int64_t id)
+{
+	struct proc *p = proc_get(s, id);
+
+	return p ? &p->watchers : NULL;
+}
+
+/* procurement.watch / procurement.unwatch: at most max_watches_per_conn per
+ * connection and max_watchers_per_procedure per procurement. */
 static void
 proc_watch(struct server *s, struct conn *c, json_t *id, json_t *req, int on)
 {
 	struct proc *p = proc_arg(s, c, id, req);
-	uint64_t cid = conn_ident(c)->id;
+	char why[256];
+	int rc;
 
 	if (p == NULL)
 		return;
-	for (size_t i = 0; i < p->nwatchers; i++) {
-		if (p->watchers[i] == cid) {
-			if (!on)
-				p->watchers[i] = p->watchers[--p->nwatchers];
-			goto reply;
-		}
-	}
-	if (on) {
-		if (p->nwatchers == p->capwatchers) {
-			size_t ncap = p->capwatchers ? p->capwatchers * 2 : 8;
-			uint64_t *nw = realloc(p->watchers, ncap * sizeof(*nw));
-			if (nw == NULL || ncap > 100000) {
-				free(nw == p->watchers ? NULL : NULL);
-				proc_err(c, id, "internal", "too many watchers", NULL);
-				return;
-			}
-			p->watchers = nw;
-			p->capwatchers = ncap;
-		}
-		p->watchers[p->nwatchers++] = cid;
-	}
-reply:
-	if (on)
-		proc_reply_view(s, c, id, p);
-	else
+	if (!on) {
+		watch_del(s, c, WATCH_PROC, p->pr.id, &p->watchers);
 		conn_send(c, proto_ok(id));
+		return;
+	}
+	if ((rc = watch_add(s, c, WATCH_PROC, p->pr.id, &p->watchers, why, sizeof(why))) < 0) {
+		proc_err(c, id, rc == -1 ? "limit_exceeded" : "internal", why, NULL);
+		return;
+	}
+	proc_reply_view(s, c, id, p);
 }
 
 /* document.get: a document's content, checked against its hash on the way in. */

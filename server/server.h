@@ -5,6 +5,7 @@
  *   proto.c   JSON request decoding, replies and errors
  *   ops.c     the operations: validation, the command queue, group commit
  *   book.c    live auctions in memory: engine, metadata, views, watchers, timers
+ *   watch.c   who watches which auction or procurement, bounded, left on close
  *   registry  participants and organizations (in ops.c's companion registry.c)
  */
 #ifndef TENDERD_SERVER_H
@@ -29,12 +30,20 @@ struct ssl_ctx_st;
 struct db;
 struct conn;
 struct cmd;
+struct watch;
+
+/* Watch links of a procedure or of a connection (server/watch.c). */
+struct watch_list {
+	struct watch **v;
+	size_t n, cap;
+};
 
 enum role { ROLE_BUYER = 0, ROLE_SUPPLIER, ROLE_OPERATOR };
 
 struct org {
 	int64_t id;
 	char *name;
+	int suspended;             /* organization.suspend: every participant refused */
 };
 
 struct participant {
@@ -72,8 +81,7 @@ struct book {
 	int mark_cancel;           /* cancel_reason set by the batch in flight */
 	int64_t proc_id;           /* tender_auction: the procedure and lot it decides */
 	int lot_id;
-	uint64_t *watchers;        /* connection ids */
-	size_t nwatchers, capwatchers;
+	struct watch_list watchers;
 	/* group commit bookkeeping */
 	int64_t touched_batch;     /* batch that last changed it */
 	struct auction_mark mark;  /* state before that batch */
@@ -99,8 +107,7 @@ struct proc {
 	int64_t lot_auction[PROC_MAX_LOTS];  /* tender_auction: live auction id per lot index */
 	struct event *timer;
 	int tick_queued;
-	uint64_t *watchers;
-	size_t nwatchers, capwatchers;
+	struct watch_list watchers;
 	/* group commit bookkeeping */
 	int64_t touched_batch, created_batch;
 	struct procedure mark;
@@ -205,6 +212,8 @@ void conn_send_event(struct conn *c, struct ops_text *t);
 void conn_lane_free(struct server *s);
 /* Find a connection by id (NULL when gone or closing). */
 struct conn *conn_get(struct server *s, uint64_t id);
+/* What the connection watches. */
+struct watch_list *conn_watches(struct conn *c);
 const struct conn_ident *conn_ident(const struct conn *c);
 /* Close with a reason, after flushing what was queued. */
 void conn_close(struct conn *c, const char *reason);
@@ -237,6 +246,28 @@ int args_to_config(int argc, char **argv, int first, struct config *cfg, char *c
 /* Arm a timer to fire `ms` milliseconds from now (0 when negative), counted from the
  * current time rather than the loop's cached one, so that it never fires early. */
 void conn_timer_in(struct server *s, struct event *ev, int64_t ms);
+
+/* ---- watch.c: who watches what ---- */
+#define WATCH_AUCTION 1
+#define WATCH_PROC    2
+/*
+ * Let `c` watch a procedure whose watch list is `tl`. 0 when added or
+ * already watching; -1 when a limit (max_watches_per_conn,
+ * max_watchers_per_procedure) refuses it, -2 when out of memory; `why` says
+ * which limit and its value.
+ */
+int watch_add(struct server *s, struct conn *c, int kind, int64_t target, struct watch_list *tl,
+    char *why, size_t n);
+/* Stop `c` watching the procedure (nothing when it does not). */
+void watch_del(struct server *s, struct conn *c, int kind, int64_t target, struct watch_list *tl);
+/* The connection closes: leave every list it is in, free its links. */
+void watch_drop_conn(struct server *s, struct watch_list *mine);
+/* The procedure is freed: take its links out of their connections. */
+void watch_drop_target(struct server *s, struct watch_list *tl);
+/* A copy of the watchers' connection ids (a broadcast may close some); the count. */
+size_t watch_conns(const struct watch_list *tl, uint64_t **ids);
+/* Does `c` watch this procedure? */
+int watch_has(struct conn *c, int kind, int64_t target);
 
 /* ---- proto.c ---- */
 /* Decode one line and dispatch it. */
@@ -283,8 +314,6 @@ void book_arm(struct server *s, struct book *b);
 void book_free(struct book *b);
 /* The auction as `viewer` may see it; `full` adds the ranking where allowed. */
 json_t *book_view(struct server *s, struct book *b, const struct participant *viewer, int full);
-int book_watch(struct book *b, uint64_t conn_id);
-void book_unwatch(struct book *b, uint64_t conn_id);
 /* Send an event to every watcher (each gets its own view). */
 void book_broadcast(struct server *s, struct book *b, const char *event, const char *reason);
 /*
@@ -323,10 +352,25 @@ int proc_replay(struct server *s, const struct db_boot_proc_log *r);
 void proc_free_all(struct server *s);
 /* Start-up: link tender_auction lots to their loaded auctions. */
 void proc_restore_finish(struct server *s);
+/* The watch list of a procedure (NULL when there is no such procedure). */
+struct watch_list *proc_watchers(struct server *s, int64_t id);
 /* For parked reads: the view of a procedure, NULL when gone or hidden. */
 json_t *proc_view_of(struct server *s, int64_t pid, const struct participant *v);
 
 /* ---- ops.c, for proc.c ---- */
+/* The paging and filters of auction.list and procurement.list. */
+struct ops_list {
+	int64_t limit;             /* 1-1000, default 100 */
+	int64_t after;             /* list ids below this one (INT64_MAX: from the newest) */
+	const char *state;         /* `state` or its alias `status`; NULL: any */
+	const char *kind;          /* NULL: any */
+	int64_t buyer;             /* buyer organization id; -1: any */
+};
+/* Read the paging and filter fields; 0, or -1 after an error reply. */
+int ops_list_args(struct conn *c, json_t *id, json_t *req, struct ops_list *l);
+/* The cursor of the page after one that ended with `last_id` (`more` when there is one). */
+json_t *ops_list_next(int more, int64_t last_id);
+
 /* Queue a procedure change made by `c` (or the clock when c is NULL). */
 void ops_enqueue_proc(struct server *s, struct conn *c, json_t *id, const char *kind,
     json_t *detail, int64_t proc_id);

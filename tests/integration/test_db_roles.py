@@ -18,7 +18,8 @@ from conftest import OWNER, PSQL, SANITIZER_MARKS, SQL_DIR, SUPERUSER, run, sani
 WRITER_LOCK = 7443002
 # append-only tables, with a column to "update"
 APPEND_ONLY = {"bids": "amount", "auction_log": "reason", "procurement_log": "kind",
-               "offer_revisions": "price", "participant_log": "reason"}
+               "offer_revisions": "price", "participant_log": "reason",
+               "organization_log": "reason"}
 
 
 def attempt(env, user, sql):
@@ -110,6 +111,7 @@ def test_runtime_role_updates_only_the_columns_that_change(env):
     for sql in ["UPDATE auctions SET state = state, ends_at = ends_at, extensions = extensions,"
                 " closed_at = closed_at, final_price = final_price WHERE false",
                 "UPDATE participants SET status = status WHERE false",
+                "UPDATE organizations SET status = status WHERE false",
                 "UPDATE tenderd_state SET last_batch = last_batch WHERE false"]:
         p = attempt(env, "tenderd", sql)
         assert p.returncode == 0, (sql, p.stderr)

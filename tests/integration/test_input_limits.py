@@ -1,0 +1,137 @@
+"""Per-participant input is bounded by configuration: questions per supplier organization
+in one procurement, open procurements and open auctions per buyer organization, documents
+per procurement. Each refusal is limit_exceeded naming the limit and its value, and the
+count includes changes queued in the same batch."""
+import hashlib
+
+import pytest
+
+import procutil as pu
+import tdclient
+
+
+def new_participant(env, server, role, unique, tag):
+    """Register a fresh certificate in a fresh organization; returns its name."""
+    name = "%s%s%s" % (tag, role, unique)
+    env.make_cert(name)
+    with server.client("operator") as op:
+        op.ok("participant.register", organization="Limit %s %s %s" % (tag, role, unique),
+              role=role, name="Limit " + name, certificate=open(env.cert(name)).read())
+    return name
+
+
+def pipelined(client, op, n, **fields):
+    """Send n requests without waiting (one batch), then collect the replies in order."""
+    ids = [client.send(op, **fields) for _ in range(n)]
+    return [client.reply(i) for i in ids]
+
+
+def limit_error(r, name, value):
+    assert r.get("ok") is False, r
+    assert r["error"]["code"] == "limit_exceeded", r
+    assert r["error"]["message"].startswith("%s (%d) reached" % (name, value)), r
+
+
+def test_questions_per_supplier(env, tenderd_factory, unique):
+    server = tenderd_factory(max_questions_per_supplier=3)
+    buyer = server.connect("buyer")
+    p = pu.create(buyer, "rfq", "Questions " + unique, enquiry=600000, deadline=700000,
+                  opening=700000)
+    s1 = server.connect("supplier1")
+    # five at once: the count includes those queued in the same batch
+    replies = pipelined(s1, "question.ask", 5, procurement=p["id"], text="Which paper?")
+    assert [r.get("ok") for r in replies] == [True, True, True, False, False], replies
+    limit_error(replies[3], "max_questions_per_supplier", 3)
+    # another certificate of the same organization shares the count
+    s1b = server.connect("supplier1")
+    limit_error(s1b.request("question.ask", procurement=p["id"], text="Again?"),
+                "max_questions_per_supplier", 3)
+    # another organization has its own
+    server.connect("supplier2").ok("question.ask", procurement=p["id"], text="Delivery?")
+    # the questions still name nobody
+    view = pu.get(server.connect("supplier3"), p["id"])
+    assert len(view["questions"]) == 4, view
+    for q in view["questions"]:
+        assert set(q) == {"id", "text", "asked_at", "answer", "answered_at"}, q
+    # the count survives a restart (replayed from the log)
+    server.restart()
+    limit_error(server.connect("supplier1").request("question.ask", procurement=p["id"],
+                                                    text="After restart?"),
+                "max_questions_per_supplier", 3)
+    server.connect("supplier2").ok("question.ask", procurement=p["id"], text="And this?")
+
+
+def test_open_procedures_per_buyer(env, tenderd_factory, unique):
+    server = tenderd_factory(max_open_procedures_per_buyer=2)
+    buyer = server.connect(new_participant(env, server, "buyer", unique, "proc"))
+    now = pu.srv_now(buyer)
+    req = {"kind": "rfq", "title": "Open " + unique, "currency": "RUB",
+           "enquiry_end": tdclient.format_time(now + 600000),
+           "submission_deadline": tdclient.format_time(now + 700000),
+           "opening_at": tdclient.format_time(now + 700000), "lots": [pu.lot()]}
+    replies = pipelined(buyer, "procurement.create", 3, **req)
+    assert [r.get("ok") for r in replies] == [True, True, False], replies
+    limit_error(replies[2], "max_open_procedures_per_buyer", 2)
+    # a cancelled one is no longer open: its place is free
+    buyer.ok("procurement.cancel", procurement=replies[0]["procurement"]["id"], reason="x")
+    buyer.ok("procurement.create", **req)
+    limit_error(buyer.request("procurement.create", **req), "max_open_procedures_per_buyer", 2)
+    # other buyers are not affected
+    other = server.connect("buyer2")
+    pu.create(other, "rfq", "Other buyer " + unique, publish=False)
+
+
+def test_open_auctions_per_buyer(env, tenderd_factory, unique):
+    server = tenderd_factory(max_open_auctions_per_buyer=2)
+    buyer = server.connect(new_participant(env, server, "buyer", unique, "auc"))
+    req = {"title": "Auction " + unique, "currency": "RUB", "start_price": "1000.00",
+           "duration": 600, "extension_window": 0, "extension": 0}
+    replies = pipelined(buyer, "auction.create", 3, **req)
+    assert [r.get("ok") for r in replies] == [True, True, False], replies
+    limit_error(replies[2], "max_open_auctions_per_buyer", 2)
+    buyer.ok("auction.cancel", auction=replies[0]["auction"]["id"], reason="x")
+    buyer.ok("auction.create", **req)
+    limit_error(buyer.request("auction.create", **req), "max_open_auctions_per_buyer", 2)
+    tdclient.create_auction(server.connect("buyer2"), "Other buyer " + unique)
+
+
+def test_documents_per_procedure(env, tenderd_factory, unique):
+    server = tenderd_factory(max_documents_per_procedure=3)
+    buyer = server.connect("buyer")
+
+    def docs(*names):
+        return [{"name": n, "media_type": "application/pdf", "size": 10,
+                 "sha256": hashlib.sha256(n.encode()).hexdigest()} for n in names]
+
+    p = pu.create(buyer, "rfq", "Documents " + unique, publish=False, enquiry=600000,
+                  deadline=700000, opening=700000, documents=docs("a.pdf", "b.pdf"))
+    amend = {k: p[k] for k in ("title", "enquiry_end", "submission_deadline", "opening_at")}
+    amend["lots"] = [pu.lot()]
+    buyer.ok("procurement.publish", procurement=p["id"])
+    e = buyer.error("procurement.amend", procurement=p["id"], reason="more", documents=docs(
+        "c.pdf", "d.pdf"), **amend)
+    assert e["code"] == "limit_exceeded", e
+    assert e["message"].startswith("max_documents_per_procedure (3) reached"), e
+    v = buyer.ok("procurement.amend", procurement=p["id"], reason="one more",
+                 documents=docs("c.pdf"), **amend)["procurement"]
+    assert [d["name"] for d in v["documents"]] == ["a.pdf", "b.pdf", "c.pdf"], v
+    e = buyer.error("procurement.amend", procurement=p["id"], reason="full",
+                    documents=docs("e.pdf"), **amend)
+    assert e["code"] == "limit_exceeded", e
+    e = buyer.error("procurement.create", kind="rfq", title="Too many " + unique,
+                    currency="RUB", enquiry_end=p["enquiry_end"],
+                    submission_deadline=p["submission_deadline"], opening_at=p["opening_at"],
+                    lots=[pu.lot()], documents=docs("1", "2", "3", "4"))
+    assert e["code"] == "limit_exceeded" and "max_documents_per_procedure (3)" in e["message"], e
+
+
+def test_default_question_limit(env, server, unique):
+    """Without any setting, the documented default (20) holds."""
+    buyer = server.connect("buyer")
+    p = pu.create(buyer, "rfq", "Default questions " + unique, enquiry=600000, deadline=700000,
+                  opening=700000)
+    replies = pipelined(server.connect("supplier3"), "question.ask", 21, procurement=p["id"],
+                        text="Question?")
+    assert all(r.get("ok") for r in replies[:20]), replies
+    limit_error(replies[20], "max_questions_per_supplier", 20)
+    buyer.ok("procurement.cancel", procurement=p["id"], reason="test over")
