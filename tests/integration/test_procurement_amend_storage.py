@@ -50,7 +50,8 @@ def table_bytes(env):
 
 
 def test_amendment_storage_is_proportional_to_the_amendment(env, tenderd_factory, unique):
-    server = tenderd_factory(max_line=1 << 20)
+    # one document per amendment, more than the default max_documents_per_procedure
+    server = tenderd_factory(max_line=1 << 20, max_documents_per_procedure=1000)
     buyer = server.connect("buyer")
     supplier = server.connect("supplier1")
     contents = [os.urandom(DOC) for _ in range(INITIAL + AMENDMENTS)]
