@@ -12,6 +12,7 @@
 #include "common/text.h"
 #include "common/timeutil.h"
 #include "common/version.h"
+#include "server/optab.h"
 #include "server/server.h"
 
 /* Print usage and exit. */
@@ -21,6 +22,7 @@ usage(int rc)
 	fprintf(stderr,
 	    "usage: tenderd [-c FILE] [--KEY VALUE]...            run the server\n"
 	    "       tenderd --version                            print the release and exit\n"
+	    "       tenderd --list-ops                           print the operations and exit\n"
 	    "       tenderd migrate [-c FILE] [--KEY VALUE]...    apply migrations and exit\n"
 	    "       tenderd register [-c FILE] [--KEY VALUE]... --role ROLE --organization NAME\n"
 	    "               --name NAME --cert PEMFILE           register a participant and exit\n"
@@ -124,6 +126,10 @@ parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts
 			usage(0);
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("tenderd %s\n", TENDERD_VERSION);
+			exit(0);
+		}
+		if (strcmp(argv[i], "--list-ops") == 0) {
+			optab_print(stdout);
 			exit(0);
 		}
 	}

@@ -25,6 +25,7 @@
 #include "common/money.h"
 #include "common/text.h"
 #include "common/timeutil.h"
+#include "server/optab.h"
 #include "server/server.h"
 
 #define OPS_LIST_MAX 1000
@@ -1426,27 +1427,10 @@ ops_init(struct server *s)
 
 /* ---- request handlers ---- */
 
-/* Reply with `forbidden` unless the caller has one of the roles (bitmask). */
-static int
-ops_require(struct conn *c, json_t *id, const char *op, unsigned roles)
-{
-	const struct participant *p = conn_ident(c)->who;
-	char msg[128];
-
-	if (roles & (1u << p->role))
-		return 0;
-	snprintf(msg, sizeof(msg), "a %s may not use %s", role_name(p->role), op);
-	conn_send(c, proto_error(id, "forbidden", msg, NULL));
-	return -1;
-}
-
-#define R_BUYER (1u << ROLE_BUYER)
-#define R_SUPPLIER (1u << ROLE_SUPPLIER)
-#define R_OPERATOR (1u << ROLE_OPERATOR)
-
 /* hello: who am I. */
-static void
-op_hello(struct server *s, struct conn *c, json_t *id)
+void
+ops_hello(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	const struct conn_ident *ci = conn_ident(c);
 	json_t *r = proto_ok(id);
@@ -1508,8 +1492,9 @@ ops_reply_view(struct server *s, struct conn *c, json_t *id, struct book *b)
 }
 
 /* auction.get */
-static void
-op_auction_get(struct server *s, struct conn *c, json_t *id, json_t *req)
+void
+ops_auction_get(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	struct book *b = ops_book_arg(s, c, id, req);
 
@@ -1582,8 +1567,9 @@ ops_list_next(int more, int64_t last_id)
 }
 
 /* auction.list: newest first, a page at a time, by state, kind and buyer. */
-static void
-op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
+void
+ops_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	struct ops_list l;
 	struct book **all;
@@ -1634,8 +1620,9 @@ op_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req)
 
 /* auction.watch: at most max_watches_per_conn per connection and
  * max_watchers_per_procedure per auction. */
-static void
-op_auction_watch(struct server *s, struct conn *c, json_t *id, json_t *req)
+void
+ops_auction_watch(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	struct book *b = ops_book_arg(s, c, id, req);
 	char why[256];
@@ -1651,8 +1638,9 @@ op_auction_watch(struct server *s, struct conn *c, json_t *id, json_t *req)
 }
 
 /* auction.unwatch */
-static void
-op_auction_unwatch(struct server *s, struct conn *c, json_t *id, json_t *req)
+void
+ops_auction_unwatch(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	struct book *b = ops_book_arg(s, c, id, req);
 
@@ -1662,9 +1650,10 @@ op_auction_unwatch(struct server *s, struct conn *c, json_t *id, json_t *req)
 	conn_send(c, proto_ok(id));
 }
 
-/* auction.bid: check form and role, queue for the engine. */
-static void
-op_auction_bid(struct server *s, struct conn *c, json_t *id, json_t *req)
+/* auction.bid (suppliers): check form, queue for the engine. */
+void
+ops_auction_bid(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	const char *amount;
 	struct book *b;
@@ -1672,8 +1661,6 @@ op_auction_bid(struct server *s, struct conn *c, json_t *id, json_t *req)
 	int64_t v;
 	json_t *jv;
 
-	if (ops_require(c, id, "auction.bid", R_SUPPLIER) < 0)
-		return;
 	if ((b = ops_book_arg(s, c, id, req)) == NULL)
 		return;
 	jv = json_object_get(req, "amount");
@@ -1742,8 +1729,9 @@ ops_seconds(struct conn *c, json_t *id, json_t *req, const char *field, int64_t 
 }
 
 /* auction.create: check everything, queue. */
-static void
-op_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req)
+void
+ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	const char *title, *currency, *start, *starts_at = NULL;
 	struct auction_params p = { 0 };
@@ -1753,8 +1741,6 @@ op_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req)
 	struct cmd *k;
 	json_t *jv;
 
-	if (ops_require(c, id, "auction.create", R_BUYER) < 0)
-		return;
 	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
 	    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
 		return;
@@ -1822,16 +1808,15 @@ op_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req)
 }
 
 /* auction.cancel: owning buyer's organization or an operator, with a reason. */
-static void
-op_auction_cancel(struct server *s, struct conn *c, json_t *id, json_t *req)
+void
+ops_auction_cancel(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	const struct participant *who = conn_ident(c)->who;
 	const char *reason;
 	struct book *b;
 	struct cmd *k;
 
-	if (ops_require(c, id, "auction.cancel", R_BUYER | R_OPERATOR) < 0)
-		return;
 	if ((b = ops_book_arg(s, c, id, req)) == NULL)
 		return;
 	if (who->role == ROLE_BUYER && who->org->id != b->a.p.buyer_org) {
@@ -1855,8 +1840,9 @@ op_auction_cancel(struct server *s, struct conn *c, json_t *id, json_t *req)
 }
 
 /* participant.register: operator registers a certificate. */
-static void
-op_participant_register(struct server *s, struct conn *c, json_t *id, json_t *req)
+void
+ops_participant_register(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	const char *org, *role, *name, *pem, *tax = NULL, *country = NULL;
 	struct tls_cert_info info;
@@ -1864,8 +1850,6 @@ op_participant_register(struct server *s, struct conn *c, json_t *id, json_t *re
 	enum role r;
 	struct cmd *k;
 
-	if (ops_require(c, id, "participant.register", R_OPERATOR) < 0)
-		return;
 	if (proto_get_text(c, req, "organization", 1, 200, TEXT_NAME, &org) != 0 ||
 	    proto_get_str(c, req, "role", 1, 16, &role) != 0 ||
 	    proto_get_text(c, req, "name", 1, 200, TEXT_NAME, &name) != 0 ||
@@ -1910,19 +1894,18 @@ op_participant_register(struct server *s, struct conn *c, json_t *id, json_t *re
 }
 
 /* participant.suspend / participant.reinstate and organization.suspend /
- * organization.reinstate: operators, with a reason. */
-static void
-op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req, int suspend,
-    int org)
+ * organization.reinstate (operators), with a reason; the row's arg says which
+ * (OPTAB_ARG_SUSPEND, OPTAB_ARG_ORG). */
+void
+ops_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	const struct participant *me = conn_ident(c)->who;
+	int suspend = (op->arg & OPTAB_ARG_SUSPEND) != 0, org = (op->arg & OPTAB_ARG_ORG) != 0;
 	const char *reason, *field = org ? "organization" : "participant";
 	int64_t pid;
 	struct cmd *k;
 
-	if (ops_require(c, id, org ? (suspend ? "organization.suspend" : "organization.reinstate") :
-	    (suspend ? "participant.suspend" : "participant.reinstate"), R_OPERATOR) < 0)
-		return;
 	if (proto_get_int(c, req, field, 1, &pid) != 0 ||
 	    proto_get_str(c, req, "reason", 1, 1000, &reason) != 0)
 		return;
@@ -1946,42 +1929,10 @@ op_participant_status(struct server *s, struct conn *c, json_t *id, json_t *req,
 	ops_enqueue(s, c, k);
 }
 
-/* Dispatch one request; -1 for an unknown operation. */
-int
-ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req)
+/* stats (operators): a small picture of the server. */
+void
+ops_stats(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
-	if (proc_handle(s, c, op, id, req))
-		;
-	else if (strcmp(op, "hello") == 0)
-		op_hello(s, c, id);
-	else if (strcmp(op, "auction.bid") == 0)
-		op_auction_bid(s, c, id, req);
-	else if (strcmp(op, "auction.get") == 0)
-		op_auction_get(s, c, id, req);
-	else if (strcmp(op, "auction.list") == 0)
-		op_auction_list(s, c, id, req);
-	else if (strcmp(op, "auction.watch") == 0)
-		op_auction_watch(s, c, id, req);
-	else if (strcmp(op, "auction.unwatch") == 0)
-		op_auction_unwatch(s, c, id, req);
-	else if (strcmp(op, "auction.create") == 0)
-		op_auction_create(s, c, id, req);
-	else if (strcmp(op, "auction.cancel") == 0)
-		op_auction_cancel(s, c, id, req);
-	else if (strcmp(op, "participant.register") == 0)
-		op_participant_register(s, c, id, req);
-	else if (strcmp(op, "participant.suspend") == 0)
-		op_participant_status(s, c, id, req, 1, 0);
-	else if (strcmp(op, "participant.reinstate") == 0)
-		op_participant_status(s, c, id, req, 0, 0);
-	else if (strcmp(op, "organization.suspend") == 0)
-		op_participant_status(s, c, id, req, 1, 1);
-	else if (strcmp(op, "organization.reinstate") == 0)
-		op_participant_status(s, c, id, req, 0, 1);
-	else if (strcmp(op, "stats") == 0) {
-		if (ops_require(c, id, op, R_OPERATOR) == 0)
-			conn_send(c, admin_stats(s, id));
-	} else
-		return -1;
-	return 0;
+	conn_send(c, admin_stats(s, id));
 }

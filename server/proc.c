@@ -25,6 +25,7 @@
 #include "common/money.h"
 #include "common/text.h"
 #include "common/timeutil.h"
+#include "server/optab.h"
 #include "server/server.h"
 
 #define PROC_MAX_DOCS 20
@@ -1533,19 +1534,6 @@ proc_require_owner(struct conn *c, json_t *id, const struct proc *p, int operato
 	return -1;
 }
 
-/* Refuse unless the caller is a supplier. */
-static int
-proc_require_supplier(struct conn *c, json_t *id, const char *op)
-{
-	char msg[96];
-
-	if (conn_ident(c)->who->role == ROLE_SUPPLIER)
-		return 0;
-	snprintf(msg, sizeof(msg), "a %s may not use %s", role_name(conn_ident(c)->who->role), op);
-	proc_err(c, id, "forbidden", msg, NULL);
-	return -1;
-}
-
 /* Queue a change of `p` with a detail object (stolen). */
 static void
 proc_queue(struct server *s, struct conn *c, json_t *id, const char *kind, struct proc *p,
@@ -1594,8 +1582,9 @@ proc_cmp(const void *x, const void *y)
 }
 
 /* procurement.list: summaries, newest first, a page at a time, by state, kind and buyer. */
-static void
-proc_list(struct server *s, struct conn *c, json_t *id, json_t *req)
+void
+proc_op_list(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	const struct participant *v = conn_ident(c)->who;
 	struct ops_list l;
@@ -1663,11 +1652,13 @@ proc_watchers(struct server *s, int64_t id)
 	return p ? &p->watchers : NULL;
 }
 
-/* procurement.watch / procurement.unwatch: at most max_watches_per_conn per
- * connection and max_watchers_per_procedure per procurement. */
-static void
-proc_watch(struct server *s, struct conn *c, json_t *id, json_t *req, int on)
+/* procurement.watch / procurement.unwatch (the row's arg: 1 watch, 0 unwatch): at most
+ * max_watches_per_conn per connection and max_watchers_per_procedure per procurement. */
+void
+proc_op_watch(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
+	int on = op->arg;
 	struct proc *p = proc_arg(s, c, id, req);
 	char why[256];
 	int rc;
@@ -1687,8 +1678,9 @@ proc_watch(struct server *s, struct conn *c, json_t *id, json_t *req, int on)
 }
 
 /* document.get: a document's content, checked against its hash on the way in. */
-static void
-proc_document_get(struct server *s, struct conn *c, json_t *id, json_t *req)
+void
+proc_op_document_get(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	struct proc *p = proc_arg(s, c, id, req);
 	json_t *d, *r;
@@ -1729,20 +1721,23 @@ proc_offer_extras(struct conn *c, json_t *id, json_t *req, json_t *d)
 	return 0;
 }
 
-/* quote.* and bid.*: submit, withdraw, confirm. */
-static void
-proc_offer_op(struct server *s, struct conn *c, json_t *id, json_t *req, const char *op, int rfq,
-    const char *what)
+/* quote.* and bid.* (suppliers): submit, withdraw, confirm; the row gives the change
+ * (`kind`) and whether it is an RFQ's quote (arg 1) or a tender's bid (arg 0). */
+void
+proc_op_offer(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
+	const char *what = op->kind;
+	int rfq = op->arg;
 	struct proc *p;
 	int64_t lot, price;
 	json_t *d, *vals;
 	char msg[128];
 
-	if (proc_require_supplier(c, id, op) < 0 || (p = proc_arg(s, c, id, req)) == NULL)
+	if ((p = proc_arg(s, c, id, req)) == NULL)
 		return;
 	if ((p->pr.p.kind == PROC_RFQ) != rfq) {
-		snprintf(msg, sizeof(msg), "%s is for %s; this procurement is a %s", op,
+		snprintf(msg, sizeof(msg), "%s is for %s; this procurement is a %s", op->name,
 		    rfq ? "RFQs (use bid.* for tenders)" : "tenders (use quote.* for RFQs)",
 		    proc_kind_name(p->pr.p.kind));
 		proc_err(c, id, "wrong_kind", msg, NULL);
@@ -1783,116 +1778,158 @@ proc_offer_op(struct server *s, struct conn *c, json_t *id, json_t *req, const c
 	proc_queue(s, c, id, what, p, d);
 }
 
-/* Dispatch the procurement operations; 0 when `op` is not one of them. */
-int
-proc_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req)
+/* procurement.create (buyers): a draft of the caller's organization. */
+void
+proc_op_create(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
 {
 	const struct participant *v = conn_ident(c)->who;
+	json_t *d;
+
+	if ((d = proc_parse_doc(s, c, id, req, NULL)) == NULL)
+		return;
+	d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)s->next_proc_id++,
+	    "buyer_participant", (json_int_t)v->id, "buyer_org", (json_int_t)v->org->id,
+	    "document", d);
+	proc_queue(s, c, id, op->kind, NULL, d);
+}
+
+/* procurement.publish / procurement.complete (the owning buyer): the row's change. */
+void
+proc_op_publish(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	struct proc *p;
+
+	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0)
+		return;
+	proc_queue(s, c, id, op->kind, p, json_object());
+}
+
+/* procurement.amend (the owning buyer): the whole document again, with a reason. */
+void
+proc_op_amend(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	struct proc *p;
+	const char *text;
+	json_t *d, *added;
+
+	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
+	    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
+		return;
+	if ((d = proc_parse_doc(s, c, id, req, p->doc)) == NULL)
+		return;
+	/* the row holds the amendment only: its fields and the documents it adds */
+	added = json_incref(json_object_get(d, "documents"));
+	json_object_del(d, "documents");
+	proc_queue(s, c, id, op->kind, p, json_pack("{s:s, s:o, s:o}", "reason", text,
+	    "document", d, "documents", added));
+}
+
+/* procurement.cancel (the owning buyer or any operator), with a reason. */
+void
+proc_op_cancel(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	struct proc *p;
+	const char *text;
+
+	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 1) < 0 ||
+	    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
+		return;
+	proc_queue(s, c, id, op->kind, p, json_pack("{s:s}", "reason", text));
+}
+
+/* procurement.get: the view, parked while the batch in flight changes it. */
+void
+proc_op_get(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	struct proc *p;
+
+	if ((p = proc_arg(s, c, id, req)) != NULL)
+		proc_reply_view(s, c, id, p);
+}
+
+/* question.ask (suppliers). */
+void
+proc_op_question_ask(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	struct proc *p;
+	const char *text;
+
+	if ((p = proc_arg(s, c, id, req)) == NULL ||
+	    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
+		return;
+	proc_queue(s, c, id, op->kind, p, json_pack("{s:s}", "text", text));
+}
+
+/* question.answer (the owning buyer). */
+void
+proc_op_question_answer(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
 	struct proc *p;
 	const char *text;
 	int64_t n;
-	json_t *d, *added;
 
-	if (strcmp(op, "procurement.create") == 0) {
-		if (v->role != ROLE_BUYER) {
-			proc_err(c, id, "forbidden", "only buyers create procurements", NULL);
-			return 1;
-		}
-		if ((d = proc_parse_doc(s, c, id, req, NULL)) == NULL)
-			return 1;
-		d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)s->next_proc_id++,
-		    "buyer_participant", (json_int_t)v->id, "buyer_org", (json_int_t)v->org->id,
-		    "document", d);
-		proc_queue(s, c, id, "created", NULL, d);
-	} else if (strcmp(op, "procurement.publish") == 0 || strcmp(op, "procurement.complete") == 0) {
-		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0)
-			return 1;
-		proc_queue(s, c, id, op[12] == 'p' ? "published" : "completed", p, json_object());
-	} else if (strcmp(op, "procurement.amend") == 0) {
-		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
-		    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
-			return 1;
-		if ((d = proc_parse_doc(s, c, id, req, p->doc)) == NULL)
-			return 1;
-		/* the row holds the amendment only: its fields and the documents it adds */
-		added = json_incref(json_object_get(d, "documents"));
-		json_object_del(d, "documents");
-		proc_queue(s, c, id, "amended", p, json_pack("{s:s, s:o, s:o}", "reason", text,
-		    "document", d, "documents", added));
-	} else if (strcmp(op, "procurement.cancel") == 0) {
-		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 1) < 0 ||
-		    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
-			return 1;
-		proc_queue(s, c, id, "cancelled", p, json_pack("{s:s}", "reason", text));
-	} else if (strcmp(op, "procurement.get") == 0) {
-		if ((p = proc_arg(s, c, id, req)) != NULL)
-			proc_reply_view(s, c, id, p);
-	} else if (strcmp(op, "procurement.list") == 0) {
-		proc_list(s, c, id, req);
-	} else if (strcmp(op, "procurement.watch") == 0 || strcmp(op, "procurement.unwatch") == 0) {
-		proc_watch(s, c, id, req, op[12] == 'w');
-	} else if (strcmp(op, "document.get") == 0) {
-		proc_document_get(s, c, id, req);
-	} else if (strcmp(op, "question.ask") == 0) {
-		if (proc_require_supplier(c, id, op) < 0 || (p = proc_arg(s, c, id, req)) == NULL ||
-		    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
-			return 1;
-		proc_queue(s, c, id, "question_asked", p, json_pack("{s:s}", "text", text));
-	} else if (strcmp(op, "question.answer") == 0) {
-		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
-		    proto_get_int(c, req, "question", 1, &n) != 0 ||
-		    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
-			return 1;
-		proc_queue(s, c, id, "question_answered", p, json_pack("{s:I, s:s}", "question",
-		    (json_int_t)n, "text", text));
-	} else if (strcmp(op, "quote.submit") == 0) {
-		proc_offer_op(s, c, id, req, op, 1, "offer_submitted");
-	} else if (strcmp(op, "quote.withdraw") == 0) {
-		proc_offer_op(s, c, id, req, op, 1, "offer_withdrawn");
-	} else if (strcmp(op, "quote.confirm") == 0) {
-		proc_offer_op(s, c, id, req, op, 1, "offer_confirmed");
-	} else if (strcmp(op, "bid.submit") == 0) {
-		proc_offer_op(s, c, id, req, op, 0, "offer_submitted");
-	} else if (strcmp(op, "bid.withdraw") == 0) {
-		proc_offer_op(s, c, id, req, op, 0, "offer_withdrawn");
-	} else if (strcmp(op, "bid.confirm") == 0) {
-		proc_offer_op(s, c, id, req, op, 0, "offer_confirmed");
-	} else if (strcmp(op, "bid.score") == 0) {
-		json_t *sc = json_object_get(req, "scores");
-		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
-		    proto_get_int(c, req, "offer", 1, &n) != 0)
-			return 1;
-		if (!json_is_object(sc) || json_object_size(sc) == 0) {
-			proc_err(c, id, "bad_field", "scores must be an object: criterion code -> integer",
-			    "scores");
-			return 1;
-		}
-		proc_queue(s, c, id, "scored", p, json_pack("{s:I, s:O}", "offer", (json_int_t)n,
-		    "scores", sc));
-	} else if (strcmp(op, "award.decide") == 0) {
-		const char *decision, *reason = NULL;
-		int64_t lot;
-		int rc;
-		if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
-		    proto_get_int(c, req, "lot", 1, &lot) != 0 ||
-		    proto_get_int(c, req, "offer", 1, &n) != 0 ||
-		    proto_get_str(c, req, "decision", 1, 20, &decision) != 0 ||
-		    (rc = proto_get_str(c, req, "reason", 0, 1000, &reason)) < 0)
-			return 1;
-		if (strcmp(decision, "award") && strcmp(decision, "disqualify")) {
-			proc_err(c, id, "bad_field", "decision must be award or disqualify", "decision");
-			return 1;
-		}
-		if (decision[0] == 'd' && reason == NULL) {
-			proc_err(c, id, "missing_field", "a disqualification needs a reason", "reason");
-			return 1;
-		}
-		d = json_pack("{s:I, s:I}", "lot", (json_int_t)lot, "offer", (json_int_t)n);
-		if (reason)
-			json_object_set_new(d, "reason", json_string(reason));
-		proc_queue(s, c, id, decision[0] == 'a' ? "awarded" : "disqualified", p, d);
-	} else {
-		return 0;
+	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
+	    proto_get_int(c, req, "question", 1, &n) != 0 ||
+	    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
+		return;
+	proc_queue(s, c, id, op->kind, p, json_pack("{s:I, s:s}", "question",
+	    (json_int_t)n, "text", text));
+}
+
+/* bid.score (the owning buyer): scores of an offer's scored criteria. */
+void
+proc_op_score(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	json_t *sc = json_object_get(req, "scores");
+	struct proc *p;
+	int64_t n;
+
+	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
+	    proto_get_int(c, req, "offer", 1, &n) != 0)
+		return;
+	if (!json_is_object(sc) || json_object_size(sc) == 0) {
+		proc_err(c, id, "bad_field", "scores must be an object: criterion code -> integer",
+		    "scores");
+		return;
 	}
-	return 1;
+	proc_queue(s, c, id, op->kind, p, json_pack("{s:I, s:O}", "offer", (json_int_t)n,
+	    "scores", sc));
+}
+
+/* award.decide (the owning buyer): award or disqualify a lot's first-ranked offer. */
+void
+proc_op_award(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	const char *decision, *reason = NULL;
+	struct proc *p;
+	int64_t lot, n;
+	json_t *d;
+
+	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
+	    proto_get_int(c, req, "lot", 1, &lot) != 0 ||
+	    proto_get_int(c, req, "offer", 1, &n) != 0 ||
+	    proto_get_str(c, req, "decision", 1, 20, &decision) != 0 ||
+	    proto_get_str(c, req, "reason", 0, 1000, &reason) < 0)
+		return;
+	if (strcmp(decision, "award") && strcmp(decision, "disqualify")) {
+		proc_err(c, id, "bad_field", "decision must be award or disqualify", "decision");
+		return;
+	}
+	if (decision[0] == 'd' && reason == NULL) {
+		proc_err(c, id, "missing_field", "a disqualification needs a reason", "reason");
+		return;
+	}
+	d = json_pack("{s:I, s:I}", "lot", (json_int_t)lot, "offer", (json_int_t)n);
+	if (reason)
+		json_object_set_new(d, "reason", json_string(reason));
+	proc_queue(s, c, id, decision[0] == 'a' ? "awarded" : "disqualified", p, d);
 }

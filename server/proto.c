@@ -10,6 +10,7 @@
 #include "common/money.h"
 #include "common/text.h"
 #include "common/timeutil.h"
+#include "server/optab.h"
 #include "server/server.h"
 
 /* {"id":ID,"ok":false,"error":{"code":…,"message":…[,"field":…]}} */
@@ -244,7 +245,33 @@ proto_set_op(const char *op)
 	proto_cur.op[i] = '\0';
 }
 
-/* Decode one request line and hand it to the operations. */
+/*
+ * Dispatch a decoded request, once, from the table of operations: an unknown
+ * op is refused with unknown_op, a role the row does not allow with forbidden;
+ * only then does the handler run (it never checks the role again).
+ */
+static void
+proto_dispatch(struct server *s, struct conn *c, const char *name, json_t *id, json_t *req)
+{
+	const struct optab_op *op = optab_find(name);
+	enum role role;
+	char msg[160];
+
+	if (op == NULL) {
+		snprintf(msg, sizeof(msg), "unknown operation '%.64s'", name);
+		conn_send(c, proto_error(id, "unknown_op", msg, "op"));
+		return;
+	}
+	role = conn_ident(c)->who->role;
+	if (!(op->roles & (1u << role))) {
+		snprintf(msg, sizeof(msg), "a %s may not use %s", role_name(role), op->name);
+		conn_send(c, proto_error(id, "forbidden", msg, NULL));
+		return;
+	}
+	op->fn(s, c, id, req, op);
+}
+
+/* Decode one request line and hand it to its operation. */
 void
 proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len)
 {
@@ -285,10 +312,7 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 		    "op"));
 		goto out;
 	}
-	if (ops_handle(s, c, json_string_value(op), id, req) < 0) {
-		snprintf(msg, sizeof(msg), "unknown operation '%.64s'", json_string_value(op));
-		conn_send(c, proto_error(id, "unknown_op", msg, "op"));
-	}
+	proto_dispatch(s, c, json_string_value(op), id, req);
 out:
 	proto_cur.c = NULL;
 	json_decref(req);

@@ -2,7 +2,8 @@
  * The server's shared state and the interfaces between its modules:
  *   conn.c    TLS connections, framing, limits, timeouts, output
  *   admin.c   SIGHUP reload, the TLS file watch, the operators' stats
- *   proto.c   JSON request decoding, replies and errors
+ *   proto.c   JSON request decoding, dispatch from the table, replies and errors
+ *   optab.c   the table of operations: name, roles, flags, handler (optab.h)
  *   ops.c     the operations: validation, the command queue, group commit
  *   book.c    live auctions in memory: engine, metadata, views, watchers, timers
  *   watch.c   who watches which auction or procurement, bounded, left on close
@@ -294,8 +295,7 @@ void proto_sent(struct conn *c, json_t *msg);
 void proto_log_reply(uint64_t conn, const char *fp, const char *op, json_t *id, int64_t t0_us,
     json_t *reply);
 
-/* ---- ops.c ---- */
-int ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req);
+/* ---- ops.c (its request handlers: server/optab.h) ---- */
 /* The database came back or went away. */
 void ops_db_state(void *arg, int up);
 /* A book's timer fired. */
@@ -330,9 +330,7 @@ void book_update_all(struct server *s);
 /* Rebuild a book from persisted rows (start-up). */
 struct book *book_restore(struct server *s, const struct db_boot_auction *a);
 
-/* ---- proc.c: procurement procedures ---- */
-/* Operations of procedures: 1 when handled, 0 when `op` is not one of them. */
-int proc_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req);
+/* ---- proc.c: procurement procedures (its request handlers: server/optab.h) ---- */
 /*
  * Apply one procedure change (`kind` with its `detail`) at `at`: live (SQL is
  * added to the batch, the reply filled for the commit) or in replay at start-up.

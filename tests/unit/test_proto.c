@@ -8,9 +8,10 @@
 
 #include <cmocka.h>
 
+#include "server/optab.h"
 #include "server/server.h"
 
-/* ---- recorders standing in for conn.c and ops.c ---- */
+/* ---- recorders standing in for conn.c and optab.c ---- */
 static json_t *sent[16];
 static int nsent;
 static char last_op[64];
@@ -27,27 +28,51 @@ conn_send(struct conn *c, json_t *msg)
 		json_decref(msg);
 }
 
-/* The identity of the connection: proto.c logs replies with it. */
+/* The identity of the connection (a supplier): proto.c logs replies with it and checks
+ * its role against the table. */
 const struct conn_ident *
 conn_ident(const struct conn *c)
 {
 	static struct cert cert = { .fp = "00112233445566778899aabbccddeeff" };
-	static struct conn_ident ident = { .id = 1, .cert = &cert };
+	static struct org org = { .id = 1, .name = "Alpha" };
+	static struct participant who = { .id = 1, .org = &org, .name = "S1",
+	    .role = ROLE_SUPPLIER };
+	static struct conn_ident ident = { .id = 1, .cert = &cert, .who = &who };
 
 	(void)c;
 	return &ident;
 }
 
-int
-ops_handle(struct server *s, struct conn *c, const char *op, json_t *id, json_t *req)
+const char *
+role_name(enum role r)
+{
+	return r == ROLE_BUYER ? "buyer" : r == ROLE_SUPPLIER ? "supplier" : "operator";
+}
+
+/* The handler of the table below: records what it was given. */
+static void
+record(struct server *s, struct conn *c, json_t *id, json_t *req, const struct optab_op *op)
 {
 	(void)s; (void)c; (void)id;
-	if (strcmp(op, "known") != 0 && strcmp(op, "hello") != 0)
-		return -1;
-	snprintf(last_op, sizeof(last_op), "%s", op);
+	snprintf(last_op, sizeof(last_op), "%s", op->name);
 	json_decref(last_req);
 	last_req = json_incref(req);
-	return 0;
+}
+
+/* A table standing in for optab.c: "buyers.only" refuses the supplier above. */
+const struct optab_op *
+optab_find(const char *name)
+{
+	static const struct optab_op rows[] = {
+		{ "buyers.only", OPTAB_BUYER | OPTAB_OPERATOR, OPTAB_WRITE, record, NULL, 0 },
+		{ "hello", OPTAB_ANYONE, OPTAB_READ, record, NULL, 0 },
+		{ "known", OPTAB_SUPPLIER, OPTAB_READ, record, NULL, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (strcmp(rows[i].name, name) == 0)
+			return &rows[i];
+	return NULL;
 }
 
 static int
@@ -177,6 +202,20 @@ test_unknown_op(void **state)
 	assert_string_equal(json_string_value(json_object_get(sent[0], "id")), "q");
 }
 
+/* A role the table's row does not allow is refused before the handler runs. */
+static void
+test_forbidden_role(void **state)
+{
+	(void)state;
+	feed("{\"id\":\"r\",\"op\":\"buyers.only\"}");
+	assert_int_equal(nsent, 1);
+	assert_string_equal(code_of(0), "forbidden");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(sent[0], "error"),
+	    "message")), "a supplier may not use buyers.only");
+	assert_string_equal(json_string_value(json_object_get(sent[0], "id")), "r");
+	assert_string_equal(last_op, "");
+}
+
 static void
 test_get_int(void **state)
 {
@@ -269,6 +308,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_op_missing_or_wrong_type, reset, reset),
 		cmocka_unit_test_setup_teardown(test_id_wrong_type, reset, reset),
 		cmocka_unit_test_setup_teardown(test_unknown_op, reset, reset),
+		cmocka_unit_test_setup_teardown(test_forbidden_role, reset, reset),
 		cmocka_unit_test_setup_teardown(test_get_int, reset, reset),
 		cmocka_unit_test_setup_teardown(test_get_str, reset, reset),
 		cmocka_unit_test_setup_teardown(test_money_and_time_on_the_wire, reset, reset),

@@ -1,0 +1,64 @@
+/*
+ * The table of operations: one row per protocol operation, naming it, the
+ * roles that may use it, how it touches state (flags) and its handler.
+ * proto.c looks a request's op up here once, refuses an unknown op
+ * (unknown_op) or a role the row does not allow (forbidden), and only then
+ * calls the handler; a handler never checks the caller's role again (it may
+ * still check ownership of the object it acts on). docs/protocol.md documents
+ * every row, with the same roles (tests/integration/test_optab.py checks it).
+ */
+#ifndef TENDERD_OPTAB_H
+#define TENDERD_OPTAB_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "server/server.h"
+
+/* Roles allowed, a bit per enum role. */
+#define OPTAB_BUYER    (1u << ROLE_BUYER)
+#define OPTAB_SUPPLIER (1u << ROLE_SUPPLIER)
+#define OPTAB_OPERATOR (1u << ROLE_OPERATOR)
+#define OPTAB_ANYONE   (OPTAB_BUYER | OPTAB_SUPPLIER | OPTAB_OPERATOR)
+
+/* How an operation touches state. */
+#define OPTAB_READ  0x1  /* answers from memory */
+#define OPTAB_WRITE 0x2  /* queues a change through the commit queue, answered after commit */
+#define OPTAB_PARK  0x4  /* its read waits for the batch in flight when that batch changed the
+                          * object (the reply is parked and sent on completion) */
+#define OPTAB_WATCH 0x8  /* starts or stops watching an auction or procurement */
+
+/* The variant bits of participant.* and organization.* (ops_participant_status). */
+#define OPTAB_ARG_SUSPEND 0x1
+#define OPTAB_ARG_ORG     0x2
+
+struct optab_op;
+/* A handler: the request `req` (with its `id`) of `c`, whose role the row allows. */
+typedef void optab_fn(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op);
+
+struct optab_op {
+	const char *name;          /* "auction.bid" */
+	unsigned roles;            /* OPTAB_BUYER | ... */
+	unsigned flags;            /* OPTAB_READ | ... */
+	optab_fn *fn;
+	const char *kind;          /* the procedure change a write queues ("published"), or NULL */
+	int arg;                   /* the handler's variant (watch 1 / unwatch 0, ...) */
+};
+
+/* The row of operation `name`; NULL when there is none. */
+const struct optab_op *optab_find(const char *name);
+/* Print the table, one line per operation: "NAME ROLES FLAGS" (tenderd --list-ops). */
+void optab_print(FILE *f);
+
+/* ---- handlers (ops.c) ---- */
+optab_fn ops_hello, ops_stats, ops_auction_bid, ops_auction_get, ops_auction_list,
+    ops_auction_watch, ops_auction_unwatch, ops_auction_create, ops_auction_cancel,
+    ops_participant_register, ops_participant_status;
+/* ---- handlers (proc.c) ---- */
+optab_fn proc_op_create, proc_op_publish, proc_op_amend, proc_op_cancel, proc_op_get,
+    proc_op_list, proc_op_watch, proc_op_document_get, proc_op_question_ask,
+    proc_op_question_answer, proc_op_offer, proc_op_score, proc_op_award;
+
+#endif
