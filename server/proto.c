@@ -264,7 +264,8 @@ proto_dispatch(struct server *s, struct conn *c, const char *name, json_t *id, j
 	}
 	role = conn_ident(c)->who->role;
 	if (!(op->roles & (1u << role))) {
-		snprintf(msg, sizeof(msg), "a %s may not use %s", role_name(role), op->name);
+		snprintf(msg, sizeof(msg), "%s %s may not use %s", role == ROLE_OPERATOR ? "an" : "a",
+		    role_name(role), op->name);
 		conn_send(c, proto_error(id, "forbidden", msg, NULL));
 		return;
 	}

@@ -102,7 +102,8 @@ def test_forbidden_for_every_excluded_role(env, server):
             if r in roles:
                 continue
             e = clients[r].error(name)
-            assert (e["code"], e["message"]) == ("forbidden", "a %s may not use %s" % (r, name)), \
+            assert (e["code"], e["message"]) == ("forbidden", "%s %s may not use %s" % (
+                "an" if r == "operator" else "a", r, name)), \
                 (name, r, e)
             assert "field" not in e, (name, r, e)
             checked += 1
