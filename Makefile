@@ -117,7 +117,7 @@ FUZZ_TARGETS := frame proto auction procedure
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_LINK     = $(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
-.PHONY: fuzz fuzz-build fuzz-regress fuzz-clean
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-clean test-fuzz
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(FUZZ_WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
@@ -142,7 +142,10 @@ fuzz: deps fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh run
 fuzz-regress: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh regress
-test: fuzz-regress
+# in make test after the integration tests, even with -j: they are timing-sensitive
+test: test-fuzz
+test-fuzz: integration
+	@$(MAKE) --no-print-directory fuzz-regress
 fuzz-clean:
 	rm -rf $(FUZZ_BUILD)
 clean: fuzz-clean
