@@ -59,6 +59,8 @@ $(BUILD)/tests/test_procedure: $(BUILD)/tests/unit/test_procedure.o $(BUILD)/lib
 # protocol decoding alone: its connection and operations are recorders in the test
 $(BUILD)/tests/test_proto: $(BUILD)/tests/unit/test_proto.o $(BUILD)/server/proto.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
+$(BUILD)/tests/test_proto_errors: $(BUILD)/tests/unit/test_proto_errors.o $(BUILD)/server/proto.o $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
 # line framing alone: no libevent, no OpenSSL
 $(BUILD)/tests/test_frame: $(BUILD)/tests/unit/test_frame.o $(BUILD)/server/frame.o
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
