@@ -159,7 +159,6 @@ static void
 check_state(const struct auction *a, const struct model *m)
 {
 	int64_t leader, best = model_best(m, &leader);
-	size_t seen = 0;
 
 	if (a->state != m->state || a->ends_at != m->ends_at || a->closed_at != m->closed_at ||
 	    a->extensions != m->extensions || a->nbids != m->nbids)
@@ -187,6 +186,7 @@ check_state(const struct auction *a, const struct model *m)
 			fail("rank[] holds an index out of range");
 		r = &a->entries[a->rank[i]];
 		if (i > 0) {
+			/* strictly sorted: no entry twice, so rank[] is a permutation */
 			const struct auction_entry *q = &a->entries[a->rank[i - 1]];
 			if (q->amount > r->amount || (q->amount == r->amount && q->seq >= r->seq))
 				fail("rank[] is not sorted by (amount, seq)");
@@ -194,13 +194,11 @@ check_state(const struct auction *a, const struct model *m)
 		if (auction_rank_of(a, r->org) != (int)i + 1 || auction_at_rank(a, (int)i + 1) != r ||
 		    auction_entry_of(a, e->org) != e)
 			fail("lookups disagree with rank[]");
-		seen |= (size_t)1 << (a->rank[i] % (8 * sizeof(size_t)));
 	}
 	/* every bidder of the model has an entry */
 	for (size_t i = 0; i < m->nbids; i++)
 		if (auction_entry_of(a, m->bids[i].org) == NULL)
 			fail("a bidder without an entry");
-	(void)seen;
 	if (auction_at_rank(a, 0) != NULL || auction_at_rank(a, (int)a->nentries + 1) != NULL)
 		fail("at_rank outside 1..n is not NULL");
 	switch (a->state) {
