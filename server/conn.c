@@ -29,6 +29,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "server/frame.h"
 #include "server/server.h"
 
 #define CONN_MAX_PENDING 64     /* requests awaiting a commit before reading pauses */
@@ -376,36 +377,33 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	for (long i = 0; i < c->s->cfg.lines_per_wakeup; i++) {
-		size_t eol_len = 0, len;
+		size_t eol_len = 0, len, n;
 		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		const char *buf = NULL;
+		struct frame f;
 		char *line;
 
-		if (p.pos < 0) {
-			if (evbuffer_get_length(in) > (size_t)max + 1) {
-				conn_send(c, proto_error(json_null(), "line_too_long",
-				    "request line exceeds max_line bytes; closing", NULL));
-				conn_close(c, "line too long");
-			}
+		/* the rules live in frame.c; here only the bytes they need are made contiguous */
+		n = frame_window((ssize_t)p.pos, evbuffer_get_length(in), (size_t)max);
+		if (n > 0 && (buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n)) == NULL)
 			return;
-		}
-		if (p.pos > max + 1) {
+		switch (frame_next(buf, n, (size_t)max, &f)) {
+		case FRAME_MORE:
+			return;
+		case FRAME_TOO_LONG:
 			conn_send(c, proto_error(json_null(), "line_too_long",
 			    "request line exceeds max_line bytes; closing", NULL));
 			conn_close(c, "line too long");
 			return;
+		case FRAME_LINE:
+			break;
 		}
-		line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
-		if (line == NULL)
+		if ((line = malloc(f.len + 1)) == NULL)
 			return;
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if ((long)len > max) {
-			free(line);
-			conn_send(c, proto_error(json_null(), "line_too_long",
-			    "request line exceeds max_line bytes; closing", NULL));
-			conn_close(c, "line too long");
-			return;
-		}
+		len = f.len;
+		memcpy(line, buf, len);
+		line[len] = '\0';
+		evbuffer_drain(in, f.used);
 		c->last_in = time_mono_ms();
 		if (len > 0)
 			proto_handle_line(c->s, c, line, len);
