@@ -28,6 +28,7 @@
 #include "common/timeutil.h"
 #include "server/optab.h"
 #include "server/server.h"
+#include "tests/unit/proto_ident.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -348,26 +349,6 @@ check_fields(json_t *obj, const struct field *fs, int exp, int depth)
 		exp = money_exponent(cur);
 	for (const struct field *f = fs; f->name != NULL; f++)
 		check_field(obj, f, exp, depth);
-}
-
-/* The identity of the connection: proto.c logs replies with it and checks its role. */
-const struct conn_ident *
-conn_ident(const struct conn *c)
-{
-	static struct cert cert = { .fp = "00112233445566778899aabbccddeeff" };
-	static struct org org = { .id = 1, .name = "Alpha" };
-	static struct participant who = { .id = 1, .org = &org, .name = "S1",
-	    .role = ROLE_SUPPLIER };
-	static struct conn_ident ident = { .id = 1, .cert = &cert, .who = &who };
-
-	(void)c;
-	return &ident;
-}
-
-const char *
-role_name(enum role r)
-{
-	return r == ROLE_BUYER ? "buyer" : r == ROLE_SUPPLIER ? "supplier" : "operator";
 }
 
 static struct optab_op rows[sizeof(ops) / sizeof(ops[0])];
