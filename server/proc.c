@@ -1172,6 +1172,10 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		return 0;
 	}
 	before = p->pr.state;
+	/* The engine refuses beyond these, after its other checks; replay applies what was
+	 * recorded whatever the limits are now. */
+	p->pr.max_amendments = replay ? 0 : (int)s->cfg.max_amendments_per_procedure;
+	p->pr.max_revisions = replay ? 0 : (int)s->cfg.max_offer_revisions;
 	if (strcmp(kind, "tick") == 0 || strcmp(kind, "tendering") == 0 ||
 	    strcmp(kind, "opened") == 0 || strcmp(kind, "decided") == 0) {
 		int ev;
@@ -1278,9 +1282,23 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		}
 	} else if (strcmp(kind, "offer_withdrawn") == 0 || strcmp(kind, "offer_confirmed") == 0) {
 		struct proc_offer *o;
+		int needed;
 		lot = ji(d, "lot");
+		o = proc_offer_of(&p->pr, lot, who->org->id);
+		needed = o != NULL && o->needs_confirm;
 		e = kind[6] == 'w' ? proc_withdraw(&p->pr, lot, who->org->id, at) :
 		    proc_confirm(&p->pr, lot, who->org->id, at);
+		/* A confirmation changes needs_confirm or nothing: one that is not needed is
+		 * refused, so confirmations are bounded by amendments (and two of them never
+		 * write the same offer_revisions row). Old logs may hold such rows: replay
+		 * takes them. */
+		if (e == PROC_OK && kind[6] == 'c' && !needed && !replay) {
+			snprintf(proc_msg, sizeof(proc_msg), "the offer needs no confirmation: it was "
+			    "submitted or confirmed after the last amendment (version %d)", p->pr.version);
+			*code = "bad_state";
+			*message = proc_msg;
+			return 0;
+		}
 		if (e == PROC_OK && (o = proc_offer_of(&p->pr, lot, who->org->id)) != NULL) {
 			offer = o->id;
 			json_object_set_new(d, "offer", json_integer(o->id));
@@ -1343,6 +1361,13 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		*message = "unknown procedure change";
 		return 0;
 	}
+	if (e == PROC_E_LIMIT && kind[0] == 'a')
+		return proc_limit(code, message, "max_amendments_per_procedure",
+		    s->cfg.max_amendments_per_procedure, "this procurement has been amended as many "
+		    "times as allowed");
+	if (e == PROC_E_LIMIT)
+		return proc_limit(code, message, "max_offer_revisions", s->cfg.max_offer_revisions,
+		    "this organization has submitted its offer on this lot as many times as allowed");
 	if (e != PROC_OK)
 		return proc_refuse(p, kind, e, at, lot, code, message);
 	if (replay)

@@ -135,3 +135,101 @@ def test_default_question_limit(env, server, unique):
     assert all(r.get("ok") for r in replies[:20]), replies
     limit_error(replies[20], "max_questions_per_supplier", 20)
     buyer.ok("procurement.cancel", procurement=p["id"], reason="test over")
+
+
+def amendment_of(p, reason):
+    """An amendment that restates procurement p's dates (as many lots as it has)."""
+    fields = {k: p[k] for k in ("title", "enquiry_end", "submission_deadline", "opening_at")}
+    return dict(fields, procurement=p["id"], reason=reason, lots=[pu.lot() for _ in p["lots"]])
+
+
+def test_amendments_per_procedure(env, tenderd_factory, unique):
+    server = tenderd_factory(max_amendments_per_procedure=3)
+    buyer = server.connect(new_participant(env, server, "buyer", unique, "amend"))
+    p = pu.create(buyer, "rfq", "Amendments " + unique, enquiry=600000, deadline=700000,
+                  opening=700000)
+    # four at once: the count includes those queued in the same batch
+    replies = pipelined(buyer, "procurement.amend", 4, **amendment_of(p, "again"))
+    assert [r.get("ok") for r in replies] == [True, True, True, False], replies
+    assert replies[2]["procurement"]["version"] == 4, replies[2]
+    limit_error(replies[3], "max_amendments_per_procedure", 3)
+    # another procurement of the same buyer has its own count
+    q = pu.create(buyer, "rfq", "Amendments other " + unique, enquiry=600000, deadline=700000,
+                  opening=700000)
+    buyer.ok("procurement.amend", **amendment_of(q, "first"))
+    # the count survives a restart (replayed from the log)
+    server.restart()
+    buyer = server.connect(buyer.name)
+    limit_error(buyer.request("procurement.amend", **amendment_of(p, "after restart")),
+                "max_amendments_per_procedure", 3)
+    assert pu.get(buyer, p["id"])["version"] == 4
+    buyer.ok("procurement.amend", **amendment_of(q, "second"))
+
+
+def tendering_rfq(buyer, title):
+    """A published RFQ open for quotes for a minute."""
+    p = pu.create(buyer, "rfq", title, lots=[pu.lot("One"), pu.lot("Two")], enquiry=800,
+                  deadline=60000, opening=60000)
+    pu.wait_tendering(buyer, p)
+    return p
+
+
+def test_offer_revisions(env, tenderd_factory, unique):
+    server = tenderd_factory(max_offer_revisions=3)
+    buyer = server.connect("buyer")
+    p = tendering_rfq(buyer, "Revisions " + unique)
+    s1 = server.connect("supplier1")
+    # four submissions at once: the first and two revisions pass
+    ids = [s1.send("quote.submit", procurement=p["id"], lot=1, price="9%02d.00" % n)
+           for n in range(4)]
+    replies = [s1.reply(i) for i in ids]
+    assert [r.get("ok") for r in replies] == [True, True, True, False], replies
+    assert [r.get("revision") for r in replies[:3]] == [1, 2, 3], replies
+    limit_error(replies[3], "max_offer_revisions", 3)
+    # a withdrawal does not reopen the count: the next submission is refused
+    s1.ok("quote.withdraw", procurement=p["id"], lot=1)
+    limit_error(s1.request("quote.submit", procurement=p["id"], lot=1, price="800.00"),
+                "max_offer_revisions", 3)
+    # another certificate of the same organization shares the count
+    limit_error(server.connect("supplier1").request("quote.submit", procurement=p["id"], lot=1,
+                                                    price="800.00"),
+                "max_offer_revisions", 3)
+    # another lot, another organization: their own counts
+    s1.ok("quote.submit", procurement=p["id"], lot=2, price="800.00")
+    server.connect("supplier2").ok("quote.submit", procurement=p["id"], lot=1, price="850.00")
+    # the count survives a restart (replayed from the log)
+    server.restart()
+    limit_error(server.connect("supplier1").request("quote.submit", procurement=p["id"], lot=1,
+                                                    price="700.00"),
+                "max_offer_revisions", 3)
+    buyer = server.connect("buyer")
+    buyer.ok("procurement.cancel", procurement=p["id"], reason="test over")
+
+
+def test_confirm_only_when_needed(env, server, unique):
+    """A confirmation that changes nothing is refused: confirmations stay bounded by the
+    amendments, and two of them in one batch no longer fail everybody's changes in it."""
+    buyer = server.connect("buyer")
+    p = tendering_rfq(buyer, "Confirmations " + unique)
+    s1, s2 = server.connect("supplier1"), server.connect("supplier2")
+    s1.ok("quote.submit", procurement=p["id"], lot=1, price="900.00")
+    e = s1.error("quote.confirm", procurement=p["id"], lot=1)
+    assert e["code"] == "bad_state", e
+    assert e["message"].startswith("the offer needs no confirmation"), e
+    v = buyer.ok("procurement.amend", **amendment_of(p, "confirm please"))["procurement"]
+    assert v["version"] == 2, v
+    # a burst of confirmations and, in the same batch, another supplier's quote
+    ids = [s1.send("quote.confirm", procurement=p["id"], lot=1) for _ in range(4)]
+    other = s2.send("quote.submit", procurement=p["id"], lot=1, price="950.00")
+    replies = [s1.reply(i) for i in ids]
+    assert replies[0].get("ok") is True and replies[0]["revision"] == 1, replies
+    for r in replies[1:]:
+        assert r.get("ok") is False and r["error"]["code"] == "bad_state", replies
+        assert "version 2" in r["error"]["message"], r
+    assert s2.reply(other).get("ok") is True
+    mine = pu.get(s1, p["id"])["your_offers"][0]
+    assert (mine["needs_confirm"], mine["revision"]) == (False, 1), mine
+    rows = env.psql("SELECT count(*) FROM offer_revisions r JOIN offers o ON o.id = r.offer_id "
+                    "WHERE o.procurement_id = %d AND r.action = 'confirmed'" % p["id"])
+    assert int(rows[0][0]) == 1, rows
+    buyer.ok("procurement.cancel", procurement=p["id"], reason="test over")
