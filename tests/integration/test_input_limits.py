@@ -233,3 +233,33 @@ def test_confirm_only_when_needed(env, server, unique):
                     "WHERE o.procurement_id = %d AND r.action = 'confirmed'" % p["id"])
     assert int(rows[0][0]) == 1, rows
     buyer.ok("procurement.cancel", procurement=p["id"], reason="test over")
+
+
+def test_bids_per_bidder(env, tenderd_factory, unique):
+    """Accepted and refused bids are both recorded, so both count; beyond the limit a bid
+    is refused without a trace."""
+    server = tenderd_factory(max_bids_per_bidder=3)
+    a = tdclient.create_auction(server.connect("buyer"), "Bids " + unique, duration=120)
+    s1 = server.connect("supplier1")
+    # one bid, then the same amount again (refused, recorded), then the limit
+    replies = pipelined(s1, "auction.bid", 5, auction=a["id"], amount="990000.00")
+    assert replies[0].get("ok") is True, replies
+    assert [r["error"]["code"] for r in replies[1:3]] == ["bid_not_below_own"] * 2, replies
+    for r in replies[3:]:
+        limit_error(r, "max_bids_per_bidder", 3)
+    # another certificate of the same organization shares the count; another
+    # organization has its own
+    limit_error(server.connect("supplier1").request("auction.bid", auction=a["id"],
+                                                    amount="900000.00"),
+                "max_bids_per_bidder", 3)
+    server.connect("supplier2").ok("auction.bid", auction=a["id"], amount="985000.00")
+    rows = env.psql("SELECT (SELECT count(*) FROM bids WHERE auction_id = %d), (SELECT "
+                    "count(*) FROM auction_log WHERE auction_id = %d AND kind = 'bid_refused')"
+                    % (a["id"], a["id"]))
+    assert [int(x) for x in rows[0]] == [2, 2], rows  # the refusals of the limit leave none
+    # the count survives a restart (bids and recorded refusals)
+    server.restart()
+    limit_error(server.connect("supplier1").request("auction.bid", auction=a["id"],
+                                                    amount="980000.00"),
+                "max_bids_per_bidder", 3)
+    server.connect("supplier3").ok("auction.bid", auction=a["id"], amount="980000.00")
