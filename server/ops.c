@@ -1035,7 +1035,8 @@ ops_flush(evutil_socket_t fd, short what, void *arg)
 			keep = proc_apply(s, k->pkind, k->detail, k->at, k->who, k->fp, 0, &k->reply,
 			    &code, &message);
 			if (!keep && k->conn_id)
-				cmd_refuse(s, k, code ? code : "internal", message ? message : "refused");
+				cmd_reply(s, k, proto_error(k->id, code ? code : "internal",
+				    message ? message : "refused", proc_refused_field()));
 			break;
 		}
 		}

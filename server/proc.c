@@ -85,6 +85,16 @@ proc_lot_index(const struct proc *p, int64_t lot_id)
 /* The message of the last limit refusal (read at once by the caller). */
 static char proc_limit_msg[256];
 
+/* The field the last refusal names (NULL: none); see proc_refused_field(). */
+static const char *proc_field;
+
+/* See server.h. */
+const char *
+proc_refused_field(void)
+{
+	return proc_field;
+}
+
 /* Refuse a change for a limit: code limit_exceeded, message naming it and its value. */
 static int
 proc_limit(const char **code, const char **message, const char *name, long value,
@@ -1120,6 +1130,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 	int sealed = 0;
 	int64_t lot = 0, offer = 0;
 
+	proc_field = NULL;
 	if (strcmp(kind, "created") == 0) {
 		struct proc_params pp;
 		struct proc_lot lots[PROC_MAX_LOTS];
@@ -1195,6 +1206,18 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		struct proc_lot lots[PROC_MAX_LOTS];
 		json_t *doc = json_object_get(d, "document");
 		int nl;
+		size_t have = json_array_size(json_object_get(p->doc, "documents"));
+		size_t adds = json_array_size(json_object_get(d, "documents"));
+		/* checked when the request came, and again here: amendments queued before
+		 * this one may have added documents since */
+		if (!replay && have + adds > (size_t)s->cfg.max_documents_per_procedure) {
+			char what[128];
+			snprintf(what, sizeof(what), "the procurement has %zu documents and this adds %zu",
+			    have, adds);
+			proc_field = "documents";
+			return proc_limit(code, message, "max_documents_per_procedure",
+			    s->cfg.max_documents_per_procedure, what);
+		}
 		proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
 		e = proc_amend(&p->pr, &pp, lots, nl, at);
 		if (e == PROC_OK) {

@@ -347,6 +347,8 @@ int proc_handle(struct server *s, struct conn *c, const char *op, json_t *id, js
 int proc_apply(struct server *s, const char *kind, json_t *detail, int64_t at,
     const struct participant *who, const char *fp, int replay, json_t **reply,
     const char **code, const char **message);
+/* The field the last refusal of proc_apply names (NULL: none). */
+const char *proc_refused_field(void);
 void proc_commit(struct server *s);    /* the batch committed: broadcast, re-arm */
 void proc_rollback(struct server *s);  /* the batch failed: restore every touched procedure */
 void proc_arm(struct server *s, struct proc *p);

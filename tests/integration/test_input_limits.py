@@ -3,6 +3,7 @@ in one procurement, open procurements and open auctions per buyer organization, 
 per procurement. Each refusal is limit_exceeded naming the limit and its value, and the
 count includes changes queued in the same batch."""
 import hashlib
+import json
 
 import pytest
 
@@ -263,3 +264,31 @@ def test_bids_per_bidder(env, tenderd_factory, unique):
                                                     amount="980000.00"),
                 "max_bids_per_bidder", 3)
     server.connect("supplier3").ok("auction.bid", auction=a["id"], amount="980000.00")
+
+
+def test_documents_of_pipelined_amendments(env, tenderd_factory, unique):
+    """Amendments sent together are checked against the documents of those before them,
+    not only against the procurement as it was when they arrived."""
+    server = tenderd_factory(max_documents_per_procedure=3)
+    buyer = server.connect("buyer")
+
+    def docs(*names):
+        return [{"name": n, "media_type": "application/pdf", "size": 10,
+                 "sha256": hashlib.sha256(n.encode()).hexdigest()} for n in names]
+
+    p = pu.create(buyer, "rfq", "Pipelined documents " + unique, enquiry=600000,
+                  deadline=700000, opening=700000, documents=docs("a.pdf", "b.pdf"))
+    # in one write: all three are read before the first is applied
+    buyer.send_raw("".join(json.dumps(dict(amendment_of(p, "annex %d" % n), id=100 + n,
+                                           op="procurement.amend",
+                                           documents=docs("annex%d.pdf" % n))) + "\n"
+                           for n in range(3)))
+    replies = [buyer.reply(100 + n) for n in range(3)]
+    assert [r.get("ok") for r in replies] == [True, False, False], replies
+    for r in replies[1:]:
+        limit_error(r, "max_documents_per_procedure", 3)
+        assert r["error"]["message"].endswith("the procurement has 3 documents and this adds 1"), r
+        assert r["error"].get("field") == "documents", r
+    v = pu.get(buyer, p["id"])
+    assert [d["name"] for d in v["documents"]] == ["a.pdf", "b.pdf", "annex0.pdf"], v
+    assert v["version"] == 2, v
