@@ -36,6 +36,7 @@ struct config {
 	long max_documents_per_procedure;
 	long max_amendments_per_procedure;
 	long max_offer_revisions;
+	long max_scorings_per_offer;
 	long max_bids_per_bidder;
 	char log_level[16];
 	/* TLS, reload and per-address limits */

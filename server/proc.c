@@ -1074,6 +1074,26 @@ proc_values(json_t *jlot, json_t *vals, int64_t *out)
 	return 0;
 }
 
+/* Whether every score of a bid.score fits: a scored criterion of the offer's lot, an
+ * integer within 0..max (PROC_OK or PROC_E_SCORE). The state is the engine's to check. */
+static enum proc_err
+proc_scores_check(const struct proc *p, const struct proc_offer *o, json_t *jlot, json_t *scores)
+{
+	int li = proc_lot_index(p, o->lot_id);
+	const struct proc_lot *l = li >= 0 ? &p->pr.lots[li] : NULL;
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(scores, k, v) {
+		int ci = proc_crit_index(jlot, k);
+		if (l == NULL || ci < 1 || ci >= l->ncrit || l->crit[ci].kind != CRIT_SCORED ||
+		    !json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > l->crit[ci].max)
+			return PROC_E_SCORE;
+	}
+	return PROC_OK;
+}
+
 /* Start-up: link tender_auction lots to their loaded auctions. */
 void
 proc_restore_finish(struct server *s)
@@ -1331,22 +1351,27 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		}
 	} else if (strcmp(kind, "scored") == 0) {
 		struct proc_offer *o = proc_offer_by_id(&p->pr, ji(d, "offer"));
-		json_t *jlot = o ? proc_doc_lot(p->doc, o->lot_id) : NULL, *v;
+		json_t *jlot = o ? proc_doc_lot(p->doc, o->lot_id) : NULL, *v, *x;
 		const char *k;
 		if (o == NULL) {
 			*code = "not_found";
 			*message = "no such offer";
 			return 0;
 		}
+		x = json_object_get(p->extras, I64(key, o->id));
+		if (!replay && ji(x, "scorings") >= s->cfg.max_scorings_per_offer)
+			return proc_limit(code, message, "max_scorings_per_offer",
+			    s->cfg.max_scorings_per_offer, "this offer has been scored as many times as "
+			    "allowed");
+		/* every score is checked before any is given: a refusal changes nothing */
+		e = proc_scores_check(p, o, jlot, json_object_get(d, "scores"));
 		json_object_foreach(json_object_get(d, "scores"), k, v) {
-			int ci = proc_crit_index(jlot, k);
-			if (ci < 0 || !json_is_integer(v)) {
-				e = PROC_E_SCORE;
+			if (e != PROC_OK)
 				break;
-			}
-			if ((e = proc_score(&p->pr, o->id, ci, json_integer_value(v), at)) != PROC_OK)
-				break;
+			e = proc_score(&p->pr, o->id, proc_crit_index(jlot, k), json_integer_value(v), at);
 		}
+		if (e == PROC_OK && x != NULL)
+			json_object_set_new(x, "scorings", json_integer(ji(x, "scorings") + 1));
 		offer = o->id;
 		lot = o->lot_id;
 		p->notify |= PROC_N_UPDATE;

@@ -292,3 +292,56 @@ def test_documents_of_pipelined_amendments(env, tenderd_factory, unique):
     v = pu.get(buyer, p["id"])
     assert [d["name"] for d in v["documents"]] == ["a.pdf", "b.pdf", "annex0.pdf"], v
     assert v["version"] == 2, v
+
+
+SCORED = [{"kind": "price", "weight": "80"},
+          {"code": "quality", "name": "Quality", "kind": "scored", "weight": "10", "max": 10},
+          {"code": "service", "name": "Service", "kind": "scored", "weight": "10", "max": 10}]
+
+
+def opened_tender(server, title):
+    """A tender with two buyer-scored criteria, one bid, opened; (buyer, procurement, offer)."""
+    buyer = server.connect("buyer")
+    p = pu.create(buyer, "tender", title, lots=[pu.lot("Lot", "1000.00", criteria=SCORED)])
+    pu.wait_tendering(buyer, p)
+    offer = server.connect("supplier1").ok("bid.submit", procurement=p["id"], lot=1,
+                                           price="900.00")["offer"]
+    pu.wait_opened(buyer, p)
+    return buyer, p, offer
+
+
+def scores_of(buyer, pid):
+    row = pu.get(buyer, pid)["lots"][0]["opening"][0]
+    return {b["criterion"]: b["score"] for b in row["breakdown"] if b["criterion"] != "price"}
+
+
+def test_scorings_per_offer(env, tenderd_factory, unique):
+    server = tenderd_factory(max_scorings_per_offer=2)
+    buyer, p, offer = opened_tender(server, "Scorings " + unique)
+    replies = pipelined(buyer, "bid.score", 3, procurement=p["id"], offer=offer,
+                        scores={"quality": 7})
+    assert [r.get("ok") for r in replies] == [True, True, False], replies
+    limit_error(replies[2], "max_scorings_per_offer", 2)
+    # the count survives a restart (replayed from the log)
+    server.restart()
+    buyer = server.connect("buyer")
+    limit_error(buyer.request("bid.score", procurement=p["id"], offer=offer,
+                              scores={"service": 5}), "max_scorings_per_offer", 2)
+    assert scores_of(buyer, p["id"])["service"] is None
+
+
+def test_refused_scores_change_nothing(env, server, unique):
+    """A bid.score with one bad score among good ones is refused whole: the good ones are not
+    given either (they were kept in memory, unrecorded, and lost at the next restart)."""
+    buyer, p, offer = opened_tender(server, "Partial scores " + unique)
+    e = buyer.error("bid.score", procurement=p["id"], offer=offer,
+                    scores={"quality": 7, "service": 11})
+    assert e["code"] == "bad_score", e
+    e = buyer.error("bid.score", procurement=p["id"], offer=offer,
+                    scores={"quality": 7, "nonesuch": 1})
+    assert e["code"] == "bad_score", e
+    assert scores_of(buyer, p["id"]) == {"quality": None, "service": None}
+    buyer.ok("bid.score", procurement=p["id"], offer=offer, scores={"quality": 7, "service": 5})
+    got = scores_of(buyer, p["id"])
+    assert got["quality"] is not None and got["service"] is not None, got
+    assert float(got["quality"]) > float(got["service"]) > 0, got
