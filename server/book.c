@@ -1,5 +1,6 @@
 /* Live auctions in memory: the engine state, what each viewer may see of it,
  * watchers and the timer that moves the auction along the clock. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,24 @@ book_free(struct book *b)
 	free(b->title);
 	free(b->cancel_reason);
 	watch_drop_target(b->srv, &b->watchers);
+	map_free(&b->bids_by_org);
 	free(b);
+}
+
+/* See server.h. */
+long
+book_bids_of(const struct book *b, int64_t org)
+{
+	return (long)(intptr_t)map_get(&b->bids_by_org, org);
+}
+
+/* See server.h. */
+int
+book_count_bids(struct book *b, int64_t org, long delta)
+{
+	long n = book_bids_of(b, org) + delta;
+
+	return map_put(&b->bids_by_org, org, (void *)(intptr_t)(n > 0 ? n : 0));
 }
 
 /* A step as the buyer gave it. */

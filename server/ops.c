@@ -62,6 +62,7 @@ struct cmd {
 	/* bid result */
 	int64_t bid_id;
 	struct auction_bid_result res;
+	int bid_counted;            /* counted in book_bids_of (undone if the batch fails) */
 	/* procedure change: kind, detail, and the reply to send on commit */
 	char pkind[32];
 	json_t *detail;
@@ -611,6 +612,14 @@ ops_apply_bid(struct server *s, struct cmd *k)
 		    "in this auction");
 		return 0;
 	}
+	/* Accepted and refused bids are both recorded: beyond the limit, neither is. */
+	if (book_bids_of(b, k->who->org->id) >= s->cfg.max_bids_per_bidder) {
+		snprintf(msg, sizeof(msg), "max_bids_per_bidder (%ld) reached: this organization has "
+		    "placed as many bids in this auction as allowed", s->cfg.max_bids_per_bidder);
+		cmd_refuse(s, k, "limit_exceeded", msg);
+		return 0;
+	}
+	k->bid_counted = book_count_bids(b, k->who->org->id, 1) == 0;
 	ops_touch(s, b);
 	k->bid_id = s->next_bid_id;
 	prev_end = b->a.ends_at;
@@ -1027,7 +1036,8 @@ ops_flush(evutil_socket_t fd, short what, void *arg)
 			keep = proc_apply(s, k->pkind, k->detail, k->at, k->who, k->fp, 0, &k->reply,
 			    &code, &message);
 			if (!keep && k->conn_id)
-				cmd_refuse(s, k, code ? code : "internal", message ? message : "refused");
+				cmd_reply(s, k, proto_error(k->id, code ? code : "internal",
+				    message ? message : "refused", proc_refused_field()));
 			break;
 		}
 		}
@@ -1235,6 +1245,9 @@ ops_batch_done(void *arg, enum db_outcome o, const char *why)
 		}
 		proc_rollback(s);
 		for (k = s->b_head; k; k = k->next) {
+			struct book *kb = k->bid_counted ? book_get(s, k->auction_id) : NULL;
+			if (kb != NULL)
+				book_count_bids(kb, k->who->org->id, -1);
 			k->book = NULL;
 			if (o == DB_LOST)
 				cmd_refuse(s, k, "unavailable",

@@ -83,6 +83,7 @@ struct book {
 	int64_t proc_id;           /* tender_auction: the procedure and lot it decides */
 	int lot_id;
 	struct watch_list watchers;
+	struct map bids_by_org;    /* org id -> bids placed, accepted and refused (as intptr_t) */
 	/* group commit bookkeeping */
 	int64_t touched_batch;     /* batch that last changed it */
 	struct auction_mark mark;  /* state before that batch */
@@ -312,6 +313,11 @@ struct book *book_get(struct server *s, int64_t id);
 /* Re-arm the timer from the engine's next deadline. */
 void book_arm(struct server *s, struct book *b);
 void book_free(struct book *b);
+/* Bids an organization has placed in an auction, accepted and refused (recorded) ones, those
+ * of the batch being built included; seeded tender prices are not counted. */
+long book_bids_of(const struct book *b, int64_t org);
+/* Count `delta` bids of an organization; 0, or -1 when out of memory. */
+int book_count_bids(struct book *b, int64_t org, long delta);
 /* The auction as `viewer` may see it; `full` adds the ranking where allowed. */
 json_t *book_view(struct server *s, struct book *b, const struct participant *viewer, int full);
 /* Send an event to every watcher (each gets its own view). */
@@ -339,6 +345,8 @@ struct book *book_restore(struct server *s, const struct db_boot_auction *a);
 int proc_apply(struct server *s, const char *kind, json_t *detail, int64_t at,
     const struct participant *who, const char *fp, int replay, json_t **reply,
     const char **code, const char **message);
+/* The field the last refusal of proc_apply names (NULL: none). */
+const char *proc_refused_field(void);
 void proc_commit(struct server *s);    /* the batch committed: broadcast, re-arm */
 void proc_rollback(struct server *s);  /* the batch failed: restore every touched procedure */
 void proc_arm(struct server *s, struct proc *p);
