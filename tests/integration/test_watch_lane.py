@@ -9,10 +9,19 @@ What a client sees of it:
   never shows a change whose reply has not arrived yet;
 - a reply never overtakes an event sent before it: a procurement.get that shows a change
   arrives after the event that announced it;
-- events of one procurement arrive in commit order."""
+- events of one procurement arrive in commit order;
+- a procurement watcher that stops reading is dropped at the output limits, like an
+  auction watcher (test_faults_slow_reader.py), and slows nobody down."""
+import socket
+import ssl
+import threading
+import time
+
 import pytest
 
+import faultutil as fu
 import procutil as pu
+import tdclient
 
 QUESTIONS = 15
 
@@ -101,3 +110,84 @@ def test_reply_never_overtakes_an_event(server, unique):
     assert announced == QUESTIONS
     for i in range(QUESTIONS):
         asker.reply(i + 1)
+
+
+def test_procurement_watcher_that_stops_reading(env, tenderd_factory, unique):
+    """A procurement watcher that reads nothing is dropped at the output limits, like an
+    auction watcher (test_faults_slow_reader.py); meanwhile the changes are answered at
+    once and a watcher that reads gets every event, in commit order."""
+    server = tenderd_factory(output_high_water=16384, stuck_timeout=2,
+                             max_questions_per_supplier=1000)
+    buyer = server.connect("buyer")
+    # a long description makes every view (and every event) large
+    p = pu.create(buyer, "rfq", "Stuck procurement watcher " + unique, enquiry=60000,
+                  deadline=90000, opening=90000, description="y" * 15000)
+    pid = p["id"]
+    honest = server.connect("buyer2")
+    honest.ok("procurement.watch", procurement=pid)
+
+    # the stuck watcher: watches, reads nothing, and says hello a few thousand times so that
+    # the kernel's socket buffers are full from the start
+    sw = fu.tls_socket(server, env, "operator", rcvbuf=1024)
+    port = sw.getsockname()[1]
+    sw.sendall(b'{"id":1,"op":"procurement.watch","procurement":%d}\n' % pid)
+    sw.settimeout(30)
+    threading.Thread(target=lambda: send_quietly(sw, b"".join(
+        b'{"id":%d,"op":"hello"}\n' % i for i in range(10, 8010))), daemon=True).start()
+
+    asker = server.connect("supplier1")
+    latencies, asked, why = [], 0, None
+    t0 = time.monotonic()
+    while time.monotonic() < t0 + 15 and why is None:
+        t = time.monotonic()
+        asker.ok("question.ask", procurement=pid, text="Question %d %s" % (asked, unique))
+        latencies.append(time.monotonic() - t)
+        asked += 1
+        cid = fu.conn_id_of(server, port)
+        why = fu.close_reason(server, cid) if cid else None
+    assert why is not None, "the stuck watcher was not dropped after %d events" % asked
+    assert why.startswith(("output overflow", "stuck")), why
+    print("stuck procurement watcher dropped after %d events: %s" % (asked, why))
+    for _ in range(3):  # and the changes go on after the drop
+        asker.ok("question.ask", procurement=pid, text="After %d %s" % (asked, unique))
+        asked += 1
+    assert max(latencies) < 2.0, "a question waited %.2f s for its answer" % max(latencies)
+
+    last = 0
+    while last < asked:
+        try:
+            ev = honest.event(timeout=5, name="procurement.update")
+        except tdclient.Timeout:
+            raise AssertionError("the reading watcher saw %d of %d questions" % (last, asked))
+        n = nquestions(ev)
+        assert n >= last, "events out of commit order: %d after %d" % (n, last)
+        last = n
+    n, how = drain_to_eof(sw, 15)
+    assert n < 8 * 1024 * 1024, n
+    sw.close()
+
+
+def send_quietly(sock, data):
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass  # closed by the server meanwhile
+
+
+def drain_to_eof(sock, timeout):
+    """Read a stuck client's socket until the server has closed it: (bytes, how)."""
+    deadline = time.monotonic() + timeout
+    total = 0
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, "the server did not close the stuck connection (%d bytes)" % total
+        sock.settimeout(min(left, 1.0))
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError) as e:
+            return total, repr(e)
+        if not data:
+            return total, "EOF"
+        total += len(data)
