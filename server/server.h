@@ -177,6 +177,9 @@ struct server {
 	struct event *lane_ev;
 
 	int stopping;
+	/* set at start-up (main.c): a connection closes (watch.c: it leaves every watch),
+	 * called again when it is freed */
+	void (*on_conn_close)(struct server *s, struct conn *c);
 
 	/* TLS reload, per-address limits and counters (admin.c, conn.c) */
 	struct tls_crl_info crl;   /* the CRL of ssl_ctx */
@@ -261,8 +264,9 @@ int watch_add(struct server *s, struct conn *c, int kind, int64_t target, struct
     char *why, size_t n);
 /* Stop `c` watching the procedure (nothing when it does not). */
 void watch_del(struct server *s, struct conn *c, int kind, int64_t target, struct watch_list *tl);
-/* The connection closes: leave every list it is in, free its links. */
-void watch_drop_conn(struct server *s, struct watch_list *mine);
+/* The connection closes: leave every list it is in, free its links (the
+ * transport's on_conn_close, set at start-up). */
+void watch_drop_conn(struct server *s, struct conn *c);
 /* The procedure is freed: take its links out of their connections. */
 void watch_drop_target(struct server *s, struct watch_list *tl);
 /* A copy of the watchers' connection ids (a broadcast may close some); the count. */

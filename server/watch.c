@@ -36,6 +36,7 @@ struct watch {
 	int kind;                  /* WATCH_AUCTION or WATCH_PROC */
 	int64_t target;            /* auction or procurement id */
 	struct watch_list *tl;     /* the procedure's list (freed with its links) */
+	struct watch_list *cl;     /* the connection's list (closed with its links) */
 	size_t tpos, cpos;         /* its index in the target's and the connection's list */
 };
 
@@ -112,6 +113,7 @@ watch_add(struct server *s, struct conn *c, int kind, int64_t target, struct wat
 	w->kind = kind;
 	w->target = target;
 	w->tl = tl;
+	w->cl = mine;
 	w->tpos = tl->n;
 	w->cpos = mine->n;
 	tl->v[tl->n++] = w;
@@ -136,8 +138,10 @@ watch_del(struct server *s, struct conn *c, int kind, int64_t target, struct wat
 
 /* See server.h. */
 void
-watch_drop_conn(struct server *s, struct watch_list *mine)
+watch_drop_conn(struct server *s, struct conn *c)
 {
+	struct watch_list *mine = conn_watches(c);
+
 	(void)s;
 	for (size_t i = 0; i < mine->n; i++) {
 		struct watch *w = mine->v[i];
@@ -153,12 +157,11 @@ watch_drop_conn(struct server *s, struct watch_list *mine)
 void
 watch_drop_target(struct server *s, struct watch_list *tl)
 {
+	(void)s;
 	for (size_t i = 0; i < tl->n; i++) {
 		struct watch *w = tl->v[i];
-		struct conn *c = conn_get(s, w->conn_id);
-		struct watch_list *mine = c ? conn_watches(c) : NULL;
-		if (mine != NULL && w->cpos < mine->n && mine->v[w->cpos] == w)
-			watch_take(mine, w->cpos, 0);
+		/* the connection outlives its links: closing it drops them first */
+		watch_take(w->cl, w->cpos, 0);
 		free(w);
 	}
 	free(tl->v);
