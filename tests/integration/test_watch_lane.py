@@ -112,6 +112,40 @@ def test_reply_never_overtakes_an_event(server, unique):
         asker.reply(i + 1)
 
 
+
+def without_time(view):
+    return {k: v for k, v in view.items() if k != "server_time"}
+
+
+def test_event_views_per_viewer_class(server, unique):
+    """Events are rendered once per class of viewer: each watcher's event is exactly what
+    procurement.get shows that watcher, sealed offers and "you" included."""
+    buyer = server.connect("buyer")
+    p = pu.create(buyer, "rfq", "Lane classes " + unique)
+    pid = p["id"]
+    names = ("supplier1", "supplier2", "supplier3", "supplier4", "supplier_b", "buyer",
+             "buyer2", "operator")
+    watchers = {n: server.connect(n) for n in names}
+    for c in watchers.values():
+        c.ok("procurement.watch", procurement=pid)
+    pu.wait_tendering(buyer, p)
+    watchers["supplier1"].ok("quote.submit", procurement=pid, lot=1, price="900.00")
+    watchers["supplier2"].ok("quote.submit", procurement=pid, lot=1, price="850.00")
+    for reason, ready in (("offers", lambda v: v["lots"][0]["offers"] == 2),
+                          ("opened", lambda v: v["state"] == "opened")):
+        for who, c in watchers.items():
+            while True:
+                ev, _ = pu.wait_update(c, pid, reason, timeout=8)
+                if ready(ev["procurement"]):
+                    break
+            assert without_time(ev["procurement"]) == without_time(pu.get(c, pid)), who
+        own = {who: [x["price"] for x in pu.get(watchers[who], pid).get("your_offers", [])]
+               for who in names}
+        assert own == {"supplier1": ["900.00"], "supplier2": ["850.00"], "supplier3": [],
+                       "supplier4": [], "supplier_b": [], "buyer": [], "buyer2": [],
+                       "operator": []}, own
+
+
 def test_procurement_watcher_that_stops_reading(env, tenderd_factory, unique):
     """A procurement watcher that reads nothing is dropped at the output limits, like an
     auction watcher (test_faults_slow_reader.py); meanwhile the changes are answered at
