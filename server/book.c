@@ -208,7 +208,7 @@ book_event_view(struct server *s, void *target, const struct participant *v)
 void
 book_broadcast(struct server *s, struct book *b, const char *event, const char *reason)
 {
-	struct watch_event ev = {
+	struct watch_msg ev = {
 		.event = event, .reason = reason, .field = "auction", .kind = WATCH_AUCTION,
 		.id = b->a.id, .target = b, .class_of = book_class_of, .view = book_event_view,
 	};

@@ -826,7 +826,7 @@ proc_has_live_offer(struct server *s, void *target, const struct participant *v)
 static void
 proc_broadcast(struct server *s, struct proc *p, const char *event, const char *reason)
 {
-	struct watch_event ev = {
+	struct watch_msg ev = {
 		.event = event, .reason = reason, .field = "procurement", .kind = WATCH_PROC,
 		.id = p->pr.id, .target = p, .class_of = proc_class_of, .view = proc_event_view,
 		.also = strcmp(reason, "amended") == 0 ? proc_has_live_offer : NULL,

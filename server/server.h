@@ -281,7 +281,7 @@ struct watch_class {
 	int64_t org;
 };
 /* One event for the watchers of one procedure of any kind. */
-struct watch_event {
+struct watch_msg {
 	const char *event;         /* "auction.update", "procurement.update", ... */
 	const char *reason;        /* NULL: no reason field */
 	const char *field;         /* the field that holds the view: "auction", "procurement" */
@@ -300,7 +300,7 @@ struct watch_event {
  * completes and then written through the lane, behind what each connection
  * was sent before.
  */
-void watch_broadcast(struct server *s, const struct watch_list *tl, const struct watch_event *ev);
+void watch_broadcast(struct server *s, const struct watch_list *tl, const struct watch_msg *ev);
 
 /* ---- proto.c ---- */
 /* Decode one line and dispatch it. */

@@ -190,7 +190,7 @@ watch_has(struct conn *c, int kind, int64_t target)
 /* The classes rendered so far by one broadcast, each with its shared text. */
 struct watch_cast {
 	struct server *s;
-	const struct watch_event *ev;
+	const struct watch_msg *ev;
 	struct watch_class *cls;
 	struct ops_text **text;
 	size_t n, cap;
@@ -198,7 +198,7 @@ struct watch_cast {
 
 /* The event as `who` sees it, serialized and shareable; NULL when out of memory. */
 static struct ops_text *
-watch_render(struct server *s, const struct watch_event *ev, const struct participant *who)
+watch_render(struct server *s, const struct watch_msg *ev, const struct participant *who)
 {
 	json_t *msg = json_pack("{s:s}", "event", ev->event);
 	char *text;
@@ -254,7 +254,7 @@ watch_cast_to(struct watch_cast *wc, struct conn *c)
 
 /* See server.h. */
 void
-watch_broadcast(struct server *s, const struct watch_list *tl, const struct watch_event *ev)
+watch_broadcast(struct server *s, const struct watch_list *tl, const struct watch_msg *ev)
 {
 	struct watch_cast wc = { .s = s, .ev = ev };
 	size_t n, it = 0;
