@@ -269,10 +269,6 @@ void watch_del(struct server *s, struct conn *c, int kind, int64_t target, struc
 void watch_drop_conn(struct server *s, struct conn *c);
 /* The procedure is freed: take its links out of their connections. */
 void watch_drop_target(struct server *s, struct watch_list *tl);
-/* A copy of the watchers' connection ids (a broadcast may close some); the count. */
-size_t watch_conns(const struct watch_list *tl, uint64_t **ids);
-/* Does `c` watch this procedure? */
-int watch_has(struct conn *c, int kind, int64_t target);
 /* A class of viewers: viewers of one class see the same view of a procedure.
  * `org` is the viewer's organization when its view depends on it, else a
  * negative value the procedure chooses. */

@@ -168,8 +168,8 @@ watch_drop_target(struct server *s, struct watch_list *tl)
 	memset(tl, 0, sizeof(*tl));
 }
 
-/* See server.h. */
-size_t
+/* A copy of the watchers' connection ids (a broadcast may close some); the count. */
+static size_t
 watch_conns(const struct watch_list *tl, uint64_t **ids)
 {
 	*ids = NULL;
@@ -180,8 +180,8 @@ watch_conns(const struct watch_list *tl, uint64_t **ids)
 	return tl->n;
 }
 
-/* See server.h. */
-int
+/* Does `c` watch this procedure? */
+static int
 watch_has(struct conn *c, int kind, int64_t target)
 {
 	return watch_find(conn_watches(c), kind, target) != NULL;
