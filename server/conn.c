@@ -574,7 +574,8 @@ conn_close(struct conn *c, const char *reason)
 		conn_addr_handshake_done(c, 0);
 	conn_addr_release(c);
 	c->state = CONN_CLOSING;
-	watch_drop_conn(c->s, &c->watches);  /* it leaves every watch list at once */
+	if (c->s->on_conn_close)  /* e.g. it leaves every watch list at once */
+		c->s->on_conn_close(c->s, c);
 	map_del(&c->s->conns, (int64_t)c->ident.id);
 	c->s->nconns--;
 	if (c->counted)
@@ -621,7 +622,8 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (ssl && SSL_is_init_finished(ssl) && !c->finished)
 		SSL_shutdown(ssl);  /* best effort close_notify */
 	ERR_clear_error();
-	watch_drop_conn(c->s, &c->watches);  /* empty unless never closed (shutdown) */
+	if (c->s->on_conn_close)  /* nothing left unless never closed (shutdown) */
+		c->s->on_conn_close(c->s, c);
 	bufferevent_free(c->bev);
 	event_free(c->timer);
 	event_free(c->stuck);

@@ -434,6 +434,7 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: event base");
 		return 1;
 	}
+	s->on_conn_close = watch_drop_conn;  /* what flows up from the transport */
 	/* the port first: a second tenderd on it fails at once, not after loading the state;
 	 * connections wait in the backlog until the loop runs */
 	db_set_application_name(app_name);

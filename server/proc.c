@@ -794,39 +794,55 @@ proc_visible(const struct proc *p, const struct participant *v)
 	return p->pr.state != PROC_DRAFT || proc_is_owner(p, v) || v->role == ROLE_OPERATOR;
 }
 
+/* The class of a viewer: a view depends on the organization only when it has
+ * an offer (its own offers, "you" in the opening record). */
+static struct watch_class
+proc_class_of(struct server *s, void *target, const struct participant *v)
+{
+	const struct proc *p = target;
+	struct watch_class k = { (int)v->role, -1 };
+
+	(void)s;
+	for (size_t i = 0; i < p->pr.noffers && k.org < 0; i++)
+		if (p->pr.offers[i].org == v->org->id)
+			k.org = v->org->id;
+	return k;
+}
+
+/* The view an event carries. */
+static json_t *
+proc_event_view(struct server *s, void *target, const struct participant *v)
+{
+	return proc_view(s, target, v);
+}
+
+/* Amendments also go to suppliers with a live offer who do not watch. */
+static int
+proc_has_live_offer(struct server *s, void *target, const struct participant *v)
+{
+	const struct proc *p = target;
+
+	(void)s;
+	if (v->role != ROLE_SUPPLIER)
+		return 0;
+	for (size_t k = 0; k < p->pr.noffers; k++)
+		if (p->pr.offers[k].org == v->org->id && p->pr.offers[k].status == OFFER_ACTIVE)
+			return 1;
+	return 0;
+}
+
 /* Send an event to every watcher and, for amendments, to every connected
- * participant of an organization with an offer. */
+ * participant of an organization with an offer (watch.c: once per class). */
 static void
 proc_broadcast(struct server *s, struct proc *p, const char *event, const char *reason)
 {
-	size_t it = 0, n;
-	uint64_t *ids;
-	void *cv;
-	int64_t cid;
+	struct watch_msg ev = {
+		.event = event, .reason = reason, .field = "procurement", .kind = WATCH_PROC,
+		.id = p->pr.id, .target = p, .class_of = proc_class_of, .view = proc_event_view,
+		.also = strcmp(reason, "amended") == 0 ? proc_has_live_offer : NULL,
+	};
 
-	/* by id from a copy: a send may close its connection, which leaves the list */
-	n = watch_conns(&p->watchers, &ids);
-	for (size_t i = 0; i < n; i++) {
-		struct conn *c = conn_get(s, ids[i]);
-		if (c != NULL)
-			conn_send(c, json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
-			    "procurement", proc_view(s, p, conn_ident(c)->who)));
-	}
-	free(ids);
-	if (strcmp(reason, "amended") != 0)
-		return;
-	while (map_next(&s->conns, &it, &cid, NULL, &cv)) {
-		struct conn *c = conn_get(s, (uint64_t)cid);
-		const struct participant *who;
-		int has = 0;
-		if (c == NULL || (who = conn_ident(c)->who) == NULL || who->role != ROLE_SUPPLIER)
-			continue;
-		for (size_t k = 0; k < p->pr.noffers && !has; k++)
-			has = p->pr.offers[k].org == who->org->id && p->pr.offers[k].status == OFFER_ACTIVE;
-		if (has && !watch_has(c, WATCH_PROC, p->pr.id))
-			conn_send(c, json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
-			    "procurement", proc_view(s, p, who)));
-	}
+	watch_broadcast(s, &p->watchers, &ev);
 }
 
 /* ---- timers ---- */
@@ -1714,15 +1730,6 @@ proc_op_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 	    n > (size_t)l.limit ? all[l.limit - 1]->pr.id : 0));
 	free(all);
 	conn_send(c, r);
-}
-
-/* The watch list of a procedure; see server.h. */
-struct watch_list *
-proc_watchers(struct server *s, int64_t id)
-{
-	struct proc *p = proc_get(s, id);
-
-	return p ? &p->watchers : NULL;
 }
 
 /* procurement.watch / procurement.unwatch (the row's arg: 1 watch, 0 unwatch): at most

@@ -178,6 +178,9 @@ struct server {
 	struct event *lane_ev;
 
 	int stopping;
+	/* set at start-up (main.c): a connection closes (watch.c: it leaves every watch),
+	 * called again when it is freed */
+	void (*on_conn_close)(struct server *s, struct conn *c);
 
 	/* TLS reload, per-address limits and counters (admin.c, conn.c) */
 	struct tls_crl_info crl;   /* the CRL of ssl_ctx */
@@ -262,14 +265,39 @@ int watch_add(struct server *s, struct conn *c, int kind, int64_t target, struct
     char *why, size_t n);
 /* Stop `c` watching the procedure (nothing when it does not). */
 void watch_del(struct server *s, struct conn *c, int kind, int64_t target, struct watch_list *tl);
-/* The connection closes: leave every list it is in, free its links. */
-void watch_drop_conn(struct server *s, struct watch_list *mine);
+/* The connection closes: leave every list it is in, free its links (the
+ * transport's on_conn_close, set at start-up). */
+void watch_drop_conn(struct server *s, struct conn *c);
 /* The procedure is freed: take its links out of their connections. */
 void watch_drop_target(struct server *s, struct watch_list *tl);
-/* A copy of the watchers' connection ids (a broadcast may close some); the count. */
-size_t watch_conns(const struct watch_list *tl, uint64_t **ids);
-/* Does `c` watch this procedure? */
-int watch_has(struct conn *c, int kind, int64_t target);
+/* A class of viewers: viewers of one class see the same view of a procedure.
+ * `org` is the viewer's organization when its view depends on it, else a
+ * negative value the procedure chooses. */
+struct watch_class {
+	int role;
+	int64_t org;
+};
+/* One event for the watchers of one procedure of any kind. */
+struct watch_msg {
+	const char *event;         /* "auction.update", "procurement.update", ... */
+	const char *reason;        /* NULL: no reason field */
+	const char *field;         /* the field that holds the view: "auction", "procurement" */
+	int kind;                  /* WATCH_AUCTION or WATCH_PROC */
+	int64_t id;                /* the procedure's id */
+	void *target;              /* the book or proc */
+	/* the class of a viewer, and the view of the procedure for a viewer */
+	struct watch_class (*class_of)(struct server *s, void *target, const struct participant *v);
+	json_t *(*view)(struct server *s, void *target, const struct participant *v);
+	/* NULL, or which connected participants that do not watch get the event too */
+	int (*also)(struct server *s, void *target, const struct participant *v);
+};
+/*
+ * Send an event to every watcher in `tl` (and to those `also` names): rendered
+ * once per class of viewer, shared by reference, held back while a batch
+ * completes and then written through the lane, behind what each connection
+ * was sent before.
+ */
+void watch_broadcast(struct server *s, const struct watch_list *tl, const struct watch_msg *ev);
 
 /* ---- proto.c ---- */
 /* Decode one line and dispatch it. */
@@ -358,8 +386,6 @@ int proc_replay(struct server *s, const struct db_boot_proc_log *r);
 void proc_free_all(struct server *s);
 /* Start-up: link tender_auction lots to their loaded auctions. */
 void proc_restore_finish(struct server *s);
-/* The watch list of a procedure (NULL when there is no such procedure). */
-struct watch_list *proc_watchers(struct server *s, int64_t id);
 /* For parked reads: the view of a procedure, NULL when gone or hidden. */
 json_t *proc_view_of(struct server *s, int64_t pid, const struct participant *v);
 
