@@ -1,0 +1,350 @@
+"""docs/protocol.md against the server: every example request/reply pair of the document
+(inline "`{...}` → `{...}`" and "> {...}" / "< {...}" lines) that can be set up is replayed,
+with the ids of the document mapped to auctions, procurements and participants made for it
+and its times moved to the future; the real reply must have the example's top-level keys,
+the same "error" keys and code, and, for a refusal, the example's message (times and ids
+aside). Examples that cannot be replayed (placeholders such as {LOT 1 as before}, limits
+that take thousands of requests) are counted as skipped; most must replay."""
+import base64
+import datetime
+import json
+import re
+import time
+
+import procutil as pu
+import tdclient
+from conftest import ROOT
+from tdclient import format_time
+
+DOC = ROOT / "docs" / "protocol.md"
+TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"
+
+# who sends an operation (conftest.PARTICIPANTS); anything else is sent by supplier1
+SENDER = {"auction.create": "buyer", "auction.cancel": "buyer", "procurement.create": "buyer",
+          "procurement.publish": "buyer", "procurement.complete": "buyer",
+          "procurement.amend": "buyer", "procurement.cancel": "buyer",
+          "question.answer": "buyer", "bid.score": "buyer", "award.decide": "buyer",
+          "participant.register": "operator", "participant.suspend": "operator",
+          "participant.reinstate": "operator", "organization.suspend": "operator",
+          "organization.reinstate": "operator", "stats": "operator"}
+# objects whose keys are data, not field names
+DATA_MAPS = {"by_addr", "values", "scores"}
+
+
+def examples(text):
+    """(section, request text, reply text) of every example pair, in document order."""
+    out = []
+    section = ""
+    lines = text.splitlines()
+    i = 0
+    pending = None
+    for i, line in enumerate(lines):
+        if line.startswith("#"):
+            section = line.lstrip("# ").strip()
+            pending = None
+        s = line.strip()
+        if s.startswith("> {"):
+            pending = s[2:]
+        elif s.startswith("< {") and pending is not None:
+            reply = s[2:]
+            j = i + 1
+            while j < len(lines) and lines[j].startswith("   ") and \
+                    not lines[j].strip().startswith(("<", ">")):
+                reply += lines[j].strip()
+                j += 1
+            out.append((section, pending, reply))
+            pending = None
+        elif s.startswith("< "):
+            pending = None
+    flat = "\n".join(l for l in lines)
+    # inline pairs, with the section each starts in
+    pos_section = []
+    off = 0
+    section = ""
+    for line in lines:
+        if line.startswith("#"):
+            section = line.lstrip("# ").strip()
+        pos_section.append((off, section))
+        off += len(line) + 1
+    for m in re.finditer(r"`(\{[^`]*\})`\s*→\s*`(\{[^`]*\})`", flat):
+        sec = [s for o, s in pos_section if o <= m.start()][-1]
+        out.append((sec, m.group(1), m.group(2)))
+    return out
+
+
+def shape(text):
+    """The keys of the objects of an example, read leniently (placeholders such as
+    {AUCTION} and "..." are allowed): {path: keys}, a path being the keys leading to an
+    object ("[]" for an element of an array; () for the top level), the paths of the
+    objects that are not shown whole (a "..." or a placeholder in them), and the string
+    values of "error"."""
+    keys = {}
+    partial = set()
+    stack = []           # path of the container being read
+    kinds = []           # "{" or "[" per open container
+    last = None          # the last key read in the innermost object
+    lasts = []
+    strings = {}
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            token = json.loads(text[i:j + 1])
+            k = j + 1
+            while k < len(text) and text[k] == " ":
+                k += 1
+            if k < len(text) and text[k] == ":":
+                keys.setdefault(tuple(stack[1:]), set()).add(token)
+                last = token
+            elif tuple(stack[1:]) == ("error",) and last:
+                strings[last] = token
+            i = j + 1
+            continue
+        if c in "{[":
+            if kinds:
+                stack.append("[]" if kinds[-1] == "[" else last)
+            else:
+                stack.append(None)
+            kinds.append(c)
+            lasts.append(last)
+            last = None
+            if c == "{":
+                keys.setdefault(tuple(stack[1:]), set())
+        elif c in "}]":
+            stack.pop()
+            kinds.pop()
+            last = lasts.pop()
+        elif kinds and kinds[-1] == "{" and (text.startswith("...", i) or
+                                             re.match(r"[A-Z]{3,}", text[i:])):
+            partial.add(tuple(stack[1:]))
+            m = re.match(r"\.\.\.|[A-Z][A-Z0-9 ]*", text[i:])
+            i += len(m.group(0))
+            continue
+        i += 1
+    return keys, partial, strings
+
+
+def objects_at(value, path):
+    """The objects of a real reply at an example path."""
+    if not path:
+        return [value] if isinstance(value, dict) else []
+    head, rest = path[0], path[1:]
+    if head == "[]":
+        items = value if isinstance(value, list) else []
+    else:
+        items = [value.get(head)] if isinstance(value, dict) else []
+    out = []
+    for v in items:
+        out += objects_at(v, rest)
+    return out
+
+
+def time_ms(text):
+    """Epoch ms of an RFC 3339 time, with or without a fraction or an offset."""
+    return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def message_pattern(msg):
+    """A regular expression for an example message: its times stand for any time."""
+    parts = re.split(TIME_RE, msg)
+    return "^" + TIME_RE.join(re.escape(p) for p in parts) + "$"
+
+
+class Replay:
+    """The state of one section's examples: the objects its ids stand for."""
+
+    def __init__(self, env, server, unique, n):
+        self.env = env
+        self.server = server
+        self.tag = "%s-%d" % (unique, n)
+        self.clients = {}
+        self.auctions = {}
+        self.procs = {}
+        self.questions = {}
+        self.best_950 = set()
+
+    def client(self, name):
+        if name not in self.clients:
+            self.clients[name] = self.server.client(name)
+        return self.clients[name]
+
+    def auction(self, doc_id, code):
+        """The auction standing for the document's auction `doc_id`."""
+        key = (doc_id, code == "auction_not_started")
+        if key not in self.auctions:
+            fields = {"duration": 600, "extension_window": 0, "extension": 0}
+            if code == "auction_not_started":
+                fields["starts_at"] = format_time(tdclient.now_ms() + 3600000)
+            a = tdclient.create_auction(self.client("buyer"), "Docs " + self.tag, **fields)
+            self.auctions[key] = a["id"]
+        aid = self.auctions[key]
+        if code in ("bid_step_too_small", "bid_step_too_large") and aid not in self.best_950:
+            self.client("supplier2").ok("auction.bid", auction=aid, amount="950000.00")
+            self.best_950.add(aid)
+        return aid
+
+    def procurement(self, doc_id, state, documents=False):
+        """A procurement (RFQ, one lot of max_price 1000.00) in `state`."""
+        key = (doc_id, state, documents)
+        if key not in self.procs:
+            buyer = self.client("buyer")
+            extra = {}
+            if documents:
+                extra["documents"] = [{"name": "spec.txt", "media_type": "text/plain",
+                                       "content": base64.b64encode(b"hello world").decode()}]
+            if state == "tendering":
+                p = pu.create(buyer, "rfq", "Docs " + self.tag, enquiry=1200,
+                              deadline=600000, opening=600000, **extra)
+                pu.wait_state(buyer, p["id"], "tendering")
+            else:
+                p = pu.create(buyer, "rfq", "Docs " + self.tag, enquiry=600000,
+                              deadline=900000, opening=900000,
+                              publish=(state == "published"), **extra)
+            self.procs[key] = p
+        return self.procs[key]
+
+    def register(self, name):
+        """A fresh participant in a fresh organization; returns the register reply."""
+        cert = "docs%s" % name
+        self.env.make_cert(cert)
+        pem = open(self.env.cert(cert)).read()
+        return self.client("operator").ok(
+            "participant.register", organization="Docs Org %s" % name, role="supplier",
+            name="Docs %s" % name, certificate=pem)
+
+    def shift_times(self, req):
+        """Every time of the request moved so that the earliest is an hour from now."""
+        times = [v for v in req.values() if isinstance(v, str) and re.fullmatch(TIME_RE, v)]
+        if not times:
+            return
+        base = min(time_ms(t) for t in times)
+        now = tdclient.now_ms() + 3600000
+        for k, v in list(req.items()):
+            if v in times:
+                req[k] = format_time(time_ms(v) - base + now)
+
+    def prepare(self, req, code):
+        """Adapt the example request to objects that exist; None when it cannot be."""
+        op = req["op"]
+        if "auction" in req and isinstance(req["auction"], int):
+            req["auction"] = self.auction(req["auction"], code)
+        if op == "participant.register":
+            self.env.make_cert("docsreg" + self.tag)
+            req["certificate"] = open(self.env.cert("docsreg" + self.tag)).read()
+            req["organization"] += " " + self.tag
+        elif op in ("participant.suspend", "participant.reinstate"):
+            req["participant"] = self.register("p" + self.tag)["participant"]["id"]
+        elif op in ("organization.suspend", "organization.reinstate"):
+            req["organization"] = self.register("o" + self.tag)["organization"]["id"]
+        elif op == "document.get":
+            p = self.procurement(req["procurement"], "published", documents=True)
+            req["procurement"] = p["id"]
+            req["document"] = p["documents"][0]["id"]
+        elif op == "procurement.create":
+            self.shift_times(req)
+            req["title"] += " " + self.tag
+        elif op == "procurement.publish":
+            req["procurement"] = self.procurement(req["procurement"], "draft")["id"]
+        elif op in ("procurement.get", "procurement.watch", "procurement.unwatch",
+                    "question.ask"):
+            req["procurement"] = self.procurement(req["procurement"], "published")["id"]
+        elif op == "question.answer":
+            p = self.procurement(req["procurement"], "published")
+            req["procurement"] = p["id"]
+            if req["question"] not in self.questions:
+                return None
+            req["question"] = self.questions[req["question"]]
+        elif op == "quote.submit":
+            state = "published" if code == "submissions_not_open" else "tendering"
+            p = self.procurement(req["procurement"], state)
+            req["procurement"] = p["id"]
+            req["lot"] = p["lots"][0]["id"]
+        elif op in ("auction.create", "auction.get", "auction.watch", "auction.unwatch",
+                    "auction.cancel", "auction.bid", "auction.list", "procurement.list",
+                    "hello", "stats"):
+            pass
+        else:
+            return None
+        return req
+
+
+def replay_one(rp, sender_hint, req_text, reply_text):
+    """Replay one example; returns a problem (text), None when it matched, or "skip"."""
+    try:
+        req = json.loads(req_text)
+    except ValueError:
+        return "skip"
+    want, partial, want_err = shape(reply_text)
+    code = want_err.get("code")
+    if code == "limit_exceeded" or "op" not in req:
+        return "skip"
+    doc_id = req.get("id")
+    op = req["op"]
+    req = rp.prepare(dict(req), code)
+    if req is None:
+        return "skip"
+    name = sender_hint or SENDER.get(op, "supplier1")
+    c = rp.client(name)
+    fields = {k: v for k, v in req.items() if k not in ("id", "op")}
+    got = c.request(op, **fields)
+    if op == "question.ask" and got.get("ok"):
+        rp.questions[len(rp.questions) + 1] = got["question"]
+    problems = []
+    for path, keys in sorted(want.items()):
+        if path and path[-1] in DATA_MAPS:
+            continue
+        for obj in objects_at(got, path):
+            have = set(obj)
+            if path == () and doc_id is None:
+                have.discard("id")
+            if path in partial:
+                if not keys <= have:
+                    problems.append("%s: keys %s missing" % (path, sorted(keys - have)))
+            elif keys != have:
+                problems.append("%s: keys %s, server %s" % (path, sorted(keys), sorted(have)))
+    if ("error",) in want or "error" in got:
+        if set(want.get(("error",), set())) != set(got.get("error", {})):
+            problems.append("error keys %s, server %s" % (
+                sorted(want.get(("error",), set())), sorted(got.get("error", {}))))
+        if code != got.get("error", {}).get("code"):
+            problems.append("code %r, server %r" % (code, got.get("error", {}).get("code")))
+        elif "message" in want_err and not re.match(message_pattern(want_err["message"]),
+                                                    got["error"]["message"]):
+            problems.append("message %r, server %r" % (want_err["message"],
+                                                       got["error"]["message"]))
+    if problems:
+        return "%s -> %s: %s" % (req_text, json.dumps(got)[:600], "; ".join(problems))
+    return None
+
+
+def test_protocol_examples_replay(env, server, unique):
+    text = DOC.read_text()
+    pairs = examples(text)
+    assert len(pairs) > 30, "examples not found in docs/protocol.md"
+    replays = {}
+    replayed, skipped, problems = 0, [], []
+    for section, req_text, reply_text in pairs:
+        if section not in replays:
+            replays[section] = Replay(env, server, unique, len(replays))
+        rp = replays[section]
+        hint = None
+        if section == "An example session with openssl s_client":
+            hint = "buyer" if '"auction.create"' in req_text or "watch" in req_text \
+                else "supplier1"
+        r = replay_one(rp, hint, req_text, reply_text)
+        if r == "skip":
+            skipped.append(req_text[:80])
+        elif r is None:
+            replayed += 1
+        else:
+            replayed += 1
+            problems.append("[%s] %s" % (section, r))
+    for rp in replays.values():
+        for c in rp.clients.values():
+            c.close()
+    assert not problems, "\n".join(problems)
+    print("replayed %d examples, skipped %d: %s" % (replayed, len(skipped), skipped))
+    assert replayed >= 25 and replayed >= 2 * len(skipped), (replayed, skipped)
