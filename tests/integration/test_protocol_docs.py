@@ -348,3 +348,89 @@ def test_protocol_examples_replay(env, server, unique):
     assert not problems, "\n".join(problems)
     print("replayed %d examples, skipped %d: %s" % (replayed, len(skipped), skipped))
     assert replayed >= 25 and replayed >= 2 * len(skipped), (replayed, skipped)
+
+
+# ---- what the prose of docs/protocol.md quotes ----
+
+def prose_message(quoted, got):
+    """A message the document quotes, its numbers standing for any number."""
+    parts = re.split(r"\d+", quoted)
+    assert re.fullmatch(r"\d+".join(re.escape(p) for p in parts), got), (quoted, got)
+
+
+def test_prose_refusals(env, server, unique):
+    sup = server.client("supplier1")
+    buyer = server.client("buyer")
+    op = server.client("operator")
+    # Roles: forbidden before anything else in the request is looked at
+    e = sup.error("procurement.publish")
+    assert e == {"code": "forbidden", "message": "a supplier may not use procurement.publish"}
+    e = op.error("auction.bid", auction=999999, amount="x")
+    assert e == {"code": "forbidden", "message": "an operator may not use auction.bid"}
+    a = tdclient.create_auction(buyer, "Prose " + unique, duration=600)
+    e = buyer.error("auction.bid", auction=a["id"], amount="990000.00")
+    assert e == {"code": "forbidden", "message": "a buyer may not use auction.bid"}
+    e = server.client("supplier_b").error("auction.bid", auction=a["id"], amount="990000.00")
+    assert e == {"code": "own_auction",
+                 "message": "the buyer's organization cannot bid in its own auction"}
+    # Text: lengths in characters, NFC, refusals naming field and character
+    e = buyer.error("auction.create", title="x" * 501, currency="RUB",
+                    start_price="1000.00")
+    assert e == {"code": "bad_field", "field": "title",
+                 "message": "field 'title' must be 1 to 500 characters without NUL"}, e
+    a2 = tdclient.create_auction(buyer, "\u10d0" * 500)
+    assert len(a2["title"]) == 500
+    a3 = buyer.ok("auction.create", title="Cafe\u0301 " + unique, currency="RUB",
+                  start_price="1000.00")["auction"]
+    assert a3["title"] == "Caf\u00e9 " + unique
+    env.make_cert("prose" + unique)
+    e = op.error("participant.register", organization="Ab\u200bc " + unique, role="supplier",
+                 name="Prose", certificate=open(env.cert("prose" + unique)).read())
+    assert e == {"code": "bad_field", "field": "organization",
+                 "message": "field 'organization' contains an invisible or control character "
+                            "(U+200B) at character 3"}, e
+    # the example session's last line
+    sup.send_raw("not json\n")
+    assert sup.read_msg() == {"id": None, "ok": False, "error": {
+        "code": "bad_json", "message": "invalid JSON at column 3: invalid token near 'not'"}}
+    # list paging refusals name the field
+    for bad in ({"limit": 0}, {"limit": 1001}, {"after": "zz"}, {"state": "nope"},
+                {"kind": "nope"}, {"state": "running", "status": "closed"}):
+        for what in ("auction.list", "procurement.list"):
+            if what == "procurement.list" and "status" in bad:
+                continue
+            e = sup.error(what, **bad)
+            assert e["code"] == "bad_field" and e["field"] in bad, (what, bad, e)
+
+
+def test_prose_confirmation_and_suspension(env, tenderd_factory, unique):
+    server = tenderd_factory(idle_timeout=2)
+    sup = server.client("supplier1")
+    buyer = server.client("buyer")
+    p = pu.create(buyer, "rfq", "Prose " + unique, enquiry=1200, deadline=600000,
+                  opening=600000)
+    pu.wait_state(buyer, p["id"], "tendering")
+    lot = p["lots"][0]["id"]
+    sup.ok("quote.submit", procurement=p["id"], lot=lot, price="900.00")
+    e = sup.error("quote.confirm", procurement=p["id"], lot=lot)
+    assert e["code"] == "bad_state", e
+    prose_message("the offer needs no confirmation: it was submitted or confirmed after the "
+                  "last amendment (version 2)", e["message"])
+    # organization suspension: the event's message, quoted in full
+    name = "prosesusp" + unique
+    env.make_cert(name)
+    op = server.client("operator")
+    r = op.ok("participant.register", organization="Prose Susp " + unique, role="supplier",
+              name="P", certificate=open(env.cert(name)).read())
+    victim = server.client(name)
+    victim.ok("hello")
+    op.ok("organization.suspend", organization=r["organization"]["id"], reason="Debarred")
+    msgs = victim.wait_closed(timeout=10)
+    assert msgs == [{"event": "error", "error": {
+        "code": "organization_suspended",
+        "message": "this participant's organization was suspended"}}], msgs
+    # idle_timeout: "no request for N s"
+    idle = server.client("supplier2")
+    msgs = idle.wait_closed(timeout=10)
+    assert msgs == [{"event": "error", "error": {"code": "idle_timeout",
+                                                 "message": "no request for 2 s"}}], msgs
