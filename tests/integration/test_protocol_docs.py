@@ -393,6 +393,19 @@ def test_prose_refusals(env, server, unique):
     sup.send_raw("not json\n")
     assert sup.read_msg() == {"id": None, "ok": False, "error": {
         "code": "bad_json", "message": "invalid JSON at column 3: invalid token near 'not'"}}
+    # replies to lines whose id could not be read have a null id
+    sup.send_raw(b'{"id":1,"op":"hello","x":"\xff"}\n')
+    r = sup.read_msg()
+    assert r["id"] is None and r["error"]["code"] == "bad_json", r
+    for line in ('[1]', '{"id":1.5,"op":"hello"}'):
+        sup.send_raw(line + "\n")
+        r = sup.read_msg()
+        assert r["id"] is None and r["error"]["code"] == "bad_request", (line, r)
+    sup.send_raw('{"id":"x","op":7}\n')
+    assert sup.read_msg()["error"]["code"] == "bad_request"
+    # a CR before the LF is ignored
+    sup.send_raw('{"id":"crlf","op":"hello"}\r\n')
+    assert sup.reply("crlf")["ok"] is True
     # list paging refusals name the field
     for bad in ({"limit": 0}, {"limit": 1001}, {"after": "zz"}, {"state": "nope"},
                 {"kind": "nope"}, {"state": "running", "status": "closed"}):
