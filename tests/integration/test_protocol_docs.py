@@ -447,3 +447,104 @@ def test_prose_confirmation_and_suspension(env, tenderd_factory, unique):
     msgs = idle.wait_closed(timeout=10)
     assert msgs == [{"event": "error", "error": {"code": "idle_timeout",
                                                  "message": "no request for 2 s"}}], msgs
+
+
+def quoted_limit_messages():
+    """limit name -> the message docs/protocol.md quotes for it (the full one when given)."""
+    out = {}
+    for m in re.finditer(r'"(max_[a-z_]+ \(\d+\) reached: [^"]*)"', DOC.read_text()):
+        name = m.group(1).split(" ", 1)[0]
+        if name not in out or out[name].endswith("..."):
+            out[name] = m.group(1)
+    return out
+
+
+def limit_message(quoted, got):
+    """The refusal of a limit as quoted: numbers stand for any number; a quote cut with
+    "..." is a prefix."""
+    prefix = quoted.endswith("...")
+    text = quoted[:-3] if prefix else quoted
+    pattern = r"\d+".join(re.escape(p) for p in re.split(r"\d+", text))
+    assert re.match(pattern if prefix else pattern + "$", got), (quoted, got)
+
+
+def test_limit_refusals_as_quoted(env, tenderd_factory, unique):
+    limits = dict(max_open_auctions_per_buyer=1, max_questions_per_supplier=1,
+                  max_offer_revisions=1, max_bids_per_bidder=1, max_watches_per_conn=1,
+                  max_watchers_per_procedure=1, max_documents_per_procedure=1,
+                  max_amendments_per_procedure=1, max_open_procedures_per_buyer=3)
+    quoted = quoted_limit_messages()
+    assert set(limits) <= set(quoted), sorted(set(limits) - set(quoted))
+    server = tenderd_factory(**limits)
+    buyer = server.client("buyer2")
+    sup = server.client("supplier1")
+    seen = {}
+
+    def refused(name, e, field=None):
+        assert e["code"] == "limit_exceeded", (name, e)
+        assert e.get("field") == field, (name, e)
+        limit_message(quoted[name], e["message"])
+        seen[name] = e["message"]
+
+    # documents first, while this buyer has room for procurements
+    e = buyer.error("procurement.create", kind="rfq", title="Docs " + unique, currency="RUB",
+                    enquiry_end=format_time(tdclient.now_ms() + 600000),
+                    submission_deadline=format_time(tdclient.now_ms() + 900000),
+                    opening_at=format_time(tdclient.now_ms() + 900000), lots=[pu.lot()],
+                    documents=[{"name": "a.txt", "media_type": "text/plain", "content": "YQ=="},
+                               {"name": "b.txt", "media_type": "text/plain", "content": "Yg=="}])
+    refused("max_documents_per_procedure", e, "documents")
+    pub = pu.create(buyer, "rfq", "Limits " + unique, enquiry=600000, deadline=900000,
+                    opening=900000)
+    ten = pu.create(buyer, "rfq", "Limits T " + unique, enquiry=1200, deadline=600000,
+                    opening=600000)
+    # open procurements: the shared database may hold others of this buyer already
+    for i in range(4):
+        r = buyer.request("procurement.create", kind="rfq", title="More %d %s" % (i, unique),
+                          currency="RUB",
+                          enquiry_end=format_time(tdclient.now_ms() + 600000),
+                          submission_deadline=format_time(tdclient.now_ms() + 900000),
+                          opening_at=format_time(tdclient.now_ms() + 900000), lots=[pu.lot()])
+        if not r["ok"]:
+            refused("max_open_procedures_per_buyer", r["error"])
+            break
+    assert "max_open_procedures_per_buyer" in seen
+    # questions
+    sup.ok("question.ask", procurement=pub["id"], text="One?")
+    refused("max_questions_per_supplier",
+            sup.error("question.ask", procurement=pub["id"], text="Two?"))
+    # amendments
+    amendment = {"reason": "Again", "title": pub["title"], "enquiry_end": pub["enquiry_end"],
+                 "submission_deadline": pub["submission_deadline"],
+                 "opening_at": pub["opening_at"], "lots": [pu.lot()]}
+    buyer.ok("procurement.amend", procurement=pub["id"], **amendment)
+    refused("max_amendments_per_procedure",
+            buyer.error("procurement.amend", procurement=pub["id"], **amendment))
+    # watches: per connection, per procurement
+    w = server.client("supplier2")
+    w.ok("procurement.watch", procurement=pub["id"])
+    refused("max_watches_per_conn", w.error("procurement.watch", procurement=ten["id"]))
+    refused("max_watchers_per_procedure",
+            server.client("supplier3").error("procurement.watch", procurement=pub["id"]))
+    # offer revisions
+    pu.wait_state(buyer, ten["id"], "tendering")
+    lot = ten["lots"][0]["id"]
+    sup.ok("quote.submit", procurement=ten["id"], lot=lot, price="900.00")
+    refused("max_offer_revisions",
+            sup.error("quote.submit", procurement=ten["id"], lot=lot, price="890.00"))
+    # auctions of a buyer: the shared database may hold open ones of this buyer already
+    for i in range(3):
+        r = buyer.request("auction.create", title="Limits %d %s" % (i, unique), currency="RUB",
+                          start_price="1000000.00")
+        if not r["ok"]:
+            refused("max_open_auctions_per_buyer", r["error"])
+            break
+    assert "max_open_auctions_per_buyer" in seen
+    # bids of a bidder, on a server of its own (the auction limit above is reached)
+    server.close_clients()
+    server.stop()
+    server = tenderd_factory(max_bids_per_bidder=1)
+    sup = server.client("supplier1")
+    a = tdclient.create_auction(server.client("buyer"), "Limits bids " + unique, duration=600)
+    sup.ok("auction.bid", auction=a["id"], amount="990000.00")
+    refused("max_bids_per_bidder", sup.error("auction.bid", auction=a["id"], amount="985000.00"))
