@@ -548,3 +548,26 @@ def test_limit_refusals_as_quoted(env, tenderd_factory, unique):
     a = tdclient.create_auction(server.client("buyer"), "Limits bids " + unique, duration=600)
     sup.ok("auction.bid", auction=a["id"], amount="990000.00")
     refused("max_bids_per_bidder", sup.error("auction.bid", auction=a["id"], amount="985000.00"))
+
+
+def test_documented_defaults(env, server, unique):
+    """auction.create and procurement.create defaults as the field tables give them."""
+    buyer = server.client("buyer")
+    a = buyer.ok("auction.create", title="Defaults " + unique, currency="RUB",
+                 start_price="1000000.00")["auction"]
+    assert (a["step_min"], a["step_max"], a["step_min_amount"], a["step_max_amount"]) == \
+        ("0.5%", "5%", "5000.00", "50000.00"), a
+    assert time_ms(a["scheduled_end"]) - time_ms(a["starts_at"]) == 600000, a
+    assert (a["extension_window"], a["extension"], a["extensions"]) == (120, 120, 0), a
+    assert a["state"] == "running" and a["best_price"] is None and a["result"] is None, a
+    now = tdclient.now_ms()
+    p = buyer.ok("procurement.create", kind="tender_auction", title="Defaults " + unique,
+                 currency="RUB", enquiry_end=format_time(now + 600000),
+                 submission_deadline=format_time(now + 900000),
+                 opening_at=format_time(now + 900000), lots=[pu.lot()])["procurement"]
+    assert p["min_bids"] == 1 and p["state"] == "draft" and p["version"] == 1, p
+    assert p["auction"] == {"step_min": "0.5%", "step_max": "5%", "duration": 600,
+                            "extension_window": 120, "extension": 120, "delay": 60}, p
+    assert [c["kind"] for c in p["lots"][0]["criteria"]] == ["price"], p
+    buyer.ok("procurement.cancel", procurement=p["id"], reason="Defaults checked")
+    buyer.ok("auction.cancel", auction=a["id"], reason="Defaults checked")
