@@ -571,3 +571,46 @@ def test_documented_defaults(env, server, unique):
     assert [c["kind"] for c in p["lots"][0]["criteria"]] == ["price"], p
     buyer.ok("procurement.cancel", procurement=p["id"], reason="Defaults checked")
     buyer.ok("auction.cancel", auction=a["id"], reason="Defaults checked")
+
+
+def test_documented_error_codes(env, server, unique):
+    """Error codes the operation sections list, each produced as described."""
+    buyer = server.client("buyer")
+    sup = server.client("supplier1")
+    op = server.client("operator")
+    assert sup.error("stats")["code"] == "forbidden"
+    assert sup.error("auction.get", auction=99999999)["code"] == "not_found"
+    e = sup.error("auction.get")
+    assert (e["code"], e.get("field")) == ("missing_field", "auction"), e
+    a = tdclient.create_auction(buyer, "Codes " + unique, duration=600)
+    e = buyer.error("auction.cancel", auction=a["id"])
+    assert (e["code"], e.get("field")) == ("missing_field", "reason"), e
+    assert server.client("buyer2").error("auction.cancel", auction=a["id"],
+                                         reason="x")["code"] == "forbidden"
+    buyer.ok("auction.cancel", auction=a["id"], reason="Specification error")
+    assert buyer.error("auction.cancel", auction=a["id"], reason="again")["code"] == "bad_state"
+    assert sup.error("auction.bid", auction=a["id"], amount="990000.00")["code"] == \
+        "auction_cancelled"
+    # operators may not suspend themselves or their own organization
+    me = op.ok("hello")
+    assert op.error("participant.suspend", participant=me["participant"]["id"],
+                    reason="x")["code"] == "bad_field"
+    assert op.error("organization.suspend", organization=me["organization"]["id"],
+                    reason="x")["code"] == "bad_field"
+    assert op.error("organization.suspend", organization=99999999,
+                    reason="x")["code"] == "not_found"
+    # publish after enquiry_end: deadline_passed; a question answered once
+    p = pu.create(buyer, "rfq", "Codes " + unique, enquiry=800, deadline=600000,
+                  opening=600000, publish=False)
+    pu.sleep_until(buyer, tdclient.parse_time(p["enquiry_end"]) + 100)
+    assert buyer.error("procurement.publish", procurement=p["id"])["code"] == "deadline_passed"
+    p = pu.create(buyer, "rfq", "Codes Q " + unique, enquiry=600000, deadline=900000,
+                  opening=900000)
+    q = sup.ok("question.ask", procurement=p["id"], text="Recycled?")["question"]
+    buyer.ok("question.answer", procurement=p["id"], question=q, text="Yes")
+    assert buyer.error("question.answer", procurement=p["id"], question=q,
+                       text="Again")["code"] == "bad_state"
+    assert sup.error("quote.withdraw", procurement=p["id"],
+                     lot=p["lots"][0]["id"])["code"] == "submissions_not_open"
+    assert sup.error("bid.submit", procurement=p["id"], lot=p["lots"][0]["id"],
+                     price="900.00")["code"] == "wrong_kind"
