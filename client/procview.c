@@ -469,6 +469,8 @@ void procview_organization(json_t *reply)
 {
 	json_t *x = json_object_get(reply, "organization");
 
-	printf("organization %lld %s: %s (%lld participants)\n", pv_i(x, "id"), pv_s(x, "name"),
-	       pv_s(x, "status"), pv_i(x, "participants"));
+	long long n = pv_i(x, "participants");
+
+	printf("organization %lld %s: %s (%lld participant%s)\n", pv_i(x, "id"), pv_s(x, "name"),
+	       pv_s(x, "status"), n, n == 1 ? "" : "s");
 }

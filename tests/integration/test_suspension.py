@@ -111,7 +111,7 @@ def test_tenderctl_organization_suspend(env, tenderd_factory, unique):
     p = env.tenderctl("operator", "organization", "suspend", str(oid), "--reason", "x",
                       server=server)
     assert p.returncode == 0, p.stderr
-    assert p.stdout == "organization %d %s: suspended (1 participants)\n" % (oid, org), p.stdout
+    assert p.stdout == "organization %d %s: suspended (1 participant)\n" % (oid, org), p.stdout
     p = env.tenderctl("ctlorg" + unique, "hello", server=server)
     assert p.returncode == 3 and "organization_suspended" in p.stderr, (p.stdout, p.stderr)
     p = env.tenderctl("operator", "organization", "reinstate", str(oid), "--reason", "y",
