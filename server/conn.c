@@ -190,14 +190,41 @@ conn_write_now(struct conn *c, const char *text, size_t n)
 struct conn_lane_ent {
 	uint64_t conn_id;          /* 0: already written (connection closed meanwhile) */
 	int64_t at;                /* monotonic ms it entered the lane */
-	struct ops_text *t;
+	struct conn_text *t;
 };
 
 static void conn_on_lane(evutil_socket_t fd, short what, void *arg);
 
+/* Share malloc'd text (taken over); NULL, with the text freed, when out of memory. */
+struct conn_text *
+conn_text_new(char *text, size_t len)
+{
+	struct conn_text *t = malloc(sizeof(*t));
+
+	if (t == NULL) {
+		free(text);
+		return NULL;
+	}
+	t->refs = 1;
+	t->len = len;
+	t->text = text;
+	return t;
+}
+
+/* Drop one reference. */
+void
+conn_text_release(struct conn_text *t)
+{
+	if (t != NULL && --t->refs == 0) {
+		free(t->text);
+		free(t);
+	}
+}
+
+
 /* Queue a text for a connection. -1 when out of memory. */
 static int
-conn_lane_push(struct conn *c, struct ops_text *t)
+conn_lane_push(struct conn *c, struct conn_text *t)
 {
 	struct server *s = c->s;
 	struct conn_lane_ent *e;
@@ -248,7 +275,7 @@ conn_on_lane(evutil_socket_t fd, short what, void *arg)
 			conn_write_now(c, e->t->text, e->t->len);
 			written++;
 		}
-		ops_text_release(e->t);
+		conn_text_release(e->t);
 	}
 	if (s->lane_head < s->nlane) {
 		static const struct timeval zero = { 0, 0 };
@@ -285,7 +312,7 @@ conn_lane_free(struct server *s)
 	struct conn_lane_ent *q = s->lane;
 
 	for (size_t i = s->lane_head; i < s->nlane; i++)
-		ops_text_release(q[i].t);
+		conn_text_release(q[i].t);
 	free(s->lane);
 	s->lane = NULL;
 	s->lane_head = s->nlane = s->caplane = 0;
@@ -296,7 +323,7 @@ conn_lane_free(struct server *s)
 
 /* Send an event through the lane; written at once when the lane cannot take it. */
 void
-conn_send_event(struct conn *c, struct ops_text *t)
+conn_send_event(struct conn *c, struct conn_text *t)
 {
 	if (c == NULL || c->state == CONN_CLOSING)
 		return;
@@ -310,7 +337,7 @@ void
 conn_send_text(struct conn *c, const char *text, size_t n)
 {
 	char *copy;
-	struct ops_text *t;
+	struct conn_text *t;
 
 	if (c == NULL || c->state == CONN_CLOSING)
 		return;
@@ -318,14 +345,14 @@ conn_send_text(struct conn *c, const char *text, size_t n)
 		conn_write_now(c, text, n);
 		return;
 	}
-	if ((copy = malloc(n)) == NULL || (t = ops_text_new(copy, n)) == NULL) {
-		conn_write_now(c, text, n);  /* ops_text_new freed the copy */
+	if ((copy = malloc(n)) == NULL || (t = conn_text_new(copy, n)) == NULL) {
+		conn_write_now(c, text, n);  /* conn_text_new freed the copy */
 		return;
 	}
 	memcpy(copy, text, n);
 	if (conn_lane_push(c, t) < 0)
 		conn_write_now(c, text, n);
-	ops_text_release(t);
+	conn_text_release(t);
 }
 
 /* Enable or disable reading from the pauses in force. */

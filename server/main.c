@@ -351,7 +351,7 @@ on_stop_check(evutil_socket_t fd, short what, void *arg)
 
 	static int closed;
 
-	if (!closed && !ops_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
+	if (!closed && !txn_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
 		evtimer_add(s->stop_timer, &tv);
 		return;
 	}
@@ -421,10 +421,14 @@ serve(struct server *s, int argc, char **argv)
 			event_config_free(ec);
 		}
 	}
-	if (s->base == NULL || ops_init(s) < 0) {
+	if (s->base == NULL || txn_init(s) < 0 || txn_add_kind(s, &book_txn) < 0 ||
+	    txn_add_kind(s, &proc_txn) < 0) {
 		log_error("cannot start: event base");
 		return 1;
 	}
+	/* what flows up: an auction's deadline, the end of a tender's live auction */
+	ops_init(s);
+	s->lot_auction_closed = proc_auction_closed;
 	/* the port first: a second tenderd on it fails at once, not after loading the state;
 	 * connections wait in the backlog until the loop runs */
 	db_set_application_name(app_name);
@@ -433,7 +437,7 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
-	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, ops_db_state, s);
+	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, txn_db_state, s);
 	if (s->db == NULL) {
 		log_error("cannot start: db client");
 		return 1;
@@ -447,11 +451,7 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: reload handler");
 		return 1;
 	}
-	while (map_next(&s->books, &it, NULL, NULL, &v))
-		book_arm(s, v);
-	it = 0;
-	while (map_next(&s->procs, &it, NULL, NULL, &v))
-		proc_arm(s, v);
+	txn_rearm(s);
 	log_info("tenderd listening on %s", s->cfg.listen);
 	event_base_dispatch(s->base);
 
@@ -470,10 +470,9 @@ serve(struct server *s, int argc, char **argv)
 	conn_addrs_free(s);
 	if (s->accept_pause)
 		event_free(s->accept_pause);
-	event_free(s->flush_ev);
+	txn_free(s);
 	event_base_free(s->base);
 	tls_ctx_free(s->ssl_ctx);
-	free(s->b_books);
 	{
 		void *p;
 		it = 0;
@@ -497,7 +496,6 @@ serve(struct server *s, int argc, char **argv)
 	map_free(&s->participants);
 	map_free(&s->books);
 	map_free(&s->procs);
-	free(s->b_procs);
 	free(s->out);
 	log_info("tenderd stopped");
 	return 0;
