@@ -124,7 +124,7 @@ conn_send(struct conn *c, json_t *msg)
 	char *text;
 
 	if (c != NULL && msg != NULL)
-		proto_sent(c, msg);  /* logs the reply to the request being handled */
+		c->s->on_sent(c, msg);  /* logs the reply to the request being handled */
 	if (c == NULL || c->state == CONN_CLOSING || msg == NULL) {
 		json_decref(msg);
 		return;
@@ -390,6 +390,15 @@ conn_send_event_error(struct conn *c, const char *code, const char *message)
 	    "message", message));
 }
 
+/* A line longer than max_line: say so and close. */
+static void
+conn_line_too_long(struct conn *c)
+{
+	conn_send(c, json_pack("{s:n, s:b, s:{s:s, s:s}}", "id", "ok", 0, "error", "code",
+	    "line_too_long", "message", "request line exceeds max_line bytes; closing"));
+	conn_close(c, "line too long");
+}
+
 /* Handle the complete lines in the input buffer, at most lines_per_wakeup. */
 static void
 conn_on_read(struct bufferevent *bev, void *arg)
@@ -409,16 +418,12 @@ conn_on_read(struct bufferevent *bev, void *arg)
 
 		if (p.pos < 0) {
 			if (evbuffer_get_length(in) > (size_t)max + 1) {
-				conn_send(c, proto_error(json_null(), "line_too_long",
-				    "request line exceeds max_line bytes; closing", NULL));
-				conn_close(c, "line too long");
+				conn_line_too_long(c);
 			}
 			return;
 		}
 		if (p.pos > max + 1) {
-			conn_send(c, proto_error(json_null(), "line_too_long",
-			    "request line exceeds max_line bytes; closing", NULL));
-			conn_close(c, "line too long");
+			conn_line_too_long(c);
 			return;
 		}
 		line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
@@ -428,14 +433,12 @@ conn_on_read(struct bufferevent *bev, void *arg)
 			line[--len] = '\0';
 		if ((long)len > max) {
 			free(line);
-			conn_send(c, proto_error(json_null(), "line_too_long",
-			    "request line exceeds max_line bytes; closing", NULL));
-			conn_close(c, "line too long");
+			conn_line_too_long(c);
 			return;
 		}
 		c->last_in = time_mono_ms();
 		if (len > 0)
-			proto_handle_line(c->s, c, line, len);
+			c->s->on_line(c->s, c, line, len);
 		free(line);
 		if (c->state != CONN_OPEN || c->out_paused || c->pending >= CONN_MAX_PENDING)
 			return;
@@ -603,7 +606,7 @@ conn_close(struct conn *c, const char *reason)
 		conn_addr_handshake_done(c, 0);
 	conn_addr_release(c);
 	c->state = CONN_CLOSING;
-	watch_drop_conn(c->s, &c->watches);  /* it leaves every watch list at once */
+	c->s->on_conn_gone(c->s, &c->watches);  /* it leaves every watch list at once */
 	map_del(&c->s->conns, (int64_t)c->ident.id);
 	c->s->nconns--;
 	if (c->counted)
@@ -650,7 +653,7 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (ssl && SSL_is_init_finished(ssl) && !c->finished)
 		SSL_shutdown(ssl);  /* best effort close_notify */
 	ERR_clear_error();
-	watch_drop_conn(c->s, &c->watches);  /* empty unless never closed (shutdown) */
+	c->s->on_conn_gone(c->s, &c->watches);  /* empty unless never closed (shutdown) */
 	bufferevent_free(c->bev);
 	event_free(c->timer);
 	event_free(c->stuck);

@@ -429,6 +429,10 @@ serve(struct server *s, int argc, char **argv)
 	/* what flows up: an auction's deadline, the end of a tender's live auction */
 	ops_init(s);
 	s->lot_auction_closed = proc_auction_closed;
+	s->on_line = proto_handle_line;
+	s->on_sent = proto_sent;
+	s->on_conn_gone = watch_drop_conn;
+	s->cmdline_config = args_to_config;
 	/* the port first: a second tenderd on it fails at once, not after loading the state;
 	 * connections wait in the backlog until the loop runs */
 	db_set_application_name(app_name);

@@ -1615,15 +1615,6 @@ proc_op_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 	conn_send(c, r);
 }
 
-/* The watch list of a procedure; see server.h. */
-struct watch_list *
-proc_watchers(struct server *s, int64_t id)
-{
-	struct proc *p = proc_get(s, id);
-
-	return p ? &p->watchers : NULL;
-}
-
 /* procurement.watch / procurement.unwatch (the row's arg: 1 watch, 0 unwatch): at most
  * max_watches_per_conn per connection and max_watchers_per_procedure per procurement. */
 void

@@ -182,6 +182,12 @@ struct server {
 	void *admin;               /* admin.c: the watched files */
 	int argc;                  /* the command line, read again on SIGHUP */
 	char **argv;
+	/* set at start-up (main.c): what flows up from the transport and the reload */
+	void (*on_line)(struct server *s, struct conn *c, const char *line, size_t len);
+	void (*on_sent)(struct conn *c, json_t *msg);  /* every message conn_send sends */
+	void (*on_conn_gone)(struct server *s, struct watch_list *watches);  /* closed, freed */
+	int (*cmdline_config)(int argc, char **argv, int first, struct config *cfg, char *cause,
+	    size_t n);
 };
 
 /* ---- conn.c ---- */
@@ -355,8 +361,6 @@ int proc_replay(struct server *s, const struct db_boot_proc_log *r);
 void proc_free_all(struct server *s);
 /* Start-up: link tender_auction lots to their loaded auctions. */
 void proc_restore_finish(struct server *s);
-/* The watch list of a procedure (NULL when there is no such procedure). */
-struct watch_list *proc_watchers(struct server *s, int64_t id);
 
 /* ---- ops.c, for proc.c ---- */
 /* The paging and filters of auction.list and procurement.list. */

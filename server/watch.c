@@ -26,6 +26,7 @@ struct watch {
 	uint64_t conn_id;
 	int kind;                  /* WATCH_AUCTION or WATCH_PROC */
 	int64_t target;            /* auction or procurement id */
+	struct watch_list *tl;     /* the target's list (its links leave before it is freed) */
 	size_t tpos, cpos;         /* its index in the target's and the connection's list */
 };
 
@@ -101,6 +102,7 @@ watch_add(struct server *s, struct conn *c, int kind, int64_t target, struct wat
 	w->conn_id = conn_ident(c)->id;
 	w->kind = kind;
 	w->target = target;
+	w->tl = tl;
 	w->tpos = tl->n;
 	w->cpos = mine->n;
 	tl->v[tl->n++] = w;
@@ -123,25 +125,14 @@ watch_del(struct server *s, struct conn *c, int kind, int64_t target, struct wat
 	free(w);
 }
 
-/* The list of a procedure a link points at (NULL when it is gone). */
-static struct watch_list *
-watch_target_list(struct server *s, const struct watch *w)
-{
-	if (w->kind == WATCH_AUCTION) {
-		struct book *b = book_get(s, w->target);
-		return b ? &b->watchers : NULL;
-	}
-	return proc_watchers(s, w->target);
-}
-
 /* See server.h. */
 void
 watch_drop_conn(struct server *s, struct watch_list *mine)
 {
 	for (size_t i = 0; i < mine->n; i++) {
 		struct watch *w = mine->v[i];
-		struct watch_list *tl = watch_target_list(s, w);
-		if (tl != NULL && w->tpos < tl->n && tl->v[w->tpos] == w)
+		struct watch_list *tl = w->tl;
+		if (w->tpos < tl->n && tl->v[w->tpos] == w)
 			watch_take(tl, w->tpos, 1);
 		free(w);
 	}
