@@ -383,6 +383,38 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	on_stop_check(-1, 0, s);
 }
 
+/*
+ * The event base, the write path with its kinds of objects, and the callbacks
+ * through which what happens below reaches the files above (docs/architecture.md).
+ */
+static int
+wire(struct server *s)
+{
+	/*
+	 * The epoll changelist applies event changes once per loop iteration, just
+	 * before epoll_wait: the write event that output arms and that is disarmed as
+	 * soon as the output is written in the same iteration (conn_send_text) never
+	 * reaches the kernel. tenderd never dup()s a watched descriptor.
+	 */
+	struct event_config *ec = event_config_new();
+
+	if (ec != NULL) {
+		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		s->base = event_base_new_with_config(ec);
+		event_config_free(ec);
+	}
+	if (s->base == NULL || txn_init(s) < 0 || txn_add_kind(s, &book_txn) < 0 ||
+	    txn_add_kind(s, &proc_txn) < 0)
+		return -1;
+	ops_init(s);                                  /* an auction's deadline */
+	s->lot_auction_closed = proc_auction_closed;  /* the end of a tender lot's auction */
+	s->on_line = proto_handle_line;
+	s->on_sent = proto_sent;
+	s->on_conn_gone = watch_drop_conn;
+	s->cmdline_config = args_to_config;
+	return 0;
+}
+
 /* Serve until a signal. */
 static int
 serve(struct server *s, int argc, char **argv)
@@ -407,32 +439,10 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
-	{
-		/*
-		 * The epoll changelist applies event changes once per loop iteration, just
-		 * before epoll_wait: the write event that output arms and that is disarmed as
-		 * soon as the output is written in the same iteration (conn_send_text) never
-		 * reaches the kernel. tenderd never dup()s a watched descriptor.
-		 */
-		struct event_config *ec = event_config_new();
-		if (ec != NULL) {
-			event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-			s->base = event_base_new_with_config(ec);
-			event_config_free(ec);
-		}
-	}
-	if (s->base == NULL || txn_init(s) < 0 || txn_add_kind(s, &book_txn) < 0 ||
-	    txn_add_kind(s, &proc_txn) < 0) {
+	if (wire(s) < 0) {
 		log_error("cannot start: event base");
 		return 1;
 	}
-	/* what flows up: an auction's deadline, the end of a tender's live auction */
-	ops_init(s);
-	s->lot_auction_closed = proc_auction_closed;
-	s->on_line = proto_handle_line;
-	s->on_sent = proto_sent;
-	s->on_conn_gone = watch_drop_conn;
-	s->cmdline_config = args_to_config;
 	/* the port first: a second tenderd on it fails at once, not after loading the state;
 	 * connections wait in the backlog until the loop runs */
 	db_set_application_name(app_name);
