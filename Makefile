@@ -69,6 +69,11 @@ $(BUILD)/tests/test_procedure: $(BUILD)/tests/unit/test_procedure.o $(BUILD)/lib
 # protocol decoding alone: its connection and operations are recorders in the test
 $(BUILD)/tests/test_proto: $(BUILD)/tests/unit/test_proto.o $(BUILD)/server/proto.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
+$(BUILD)/tests/test_proto_errors: $(BUILD)/tests/unit/test_proto_errors.o $(BUILD)/server/proto.o $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
+# line framing alone: no libevent, no OpenSSL
+$(BUILD)/tests/test_frame: $(BUILD)/tests/unit/test_frame.o $(BUILD)/server/frame.o
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/server/config.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
 $(BUILD)/tests/test_map: $(BUILD)/tests/unit/test_map.o $(BUILD)/libcommon.a
@@ -115,3 +120,53 @@ all: $(BUILD)/loadgen
 bench: export BENCH_BUILD = $(abspath $(BUILD))
 $(BUILD)/loadgen: $(BENCH_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# ---- fuzzing (fuzz/; see docs/fuzzing.md) ----
+# libFuzzer targets built with clang under ASan+UBSan in $(FUZZ_BUILD); each links only the
+# module it tests. `make fuzz` fuzzes each target for FUZZ_TIME seconds; `make fuzz-regress`
+# (part of `make test`) replays the seed and regression inputs and runs a short,
+# fixed-seed burst.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  ?= -O1 -g
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+                -Wno-unused-parameter -fno-strict-aliasing
+FUZZ_TARGETS := frame proto auction procedure
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_LINK     = $(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
+
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-clean test-fuzz
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(FUZZ_WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	    $(shell pkg-config --cflags jansson 2>/dev/null) -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/libauction.a: $(AUCTION_SRC:%.c=$(FUZZ_BUILD)/%.o)
+	@rm -f $@; ar rcs $@ $^
+$(FUZZ_BUILD)/libcommon.a: $(COMMON_SRC:%.c=$(FUZZ_BUILD)/%.o)
+	@rm -f $@; ar rcs $@ $^
+# framing alone; decoding with libcommon and jansson; each engine with libauction alone
+$(FUZZ_BUILD)/fuzz_frame: $(FUZZ_BUILD)/fuzz/fuzz_frame.o $(FUZZ_BUILD)/server/frame.o
+	$(FUZZ_LINK)
+$(FUZZ_BUILD)/fuzz_proto: $(FUZZ_BUILD)/fuzz/fuzz_proto.o $(FUZZ_BUILD)/server/proto.o \
+    $(FUZZ_BUILD)/libcommon.a
+	$(FUZZ_LINK) $(shell pkg-config --libs jansson 2>/dev/null) -lunistring -lm
+$(FUZZ_BUILD)/fuzz_auction: $(FUZZ_BUILD)/fuzz/fuzz_auction.o $(FUZZ_BUILD)/libauction.a
+	$(FUZZ_LINK)
+$(FUZZ_BUILD)/fuzz_procedure: $(FUZZ_BUILD)/fuzz/fuzz_procedure.o $(FUZZ_BUILD)/libauction.a
+	$(FUZZ_LINK)
+
+fuzz-build: $(FUZZ_BIN)
+fuzz: deps fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh run
+fuzz-regress: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh regress
+# in make test after the integration tests, even with -j: they are timing-sensitive
+test: test-fuzz
+test-fuzz: integration
+	@$(MAKE) --no-print-directory fuzz-regress
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+clean: fuzz-clean
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -267,7 +267,8 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		uint64_t left = (uint64_t)a->ends_at - (uint64_t)now;
 
 		if (left <= (uint64_t)a->p.ext_window) {
-			int64_t end = a->p.ext_length > INT64_MAX - now ? INT64_MAX
+			/* ext_length >= 0: only a positive now can push the sum past INT64_MAX */
+			int64_t end = now > 0 && a->p.ext_length > INT64_MAX - now ? INT64_MAX
 			    : now + a->p.ext_length;
 
 			if (end > a->ends_at) {

@@ -292,6 +292,8 @@ enum proc_err proc_amend(struct procedure *pr, const struct proc_params *p,
 		return PROC_E_VALUE;
 	if (p->submission_deadline <= now)
 		return PROC_E_VALUE;
+	if (pr->max_amendments > 0 && pr->version - 1 >= pr->max_amendments)
+		return PROC_E_LIMIT;
 
 	pr->p = *p;
 	for (int i = 0; i < nlots; i++) {
@@ -377,6 +379,8 @@ enum proc_err proc_submit(struct procedure *pr, int64_t lot_id, int64_t org, int
 		return e;
 
 	o = proc_offer_of(pr, lot_id, org);
+	if (o != NULL && pr->max_revisions > 0 && o->revision >= pr->max_revisions)
+		return PROC_E_LIMIT;
 	if (o == NULL) {
 		if (proc_reserve(pr) != 0)
 			return PROC_E_NOMEM;
@@ -879,6 +883,7 @@ const char *proc_err_code(enum proc_err e)
 	case PROC_E_NOT_FIRST:  return "not_first_ranked";
 	case PROC_E_UNSCORED:   return "scores_missing";
 	case PROC_E_NOMEM:      return "internal";
+	case PROC_E_LIMIT:      return "limit_exceeded";
 	}
 	return "internal";
 }
@@ -913,6 +918,8 @@ const char *proc_err_message(enum proc_err e)
 		return "Every live offer must be scored first.";
 	case PROC_E_NOMEM:
 		return "Internal error: out of memory.";
+	case PROC_E_LIMIT:
+		return "A configured limit is reached.";
 	}
 	return "Internal error.";
 }

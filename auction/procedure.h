@@ -125,6 +125,10 @@ struct procedure {
 	int nlots;
 	struct proc_offer *offers;
 	size_t noffers, capoffers;
+	/* Limits the caller sets for the next change (0: none): proc_amend refuses once
+	 * max_amendments amendments were made, proc_submit once an offer has max_revisions
+	 * revisions, both with PROC_E_LIMIT after every other check. */
+	int max_amendments, max_revisions;
 };
 
 enum proc_err {
@@ -141,6 +145,7 @@ enum proc_err {
 	PROC_E_NOT_FIRST,      /* "not_first_ranked": award/disqualify names an offer that is not ranked first */
 	PROC_E_UNSCORED,       /* "scores_missing": the buyer has not scored every live offer */
 	PROC_E_NOMEM,          /* "internal" */
+	PROC_E_LIMIT,          /* "limit_exceeded": max_amendments or max_revisions reached */
 };
 
 /* One evaluated offer: the score and its breakdown, for the opening record. */

@@ -67,7 +67,8 @@ def main():
     env.pg_start()
     server = None
     # a build from before the limits takes neither the setting nor the owner role
-    old = {"max_documents_per_procedure": "10000"}
+    old = {"max_documents_per_procedure": "10000",
+           "max_amendments_per_procedure": str(max(amendments, 1))}
     if os.environ.get("OLD_BUILD"):
         sqldir = pathlib.Path(base) / "sql-before-007"
         sqldir.mkdir()

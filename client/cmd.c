@@ -150,57 +150,59 @@ static int cmd_procurement_watch(struct rpc *r, json_t *req, json_t *local)
 	return procwatch_run(r, req);
 }
 
-/* A list, page by page with --all: one table of every page (with --json, each page's reply
- * line); without --all, a hint naming the cursor of the next page when there is one.
- * `member` is the reply's array, `show` prints a reply holding every row. */
-static int cmd_list_pages(struct rpc *r, json_t *req, json_t *local, const char *member,
-    void (*show)(json_t *reply))
+/* A list, page by page with --all: each page's rows as they come, under one heading (with
+ * --json, each page's reply line); without --all, a hint naming the cursor of the next page
+ * when there is one. Nothing is kept from page to page but the cursors seen: a server whose
+ * cursors come back to one already followed ends the listing there instead of looping.
+ * `show` prints a page's rows (with the heading on the first page). */
+static int cmd_list_pages(struct rpc *r, json_t *req, json_t *local,
+    void (*show)(json_t *reply, int first))
 {
-	int all = json_is_true(json_object_get(local, "all")), rc;
-	json_t *rows = json_array(), *reply = NULL, *next = NULL, *prev = NULL, *shown;
+	int all = json_is_true(json_object_get(local, "all")), rc, first = 1;
+	json_t *seen = json_object(), *reply = NULL, *next = NULL;
 
-	if (rows == NULL)
+	if (seen == NULL)
 		return CTL_CONN;
 	for (;;) {
 		rc = rpc_call(r, req, &reply);
 		if (rc != CTL_OK)
 			break;
-		json_array_extend(rows, json_object_get(reply, member));
-		json_decref(prev);
-		prev = next;
+		if (!r->json)
+			show(reply, first);
+		first = 0;
+		json_decref(next);
 		next = json_incref(json_object_get(reply, "next"));
 		json_decref(reply);
 		reply = NULL;
-		/* stop at the last page, and should a page not move on */
-		if (!all || !json_is_string(next) || (prev != NULL && json_equal(prev, next)))
+		if (!all || !json_is_string(next))
 			break;
+		if (json_object_get(seen, json_string_value(next)) != NULL) {
+			fprintf(stderr, "warning: the server gave the cursor %s a second time; the list "
+					"stops here\n", json_string_value(next));
+			break;
+		}
+		json_object_set_new(seen, json_string_value(next), json_true());
 		json_object_del(req, "id");
 		json_object_set(req, "after", next);
 	}
 	json_decref(reply);
-	if (rc == CTL_OK && !r->json) {
-		shown = json_pack("{s:O}", member, rows);
-		show(shown);
-		json_decref(shown);
-		if (!all && json_is_string(next))
-			printf("(more: --after %s for the next page, or --all)\n", json_string_value(next));
-	}
-	json_decref(prev);
+	if (rc == CTL_OK && !r->json && !all && json_is_string(next))
+		printf("(more: --after %s for the next page, or --all)\n", json_string_value(next));
 	json_decref(next);
-	json_decref(rows);
+	json_decref(seen);
 	return rc;
 }
 
 /* auction list [--all] */
 static int cmd_auction_list(struct rpc *r, json_t *req, json_t *local)
 {
-	return cmd_list_pages(r, req, local, "auctions", view_list);
+	return cmd_list_pages(r, req, local, view_list);
 }
 
 /* procurement list [--all] */
 static int cmd_procurement_list(struct rpc *r, json_t *req, json_t *local)
 {
-	return cmd_list_pages(r, req, local, "procurements", procview_list);
+	return cmd_list_pages(r, req, local, procview_list);
 }
 
 /* document get: fetch, decode, check the SHA-256, then write the content to -o FILE or to

@@ -400,17 +400,19 @@ void procview_procurement(FILE *f, json_t *p)
 }
 
 /* Print a procurement.list reply as a table. */
-void procview_list(json_t *reply)
+void procview_list(json_t *reply, int heading)
 {
 	json_t *list = json_object_get(reply, "procurements"), *p;
 	size_t i;
 
 	if (json_array_size(list) == 0) {
-		printf("no procurements\n");
+		if (heading)
+			printf("no procurements\n");
 		return;
 	}
-	printf("%6s  %-14s %-12s %4s  %-19s  %-19s  %s\n", "id", "kind", "state", "lots", "submissions until",
-	       "opening at", "title (buyer)");
+	if (heading)
+		printf("%6s  %-14s %-12s %4s  %-19s  %-19s  %s\n", "id", "kind", "state", "lots",
+		       "submissions until", "opening at", "title (buyer)");
 	json_array_foreach(list, i, p) {
 		int64_t t;
 		char dead[64] = "-", open[64] = "-";

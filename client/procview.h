@@ -33,8 +33,9 @@ void procview_outcome(json_t *p, json_t *lot, char *buf, size_t n);
 /* Print the offers of the viewing supplier (your_offers), if there are any. */
 void procview_your_offers(FILE *f, json_t *p);
 
-/* Print a procurement.list reply as a table. */
-void procview_list(json_t *reply);
+/* Print a procurement.list reply as a table: rows, after the heading when `heading` (then
+ * an empty list says so). */
+void procview_list(json_t *reply, int heading);
 
 /* Print the reply to quote.* or bid.submit/withdraw/confirm; req is the request sent. */
 void procview_offer(json_t *req, json_t *reply);

@@ -314,17 +314,19 @@ void view_register(json_t *reply)
 }
 
 /* Print an auction.list reply as a table. */
-void view_list(json_t *reply)
+void view_list(json_t *reply, int heading)
 {
 	json_t *list = json_object_get(reply, "auctions"), *a;
 	size_t i;
 
 	if (json_array_size(list) == 0) {
-		printf("no auctions\n");
+		if (heading)
+			printf("no auctions\n");
 		return;
 	}
-	printf("%6s  %-9s %-3s %18s %18s %5s  %-19s  %s\n", "id", "state", "cur", "start price", "best price",
-	       "bids", "ends at", "title");
+	if (heading)
+		printf("%6s  %-9s %-3s %18s %18s %5s  %-19s  %s\n", "id", "state", "cur", "start price",
+		       "best price", "bids", "ends at", "title");
 	json_array_foreach(list, i, a) {
 		long long id = 0, bids = 0;
 		int64_t ends;

@@ -48,8 +48,9 @@ void view_hello(json_t *reply, int64_t skew_ms);
 /* Print a participant.register reply. */
 void view_register(json_t *reply);
 
-/* Print an auction.list reply as a table. */
-void view_list(json_t *reply);
+/* Print an auction.list reply as a table: rows, after the heading when `heading` (then an
+ * empty list says so). */
+void view_list(json_t *reply, int heading);
 
 /* Print an auction.bid reply on one line; currency may be NULL. */
 void view_bid(json_t *reply, const char *currency);

@@ -11,8 +11,12 @@ set -euo pipefail
 # postgresql-15 provides the server binaries in /usr/lib/postgresql/15/bin (initdb, pg_ctl);
 # postgresql-contrib provides pgbench. The system cluster the postgresql package may create
 # on port 5432 is never used: tenderd's scripts run their own cluster (scripts/pgctl.sh).
+# clang and libclang-rt-14-dev (the sanitizer and libFuzzer runtimes, only recommended by
+# clang) build the fuzz targets that `make test` runs; llvm provides llvm-symbolizer for
+# readable sanitizer reports.
 PACKAGES=(
     build-essential pkg-config
+    clang libclang-rt-14-dev llvm
     libevent-dev libssl-dev libpq-dev libjansson-dev libcmocka-dev libunistring-dev
     postgresql-15 postgresql-client-15 postgresql-contrib
     openssl

@@ -279,18 +279,36 @@ admin_on_hup(evutil_socket_t sig, short what, void *arg)
 	admin_reload(s);
 }
 
-/* Warn when the descriptor limit cannot hold max_conns connections: accept() would
- * fail with EMFILE before max_conns is reached (conn.c pauses accepting then). */
+/*
+ * Make the descriptor limit hold max_conns connections plus 64 for the listener, the
+ * database, logs and the TLS files: raise the soft limit towards the hard one (as far as
+ * needed), and warn when even the hard limit is too low: accept() would fail with EMFILE
+ * before max_conns is reached (conn.c pauses accepting then).
+ */
 static void
 admin_check_nofile(const struct server *s)
 {
 	struct rlimit rl;
+	rlim_t want = (rlim_t)s->cfg.max_conns + 64;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    (long long)rl.rlim_cur < (long long)s->cfg.max_conns + 64)
-		log_warn("the descriptor limit (%llu) is below max_conns (%ld) + 64: connections "
-		    "beyond it wait in the kernel's queue; raise it (LimitNOFILE) or lower max_conns",
-		    (unsigned long long)rl.rlim_cur, s->cfg.max_conns);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != rl.rlim_cur) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info("descriptor limit raised from %llu to %llu", (unsigned long long)was,
+			    (unsigned long long)rl.rlim_cur);
+		else if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return;
+		if (rl.rlim_cur >= want)
+			return;
+	}
+	log_warn("the descriptor limit (%llu) is below max_conns (%ld) + 64: connections "
+	    "beyond it wait in the kernel's queue; raise it (LimitNOFILE) or lower max_conns",
+	    (unsigned long long)rl.rlim_cur, s->cfg.max_conns);
 }
 
 /* Install SIGHUP and the file watch for the context in force. */

@@ -1,6 +1,7 @@
 /* Live auctions in memory: the engine state, what each viewer may see of it,
  * watchers and the timer that moves the auction along the clock. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,24 @@ book_free(struct book *b)
 	free(b->title);
 	free(b->cancel_reason);
 	watch_drop_target(b->srv, &b->watchers);
+	map_free(&b->bids_by_org);
 	free(b);
+}
+
+/* See server.h. */
+long
+book_bids_of(const struct book *b, int64_t org)
+{
+	return (long)(intptr_t)map_get(&b->bids_by_org, org);
+}
+
+/* See server.h. */
+int
+book_count_bids(struct book *b, int64_t org, long delta)
+{
+	long n = book_bids_of(b, org) + delta;
+
+	return map_put(&b->bids_by_org, org, (void *)(intptr_t)(n > 0 ? n : 0));
 }
 
 /* A step as the buyer gave it. */
@@ -182,62 +200,39 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	return j;
 }
 
-/* A view depends only on the viewer's role and organization: watchers of one
- * class share one serialized message per broadcast. */
-struct book_class {
-	enum role role;
-	int64_t org;
-	struct conn_text *text;
-};
+/* The class of a viewer: a view depends on the organization only when it has
+ * bid (its rank and price, "you" in the ranking) or owns the auction. */
+static struct watch_class
+book_class_of(struct server *s, void *target, const struct participant *v)
+{
+	const struct book *b = target;
+	struct watch_class k = { (int)v->role, -1 };
 
-/* Send an event to every watcher, each with the view of its class. */
+	(void)s;
+	if (auction_entry_of(&b->a, v->org->id) != NULL)
+		k.org = v->org->id;
+	else if (v->role == ROLE_BUYER && v->org->id == b->a.p.buyer_org)
+		k.org = -2;
+	return k;
+}
+
+/* The view an event carries. */
+static json_t *
+book_event_view(struct server *s, void *target, const struct participant *v)
+{
+	return book_view(s, target, v, 1);
+}
+
+/* Send an event to every watcher, each with the view of its class (watch.c). */
 void
 book_broadcast(struct server *s, struct book *b, const char *event, const char *reason)
 {
-	struct book_class cls[16];
-	size_t ncls = 0, n;
-	uint64_t *ids;
+	struct watch_msg ev = {
+		.event = event, .reason = reason, .field = "auction", .kind = WATCH_AUCTION,
+		.id = b->a.id, .target = b, .class_of = book_class_of, .view = book_event_view,
+	};
 
-	/* by id from a copy: a send may close its connection, which leaves the list */
-	n = watch_conns(&b->watchers, &ids);
-	for (size_t i = 0; i < n; i++) {
-		struct conn *c = conn_get(s, ids[i]);
-		const struct participant *who;
-		struct book_class *k = NULL;
-		if (c == NULL)
-			continue;
-		who = conn_ident(c)->who;
-		for (size_t j = 0; j < ncls && k == NULL; j++)
-			if (cls[j].role == who->role && cls[j].org == who->org->id)
-				k = &cls[j];
-		if (k == NULL) {
-			json_t *msg = json_pack("{s:s}", "event", event);
-			char *text;
-			if (reason)
-				json_object_set_new(msg, "reason", json_string(reason));
-			json_object_set_new(msg, "auction", book_view(s, b, who, 1));
-			text = json_dumps(msg, JSON_COMPACT);
-			json_decref(msg);
-			if (text == NULL)
-				continue;
-			if (ncls == sizeof(cls) / sizeof(cls[0])) {
-				/* many classes: this one is not kept */
-				outbox_emit(s, c, text, strlen(text));
-				free(text);
-				continue;
-			}
-			k = &cls[ncls];
-			k->role = who->role;
-			k->org = who->org->id;
-			if ((k->text = conn_text_new(text, strlen(text))) == NULL)
-				continue;
-			ncls++;
-		}
-		outbox_emit_shared(s, c, k->text);
-	}
-	free(ids);
-	for (size_t j = 0; j < ncls; j++)
-		conn_text_release(cls[j].text);
+	watch_broadcast(s, &b->watchers, &ev);
 }
 
 /* The reason an update names: the most significant of the changes it shows. */

@@ -57,6 +57,10 @@ static const struct config_entry config_table[] = {
 	{ "max_open_procedures_per_buyer", L(max_open_procedures_per_buyer), "200", 1, 1000000, "procurements of one buyer organization not yet complete, cancelled or unsuccessful" },
 	{ "max_open_auctions_per_buyer", L(max_open_auctions_per_buyer), "200", 1, 1000000, "scheduled or running auctions one buyer organization has created" },
 	{ "max_documents_per_procedure", L(max_documents_per_procedure), "50", 1, 10000, "documents of one procurement, amendments included" },
+	{ "max_amendments_per_procedure", L(max_amendments_per_procedure), "100", 1, 1000000, "amendments of one procurement" },
+	{ "max_bids_per_bidder", L(max_bids_per_bidder), "10000", 1, 100000000, "bids one organization may place in one auction, refused ones included" },
+	{ "max_scorings_per_offer", L(max_scorings_per_offer), "100", 1, 1000000, "bid.score requests accepted for one offer" },
+	{ "max_offer_revisions", L(max_offer_revisions), "100", 1, 1000000, "submissions of one offer (its first and every revision) by its supplier organization" },
 	{ "log_level", CONFIG_T_LEVEL, offsetof(struct config, log_level), "info", 0, 0, "debug, info, warn or error" },
 	/* TLS, reload and per-address limits */
 	{ "tls_min_version", W(tls_min_version), "1.2", 0, 0, "oldest TLS version accepted: 1.2 (ECDHE with AEAD ciphers only) or 1.3" },

@@ -34,6 +34,10 @@ struct config {
 	long max_open_procedures_per_buyer;
 	long max_open_auctions_per_buyer;
 	long max_documents_per_procedure;
+	long max_amendments_per_procedure;
+	long max_offer_revisions;
+	long max_scorings_per_offer;
+	long max_bids_per_bidder;
 	char log_level[16];
 	/* TLS, reload and per-address limits */
 	char tls_min_version[8];

@@ -29,6 +29,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "server/frame.h"
 #include "server/server.h"
 
 #define CONN_MAX_PENDING 64     /* requests awaiting a commit before reading pauses */
@@ -412,30 +413,31 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	for (long i = 0; i < c->s->cfg.lines_per_wakeup; i++) {
-		size_t eol_len = 0, len;
+		size_t eol_len = 0, len, n;
 		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		const char *buf = NULL;
+		struct frame f;
 		char *line;
 
-		if (p.pos < 0) {
-			if (evbuffer_get_length(in) > (size_t)max + 1) {
-				conn_line_too_long(c);
-			}
+		/* the rules live in frame.c; here only the bytes they need are made contiguous */
+		n = frame_window((ssize_t)p.pos, evbuffer_get_length(in), (size_t)max);
+		if (n > 0 && (buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n)) == NULL)
 			return;
-		}
-		if (p.pos > max + 1) {
+		switch (frame_next(buf, n, (size_t)max, &f)) {
+		case FRAME_MORE:
+			return;
+		case FRAME_TOO_LONG:
 			conn_line_too_long(c);
 			return;
+		case FRAME_LINE:
+			break;
 		}
-		line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
-		if (line == NULL)
+		if ((line = malloc(f.len + 1)) == NULL)
 			return;
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if ((long)len > max) {
-			free(line);
-			conn_line_too_long(c);
-			return;
-		}
+		len = f.len;
+		memcpy(line, buf, len);
+		line[len] = '\0';
+		evbuffer_drain(in, f.used);
 		c->last_in = time_mono_ms();
 		if (len > 0)
 			c->s->on_line(c->s, c, line, len);
@@ -606,7 +608,8 @@ conn_close(struct conn *c, const char *reason)
 		conn_addr_handshake_done(c, 0);
 	conn_addr_release(c);
 	c->state = CONN_CLOSING;
-	c->s->on_conn_gone(c->s, &c->watches);  /* it leaves every watch list at once */
+	if (c->s->on_conn_close)  /* e.g. it leaves every watch list at once */
+		c->s->on_conn_close(c->s, c);
 	map_del(&c->s->conns, (int64_t)c->ident.id);
 	c->s->nconns--;
 	if (c->counted)
@@ -653,7 +656,8 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (ssl && SSL_is_init_finished(ssl) && !c->finished)
 		SSL_shutdown(ssl);  /* best effort close_notify */
 	ERR_clear_error();
-	c->s->on_conn_gone(c->s, &c->watches);  /* empty unless never closed (shutdown) */
+	if (c->s->on_conn_close)  /* nothing left unless never closed (shutdown) */
+		c->s->on_conn_close(c->s, c);
 	bufferevent_free(c->bev);
 	event_free(c->timer);
 	event_free(c->stuck);

@@ -146,6 +146,8 @@ struct db_boot_sink {
 	int (*participant)(void *arg, const struct db_boot_participant *p);
 	int (*auction)(void *arg, const struct db_boot_auction *a);
 	int (*bid)(void *arg, const struct db_boot_bid *b);
+	/* refused bids recorded per (auction, organization) */
+	int (*refused)(void *arg, int64_t auction_id, int64_t org_id, int64_t count);
 };
 
 /* Largest ids in use, for allocating new ones. */

@@ -400,6 +400,28 @@ boot_load_bids(PGconn *pg, const struct db_boot_sink *sink, int64_t *max_bid, ch
 	}
 }
 
+/* The refused bids recorded per auction and organization, through the sink. */
+static int
+boot_load_refused(PGconn *pg, const struct db_boot_sink *sink, char *cause, size_t n)
+{
+	PGresult *r = boot_query(pg, "SELECT auction_id, organization_id, count(*) FROM auction_log"
+	    " WHERE kind = 'bid_refused' AND organization_id IS NOT NULL GROUP BY 1, 2", cause, n);
+
+	if (r == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (sink->refused(sink->arg, boot_i64(r, i, 0), boot_i64(r, i, 1),
+		    boot_i64(r, i, 2)) < 0) {
+			snprintf(cause, n, "the refused bids of auction %lld cannot be counted",
+			    (long long)boot_i64(r, i, 0));
+			PQclear(r);
+			return -1;
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
 /* Replay the procurement log in order through the sink. */
 static int
 boot_load_proc_log(PGconn *pg, const struct db_boot_sink *sink, char *cause, size_t n)
@@ -569,7 +591,8 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 		}
 	}
 	PQclear(r);
-	if (boot_load_bids(pg, sink, max_bid, cause, n) < 0)
+	if (boot_load_bids(pg, sink, max_bid, cause, n) < 0 ||
+	    boot_load_refused(pg, sink, cause, n) < 0)
 		goto out;
 	if ((r = boot_query(pg, "SELECT coalesce(max(id), 0) FROM procurements", cause, n)) == NULL)
 		goto out;

@@ -273,7 +273,16 @@ load_bid(void *arg, const struct db_boot_bid *r)
 		    (long long)r->id, (long long)r->seq, auction_err_code(e));
 		return -1;
 	}
-	return 0;
+	return r->seeded ? 0 : book_count_bids(b, r->org_id, 1);
+}
+
+/* Loader: the refused bids an organization placed in an auction count towards its limit. */
+static int
+load_refused(void *arg, int64_t auction_id, int64_t org_id, int64_t count)
+{
+	struct book *b = book_get(arg, auction_id);
+
+	return b == NULL ? 0 : book_count_bids(b, org_id, (long)count);
 }
 
 /* Loader: one procurement log row, replayed. */
@@ -314,7 +323,7 @@ restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
 {
 	struct db_boot_sink sink = {
 		.arg = s, .org = load_org, .participant = load_participant, .auction = load_auction,
-		.bid = load_bid, .proc_log = load_proc_log,
+		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
 	};
 	struct db_boot_ids ids = { 0 };
 	int64_t t0 = time_mono_ms();
@@ -410,7 +419,7 @@ wire(struct server *s)
 	s->lot_auction_closed = proc_auction_closed;  /* the end of a tender lot's auction */
 	s->on_line = proto_handle_line;
 	s->on_sent = proto_sent;
-	s->on_conn_gone = watch_drop_conn;
+	s->on_conn_close = watch_drop_conn;
 	s->cmdline_config = args_to_config;
 	return 0;
 }

@@ -53,6 +53,7 @@ struct cmd {
 	/* bid result */
 	int64_t bid_id;
 	struct auction_bid_result res;
+	int bid_counted;            /* counted in book_bids_of (undone if the batch fails) */
 };
 
 /* ---- commands ---- */
@@ -252,6 +253,14 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		    "in this auction");
 		return 0;
 	}
+	/* Accepted and refused bids are both recorded: beyond the limit, neither is. */
+	if (book_bids_of(b, k->t.who->org->id) >= s->cfg.max_bids_per_bidder) {
+		snprintf(msg, sizeof(msg), "max_bids_per_bidder (%ld) reached: this organization has "
+		    "placed as many bids in this auction as allowed", s->cfg.max_bids_per_bidder);
+		txn_refuse(s, &k->t, "limit_exceeded", msg);
+		return 0;
+	}
+	k->bid_counted = book_count_bids(b, k->t.who->org->id, 1) == 0;
 	ops_touch(s, b);
 	k->bid_id = s->next_bid_id;
 	prev_end = b->a.ends_at;
@@ -710,9 +719,20 @@ ops_commit_register(struct server *s, struct txn_cmd *t)
 	    role_name(p->role), k->cert.fp);
 }
 
+/* A bid whose batch failed: it no longer counts against max_bids_per_bidder. */
+static void
+ops_bid_abort(struct server *s, struct txn_cmd *t)
+{
+	struct cmd *k = (struct cmd *)t;
+	struct book *b = k->bid_counted ? book_get(s, k->auction_id) : NULL;
+
+	if (b != NULL)
+		book_count_bids(b, t->who->org->id, -1);
+}
+
 /* A tick dropped with the queue (the database went away): the timer may queue again. */
 static void
-ops_tick_dropped(struct server *s, struct txn_cmd *t)
+ops_tick_abort(struct server *s, struct txn_cmd *t)
 {
 	struct book *b = book_get(s, ((struct cmd *)t)->auction_id);
 
@@ -720,14 +740,15 @@ ops_tick_dropped(struct server *s, struct txn_cmd *t)
 		b->tick_queued = 0;
 }
 
-static const struct txn_cmd_ops ops_bid_ops = { ops_apply_bid, ops_commit_bid, NULL, cmd_free };
+static const struct txn_cmd_ops ops_bid_ops = {
+	ops_apply_bid, ops_commit_bid, ops_bid_abort, cmd_free };
 static const struct txn_cmd_ops ops_create_ops = {
 	ops_apply_create, ops_commit_auction, NULL, cmd_free };
 static const struct txn_cmd_ops ops_cancel_ops = {
 	ops_apply_cancel, ops_commit_auction, NULL, cmd_free };
 static const struct txn_cmd_ops ops_register_ops = {
 	ops_apply_register, ops_commit_register, NULL, cmd_free };
-static const struct txn_cmd_ops ops_tick_ops = { ops_apply_tick, NULL, ops_tick_dropped, cmd_free };
+static const struct txn_cmd_ops ops_tick_ops = { ops_apply_tick, NULL, ops_tick_abort, cmd_free };
 static const struct txn_cmd_ops ops_status_ops = {
 	ops_apply_status, ops_commit_status, NULL, cmd_free };
 

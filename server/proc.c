@@ -88,6 +88,16 @@ proc_lot_index(const struct proc *p, int64_t lot_id)
 /* The message of the last limit refusal (read at once by the caller). */
 static char proc_limit_msg[256];
 
+/* The field the last refusal names (NULL: none); see proc_refused_field(). */
+static const char *proc_field;
+
+/* See server.h. */
+const char *
+proc_refused_field(void)
+{
+	return proc_field;
+}
+
 /* Refuse a change for a limit: code limit_exceeded, message naming it and its value. */
 static int
 proc_limit(const char **code, const char **message, const char *name, long value,
@@ -786,39 +796,55 @@ proc_visible(const struct proc *p, const struct participant *v)
 	return p->pr.state != PROC_DRAFT || proc_is_owner(p, v) || v->role == ROLE_OPERATOR;
 }
 
+/* The class of a viewer: a view depends on the organization only when it has
+ * an offer (its own offers, "you" in the opening record). */
+static struct watch_class
+proc_class_of(struct server *s, void *target, const struct participant *v)
+{
+	const struct proc *p = target;
+	struct watch_class k = { (int)v->role, -1 };
+
+	(void)s;
+	for (size_t i = 0; i < p->pr.noffers && k.org < 0; i++)
+		if (p->pr.offers[i].org == v->org->id)
+			k.org = v->org->id;
+	return k;
+}
+
+/* The view an event carries. */
+static json_t *
+proc_event_view(struct server *s, void *target, const struct participant *v)
+{
+	return proc_view(s, target, v);
+}
+
+/* Amendments also go to suppliers with a live offer who do not watch. */
+static int
+proc_has_live_offer(struct server *s, void *target, const struct participant *v)
+{
+	const struct proc *p = target;
+
+	(void)s;
+	if (v->role != ROLE_SUPPLIER)
+		return 0;
+	for (size_t k = 0; k < p->pr.noffers; k++)
+		if (p->pr.offers[k].org == v->org->id && p->pr.offers[k].status == OFFER_ACTIVE)
+			return 1;
+	return 0;
+}
+
 /* Send an event to every watcher and, for amendments, to every connected
- * participant of an organization with an offer. */
+ * participant of an organization with an offer (watch.c: once per class). */
 static void
 proc_broadcast(struct server *s, struct proc *p, const char *event, const char *reason)
 {
-	size_t it = 0, n;
-	uint64_t *ids;
-	void *cv;
-	int64_t cid;
+	struct watch_msg ev = {
+		.event = event, .reason = reason, .field = "procurement", .kind = WATCH_PROC,
+		.id = p->pr.id, .target = p, .class_of = proc_class_of, .view = proc_event_view,
+		.also = strcmp(reason, "amended") == 0 ? proc_has_live_offer : NULL,
+	};
 
-	/* by id from a copy: a send may close its connection, which leaves the list */
-	n = watch_conns(&p->watchers, &ids);
-	for (size_t i = 0; i < n; i++) {
-		struct conn *c = conn_get(s, ids[i]);
-		if (c != NULL)
-			conn_send(c, json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
-			    "procurement", proc_view(s, p, conn_ident(c)->who)));
-	}
-	free(ids);
-	if (strcmp(reason, "amended") != 0)
-		return;
-	while (map_next(&s->conns, &it, &cid, NULL, &cv)) {
-		struct conn *c = conn_get(s, (uint64_t)cid);
-		const struct participant *who;
-		int has = 0;
-		if (c == NULL || (who = conn_ident(c)->who) == NULL || who->role != ROLE_SUPPLIER)
-			continue;
-		for (size_t k = 0; k < p->pr.noffers && !has; k++)
-			has = p->pr.offers[k].org == who->org->id && p->pr.offers[k].status == OFFER_ACTIVE;
-		if (has && !watch_has(c, WATCH_PROC, p->pr.id))
-			conn_send(c, json_pack("{s:s, s:s, s:o}", "event", event, "reason", reason,
-			    "procurement", proc_view(s, p, who)));
-	}
+	watch_broadcast(s, &p->watchers, &ev);
 }
 
 /* ---- timers ---- */
@@ -865,13 +891,14 @@ proc_cmd_apply(struct server *s, struct txn_cmd *t)
 	    &message);
 
 	if (!keep && t->conn_id)
-		txn_refuse(s, t, code ? code : "internal", message ? message : "refused");
+		txn_reply(s, t, proto_error(t->id, code ? code : "internal",
+		    message ? message : "refused", proc_refused_field()));
 	return keep;
 }
 
-/* A clock change dropped with the queue: the timer may queue again. */
+/* A clock change dropped with the queue (or rolled back): the timer may queue again. */
 static void
-proc_cmd_dropped(struct server *s, struct txn_cmd *t)
+proc_cmd_abort(struct server *s, struct txn_cmd *t)
 {
 	struct proc *p = t->conn_id == 0 ? proc_get(s, ((struct proc_cmd *)t)->proc_id) : NULL;
 
@@ -890,7 +917,7 @@ proc_cmd_free(struct txn_cmd *t)
 }
 
 static const struct txn_cmd_ops proc_cmd_ops = {
-	proc_cmd_apply, NULL, proc_cmd_dropped, proc_cmd_free,
+	proc_cmd_apply, NULL, proc_cmd_abort, proc_cmd_free,
 };
 
 /* Queue a change made by `c` (or the clock when c is NULL); `detail` is stolen. */
@@ -1109,6 +1136,26 @@ proc_values(json_t *jlot, json_t *vals, int64_t *out)
 	return 0;
 }
 
+/* Whether every score of a bid.score fits: a scored criterion of the offer's lot, an
+ * integer within 0..max (PROC_OK or PROC_E_SCORE). The state is the engine's to check. */
+static enum proc_err
+proc_scores_check(const struct proc *p, const struct proc_offer *o, json_t *jlot, json_t *scores)
+{
+	int li = proc_lot_index(p, o->lot_id);
+	const struct proc_lot *l = li >= 0 ? &p->pr.lots[li] : NULL;
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(scores, k, v) {
+		int ci = proc_crit_index(jlot, k);
+		if (l == NULL || ci < 1 || ci >= l->ncrit || l->crit[ci].kind != CRIT_SCORED ||
+		    !json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > l->crit[ci].max)
+			return PROC_E_SCORE;
+	}
+	return PROC_OK;
+}
+
 /* Start-up: link tender_auction lots to their loaded auctions. */
 void
 proc_restore_finish(struct server *s)
@@ -1165,6 +1212,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 	int sealed = 0;
 	int64_t lot = 0, offer = 0;
 
+	proc_field = NULL;
 	if (strcmp(kind, "created") == 0) {
 		struct proc_params pp;
 		struct proc_lot lots[PROC_MAX_LOTS];
@@ -1216,6 +1264,10 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		return 0;
 	}
 	before = p->pr.state;
+	/* The engine refuses beyond these, after its other checks; replay applies what was
+	 * recorded whatever the limits are now. */
+	p->pr.max_amendments = replay ? 0 : (int)s->cfg.max_amendments_per_procedure;
+	p->pr.max_revisions = replay ? 0 : (int)s->cfg.max_offer_revisions;
 	if (strcmp(kind, "tick") == 0 || strcmp(kind, "tendering") == 0 ||
 	    strcmp(kind, "opened") == 0 || strcmp(kind, "decided") == 0) {
 		int ev;
@@ -1235,6 +1287,18 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		struct proc_lot lots[PROC_MAX_LOTS];
 		json_t *doc = json_object_get(d, "document");
 		int nl;
+		size_t have = json_array_size(json_object_get(p->doc, "documents"));
+		size_t adds = json_array_size(json_object_get(d, "documents"));
+		/* checked when the request came, and again here: amendments queued before
+		 * this one may have added documents since */
+		if (!replay && have + adds > (size_t)s->cfg.max_documents_per_procedure) {
+			char what[128];
+			snprintf(what, sizeof(what), "the procurement has %zu documents and this adds %zu",
+			    have, adds);
+			proc_field = "documents";
+			return proc_limit(code, message, "max_documents_per_procedure",
+			    s->cfg.max_documents_per_procedure, what);
+		}
 		proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
 		e = proc_amend(&p->pr, &pp, lots, nl, at);
 		if (e == PROC_OK) {
@@ -1322,9 +1386,23 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		}
 	} else if (strcmp(kind, "offer_withdrawn") == 0 || strcmp(kind, "offer_confirmed") == 0) {
 		struct proc_offer *o;
+		int needed;
 		lot = ji(d, "lot");
+		o = proc_offer_of(&p->pr, lot, who->org->id);
+		needed = o != NULL && o->needs_confirm;
 		e = kind[6] == 'w' ? proc_withdraw(&p->pr, lot, who->org->id, at) :
 		    proc_confirm(&p->pr, lot, who->org->id, at);
+		/* A confirmation changes needs_confirm or nothing: one that is not needed is
+		 * refused, so confirmations are bounded by amendments (and two of them never
+		 * write the same offer_revisions row). Old logs may hold such rows: replay
+		 * takes them. */
+		if (e == PROC_OK && kind[6] == 'c' && !needed && !replay) {
+			snprintf(proc_msg, sizeof(proc_msg), "the offer needs no confirmation: it was "
+			    "submitted or confirmed after the last amendment (version %d)", p->pr.version);
+			*code = "bad_state";
+			*message = proc_msg;
+			return 0;
+		}
 		if (e == PROC_OK && (o = proc_offer_of(&p->pr, lot, who->org->id)) != NULL) {
 			offer = o->id;
 			json_object_set_new(d, "offer", json_integer(o->id));
@@ -1334,22 +1412,27 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		}
 	} else if (strcmp(kind, "scored") == 0) {
 		struct proc_offer *o = proc_offer_by_id(&p->pr, ji(d, "offer"));
-		json_t *jlot = o ? proc_doc_lot(p->doc, o->lot_id) : NULL, *v;
+		json_t *jlot = o ? proc_doc_lot(p->doc, o->lot_id) : NULL, *v, *x;
 		const char *k;
 		if (o == NULL) {
 			*code = "not_found";
 			*message = "no such offer";
 			return 0;
 		}
+		x = json_object_get(p->extras, I64(key, o->id));
+		if (!replay && ji(x, "scorings") >= s->cfg.max_scorings_per_offer)
+			return proc_limit(code, message, "max_scorings_per_offer",
+			    s->cfg.max_scorings_per_offer, "this offer has been scored as many times as "
+			    "allowed");
+		/* every score is checked before any is given: a refusal changes nothing */
+		e = proc_scores_check(p, o, jlot, json_object_get(d, "scores"));
 		json_object_foreach(json_object_get(d, "scores"), k, v) {
-			int ci = proc_crit_index(jlot, k);
-			if (ci < 0 || !json_is_integer(v)) {
-				e = PROC_E_SCORE;
+			if (e != PROC_OK)
 				break;
-			}
-			if ((e = proc_score(&p->pr, o->id, ci, json_integer_value(v), at)) != PROC_OK)
-				break;
+			e = proc_score(&p->pr, o->id, proc_crit_index(jlot, k), json_integer_value(v), at);
 		}
+		if (e == PROC_OK && x != NULL)
+			json_object_set_new(x, "scorings", json_integer(ji(x, "scorings") + 1));
 		offer = o->id;
 		lot = o->lot_id;
 		p->notify |= PROC_N_UPDATE;
@@ -1387,6 +1470,13 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		*message = "unknown procedure change";
 		return 0;
 	}
+	if (e == PROC_E_LIMIT && kind[0] == 'a')
+		return proc_limit(code, message, "max_amendments_per_procedure",
+		    s->cfg.max_amendments_per_procedure, "this procurement has been amended as many "
+		    "times as allowed");
+	if (e == PROC_E_LIMIT)
+		return proc_limit(code, message, "max_offer_revisions", s->cfg.max_offer_revisions,
+		    "this organization has submitted its offer on this lot as many times as allowed");
 	if (e != PROC_OK)
 		return proc_refuse(p, kind, e, at, lot, code, message);
 	if (replay)

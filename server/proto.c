@@ -13,12 +13,76 @@
 #include "server/optab.h"
 #include "server/server.h"
 
+/* Length of the well-formed UTF-8 sequence at `s` (1 to 4 bytes), 0 when there is none. */
+static size_t
+proto_utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		n = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		n = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	/* no overlong forms, no surrogates, nothing above U+10FFFF */
+	if (s[0] == 0xE0)
+		lo = 0xA0;
+	else if (s[0] == 0xED)
+		hi = 0x9F;
+	else if (s[0] == 0xF0)
+		lo = 0x90;
+	else if (s[0] == 0xF4)
+		hi = 0x8F;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+/*
+ * A copy of `text` with each byte outside well-formed UTF-8 replaced by '?', or
+ * NULL when it is well-formed already (or out of memory). Messages quote the
+ * client's bytes: jansson's "near '...'" and a %.64s of an operation name can
+ * cut a character in two, and JSON strings must be UTF-8 (jansson refuses to
+ * build the reply otherwise, and the client would get none).
+ */
+static char *
+proto_utf8_clean(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	char *copy;
+	size_t i = 0, k;
+
+	while (p[i] != '\0' && (k = proto_utf8_len(p + i)) > 0)
+		i += k;
+	if (p[i] == '\0' || (copy = strdup(text)) == NULL)
+		return NULL;
+	while (p[i] != '\0') {
+		if ((k = proto_utf8_len(p + i)) == 0) {
+			copy[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
+	return copy;
+}
+
 /* {"id":ID,"ok":false,"error":{"code":…,"message":…[,"field":…]}} */
 json_t *
 proto_error(json_t *id, const char *code, const char *message, const char *field)
 {
-	json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
+	char *clean = proto_utf8_clean(message);
+	json_t *err = json_pack("{s:s, s:s}", "code", code, "message", clean ? clean : message);
 
+	free(clean);
 	if (field)
 		json_object_set_new(err, "field", json_string(field));
 	return json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 0, "error", err);

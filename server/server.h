@@ -85,6 +85,7 @@ struct book {
 	int64_t proc_id;           /* tender_auction: the procedure and lot it decides */
 	int lot_id;
 	struct watch_list watchers;
+	struct map bids_by_org;    /* org id -> bids placed, accepted and refused (as intptr_t) */
 	/* the write path's bookkeeping (txn.h) */
 	struct txn_obj tx;
 	struct auction_mark mark;  /* state before the batch that last changed it */
@@ -185,7 +186,8 @@ struct server {
 	/* set at start-up (main.c): what flows up from the transport and the reload */
 	void (*on_line)(struct server *s, struct conn *c, const char *line, size_t len);
 	void (*on_sent)(struct conn *c, json_t *msg);  /* every message conn_send sends */
-	void (*on_conn_gone)(struct server *s, struct watch_list *watches);  /* closed, freed */
+	/* a connection closes (watch.c: it leaves every watch), called again when it is freed */
+	void (*on_conn_close)(struct server *s, struct conn *c);
 	int (*cmdline_config)(int argc, char **argv, int first, struct config *cfg, char *cause,
 	    size_t n);
 };
@@ -267,14 +269,39 @@ int watch_add(struct server *s, struct conn *c, int kind, int64_t target, struct
     char *why, size_t n);
 /* Stop `c` watching the procedure (nothing when it does not). */
 void watch_del(struct server *s, struct conn *c, int kind, int64_t target, struct watch_list *tl);
-/* The connection closes: leave every list it is in, free its links. */
-void watch_drop_conn(struct server *s, struct watch_list *mine);
+/* The connection closes: leave every list it is in, free its links (the
+ * transport's on_conn_close, set at start-up). */
+void watch_drop_conn(struct server *s, struct conn *c);
 /* The procedure is freed: take its links out of their connections. */
 void watch_drop_target(struct server *s, struct watch_list *tl);
-/* A copy of the watchers' connection ids (a broadcast may close some); the count. */
-size_t watch_conns(const struct watch_list *tl, uint64_t **ids);
-/* Does `c` watch this procedure? */
-int watch_has(struct conn *c, int kind, int64_t target);
+/* A class of viewers: viewers of one class see the same view of a procedure.
+ * `org` is the viewer's organization when its view depends on it, else a
+ * negative value the procedure chooses. */
+struct watch_class {
+	int role;
+	int64_t org;
+};
+/* One event for the watchers of one procedure of any kind. */
+struct watch_msg {
+	const char *event;         /* "auction.update", "procurement.update", ... */
+	const char *reason;        /* NULL: no reason field */
+	const char *field;         /* the field that holds the view: "auction", "procurement" */
+	int kind;                  /* WATCH_AUCTION or WATCH_PROC */
+	int64_t id;                /* the procedure's id */
+	void *target;              /* the book or proc */
+	/* the class of a viewer, and the view of the procedure for a viewer */
+	struct watch_class (*class_of)(struct server *s, void *target, const struct participant *v);
+	json_t *(*view)(struct server *s, void *target, const struct participant *v);
+	/* NULL, or which connected participants that do not watch get the event too */
+	int (*also)(struct server *s, void *target, const struct participant *v);
+};
+/*
+ * Send an event to every watcher in `tl` (and to those `also` names): rendered
+ * once per class of viewer, shared by reference, held back while a batch
+ * completes and then written through the lane, behind what each connection
+ * was sent before.
+ */
+void watch_broadcast(struct server *s, const struct watch_list *tl, const struct watch_msg *ev);
 
 /* ---- proto.c ---- */
 /* Decode one line and dispatch it. */
@@ -323,6 +350,11 @@ struct book *book_get(struct server *s, int64_t id);
 /* Re-arm the timer from the engine's next deadline. */
 void book_arm(struct server *s, struct book *b);
 void book_free(struct book *b);
+/* Bids an organization has placed in an auction, accepted and refused (recorded) ones, those
+ * of the batch being built included; seeded tender prices are not counted. */
+long book_bids_of(const struct book *b, int64_t org);
+/* Count `delta` bids of an organization; 0, or -1 when out of memory. */
+int book_count_bids(struct book *b, int64_t org, long delta);
 /* The auction as `viewer` may see it; `full` adds the ranking where allowed. */
 json_t *book_view(struct server *s, struct book *b, const struct participant *viewer, int full);
 /* Send an event to every watcher (each gets its own view). */
@@ -350,6 +382,8 @@ struct book *book_restore(struct server *s, const struct db_boot_auction *a);
 int proc_apply(struct server *s, const char *kind, json_t *detail, int64_t at,
     const struct participant *who, const char *fp, int replay, json_t **reply,
     const char **code, const char **message);
+/* The field the last refusal of proc_apply names (NULL: none). */
+const char *proc_refused_field(void);
 /* Procedures on the write path. */
 extern const struct txn_kind proc_txn;
 void proc_arm(struct server *s, struct proc *p);

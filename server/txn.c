@@ -379,6 +379,8 @@ txn_settle(struct server *s, enum db_outcome o, const char *why)
 		    t->ntouched);
 		txn_settle_objects(s, 0);
 		for (k = t->b_head; k; k = k->next) {
+			if (k->ops->abort)
+				k->ops->abort(s, k);
 			if (o == DB_LOST)
 				txn_refuse(s, k, "unavailable",
 				    "the database became unavailable; nothing was changed, retry later");
@@ -479,8 +481,8 @@ txn_db_state(void *arg, int up)
 	while (t->q_head) {
 		struct txn_cmd *k = t->q_head;
 		t->q_head = k->next;
-		if (k->ops->dropped)
-			k->ops->dropped(s, k);
+		if (k->ops->abort)
+			k->ops->abort(s, k);
 		txn_refuse(s, k, "unavailable", "the database is unavailable; nothing was changed, retry later");
 		txn_cmd_free(k);
 	}

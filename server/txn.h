@@ -58,8 +58,9 @@ struct txn_cmd_ops {
 	int (*apply)(struct server *s, struct txn_cmd *k);
 	/* The batch committed: reply (NULL: send `reply` if set). */
 	void (*commit)(struct server *s, struct txn_cmd *k);
-	/* Dropped before being applied (the database went away). NULL: nothing to undo. */
-	void (*dropped)(struct server *s, struct txn_cmd *k);
+	/* Refused without effect (dropped from the queue while the database is away, or its
+	 * batch did not commit): undo what it noted outside the objects' marks. NULL: nothing. */
+	void (*abort)(struct server *s, struct txn_cmd *k);
 	/* Free the command (NULL: free()). */
 	void (*free)(struct txn_cmd *k);
 };

@@ -210,6 +210,7 @@ class Tenderd:
         self.proc = None
         self.clients = []
         self.exit_codes = []  # (how it was stopped, exit code)
+        self.preexec = None   # run in the child before exec (limits)
 
     def args(self):
         a = [self.env.tenderd_bin, "--listen", "127.0.0.1:%d" % self.port,
@@ -237,7 +238,8 @@ class Tenderd:
             log.write(b"----- tenderd start %s\n" % " ".join(self.args()).encode())
             start_offset = log.tell()
             self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=sanitizer_env())
+                                         stdin=subprocess.DEVNULL, env=sanitizer_env(),
+                                         preexec_fn=self.preexec)
         if ready:
             self.wait_ready(start_offset)
         return self

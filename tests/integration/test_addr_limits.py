@@ -3,6 +3,8 @@ loopback address of its own on Linux) is refused beyond max_handshakes_per_addr 
 max_conns_per_addr, counted in the operators' stats, logged a line a second at most, and
 leaves clients of other addresses (127.0.0.1) untouched."""
 import socket
+
+import pytest
 import time
 
 import tdclient
@@ -120,3 +122,21 @@ def test_stats_is_for_operators(env, server):
     for name in ("buyer", "supplier1"):
         with server.client(name) as c:
             assert c.error("stats")["code"] == "forbidden"
+
+
+def test_descriptor_limit_raised_towards_the_hard_limit(env, tenderd_factory):
+    """A soft descriptor limit below max_conns + 64 is raised at start-up (up to the hard
+    limit) instead of leaving accept() to fail with EMFILE."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 2064:
+        pytest.skip("hard descriptor limit %d is too low for this test" % hard)
+    server = tenderd_factory(start=False, max_conns=2000)
+    server.preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    server.start()
+    log = server.log_text()
+    assert "descriptor limit raised from 1024 to 2064" in log, log
+    assert "descriptor limit (" not in log, log
+    with open("/proc/%d/limits" % server.proc.pid) as f:
+        line = [l for l in f if l.startswith("Max open files")][0]
+    assert line.split()[3] == "2064", line

@@ -125,3 +125,53 @@ def test_tenderctl_lists_page_with_the_cursor(env, server, unique):
         lines = [json.loads(x) for x in p.stdout.splitlines()]
         member = what + "s" if what == "auction" else "procurements"
         assert len(lines) == 3 and [x[member][0]["id"] for x in lines] == ids[::-1], lines
+
+
+class CyclingServer:
+    """A TLS server that answers every list request with one row and a `next` cursor that
+    goes round "2", "1", "2", ... for at most `pages` requests, counting them."""
+
+    def __init__(self, env, pages=40):
+        import socket
+        import ssl
+        import threading
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(env.cert("server"), env.key("server"))
+        self.ctx.load_verify_locations(env.ca)
+        self.ctx.verify_mode = ssl.CERT_OPTIONAL
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.pages, self.served = pages, 0
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        raw, _ = self.sock.accept()
+        with self.ctx.wrap_socket(raw, server_side=True) as tls:
+            f = tls.makefile("rwb")
+            for line in f:
+                req = json.loads(line)
+                if self.served == self.pages:
+                    return
+                self.served += 1
+                row = {"id": 100 - self.served, "state": "scheduled", "currency": "RUB",
+                       "start_price": "1000.00", "best_price": None, "bids": 0,
+                       "title": "Row %d" % self.served}
+                f.write(json.dumps({"id": req.get("id"), "ok": True, "auctions": [row],
+                                    "next": "2" if self.served % 2 else "1"}).encode() + b"\n")
+                f.flush()
+
+
+def test_tenderctl_all_stops_when_cursors_come_back(env):
+    """--all follows `next` only to cursors it has not followed yet: a server going round in
+    circles ends the listing instead of making tenderctl page (and hold rows) forever."""
+    fake = CyclingServer(env)
+    p = env.tenderctl("supplier1", "auction", "list", "--all", server=fake)
+    fake.thread.join(5)
+    assert fake.served == 3, (fake.served, p.stdout, p.stderr)
+    assert p.returncode == 0, p.stderr
+    assert "the server gave the cursor 2 a second time" in p.stderr, p.stderr
+    rows = [x for x in p.stdout.splitlines() if "Row " in x]
+    assert len(rows) == 3 and p.stdout.count("start price") == 1, p.stdout

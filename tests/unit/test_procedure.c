@@ -1581,6 +1581,38 @@ static void test_nomem(void **state)
 	proc_free(&pr);
 }
 
+/* max_amendments and max_revisions refuse with PROC_E_LIMIT, after the other checks and
+ * with nothing changed; 0 means no limit. */
+static void test_limits(void **state)
+{
+	struct procedure pr;
+	struct proc_lot l = lot_price(1, MAXP);
+	struct proc_params np = params(PROC_RFQ, 1);
+
+	(void)state;
+	setup_rfq(&pr, 1);
+	pr.max_amendments = 2;
+	assert_int_equal(proc_amend(&pr, &np, &l, 1, ENQ - 3), PROC_OK);
+	assert_int_equal(proc_amend(&pr, &np, &l, 1, ENQ - 2), PROC_OK);
+	assert_int_equal(proc_amend(&pr, &np, &l, 1, ENQ - 1), PROC_E_LIMIT);
+	assert_int_equal(pr.version, 3);
+	pr.max_revisions = 2;
+	submit_ok(&pr, 1, 7, 70, 5000, NULL, ENQ);
+	submit_ok(&pr, 1, 7, 0, 4000, NULL, ENQ + 1);
+	/* the checks before it still decide first */
+	assert_int_equal(proc_submit(&pr, 1, 7, 0, MAXP + 1, NULL, ENQ + 2, NULL), PROC_E_PRICE);
+	assert_int_equal(proc_submit(&pr, 1, 7, 0, 3000, NULL, ENQ + 2, NULL), PROC_E_LIMIT);
+	assert_int_equal(proc_offer_of(&pr, 1, 7)->revision, 2);
+	assert_int_equal(proc_offer_of(&pr, 1, 7)->price, 4000);
+	assert_int_equal(proc_withdraw(&pr, 1, 7, ENQ + 3), PROC_OK);
+	assert_int_equal(proc_submit(&pr, 1, 7, 0, 3000, NULL, ENQ + 4, NULL), PROC_E_LIMIT);
+	submit_ok(&pr, 1, 8, 80, 5000, NULL, ENQ + 5);
+	pr.max_revisions = 0;
+	submit_ok(&pr, 1, 7, 0, 3000, NULL, ENQ + 6);
+	assert_int_equal(proc_offer_of(&pr, 1, 7)->revision, 3);
+	proc_free(&pr);
+}
+
 /* Deterministic 64-bit LCG; returns the high 32 bits. */
 static uint32_t lcg_next(uint64_t *x)
 {
@@ -1757,6 +1789,7 @@ static void test_names(void **state)
 		{ PROC_E_NOT_FIRST, "not_first_ranked" },
 		{ PROC_E_UNSCORED, "scores_missing" },
 		{ PROC_E_NOMEM, "internal" },
+		{ PROC_E_LIMIT, "limit_exceeded" },
 	};
 	static const char *const states[] = { "draft", "published", "tendering", "opened",
 		"evaluation", "awarded", "complete", "unsuccessful", "cancelled" };
@@ -1842,6 +1875,7 @@ int main(void)
 		cmocka_unit_test(test_random_ranking),
 		cmocka_unit_test(test_evaluate_bounds),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

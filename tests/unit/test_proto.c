@@ -10,6 +10,7 @@
 
 #include "server/optab.h"
 #include "server/server.h"
+#include "tests/unit/proto_ident.h"
 
 /* ---- recorders standing in for conn.c and optab.c ---- */
 static json_t *sent[16];
@@ -26,27 +27,6 @@ conn_send(struct conn *c, json_t *msg)
 		sent[nsent++] = msg;
 	else
 		json_decref(msg);
-}
-
-/* The identity of the connection (a supplier): proto.c logs replies with it and checks
- * its role against the table. */
-const struct conn_ident *
-conn_ident(const struct conn *c)
-{
-	static struct cert cert = { .fp = "00112233445566778899aabbccddeeff" };
-	static struct org org = { .id = 1, .name = "Alpha" };
-	static struct participant who = { .id = 1, .org = &org, .name = "S1",
-	    .role = ROLE_SUPPLIER };
-	static struct conn_ident ident = { .id = 1, .cert = &cert, .who = &who };
-
-	(void)c;
-	return &ident;
-}
-
-const char *
-role_name(enum role r)
-{
-	return r == ROLE_BUYER ? "buyer" : r == ROLE_SUPPLIER ? "supplier" : "operator";
 }
 
 /* The handler of the table below: records what it was given. */

@@ -1,0 +1,34 @@
+/*
+ * Stand-ins for the connection identity and role names that server/proto.c
+ * uses (conn.c and registry code in the server): one supplier connection.
+ * Included by exactly one file of each program that links proto.o alone
+ * (tests/unit/test_proto*.c, fuzz/fuzz_proto.c).
+ */
+#ifndef TENDERD_TESTS_PROTO_IDENT_H
+#define TENDERD_TESTS_PROTO_IDENT_H
+
+#include "server/server.h"
+
+/* The identity of the connection (a supplier): proto.c logs replies with it and checks
+ * its role against the table of operations. */
+const struct conn_ident *
+conn_ident(const struct conn *c)
+{
+	static struct cert cert = { .fp = "00112233445566778899aabbccddeeff" };
+	static struct org org = { .id = 1, .name = "Alpha" };
+	static struct participant who = { .id = 1, .org = &org, .name = "S1",
+	    .role = ROLE_SUPPLIER };
+	static struct conn_ident ident = { .id = 1, .cert = &cert, .who = &who };
+
+	(void)c;
+	return &ident;
+}
+
+/* The name of a role, as the server's registry gives it. */
+const char *
+role_name(enum role r)
+{
+	return r == ROLE_BUYER ? "buyer" : r == ROLE_SUPPLIER ? "supplier" : "operator";
+}
+
+#endif
