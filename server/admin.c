@@ -236,7 +236,7 @@ admin_reload(struct server *s)
 
 	if (next == NULL)
 		return;
-	if (args_to_config(s->argc, s->argv, 1, next, cause, sizeof(cause)) < 0) {
+	if (s->cmdline_config(s->argc, s->argv, 1, next, cause, sizeof(cause)) < 0) {
 		a->reload_failures++;
 		log_error("RELOAD FAILED: %s; the settings in force stay", cause);
 		free(next);

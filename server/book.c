@@ -1,5 +1,6 @@
 /* Live auctions in memory: the engine state, what each viewer may see of it,
  * watchers and the timer that moves the auction along the clock. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ book_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct book *b = arg;
 
-	ops_tick(b->srv, b);
+	b->srv->book_due(b->srv, b);
 }
 
 /* Arm the timer at the engine's next deadline (or disarm it). */
@@ -269,7 +270,7 @@ book_update(struct server *s, struct book *b, int reasons)
 	int64_t now, left;
 
 	b->pending |= reasons & BOOK_N_UPDATE;
-	if (b->pending == 0 || b->dirty)
+	if (b->pending == 0 || b->tx.dirty)
 		return;  /* nothing to say, or the end of the batch in flight says it */
 	if (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED) {
 		/* auction.closed carried the final view */
@@ -312,7 +313,7 @@ book_update_all(struct server *s)
 
 	while (map_next(&s->books, &it, NULL, NULL, &v)) {
 		struct book *b = v;
-		if (b->pending && !b->dirty)
+		if (b->pending && !b->tx.dirty)
 			book_update_send(s, b, time_mono_ms());
 	}
 }
@@ -364,11 +365,104 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 	b->db_state = book_state_parse(r->state);
 	b->proc_id = r->procurement_id;
 	b->lot_id = r->lot_id;
-	b->touched_batch = -1;
-	b->created_batch = -1;
+	txn_obj_init(&b->tx, &book_txn);
 	if (map_put(&s->books, r->id, b) < 0) {
 		book_free(b);
 		return NULL;
 	}
 	return b;
 }
+
+/* ---- on the write path (txn.h) ---- */
+
+/* The book holding a write path's bookkeeping. */
+static struct book *
+book_of(struct txn_obj *o)
+{
+	return (struct book *)((char *)o - offsetof(struct book, tx));
+}
+
+/* Remember the state before the batch first changes the book. */
+static int
+book_mark(struct server *s, struct txn_obj *o)
+{
+	struct book *b = book_of(o);
+
+	auction_mark(&b->a, &b->mark);
+	b->mark_db_state = b->db_state;
+	b->mark_cancel = 0;
+	return 0;
+}
+
+/* The batch committed: auction.closed, or the update (now or at the end of
+ * update_interval); re-arm the timer. */
+static void
+book_commit(struct server *s, struct txn_obj *o)
+{
+	struct book *b = book_of(o);
+
+	if (b->notify & (AUCTION_EV_CLOSED | BOOK_N_CANCEL))
+		book_closed(s, b);
+	else
+		book_update(s, b, b->notify);
+	b->notify = 0;
+	book_arm(s, b);
+}
+
+/* The batch failed: back to the mark (bids after it dropped, standings rebuilt). */
+static void
+book_rollback(struct server *s, struct txn_obj *o)
+{
+	struct book *b = book_of(o);
+
+	auction_rollback(&b->a, &b->mark);
+	b->db_state = b->mark_db_state;
+	if (b->mark_cancel) {
+		free(b->cancel_reason);
+		b->cancel_reason = NULL;
+	}
+	b->notify = 0;
+	book_arm(s, b);
+	/* an update held back while the batch was in flight: from the state rolled
+	 * back to, which is committed */
+	book_update(s, b, 0);
+}
+
+/* The batch that created the auction failed: it never existed. */
+static void
+book_drop(struct server *s, struct txn_obj *o)
+{
+	struct book *b = book_of(o);
+
+	map_del(&s->books, b->a.id);
+	book_free(b);
+}
+
+/* A parked auction.get or auction.watch: the auction now. */
+static json_t *
+book_read(struct server *s, int64_t id, json_t *req_id, const struct participant *v)
+{
+	struct book *b = book_get(s, id);
+	json_t *r;
+
+	if (b == NULL)
+		return proto_error(req_id, "not_found", "no such auction", NULL);
+	r = proto_ok(req_id);
+	json_object_set_new(r, "auction", book_view(s, b, v, 1));
+	return r;
+}
+
+/* Re-arm every auction's timer. */
+static void
+book_rearm(struct server *s)
+{
+	size_t it = 0;
+	void *v;
+
+	while (map_next(&s->books, &it, NULL, NULL, &v))
+		book_arm(s, v);
+}
+
+const struct txn_kind book_txn = {
+	book_mark, book_commit, book_rollback, book_drop, book_read, book_rearm,
+};

@@ -125,7 +125,7 @@ conn_send(struct conn *c, json_t *msg)
 	char *text;
 
 	if (c != NULL && msg != NULL)
-		proto_sent(c, msg);  /* logs the reply to the request being handled */
+		c->s->on_sent(c, msg);  /* logs the reply to the request being handled */
 	if (c == NULL || c->state == CONN_CLOSING || msg == NULL) {
 		json_decref(msg);
 		return;
@@ -191,14 +191,41 @@ conn_write_now(struct conn *c, const char *text, size_t n)
 struct conn_lane_ent {
 	uint64_t conn_id;          /* 0: already written (connection closed meanwhile) */
 	int64_t at;                /* monotonic ms it entered the lane */
-	struct ops_text *t;
+	struct conn_text *t;
 };
 
 static void conn_on_lane(evutil_socket_t fd, short what, void *arg);
 
+/* Share malloc'd text (taken over); NULL, with the text freed, when out of memory. */
+struct conn_text *
+conn_text_new(char *text, size_t len)
+{
+	struct conn_text *t = malloc(sizeof(*t));
+
+	if (t == NULL) {
+		free(text);
+		return NULL;
+	}
+	t->refs = 1;
+	t->len = len;
+	t->text = text;
+	return t;
+}
+
+/* Drop one reference. */
+void
+conn_text_release(struct conn_text *t)
+{
+	if (t != NULL && --t->refs == 0) {
+		free(t->text);
+		free(t);
+	}
+}
+
+
 /* Queue a text for a connection. -1 when out of memory. */
 static int
-conn_lane_push(struct conn *c, struct ops_text *t)
+conn_lane_push(struct conn *c, struct conn_text *t)
 {
 	struct server *s = c->s;
 	struct conn_lane_ent *e;
@@ -249,7 +276,7 @@ conn_on_lane(evutil_socket_t fd, short what, void *arg)
 			conn_write_now(c, e->t->text, e->t->len);
 			written++;
 		}
-		ops_text_release(e->t);
+		conn_text_release(e->t);
 	}
 	if (s->lane_head < s->nlane) {
 		static const struct timeval zero = { 0, 0 };
@@ -286,7 +313,7 @@ conn_lane_free(struct server *s)
 	struct conn_lane_ent *q = s->lane;
 
 	for (size_t i = s->lane_head; i < s->nlane; i++)
-		ops_text_release(q[i].t);
+		conn_text_release(q[i].t);
 	free(s->lane);
 	s->lane = NULL;
 	s->lane_head = s->nlane = s->caplane = 0;
@@ -297,7 +324,7 @@ conn_lane_free(struct server *s)
 
 /* Send an event through the lane; written at once when the lane cannot take it. */
 void
-conn_send_event(struct conn *c, struct ops_text *t)
+conn_send_event(struct conn *c, struct conn_text *t)
 {
 	if (c == NULL || c->state == CONN_CLOSING)
 		return;
@@ -311,7 +338,7 @@ void
 conn_send_text(struct conn *c, const char *text, size_t n)
 {
 	char *copy;
-	struct ops_text *t;
+	struct conn_text *t;
 
 	if (c == NULL || c->state == CONN_CLOSING)
 		return;
@@ -319,14 +346,14 @@ conn_send_text(struct conn *c, const char *text, size_t n)
 		conn_write_now(c, text, n);
 		return;
 	}
-	if ((copy = malloc(n)) == NULL || (t = ops_text_new(copy, n)) == NULL) {
-		conn_write_now(c, text, n);  /* ops_text_new freed the copy */
+	if ((copy = malloc(n)) == NULL || (t = conn_text_new(copy, n)) == NULL) {
+		conn_write_now(c, text, n);  /* conn_text_new freed the copy */
 		return;
 	}
 	memcpy(copy, text, n);
 	if (conn_lane_push(c, t) < 0)
 		conn_write_now(c, text, n);
-	ops_text_release(t);
+	conn_text_release(t);
 }
 
 /* Enable or disable reading from the pauses in force. */
@@ -364,6 +391,15 @@ conn_send_event_error(struct conn *c, const char *code, const char *message)
 	    "message", message));
 }
 
+/* A line longer than max_line: say so and close. */
+static void
+conn_line_too_long(struct conn *c)
+{
+	conn_send(c, json_pack("{s:n, s:b, s:{s:s, s:s}}", "id", "ok", 0, "error", "code",
+	    "line_too_long", "message", "request line exceeds max_line bytes; closing"));
+	conn_close(c, "line too long");
+}
+
 /* Handle the complete lines in the input buffer, at most lines_per_wakeup. */
 static void
 conn_on_read(struct bufferevent *bev, void *arg)
@@ -391,9 +427,7 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		case FRAME_MORE:
 			return;
 		case FRAME_TOO_LONG:
-			conn_send(c, proto_error(json_null(), "line_too_long",
-			    "request line exceeds max_line bytes; closing", NULL));
-			conn_close(c, "line too long");
+			conn_line_too_long(c);
 			return;
 		case FRAME_LINE:
 			break;
@@ -406,7 +440,7 @@ conn_on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, f.used);
 		c->last_in = time_mono_ms();
 		if (len > 0)
-			proto_handle_line(c->s, c, line, len);
+			c->s->on_line(c->s, c, line, len);
 		free(line);
 		if (c->state != CONN_OPEN || c->out_paused || c->pending >= CONN_MAX_PENDING)
 			return;

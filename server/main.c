@@ -360,7 +360,7 @@ on_stop_check(evutil_socket_t fd, short what, void *arg)
 
 	static int closed;
 
-	if (!closed && !ops_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
+	if (!closed && !txn_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
 		evtimer_add(s->stop_timer, &tv);
 		return;
 	}
@@ -392,6 +392,38 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	on_stop_check(-1, 0, s);
 }
 
+/*
+ * The event base, the write path with its kinds of objects, and the callbacks
+ * through which what happens below reaches the files above (docs/architecture.md).
+ */
+static int
+wire(struct server *s)
+{
+	/*
+	 * The epoll changelist applies event changes once per loop iteration, just
+	 * before epoll_wait: the write event that output arms and that is disarmed as
+	 * soon as the output is written in the same iteration (conn_send_text) never
+	 * reaches the kernel. tenderd never dup()s a watched descriptor.
+	 */
+	struct event_config *ec = event_config_new();
+
+	if (ec != NULL) {
+		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		s->base = event_base_new_with_config(ec);
+		event_config_free(ec);
+	}
+	if (s->base == NULL || txn_init(s) < 0 || txn_add_kind(s, &book_txn) < 0 ||
+	    txn_add_kind(s, &proc_txn) < 0)
+		return -1;
+	ops_init(s);                                  /* an auction's deadline */
+	s->lot_auction_closed = proc_auction_closed;  /* the end of a tender lot's auction */
+	s->on_line = proto_handle_line;
+	s->on_sent = proto_sent;
+	s->on_conn_close = watch_drop_conn;
+	s->cmdline_config = args_to_config;
+	return 0;
+}
+
 /* Serve until a signal. */
 static int
 serve(struct server *s, int argc, char **argv)
@@ -416,25 +448,10 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
-	{
-		/*
-		 * The epoll changelist applies event changes once per loop iteration, just
-		 * before epoll_wait: the write event that output arms and that is disarmed as
-		 * soon as the output is written in the same iteration (conn_send_text) never
-		 * reaches the kernel. tenderd never dup()s a watched descriptor.
-		 */
-		struct event_config *ec = event_config_new();
-		if (ec != NULL) {
-			event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-			s->base = event_base_new_with_config(ec);
-			event_config_free(ec);
-		}
-	}
-	if (s->base == NULL || ops_init(s) < 0) {
+	if (wire(s) < 0) {
 		log_error("cannot start: event base");
 		return 1;
 	}
-	s->on_conn_close = watch_drop_conn;  /* what flows up from the transport */
 	/* the port first: a second tenderd on it fails at once, not after loading the state;
 	 * connections wait in the backlog until the loop runs */
 	db_set_application_name(app_name);
@@ -443,7 +460,7 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
-	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, ops_db_state, s);
+	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, txn_db_state, s);
 	if (s->db == NULL) {
 		log_error("cannot start: db client");
 		return 1;
@@ -457,11 +474,7 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: reload handler");
 		return 1;
 	}
-	while (map_next(&s->books, &it, NULL, NULL, &v))
-		book_arm(s, v);
-	it = 0;
-	while (map_next(&s->procs, &it, NULL, NULL, &v))
-		proc_arm(s, v);
+	txn_rearm(s);
 	log_info("tenderd listening on %s", s->cfg.listen);
 	event_base_dispatch(s->base);
 
@@ -480,10 +493,9 @@ serve(struct server *s, int argc, char **argv)
 	conn_addrs_free(s);
 	if (s->accept_pause)
 		event_free(s->accept_pause);
-	event_free(s->flush_ev);
+	txn_free(s);
 	event_base_free(s->base);
 	tls_ctx_free(s->ssl_ctx);
-	free(s->b_books);
 	{
 		void *p;
 		it = 0;
@@ -507,7 +519,6 @@ serve(struct server *s, int argc, char **argv)
 	map_free(&s->participants);
 	map_free(&s->books);
 	map_free(&s->procs);
-	free(s->b_procs);
 	free(s->out);
 	log_info("tenderd stopped");
 	return 0;

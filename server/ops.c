@@ -1,19 +1,15 @@
 /*
- * The operations and the write path.
+ * The auction and participant operations: their request handlers and what
+ * their commands do on the write path (txn.c).
  *
  * Reads (hello, auction.get/list/watch) are answered at once from memory,
- * except that a read of an auction changed by the batch in flight waits for
- * that batch, so nobody sees a state that is not committed.
+ * except that a read of an auction changed by the batch in flight is parked
+ * behind that batch (txn_park), so nobody sees a state that is not committed.
  *
- * State changes (bid, create, cancel, register, and the clock's ticks) are
- * checked for form and permission on arrival and queued as commands. When no
- * batch is in flight, the queue is drained into one: each command is applied
- * to the in-memory books (the engine decides), and what it changed is added
- * to the batch as SQL. The batch commits as one transaction (group commit).
- * Then, in commit order, every command is acknowledged and watchers are told.
- * If the batch does not commit, every book it touched is rolled back to its
- * mark and every command in it is refused with `unavailable`: the books are
- * as if those changes never happened.
+ * State changes (bid, create, cancel, register, suspend, and the clock's
+ * ticks) are checked for form on arrival and queued as commands; applied in
+ * a batch, the engine decides and what they changed joins the batch as SQL;
+ * they are answered when the batch commits (txn.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,17 +27,12 @@
 #define OPS_LIST_MAX 1000
 #define OPS_LIST_DEFAULT 100
 
-enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_PROC, CMD_STATUS };
+enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_STATUS };
 
 /* A queued state change. */
 struct cmd {
-	struct cmd *next;
+	struct txn_cmd t;           /* first: the write path's part */
 	enum cmd_kind kind;
-	uint64_t conn_id;
-	json_t *id;                 /* request id, echoed */
-	int64_t at;                 /* arrival time: the time the engine uses */
-	struct participant *who;
-	char fp[TLS_FP_LEN + 1];
 	int64_t auction_id;
 	int64_t amount;
 	/* create */
@@ -63,119 +54,16 @@ struct cmd {
 	int64_t bid_id;
 	struct auction_bid_result res;
 	int bid_counted;            /* counted in book_bids_of (undone if the batch fails) */
-	/* procedure change: kind, detail, and the reply to send on commit */
-	char pkind[32];
-	json_t *detail;
-	json_t *reply;
-	/* the request, for the log line of its reply (empty op: nothing to log) */
-	char op[48];
-	int64_t t0;
 };
-
-static const char *const role_names[] = { "buyer", "supplier", "operator" };
-
-/* Role as text. */
-const char *
-role_name(enum role r)
-{
-	return role_names[r];
-}
-
-/* Text to role. */
-int
-role_parse(const char *s, enum role *out)
-{
-	for (int i = 0; i < 3; i++) {
-		if (strcmp(s, role_names[i]) == 0) {
-			*out = (enum role)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* ---- registry ---- */
-
-/* Find or add an organization. */
-struct org *
-registry_org(struct server *s, int64_t id, const char *name)
-{
-	struct org *o = map_get(&s->orgs, id);
-	char *key;
-
-	if (o)
-		return o;
-	if ((o = calloc(1, sizeof(*o))) == NULL || (o->name = strdup(name)) == NULL) {
-		free(o);
-		return NULL;
-	}
-	o->id = id;
-	if (map_put(&s->orgs, id, o) < 0)
-		return NULL;
-	/* by folded name: "Acme" and "ACME" are one organization */
-	if ((key = text_fold(name)) == NULL)
-		return NULL;
-	if (map_sget(&s->orgs_by_name, key) != NULL)
-		log_warn("organization=%lld \"%s\" has the name of another organization up to case "
-		    "and Unicode normalization", (long long)id, name);
-	else if (map_sput(&s->orgs_by_name, key, o) < 0)
-		o = NULL;
-	free(key);
-	return o;
-}
-
-/* The organization whose name folds like `name`, or NULL. */
-struct org *
-registry_org_named(struct server *s, const char *name)
-{
-	char *key = text_fold(name);
-	struct org *o = key ? map_sget(&s->orgs_by_name, key) : NULL;
-
-	free(key);
-	return o;
-}
-
-/* Add a participant and one of its certificates. */
-struct participant *
-registry_participant(struct server *s, int64_t id, int64_t org_id, const char *name,
-    const char *role, const char *status, const char *fp)
-{
-	struct participant *p = map_get(&s->participants, id);
-	struct cert *c;
-
-	if (p == NULL) {
-		struct org *o = map_get(&s->orgs, org_id);
-		if (o == NULL || (p = calloc(1, sizeof(*p))) == NULL)
-			return NULL;
-		p->id = id;
-		p->org = o;
-		p->name = strdup(name);
-		if (role_parse(role, &p->role) < 0)
-			p->role = ROLE_SUPPLIER;
-		p->suspended = status && strcmp(status, "suspended") == 0;
-		if (p->name == NULL || map_put(&s->participants, id, p) < 0)
-			return NULL;
-	}
-	if (fp && map_sget(&s->certs, fp) == NULL) {
-		if ((c = calloc(1, sizeof(*c))) == NULL)
-			return NULL;
-		snprintf(c->fp, sizeof(c->fp), "%s", fp);
-		c->who = p;
-		if (map_sput(&s->certs, fp, c) < 0)
-			return NULL;
-	}
-	return p;
-}
 
 /* ---- commands ---- */
 
-/* Free a command. */
+/* Free a command (the write path frees its own part first). */
 static void
-cmd_free(struct cmd *k)
+cmd_free(struct txn_cmd *t)
 {
-	json_decref(k->id);
-	json_decref(k->detail);
-	json_decref(k->reply);
+	struct cmd *k = (struct cmd *)t;
+
 	free(k->title);
 	free(k->reason);
 	free(k->org_name);
@@ -186,7 +74,9 @@ cmd_free(struct cmd *k)
 	free(k);
 }
 
-/* A new command for a request on `c`. */
+static const struct txn_cmd_ops *const cmd_ops[];
+
+/* A new command for a request on `c` (NULL: the clock). */
 static struct cmd *
 cmd_new(enum cmd_kind kind, struct conn *c, json_t *id)
 {
@@ -195,238 +85,19 @@ cmd_new(enum cmd_kind kind, struct conn *c, json_t *id)
 	if (k == NULL)
 		return NULL;
 	k->kind = kind;
-	k->at = time_now_ms();
-	if (c) {
-		const struct conn_ident *ci = conn_ident(c);
-		k->conn_id = ci->id;
-		k->who = ci->who;
-		snprintf(k->fp, sizeof(k->fp), "%s", ci->cert->fp);
-		k->id = json_incref(id ? id : json_null());
-		const char *op = proto_current(&k->t0);
-		snprintf(k->op, sizeof(k->op), "%s", op ? op : "");
-	}
+	txn_cmd_init(&k->t, cmd_ops[kind], c, id);
 	return k;
 }
 
-/* A message held back while a batch completes (see ops_batch_done). */
-struct ops_out {
-	uint64_t conn_id;
-	int release;               /* a reply: frees a place among the pending requests */
-	size_t len;
-	char *text;                /* owned; NULL when the text is shared */
-	struct ops_text *shared;
-};
-
-/* Share malloc'd text (taken over); NULL, with the text freed, when out of memory. */
-struct ops_text *
-ops_text_new(char *text, size_t len)
-{
-	struct ops_text *t = malloc(sizeof(*t));
-
-	if (t == NULL) {
-		free(text);
-		return NULL;
-	}
-	t->refs = 1;
-	t->len = len;
-	t->text = text;
-	return t;
-}
-
-/* Drop one reference. */
-void
-ops_text_release(struct ops_text *t)
-{
-	if (t != NULL && --t->refs == 0) {
-		free(t->text);
-		free(t);
-	}
-}
-
-/* Make room for one more held-back message; NULL when out of memory. */
-static struct ops_out *
-ops_out_push(struct server *s)
-{
-	if (s->nout == s->capout) {
-		size_t ncap = s->capout ? s->capout * 2 : 256;
-		struct ops_out *no = realloc(s->out, ncap * sizeof(*no));
-		if (no == NULL)
-			return NULL;
-		s->out = no;
-		s->capout = ncap;
-	}
-	return &((struct ops_out *)s->out)[s->nout++];
-}
-
-/* Queue or send serialized text for a connection; `release` for replies. */
-static void
-ops_emit_text(struct server *s, uint64_t conn_id, char *text, size_t len, int release)
-{
-	struct conn *c;
-
-	if (s->deferring) {
-		struct ops_out *o = ops_out_push(s);
-		if (o != NULL) {
-			o->conn_id = conn_id;
-			o->release = release;
-			o->len = len;
-			o->text = text;
-			o->shared = NULL;
-			return;
-		}
-	}
-	if ((c = conn_get(s, conn_id)) != NULL) {
-		if (release)
-			conn_pending_add(c, -1);
-		conn_send_text(c, text, len);
-	}
-	free(text);
-}
-
-/* Send a broadcast's text to one connection (copied when held back). */
-void
-ops_emit(struct server *s, struct conn *c, const char *text, size_t len)
-{
-	char *copy;
-
-	if ((copy = malloc(len)) == NULL)
-		return;
-	memcpy(copy, text, len);
-	if (!s->deferring) {
-		struct ops_text *t = ops_text_new(copy, len);
-		if (t != NULL) {
-			conn_send_event(c, t);
-			ops_text_release(t);
-		}
-		return;
-	}
-	ops_emit_text(s, conn_ident(c)->id, copy, len, 0);
-}
-
-/* Send shared text to a connection, by reference while deferring. */
-void
-ops_emit_shared(struct server *s, struct conn *c, struct ops_text *t)
-{
-	struct ops_out *o;
-
-	if (s->deferring && (o = ops_out_push(s)) != NULL) {
-		o->conn_id = conn_ident(c)->id;
-		o->release = 0;
-		o->len = t->len;
-		o->text = NULL;
-		o->shared = t;
-		t->refs++;
-		return;
-	}
-	conn_send_event(c, t);
-}
-
-/* Send a JSON message (stolen) to a connection id, held back while deferring. */
-static void
-ops_emit_json(struct server *s, uint64_t conn_id, json_t *msg, int release)
-{
-	char *text = json_dumps(msg, JSON_COMPACT);
-
-	json_decref(msg);
-	if (text)
-		ops_emit_text(s, conn_id, text, strlen(text), release);
-}
-
-/* Deliver the held-back messages, in order: replies now, events through the lane
- * (a reply to a connection with events still in the lane waits behind them). */
-static void
-ops_deliver(struct server *s)
-{
-	struct ops_out *out = s->out;
-
-	for (size_t i = 0; i < s->nout; i++) {
-		struct conn *c = conn_get(s, out[i].conn_id);
-		if (c && out[i].release) {
-			conn_pending_add(c, -1);
-			conn_send_text(c, out[i].shared ? out[i].shared->text : out[i].text, out[i].len);
-		} else if (c) {
-			if (out[i].shared == NULL) {
-				out[i].shared = ops_text_new(out[i].text, out[i].len);
-				out[i].text = NULL;
-			}
-			if (out[i].shared)
-				conn_send_event(c, out[i].shared);
-		}
-		free(out[i].text);
-		ops_text_release(out[i].shared);
-	}
-	s->nout = 0;
-}
-
-/* Send the reply of a command (stolen) to its connection, if still there,
- * and release its place among the connection's pending requests. */
-static void
-cmd_reply(struct server *s, struct cmd *k, json_t *msg)
-{
-	if (k->conn_id != 0 && k->op[0])
-		proto_log_reply(k->conn_id, k->fp, k->op, k->id, k->t0, msg);
-	if (k->conn_id == 0 || conn_get(s, k->conn_id) == NULL) {
-		json_decref(msg);
-		return;
-	}
-	ops_emit_json(s, k->conn_id, msg, 1);
-}
-
-/* Refuse a command with an error reply. */
-static void
-cmd_refuse(struct server *s, struct cmd *k, const char *code, const char *message)
-{
-	if (k->conn_id)
-		cmd_reply(s, k, proto_error(k->id, code, message, NULL));
-}
-
-/* Ask for a flush of the queue at the end of this loop iteration. */
-void
-ops_kick(struct server *s)
-{
-	if (s->q_head == NULL || db_busy(s->db) || !db_ready(s->db))
-		return;
-	if (s->cfg.batch_delay > 0 && s->q_len < (size_t)s->cfg.batch_max) {
-		struct timeval tv = { s->cfg.batch_delay / 1000, (s->cfg.batch_delay % 1000) * 1000 };
-		if (!event_pending(s->flush_ev, EV_TIMEOUT, NULL))
-			event_add(s->flush_ev, &tv);
-		return;
-	}
-	event_del(s->flush_ev);
-	event_active(s->flush_ev, EV_TIMEOUT, 0);
-}
-
-/* Queue a checked command (or refuse it at once when the database is away). */
+/* Queue a checked command. */
 static void
 ops_enqueue(struct server *s, struct conn *c, struct cmd *k)
 {
-	if (!db_ready(s->db) && k->kind != CMD_TICK) {
-		if (c)
-			conn_send(c, proto_error(k->id, "unavailable",
-			    "the database is unavailable; nothing was changed, retry later", NULL));
-		cmd_free(k);
-		return;
-	}
-	if (c)
-		conn_pending_add(c, 1);
-	if (s->q_tail)
-		s->q_tail->next = k;
-	else
-		s->q_head = k;
-	s->q_tail = k;
-	s->q_len++;
-	ops_kick(s);
-}
-
-/* Nothing queued, nothing in flight. */
-int
-ops_idle(const struct server *s)
-{
-	return s->q_head == NULL && s->b_head == NULL && !db_busy(s->db);
+	txn_enqueue(s, c, &k->t);
 }
 
 /* A book's deadline passed: queue a tick (once). */
-void
+static void
 ops_tick(struct server *s, struct book *b)
 {
 	struct cmd *k;
@@ -442,43 +113,12 @@ ops_tick(struct server *s, struct book *b)
 
 /* ---- applying commands to the books, building the batch ---- */
 
-/* Add a statement, opening the batch on first use. */
-void
-ops_sql(struct server *s, enum db_stmt st, int n, const char *const *params, db_row_fn fn,
-    void *arg)
-{
-	if (!db_busy(s->db))
-		db_batch_begin(s->db);
-	db_batch_add(s->db, st, n, params, fn, arg);
-}
-
-/* The batch being built (procedures compare it to their touch marks). */
-int64_t
-ops_batch_seq(const struct server *s)
-{
-	return s->batch_seq;
-}
-
 /* Remember the state of a book before the batch first changes it. */
 static void
 ops_touch(struct server *s, struct book *b)
 {
-	if (b->touched_batch == s->batch_seq)
-		return;
-	if (s->b_nbooks == s->b_capbooks) {
-		size_t ncap = s->b_capbooks ? s->b_capbooks * 2 : 64;
-		struct book **nb = realloc(s->b_books, ncap * sizeof(*nb));
-		if (nb == NULL)
-			abort();  /* cannot track a rollback: an invariant would break */
-		s->b_books = nb;
-		s->b_capbooks = ncap;
-	}
-	s->b_books[s->b_nbooks++] = b;
-	b->touched_batch = s->batch_seq;
-	auction_mark(&b->a, &b->mark);
-	b->mark_db_state = b->db_state;
-	b->mark_cancel = 0;
-	b->dirty = 1;
+	if (txn_touch(s, &b->tx) < 0)
+		abort();  /* cannot track a rollback: an invariant would break */
 }
 
 /* Text of an int64. */
@@ -495,7 +135,7 @@ ops_transitions(struct server *s, struct book *b)
 	    a->state != AUCTION_CANCELLED) {
 		const char *p[2] = { I64(id, a->id), t };
 		time_format(a->p.starts_at, t);
-		ops_sql(s, DB_S_STARTED, 2, p, NULL, NULL);
+		txn_sql(s, DB_S_STARTED, 2, p, NULL, NULL);
 		b->db_state = AUCTION_RUNNING;
 		b->notify |= AUCTION_EV_STARTED;
 	}
@@ -518,13 +158,13 @@ ops_transitions(struct server *s, struct book *b)
 			    w ? I64(wid, a->bids[w->bid_index].id) : NULL,
 			    w ? I64(price, w->amount) : NULL, dtext };
 			time_format(a->closed_at, t);
-			ops_sql(s, DB_S_CLOSED, 5, p, NULL, NULL);
+			txn_sql(s, DB_S_CLOSED, 5, p, NULL, NULL);
 		}
 		free(dtext);
 		b->db_state = AUCTION_CLOSED;
 		b->notify |= AUCTION_EV_CLOSED;
 		if (b->proc_id)
-			proc_auction_closed(s, b);
+			s->lot_auction_closed(s, b);
 	}
 }
 
@@ -542,7 +182,7 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 	char ref[40], own[40], lim[40], step[40], t[TIME_BUF];
 	const char *refname;
 
-	auction_bounds(a, k->who->org->id, &bd);
+	auction_bounds(a, k->t.who->org->id, &bd);
 	refname = bd.best_is_start ? "start price" : "best";
 	money_format(bd.reference, b->exp, ref, sizeof(ref));
 	money_format(bd.own, b->exp, own, sizeof(own));
@@ -596,46 +236,47 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 
 /* Apply a bid: the engine decides; accepted bids join the batch. */
 static int
-ops_apply_bid(struct server *s, struct cmd *k)
+ops_apply_bid(struct server *s, struct txn_cmd *tc)
 {
+	struct cmd *k = (struct cmd *)tc;
 	struct book *b = book_get(s, k->auction_id);
 	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF], msg[200];
 	enum auction_err e;
 	int64_t prev_end;
 
 	if (b == NULL) {
-		cmd_refuse(s, k, "not_found", "no such auction");
+		txn_refuse(s, &k->t, "not_found", "no such auction");
 		return 0;
 	}
-	if (b->proc_id && auction_entry_of(&b->a, k->who->org->id) == NULL) {
-		cmd_refuse(s, k, "not_admitted", "only the bidders admitted by the tender take part "
+	if (b->proc_id && auction_entry_of(&b->a, k->t.who->org->id) == NULL) {
+		txn_refuse(s, &k->t, "not_admitted", "only the bidders admitted by the tender take part "
 		    "in this auction");
 		return 0;
 	}
 	/* Accepted and refused bids are both recorded: beyond the limit, neither is. */
-	if (book_bids_of(b, k->who->org->id) >= s->cfg.max_bids_per_bidder) {
+	if (book_bids_of(b, k->t.who->org->id) >= s->cfg.max_bids_per_bidder) {
 		snprintf(msg, sizeof(msg), "max_bids_per_bidder (%ld) reached: this organization has "
 		    "placed as many bids in this auction as allowed", s->cfg.max_bids_per_bidder);
-		cmd_refuse(s, k, "limit_exceeded", msg);
+		txn_refuse(s, &k->t, "limit_exceeded", msg);
 		return 0;
 	}
-	k->bid_counted = book_count_bids(b, k->who->org->id, 1) == 0;
+	k->bid_counted = book_count_bids(b, k->t.who->org->id, 1) == 0;
 	ops_touch(s, b);
 	k->bid_id = s->next_bid_id;
 	prev_end = b->a.ends_at;
-	e = auction_bid(&b->a, k->bid_id, k->who->org->id, k->amount, k->at, &k->res);
+	e = auction_bid(&b->a, k->bid_id, k->t.who->org->id, k->amount, k->t.at, &k->res);
 	ops_transitions(s, b);
-	time_format(k->at, t);
+	time_format(k->t.at, t);
 	if (e != AUCTION_OK) {
-		const char *p[7] = { I64(aid, b->a.id), t, I64(pid, k->who->id),
-		    I64(oid, k->who->org->id), k->fp, I64(amt, k->amount), auction_err_code(e) };
-		ops_sql(s, DB_S_REFUSED, 7, p, NULL, NULL);
+		const char *p[7] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
+		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e) };
+		txn_sql(s, DB_S_REFUSED, 7, p, NULL, NULL);
 		ops_bid_refusal(b, k, e, msg, sizeof(msg));
 		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
-		    (long long)k->who->id, auction_err_code(e));
+		    (long long)k->t.who->id, auction_err_code(e));
 		/* answered when the batch commits: the refusal may rest on a bid of this
 		 * batch, which could still roll back */
-		k->reply = proto_error(k->id, auction_err_code(e), msg, NULL);
+		k->t.reply = proto_error(k->t.id, auction_err_code(e), msg, NULL);
 		return 1;
 	}
 	s->next_bid_id++;
@@ -648,9 +289,9 @@ ops_apply_bid(struct server *s, struct cmd *k)
 		    k->res.took_lead ? "true" : "false") < 0)
 			detail = NULL;
 		const char *p[9] = { I64(bid, k->bid_id), I64(aid, b->a.id), I64(seq, k->res.seq),
-		    I64(pid, k->who->id), I64(oid, k->who->org->id), k->fp, I64(amt, k->amount), t,
+		    I64(pid, k->t.who->id), I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), t,
 		    detail ? detail : "{}" };
-		ops_sql(s, DB_S_BID, 9, p, NULL, NULL);
+		txn_sql(s, DB_S_BID, 9, p, NULL, NULL);
 		free(detail);
 	}
 	b->notify |= BOOK_N_BID;
@@ -663,41 +304,43 @@ ops_apply_bid(struct server *s, struct cmd *k)
 			detail = NULL;
 		const char *p[6] = { I64(aid, b->a.id), ends, I64(n, b->a.extensions), t, bid,
 		    detail ? detail : "{}" };
-		ops_sql(s, DB_S_EXTENDED, 6, p, NULL, NULL);
+		txn_sql(s, DB_S_EXTENDED, 6, p, NULL, NULL);
 		free(detail);
 		b->notify |= BOOK_N_EXTENDED;
 	}
 	return 1;
 }
 
-/* Apply a clock tick: start or close the auction when due. */
-static void
-ops_apply_tick(struct server *s, struct cmd *k)
+/* Apply a clock tick: start or close the auction when due (nothing to answer). */
+static int
+ops_apply_tick(struct server *s, struct txn_cmd *t)
 {
+	struct cmd *k = (struct cmd *)t;
 	struct book *b = book_get(s, k->auction_id);
 	int64_t due;
 
 	if (b == NULL)
-		return;
+		return 0;
 	b->tick_queued = 0;
 	due = auction_next_deadline(&b->a);
-	if (due < 0 || due > k->at) {
+	if (due < 0 || due > k->t.at) {
 		/* extended meanwhile, or the timer fired early: wait for the deadline again */
 		book_arm(s, b);
-		return;
+		return 0;
 	}
 	ops_touch(s, b);
-	auction_advance(&b->a, k->at);
+	auction_advance(&b->a, k->t.at);
 	ops_transitions(s, b);
+	return 0;
 }
 
 static int ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id);
 
 /* Apply a creation: the book exists from now on, removed if the batch fails. */
 static int
-ops_apply_create(struct server *s, struct cmd *k)
+ops_apply_create(struct server *s, struct txn_cmd *t)
 {
-	return ops_apply_create_proc(s, k, 0, 0);
+	return ops_apply_create_proc(s, (struct cmd *)t, 0, 0);
 }
 
 /* Scheduled or running auctions a buyer organization created itself (not those
@@ -733,19 +376,19 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		snprintf(msg, sizeof(msg), "max_open_auctions_per_buyer (%ld) reached: this buyer "
 		    "organization has as many scheduled or running auctions as allowed",
 		    s->cfg.max_open_auctions_per_buyer);
-		cmd_refuse(s, k, "limit_exceeded", msg);
+		txn_refuse(s, &k->t, "limit_exceeded", msg);
 		return 0;
 	}
 	b = calloc(1, sizeof(*b));
 	time_format(k->params.starts_at, st);
 	if (b == NULL || (b->title = strdup(k->title)) == NULL) {
 		free(b);
-		cmd_refuse(s, k, "internal", "out of memory");
+		txn_refuse(s, &k->t, "internal", "out of memory");
 		return 0;
 	}
 	auction_init(&b->a, s->next_auction_id++, &k->params);
 	b->srv = s;
-	b->buyer_participant = k->who->id;
+	b->buyer_participant = k->t.who->id;
 	memcpy(b->currency, k->currency, sizeof(b->currency));
 	b->exp = k->exp;
 	b->step_min_percent = k->smin_pct;
@@ -753,37 +396,37 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	b->step_min_value = k->smin_val;
 	b->step_max_value = k->smax_val;
 	b->db_state = AUCTION_SCHEDULED;
-	b->created_at = k->at;
-	b->created_batch = s->batch_seq;
-	b->touched_batch = -1;
+	b->created_at = k->t.at;
+	txn_obj_init(&b->tx, &book_txn);
 	b->proc_id = proc_id;
 	b->lot_id = (int)lot_id;
 	if (map_put(&s->books, b->a.id, b) < 0) {
 		book_free(b);
-		cmd_refuse(s, k, "internal", "out of memory");
+		txn_refuse(s, &k->t, "internal", "out of memory");
 		return 0;
 	}
-	ops_touch(s, b);
+	if (txn_created(s, &b->tx) < 0)
+		abort();  /* cannot track a rollback: an invariant would break */
 	k->book = b;
 	k->auction_id = b->a.id;
 	/* starts now when starts_at is not in the future; a procedure's auction is first
 	 * seeded with the tender prices (ops_open_auction advances it after that) */
 	if (proc_id == 0)
-		auction_advance(&b->a, k->at);
+		auction_advance(&b->a, k->t.at);
 	time_format(k->params.ends_at, en);
-	time_format(k->at, now);
+	time_format(k->t.at, now);
 	dj = json_pack("{s:s, s:s, s:s}", "title", k->title, "currency", k->currency, "starts_at", st);
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
-		const char *p[22] = { I64(id, b->a.id), I64(bp, k->who->id), I64(bo, k->who->org->id),
+		const char *p[22] = { I64(id, b->a.id), I64(bp, k->t.who->id), I64(bo, k->t.who->org->id),
 		    k->title, k->currency, I64(exp, k->exp), I64(sp, k->params.start_price),
 		    k->smin_pct ? "true" : "false", I64(smv, k->smin_val), I64(sma, k->params.step_min),
 		    k->smax_pct ? "true" : "false", I64(sxv, k->smax_val), I64(sxa, k->params.step_max),
-		    st, en, I64(ew, k->params.ext_window), I64(el, k->params.ext_length), now, k->fp,
+		    st, en, I64(ew, k->params.ext_window), I64(el, k->params.ext_length), now, k->t.fp,
 		    detail ? detail : "{}", proc_id ? I64(pr, proc_id) : NULL,
 		    proc_id ? I64(lt, lot_id) : NULL };
-		ops_sql(s, DB_S_CREATE, 22, p, NULL, NULL);
+		txn_sql(s, DB_S_CREATE, 22, p, NULL, NULL);
 	}
 	free(detail);
 	if (proc_id == 0)
@@ -793,20 +436,21 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 
 /* Apply a cancellation. */
 static int
-ops_apply_cancel(struct server *s, struct cmd *k)
+ops_apply_cancel(struct server *s, struct txn_cmd *tc)
 {
+	struct cmd *k = (struct cmd *)tc;
 	struct book *b = book_get(s, k->auction_id);
 	char id[24], pid[24], oid[24], t[TIME_BUF];
 
 	if (b == NULL) {
-		cmd_refuse(s, k, "not_found", "no such auction");
+		txn_refuse(s, &k->t, "not_found", "no such auction");
 		return 0;
 	}
 	ops_touch(s, b);
-	auction_advance(&b->a, k->at);
+	auction_advance(&b->a, k->t.at);
 	ops_transitions(s, b);
-	if (auction_cancel(&b->a, k->at) < 0) {
-		cmd_refuse(s, k, "bad_state", "the auction is already closed or cancelled");
+	if (auction_cancel(&b->a, k->t.at) < 0) {
+		txn_refuse(s, &k->t, "bad_state", "the auction is already closed or cancelled");
 		return 0;
 	}
 	free(b->cancel_reason);
@@ -814,11 +458,11 @@ ops_apply_cancel(struct server *s, struct cmd *k)
 	b->mark_cancel = 1;
 	b->db_state = AUCTION_CANCELLED;
 	b->notify |= BOOK_N_CANCEL;
-	time_format(k->at, t);
+	time_format(k->t.at, t);
 	{
-		const char *p[6] = { I64(id, b->a.id), t, k->reason, I64(pid, k->who->id),
-		    I64(oid, k->who->org->id), k->fp };
-		ops_sql(s, DB_S_CANCELLED, 6, p, NULL, NULL);
+		const char *p[6] = { I64(id, b->a.id), t, k->reason, I64(pid, k->t.who->id),
+		    I64(oid, k->t.who->org->id), k->t.fp };
+		txn_sql(s, DB_S_CANCELLED, 6, p, NULL, NULL);
 	}
 	k->book = b;
 	return 1;
@@ -873,19 +517,32 @@ ops_register_org(struct server *s, struct cmd *k, struct map *pending)
 	return 0;
 }
 
+/* Registrations in the batch being built: by fingerprint and by folded organization name. */
+static struct map ops_reg_pending;
+static int64_t ops_reg_batch = -1;
+
 /* Apply a registration (a certificate registers once). */
 static int
-ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
+ops_apply_register(struct server *s, struct txn_cmd *t)
 {
+	struct cmd *k = (struct cmd *)t;
+	struct map *pending = &ops_reg_pending;
 	char by[24], nb[TIME_BUF], na[TIME_BUF];
 
+	if (ops_reg_batch != txn_batch(s)) {  /* the first of a new batch */
+		if (ops_reg_batch >= 0)
+			map_free(pending);
+		map_init(pending, 1);
+		ops_reg_batch = txn_batch(s);
+	}
+
 	if (map_sget(&s->certs, k->cert.fp) || map_sget(pending, k->cert.fp)) {
-		cmd_refuse(s, k, "conflict", "this certificate is already registered");
+		txn_refuse(s, &k->t, "conflict", "this certificate is already registered");
 		return 0;
 	}
 	map_sput(pending, k->cert.fp, k);
 	if (ops_register_org(s, k, pending) < 0) {
-		cmd_refuse(s, k, "internal", "out of memory");
+		txn_refuse(s, &k->t, "internal", "out of memory");
 		return 0;
 	}
 	time_format(k->cert.not_before, nb);
@@ -893,8 +550,8 @@ ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
 	{
 		const char *p[12] = { k->org_name, k->tax_id, k->country, k->pname,
 		    role_name(k->role), k->cert.fp, k->cert.subject, k->cert.serial, nb, na, k->pem,
-		    I64(by, k->who->id) };
-		ops_sql(s, DB_S_REGISTER, 12, p, ops_register_rows, k);
+		    I64(by, k->t.who->id) };
+		txn_sql(s, DB_S_REGISTER, 12, p, ops_register_rows, k);
 	}
 	return 1;
 }
@@ -902,21 +559,22 @@ ops_apply_register(struct server *s, struct cmd *k, struct map *pending)
 /* Apply a suspension or reinstatement of a participant or an organization (memory
  * changes on commit). */
 static int
-ops_apply_status(struct server *s, struct cmd *k)
+ops_apply_status(struct server *s, struct txn_cmd *tc)
 {
+	struct cmd *k = (struct cmd *)tc;
 	char id[24], op[24], t[TIME_BUF];
 
 	if (k->org_status ? map_get(&s->orgs, k->auction_id) == NULL :
 	    map_get(&s->participants, k->auction_id) == NULL) {
-		cmd_refuse(s, k, "not_found", k->org_status ? "no such organization" :
+		txn_refuse(s, &k->t, "not_found", k->org_status ? "no such organization" :
 		    "no such participant");
 		return 0;
 	}
-	time_format(k->at, t);
+	time_format(k->t.at, t);
 	{
 		const char *prm[6] = { I64(id, k->auction_id), k->amount ? "suspended" : "active", t,
-		    k->reason, I64(op, k->who->id), k->fp };
-		ops_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, 6, prm, NULL, NULL);
+		    k->reason, I64(op, k->t.who->id), k->t.fp };
+		txn_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, 6, prm, NULL, NULL);
 	}
 	return 1;
 }
@@ -954,11 +612,12 @@ ops_close_sessions(struct server *s, const struct participant *p, const struct o
 /* A suspension committed: refuse the participant's (or the organization's)
  * connections from now on and close the open ones. */
 static void
-ops_commit_status(struct server *s, struct cmd *k)
+ops_commit_status(struct server *s, struct txn_cmd *t)
 {
+	struct cmd *k = (struct cmd *)t;
 	struct participant *p;
 	struct org *o;
-	json_t *r = proto_ok(k->id);
+	json_t *r = proto_ok(k->t.id);
 
 	if (k->org_status) {
 		size_t it = 0, n = 0;
@@ -973,9 +632,9 @@ ops_commit_status(struct server *s, struct cmd *k)
 		json_object_set_new(r, "organization", json_pack("{s:I, s:s, s:s, s:I}", "id",
 		    (json_int_t)o->id, "name", o->name, "status", o->suspended ? "suspended" : "active",
 		    "participants", (json_int_t)n));
-		cmd_reply(s, k, r);
+		txn_reply(s, &k->t, r);
 		log_info("organization=%lld %s by participant=%lld", (long long)o->id,
-		    o->suspended ? "suspended" : "reinstated", (long long)k->who->id);
+		    o->suspended ? "suspended" : "reinstated", (long long)k->t.who->id);
 		return;
 	}
 	p = map_get(&s->participants, k->auction_id);
@@ -985,345 +644,120 @@ ops_commit_status(struct server *s, struct cmd *k)
 	json_object_set_new(r, "participant", json_pack("{s:I, s:s, s:s, s:s}", "id",
 	    (json_int_t)p->id, "name", p->name, "role", role_name(p->role), "status",
 	    p->suspended ? "suspended" : "active"));
-	cmd_reply(s, k, r);
+	txn_reply(s, &k->t, r);
 	log_info("participant=%lld %s by participant=%lld", (long long)p->id,
-	    p->suspended ? "suspended" : "reinstated", (long long)k->who->id);
+	    p->suspended ? "suspended" : "reinstated", (long long)k->t.who->id);
 }
 
-static void ops_batch_done(void *arg, enum db_outcome o, const char *why);
-
-/* Drain the queue into one batch and send it. */
+/* A bid committed: its acknowledgement, or its refusal by the engine (whose log row
+ * is now committed). */
 static void
-ops_flush(evutil_socket_t fd, short what, void *arg)
+ops_commit_bid(struct server *s, struct txn_cmd *t)
 {
-	struct server *s = arg;
-	struct map pending;
-	long n = 0;
-
-	if (db_busy(s->db) || s->q_head == NULL)
-		return;
-	if (!db_ready(s->db)) {
-		ops_db_state(s, 0);
-		return;
-	}
-	map_init(&pending, 1);
-	s->batch_seq++;
-	s->b_nbooks = 0;
-	s->b_nprocs = 0;
-	while (s->q_head && n < s->cfg.batch_max) {
-		struct cmd *k = s->q_head;
-		int64_t now = k->at;
-		int keep = 0;
-
-		s->q_head = k->next;
-		if (s->q_head == NULL)
-			s->q_tail = NULL;
-		s->q_len--;
-		k->next = NULL;
-		/* the engine sees a clock that never goes back */
-		if (now < s->last_now)
-			k->at = s->last_now;
-		s->last_now = k->at;
-		switch (k->kind) {
-		case CMD_BID: keep = ops_apply_bid(s, k); break;
-		case CMD_CREATE: keep = ops_apply_create(s, k); break;
-		case CMD_CANCEL: keep = ops_apply_cancel(s, k); break;
-		case CMD_REGISTER: keep = ops_apply_register(s, k, &pending); break;
-		case CMD_TICK: ops_apply_tick(s, k); break;
-		case CMD_STATUS: keep = ops_apply_status(s, k); break;
-		case CMD_PROC: {
-			const char *code = NULL, *message = NULL;
-			keep = proc_apply(s, k->pkind, k->detail, k->at, k->who, k->fp, 0, &k->reply,
-			    &code, &message);
-			if (!keep && k->conn_id)
-				cmd_reply(s, k, proto_error(k->id, code ? code : "internal",
-				    message ? message : "refused", proc_refused_field()));
-			break;
-		}
-		}
-		if (keep) {
-			if (s->b_tail)
-				s->b_tail->next = k;
-			else
-				s->b_head = k;
-			s->b_tail = k;
-		} else {
-			cmd_free(k);
-		}
-		n++;
-	}
-	map_free(&pending);
-	if (db_busy(s->db)) {
-		db_batch_send(s->db, ops_batch_done, s);
-	} else {
-		/* nothing to write (every command refused without a trace, or no-op ticks) */
-		for (size_t i = 0; i < s->b_nbooks; i++) {
-			s->b_books[i]->dirty = 0;
-			book_update(s, s->b_books[i], 0);
-		}
-		s->b_nbooks = 0;
-		proc_commit(s);
-		ops_kick(s);
-	}
-}
-
-/* Reply to a committed command. */
-static void
-ops_commit_cmd(struct server *s, struct cmd *k)
-{
+	struct cmd *k = (struct cmd *)t;
+	struct book *b = book_get(s, k->auction_id);
+	char amount[40];
 	json_t *r;
+
+	if (t->reply) {
+		r = t->reply;
+		t->reply = NULL;
+		txn_reply(s, t, r);
+		return;
+	}
+	r = proto_ok(t->id);
+	json_object_set_new(r, "bid", json_pack("{s:I, s:I, s:o, s:o}", "id",
+	    (json_int_t)k->bid_id, "seq", (json_int_t)k->res.seq, "amount",
+	    proto_money(k->amount, b->exp), "at", proto_time(t->at)));
+	json_object_set_new(r, "rank", json_integer(k->res.rank));
+	json_object_set_new(r, "best_price", proto_money(k->res.best, b->exp));
+	json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
+	json_object_set_new(r, "extended", json_boolean(k->res.extended));
+	txn_reply(s, t, r);
+	money_format(k->amount, b->exp, amount, sizeof(amount));
+	log_info("auction=%lld bid=%lld participant=%lld amount=%s rank=%d%s accepted",
+	    (long long)k->auction_id, (long long)k->bid_id, (long long)t->who->id,
+	    amount, k->res.rank, k->res.extended ? " extended" : "");
+}
+
+/* An auction's creation or cancellation committed: the auction as its buyer sees it. */
+static void
+ops_commit_auction(struct server *s, struct txn_cmd *t)
+{
+	struct cmd *k = (struct cmd *)t;
+	json_t *r = proto_ok(t->id);
+
+	k->book->tx.created_batch = -1;
+	json_object_set_new(r, "auction", book_view(s, k->book, t->who, 1));
+	txn_reply(s, t, r);
+	log_info("auction=%lld %s by participant=%lld", (long long)k->auction_id,
+	    k->kind == CMD_CREATE ? "created" : "cancelled", (long long)t->who->id);
+}
+
+/* A registration committed: the participant joins the registry. */
+static void
+ops_commit_register(struct server *s, struct txn_cmd *t)
+{
+	struct cmd *k = (struct cmd *)t;
 	struct participant *p;
+	json_t *r;
 
-	switch (k->kind) {
-	case CMD_BID: {
-		struct book *b = book_get(s, k->auction_id);
-		if (k->reply) {  /* refused by the engine; its log row is now committed */
-			r = k->reply;
-			k->reply = NULL;
-			cmd_reply(s, k, r);
-			break;
-		}
-		r = proto_ok(k->id);
-		json_object_set_new(r, "bid", json_pack("{s:I, s:I, s:o, s:o}", "id",
-		    (json_int_t)k->bid_id, "seq", (json_int_t)k->res.seq, "amount",
-		    proto_money(k->amount, b->exp), "at", proto_time(k->at)));
-		json_object_set_new(r, "rank", json_integer(k->res.rank));
-		json_object_set_new(r, "best_price", proto_money(k->res.best, b->exp));
-		json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
-		json_object_set_new(r, "extended", json_boolean(k->res.extended));
-		cmd_reply(s, k, r);
-		{
-			char amount[40];
-			money_format(k->amount, b->exp, amount, sizeof(amount));
-			log_info("auction=%lld bid=%lld participant=%lld amount=%s rank=%d%s accepted",
-			    (long long)k->auction_id, (long long)k->bid_id, (long long)k->who->id,
-			    amount, k->res.rank, k->res.extended ? " extended" : "");
-		}
-		break;
+	if (registry_org(s, k->new_org, k->org_name) == NULL ||
+	    (p = registry_participant(s, k->new_pid, k->new_org, k->pname,
+	    role_name(k->role), "active", k->cert.fp)) == NULL) {
+		txn_refuse(s, t, "internal", "registered, but not loaded; restart tenderd");
+		return;
 	}
-	case CMD_CREATE:
-		k->book->created_batch = -1;
-		r = proto_ok(k->id);
-		json_object_set_new(r, "auction", book_view(s, k->book, k->who, 1));
-		cmd_reply(s, k, r);
-		log_info("auction=%lld created by participant=%lld", (long long)k->auction_id,
-		    (long long)k->who->id);
-		break;
-	case CMD_CANCEL:
-		r = proto_ok(k->id);
-		json_object_set_new(r, "auction", book_view(s, k->book, k->who, 1));
-		cmd_reply(s, k, r);
-		log_info("auction=%lld cancelled by participant=%lld", (long long)k->auction_id,
-		    (long long)k->who->id);
-		break;
-	case CMD_REGISTER:
-		if (registry_org(s, k->new_org, k->org_name) == NULL ||
-		    (p = registry_participant(s, k->new_pid, k->new_org, k->pname,
-		    role_name(k->role), "active", k->cert.fp)) == NULL) {
-			cmd_refuse(s, k, "internal", "registered, but not loaded; restart tenderd");
-			break;
-		}
-		r = proto_ok(k->id);
-		json_object_set_new(r, "participant", json_pack("{s:I, s:s, s:s}", "id",
-		    (json_int_t)p->id, "name", p->name, "role", role_name(p->role)));
-		json_object_set_new(r, "organization", json_pack("{s:I, s:s}", "id",
-		    (json_int_t)p->org->id, "name", p->org->name));
-		json_object_set_new(r, "fingerprint", json_string(k->cert.fp));
-		cmd_reply(s, k, r);
-		log_info("participant=%lld role=%s fp=%.16s registered", (long long)p->id,
-		    role_name(p->role), k->cert.fp);
-		break;
-	case CMD_TICK:
-		break;
-	case CMD_STATUS:
-		ops_commit_status(s, k);
-		break;
-	case CMD_PROC:
-		if (k->reply) {
-			r = k->reply;
-			k->reply = NULL;
-			json_object_set(r, "id", k->id);
-			cmd_reply(s, k, r);
-		}
-		break;
-	}
+	r = proto_ok(t->id);
+	json_object_set_new(r, "participant", json_pack("{s:I, s:s, s:s}", "id",
+	    (json_int_t)p->id, "name", p->name, "role", role_name(p->role)));
+	json_object_set_new(r, "organization", json_pack("{s:I, s:s}", "id",
+	    (json_int_t)p->org->id, "name", p->org->name));
+	json_object_set_new(r, "fingerprint", json_string(k->cert.fp));
+	txn_reply(s, t, r);
+	log_info("participant=%lld role=%s fp=%.16s registered", (long long)p->id,
+	    role_name(p->role), k->cert.fp);
 }
 
-/* Answer reads parked behind the batch. */
+/* A bid whose batch failed: it no longer counts against max_bids_per_bidder. */
 static void
-ops_answer_waiters(struct server *s)
+ops_bid_abort(struct server *s, struct txn_cmd *t)
 {
-	size_t i;
-	json_t *w;
+	struct cmd *k = (struct cmd *)t;
+	struct book *b = k->bid_counted ? book_get(s, k->auction_id) : NULL;
 
-	if (s->b_waiters == NULL)
-		return;
-	json_array_foreach(s->b_waiters, i, w) {
-		uint64_t cid = (uint64_t)json_integer_value(json_array_get(w, 0));
-		json_t *id = json_array_get(w, 1);
-		struct book *b = book_get(s, json_integer_value(json_array_get(w, 2)));
-		struct conn *c = conn_get(s, cid);
-		json_t *r, *pv, *ctx = json_array_get(w, json_array_size(w) - 1);
-		if (c == NULL)
-			continue;
-		if (json_is_integer(json_array_get(w, 3))) {  /* a procurement */
-			pv = proc_view_of(s, json_integer_value(json_array_get(w, 2)), conn_ident(c)->who);
-			if (pv == NULL) {
-				r = proto_error(id, "not_found", "no such procurement", NULL);
-			} else {
-				r = proto_ok(id);
-				json_object_set_new(r, "procurement", pv);
-			}
-		} else if (b == NULL) {
-			r = proto_error(id, "not_found", "no such auction", NULL);
-		} else {
-			r = proto_ok(id);
-			json_object_set_new(r, "auction", book_view(s, b, conn_ident(c)->who, 1));
-		}
-		if (json_is_array(ctx))
-			proto_log_reply(cid, conn_ident(c)->cert->fp,
-			    json_string_value(json_array_get(ctx, 0)), id,
-			    json_integer_value(json_array_get(ctx, 1)), r);
-		ops_emit_json(s, cid, r, 1);
-	}
-	json_decref(s->b_waiters);
-	s->b_waiters = NULL;
+	if (b != NULL)
+		book_count_bids(b, t->who->org->id, -1);
 }
 
-/* The batch in flight is over: acknowledge and broadcast, or roll back. */
+/* A tick dropped with the queue (the database went away): the timer may queue again. */
 static void
-ops_batch_done(void *arg, enum db_outcome o, const char *why)
+ops_tick_abort(struct server *s, struct txn_cmd *t)
 {
-	struct server *s = arg;
-	struct cmd *k, *next;
+	struct book *b = book_get(s, ((struct cmd *)t)->auction_id);
 
-	/*
-	 * Replies and events of this batch are rendered now, from the committed
-	 * state, but written only after the next batch has been sent: PostgreSQL
-	 * commits it while tenderd encrypts and writes these.
-	 */
-	s->deferring++;
-	if (o == DB_COMMITTED) {
-		for (k = s->b_head; k; k = k->next)
-			ops_commit_cmd(s, k);
-		for (size_t i = 0; i < s->b_nbooks; i++) {
-			struct book *b = s->b_books[i];
-			b->dirty = 0;
-			b->touched_batch = -1;
-			b->created_batch = -1;
-			if (b->notify & (AUCTION_EV_CLOSED | BOOK_N_CANCEL))
-				book_closed(s, b);
-			else
-				book_update(s, b, b->notify);  /* now, or at the end of update_interval */
-			b->notify = 0;
-			book_arm(s, b);
-		}
-		proc_commit(s);
-	} else {
-		log_warn("batch not committed (%s): %zu books rolled back", why ? why : "?",
-		    s->b_nbooks);
-		for (size_t i = s->b_nbooks; i-- > 0;) {
-			struct book *b = s->b_books[i];
-			if (b->created_batch == s->batch_seq) {
-				map_del(&s->books, b->a.id);
-				book_free(b);
-				continue;
-			}
-			auction_rollback(&b->a, &b->mark);
-			b->db_state = b->mark_db_state;
-			if (b->mark_cancel) {
-				free(b->cancel_reason);
-				b->cancel_reason = NULL;
-			}
-			b->dirty = 0;
-			b->notify = 0;
-			b->touched_batch = -1;
-			book_arm(s, b);
-			/* an update held back while the batch was in flight: from the state
-			 * rolled back to, which is committed */
-			book_update(s, b, 0);
-		}
-		proc_rollback(s);
-		for (k = s->b_head; k; k = k->next) {
-			struct book *kb = k->bid_counted ? book_get(s, k->auction_id) : NULL;
-			if (kb != NULL)
-				book_count_bids(kb, k->who->org->id, -1);
-			k->book = NULL;
-			if (o == DB_LOST)
-				cmd_refuse(s, k, "unavailable",
-				    "the database became unavailable; nothing was changed, retry later");
-			else
-				cmd_refuse(s, k, "internal", "the change could not be recorded; nothing was changed");
-		}
-	}
-	for (k = s->b_head; k; k = next) {
-		next = k->next;
-		cmd_free(k);
-	}
-	s->b_head = s->b_tail = NULL;
-	s->b_nbooks = 0;
-	ops_answer_waiters(s);
-	if (s->cfg.batch_delay == 0 && s->q_head && db_ready(s->db) && !db_busy(s->db))
-		ops_flush(-1, 0, s);
-	else
-		ops_kick(s);
-	s->deferring--;
-	ops_deliver(s);
+	if (b)
+		b->tick_queued = 0;
 }
 
-/* The database came back (re-arm every timer) or went away (refuse the queue). */
-void
-ops_db_state(void *arg, int up)
-{
-	struct server *s = arg;
-	size_t it = 0;
-	void *v;
+static const struct txn_cmd_ops ops_bid_ops = {
+	ops_apply_bid, ops_commit_bid, ops_bid_abort, cmd_free };
+static const struct txn_cmd_ops ops_create_ops = {
+	ops_apply_create, ops_commit_auction, NULL, cmd_free };
+static const struct txn_cmd_ops ops_cancel_ops = {
+	ops_apply_cancel, ops_commit_auction, NULL, cmd_free };
+static const struct txn_cmd_ops ops_register_ops = {
+	ops_apply_register, ops_commit_register, NULL, cmd_free };
+static const struct txn_cmd_ops ops_tick_ops = { ops_apply_tick, NULL, ops_tick_abort, cmd_free };
+static const struct txn_cmd_ops ops_status_ops = {
+	ops_apply_status, ops_commit_status, NULL, cmd_free };
 
-	if (up) {
-		while (map_next(&s->books, &it, NULL, NULL, &v))
-			book_arm(s, v);
-		it = 0;
-		while (map_next(&s->procs, &it, NULL, NULL, &v))
-			proc_arm(s, v);
-		ops_kick(s);
-		return;
-	}
-	while (s->q_head) {
-		struct cmd *k = s->q_head;
-		s->q_head = k->next;
-		if (k->kind == CMD_TICK) {
-			struct book *b = book_get(s, k->auction_id);
-			if (b)
-				b->tick_queued = 0;
-		}
-		if (k->kind == CMD_PROC && k->conn_id == 0) {
-			struct proc *p = map_get(&s->procs, k->auction_id);
-			if (p)
-				p->tick_queued = 0;
-		}
-		cmd_refuse(s, k, "unavailable", "the database is unavailable; nothing was changed, retry later");
-		cmd_free(k);
-	}
-	s->q_tail = NULL;
-	s->q_len = 0;
-}
-
-/* Queue a procedure change (checked by proc.c) for the next batch. */
-void
-ops_enqueue_proc(struct server *s, struct conn *c, json_t *id, const char *kind, json_t *detail,
-    int64_t proc_id)
-{
-	struct cmd *k = cmd_new(CMD_PROC, c, id);
-
-	if (k == NULL) {
-		json_decref(detail);
-		return;
-	}
-	snprintf(k->pkind, sizeof(k->pkind), "%s", kind);
-	k->detail = detail;
-	k->auction_id = proc_id;
-	ops_enqueue(s, c, k);
-}
+/* The write path's table of each kind of command, by enum cmd_kind. */
+static const struct txn_cmd_ops *const cmd_ops[] = {
+	[CMD_BID] = &ops_bid_ops, [CMD_CREATE] = &ops_create_ops, [CMD_CANCEL] = &ops_cancel_ops,
+	[CMD_REGISTER] = &ops_register_ops, [CMD_TICK] = &ops_tick_ops,
+	[CMD_STATUS] = &ops_status_ops,
+};
 
 /* Offers by price, then submission time (kept in `total` for this sort). */
 static int
@@ -1377,12 +811,12 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	k.title = title;
 	memcpy(k.currency, p->currency, sizeof(k.currency));
 	k.exp = p->exp;
-	k.at = at;
-	k.who = map_get(&s->participants, p->buyer_participant);
-	if (k.who == NULL)
+	k.t.at = at;
+	k.t.who = map_get(&s->participants, p->buyer_participant);
+	if (k.t.who == NULL)
 		return NULL;
-	snprintf(k.fp, sizeof(k.fp), "%s", "procedure");
-	k.conn_id = 0;
+	snprintf(k.t.fp, sizeof(k.t.fp), "%s", "procedure");
+	k.t.conn_id = 0;
 	if (!ops_apply_create_proc(s, &k, p->pr.id, lot->id))
 		return NULL;
 	b = k.book;
@@ -1420,7 +854,7 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 			    I64(pid, json_integer_value(json_object_get(x, "participant"))),
 			    I64(oid, o->org), json_string_value(json_object_get(x, "fingerprint")),
 			    I64(amt, o->price), t };
-			ops_sql(s, DB_S_SEED, 8, prm, NULL, NULL);
+			txn_sql(s, DB_S_SEED, 8, prm, NULL, NULL);
 		}
 		s->next_bid_id++;
 	}
@@ -1430,12 +864,11 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	return b;
 }
 
-/* Create the flush event. */
-int
+/* The auctions' timers queue ticks here. */
+void
 ops_init(struct server *s)
 {
-	s->flush_ev = event_new(s->base, -1, 0, ops_flush, s);
-	return s->flush_ev ? 0 : -1;
+	s->book_due = ops_tick;
 }
 
 /* ---- request handlers ---- */
@@ -1474,29 +907,14 @@ ops_book_arg(struct server *s, struct conn *c, json_t *id, json_t *req)
 	return b;
 }
 
-/* The request being handled, for a parked read's log line: [op, start µs]. */
-json_t *
-ops_log_ctx(void)
-{
-	int64_t t0 = 0;
-	const char *op = proto_current(&t0);
-
-	return json_pack("[s, I]", op ? op : "-", (json_int_t)t0);
-}
-
 /* Reply with the auction now, or after the batch in flight when it changed it. */
 static void
 ops_reply_view(struct server *s, struct conn *c, json_t *id, struct book *b)
 {
 	json_t *r;
 
-	if (b->dirty) {
-		if (s->b_waiters == NULL)
-			s->b_waiters = json_array();
-		json_array_append_new(s->b_waiters, json_pack("[I, O, I, n, o]",
-		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)b->a.id,
-		    ops_log_ctx()));
-		conn_pending_add(c, 1);  /* parked reads count against the connection's bound */
+	if (b->tx.dirty) {
+		txn_park(s, c, id, &book_txn, b->a.id);
 		return;
 	}
 	r = proto_ok(id);
@@ -1612,7 +1030,7 @@ ops_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 	}
 	while (map_next(&s->books, &it, NULL, NULL, &v)) {
 		struct book *b = v;
-		if (b->created_batch >= 0 || b->a.id >= l.after)
+		if (b->tx.created_batch >= 0 || b->a.id >= l.after)
 			continue;  /* not yet committed, or on an earlier page */
 		if ((l.state && strcmp(l.state, auction_state_name(b->a.state)) != 0) ||
 		    (l.kind && (b->proc_id != 0) != lot) || (l.buyer >= 0 && b->a.p.buyer_org != l.buyer))
@@ -1900,7 +1318,7 @@ ops_participant_register(struct server *s, struct conn *c, json_t *id, json_t *r
 	k->role = r;
 	k->cert = info;
 	if (k->org_name == NULL || k->pname == NULL || k->pem == NULL) {
-		cmd_free(k);
+		cmd_free(&k->t);
 		return;
 	}
 	ops_enqueue(s, c, k);

@@ -2,7 +2,8 @@
  * Procurement procedures in the server: requests in, checked, queued as
  * changes; changes applied to the procedure engine (auction/procedure.c) in
  * the batch being built, written to procurement_log (the relational tables
- * follow by trigger), acknowledged and broadcast on commit.
+ * follow by trigger), acknowledged and broadcast on commit: all of it through
+ * the write path (txn.c), procedures being one kind of object on it.
  *
  * Every change is one log row whose `detail` holds everything needed to apply
  * it again: at start-up the log is replayed through proc_apply() in replay
@@ -14,6 +15,7 @@
  * Views show counts only; the log marks such rows sealed and the audit views
  * hide them until the procedure is opened.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -871,6 +873,71 @@ proc_arm(struct server *s, struct proc *p)
 	conn_timer_in(s, p->timer, (left < 0 ? 0 : left) + 1);  /* at or after the deadline */
 }
 
+/* A queued procedure change: its kind and detail (checked on arrival). */
+struct proc_cmd {
+	struct txn_cmd t;          /* first: the write path's part */
+	char kind[32];
+	json_t *detail;
+	int64_t proc_id;
+};
+
+/* Apply a queued change (the reply, prepared by proc_apply, goes out on commit). */
+static int
+proc_cmd_apply(struct server *s, struct txn_cmd *t)
+{
+	struct proc_cmd *k = (struct proc_cmd *)t;
+	const char *code = NULL, *message = NULL;
+	int keep = proc_apply(s, k->kind, k->detail, t->at, t->who, t->fp, 0, &t->reply, &code,
+	    &message);
+
+	if (!keep && t->conn_id)
+		txn_reply(s, t, proto_error(t->id, code ? code : "internal",
+		    message ? message : "refused", proc_refused_field()));
+	return keep;
+}
+
+/* A clock change dropped with the queue (or rolled back): the timer may queue again. */
+static void
+proc_cmd_abort(struct server *s, struct txn_cmd *t)
+{
+	struct proc *p = t->conn_id == 0 ? proc_get(s, ((struct proc_cmd *)t)->proc_id) : NULL;
+
+	if (p)
+		p->tick_queued = 0;
+}
+
+/* Free a change. */
+static void
+proc_cmd_free(struct txn_cmd *t)
+{
+	struct proc_cmd *k = (struct proc_cmd *)t;
+
+	json_decref(k->detail);
+	free(k);
+}
+
+static const struct txn_cmd_ops proc_cmd_ops = {
+	proc_cmd_apply, NULL, proc_cmd_abort, proc_cmd_free,
+};
+
+/* Queue a change made by `c` (or the clock when c is NULL); `detail` is stolen. */
+static void
+proc_enqueue(struct server *s, struct conn *c, json_t *id, const char *kind, json_t *detail,
+    int64_t proc_id)
+{
+	struct proc_cmd *k = calloc(1, sizeof(*k));
+
+	if (k == NULL) {
+		json_decref(detail);
+		return;
+	}
+	txn_cmd_init(&k->t, &proc_cmd_ops, c, id);
+	snprintf(k->kind, sizeof(k->kind), "%s", kind);
+	k->detail = detail;
+	k->proc_id = proc_id;
+	txn_enqueue(s, c, &k->t);
+}
+
 /* The deadline passed: queue a clock change. */
 void
 proc_tick(struct server *s, struct proc *p)
@@ -878,7 +945,7 @@ proc_tick(struct server *s, struct proc *p)
 	if (p->tick_queued || !db_ready(s->db))
 		return;
 	p->tick_queued = 1;
-	ops_enqueue_proc(s, NULL, NULL, "tick", json_pack("{s:I}", "procurement",
+	proc_enqueue(s, NULL, NULL, "tick", json_pack("{s:I}", "procurement",
 	    (json_int_t)p->pr.id), p->pr.id);
 }
 
@@ -899,33 +966,11 @@ proc_free_one(struct proc *p)
 	free(p);
 }
 
-/* Remember the procedure before the batch first changes it. */
+/* Remember the procedure before the batch first changes it (not in replay). */
 static int
 proc_touch(struct server *s, struct proc *p, int replay)
 {
-	struct proc **np;
-
-	if (replay || p->touched_batch == ops_batch_seq(s))
-		return 0;
-	if (proc_copy(&p->mark, &p->pr) < 0)
-		return -1;
-	if (s->b_nprocs == s->b_capprocs) {
-		size_t ncap = s->b_capprocs ? s->b_capprocs * 2 : 16;
-		if ((np = realloc(s->b_procs, ncap * sizeof(*np))) == NULL) {
-			proc_free(&p->mark);
-			return -1;
-		}
-		s->b_procs = np;
-		s->b_capprocs = ncap;
-	}
-	s->b_procs[s->b_nprocs++] = p;
-	p->touched_batch = ops_batch_seq(s);
-	p->mark_doc = json_incref(p->doc);  /* never changed in place: replaced whole */
-	p->mark_questions = json_deep_copy(p->questions);
-	p->mark_extras = json_deep_copy(p->extras);
-	p->mark_cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
-	p->dirty = 1;
-	return 0;
+	return replay ? 0 : txn_touch(s, &p->tx);
 }
 
 /* The state fields every log row carries (the trigger projects them). */
@@ -961,7 +1006,7 @@ proc_log(struct server *s, struct proc *p, const char *kind, int64_t at,
 		    who ? I64(part, who->id) : NULL, who ? I64(org, who->org->id) : NULL,
 		    who ? fp : NULL, lot ? I64(lt, lot) : NULL, offer ? I64(of, offer) : NULL,
 		    sealed ? "true" : "false", text };
-		ops_sql(s, DB_S_PROC_LOG, 10, prm, NULL, NULL);
+		txn_sql(s, DB_S_PROC_LOG, 10, prm, NULL, NULL);
 	}
 	free(text);
 }
@@ -1190,7 +1235,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		p->doc = json_incref(doc);
 		p->questions = json_array();
 		p->extras = json_object();
-		p->touched_batch = p->created_batch = -1;
+		txn_obj_init(&p->tx, &proc_txn);
 		proc_from_doc(doc, ji(d, "buyer_org"), &pp, lots, &nl);
 		proc_init(&p->pr, pid, &pp, lots, nl);
 		if (map_put(&s->procs, pid, p) < 0) {
@@ -1202,8 +1247,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		if (pid >= s->next_proc_id)
 			s->next_proc_id = pid + 1;
 		if (!replay) {
-			proc_touch(s, p, 0);
-			p->created_batch = ops_batch_seq(s);
+			txn_created(s, &p->tx);
 			proc_log(s, p, kind, at, who, fp, 0, 0, 0, d);
 			*reply = json_pack("{s:b, s:o}", "ok", 1, "procurement", proc_view(s, p, who));
 		}
@@ -1476,78 +1520,6 @@ proc_auction_closed(struct server *s, struct book *b)
 	json_decref(d);
 }
 
-/* The batch committed: forget marks, broadcast, re-arm. */
-void
-proc_commit(struct server *s)
-{
-	for (size_t i = 0; i < s->b_nprocs; i++) {
-		struct proc *p = s->b_procs[i];
-		proc_free(&p->mark);
-		json_decref(p->mark_doc);
-		json_decref(p->mark_questions);
-		json_decref(p->mark_extras);
-		free(p->mark_cancel);
-		p->mark_doc = p->mark_questions = p->mark_extras = NULL;
-		p->mark_cancel = NULL;
-		p->dirty = 0;
-		p->touched_batch = -1;
-		p->created_batch = -1;
-		if (p->notify & PROC_N_CLOSED)
-			proc_broadcast(s, p, "procurement.update", "cancelled");
-		else if (p->notify & PROC_N_AMENDED)
-			proc_broadcast(s, p, "procurement.update", "amended");
-		else if (p->notify & PROC_N_AWARDED)
-			proc_broadcast(s, p, "procurement.update", "decided");
-		else if (p->notify & PROC_N_OPENED)
-			proc_broadcast(s, p, "procurement.update", "opened");
-		else if (p->notify & PROC_N_UPDATE)
-			proc_broadcast(s, p, "procurement.update", "changed");
-		else if (p->notify & PROC_N_OFFERS)
-			proc_broadcast(s, p, "procurement.update", "offers");
-		p->notify = 0;
-		proc_arm(s, p);
-	}
-	s->b_nprocs = 0;
-}
-
-/* The batch failed: restore every procedure it touched; drop created ones. */
-void
-proc_rollback(struct server *s)
-{
-	for (size_t i = s->b_nprocs; i-- > 0;) {
-		struct proc *p = s->b_procs[i];
-		if (p->created_batch == ops_batch_seq(s)) {
-			map_del(&s->procs, p->pr.id);
-			proc_free(&p->mark);
-			json_decref(p->mark_doc);
-			json_decref(p->mark_questions);
-			json_decref(p->mark_extras);
-			free(p->mark_cancel);
-			proc_free_one(p);
-			continue;
-		}
-		proc_free(&p->pr);
-		p->pr = p->mark;
-		memset(&p->mark, 0, sizeof(p->mark));
-		json_decref(p->doc);
-		json_decref(p->questions);
-		json_decref(p->extras);
-		p->doc = p->mark_doc;
-		p->questions = p->mark_questions;
-		p->extras = p->mark_extras;
-		free(p->cancel_reason);
-		p->cancel_reason = p->mark_cancel;
-		p->mark_doc = p->mark_questions = p->mark_extras = NULL;
-		p->mark_cancel = NULL;
-		p->dirty = 0;
-		p->notify = 0;
-		p->touched_batch = -1;
-		p->tick_queued = 0;
-		proc_arm(s, p);
-	}
-	s->b_nprocs = 0;
-}
-
 /* Start-up: replay one log row. */
 int
 proc_replay(struct server *s, const struct db_boot_proc_log *r)
@@ -1629,7 +1601,7 @@ proc_queue(struct server *s, struct conn *c, json_t *id, const char *kind, struc
     json_t *d)
 {
 	json_object_set_new(d, "procurement", json_integer(p ? p->pr.id : ji(d, "procurement")));
-	ops_enqueue_proc(s, c, id, kind, d, p ? p->pr.id : ji(d, "procurement"));
+	proc_enqueue(s, c, id, kind, d, p ? p->pr.id : ji(d, "procurement"));
 }
 
 /* Reply with the view now, or after the batch in flight when it changed it. */
@@ -1638,13 +1610,8 @@ proc_reply_view(struct server *s, struct conn *c, json_t *id, struct proc *p)
 {
 	json_t *r;
 
-	if (p->dirty) {
-		if (s->b_waiters == NULL)
-			s->b_waiters = json_array();
-		json_array_append_new(s->b_waiters, json_pack("[I, O, I, i, o]",
-		    (json_int_t)conn_ident(c)->id, id ? id : json_null(), (json_int_t)p->pr.id, 1,
-		    ops_log_ctx()));
-		conn_pending_add(c, 1);
+	if (p->tx.dirty) {
+		txn_park(s, c, id, &proc_txn, p->pr.id);
 		return;
 	}
 	r = proto_ok(id);
@@ -1652,13 +1619,19 @@ proc_reply_view(struct server *s, struct conn *c, json_t *id, struct proc *p)
 	conn_send(c, r);
 }
 
-/* For parked reads: the view of a procedure, NULL when gone. */
-json_t *
-proc_view_of(struct server *s, int64_t pid, const struct participant *v)
+/* A parked procurement.get or procurement.watch: the view now (not_found when gone
+ * or hidden). */
+static json_t *
+proc_read(struct server *s, int64_t pid, json_t *req_id, const struct participant *v)
 {
 	struct proc *p = proc_get(s, pid);
+	json_t *r;
 
-	return p && proc_visible(p, v) ? proc_view(s, p, v) : NULL;
+	if (p == NULL || !proc_visible(p, v))
+		return proto_error(req_id, "not_found", "no such procurement", NULL);
+	r = proto_ok(req_id);
+	json_object_set_new(r, "procurement", proc_view(s, p, v));
+	return r;
 }
 
 /* Newest first. */
@@ -1704,7 +1677,7 @@ proc_op_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 	}
 	while (map_next(&s->procs, &it, NULL, NULL, &pv)) {
 		struct proc *p = pv;
-		if (p->created_batch >= 0 || !proc_visible(p, v) || p->pr.id >= l.after)
+		if (p->tx.created_batch >= 0 || !proc_visible(p, v) || p->pr.id >= l.after)
 			continue;  /* not yet committed, hidden, or on an earlier page */
 		if ((l.state && strcmp(l.state, proc_state_name(p->pr.state)) != 0) ||
 		    (l.kind && k != p->pr.p.kind) || (l.buyer >= 0 && p->pr.p.buyer_org != l.buyer))
@@ -2013,3 +1986,113 @@ proc_op_award(struct server *s, struct conn *c, json_t *id, json_t *req,
 		json_object_set_new(d, "reason", json_string(reason));
 	proc_queue(s, c, id, decision[0] == 'a' ? "awarded" : "disqualified", p, d);
 }
+
+/* ---- on the write path (txn.h) ---- */
+
+/* The procedure holding a write path's bookkeeping. */
+static struct proc *
+proc_of(struct txn_obj *o)
+{
+	return (struct proc *)((char *)o - offsetof(struct proc, tx));
+}
+
+/* Remember the procedure before the batch first changes it. */
+static int
+proc_mark(struct server *s, struct txn_obj *o)
+{
+	struct proc *p = proc_of(o);
+
+	if (proc_copy(&p->mark, &p->pr) < 0)
+		return -1;
+	p->mark_doc = json_incref(p->doc);  /* never changed in place: replaced whole */
+	p->mark_questions = json_deep_copy(p->questions);
+	p->mark_extras = json_deep_copy(p->extras);
+	p->mark_cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
+	return 0;
+}
+
+/* Forget the mark. */
+static void
+proc_unmark(struct proc *p)
+{
+	proc_free(&p->mark);
+	json_decref(p->mark_doc);
+	json_decref(p->mark_questions);
+	json_decref(p->mark_extras);
+	free(p->mark_cancel);
+	p->mark_doc = p->mark_questions = p->mark_extras = NULL;
+	p->mark_cancel = NULL;
+}
+
+/* The batch committed: forget the mark, broadcast, re-arm. */
+static void
+proc_commit(struct server *s, struct txn_obj *o)
+{
+	struct proc *p = proc_of(o);
+
+	proc_unmark(p);
+	if (p->notify & PROC_N_CLOSED)
+		proc_broadcast(s, p, "procurement.update", "cancelled");
+	else if (p->notify & PROC_N_AMENDED)
+		proc_broadcast(s, p, "procurement.update", "amended");
+	else if (p->notify & PROC_N_AWARDED)
+		proc_broadcast(s, p, "procurement.update", "decided");
+	else if (p->notify & PROC_N_OPENED)
+		proc_broadcast(s, p, "procurement.update", "opened");
+	else if (p->notify & PROC_N_UPDATE)
+		proc_broadcast(s, p, "procurement.update", "changed");
+	else if (p->notify & PROC_N_OFFERS)
+		proc_broadcast(s, p, "procurement.update", "offers");
+	p->notify = 0;
+	proc_arm(s, p);
+}
+
+/* The batch failed: restore the procedure to its mark. */
+static void
+proc_rollback(struct server *s, struct txn_obj *o)
+{
+	struct proc *p = proc_of(o);
+
+	proc_free(&p->pr);
+	p->pr = p->mark;
+	memset(&p->mark, 0, sizeof(p->mark));
+	json_decref(p->doc);
+	json_decref(p->questions);
+	json_decref(p->extras);
+	p->doc = p->mark_doc;
+	p->questions = p->mark_questions;
+	p->extras = p->mark_extras;
+	free(p->cancel_reason);
+	p->cancel_reason = p->mark_cancel;
+	p->mark_doc = p->mark_questions = p->mark_extras = NULL;
+	p->mark_cancel = NULL;
+	p->notify = 0;
+	p->tick_queued = 0;
+	proc_arm(s, p);
+}
+
+/* The batch that created the procedure failed: it never existed. */
+static void
+proc_drop(struct server *s, struct txn_obj *o)
+{
+	struct proc *p = proc_of(o);
+
+	map_del(&s->procs, p->pr.id);
+	proc_unmark(p);
+	proc_free_one(p);
+}
+
+/* Re-arm every procedure's timer. */
+static void
+proc_rearm(struct server *s)
+{
+	size_t it = 0;
+	void *v;
+
+	while (map_next(&s->procs, &it, NULL, NULL, &v))
+		proc_arm(s, v);
+}
+
+const struct txn_kind proc_txn = {
+	proc_mark, proc_commit, proc_rollback, proc_drop, proc_read, proc_rearm,
+};

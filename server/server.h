@@ -4,10 +4,13 @@
  *   admin.c   SIGHUP reload, the TLS file watch, the operators' stats
  *   proto.c   JSON request decoding, dispatch from the table, replies and errors
  *   optab.c   the table of operations: name, roles, flags, handler (optab.h)
- *   ops.c     the operations: validation, the command queue, group commit
+ *   ops.c     auction and participant operations: form checks, applying them
+ *   proc.c    procurement procedures and their operations
+ *   txn.c     the one write path: queue, batch, commit or roll back, parked reads (txn.h)
+ *   outbox.c  replies and events held back while a batch completes
  *   book.c    live auctions in memory: engine, metadata, views, watchers, timers
  *   watch.c   who watches which auction or procurement, bounded, left on close
- *   registry  participants and organizations (in ops.c's companion registry.c)
+ *   registry.c  participants, organizations and roles
  */
 #ifndef TENDERD_SERVER_H
 #define TENDERD_SERVER_H
@@ -23,6 +26,7 @@
 #include "server/config.h"
 #include "server/db.h"
 #include "server/tls.h"
+#include "server/txn.h"
 
 struct event_base;
 struct event;
@@ -30,7 +34,6 @@ struct evconnlistener;
 struct ssl_ctx_st;
 struct db;
 struct conn;
-struct cmd;
 struct watch;
 
 /* Watch links of a procedure or of a connection (server/watch.c). */
@@ -77,17 +80,15 @@ struct book {
 	struct server *srv;
 	struct event *timer;
 	int tick_queued;           /* a tick command waits in the queue */
-	int64_t created_batch;     /* batch that created it (removed if that batch fails) */
 	enum auction_state mark_db_state;
 	int mark_cancel;           /* cancel_reason set by the batch in flight */
 	int64_t proc_id;           /* tender_auction: the procedure and lot it decides */
 	int lot_id;
 	struct watch_list watchers;
 	struct map bids_by_org;    /* org id -> bids placed, accepted and refused (as intptr_t) */
-	/* group commit bookkeeping */
-	int64_t touched_batch;     /* batch that last changed it */
-	struct auction_mark mark;  /* state before that batch */
-	int dirty;                 /* changed by the batch in flight */
+	/* the write path's bookkeeping (txn.h) */
+	struct txn_obj tx;
+	struct auction_mark mark;  /* state before the batch that last changed it */
 	int notify;                /* AUCTION_EV_* and BOOK_N_* to broadcast after commit */
 	/* auction.update pacing (update_interval) */
 	int pending;               /* BOOK_N_UPDATE reasons committed but not yet sent */
@@ -110,12 +111,11 @@ struct proc {
 	struct event *timer;
 	int tick_queued;
 	struct watch_list watchers;
-	/* group commit bookkeeping */
-	int64_t touched_batch, created_batch;
+	/* the write path's bookkeeping (txn.h) */
+	struct txn_obj tx;
 	struct procedure mark;
 	json_t *mark_doc, *mark_questions, *mark_extras;
 	char *mark_cancel;
-	int dirty;
 	unsigned notify;           /* PROC_N_* to broadcast after commit */
 };
 
@@ -138,7 +138,7 @@ struct server {
 	struct ssl_ctx_st *ssl_ctx;
 	struct evconnlistener *listener;
 	struct db *db;
-	struct event *flush_ev;
+	struct txn *txn;           /* the write path (txn.c) */
 	struct event *sig_term, *sig_int;
 	struct event *stop_timer;
 	struct event *accept_pause;
@@ -154,21 +154,13 @@ struct server {
 
 	uint64_t next_conn_id;
 	int64_t next_bid_id, next_auction_id, next_proc_id, next_offer_id;
-	int64_t last_now;          /* commands are applied with non-decreasing times */
 	size_t nconns;
 
-	/* commands waiting for the next batch, FIFO */
-	struct cmd *q_head, *q_tail;
-	size_t q_len;
-	/* the batch in flight */
-	struct cmd *b_head, *b_tail;
-	struct book **b_books;     /* books changed by it */
-	size_t b_nbooks, b_capbooks;
-	struct proc **b_procs;     /* procedures changed by it */
-	size_t b_nprocs, b_capprocs;
-	json_t *b_waiters;         /* parked reads: array of [conn id, req id, auction id] */
-	int64_t batch_seq;
-	/* replies and events held back while a batch completes */
+	/* callbacks set at start-up: what flows up */
+	void (*book_due)(struct server *s, struct book *b);       /* a book's deadline passed */
+	void (*lot_auction_closed)(struct server *s, struct book *b);  /* inside its batch */
+
+	/* replies and events held back while a batch completes (outbox.c) */
 	int deferring;
 	void *out;
 	size_t nout, capout;
@@ -178,9 +170,6 @@ struct server {
 	struct event *lane_ev;
 
 	int stopping;
-	/* set at start-up (main.c): a connection closes (watch.c: it leaves every watch),
-	 * called again when it is freed */
-	void (*on_conn_close)(struct server *s, struct conn *c);
 
 	/* TLS reload, per-address limits and counters (admin.c, conn.c) */
 	struct tls_crl_info crl;   /* the CRL of ssl_ctx */
@@ -194,10 +183,25 @@ struct server {
 	void *admin;               /* admin.c: the watched files */
 	int argc;                  /* the command line, read again on SIGHUP */
 	char **argv;
+	/* set at start-up (main.c): what flows up from the transport and the reload */
+	void (*on_line)(struct server *s, struct conn *c, const char *line, size_t len);
+	void (*on_sent)(struct conn *c, json_t *msg);  /* every message conn_send sends */
+	/* a connection closes (watch.c: it leaves every watch), called again when it is freed */
+	void (*on_conn_close)(struct server *s, struct conn *c);
+	int (*cmdline_config)(int argc, char **argv, int first, struct config *cfg, char *cause,
+	    size_t n);
 };
 
 /* ---- conn.c ---- */
-struct ops_text;
+/* Serialized text that many messages share: one broadcast's view for one class of watcher.
+ * Created with one reference (the text, from malloc, is taken over); every message held
+ * back or queued in the lane with it takes another. */
+struct conn_text {
+	size_t refs, len;
+	char *text;
+};
+struct conn_text *conn_text_new(char *text, size_t len);
+void conn_text_release(struct conn_text *t);
 struct conn_ident {
 	uint64_t id;
 	struct cert *cert;
@@ -212,7 +216,7 @@ void conn_send(struct conn *c, json_t *msg);
  * events still in the lane, if any. */
 void conn_send_text(struct conn *c, const char *text, size_t n);
 /* Send an event through the lane (takes a reference to the shared text). */
-void conn_send_event(struct conn *c, struct ops_text *t);
+void conn_send_event(struct conn *c, struct conn_text *t);
 /* Free the lane (shutdown, after the loop). */
 void conn_lane_free(struct server *s);
 /* Find a connection by id (NULL when gone or closing). */
@@ -324,19 +328,24 @@ void proto_sent(struct conn *c, json_t *msg);
 void proto_log_reply(uint64_t conn, const char *fp, const char *op, json_t *id, int64_t t0_us,
     json_t *reply);
 
+/* ---- outbox.c: output held back while a batch completes ---- */
+/* Hold messages back from now on; outbox_release delivers them in order. */
+void outbox_hold(struct server *s);
+void outbox_release(struct server *s);
+/* The reply to a request (stolen) for a connection id; releases its pending place. */
+void outbox_reply(struct server *s, uint64_t conn_id, json_t *msg);
+/* Send a broadcast's serialized text to a connection (copied when held back). */
+void outbox_emit(struct server *s, struct conn *c, const char *text, size_t len);
+/* Send shared text to a connection; held back by reference. */
+void outbox_emit_shared(struct server *s, struct conn *c, struct conn_text *t);
+
 /* ---- ops.c (its request handlers: server/optab.h) ---- */
-/* The database came back or went away. */
-void ops_db_state(void *arg, int up);
-/* A book's timer fired. */
-void ops_tick(struct server *s, struct book *b);
-/* Flush the queue (start a batch when none is in flight). */
-void ops_kick(struct server *s);
-/* Nothing queued or in flight. */
-int ops_idle(const struct server *s);
-/* Create the flush event. */
-int ops_init(struct server *s);
+/* Set the auctions' clock callback (start-up). */
+void ops_init(struct server *s);
 
 /* ---- book.c ---- */
+/* Live auctions on the write path. */
+extern const struct txn_kind book_txn;
 struct book *book_get(struct server *s, int64_t id);
 /* Re-arm the timer from the engine's next deadline. */
 void book_arm(struct server *s, struct book *b);
@@ -375,8 +384,8 @@ int proc_apply(struct server *s, const char *kind, json_t *detail, int64_t at,
     const char **code, const char **message);
 /* The field the last refusal of proc_apply names (NULL: none). */
 const char *proc_refused_field(void);
-void proc_commit(struct server *s);    /* the batch committed: broadcast, re-arm */
-void proc_rollback(struct server *s);  /* the batch failed: restore every touched procedure */
+/* Procedures on the write path. */
+extern const struct txn_kind proc_txn;
 void proc_arm(struct server *s, struct proc *p);
 void proc_tick(struct server *s, struct proc *p);
 /* A tender_auction lot's live auction closed (inside the batch that closes it). */
@@ -386,8 +395,6 @@ int proc_replay(struct server *s, const struct db_boot_proc_log *r);
 void proc_free_all(struct server *s);
 /* Start-up: link tender_auction lots to their loaded auctions. */
 void proc_restore_finish(struct server *s);
-/* For parked reads: the view of a procedure, NULL when gone or hidden. */
-json_t *proc_view_of(struct server *s, int64_t pid, const struct participant *v);
 
 /* ---- ops.c, for proc.c ---- */
 /* The paging and filters of auction.list and procurement.list. */
@@ -403,33 +410,10 @@ int ops_list_args(struct conn *c, json_t *id, json_t *req, struct ops_list *l);
 /* The cursor of the page after one that ended with `last_id` (`more` when there is one). */
 json_t *ops_list_next(int more, int64_t last_id);
 
-/* Queue a procedure change made by `c` (or the clock when c is NULL). */
-void ops_enqueue_proc(struct server *s, struct conn *c, json_t *id, const char *kind,
-    json_t *detail, int64_t proc_id);
-/* Add a statement to the batch being built. */
-void ops_sql(struct server *s, enum db_stmt st, int n, const char *const *params,
-    db_row_fn fn, void *arg);
-int64_t ops_batch_seq(const struct server *s);
-/* Send a broadcast's serialized text to a connection (held back while a batch completes). */
-void ops_emit(struct server *s, struct conn *c, const char *text, size_t len);
-/* Serialized text that many messages share: one broadcast's view for one class of watcher.
- * Created with one reference (the text, from malloc, is taken over); every message held back
- * with it takes another. */
-struct ops_text {
-	size_t refs, len;
-	char *text;
-};
-struct ops_text *ops_text_new(char *text, size_t len);
-void ops_text_release(struct ops_text *t);
-/* Send shared text to a connection; held back by reference while a batch completes. */
-void ops_emit_shared(struct server *s, struct conn *c, struct ops_text *t);
 /* Open the live auction of a tender_auction lot, seeded with the tender prices. */
 struct book *ops_open_auction(struct server *s, struct proc *p, int lot_index, int64_t at);
 
-/* The request being handled, for the log line of a reply sent later: [op, start µs]. */
-json_t *ops_log_ctx(void);
-
-/* ---- registry (ops.c) ---- */
+/* ---- registry.c ---- */
 struct org *registry_org(struct server *s, int64_t id, const char *name);
 /* The organization whose name is `name` up to case and Unicode normalization. */
 struct org *registry_org_named(struct server *s, const char *name);

@@ -20,7 +20,7 @@
  * procedure's `class_of` says a view depends on: role, and the organization
  * when it has a stake), so each event is rendered and serialized once per
  * class and the connections of a class share that text by reference. Every
- * text goes through ops_emit_shared(): held back while a batch completes, then
+ * text goes through outbox_emit_shared(): held back while a batch completes, then
  * written through the lane (conn.c), so events of every kind are paced and
  * keep their order per connection with the replies around them.
  */
@@ -192,12 +192,12 @@ struct watch_cast {
 	struct server *s;
 	const struct watch_msg *ev;
 	struct watch_class *cls;
-	struct ops_text **text;
+	struct conn_text **text;
 	size_t n, cap;
 };
 
 /* The event as `who` sees it, serialized and shareable; NULL when out of memory. */
-static struct ops_text *
+static struct conn_text *
 watch_render(struct server *s, const struct watch_msg *ev, const struct participant *who)
 {
 	json_t *msg = json_pack("{s:s}", "event", ev->event);
@@ -210,7 +210,7 @@ watch_render(struct server *s, const struct watch_msg *ev, const struct particip
 	json_object_set_new(msg, ev->field, ev->view(s, ev->target, who));
 	text = json_dumps(msg, JSON_COMPACT);
 	json_decref(msg);
-	return text ? ops_text_new(text, strlen(text)) : NULL;
+	return text ? conn_text_new(text, strlen(text)) : NULL;
 }
 
 /* Send the event to one connection: the text of its class, rendered on first use. */
@@ -219,7 +219,7 @@ watch_cast_to(struct watch_cast *wc, struct conn *c)
 {
 	const struct participant *who = conn_ident(c)->who;
 	struct watch_class k;
-	struct ops_text *t = NULL;
+	struct conn_text *t = NULL;
 
 	if (who == NULL)
 		return;
@@ -228,7 +228,7 @@ watch_cast_to(struct watch_cast *wc, struct conn *c)
 		if (wc->cls[i].role == k.role && wc->cls[i].org == k.org)
 			t = wc->text[i];
 	if (t != NULL) {
-		ops_emit_shared(wc->s, c, t);
+		outbox_emit_shared(wc->s, c, t);
 		return;
 	}
 	if ((t = watch_render(wc->s, wc->ev, who)) == NULL)
@@ -236,12 +236,12 @@ watch_cast_to(struct watch_cast *wc, struct conn *c)
 	if (wc->n == wc->cap) {
 		size_t ncap = wc->cap ? wc->cap * 2 : 8;
 		struct watch_class *nc = realloc(wc->cls, ncap * sizeof(*nc));
-		struct ops_text **nt = nc ? realloc(wc->text, ncap * sizeof(*nt)) : NULL;
+		struct conn_text **nt = nc ? realloc(wc->text, ncap * sizeof(*nt)) : NULL;
 		if (nc != NULL)
 			wc->cls = nc;
 		if (nt == NULL) {  /* not kept: sent on its own */
-			ops_emit_shared(wc->s, c, t);
-			ops_text_release(t);
+			outbox_emit_shared(wc->s, c, t);
+			conn_text_release(t);
 			return;
 		}
 		wc->text = nt;
@@ -249,7 +249,7 @@ watch_cast_to(struct watch_cast *wc, struct conn *c)
 	}
 	wc->cls[wc->n] = k;
 	wc->text[wc->n++] = t;
-	ops_emit_shared(wc->s, c, t);
+	outbox_emit_shared(wc->s, c, t);
 }
 
 /* See server.h. */
@@ -276,7 +276,7 @@ watch_broadcast(struct server *s, const struct watch_list *tl, const struct watc
 			watch_cast_to(&wc, c);
 	}
 	for (size_t i = 0; i < wc.n; i++)
-		ops_text_release(wc.text[i]);
+		conn_text_release(wc.text[i]);
 	free(wc.cls);
 	free(wc.text);
 }

@@ -1,0 +1,102 @@
+/* Participants, organizations and roles in memory: loaded at start-up, added to
+ * by participant.register after its commit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/text.h"
+#include "server/server.h"
+
+static const char *const role_names[] = { "buyer", "supplier", "operator" };
+
+/* Role as text. */
+const char *
+role_name(enum role r)
+{
+	return role_names[r];
+}
+
+/* Text to role. */
+int
+role_parse(const char *s, enum role *out)
+{
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(s, role_names[i]) == 0) {
+			*out = (enum role)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Find or add an organization. */
+struct org *
+registry_org(struct server *s, int64_t id, const char *name)
+{
+	struct org *o = map_get(&s->orgs, id);
+	char *key;
+
+	if (o)
+		return o;
+	if ((o = calloc(1, sizeof(*o))) == NULL || (o->name = strdup(name)) == NULL) {
+		free(o);
+		return NULL;
+	}
+	o->id = id;
+	if (map_put(&s->orgs, id, o) < 0)
+		return NULL;
+	/* by folded name: "Acme" and "ACME" are one organization */
+	if ((key = text_fold(name)) == NULL)
+		return NULL;
+	if (map_sget(&s->orgs_by_name, key) != NULL)
+		log_warn("organization=%lld \"%s\" has the name of another organization up to case "
+		    "and Unicode normalization", (long long)id, name);
+	else if (map_sput(&s->orgs_by_name, key, o) < 0)
+		o = NULL;
+	free(key);
+	return o;
+}
+
+/* The organization whose name folds like `name`, or NULL. */
+struct org *
+registry_org_named(struct server *s, const char *name)
+{
+	char *key = text_fold(name);
+	struct org *o = key ? map_sget(&s->orgs_by_name, key) : NULL;
+
+	free(key);
+	return o;
+}
+
+/* Add a participant and one of its certificates. */
+struct participant *
+registry_participant(struct server *s, int64_t id, int64_t org_id, const char *name,
+    const char *role, const char *status, const char *fp)
+{
+	struct participant *p = map_get(&s->participants, id);
+	struct cert *c;
+
+	if (p == NULL) {
+		struct org *o = map_get(&s->orgs, org_id);
+		if (o == NULL || (p = calloc(1, sizeof(*p))) == NULL)
+			return NULL;
+		p->id = id;
+		p->org = o;
+		p->name = strdup(name);
+		if (role_parse(role, &p->role) < 0)
+			p->role = ROLE_SUPPLIER;
+		p->suspended = status && strcmp(status, "suspended") == 0;
+		if (p->name == NULL || map_put(&s->participants, id, p) < 0)
+			return NULL;
+	}
+	if (fp && map_sget(&s->certs, fp) == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return NULL;
+		snprintf(c->fp, sizeof(c->fp), "%s", fp);
+		c->who = p;
+		if (map_sput(&s->certs, fp, c) < 0)
+			return NULL;
+	}
+	return p;
+}

@@ -1,0 +1,125 @@
+/*
+ * The one write path (server/txn.c): every state change of every kind of
+ * object goes through it. A change is a command (`struct txn_cmd`, embedded
+ * first in the command of its kind); commands queue, are applied in batches
+ * to memory while their SQL joins the batch, and are acknowledged only after
+ * the batch commits. Objects that a batch changes (`struct txn_obj`, embedded
+ * in a live auction or a procedure) are marked before the first change and
+ * restored to the mark if the batch does not commit. Reads of an object the
+ * batch in flight has changed are parked until it is over.
+ *
+ * txn.c knows no kind of object or command: each kind plugs in through the
+ * two tables below.
+ */
+#ifndef TENDERD_TXN_H
+#define TENDERD_TXN_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "server/db.h"
+#include "server/tls.h"
+
+struct server;
+struct conn;
+struct participant;
+struct txn_obj;
+struct txn_cmd;
+
+/* What the write path needs of one kind of object (a live auction, a procedure). */
+struct txn_kind {
+	/* Remember the state before the batch first changes it; -1 when out of memory. */
+	int (*mark)(struct server *s, struct txn_obj *o);
+	/* The batch committed: forget the mark, tell watchers, re-arm timers. */
+	void (*commit)(struct server *s, struct txn_obj *o);
+	/* The batch failed: restore the mark. */
+	void (*rollback)(struct server *s, struct txn_obj *o);
+	/* The batch that created the object failed: forget it and free it. */
+	void (*drop)(struct server *s, struct txn_obj *o);
+	/* The reply to a read parked behind the batch (the object may be gone by now). */
+	json_t *(*read)(struct server *s, int64_t id, json_t *req_id, const struct participant *v);
+	/* The database is back: re-arm the timers of every object of this kind. */
+	void (*rearm)(struct server *s);
+};
+
+/* The write path's bookkeeping inside an object. */
+struct txn_obj {
+	const struct txn_kind *kind;
+	int64_t touched_batch;     /* batch that last changed it (-1: none) */
+	int64_t created_batch;     /* batch that created it, until that commits (-1: none) */
+	int dirty;                 /* changed by the batch in flight */
+};
+
+/* What the write path needs of one kind of command. */
+struct txn_cmd_ops {
+	/* Apply to memory, adding SQL with txn_sql: 1 when kept for the commit, 0 when done
+	 * (refused with txn_refuse, or nothing to do). */
+	int (*apply)(struct server *s, struct txn_cmd *k);
+	/* The batch committed: reply (NULL: send `reply` if set). */
+	void (*commit)(struct server *s, struct txn_cmd *k);
+	/* Refused without effect (dropped from the queue while the database is away, or its
+	 * batch did not commit): undo what it noted outside the objects' marks. NULL: nothing. */
+	void (*abort)(struct server *s, struct txn_cmd *k);
+	/* Free the command (NULL: free()). */
+	void (*free)(struct txn_cmd *k);
+};
+
+/* A queued state change. */
+struct txn_cmd {
+	struct txn_cmd *next;
+	const struct txn_cmd_ops *ops;
+	uint64_t conn_id;          /* 0: the clock's own */
+	json_t *id;                /* request id, echoed */
+	int64_t at;                /* arrival time: the time the engine uses */
+	struct participant *who;
+	char fp[TLS_FP_LEN + 1];
+	json_t *reply;             /* the reply to send on commit, when apply prepared it */
+	/* the request, for the log line of its reply (empty op: nothing to log) */
+	char op[48];
+	int64_t t0;
+};
+
+/* Create the queue and the flush event. */
+int txn_init(struct server *s);
+void txn_free(struct server *s);
+/* A kind of object whose timers are re-armed when the database is back; objects are
+ * committed and rolled back kind by kind, in the order the kinds were added. */
+int txn_add_kind(struct server *s, const struct txn_kind *kind);
+
+/* Fill the common part of a command for a request on `c` (NULL: the clock). */
+void txn_cmd_init(struct txn_cmd *k, const struct txn_cmd_ops *ops, struct conn *c, json_t *id);
+/* Queue a command (or refuse it at once when the database is away and it comes from
+ * a client; the clock's commands wait). Takes the command. */
+void txn_enqueue(struct server *s, struct conn *c, struct txn_cmd *k);
+/* Start a batch when the queue holds commands and none is in flight. */
+void txn_kick(struct server *s);
+/* Nothing queued, nothing in flight. */
+int txn_idle(const struct server *s);
+/* Re-arm the timers of every object (start-up, the database back). */
+void txn_rearm(struct server *s);
+/* The database came back or went away (db.c's callback). */
+void txn_db_state(void *arg, int up);
+
+/* Inside apply: remember an object before the batch first changes it (0, or -1). */
+int txn_touch(struct server *s, struct txn_obj *o);
+/* Inside apply: the object is new; removed with kind->drop if the batch fails. */
+int txn_created(struct server *s, struct txn_obj *o);
+/* A new object's bookkeeping (not touched, not created by a batch). */
+void txn_obj_init(struct txn_obj *o, const struct txn_kind *kind);
+/* The batch being built or in flight (a number that grows with every batch). */
+int64_t txn_batch(const struct server *s);
+/* Inside apply: add a statement to the batch. */
+void txn_sql(struct server *s, enum db_stmt st, int n, const char *const *params,
+    db_row_fn fn, void *arg);
+/* Reply to a command (stolen): logged, held back while the batch completes. */
+void txn_reply(struct server *s, struct txn_cmd *k, json_t *msg);
+/* Refuse a command with an error reply. */
+void txn_refuse(struct server *s, struct txn_cmd *k, const char *code, const char *message);
+
+/* A read of object `id` of `kind` on `c` that waits for the batch in flight (the object
+ * is dirty); answered with kind->read when the batch is over. */
+void txn_park(struct server *s, struct conn *c, json_t *req_id, const struct txn_kind *kind,
+    int64_t id);
+
+#endif
