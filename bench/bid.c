@@ -38,7 +38,14 @@
 
 #include <event2/event.h>
 
-#include "bench/loadgen.h"
+#include "bench/bid.h"
+#include "bench/cpu.h"
+#include "bench/hist.h"
+#include "bench/jscan.h"
+#include "bench/lg.h"
+#include "bench/net.h"
+#include "bench/opts.h"
+#include "bench/procfs.h"
 #include "common/money.h"
 #include "common/timeutil.h"
 
@@ -898,7 +905,7 @@ bid_run(const struct opts *o)
 	}
 	r->nsup = o->conns;
 	r->nwat = r->nauc * o->watchers;
-	if ((r->ids = lg_load_bulk(o, r->nsup, cause, sizeof(cause))) == NULL)
+	if ((r->ids = ident_load_bulk(o, r->nsup, cause, sizeof(cause))) == NULL)
 		goto fail;
 	r->sup = calloc((size_t)r->nsup + 1, sizeof(*r->sup));
 	r->wat = calloc((size_t)r->nwat + 1, sizeof(*r->wat));

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench/loadgen.h"
+#include "bench/hist.h"
 
 /* Bucket index of a value. */
 static size_t

@@ -21,7 +21,14 @@
 
 #include <event2/event.h>
 
-#include "bench/loadgen.h"
+#include "bench/cpu.h"
+#include "bench/hist.h"
+#include "bench/hs.h"
+#include "bench/jscan.h"
+#include "bench/lg.h"
+#include "bench/net.h"
+#include "bench/opts.h"
+#include "bench/procfs.h"
 
 #define HELLO "{\"id\":1,\"op\":\"hello\"}\n"
 #define PING "{\"id\":2,\"op\":\"hello\"}\n"
@@ -140,7 +147,7 @@ hs_run(const struct opts *o)
 	hist_init(&r.h);
 	if ((r.base = event_base_new()) == NULL ||
 	    net_init(&r.net, r.base, o->server, o->ca, o->concurrency, cause, sizeof(cause)) < 0 ||
-	    (r.ids = lg_load_bulk(o, r.nids, cause, sizeof(cause))) == NULL) {
+	    (r.ids = ident_load_bulk(o, r.nids, cause, sizeof(cause))) == NULL) {
 		fprintf(stderr, "loadgen: %s\n", r.base ? cause : "event_base_new failed");
 		return 1;
 	}
@@ -334,7 +341,7 @@ idle_run(const struct opts *o)
 	hist_init(&r.h);
 	if ((r.base = event_base_new()) == NULL ||
 	    net_init(&r.net, r.base, o->server, o->ca, o->concurrency, cause, sizeof(cause)) < 0 ||
-	    (r.ids = lg_load_bulk(o, nids, cause, sizeof(cause))) == NULL) {
+	    (r.ids = ident_load_bulk(o, nids, cause, sizeof(cause))) == NULL) {
 		fprintf(stderr, "loadgen: %s\n", r.base ? cause : "event_base_new failed");
 		return 1;
 	}

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/loadgen.h"
+#include "bench/jscan.h"
 
 /* Pointer just past "key": or NULL. */
 const char *

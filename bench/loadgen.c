@@ -7,11 +7,27 @@
  *   loadgen [common] --handshakes N [--resume]                connect/close N times
  *
  * Every mode ends with one "RESULT key=value ..." line on stdout for scripts.
+ *
+ * Files, from the top down (every other NAME.c declares its functions in NAME.h):
+ *
+ *   loadgen.c  main: options, the choice of mode
+ *   bid.c      the bidding mode: suppliers, watchers, the bid strategy, latencies
+ *   hs.c       handshake and idle-connection modes
+ *   probe.c    the stall probe: late wake-ups of a sleeping process, kdamond's CPU
+ *   cpu.c      CPU time of the server, PostgreSQL and the load generator over a window
+ *   net.c      mutual-TLS client connections (bufferevent_openssl), identities,
+ *              line framing, session resumption
+ *   lg.c       clocks and progress messages
+ *   hist.c     log-linear latency histogram (microseconds)
+ *   procfs.c   RSS and CPU time of other processes from /proc
+ *   jscan.c    field extraction from tenderd's compact JSON lines (no full parse)
+ *   opts.h     the parsed options, read by every mode
+ *
+ * Money is int64 minor units inside and decimal strings on the wire (common/money).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +35,10 @@
 
 #include <openssl/ssl.h>
 
-#include "bench/loadgen.h"
+#include "bench/bid.h"
+#include "bench/hs.h"
+#include "bench/opts.h"
+#include "bench/probe.h"
 
 /* Print usage and exit. */
 static void
@@ -66,81 +85,6 @@ usage(int rc)
 	    "                           parameters of created auctions (default 1000000000.00,\n"
 	    "                           1.00, 5%%, 7200)\n");
 	exit(rc);
-}
-
-/* Progress on stderr. */
-void
-lg_note(const struct opts *o, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (o->quiet)
-		return;
-	fputs("loadgen: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* Identities PREFIX<first> ... of the bulk PKI. */
-struct ident *
-lg_load_bulk(const struct opts *o, int n, char *cause, size_t cn)
-{
-	struct ident *ids;
-	char name[64];
-
-	if (n <= 0) {
-		snprintf(cause, cn, "no identities requested");
-		return NULL;
-	}
-	if (o->certs == NULL) {
-		snprintf(cause, cn, "--certs DIR is required");
-		return NULL;
-	}
-	if ((ids = calloc((size_t)n, sizeof(*ids))) == NULL) {
-		snprintf(cause, cn, "out of memory");
-		return NULL;
-	}
-	for (int i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%s%05d", o->prefix, o->first + i);
-		if (ident_load(&ids[i], o->certs, name, NULL, NULL, cause, cn) < 0) {
-			for (int k = 0; k < i; k++)
-				ident_free(&ids[k]);
-			free(ids);
-			return NULL;
-		}
-	}
-	return ids;
-}
-
-/* Start a CPU window. */
-void
-cpu_begin(const struct opts *o, struct cpu_window *w)
-{
-	w->t0 = lg_now_us();
-	w->server0 = o->server_pid > 0 ? procfs_cpu_us(o->server_pid) : -1;
-	w->pg0 = o->pg_pid > 0 ? procfs_tree_cpu_us(o->pg_pid) : -1;
-	w->self0 = procfs_self_cpu_us();
-}
-
-/* Close a CPU window: percentages of one core. */
-void
-cpu_end(const struct opts *o, const struct cpu_window *w, char *buf, size_t n,
-    int64_t *server_us)
-{
-	uint64_t span = lg_now_us() - w->t0;
-	int64_t sv = o->server_pid > 0 ? procfs_cpu_us(o->server_pid) : -1;
-	int64_t pg = o->pg_pid > 0 ? procfs_tree_cpu_us(o->pg_pid) : -1;
-	int64_t self = procfs_self_cpu_us();
-
-	if (span == 0)
-		span = 1;
-	*server_us = sv >= 0 && w->server0 >= 0 ? sv - w->server0 : -1;
-	snprintf(buf, n, "cpu_server_pct=%lld cpu_pg_pct=%lld cpu_loadgen_pct=%lld",
-	    (long long)(*server_us >= 0 ? *server_us * 100 / (int64_t)span : -1),
-	    (long long)(pg >= 0 && w->pg0 >= 0 ? (pg - w->pg0) * 100 / (int64_t)span : -1),
-	    (long long)((self - w->self0) * 100 / (int64_t)span));
 }
 
 /* A positive integer option. */

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -28,29 +27,11 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-#include "bench/loadgen.h"
+#include "bench/lg.h"
+#include "bench/net.h"
+#include "bench/opts.h"
 
 enum { LC_PENDING, LC_CONNECTING, LC_OPEN, LC_GONE };
-
-/* Monotonic microseconds. */
-uint64_t
-lg_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* Wall-clock microseconds. */
-uint64_t
-lg_wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* Last OpenSSL error as text. */
 static const char *
@@ -159,6 +140,37 @@ ident_free(struct ident *id)
 	id->cert = NULL;
 	id->key = NULL;
 	id->sess = NULL;
+}
+
+/* Identities PREFIX<first> ... of the bulk PKI. */
+struct ident *
+ident_load_bulk(const struct opts *o, int n, char *cause, size_t cn)
+{
+	struct ident *ids;
+	char name[64];
+
+	if (n <= 0) {
+		snprintf(cause, cn, "no identities requested");
+		return NULL;
+	}
+	if (o->certs == NULL) {
+		snprintf(cause, cn, "--certs DIR is required");
+		return NULL;
+	}
+	if ((ids = calloc((size_t)n, sizeof(*ids))) == NULL) {
+		snprintf(cause, cn, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%05d", o->prefix, o->first + i);
+		if (ident_load(&ids[i], o->certs, name, NULL, NULL, cause, cn) < 0) {
+			for (int k = 0; k < i; k++)
+				ident_free(&ids[k]);
+			free(ids);
+			return NULL;
+		}
+	}
+	return ids;
 }
 
 static void net_pump(struct net *n);

@@ -18,7 +18,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench/loadgen.h"
+#include "bench/hist.h"
+#include "bench/opts.h"
+#include "bench/probe.h"
+#include "bench/procfs.h"
 
 #define PROBE_MAX_KD 8
 

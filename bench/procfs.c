@@ -6,7 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "bench/loadgen.h"
+#include "bench/procfs.h"
 
 /* A "Name:   value kB" field of /proc/PID/status. */
 static long
