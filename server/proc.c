@@ -439,25 +439,16 @@ fail:
 	return NULL;
 }
 
-/*
- * Parse a procurement document from a create or amend request into its
- * normalized form (amounts in minor units, times in ms, weights in basis
- * points). `prev` is the current document for an amendment (kind and
- * currency are kept; "documents" holds the new documents only). NULL after an
- * error reply.
- */
+/* The header of a procurement document (title, description, kind, currency,
+ * deadlines, min_bids) as a new document with an empty "lots" array; the kind
+ * and the currency's exponent into *k and *exp. NULL after an error reply. */
 static json_t *
-proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t *prev)
+proc_parse_header(struct conn *c, json_t *id, json_t *req, json_t *prev, enum proc_kind *k,
+    int *exp)
 {
 	const char *title, *descr = NULL, *kind, *currency;
 	int64_t enq, dead, open, minb = 1;
-	enum proc_kind k;
-	json_t *doc = NULL, *lots, *jl, *docs;
-	struct proc_params pp;
-	struct proc_lot plots[PROC_MAX_LOTS];
-	int exp, nl;
-	size_t i;
-	const char *why;
+	json_t *doc;
 
 	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
 	    proto_get_str(c, req, "description", 0, 20000, &descr) < 0)
@@ -470,11 +461,11 @@ proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t
 		    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
 			return NULL;
 	}
-	if (proc_kind_parse(kind, &k) < 0) {
+	if (proc_kind_parse(kind, k) < 0) {
 		proc_err(c, id, "bad_field", "kind must be rfq, tender or tender_auction", "kind");
 		return NULL;
 	}
-	if ((exp = money_exponent(currency)) < 0) {
+	if ((*exp = money_exponent(currency)) < 0) {
 		proc_err(c, id, "bad_field", "currency must be an ISO 4217 code", "currency");
 		return NULL;
 	}
@@ -484,107 +475,173 @@ proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t
 	    proto_get_int(c, req, "min_bids", 0, &minb) < 0)
 		return NULL;
 	doc = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "title", title,
-	    "description", descr ? descr : "", "kind", kind, "exp", exp, "currency", currency,
+	    "description", descr ? descr : "", "kind", kind, "exp", *exp, "currency", currency,
 	    "enquiry_end", (json_int_t)enq, "submission_deadline", (json_int_t)dead,
 	    "opening_at", (json_int_t)open, "min_bids", (json_int_t)minb);
-	lots = json_array();
-	json_object_set_new(doc, "lots", lots);
+	json_object_set_new(doc, "lots", json_array());
+	return doc;
+}
+
+/* A lot's items into `items`. -1 after an error reply. */
+static int
+proc_parse_items(struct conn *c, json_t *id, json_t *jl, json_t *items)
+{
+	json_t *ji_;
+	size_t j;
+
+	if (!json_is_array(json_object_get(jl, "items")) ||
+	    json_array_size(json_object_get(jl, "items")) > PROC_MAX_ITEMS) {
+		proc_err(c, id, "bad_field", "each lot needs an items array (at most 100)", "items");
+		return -1;
+	}
+	json_array_foreach(json_object_get(jl, "items"), j, ji_) {
+		const char *d = js(ji_, "description"), *q = js(ji_, "quantity"), *u = js(ji_, "unit");
+		const char *cl = js(ji_, "classification");
+		int64_t qv;
+		if (d == NULL || q == NULL || u == NULL || money_parse(q, 3, &qv) < 0 || qv <= 0) {
+			proc_err(c, id, "bad_field", "each item needs description, unit and a positive "
+			    "decimal quantity (string, at most 3 decimals)", "items");
+			return -1;
+		}
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s?}", "description", d,
+		    "quantity", q, "unit", u, "classification", cl));
+	}
+	return 0;
+}
+
+/* A lot's award criteria into `crits` (price only when it states none). -1 after an
+ * error reply. */
+static int
+proc_parse_criteria(struct conn *c, json_t *id, json_t *jl, json_t *crits)
+{
+	json_t *jc;
+	size_t j;
+
+	if (json_object_get(jl, "criteria") == NULL) {
+		json_array_append_new(crits, json_pack("{s:s, s:s, s:s, s:i}", "code", "price",
+		    "name", "Price", "kind", "price", "weight_bp", 10000));
+	} else if (!json_is_array(json_object_get(jl, "criteria")) ||
+	    json_array_size(json_object_get(jl, "criteria")) > PROC_MAX_CRITERIA) {
+		proc_err(c, id, "bad_field", "criteria must be an array of at most 8", "criteria");
+		return -1;
+	} else {
+		json_array_foreach(json_object_get(jl, "criteria"), j, jc) {
+			json_t *pc = proc_parse_criterion(c, id, jc, (int)j);
+			if (pc == NULL)
+				return -1;
+			json_array_append_new(crits, pc);
+		}
+	}
+	return 0;
+}
+
+/* The request's lots (numbered from 1) into `lots`, amounts with exponent `exp`.
+ * -1 after an error reply. */
+static int
+proc_parse_lots(struct conn *c, json_t *id, json_t *req, int exp, json_t *lots)
+{
+	json_t *jl;
+	size_t i;
+
 	if (!json_is_array(json_object_get(req, "lots")) || json_array_size(json_object_get(req, "lots")) == 0 ||
 	    json_array_size(json_object_get(req, "lots")) > PROC_MAX_LOTS) {
 		proc_err(c, id, "bad_field", "lots must be an array of 1 to 50 lots", "lots");
-		goto fail;
+		return -1;
 	}
 	json_array_foreach(json_object_get(req, "lots"), i, jl) {
-		json_t *lot, *items = json_array(), *crits = json_array(), *ji_, *jc;
+		json_t *lot, *items = json_array(), *crits = json_array();
 		const char *lt = js(jl, "title");
 		int64_t maxp;
-		size_t j;
 
 		if (!json_is_object(jl) || lt == NULL || proc_lot_title(c, id, lt) < 0) {
 			json_decref(items);
 			json_decref(crits);
 			if (!json_is_object(jl) || lt == NULL)
 				proc_err(c, id, "bad_field", "each lot needs a title", "lots");
-			goto fail;
+			return -1;
 		}
 		lot = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)i + 1, "title", lt,
 		    "items", items, "criteria", crits);
 		json_array_append_new(lots, lot);
 		if (proc_money_field(c, id, jl, "max_price", exp, &maxp) < 0)
-			goto fail;
+			return -1;
 		json_object_set_new(lot, "max_price", json_integer(maxp));
-		if (!json_is_array(json_object_get(jl, "items")) ||
-		    json_array_size(json_object_get(jl, "items")) > PROC_MAX_ITEMS) {
-			proc_err(c, id, "bad_field", "each lot needs an items array (at most 100)", "items");
-			goto fail;
-		}
-		json_array_foreach(json_object_get(jl, "items"), j, ji_) {
-			const char *d = js(ji_, "description"), *q = js(ji_, "quantity"), *u = js(ji_, "unit");
-			const char *cl = js(ji_, "classification");
-			int64_t qv;
-			if (d == NULL || q == NULL || u == NULL || money_parse(q, 3, &qv) < 0 || qv <= 0) {
-				proc_err(c, id, "bad_field", "each item needs description, unit and a positive "
-				    "decimal quantity (string, at most 3 decimals)", "items");
-				goto fail;
-			}
-			json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s?}", "description", d,
-			    "quantity", q, "unit", u, "classification", cl));
-		}
-		if (json_object_get(jl, "criteria") == NULL) {
-			json_array_append_new(crits, json_pack("{s:s, s:s, s:s, s:i}", "code", "price",
-			    "name", "Price", "kind", "price", "weight_bp", 10000));
-		} else if (!json_is_array(json_object_get(jl, "criteria")) ||
-		    json_array_size(json_object_get(jl, "criteria")) > PROC_MAX_CRITERIA) {
-			proc_err(c, id, "bad_field", "criteria must be an array of at most 8", "criteria");
-			goto fail;
-		} else {
-			json_array_foreach(json_object_get(jl, "criteria"), j, jc) {
-				json_t *pc = proc_parse_criterion(c, id, jc, (int)j);
-				if (pc == NULL)
-					goto fail;
-				json_array_append_new(crits, pc);
-			}
-		}
+		if (proc_parse_items(c, id, jl, items) < 0 || proc_parse_criteria(c, id, jl, crits) < 0)
+			return -1;
 	}
+	return 0;
+}
+
+/* A tender_auction's auction settings into doc's "auction": the request's, else an
+ * amended document's current ones, else the defaults. -1 after an error reply. */
+static int
+proc_parse_auction(struct conn *c, json_t *id, json_t *req, json_t *prev, int exp, json_t *doc)
+{
+	json_t *au = json_object_get(req, "auction"), *pa = prev ? json_object_get(prev, "auction") : NULL;
+	const char *smin = "0.5%", *smax = "5%";
+	int64_t dur = 600, win = 120, ext = 120, delay = 60, v;
+	int pct;
+
+	if (pa) {
+		smin = js(pa, "step_min");
+		smax = js(pa, "step_max");
+		dur = ji(pa, "duration");
+		win = ji(pa, "extension_window");
+		ext = ji(pa, "extension");
+		delay = ji(pa, "delay");
+	}
+	if (au && json_is_object(au)) {
+		if (js(au, "step_min")) smin = js(au, "step_min");
+		if (js(au, "step_max")) smax = js(au, "step_max");
+		if (json_is_integer(json_object_get(au, "duration"))) dur = ji(au, "duration");
+		if (json_is_integer(json_object_get(au, "extension_window"))) win = ji(au, "extension_window");
+		if (json_is_integer(json_object_get(au, "extension"))) ext = ji(au, "extension");
+		if (json_is_integer(json_object_get(au, "delay"))) delay = ji(au, "delay");
+	}
+	if (money_parse_step(smin, exp, &pct, &v) < 0 || money_parse_step(smax, exp, &pct, &v) < 0 ||
+	    dur < 1 || dur > 86400 || win < 0 || win > 86400 || ext < 0 || ext > 86400 ||
+	    delay < 0 || delay > 86400) {
+		proc_err(c, id, "bad_field", "auction settings: step_min/step_max as \"0.5%\" or an "
+		    "amount, duration 1-86400 s, extension_window/extension/delay 0-86400 s", "auction");
+		return -1;
+	}
+	json_object_set_new(doc, "auction", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
+	    "step_min", smin, "step_max", smax, "duration", (json_int_t)dur,
+	    "extension_window", (json_int_t)win, "extension", (json_int_t)ext,
+	    "delay", (json_int_t)delay));
+	return 0;
+}
+
+/*
+ * Parse a procurement document from a create or amend request into its
+ * normalized form (amounts in minor units, times in ms, weights in basis
+ * points). `prev` is the current document for an amendment (kind and
+ * currency are kept; "documents" holds the new documents only). NULL after an
+ * error reply. The parts are checked in order: header, lots (each with its
+ * items and criteria), documents, auction settings, then the whole.
+ */
+static json_t *
+proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t *prev)
+{
+	enum proc_kind k;
+	json_t *doc, *docs;
+	struct proc_params pp;
+	struct proc_lot plots[PROC_MAX_LOTS];
+	int exp, nl;
+	const char *why;
+
+	if ((doc = proc_parse_header(c, id, req, prev, &k, &exp)) == NULL)
+		return NULL;
+	if (proc_parse_lots(c, id, req, exp, json_object_get(doc, "lots")) < 0)
+		goto fail;
 	/* an amendment's documents are only the ones it adds (numbered when applied) */
 	docs = proc_parse_documents(s, c, id, json_object_get(req, "documents"),
 	    prev ? (int)json_array_size(json_object_get(prev, "documents")) + 1 : 1);
 	if (docs == NULL)
 		goto fail;
 	json_object_set_new(doc, "documents", docs);
-	if (k == PROC_TENDER_AUCTION) {
-		json_t *au = json_object_get(req, "auction"), *pa = prev ? json_object_get(prev, "auction") : NULL;
-		const char *smin = "0.5%", *smax = "5%";
-		int64_t dur = 600, win = 120, ext = 120, delay = 60, v;
-		int pct;
-		if (pa) {
-			smin = js(pa, "step_min");
-			smax = js(pa, "step_max");
-			dur = ji(pa, "duration");
-			win = ji(pa, "extension_window");
-			ext = ji(pa, "extension");
-			delay = ji(pa, "delay");
-		}
-		if (au && json_is_object(au)) {
-			if (js(au, "step_min")) smin = js(au, "step_min");
-			if (js(au, "step_max")) smax = js(au, "step_max");
-			if (json_is_integer(json_object_get(au, "duration"))) dur = ji(au, "duration");
-			if (json_is_integer(json_object_get(au, "extension_window"))) win = ji(au, "extension_window");
-			if (json_is_integer(json_object_get(au, "extension"))) ext = ji(au, "extension");
-			if (json_is_integer(json_object_get(au, "delay"))) delay = ji(au, "delay");
-		}
-		if (money_parse_step(smin, exp, &pct, &v) < 0 || money_parse_step(smax, exp, &pct, &v) < 0 ||
-		    dur < 1 || dur > 86400 || win < 0 || win > 86400 || ext < 0 || ext > 86400 ||
-		    delay < 0 || delay > 86400) {
-			proc_err(c, id, "bad_field", "auction settings: step_min/step_max as \"0.5%\" or an "
-			    "amount, duration 1-86400 s, extension_window/extension/delay 0-86400 s", "auction");
-			goto fail;
-		}
-		json_object_set_new(doc, "auction", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
-		    "step_min", smin, "step_max", smax, "duration", (json_int_t)dur,
-		    "extension_window", (json_int_t)win, "extension", (json_int_t)ext,
-		    "delay", (json_int_t)delay));
-	}
+	if (k == PROC_TENDER_AUCTION && proc_parse_auction(c, id, req, prev, exp, doc) < 0)
+		goto fail;
 	proc_from_doc(doc, 1, &pp, plots, &nl);
 	if ((why = proc_check(&pp, plots, nl)) != NULL) {
 		proc_err(c, id, "bad_field", why, NULL);
@@ -1198,303 +1255,463 @@ proc_amended_doc(json_t *cur, json_t *fields, json_t *added)
 	return full;
 }
 
-/* Apply one change; see server.h. */
+/*
+ * One change being applied by proc_apply: what the handler of its kind reads
+ * (the arguments of proc_apply and the procedure, NULL for "created") and what
+ * it leaves for the common end (the engine's verdict `e`, the lot and offer the
+ * log row names, whether the row is sealed).
+ */
+struct proc_change {
+	struct server *s;
+	struct proc *p;
+	const char *kind;
+	json_t *d;
+	int64_t at;
+	const struct participant *who;
+	const char *fp;
+	int replay;
+	json_t **reply;
+	const char **code, **message;
+	enum proc_err e;
+	int64_t lot, offer;
+	int sealed;
+};
+
+/* What a kind's handler returns besides 0 (refused) and 1 (done): go on to the
+ * common end (limits, refusal, log row, reply) with `e` as the engine's verdict. */
+#define PROC_CHANGE_NEXT 2
+
+/* Refuse a change with a fixed code and message (0). */
+static int
+proc_change_refuse(struct proc_change *ch, const char *code, const char *message)
+{
+	*ch->code = code;
+	*ch->message = message;
+	return 0;
+}
+
+/* "created": a new procedure from its document. */
+static int
+proc_apply_created(struct proc_change *ch)
+{
+	struct server *s = ch->s;
+	struct proc_params pp;
+	struct proc_lot lots[PROC_MAX_LOTS];
+	json_t *d = ch->d, *doc = json_object_get(d, "document");
+	int64_t pid = ji(d, "procurement");
+	struct proc *p;
+	int nl;
+
+	if (!ch->replay && proc_open_of(s, ji(d, "buyer_org")) >= s->cfg.max_open_procedures_per_buyer)
+		return proc_limit(ch->code, ch->message, "max_open_procedures_per_buyer",
+		    s->cfg.max_open_procedures_per_buyer, "this buyer organization has as many "
+		    "procurements open (draft to evaluation) as allowed; complete or cancel one first");
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return proc_change_refuse(ch, "internal", "out of memory");
+	p->srv = s;
+	p->buyer_participant = ji(d, "buyer_participant");
+	snprintf(p->currency, sizeof(p->currency), "%s", js(doc, "currency"));
+	p->exp = (int)ji(doc, "exp");
+	p->doc = json_incref(doc);
+	p->questions = json_array();
+	p->extras = json_object();
+	txn_obj_init(&p->tx, &proc_txn);
+	proc_from_doc(doc, ji(d, "buyer_org"), &pp, lots, &nl);
+	proc_init(&p->pr, pid, &pp, lots, nl);
+	if (map_put(&s->procs, pid, p) < 0) {
+		proc_free_one(p);
+		return proc_change_refuse(ch, "internal", "out of memory");
+	}
+	if (pid >= s->next_proc_id)
+		s->next_proc_id = pid + 1;
+	if (!ch->replay) {
+		txn_created(s, &p->tx);
+		proc_log(s, p, ch->kind, ch->at, ch->who, ch->fp, 0, 0, 0, d);
+		*ch->reply = json_pack("{s:b, s:o}", "ok", 1, "procurement", proc_view(s, p, ch->who));
+	}
+	return 1;
+}
+
+/* "tick" and the clock transitions ("tendering", "opened", "decided"): advance the
+ * engine to the change's time. */
+static int
+proc_apply_tick(struct proc_change *ch)
+{
+	struct proc *p = ch->p;
+	enum proc_state before = p->pr.state;
+	int ev;
+
+	p->tick_queued = 0;
+	ev = proc_advance(&p->pr, ch->at);
+	if (ch->replay)
+		return 1;
+	proc_after(ch->s, p, before, ch->at);
+	if (ev & PROC_EV_DECIDED)
+		proc_log(ch->s, p, "decided", ch->at, NULL, NULL, 0, 0, 0, NULL);
+	return 1;
+}
+
+/* "published". */
+static int
+proc_apply_published(struct proc_change *ch)
+{
+	ch->e = proc_publish(&ch->p->pr, ch->at);
+	return PROC_CHANGE_NEXT;
+}
+
+/* "completed". */
+static int
+proc_apply_completed(struct proc_change *ch)
+{
+	ch->e = proc_complete(&ch->p->pr, ch->at);
+	return PROC_CHANGE_NEXT;
+}
+
+/* "amended": the restated fields and the added documents. */
+static int
+proc_apply_amended(struct proc_change *ch)
+{
+	struct server *s = ch->s;
+	struct proc *p = ch->p;
+	struct proc_params pp;
+	struct proc_lot lots[PROC_MAX_LOTS];
+	json_t *d = ch->d, *doc = json_object_get(d, "document");
+	int nl;
+	size_t have = json_array_size(json_object_get(p->doc, "documents"));
+	size_t adds = json_array_size(json_object_get(d, "documents"));
+
+	/* checked when the request came, and again here: amendments queued before
+	 * this one may have added documents since */
+	if (!ch->replay && have + adds > (size_t)s->cfg.max_documents_per_procedure) {
+		char what[128];
+		snprintf(what, sizeof(what), "the procurement has %zu documents and this adds %zu",
+		    have, adds);
+		proc_field = "documents";
+		return proc_limit(ch->code, ch->message, "max_documents_per_procedure",
+		    s->cfg.max_documents_per_procedure, what);
+	}
+	proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
+	ch->e = proc_amend(&p->pr, &pp, lots, nl, ch->at);
+	if (ch->e == PROC_OK) {
+		json_t *full = proc_amended_doc(p->doc, doc, json_object_get(d, "documents"));
+		json_decref(p->doc);
+		p->doc = full;
+		json_object_set_new(d, "version", json_integer(p->pr.version));
+		p->notify |= PROC_N_AMENDED;
+	}
+	return PROC_CHANGE_NEXT;
+}
+
+/* "question_asked": during the enquiry period only; numbered from 1. */
+static int
+proc_apply_question_asked(struct proc_change *ch)
+{
+	struct server *s = ch->s;
+	struct proc *p = ch->p;
+	const struct participant *who = ch->who;
+	json_t *d = ch->d;
+
+	proc_advance(&p->pr, ch->at);
+	if (p->pr.state != PROC_PUBLISHED) {
+		char t[TIME_BUF];
+		time_format(p->pr.p.enquiry_end, t);
+		snprintf(proc_msg, sizeof(proc_msg), p->pr.state == PROC_DRAFT ?
+		    "questions are taken during the enquiry period only, once the procurement "
+		    "is published, until %s" : "questions are taken during the enquiry period "
+		    "only, which ended at %s", t);
+		return proc_change_refuse(ch, "bad_state", proc_msg);
+	}
+	if (!ch->replay && who && proc_questions_of(p, who->org->id) >= s->cfg.max_questions_per_supplier)
+		return proc_limit(ch->code, ch->message, "max_questions_per_supplier",
+		    s->cfg.max_questions_per_supplier, "this supplier organization has asked as "
+		    "many questions in this procurement as allowed");
+	json_object_set_new(d, "question", json_integer((json_int_t)json_array_size(p->questions) + 1));
+	json_array_append_new(p->questions, json_pack("{s:I, s:s, s:o, s:n, s:n, s:I}", "id",
+	    ji(d, "question"), "text", js(d, "text"), "asked_at", proto_time(ch->at), "answer",
+	    "answered_at", "asked_by_org", (json_int_t)(who ? who->org->id : 0)));
+	p->notify |= PROC_N_UPDATE;
+	return PROC_CHANGE_NEXT;
+}
+
+/* "question_answered": once, while the procedure is open. */
+static int
+proc_apply_question_answered(struct proc_change *ch)
+{
+	struct proc *p = ch->p;
+	json_t *q = json_array_get(p->questions, (size_t)ji(ch->d, "question") - 1);
+
+	if (q == NULL)
+		return proc_change_refuse(ch, "not_found", "no such question");
+	if (!json_is_null(json_object_get(q, "answer")))
+		return proc_change_refuse(ch, "bad_state", "the question is already answered");
+	if (p->pr.state == PROC_DRAFT || p->pr.state >= PROC_AWARDED)
+		return proc_change_refuse(ch, "bad_state", "answers are given while the procedure is open");
+	json_object_set(q, "answer", json_object_get(ch->d, "text"));
+	json_object_set_new(q, "answered_at", proto_time(ch->at));
+	p->notify |= PROC_N_UPDATE;
+	return PROC_CHANGE_NEXT;
+}
+
+/* "offer_submitted": a new offer or a revision of the organization's offer on the lot
+ * (sealed until the opening). */
+static int
+proc_apply_offer_submitted(struct proc_change *ch)
+{
+	struct server *s = ch->s;
+	struct proc *p = ch->p;
+	const struct participant *who = ch->who;
+	json_t *d = ch->d, *jlot = proc_doc_lot(p->doc, ji(d, "lot")), *x;
+	int64_t values[PROC_MAX_CRITERIA];
+	struct proc_offer *o = NULL, *prev;
+	char key[24];
+	int live;
+
+	if (jlot == NULL)
+		return proc_change_refuse(ch, "not_found", "no such lot");
+	if (proc_values(jlot, json_object_get(d, "values"), values) < 0)
+		return proc_change_refuse(ch, "bad_value",
+		    "every stated criterion needs an integer value, by criterion code");
+	ch->lot = ji(d, "lot");
+	prev = who ? proc_offer_of(&p->pr, ch->lot, who->org->id) : NULL;
+	live = prev != NULL && prev->status != OFFER_WITHDRAWN;
+	if (!ch->replay)
+		json_object_set_new(d, "offer", json_integer(prev ? prev->id : s->next_offer_id));
+	ch->e = proc_submit(&p->pr, ch->lot, who->org->id, ji(d, "offer"), ji(d, "price"), values,
+	    ch->at, &o);
+	if (ch->e == PROC_OK) {
+		ch->offer = o->id;
+		if (ch->offer >= s->next_offer_id)
+			s->next_offer_id = ch->offer + 1;
+		json_object_set_new(d, "revision", json_integer(o->revision));
+		x = json_pack("{s:I, s:s}", "participant", (json_int_t)who->id,
+		    "fingerprint", ch->fp ? ch->fp : "");
+		proc_copy_extras(x, d);
+		json_object_set_new(p->extras, I64(key, ch->offer), x);
+		ch->sealed = 1;
+		if (!live)
+			p->notify |= PROC_N_OFFERS;  /* a revision leaves the count as it was */
+	}
+	return PROC_CHANGE_NEXT;
+}
+
+/* "offer_withdrawn" and "offer_confirmed": of the organization's offer on the lot. */
+static int
+proc_apply_offer_status(struct proc_change *ch)
+{
+	struct proc *p = ch->p;
+	const char *kind = ch->kind;
+	int64_t org = ch->who->org->id;
+	struct proc_offer *o;
+	int needed;
+
+	ch->lot = ji(ch->d, "lot");
+	o = proc_offer_of(&p->pr, ch->lot, org);
+	needed = o != NULL && o->needs_confirm;
+	ch->e = kind[6] == 'w' ? proc_withdraw(&p->pr, ch->lot, org, ch->at) :
+	    proc_confirm(&p->pr, ch->lot, org, ch->at);
+	/* A confirmation changes needs_confirm or nothing: one that is not needed is
+	 * refused, so confirmations are bounded by amendments (and two of them never
+	 * write the same offer_revisions row). Old logs may hold such rows: replay
+	 * takes them. */
+	if (ch->e == PROC_OK && kind[6] == 'c' && !needed && !ch->replay) {
+		snprintf(proc_msg, sizeof(proc_msg), "the offer needs no confirmation: it was "
+		    "submitted or confirmed after the last amendment (version %d)", p->pr.version);
+		return proc_change_refuse(ch, "bad_state", proc_msg);
+	}
+	if (ch->e == PROC_OK && (o = proc_offer_of(&p->pr, ch->lot, org)) != NULL) {
+		ch->offer = o->id;
+		json_object_set_new(ch->d, "offer", json_integer(o->id));
+		json_object_set_new(ch->d, "revision", json_integer(o->revision));
+		if (kind[6] == 'w')
+			p->notify |= PROC_N_OFFERS;
+	}
+	return PROC_CHANGE_NEXT;
+}
+
+/* "scored": the buyer's scores of an offer's scored criteria, all or none. */
+static int
+proc_apply_scored(struct proc_change *ch)
+{
+	struct server *s = ch->s;
+	struct proc *p = ch->p;
+	struct proc_offer *o = proc_offer_by_id(&p->pr, ji(ch->d, "offer"));
+	json_t *jlot = o ? proc_doc_lot(p->doc, o->lot_id) : NULL, *v, *x;
+	const char *k;
+	char key[24];
+
+	if (o == NULL)
+		return proc_change_refuse(ch, "not_found", "no such offer");
+	x = json_object_get(p->extras, I64(key, o->id));
+	if (!ch->replay && ji(x, "scorings") >= s->cfg.max_scorings_per_offer)
+		return proc_limit(ch->code, ch->message, "max_scorings_per_offer",
+		    s->cfg.max_scorings_per_offer, "this offer has been scored as many times as "
+		    "allowed");
+	/* every score is checked before any is given: a refusal changes nothing */
+	ch->e = proc_scores_check(p, o, jlot, json_object_get(ch->d, "scores"));
+	json_object_foreach(json_object_get(ch->d, "scores"), k, v) {
+		if (ch->e != PROC_OK)
+			break;
+		ch->e = proc_score(&p->pr, o->id, proc_crit_index(jlot, k), json_integer_value(v), ch->at);
+	}
+	if (ch->e == PROC_OK && x != NULL)
+		json_object_set_new(x, "scorings", json_integer(ji(x, "scorings") + 1));
+	ch->offer = o->id;
+	ch->lot = o->lot_id;
+	p->notify |= PROC_N_UPDATE;
+	return PROC_CHANGE_NEXT;
+}
+
+/* "awarded" and "disqualified": an offer of a lot (a disqualification keeps its reason). */
+static int
+proc_apply_decision(struct proc_change *ch)
+{
+	struct proc *p = ch->p;
+	char key[24];
+
+	ch->lot = ji(ch->d, "lot");
+	ch->offer = ji(ch->d, "offer");
+	ch->e = ch->kind[0] == 'a' ? proc_award(&p->pr, ch->lot, ch->offer, ch->at) :
+	    proc_disqualify(&p->pr, ch->lot, ch->offer, ch->at);
+	if (ch->e == PROC_OK && ch->kind[0] == 'd') {
+		json_t *x = json_object_get(p->extras, I64(key, ch->offer));
+		if (x)
+			json_object_set(x, "reason", json_object_get(ch->d, "reason"));
+	}
+	p->notify |= PROC_N_UPDATE;
+	return PROC_CHANGE_NEXT;
+}
+
+/* "auction_result": a tender_auction lot's auction ranking (organizations, best first). */
+static int
+proc_apply_auction_result(struct proc_change *ch)
+{
+	int64_t orgs[512];
+	json_t *v;
+	size_t i, n = 0;
+
+	json_array_foreach(json_object_get(ch->d, "orgs"), i, v)
+		if (n < 512)
+			orgs[n++] = json_integer_value(v);
+	ch->lot = ji(ch->d, "lot");
+	ch->e = proc_auction_result(&ch->p->pr, ch->lot, orgs, (int)n, ch->at);
+	ch->p->notify |= PROC_N_UPDATE;
+	return PROC_CHANGE_NEXT;
+}
+
+/* "cancelled": with its reason. */
+static int
+proc_apply_cancelled(struct proc_change *ch)
+{
+	ch->e = proc_cancel(&ch->p->pr, ch->at);
+	if (ch->e == PROC_OK) {
+		free(ch->p->cancel_reason);
+		ch->p->cancel_reason = strdup(js(ch->d, "reason"));
+	}
+	return PROC_CHANGE_NEXT;
+}
+
+/* The reply to an applied change. */
+enum proc_reply { PROC_REPLY_VIEW, PROC_REPLY_OFFER, PROC_REPLY_QUESTION };
+
+/* The kinds of change and their handlers. */
+static const struct proc_change_kind {
+	const char *kind;
+	int (*apply)(struct proc_change *ch);
+	enum proc_reply reply;
+} proc_change_kinds[] = {
+	{ "created", proc_apply_created, PROC_REPLY_VIEW },
+	{ "tick", proc_apply_tick, PROC_REPLY_VIEW },
+	{ "tendering", proc_apply_tick, PROC_REPLY_VIEW },
+	{ "opened", proc_apply_tick, PROC_REPLY_VIEW },
+	{ "decided", proc_apply_tick, PROC_REPLY_VIEW },
+	{ "published", proc_apply_published, PROC_REPLY_VIEW },
+	{ "amended", proc_apply_amended, PROC_REPLY_VIEW },
+	{ "question_asked", proc_apply_question_asked, PROC_REPLY_QUESTION },
+	{ "question_answered", proc_apply_question_answered, PROC_REPLY_VIEW },
+	{ "offer_submitted", proc_apply_offer_submitted, PROC_REPLY_OFFER },
+	{ "offer_withdrawn", proc_apply_offer_status, PROC_REPLY_OFFER },
+	{ "offer_confirmed", proc_apply_offer_status, PROC_REPLY_OFFER },
+	{ "scored", proc_apply_scored, PROC_REPLY_VIEW },
+	{ "awarded", proc_apply_decision, PROC_REPLY_VIEW },
+	{ "disqualified", proc_apply_decision, PROC_REPLY_VIEW },
+	{ "auction_result", proc_apply_auction_result, PROC_REPLY_VIEW },
+	{ "cancelled", proc_apply_cancelled, PROC_REPLY_VIEW },
+	{ "completed", proc_apply_completed, PROC_REPLY_VIEW },
+};
+
+/* The entry of a kind of change (NULL: unknown). */
+static const struct proc_change_kind *
+proc_change_kind(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(proc_change_kinds) / sizeof(proc_change_kinds[0]); i++)
+		if (strcmp(proc_change_kinds[i].kind, kind) == 0)
+			return &proc_change_kinds[i];
+	return NULL;
+}
+
+/* The common end of an applied change: a limit or engine refusal, else (live) its
+ * log row, the transitions on the way and the reply. */
+static int
+proc_apply_end(struct proc_change *ch, enum proc_state before, enum proc_reply r)
+{
+	struct server *s = ch->s;
+	struct proc *p = ch->p;
+
+	if (ch->e == PROC_E_LIMIT && ch->kind[0] == 'a')
+		return proc_limit(ch->code, ch->message, "max_amendments_per_procedure",
+		    s->cfg.max_amendments_per_procedure, "this procurement has been amended as many "
+		    "times as allowed");
+	if (ch->e == PROC_E_LIMIT)
+		return proc_limit(ch->code, ch->message, "max_offer_revisions", s->cfg.max_offer_revisions,
+		    "this organization has submitted its offer on this lot as many times as allowed");
+	if (ch->e != PROC_OK)
+		return proc_refuse(p, ch->kind, ch->e, ch->at, ch->lot, ch->code, ch->message);
+	if (ch->replay)
+		return 1;
+	proc_log(s, p, ch->kind, ch->at, ch->who, ch->fp, ch->lot, ch->offer, ch->sealed, ch->d);
+	proc_after(s, p, before, ch->at);
+	if (r == PROC_REPLY_OFFER) {
+		struct proc_offer *o = proc_offer_by_id(&p->pr, ch->offer);
+		*ch->reply = json_pack("{s:b, s:I, s:I, s:i, s:s, s:o}", "ok", 1, "offer",
+		    (json_int_t)ch->offer, "lot", (json_int_t)ch->lot, "revision", o ? o->revision : 0,
+		    "status", o ? proc_offer_status_name(o->status) : "?", "at", proto_time(ch->at));
+	} else if (r == PROC_REPLY_QUESTION) {
+		*ch->reply = json_pack("{s:b, s:I}", "ok", 1, "question", ji(ch->d, "question"));
+	} else {
+		*ch->reply = json_pack("{s:b, s:o}", "ok", 1, "procurement", proc_view(s, p, ch->who));
+	}
+	return 1;
+}
+
+/* Apply one change; see server.h. Dispatches to the handler of its kind. */
 int
 proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
     const struct participant *who, const char *fp, int replay, json_t **reply,
     const char **code, const char **message)
 {
-	int64_t pid = ji(d, "procurement");
-	struct proc *p;
+	const struct proc_change_kind *k = proc_change_kind(kind);
+	struct proc_change ch = { .s = s, .kind = kind, .d = d, .at = at, .who = who, .fp = fp,
+	    .replay = replay, .reply = reply, .code = code, .message = message, .e = PROC_OK };
 	enum proc_state before;
-	enum proc_err e = PROC_OK;
-	char key[24];
-	int sealed = 0;
-	int64_t lot = 0, offer = 0;
+	int r;
 
 	proc_field = NULL;
-	if (strcmp(kind, "created") == 0) {
-		struct proc_params pp;
-		struct proc_lot lots[PROC_MAX_LOTS];
-		json_t *doc = json_object_get(d, "document");
-		int nl;
-
-		if (!replay && proc_open_of(s, ji(d, "buyer_org")) >= s->cfg.max_open_procedures_per_buyer)
-			return proc_limit(code, message, "max_open_procedures_per_buyer",
-			    s->cfg.max_open_procedures_per_buyer, "this buyer organization has as many "
-			    "procurements open (draft to evaluation) as allowed; complete or cancel one first");
-		if ((p = calloc(1, sizeof(*p))) == NULL) {
-			*code = "internal";
-			*message = "out of memory";
-			return 0;
-		}
-		p->srv = s;
-		p->buyer_participant = ji(d, "buyer_participant");
-		snprintf(p->currency, sizeof(p->currency), "%s", js(doc, "currency"));
-		p->exp = (int)ji(doc, "exp");
-		p->doc = json_incref(doc);
-		p->questions = json_array();
-		p->extras = json_object();
-		txn_obj_init(&p->tx, &proc_txn);
-		proc_from_doc(doc, ji(d, "buyer_org"), &pp, lots, &nl);
-		proc_init(&p->pr, pid, &pp, lots, nl);
-		if (map_put(&s->procs, pid, p) < 0) {
-			proc_free_one(p);
-			*code = "internal";
-			*message = "out of memory";
-			return 0;
-		}
-		if (pid >= s->next_proc_id)
-			s->next_proc_id = pid + 1;
-		if (!replay) {
-			txn_created(s, &p->tx);
-			proc_log(s, p, kind, at, who, fp, 0, 0, 0, d);
-			*reply = json_pack("{s:b, s:o}", "ok", 1, "procurement", proc_view(s, p, who));
-		}
-		return 1;
-	}
-	if ((p = proc_get(s, pid)) == NULL) {
-		*code = "not_found";
-		*message = "no such procurement";
-		return 0;
-	}
-	if (proc_touch(s, p, replay) < 0) {
-		*code = "internal";
-		*message = "out of memory";
-		return 0;
-	}
-	before = p->pr.state;
+	if (k && k->apply == proc_apply_created)
+		return proc_apply_created(&ch);
+	if ((ch.p = proc_get(s, ji(d, "procurement"))) == NULL)
+		return proc_change_refuse(&ch, "not_found", "no such procurement");
+	if (proc_touch(s, ch.p, replay) < 0)
+		return proc_change_refuse(&ch, "internal", "out of memory");
+	before = ch.p->pr.state;
 	/* The engine refuses beyond these, after its other checks; replay applies what was
 	 * recorded whatever the limits are now. */
-	p->pr.max_amendments = replay ? 0 : (int)s->cfg.max_amendments_per_procedure;
-	p->pr.max_revisions = replay ? 0 : (int)s->cfg.max_offer_revisions;
-	if (strcmp(kind, "tick") == 0 || strcmp(kind, "tendering") == 0 ||
-	    strcmp(kind, "opened") == 0 || strcmp(kind, "decided") == 0) {
-		int ev;
-		p->tick_queued = 0;
-		ev = proc_advance(&p->pr, at);
-		if (replay)
-			return 1;
-		proc_after(s, p, before, at);
-		if (ev & PROC_EV_DECIDED)
-			proc_log(s, p, "decided", at, NULL, NULL, 0, 0, 0, NULL);
-		return 1;
-	}
-	if (strcmp(kind, "published") == 0) {
-		e = proc_publish(&p->pr, at);
-	} else if (strcmp(kind, "amended") == 0) {
-		struct proc_params pp;
-		struct proc_lot lots[PROC_MAX_LOTS];
-		json_t *doc = json_object_get(d, "document");
-		int nl;
-		size_t have = json_array_size(json_object_get(p->doc, "documents"));
-		size_t adds = json_array_size(json_object_get(d, "documents"));
-		/* checked when the request came, and again here: amendments queued before
-		 * this one may have added documents since */
-		if (!replay && have + adds > (size_t)s->cfg.max_documents_per_procedure) {
-			char what[128];
-			snprintf(what, sizeof(what), "the procurement has %zu documents and this adds %zu",
-			    have, adds);
-			proc_field = "documents";
-			return proc_limit(code, message, "max_documents_per_procedure",
-			    s->cfg.max_documents_per_procedure, what);
-		}
-		proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
-		e = proc_amend(&p->pr, &pp, lots, nl, at);
-		if (e == PROC_OK) {
-			json_t *full = proc_amended_doc(p->doc, doc, json_object_get(d, "documents"));
-			json_decref(p->doc);
-			p->doc = full;
-			json_object_set_new(d, "version", json_integer(p->pr.version));
-			p->notify |= PROC_N_AMENDED;
-		}
-	} else if (strcmp(kind, "question_asked") == 0) {
-		proc_advance(&p->pr, at);
-		if (p->pr.state != PROC_PUBLISHED) {
-			char t[TIME_BUF];
-			time_format(p->pr.p.enquiry_end, t);
-			snprintf(proc_msg, sizeof(proc_msg), p->pr.state == PROC_DRAFT ?
-			    "questions are taken during the enquiry period only, once the procurement "
-			    "is published, until %s" : "questions are taken during the enquiry period "
-			    "only, which ended at %s", t);
-			*code = "bad_state";
-			*message = proc_msg;
-			return 0;
-		}
-		if (!replay && who && proc_questions_of(p, who->org->id) >= s->cfg.max_questions_per_supplier)
-			return proc_limit(code, message, "max_questions_per_supplier",
-			    s->cfg.max_questions_per_supplier, "this supplier organization has asked as "
-			    "many questions in this procurement as allowed");
-		json_object_set_new(d, "question", json_integer((json_int_t)json_array_size(p->questions) + 1));
-		json_array_append_new(p->questions, json_pack("{s:I, s:s, s:o, s:n, s:n, s:I}", "id",
-		    ji(d, "question"), "text", js(d, "text"), "asked_at", proto_time(at), "answer",
-		    "answered_at", "asked_by_org", (json_int_t)(who ? who->org->id : 0)));
-		p->notify |= PROC_N_UPDATE;
-	} else if (strcmp(kind, "question_answered") == 0) {
-		json_t *q = json_array_get(p->questions, (size_t)ji(d, "question") - 1);
-		if (q == NULL) {
-			*code = "not_found";
-			*message = "no such question";
-			return 0;
-		}
-		if (!json_is_null(json_object_get(q, "answer"))) {
-			*code = "bad_state";
-			*message = "the question is already answered";
-			return 0;
-		}
-		if (p->pr.state == PROC_DRAFT || p->pr.state >= PROC_AWARDED) {
-			*code = "bad_state";
-			*message = "answers are given while the procedure is open";
-			return 0;
-		}
-		json_object_set(q, "answer", json_object_get(d, "text"));
-		json_object_set_new(q, "answered_at", proto_time(at));
-		p->notify |= PROC_N_UPDATE;
-	} else if (strcmp(kind, "offer_submitted") == 0) {
-		json_t *jlot = proc_doc_lot(p->doc, ji(d, "lot")), *x;
-		int64_t values[PROC_MAX_CRITERIA];
-		struct proc_offer *o = NULL, *prev;
-		int live;
-		if (jlot == NULL) {
-			*code = "not_found";
-			*message = "no such lot";
-			return 0;
-		}
-		if (proc_values(jlot, json_object_get(d, "values"), values) < 0) {
-			*code = "bad_value";
-			*message = "every stated criterion needs an integer value, by criterion code";
-			return 0;
-		}
-		lot = ji(d, "lot");
-		prev = who ? proc_offer_of(&p->pr, lot, who->org->id) : NULL;
-		live = prev != NULL && prev->status != OFFER_WITHDRAWN;
-		if (!replay)
-			json_object_set_new(d, "offer", json_integer(prev ? prev->id : s->next_offer_id));
-		e = proc_submit(&p->pr, lot, who->org->id, ji(d, "offer"), ji(d, "price"), values, at, &o);
-		if (e == PROC_OK) {
-			offer = o->id;
-			if (offer >= s->next_offer_id)
-				s->next_offer_id = offer + 1;
-			json_object_set_new(d, "revision", json_integer(o->revision));
-			x = json_pack("{s:I, s:s}", "participant", (json_int_t)who->id,
-			    "fingerprint", fp ? fp : "");
-			proc_copy_extras(x, d);
-			json_object_set_new(p->extras, I64(key, offer), x);
-			sealed = 1;
-			if (!live)
-				p->notify |= PROC_N_OFFERS;  /* a revision leaves the count as it was */
-		}
-	} else if (strcmp(kind, "offer_withdrawn") == 0 || strcmp(kind, "offer_confirmed") == 0) {
-		struct proc_offer *o;
-		int needed;
-		lot = ji(d, "lot");
-		o = proc_offer_of(&p->pr, lot, who->org->id);
-		needed = o != NULL && o->needs_confirm;
-		e = kind[6] == 'w' ? proc_withdraw(&p->pr, lot, who->org->id, at) :
-		    proc_confirm(&p->pr, lot, who->org->id, at);
-		/* A confirmation changes needs_confirm or nothing: one that is not needed is
-		 * refused, so confirmations are bounded by amendments (and two of them never
-		 * write the same offer_revisions row). Old logs may hold such rows: replay
-		 * takes them. */
-		if (e == PROC_OK && kind[6] == 'c' && !needed && !replay) {
-			snprintf(proc_msg, sizeof(proc_msg), "the offer needs no confirmation: it was "
-			    "submitted or confirmed after the last amendment (version %d)", p->pr.version);
-			*code = "bad_state";
-			*message = proc_msg;
-			return 0;
-		}
-		if (e == PROC_OK && (o = proc_offer_of(&p->pr, lot, who->org->id)) != NULL) {
-			offer = o->id;
-			json_object_set_new(d, "offer", json_integer(o->id));
-			json_object_set_new(d, "revision", json_integer(o->revision));
-			if (kind[6] == 'w')
-				p->notify |= PROC_N_OFFERS;
-		}
-	} else if (strcmp(kind, "scored") == 0) {
-		struct proc_offer *o = proc_offer_by_id(&p->pr, ji(d, "offer"));
-		json_t *jlot = o ? proc_doc_lot(p->doc, o->lot_id) : NULL, *v, *x;
-		const char *k;
-		if (o == NULL) {
-			*code = "not_found";
-			*message = "no such offer";
-			return 0;
-		}
-		x = json_object_get(p->extras, I64(key, o->id));
-		if (!replay && ji(x, "scorings") >= s->cfg.max_scorings_per_offer)
-			return proc_limit(code, message, "max_scorings_per_offer",
-			    s->cfg.max_scorings_per_offer, "this offer has been scored as many times as "
-			    "allowed");
-		/* every score is checked before any is given: a refusal changes nothing */
-		e = proc_scores_check(p, o, jlot, json_object_get(d, "scores"));
-		json_object_foreach(json_object_get(d, "scores"), k, v) {
-			if (e != PROC_OK)
-				break;
-			e = proc_score(&p->pr, o->id, proc_crit_index(jlot, k), json_integer_value(v), at);
-		}
-		if (e == PROC_OK && x != NULL)
-			json_object_set_new(x, "scorings", json_integer(ji(x, "scorings") + 1));
-		offer = o->id;
-		lot = o->lot_id;
-		p->notify |= PROC_N_UPDATE;
-	} else if (strcmp(kind, "awarded") == 0 || strcmp(kind, "disqualified") == 0) {
-		lot = ji(d, "lot");
-		offer = ji(d, "offer");
-		e = kind[0] == 'a' ? proc_award(&p->pr, lot, offer, at) :
-		    proc_disqualify(&p->pr, lot, offer, at);
-		if (e == PROC_OK && kind[0] == 'd') {
-			json_t *x = json_object_get(p->extras, I64(key, offer));
-			if (x)
-				json_object_set(x, "reason", json_object_get(d, "reason"));
-		}
-		p->notify |= PROC_N_UPDATE;
-	} else if (strcmp(kind, "auction_result") == 0) {
-		int64_t orgs[512];
-		json_t *v;
-		size_t i, n = 0;
-		json_array_foreach(json_object_get(d, "orgs"), i, v)
-			if (n < 512)
-				orgs[n++] = json_integer_value(v);
-		lot = ji(d, "lot");
-		e = proc_auction_result(&p->pr, lot, orgs, (int)n, at);
-		p->notify |= PROC_N_UPDATE;
-	} else if (strcmp(kind, "cancelled") == 0) {
-		e = proc_cancel(&p->pr, at);
-		if (e == PROC_OK) {
-			free(p->cancel_reason);
-			p->cancel_reason = strdup(js(d, "reason"));
-		}
-	} else if (strcmp(kind, "completed") == 0) {
-		e = proc_complete(&p->pr, at);
-	} else {
-		*code = "internal";
-		*message = "unknown procedure change";
-		return 0;
-	}
-	if (e == PROC_E_LIMIT && kind[0] == 'a')
-		return proc_limit(code, message, "max_amendments_per_procedure",
-		    s->cfg.max_amendments_per_procedure, "this procurement has been amended as many "
-		    "times as allowed");
-	if (e == PROC_E_LIMIT)
-		return proc_limit(code, message, "max_offer_revisions", s->cfg.max_offer_revisions,
-		    "this organization has submitted its offer on this lot as many times as allowed");
-	if (e != PROC_OK)
-		return proc_refuse(p, kind, e, at, lot, code, message);
-	if (replay)
-		return 1;
-	proc_log(s, p, kind, at, who, fp, lot, offer, sealed, d);
-	proc_after(s, p, before, at);
-	if (strcmp(kind, "offer_submitted") == 0 || strcmp(kind, "offer_withdrawn") == 0 ||
-	    strcmp(kind, "offer_confirmed") == 0) {
-		struct proc_offer *o = proc_offer_by_id(&p->pr, offer);
-		*reply = json_pack("{s:b, s:I, s:I, s:i, s:s, s:o}", "ok", 1, "offer", (json_int_t)offer,
-		    "lot", (json_int_t)lot, "revision", o ? o->revision : 0, "status",
-		    o ? proc_offer_status_name(o->status) : "?", "at", proto_time(at));
-	} else if (strcmp(kind, "question_asked") == 0) {
-		*reply = json_pack("{s:b, s:I}", "ok", 1, "question", ji(d, "question"));
-	} else {
-		*reply = json_pack("{s:b, s:o}", "ok", 1, "procurement", proc_view(s, p, who));
-	}
-	return 1;
+	ch.p->pr.max_amendments = replay ? 0 : (int)s->cfg.max_amendments_per_procedure;
+	ch.p->pr.max_revisions = replay ? 0 : (int)s->cfg.max_offer_revisions;
+	if (k == NULL)
+		return proc_change_refuse(&ch, "internal", "unknown procedure change");
+	if ((r = k->apply(&ch)) != PROC_CHANGE_NEXT)
+		return r;
+	return proc_apply_end(&ch, before, k->reply);
 }
 
 /* A tender_auction lot's auction closed: its ranking decides the lot. */
