@@ -238,6 +238,7 @@ start_tenderd() {
         --key "$PKI/server.key" --ca "$PKI/ca.crt" --log_level "$2" --max_conns_per_cert 5000 \
         --max_conns $((IDLE + SUPPLIERS + AUCTIONS * WATCHERS + 1000)) --idle_timeout 3600 \
         --max_conns_per_addr 0 --max_handshakes_per_addr 0 --max_bids_per_bidder 100000000 \
+        --max_open_auctions_per_buyer 1000000 \
         ${UPDATE_INTERVAL:+--update_interval "$UPDATE_INTERVAL"} >"$3" 2>&1 &
     TPID=$!
     PIDS+=("$TPID")
