@@ -62,21 +62,61 @@ void auction_free(struct auction *a)
 	a->nentries = a->capentries = 0;
 }
 
-/* Move the auction along the clock; returns AUCTION_EV_* flags. */
-int auction_advance(struct auction *a, int64_t now)
+/* Append an event of `kind` at `at` to `ev` (may be NULL); returns it, or NULL when not kept. */
+static struct auction_event *auction_emit(struct auction_events *ev, enum auction_ev kind,
+    int64_t at)
 {
-	int ev = 0;
+	struct auction_event *e;
+
+	if (ev == NULL)
+		return NULL;
+	if (ev->n < 0 || ev->n >= AUCTION_EVENTS_MAX) {
+		ev->dropped++;
+		return NULL;
+	}
+	e = &ev->ev[ev->n++];
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->at = at;
+	return e;
+}
+
+/* The first event of `kind` in the list, or NULL. */
+const struct auction_event *auction_events_find(const struct auction_events *ev,
+    enum auction_ev kind)
+{
+	for (int i = 0; ev != NULL && i < ev->n; i++)
+		if (ev->ev[i].kind == kind)
+			return &ev->ev[i];
+	return NULL;
+}
+
+/* Move the auction along the clock, appending started and closed events. */
+int auction_advance(struct auction *a, int64_t now, struct auction_events *ev)
+{
+	int n = 0;
 
 	if (a->state == AUCTION_SCHEDULED && now >= a->p.starts_at) {
 		a->state = AUCTION_RUNNING;
-		ev |= AUCTION_EV_STARTED;
+		auction_emit(ev, AUCTION_EV_STARTED, a->p.starts_at);
+		n++;
 	}
 	if (a->state == AUCTION_RUNNING && now >= a->ends_at) {
+		struct auction_event *e;
+
 		a->state = AUCTION_CLOSED;
 		a->closed_at = a->ends_at;
-		ev |= AUCTION_EV_CLOSED;
+		if ((e = auction_emit(ev, AUCTION_EV_CLOSED, a->closed_at)) != NULL &&
+		    a->nentries > 0) {
+			const struct auction_entry *w = &a->entries[a->rank[0]];
+
+			e->bid_id = a->bids[w->bid_index].id;
+			e->org = w->org;
+			e->amount = w->amount;
+		}
+		n++;
 	}
-	return ev;
+	return n;
 }
 
 /* The next time auction_advance() has work to do, or -1 when none. */
@@ -204,17 +244,37 @@ int64_t auction_best(const struct auction *a)
 	return a->entries[a->rank[0]].amount;
 }
 
+/* A lead-taking bid at `now` (starts_at <= now < ends_at): move the end when
+ * inside the window; returns 1 when it moved. */
+static int auction_extend(struct auction *a, int64_t now)
+{
+	/* starts_at <= now < ends_at, so the unsigned difference is exact. */
+	uint64_t left = (uint64_t)a->ends_at - (uint64_t)now;
+	int64_t end;
+
+	if (a->p.ext_window <= 0 || left > (uint64_t)a->p.ext_window)
+		return 0;
+	/* ext_length >= 0: only a positive now can push the sum past INT64_MAX */
+	end = now > 0 && a->p.ext_length > INT64_MAX - now ? INT64_MAX : now + a->p.ext_length;
+	if (end <= a->ends_at)
+		return 0;
+	a->ends_at = end;
+	a->extensions++;
+	return 1;
+}
+
 /* Place a bid by `org` at `now`; on refusal nothing but the clock advance changes. */
 enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
-    int64_t amount, int64_t now, struct auction_bid_result *out)
+    int64_t amount, int64_t now, struct auction_events *ev)
 {
 	long found;
-	int64_t best, reference;
+	int64_t best, reference, prev_end = a->ends_at;
 	int took_lead, extended = 0;
 	struct auction_bid *b;
+	struct auction_event *e;
 	size_t pos;
 
-	auction_advance(a, now);
+	auction_advance(a, now, ev);
 
 	if (a->state == AUCTION_CANCELLED)
 		return AUCTION_E_CANCELLED;
@@ -262,39 +322,35 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 	a->nbids++;
 	pos = auction_apply(a, a->nbids - 1);
 
-	if (took_lead && a->p.ext_window > 0) {
-		/* starts_at <= now < ends_at, so the unsigned difference is exact. */
-		uint64_t left = (uint64_t)a->ends_at - (uint64_t)now;
+	if (took_lead)
+		extended = auction_extend(a, now);
 
-		if (left <= (uint64_t)a->p.ext_window) {
-			/* ext_length >= 0: only a positive now can push the sum past INT64_MAX */
-			int64_t end = now > 0 && a->p.ext_length > INT64_MAX - now ? INT64_MAX
-			    : now + a->p.ext_length;
-
-			if (end > a->ends_at) {
-				a->ends_at = end;
-				a->extensions++;
-				extended = 1;
-			}
-		}
+	if ((e = auction_emit(ev, AUCTION_EV_BID, now)) != NULL) {
+		e->bid_id = bid_id;
+		e->org = org;
+		e->amount = amount;
+		e->seq = b->seq;
+		e->rank = (int)pos + 1;
+		e->best = auction_best(a);
+		e->took_lead = took_lead;
+		e->ends_at = a->ends_at;
 	}
-
-	if (out != NULL) {
-		out->seq = b->seq;
-		out->rank = (int)pos + 1;
-		out->best = auction_best(a);
-		out->took_lead = took_lead;
-		out->extended = extended;
-		out->ends_at = a->ends_at;
+	if (extended && (e = auction_emit(ev, AUCTION_EV_EXTENDED, now)) != NULL) {
+		e->bid_id = bid_id;
+		e->prev_end = prev_end;
+		e->ends_at = a->ends_at;
+		e->extensions = a->extensions;
 	}
 	return AUCTION_OK;
 }
 
 /* Seed a scheduled auction with a bidder's starting price (no step rule; see auction.h). */
 enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, int64_t amount,
-    int64_t at)
+    int64_t at, struct auction_events *ev)
 {
 	struct auction_bid *b;
+	struct auction_event *e;
+	size_t pos;
 
 	if (a->state == AUCTION_CANCELLED)
 		return AUCTION_E_CANCELLED;
@@ -318,18 +374,27 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 	b->amount = amount;
 	b->at = at;
 	a->nbids++;
-	auction_apply(a, a->nbids - 1);
+	pos = auction_apply(a, a->nbids - 1);
+	if ((e = auction_emit(ev, AUCTION_EV_SEEDED, at)) != NULL) {
+		e->bid_id = bid_id;
+		e->org = org;
+		e->amount = amount;
+		e->seq = b->seq;
+		e->rank = (int)pos + 1;
+		e->best = auction_best(a);
+	}
 	return AUCTION_OK;
 }
 
 /* Cancel a scheduled or running auction at `now`; -1 when already closed or cancelled. */
-int auction_cancel(struct auction *a, int64_t now)
+int auction_cancel(struct auction *a, int64_t now, struct auction_events *ev)
 {
-	auction_advance(a, now);
+	auction_advance(a, now, ev);
 	if (a->state == AUCTION_CLOSED || a->state == AUCTION_CANCELLED)
 		return -1;
 	a->state = AUCTION_CANCELLED;
 	a->closed_at = now;
+	auction_emit(ev, AUCTION_EV_CANCELLED, now);
 	return 0;
 }
 
@@ -450,6 +515,20 @@ void auction_bounds(const struct auction *a, int64_t org, struct auction_bounds 
 	out->lead_min = out->reference - a->p.step_max;
 	if (out->lead_min < 1)
 		out->lead_min = 1;
+}
+
+/* Stable name of an event kind. */
+const char *auction_ev_name(enum auction_ev kind)
+{
+	switch (kind) {
+	case AUCTION_EV_STARTED:   return "started";
+	case AUCTION_EV_SEEDED:    return "seeded";
+	case AUCTION_EV_BID:       return "bid";
+	case AUCTION_EV_EXTENDED:  return "extended";
+	case AUCTION_EV_CLOSED:    return "closed";
+	case AUCTION_EV_CANCELLED: return "cancelled";
+	}
+	return "unknown";
 }
 
 /* Lower-case name of a state, as used on the wire. */

@@ -98,19 +98,61 @@ struct auction {
 	size_t nentries, capentries;
 };
 
-/* Result of an accepted bid. */
-struct auction_bid_result {
-	int64_t seq;
-	int rank;              /* bidder's rank after the bid, 1-based */
-	int64_t best;          /* best price after the bid */
+/*
+ * Events: what an engine call changed, in the order it happened. Every call
+ * that changes state (auction_advance, auction_bid, auction_seed,
+ * auction_cancel) appends its events to a list the caller provides (may be
+ * NULL); the caller empties it (n = 0) before the call. A refused bid or
+ * cancellation still reports the clock transitions it made first. One call
+ * appends at most 3 events (started, bid, extended; or started, closed; or
+ * started, cancelled), so AUCTION_EVENTS_MAX always holds one call's events:
+ * no allocation on the bid path. Rolling back (auction_rollback) undoes the
+ * events of the calls after the mark; the caller drops what it kept of them.
+ */
+enum auction_ev {
+	AUCTION_EV_STARTED = 0,   /* SCHEDULED -> RUNNING; at = starts_at */
+	AUCTION_EV_SEEDED,        /* auction_seed: bid_id, org, amount, seq, rank, best; at = its time */
+	AUCTION_EV_BID,           /* an accepted bid: bid_id, org, amount, seq, rank, best,
+	                           * took_lead, ends_at (the end after it); at = now */
+	AUCTION_EV_EXTENDED,      /* the bid just reported moved the end: bid_id, prev_end,
+	                           * ends_at (the new end), extensions; at = now */
+	AUCTION_EV_CLOSED,        /* RUNNING -> CLOSED; at = closed_at (the end, not now); the
+	                           * winner's bid_id, org, amount (0 when nobody bid) */
+	AUCTION_EV_CANCELLED,     /* SCHEDULED or RUNNING -> CANCELLED; at = now */
+};
+#define AUCTION_EV_KINDS 6
+
+/* One event (the fields a kind does not name are 0). */
+struct auction_event {
+	enum auction_ev kind;
+	int64_t at;            /* ms */
+	int64_t bid_id;
+	int64_t org;
+	int64_t amount;
+	int64_t seq;           /* the bid's sequence */
+	int rank;              /* the bidder's rank after the bid, 1-based */
 	int took_lead;         /* the bid is the new best price */
-	int extended;          /* the bid moved ends_at */
-	int64_t ends_at;       /* end after the bid */
+	int64_t best;          /* the best price after the bid */
+	int64_t ends_at;
+	int64_t prev_end;
+	int extensions;
 };
 
-/* What auction_advance() did. */
-#define AUCTION_EV_STARTED 0x1
-#define AUCTION_EV_CLOSED  0x2
+#define AUCTION_EVENTS_MAX 4
+
+/* The events of one call (`dropped` counts those that found the list full). */
+struct auction_events {
+	int n;
+	int dropped;
+	struct auction_event ev[AUCTION_EVENTS_MAX];
+};
+
+/* The first event of `kind` in the list, or NULL. */
+const struct auction_event *auction_events_find(const struct auction_events *ev,
+    enum auction_ev kind);
+
+/* Stable name of an event kind ("started", "bid", ...). */
+const char *auction_ev_name(enum auction_ev kind);
 
 /* Everything needed to undo changes made after it (see auction_rollback). */
 struct auction_mark {
@@ -132,21 +174,23 @@ void auction_free(struct auction *a);
  * Move the auction along the clock: SCHEDULED -> RUNNING at starts_at,
  * RUNNING -> CLOSED at ends_at (closed_at = ends_at, not now: an auction whose
  * end passed while nobody looked closes with the result it had at its end).
- * Both may happen in one call. Returns AUCTION_EV_* flags.
+ * Both may happen in one call; each appends its event to `ev` (may be NULL).
+ * Returns the number of events appended.
  */
-int auction_advance(struct auction *a, int64_t now);
+int auction_advance(struct auction *a, int64_t now, struct auction_events *ev);
 
 /* The next time auction_advance() has work to do, or -1 when none. */
 int64_t auction_next_deadline(const struct auction *a);
 
 /*
- * Place a bid by `org` at `now`. Calls auction_advance(a, now) first. On
- * success appends the bid (with `bid_id`), updates standings and fills `out`
- * (may be NULL). On refusal nothing changes beyond that clock advance (call
- * auction_advance() yourself first to see its events).
+ * Place a bid by `org` at `now`. Calls auction_advance(a, now, ev) first. On
+ * success appends the bid (with `bid_id`), updates standings and appends
+ * AUCTION_EV_BID (then AUCTION_EV_EXTENDED when it moved the end) to `ev`
+ * (may be NULL). On refusal nothing changes beyond that clock advance, whose
+ * events are in `ev`.
  */
 enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
-    int64_t amount, int64_t now, struct auction_bid_result *out);
+    int64_t amount, int64_t now, struct auction_events *ev);
 
 /*
  * Seed the standings of a scheduled auction with a price set before it starts
@@ -160,15 +204,17 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
  * AUCTION_E_CANCELLED; running or closed AUCTION_E_ENDED; the buyer's
  * organization AUCTION_E_OWN_AUCTION; amount <= 0 AUCTION_E_NOT_POSITIVE;
  * above the start price AUCTION_E_NOT_BELOW_START; the org has already bid
- * AUCTION_E_NOT_BELOW_OWN; out of memory AUCTION_E_NOMEM.
+ * AUCTION_E_NOT_BELOW_OWN; out of memory AUCTION_E_NOMEM. Accepted:
+ * AUCTION_EV_SEEDED is appended to `ev` (may be NULL).
  */
 enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, int64_t amount,
-    int64_t at);
+    int64_t at, struct auction_events *ev);
 
 /* Cancel a scheduled or running auction (closed_at = now). Calls
- * auction_advance(a, now) first, so an auction whose end has passed closes
- * with its result instead. Returns 0, or -1 when already final. */
-int auction_cancel(struct auction *a, int64_t now);
+ * auction_advance(a, now, ev) first, so an auction whose end has passed closes
+ * with its result instead. Returns 0 (AUCTION_EV_CANCELLED appended to `ev`,
+ * which may be NULL), or -1 when already final. */
+int auction_cancel(struct auction *a, int64_t now, struct auction_events *ev);
 
 /* Best price, or -1 when there are no bids. */
 int64_t auction_best(const struct auction *a);

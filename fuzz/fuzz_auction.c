@@ -313,7 +313,8 @@ do_bid(struct fin *in, struct auction *a, struct model *m, int64_t org, int64_t 
     int64_t *floor, int64_t *next_id)
 {
 	int64_t amount = pick_amount(in, a, org), ends_before, id = (*next_id)++;
-	struct auction_bid_result r;
+	struct auction_events ev = { 0 };
+	const struct auction_event *r, *x;
 	enum auction_err want, got;
 	int took;
 
@@ -322,13 +323,17 @@ do_bid(struct fin *in, struct auction *a, struct model *m, int64_t org, int64_t 
 	if (want == AUCTION_E_NOMEM)
 		return;   /* the harness's bound, not the engine's */
 	ends_before = a->ends_at;
-	got = auction_bid(a, id, org, amount, now, &r);
+	got = auction_bid(a, id, org, amount, now, &ev);
 	if (got != want) {
 		fprintf(stderr, "bid org %lld amount %lld at %lld: engine %s, rules %s\n",
 		    (long long)org, (long long)amount, (long long)now, auction_err_code(got),
 		    auction_err_code(want));
 		fail("the engine's answer to a bid differs from the rulebook");
 	}
+	r = auction_events_find(&ev, AUCTION_EV_BID);
+	x = auction_events_find(&ev, AUCTION_EV_EXTENDED);
+	if (ev.dropped || (got != AUCTION_OK) != (r == NULL))
+		fail("a bid's events disagree with its result");
 	if (got != AUCTION_OK)
 		return;
 	if (now < a->p.starts_at || now >= ends_before || amount <= 0 || amount >= a->p.start_price)
@@ -342,13 +347,15 @@ do_bid(struct fin *in, struct auction *a, struct model *m, int64_t org, int64_t 
 			m->extensions++;
 		}
 	}
-	if (r.seq != (int64_t)a->nbids || r.rank != auction_rank_of(a, org) ||
-	    r.best != auction_best(a) || r.took_lead != took || r.ends_at != a->ends_at ||
-	    r.extended != (a->ends_at != ends_before) || (r.extended && !r.took_lead))
-		fail("bid result disagrees with the state");
-	if (*floor >= 0 && r.best > *floor)
+	if (r->seq != (int64_t)a->nbids || r->rank != auction_rank_of(a, org) ||
+	    r->best != auction_best(a) || r->took_lead != took || r->ends_at != a->ends_at ||
+	    (x != NULL) != (a->ends_at != ends_before) || (x && !r->took_lead) ||
+	    (x && (x->prev_end != ends_before || x->ends_at != a->ends_at ||
+	    x->extensions != a->extensions)))
+		fail("bid events disagree with the state");
+	if (*floor >= 0 && r->best > *floor)
 		fail("the best price rose");
-	*floor = r.best;
+	*floor = r->best;
 }
 
 /* One seed (scheduled auctions only) through the engine and the model. */
@@ -373,7 +380,7 @@ do_seed(struct fin *in, struct auction *a, struct model *m, int64_t org, int64_t
 		want = AUCTION_E_NOT_BELOW_OWN;
 	else if (m->nbids >= MAX_BIDS)
 		return;
-	got = auction_seed(a, id, org, amount, at);
+	got = auction_seed(a, id, org, amount, at, NULL);
 	if (got != want)
 		fail("the engine's answer to a seed differs from the rulebook");
 	if (got == AUCTION_OK) {
@@ -417,15 +424,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			do_seed(&in, &a, &m, org, &floor, &next_id);
 			break;
 		case 4: {
-			int ev, was = m.state;
+			struct auction_events ev = { 0 };
+			int was = m.state;
 
 			now = pick_now(&in, &a, now);
-			ev = auction_advance(&a, now);
+			auction_advance(&a, now, &ev);
 			model_advance(&m, &p, now);
-			if (((ev & AUCTION_EV_STARTED) != 0) != (was == AUCTION_SCHEDULED &&
-			    m.state != AUCTION_SCHEDULED) ||
-			    ((ev & AUCTION_EV_CLOSED) != 0) != (was != AUCTION_CLOSED &&
-			    m.state == AUCTION_CLOSED))
+			if ((auction_events_find(&ev, AUCTION_EV_STARTED) != NULL) !=
+			    (was == AUCTION_SCHEDULED && m.state != AUCTION_SCHEDULED) ||
+			    (auction_events_find(&ev, AUCTION_EV_CLOSED) != NULL) !=
+			    (was != AUCTION_CLOSED && m.state == AUCTION_CLOSED))
 				fail("advance events disagree with the state change");
 			break;
 		}
@@ -435,7 +443,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			now = pick_now(&in, &a, now);
 			model_advance(&m, &p, now);
 			final = m.state == AUCTION_CLOSED || m.state == AUCTION_CANCELLED;
-			rc = auction_cancel(&a, now);
+			rc = auction_cancel(&a, now, NULL);
 			if (rc != (final ? -1 : 0))
 				fail("cancel of a final auction accepted, or of a live one refused");
 			if (!final) {

@@ -239,7 +239,8 @@ book_broadcast(struct server *s, struct book *b, const char *event, const char *
 static const char *
 book_reason(int n)
 {
-	return (n & BOOK_N_EXTENDED) ? "extended" : (n & BOOK_N_BID) ? "bid" : "started";
+	return (n & BOOK_N(AUCTION_EV_EXTENDED)) ? "extended" : (n & BOOK_N(AUCTION_EV_BID)) ? "bid" :
+	    "started";
 }
 
 /* Send the pending update now; the next one waits update_interval. */
@@ -318,20 +319,8 @@ book_update_all(struct server *s)
 	}
 }
 
-/* Parse a persisted state name. */
-static enum auction_state
-book_state_parse(const char *st)
-{
-	if (strcmp(st, "running") == 0)
-		return AUCTION_RUNNING;
-	if (strcmp(st, "closed") == 0)
-		return AUCTION_CLOSED;
-	if (strcmp(st, "cancelled") == 0)
-		return AUCTION_CANCELLED;
-	return AUCTION_SCHEDULED;
-}
-
-/* Build a book from its persisted row; bids are replayed afterwards. */
+/* Build a book from its persisted row; bids are replayed afterwards, then the
+ * persisted state is applied (main.c). */
 struct book *
 book_restore(struct server *s, const struct db_boot_auction *r)
 {
@@ -362,7 +351,6 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 	b->step_min_value = r->step_min_value;
 	b->step_max_value = r->step_max_value;
 	b->cancel_reason = r->cancel_reason ? strdup(r->cancel_reason) : NULL;
-	b->db_state = book_state_parse(r->state);
 	b->proc_id = r->procurement_id;
 	b->lot_id = r->lot_id;
 	txn_obj_init(&b->tx, &book_txn);
@@ -389,7 +377,6 @@ book_mark(struct server *s, struct txn_obj *o)
 	struct book *b = book_of(o);
 
 	auction_mark(&b->a, &b->mark);
-	b->mark_db_state = b->db_state;
 	b->mark_cancel = 0;
 	return 0;
 }
@@ -401,7 +388,7 @@ book_commit(struct server *s, struct txn_obj *o)
 {
 	struct book *b = book_of(o);
 
-	if (b->notify & (AUCTION_EV_CLOSED | BOOK_N_CANCEL))
+	if (b->notify & (BOOK_N(AUCTION_EV_CLOSED) | BOOK_N(AUCTION_EV_CANCELLED)))
 		book_closed(s, b);
 	else
 		book_update(s, b, b->notify);
@@ -416,7 +403,6 @@ book_rollback(struct server *s, struct txn_obj *o)
 	struct book *b = book_of(o);
 
 	auction_rollback(&b->a, &b->mark);
-	b->db_state = b->mark_db_state;
 	if (b->mark_cancel) {
 		free(b->cancel_reason);
 		b->cancel_reason = NULL;

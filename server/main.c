@@ -224,11 +224,21 @@ cmd_register(const struct config *cfg, const struct reg_opts *r)
 
 /* ---- rebuilding the state at start-up ---- */
 
+/*
+ * What the loaders share: the server, and the state each auction was
+ * persisted in (auction id -> enum auction_state + 1), applied to the engine
+ * once its bids are replayed (restore_finish). Nothing keeps it afterwards.
+ */
+struct restore_ctx {
+	struct server *s;
+	struct map persisted;
+};
+
 /* Loader: organizations. */
 static int
 load_org(void *arg, const struct db_boot_org *o)
 {
-	struct org *g = registry_org(arg, o->id, o->name);
+	struct org *g = registry_org(((struct restore_ctx *)arg)->s, o->id, o->name);
 
 	if (g == NULL)
 		return -1;
@@ -240,35 +250,54 @@ load_org(void *arg, const struct db_boot_org *o)
 static int
 load_participant(void *arg, const struct db_boot_participant *p)
 {
-	return registry_participant(arg, p->id, p->org_id, p->name, p->role, p->status,
+	return registry_participant(((struct restore_ctx *)arg)->s, p->id, p->org_id, p->name, p->role, p->status,
 	    p->fingerprint) ? 0 : -1;
 }
 
-/* Loader: auctions. */
+/* Parse a persisted state name. */
+static enum auction_state
+restore_state_parse(const char *st)
+{
+	if (strcmp(st, "running") == 0)
+		return AUCTION_RUNNING;
+	if (strcmp(st, "closed") == 0)
+		return AUCTION_CLOSED;
+	if (strcmp(st, "cancelled") == 0)
+		return AUCTION_CANCELLED;
+	return AUCTION_SCHEDULED;
+}
+
+/* Loader: auctions (their persisted state is applied after their bids). */
 static int
 load_auction(void *arg, const struct db_boot_auction *a)
 {
-	return book_restore(arg, a) ? 0 : -1;
+	struct restore_ctx *x = arg;
+	enum auction_state st = restore_state_parse(a->state);
+
+	if (book_restore(x->s, a) == NULL)
+		return -1;
+	if (st == AUCTION_SCHEDULED)
+		return 0;
+	return map_put(&x->persisted, a->id, (void *)(intptr_t)(st + 1));
 }
 
 /* Loader: replay one bid through the engine; it must be accepted again. */
 static int
 load_bid(void *arg, const struct db_boot_bid *r)
 {
-	struct server *s = arg;
-	struct book *b = book_get(s, r->auction_id);
-	struct auction_bid_result res;
+	struct book *b = book_get(((struct restore_ctx *)arg)->s, r->auction_id);
+	struct auction_events ev = { 0 };
+	const struct auction_event *got;
 	enum auction_err e;
 
 	if (b == NULL)
 		return -1;
-	if (r->seeded) {
-		e = auction_seed(&b->a, r->id, r->org_id, r->amount, r->at);
-		res.seq = (int64_t)b->a.nbids;
-	} else {
-		e = auction_bid(&b->a, r->id, r->org_id, r->amount, r->at, &res);
-	}
-	if (e != AUCTION_OK || res.seq != r->seq) {
+	if (r->seeded)
+		e = auction_seed(&b->a, r->id, r->org_id, r->amount, r->at, &ev);
+	else
+		e = auction_bid(&b->a, r->id, r->org_id, r->amount, r->at, &ev);
+	got = auction_events_find(&ev, r->seeded ? AUCTION_EV_SEEDED : AUCTION_EV_BID);
+	if (e != AUCTION_OK || got == NULL || got->seq != r->seq) {
 		log_error("auction=%lld bid=%lld seq=%lld replay refused: %s", (long long)r->auction_id,
 		    (long long)r->id, (long long)r->seq, auction_err_code(e));
 		return -1;
@@ -280,7 +309,7 @@ load_bid(void *arg, const struct db_boot_bid *r)
 static int
 load_refused(void *arg, int64_t auction_id, int64_t org_id, int64_t count)
 {
-	struct book *b = book_get(arg, auction_id);
+	struct book *b = book_get(((struct restore_ctx *)arg)->s, auction_id);
 
 	return b == NULL ? 0 : book_count_bids(b, org_id, (long)count);
 }
@@ -289,24 +318,31 @@ load_refused(void *arg, int64_t auction_id, int64_t org_id, int64_t count)
 static int
 load_proc_log(void *arg, const struct db_boot_proc_log *r)
 {
-	return proc_replay(arg, r);
+	return proc_replay(((struct restore_ctx *)arg)->s, r);
 }
 
-/* After the replay: apply persisted closings and cancellations. */
+/* After the replay: bring each auction to its persisted state (started, closed
+ * or cancelled), so that the engine reports only what is not persisted yet. */
 static int
-restore_finish(struct server *s, const char *conninfo)
+restore_finish(struct restore_ctx *x)
 {
 	size_t it = 0;
+	int64_t id;
 	void *v;
 	int bad = 0;
 
-	(void)conninfo;
-	while (map_next(&s->books, &it, NULL, NULL, &v)) {
-		struct book *b = v;
-		if (b->db_state == AUCTION_CANCELLED) {
-			auction_cancel(&b->a, b->a.ends_at < time_now_ms() ? b->a.ends_at : time_now_ms());
-		} else if (b->db_state == AUCTION_CLOSED) {
-			auction_advance(&b->a, b->a.ends_at);
+	while (map_next(&x->persisted, &it, &id, NULL, &v)) {
+		struct book *b = book_get(x->s, id);
+		enum auction_state st = (enum auction_state)((intptr_t)v - 1);
+		if (b == NULL)
+			continue;
+		if (st == AUCTION_RUNNING) {
+			auction_advance(&b->a, b->a.p.starts_at, NULL);
+		} else if (st == AUCTION_CANCELLED) {
+			auction_cancel(&b->a, b->a.ends_at < time_now_ms() ? b->a.ends_at : time_now_ms(),
+			    NULL);
+		} else if (st == AUCTION_CLOSED) {
+			auction_advance(&b->a, b->a.ends_at, NULL);
 			if (b->a.state != AUCTION_CLOSED) {
 				log_error("auction=%lld persisted as closed but replay ends at a later time",
 				    (long long)b->a.id);
@@ -321,20 +357,27 @@ restore_finish(struct server *s, const char *conninfo)
 static int
 restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
 {
+	struct restore_ctx x = { .s = s };
 	struct db_boot_sink sink = {
-		.arg = s, .org = load_org, .participant = load_participant, .auction = load_auction,
+		.arg = &x, .org = load_org, .participant = load_participant, .auction = load_auction,
 		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
 	};
 	struct db_boot_ids ids = { 0 };
 	int64_t t0 = time_mono_ms();
+	int rc;
 
 	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, n) < 0)
 		return -1;
-	if (db_boot_load(s->cfg.db, &sink, &ids, cause, n) < 0)
+	map_init(&x.persisted, 0);
+	if (db_boot_load(s->cfg.db, &sink, &ids, cause, n) < 0) {
+		map_free(&x.persisted);
 		return -1;
+	}
 	*last_batch = ids.last_batch;
 	proc_restore_finish(s);
-	if (restore_finish(s, s->cfg.db) < 0) {
+	rc = restore_finish(&x);
+	map_free(&x.persisted);
+	if (rc < 0) {
 		snprintf(cause, n, "persisted state does not replay");
 		return -1;
 	}

@@ -50,9 +50,10 @@ struct cmd {
 	enum role role;
 	struct tls_cert_info cert;
 	int64_t new_pid, new_org;
-	/* bid result */
+	/* bid result: the engine's bid event, and whether the bid extended the auction */
 	int64_t bid_id;
-	struct auction_bid_result res;
+	struct auction_event res;
+	int extended;
 	int bid_counted;            /* counted in book_bids_of (undone if the batch fails) */
 };
 
@@ -124,48 +125,182 @@ ops_touch(struct server *s, struct book *b)
 /* Text of an int64. */
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%lld", (long long)(v)), (const char *)(buf))
 
-/* Persist clock transitions the engine made (started, closed). */
-static void
-ops_transitions(struct server *s, struct book *b)
-{
-	struct auction *a = &b->a;
-	char id[24], t[TIME_BUF], wid[24], price[24];
+/* Who caused the events of one engine call, for their rows (0 / NULL: the clock). */
+struct ops_actor {
+	int64_t participant, org;
+	const char *fp;
+	const char *reason;         /* a cancellation's */
+};
 
-	if (b->db_state == AUCTION_SCHEDULED && a->state != AUCTION_SCHEDULED &&
-	    a->state != AUCTION_CANCELLED) {
-		const char *p[2] = { I64(id, a->id), t };
-		time_format(a->p.starts_at, t);
-		txn_sql(s, DB_S_STARTED, 2, p, NULL, NULL);
-		b->db_state = AUCTION_RUNNING;
-		b->notify |= AUCTION_EV_STARTED;
+/* The actor of a command's events. */
+static struct ops_actor
+ops_actor_of(const struct cmd *k)
+{
+	struct ops_actor w = { k->t.who ? k->t.who->id : 0, k->t.who ? k->t.who->org->id : 0,
+	    k->t.fp, k->reason };
+
+	return w;
+}
+
+/* started: the auction is running from starts_at. */
+static void
+ops_ev_started(struct server *s, struct book *b, const struct auction_event *e)
+{
+	char id[24], t[TIME_BUF];
+	const char *p[2] = { I64(id, b->a.id), t };
+
+	time_format(e->at, t);
+	txn_sql(s, DB_S_STARTED, 2, p, NULL, NULL);
+}
+
+/* closed: the result, with the final ranking as its detail. */
+static void
+ops_ev_closed(struct server *s, struct book *b, const struct auction_event *e)
+{
+	const struct auction *a = &b->a;
+	char id[24], t[TIME_BUF], wid[24], price[24], *dtext;
+	json_t *detail = json_array();
+
+	for (size_t i = 0; i < a->nentries; i++) {
+		const struct auction_entry *r = auction_at_rank(a, (int)i + 1);
+		json_array_append_new(detail, json_pack("{s:i, s:I, s:i, s:o, s:I}", "rank",
+		    (int)i + 1, "organization_id", (json_int_t)r->org, "alias", r->alias,
+		    "price", proto_money(r->amount, b->exp), "bid_id",
+		    (json_int_t)a->bids[r->bid_index].id));
 	}
-	if (b->db_state == AUCTION_RUNNING && a->state == AUCTION_CLOSED) {
-		const struct auction_entry *w = auction_at_rank(a, 1);
-		json_t *detail = json_array();
-		char *dtext;
-		for (size_t i = 0; i < a->nentries; i++) {
-			const struct auction_entry *e = auction_at_rank(a, (int)i + 1);
-			json_array_append_new(detail, json_pack("{s:i, s:I, s:i, s:o, s:I}", "rank",
-			    (int)i + 1, "organization_id", (json_int_t)e->org, "alias", e->alias,
-			    "price", proto_money(e->amount, b->exp), "bid_id",
-			    (json_int_t)a->bids[e->bid_index].id));
+	detail = json_pack("{s:o}", "ranking", detail);
+	dtext = json_dumps(detail, JSON_COMPACT);
+	json_decref(detail);
+	{
+		const char *p[5] = { I64(id, a->id), t, e->bid_id ? I64(wid, e->bid_id) : NULL,
+		    e->bid_id ? I64(price, e->amount) : NULL, dtext };
+		time_format(e->at, t);
+		txn_sql(s, DB_S_CLOSED, 5, p, NULL, NULL);
+	}
+	free(dtext);
+}
+
+/* bid: an accepted bid, with its standing as its detail. */
+static void
+ops_ev_bid(struct server *s, struct book *b, const struct auction_event *e,
+    const struct ops_actor *w)
+{
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF], best[40];
+	char *detail = NULL;
+
+	time_format(e->at, t);
+	money_format(e->best, b->exp, best, sizeof(best));
+	if (asprintf(&detail, "{\"seq\":%lld,\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s}",
+	    (long long)e->seq, e->rank, best, e->took_lead ? "true" : "false") < 0)
+		detail = NULL;
+	{
+		const char *p[9] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
+		    I64(pid, w->participant), I64(oid, w->org), w->fp, I64(amt, e->amount), t,
+		    detail ? detail : "{}" };
+		txn_sql(s, DB_S_BID, 9, p, NULL, NULL);
+	}
+	free(detail);
+}
+
+/* extended: a bid moved the end. */
+static void
+ops_ev_extended(struct server *s, struct book *b, const struct auction_event *e)
+{
+	char aid[24], bid[24], n[24], t[TIME_BUF], ends[TIME_BUF], from[TIME_BUF], *detail = NULL;
+
+	time_format(e->at, t);
+	time_format(e->ends_at, ends);
+	time_format(e->prev_end, from);
+	if (asprintf(&detail, "{\"from\":\"%s\",\"to\":\"%s\",\"extensions\":%d}", from, ends,
+	    e->extensions) < 0)
+		detail = NULL;
+	{
+		const char *p[6] = { I64(aid, b->a.id), ends, I64(n, e->extensions), t,
+		    I64(bid, e->bid_id), detail ? detail : "{}" };
+		txn_sql(s, DB_S_EXTENDED, 6, p, NULL, NULL);
+	}
+	free(detail);
+}
+
+/* seeded: a tender price carried into the auction. */
+static void
+ops_ev_seeded(struct server *s, struct book *b, const struct auction_event *e,
+    const struct ops_actor *w)
+{
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF];
+	const char *p[8] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
+	    I64(pid, w->participant), I64(oid, e->org), w->fp, I64(amt, e->amount), t };
+
+	time_format(e->at, t);
+	txn_sql(s, DB_S_SEED, 8, p, NULL, NULL);
+}
+
+/* cancelled: with the reason and who cancelled. */
+static void
+ops_ev_cancelled(struct server *s, struct book *b, const struct auction_event *e,
+    const struct ops_actor *w)
+{
+	char id[24], pid[24], oid[24], t[TIME_BUF];
+	const char *p[6] = { I64(id, b->a.id), t, w->reason, I64(pid, w->participant),
+	    I64(oid, w->org), w->fp };
+
+	free(b->cancel_reason);
+	b->cancel_reason = w->reason ? strdup(w->reason) : NULL;
+	b->mark_cancel = 1;
+	time_format(e->at, t);
+	txn_sql(s, DB_S_CANCELLED, 6, p, NULL, NULL);
+}
+
+/*
+ * The events of one engine call, in order: each adds its one statement to the
+ * batch and its kind to what the watchers are told once the batch commits. A
+ * closing auction that decides a procedure's lot reports its ranking there,
+ * in the same batch.
+ */
+static void
+ops_events(struct server *s, struct book *b, const struct auction_events *ev,
+    const struct ops_actor *w)
+{
+	for (int i = 0; i < ev->n; i++) {
+		const struct auction_event *e = &ev->ev[i];
+
+		switch (e->kind) {
+		case AUCTION_EV_STARTED:
+			ops_ev_started(s, b, e);
+			break;
+		case AUCTION_EV_SEEDED:
+			ops_ev_seeded(s, b, e, w);
+			break;
+		case AUCTION_EV_BID:
+			ops_ev_bid(s, b, e, w);
+			break;
+		case AUCTION_EV_EXTENDED:
+			ops_ev_extended(s, b, e);
+			break;
+		case AUCTION_EV_CLOSED:
+			ops_ev_closed(s, b, e);
+			break;
+		case AUCTION_EV_CANCELLED:
+			ops_ev_cancelled(s, b, e, w);
+			break;
 		}
-		detail = json_pack("{s:o}", "ranking", detail);
-		dtext = json_dumps(detail, JSON_COMPACT);
-		json_decref(detail);
-		{
-			const char *p[5] = { I64(id, a->id), t,
-			    w ? I64(wid, a->bids[w->bid_index].id) : NULL,
-			    w ? I64(price, w->amount) : NULL, dtext };
-			time_format(a->closed_at, t);
-			txn_sql(s, DB_S_CLOSED, 5, p, NULL, NULL);
-		}
-		free(dtext);
-		b->db_state = AUCTION_CLOSED;
-		b->notify |= AUCTION_EV_CLOSED;
-		if (b->proc_id)
+		b->notify |= BOOK_N(e->kind);
+		if (e->kind == AUCTION_EV_CLOSED && b->proc_id)
 			s->lot_auction_closed(s, b);
 	}
+	if (ev->dropped)
+		abort();  /* an event lost would leave memory and the database apart */
+}
+
+/* Move an auction along the clock to `at`, with what that changed. */
+static void
+ops_advance(struct server *s, struct book *b, int64_t at)
+{
+	struct auction_events ev = { 0 };
+	struct ops_actor clock = { 0, 0, NULL, NULL };
+
+	auction_advance(&b->a, at, &ev);
+	ops_events(s, b, &ev, &clock);
 }
 
 /*
@@ -240,9 +375,11 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
 	struct book *b = book_get(s, k->auction_id);
-	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF], msg[200];
+	char aid[24], pid[24], oid[24], amt[24], t[TIME_BUF], msg[200];
+	struct auction_events ev = { 0 };
+	struct ops_actor w = ops_actor_of(k);
+	const struct auction_event *be;
 	enum auction_err e;
-	int64_t prev_end;
 
 	if (b == NULL) {
 		txn_refuse(s, &k->t, "not_found", "no such auction");
@@ -263,13 +400,12 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 	k->bid_counted = book_count_bids(b, k->t.who->org->id, 1) == 0;
 	ops_touch(s, b);
 	k->bid_id = s->next_bid_id;
-	prev_end = b->a.ends_at;
-	e = auction_bid(&b->a, k->bid_id, k->t.who->org->id, k->amount, k->t.at, &k->res);
-	ops_transitions(s, b);
-	time_format(k->t.at, t);
+	e = auction_bid(&b->a, k->bid_id, k->t.who->org->id, k->amount, k->t.at, &ev);
+	ops_events(s, b, &ev, &w);
 	if (e != AUCTION_OK) {
 		const char *p[7] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
 		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e) };
+		time_format(k->t.at, t);
 		txn_sql(s, DB_S_REFUSED, 7, p, NULL, NULL);
 		ops_bid_refusal(b, k, e, msg, sizeof(msg));
 		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
@@ -280,34 +416,9 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		return 1;
 	}
 	s->next_bid_id++;
-	{
-		char *detail = NULL;
-		char best[40];
-		money_format(k->res.best, b->exp, best, sizeof(best));
-		if (asprintf(&detail, "{\"seq\":%lld,\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s}",
-		    (long long)k->res.seq, k->res.rank, best,
-		    k->res.took_lead ? "true" : "false") < 0)
-			detail = NULL;
-		const char *p[9] = { I64(bid, k->bid_id), I64(aid, b->a.id), I64(seq, k->res.seq),
-		    I64(pid, k->t.who->id), I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), t,
-		    detail ? detail : "{}" };
-		txn_sql(s, DB_S_BID, 9, p, NULL, NULL);
-		free(detail);
-	}
-	b->notify |= BOOK_N_BID;
-	if (k->res.extended) {
-		char ends[TIME_BUF], from[TIME_BUF], n[24], *detail = NULL;
-		time_format(k->res.ends_at, ends);
-		time_format(prev_end, from);
-		if (asprintf(&detail, "{\"from\":\"%s\",\"to\":\"%s\",\"extensions\":%d}", from, ends,
-		    b->a.extensions) < 0)
-			detail = NULL;
-		const char *p[6] = { I64(aid, b->a.id), ends, I64(n, b->a.extensions), t, bid,
-		    detail ? detail : "{}" };
-		txn_sql(s, DB_S_EXTENDED, 6, p, NULL, NULL);
-		free(detail);
-		b->notify |= BOOK_N_EXTENDED;
-	}
+	if ((be = auction_events_find(&ev, AUCTION_EV_BID)) != NULL)
+		k->res = *be;
+	k->extended = auction_events_find(&ev, AUCTION_EV_EXTENDED) != NULL;
 	return 1;
 }
 
@@ -329,8 +440,7 @@ ops_apply_tick(struct server *s, struct txn_cmd *t)
 		return 0;
 	}
 	ops_touch(s, b);
-	auction_advance(&b->a, k->t.at);
-	ops_transitions(s, b);
+	ops_advance(s, b, k->t.at);
 	return 0;
 }
 
@@ -368,6 +478,8 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	char id[24], bp[24], bo[24], exp[24], sp[24], smv[24], sma[24], sxv[24], sxa[24];
 	char st[TIME_BUF], en[TIME_BUF], ew[24], el[24], now[TIME_BUF];
 	char *detail, pr[24], lt[24];
+	struct auction_events ev = { 0 };
+	struct ops_actor w = ops_actor_of(k);
 	json_t *dj;
 
 	if (proc_id == 0 && ops_open_auctions_of(s, k->params.buyer_org) >=
@@ -395,7 +507,6 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	b->step_max_percent = k->smax_pct;
 	b->step_min_value = k->smin_val;
 	b->step_max_value = k->smax_val;
-	b->db_state = AUCTION_SCHEDULED;
 	b->created_at = k->t.at;
 	txn_obj_init(&b->tx, &book_txn);
 	b->proc_id = proc_id;
@@ -412,7 +523,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	/* starts now when starts_at is not in the future; a procedure's auction is first
 	 * seeded with the tender prices (ops_open_auction advances it after that) */
 	if (proc_id == 0)
-		auction_advance(&b->a, k->t.at);
+		auction_advance(&b->a, k->t.at, &ev);
 	time_format(k->params.ends_at, en);
 	time_format(k->t.at, now);
 	dj = json_pack("{s:s, s:s, s:s}", "title", k->title, "currency", k->currency, "starts_at", st);
@@ -429,40 +540,30 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		txn_sql(s, DB_S_CREATE, 22, p, NULL, NULL);
 	}
 	free(detail);
-	if (proc_id == 0)
-		ops_transitions(s, b);
+	ops_events(s, b, &ev, &w);  /* after the row they refer to */
 	return 1;
 }
 
-/* Apply a cancellation. */
+/* Apply a cancellation (an auction whose end has passed closes instead, refused). */
 static int
 ops_apply_cancel(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
 	struct book *b = book_get(s, k->auction_id);
-	char id[24], pid[24], oid[24], t[TIME_BUF];
+	struct auction_events ev = { 0 };
+	struct ops_actor w = ops_actor_of(k);
+	int rc;
 
 	if (b == NULL) {
 		txn_refuse(s, &k->t, "not_found", "no such auction");
 		return 0;
 	}
 	ops_touch(s, b);
-	auction_advance(&b->a, k->t.at);
-	ops_transitions(s, b);
-	if (auction_cancel(&b->a, k->t.at) < 0) {
+	rc = auction_cancel(&b->a, k->t.at, &ev);
+	ops_events(s, b, &ev, &w);
+	if (rc < 0) {
 		txn_refuse(s, &k->t, "bad_state", "the auction is already closed or cancelled");
 		return 0;
-	}
-	free(b->cancel_reason);
-	b->cancel_reason = strdup(k->reason);
-	b->mark_cancel = 1;
-	b->db_state = AUCTION_CANCELLED;
-	b->notify |= BOOK_N_CANCEL;
-	time_format(k->t.at, t);
-	{
-		const char *p[6] = { I64(id, b->a.id), t, k->reason, I64(pid, k->t.who->id),
-		    I64(oid, k->t.who->org->id), k->t.fp };
-		txn_sql(s, DB_S_CANCELLED, 6, p, NULL, NULL);
 	}
 	k->book = b;
 	return 1;
@@ -672,12 +773,12 @@ ops_commit_bid(struct server *s, struct txn_cmd *t)
 	json_object_set_new(r, "rank", json_integer(k->res.rank));
 	json_object_set_new(r, "best_price", proto_money(k->res.best, b->exp));
 	json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
-	json_object_set_new(r, "extended", json_boolean(k->res.extended));
+	json_object_set_new(r, "extended", json_boolean(k->extended));
 	txn_reply(s, t, r);
 	money_format(k->amount, b->exp, amount, sizeof(amount));
 	log_info("auction=%lld bid=%lld participant=%lld amount=%s rank=%d%s accepted",
 	    (long long)k->auction_id, (long long)k->bid_id, (long long)t->who->id,
-	    amount, k->res.rank, k->res.extended ? " extended" : "");
+	    amount, k->res.rank, k->extended ? " extended" : "");
 }
 
 /* An auction's creation or cancellation committed: the auction as its buyer sees it. */
@@ -780,7 +881,8 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	struct cmd k;
 	struct book *b;
 	int64_t delay = json_integer_value(json_object_get(au, "delay")) * 1000;
-	char title[600], id[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF];
+	char title[600], id[24];
+	struct ops_actor w = { 0, 0, NULL, NULL };
 	struct proc_eval *order;
 	const char *why;
 	int n;
@@ -841,26 +943,21 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	}
 	for (int i = 0; i < n; i++) {
 		const struct proc_offer *o = proc_offer_by_id(&p->pr, order[i].offer_id);
+		struct auction_events ev = { 0 };
 		json_t *x;
 		if (o == NULL || o->status != OFFER_ACTIVE)
 			continue;
 		x = json_object_get(p->extras, I64(id, o->id));
-		if (auction_seed(&b->a, s->next_bid_id, o->org, o->price, at) != AUCTION_OK)
+		w.participant = json_integer_value(json_object_get(x, "participant"));
+		w.org = o->org;
+		w.fp = json_string_value(json_object_get(x, "fingerprint"));
+		if (auction_seed(&b->a, s->next_bid_id, o->org, o->price, at, &ev) != AUCTION_OK)
 			continue;
-		time_format(at, t);
-		{
-			const char *prm[8] = { I64(bid, s->next_bid_id), I64(id, b->a.id),
-			    I64(seq, (int64_t)b->a.nbids),
-			    I64(pid, json_integer_value(json_object_get(x, "participant"))),
-			    I64(oid, o->org), json_string_value(json_object_get(x, "fingerprint")),
-			    I64(amt, o->price), t };
-			txn_sql(s, DB_S_SEED, 8, prm, NULL, NULL);
-		}
+		ops_events(s, b, &ev, &w);
 		s->next_bid_id++;
 	}
 	free(order);
-	auction_advance(&b->a, at);
-	ops_transitions(s, b);
+	ops_advance(s, b, at);
 	return b;
 }
 

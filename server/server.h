@@ -75,12 +75,10 @@ struct book {
 	int step_min_percent, step_max_percent;
 	int64_t step_min_value, step_max_value;
 	char *cancel_reason;
-	enum auction_state db_state;  /* state as persisted (or in flight) */
 	int64_t created_at;
 	struct server *srv;
 	struct event *timer;
 	int tick_queued;           /* a tick command waits in the queue */
-	enum auction_state mark_db_state;
 	int mark_cancel;           /* cancel_reason set by the batch in flight */
 	int64_t proc_id;           /* tender_auction: the procedure and lot it decides */
 	int lot_id;
@@ -89,9 +87,9 @@ struct book {
 	/* the write path's bookkeeping (txn.h) */
 	struct txn_obj tx;
 	struct auction_mark mark;  /* state before the batch that last changed it */
-	int notify;                /* AUCTION_EV_* and BOOK_N_* to broadcast after commit */
+	int notify;                /* BOOK_N() of the events the batch made, told after commit */
 	/* auction.update pacing (update_interval) */
-	int pending;               /* BOOK_N_UPDATE reasons committed but not yet sent */
+	int pending;               /* BOOK_N_UPDATE events committed but not yet sent */
 	int64_t update_due;        /* monotonic ms before which a new update waits */
 	struct event *update_ev;   /* sends the pending update at update_due */
 };
@@ -126,11 +124,11 @@ struct proc {
 #define PROC_N_CLOSED  0x10
 #define PROC_N_OFFERS  0x20  /* the number of live offers of a lot changed */
 
-#define BOOK_N_BID      0x10
-#define BOOK_N_EXTENDED 0x20
-#define BOOK_N_CANCEL   0x40
-/* the reasons of an auction.update */
-#define BOOK_N_UPDATE   (AUCTION_EV_STARTED | BOOK_N_BID | BOOK_N_EXTENDED)
+/* A book's notify and pending hold one bit per kind of engine event (auction.h). */
+#define BOOK_N(kind)    (1 << (kind))
+/* the events an auction.update tells */
+#define BOOK_N_UPDATE   (BOOK_N(AUCTION_EV_STARTED) | BOOK_N(AUCTION_EV_BID) | \
+    BOOK_N(AUCTION_EV_EXTENDED))
 
 struct server {
 	struct event_base *base;
@@ -360,7 +358,7 @@ json_t *book_view(struct server *s, struct book *b, const struct participant *vi
 /* Send an event to every watcher (each gets its own view). */
 void book_broadcast(struct server *s, struct book *b, const char *event, const char *reason);
 /*
- * Committed changes (BOOK_N_UPDATE bits of `reasons`, may be 0) join the
+ * Committed events (BOOK_N_UPDATE bits of `reasons`, may be 0) join the
  * book's pending update, sent at once when the last one is older than
  * update_interval, otherwise by the book's update timer. Never while the batch
  * in flight has changed the book: its commit or rollback calls this again.

@@ -115,6 +115,33 @@ def test_auction_ending_while_down_closes_at_its_end(env, tenderd_factory, uniqu
     assert rows == [["closed", "t", "99000000"]], rows
 
 
+def test_running_auction_without_bids_is_logged_once_across_restart(env, tenderd_factory, unique):
+    """A running auction nobody bid in comes back running after kill -9, and its start and
+    its closing are each recorded once."""
+    server = tenderd_factory()
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Quiet restart " + unique, duration=3)
+    aid = a["id"]
+    assert a["state"] == "running", a
+    server.close_clients()
+    server.kill9()
+    server.start()
+
+    c = server.connect("buyer")
+    assert c.ok("auction.get", auction=aid)["auction"]["state"] == "running"
+    deadline = time.monotonic() + 10
+    while True:
+        v = c.ok("auction.get", auction=aid)["auction"]
+        if v["state"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert v["state"] == "closed", v
+    assert v["result"] == {"winner": None, "closed_at": a["ends_at"]}, v["result"]
+    rows = env.psql("SELECT kind, count(*) FROM auction_log WHERE auction_id = %d "
+                    "GROUP BY kind ORDER BY kind" % aid)
+    assert rows == [["closed", "1"], ["created", "1"], ["started", "1"]], rows
+
+
 def test_shutdown_event_on_sigterm(env, tenderd_factory, unique):
     server = tenderd_factory()
     watcher = server.connect("supplier4")

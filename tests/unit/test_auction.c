@@ -61,13 +61,76 @@ static void auction_setup(struct auction *a)
 	auction_init(a, 7, &p);
 }
 
-/* Place a bid that must be accepted; returns its result. */
-static struct auction_bid_result bid_ok(struct auction *a, int64_t org, int64_t amount, int64_t now)
+/* What the events of an accepted bid say (the tests' view of AUCTION_EV_BID and
+ * AUCTION_EV_EXTENDED). */
+struct bid_result {
+	int64_t seq;
+	int rank;
+	int64_t best;
+	int took_lead;
+	int extended;
+	int64_t ends_at;
+};
+
+/* Bit of an event kind, for comparing the kinds a call reported. */
+#define EVB(kind) (1 << (kind))
+
+/* The kinds of the events in a list, as EVB bits (each kind at most once). */
+static int ev_kinds(const struct auction_events *ev)
 {
-	struct auction_bid_result r;
+	int k = 0;
+
+	for (int i = 0; i < ev->n; i++) {
+		assert_int_equal(k & EVB(ev->ev[i].kind), 0);
+		k |= EVB(ev->ev[i].kind);
+	}
+	return k;
+}
+
+/* auction_bid, its events read into `r` (left alone on refusal). */
+static enum auction_err bid_into(struct auction *a, int64_t id, int64_t org, int64_t amount,
+    int64_t now, struct bid_result *r)
+{
+	struct auction_events ev = { 0 };
+	enum auction_err e = auction_bid(a, id, org, amount, now, &ev);
+	const struct auction_event *b = auction_events_find(&ev, AUCTION_EV_BID);
+
+	assert_int_equal(ev.dropped, 0);
+	if (e != AUCTION_OK) {
+		assert_null(b);
+		return e;
+	}
+	assert_non_null(b);
+	assert_int_equal(b->bid_id, id);
+	assert_int_equal(b->org, org);
+	assert_int_equal(b->amount, amount);
+	assert_int_equal(b->at, now);
+	r->seq = b->seq;
+	r->rank = b->rank;
+	r->best = b->best;
+	r->took_lead = b->took_lead;
+	r->ends_at = b->ends_at;
+	r->extended = auction_events_find(&ev, AUCTION_EV_EXTENDED) != NULL;
+	return e;
+}
+
+/* auction_advance, returning the EVB bits of the events it reported. */
+static int advance_kinds(struct auction *a, int64_t now)
+{
+	struct auction_events ev = { 0 };
+	int n = auction_advance(a, now, &ev);
+
+	assert_int_equal(n, ev.n);
+	return ev_kinds(&ev);
+}
+
+/* Place a bid that must be accepted; returns its result. */
+static struct bid_result bid_ok(struct auction *a, int64_t org, int64_t amount, int64_t now)
+{
+	struct bid_result r;
 
 	memset(&r, 0xa5, sizeof(r));
-	assert_int_equal(auction_bid(a, (int64_t)a->nbids + 1000, org, amount, now, &r), AUCTION_OK);
+	assert_int_equal(bid_into(a, (int64_t)a->nbids + 1000, org, amount, now, &r), AUCTION_OK);
 	return r;
 }
 
@@ -290,31 +353,31 @@ static void test_advance(void **state)
 
 	(void)state;
 	auction_setup(&a);
-	assert_int_equal(auction_advance(&a, T0 - 1), 0);
+	assert_int_equal(advance_kinds(&a, T0 - 1), 0);
 	assert_int_equal(a.state, AUCTION_SCHEDULED);
-	assert_int_equal(auction_advance(&a, T0), AUCTION_EV_STARTED);
+	assert_int_equal(advance_kinds(&a, T0), EVB(AUCTION_EV_STARTED));
 	assert_int_equal(a.state, AUCTION_RUNNING);
-	assert_int_equal(auction_advance(&a, T0), 0);
-	assert_int_equal(auction_advance(&a, T1 - 1), 0);
+	assert_int_equal(advance_kinds(&a, T0), 0);
+	assert_int_equal(advance_kinds(&a, T1 - 1), 0);
 	assert_int_equal(a.state, AUCTION_RUNNING);
-	assert_int_equal(auction_advance(&a, T1), AUCTION_EV_CLOSED);
+	assert_int_equal(advance_kinds(&a, T1), EVB(AUCTION_EV_CLOSED));
 	assert_int_equal(a.state, AUCTION_CLOSED);
 	assert_int_equal(a.closed_at, T1);
-	assert_int_equal(auction_advance(&a, T1 + 1), 0);
+	assert_int_equal(advance_kinds(&a, T1 + 1), 0);
 	assert_int_equal(a.closed_at, T1);
 	auction_free(&a);
 
 	/* Both transitions in one call, long after the end: closed_at is the end, not now. */
 	auction_setup(&a);
-	assert_int_equal(auction_advance(&a, T1 + 86400000LL * 30), AUCTION_EV_STARTED | AUCTION_EV_CLOSED);
+	assert_int_equal(advance_kinds(&a, T1 + 86400000LL * 30), EVB(AUCTION_EV_STARTED) | EVB(AUCTION_EV_CLOSED));
 	assert_int_equal(a.state, AUCTION_CLOSED);
 	assert_int_equal(a.closed_at, T1);
 	auction_free(&a);
 
 	/* Time going backwards never reopens or unstarts. */
 	auction_setup(&a);
-	auction_advance(&a, T0 + 5);
-	assert_int_equal(auction_advance(&a, T0 - 1000), 0);
+	auction_advance(&a, T0 + 5, NULL);
+	assert_int_equal(advance_kinds(&a, T0 - 1000), 0);
 	assert_int_equal(a.state, AUCTION_RUNNING);
 	auction_free(&a);
 }
@@ -323,17 +386,17 @@ static void test_advance(void **state)
 static void test_advance_after_extension(void **state)
 {
 	struct auction a;
-	struct auction_bid_result r;
+	struct bid_result r;
 
 	(void)state;
 	auction_setup(&a);
 	r = bid_ok(&a, 1, START - STEPMIN, T1 - 1000);
 	assert_true(r.extended);
 	assert_int_equal(r.ends_at, T1 - 1000 + EXT);
-	assert_int_equal(auction_advance(&a, T1), 0);
-	assert_int_equal(auction_advance(&a, T1 - 1000 + EXT - 1), 0);
+	assert_int_equal(advance_kinds(&a, T1), 0);
+	assert_int_equal(advance_kinds(&a, T1 - 1000 + EXT - 1), 0);
 	assert_int_equal(a.state, AUCTION_RUNNING);
-	assert_int_equal(auction_advance(&a, T1 + 3600000), AUCTION_EV_CLOSED);
+	assert_int_equal(advance_kinds(&a, T1 + 3600000), EVB(AUCTION_EV_CLOSED));
 	assert_int_equal(a.closed_at, T1 - 1000 + EXT);
 	assert_int_equal(auction_best(&a), START - STEPMIN);
 	auction_free(&a);
@@ -347,17 +410,17 @@ static void test_next_deadline(void **state)
 	(void)state;
 	auction_setup(&a);
 	assert_int_equal(auction_next_deadline(&a), T0);
-	auction_advance(&a, T0);
+	auction_advance(&a, T0, NULL);
 	assert_int_equal(auction_next_deadline(&a), T1);
 	bid_ok(&a, 1, START - STEPMIN, T1 - 10);
 	assert_int_equal(auction_next_deadline(&a), T1 - 10 + EXT);
-	auction_advance(&a, T1 - 10 + EXT);
+	auction_advance(&a, T1 - 10 + EXT, NULL);
 	assert_int_equal(a.state, AUCTION_CLOSED);
 	assert_int_equal(auction_next_deadline(&a), -1);
 	auction_free(&a);
 
 	auction_setup(&a);
-	assert_int_equal(auction_cancel(&a, T0 - 5), 0);
+	assert_int_equal(auction_cancel(&a, T0 - 5, NULL), 0);
 	assert_int_equal(auction_next_deadline(&a), -1);
 	auction_free(&a);
 }
@@ -404,19 +467,19 @@ static void test_cancel(void **state)
 
 	(void)state;
 	auction_setup(&a);
-	assert_int_equal(auction_cancel(&a, T0 - 50), 0);
+	assert_int_equal(auction_cancel(&a, T0 - 50, NULL), 0);
 	assert_int_equal(a.state, AUCTION_CANCELLED);
 	assert_int_equal(a.closed_at, T0 - 50);
-	assert_int_equal(auction_cancel(&a, T0), -1);
+	assert_int_equal(auction_cancel(&a, T0, NULL), -1);
 	assert_int_equal(a.closed_at, T0 - 50);
-	assert_int_equal(auction_advance(&a, T1 + 1), 0);
+	assert_int_equal(advance_kinds(&a, T1 + 1), 0);
 	assert_int_equal(a.state, AUCTION_CANCELLED);
 	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T0 + 1, NULL), AUCTION_E_CANCELLED);
 	auction_free(&a);
 
 	auction_setup(&a);
 	bid_ok(&a, 1, START - STEPMIN, T0 + 10);
-	assert_int_equal(auction_cancel(&a, T0 + 20), 0);
+	assert_int_equal(auction_cancel(&a, T0 + 20, NULL), 0);
 	assert_int_equal(a.closed_at, T0 + 20);
 	/* Cancelled is reported before every other reason. */
 	assert_int_equal(auction_bid(&a, 1, BUYER, -5, T1 + 10, NULL), AUCTION_E_CANCELLED);
@@ -427,22 +490,22 @@ static void test_cancel(void **state)
 
 	/* A closed auction cannot be cancelled. */
 	auction_setup(&a);
-	auction_advance(&a, T1);
-	assert_int_equal(auction_cancel(&a, T1 + 1), -1);
+	auction_advance(&a, T1, NULL);
+	assert_int_equal(auction_cancel(&a, T1 + 1, NULL), -1);
 	assert_int_equal(a.state, AUCTION_CLOSED);
 	auction_free(&a);
 
 	/* Nor one whose end has passed though nobody advanced it: it closes with its result. */
 	auction_setup(&a);
 	bid_ok(&a, 1, START - STEPMIN, T0 + 10);
-	assert_int_equal(auction_cancel(&a, T1 + 5), -1);
+	assert_int_equal(auction_cancel(&a, T1 + 5, NULL), -1);
 	assert_int_equal(a.state, AUCTION_CLOSED);
 	assert_int_equal(a.closed_at, T1);
 	auction_free(&a);
 
 	/* Cancelling at the last millisecond still works. */
 	auction_setup(&a);
-	assert_int_equal(auction_cancel(&a, T1 - 1), 0);
+	assert_int_equal(auction_cancel(&a, T1 - 1, NULL), 0);
 	assert_int_equal(a.state, AUCTION_CANCELLED);
 	auction_free(&a);
 }
@@ -482,7 +545,7 @@ static void test_refusal_order(void **state)
 static void test_first_bid_steps(void **state)
 {
 	struct auction a;
-	struct auction_bid_result r;
+	struct bid_result r;
 
 	(void)state;
 	auction_setup(&a);
@@ -511,7 +574,7 @@ static void test_first_bid_steps(void **state)
 static void test_steps_from_best(void **state)
 {
 	struct auction a;
-	struct auction_bid_result r;
+	struct bid_result r;
 	int64_t best = START - 2000;
 
 	(void)state;
@@ -542,7 +605,7 @@ static void test_steps_from_best(void **state)
 static void test_rank_improvement(void **state)
 {
 	struct auction a;
-	struct auction_bid_result r;
+	struct bid_result r;
 	int64_t best = START - STEPMIN;
 
 	(void)state;
@@ -579,7 +642,7 @@ static void test_rank_improvement(void **state)
 static void test_ties(void **state)
 {
 	struct auction a;
-	struct auction_bid_result r;
+	struct bid_result r;
 	int64_t best = START - STEPMIN;
 
 	(void)state;
@@ -672,7 +735,7 @@ static void test_extension(void **state)
 {
 	struct auction a;
 	struct auction_params p;
-	struct auction_bid_result r;
+	struct bid_result r;
 	int64_t best = START;
 
 	(void)state;
@@ -744,7 +807,7 @@ static void test_rollback(void **state)
 {
 	struct auction a, snap, ref;
 	struct auction_mark m;
-	struct auction_bid_result r;
+	struct bid_result r;
 	int64_t e1, e2;
 
 	(void)state;
@@ -793,12 +856,12 @@ static void test_rollback(void **state)
 
 	/* Rollback undoes a close by the clock and a cancellation. */
 	auction_mark(&a, &m);
-	auction_advance(&a, T1 + 10 * EXT);
+	auction_advance(&a, T1 + 10 * EXT, NULL);
 	assert_int_equal(a.state, AUCTION_CLOSED);
 	auction_rollback(&a, &m);
 	assert_int_equal(a.state, AUCTION_RUNNING);
 	assert_int_equal(a.closed_at, 0);
-	assert_int_equal(auction_cancel(&a, T1), 0);
+	assert_int_equal(auction_cancel(&a, T1, NULL), 0);
 	auction_rollback(&a, &m);
 	assert_int_equal(a.state, AUCTION_RUNNING);
 	assert_int_equal(a.closed_at, 0);
@@ -824,7 +887,7 @@ static void test_rollback(void **state)
 static void test_nomem(void **state)
 {
 	struct auction a, snap;
-	struct auction_bid_result r;
+	struct bid_result r;
 
 	(void)state;
 	auction_setup(&a);
@@ -956,7 +1019,7 @@ static int64_t model_best(const struct model *m)
 
 /* Apply a bid to the model, following the rulebook line by line. */
 static enum auction_err model_bid(struct model *m, int64_t org, int64_t amount, int64_t now,
-    struct auction_bid_result *r)
+    struct bid_result *r)
 {
 	int i;
 	int64_t ref;
@@ -1009,7 +1072,7 @@ static enum auction_err model_bid(struct model *m, int64_t org, int64_t amount, 
 /* One accepted bid as recorded for replay. */
 struct replay_bid {
 	int64_t id, org, amount, at;
-	struct auction_bid_result r;
+	struct bid_result r;
 };
 
 /* Pick a random bid that is often valid and often refused for each reason. */
@@ -1095,7 +1158,7 @@ static void test_random_replay(void **state)
 	m.ends_at = p.ends_at;
 
 	for (int i = 0; i < NTRY; i++) {
-		struct auction_bid_result r, mr;
+		struct bid_result r, mr;
 		int64_t org, amount;
 		enum auction_err e, me;
 
@@ -1106,7 +1169,7 @@ static void test_random_replay(void **state)
 		random_bid(&rng, &a, &org, &amount);
 		memset(&r, 0, sizeof(r));
 		memset(&mr, 0, sizeof(mr));
-		e = auction_bid(&a, 5000 + i, org, amount, now, &r);
+		e = bid_into(&a, 5000 + i, org, amount, now, &r);
 		me = model_bid(&m, org, amount, now, &mr);
 		assert_int_equal(e, me);
 		counts[e]++;
@@ -1142,9 +1205,9 @@ static void test_random_replay(void **state)
 
 	auction_init(&b, 1, &p);
 	for (size_t i = 0; i < nacc; i++) {
-		struct auction_bid_result r;
+		struct bid_result r;
 
-		assert_int_equal(auction_bid(&b, acc[i].id, acc[i].org, acc[i].amount, acc[i].at, &r), AUCTION_OK);
+		assert_int_equal(bid_into(&b, acc[i].id, acc[i].org, acc[i].amount, acc[i].at, &r), AUCTION_OK);
 		assert_int_equal(r.seq, acc[i].r.seq);
 		assert_int_equal(r.rank, acc[i].r.rank);
 		assert_int_equal(r.best, acc[i].r.best);
@@ -1152,8 +1215,8 @@ static void test_random_replay(void **state)
 		assert_int_equal(r.extended, acc[i].r.extended);
 		assert_int_equal(r.ends_at, acc[i].r.ends_at);
 	}
-	auction_advance(&b, now);
-	auction_advance(&a, now);
+	auction_advance(&b, now, NULL);
+	auction_advance(&a, now, NULL);
 	assert_same_auction(&a, &b);
 	/* The standings agree with the model, rank by rank. */
 	assert_int_equal((int)a.nentries, m.n);
@@ -1206,7 +1269,7 @@ static void test_random_rollback(void **state)
 			auction_bid(&a, i, org, amount, t, NULL);
 		}
 		if (lcg_next(&rng) % 10 == 0)
-			auction_cancel(&a, t);
+			auction_cancel(&a, t, NULL);
 		auction_rollback(&a, &m);
 		rollbacks++;
 		assert_same_auction(&a, &snap);
@@ -1259,21 +1322,21 @@ static void test_seed(void **state)
 	auction_setup(&a);
 	auction_mark(&a, &m);
 	/* The start price itself is a valid seed; one unit above it is not. */
-	assert_int_equal(auction_seed(&a, 1, 1, START + 1, T0 - 500), AUCTION_E_NOT_BELOW_START);
-	assert_int_equal(auction_seed(&a, 1, 1, INT64_MAX, T0 - 500), AUCTION_E_NOT_BELOW_START);
-	assert_int_equal(auction_seed(&a, 1, 1, 0, T0 - 500), AUCTION_E_NOT_POSITIVE);
-	assert_int_equal(auction_seed(&a, 1, 1, INT64_MIN, T0 - 500), AUCTION_E_NOT_POSITIVE);
+	assert_int_equal(auction_seed(&a, 1, 1, START + 1, T0 - 500, NULL), AUCTION_E_NOT_BELOW_START);
+	assert_int_equal(auction_seed(&a, 1, 1, INT64_MAX, T0 - 500, NULL), AUCTION_E_NOT_BELOW_START);
+	assert_int_equal(auction_seed(&a, 1, 1, 0, T0 - 500, NULL), AUCTION_E_NOT_POSITIVE);
+	assert_int_equal(auction_seed(&a, 1, 1, INT64_MIN, T0 - 500, NULL), AUCTION_E_NOT_POSITIVE);
 	/* The buyer is refused before the amount is looked at. */
-	assert_int_equal(auction_seed(&a, 1, BUYER, 0, T0 - 500), AUCTION_E_OWN_AUCTION);
+	assert_int_equal(auction_seed(&a, 1, BUYER, 0, T0 - 500, NULL), AUCTION_E_OWN_AUCTION);
 	assert_int_equal(a.nbids, 0);
-	assert_int_equal(auction_seed(&a, 1, 1, START, T0 - 500), AUCTION_OK);
+	assert_int_equal(auction_seed(&a, 1, 1, START, T0 - 500, NULL), AUCTION_OK);
 	/* No step rule: any amount below the start price, however far. */
-	assert_int_equal(auction_seed(&a, 2, 2, START - 3 * STEPMAX, T0 - 400), AUCTION_OK);
-	assert_int_equal(auction_seed(&a, 3, 3, START - 3 * STEPMAX, T0 - 300), AUCTION_OK);
-	assert_int_equal(auction_seed(&a, 4, 4, START - 1, T0 - 200), AUCTION_OK);
+	assert_int_equal(auction_seed(&a, 2, 2, START - 3 * STEPMAX, T0 - 400, NULL), AUCTION_OK);
+	assert_int_equal(auction_seed(&a, 3, 3, START - 3 * STEPMAX, T0 - 300, NULL), AUCTION_OK);
+	assert_int_equal(auction_seed(&a, 4, 4, START - 1, T0 - 200, NULL), AUCTION_OK);
 	/* One seed per bidder, higher or lower. */
-	assert_int_equal(auction_seed(&a, 5, 2, START - 4 * STEPMAX, T0 - 100), AUCTION_E_NOT_BELOW_OWN);
-	assert_int_equal(auction_seed(&a, 5, 1, START - 1, T0 - 100), AUCTION_E_NOT_BELOW_OWN);
+	assert_int_equal(auction_seed(&a, 5, 2, START - 4 * STEPMAX, T0 - 100, NULL), AUCTION_E_NOT_BELOW_OWN);
+	assert_int_equal(auction_seed(&a, 5, 1, START - 1, T0 - 100, NULL), AUCTION_E_NOT_BELOW_OWN);
 	assert_int_equal(a.state, AUCTION_SCHEDULED);
 	assert_int_equal(a.nbids, 4);
 	assert_int_equal(a.bids[3].id, 4);
@@ -1307,7 +1370,7 @@ static void test_seed(void **state)
 	check_invariants(&a);
 
 	/* Once running, seeding is over. */
-	assert_int_equal(auction_seed(&a, 13, 8, START - 10, T0 + 3), AUCTION_E_ENDED);
+	assert_int_equal(auction_seed(&a, 13, 8, START - 10, T0 + 3, NULL), AUCTION_E_ENDED);
 	assert_null(auction_entry_of(&a, 8));
 
 	/* Rolling back to before the seeds empties the standings. */
@@ -1319,12 +1382,12 @@ static void test_seed(void **state)
 
 	/* Closed and cancelled auctions refuse seeds. */
 	auction_setup(&a);
-	auction_advance(&a, T1);
-	assert_int_equal(auction_seed(&a, 1, 1, START, T1), AUCTION_E_ENDED);
+	auction_advance(&a, T1, NULL);
+	assert_int_equal(auction_seed(&a, 1, 1, START, T1, NULL), AUCTION_E_ENDED);
 	auction_free(&a);
 	auction_setup(&a);
-	assert_int_equal(auction_cancel(&a, T0 - 10), 0);
-	assert_int_equal(auction_seed(&a, 1, BUYER, 0, T0 - 5), AUCTION_E_CANCELLED);
+	assert_int_equal(auction_cancel(&a, T0 - 10, NULL), 0);
+	assert_int_equal(auction_seed(&a, 1, BUYER, 0, T0 - 5, NULL), AUCTION_E_CANCELLED);
 	assert_int_equal(a.nbids, 0);
 	auction_free(&a);
 }
@@ -1338,14 +1401,14 @@ static void test_seed_nomem_rollback(void **state)
 	(void)state;
 	auction_setup(&a);
 	fail_realloc_after = 1;
-	assert_int_equal(auction_seed(&a, 1, 1, START, T0 - 5), AUCTION_E_NOMEM);
+	assert_int_equal(auction_seed(&a, 1, 1, START, T0 - 5, NULL), AUCTION_E_NOMEM);
 	fail_realloc_after = 2;
-	assert_int_equal(auction_seed(&a, 1, 1, START, T0 - 5), AUCTION_E_NOMEM);
+	assert_int_equal(auction_seed(&a, 1, 1, START, T0 - 5, NULL), AUCTION_E_NOMEM);
 	fail_realloc_after = 0;
 	assert_int_equal(a.nbids, 0);
 	assert_int_equal(a.nentries, 0);
 	for (int64_t org = 1; org <= 20; org++)
-		assert_int_equal(auction_seed(&a, org, org, START - 37 * (org % 7), T0 - 100 + org), AUCTION_OK);
+		assert_int_equal(auction_seed(&a, org, org, START - 37 * (org % 7), T0 - 100 + org, NULL), AUCTION_OK);
 	check_invariants(&a);
 	auction_copy(&snap, &a);
 	auction_mark(&a, &m);
@@ -1359,10 +1422,248 @@ static void test_seed_nomem_rollback(void **state)
 }
 
 /* Run every engine test. */
+/* ---- events ---- */
+
+/* A lead-taking bid inside the window reports the bid, then the extension. */
+static void test_events_bid_extends(void **state)
+{
+	struct auction a;
+	struct auction_events ev = { 0 };
+	const struct auction_event *e;
+
+	(void)state;
+	auction_setup(&a);
+	bid_ok(&a, 1, START - STEPMIN, T0 + 10);
+	assert_int_equal(auction_bid(&a, 77, 2, START - 2 * STEPMIN, T1 - 1000, &ev), AUCTION_OK);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.dropped, 0);
+	e = &ev.ev[0];
+	assert_int_equal(e->kind, AUCTION_EV_BID);
+	assert_int_equal(e->at, T1 - 1000);
+	assert_int_equal(e->bid_id, 77);
+	assert_int_equal(e->org, 2);
+	assert_int_equal(e->amount, START - 2 * STEPMIN);
+	assert_int_equal(e->seq, 2);
+	assert_int_equal(e->rank, 1);
+	assert_int_equal(e->best, START - 2 * STEPMIN);
+	assert_true(e->took_lead);
+	assert_int_equal(e->ends_at, T1 - 1000 + EXT);
+	e = &ev.ev[1];
+	assert_int_equal(e->kind, AUCTION_EV_EXTENDED);
+	assert_int_equal(e->at, T1 - 1000);
+	assert_int_equal(e->bid_id, 77);
+	assert_int_equal(e->prev_end, T1);
+	assert_int_equal(e->ends_at, T1 - 1000 + EXT);
+	assert_int_equal(e->extensions, 1);
+	assert_int_equal(a.ends_at, e->ends_at);
+	/* a bid that does not take the lead, inside the window: no extension */
+	ev.n = 0;
+	assert_int_equal(auction_bid(&a, 78, 1, START - 2 * STEPMIN, T1, &ev), AUCTION_OK);
+	assert_int_equal(ev_kinds(&ev), EVB(AUCTION_EV_BID));
+	assert_false(ev.ev[0].took_lead);
+	assert_int_equal(ev.ev[0].rank, 2);
+	assert_int_equal(ev.ev[0].ends_at, T1 - 1000 + EXT);
+	auction_free(&a);
+}
+
+/* The first bid at the start reports the start before the bid. */
+static void test_events_bid_starts(void **state)
+{
+	struct auction a;
+	struct auction_events ev = { 0 };
+
+	(void)state;
+	auction_setup(&a);
+	assert_int_equal(auction_bid(&a, 5, 1, START - STEPMIN, T0 + 7, &ev), AUCTION_OK);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.ev[0].kind, AUCTION_EV_STARTED);
+	assert_int_equal(ev.ev[0].at, T0);
+	assert_int_equal(ev.ev[1].kind, AUCTION_EV_BID);
+	assert_int_equal(ev.ev[1].seq, 1);
+	auction_free(&a);
+}
+
+/* Advancing over both deadlines reports started then closed, with the winner. */
+static void test_events_advance_start_close(void **state)
+{
+	struct auction a;
+	struct auction_events ev = { 0 };
+
+	(void)state;
+	auction_setup(&a);
+	assert_int_equal(auction_advance(&a, T0 - 1, &ev), 0);
+	assert_int_equal(ev.n, 0);
+	assert_int_equal(auction_advance(&a, T1 + 86400000LL, &ev), 2);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.ev[0].kind, AUCTION_EV_STARTED);
+	assert_int_equal(ev.ev[0].at, T0);
+	assert_int_equal(ev.ev[1].kind, AUCTION_EV_CLOSED);
+	assert_int_equal(ev.ev[1].at, T1);  /* the end, not the time it was noticed */
+	assert_int_equal(ev.ev[1].bid_id, 0);
+	assert_int_equal(ev.ev[1].org, 0);
+	assert_int_equal(ev.ev[1].amount, 0);
+	ev.n = 0;
+	assert_int_equal(auction_advance(&a, T1 + 2 * 86400000LL, &ev), 0);
+	assert_int_equal(ev.n, 0);
+	auction_free(&a);
+
+	/* with bids: the winner's bid */
+	auction_setup(&a);
+	bid_ok(&a, 1, START - STEPMIN, T0);
+	bid_ok(&a, 2, START - 2 * STEPMIN, T0 + 1);
+	ev.n = 0;
+	assert_int_equal(auction_advance(&a, T1, &ev), 1);
+	assert_int_equal(ev.ev[0].kind, AUCTION_EV_CLOSED);
+	assert_int_equal(ev.ev[0].bid_id, a.bids[1].id);
+	assert_int_equal(ev.ev[0].org, 2);
+	assert_int_equal(ev.ev[0].amount, START - 2 * STEPMIN);
+	auction_free(&a);
+}
+
+/* A bid refused because the end passed still reports the closing it made. */
+static void test_events_refused_bid_closes(void **state)
+{
+	struct auction a;
+	struct auction_events ev = { 0 };
+
+	(void)state;
+	auction_setup(&a);
+	bid_ok(&a, 1, START - STEPMIN, T0);
+	assert_int_equal(auction_bid(&a, 9, 2, START - 2 * STEPMIN, T1, &ev), AUCTION_E_ENDED);
+	assert_int_equal(ev_kinds(&ev), EVB(AUCTION_EV_CLOSED));
+	assert_int_equal(ev.ev[0].org, 1);
+	/* a refusal that changes nothing reports nothing */
+	ev.n = 0;
+	assert_int_equal(auction_bid(&a, 10, 2, START - 2 * STEPMIN, T1 + 1, &ev), AUCTION_E_ENDED);
+	assert_int_equal(ev.n, 0);
+	auction_free(&a);
+}
+
+/* Cancellation: cancelled at now; past the start, started first; past the end, closed and refused. */
+static void test_events_cancel(void **state)
+{
+	struct auction a;
+	struct auction_events ev = { 0 };
+
+	(void)state;
+	auction_setup(&a);
+	assert_int_equal(auction_cancel(&a, T0 - 5, &ev), 0);
+	assert_int_equal(ev.n, 1);
+	assert_int_equal(ev.ev[0].kind, AUCTION_EV_CANCELLED);
+	assert_int_equal(ev.ev[0].at, T0 - 5);
+	ev.n = 0;
+	assert_int_equal(auction_cancel(&a, T0 - 4, &ev), -1);
+	assert_int_equal(ev.n, 0);
+	auction_free(&a);
+
+	auction_setup(&a);
+	ev.n = 0;
+	assert_int_equal(auction_cancel(&a, T0 + 5, &ev), 0);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.ev[0].kind, AUCTION_EV_STARTED);
+	assert_int_equal(ev.ev[1].kind, AUCTION_EV_CANCELLED);
+	assert_int_equal(ev.ev[1].at, T0 + 5);
+	auction_free(&a);
+
+	auction_setup(&a);
+	ev.n = 0;
+	assert_int_equal(auction_cancel(&a, T1, &ev), -1);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.ev[0].kind, AUCTION_EV_STARTED);
+	assert_int_equal(ev.ev[1].kind, AUCTION_EV_CLOSED);
+	assert_int_equal(a.state, AUCTION_CLOSED);
+	auction_free(&a);
+}
+
+/* A seed reports its bid and standing; a refused seed reports nothing. */
+static void test_events_seed(void **state)
+{
+	struct auction a;
+	struct auction_events ev = { 0 };
+
+	(void)state;
+	auction_setup(&a);
+	assert_int_equal(auction_seed(&a, 40, 1, START - 10, T0 - 100, &ev), AUCTION_OK);
+	assert_int_equal(auction_seed(&a, 41, 2, START - 20, T0 - 90, &ev), AUCTION_OK);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.ev[1].kind, AUCTION_EV_SEEDED);
+	assert_int_equal(ev.ev[1].bid_id, 41);
+	assert_int_equal(ev.ev[1].org, 2);
+	assert_int_equal(ev.ev[1].amount, START - 20);
+	assert_int_equal(ev.ev[1].at, T0 - 90);
+	assert_int_equal(ev.ev[1].seq, 2);
+	assert_int_equal(ev.ev[1].rank, 1);
+	assert_int_equal(ev.ev[1].best, START - 20);
+	ev.n = 0;
+	assert_int_equal(auction_seed(&a, 42, 2, START - 30, T0 - 80, &ev), AUCTION_E_NOT_BELOW_OWN);
+	assert_int_equal(ev.n, 0);
+	auction_free(&a);
+}
+
+/* A full list counts what it could not hold; a NULL list is allowed. */
+static void test_events_full(void **state)
+{
+	struct auction a;
+	struct auction_events ev = { 0 };
+
+	(void)state;
+	auction_setup(&a);
+	ev.n = AUCTION_EVENTS_MAX - 1;
+	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T0, &ev), AUCTION_OK);
+	assert_int_equal(ev.n, AUCTION_EVENTS_MAX);
+	assert_int_equal(ev.dropped, 1);
+	assert_int_equal(ev.ev[AUCTION_EVENTS_MAX - 1].kind, AUCTION_EV_STARTED);
+	assert_int_equal(auction_bid(&a, 2, 2, START - 2 * STEPMIN, T0 + 1, NULL), AUCTION_OK);
+	assert_int_equal(a.nbids, 2);
+	assert_string_equal(auction_ev_name(AUCTION_EV_EXTENDED), "extended");
+	assert_string_equal(auction_ev_name(AUCTION_EV_CANCELLED), "cancelled");
+	auction_free(&a);
+}
+
+/* After a rollback the same calls report the same events again. */
+static void test_events_rollback(void **state)
+{
+	struct auction a;
+	struct auction_mark m;
+	struct auction_events first = { 0 }, again = { 0 }, close1 = { 0 }, close2 = { 0 };
+
+	(void)state;
+	auction_setup(&a);
+	bid_ok(&a, 1, START - STEPMIN, T0);
+	auction_mark(&a, &m);
+	assert_int_equal(auction_bid(&a, 50, 2, START - 2 * STEPMIN, T1 - 10, &first), AUCTION_OK);
+	assert_int_equal(ev_kinds(&first), EVB(AUCTION_EV_BID) | EVB(AUCTION_EV_EXTENDED));
+	assert_int_equal(auction_advance(&a, T1 - 10 + EXT, &close1), 1);
+	auction_rollback(&a, &m);
+	assert_int_equal(a.ends_at, T1);
+	assert_int_equal(a.state, AUCTION_RUNNING);
+	assert_int_equal(auction_bid(&a, 50, 2, START - 2 * STEPMIN, T1 - 10, &again), AUCTION_OK);
+	assert_int_equal(again.n, first.n);
+	assert_memory_equal(again.ev, first.ev, sizeof(first.ev[0]) * (size_t)first.n);
+	assert_int_equal(auction_advance(&a, T1 - 10 + EXT, &close2), 1);
+	assert_memory_equal(close2.ev, close1.ev, sizeof(close1.ev[0]));
+	assert_int_equal(close2.ev[0].org, 2);
+	/* rolled back over a closing: the closing is reported again */
+	auction_rollback(&a, &m);
+	close2.n = 0;
+	assert_int_equal(auction_advance(&a, T1, &close2), 1);
+	assert_int_equal(close2.ev[0].kind, AUCTION_EV_CLOSED);
+	assert_int_equal(close2.ev[0].org, 1);
+	auction_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_params_valid),
+		cmocka_unit_test(test_events_bid_extends),
+		cmocka_unit_test(test_events_bid_starts),
+		cmocka_unit_test(test_events_advance_start_close),
+		cmocka_unit_test(test_events_refused_bid_closes),
+		cmocka_unit_test(test_events_cancel),
+		cmocka_unit_test(test_events_seed),
+		cmocka_unit_test(test_events_full),
+		cmocka_unit_test(test_events_rollback),
 		cmocka_unit_test(test_params_invalid),
 		cmocka_unit_test(test_init),
 		cmocka_unit_test(test_advance),

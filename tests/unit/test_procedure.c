@@ -1473,7 +1473,7 @@ static void test_tender_auction_engine(void **state)
 	for (int i = 0; i < n; i++) {
 		const struct proc_offer *o = proc_offer_by_id(&pr, ev[i].offer_id);
 
-		assert_int_equal(auction_seed(&a, 100 + i, o->org, o->price, OPEN), AUCTION_OK);
+		assert_int_equal(auction_seed(&a, 100 + i, o->org, o->price, OPEN, NULL), AUCTION_OK);
 	}
 	assert_int_equal(auction_rank_of(&a, BETA), 1);
 	assert_int_equal(auction_rank_of(&a, GAMMA), 2);
@@ -1482,7 +1482,7 @@ static void test_tender_auction_engine(void **state)
 	assert_int_equal(auction_bid(&a, 200, GAMMA, 98000000 - MAXP / 200, AFTER + 1000, NULL), AUCTION_OK);
 	assert_int_equal(auction_bid(&a, 201, ALPHA, 98000000 - 1, AFTER + 2000, NULL), AUCTION_OK);
 	assert_int_equal(auction_bid(&a, 202, BETA, 98000000 - 2 * (MAXP / 200), AFTER + 3000, NULL), AUCTION_OK);
-	auction_advance(&a, AFTER + 600000);
+	auction_advance(&a, AFTER + 600000, NULL);
 	assert_int_equal(a.state, AUCTION_CLOSED);
 	for (int r = 1; r <= (int)a.nentries; r++)
 		orgs[r - 1] = auction_at_rank(&a, r)->org;
