@@ -173,6 +173,59 @@ int proc_live_offers(const struct procedure *pr, int64_t lot_id)
 	return n;
 }
 
+/* Append an event of `kind` at `at` to `ev` (may be NULL), with the state as it is now;
+ * returns it, or NULL when not kept. */
+static struct proc_event *proc_emit(struct proc_events *ev, const struct procedure *pr,
+    enum proc_ev kind, int64_t at)
+{
+	struct proc_event *e;
+
+	if (ev == NULL)
+		return NULL;
+	if (ev->n < 0 || ev->n >= PROC_EVENTS_MAX) {
+		ev->dropped++;
+		return NULL;
+	}
+	e = &ev->ev[ev->n++];
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->at = at;
+	e->state = pr->state;
+	return e;
+}
+
+/* Append an event about an offer (lot, offer, org filled). */
+static struct proc_event *proc_emit_offer(struct proc_events *ev, const struct procedure *pr,
+    enum proc_ev kind, int64_t at, const struct proc_offer *o)
+{
+	struct proc_event *e = proc_emit(ev, pr, kind, at);
+
+	if (e != NULL) {
+		e->lot = o->lot_id;
+		e->offer = o->id;
+		e->org = o->org;
+	}
+	return e;
+}
+
+/* The first event of `kind` in the list, or NULL. */
+const struct proc_event *proc_events_find(const struct proc_events *ev, enum proc_ev kind)
+{
+	for (int i = 0; ev != NULL && i < ev->n; i++)
+		if (ev->ev[i].kind == kind)
+			return &ev->ev[i];
+	return NULL;
+}
+
+/* An evaluation action moves an opened procedure to evaluation. */
+static void proc_to_evaluation(struct procedure *pr, int64_t now, struct proc_events *ev)
+{
+	if (pr->state == PROC_EVALUATION)
+		return;
+	pr->state = PROC_EVALUATION;
+	proc_emit(ev, pr, PROC_EV_EVALUATION, now);
+}
+
 /* Whether the procedure has reached a final state. */
 static int proc_final(enum proc_state s)
 {
@@ -181,7 +234,7 @@ static int proc_final(enum proc_state s)
 }
 
 /* When every lot is awarded or unsuccessful, decide the procedure at `at`; returns 1 when decided. */
-static int proc_decide(struct procedure *pr, int64_t at)
+static int proc_decide(struct procedure *pr, int64_t at, struct proc_events *ev)
 {
 	int awarded = 0;
 
@@ -198,13 +251,15 @@ static int proc_decide(struct procedure *pr, int64_t at)
 		pr->state = PROC_UNSUCCESSFUL;
 		pr->closed_at = at;
 	}
+	proc_emit(ev, pr, PROC_EV_DECIDED, at);
 	return 1;
 }
 
-/* The opening at opening_at: unconfirmed offers drop out, thin lots fail, the rest go on. */
-static int proc_open(struct procedure *pr)
+/* The opening at opening_at: unconfirmed offers drop out, thin lots fail, the rest go on;
+ * returns the number of events. */
+static int proc_open(struct procedure *pr, struct proc_events *ev)
 {
-	int ev = PROC_EV_OPENED;
+	int n = 1;
 
 	for (size_t i = 0; i < pr->noffers; i++) {
 		struct proc_offer *o = &pr->offers[i];
@@ -224,23 +279,35 @@ static int proc_open(struct procedure *pr)
 	}
 	pr->state = PROC_OPENED;
 	pr->opened_at = pr->p.opening_at;
-	if (proc_decide(pr, pr->p.opening_at))
-		ev |= PROC_EV_DECIDED;
-	return ev;
+	proc_emit(ev, pr, PROC_EV_OPENED, pr->opened_at);
+	/* every lot was active before the opening: the others are its outcome */
+	for (int i = 0; i < pr->nlots; i++) {
+		struct proc_event *e;
+
+		if (pr->lots[i].state == LOT_ACTIVE)
+			continue;
+		e = proc_emit(ev, pr, pr->lots[i].state == LOT_AUCTION ? PROC_EV_LOT_AUCTION :
+		    PROC_EV_LOT_UNSUCCESSFUL, pr->opened_at);
+		if (e != NULL)
+			e->lot = pr->lots[i].id;
+		n++;
+	}
+	return n + proc_decide(pr, pr->p.opening_at, ev);
 }
 
-/* Move along the clock; returns PROC_EV_* flags. */
-int proc_advance(struct procedure *pr, int64_t now)
+/* Move along the clock, appending its events; returns their number. */
+int proc_advance(struct procedure *pr, int64_t now, struct proc_events *ev)
 {
-	int ev = 0;
+	int n = 0;
 
 	if (pr->state == PROC_PUBLISHED && now >= pr->p.enquiry_end) {
 		pr->state = PROC_TENDERING;
-		ev |= PROC_EV_TENDERING;
+		proc_emit(ev, pr, PROC_EV_TENDERING, pr->p.enquiry_end);
+		n++;
 	}
 	if (pr->state == PROC_TENDERING && now >= pr->p.opening_at)
-		ev |= proc_open(pr);
-	return ev;
+		n += proc_open(pr, ev);
+	return n;
 }
 
 /* Next time proc_advance has work, or -1. */
@@ -257,7 +324,7 @@ int64_t proc_next_deadline(const struct procedure *pr)
 }
 
 /* draft -> published, while the enquiry period still lies ahead. */
-enum proc_err proc_publish(struct procedure *pr, int64_t now)
+enum proc_err proc_publish(struct procedure *pr, int64_t now, struct proc_events *ev)
 {
 	if (pr->state != PROC_DRAFT)
 		return PROC_E_STATE;
@@ -267,14 +334,17 @@ enum proc_err proc_publish(struct procedure *pr, int64_t now)
 		return PROC_E_DEADLINE;
 	pr->state = PROC_PUBLISHED;
 	pr->published_at = now;
+	proc_emit(ev, pr, PROC_EV_PUBLISHED, now);
 	return PROC_OK;
 }
 
 /* Amend deadlines, maximum prices and criteria of a published or tendering procedure. */
 enum proc_err proc_amend(struct procedure *pr, const struct proc_params *p,
-    const struct proc_lot *lots, int nlots, int64_t now)
+    const struct proc_lot *lots, int nlots, int64_t now, struct proc_events *ev)
 {
-	proc_advance(pr, now);
+	struct proc_event *e;
+
+	proc_advance(pr, now, ev);
 	if (pr->state != PROC_PUBLISHED && pr->state != PROC_TENDERING)
 		return PROC_E_STATE;
 	/* Between the submission deadline and the opening the offers are closed. */
@@ -307,6 +377,8 @@ enum proc_err proc_amend(struct procedure *pr, const struct proc_params *p,
 	for (size_t i = 0; i < pr->noffers; i++)
 		if (pr->offers[i].status == OFFER_ACTIVE)
 			pr->offers[i].needs_confirm = 1;
+	if ((e = proc_emit(ev, pr, PROC_EV_AMENDED, now)) != NULL)
+		e->version = pr->version;
 	return PROC_OK;
 }
 
@@ -362,13 +434,16 @@ static int proc_reserve(struct procedure *pr)
 
 /* Submit, revise or resubmit the offer of `org` on a lot. */
 enum proc_err proc_submit(struct procedure *pr, int64_t lot_id, int64_t org, int64_t offer_id,
-    int64_t price, const int64_t *values, int64_t now, struct proc_offer **offer)
+    int64_t price, const int64_t *values, int64_t now, struct proc_offer **offer,
+    struct proc_events *ev)
 {
 	const struct proc_lot *l;
 	struct proc_offer *o;
+	struct proc_event *x;
 	enum proc_err e;
+	int added;
 
-	proc_advance(pr, now);
+	proc_advance(pr, now, ev);
 	if ((e = proc_open_for_offers(pr, now)) != PROC_OK)
 		return e;
 	if (org == pr->p.buyer_org)
@@ -381,6 +456,7 @@ enum proc_err proc_submit(struct procedure *pr, int64_t lot_id, int64_t org, int
 	o = proc_offer_of(pr, lot_id, org);
 	if (o != NULL && pr->max_revisions > 0 && o->revision >= pr->max_revisions)
 		return PROC_E_LIMIT;
+	added = o == NULL || o->status != OFFER_ACTIVE;
 	if (o == NULL) {
 		if (proc_reserve(pr) != 0)
 			return PROC_E_NOMEM;
@@ -399,6 +475,10 @@ enum proc_err proc_submit(struct procedure *pr, int64_t lot_id, int64_t org, int
 	o->revision++;
 	o->needs_confirm = 0;
 	o->status = OFFER_ACTIVE;
+	if ((x = proc_emit_offer(ev, pr, PROC_EV_SUBMITTED, now, o)) != NULL) {
+		x->revision = o->revision;
+		x->added_live = added;
+	}
 	if (offer != NULL)
 		*offer = o;
 	return PROC_OK;
@@ -406,12 +486,12 @@ enum proc_err proc_submit(struct procedure *pr, int64_t lot_id, int64_t org, int
 
 /* The ACTIVE offer of `org` on a lot open for offers, through the shared refusals. */
 static enum proc_err proc_live_offer(struct procedure *pr, int64_t lot_id, int64_t org,
-    int64_t now, struct proc_offer **out)
+    int64_t now, struct proc_offer **out, struct proc_events *ev)
 {
 	struct proc_offer *o;
 	enum proc_err e;
 
-	proc_advance(pr, now);
+	proc_advance(pr, now, ev);
 	if ((e = proc_open_for_offers(pr, now)) != PROC_OK)
 		return e;
 	if (proc_lot_c(pr, lot_id) == NULL)
@@ -424,28 +504,36 @@ static enum proc_err proc_live_offer(struct procedure *pr, int64_t lot_id, int64
 }
 
 /* Withdraw the live offer of `org` on a lot, until the submission deadline. */
-enum proc_err proc_withdraw(struct procedure *pr, int64_t lot_id, int64_t org, int64_t now)
+enum proc_err proc_withdraw(struct procedure *pr, int64_t lot_id, int64_t org, int64_t now,
+    struct proc_events *ev)
 {
 	struct proc_offer *o;
-	enum proc_err e = proc_live_offer(pr, lot_id, org, now, &o);
+	enum proc_err e = proc_live_offer(pr, lot_id, org, now, &o, ev);
 
 	if (e != PROC_OK)
 		return e;
 	o->status = OFFER_WITHDRAWN;
 	o->needs_confirm = 0;
+	proc_emit_offer(ev, pr, PROC_EV_WITHDRAWN, now, o);
 	return PROC_OK;
 }
 
 /* Re-confirm an offer unchanged after an amendment; it must fit the amended lot. */
-enum proc_err proc_confirm(struct procedure *pr, int64_t lot_id, int64_t org, int64_t now)
+enum proc_err proc_confirm(struct procedure *pr, int64_t lot_id, int64_t org, int64_t now,
+    struct proc_events *ev)
 {
 	struct proc_offer *o;
-	enum proc_err e = proc_live_offer(pr, lot_id, org, now, &o);
+	struct proc_event *x;
+	enum proc_err e = proc_live_offer(pr, lot_id, org, now, &o, ev);
 
 	if (e != PROC_OK)
 		return e;
 	if ((e = proc_offer_fits(proc_lot_c(pr, lot_id), o->price, o->values)) != PROC_OK)
 		return e;
+	if ((x = proc_emit_offer(ev, pr, PROC_EV_CONFIRMED, now, o)) != NULL) {
+		x->revision = o->revision;
+		x->confirm_needed = o->needs_confirm;
+	}
 	o->needs_confirm = 0;
 	return PROC_OK;
 }
@@ -458,12 +546,13 @@ static int proc_evaluating(const struct procedure *pr)
 
 /* Record the buyer's score for a scored criterion of a live opened offer. */
 enum proc_err proc_score(struct procedure *pr, int64_t offer_id, int crit, int64_t score,
-    int64_t now)
+    int64_t now, struct proc_events *ev)
 {
 	struct proc_offer *o;
 	const struct proc_lot *l;
+	struct proc_event *e;
 
-	proc_advance(pr, now);
+	proc_advance(pr, now, ev);
 	if (!proc_evaluating(pr))
 		return PROC_E_STATE;
 	if ((o = proc_offer_by_id(pr, offer_id)) == NULL)
@@ -479,7 +568,11 @@ enum proc_err proc_score(struct procedure *pr, int64_t offer_id, int crit, int64
 		return PROC_E_SCORE;
 	o->scores[crit] = score;
 	o->scored |= 1u << crit;
-	pr->state = PROC_EVALUATION;
+	proc_to_evaluation(pr, now, ev);
+	if ((e = proc_emit_offer(ev, pr, PROC_EV_SCORED, now, o)) != NULL) {
+		e->crit = crit;
+		e->score = score;
+	}
 	return PROC_OK;
 }
 
@@ -724,13 +817,13 @@ int proc_evaluate(const struct procedure *pr, int64_t lot_id, struct proc_eval *
 
 /* The checks award and disqualify share: the lot, the offer, the scores, the first rank. */
 static enum proc_err proc_first_check(struct procedure *pr, int64_t lot_id, int64_t offer_id,
-    int64_t now, struct proc_lot **lot, struct proc_offer **offer)
+    int64_t now, struct proc_lot **lot, struct proc_offer **offer, struct proc_events *ev)
 {
 	struct proc_eval first;
 	struct proc_offer *o;
 	int n;
 
-	proc_advance(pr, now);
+	proc_advance(pr, now, ev);
 	if (!proc_evaluating(pr))
 		return PROC_E_STATE;
 	if ((*lot = proc_lot(pr, lot_id)) == NULL)
@@ -750,37 +843,43 @@ static enum proc_err proc_first_check(struct procedure *pr, int64_t lot_id, int6
 }
 
 /* Award the first-ranked offer of a lot. */
-enum proc_err proc_award(struct procedure *pr, int64_t lot_id, int64_t offer_id, int64_t now)
+enum proc_err proc_award(struct procedure *pr, int64_t lot_id, int64_t offer_id, int64_t now,
+    struct proc_events *ev)
 {
 	struct proc_lot *l;
 	struct proc_offer *o;
-	enum proc_err e = proc_first_check(pr, lot_id, offer_id, now, &l, &o);
+	enum proc_err e = proc_first_check(pr, lot_id, offer_id, now, &l, &o, ev);
 
 	if (e != PROC_OK)
 		return e;
 	o->status = OFFER_AWARDED;
 	l->state = LOT_AWARDED;
 	l->awarded_offer = o->id;
-	pr->state = PROC_EVALUATION;
-	proc_decide(pr, now);
+	proc_to_evaluation(pr, now, ev);
+	proc_emit_offer(ev, pr, PROC_EV_AWARDED, now, o);
+	proc_decide(pr, now, ev);
 	return PROC_OK;
 }
 
 /* Disqualify the first-ranked offer of a lot; with none left the lot is unsuccessful. */
 enum proc_err proc_disqualify(struct procedure *pr, int64_t lot_id, int64_t offer_id,
-    int64_t now)
+    int64_t now, struct proc_events *ev)
 {
 	struct proc_lot *l;
 	struct proc_offer *o;
-	enum proc_err e = proc_first_check(pr, lot_id, offer_id, now, &l, &o);
+	struct proc_event *x;
+	enum proc_err e = proc_first_check(pr, lot_id, offer_id, now, &l, &o, ev);
 
 	if (e != PROC_OK)
 		return e;
 	o->status = OFFER_DISQUALIFIED;
-	pr->state = PROC_EVALUATION;
+	proc_to_evaluation(pr, now, ev);
+	proc_emit_offer(ev, pr, PROC_EV_DISQUALIFIED, now, o);
 	if (proc_live_offers(pr, lot_id) == 0) {
 		l->state = LOT_UNSUCCESSFUL;
-		proc_decide(pr, now);
+		if ((x = proc_emit(ev, pr, PROC_EV_LOT_UNSUCCESSFUL, now)) != NULL)
+			x->lot = lot_id;
+		proc_decide(pr, now, ev);
 	}
 	return PROC_OK;
 }
@@ -797,12 +896,13 @@ static int proc_unlisted_before(const struct proc_offer *x, const struct proc_of
 
 /* Record the ranking of a lot's live auction and return the lot to evaluation. */
 enum proc_err proc_auction_result(struct procedure *pr, int64_t lot_id, const int64_t *orgs,
-    int n, int64_t now)
+    int n, int64_t now, struct proc_events *ev)
 {
 	struct proc_lot *l;
+	struct proc_event *e;
 	int64_t next = 0;
 
-	proc_advance(pr, now);
+	proc_advance(pr, now, ev);
 	if (!proc_evaluating(pr))
 		return PROC_E_STATE;
 	if ((l = proc_lot(pr, lot_id)) == NULL)
@@ -839,31 +939,50 @@ enum proc_err proc_auction_result(struct procedure *pr, int64_t lot_id, const in
 		x->auction_rank = pos;
 	}
 	l->state = LOT_ACTIVE;
-	pr->state = PROC_EVALUATION;
+	proc_to_evaluation(pr, now, ev);
+	if ((e = proc_emit(ev, pr, PROC_EV_AUCTION_RESULT, now)) != NULL)
+		e->lot = lot_id;
 	return PROC_OK;
 }
 
 /* Cancel a procedure that is not yet decided. */
-enum proc_err proc_cancel(struct procedure *pr, int64_t now)
+enum proc_err proc_cancel(struct procedure *pr, int64_t now, struct proc_events *ev)
 {
-	proc_advance(pr, now);
+	proc_advance(pr, now, ev);
 	if (proc_final(pr->state))
 		return PROC_E_STATE;
 	for (int i = 0; i < pr->nlots; i++)
 		pr->lots[i].state = LOT_CANCELLED;
 	pr->state = PROC_CANCELLED;
 	pr->closed_at = now;
+	proc_emit(ev, pr, PROC_EV_CANCELLED, now);
 	return PROC_OK;
 }
 
 /* awarded -> complete, once the contract is signed. */
-enum proc_err proc_complete(struct procedure *pr, int64_t now)
+enum proc_err proc_complete(struct procedure *pr, int64_t now, struct proc_events *ev)
 {
 	if (pr->state != PROC_AWARDED)
 		return PROC_E_STATE;
 	pr->state = PROC_COMPLETE;
 	pr->closed_at = now;
+	proc_emit(ev, pr, PROC_EV_COMPLETED, now);
 	return PROC_OK;
+}
+
+/* Names of the event kinds, by value. */
+static const char *const proc_ev_names[PROC_EV_KINDS] = {
+	"published", "amended", "tendering", "opened", "lot_auction", "lot_unsuccessful",
+	"evaluation", "submitted", "withdrawn", "confirmed", "scored", "auction_result",
+	"awarded", "disqualified", "decided", "cancelled", "completed",
+};
+
+/* Stable name of an event kind. */
+const char *proc_ev_name(enum proc_ev kind)
+{
+	if ((unsigned)kind < PROC_EV_KINDS)
+		return proc_ev_names[kind];
+	return "unknown";
 }
 
 /* Stable machine code of a result. */

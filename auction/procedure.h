@@ -160,6 +160,69 @@ struct proc_eval {
 	enum proc_offer_status status;
 };
 
+/*
+ * Events: what an engine call changed, in the order it happened. Every call
+ * that changes state appends its events to a list the caller provides (may
+ * be NULL); the caller empties it (n = 0) before the first call of a change
+ * and may let several calls of one change append to it. Calls that advance
+ * the clock first (amend, submit, withdraw, confirm, score, award,
+ * disqualify, auction_result, cancel) report the clock's events first, also
+ * when they then refuse. One call appends at most PROC_MAX_LOTS + 4 events
+ * (tendering, opened, one per lot, decided); a full list counts the rest in
+ * `dropped`. `state` is the procedure's state right after the event.
+ */
+enum proc_ev {
+	PROC_EV_PUBLISHED = 0,    /* draft -> published; at = now */
+	PROC_EV_AMENDED,          /* version: the new version; at = now */
+	PROC_EV_TENDERING,        /* published -> tendering; at = enquiry_end */
+	PROC_EV_OPENED,           /* tendering -> opened; at = opening_at (the lots follow) */
+	PROC_EV_LOT_AUCTION,      /* at the opening: `lot` goes to its live auction */
+	PROC_EV_LOT_UNSUCCESSFUL, /* `lot` failed: too few offers at the opening, or none left
+	                           * after a disqualification */
+	PROC_EV_EVALUATION,       /* opened -> evaluation (first evaluation action) */
+	PROC_EV_SUBMITTED,        /* offer, lot, org, revision; added_live: the lot has one more
+	                           * live offer (new, or resubmitted after a withdrawal) */
+	PROC_EV_WITHDRAWN,        /* offer, lot, org */
+	PROC_EV_CONFIRMED,        /* offer, lot, org; confirm_needed: it was needed */
+	PROC_EV_SCORED,           /* offer, lot, crit, score */
+	PROC_EV_AUCTION_RESULT,   /* lot: ranked by its live auction, back in evaluation */
+	PROC_EV_AWARDED,          /* lot, offer, org */
+	PROC_EV_DISQUALIFIED,     /* lot, offer, org */
+	PROC_EV_DECIDED,          /* every lot decided: state is awarded or unsuccessful */
+	PROC_EV_CANCELLED,        /* at = now */
+	PROC_EV_COMPLETED,        /* awarded -> complete; at = now */
+};
+#define PROC_EV_KINDS 17
+
+/* One event (the fields a kind does not name are 0). */
+struct proc_event {
+	enum proc_ev kind;
+	int64_t at;
+	enum proc_state state;
+	int64_t lot, offer, org;
+	int revision;
+	int version;
+	int crit;
+	int64_t score;
+	int added_live;
+	int confirm_needed;
+};
+
+#define PROC_EVENTS_MAX (PROC_MAX_LOTS + 16)
+
+/* The events of one change. */
+struct proc_events {
+	int n;
+	int dropped;
+	struct proc_event ev[PROC_EVENTS_MAX];
+};
+
+/* The first event of `kind` in the list, or NULL. */
+const struct proc_event *proc_events_find(const struct proc_events *ev, enum proc_ev kind);
+
+/* Stable name of an event kind ("tendering", "lot_unsuccessful", ...). */
+const char *proc_ev_name(enum proc_ev kind);
+
 /* Validate parameters and lots; NULL when valid, else a static message. */
 const char *proc_check(const struct proc_params *p, const struct proc_lot *lots, int nlots);
 
@@ -171,7 +234,7 @@ void proc_free(struct procedure *pr);
 int proc_copy(struct procedure *dst, const struct procedure *src);
 
 /* draft -> published. Requires now < enquiry_end. */
-enum proc_err proc_publish(struct procedure *pr, int64_t now);
+enum proc_err proc_publish(struct procedure *pr, int64_t now, struct proc_events *ev);
 
 /*
  * Amend a published or tendering procedure: replace the deadlines (the new
@@ -181,14 +244,11 @@ enum proc_err proc_publish(struct procedure *pr, int64_t now);
  * PROC_E_VALUE when the new data fail proc_check.
  */
 enum proc_err proc_amend(struct procedure *pr, const struct proc_params *p,
-    const struct proc_lot *lots, int nlots, int64_t now);
+    const struct proc_lot *lots, int nlots, int64_t now, struct proc_events *ev);
 
 /* Move along the clock (published -> tendering -> opened, with the opening
- * applied). Returns PROC_EV_* flags. */
-#define PROC_EV_TENDERING 0x1
-#define PROC_EV_OPENED    0x2
-#define PROC_EV_DECIDED   0x4   /* reached awarded or unsuccessful */
-int proc_advance(struct procedure *pr, int64_t now);
+ * applied), appending what happened to `ev`. Returns the number of events. */
+int proc_advance(struct procedure *pr, int64_t now, struct proc_events *ev);
 
 /* Next time proc_advance has work, or -1. */
 int64_t proc_next_deadline(const struct procedure *pr);
@@ -200,17 +260,20 @@ int64_t proc_next_deadline(const struct procedure *pr);
  * the offer; a new offer takes `offer_id`, a revision keeps its id.
  */
 enum proc_err proc_submit(struct procedure *pr, int64_t lot_id, int64_t org, int64_t offer_id,
-    int64_t price, const int64_t *values, int64_t now, struct proc_offer **offer);
+    int64_t price, const int64_t *values, int64_t now, struct proc_offer **offer,
+    struct proc_events *ev);
 
 /* Withdraw the live offer of `org` on a lot (until the deadline). */
-enum proc_err proc_withdraw(struct procedure *pr, int64_t lot_id, int64_t org, int64_t now);
+enum proc_err proc_withdraw(struct procedure *pr, int64_t lot_id, int64_t org, int64_t now,
+    struct proc_events *ev);
 
 /* Re-confirm an offer after an amendment without changing it. */
-enum proc_err proc_confirm(struct procedure *pr, int64_t lot_id, int64_t org, int64_t now);
+enum proc_err proc_confirm(struct procedure *pr, int64_t lot_id, int64_t org, int64_t now,
+    struct proc_events *ev);
 
 /* Buyer's score for a CRIT_SCORED criterion of an opened offer (opened or evaluation). */
 enum proc_err proc_score(struct procedure *pr, int64_t offer_id, int crit, int64_t score,
-    int64_t now);
+    int64_t now, struct proc_events *ev);
 
 /*
  * Evaluate a lot: fill `out` (capacity `cap`) with its ACTIVE, AWARDED and
@@ -226,23 +289,24 @@ enum proc_err proc_score(struct procedure *pr, int64_t offer_id, int crit, int64
 int proc_evaluate(const struct procedure *pr, int64_t lot_id, struct proc_eval *out, int cap);
 
 /* Award the first-ranked offer of a lot (it must be `offer_id`). */
-enum proc_err proc_award(struct procedure *pr, int64_t lot_id, int64_t offer_id, int64_t now);
+enum proc_err proc_award(struct procedure *pr, int64_t lot_id, int64_t offer_id, int64_t now,
+    struct proc_events *ev);
 
 /* Disqualify the first-ranked offer of a lot (it must be `offer_id`); the
  * next one becomes first. No offer left: the lot becomes unsuccessful. */
 enum proc_err proc_disqualify(struct procedure *pr, int64_t lot_id, int64_t offer_id,
-    int64_t now);
+    int64_t now, struct proc_events *ev);
 
 /* tender_auction: the live auction of a lot ended; `orgs` lists the bidders
  * from first to last rank (n entries). Orgs without an offer are ignored. */
 enum proc_err proc_auction_result(struct procedure *pr, int64_t lot_id, const int64_t *orgs,
-    int n, int64_t now);
+    int n, int64_t now, struct proc_events *ev);
 
 /* Cancel (any state before awarded). */
-enum proc_err proc_cancel(struct procedure *pr, int64_t now);
+enum proc_err proc_cancel(struct procedure *pr, int64_t now, struct proc_events *ev);
 
 /* awarded -> complete (the contract is signed). */
-enum proc_err proc_complete(struct procedure *pr, int64_t now);
+enum proc_err proc_complete(struct procedure *pr, int64_t now, struct proc_events *ev);
 
 /* Lookups. */
 struct proc_lot *proc_lot(struct procedure *pr, int64_t lot_id);

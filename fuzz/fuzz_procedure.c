@@ -407,7 +407,7 @@ pick_amend(struct fin *in, const struct procedure *pr, int64_t now, struct proc_
 
 /* Award or disqualify the first-ranked offer (or another) of a lot. */
 static void
-do_decide(struct fin *in, struct procedure *pr, int64_t now, int award)
+do_decide(struct fin *in, struct procedure *pr, int64_t now, int award, struct proc_events *ev)
 {
 	struct proc_eval first;
 	int64_t lot = pick_lot(in, pr), offer;
@@ -415,11 +415,11 @@ do_decide(struct fin *in, struct procedure *pr, int64_t now, int award)
 	int n;
 
 	/* the ranking as the decision sees it: after the clock moved */
-	proc_advance(pr, now);
+	proc_advance(pr, now, ev);
 	n = proc_evaluate(pr, lot, &first, 1);
 
 	offer = fin_u8(in) % 2 && n == 1 ? first.offer_id : pick_offer(in, pr);
-	e = award ? proc_award(pr, lot, offer, now) : proc_disqualify(pr, lot, offer, now);
+	e = award ? proc_award(pr, lot, offer, now, ev) : proc_disqualify(pr, lot, offer, now, ev);
 	if (e == PROC_OK) {
 		const struct proc_offer *o = proc_offer_by_id(pr, offer);
 
@@ -430,9 +430,10 @@ do_decide(struct fin *in, struct procedure *pr, int64_t now, int award)
 	}
 }
 
-/* One operation decoded from the input. */
+/* One operation decoded from the input, its events into `ev` (checked by do_op). */
 static void
-do_op(struct fin *in, struct procedure *pr, int64_t *now, int64_t *next_offer)
+do_op1(struct fin *in, struct procedure *pr, int64_t *now, int64_t *next_offer,
+    struct proc_events *ev)
 {
 	uint8_t op = fin_u8(in);
 	int64_t org = 1 + (op >> 4) % MAX_ORGS, values[PROC_MAX_CRITERIA], lot;
@@ -440,7 +441,7 @@ do_op(struct fin *in, struct procedure *pr, int64_t *now, int64_t *next_offer)
 	*now = pick_now(in, pr, *now);
 	switch (op % 13) {
 	case 0:
-		proc_publish(pr, *now);
+		proc_publish(pr, *now, ev);
 		break;
 	case 1: {
 		struct proc_params p;
@@ -448,7 +449,7 @@ do_op(struct fin *in, struct procedure *pr, int64_t *now, int64_t *next_offer)
 		int before = pr->version;
 
 		pick_amend(in, pr, *now, &p, lots);
-		if (proc_amend(pr, &p, lots, pr->nlots, *now) == PROC_OK && pr->version != before + 1)
+		if (proc_amend(pr, &p, lots, pr->nlots, *now, ev) == PROC_OK && pr->version != before + 1)
 			fail("an amendment did not make a new version");
 		break;
 	}
@@ -459,25 +460,25 @@ do_op(struct fin *in, struct procedure *pr, int64_t *now, int64_t *next_offer)
 		price = pick_price(in, pr, lot, values);
 		if (pr->noffers < MAX_OFFERS)
 			proc_submit(pr, lot, org, (*next_offer)++, price,
-			    fin_u8(in) == 0 ? NULL : values, *now, NULL);
+			    fin_u8(in) == 0 ? NULL : values, *now, NULL, ev);
 		break;
 	}
 	case 4:
-		proc_withdraw(pr, pick_lot(in, pr), org, *now);
+		proc_withdraw(pr, pick_lot(in, pr), org, *now, ev);
 		break;
 	case 5:
-		proc_confirm(pr, pick_lot(in, pr), org, *now);
+		proc_confirm(pr, pick_lot(in, pr), org, *now, ev);
 		break;
 	case 6: {
 		int64_t offer = pick_offer(in, pr);
 		int crit = (int)(fin_u8(in) % (PROC_MAX_CRITERIA + 2)) - 1;
 		int64_t score = (int64_t)fin_u8(in) - 2;
 
-		proc_score(pr, offer, crit, fin_u8(in) == 0 ? fin_i64(in) : score, *now);
+		proc_score(pr, offer, crit, fin_u8(in) == 0 ? fin_i64(in) : score, *now, ev);
 		break;
 	}
 	case 7: case 8:
-		do_decide(in, pr, *now, op % 13 == 7);
+		do_decide(in, pr, *now, op % 13 == 7, ev);
 		break;
 	case 9: {
 		int64_t orgs[8];
@@ -485,19 +486,38 @@ do_op(struct fin *in, struct procedure *pr, int64_t *now, int64_t *next_offer)
 
 		for (int i = 0; i < n; i++)
 			orgs[i] = 1 + fin_u8(in) % (MAX_ORGS + 1);
-		proc_auction_result(pr, pick_lot(in, pr), orgs, n, *now);
+		proc_auction_result(pr, pick_lot(in, pr), orgs, n, *now, ev);
 		break;
 	}
 	case 10:
-		proc_cancel(pr, *now);
+		proc_cancel(pr, *now, ev);
 		break;
 	case 11:
-		proc_complete(pr, *now);
+		proc_complete(pr, *now, ev);
 		break;
 	default:
-		proc_advance(pr, *now);
+		proc_advance(pr, *now, ev);
 		break;
 	}
+}
+
+/* The events of one operation agree with what it did: none lost, a state change
+ * reported, the last event naming the state the procedure is left in. */
+static void
+do_op(struct fin *in, struct procedure *pr, int64_t *now, int64_t *next_offer)
+{
+	static struct proc_events ev;
+	enum proc_state before = pr->state;
+
+	ev.n = 0;
+	ev.dropped = 0;
+	do_op1(in, pr, now, next_offer, &ev);
+	if (ev.dropped)
+		fail("one operation made more events than a list holds");
+	if (pr->state != before && ev.n == 0)
+		fail("a state change without an event");
+	if (ev.n > 0 && ev.ev[ev.n - 1].state != pr->state)
+		fail("the last event does not name the state the procedure is in");
 }
 
 /* Run one decoded scenario. */

@@ -1070,44 +1070,93 @@ proc_log(struct server *s, struct proc *p, const char *kind, int64_t at,
 
 static json_t *proc_opening(struct server *s, struct proc *p, int li, const struct participant *v);
 
-/* After a live change: log the clock transitions the engine made on the way
- * (with the opening record), open tender_auction lots' auctions, and note
- * what to broadcast. */
+/* The opening: tender_auction lots that go to auction (the LOT_AUCTION events after the
+ * OPENED event at ev[i]) get their live auctions, then the "opened" row with the opening
+ * record of every lot. */
 static void
-proc_after(struct server *s, struct proc *p, enum proc_state before, int64_t at)
+proc_opened(struct server *s, struct proc *p, const struct proc_events *ev, int i)
 {
-	enum proc_state now = p->pr.state;
+	json_t *rec = json_object(), *jl, *d;
 	char key[24];
+	size_t li;
 
-	if (now == before)
-		return;
-	p->notify |= PROC_N_UPDATE;
-	if (now == PROC_CANCELLED)
-		p->notify |= PROC_N_CLOSED;
-	if (before < PROC_TENDERING && now >= PROC_TENDERING && now != PROC_CANCELLED)
-		proc_log(s, p, "tendering", p->pr.p.enquiry_end, NULL, NULL, 0, 0, 0, NULL);
-	if (before < PROC_OPENED && p->pr.opened_at && now != PROC_CANCELLED) {
-		json_t *rec = json_object(), *jl, *d;
-		size_t i;
-		p->notify |= PROC_N_OPENED;
-		if (p->pr.p.kind == PROC_TENDER_AUCTION) {
-			for (int li = 0; li < p->pr.nlots; li++) {
-				struct book *b;
-				if (p->pr.lots[li].state != LOT_AUCTION)
-					continue;
-				if ((b = ops_open_auction(s, p, li, p->pr.opened_at)) != NULL)
-					p->lot_auction[li] = b->a.id;
-			}
-		}
-		json_array_foreach(json_object_get(p->doc, "lots"), i, jl)
-			json_object_set_new(rec, I64(key, p->pr.lots[i].id), proc_opening(s, p, (int)i, NULL));
-		d = json_pack("{s:o}", "opening", rec);
-		proc_log(s, p, "opened", p->pr.opened_at, NULL, NULL, 0, 0, 0, d);
-		json_decref(d);
+	for (int j = i + 1; j < ev->n; j++) {
+		int k = proc_lot_index(p, ev->ev[j].lot);
+		struct book *b;
+		if (ev->ev[j].kind != PROC_EV_LOT_AUCTION || k < 0)
+			continue;
+		if ((b = ops_open_auction(s, p, k, ev->ev[i].at)) != NULL)
+			p->lot_auction[k] = b->a.id;
 	}
-	if (now == PROC_AWARDED || now == PROC_UNSUCCESSFUL)
-		p->notify |= PROC_N_AWARDED;
-	(void)at;
+	json_array_foreach(json_object_get(p->doc, "lots"), li, jl)
+		json_object_set_new(rec, I64(key, p->pr.lots[li].id), proc_opening(s, p, (int)li, NULL));
+	d = json_pack("{s:o}", "opening", rec);
+	proc_log(s, p, "opened", ev->ev[i].at, NULL, NULL, 0, 0, 0, d);
+	json_decref(d);
+}
+
+/* What the watchers are told (PROC_N_*) for one event. */
+static unsigned
+proc_notify_of(const struct proc_event *e)
+{
+	switch (e->kind) {
+	case PROC_EV_PUBLISHED:
+	case PROC_EV_TENDERING:
+	case PROC_EV_EVALUATION:
+	case PROC_EV_COMPLETED:
+	case PROC_EV_SCORED:
+	case PROC_EV_AWARDED:
+	case PROC_EV_DISQUALIFIED:
+	case PROC_EV_AUCTION_RESULT:
+		return PROC_N_UPDATE;
+	case PROC_EV_OPENED:
+		return PROC_N_UPDATE | PROC_N_OPENED;
+	case PROC_EV_DECIDED:
+		return PROC_N_UPDATE | PROC_N_AWARDED;
+	case PROC_EV_CANCELLED:
+		return PROC_N_UPDATE | PROC_N_CLOSED;
+	case PROC_EV_AMENDED:
+		return PROC_N_AMENDED;
+	case PROC_EV_SUBMITTED:
+		return e->added_live ? PROC_N_OFFERS : 0;  /* a revision leaves the count as it was */
+	case PROC_EV_WITHDRAWN:
+		return PROC_N_OFFERS;
+	default:
+		return 0;  /* a confirmation changes no view; a lot's outcome is its opening's */
+	}
+}
+
+/*
+ * After a live change (its own row written): walk the engine's events. The
+ * clock's transitions get rows of their own ("tendering"; "opened" with the
+ * opening record and the tender_auction lots' live auctions; on a tick,
+ * "decided" at the tick's time), and every event notes what the watchers are
+ * told on commit. A change that ends in a cancellation is its only row: the
+ * transitions on its way are replayed from it, and the opening is told as
+ * the cancellation.
+ */
+static void
+proc_events_apply(struct server *s, struct proc *p, const struct proc_events *ev, int tick,
+    int64_t at)
+{
+	int cancelled = proc_events_find(ev, PROC_EV_CANCELLED) != NULL;
+
+	for (int i = 0; i < ev->n; i++) {
+		const struct proc_event *e = &ev->ev[i];
+		unsigned n = proc_notify_of(e);
+
+		if (cancelled && (e->kind == PROC_EV_TENDERING || e->kind == PROC_EV_OPENED))
+			n &= ~(unsigned)PROC_N_OPENED;
+		else if (e->kind == PROC_EV_TENDERING)
+			proc_log(s, p, "tendering", e->at, NULL, NULL, 0, 0, 0, NULL);
+		else if (e->kind == PROC_EV_OPENED)
+			proc_opened(s, p, ev, i);
+		else if (e->kind == PROC_EV_DECIDED && tick)
+			proc_log(s, p, "decided", at, NULL, NULL, 0, 0, 0, NULL);
+		p->notify |= n;
+	}
+	if (ev->dropped)
+		abort();  /* an event lost would leave memory and the database apart */
 }
 
 /* The text of the last refusal that names a time (valid until the next one). */
@@ -1275,6 +1324,7 @@ struct proc_change {
 	enum proc_err e;
 	int64_t lot, offer;
 	int sealed;
+	struct proc_events ev;     /* what the engine calls of the change made, in order */
 };
 
 /* What a kind's handler returns besides 0 (refused) and 1 (done): go on to the
@@ -1338,16 +1388,12 @@ static int
 proc_apply_tick(struct proc_change *ch)
 {
 	struct proc *p = ch->p;
-	enum proc_state before = p->pr.state;
-	int ev;
 
 	p->tick_queued = 0;
-	ev = proc_advance(&p->pr, ch->at);
+	proc_advance(&p->pr, ch->at, &ch->ev);
 	if (ch->replay)
 		return 1;
-	proc_after(ch->s, p, before, ch->at);
-	if (ev & PROC_EV_DECIDED)
-		proc_log(ch->s, p, "decided", ch->at, NULL, NULL, 0, 0, 0, NULL);
+	proc_events_apply(ch->s, p, &ch->ev, 1, ch->at);
 	return 1;
 }
 
@@ -1355,7 +1401,7 @@ proc_apply_tick(struct proc_change *ch)
 static int
 proc_apply_published(struct proc_change *ch)
 {
-	ch->e = proc_publish(&ch->p->pr, ch->at);
+	ch->e = proc_publish(&ch->p->pr, ch->at, &ch->ev);
 	return PROC_CHANGE_NEXT;
 }
 
@@ -1363,7 +1409,7 @@ proc_apply_published(struct proc_change *ch)
 static int
 proc_apply_completed(struct proc_change *ch)
 {
-	ch->e = proc_complete(&ch->p->pr, ch->at);
+	ch->e = proc_complete(&ch->p->pr, ch->at, &ch->ev);
 	return PROC_CHANGE_NEXT;
 }
 
@@ -1391,13 +1437,12 @@ proc_apply_amended(struct proc_change *ch)
 		    s->cfg.max_documents_per_procedure, what);
 	}
 	proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
-	ch->e = proc_amend(&p->pr, &pp, lots, nl, ch->at);
+	ch->e = proc_amend(&p->pr, &pp, lots, nl, ch->at, &ch->ev);
 	if (ch->e == PROC_OK) {
 		json_t *full = proc_amended_doc(p->doc, doc, json_object_get(d, "documents"));
 		json_decref(p->doc);
 		p->doc = full;
 		json_object_set_new(d, "version", json_integer(p->pr.version));
-		p->notify |= PROC_N_AMENDED;
 	}
 	return PROC_CHANGE_NEXT;
 }
@@ -1411,7 +1456,7 @@ proc_apply_question_asked(struct proc_change *ch)
 	const struct participant *who = ch->who;
 	json_t *d = ch->d;
 
-	proc_advance(&p->pr, ch->at);
+	proc_advance(&p->pr, ch->at, &ch->ev);
 	if (p->pr.state != PROC_PUBLISHED) {
 		char t[TIME_BUF];
 		time_format(p->pr.p.enquiry_end, t);
@@ -1464,7 +1509,6 @@ proc_apply_offer_submitted(struct proc_change *ch)
 	int64_t values[PROC_MAX_CRITERIA];
 	struct proc_offer *o = NULL, *prev;
 	char key[24];
-	int live;
 
 	if (jlot == NULL)
 		return proc_change_refuse(ch, "not_found", "no such lot");
@@ -1473,11 +1517,10 @@ proc_apply_offer_submitted(struct proc_change *ch)
 		    "every stated criterion needs an integer value, by criterion code");
 	ch->lot = ji(d, "lot");
 	prev = who ? proc_offer_of(&p->pr, ch->lot, who->org->id) : NULL;
-	live = prev != NULL && prev->status != OFFER_WITHDRAWN;
 	if (!ch->replay)
 		json_object_set_new(d, "offer", json_integer(prev ? prev->id : s->next_offer_id));
 	ch->e = proc_submit(&p->pr, ch->lot, who->org->id, ji(d, "offer"), ji(d, "price"), values,
-	    ch->at, &o);
+	    ch->at, &o, &ch->ev);
 	if (ch->e == PROC_OK) {
 		ch->offer = o->id;
 		if (ch->offer >= s->next_offer_id)
@@ -1488,8 +1531,6 @@ proc_apply_offer_submitted(struct proc_change *ch)
 		proc_copy_extras(x, d);
 		json_object_set_new(p->extras, I64(key, ch->offer), x);
 		ch->sealed = 1;
-		if (!live)
-			p->notify |= PROC_N_OFFERS;  /* a revision leaves the count as it was */
 	}
 	return PROC_CHANGE_NEXT;
 }
@@ -1501,19 +1542,18 @@ proc_apply_offer_status(struct proc_change *ch)
 	struct proc *p = ch->p;
 	const char *kind = ch->kind;
 	int64_t org = ch->who->org->id;
+	const struct proc_event *c;
 	struct proc_offer *o;
-	int needed;
 
 	ch->lot = ji(ch->d, "lot");
-	o = proc_offer_of(&p->pr, ch->lot, org);
-	needed = o != NULL && o->needs_confirm;
-	ch->e = kind[6] == 'w' ? proc_withdraw(&p->pr, ch->lot, org, ch->at) :
-	    proc_confirm(&p->pr, ch->lot, org, ch->at);
+	ch->e = kind[6] == 'w' ? proc_withdraw(&p->pr, ch->lot, org, ch->at, &ch->ev) :
+	    proc_confirm(&p->pr, ch->lot, org, ch->at, &ch->ev);
+	c = proc_events_find(&ch->ev, PROC_EV_CONFIRMED);
 	/* A confirmation changes needs_confirm or nothing: one that is not needed is
 	 * refused, so confirmations are bounded by amendments (and two of them never
 	 * write the same offer_revisions row). Old logs may hold such rows: replay
 	 * takes them. */
-	if (ch->e == PROC_OK && kind[6] == 'c' && !needed && !ch->replay) {
+	if (ch->e == PROC_OK && c != NULL && !c->confirm_needed && !ch->replay) {
 		snprintf(proc_msg, sizeof(proc_msg), "the offer needs no confirmation: it was "
 		    "submitted or confirmed after the last amendment (version %d)", p->pr.version);
 		return proc_change_refuse(ch, "bad_state", proc_msg);
@@ -1522,8 +1562,6 @@ proc_apply_offer_status(struct proc_change *ch)
 		ch->offer = o->id;
 		json_object_set_new(ch->d, "offer", json_integer(o->id));
 		json_object_set_new(ch->d, "revision", json_integer(o->revision));
-		if (kind[6] == 'w')
-			p->notify |= PROC_N_OFFERS;
 	}
 	return PROC_CHANGE_NEXT;
 }
@@ -1551,13 +1589,13 @@ proc_apply_scored(struct proc_change *ch)
 	json_object_foreach(json_object_get(ch->d, "scores"), k, v) {
 		if (ch->e != PROC_OK)
 			break;
-		ch->e = proc_score(&p->pr, o->id, proc_crit_index(jlot, k), json_integer_value(v), ch->at);
+		ch->e = proc_score(&p->pr, o->id, proc_crit_index(jlot, k), json_integer_value(v), ch->at,
+		    &ch->ev);
 	}
 	if (ch->e == PROC_OK && x != NULL)
 		json_object_set_new(x, "scorings", json_integer(ji(x, "scorings") + 1));
 	ch->offer = o->id;
 	ch->lot = o->lot_id;
-	p->notify |= PROC_N_UPDATE;
 	return PROC_CHANGE_NEXT;
 }
 
@@ -1570,14 +1608,13 @@ proc_apply_decision(struct proc_change *ch)
 
 	ch->lot = ji(ch->d, "lot");
 	ch->offer = ji(ch->d, "offer");
-	ch->e = ch->kind[0] == 'a' ? proc_award(&p->pr, ch->lot, ch->offer, ch->at) :
-	    proc_disqualify(&p->pr, ch->lot, ch->offer, ch->at);
+	ch->e = ch->kind[0] == 'a' ? proc_award(&p->pr, ch->lot, ch->offer, ch->at, &ch->ev) :
+	    proc_disqualify(&p->pr, ch->lot, ch->offer, ch->at, &ch->ev);
 	if (ch->e == PROC_OK && ch->kind[0] == 'd') {
 		json_t *x = json_object_get(p->extras, I64(key, ch->offer));
 		if (x)
 			json_object_set(x, "reason", json_object_get(ch->d, "reason"));
 	}
-	p->notify |= PROC_N_UPDATE;
 	return PROC_CHANGE_NEXT;
 }
 
@@ -1593,8 +1630,7 @@ proc_apply_auction_result(struct proc_change *ch)
 		if (n < 512)
 			orgs[n++] = json_integer_value(v);
 	ch->lot = ji(ch->d, "lot");
-	ch->e = proc_auction_result(&ch->p->pr, ch->lot, orgs, (int)n, ch->at);
-	ch->p->notify |= PROC_N_UPDATE;
+	ch->e = proc_auction_result(&ch->p->pr, ch->lot, orgs, (int)n, ch->at, &ch->ev);
 	return PROC_CHANGE_NEXT;
 }
 
@@ -1602,7 +1638,7 @@ proc_apply_auction_result(struct proc_change *ch)
 static int
 proc_apply_cancelled(struct proc_change *ch)
 {
-	ch->e = proc_cancel(&ch->p->pr, ch->at);
+	ch->e = proc_cancel(&ch->p->pr, ch->at, &ch->ev);
 	if (ch->e == PROC_OK) {
 		free(ch->p->cancel_reason);
 		ch->p->cancel_reason = strdup(js(ch->d, "reason"));
@@ -1652,7 +1688,7 @@ proc_change_kind(const char *kind)
 /* The common end of an applied change: a limit or engine refusal, else (live) its
  * log row, the transitions on the way and the reply. */
 static int
-proc_apply_end(struct proc_change *ch, enum proc_state before, enum proc_reply r)
+proc_apply_end(struct proc_change *ch, enum proc_reply r)
 {
 	struct server *s = ch->s;
 	struct proc *p = ch->p;
@@ -1669,7 +1705,7 @@ proc_apply_end(struct proc_change *ch, enum proc_state before, enum proc_reply r
 	if (ch->replay)
 		return 1;
 	proc_log(s, p, ch->kind, ch->at, ch->who, ch->fp, ch->lot, ch->offer, ch->sealed, ch->d);
-	proc_after(s, p, before, ch->at);
+	proc_events_apply(s, p, &ch->ev, 0, ch->at);
 	if (r == PROC_REPLY_OFFER) {
 		struct proc_offer *o = proc_offer_by_id(&p->pr, ch->offer);
 		*ch->reply = json_pack("{s:b, s:I, s:I, s:i, s:s, s:o}", "ok", 1, "offer",
@@ -1692,7 +1728,6 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 	const struct proc_change_kind *k = proc_change_kind(kind);
 	struct proc_change ch = { .s = s, .kind = kind, .d = d, .at = at, .who = who, .fp = fp,
 	    .replay = replay, .reply = reply, .code = code, .message = message, .e = PROC_OK };
-	enum proc_state before;
 	int r;
 
 	proc_field = NULL;
@@ -1702,7 +1737,6 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		return proc_change_refuse(&ch, "not_found", "no such procurement");
 	if (proc_touch(s, ch.p, replay) < 0)
 		return proc_change_refuse(&ch, "internal", "out of memory");
-	before = ch.p->pr.state;
 	/* The engine refuses beyond these, after its other checks; replay applies what was
 	 * recorded whatever the limits are now. */
 	ch.p->pr.max_amendments = replay ? 0 : (int)s->cfg.max_amendments_per_procedure;
@@ -1711,7 +1745,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		return proc_change_refuse(&ch, "internal", "unknown procedure change");
 	if ((r = k->apply(&ch)) != PROC_CHANGE_NEXT)
 		return r;
-	return proc_apply_end(&ch, before, k->reply);
+	return proc_apply_end(&ch, k->reply);
 }
 
 /* A tender_auction lot's auction closed: its ranking decides the lot. */

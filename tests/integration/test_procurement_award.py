@@ -137,3 +137,35 @@ def test_disqualification_and_unsuccessful_lots(env, server, unique):
     assert parse_time(v["decided_at"]) > parse_time(vc["opened_at"])
     assert [(r["rank"], r["status"]) for r in v["lots"][0]["opening"]] == [
         (None, "disqualified")], v
+
+
+def test_refused_decisions_and_scores_send_no_update(env, server, unique):
+    """A refused award, disqualification or score changes nothing, so watchers hear
+    nothing; the accepted decision that follows is announced."""
+    buyer = server.connect("buyer")
+    s1, s2 = server.connect("supplier1"), server.connect("supplier2")
+    p = pu.create(buyer, "rfq", "Quiet refusals " + unique, lots=[pu.lot("Gloves", "500.00")])
+    pid = p["id"]
+    pu.wait_tendering(buyer, p)
+    first = s1.ok("quote.submit", procurement=pid, lot=1, price="400.00")
+    second = s2.ok("quote.submit", procurement=pid, lot=1, price="450.00")
+    pu.wait_opened(buyer, p)
+    watcher = server.connect("supplier4")
+    watcher.ok("procurement.watch", procurement=pid)
+
+    e = buyer.error("award.decide", procurement=pid, lot=1, offer=second["offer"],
+                    decision="award")
+    assert e["code"] == "not_first_ranked", e
+    e = buyer.error("award.decide", procurement=pid, lot=1, offer=second["offer"],
+                    decision="disqualify", reason="Not first")
+    assert e["code"] == "not_first_ranked", e
+    e = buyer.error("bid.score", procurement=pid, offer=first["offer"], scores={"quality": 5})
+    assert e["code"] == "bad_score", e  # an RFQ has no scored criterion
+    watcher.no_event(within=0.6)
+
+    v = buyer.ok("award.decide", procurement=pid, lot=1, offer=first["offer"],
+                 decision="award")["procurement"]
+    assert v["state"] == "awarded", v
+    ev, seen = pu.wait_update(watcher, pid, "decided", timeout=5)
+    assert seen == [], seen
+    assert ev["procurement"]["state"] == "awarded"
