@@ -2,7 +2,8 @@
  * The live reverse auction engine: a pure, deterministic state machine.
  *
  * Commands and `now` (int64 milliseconds since the Unix epoch) go in; results
- * come out. It never reads the clock, never does I/O, never exits. Amounts are
+ * and events (what changed, below) come out. It never reads the clock, never
+ * does I/O, never exits. Amounts are
  * int64 minor units of the auction's currency. Bidders are organizations: two
  * certificates of one company are one bidder.
  *

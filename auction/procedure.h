@@ -2,8 +2,8 @@
  * Procurement procedures (RFQ, sealed tender, tender followed by a live
  * auction): a pure, deterministic state machine, like auction.h.
  *
- * Commands and `now` (ms since the epoch) go in, results come out; no clock,
- * no I/O, no floating point. Amounts are int64 minor units. Bidders are
+ * Commands and `now` (ms since the epoch) go in, results and events (what
+ * changed, below) come out; no clock, no I/O, no floating point. Amounts are int64 minor units. Bidders are
  * organizations. The caller assigns ids (procedure, lot, offer) and keeps
  * everything the rules do not need (titles, items, documents, comments).
  *
