@@ -1693,6 +1693,11 @@ proc_apply_end(struct proc_change *ch, enum proc_reply r)
 	struct server *s = ch->s;
 	struct proc *p = ch->p;
 
+	/* A refused command may still have moved the procedure along the clock on its way
+	 * (a request read in the millisecond between a deadline and its timer): those moves are
+	 * changes of their own, logged and told as the timer's tick would have. */
+	if (ch->e != PROC_OK && !ch->replay)
+		proc_events_apply(s, p, &ch->ev, 1, ch->at);
 	if (ch->e == PROC_E_LIMIT && ch->kind[0] == 'a')
 		return proc_limit(ch->code, ch->message, "max_amendments_per_procedure",
 		    s->cfg.max_amendments_per_procedure, "this procurement has been amended as many "
