@@ -38,6 +38,49 @@
 
 static struct proc *proc_get(struct server *s, int64_t id);
 
+/*
+ * The kinds of change. Their names are the `kind` of log rows: persisted and
+ * replayed, so a name never changes. Requests name the change they queue in
+ * server/optab.c's table (parsed by proc_queue_op).
+ */
+enum proc_change_kind {
+	PC_CREATED, PC_TICK, PC_TENDERING, PC_OPENED, PC_DECIDED, PC_PUBLISHED, PC_AMENDED,
+	PC_QUESTION_ASKED, PC_QUESTION_ANSWERED, PC_OFFER_SUBMITTED, PC_OFFER_WITHDRAWN,
+	PC_OFFER_CONFIRMED, PC_SCORED, PC_AWARDED, PC_DISQUALIFIED, PC_AUCTION_RESULT,
+	PC_CANCELLED, PC_COMPLETED,
+	PC_NKINDS
+};
+
+static const char *const proc_change_names[PC_NKINDS] = {
+	[PC_CREATED] = "created", [PC_TICK] = "tick", [PC_TENDERING] = "tendering",
+	[PC_OPENED] = "opened", [PC_DECIDED] = "decided", [PC_PUBLISHED] = "published",
+	[PC_AMENDED] = "amended", [PC_QUESTION_ASKED] = "question_asked",
+	[PC_QUESTION_ANSWERED] = "question_answered", [PC_OFFER_SUBMITTED] = "offer_submitted",
+	[PC_OFFER_WITHDRAWN] = "offer_withdrawn", [PC_OFFER_CONFIRMED] = "offer_confirmed",
+	[PC_SCORED] = "scored", [PC_AWARDED] = "awarded", [PC_DISQUALIFIED] = "disqualified",
+	[PC_AUCTION_RESULT] = "auction_result", [PC_CANCELLED] = "cancelled",
+	[PC_COMPLETED] = "completed",
+};
+
+/* The name of a kind of change (the log row's `kind`). */
+static const char *
+proc_change_name(enum proc_change_kind k)
+{
+	return proc_change_names[k];
+}
+
+/* The kind of change a name spells; -1 when none. */
+static int
+proc_change_parse(const char *name, enum proc_change_kind *k)
+{
+	for (int i = 0; name && i < PC_NKINDS; i++)
+		if (strcmp(proc_change_names[i], name) == 0) {
+			*k = (enum proc_change_kind)i;
+			return 0;
+		}
+	return -1;
+}
+
 /* ---- small helpers ---- */
 
 /* Send an error for a request. */
@@ -930,10 +973,14 @@ proc_arm(struct server *s, struct proc *p)
 	conn_timer_in(s, p->timer, (left < 0 ? 0 : left) + 1);  /* at or after the deadline */
 }
 
+static int proc_apply_kind(struct server *s, enum proc_change_kind kind, json_t *d, int64_t at,
+    const struct participant *who, const char *fp, int replay, json_t **reply,
+    const char **code, const char **message);
+
 /* A queued procedure change: its kind and detail (checked on arrival). */
 struct proc_cmd {
 	struct txn_cmd t;          /* first: the write path's part */
-	char kind[32];
+	enum proc_change_kind kind;
 	json_t *detail;
 	int64_t proc_id;
 };
@@ -944,7 +991,7 @@ proc_cmd_apply(struct server *s, struct txn_cmd *t)
 {
 	struct proc_cmd *k = (struct proc_cmd *)t;
 	const char *code = NULL, *message = NULL;
-	int keep = proc_apply(s, k->kind, k->detail, t->at, t->who, t->fp, 0, &t->reply, &code,
+	int keep = proc_apply_kind(s, k->kind, k->detail, t->at, t->who, t->fp, 0, &t->reply, &code,
 	    &message);
 
 	if (!keep && t->conn_id)
@@ -979,8 +1026,8 @@ static const struct txn_cmd_ops proc_cmd_ops = {
 
 /* Queue a change made by `c` (or the clock when c is NULL); `detail` is stolen. */
 static void
-proc_enqueue(struct server *s, struct conn *c, json_t *id, const char *kind, json_t *detail,
-    int64_t proc_id)
+proc_enqueue(struct server *s, struct conn *c, json_t *id, enum proc_change_kind kind,
+    json_t *detail, int64_t proc_id)
 {
 	struct proc_cmd *k = calloc(1, sizeof(*k));
 
@@ -989,7 +1036,7 @@ proc_enqueue(struct server *s, struct conn *c, json_t *id, const char *kind, jso
 		return;
 	}
 	txn_cmd_init(&k->t, &proc_cmd_ops, c, id);
-	snprintf(k->kind, sizeof(k->kind), "%s", kind);
+	k->kind = kind;
 	k->detail = detail;
 	k->proc_id = proc_id;
 	txn_enqueue(s, c, &k->t);
@@ -1002,7 +1049,7 @@ proc_tick(struct server *s, struct proc *p)
 	if (p->tick_queued || !db_ready(s->db))
 		return;
 	p->tick_queued = 1;
-	proc_enqueue(s, NULL, NULL, "tick", json_pack("{s:I}", "procurement",
+	proc_enqueue(s, NULL, NULL, PC_TICK, json_pack("{s:I}", "procurement",
 	    (json_int_t)p->pr.id), p->pr.id);
 }
 
@@ -1117,7 +1164,8 @@ static char proc_msg[256];
  * procedure's phase says when that phase opens or closed (RFC 3339). NULL when
  * `e` is not about the phase. */
 static const char *
-proc_phase_message(const struct proc *p, const char *kind, enum proc_err e, int64_t at)
+proc_phase_message(const struct proc *p, enum proc_change_kind kind, enum proc_err e,
+    int64_t at)
 {
 	const struct procedure *pr = &p->pr;
 	char t1[TIME_BUF], t2[TIME_BUF];
@@ -1129,12 +1177,12 @@ proc_phase_message(const struct proc *p, const char *kind, enum proc_err e, int6
 		    "submissions open at %s (enquiry_end) once it is", t1);
 	else if (e == PROC_E_NOT_OPEN)
 		snprintf(proc_msg, sizeof(proc_msg), "submissions open at %s (enquiry_end)", t1);
-	else if (e == PROC_E_DEADLINE && strcmp(kind, "published") == 0)
+	else if (e == PROC_E_DEADLINE && kind == PC_PUBLISHED)
 		snprintf(proc_msg, sizeof(proc_msg), "the enquiry period would end at %s "
 		    "(enquiry_end), which has passed: amend the dates first", t1);
 	else if (e == PROC_E_DEADLINE)
 		snprintf(proc_msg, sizeof(proc_msg), "the submission deadline passed at %s", t2);
-	else if (e == PROC_E_STATE && strcmp(kind, "amended") == 0 &&
+	else if (e == PROC_E_STATE && kind == PC_AMENDED &&
 	    pr->state == PROC_TENDERING && at >= pr->p.submission_deadline) {
 		time_format(pr->p.opening_at, t1);
 		snprintf(proc_msg, sizeof(proc_msg), "the submission deadline passed at %s; "
@@ -1149,8 +1197,8 @@ proc_phase_message(const struct proc *p, const char *kind, enum proc_err e, int6
 
 /* Map an engine error to a reply. */
 static int
-proc_refuse(const struct proc *p, const char *kind, enum proc_err e, int64_t at, int64_t lot,
-    const char **code, const char **message)
+proc_refuse(const struct proc *p, enum proc_change_kind kind, enum proc_err e, int64_t at,
+    int64_t lot, const char **code, const char **message)
 {
 	*code = proc_err_code(e);
 	*message = proc_phase_message(p, kind, e, at);
@@ -1264,7 +1312,7 @@ proc_amended_doc(json_t *cur, json_t *fields, json_t *added)
 struct proc_change {
 	struct server *s;
 	struct proc *p;
-	const char *kind;
+	enum proc_change_kind kind;
 	json_t *d;
 	int64_t at;
 	const struct participant *who;
@@ -1326,7 +1374,7 @@ proc_apply_created(struct proc_change *ch)
 		s->next_proc_id = pid + 1;
 	if (!ch->replay) {
 		txn_created(s, &p->tx);
-		proc_log(s, p, ch->kind, ch->at, ch->who, ch->fp, 0, 0, 0, d);
+		proc_log(s, p, proc_change_name(ch->kind), ch->at, ch->who, ch->fp, 0, 0, 0, d);
 		*ch->reply = json_pack("{s:b, s:o}", "ok", 1, "procurement", proc_view(s, p, ch->who));
 	}
 	return 1;
@@ -1347,7 +1395,7 @@ proc_apply_tick(struct proc_change *ch)
 		return 1;
 	proc_after(ch->s, p, before, ch->at);
 	if (ev & PROC_EV_DECIDED)
-		proc_log(ch->s, p, "decided", ch->at, NULL, NULL, 0, 0, 0, NULL);
+		proc_log(ch->s, p, proc_change_name(PC_DECIDED), ch->at, NULL, NULL, 0, 0, 0, NULL);
 	return 1;
 }
 
@@ -1499,7 +1547,7 @@ static int
 proc_apply_offer_status(struct proc_change *ch)
 {
 	struct proc *p = ch->p;
-	const char *kind = ch->kind;
+	int withdraw = ch->kind == PC_OFFER_WITHDRAWN;
 	int64_t org = ch->who->org->id;
 	struct proc_offer *o;
 	int needed;
@@ -1507,13 +1555,13 @@ proc_apply_offer_status(struct proc_change *ch)
 	ch->lot = ji(ch->d, "lot");
 	o = proc_offer_of(&p->pr, ch->lot, org);
 	needed = o != NULL && o->needs_confirm;
-	ch->e = kind[6] == 'w' ? proc_withdraw(&p->pr, ch->lot, org, ch->at) :
+	ch->e = withdraw ? proc_withdraw(&p->pr, ch->lot, org, ch->at) :
 	    proc_confirm(&p->pr, ch->lot, org, ch->at);
 	/* A confirmation changes needs_confirm or nothing: one that is not needed is
 	 * refused, so confirmations are bounded by amendments (and two of them never
 	 * write the same offer_revisions row). Old logs may hold such rows: replay
 	 * takes them. */
-	if (ch->e == PROC_OK && kind[6] == 'c' && !needed && !ch->replay) {
+	if (ch->e == PROC_OK && !withdraw && !needed && !ch->replay) {
 		snprintf(proc_msg, sizeof(proc_msg), "the offer needs no confirmation: it was "
 		    "submitted or confirmed after the last amendment (version %d)", p->pr.version);
 		return proc_change_refuse(ch, "bad_state", proc_msg);
@@ -1522,7 +1570,7 @@ proc_apply_offer_status(struct proc_change *ch)
 		ch->offer = o->id;
 		json_object_set_new(ch->d, "offer", json_integer(o->id));
 		json_object_set_new(ch->d, "revision", json_integer(o->revision));
-		if (kind[6] == 'w')
+		if (withdraw)
 			p->notify |= PROC_N_OFFERS;
 	}
 	return PROC_CHANGE_NEXT;
@@ -1570,9 +1618,9 @@ proc_apply_decision(struct proc_change *ch)
 
 	ch->lot = ji(ch->d, "lot");
 	ch->offer = ji(ch->d, "offer");
-	ch->e = ch->kind[0] == 'a' ? proc_award(&p->pr, ch->lot, ch->offer, ch->at) :
+	ch->e = ch->kind == PC_AWARDED ? proc_award(&p->pr, ch->lot, ch->offer, ch->at) :
 	    proc_disqualify(&p->pr, ch->lot, ch->offer, ch->at);
-	if (ch->e == PROC_OK && ch->kind[0] == 'd') {
+	if (ch->e == PROC_OK && ch->kind == PC_DISQUALIFIED) {
 		json_t *x = json_object_get(p->extras, I64(key, ch->offer));
 		if (x)
 			json_object_set(x, "reason", json_object_get(ch->d, "reason"));
@@ -1613,41 +1661,30 @@ proc_apply_cancelled(struct proc_change *ch)
 /* The reply to an applied change. */
 enum proc_reply { PROC_REPLY_VIEW, PROC_REPLY_OFFER, PROC_REPLY_QUESTION };
 
-/* The kinds of change and their handlers. */
-static const struct proc_change_kind {
-	const char *kind;
+/* The handler of each kind of change and the reply it gets. */
+static const struct proc_change_handler {
 	int (*apply)(struct proc_change *ch);
 	enum proc_reply reply;
-} proc_change_kinds[] = {
-	{ "created", proc_apply_created, PROC_REPLY_VIEW },
-	{ "tick", proc_apply_tick, PROC_REPLY_VIEW },
-	{ "tendering", proc_apply_tick, PROC_REPLY_VIEW },
-	{ "opened", proc_apply_tick, PROC_REPLY_VIEW },
-	{ "decided", proc_apply_tick, PROC_REPLY_VIEW },
-	{ "published", proc_apply_published, PROC_REPLY_VIEW },
-	{ "amended", proc_apply_amended, PROC_REPLY_VIEW },
-	{ "question_asked", proc_apply_question_asked, PROC_REPLY_QUESTION },
-	{ "question_answered", proc_apply_question_answered, PROC_REPLY_VIEW },
-	{ "offer_submitted", proc_apply_offer_submitted, PROC_REPLY_OFFER },
-	{ "offer_withdrawn", proc_apply_offer_status, PROC_REPLY_OFFER },
-	{ "offer_confirmed", proc_apply_offer_status, PROC_REPLY_OFFER },
-	{ "scored", proc_apply_scored, PROC_REPLY_VIEW },
-	{ "awarded", proc_apply_decision, PROC_REPLY_VIEW },
-	{ "disqualified", proc_apply_decision, PROC_REPLY_VIEW },
-	{ "auction_result", proc_apply_auction_result, PROC_REPLY_VIEW },
-	{ "cancelled", proc_apply_cancelled, PROC_REPLY_VIEW },
-	{ "completed", proc_apply_completed, PROC_REPLY_VIEW },
+} proc_change_handlers[PC_NKINDS] = {
+	[PC_CREATED] = { proc_apply_created, PROC_REPLY_VIEW },
+	[PC_TICK] = { proc_apply_tick, PROC_REPLY_VIEW },
+	[PC_TENDERING] = { proc_apply_tick, PROC_REPLY_VIEW },
+	[PC_OPENED] = { proc_apply_tick, PROC_REPLY_VIEW },
+	[PC_DECIDED] = { proc_apply_tick, PROC_REPLY_VIEW },
+	[PC_PUBLISHED] = { proc_apply_published, PROC_REPLY_VIEW },
+	[PC_AMENDED] = { proc_apply_amended, PROC_REPLY_VIEW },
+	[PC_QUESTION_ASKED] = { proc_apply_question_asked, PROC_REPLY_QUESTION },
+	[PC_QUESTION_ANSWERED] = { proc_apply_question_answered, PROC_REPLY_VIEW },
+	[PC_OFFER_SUBMITTED] = { proc_apply_offer_submitted, PROC_REPLY_OFFER },
+	[PC_OFFER_WITHDRAWN] = { proc_apply_offer_status, PROC_REPLY_OFFER },
+	[PC_OFFER_CONFIRMED] = { proc_apply_offer_status, PROC_REPLY_OFFER },
+	[PC_SCORED] = { proc_apply_scored, PROC_REPLY_VIEW },
+	[PC_AWARDED] = { proc_apply_decision, PROC_REPLY_VIEW },
+	[PC_DISQUALIFIED] = { proc_apply_decision, PROC_REPLY_VIEW },
+	[PC_AUCTION_RESULT] = { proc_apply_auction_result, PROC_REPLY_VIEW },
+	[PC_CANCELLED] = { proc_apply_cancelled, PROC_REPLY_VIEW },
+	[PC_COMPLETED] = { proc_apply_completed, PROC_REPLY_VIEW },
 };
-
-/* The entry of a kind of change (NULL: unknown). */
-static const struct proc_change_kind *
-proc_change_kind(const char *kind)
-{
-	for (size_t i = 0; i < sizeof(proc_change_kinds) / sizeof(proc_change_kinds[0]); i++)
-		if (strcmp(proc_change_kinds[i].kind, kind) == 0)
-			return &proc_change_kinds[i];
-	return NULL;
-}
 
 /* The common end of an applied change: a limit or engine refusal, else (live) its
  * log row, the transitions on the way and the reply. */
@@ -1657,7 +1694,7 @@ proc_apply_end(struct proc_change *ch, enum proc_state before, enum proc_reply r
 	struct server *s = ch->s;
 	struct proc *p = ch->p;
 
-	if (ch->e == PROC_E_LIMIT && ch->kind[0] == 'a')
+	if (ch->e == PROC_E_LIMIT && ch->kind == PC_AMENDED)
 		return proc_limit(ch->code, ch->message, "max_amendments_per_procedure",
 		    s->cfg.max_amendments_per_procedure, "this procurement has been amended as many "
 		    "times as allowed");
@@ -1668,7 +1705,8 @@ proc_apply_end(struct proc_change *ch, enum proc_state before, enum proc_reply r
 		return proc_refuse(p, ch->kind, ch->e, ch->at, ch->lot, ch->code, ch->message);
 	if (ch->replay)
 		return 1;
-	proc_log(s, p, ch->kind, ch->at, ch->who, ch->fp, ch->lot, ch->offer, ch->sealed, ch->d);
+	proc_log(s, p, proc_change_name(ch->kind), ch->at, ch->who, ch->fp, ch->lot, ch->offer,
+	    ch->sealed, ch->d);
 	proc_after(s, p, before, ch->at);
 	if (r == PROC_REPLY_OFFER) {
 		struct proc_offer *o = proc_offer_by_id(&p->pr, ch->offer);
@@ -1683,20 +1721,21 @@ proc_apply_end(struct proc_change *ch, enum proc_state before, enum proc_reply r
 	return 1;
 }
 
-/* Apply one change; see server.h. Dispatches to the handler of its kind. */
-int
-proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
+/* Apply one change of a known kind (see proc_apply). Dispatches to the handler of its
+ * kind. */
+static int
+proc_apply_kind(struct server *s, enum proc_change_kind kind, json_t *d, int64_t at,
     const struct participant *who, const char *fp, int replay, json_t **reply,
     const char **code, const char **message)
 {
-	const struct proc_change_kind *k = proc_change_kind(kind);
+	const struct proc_change_handler *k = &proc_change_handlers[kind];
 	struct proc_change ch = { .s = s, .kind = kind, .d = d, .at = at, .who = who, .fp = fp,
 	    .replay = replay, .reply = reply, .code = code, .message = message, .e = PROC_OK };
 	enum proc_state before;
 	int r;
 
 	proc_field = NULL;
-	if (k && k->apply == proc_apply_created)
+	if (kind == PC_CREATED)
 		return proc_apply_created(&ch);
 	if ((ch.p = proc_get(s, ji(d, "procurement"))) == NULL)
 		return proc_change_refuse(&ch, "not_found", "no such procurement");
@@ -1707,11 +1746,26 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 	 * recorded whatever the limits are now. */
 	ch.p->pr.max_amendments = replay ? 0 : (int)s->cfg.max_amendments_per_procedure;
 	ch.p->pr.max_revisions = replay ? 0 : (int)s->cfg.max_offer_revisions;
-	if (k == NULL)
-		return proc_change_refuse(&ch, "internal", "unknown procedure change");
 	if ((r = k->apply(&ch)) != PROC_CHANGE_NEXT)
 		return r;
 	return proc_apply_end(&ch, before, k->reply);
+}
+
+/* Apply one change; see server.h. An unknown kind is refused. */
+int
+proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
+    const struct participant *who, const char *fp, int replay, json_t **reply,
+    const char **code, const char **message)
+{
+	enum proc_change_kind k;
+
+	if (proc_change_parse(kind, &k) < 0) {
+		proc_field = NULL;
+		*code = "internal";
+		*message = "unknown procedure change";
+		return 0;
+	}
+	return proc_apply_kind(s, k, d, at, who, fp, replay, reply, code, message);
 }
 
 /* A tender_auction lot's auction closed: its ranking decides the lot. */
@@ -1730,7 +1784,8 @@ proc_auction_closed(struct server *s, struct book *b)
 		json_array_append_new(orgs, json_integer(auction_at_rank(&b->a, (int)i + 1)->org));
 	d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)p->pr.id, "lot",
 	    (json_int_t)b->lot_id, "auction", (json_int_t)b->a.id, "orgs", orgs);
-	if (!proc_apply(s, "auction_result", d, b->a.closed_at, NULL, NULL, 0, &reply, &code, &message))
+	if (!proc_apply_kind(s, PC_AUCTION_RESULT, d, b->a.closed_at, NULL, NULL, 0, &reply, &code,
+	    &message))
 		log_error("procurement=%lld lot=%d auction result refused: %s", (long long)p->pr.id,
 		    b->lot_id, code);
 	json_decref(reply);
@@ -1814,11 +1869,26 @@ proc_require_owner(struct conn *c, json_t *id, const struct proc *p, int operato
 
 /* Queue a change of `p` with a detail object (stolen). */
 static void
-proc_queue(struct server *s, struct conn *c, json_t *id, const char *kind, struct proc *p,
-    json_t *d)
+proc_queue(struct server *s, struct conn *c, json_t *id, enum proc_change_kind kind,
+    struct proc *p, json_t *d)
 {
 	json_object_set_new(d, "procurement", json_integer(p ? p->pr.id : ji(d, "procurement")));
 	proc_enqueue(s, c, id, kind, d, p ? p->pr.id : ji(d, "procurement"));
+}
+
+/* Queue the change the operation's row names (server/optab.c) with a detail (stolen). */
+static void
+proc_queue_op(struct server *s, struct conn *c, json_t *id, const struct optab_op *op,
+    struct proc *p, json_t *d)
+{
+	enum proc_change_kind k;
+
+	if (proc_change_parse(op->kind, &k) < 0) {
+		json_decref(d);
+		proc_err(c, id, "internal", "unknown procedure change", NULL);
+		return;
+	}
+	proc_queue(s, c, id, k, p, d);
 }
 
 /* Reply with the view now, or after the batch in flight when it changed it. */
@@ -1997,8 +2067,8 @@ void
 proc_op_offer(struct server *s, struct conn *c, json_t *id, json_t *req,
     const struct optab_op *op)
 {
-	const char *what = op->kind;
 	int rfq = op->arg;
+	enum proc_change_kind k;
 	struct proc *p;
 	int64_t lot, price;
 	json_t *d, *vals;
@@ -2016,7 +2086,7 @@ proc_op_offer(struct server *s, struct conn *c, json_t *id, json_t *req,
 	if (proto_get_int(c, req, "lot", 1, &lot) != 0)
 		return;
 	d = json_pack("{s:I}", "lot", (json_int_t)lot);
-	if (strcmp(what, "offer_submitted") == 0) {
+	if (proc_change_parse(op->kind, &k) == 0 && k == PC_OFFER_SUBMITTED) {
 		const char *ptext;
 		if (proto_get_str(c, req, "price", 1, 40, &ptext) != 0 ||
 		    proc_offer_extras(c, id, req, d) < 0) {
@@ -2045,7 +2115,7 @@ proc_op_offer(struct server *s, struct conn *c, json_t *id, json_t *req,
 		json_object_set_new(d, "price", json_integer(price));
 		json_object_set_new(d, "values", vals ? json_deep_copy(vals) : json_object());
 	}
-	proc_queue(s, c, id, what, p, d);
+	proc_queue_op(s, c, id, op, p, d);
 }
 
 /* procurement.create (buyers): a draft of the caller's organization. */
@@ -2061,7 +2131,7 @@ proc_op_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)s->next_proc_id++,
 	    "buyer_participant", (json_int_t)v->id, "buyer_org", (json_int_t)v->org->id,
 	    "document", d);
-	proc_queue(s, c, id, op->kind, NULL, d);
+	proc_queue_op(s, c, id, op, NULL, d);
 }
 
 /* procurement.publish / procurement.complete (the owning buyer): the row's change. */
@@ -2073,7 +2143,7 @@ proc_op_publish(struct server *s, struct conn *c, json_t *id, json_t *req,
 
 	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0)
 		return;
-	proc_queue(s, c, id, op->kind, p, json_object());
+	proc_queue_op(s, c, id, op, p, json_object());
 }
 
 /* procurement.amend (the owning buyer): the whole document again, with a reason. */
@@ -2093,7 +2163,7 @@ proc_op_amend(struct server *s, struct conn *c, json_t *id, json_t *req,
 	/* the row holds the amendment only: its fields and the documents it adds */
 	added = json_incref(json_object_get(d, "documents"));
 	json_object_del(d, "documents");
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:s, s:o, s:o}", "reason", text,
+	proc_queue_op(s, c, id, op, p, json_pack("{s:s, s:o, s:o}", "reason", text,
 	    "document", d, "documents", added));
 }
 
@@ -2108,7 +2178,7 @@ proc_op_cancel(struct server *s, struct conn *c, json_t *id, json_t *req,
 	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 1) < 0 ||
 	    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
 		return;
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:s}", "reason", text));
+	proc_queue_op(s, c, id, op, p, json_pack("{s:s}", "reason", text));
 }
 
 /* procurement.get: the view, parked while the batch in flight changes it. */
@@ -2133,7 +2203,7 @@ proc_op_question_ask(struct server *s, struct conn *c, json_t *id, json_t *req,
 	if ((p = proc_arg(s, c, id, req)) == NULL ||
 	    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
 		return;
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:s}", "text", text));
+	proc_queue_op(s, c, id, op, p, json_pack("{s:s}", "text", text));
 }
 
 /* question.answer (the owning buyer). */
@@ -2149,7 +2219,7 @@ proc_op_question_answer(struct server *s, struct conn *c, json_t *id, json_t *re
 	    proto_get_int(c, req, "question", 1, &n) != 0 ||
 	    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
 		return;
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:I, s:s}", "question",
+	proc_queue_op(s, c, id, op, p, json_pack("{s:I, s:s}", "question",
 	    (json_int_t)n, "text", text));
 }
 
@@ -2170,7 +2240,7 @@ proc_op_score(struct server *s, struct conn *c, json_t *id, json_t *req,
 		    "scores");
 		return;
 	}
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:I, s:O}", "offer", (json_int_t)n,
+	proc_queue_op(s, c, id, op, p, json_pack("{s:I, s:O}", "offer", (json_int_t)n,
 	    "scores", sc));
 }
 
@@ -2180,6 +2250,7 @@ proc_op_award(struct server *s, struct conn *c, json_t *id, json_t *req,
     const struct optab_op *op)
 {
 	const char *decision, *reason = NULL;
+	enum proc_change_kind k;
 	struct proc *p;
 	int64_t lot, n;
 	json_t *d;
@@ -2190,18 +2261,22 @@ proc_op_award(struct server *s, struct conn *c, json_t *id, json_t *req,
 	    proto_get_str(c, req, "decision", 1, 20, &decision) != 0 ||
 	    proto_get_str(c, req, "reason", 0, 1000, &reason) < 0)
 		return;
-	if (strcmp(decision, "award") && strcmp(decision, "disqualify")) {
+	if (strcmp(decision, "award") == 0)
+		k = PC_AWARDED;
+	else if (strcmp(decision, "disqualify") == 0)
+		k = PC_DISQUALIFIED;
+	else {
 		proc_err(c, id, "bad_field", "decision must be award or disqualify", "decision");
 		return;
 	}
-	if (decision[0] == 'd' && reason == NULL) {
+	if (k == PC_DISQUALIFIED && reason == NULL) {
 		proc_err(c, id, "missing_field", "a disqualification needs a reason", "reason");
 		return;
 	}
 	d = json_pack("{s:I, s:I}", "lot", (json_int_t)lot, "offer", (json_int_t)n);
 	if (reason)
 		json_object_set_new(d, "reason", json_string(reason));
-	proc_queue(s, c, id, decision[0] == 'a' ? "awarded" : "disqualified", p, d);
+	proc_queue(s, c, id, k, p, d);
 }
 
 /* ---- on the write path (txn.h) ---- */
