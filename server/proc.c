@@ -172,28 +172,80 @@ proc_open_of(struct server *s, int64_t buyer_org)
 static long
 proc_questions_of(const struct proc *p, int64_t org)
 {
-	json_t *q;
-	size_t i;
 	long n = 0;
 
-	json_array_foreach(p->questions, i, q)
-		n += ji(q, "asked_by_org") == org;
+	for (size_t i = 0; i < p->questions.n; i++)
+		n += p->questions.v[i].asked_by_org == org;
 	return n;
 }
 
 /* The questions as everyone sees them: never who asked. */
 static json_t *
-proc_questions_public(json_t *questions)
+proc_questions_public(const struct proc_questions *qs)
 {
-	json_t *out = json_array(), *q;
-	size_t i;
+	json_t *out = json_array();
 
-	json_array_foreach(questions, i, q) {
-		json_t *x = json_copy(q);
-		json_object_del(x, "asked_by_org");
-		json_array_append_new(out, x);
+	for (size_t i = 0; i < qs->n; i++) {
+		const struct proc_question *q = &qs->v[i];
+		json_array_append_new(out, json_pack("{s:I, s:s, s:o, s:o, s:o}", "id",
+		    (json_int_t)i + 1, "text", q->text, "asked_at", proto_time(q->asked_at),
+		    "answer", q->answer ? json_string(q->answer) : json_null(),
+		    "answered_at", q->answer ? proto_time(q->answered_at) : json_null()));
 	}
 	return out;
+}
+
+/* Append a question (its text copied); -1 when out of memory. */
+static int
+proc_question_add(struct proc_questions *qs, const char *text, int64_t at, int64_t org)
+{
+	struct proc_question *q;
+
+	if (qs->n == qs->cap) {
+		size_t cap = qs->cap ? 2 * qs->cap : 8;
+		struct proc_question *v = realloc(qs->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		qs->v = v;
+		qs->cap = cap;
+	}
+	q = &qs->v[qs->n];
+	memset(q, 0, sizeof(*q));
+	if ((q->text = strdup(text ? text : "")) == NULL)
+		return -1;
+	q->asked_at = at;
+	q->asked_by_org = org;
+	qs->n++;
+	return 0;
+}
+
+/* Free the questions (the array is left empty). */
+static void
+proc_questions_free(struct proc_questions *qs)
+{
+	for (size_t i = 0; i < qs->n; i++) {
+		free(qs->v[i].text);
+		free(qs->v[i].answer);
+	}
+	free(qs->v);
+	memset(qs, 0, sizeof(*qs));
+}
+
+/* A deep copy of the questions into *dst; -1 when out of memory (*dst empty). */
+static int
+proc_questions_copy(struct proc_questions *dst, const struct proc_questions *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->n; i++) {
+		const struct proc_question *q = &src->v[i];
+		if (proc_question_add(dst, q->text, q->asked_at, q->asked_by_org) < 0 ||
+		    (q->answer && (dst->v[i].answer = strdup(q->answer)) == NULL)) {
+			proc_questions_free(dst);
+			return -1;
+		}
+		dst->v[i].answered_at = q->answered_at;
+	}
+	return 0;
 }
 
 /* ---- engine parameters from a document ---- */
@@ -866,7 +918,7 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 	}
 	json_object_set_new(j, "lots", lots);
 	json_object_set_new(j, "documents", proc_doc_public(json_object_get(p->doc, "documents")));
-	json_object_set_new(j, "questions", proc_questions_public(p->questions));
+	json_object_set_new(j, "questions", proc_questions_public(&p->questions));
 	if (v && v->role == ROLE_SUPPLIER) {
 		json_t *mine = json_array();
 		for (size_t k = 0; k < pr->noffers; k++) {
@@ -1063,7 +1115,7 @@ proc_free_one(struct proc *p)
 		event_free(p->timer);
 	proc_free(&p->pr);
 	json_decref(p->doc);
-	json_decref(p->questions);
+	proc_questions_free(&p->questions);
 	json_decref(p->extras);
 	free(p->cancel_reason);
 	watch_drop_target(p->srv, &p->watchers);
@@ -1361,7 +1413,6 @@ proc_apply_created(struct proc_change *ch)
 	snprintf(p->currency, sizeof(p->currency), "%s", js(doc, "currency"));
 	p->exp = (int)ji(doc, "exp");
 	p->doc = json_incref(doc);
-	p->questions = json_array();
 	p->extras = json_object();
 	txn_obj_init(&p->tx, &proc_txn);
 	proc_from_doc(doc, ji(d, "buyer_org"), &pp, lots, &nl);
@@ -1473,10 +1524,9 @@ proc_apply_question_asked(struct proc_change *ch)
 		return proc_limit(ch->code, ch->message, "max_questions_per_supplier",
 		    s->cfg.max_questions_per_supplier, "this supplier organization has asked as "
 		    "many questions in this procurement as allowed");
-	json_object_set_new(d, "question", json_integer((json_int_t)json_array_size(p->questions) + 1));
-	json_array_append_new(p->questions, json_pack("{s:I, s:s, s:o, s:n, s:n, s:I}", "id",
-	    ji(d, "question"), "text", js(d, "text"), "asked_at", proto_time(ch->at), "answer",
-	    "answered_at", "asked_by_org", (json_int_t)(who ? who->org->id : 0)));
+	if (proc_question_add(&p->questions, js(d, "text"), ch->at, who ? who->org->id : 0) < 0)
+		return proc_change_refuse(ch, "internal", "out of memory");
+	json_object_set_new(d, "question", json_integer((json_int_t)p->questions.n));
 	p->notify |= PROC_N_UPDATE;
 	return PROC_CHANGE_NEXT;
 }
@@ -1486,16 +1536,20 @@ static int
 proc_apply_question_answered(struct proc_change *ch)
 {
 	struct proc *p = ch->p;
-	json_t *q = json_array_get(p->questions, (size_t)ji(ch->d, "question") - 1);
+	int64_t n = ji(ch->d, "question");
+	struct proc_question *q = n >= 1 && (size_t)n <= p->questions.n ?
+	    &p->questions.v[n - 1] : NULL;
+	const char *text = js(ch->d, "text");
 
 	if (q == NULL)
 		return proc_change_refuse(ch, "not_found", "no such question");
-	if (!json_is_null(json_object_get(q, "answer")))
+	if (q->answer != NULL)
 		return proc_change_refuse(ch, "bad_state", "the question is already answered");
 	if (p->pr.state == PROC_DRAFT || p->pr.state >= PROC_AWARDED)
 		return proc_change_refuse(ch, "bad_state", "answers are given while the procedure is open");
-	json_object_set(q, "answer", json_object_get(ch->d, "text"));
-	json_object_set_new(q, "answered_at", proto_time(ch->at));
+	if ((q->answer = strdup(text ? text : "")) == NULL)
+		return proc_change_refuse(ch, "internal", "out of memory");
+	q->answered_at = ch->at;
 	p->notify |= PROC_N_UPDATE;
 	return PROC_CHANGE_NEXT;
 }
@@ -2296,8 +2350,11 @@ proc_mark(struct server *s, struct txn_obj *o)
 
 	if (proc_copy(&p->mark, &p->pr) < 0)
 		return -1;
+	if (proc_questions_copy(&p->mark_questions, &p->questions) < 0) {
+		proc_free(&p->mark);
+		return -1;
+	}
 	p->mark_doc = json_incref(p->doc);  /* never changed in place: replaced whole */
-	p->mark_questions = json_deep_copy(p->questions);
 	p->mark_extras = json_deep_copy(p->extras);
 	p->mark_cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
 	return 0;
@@ -2309,10 +2366,10 @@ proc_unmark(struct proc *p)
 {
 	proc_free(&p->mark);
 	json_decref(p->mark_doc);
-	json_decref(p->mark_questions);
+	proc_questions_free(&p->mark_questions);
 	json_decref(p->mark_extras);
 	free(p->mark_cancel);
-	p->mark_doc = p->mark_questions = p->mark_extras = NULL;
+	p->mark_doc = p->mark_extras = NULL;
 	p->mark_cancel = NULL;
 }
 
@@ -2349,14 +2406,15 @@ proc_rollback(struct server *s, struct txn_obj *o)
 	p->pr = p->mark;
 	memset(&p->mark, 0, sizeof(p->mark));
 	json_decref(p->doc);
-	json_decref(p->questions);
+	proc_questions_free(&p->questions);
 	json_decref(p->extras);
 	p->doc = p->mark_doc;
 	p->questions = p->mark_questions;
+	memset(&p->mark_questions, 0, sizeof(p->mark_questions));
 	p->extras = p->mark_extras;
 	free(p->cancel_reason);
 	p->cancel_reason = p->mark_cancel;
-	p->mark_doc = p->mark_questions = p->mark_extras = NULL;
+	p->mark_doc = p->mark_extras = NULL;
 	p->mark_cancel = NULL;
 	p->notify = 0;
 	p->tick_queued = 0;

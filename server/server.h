@@ -97,6 +97,21 @@ struct book {
 };
 
 /* A procurement procedure: the engine state plus its published document. */
+/* A question of a procedure's enquiry period; its number is its index + 1. */
+struct proc_question {
+	char *text;
+	char *answer;              /* NULL until answered */
+	int64_t asked_at;          /* ms */
+	int64_t answered_at;       /* ms; 0 until answered */
+	int64_t asked_by_org;      /* never shown */
+};
+
+/* A procedure's questions, in the order asked. */
+struct proc_questions {
+	struct proc_question *v;
+	size_t n, cap;
+};
+
 struct proc {
 	struct procedure pr;
 	struct server *srv;
@@ -104,7 +119,7 @@ struct proc {
 	char currency[4];
 	int exp;
 	json_t *doc;               /* current document (lots, items, criteria, documents...) */
-	json_t *questions;         /* [{question, text, asked_at, answer, answered_at}] */
+	struct proc_questions questions;
 	json_t *extras;            /* offer id -> {delivery_days, validity_days, comment, values} */
 	char *cancel_reason;
 	int64_t lot_auction[PROC_MAX_LOTS];  /* tender_auction: live auction id per lot index */
@@ -114,7 +129,8 @@ struct proc {
 	/* the write path's bookkeeping (txn.h) */
 	struct txn_obj tx;
 	struct procedure mark;
-	json_t *mark_doc, *mark_questions, *mark_extras;
+	json_t *mark_doc, *mark_extras;
+	struct proc_questions mark_questions;  /* a copy of `questions` */
 	char *mark_cancel;
 	unsigned notify;           /* PROC_N_* to broadcast after commit */
 };
