@@ -776,33 +776,28 @@ struct book *
 ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 {
 	const struct proc_lot *lot = &p->pr.lots[li];
-	json_t *au = json_object_get(p->doc, "auction"), *jlot;
+	const struct proc_doc_auction *au = &p->doc->auction;
 	struct cmd k;
 	struct book *b;
-	int64_t delay = json_integer_value(json_object_get(au, "delay")) * 1000;
+	int64_t delay = au->delay * 1000;
 	char title[600], id[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF];
 	struct proc_eval *order;
 	const char *why;
 	int n;
 
 	memset(&k, 0, sizeof(k));
-	jlot = json_array_get(json_object_get(p->doc, "lots"), (size_t)li);
-	snprintf(title, sizeof(title), "%s, lot %lld: %s",
-	    json_string_value(json_object_get(p->doc, "title")), (long long)lot->id,
-	    json_string_value(json_object_get(jlot, "title")));
+	snprintf(title, sizeof(title), "%s, lot %lld: %s", p->doc->title, (long long)lot->id,
+	    p->doc->lots[li].title);
 	k.params.buyer_org = p->pr.p.buyer_org;
 	k.params.start_price = lot->max_price;
-	money_parse_step(json_string_value(json_object_get(au, "step_min")), p->exp, &k.smin_pct,
-	    &k.smin_val);
-	money_parse_step(json_string_value(json_object_get(au, "step_max")), p->exp, &k.smax_pct,
-	    &k.smax_val);
+	money_parse_step(au->step_min, p->exp, &k.smin_pct, &k.smin_val);
+	money_parse_step(au->step_max, p->exp, &k.smax_pct, &k.smax_val);
 	k.params.step_min = k.smin_pct ? money_percent_of(lot->max_price, k.smin_val) : k.smin_val;
 	k.params.step_max = k.smax_pct ? money_percent_of(lot->max_price, k.smax_val) : k.smax_val;
 	k.params.starts_at = at + delay;
-	k.params.ends_at = k.params.starts_at +
-	    json_integer_value(json_object_get(au, "duration")) * 1000;
-	k.params.ext_window = json_integer_value(json_object_get(au, "extension_window")) * 1000;
-	k.params.ext_length = json_integer_value(json_object_get(au, "extension")) * 1000;
+	k.params.ends_at = k.params.starts_at + au->duration * 1000;
+	k.params.ext_window = au->extension_window * 1000;
+	k.params.ext_length = au->extension * 1000;
 	if ((why = auction_params_check(&k.params)) != NULL) {
 		log_error("procurement=%lld lot=%lld auction parameters invalid: %s",
 		    (long long)p->pr.id, (long long)lot->id, why);

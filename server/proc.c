@@ -248,67 +248,310 @@ proc_questions_copy(struct proc_questions *dst, const struct proc_questions *src
 	return 0;
 }
 
-/* ---- engine parameters from a document ---- */
+/* ---- the typed document: loaded from a change's detail ---- */
 
-/* Fill engine params and lots from a normalized document. */
-static void
-proc_from_doc(json_t *doc, int64_t buyer_org, struct proc_params *pp, struct proc_lot *lots,
-    int *nlots)
+/* A copy of a string member ("" when absent); sets *oom when out of memory. */
+static char *
+proc_dup(json_t *o, const char *k, int *oom)
 {
-	json_t *jl, *jc;
-	size_t i, j;
+	const char *t = js(o, k);
+	char *c = strdup(t ? t : "");
 
-	memset(pp, 0, sizeof(*pp));
-	proc_kind_parse(js(doc, "kind"), &pp->kind);
-	pp->buyer_org = buyer_org;
-	pp->enquiry_end = ji(doc, "enquiry_end");
-	pp->submission_deadline = ji(doc, "submission_deadline");
-	pp->opening_at = ji(doc, "opening_at");
-	pp->min_bids = (int)ji(doc, "min_bids");
-	*nlots = 0;
-	json_array_foreach(json_object_get(doc, "lots"), i, jl) {
-		struct proc_lot *l = &lots[*nlots];
-		memset(l, 0, sizeof(*l));
-		l->id = ji(jl, "id");
-		l->max_price = ji(jl, "max_price");
-		json_array_foreach(json_object_get(jl, "criteria"), j, jc) {
-			struct proc_criterion *c = &l->crit[l->ncrit++];
-			proc_crit_kind_parse(js(jc, "kind"), &c->kind);
-			c->weight_bp = ji(jc, "weight_bp");
-			c->higher_better = js(jc, "better") && strcmp(js(jc, "better"), "higher") == 0;
-			c->min = ji(jc, "min");
-			c->max = ji(jc, "max");
-			if (l->ncrit == PROC_MAX_CRITERIA)
-				break;
+	if (c == NULL)
+		*oom = 1;
+	return c;
+}
+
+/* A copy of an optional string member (NULL when absent or null). */
+static char *
+proc_dup_opt(json_t *o, const char *k, int *oom)
+{
+	return js(o, k) ? proc_dup(o, k, oom) : NULL;
+}
+
+/* Drop a reference to an attached file. */
+static void
+proc_doc_file_unref(struct proc_doc_file *f)
+{
+	if (f == NULL || --f->refs > 0)
+		return;
+	free(f->name);
+	free(f->media_type);
+	free(f->sha256);
+	free(f->content);
+	free(f);
+}
+
+/* Free a document's lots (items, criteria). */
+static void
+proc_doc_free_lots(struct proc_doc *doc)
+{
+	for (size_t i = 0; i < doc->nlots; i++) {
+		struct proc_doc_lot *l = &doc->lots[i];
+		for (size_t j = 0; j < l->nitems; j++) {
+			free(l->items[j].description);
+			free(l->items[j].quantity);
+			free(l->items[j].unit);
+			free(l->items[j].classification);
 		}
-		if (++*nlots == PROC_MAX_LOTS)
+		for (size_t j = 0; j < l->ncrit; j++) {
+			free(l->crit[j].code);
+			free(l->crit[j].name);
+			free(l->crit[j].unit);
+		}
+		free(l->title);
+		free(l->items);
+		free(l->crit);
+	}
+	free(doc->lots);
+}
+
+/* Drop a reference to a document; the last one frees it. */
+static void
+proc_doc_unref(struct proc_doc *doc)
+{
+	if (doc == NULL || --doc->refs > 0)
+		return;
+	proc_doc_free_lots(doc);
+	for (size_t i = 0; i < doc->nfiles; i++)
+		proc_doc_file_unref(doc->files[i]);
+	free(doc->files);
+	free(doc->title);
+	free(doc->description);
+	free(doc->auction.step_min);
+	free(doc->auction.step_max);
+	free(doc);
+}
+
+/* One criterion of a lot from its JSON form. */
+static void
+proc_doc_load_criterion(json_t *jc, struct proc_doc_criterion *c, int *oom)
+{
+	proc_crit_kind_parse(js(jc, "kind"), &c->kind);
+	c->code = proc_dup(jc, "code", oom);
+	c->name = proc_dup(jc, "name", oom);
+	c->weight_bp = ji(jc, "weight_bp");
+	c->min = ji(jc, "min");
+	c->max = ji(jc, "max");
+	c->higher_better = js(jc, "better") && strcmp(js(jc, "better"), "higher") == 0;
+	c->unit = proc_dup_opt(jc, "unit", oom);
+}
+
+/* One lot (items, criteria) from its JSON form; -1 when out of memory. */
+static int
+proc_doc_load_lot(json_t *jl, struct proc_doc_lot *l)
+{
+	json_t *items = json_object_get(jl, "items"), *crits = json_object_get(jl, "criteria");
+	size_t ni = json_array_size(items), nc = json_array_size(crits);
+	int oom = 0;
+
+	l->id = ji(jl, "id");
+	l->max_price = ji(jl, "max_price");
+	l->title = proc_dup(jl, "title", &oom);
+	l->items = calloc(ni + 1, sizeof(*l->items));
+	l->crit = calloc(nc + 1, sizeof(*l->crit));
+	if (l->items == NULL || l->crit == NULL)
+		return -1;
+	for (; l->nitems < ni; l->nitems++) {
+		json_t *x = json_array_get(items, l->nitems);
+		struct proc_doc_item *it = &l->items[l->nitems];
+		it->description = proc_dup(x, "description", &oom);
+		it->quantity = proc_dup(x, "quantity", &oom);
+		it->unit = proc_dup(x, "unit", &oom);
+		it->classification = proc_dup_opt(x, "classification", &oom);
+	}
+	for (; l->ncrit < nc; l->ncrit++)
+		proc_doc_load_criterion(json_array_get(crits, l->ncrit), &l->crit[l->ncrit], &oom);
+	return oom ? -1 : 0;
+}
+
+/* An attached file from its JSON form, numbered `id`; NULL when out of memory. */
+static struct proc_doc_file *
+proc_doc_load_file(json_t *jd, int64_t id)
+{
+	struct proc_doc_file *f = calloc(1, sizeof(*f));
+	int oom = 0;
+
+	if (f == NULL)
+		return NULL;
+	f->refs = 1;
+	f->id = id;
+	f->size = ji(jd, "size");
+	f->name = proc_dup(jd, "name", &oom);
+	f->media_type = proc_dup(jd, "media_type", &oom);
+	f->sha256 = proc_dup(jd, "sha256", &oom);
+	f->content = proc_dup_opt(jd, "content", &oom);
+	if (oom) {
+		proc_doc_file_unref(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* Append a file (the document takes the reference); -1 when out of memory. */
+static int
+proc_doc_add_file(struct proc_doc *doc, struct proc_doc_file *f)
+{
+	struct proc_doc_file **v = realloc(doc->files, (doc->nfiles + 1) * sizeof(*v));
+
+	if (v == NULL || f == NULL) {
+		if (v)
+			doc->files = v;
+		proc_doc_file_unref(f);
+		return -1;
+	}
+	doc->files = v;
+	doc->files[doc->nfiles++] = f;
+	return 0;
+}
+
+/* The header, lots and auction settings of a document from its JSON form (the
+ * normalized document of a log row: see proc_parse_doc); files are not read.
+ * NULL when out of memory. */
+static struct proc_doc *
+proc_doc_load(json_t *jd)
+{
+	struct proc_doc *doc = calloc(1, sizeof(*doc));
+	json_t *lots = json_object_get(jd, "lots"), *au = json_object_get(jd, "auction");
+	size_t nl = json_array_size(lots);
+	int oom = 0;
+
+	if (doc == NULL)
+		return NULL;
+	doc->refs = 1;
+	doc->title = proc_dup(jd, "title", &oom);
+	doc->description = proc_dup(jd, "description", &oom);
+	proc_kind_parse(js(jd, "kind"), &doc->kind);
+	snprintf(doc->currency, sizeof(doc->currency), "%s", js(jd, "currency") ? js(jd, "currency") : "");
+	doc->exp = (int)ji(jd, "exp");
+	doc->enquiry_end = ji(jd, "enquiry_end");
+	doc->submission_deadline = ji(jd, "submission_deadline");
+	doc->opening_at = ji(jd, "opening_at");
+	doc->min_bids = ji(jd, "min_bids");
+	if ((doc->lots = calloc(nl + 1, sizeof(*doc->lots))) == NULL)
+		oom = 1;
+	for (; !oom && doc->nlots < nl; doc->nlots++)
+		if (proc_doc_load_lot(json_array_get(lots, doc->nlots), &doc->lots[doc->nlots]) < 0)
+			oom = 1;
+	if (json_is_object(au)) {
+		doc->has_auction = 1;
+		doc->auction.step_min = proc_dup(au, "step_min", &oom);
+		doc->auction.step_max = proc_dup(au, "step_max", &oom);
+		doc->auction.duration = ji(au, "duration");
+		doc->auction.extension_window = ji(au, "extension_window");
+		doc->auction.extension = ji(au, "extension");
+		doc->auction.delay = ji(au, "delay");
+	}
+	if (oom) {
+		proc_doc_unref(doc);  /* a lot that failed to load is counted: freed too */
+		return NULL;
+	}
+	return doc;
+}
+
+/* A created procedure's document, with its files as numbered at creation. */
+static struct proc_doc *
+proc_doc_load_created(json_t *jd)
+{
+	struct proc_doc *doc = proc_doc_load(jd);
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(json_object_get(jd, "documents"), i, x) {
+		if (doc == NULL)
 			break;
+		if (proc_doc_add_file(doc, proc_doc_load_file(x, ji(x, "id"))) < 0) {
+			proc_doc_unref(doc);
+			doc = NULL;
+		}
+	}
+	return doc;
+}
+
+/*
+ * The document after an amendment. The log row of an amendment holds what it
+ * changes, never what came before: "document" (the fields it restates: title,
+ * deadlines, lots, auction settings) and "documents" (the documents it adds,
+ * with their contents). The files of earlier versions are shared with the
+ * current document, not copied; the added ones are numbered after them (their
+ * ids are written into the row, the same on replay), so an amendment costs
+ * storage, memory and replay time in proportion to its own size. NULL when out
+ * of memory.
+ */
+static struct proc_doc *
+proc_doc_amended(const struct proc_doc *cur, json_t *fields, json_t *added)
+{
+	struct proc_doc *doc = proc_doc_load(fields);
+	json_t *x;
+	size_t i;
+
+	for (i = 0; doc && i < cur->nfiles; i++) {
+		cur->files[i]->refs++;
+		if (proc_doc_add_file(doc, cur->files[i]) < 0) {
+			proc_doc_unref(doc);
+			doc = NULL;
+		}
+	}
+	json_array_foreach(added, i, x) {
+		int64_t id = doc ? (int64_t)doc->nfiles + 1 : 0;
+		if (doc == NULL)
+			break;
+		json_object_set_new(x, "id", json_integer(id));
+		if (proc_doc_add_file(doc, proc_doc_load_file(x, id)) < 0) {
+			proc_doc_unref(doc);
+			doc = NULL;
+		}
+	}
+	return doc;
+}
+
+/* Fill engine params and lots from a document. */
+static void
+proc_from_doc(const struct proc_doc *doc, int64_t buyer_org, struct proc_params *pp,
+    struct proc_lot *lots, int *nlots)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->kind = doc->kind;
+	pp->buyer_org = buyer_org;
+	pp->enquiry_end = doc->enquiry_end;
+	pp->submission_deadline = doc->submission_deadline;
+	pp->opening_at = doc->opening_at;
+	pp->min_bids = (int)doc->min_bids;
+	*nlots = 0;
+	for (size_t i = 0; i < doc->nlots && *nlots < PROC_MAX_LOTS; i++) {
+		const struct proc_doc_lot *dl = &doc->lots[i];
+		struct proc_lot *l = &lots[(*nlots)++];
+		memset(l, 0, sizeof(*l));
+		l->id = dl->id;
+		l->max_price = dl->max_price;
+		for (size_t j = 0; j < dl->ncrit && l->ncrit < PROC_MAX_CRITERIA; j++) {
+			struct proc_criterion *c = &l->crit[l->ncrit++];
+			c->kind = dl->crit[j].kind;
+			c->weight_bp = dl->crit[j].weight_bp;
+			c->higher_better = dl->crit[j].higher_better;
+			c->min = dl->crit[j].min;
+			c->max = dl->crit[j].max;
+		}
 	}
 }
 
 /* Criterion index of a code in a lot, -1 when none. */
 static int
-proc_crit_index(json_t *jlot, const char *code)
+proc_crit_index(const struct proc_doc_lot *dl, const char *code)
 {
-	json_t *jc;
-	size_t j;
-
-	json_array_foreach(json_object_get(jlot, "criteria"), j, jc)
-		if (strcmp(js(jc, "code"), code) == 0)
+	for (size_t j = 0; dl && j < dl->ncrit; j++)
+		if (strcmp(dl->crit[j].code, code) == 0)
 			return (int)j;
 	return -1;
 }
 
-/* The document's lot object with this id. */
-static json_t *
-proc_doc_lot(json_t *doc, int64_t lot_id)
+/* The document's lot with this id (NULL: none). */
+static const struct proc_doc_lot *
+proc_doc_lot(const struct proc_doc *doc, int64_t lot_id)
 {
-	json_t *jl;
-	size_t i;
-
-	json_array_foreach(json_object_get(doc, "lots"), i, jl)
-		if (ji(jl, "id") == lot_id)
-			return jl;
+	for (size_t i = 0; i < doc->nlots; i++)
+		if (doc->lots[i].id == lot_id)
+			return &doc->lots[i];
 	return NULL;
 }
 
@@ -538,8 +781,8 @@ fail:
  * deadlines, min_bids) as a new document with an empty "lots" array; the kind
  * and the currency's exponent into *k and *exp. NULL after an error reply. */
 static json_t *
-proc_parse_header(struct conn *c, json_t *id, json_t *req, json_t *prev, enum proc_kind *k,
-    int *exp)
+proc_parse_header(struct conn *c, json_t *id, json_t *req, const struct proc_doc *prev,
+    enum proc_kind *k, int *exp)
 {
 	const char *title, *descr = NULL, *kind, *currency;
 	int64_t enq, dead, open, minb = 1;
@@ -549,8 +792,8 @@ proc_parse_header(struct conn *c, json_t *id, json_t *req, json_t *prev, enum pr
 	    proto_get_str(c, req, "description", 0, 20000, &descr) < 0)
 		return NULL;
 	if (prev) {
-		kind = js(prev, "kind");
-		currency = js(prev, "currency");
+		kind = proc_kind_name(prev->kind);
+		currency = prev->currency;
 	} else {
 		if (proto_get_str(c, req, "kind", 1, 20, &kind) != 0 ||
 		    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
@@ -670,20 +913,22 @@ proc_parse_lots(struct conn *c, json_t *id, json_t *req, int exp, json_t *lots)
 /* A tender_auction's auction settings into doc's "auction": the request's, else an
  * amended document's current ones, else the defaults. -1 after an error reply. */
 static int
-proc_parse_auction(struct conn *c, json_t *id, json_t *req, json_t *prev, int exp, json_t *doc)
+proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_doc *prev, int exp,
+    json_t *doc)
 {
-	json_t *au = json_object_get(req, "auction"), *pa = prev ? json_object_get(prev, "auction") : NULL;
+	json_t *au = json_object_get(req, "auction");
+	const struct proc_doc_auction *pa = prev && prev->has_auction ? &prev->auction : NULL;
 	const char *smin = "0.5%", *smax = "5%";
 	int64_t dur = 600, win = 120, ext = 120, delay = 60, v;
 	int pct;
 
 	if (pa) {
-		smin = js(pa, "step_min");
-		smax = js(pa, "step_max");
-		dur = ji(pa, "duration");
-		win = ji(pa, "extension_window");
-		ext = ji(pa, "extension");
-		delay = ji(pa, "delay");
+		smin = pa->step_min;
+		smax = pa->step_max;
+		dur = pa->duration;
+		win = pa->extension_window;
+		ext = pa->extension;
+		delay = pa->delay;
 	}
 	if (au && json_is_object(au)) {
 		if (js(au, "step_min")) smin = js(au, "step_min");
@@ -716,10 +961,12 @@ proc_parse_auction(struct conn *c, json_t *id, json_t *req, json_t *prev, int ex
  * items and criteria), documents, auction settings, then the whole.
  */
 static json_t *
-proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t *prev)
+proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct proc_doc *prev)
 {
 	enum proc_kind k;
 	json_t *doc, *docs;
+	struct proc_doc *typed;
 	struct proc_params pp;
 	struct proc_lot plots[PROC_MAX_LOTS];
 	int exp, nl;
@@ -731,13 +978,18 @@ proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t
 		goto fail;
 	/* an amendment's documents are only the ones it adds (numbered when applied) */
 	docs = proc_parse_documents(s, c, id, json_object_get(req, "documents"),
-	    prev ? (int)json_array_size(json_object_get(prev, "documents")) + 1 : 1);
+	    prev ? (int)prev->nfiles + 1 : 1);
 	if (docs == NULL)
 		goto fail;
 	json_object_set_new(doc, "documents", docs);
 	if (k == PROC_TENDER_AUCTION && proc_parse_auction(c, id, req, prev, exp, doc) < 0)
 		goto fail;
-	proc_from_doc(doc, 1, &pp, plots, &nl);
+	if ((typed = proc_doc_load(doc)) == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
+		goto fail;
+	}
+	proc_from_doc(typed, 1, &pp, plots, &nl);
+	proc_doc_unref(typed);
 	if ((why = proc_check(&pp, plots, nl)) != NULL) {
 		proc_err(c, id, "bad_field", why, NULL);
 		goto fail;
@@ -751,20 +1003,83 @@ fail:
 
 /* ---- views ---- */
 
-/* A document without contents. */
+/* An attached file as document.get shows it (with_content) or as views list it
+ * (has_content instead). */
 static json_t *
-proc_doc_public(json_t *docs)
+proc_file_json(const struct proc_doc_file *f, int with_content)
 {
-	json_t *out = json_array(), *d;
-	size_t i;
+	json_t *x = json_pack("{s:I, s:s, s:s, s:I, s:s}", "id", (json_int_t)f->id, "name", f->name,
+	    "media_type", f->media_type, "size", (json_int_t)f->size, "sha256", f->sha256);
 
-	json_array_foreach(docs, i, d) {
-		json_t *x = json_copy(d);  /* shallow: the content is never copied */
-		json_object_del(x, "content");
-		json_object_set_new(x, "has_content", json_boolean(!json_is_null(json_object_get(d, "content"))));
+	if (with_content)
+		json_object_set_new(x, "content", f->content ? json_string(f->content) : json_null());
+	else
+		json_object_set_new(x, "has_content", json_boolean(f->content != NULL));
+	return x;
+}
+
+/* The documents without contents. */
+static json_t *
+proc_doc_public(const struct proc_doc *doc)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < doc->nfiles; i++)
+		json_array_append_new(out, proc_file_json(doc->files[i], 0));
+	return out;
+}
+
+/* A lot's items as views show them. */
+static json_t *
+proc_items_json(const struct proc_doc_lot *dl)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < dl->nitems; i++) {
+		const struct proc_doc_item *it = &dl->items[i];
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s?}", "description",
+		    it->description, "quantity", it->quantity, "unit", it->unit, "classification",
+		    it->classification));
+	}
+	return out;
+}
+
+static json_t *proc_points(int64_t hundredths);
+
+/* A lot's criteria as views show them (weights in percent with 2 decimals). */
+static json_t *
+proc_criteria_json(const struct proc_doc_lot *dl)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < dl->ncrit; i++) {
+		const struct proc_doc_criterion *c = &dl->crit[i];
+		json_t *x = json_pack("{s:s, s:s, s:s}", "code", c->code, "name", c->name, "kind",
+		    proc_crit_kind_name(c->kind));
+		if (c->kind == CRIT_STATED) {
+			json_object_set_new(x, "min", json_integer(c->min));
+			json_object_set_new(x, "max", json_integer(c->max));
+			json_object_set_new(x, "better", json_string(c->higher_better ? "higher" : "lower"));
+			if (c->unit)
+				json_object_set_new(x, "unit", json_string(c->unit));
+		} else if (c->kind == CRIT_SCORED) {
+			json_object_set_new(x, "min", json_integer(c->min));
+			json_object_set_new(x, "max", json_integer(c->max));
+		}
+		json_object_set_new(x, "weight", proc_points(c->weight_bp));
 		json_array_append_new(out, x);
 	}
 	return out;
+}
+
+/* A tender_auction's auction settings as views show them. */
+static json_t *
+proc_auction_json(const struct proc_doc_auction *au)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "step_min", au->step_min,
+	    "step_max", au->step_max, "duration", (json_int_t)au->duration,
+	    "extension_window", (json_int_t)au->extension_window,
+	    "extension", (json_int_t)au->extension, "delay", (json_int_t)au->delay);
 }
 
 /* "85.50" from hundredths. */
@@ -795,7 +1110,8 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 	size_t cap = p->pr.noffers + 1;
 	struct proc_eval *ev = calloc(cap, sizeof(*ev));
 	const struct proc_lot *lot = &p->pr.lots[li];
-	json_t *jlot = proc_doc_lot(p->doc, lot->id), *out = json_array();
+	const struct proc_doc_lot *dl = proc_doc_lot(p->doc, lot->id);
+	json_t *out = json_array();
 	int n = ev ? proc_evaluate(&p->pr, lot->id, ev, (int)cap) : 0, complete = n >= 0;
 	int hide = lot->state == LOT_AUCTION;  /* identities hidden while the auction runs */
 	char key[24];
@@ -815,8 +1131,7 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 		json_t *x = json_object_get(p->extras, I64(key, ev[i].offer_id));
 		json_t *row = json_pack("{s:I, s:o, s:s}", "offer", (json_int_t)ev[i].offer_id,
 		    "price", proto_money(ev[i].price, p->exp), "status", proc_offer_status_name(ev[i].status));
-		json_t *bd = json_array(), *jc;
-		size_t ci;
+		json_t *bd = json_array();
 		if (complete && ev[i].rank > 0)
 			json_object_set_new(row, "rank", json_integer(ev[i].rank));
 		else
@@ -838,11 +1153,11 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 		}
 		json_object_set_new(row, "submitted_at", proto_time(o ? o->submitted_at : 0));
 		if (ev[i].status != OFFER_DISQUALIFIED) {
-			json_array_foreach(json_object_get(jlot, "criteria"), ci, jc) {
+			for (size_t ci = 0; dl && ci < dl->ncrit; ci++) {
 				/* a buyer score not given yet: null, counted 0 in the partial total */
 				int open = ci < PROC_MAX_CRITERIA && lot->crit[ci].kind == CRIT_SCORED && o &&
 				    !(o->scored & (1u << ci));
-				json_array_append_new(bd, json_pack("{s:s, s:o, s:o}", "criterion", js(jc, "code"),
+				json_array_append_new(bd, json_pack("{s:s, s:o, s:o}", "criterion", dl->crit[ci].code,
 				    "score", open ? json_null() : proc_points(ev[i].crit_score[ci]),
 				    "weighted", open ? json_null() : proc_points(ev[i].weighted[ci])));
 			}
@@ -871,15 +1186,14 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 {
 	const struct procedure *pr = &p->pr;
 	int opened = pr->opened_at > 0;
-	json_t *j, *lots = json_array(), *jl;
+	json_t *j, *lots = json_array();
 	struct org *buyer = map_get(&s->orgs, pr->p.buyer_org);
-	size_t i;
 	char key[24];
 
 	j = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "id", (json_int_t)pr->id,
 	    "kind", proc_kind_name(pr->p.kind), "state", proc_state_name(pr->state),
-	    "version", pr->version, "title", js(p->doc, "title"),
-	    "description", js(p->doc, "description"), "currency", p->currency,
+	    "version", pr->version, "title", p->doc->title,
+	    "description", p->doc->description, "currency", p->currency,
 	    "buyer", buyer ? buyer->name : "?");
 	json_object_set_new(j, "enquiry_end", proto_time(pr->p.enquiry_end));
 	json_object_set_new(j, "submission_deadline", proto_time(pr->p.submission_deadline));
@@ -889,21 +1203,14 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 	json_object_set_new(j, "opened_at", opened ? proto_time(pr->opened_at) : json_null());
 	json_object_set_new(j, "decided_at", pr->decided_at ? proto_time(pr->decided_at) : json_null());
 	json_object_set_new(j, "cancel_reason", p->cancel_reason ? json_string(p->cancel_reason) : json_null());
-	if (json_object_get(p->doc, "auction"))
-		json_object_set(j, "auction", json_object_get(p->doc, "auction"));
-	json_array_foreach(json_object_get(p->doc, "lots"), i, jl) {
+	if (p->doc->has_auction)
+		json_object_set_new(j, "auction", proc_auction_json(&p->doc->auction));
+	for (size_t i = 0; i < p->doc->nlots; i++) {
 		const struct proc_lot *lot = &pr->lots[i];
-		json_t *crits = json_array(), *jc, *x;
-		size_t ci;
-		json_array_foreach(json_object_get(jl, "criteria"), ci, jc) {
-			json_t *c = json_deep_copy(jc);
-			json_object_del(c, "weight_bp");
-			json_object_set_new(c, "weight", proc_points(ji(jc, "weight_bp")));
-			json_array_append_new(crits, c);
-		}
-		x = json_pack("{s:I, s:s, s:o, s:O, s:o, s:s, s:i}", "id", (json_int_t)lot->id,
-		    "title", js(jl, "title"), "max_price", proto_money(lot->max_price, p->exp),
-		    "items", json_object_get(jl, "items"), "criteria", crits,
+		const struct proc_doc_lot *dl = &p->doc->lots[i];
+		json_t *x = json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:i}", "id", (json_int_t)lot->id,
+		    "title", dl->title, "max_price", proto_money(lot->max_price, p->exp),
+		    "items", proc_items_json(dl), "criteria", proc_criteria_json(dl),
 		    "state", proc_lot_state_name(lot->state), "offers",
 		    proc_live_offers(pr, lot->id));
 		json_object_set_new(x, "awarded_offer", lot->awarded_offer ? json_integer(lot->awarded_offer) : json_null());
@@ -917,7 +1224,7 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 		json_array_append_new(lots, x);
 	}
 	json_object_set_new(j, "lots", lots);
-	json_object_set_new(j, "documents", proc_doc_public(json_object_get(p->doc, "documents")));
+	json_object_set_new(j, "documents", proc_doc_public(p->doc));
 	json_object_set_new(j, "questions", proc_questions_public(&p->questions));
 	if (v && v->role == ROLE_SUPPLIER) {
 		json_t *mine = json_array();
@@ -1114,7 +1421,7 @@ proc_free_one(struct proc *p)
 	if (p->timer)
 		event_free(p->timer);
 	proc_free(&p->pr);
-	json_decref(p->doc);
+	proc_doc_unref(p->doc);
 	proc_questions_free(&p->questions);
 	json_decref(p->extras);
 	free(p->cancel_reason);
@@ -1186,7 +1493,7 @@ proc_after(struct server *s, struct proc *p, enum proc_state before, int64_t at)
 	if (before < PROC_TENDERING && now >= PROC_TENDERING && now != PROC_CANCELLED)
 		proc_log(s, p, "tendering", p->pr.p.enquiry_end, NULL, NULL, 0, 0, 0, NULL);
 	if (before < PROC_OPENED && p->pr.opened_at && now != PROC_CANCELLED) {
-		json_t *rec = json_object(), *jl, *d;
+		json_t *rec = json_object(), *d;
 		size_t i;
 		p->notify |= PROC_N_OPENED;
 		if (p->pr.p.kind == PROC_TENDER_AUCTION) {
@@ -1198,7 +1505,7 @@ proc_after(struct server *s, struct proc *p, enum proc_state before, int64_t at)
 					p->lot_auction[li] = b->a.id;
 			}
 		}
-		json_array_foreach(json_object_get(p->doc, "lots"), i, jl)
+		for (i = 0; i < p->doc->nlots; i++)
 			json_object_set_new(rec, I64(key, p->pr.lots[i].id), proc_opening(s, p, (int)i, NULL));
 		d = json_pack("{s:o}", "opening", rec);
 		proc_log(s, p, "opened", p->pr.opened_at, NULL, NULL, 0, 0, 0, d);
@@ -1274,18 +1581,15 @@ proc_refuse(const struct proc *p, enum proc_change_kind kind, enum proc_err e, i
 
 /* Values of stated criteria, by code, into the engine's array. */
 static int
-proc_values(json_t *jlot, json_t *vals, int64_t *out)
+proc_values(const struct proc_doc_lot *dl, json_t *vals, int64_t *out)
 {
-	json_t *jc;
-	size_t ci;
-
 	for (int i = 0; i < PROC_MAX_CRITERIA; i++)
 		out[i] = INT64_MIN;
-	json_array_foreach(json_object_get(jlot, "criteria"), ci, jc) {
+	for (size_t ci = 0; ci < dl->ncrit && ci < PROC_MAX_CRITERIA; ci++) {
 		json_t *v;
-		if (strcmp(js(jc, "kind"), "stated") != 0)
+		if (dl->crit[ci].kind != CRIT_STATED)
 			continue;
-		v = json_object_get(vals, js(jc, "code"));
+		v = json_object_get(vals, dl->crit[ci].code);
 		if (!json_is_integer(v))
 			return -1;
 		out[ci] = json_integer_value(v);
@@ -1296,7 +1600,8 @@ proc_values(json_t *jlot, json_t *vals, int64_t *out)
 /* Whether every score of a bid.score fits: a scored criterion of the offer's lot, an
  * integer within 0..max (PROC_OK or PROC_E_SCORE). The state is the engine's to check. */
 static enum proc_err
-proc_scores_check(const struct proc *p, const struct proc_offer *o, json_t *jlot, json_t *scores)
+proc_scores_check(const struct proc *p, const struct proc_offer *o,
+    const struct proc_doc_lot *dl, json_t *scores)
 {
 	int li = proc_lot_index(p, o->lot_id);
 	const struct proc_lot *l = li >= 0 ? &p->pr.lots[li] : NULL;
@@ -1304,7 +1609,7 @@ proc_scores_check(const struct proc *p, const struct proc_offer *o, json_t *jlot
 	json_t *v;
 
 	json_object_foreach(scores, k, v) {
-		int ci = proc_crit_index(jlot, k);
+		int ci = proc_crit_index(dl, k);
 		if (l == NULL || ci < 1 || ci >= l->ncrit || l->crit[ci].kind != CRIT_SCORED ||
 		    !json_is_integer(v) || json_integer_value(v) < 0 ||
 		    json_integer_value(v) > l->crit[ci].max)
@@ -1327,32 +1632,6 @@ proc_restore_finish(struct server *s)
 		if (p && (li = proc_lot_index(p, b->lot_id)) >= 0)
 			p->lot_auction[li] = b->a.id;
 	}
-}
-
-/*
- * The document after an amendment. The log row of an amendment holds what it
- * changes, never what came before: "document" (the fields it restates: title,
- * deadlines, lots, auction settings) and "documents" (the documents it adds,
- * with their contents). The documents of earlier versions are shared with the
- * current document, not copied; the added ones are numbered after them (their
- * ids are written into the row, the same on replay), so an amendment costs
- * storage, memory and replay time in proportion to its own size.
- */
-static json_t *
-proc_amended_doc(json_t *cur, json_t *fields, json_t *added)
-{
-	json_t *full = json_copy(fields), *docs = json_copy(json_object_get(cur, "documents")), *x;
-	size_t i;
-
-	if (docs == NULL)
-		docs = json_array();
-	json_object_del(full, "documents");
-	json_array_foreach(added, i, x) {
-		json_object_set_new(x, "id", json_integer((json_int_t)json_array_size(docs) + 1));
-		json_array_append(docs, x);
-	}
-	json_object_set_new(full, "documents", docs);
-	return full;
 }
 
 /*
@@ -1397,8 +1676,9 @@ proc_apply_created(struct proc_change *ch)
 	struct server *s = ch->s;
 	struct proc_params pp;
 	struct proc_lot lots[PROC_MAX_LOTS];
-	json_t *d = ch->d, *doc = json_object_get(d, "document");
+	json_t *d = ch->d;
 	int64_t pid = ji(d, "procurement");
+	struct proc_doc *doc;
 	struct proc *p;
 	int nl;
 
@@ -1406,13 +1686,17 @@ proc_apply_created(struct proc_change *ch)
 		return proc_limit(ch->code, ch->message, "max_open_procedures_per_buyer",
 		    s->cfg.max_open_procedures_per_buyer, "this buyer organization has as many "
 		    "procurements open (draft to evaluation) as allowed; complete or cancel one first");
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	if ((doc = proc_doc_load_created(json_object_get(d, "document"))) == NULL)
 		return proc_change_refuse(ch, "internal", "out of memory");
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		proc_doc_unref(doc);
+		return proc_change_refuse(ch, "internal", "out of memory");
+	}
 	p->srv = s;
 	p->buyer_participant = ji(d, "buyer_participant");
-	snprintf(p->currency, sizeof(p->currency), "%s", js(doc, "currency"));
-	p->exp = (int)ji(doc, "exp");
-	p->doc = json_incref(doc);
+	memcpy(p->currency, doc->currency, sizeof(p->currency));
+	p->exp = doc->exp;
+	p->doc = doc;
 	p->extras = json_object();
 	txn_obj_init(&p->tx, &proc_txn);
 	proc_from_doc(doc, ji(d, "buyer_org"), &pp, lots, &nl);
@@ -1474,10 +1758,10 @@ proc_apply_amended(struct proc_change *ch)
 	struct proc *p = ch->p;
 	struct proc_params pp;
 	struct proc_lot lots[PROC_MAX_LOTS];
-	json_t *d = ch->d, *doc = json_object_get(d, "document");
+	json_t *d = ch->d;
+	struct proc_doc *doc;
 	int nl;
-	size_t have = json_array_size(json_object_get(p->doc, "documents"));
-	size_t adds = json_array_size(json_object_get(d, "documents"));
+	size_t have = p->doc->nfiles, adds = json_array_size(json_object_get(d, "documents"));
 
 	/* checked when the request came, and again here: amendments queued before
 	 * this one may have added documents since */
@@ -1489,14 +1773,19 @@ proc_apply_amended(struct proc_change *ch)
 		return proc_limit(ch->code, ch->message, "max_documents_per_procedure",
 		    s->cfg.max_documents_per_procedure, what);
 	}
+	doc = proc_doc_amended(p->doc, json_object_get(d, "document"),
+	    json_object_get(d, "documents"));
+	if (doc == NULL)
+		return proc_change_refuse(ch, "internal", "out of memory");
 	proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
 	ch->e = proc_amend(&p->pr, &pp, lots, nl, ch->at);
 	if (ch->e == PROC_OK) {
-		json_t *full = proc_amended_doc(p->doc, doc, json_object_get(d, "documents"));
-		json_decref(p->doc);
-		p->doc = full;
+		proc_doc_unref(p->doc);
+		p->doc = doc;
 		json_object_set_new(d, "version", json_integer(p->pr.version));
 		p->notify |= PROC_N_AMENDED;
+	} else {
+		proc_doc_unref(doc);
 	}
 	return PROC_CHANGE_NEXT;
 }
@@ -1562,15 +1851,16 @@ proc_apply_offer_submitted(struct proc_change *ch)
 	struct server *s = ch->s;
 	struct proc *p = ch->p;
 	const struct participant *who = ch->who;
-	json_t *d = ch->d, *jlot = proc_doc_lot(p->doc, ji(d, "lot")), *x;
+	json_t *d = ch->d, *x;
+	const struct proc_doc_lot *dl = proc_doc_lot(p->doc, ji(d, "lot"));
 	int64_t values[PROC_MAX_CRITERIA];
 	struct proc_offer *o = NULL, *prev;
 	char key[24];
 	int live;
 
-	if (jlot == NULL)
+	if (dl == NULL)
 		return proc_change_refuse(ch, "not_found", "no such lot");
-	if (proc_values(jlot, json_object_get(d, "values"), values) < 0)
+	if (proc_values(dl, json_object_get(d, "values"), values) < 0)
 		return proc_change_refuse(ch, "bad_value",
 		    "every stated criterion needs an integer value, by criterion code");
 	ch->lot = ji(d, "lot");
@@ -1637,7 +1927,8 @@ proc_apply_scored(struct proc_change *ch)
 	struct server *s = ch->s;
 	struct proc *p = ch->p;
 	struct proc_offer *o = proc_offer_by_id(&p->pr, ji(ch->d, "offer"));
-	json_t *jlot = o ? proc_doc_lot(p->doc, o->lot_id) : NULL, *v, *x;
+	const struct proc_doc_lot *dl = o ? proc_doc_lot(p->doc, o->lot_id) : NULL;
+	json_t *v, *x;
 	const char *k;
 	char key[24];
 
@@ -1649,11 +1940,11 @@ proc_apply_scored(struct proc_change *ch)
 		    s->cfg.max_scorings_per_offer, "this offer has been scored as many times as "
 		    "allowed");
 	/* every score is checked before any is given: a refusal changes nothing */
-	ch->e = proc_scores_check(p, o, jlot, json_object_get(ch->d, "scores"));
+	ch->e = proc_scores_check(p, o, dl, json_object_get(ch->d, "scores"));
 	json_object_foreach(json_object_get(ch->d, "scores"), k, v) {
 		if (ch->e != PROC_OK)
 			break;
-		ch->e = proc_score(&p->pr, o->id, proc_crit_index(jlot, k), json_integer_value(v), ch->at);
+		ch->e = proc_score(&p->pr, o->id, proc_crit_index(dl, k), json_integer_value(v), ch->at);
 	}
 	if (ch->e == PROC_OK && x != NULL)
 		json_object_set_new(x, "scorings", json_integer(ji(x, "scorings") + 1));
@@ -2032,7 +2323,7 @@ proc_op_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 		struct org *buyer = map_get(&s->orgs, p->pr.p.buyer_org);
 		json_t *x = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i}", "id", (json_int_t)p->pr.id,
 		    "kind", proc_kind_name(p->pr.p.kind), "state", proc_state_name(p->pr.state),
-		    "title", js(p->doc, "title"), "buyer", buyer ? buyer->name : "?",
+		    "title", p->doc->title, "buyer", buyer ? buyer->name : "?",
 		    "lots", p->pr.nlots, "version", p->pr.version);
 		json_object_set_new(x, "submission_deadline", proto_time(p->pr.p.submission_deadline));
 		json_object_set_new(x, "opening_at", proto_time(p->pr.p.opening_at));
@@ -2077,18 +2368,17 @@ proc_op_document_get(struct server *s, struct conn *c, json_t *id, json_t *req,
     const struct optab_op *op)
 {
 	struct proc *p = proc_arg(s, c, id, req);
-	json_t *d, *r;
+	json_t *r;
 	int64_t did;
 
 	if (p == NULL || proto_get_int(c, req, "document", 1, &did) != 0)
 		return;
-	d = json_array_get(json_object_get(p->doc, "documents"), (size_t)did - 1);
-	if (did < 1 || d == NULL) {
+	if (did < 1 || (size_t)did > p->doc->nfiles) {
 		proc_err(c, id, "not_found", "no such document", "document");
 		return;
 	}
 	r = proto_ok(id);
-	json_object_set(r, "document", d);
+	json_object_set_new(r, "document", proc_file_json(p->doc->files[did - 1], 1));
 	conn_send(c, r);
 }
 
@@ -2354,7 +2644,8 @@ proc_mark(struct server *s, struct txn_obj *o)
 		proc_free(&p->mark);
 		return -1;
 	}
-	p->mark_doc = json_incref(p->doc);  /* never changed in place: replaced whole */
+	p->mark_doc = p->doc;  /* never changed in place: replaced whole */
+	p->doc->refs++;
 	p->mark_extras = json_deep_copy(p->extras);
 	p->mark_cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
 	return 0;
@@ -2365,11 +2656,12 @@ static void
 proc_unmark(struct proc *p)
 {
 	proc_free(&p->mark);
-	json_decref(p->mark_doc);
+	proc_doc_unref(p->mark_doc);
 	proc_questions_free(&p->mark_questions);
 	json_decref(p->mark_extras);
 	free(p->mark_cancel);
-	p->mark_doc = p->mark_extras = NULL;
+	p->mark_doc = NULL;
+	p->mark_extras = NULL;
 	p->mark_cancel = NULL;
 }
 
@@ -2405,7 +2697,7 @@ proc_rollback(struct server *s, struct txn_obj *o)
 	proc_free(&p->pr);
 	p->pr = p->mark;
 	memset(&p->mark, 0, sizeof(p->mark));
-	json_decref(p->doc);
+	proc_doc_unref(p->doc);
 	proc_questions_free(&p->questions);
 	json_decref(p->extras);
 	p->doc = p->mark_doc;
@@ -2414,7 +2706,8 @@ proc_rollback(struct server *s, struct txn_obj *o)
 	p->extras = p->mark_extras;
 	free(p->cancel_reason);
 	p->cancel_reason = p->mark_cancel;
-	p->mark_doc = p->mark_extras = NULL;
+	p->mark_doc = NULL;
+	p->mark_extras = NULL;
 	p->mark_cancel = NULL;
 	p->notify = 0;
 	p->tick_queued = 0;

@@ -97,6 +97,65 @@ struct book {
 };
 
 /* A procurement procedure: the engine state plus its published document. */
+/*
+ * A procurement document, typed: what procurement.create states and each
+ * amendment restates (amounts in minor units, times in ms, weights in basis
+ * points). proc.c loads it from a change's detail (the log's JSON form, live
+ * and in replay alike) and renders it to JSON for views only. A document is
+ * never changed once loaded: an amendment makes a new one, sharing the
+ * attached files of the versions before.
+ */
+struct proc_doc_item {
+	char *description, *quantity, *unit;  /* quantity: a decimal string */
+	char *classification;      /* NULL: none */
+};
+
+struct proc_doc_criterion {
+	char *code, *name;
+	enum proc_crit_kind kind;
+	int64_t weight_bp;
+	int64_t min, max;          /* stated: bounds; scored: 0 and the top score */
+	int higher_better;         /* stated */
+	char *unit;                /* stated; NULL: none */
+};
+
+struct proc_doc_lot {
+	int64_t id, max_price;
+	char *title;
+	struct proc_doc_item *items;
+	size_t nitems;
+	struct proc_doc_criterion *crit;
+	size_t ncrit;
+};
+
+/* An attached file (its content base64, NULL when only described). */
+struct proc_doc_file {
+	int refs;                  /* documents listing it */
+	int64_t id, size;
+	char *name, *media_type, *sha256, *content;
+};
+
+/* A tender_auction's auction settings (steps as "0.5%" or an amount; seconds). */
+struct proc_doc_auction {
+	char *step_min, *step_max;
+	int64_t duration, extension_window, extension, delay;
+};
+
+struct proc_doc {
+	int refs;                  /* the procedure and a batch's mark */
+	char *title, *description;
+	enum proc_kind kind;
+	char currency[4];
+	int exp;
+	int64_t enquiry_end, submission_deadline, opening_at, min_bids;
+	struct proc_doc_lot *lots;
+	size_t nlots;
+	struct proc_doc_file **files;
+	size_t nfiles;
+	int has_auction;           /* tender_auction */
+	struct proc_doc_auction auction;
+};
+
 /* A question of a procedure's enquiry period; its number is its index + 1. */
 struct proc_question {
 	char *text;
@@ -118,7 +177,7 @@ struct proc {
 	int64_t buyer_participant;
 	char currency[4];
 	int exp;
-	json_t *doc;               /* current document (lots, items, criteria, documents...) */
+	struct proc_doc *doc;      /* current document */
 	struct proc_questions questions;
 	json_t *extras;            /* offer id -> {delivery_days, validity_days, comment, values} */
 	char *cancel_reason;
@@ -129,7 +188,8 @@ struct proc {
 	/* the write path's bookkeeping (txn.h) */
 	struct txn_obj tx;
 	struct procedure mark;
-	json_t *mark_doc, *mark_extras;
+	struct proc_doc *mark_doc;
+	json_t *mark_extras;
 	struct proc_questions mark_questions;  /* a copy of `questions` */
 	char *mark_cancel;
 	unsigned notify;           /* PROC_N_* to broadcast after commit */

@@ -1,13 +1,16 @@
-"""Questions and answers when the batch that records them fails: nothing of it stays (the
-question is not listed, its number is given again, the answer is not shown), and what was
-committed comes back after a restart."""
+"""Changes of a procedure whose batch fails leave nothing behind: a question is not listed
+and its number is given again, an answer is not shown, an amendment changes neither the
+document nor its attached files (the next one numbers its files as if it never was); what
+was committed comes back after a restart."""
+import base64
+
 import procutil as pu
 from procutil import get
 
 FAIL_SQL = """
 CREATE FUNCTION test_fail_boom() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.detail->>'text' = 'boom' THEN
+    IF NEW.detail->>'text' = 'boom' OR NEW.detail->>'reason' = 'boom' THEN
         RAISE EXCEPTION 'test: refused';
     END IF;
     RETURN NEW;
@@ -26,9 +29,15 @@ def test_failed_batches_leave_no_question_or_answer(env, tenderd_factory, unique
     server = tenderd_factory()
     buyer = server.connect("buyer")
     supplier = server.connect("supplier1")
-    p = pu.create(buyer, "rfq", "Questions rolled back " + unique, enquiry=60000,
-                  deadline=70000, opening=70000)
+    spec = {"name": "spec.txt", "media_type": "text/plain",
+            "content": base64.b64encode(b"spec").decode()}
+    p = pu.create(buyer, "rfq", "Rolled back " + unique, enquiry=60000,
+                  deadline=70000, opening=70000, documents=[spec])
     pid = p["id"]
+    amend = {k: p[k] for k in ("title", "enquiry_end", "submission_deadline", "opening_at",
+                               "min_bids")}
+    amend["lots"] = [pu.lot()]
+    amend["documents"] = [dict(spec, name="addendum.txt")]
     assert supplier.ok("question.ask", procurement=pid, text="first")["question"] == 1
     env.psql(FAIL_SQL, user="postgres")
     try:
@@ -38,17 +47,32 @@ def test_failed_batches_leave_no_question_or_answer(env, tenderd_factory, unique
         e = buyer.error("question.answer", procurement=pid, question=1, text="boom")
         assert e["code"] == "internal", e
         assert questions(buyer, pid) == [(1, "first", None, False)]
+        e = buyer.error("procurement.amend", procurement=pid, reason="boom",
+                        description="changed", **amend)
+        assert e["code"] == "internal", e
+        v = get(buyer, pid)
+        assert (v["version"], v["description"]) == (1, p["description"]), v
+        assert [d["name"] for d in v["documents"]] == ["spec.txt"], v
     finally:
         env.psql("DROP TRIGGER test_fail_boom ON procurement_log; "
                  "DROP FUNCTION test_fail_boom()", user="postgres")
     assert supplier.ok("question.ask", procurement=pid, text="second")["question"] == 2
     buyer.ok("question.answer", procurement=pid, question=1, text="an answer")
+    v = buyer.ok("procurement.amend", procurement=pid, reason="addendum", description="new",
+                 **amend)["procurement"]
+    assert [(d["id"], d["name"]) for d in v["documents"]] == [
+        (1, "spec.txt"), (2, "addendum.txt")], v
+    assert supplier.ok("document.get", procurement=pid, document=2)["document"]["content"] == \
+        spec["content"]
     want = [(1, "first", "an answer", True), (2, "second", None, False)]
     assert questions(supplier, pid) == want
-    before = get(buyer, pid)["questions"]
+    before = get(buyer, pid)
+    before.pop("server_time")
     server.close_clients()
     server.stop()
     server.start()
     buyer = server.connect("buyer")
-    assert get(buyer, pid)["questions"] == before
+    after = get(buyer, pid)
+    after.pop("server_time")
+    assert after == before
     buyer.ok("procurement.cancel", procurement=pid, reason="test over")
