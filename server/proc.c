@@ -474,10 +474,39 @@ proc_doc_load_created(json_t *jd)
  * deadlines, lots, auction settings) and "documents" (the documents it adds,
  * with their contents). The files of earlier versions are shared with the
  * current document, not copied; the added ones are numbered after them (their
- * ids are written into the row, the same on replay), so an amendment costs
- * storage, memory and replay time in proportion to its own size. NULL when out
- * of memory.
+ * ids are written into the row's `added`, the same on replay), so an amendment
+ * costs storage, memory and replay time in proportion to its own size.
+ *
+ * `doc` is the amendment's document whose files are the added ones; it is
+ * returned whole, or freed and NULL when out of memory.
  */
+static struct proc_doc *
+proc_doc_amended_typed(const struct proc_doc *cur, struct proc_doc *doc, json_t *added)
+{
+	size_t n = cur->nfiles + doc->nfiles;
+	struct proc_doc_file **v = malloc((n + 1) * sizeof(*v));
+
+	if (v == NULL) {
+		proc_doc_unref(doc);
+		return NULL;
+	}
+	for (size_t i = 0; i < cur->nfiles; i++) {
+		v[i] = cur->files[i];
+		v[i]->refs++;
+	}
+	for (size_t i = 0; i < doc->nfiles; i++) {
+		struct proc_doc_file *f = v[cur->nfiles + i] = doc->files[i];
+		f->id = (int64_t)(cur->nfiles + i + 1);
+		json_object_set_new(json_array_get(added, i), "id", json_integer(f->id));
+	}
+	free(doc->files);
+	doc->files = v;
+	doc->nfiles = n;
+	return doc;
+}
+
+/* The document after an amendment, from its log row's "document" and "documents"
+ * (see proc_doc_amended_typed). NULL when out of memory. */
 static struct proc_doc *
 proc_doc_amended(const struct proc_doc *cur, json_t *fields, json_t *added)
 {
@@ -485,24 +514,15 @@ proc_doc_amended(const struct proc_doc *cur, json_t *fields, json_t *added)
 	json_t *x;
 	size_t i;
 
-	for (i = 0; doc && i < cur->nfiles; i++) {
-		cur->files[i]->refs++;
-		if (proc_doc_add_file(doc, cur->files[i]) < 0) {
-			proc_doc_unref(doc);
-			doc = NULL;
-		}
-	}
 	json_array_foreach(added, i, x) {
-		int64_t id = doc ? (int64_t)doc->nfiles + 1 : 0;
 		if (doc == NULL)
-			break;
-		json_object_set_new(x, "id", json_integer(id));
-		if (proc_doc_add_file(doc, proc_doc_load_file(x, id)) < 0) {
+			return NULL;
+		if (proc_doc_add_file(doc, proc_doc_load_file(x, 0)) < 0) {
 			proc_doc_unref(doc);
 			doc = NULL;
 		}
 	}
-	return doc;
+	return doc ? proc_doc_amended_typed(cur, doc, added) : NULL;
 }
 
 /* Fill engine params and lots from a document. */
@@ -613,65 +633,76 @@ proc_lot_title(struct conn *c, json_t *id, const char *t)
 	return 0;
 }
 
-/* Parse one criterion; `ci` is its index in the lot. */
-static json_t *
-proc_parse_criterion(struct conn *c, json_t *id, json_t *jc, int ci)
+/* Set when a copy made while parsing a request ran out of memory (see proc_parse_doc). */
+static int proc_parse_oom;
+
+/* A copy of a request's string (NULL: none); out of memory sets proc_parse_oom. */
+static char *
+proc_sdup(const char *t)
+{
+	char *c = t ? strdup(t) : NULL;
+
+	if (t && c == NULL)
+		proc_parse_oom = 1;
+	return c;
+}
+
+/* Parse one criterion into *out; `ci` is its index in the lot. -1 after an error reply. */
+static int
+proc_parse_criterion(struct conn *c, json_t *id, json_t *jc, int ci, struct proc_doc_criterion *out)
 {
 	const char *code = js(jc, "code"), *name = js(jc, "name"), *kind = js(jc, "kind");
 	const char *w = js(jc, "weight"), *better = js(jc, "better");
 	enum proc_crit_kind k;
 	int64_t bp;
-	json_t *out;
 
 	if (!json_is_object(jc) || kind == NULL || proc_crit_kind_parse(kind, &k) < 0) {
 		proc_err(c, id, "bad_field", "each criterion needs a kind: price, stated or scored",
 		    "criteria");
-		return NULL;
+		return -1;
 	}
 	if ((ci == 0) != (k == CRIT_PRICE)) {
 		proc_err(c, id, "bad_field", "the first criterion, and only it, is the price", "criteria");
-		return NULL;
+		return -1;
 	}
 	if (w == NULL || proc_parse_weight(w, &bp) < 0) {
 		proc_err(c, id, "bad_field", "each criterion needs a weight in percent, as a string "
 		    "(\"60\", \"12.5\")", "criteria");
-		return NULL;
+		return -1;
 	}
 	if (k != CRIT_PRICE && (code == NULL || strlen(code) == 0 ||
 	    text_len(code, strlen(code)) > 40)) {
 		proc_err(c, id, "bad_field", "non-price criteria need a code (1-40 chars)", "criteria");
-		return NULL;
+		return -1;
 	}
-	out = json_pack("{s:s, s:s, s:s, s:I}", "code", k == CRIT_PRICE ? "price" : code,
-	    "name", name ? name : (k == CRIT_PRICE ? "Price" : code), "kind", kind,
-	    "weight_bp", (json_int_t)bp);
+	out->kind = k;
+	out->weight_bp = bp;
+	out->code = proc_sdup(k == CRIT_PRICE ? "price" : code);
+	out->name = proc_sdup(name ? name : (k == CRIT_PRICE ? "Price" : code));
 	if (k == CRIT_STATED) {
 		json_t *mn = json_object_get(jc, "min"), *mx = json_object_get(jc, "max");
 		if (!json_is_integer(mn) || !json_is_integer(mx) ||
 		    json_integer_value(mn) >= json_integer_value(mx) ||
 		    (better && strcmp(better, "higher") && strcmp(better, "lower")) || better == NULL) {
-			json_decref(out);
 			proc_err(c, id, "bad_field", "a stated criterion needs integer min < max and better: "
 			    "higher or lower", "criteria");
-			return NULL;
+			return -1;
 		}
-		json_object_set(out, "min", mn);
-		json_object_set(out, "max", mx);
-		json_object_set_new(out, "better", json_string(better));
-		if (js(jc, "unit"))
-			json_object_set_new(out, "unit", json_string(js(jc, "unit")));
+		out->min = json_integer_value(mn);
+		out->max = json_integer_value(mx);
+		out->higher_better = strcmp(better, "higher") == 0;
+		out->unit = proc_sdup(js(jc, "unit"));
 	} else if (k == CRIT_SCORED) {
 		json_t *mx = json_object_get(jc, "max");
 		if (!json_is_integer(mx) || json_integer_value(mx) < 1 || json_integer_value(mx) > 1000) {
-			json_decref(out);
 			proc_err(c, id, "bad_field", "a scored criterion needs an integer max (1-1000)",
 			    "criteria");
-			return NULL;
+			return -1;
 		}
-		json_object_set_new(out, "min", json_integer(0));
-		json_object_set(out, "max", mx);
+		out->min = 0;
+		out->max = json_integer_value(mx);
 	}
-	return out;
+	return 0;
 }
 
 /* Base64 decode with OpenSSL; returns the length or -1. */
@@ -693,228 +724,258 @@ proc_b64_decode(const char *in, unsigned char *out, size_t cap)
 	return n - pad;
 }
 
-/* Parse documents: name, media_type, and content (base64) or size + sha256. */
-static json_t *
-proc_parse_documents(struct server *s, struct conn *c, json_t *id, json_t *jdocs, int first_id)
+/* A document's content (base64) into f: its size and SHA-256, checked against the
+ * stated one when given; `buf` (cap max + 3) is scratch. -1 after an error reply. */
+static int
+proc_parse_content(struct server *s, struct conn *c, json_t *id, const char *content,
+    const char *sha, unsigned char *buf, struct proc_doc_file *f)
 {
-	json_t *out = json_array(), *jd;
-	size_t i, max = (size_t)s->cfg.max_document;
+	size_t max = (size_t)s->cfg.max_document;
+	unsigned char md[32];
+	char hex[65], msg[128];
+	int n;
+
+	if ((n = proc_b64_decode(content, buf, max + 3)) < 0 || (size_t)n > max) {
+		snprintf(msg, sizeof(msg), "document content must be base64 of at most %zu "
+		    "bytes (max_document)", max);
+		proc_err(c, id, "bad_field", msg, "documents");
+		return -1;
+	}
+	EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL);
+	for (int b = 0; b < 32; b++)
+		snprintf(hex + 2 * b, 3, "%02x", md[b]);
+	if (sha && strcmp(sha, hex) != 0) {
+		proc_err(c, id, "bad_field", "document content does not match its sha256",
+		    "documents");
+		return -1;
+	}
+	f->size = n;
+	f->sha256 = proc_sdup(hex);
+	f->content = proc_sdup(content);
+	return 0;
+}
+
+/* One document of a request (name, media_type, and content or size + sha256) into f;
+ * `buf` is scratch for the content (allocated on first use). -1 after an error reply. */
+static int
+proc_parse_file(struct server *s, struct conn *c, json_t *id, json_t *jd, unsigned char **buf,
+    struct proc_doc_file *f)
+{
+	const char *name = js(jd, "name"), *mt = js(jd, "media_type"), *content = js(jd, "content");
+	const char *sha = js(jd, "sha256");
+	json_t *sz = json_object_get(jd, "size");
+
+	if (name == NULL || mt == NULL || text_len(name, strlen(name)) > 200 || strlen(mt) > 100) {
+		proc_err(c, id, "bad_field", "a document needs a name and a media_type", "documents");
+		return -1;
+	}
+	f->name = proc_sdup(name);
+	f->media_type = proc_sdup(mt);
+	if (content) {
+		if (*buf == NULL && (*buf = malloc((size_t)s->cfg.max_document + 3)) == NULL) {
+			proc_err(c, id, "internal", "out of memory", NULL);
+			return -1;
+		}
+		return proc_parse_content(s, c, id, content, sha, *buf, f);
+	}
+	if (sha == NULL || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64 ||
+	    !json_is_integer(sz) || json_integer_value(sz) < 0) {
+		proc_err(c, id, "bad_field", "a document without content needs size and a "
+		    "lower-case hex sha256", "documents");
+		return -1;
+	}
+	f->size = json_integer_value(sz);
+	f->sha256 = proc_sdup(sha);
+	return 0;
+}
+
+/* The request's documents into doc's files, numbered from first_id. -1 after an
+ * error reply. */
+static int
+proc_parse_documents(struct server *s, struct conn *c, json_t *id, json_t *jdocs, int first_id,
+    struct proc_doc *doc)
+{
 	unsigned char *buf = NULL;
+	json_t *jd;
+	size_t i;
 	char msg[128];
+	int rc = 0;
 
 	if (jdocs == NULL)
-		return out;
+		return 0;
 	if (!json_is_array(jdocs) || json_array_size(jdocs) > PROC_MAX_DOCS) {
 		proc_err(c, id, "bad_field", "documents must be an array of at most 20", "documents");
-		goto fail;
+		return -1;
 	}
 	if ((long)(first_id - 1 + json_array_size(jdocs)) > s->cfg.max_documents_per_procedure) {
 		snprintf(msg, sizeof(msg), "max_documents_per_procedure (%ld) reached: the procurement "
 		    "has %d documents and this adds %zu", s->cfg.max_documents_per_procedure, first_id - 1,
 		    json_array_size(jdocs));
 		proc_err(c, id, "limit_exceeded", msg, "documents");
-		goto fail;
+		return -1;
 	}
 	json_array_foreach(jdocs, i, jd) {
-		const char *name = js(jd, "name"), *mt = js(jd, "media_type"), *content = js(jd, "content");
-		const char *sha = js(jd, "sha256");
-		unsigned char md[32];
-		char hex[65];
-		json_t *d;
-		int n;
-
-		if (name == NULL || mt == NULL || text_len(name, strlen(name)) > 200 ||
-		    strlen(mt) > 100) {
-			proc_err(c, id, "bad_field", "a document needs a name and a media_type", "documents");
-			goto fail;
+		struct proc_doc_file *f = calloc(1, sizeof(*f));
+		if (f)
+			f->refs = 1, f->id = first_id + (int64_t)i;
+		if (proc_doc_add_file(doc, f) < 0) {
+			proc_err(c, id, "internal", "out of memory", NULL);
+			rc = -1;
+			break;
 		}
-		d = json_pack("{s:i, s:s, s:s}", "id", first_id + (int)i, "name", name, "media_type", mt);
-		if (content) {
-			if (buf == NULL && (buf = malloc(max + 3)) == NULL) {
-				json_decref(d);
-				proc_err(c, id, "internal", "out of memory", NULL);
-				goto fail;
-			}
-			if ((n = proc_b64_decode(content, buf, max + 3)) < 0 || (size_t)n > max) {
-				json_decref(d);
-				snprintf(msg, sizeof(msg), "document content must be base64 of at most %zu "
-				    "bytes (max_document)", max);
-				proc_err(c, id, "bad_field", msg, "documents");
-				goto fail;
-			}
-			EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL);
-			for (int b = 0; b < 32; b++)
-				snprintf(hex + 2 * b, 3, "%02x", md[b]);
-			if (sha && strcmp(sha, hex) != 0) {
-				json_decref(d);
-				proc_err(c, id, "bad_field", "document content does not match its sha256",
-				    "documents");
-				goto fail;
-			}
-			json_object_set_new(d, "size", json_integer(n));
-			json_object_set_new(d, "sha256", json_string(hex));
-			json_object_set_new(d, "content", json_string(content));
-		} else {
-			json_t *sz = json_object_get(jd, "size");
-			if (sha == NULL || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64 ||
-			    !json_is_integer(sz) || json_integer_value(sz) < 0) {
-				json_decref(d);
-				proc_err(c, id, "bad_field", "a document without content needs size and a "
-				    "lower-case hex sha256", "documents");
-				goto fail;
-			}
-			json_object_set(d, "size", sz);
-			json_object_set_new(d, "sha256", json_string(sha));
-			json_object_set_new(d, "content", json_null());
-		}
-		json_array_append_new(out, d);
+		if ((rc = proc_parse_file(s, c, id, jd, &buf, f)) < 0)
+			break;
 	}
 	free(buf);
-	return out;
-fail:
-	free(buf);
-	json_decref(out);
-	return NULL;
+	return rc;
 }
 
 /* The header of a procurement document (title, description, kind, currency,
- * deadlines, min_bids) as a new document with an empty "lots" array; the kind
- * and the currency's exponent into *k and *exp. NULL after an error reply. */
-static json_t *
+ * deadlines, min_bids) into doc. -1 after an error reply. */
+static int
 proc_parse_header(struct conn *c, json_t *id, json_t *req, const struct proc_doc *prev,
-    enum proc_kind *k, int *exp)
+    struct proc_doc *doc)
 {
 	const char *title, *descr = NULL, *kind, *currency;
-	int64_t enq, dead, open, minb = 1;
-	json_t *doc;
+	int64_t minb = 1;
 
 	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
 	    proto_get_str(c, req, "description", 0, 20000, &descr) < 0)
-		return NULL;
+		return -1;
 	if (prev) {
 		kind = proc_kind_name(prev->kind);
 		currency = prev->currency;
 	} else {
 		if (proto_get_str(c, req, "kind", 1, 20, &kind) != 0 ||
 		    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
-			return NULL;
+			return -1;
 	}
-	if (proc_kind_parse(kind, k) < 0) {
+	if (proc_kind_parse(kind, &doc->kind) < 0) {
 		proc_err(c, id, "bad_field", "kind must be rfq, tender or tender_auction", "kind");
-		return NULL;
+		return -1;
 	}
-	if ((*exp = money_exponent(currency)) < 0) {
+	if ((doc->exp = money_exponent(currency)) < 0) {
 		proc_err(c, id, "bad_field", "currency must be an ISO 4217 code", "currency");
-		return NULL;
+		return -1;
 	}
-	if (proc_time_field(c, id, req, "enquiry_end", &enq) < 0 ||
-	    proc_time_field(c, id, req, "submission_deadline", &dead) < 0 ||
-	    proc_time_field(c, id, req, "opening_at", &open) < 0 ||
+	if (proc_time_field(c, id, req, "enquiry_end", &doc->enquiry_end) < 0 ||
+	    proc_time_field(c, id, req, "submission_deadline", &doc->submission_deadline) < 0 ||
+	    proc_time_field(c, id, req, "opening_at", &doc->opening_at) < 0 ||
 	    proto_get_int(c, req, "min_bids", 0, &minb) < 0)
-		return NULL;
-	doc = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "title", title,
-	    "description", descr ? descr : "", "kind", kind, "exp", *exp, "currency", currency,
-	    "enquiry_end", (json_int_t)enq, "submission_deadline", (json_int_t)dead,
-	    "opening_at", (json_int_t)open, "min_bids", (json_int_t)minb);
-	json_object_set_new(doc, "lots", json_array());
-	return doc;
+		return -1;
+	doc->min_bids = minb;
+	doc->title = proc_sdup(title);
+	doc->description = proc_sdup(descr ? descr : "");
+	snprintf(doc->currency, sizeof(doc->currency), "%s", currency);
+	return 0;
 }
 
-/* A lot's items into `items`. -1 after an error reply. */
+/* A lot's items into l. -1 after an error reply. */
 static int
-proc_parse_items(struct conn *c, json_t *id, json_t *jl, json_t *items)
+proc_parse_items(struct conn *c, json_t *id, json_t *jl, struct proc_doc_lot *l)
 {
-	json_t *ji_;
+	json_t *items = json_object_get(jl, "items"), *x;
 	size_t j;
 
-	if (!json_is_array(json_object_get(jl, "items")) ||
-	    json_array_size(json_object_get(jl, "items")) > PROC_MAX_ITEMS) {
+	if (!json_is_array(items) || json_array_size(items) > PROC_MAX_ITEMS) {
 		proc_err(c, id, "bad_field", "each lot needs an items array (at most 100)", "items");
 		return -1;
 	}
-	json_array_foreach(json_object_get(jl, "items"), j, ji_) {
-		const char *d = js(ji_, "description"), *q = js(ji_, "quantity"), *u = js(ji_, "unit");
-		const char *cl = js(ji_, "classification");
+	if ((l->items = calloc(json_array_size(items) + 1, sizeof(*l->items))) == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
+		return -1;
+	}
+	json_array_foreach(items, j, x) {
+		const char *d = js(x, "description"), *q = js(x, "quantity"), *u = js(x, "unit");
+		struct proc_doc_item *it = &l->items[l->nitems];
 		int64_t qv;
 		if (d == NULL || q == NULL || u == NULL || money_parse(q, 3, &qv) < 0 || qv <= 0) {
 			proc_err(c, id, "bad_field", "each item needs description, unit and a positive "
 			    "decimal quantity (string, at most 3 decimals)", "items");
 			return -1;
 		}
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s?}", "description", d,
-		    "quantity", q, "unit", u, "classification", cl));
+		l->nitems++;
+		it->description = proc_sdup(d);
+		it->quantity = proc_sdup(q);
+		it->unit = proc_sdup(u);
+		it->classification = proc_sdup(js(x, "classification"));
 	}
 	return 0;
 }
 
-/* A lot's award criteria into `crits` (price only when it states none). -1 after an
- * error reply. */
+/* A lot's award criteria into l (price only when it states none). -1 after an error
+ * reply. */
 static int
-proc_parse_criteria(struct conn *c, json_t *id, json_t *jl, json_t *crits)
+proc_parse_criteria(struct conn *c, json_t *id, json_t *jl, struct proc_doc_lot *l)
 {
-	json_t *jc;
-	size_t j;
+	json_t *crits = json_object_get(jl, "criteria"), *jc;
+	size_t j, n = crits ? json_array_size(crits) : 1;
 
-	if (json_object_get(jl, "criteria") == NULL) {
-		json_array_append_new(crits, json_pack("{s:s, s:s, s:s, s:i}", "code", "price",
-		    "name", "Price", "kind", "price", "weight_bp", 10000));
-	} else if (!json_is_array(json_object_get(jl, "criteria")) ||
-	    json_array_size(json_object_get(jl, "criteria")) > PROC_MAX_CRITERIA) {
+	if (crits && (!json_is_array(crits) || n > PROC_MAX_CRITERIA)) {
 		proc_err(c, id, "bad_field", "criteria must be an array of at most 8", "criteria");
 		return -1;
-	} else {
-		json_array_foreach(json_object_get(jl, "criteria"), j, jc) {
-			json_t *pc = proc_parse_criterion(c, id, jc, (int)j);
-			if (pc == NULL)
-				return -1;
-			json_array_append_new(crits, pc);
-		}
+	}
+	if ((l->crit = calloc(n + 1, sizeof(*l->crit))) == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
+		return -1;
+	}
+	if (crits == NULL) {
+		l->crit[0].kind = CRIT_PRICE;
+		l->crit[0].weight_bp = 10000;
+		l->crit[0].code = proc_sdup("price");
+		l->crit[0].name = proc_sdup("Price");
+		l->ncrit = 1;
+		return 0;
+	}
+	json_array_foreach(crits, j, jc) {
+		l->ncrit++;
+		if (proc_parse_criterion(c, id, jc, (int)j, &l->crit[j]) < 0)
+			return -1;
 	}
 	return 0;
 }
 
-/* The request's lots (numbered from 1) into `lots`, amounts with exponent `exp`.
- * -1 after an error reply. */
+/* The request's lots (numbered from 1) into doc, amounts with doc's exponent. -1
+ * after an error reply. */
 static int
-proc_parse_lots(struct conn *c, json_t *id, json_t *req, int exp, json_t *lots)
+proc_parse_lots(struct conn *c, json_t *id, json_t *req, struct proc_doc *doc)
 {
-	json_t *jl;
+	json_t *lots = json_object_get(req, "lots"), *jl;
 	size_t i;
 
-	if (!json_is_array(json_object_get(req, "lots")) || json_array_size(json_object_get(req, "lots")) == 0 ||
-	    json_array_size(json_object_get(req, "lots")) > PROC_MAX_LOTS) {
+	if (!json_is_array(lots) || json_array_size(lots) == 0 ||
+	    json_array_size(lots) > PROC_MAX_LOTS) {
 		proc_err(c, id, "bad_field", "lots must be an array of 1 to 50 lots", "lots");
 		return -1;
 	}
-	json_array_foreach(json_object_get(req, "lots"), i, jl) {
-		json_t *lot, *items = json_array(), *crits = json_array();
+	if ((doc->lots = calloc(json_array_size(lots) + 1, sizeof(*doc->lots))) == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
+		return -1;
+	}
+	json_array_foreach(lots, i, jl) {
+		struct proc_doc_lot *l = &doc->lots[doc->nlots];
 		const char *lt = js(jl, "title");
-		int64_t maxp;
 
 		if (!json_is_object(jl) || lt == NULL || proc_lot_title(c, id, lt) < 0) {
-			json_decref(items);
-			json_decref(crits);
 			if (!json_is_object(jl) || lt == NULL)
 				proc_err(c, id, "bad_field", "each lot needs a title", "lots");
 			return -1;
 		}
-		lot = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)i + 1, "title", lt,
-		    "items", items, "criteria", crits);
-		json_array_append_new(lots, lot);
-		if (proc_money_field(c, id, jl, "max_price", exp, &maxp) < 0)
-			return -1;
-		json_object_set_new(lot, "max_price", json_integer(maxp));
-		if (proc_parse_items(c, id, jl, items) < 0 || proc_parse_criteria(c, id, jl, crits) < 0)
+		doc->nlots++;
+		l->id = (int64_t)i + 1;
+		l->title = proc_sdup(lt);
+		if (proc_money_field(c, id, jl, "max_price", doc->exp, &l->max_price) < 0 ||
+		    proc_parse_items(c, id, jl, l) < 0 || proc_parse_criteria(c, id, jl, l) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* A tender_auction's auction settings into doc's "auction": the request's, else an
- * amended document's current ones, else the defaults. -1 after an error reply. */
+/* A tender_auction's auction settings into doc: the request's, else an amended
+ * document's current ones, else the defaults. -1 after an error reply. */
 static int
-proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_doc *prev, int exp,
-    json_t *doc)
+proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_doc *prev,
+    struct proc_doc *doc)
 {
 	json_t *au = json_object_get(req, "auction");
 	const struct proc_doc_auction *pa = prev && prev->has_auction ? &prev->auction : NULL;
@@ -938,67 +999,132 @@ proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_do
 		if (json_is_integer(json_object_get(au, "extension"))) ext = ji(au, "extension");
 		if (json_is_integer(json_object_get(au, "delay"))) delay = ji(au, "delay");
 	}
-	if (money_parse_step(smin, exp, &pct, &v) < 0 || money_parse_step(smax, exp, &pct, &v) < 0 ||
+	if (money_parse_step(smin, doc->exp, &pct, &v) < 0 ||
+	    money_parse_step(smax, doc->exp, &pct, &v) < 0 ||
 	    dur < 1 || dur > 86400 || win < 0 || win > 86400 || ext < 0 || ext > 86400 ||
 	    delay < 0 || delay > 86400) {
 		proc_err(c, id, "bad_field", "auction settings: step_min/step_max as \"0.5%\" or an "
 		    "amount, duration 1-86400 s, extension_window/extension/delay 0-86400 s", "auction");
 		return -1;
 	}
-	json_object_set_new(doc, "auction", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
-	    "step_min", smin, "step_max", smax, "duration", (json_int_t)dur,
-	    "extension_window", (json_int_t)win, "extension", (json_int_t)ext,
-	    "delay", (json_int_t)delay));
+	doc->has_auction = 1;
+	doc->auction = (struct proc_doc_auction){ proc_sdup(smin), proc_sdup(smax), dur, win, ext,
+	    delay };
 	return 0;
 }
 
 /*
- * Parse a procurement document from a create or amend request into its
- * normalized form (amounts in minor units, times in ms, weights in basis
- * points). `prev` is the current document for an amendment (kind and
- * currency are kept; "documents" holds the new documents only). NULL after an
- * error reply. The parts are checked in order: header, lots (each with its
- * items and criteria), documents, auction settings, then the whole.
+ * Parse a procurement document from a create or amend request into its typed
+ * form (amounts in minor units, times in ms, weights in basis points). `prev`
+ * is the current document for an amendment (kind and currency are kept; the
+ * files are the new ones only, numbered after prev's). NULL after an error
+ * reply. The parts are checked in order: header, lots (each with its items and
+ * criteria), documents, auction settings, then the whole.
  */
-static json_t *
+static struct proc_doc *
 proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req,
     const struct proc_doc *prev)
 {
-	enum proc_kind k;
-	json_t *doc, *docs;
-	struct proc_doc *typed;
+	struct proc_doc *doc = calloc(1, sizeof(*doc));
 	struct proc_params pp;
 	struct proc_lot plots[PROC_MAX_LOTS];
-	int exp, nl;
+	int nl;
 	const char *why;
 
-	if ((doc = proc_parse_header(c, id, req, prev, &k, &exp)) == NULL)
+	if (doc == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
 		return NULL;
-	if (proc_parse_lots(c, id, req, exp, json_object_get(doc, "lots")) < 0)
+	}
+	doc->refs = 1;
+	proc_parse_oom = 0;
+	if (proc_parse_header(c, id, req, prev, doc) < 0 || proc_parse_lots(c, id, req, doc) < 0 ||
+	    proc_parse_documents(s, c, id, json_object_get(req, "documents"),
+	    prev ? (int)prev->nfiles + 1 : 1, doc) < 0 ||
+	    (doc->kind == PROC_TENDER_AUCTION && proc_parse_auction(c, id, req, prev, doc) < 0))
 		goto fail;
-	/* an amendment's documents are only the ones it adds (numbered when applied) */
-	docs = proc_parse_documents(s, c, id, json_object_get(req, "documents"),
-	    prev ? (int)prev->nfiles + 1 : 1);
-	if (docs == NULL)
-		goto fail;
-	json_object_set_new(doc, "documents", docs);
-	if (k == PROC_TENDER_AUCTION && proc_parse_auction(c, id, req, prev, exp, doc) < 0)
-		goto fail;
-	if ((typed = proc_doc_load(doc)) == NULL) {
+	if (proc_parse_oom) {
 		proc_err(c, id, "internal", "out of memory", NULL);
 		goto fail;
 	}
-	proc_from_doc(typed, 1, &pp, plots, &nl);
-	proc_doc_unref(typed);
+	proc_from_doc(doc, 1, &pp, plots, &nl);
 	if ((why = proc_check(&pp, plots, nl)) != NULL) {
 		proc_err(c, id, "bad_field", why, NULL);
 		goto fail;
 	}
-	(void)s;
 	return doc;
 fail:
-	json_decref(doc);
+	proc_doc_unref(doc);
 	return NULL;
+}
+
+/* ---- the log's form of a document (the detail of "created" and "amended") ---- */
+
+/* A criterion as the log holds it. */
+static json_t *
+proc_criterion_log_json(const struct proc_doc_criterion *c)
+{
+	json_t *x = json_pack("{s:s, s:s, s:s, s:I}", "code", c->code, "name", c->name,
+	    "kind", proc_crit_kind_name(c->kind), "weight_bp", (json_int_t)c->weight_bp);
+
+	if (c->kind == CRIT_STATED) {
+		json_object_set_new(x, "min", json_integer(c->min));
+		json_object_set_new(x, "max", json_integer(c->max));
+		json_object_set_new(x, "better", json_string(c->higher_better ? "higher" : "lower"));
+		if (c->unit)
+			json_object_set_new(x, "unit", json_string(c->unit));
+	} else if (c->kind == CRIT_SCORED) {
+		json_object_set_new(x, "min", json_integer(c->min));
+		json_object_set_new(x, "max", json_integer(c->max));
+	}
+	return x;
+}
+
+static json_t *proc_items_json(const struct proc_doc_lot *dl);
+static json_t *proc_auction_json(const struct proc_doc_auction *au);
+static json_t *proc_file_json(const struct proc_doc_file *f, int with_content);
+
+/* The files of a document as the log holds them (with their contents). */
+static json_t *
+proc_files_log_json(const struct proc_doc *doc)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < doc->nfiles; i++)
+		json_array_append_new(out, proc_file_json(doc->files[i], 1));
+	return out;
+}
+
+/*
+ * A document as the log holds it: the exact keys, in the exact order, that
+ * proc_doc_load reads back (the row's bytes are persisted and replayed: never
+ * reorder). `with_files`: a created procedure's "documents" too (an amendment's
+ * row holds its added files beside the document).
+ */
+static json_t *
+proc_doc_log_json(const struct proc_doc *doc, int with_files)
+{
+	json_t *lots = json_array(), *j;
+
+	for (size_t i = 0; i < doc->nlots; i++) {
+		const struct proc_doc_lot *l = &doc->lots[i];
+		json_t *crits = json_array();
+		for (size_t k = 0; k < l->ncrit; k++)
+			json_array_append_new(crits, proc_criterion_log_json(&l->crit[k]));
+		json_array_append_new(lots, json_pack("{s:I, s:s, s:o, s:o, s:I}", "id",
+		    (json_int_t)l->id, "title", l->title, "items", proc_items_json(l),
+		    "criteria", crits, "max_price", (json_int_t)l->max_price));
+	}
+	j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:o}", "title", doc->title,
+	    "description", doc->description, "kind", proc_kind_name(doc->kind), "exp", doc->exp,
+	    "currency", doc->currency, "enquiry_end", (json_int_t)doc->enquiry_end,
+	    "submission_deadline", (json_int_t)doc->submission_deadline,
+	    "opening_at", (json_int_t)doc->opening_at, "min_bids", (json_int_t)doc->min_bids,
+	    "lots", lots);
+	if (with_files)
+		json_object_set_new(j, "documents", proc_files_log_json(doc));
+	if (doc->has_auction)
+		json_object_set_new(j, "auction", proc_auction_json(&doc->auction));
+	return j;
 }
 
 /* ---- views ---- */
@@ -1332,15 +1458,16 @@ proc_arm(struct server *s, struct proc *p)
 	conn_timer_in(s, p->timer, (left < 0 ? 0 : left) + 1);  /* at or after the deadline */
 }
 
-static int proc_apply_kind(struct server *s, enum proc_change_kind kind, json_t *d, int64_t at,
-    const struct participant *who, const char *fp, int replay, json_t **reply,
-    const char **code, const char **message);
+static int proc_apply_kind(struct server *s, enum proc_change_kind kind, json_t *d,
+    struct proc_doc **doc, int64_t at, const struct participant *who, const char *fp, int replay,
+    json_t **reply, const char **code, const char **message);
 
 /* A queued procedure change: its kind and detail (checked on arrival). */
 struct proc_cmd {
 	struct txn_cmd t;          /* first: the write path's part */
 	enum proc_change_kind kind;
 	json_t *detail;
+	struct proc_doc *doc;      /* created, amended: the request's document (or NULL) */
 	int64_t proc_id;
 };
 
@@ -1350,8 +1477,8 @@ proc_cmd_apply(struct server *s, struct txn_cmd *t)
 {
 	struct proc_cmd *k = (struct proc_cmd *)t;
 	const char *code = NULL, *message = NULL;
-	int keep = proc_apply_kind(s, k->kind, k->detail, t->at, t->who, t->fp, 0, &t->reply, &code,
-	    &message);
+	int keep = proc_apply_kind(s, k->kind, k->detail, &k->doc, t->at, t->who, t->fp, 0,
+	    &t->reply, &code, &message);
 
 	if (!keep && t->conn_id)
 		txn_reply(s, t, proto_error(t->id, code ? code : "internal",
@@ -1376,6 +1503,7 @@ proc_cmd_free(struct txn_cmd *t)
 	struct proc_cmd *k = (struct proc_cmd *)t;
 
 	json_decref(k->detail);
+	proc_doc_unref(k->doc);
 	free(k);
 }
 
@@ -1383,20 +1511,23 @@ static const struct txn_cmd_ops proc_cmd_ops = {
 	proc_cmd_apply, NULL, proc_cmd_abort, proc_cmd_free,
 };
 
-/* Queue a change made by `c` (or the clock when c is NULL); `detail` is stolen. */
+/* Queue a change made by `c` (or the clock when c is NULL); `detail` and `doc` (a
+ * request's document, or NULL) are stolen. */
 static void
 proc_enqueue(struct server *s, struct conn *c, json_t *id, enum proc_change_kind kind,
-    json_t *detail, int64_t proc_id)
+    json_t *detail, struct proc_doc *doc, int64_t proc_id)
 {
 	struct proc_cmd *k = calloc(1, sizeof(*k));
 
 	if (k == NULL) {
 		json_decref(detail);
+		proc_doc_unref(doc);
 		return;
 	}
 	txn_cmd_init(&k->t, &proc_cmd_ops, c, id);
 	k->kind = kind;
 	k->detail = detail;
+	k->doc = doc;
 	k->proc_id = proc_id;
 	txn_enqueue(s, c, &k->t);
 }
@@ -1409,7 +1540,7 @@ proc_tick(struct server *s, struct proc *p)
 		return;
 	p->tick_queued = 1;
 	proc_enqueue(s, NULL, NULL, PC_TICK, json_pack("{s:I}", "procurement",
-	    (json_int_t)p->pr.id), p->pr.id);
+	    (json_int_t)p->pr.id), NULL, p->pr.id);
 }
 
 /* ---- applying changes ---- */
@@ -1645,6 +1776,7 @@ struct proc_change {
 	struct proc *p;
 	enum proc_change_kind kind;
 	json_t *d;
+	struct proc_doc **doc;     /* created, amended: the request's document, or NULL */
 	int64_t at;
 	const struct participant *who;
 	const char *fp;
@@ -1669,6 +1801,18 @@ proc_change_refuse(struct proc_change *ch, const char *code, const char *message
 	return 0;
 }
 
+/* The request's document of a change, taken from it (NULL in replay: the detail
+ * holds it). */
+static struct proc_doc *
+proc_change_take_doc(struct proc_change *ch)
+{
+	struct proc_doc *doc = ch->doc ? *ch->doc : NULL;
+
+	if (ch->doc)
+		*ch->doc = NULL;
+	return doc;
+}
+
 /* "created": a new procedure from its document. */
 static int
 proc_apply_created(struct proc_change *ch)
@@ -1686,7 +1830,8 @@ proc_apply_created(struct proc_change *ch)
 		return proc_limit(ch->code, ch->message, "max_open_procedures_per_buyer",
 		    s->cfg.max_open_procedures_per_buyer, "this buyer organization has as many "
 		    "procurements open (draft to evaluation) as allowed; complete or cancel one first");
-	if ((doc = proc_doc_load_created(json_object_get(d, "document"))) == NULL)
+	if ((doc = proc_change_take_doc(ch)) == NULL &&
+	    (doc = proc_doc_load_created(json_object_get(d, "document"))) == NULL)
 		return proc_change_refuse(ch, "internal", "out of memory");
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		proc_doc_unref(doc);
@@ -1773,8 +1918,11 @@ proc_apply_amended(struct proc_change *ch)
 		return proc_limit(ch->code, ch->message, "max_documents_per_procedure",
 		    s->cfg.max_documents_per_procedure, what);
 	}
-	doc = proc_doc_amended(p->doc, json_object_get(d, "document"),
-	    json_object_get(d, "documents"));
+	if ((doc = proc_change_take_doc(ch)) != NULL)
+		doc = proc_doc_amended_typed(p->doc, doc, json_object_get(d, "documents"));
+	else
+		doc = proc_doc_amended(p->doc, json_object_get(d, "document"),
+		    json_object_get(d, "documents"));
 	if (doc == NULL)
 		return proc_change_refuse(ch, "internal", "out of memory");
 	proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
@@ -2069,12 +2217,12 @@ proc_apply_end(struct proc_change *ch, enum proc_state before, enum proc_reply r
 /* Apply one change of a known kind (see proc_apply). Dispatches to the handler of its
  * kind. */
 static int
-proc_apply_kind(struct server *s, enum proc_change_kind kind, json_t *d, int64_t at,
-    const struct participant *who, const char *fp, int replay, json_t **reply,
+proc_apply_kind(struct server *s, enum proc_change_kind kind, json_t *d, struct proc_doc **doc,
+    int64_t at, const struct participant *who, const char *fp, int replay, json_t **reply,
     const char **code, const char **message)
 {
 	const struct proc_change_handler *k = &proc_change_handlers[kind];
-	struct proc_change ch = { .s = s, .kind = kind, .d = d, .at = at, .who = who, .fp = fp,
+	struct proc_change ch = { .s = s, .kind = kind, .d = d, .doc = doc, .at = at, .who = who, .fp = fp,
 	    .replay = replay, .reply = reply, .code = code, .message = message, .e = PROC_OK };
 	enum proc_state before;
 	int r;
@@ -2110,7 +2258,7 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 		*message = "unknown procedure change";
 		return 0;
 	}
-	return proc_apply_kind(s, k, d, at, who, fp, replay, reply, code, message);
+	return proc_apply_kind(s, k, d, NULL, at, who, fp, replay, reply, code, message);
 }
 
 /* A tender_auction lot's auction closed: its ranking decides the lot. */
@@ -2129,8 +2277,8 @@ proc_auction_closed(struct server *s, struct book *b)
 		json_array_append_new(orgs, json_integer(auction_at_rank(&b->a, (int)i + 1)->org));
 	d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)p->pr.id, "lot",
 	    (json_int_t)b->lot_id, "auction", (json_int_t)b->a.id, "orgs", orgs);
-	if (!proc_apply_kind(s, PC_AUCTION_RESULT, d, b->a.closed_at, NULL, NULL, 0, &reply, &code,
-	    &message))
+	if (!proc_apply_kind(s, PC_AUCTION_RESULT, d, NULL, b->a.closed_at, NULL, NULL, 0, &reply,
+	    &code, &message))
 		log_error("procurement=%lld lot=%d auction result refused: %s", (long long)p->pr.id,
 		    b->lot_id, code);
 	json_decref(reply);
@@ -2212,28 +2360,47 @@ proc_require_owner(struct conn *c, json_t *id, const struct proc *p, int operato
 	return -1;
 }
 
+/* Queue a change of `p` with a detail object and a request's document (both stolen;
+ * doc may be NULL). */
+static void
+proc_queue_doc(struct server *s, struct conn *c, json_t *id, enum proc_change_kind kind,
+    struct proc *p, json_t *d, struct proc_doc *doc)
+{
+	json_object_set_new(d, "procurement", json_integer(p ? p->pr.id : ji(d, "procurement")));
+	proc_enqueue(s, c, id, kind, d, doc, p ? p->pr.id : ji(d, "procurement"));
+}
+
 /* Queue a change of `p` with a detail object (stolen). */
 static void
 proc_queue(struct server *s, struct conn *c, json_t *id, enum proc_change_kind kind,
     struct proc *p, json_t *d)
 {
-	json_object_set_new(d, "procurement", json_integer(p ? p->pr.id : ji(d, "procurement")));
-	proc_enqueue(s, c, id, kind, d, p ? p->pr.id : ji(d, "procurement"));
+	proc_queue_doc(s, c, id, kind, p, d, NULL);
 }
 
-/* Queue the change the operation's row names (server/optab.c) with a detail (stolen). */
+/* Queue the change the operation's row names (server/optab.c) with a detail and a
+ * request's document (both stolen; doc may be NULL). */
 static void
-proc_queue_op(struct server *s, struct conn *c, json_t *id, const struct optab_op *op,
-    struct proc *p, json_t *d)
+proc_queue_op_doc(struct server *s, struct conn *c, json_t *id, const struct optab_op *op,
+    struct proc *p, json_t *d, struct proc_doc *doc)
 {
 	enum proc_change_kind k;
 
 	if (proc_change_parse(op->kind, &k) < 0) {
 		json_decref(d);
+		proc_doc_unref(doc);
 		proc_err(c, id, "internal", "unknown procedure change", NULL);
 		return;
 	}
-	proc_queue(s, c, id, k, p, d);
+	proc_queue_doc(s, c, id, k, p, d, doc);
+}
+
+/* Queue the change the operation's row names with a detail (stolen). */
+static void
+proc_queue_op(struct server *s, struct conn *c, json_t *id, const struct optab_op *op,
+    struct proc *p, json_t *d)
+{
+	proc_queue_op_doc(s, c, id, op, p, d, NULL);
 }
 
 /* Reply with the view now, or after the batch in flight when it changed it. */
@@ -2468,14 +2635,15 @@ proc_op_create(struct server *s, struct conn *c, json_t *id, json_t *req,
     const struct optab_op *op)
 {
 	const struct participant *v = conn_ident(c)->who;
+	struct proc_doc *doc;
 	json_t *d;
 
-	if ((d = proc_parse_doc(s, c, id, req, NULL)) == NULL)
+	if ((doc = proc_parse_doc(s, c, id, req, NULL)) == NULL)
 		return;
 	d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)s->next_proc_id++,
 	    "buyer_participant", (json_int_t)v->id, "buyer_org", (json_int_t)v->org->id,
-	    "document", d);
-	proc_queue_op(s, c, id, op, NULL, d);
+	    "document", proc_doc_log_json(doc, 1));
+	proc_queue_op_doc(s, c, id, op, NULL, d, doc);
 }
 
 /* procurement.publish / procurement.complete (the owning buyer): the row's change. */
@@ -2497,18 +2665,16 @@ proc_op_amend(struct server *s, struct conn *c, json_t *id, json_t *req,
 {
 	struct proc *p;
 	const char *text;
-	json_t *d, *added;
+	struct proc_doc *doc;
 
 	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
 	    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
 		return;
-	if ((d = proc_parse_doc(s, c, id, req, p->doc)) == NULL)
+	if ((doc = proc_parse_doc(s, c, id, req, p->doc)) == NULL)
 		return;
 	/* the row holds the amendment only: its fields and the documents it adds */
-	added = json_incref(json_object_get(d, "documents"));
-	json_object_del(d, "documents");
-	proc_queue_op(s, c, id, op, p, json_pack("{s:s, s:o, s:o}", "reason", text,
-	    "document", d, "documents", added));
+	proc_queue_op_doc(s, c, id, op, p, json_pack("{s:s, s:o, s:o}", "reason", text,
+	    "document", proc_doc_log_json(doc, 0), "documents", proc_files_log_json(doc)), doc);
 }
 
 /* procurement.cancel (the owning buyer or any operator), with a reason. */
