@@ -836,18 +836,17 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	}
 	for (int i = 0; i < n; i++) {
 		const struct proc_offer *o = proc_offer_by_id(&p->pr, order[i].offer_id);
-		json_t *x;
+		const struct proc_offer_extra *x;
 		if (o == NULL || o->status != OFFER_ACTIVE)
 			continue;
-		x = json_object_get(p->extras, I64(id, o->id));
+		x = map_get(&p->extras, o->id);
 		if (auction_seed(&b->a, s->next_bid_id, o->org, o->price, at) != AUCTION_OK)
 			continue;
 		time_format(at, t);
 		{
 			const char *prm[8] = { I64(bid, s->next_bid_id), I64(id, b->a.id),
 			    I64(seq, (int64_t)b->a.nbids),
-			    I64(pid, json_integer_value(json_object_get(x, "participant"))),
-			    I64(oid, o->org), json_string_value(json_object_get(x, "fingerprint")),
+			    I64(pid, x ? x->participant : 0), I64(oid, o->org), x ? x->fingerprint : NULL,
 			    I64(amt, o->price), t };
 			txn_sql(s, DB_S_SEED, 8, prm, NULL, NULL);
 		}

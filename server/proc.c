@@ -1218,15 +1218,110 @@ proc_points(int64_t hundredths)
 	return json_string(buf);
 }
 
-/* Copy an offer's stated values and details (delivery, validity, comment) into a row. */
+/* An offer's stated values and details (delivery, validity, comment) into a row, in
+ * that order (the opening record is logged: never reorder). */
 static void
-proc_copy_extras(json_t *row, json_t *x)
+proc_copy_extras(json_t *row, const struct proc_offer_extra *x)
 {
-	static const char *const keys[] = { "values", "delivery_days", "validity_days", "comment" };
+	if (x->values)
+		json_object_set(row, "values", x->values);
+	if (x->delivery_days >= 0)
+		json_object_set_new(row, "delivery_days", json_integer(x->delivery_days));
+	if (x->validity_days >= 0)
+		json_object_set_new(row, "validity_days", json_integer(x->validity_days));
+	if (x->comment)
+		json_object_set_new(row, "comment", json_string(x->comment));
+}
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (json_object_get(x, keys[i]))
-			json_object_set(row, keys[i], json_object_get(x, keys[i]));
+/* Free an offer's extras. */
+static void
+proc_extra_free(struct proc_offer_extra *x)
+{
+	if (x == NULL)
+		return;
+	free(x->fingerprint);
+	json_decref(x->values);
+	free(x->comment);
+	free(x->reason);
+	free(x);
+}
+
+/* Free every offer's extras (the map is left empty). */
+static void
+proc_extras_free(struct map *m)
+{
+	size_t it = 0;
+	void *v;
+
+	while (map_next(m, &it, NULL, NULL, &v))
+		proc_extra_free(v);
+	map_free(m);
+}
+
+/* A copy of an offer's extras (the values shared: never changed); NULL when out of
+ * memory. */
+static struct proc_offer_extra *
+proc_extra_copy(const struct proc_offer_extra *x)
+{
+	struct proc_offer_extra *c = malloc(sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	*c = *x;
+	c->values = json_incref(x->values);
+	c->fingerprint = x->fingerprint ? strdup(x->fingerprint) : NULL;
+	c->comment = x->comment ? strdup(x->comment) : NULL;
+	c->reason = x->reason ? strdup(x->reason) : NULL;
+	if ((x->fingerprint && !c->fingerprint) || (x->comment && !c->comment) ||
+	    (x->reason && !c->reason)) {
+		proc_extra_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* A deep copy of every offer's extras into *dst; -1 when out of memory (*dst empty). */
+static int
+proc_extras_copy(struct map *dst, const struct map *src)
+{
+	size_t it = 0;
+	int64_t id;
+	void *v;
+
+	map_init(dst, 0);
+	while (map_next(src, &it, &id, NULL, &v)) {
+		struct proc_offer_extra *c = proc_extra_copy(v);
+		if (c == NULL || map_put(dst, id, c) < 0) {
+			proc_extra_free(c);
+			proc_extras_free(dst);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* An offer's extras from its offer_submitted detail, by `who` with certificate `fp`;
+ * NULL when out of memory. */
+static struct proc_offer_extra *
+proc_extra_of_detail(json_t *d, const struct participant *who, const char *fp)
+{
+	struct proc_offer_extra *x = calloc(1, sizeof(*x));
+	json_t *dd = json_object_get(d, "delivery_days"), *vd = json_object_get(d, "validity_days");
+	const char *comment = js(d, "comment");
+
+	if (x == NULL)
+		return NULL;
+	x->participant = who->id;
+	x->fingerprint = strdup(fp ? fp : "");
+	x->values = json_incref(json_object_get(d, "values"));
+	x->delivery_days = json_is_integer(dd) ? json_integer_value(dd) : -1;
+	x->validity_days = json_is_integer(vd) ? json_integer_value(vd) : -1;
+	x->comment = comment ? strdup(comment) : NULL;
+	if (x->fingerprint == NULL || (comment && x->comment == NULL)) {
+		proc_extra_free(x);
+		return NULL;
+	}
+	return x;
 }
 
 /* The opening record of a lot: every opened offer in rank order, with its score. */
@@ -1240,7 +1335,6 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 	json_t *out = json_array();
 	int n = ev ? proc_evaluate(&p->pr, lot->id, ev, (int)cap) : 0, complete = n >= 0;
 	int hide = lot->state == LOT_AUCTION;  /* identities hidden while the auction runs */
-	char key[24];
 
 	if (n < 0) {
 		/* scores missing: the engine wrote partial totals (a missing score counts 0),
@@ -1254,7 +1348,7 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 	}
 	for (int i = 0; i < n; i++) {
 		const struct proc_offer *o = proc_offer_by_id(&p->pr, ev[i].offer_id);
-		json_t *x = json_object_get(p->extras, I64(key, ev[i].offer_id));
+		const struct proc_offer_extra *x = map_get(&p->extras, ev[i].offer_id);
 		json_t *row = json_pack("{s:I, s:o, s:s}", "offer", (json_int_t)ev[i].offer_id,
 		    "price", proto_money(ev[i].price, p->exp), "status", proc_offer_status_name(ev[i].status));
 		json_t *bd = json_array();
@@ -1274,8 +1368,8 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 			json_object_set_new(row, "you", json_true());
 		if (x) {
 			proc_copy_extras(row, x);
-			if (js(x, "reason"))
-				json_object_set(row, "disqualification_reason", json_object_get(x, "reason"));
+			if (x->reason)
+				json_object_set_new(row, "disqualification_reason", json_string(x->reason));
 		}
 		json_object_set_new(row, "submitted_at", proto_time(o ? o->submitted_at : 0));
 		if (ev[i].status != OFFER_DISQUALIFIED) {
@@ -1314,7 +1408,6 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 	int opened = pr->opened_at > 0;
 	json_t *j, *lots = json_array();
 	struct org *buyer = map_get(&s->orgs, pr->p.buyer_org);
-	char key[24];
 
 	j = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "id", (json_int_t)pr->id,
 	    "kind", proc_kind_name(pr->p.kind), "state", proc_state_name(pr->state),
@@ -1356,10 +1449,11 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 		json_t *mine = json_array();
 		for (size_t k = 0; k < pr->noffers; k++) {
 			const struct proc_offer *o = &pr->offers[k];
-			json_t *x, *row;
+			const struct proc_offer_extra *x;
+			json_t *row;
 			if (o->org != v->org->id)
 				continue;
-			x = json_object_get(p->extras, I64(key, o->id));
+			x = map_get(&p->extras, o->id);
 			row = json_pack("{s:I, s:I, s:o, s:i, s:s, s:b, s:o}", "offer", (json_int_t)o->id,
 			    "lot", (json_int_t)o->lot_id, "price", proto_money(o->price, p->exp),
 			    "revision", o->revision, "status", proc_offer_status_name(o->status),
@@ -1554,7 +1648,7 @@ proc_free_one(struct proc *p)
 	proc_free(&p->pr);
 	proc_doc_unref(p->doc);
 	proc_questions_free(&p->questions);
-	json_decref(p->extras);
+	proc_extras_free(&p->extras);
 	free(p->cancel_reason);
 	watch_drop_target(p->srv, &p->watchers);
 	free(p);
@@ -1842,7 +1936,7 @@ proc_apply_created(struct proc_change *ch)
 	memcpy(p->currency, doc->currency, sizeof(p->currency));
 	p->exp = doc->exp;
 	p->doc = doc;
-	p->extras = json_object();
+	map_init(&p->extras, 0);
 	txn_obj_init(&p->tx, &proc_txn);
 	proc_from_doc(doc, ji(d, "buyer_org"), &pp, lots, &nl);
 	proc_init(&p->pr, pid, &pp, lots, nl);
@@ -1999,11 +2093,11 @@ proc_apply_offer_submitted(struct proc_change *ch)
 	struct server *s = ch->s;
 	struct proc *p = ch->p;
 	const struct participant *who = ch->who;
-	json_t *d = ch->d, *x;
+	json_t *d = ch->d;
 	const struct proc_doc_lot *dl = proc_doc_lot(p->doc, ji(d, "lot"));
 	int64_t values[PROC_MAX_CRITERIA];
 	struct proc_offer *o = NULL, *prev;
-	char key[24];
+	struct proc_offer_extra *x;
 	int live;
 
 	if (dl == NULL)
@@ -2012,6 +2106,8 @@ proc_apply_offer_submitted(struct proc_change *ch)
 		return proc_change_refuse(ch, "bad_value",
 		    "every stated criterion needs an integer value, by criterion code");
 	ch->lot = ji(d, "lot");
+	if ((x = proc_extra_of_detail(d, who, ch->fp)) == NULL)
+		return proc_change_refuse(ch, "internal", "out of memory");
 	prev = who ? proc_offer_of(&p->pr, ch->lot, who->org->id) : NULL;
 	live = prev != NULL && prev->status != OFFER_WITHDRAWN;
 	if (!ch->replay)
@@ -2023,14 +2119,18 @@ proc_apply_offer_submitted(struct proc_change *ch)
 		if (ch->offer >= s->next_offer_id)
 			s->next_offer_id = ch->offer + 1;
 		json_object_set_new(d, "revision", json_integer(o->revision));
-		x = json_pack("{s:I, s:s}", "participant", (json_int_t)who->id,
-		    "fingerprint", ch->fp ? ch->fp : "");
-		proc_copy_extras(x, d);
-		json_object_set_new(p->extras, I64(key, ch->offer), x);
+		/* a revision's details replace the offer's */
+		proc_extra_free(map_get(&p->extras, ch->offer));
+		if (map_put(&p->extras, ch->offer, x) < 0) {
+			map_del(&p->extras, ch->offer);
+			proc_extra_free(x);
+		}
+		x = NULL;
 		ch->sealed = 1;
 		if (!live)
 			p->notify |= PROC_N_OFFERS;  /* a revision leaves the count as it was */
 	}
+	proc_extra_free(x);
 	return PROC_CHANGE_NEXT;
 }
 
@@ -2076,14 +2176,14 @@ proc_apply_scored(struct proc_change *ch)
 	struct proc *p = ch->p;
 	struct proc_offer *o = proc_offer_by_id(&p->pr, ji(ch->d, "offer"));
 	const struct proc_doc_lot *dl = o ? proc_doc_lot(p->doc, o->lot_id) : NULL;
-	json_t *v, *x;
+	struct proc_offer_extra *x;
+	json_t *v;
 	const char *k;
-	char key[24];
 
 	if (o == NULL)
 		return proc_change_refuse(ch, "not_found", "no such offer");
-	x = json_object_get(p->extras, I64(key, o->id));
-	if (!ch->replay && ji(x, "scorings") >= s->cfg.max_scorings_per_offer)
+	x = map_get(&p->extras, o->id);
+	if (!ch->replay && x && x->scorings >= s->cfg.max_scorings_per_offer)
 		return proc_limit(ch->code, ch->message, "max_scorings_per_offer",
 		    s->cfg.max_scorings_per_offer, "this offer has been scored as many times as "
 		    "allowed");
@@ -2095,7 +2195,7 @@ proc_apply_scored(struct proc_change *ch)
 		ch->e = proc_score(&p->pr, o->id, proc_crit_index(dl, k), json_integer_value(v), ch->at);
 	}
 	if (ch->e == PROC_OK && x != NULL)
-		json_object_set_new(x, "scorings", json_integer(ji(x, "scorings") + 1));
+		x->scorings++;
 	ch->offer = o->id;
 	ch->lot = o->lot_id;
 	p->notify |= PROC_N_UPDATE;
@@ -2107,16 +2207,18 @@ static int
 proc_apply_decision(struct proc_change *ch)
 {
 	struct proc *p = ch->p;
-	char key[24];
 
 	ch->lot = ji(ch->d, "lot");
 	ch->offer = ji(ch->d, "offer");
 	ch->e = ch->kind == PC_AWARDED ? proc_award(&p->pr, ch->lot, ch->offer, ch->at) :
 	    proc_disqualify(&p->pr, ch->lot, ch->offer, ch->at);
 	if (ch->e == PROC_OK && ch->kind == PC_DISQUALIFIED) {
-		json_t *x = json_object_get(p->extras, I64(key, ch->offer));
-		if (x)
-			json_object_set(x, "reason", json_object_get(ch->d, "reason"));
+		struct proc_offer_extra *x = map_get(&p->extras, ch->offer);
+		const char *reason = js(ch->d, "reason");
+		if (x && reason) {
+			free(x->reason);
+			x->reason = strdup(reason);
+		}
 	}
 	p->notify |= PROC_N_UPDATE;
 	return PROC_CHANGE_NEXT;
@@ -2810,9 +2912,13 @@ proc_mark(struct server *s, struct txn_obj *o)
 		proc_free(&p->mark);
 		return -1;
 	}
+	if (proc_extras_copy(&p->mark_extras, &p->extras) < 0) {
+		proc_questions_free(&p->mark_questions);
+		proc_free(&p->mark);
+		return -1;
+	}
 	p->mark_doc = p->doc;  /* never changed in place: replaced whole */
 	p->doc->refs++;
-	p->mark_extras = json_deep_copy(p->extras);
 	p->mark_cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
 	return 0;
 }
@@ -2824,10 +2930,9 @@ proc_unmark(struct proc *p)
 	proc_free(&p->mark);
 	proc_doc_unref(p->mark_doc);
 	proc_questions_free(&p->mark_questions);
-	json_decref(p->mark_extras);
+	proc_extras_free(&p->mark_extras);
 	free(p->mark_cancel);
 	p->mark_doc = NULL;
-	p->mark_extras = NULL;
 	p->mark_cancel = NULL;
 }
 
@@ -2865,15 +2970,15 @@ proc_rollback(struct server *s, struct txn_obj *o)
 	memset(&p->mark, 0, sizeof(p->mark));
 	proc_doc_unref(p->doc);
 	proc_questions_free(&p->questions);
-	json_decref(p->extras);
+	proc_extras_free(&p->extras);
 	p->doc = p->mark_doc;
 	p->questions = p->mark_questions;
 	memset(&p->mark_questions, 0, sizeof(p->mark_questions));
 	p->extras = p->mark_extras;
+	map_init(&p->mark_extras, 0);
 	free(p->cancel_reason);
 	p->cancel_reason = p->mark_cancel;
 	p->mark_doc = NULL;
-	p->mark_extras = NULL;
 	p->mark_cancel = NULL;
 	p->notify = 0;
 	p->tick_queued = 0;

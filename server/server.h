@@ -156,6 +156,19 @@ struct proc_doc {
 	struct proc_doc_auction auction;
 };
 
+/* What tenderd keeps of an offer besides the engine's part: who submitted it and
+ * the details it stated (shown in views and the opening record). */
+struct proc_offer_extra {
+	int64_t participant;
+	char *fingerprint;
+	json_t *values;            /* stated values as submitted (criterion code -> integer) */
+	int64_t delivery_days;     /* -1: not stated */
+	int64_t validity_days;     /* -1: not stated */
+	char *comment;             /* NULL: none */
+	char *reason;              /* a disqualification's; NULL: none */
+	int64_t scorings;          /* bid.score changes applied */
+};
+
 /* A question of a procedure's enquiry period; its number is its index + 1. */
 struct proc_question {
 	char *text;
@@ -179,7 +192,7 @@ struct proc {
 	int exp;
 	struct proc_doc *doc;      /* current document */
 	struct proc_questions questions;
-	json_t *extras;            /* offer id -> {delivery_days, validity_days, comment, values} */
+	struct map extras;         /* offer id -> struct proc_offer_extra */
 	char *cancel_reason;
 	int64_t lot_auction[PROC_MAX_LOTS];  /* tender_auction: live auction id per lot index */
 	struct event *timer;
@@ -189,7 +202,7 @@ struct proc {
 	struct txn_obj tx;
 	struct procedure mark;
 	struct proc_doc *mark_doc;
-	json_t *mark_extras;
+	struct map mark_extras;    /* a copy of `extras` */
 	struct proc_questions mark_questions;  /* a copy of `questions` */
 	char *mark_cancel;
 	unsigned notify;           /* PROC_N_* to broadcast after commit */

@@ -1,7 +1,8 @@
 """Changes of a procedure whose batch fails leave nothing behind: a question is not listed
 and its number is given again, an answer is not shown, an amendment changes neither the
-document nor its attached files (the next one numbers its files as if it never was); what
-was committed comes back after a restart."""
+document nor its attached files (the next one numbers its files as if it never was), an
+offer's revision leaves the offer's details as they were; what was committed comes back
+after a restart."""
 import base64
 
 import procutil as pu
@@ -10,7 +11,8 @@ from procutil import get
 FAIL_SQL = """
 CREATE FUNCTION test_fail_boom() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.detail->>'text' = 'boom' OR NEW.detail->>'reason' = 'boom' THEN
+    IF NEW.detail->>'text' = 'boom' OR NEW.detail->>'reason' = 'boom' OR
+            NEW.detail->>'comment' = 'boom' THEN
         RAISE EXCEPTION 'test: refused';
     END IF;
     RETURN NEW;
@@ -34,6 +36,10 @@ def test_failed_batches_leave_no_question_or_answer(env, tenderd_factory, unique
     p = pu.create(buyer, "rfq", "Rolled back " + unique, enquiry=60000,
                   deadline=70000, opening=70000, documents=[spec])
     pid = p["id"]
+    q = pu.create(buyer, "rfq", "Rolled back offers " + unique, deadline=60000, opening=60000)
+    pu.wait_tendering(buyer, q)
+    supplier.ok("quote.submit", procurement=q["id"], lot=1, price="900.00", comment="first",
+                validity_days=10)
     amend = {k: p[k] for k in ("title", "enquiry_end", "submission_deadline", "opening_at",
                                "min_bids")}
     amend["lots"] = [pu.lot()]
@@ -53,6 +59,12 @@ def test_failed_batches_leave_no_question_or_answer(env, tenderd_factory, unique
         v = get(buyer, pid)
         assert (v["version"], v["description"]) == (1, p["description"]), v
         assert [d["name"] for d in v["documents"]] == ["spec.txt"], v
+        e = supplier.error("quote.submit", procurement=q["id"], lot=1, price="800.00",
+                           comment="boom", delivery_days=5)
+        assert e["code"] == "internal", e
+        mine = get(supplier, q["id"])["your_offers"]
+        assert [(o["revision"], o["price"], o["comment"], o["validity_days"], "delivery_days" in o)
+                for o in mine] == [(1, "900.00", "first", 10, False)], mine
     finally:
         env.psql("DROP TRIGGER test_fail_boom ON procurement_log; "
                  "DROP FUNCTION test_fail_boom()", user="postgres")
@@ -72,7 +84,11 @@ def test_failed_batches_leave_no_question_or_answer(env, tenderd_factory, unique
     server.stop()
     server.start()
     buyer = server.connect("buyer")
+    supplier = server.connect("supplier1")
     after = get(buyer, pid)
     after.pop("server_time")
     assert after == before
+    mine = get(supplier, q["id"])["your_offers"]
+    assert [(o["revision"], o["comment"]) for o in mine] == [(1, "first")], mine
     buyer.ok("procurement.cancel", procurement=pid, reason="test over")
+    buyer.ok("procurement.cancel", procurement=q["id"], reason="test over")
