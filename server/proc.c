@@ -405,9 +405,8 @@ proc_doc_add_file(struct proc_doc *doc, struct proc_doc_file *f)
 	return 0;
 }
 
-/* The header, lots and auction settings of a document from its JSON form (the
- * normalized document of a log row: see proc_parse_doc); files are not read.
- * NULL when out of memory. */
+/* The header, lots and auction settings of a document from its log form (see
+ * proc_doc_log_json); files are not read. NULL when out of memory. */
 static struct proc_doc *
 proc_doc_load(json_t *jd)
 {

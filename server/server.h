@@ -100,9 +100,9 @@ struct book {
 /*
  * A procurement document, typed: what procurement.create states and each
  * amendment restates (amounts in minor units, times in ms, weights in basis
- * points). proc.c loads it from a change's detail (the log's JSON form, live
- * and in replay alike) and renders it to JSON for views only. A document is
- * never changed once loaded: an amendment makes a new one, sharing the
+ * points). proc.c parses a request into it once, renders it to JSON for the
+ * log row and for views, and loads it back from log rows on replay. A document
+ * is never changed once applied: an amendment makes a new one, sharing the
  * attached files of the versions before.
  */
 struct proc_doc_item {
