@@ -41,7 +41,8 @@ static struct proc *proc_get(struct server *s, int64_t id);
 /*
  * The kinds of change. Their names are the `kind` of log rows: persisted and
  * replayed, so a name never changes. Requests name the change they queue in
- * server/optab.c's table (parsed by proc_queue_op).
+ * server/optab.c's table (parsed by proc_queue_op); the clock's rows
+ * ("tendering", "opened", "decided") are written where the engine makes them.
  */
 enum proc_change_kind {
 	PC_CREATED, PC_TICK, PC_TENDERING, PC_OPENED, PC_DECIDED, PC_PUBLISHED, PC_AMENDED,
@@ -1968,7 +1969,7 @@ proc_apply_tick(struct proc_change *ch)
 		return 1;
 	proc_after(ch->s, p, before, ch->at);
 	if (ev & PROC_EV_DECIDED)
-		proc_log(ch->s, p, proc_change_name(PC_DECIDED), ch->at, NULL, NULL, 0, 0, 0, NULL);
+		proc_log(ch->s, p, "decided", ch->at, NULL, NULL, 0, 0, 0, NULL);
 	return 1;
 }
 
