@@ -877,34 +877,29 @@ struct book *
 ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 {
 	const struct proc_lot *lot = &p->pr.lots[li];
-	json_t *au = json_object_get(p->doc, "auction"), *jlot;
+	const struct proc_doc_auction *au = &p->doc->auction;
 	struct cmd k;
 	struct book *b;
-	int64_t delay = json_integer_value(json_object_get(au, "delay")) * 1000;
-	char title[600], id[24];
+	int64_t delay = au->delay * 1000;
+	char title[600];
 	struct ops_actor w = { 0, 0, NULL, NULL };
 	struct proc_eval *order;
 	const char *why;
 	int n;
 
 	memset(&k, 0, sizeof(k));
-	jlot = json_array_get(json_object_get(p->doc, "lots"), (size_t)li);
-	snprintf(title, sizeof(title), "%s, lot %lld: %s",
-	    json_string_value(json_object_get(p->doc, "title")), (long long)lot->id,
-	    json_string_value(json_object_get(jlot, "title")));
+	snprintf(title, sizeof(title), "%s, lot %lld: %s", p->doc->title, (long long)lot->id,
+	    p->doc->lots[li].title);
 	k.params.buyer_org = p->pr.p.buyer_org;
 	k.params.start_price = lot->max_price;
-	money_parse_step(json_string_value(json_object_get(au, "step_min")), p->exp, &k.smin_pct,
-	    &k.smin_val);
-	money_parse_step(json_string_value(json_object_get(au, "step_max")), p->exp, &k.smax_pct,
-	    &k.smax_val);
+	money_parse_step(au->step_min, p->exp, &k.smin_pct, &k.smin_val);
+	money_parse_step(au->step_max, p->exp, &k.smax_pct, &k.smax_val);
 	k.params.step_min = k.smin_pct ? money_percent_of(lot->max_price, k.smin_val) : k.smin_val;
 	k.params.step_max = k.smax_pct ? money_percent_of(lot->max_price, k.smax_val) : k.smax_val;
 	k.params.starts_at = at + delay;
-	k.params.ends_at = k.params.starts_at +
-	    json_integer_value(json_object_get(au, "duration")) * 1000;
-	k.params.ext_window = json_integer_value(json_object_get(au, "extension_window")) * 1000;
-	k.params.ext_length = json_integer_value(json_object_get(au, "extension")) * 1000;
+	k.params.ends_at = k.params.starts_at + au->duration * 1000;
+	k.params.ext_window = au->extension_window * 1000;
+	k.params.ext_length = au->extension * 1000;
 	if ((why = auction_params_check(&k.params)) != NULL) {
 		log_error("procurement=%lld lot=%lld auction parameters invalid: %s",
 		    (long long)p->pr.id, (long long)lot->id, why);
@@ -944,13 +939,13 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	for (int i = 0; i < n; i++) {
 		const struct proc_offer *o = proc_offer_by_id(&p->pr, order[i].offer_id);
 		struct auction_events ev = { 0 };
-		json_t *x;
+		const struct proc_offer_extra *x;
 		if (o == NULL || o->status != OFFER_ACTIVE)
 			continue;
-		x = json_object_get(p->extras, I64(id, o->id));
-		w.participant = json_integer_value(json_object_get(x, "participant"));
+		x = map_get(&p->extras, o->id);
+		w.participant = x ? x->participant : 0;
 		w.org = o->org;
-		w.fp = json_string_value(json_object_get(x, "fingerprint"));
+		w.fp = x ? x->fingerprint : NULL;
 		if (auction_seed(&b->a, s->next_bid_id, o->org, o->price, at, &ev) != AUCTION_OK)
 			continue;
 		ops_events(s, b, &ev, &w);

@@ -38,6 +38,50 @@
 
 static struct proc *proc_get(struct server *s, int64_t id);
 
+/*
+ * The kinds of change. Their names are the `kind` of log rows: persisted and
+ * replayed, so a name never changes. Requests name the change they queue in
+ * server/optab.c's table (parsed by proc_queue_op); the clock's rows
+ * ("tendering", "opened", "decided") are written where the engine makes them.
+ */
+enum proc_change_kind {
+	PC_CREATED, PC_TICK, PC_TENDERING, PC_OPENED, PC_DECIDED, PC_PUBLISHED, PC_AMENDED,
+	PC_QUESTION_ASKED, PC_QUESTION_ANSWERED, PC_OFFER_SUBMITTED, PC_OFFER_WITHDRAWN,
+	PC_OFFER_CONFIRMED, PC_SCORED, PC_AWARDED, PC_DISQUALIFIED, PC_AUCTION_RESULT,
+	PC_CANCELLED, PC_COMPLETED,
+	PC_NKINDS
+};
+
+static const char *const proc_change_names[PC_NKINDS] = {
+	[PC_CREATED] = "created", [PC_TICK] = "tick", [PC_TENDERING] = "tendering",
+	[PC_OPENED] = "opened", [PC_DECIDED] = "decided", [PC_PUBLISHED] = "published",
+	[PC_AMENDED] = "amended", [PC_QUESTION_ASKED] = "question_asked",
+	[PC_QUESTION_ANSWERED] = "question_answered", [PC_OFFER_SUBMITTED] = "offer_submitted",
+	[PC_OFFER_WITHDRAWN] = "offer_withdrawn", [PC_OFFER_CONFIRMED] = "offer_confirmed",
+	[PC_SCORED] = "scored", [PC_AWARDED] = "awarded", [PC_DISQUALIFIED] = "disqualified",
+	[PC_AUCTION_RESULT] = "auction_result", [PC_CANCELLED] = "cancelled",
+	[PC_COMPLETED] = "completed",
+};
+
+/* The name of a kind of change (the log row's `kind`). */
+static const char *
+proc_change_name(enum proc_change_kind k)
+{
+	return proc_change_names[k];
+}
+
+/* The kind of change a name spells; -1 when none. */
+static int
+proc_change_parse(const char *name, enum proc_change_kind *k)
+{
+	for (int i = 0; name && i < PC_NKINDS; i++)
+		if (strcmp(proc_change_names[i], name) == 0) {
+			*k = (enum proc_change_kind)i;
+			return 0;
+		}
+	return -1;
+}
+
 /* ---- small helpers ---- */
 
 /* Send an error for a request. */
@@ -129,91 +173,405 @@ proc_open_of(struct server *s, int64_t buyer_org)
 static long
 proc_questions_of(const struct proc *p, int64_t org)
 {
-	json_t *q;
-	size_t i;
 	long n = 0;
 
-	json_array_foreach(p->questions, i, q)
-		n += ji(q, "asked_by_org") == org;
+	for (size_t i = 0; i < p->questions.n; i++)
+		n += p->questions.v[i].asked_by_org == org;
 	return n;
 }
 
 /* The questions as everyone sees them: never who asked. */
 static json_t *
-proc_questions_public(json_t *questions)
+proc_questions_public(const struct proc_questions *qs)
 {
-	json_t *out = json_array(), *q;
-	size_t i;
+	json_t *out = json_array();
 
-	json_array_foreach(questions, i, q) {
-		json_t *x = json_copy(q);
-		json_object_del(x, "asked_by_org");
-		json_array_append_new(out, x);
+	for (size_t i = 0; i < qs->n; i++) {
+		const struct proc_question *q = &qs->v[i];
+		json_array_append_new(out, json_pack("{s:I, s:s, s:o, s:o, s:o}", "id",
+		    (json_int_t)i + 1, "text", q->text, "asked_at", proto_time(q->asked_at),
+		    "answer", q->answer ? json_string(q->answer) : json_null(),
+		    "answered_at", q->answer ? proto_time(q->answered_at) : json_null()));
 	}
 	return out;
 }
 
-/* ---- engine parameters from a document ---- */
-
-/* Fill engine params and lots from a normalized document. */
-static void
-proc_from_doc(json_t *doc, int64_t buyer_org, struct proc_params *pp, struct proc_lot *lots,
-    int *nlots)
+/* Append a question (its text copied); -1 when out of memory. */
+static int
+proc_question_add(struct proc_questions *qs, const char *text, int64_t at, int64_t org)
 {
-	json_t *jl, *jc;
-	size_t i, j;
+	struct proc_question *q;
 
-	memset(pp, 0, sizeof(*pp));
-	proc_kind_parse(js(doc, "kind"), &pp->kind);
-	pp->buyer_org = buyer_org;
-	pp->enquiry_end = ji(doc, "enquiry_end");
-	pp->submission_deadline = ji(doc, "submission_deadline");
-	pp->opening_at = ji(doc, "opening_at");
-	pp->min_bids = (int)ji(doc, "min_bids");
-	*nlots = 0;
-	json_array_foreach(json_object_get(doc, "lots"), i, jl) {
-		struct proc_lot *l = &lots[*nlots];
-		memset(l, 0, sizeof(*l));
-		l->id = ji(jl, "id");
-		l->max_price = ji(jl, "max_price");
-		json_array_foreach(json_object_get(jl, "criteria"), j, jc) {
-			struct proc_criterion *c = &l->crit[l->ncrit++];
-			proc_crit_kind_parse(js(jc, "kind"), &c->kind);
-			c->weight_bp = ji(jc, "weight_bp");
-			c->higher_better = js(jc, "better") && strcmp(js(jc, "better"), "higher") == 0;
-			c->min = ji(jc, "min");
-			c->max = ji(jc, "max");
-			if (l->ncrit == PROC_MAX_CRITERIA)
-				break;
+	if (qs->n == qs->cap) {
+		size_t cap = qs->cap ? 2 * qs->cap : 8;
+		struct proc_question *v = realloc(qs->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		qs->v = v;
+		qs->cap = cap;
+	}
+	q = &qs->v[qs->n];
+	memset(q, 0, sizeof(*q));
+	if ((q->text = strdup(text ? text : "")) == NULL)
+		return -1;
+	q->asked_at = at;
+	q->asked_by_org = org;
+	qs->n++;
+	return 0;
+}
+
+/* Free the questions (the array is left empty). */
+static void
+proc_questions_free(struct proc_questions *qs)
+{
+	for (size_t i = 0; i < qs->n; i++) {
+		free(qs->v[i].text);
+		free(qs->v[i].answer);
+	}
+	free(qs->v);
+	memset(qs, 0, sizeof(*qs));
+}
+
+/* A deep copy of the questions into *dst; -1 when out of memory (*dst empty). */
+static int
+proc_questions_copy(struct proc_questions *dst, const struct proc_questions *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->n; i++) {
+		const struct proc_question *q = &src->v[i];
+		if (proc_question_add(dst, q->text, q->asked_at, q->asked_by_org) < 0 ||
+		    (q->answer && (dst->v[i].answer = strdup(q->answer)) == NULL)) {
+			proc_questions_free(dst);
+			return -1;
 		}
-		if (++*nlots == PROC_MAX_LOTS)
+		dst->v[i].answered_at = q->answered_at;
+	}
+	return 0;
+}
+
+/* ---- the typed document: loaded from a change's detail ---- */
+
+/* A copy of a string member ("" when absent); sets *oom when out of memory. */
+static char *
+proc_dup(json_t *o, const char *k, int *oom)
+{
+	const char *t = js(o, k);
+	char *c = strdup(t ? t : "");
+
+	if (c == NULL)
+		*oom = 1;
+	return c;
+}
+
+/* A copy of an optional string member (NULL when absent or null). */
+static char *
+proc_dup_opt(json_t *o, const char *k, int *oom)
+{
+	return js(o, k) ? proc_dup(o, k, oom) : NULL;
+}
+
+/* Drop a reference to an attached file. */
+static void
+proc_doc_file_unref(struct proc_doc_file *f)
+{
+	if (f == NULL || --f->refs > 0)
+		return;
+	free(f->name);
+	free(f->media_type);
+	free(f->sha256);
+	free(f->content);
+	free(f);
+}
+
+/* Free a document's lots (items, criteria). */
+static void
+proc_doc_free_lots(struct proc_doc *doc)
+{
+	for (size_t i = 0; i < doc->nlots; i++) {
+		struct proc_doc_lot *l = &doc->lots[i];
+		for (size_t j = 0; j < l->nitems; j++) {
+			free(l->items[j].description);
+			free(l->items[j].quantity);
+			free(l->items[j].unit);
+			free(l->items[j].classification);
+		}
+		for (size_t j = 0; j < l->ncrit; j++) {
+			free(l->crit[j].code);
+			free(l->crit[j].name);
+			free(l->crit[j].unit);
+		}
+		free(l->title);
+		free(l->items);
+		free(l->crit);
+	}
+	free(doc->lots);
+}
+
+/* Drop a reference to a document; the last one frees it. */
+static void
+proc_doc_unref(struct proc_doc *doc)
+{
+	if (doc == NULL || --doc->refs > 0)
+		return;
+	proc_doc_free_lots(doc);
+	for (size_t i = 0; i < doc->nfiles; i++)
+		proc_doc_file_unref(doc->files[i]);
+	free(doc->files);
+	free(doc->title);
+	free(doc->description);
+	free(doc->auction.step_min);
+	free(doc->auction.step_max);
+	free(doc);
+}
+
+/* One criterion of a lot from its JSON form. */
+static void
+proc_doc_load_criterion(json_t *jc, struct proc_doc_criterion *c, int *oom)
+{
+	proc_crit_kind_parse(js(jc, "kind"), &c->kind);
+	c->code = proc_dup(jc, "code", oom);
+	c->name = proc_dup(jc, "name", oom);
+	c->weight_bp = ji(jc, "weight_bp");
+	c->min = ji(jc, "min");
+	c->max = ji(jc, "max");
+	c->higher_better = js(jc, "better") && strcmp(js(jc, "better"), "higher") == 0;
+	c->unit = proc_dup_opt(jc, "unit", oom);
+}
+
+/* One lot (items, criteria) from its JSON form; -1 when out of memory. */
+static int
+proc_doc_load_lot(json_t *jl, struct proc_doc_lot *l)
+{
+	json_t *items = json_object_get(jl, "items"), *crits = json_object_get(jl, "criteria");
+	size_t ni = json_array_size(items), nc = json_array_size(crits);
+	int oom = 0;
+
+	l->id = ji(jl, "id");
+	l->max_price = ji(jl, "max_price");
+	l->title = proc_dup(jl, "title", &oom);
+	l->items = calloc(ni + 1, sizeof(*l->items));
+	l->crit = calloc(nc + 1, sizeof(*l->crit));
+	if (l->items == NULL || l->crit == NULL)
+		return -1;
+	for (; l->nitems < ni; l->nitems++) {
+		json_t *x = json_array_get(items, l->nitems);
+		struct proc_doc_item *it = &l->items[l->nitems];
+		it->description = proc_dup(x, "description", &oom);
+		it->quantity = proc_dup(x, "quantity", &oom);
+		it->unit = proc_dup(x, "unit", &oom);
+		it->classification = proc_dup_opt(x, "classification", &oom);
+	}
+	for (; l->ncrit < nc; l->ncrit++)
+		proc_doc_load_criterion(json_array_get(crits, l->ncrit), &l->crit[l->ncrit], &oom);
+	return oom ? -1 : 0;
+}
+
+/* An attached file from its JSON form, numbered `id`; NULL when out of memory. */
+static struct proc_doc_file *
+proc_doc_load_file(json_t *jd, int64_t id)
+{
+	struct proc_doc_file *f = calloc(1, sizeof(*f));
+	int oom = 0;
+
+	if (f == NULL)
+		return NULL;
+	f->refs = 1;
+	f->id = id;
+	f->size = ji(jd, "size");
+	f->name = proc_dup(jd, "name", &oom);
+	f->media_type = proc_dup(jd, "media_type", &oom);
+	f->sha256 = proc_dup(jd, "sha256", &oom);
+	f->content = proc_dup_opt(jd, "content", &oom);
+	if (oom) {
+		proc_doc_file_unref(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* Append a file (the document takes the reference); -1 when out of memory. */
+static int
+proc_doc_add_file(struct proc_doc *doc, struct proc_doc_file *f)
+{
+	struct proc_doc_file **v = realloc(doc->files, (doc->nfiles + 1) * sizeof(*v));
+
+	if (v == NULL || f == NULL) {
+		if (v)
+			doc->files = v;
+		proc_doc_file_unref(f);
+		return -1;
+	}
+	doc->files = v;
+	doc->files[doc->nfiles++] = f;
+	return 0;
+}
+
+/* The header, lots and auction settings of a document from its log form (see
+ * proc_doc_log_json); files are not read. NULL when out of memory. */
+static struct proc_doc *
+proc_doc_load(json_t *jd)
+{
+	struct proc_doc *doc = calloc(1, sizeof(*doc));
+	json_t *lots = json_object_get(jd, "lots"), *au = json_object_get(jd, "auction");
+	size_t nl = json_array_size(lots);
+	int oom = 0;
+
+	if (doc == NULL)
+		return NULL;
+	doc->refs = 1;
+	doc->title = proc_dup(jd, "title", &oom);
+	doc->description = proc_dup(jd, "description", &oom);
+	proc_kind_parse(js(jd, "kind"), &doc->kind);
+	snprintf(doc->currency, sizeof(doc->currency), "%s", js(jd, "currency") ? js(jd, "currency") : "");
+	doc->exp = (int)ji(jd, "exp");
+	doc->enquiry_end = ji(jd, "enquiry_end");
+	doc->submission_deadline = ji(jd, "submission_deadline");
+	doc->opening_at = ji(jd, "opening_at");
+	doc->min_bids = ji(jd, "min_bids");
+	if ((doc->lots = calloc(nl + 1, sizeof(*doc->lots))) == NULL)
+		oom = 1;
+	for (; !oom && doc->nlots < nl; doc->nlots++)
+		if (proc_doc_load_lot(json_array_get(lots, doc->nlots), &doc->lots[doc->nlots]) < 0)
+			oom = 1;
+	if (json_is_object(au)) {
+		doc->has_auction = 1;
+		doc->auction.step_min = proc_dup(au, "step_min", &oom);
+		doc->auction.step_max = proc_dup(au, "step_max", &oom);
+		doc->auction.duration = ji(au, "duration");
+		doc->auction.extension_window = ji(au, "extension_window");
+		doc->auction.extension = ji(au, "extension");
+		doc->auction.delay = ji(au, "delay");
+	}
+	if (oom) {
+		proc_doc_unref(doc);  /* a lot that failed to load is counted: freed too */
+		return NULL;
+	}
+	return doc;
+}
+
+/* A created procedure's document, with its files as numbered at creation. */
+static struct proc_doc *
+proc_doc_load_created(json_t *jd)
+{
+	struct proc_doc *doc = proc_doc_load(jd);
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(json_object_get(jd, "documents"), i, x) {
+		if (doc == NULL)
 			break;
+		if (proc_doc_add_file(doc, proc_doc_load_file(x, ji(x, "id"))) < 0) {
+			proc_doc_unref(doc);
+			doc = NULL;
+		}
+	}
+	return doc;
+}
+
+/*
+ * The document after an amendment. The log row of an amendment holds what it
+ * changes, never what came before: "document" (the fields it restates: title,
+ * deadlines, lots, auction settings) and "documents" (the documents it adds,
+ * with their contents). The files of earlier versions are shared with the
+ * current document, not copied; the added ones are numbered after them (their
+ * ids are written into the row's `added`, the same on replay), so an amendment
+ * costs storage, memory and replay time in proportion to its own size.
+ *
+ * `doc` is the amendment's document whose files are the added ones; it is
+ * returned whole, or freed and NULL when out of memory.
+ */
+static struct proc_doc *
+proc_doc_amended_typed(const struct proc_doc *cur, struct proc_doc *doc, json_t *added)
+{
+	size_t n = cur->nfiles + doc->nfiles;
+	struct proc_doc_file **v = malloc((n + 1) * sizeof(*v));
+
+	if (v == NULL) {
+		proc_doc_unref(doc);
+		return NULL;
+	}
+	for (size_t i = 0; i < cur->nfiles; i++) {
+		v[i] = cur->files[i];
+		v[i]->refs++;
+	}
+	for (size_t i = 0; i < doc->nfiles; i++) {
+		struct proc_doc_file *f = v[cur->nfiles + i] = doc->files[i];
+		f->id = (int64_t)(cur->nfiles + i + 1);
+		json_object_set_new(json_array_get(added, i), "id", json_integer(f->id));
+	}
+	free(doc->files);
+	doc->files = v;
+	doc->nfiles = n;
+	return doc;
+}
+
+/* The document after an amendment, from its log row's "document" and "documents"
+ * (see proc_doc_amended_typed). NULL when out of memory. */
+static struct proc_doc *
+proc_doc_amended(const struct proc_doc *cur, json_t *fields, json_t *added)
+{
+	struct proc_doc *doc = proc_doc_load(fields);
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(added, i, x) {
+		if (doc == NULL)
+			return NULL;
+		if (proc_doc_add_file(doc, proc_doc_load_file(x, 0)) < 0) {
+			proc_doc_unref(doc);
+			doc = NULL;
+		}
+	}
+	return doc ? proc_doc_amended_typed(cur, doc, added) : NULL;
+}
+
+/* Fill engine params and lots from a document. */
+static void
+proc_from_doc(const struct proc_doc *doc, int64_t buyer_org, struct proc_params *pp,
+    struct proc_lot *lots, int *nlots)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->kind = doc->kind;
+	pp->buyer_org = buyer_org;
+	pp->enquiry_end = doc->enquiry_end;
+	pp->submission_deadline = doc->submission_deadline;
+	pp->opening_at = doc->opening_at;
+	pp->min_bids = (int)doc->min_bids;
+	*nlots = 0;
+	for (size_t i = 0; i < doc->nlots && *nlots < PROC_MAX_LOTS; i++) {
+		const struct proc_doc_lot *dl = &doc->lots[i];
+		struct proc_lot *l = &lots[(*nlots)++];
+		memset(l, 0, sizeof(*l));
+		l->id = dl->id;
+		l->max_price = dl->max_price;
+		for (size_t j = 0; j < dl->ncrit && l->ncrit < PROC_MAX_CRITERIA; j++) {
+			struct proc_criterion *c = &l->crit[l->ncrit++];
+			c->kind = dl->crit[j].kind;
+			c->weight_bp = dl->crit[j].weight_bp;
+			c->higher_better = dl->crit[j].higher_better;
+			c->min = dl->crit[j].min;
+			c->max = dl->crit[j].max;
+		}
 	}
 }
 
 /* Criterion index of a code in a lot, -1 when none. */
 static int
-proc_crit_index(json_t *jlot, const char *code)
+proc_crit_index(const struct proc_doc_lot *dl, const char *code)
 {
-	json_t *jc;
-	size_t j;
-
-	json_array_foreach(json_object_get(jlot, "criteria"), j, jc)
-		if (strcmp(js(jc, "code"), code) == 0)
+	for (size_t j = 0; dl && j < dl->ncrit; j++)
+		if (strcmp(dl->crit[j].code, code) == 0)
 			return (int)j;
 	return -1;
 }
 
-/* The document's lot object with this id. */
-static json_t *
-proc_doc_lot(json_t *doc, int64_t lot_id)
+/* The document's lot with this id (NULL: none). */
+static const struct proc_doc_lot *
+proc_doc_lot(const struct proc_doc *doc, int64_t lot_id)
 {
-	json_t *jl;
-	size_t i;
-
-	json_array_foreach(json_object_get(doc, "lots"), i, jl)
-		if (ji(jl, "id") == lot_id)
-			return jl;
+	for (size_t i = 0; i < doc->nlots; i++)
+		if (doc->lots[i].id == lot_id)
+			return &doc->lots[i];
 	return NULL;
 }
 
@@ -275,65 +633,76 @@ proc_lot_title(struct conn *c, json_t *id, const char *t)
 	return 0;
 }
 
-/* Parse one criterion; `ci` is its index in the lot. */
-static json_t *
-proc_parse_criterion(struct conn *c, json_t *id, json_t *jc, int ci)
+/* Set when a copy made while parsing a request ran out of memory (see proc_parse_doc). */
+static int proc_parse_oom;
+
+/* A copy of a request's string (NULL: none); out of memory sets proc_parse_oom. */
+static char *
+proc_sdup(const char *t)
+{
+	char *c = t ? strdup(t) : NULL;
+
+	if (t && c == NULL)
+		proc_parse_oom = 1;
+	return c;
+}
+
+/* Parse one criterion into *out; `ci` is its index in the lot. -1 after an error reply. */
+static int
+proc_parse_criterion(struct conn *c, json_t *id, json_t *jc, int ci, struct proc_doc_criterion *out)
 {
 	const char *code = js(jc, "code"), *name = js(jc, "name"), *kind = js(jc, "kind");
 	const char *w = js(jc, "weight"), *better = js(jc, "better");
 	enum proc_crit_kind k;
 	int64_t bp;
-	json_t *out;
 
 	if (!json_is_object(jc) || kind == NULL || proc_crit_kind_parse(kind, &k) < 0) {
 		proc_err(c, id, "bad_field", "each criterion needs a kind: price, stated or scored",
 		    "criteria");
-		return NULL;
+		return -1;
 	}
 	if ((ci == 0) != (k == CRIT_PRICE)) {
 		proc_err(c, id, "bad_field", "the first criterion, and only it, is the price", "criteria");
-		return NULL;
+		return -1;
 	}
 	if (w == NULL || proc_parse_weight(w, &bp) < 0) {
 		proc_err(c, id, "bad_field", "each criterion needs a weight in percent, as a string "
 		    "(\"60\", \"12.5\")", "criteria");
-		return NULL;
+		return -1;
 	}
 	if (k != CRIT_PRICE && (code == NULL || strlen(code) == 0 ||
 	    text_len(code, strlen(code)) > 40)) {
 		proc_err(c, id, "bad_field", "non-price criteria need a code (1-40 chars)", "criteria");
-		return NULL;
+		return -1;
 	}
-	out = json_pack("{s:s, s:s, s:s, s:I}", "code", k == CRIT_PRICE ? "price" : code,
-	    "name", name ? name : (k == CRIT_PRICE ? "Price" : code), "kind", kind,
-	    "weight_bp", (json_int_t)bp);
+	out->kind = k;
+	out->weight_bp = bp;
+	out->code = proc_sdup(k == CRIT_PRICE ? "price" : code);
+	out->name = proc_sdup(name ? name : (k == CRIT_PRICE ? "Price" : code));
 	if (k == CRIT_STATED) {
 		json_t *mn = json_object_get(jc, "min"), *mx = json_object_get(jc, "max");
 		if (!json_is_integer(mn) || !json_is_integer(mx) ||
 		    json_integer_value(mn) >= json_integer_value(mx) ||
 		    (better && strcmp(better, "higher") && strcmp(better, "lower")) || better == NULL) {
-			json_decref(out);
 			proc_err(c, id, "bad_field", "a stated criterion needs integer min < max and better: "
 			    "higher or lower", "criteria");
-			return NULL;
+			return -1;
 		}
-		json_object_set(out, "min", mn);
-		json_object_set(out, "max", mx);
-		json_object_set_new(out, "better", json_string(better));
-		if (js(jc, "unit"))
-			json_object_set_new(out, "unit", json_string(js(jc, "unit")));
+		out->min = json_integer_value(mn);
+		out->max = json_integer_value(mx);
+		out->higher_better = strcmp(better, "higher") == 0;
+		out->unit = proc_sdup(js(jc, "unit"));
 	} else if (k == CRIT_SCORED) {
 		json_t *mx = json_object_get(jc, "max");
 		if (!json_is_integer(mx) || json_integer_value(mx) < 1 || json_integer_value(mx) > 1000) {
-			json_decref(out);
 			proc_err(c, id, "bad_field", "a scored criterion needs an integer max (1-1000)",
 			    "criteria");
-			return NULL;
+			return -1;
 		}
-		json_object_set_new(out, "min", json_integer(0));
-		json_object_set(out, "max", mx);
+		out->min = 0;
+		out->max = json_integer_value(mx);
 	}
-	return out;
+	return 0;
 }
 
 /* Base64 decode with OpenSSL; returns the length or -1. */
@@ -355,240 +724,272 @@ proc_b64_decode(const char *in, unsigned char *out, size_t cap)
 	return n - pad;
 }
 
-/* Parse documents: name, media_type, and content (base64) or size + sha256. */
-static json_t *
-proc_parse_documents(struct server *s, struct conn *c, json_t *id, json_t *jdocs, int first_id)
+/* A document's content (base64) into f: its size and SHA-256, checked against the
+ * stated one when given; `buf` (cap max + 3) is scratch. -1 after an error reply. */
+static int
+proc_parse_content(struct server *s, struct conn *c, json_t *id, const char *content,
+    const char *sha, unsigned char *buf, struct proc_doc_file *f)
 {
-	json_t *out = json_array(), *jd;
-	size_t i, max = (size_t)s->cfg.max_document;
+	size_t max = (size_t)s->cfg.max_document;
+	unsigned char md[32];
+	char hex[65], msg[128];
+	int n;
+
+	if ((n = proc_b64_decode(content, buf, max + 3)) < 0 || (size_t)n > max) {
+		snprintf(msg, sizeof(msg), "document content must be base64 of at most %zu "
+		    "bytes (max_document)", max);
+		proc_err(c, id, "bad_field", msg, "documents");
+		return -1;
+	}
+	EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL);
+	for (int b = 0; b < 32; b++)
+		snprintf(hex + 2 * b, 3, "%02x", md[b]);
+	if (sha && strcmp(sha, hex) != 0) {
+		proc_err(c, id, "bad_field", "document content does not match its sha256",
+		    "documents");
+		return -1;
+	}
+	f->size = n;
+	f->sha256 = proc_sdup(hex);
+	f->content = proc_sdup(content);
+	return 0;
+}
+
+/* One document of a request (name, media_type, and content or size + sha256) into f;
+ * `buf` is scratch for the content (allocated on first use). -1 after an error reply. */
+static int
+proc_parse_file(struct server *s, struct conn *c, json_t *id, json_t *jd, unsigned char **buf,
+    struct proc_doc_file *f)
+{
+	const char *name = js(jd, "name"), *mt = js(jd, "media_type"), *content = js(jd, "content");
+	const char *sha = js(jd, "sha256");
+	json_t *sz = json_object_get(jd, "size");
+
+	if (name == NULL || mt == NULL || text_len(name, strlen(name)) > 200 || strlen(mt) > 100) {
+		proc_err(c, id, "bad_field", "a document needs a name and a media_type", "documents");
+		return -1;
+	}
+	f->name = proc_sdup(name);
+	f->media_type = proc_sdup(mt);
+	if (content) {
+		if (*buf == NULL && (*buf = malloc((size_t)s->cfg.max_document + 3)) == NULL) {
+			proc_err(c, id, "internal", "out of memory", NULL);
+			return -1;
+		}
+		return proc_parse_content(s, c, id, content, sha, *buf, f);
+	}
+	if (sha == NULL || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64 ||
+	    !json_is_integer(sz) || json_integer_value(sz) < 0) {
+		proc_err(c, id, "bad_field", "a document without content needs size and a "
+		    "lower-case hex sha256", "documents");
+		return -1;
+	}
+	f->size = json_integer_value(sz);
+	f->sha256 = proc_sdup(sha);
+	return 0;
+}
+
+/* The request's documents into doc's files, numbered from first_id. -1 after an
+ * error reply. */
+static int
+proc_parse_documents(struct server *s, struct conn *c, json_t *id, json_t *jdocs, int first_id,
+    struct proc_doc *doc)
+{
 	unsigned char *buf = NULL;
+	json_t *jd;
+	size_t i;
 	char msg[128];
+	int rc = 0;
 
 	if (jdocs == NULL)
-		return out;
+		return 0;
 	if (!json_is_array(jdocs) || json_array_size(jdocs) > PROC_MAX_DOCS) {
 		proc_err(c, id, "bad_field", "documents must be an array of at most 20", "documents");
-		goto fail;
+		return -1;
 	}
 	if ((long)(first_id - 1 + json_array_size(jdocs)) > s->cfg.max_documents_per_procedure) {
 		snprintf(msg, sizeof(msg), "max_documents_per_procedure (%ld) reached: the procurement "
 		    "has %d documents and this adds %zu", s->cfg.max_documents_per_procedure, first_id - 1,
 		    json_array_size(jdocs));
 		proc_err(c, id, "limit_exceeded", msg, "documents");
-		goto fail;
+		return -1;
 	}
 	json_array_foreach(jdocs, i, jd) {
-		const char *name = js(jd, "name"), *mt = js(jd, "media_type"), *content = js(jd, "content");
-		const char *sha = js(jd, "sha256");
-		unsigned char md[32];
-		char hex[65];
-		json_t *d;
-		int n;
-
-		if (name == NULL || mt == NULL || text_len(name, strlen(name)) > 200 ||
-		    strlen(mt) > 100) {
-			proc_err(c, id, "bad_field", "a document needs a name and a media_type", "documents");
-			goto fail;
+		struct proc_doc_file *f = calloc(1, sizeof(*f));
+		if (f)
+			f->refs = 1, f->id = first_id + (int64_t)i;
+		if (proc_doc_add_file(doc, f) < 0) {
+			proc_err(c, id, "internal", "out of memory", NULL);
+			rc = -1;
+			break;
 		}
-		d = json_pack("{s:i, s:s, s:s}", "id", first_id + (int)i, "name", name, "media_type", mt);
-		if (content) {
-			if (buf == NULL && (buf = malloc(max + 3)) == NULL) {
-				json_decref(d);
-				proc_err(c, id, "internal", "out of memory", NULL);
-				goto fail;
-			}
-			if ((n = proc_b64_decode(content, buf, max + 3)) < 0 || (size_t)n > max) {
-				json_decref(d);
-				snprintf(msg, sizeof(msg), "document content must be base64 of at most %zu "
-				    "bytes (max_document)", max);
-				proc_err(c, id, "bad_field", msg, "documents");
-				goto fail;
-			}
-			EVP_Digest(buf, (size_t)n, md, NULL, EVP_sha256(), NULL);
-			for (int b = 0; b < 32; b++)
-				snprintf(hex + 2 * b, 3, "%02x", md[b]);
-			if (sha && strcmp(sha, hex) != 0) {
-				json_decref(d);
-				proc_err(c, id, "bad_field", "document content does not match its sha256",
-				    "documents");
-				goto fail;
-			}
-			json_object_set_new(d, "size", json_integer(n));
-			json_object_set_new(d, "sha256", json_string(hex));
-			json_object_set_new(d, "content", json_string(content));
-		} else {
-			json_t *sz = json_object_get(jd, "size");
-			if (sha == NULL || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64 ||
-			    !json_is_integer(sz) || json_integer_value(sz) < 0) {
-				json_decref(d);
-				proc_err(c, id, "bad_field", "a document without content needs size and a "
-				    "lower-case hex sha256", "documents");
-				goto fail;
-			}
-			json_object_set(d, "size", sz);
-			json_object_set_new(d, "sha256", json_string(sha));
-			json_object_set_new(d, "content", json_null());
-		}
-		json_array_append_new(out, d);
+		if ((rc = proc_parse_file(s, c, id, jd, &buf, f)) < 0)
+			break;
 	}
 	free(buf);
-	return out;
-fail:
-	free(buf);
-	json_decref(out);
-	return NULL;
+	return rc;
 }
 
 /* The header of a procurement document (title, description, kind, currency,
- * deadlines, min_bids) as a new document with an empty "lots" array; the kind
- * and the currency's exponent into *k and *exp. NULL after an error reply. */
-static json_t *
-proc_parse_header(struct conn *c, json_t *id, json_t *req, json_t *prev, enum proc_kind *k,
-    int *exp)
+ * deadlines, min_bids) into doc. -1 after an error reply. */
+static int
+proc_parse_header(struct conn *c, json_t *id, json_t *req, const struct proc_doc *prev,
+    struct proc_doc *doc)
 {
 	const char *title, *descr = NULL, *kind, *currency;
-	int64_t enq, dead, open, minb = 1;
-	json_t *doc;
+	int64_t minb = 1;
 
 	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
 	    proto_get_str(c, req, "description", 0, 20000, &descr) < 0)
-		return NULL;
+		return -1;
 	if (prev) {
-		kind = js(prev, "kind");
-		currency = js(prev, "currency");
+		kind = proc_kind_name(prev->kind);
+		currency = prev->currency;
 	} else {
 		if (proto_get_str(c, req, "kind", 1, 20, &kind) != 0 ||
 		    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
-			return NULL;
+			return -1;
 	}
-	if (proc_kind_parse(kind, k) < 0) {
+	if (proc_kind_parse(kind, &doc->kind) < 0) {
 		proc_err(c, id, "bad_field", "kind must be rfq, tender or tender_auction", "kind");
-		return NULL;
+		return -1;
 	}
-	if ((*exp = money_exponent(currency)) < 0) {
+	if ((doc->exp = money_exponent(currency)) < 0) {
 		proc_err(c, id, "bad_field", "currency must be an ISO 4217 code", "currency");
-		return NULL;
+		return -1;
 	}
-	if (proc_time_field(c, id, req, "enquiry_end", &enq) < 0 ||
-	    proc_time_field(c, id, req, "submission_deadline", &dead) < 0 ||
-	    proc_time_field(c, id, req, "opening_at", &open) < 0 ||
+	if (proc_time_field(c, id, req, "enquiry_end", &doc->enquiry_end) < 0 ||
+	    proc_time_field(c, id, req, "submission_deadline", &doc->submission_deadline) < 0 ||
+	    proc_time_field(c, id, req, "opening_at", &doc->opening_at) < 0 ||
 	    proto_get_int(c, req, "min_bids", 0, &minb) < 0)
-		return NULL;
-	doc = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "title", title,
-	    "description", descr ? descr : "", "kind", kind, "exp", *exp, "currency", currency,
-	    "enquiry_end", (json_int_t)enq, "submission_deadline", (json_int_t)dead,
-	    "opening_at", (json_int_t)open, "min_bids", (json_int_t)minb);
-	json_object_set_new(doc, "lots", json_array());
-	return doc;
+		return -1;
+	doc->min_bids = minb;
+	doc->title = proc_sdup(title);
+	doc->description = proc_sdup(descr ? descr : "");
+	snprintf(doc->currency, sizeof(doc->currency), "%s", currency);
+	return 0;
 }
 
-/* A lot's items into `items`. -1 after an error reply. */
+/* A lot's items into l. -1 after an error reply. */
 static int
-proc_parse_items(struct conn *c, json_t *id, json_t *jl, json_t *items)
+proc_parse_items(struct conn *c, json_t *id, json_t *jl, struct proc_doc_lot *l)
 {
-	json_t *ji_;
+	json_t *items = json_object_get(jl, "items"), *x;
 	size_t j;
 
-	if (!json_is_array(json_object_get(jl, "items")) ||
-	    json_array_size(json_object_get(jl, "items")) > PROC_MAX_ITEMS) {
+	if (!json_is_array(items) || json_array_size(items) > PROC_MAX_ITEMS) {
 		proc_err(c, id, "bad_field", "each lot needs an items array (at most 100)", "items");
 		return -1;
 	}
-	json_array_foreach(json_object_get(jl, "items"), j, ji_) {
-		const char *d = js(ji_, "description"), *q = js(ji_, "quantity"), *u = js(ji_, "unit");
-		const char *cl = js(ji_, "classification");
+	if ((l->items = calloc(json_array_size(items) + 1, sizeof(*l->items))) == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
+		return -1;
+	}
+	json_array_foreach(items, j, x) {
+		const char *d = js(x, "description"), *q = js(x, "quantity"), *u = js(x, "unit");
+		struct proc_doc_item *it = &l->items[l->nitems];
 		int64_t qv;
 		if (d == NULL || q == NULL || u == NULL || money_parse(q, 3, &qv) < 0 || qv <= 0) {
 			proc_err(c, id, "bad_field", "each item needs description, unit and a positive "
 			    "decimal quantity (string, at most 3 decimals)", "items");
 			return -1;
 		}
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s?}", "description", d,
-		    "quantity", q, "unit", u, "classification", cl));
+		l->nitems++;
+		it->description = proc_sdup(d);
+		it->quantity = proc_sdup(q);
+		it->unit = proc_sdup(u);
+		it->classification = proc_sdup(js(x, "classification"));
 	}
 	return 0;
 }
 
-/* A lot's award criteria into `crits` (price only when it states none). -1 after an
- * error reply. */
+/* A lot's award criteria into l (price only when it states none). -1 after an error
+ * reply. */
 static int
-proc_parse_criteria(struct conn *c, json_t *id, json_t *jl, json_t *crits)
+proc_parse_criteria(struct conn *c, json_t *id, json_t *jl, struct proc_doc_lot *l)
 {
-	json_t *jc;
-	size_t j;
+	json_t *crits = json_object_get(jl, "criteria"), *jc;
+	size_t j, n = crits ? json_array_size(crits) : 1;
 
-	if (json_object_get(jl, "criteria") == NULL) {
-		json_array_append_new(crits, json_pack("{s:s, s:s, s:s, s:i}", "code", "price",
-		    "name", "Price", "kind", "price", "weight_bp", 10000));
-	} else if (!json_is_array(json_object_get(jl, "criteria")) ||
-	    json_array_size(json_object_get(jl, "criteria")) > PROC_MAX_CRITERIA) {
+	if (crits && (!json_is_array(crits) || n > PROC_MAX_CRITERIA)) {
 		proc_err(c, id, "bad_field", "criteria must be an array of at most 8", "criteria");
 		return -1;
-	} else {
-		json_array_foreach(json_object_get(jl, "criteria"), j, jc) {
-			json_t *pc = proc_parse_criterion(c, id, jc, (int)j);
-			if (pc == NULL)
-				return -1;
-			json_array_append_new(crits, pc);
-		}
+	}
+	if ((l->crit = calloc(n + 1, sizeof(*l->crit))) == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
+		return -1;
+	}
+	if (crits == NULL) {
+		l->crit[0].kind = CRIT_PRICE;
+		l->crit[0].weight_bp = 10000;
+		l->crit[0].code = proc_sdup("price");
+		l->crit[0].name = proc_sdup("Price");
+		l->ncrit = 1;
+		return 0;
+	}
+	json_array_foreach(crits, j, jc) {
+		l->ncrit++;
+		if (proc_parse_criterion(c, id, jc, (int)j, &l->crit[j]) < 0)
+			return -1;
 	}
 	return 0;
 }
 
-/* The request's lots (numbered from 1) into `lots`, amounts with exponent `exp`.
- * -1 after an error reply. */
+/* The request's lots (numbered from 1) into doc, amounts with doc's exponent. -1
+ * after an error reply. */
 static int
-proc_parse_lots(struct conn *c, json_t *id, json_t *req, int exp, json_t *lots)
+proc_parse_lots(struct conn *c, json_t *id, json_t *req, struct proc_doc *doc)
 {
-	json_t *jl;
+	json_t *lots = json_object_get(req, "lots"), *jl;
 	size_t i;
 
-	if (!json_is_array(json_object_get(req, "lots")) || json_array_size(json_object_get(req, "lots")) == 0 ||
-	    json_array_size(json_object_get(req, "lots")) > PROC_MAX_LOTS) {
+	if (!json_is_array(lots) || json_array_size(lots) == 0 ||
+	    json_array_size(lots) > PROC_MAX_LOTS) {
 		proc_err(c, id, "bad_field", "lots must be an array of 1 to 50 lots", "lots");
 		return -1;
 	}
-	json_array_foreach(json_object_get(req, "lots"), i, jl) {
-		json_t *lot, *items = json_array(), *crits = json_array();
+	if ((doc->lots = calloc(json_array_size(lots) + 1, sizeof(*doc->lots))) == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
+		return -1;
+	}
+	json_array_foreach(lots, i, jl) {
+		struct proc_doc_lot *l = &doc->lots[doc->nlots];
 		const char *lt = js(jl, "title");
-		int64_t maxp;
 
 		if (!json_is_object(jl) || lt == NULL || proc_lot_title(c, id, lt) < 0) {
-			json_decref(items);
-			json_decref(crits);
 			if (!json_is_object(jl) || lt == NULL)
 				proc_err(c, id, "bad_field", "each lot needs a title", "lots");
 			return -1;
 		}
-		lot = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)i + 1, "title", lt,
-		    "items", items, "criteria", crits);
-		json_array_append_new(lots, lot);
-		if (proc_money_field(c, id, jl, "max_price", exp, &maxp) < 0)
-			return -1;
-		json_object_set_new(lot, "max_price", json_integer(maxp));
-		if (proc_parse_items(c, id, jl, items) < 0 || proc_parse_criteria(c, id, jl, crits) < 0)
+		doc->nlots++;
+		l->id = (int64_t)i + 1;
+		l->title = proc_sdup(lt);
+		if (proc_money_field(c, id, jl, "max_price", doc->exp, &l->max_price) < 0 ||
+		    proc_parse_items(c, id, jl, l) < 0 || proc_parse_criteria(c, id, jl, l) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* A tender_auction's auction settings into doc's "auction": the request's, else an
- * amended document's current ones, else the defaults. -1 after an error reply. */
+/* A tender_auction's auction settings into doc: the request's, else an amended
+ * document's current ones, else the defaults. -1 after an error reply. */
 static int
-proc_parse_auction(struct conn *c, json_t *id, json_t *req, json_t *prev, int exp, json_t *doc)
+proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_doc *prev,
+    struct proc_doc *doc)
 {
-	json_t *au = json_object_get(req, "auction"), *pa = prev ? json_object_get(prev, "auction") : NULL;
+	json_t *au = json_object_get(req, "auction");
+	const struct proc_doc_auction *pa = prev && prev->has_auction ? &prev->auction : NULL;
 	const char *smin = "0.5%", *smax = "5%";
 	int64_t dur = 600, win = 120, ext = 120, delay = 60, v;
 	int pct;
 
 	if (pa) {
-		smin = js(pa, "step_min");
-		smax = js(pa, "step_max");
-		dur = ji(pa, "duration");
-		win = ji(pa, "extension_window");
-		ext = ji(pa, "extension");
-		delay = ji(pa, "delay");
+		smin = pa->step_min;
+		smax = pa->step_max;
+		dur = pa->duration;
+		win = pa->extension_window;
+		ext = pa->extension;
+		delay = pa->delay;
 	}
 	if (au && json_is_object(au)) {
 		if (js(au, "step_min")) smin = js(au, "step_min");
@@ -598,78 +999,213 @@ proc_parse_auction(struct conn *c, json_t *id, json_t *req, json_t *prev, int ex
 		if (json_is_integer(json_object_get(au, "extension"))) ext = ji(au, "extension");
 		if (json_is_integer(json_object_get(au, "delay"))) delay = ji(au, "delay");
 	}
-	if (money_parse_step(smin, exp, &pct, &v) < 0 || money_parse_step(smax, exp, &pct, &v) < 0 ||
+	if (money_parse_step(smin, doc->exp, &pct, &v) < 0 ||
+	    money_parse_step(smax, doc->exp, &pct, &v) < 0 ||
 	    dur < 1 || dur > 86400 || win < 0 || win > 86400 || ext < 0 || ext > 86400 ||
 	    delay < 0 || delay > 86400) {
 		proc_err(c, id, "bad_field", "auction settings: step_min/step_max as \"0.5%\" or an "
 		    "amount, duration 1-86400 s, extension_window/extension/delay 0-86400 s", "auction");
 		return -1;
 	}
-	json_object_set_new(doc, "auction", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
-	    "step_min", smin, "step_max", smax, "duration", (json_int_t)dur,
-	    "extension_window", (json_int_t)win, "extension", (json_int_t)ext,
-	    "delay", (json_int_t)delay));
+	doc->has_auction = 1;
+	doc->auction = (struct proc_doc_auction){ proc_sdup(smin), proc_sdup(smax), dur, win, ext,
+	    delay };
 	return 0;
 }
 
 /*
- * Parse a procurement document from a create or amend request into its
- * normalized form (amounts in minor units, times in ms, weights in basis
- * points). `prev` is the current document for an amendment (kind and
- * currency are kept; "documents" holds the new documents only). NULL after an
- * error reply. The parts are checked in order: header, lots (each with its
- * items and criteria), documents, auction settings, then the whole.
+ * Parse a procurement document from a create or amend request into its typed
+ * form (amounts in minor units, times in ms, weights in basis points). `prev`
+ * is the current document for an amendment (kind and currency are kept; the
+ * files are the new ones only, numbered after prev's). NULL after an error
+ * reply. The parts are checked in order: header, lots (each with its items and
+ * criteria), documents, auction settings, then the whole.
  */
-static json_t *
-proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req, json_t *prev)
+static struct proc_doc *
+proc_parse_doc(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct proc_doc *prev)
 {
-	enum proc_kind k;
-	json_t *doc, *docs;
+	struct proc_doc *doc = calloc(1, sizeof(*doc));
 	struct proc_params pp;
 	struct proc_lot plots[PROC_MAX_LOTS];
-	int exp, nl;
+	int nl;
 	const char *why;
 
-	if ((doc = proc_parse_header(c, id, req, prev, &k, &exp)) == NULL)
+	if (doc == NULL) {
+		proc_err(c, id, "internal", "out of memory", NULL);
 		return NULL;
-	if (proc_parse_lots(c, id, req, exp, json_object_get(doc, "lots")) < 0)
+	}
+	doc->refs = 1;
+	proc_parse_oom = 0;
+	if (proc_parse_header(c, id, req, prev, doc) < 0 || proc_parse_lots(c, id, req, doc) < 0 ||
+	    proc_parse_documents(s, c, id, json_object_get(req, "documents"),
+	    prev ? (int)prev->nfiles + 1 : 1, doc) < 0 ||
+	    (doc->kind == PROC_TENDER_AUCTION && proc_parse_auction(c, id, req, prev, doc) < 0))
 		goto fail;
-	/* an amendment's documents are only the ones it adds (numbered when applied) */
-	docs = proc_parse_documents(s, c, id, json_object_get(req, "documents"),
-	    prev ? (int)json_array_size(json_object_get(prev, "documents")) + 1 : 1);
-	if (docs == NULL)
+	if (proc_parse_oom) {
+		proc_err(c, id, "internal", "out of memory", NULL);
 		goto fail;
-	json_object_set_new(doc, "documents", docs);
-	if (k == PROC_TENDER_AUCTION && proc_parse_auction(c, id, req, prev, exp, doc) < 0)
-		goto fail;
+	}
 	proc_from_doc(doc, 1, &pp, plots, &nl);
 	if ((why = proc_check(&pp, plots, nl)) != NULL) {
 		proc_err(c, id, "bad_field", why, NULL);
 		goto fail;
 	}
-	(void)s;
 	return doc;
 fail:
-	json_decref(doc);
+	proc_doc_unref(doc);
 	return NULL;
+}
+
+/* ---- the log's form of a document (the detail of "created" and "amended") ---- */
+
+/* A criterion as the log holds it. */
+static json_t *
+proc_criterion_log_json(const struct proc_doc_criterion *c)
+{
+	json_t *x = json_pack("{s:s, s:s, s:s, s:I}", "code", c->code, "name", c->name,
+	    "kind", proc_crit_kind_name(c->kind), "weight_bp", (json_int_t)c->weight_bp);
+
+	if (c->kind == CRIT_STATED) {
+		json_object_set_new(x, "min", json_integer(c->min));
+		json_object_set_new(x, "max", json_integer(c->max));
+		json_object_set_new(x, "better", json_string(c->higher_better ? "higher" : "lower"));
+		if (c->unit)
+			json_object_set_new(x, "unit", json_string(c->unit));
+	} else if (c->kind == CRIT_SCORED) {
+		json_object_set_new(x, "min", json_integer(c->min));
+		json_object_set_new(x, "max", json_integer(c->max));
+	}
+	return x;
+}
+
+static json_t *proc_items_json(const struct proc_doc_lot *dl);
+static json_t *proc_auction_json(const struct proc_doc_auction *au);
+static json_t *proc_file_json(const struct proc_doc_file *f, int with_content);
+
+/* The files of a document as the log holds them (with their contents). */
+static json_t *
+proc_files_log_json(const struct proc_doc *doc)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < doc->nfiles; i++)
+		json_array_append_new(out, proc_file_json(doc->files[i], 1));
+	return out;
+}
+
+/*
+ * A document as the log holds it: the exact keys, in the exact order, that
+ * proc_doc_load reads back (the row's bytes are persisted and replayed: never
+ * reorder). `with_files`: a created procedure's "documents" too (an amendment's
+ * row holds its added files beside the document).
+ */
+static json_t *
+proc_doc_log_json(const struct proc_doc *doc, int with_files)
+{
+	json_t *lots = json_array(), *j;
+
+	for (size_t i = 0; i < doc->nlots; i++) {
+		const struct proc_doc_lot *l = &doc->lots[i];
+		json_t *crits = json_array();
+		for (size_t k = 0; k < l->ncrit; k++)
+			json_array_append_new(crits, proc_criterion_log_json(&l->crit[k]));
+		json_array_append_new(lots, json_pack("{s:I, s:s, s:o, s:o, s:I}", "id",
+		    (json_int_t)l->id, "title", l->title, "items", proc_items_json(l),
+		    "criteria", crits, "max_price", (json_int_t)l->max_price));
+	}
+	j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:o}", "title", doc->title,
+	    "description", doc->description, "kind", proc_kind_name(doc->kind), "exp", doc->exp,
+	    "currency", doc->currency, "enquiry_end", (json_int_t)doc->enquiry_end,
+	    "submission_deadline", (json_int_t)doc->submission_deadline,
+	    "opening_at", (json_int_t)doc->opening_at, "min_bids", (json_int_t)doc->min_bids,
+	    "lots", lots);
+	if (with_files)
+		json_object_set_new(j, "documents", proc_files_log_json(doc));
+	if (doc->has_auction)
+		json_object_set_new(j, "auction", proc_auction_json(&doc->auction));
+	return j;
 }
 
 /* ---- views ---- */
 
-/* A document without contents. */
+/* An attached file as document.get shows it (with_content) or as views list it
+ * (has_content instead). */
 static json_t *
-proc_doc_public(json_t *docs)
+proc_file_json(const struct proc_doc_file *f, int with_content)
 {
-	json_t *out = json_array(), *d;
-	size_t i;
+	json_t *x = json_pack("{s:I, s:s, s:s, s:I, s:s}", "id", (json_int_t)f->id, "name", f->name,
+	    "media_type", f->media_type, "size", (json_int_t)f->size, "sha256", f->sha256);
 
-	json_array_foreach(docs, i, d) {
-		json_t *x = json_copy(d);  /* shallow: the content is never copied */
-		json_object_del(x, "content");
-		json_object_set_new(x, "has_content", json_boolean(!json_is_null(json_object_get(d, "content"))));
+	if (with_content)
+		json_object_set_new(x, "content", f->content ? json_string(f->content) : json_null());
+	else
+		json_object_set_new(x, "has_content", json_boolean(f->content != NULL));
+	return x;
+}
+
+/* The documents without contents. */
+static json_t *
+proc_doc_public(const struct proc_doc *doc)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < doc->nfiles; i++)
+		json_array_append_new(out, proc_file_json(doc->files[i], 0));
+	return out;
+}
+
+/* A lot's items as views show them. */
+static json_t *
+proc_items_json(const struct proc_doc_lot *dl)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < dl->nitems; i++) {
+		const struct proc_doc_item *it = &dl->items[i];
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s?}", "description",
+		    it->description, "quantity", it->quantity, "unit", it->unit, "classification",
+		    it->classification));
+	}
+	return out;
+}
+
+static json_t *proc_points(int64_t hundredths);
+
+/* A lot's criteria as views show them (weights in percent with 2 decimals). */
+static json_t *
+proc_criteria_json(const struct proc_doc_lot *dl)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < dl->ncrit; i++) {
+		const struct proc_doc_criterion *c = &dl->crit[i];
+		json_t *x = json_pack("{s:s, s:s, s:s}", "code", c->code, "name", c->name, "kind",
+		    proc_crit_kind_name(c->kind));
+		if (c->kind == CRIT_STATED) {
+			json_object_set_new(x, "min", json_integer(c->min));
+			json_object_set_new(x, "max", json_integer(c->max));
+			json_object_set_new(x, "better", json_string(c->higher_better ? "higher" : "lower"));
+			if (c->unit)
+				json_object_set_new(x, "unit", json_string(c->unit));
+		} else if (c->kind == CRIT_SCORED) {
+			json_object_set_new(x, "min", json_integer(c->min));
+			json_object_set_new(x, "max", json_integer(c->max));
+		}
+		json_object_set_new(x, "weight", proc_points(c->weight_bp));
 		json_array_append_new(out, x);
 	}
 	return out;
+}
+
+/* A tender_auction's auction settings as views show them. */
+static json_t *
+proc_auction_json(const struct proc_doc_auction *au)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "step_min", au->step_min,
+	    "step_max", au->step_max, "duration", (json_int_t)au->duration,
+	    "extension_window", (json_int_t)au->extension_window,
+	    "extension", (json_int_t)au->extension, "delay", (json_int_t)au->delay);
 }
 
 /* "85.50" from hundredths. */
@@ -682,15 +1218,110 @@ proc_points(int64_t hundredths)
 	return json_string(buf);
 }
 
-/* Copy an offer's stated values and details (delivery, validity, comment) into a row. */
+/* An offer's stated values and details (delivery, validity, comment) into a row, in
+ * that order (the opening record is logged: never reorder). */
 static void
-proc_copy_extras(json_t *row, json_t *x)
+proc_copy_extras(json_t *row, const struct proc_offer_extra *x)
 {
-	static const char *const keys[] = { "values", "delivery_days", "validity_days", "comment" };
+	if (x->values)
+		json_object_set(row, "values", x->values);
+	if (x->delivery_days >= 0)
+		json_object_set_new(row, "delivery_days", json_integer(x->delivery_days));
+	if (x->validity_days >= 0)
+		json_object_set_new(row, "validity_days", json_integer(x->validity_days));
+	if (x->comment)
+		json_object_set_new(row, "comment", json_string(x->comment));
+}
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (json_object_get(x, keys[i]))
-			json_object_set(row, keys[i], json_object_get(x, keys[i]));
+/* Free an offer's extras. */
+static void
+proc_extra_free(struct proc_offer_extra *x)
+{
+	if (x == NULL)
+		return;
+	free(x->fingerprint);
+	json_decref(x->values);
+	free(x->comment);
+	free(x->reason);
+	free(x);
+}
+
+/* Free every offer's extras (the map is left empty). */
+static void
+proc_extras_free(struct map *m)
+{
+	size_t it = 0;
+	void *v;
+
+	while (map_next(m, &it, NULL, NULL, &v))
+		proc_extra_free(v);
+	map_free(m);
+}
+
+/* A copy of an offer's extras (the values shared: never changed); NULL when out of
+ * memory. */
+static struct proc_offer_extra *
+proc_extra_copy(const struct proc_offer_extra *x)
+{
+	struct proc_offer_extra *c = malloc(sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	*c = *x;
+	c->values = json_incref(x->values);
+	c->fingerprint = x->fingerprint ? strdup(x->fingerprint) : NULL;
+	c->comment = x->comment ? strdup(x->comment) : NULL;
+	c->reason = x->reason ? strdup(x->reason) : NULL;
+	if ((x->fingerprint && !c->fingerprint) || (x->comment && !c->comment) ||
+	    (x->reason && !c->reason)) {
+		proc_extra_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* A deep copy of every offer's extras into *dst; -1 when out of memory (*dst empty). */
+static int
+proc_extras_copy(struct map *dst, const struct map *src)
+{
+	size_t it = 0;
+	int64_t id;
+	void *v;
+
+	map_init(dst, 0);
+	while (map_next(src, &it, &id, NULL, &v)) {
+		struct proc_offer_extra *c = proc_extra_copy(v);
+		if (c == NULL || map_put(dst, id, c) < 0) {
+			proc_extra_free(c);
+			proc_extras_free(dst);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* An offer's extras from its offer_submitted detail, by `who` with certificate `fp`;
+ * NULL when out of memory. */
+static struct proc_offer_extra *
+proc_extra_of_detail(json_t *d, const struct participant *who, const char *fp)
+{
+	struct proc_offer_extra *x = calloc(1, sizeof(*x));
+	json_t *dd = json_object_get(d, "delivery_days"), *vd = json_object_get(d, "validity_days");
+	const char *comment = js(d, "comment");
+
+	if (x == NULL)
+		return NULL;
+	x->participant = who->id;
+	x->fingerprint = strdup(fp ? fp : "");
+	x->values = json_incref(json_object_get(d, "values"));
+	x->delivery_days = json_is_integer(dd) ? json_integer_value(dd) : -1;
+	x->validity_days = json_is_integer(vd) ? json_integer_value(vd) : -1;
+	x->comment = comment ? strdup(comment) : NULL;
+	if (x->fingerprint == NULL || (comment && x->comment == NULL)) {
+		proc_extra_free(x);
+		return NULL;
+	}
+	return x;
 }
 
 /* The opening record of a lot: every opened offer in rank order, with its score. */
@@ -700,10 +1331,10 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 	size_t cap = p->pr.noffers + 1;
 	struct proc_eval *ev = calloc(cap, sizeof(*ev));
 	const struct proc_lot *lot = &p->pr.lots[li];
-	json_t *jlot = proc_doc_lot(p->doc, lot->id), *out = json_array();
+	const struct proc_doc_lot *dl = proc_doc_lot(p->doc, lot->id);
+	json_t *out = json_array();
 	int n = ev ? proc_evaluate(&p->pr, lot->id, ev, (int)cap) : 0, complete = n >= 0;
 	int hide = lot->state == LOT_AUCTION;  /* identities hidden while the auction runs */
-	char key[24];
 
 	if (n < 0) {
 		/* scores missing: the engine wrote partial totals (a missing score counts 0),
@@ -717,11 +1348,10 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 	}
 	for (int i = 0; i < n; i++) {
 		const struct proc_offer *o = proc_offer_by_id(&p->pr, ev[i].offer_id);
-		json_t *x = json_object_get(p->extras, I64(key, ev[i].offer_id));
+		const struct proc_offer_extra *x = map_get(&p->extras, ev[i].offer_id);
 		json_t *row = json_pack("{s:I, s:o, s:s}", "offer", (json_int_t)ev[i].offer_id,
 		    "price", proto_money(ev[i].price, p->exp), "status", proc_offer_status_name(ev[i].status));
-		json_t *bd = json_array(), *jc;
-		size_t ci;
+		json_t *bd = json_array();
 		if (complete && ev[i].rank > 0)
 			json_object_set_new(row, "rank", json_integer(ev[i].rank));
 		else
@@ -738,16 +1368,16 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 			json_object_set_new(row, "you", json_true());
 		if (x) {
 			proc_copy_extras(row, x);
-			if (js(x, "reason"))
-				json_object_set(row, "disqualification_reason", json_object_get(x, "reason"));
+			if (x->reason)
+				json_object_set_new(row, "disqualification_reason", json_string(x->reason));
 		}
 		json_object_set_new(row, "submitted_at", proto_time(o ? o->submitted_at : 0));
 		if (ev[i].status != OFFER_DISQUALIFIED) {
-			json_array_foreach(json_object_get(jlot, "criteria"), ci, jc) {
+			for (size_t ci = 0; dl && ci < dl->ncrit; ci++) {
 				/* a buyer score not given yet: null, counted 0 in the partial total */
 				int open = ci < PROC_MAX_CRITERIA && lot->crit[ci].kind == CRIT_SCORED && o &&
 				    !(o->scored & (1u << ci));
-				json_array_append_new(bd, json_pack("{s:s, s:o, s:o}", "criterion", js(jc, "code"),
+				json_array_append_new(bd, json_pack("{s:s, s:o, s:o}", "criterion", dl->crit[ci].code,
 				    "score", open ? json_null() : proc_points(ev[i].crit_score[ci]),
 				    "weighted", open ? json_null() : proc_points(ev[i].weighted[ci])));
 			}
@@ -776,15 +1406,13 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 {
 	const struct procedure *pr = &p->pr;
 	int opened = pr->opened_at > 0;
-	json_t *j, *lots = json_array(), *jl;
+	json_t *j, *lots = json_array();
 	struct org *buyer = map_get(&s->orgs, pr->p.buyer_org);
-	size_t i;
-	char key[24];
 
 	j = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "id", (json_int_t)pr->id,
 	    "kind", proc_kind_name(pr->p.kind), "state", proc_state_name(pr->state),
-	    "version", pr->version, "title", js(p->doc, "title"),
-	    "description", js(p->doc, "description"), "currency", p->currency,
+	    "version", pr->version, "title", p->doc->title,
+	    "description", p->doc->description, "currency", p->currency,
 	    "buyer", buyer ? buyer->name : "?");
 	json_object_set_new(j, "enquiry_end", proto_time(pr->p.enquiry_end));
 	json_object_set_new(j, "submission_deadline", proto_time(pr->p.submission_deadline));
@@ -794,21 +1422,14 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 	json_object_set_new(j, "opened_at", opened ? proto_time(pr->opened_at) : json_null());
 	json_object_set_new(j, "decided_at", pr->decided_at ? proto_time(pr->decided_at) : json_null());
 	json_object_set_new(j, "cancel_reason", p->cancel_reason ? json_string(p->cancel_reason) : json_null());
-	if (json_object_get(p->doc, "auction"))
-		json_object_set(j, "auction", json_object_get(p->doc, "auction"));
-	json_array_foreach(json_object_get(p->doc, "lots"), i, jl) {
+	if (p->doc->has_auction)
+		json_object_set_new(j, "auction", proc_auction_json(&p->doc->auction));
+	for (size_t i = 0; i < p->doc->nlots; i++) {
 		const struct proc_lot *lot = &pr->lots[i];
-		json_t *crits = json_array(), *jc, *x;
-		size_t ci;
-		json_array_foreach(json_object_get(jl, "criteria"), ci, jc) {
-			json_t *c = json_deep_copy(jc);
-			json_object_del(c, "weight_bp");
-			json_object_set_new(c, "weight", proc_points(ji(jc, "weight_bp")));
-			json_array_append_new(crits, c);
-		}
-		x = json_pack("{s:I, s:s, s:o, s:O, s:o, s:s, s:i}", "id", (json_int_t)lot->id,
-		    "title", js(jl, "title"), "max_price", proto_money(lot->max_price, p->exp),
-		    "items", json_object_get(jl, "items"), "criteria", crits,
+		const struct proc_doc_lot *dl = &p->doc->lots[i];
+		json_t *x = json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:i}", "id", (json_int_t)lot->id,
+		    "title", dl->title, "max_price", proto_money(lot->max_price, p->exp),
+		    "items", proc_items_json(dl), "criteria", proc_criteria_json(dl),
 		    "state", proc_lot_state_name(lot->state), "offers",
 		    proc_live_offers(pr, lot->id));
 		json_object_set_new(x, "awarded_offer", lot->awarded_offer ? json_integer(lot->awarded_offer) : json_null());
@@ -822,16 +1443,17 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 		json_array_append_new(lots, x);
 	}
 	json_object_set_new(j, "lots", lots);
-	json_object_set_new(j, "documents", proc_doc_public(json_object_get(p->doc, "documents")));
-	json_object_set_new(j, "questions", proc_questions_public(p->questions));
+	json_object_set_new(j, "documents", proc_doc_public(p->doc));
+	json_object_set_new(j, "questions", proc_questions_public(&p->questions));
 	if (v && v->role == ROLE_SUPPLIER) {
 		json_t *mine = json_array();
 		for (size_t k = 0; k < pr->noffers; k++) {
 			const struct proc_offer *o = &pr->offers[k];
-			json_t *x, *row;
+			const struct proc_offer_extra *x;
+			json_t *row;
 			if (o->org != v->org->id)
 				continue;
-			x = json_object_get(p->extras, I64(key, o->id));
+			x = map_get(&p->extras, o->id);
 			row = json_pack("{s:I, s:I, s:o, s:i, s:s, s:b, s:o}", "offer", (json_int_t)o->id,
 			    "lot", (json_int_t)o->lot_id, "price", proto_money(o->price, p->exp),
 			    "revision", o->revision, "status", proc_offer_status_name(o->status),
@@ -930,11 +1552,16 @@ proc_arm(struct server *s, struct proc *p)
 	conn_timer_in(s, p->timer, (left < 0 ? 0 : left) + 1);  /* at or after the deadline */
 }
 
+static int proc_apply_kind(struct server *s, enum proc_change_kind kind, json_t *d,
+    struct proc_doc **doc, int64_t at, const struct participant *who, const char *fp, int replay,
+    json_t **reply, const char **code, const char **message);
+
 /* A queued procedure change: its kind and detail (checked on arrival). */
 struct proc_cmd {
 	struct txn_cmd t;          /* first: the write path's part */
-	char kind[32];
+	enum proc_change_kind kind;
 	json_t *detail;
+	struct proc_doc *doc;      /* created, amended: the request's document (or NULL) */
 	int64_t proc_id;
 };
 
@@ -944,8 +1571,8 @@ proc_cmd_apply(struct server *s, struct txn_cmd *t)
 {
 	struct proc_cmd *k = (struct proc_cmd *)t;
 	const char *code = NULL, *message = NULL;
-	int keep = proc_apply(s, k->kind, k->detail, t->at, t->who, t->fp, 0, &t->reply, &code,
-	    &message);
+	int keep = proc_apply_kind(s, k->kind, k->detail, &k->doc, t->at, t->who, t->fp, 0,
+	    &t->reply, &code, &message);
 
 	if (!keep && t->conn_id)
 		txn_reply(s, t, proto_error(t->id, code ? code : "internal",
@@ -970,6 +1597,7 @@ proc_cmd_free(struct txn_cmd *t)
 	struct proc_cmd *k = (struct proc_cmd *)t;
 
 	json_decref(k->detail);
+	proc_doc_unref(k->doc);
 	free(k);
 }
 
@@ -977,20 +1605,23 @@ static const struct txn_cmd_ops proc_cmd_ops = {
 	proc_cmd_apply, NULL, proc_cmd_abort, proc_cmd_free,
 };
 
-/* Queue a change made by `c` (or the clock when c is NULL); `detail` is stolen. */
+/* Queue a change made by `c` (or the clock when c is NULL); `detail` and `doc` (a
+ * request's document, or NULL) are stolen. */
 static void
-proc_enqueue(struct server *s, struct conn *c, json_t *id, const char *kind, json_t *detail,
-    int64_t proc_id)
+proc_enqueue(struct server *s, struct conn *c, json_t *id, enum proc_change_kind kind,
+    json_t *detail, struct proc_doc *doc, int64_t proc_id)
 {
 	struct proc_cmd *k = calloc(1, sizeof(*k));
 
 	if (k == NULL) {
 		json_decref(detail);
+		proc_doc_unref(doc);
 		return;
 	}
 	txn_cmd_init(&k->t, &proc_cmd_ops, c, id);
-	snprintf(k->kind, sizeof(k->kind), "%s", kind);
+	k->kind = kind;
 	k->detail = detail;
+	k->doc = doc;
 	k->proc_id = proc_id;
 	txn_enqueue(s, c, &k->t);
 }
@@ -1002,8 +1633,8 @@ proc_tick(struct server *s, struct proc *p)
 	if (p->tick_queued || !db_ready(s->db))
 		return;
 	p->tick_queued = 1;
-	proc_enqueue(s, NULL, NULL, "tick", json_pack("{s:I}", "procurement",
-	    (json_int_t)p->pr.id), p->pr.id);
+	proc_enqueue(s, NULL, NULL, PC_TICK, json_pack("{s:I}", "procurement",
+	    (json_int_t)p->pr.id), NULL, p->pr.id);
 }
 
 /* ---- applying changes ---- */
@@ -1015,9 +1646,9 @@ proc_free_one(struct proc *p)
 	if (p->timer)
 		event_free(p->timer);
 	proc_free(&p->pr);
-	json_decref(p->doc);
-	json_decref(p->questions);
-	json_decref(p->extras);
+	proc_doc_unref(p->doc);
+	proc_questions_free(&p->questions);
+	proc_extras_free(&p->extras);
 	free(p->cancel_reason);
 	watch_drop_target(p->srv, &p->watchers);
 	free(p);
@@ -1076,9 +1707,8 @@ static json_t *proc_opening(struct server *s, struct proc *p, int li, const stru
 static void
 proc_opened(struct server *s, struct proc *p, const struct proc_events *ev, int i)
 {
-	json_t *rec = json_object(), *jl, *d;
+	json_t *rec = json_object(), *d;
 	char key[24];
-	size_t li;
 
 	for (int j = i + 1; j < ev->n; j++) {
 		int k = proc_lot_index(p, ev->ev[j].lot);
@@ -1088,7 +1718,7 @@ proc_opened(struct server *s, struct proc *p, const struct proc_events *ev, int 
 		if ((b = ops_open_auction(s, p, k, ev->ev[i].at)) != NULL)
 			p->lot_auction[k] = b->a.id;
 	}
-	json_array_foreach(json_object_get(p->doc, "lots"), li, jl)
+	for (size_t li = 0; li < p->doc->nlots; li++)
 		json_object_set_new(rec, I64(key, p->pr.lots[li].id), proc_opening(s, p, (int)li, NULL));
 	d = json_pack("{s:o}", "opening", rec);
 	proc_log(s, p, "opened", ev->ev[i].at, NULL, NULL, 0, 0, 0, d);
@@ -1166,7 +1796,8 @@ static char proc_msg[256];
  * procedure's phase says when that phase opens or closed (RFC 3339). NULL when
  * `e` is not about the phase. */
 static const char *
-proc_phase_message(const struct proc *p, const char *kind, enum proc_err e, int64_t at)
+proc_phase_message(const struct proc *p, enum proc_change_kind kind, enum proc_err e,
+    int64_t at)
 {
 	const struct procedure *pr = &p->pr;
 	char t1[TIME_BUF], t2[TIME_BUF];
@@ -1178,12 +1809,12 @@ proc_phase_message(const struct proc *p, const char *kind, enum proc_err e, int6
 		    "submissions open at %s (enquiry_end) once it is", t1);
 	else if (e == PROC_E_NOT_OPEN)
 		snprintf(proc_msg, sizeof(proc_msg), "submissions open at %s (enquiry_end)", t1);
-	else if (e == PROC_E_DEADLINE && strcmp(kind, "published") == 0)
+	else if (e == PROC_E_DEADLINE && kind == PC_PUBLISHED)
 		snprintf(proc_msg, sizeof(proc_msg), "the enquiry period would end at %s "
 		    "(enquiry_end), which has passed: amend the dates first", t1);
 	else if (e == PROC_E_DEADLINE)
 		snprintf(proc_msg, sizeof(proc_msg), "the submission deadline passed at %s", t2);
-	else if (e == PROC_E_STATE && strcmp(kind, "amended") == 0 &&
+	else if (e == PROC_E_STATE && kind == PC_AMENDED &&
 	    pr->state == PROC_TENDERING && at >= pr->p.submission_deadline) {
 		time_format(pr->p.opening_at, t1);
 		snprintf(proc_msg, sizeof(proc_msg), "the submission deadline passed at %s; "
@@ -1198,8 +1829,8 @@ proc_phase_message(const struct proc *p, const char *kind, enum proc_err e, int6
 
 /* Map an engine error to a reply. */
 static int
-proc_refuse(const struct proc *p, const char *kind, enum proc_err e, int64_t at, int64_t lot,
-    const char **code, const char **message)
+proc_refuse(const struct proc *p, enum proc_change_kind kind, enum proc_err e, int64_t at,
+    int64_t lot, const char **code, const char **message)
 {
 	*code = proc_err_code(e);
 	*message = proc_phase_message(p, kind, e, at);
@@ -1223,18 +1854,15 @@ proc_refuse(const struct proc *p, const char *kind, enum proc_err e, int64_t at,
 
 /* Values of stated criteria, by code, into the engine's array. */
 static int
-proc_values(json_t *jlot, json_t *vals, int64_t *out)
+proc_values(const struct proc_doc_lot *dl, json_t *vals, int64_t *out)
 {
-	json_t *jc;
-	size_t ci;
-
 	for (int i = 0; i < PROC_MAX_CRITERIA; i++)
 		out[i] = INT64_MIN;
-	json_array_foreach(json_object_get(jlot, "criteria"), ci, jc) {
+	for (size_t ci = 0; ci < dl->ncrit && ci < PROC_MAX_CRITERIA; ci++) {
 		json_t *v;
-		if (strcmp(js(jc, "kind"), "stated") != 0)
+		if (dl->crit[ci].kind != CRIT_STATED)
 			continue;
-		v = json_object_get(vals, js(jc, "code"));
+		v = json_object_get(vals, dl->crit[ci].code);
 		if (!json_is_integer(v))
 			return -1;
 		out[ci] = json_integer_value(v);
@@ -1245,7 +1873,8 @@ proc_values(json_t *jlot, json_t *vals, int64_t *out)
 /* Whether every score of a bid.score fits: a scored criterion of the offer's lot, an
  * integer within 0..max (PROC_OK or PROC_E_SCORE). The state is the engine's to check. */
 static enum proc_err
-proc_scores_check(const struct proc *p, const struct proc_offer *o, json_t *jlot, json_t *scores)
+proc_scores_check(const struct proc *p, const struct proc_offer *o,
+    const struct proc_doc_lot *dl, json_t *scores)
 {
 	int li = proc_lot_index(p, o->lot_id);
 	const struct proc_lot *l = li >= 0 ? &p->pr.lots[li] : NULL;
@@ -1253,7 +1882,7 @@ proc_scores_check(const struct proc *p, const struct proc_offer *o, json_t *jlot
 	json_t *v;
 
 	json_object_foreach(scores, k, v) {
-		int ci = proc_crit_index(jlot, k);
+		int ci = proc_crit_index(dl, k);
 		if (l == NULL || ci < 1 || ci >= l->ncrit || l->crit[ci].kind != CRIT_SCORED ||
 		    !json_is_integer(v) || json_integer_value(v) < 0 ||
 		    json_integer_value(v) > l->crit[ci].max)
@@ -1279,32 +1908,6 @@ proc_restore_finish(struct server *s)
 }
 
 /*
- * The document after an amendment. The log row of an amendment holds what it
- * changes, never what came before: "document" (the fields it restates: title,
- * deadlines, lots, auction settings) and "documents" (the documents it adds,
- * with their contents). The documents of earlier versions are shared with the
- * current document, not copied; the added ones are numbered after them (their
- * ids are written into the row, the same on replay), so an amendment costs
- * storage, memory and replay time in proportion to its own size.
- */
-static json_t *
-proc_amended_doc(json_t *cur, json_t *fields, json_t *added)
-{
-	json_t *full = json_copy(fields), *docs = json_copy(json_object_get(cur, "documents")), *x;
-	size_t i;
-
-	if (docs == NULL)
-		docs = json_array();
-	json_object_del(full, "documents");
-	json_array_foreach(added, i, x) {
-		json_object_set_new(x, "id", json_integer((json_int_t)json_array_size(docs) + 1));
-		json_array_append(docs, x);
-	}
-	json_object_set_new(full, "documents", docs);
-	return full;
-}
-
-/*
  * One change being applied by proc_apply: what the handler of its kind reads
  * (the arguments of proc_apply and the procedure, NULL for "created") and what
  * it leaves for the common end (the engine's verdict `e`, the lot and offer the
@@ -1313,8 +1916,9 @@ proc_amended_doc(json_t *cur, json_t *fields, json_t *added)
 struct proc_change {
 	struct server *s;
 	struct proc *p;
-	const char *kind;
+	enum proc_change_kind kind;
 	json_t *d;
+	struct proc_doc **doc;     /* created, amended: the request's document, or NULL */
 	int64_t at;
 	const struct participant *who;
 	const char *fp;
@@ -1340,6 +1944,18 @@ proc_change_refuse(struct proc_change *ch, const char *code, const char *message
 	return 0;
 }
 
+/* The request's document of a change, taken from it (NULL in replay: the detail
+ * holds it). */
+static struct proc_doc *
+proc_change_take_doc(struct proc_change *ch)
+{
+	struct proc_doc *doc = ch->doc ? *ch->doc : NULL;
+
+	if (ch->doc)
+		*ch->doc = NULL;
+	return doc;
+}
+
 /* "created": a new procedure from its document. */
 static int
 proc_apply_created(struct proc_change *ch)
@@ -1347,8 +1963,9 @@ proc_apply_created(struct proc_change *ch)
 	struct server *s = ch->s;
 	struct proc_params pp;
 	struct proc_lot lots[PROC_MAX_LOTS];
-	json_t *d = ch->d, *doc = json_object_get(d, "document");
+	json_t *d = ch->d;
 	int64_t pid = ji(d, "procurement");
+	struct proc_doc *doc;
 	struct proc *p;
 	int nl;
 
@@ -1356,15 +1973,19 @@ proc_apply_created(struct proc_change *ch)
 		return proc_limit(ch->code, ch->message, "max_open_procedures_per_buyer",
 		    s->cfg.max_open_procedures_per_buyer, "this buyer organization has as many "
 		    "procurements open (draft to evaluation) as allowed; complete or cancel one first");
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	if ((doc = proc_change_take_doc(ch)) == NULL &&
+	    (doc = proc_doc_load_created(json_object_get(d, "document"))) == NULL)
 		return proc_change_refuse(ch, "internal", "out of memory");
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		proc_doc_unref(doc);
+		return proc_change_refuse(ch, "internal", "out of memory");
+	}
 	p->srv = s;
 	p->buyer_participant = ji(d, "buyer_participant");
-	snprintf(p->currency, sizeof(p->currency), "%s", js(doc, "currency"));
-	p->exp = (int)ji(doc, "exp");
-	p->doc = json_incref(doc);
-	p->questions = json_array();
-	p->extras = json_object();
+	memcpy(p->currency, doc->currency, sizeof(p->currency));
+	p->exp = doc->exp;
+	p->doc = doc;
+	map_init(&p->extras, 0);
 	txn_obj_init(&p->tx, &proc_txn);
 	proc_from_doc(doc, ji(d, "buyer_org"), &pp, lots, &nl);
 	proc_init(&p->pr, pid, &pp, lots, nl);
@@ -1376,7 +1997,7 @@ proc_apply_created(struct proc_change *ch)
 		s->next_proc_id = pid + 1;
 	if (!ch->replay) {
 		txn_created(s, &p->tx);
-		proc_log(s, p, ch->kind, ch->at, ch->who, ch->fp, 0, 0, 0, d);
+		proc_log(s, p, proc_change_name(ch->kind), ch->at, ch->who, ch->fp, 0, 0, 0, d);
 		*ch->reply = json_pack("{s:b, s:o}", "ok", 1, "procurement", proc_view(s, p, ch->who));
 	}
 	return 1;
@@ -1421,10 +2042,10 @@ proc_apply_amended(struct proc_change *ch)
 	struct proc *p = ch->p;
 	struct proc_params pp;
 	struct proc_lot lots[PROC_MAX_LOTS];
-	json_t *d = ch->d, *doc = json_object_get(d, "document");
+	json_t *d = ch->d;
+	struct proc_doc *doc;
 	int nl;
-	size_t have = json_array_size(json_object_get(p->doc, "documents"));
-	size_t adds = json_array_size(json_object_get(d, "documents"));
+	size_t have = p->doc->nfiles, adds = json_array_size(json_object_get(d, "documents"));
 
 	/* checked when the request came, and again here: amendments queued before
 	 * this one may have added documents since */
@@ -1436,13 +2057,21 @@ proc_apply_amended(struct proc_change *ch)
 		return proc_limit(ch->code, ch->message, "max_documents_per_procedure",
 		    s->cfg.max_documents_per_procedure, what);
 	}
+	if ((doc = proc_change_take_doc(ch)) != NULL)
+		doc = proc_doc_amended_typed(p->doc, doc, json_object_get(d, "documents"));
+	else
+		doc = proc_doc_amended(p->doc, json_object_get(d, "document"),
+		    json_object_get(d, "documents"));
+	if (doc == NULL)
+		return proc_change_refuse(ch, "internal", "out of memory");
 	proc_from_doc(doc, p->pr.p.buyer_org, &pp, lots, &nl);
 	ch->e = proc_amend(&p->pr, &pp, lots, nl, ch->at, &ch->ev);
 	if (ch->e == PROC_OK) {
-		json_t *full = proc_amended_doc(p->doc, doc, json_object_get(d, "documents"));
-		json_decref(p->doc);
-		p->doc = full;
+		proc_doc_unref(p->doc);
+		p->doc = doc;
 		json_object_set_new(d, "version", json_integer(p->pr.version));
+	} else {
+		proc_doc_unref(doc);
 	}
 	return PROC_CHANGE_NEXT;
 }
@@ -1470,10 +2099,9 @@ proc_apply_question_asked(struct proc_change *ch)
 		return proc_limit(ch->code, ch->message, "max_questions_per_supplier",
 		    s->cfg.max_questions_per_supplier, "this supplier organization has asked as "
 		    "many questions in this procurement as allowed");
-	json_object_set_new(d, "question", json_integer((json_int_t)json_array_size(p->questions) + 1));
-	json_array_append_new(p->questions, json_pack("{s:I, s:s, s:o, s:n, s:n, s:I}", "id",
-	    ji(d, "question"), "text", js(d, "text"), "asked_at", proto_time(ch->at), "answer",
-	    "answered_at", "asked_by_org", (json_int_t)(who ? who->org->id : 0)));
+	if (proc_question_add(&p->questions, js(d, "text"), ch->at, who ? who->org->id : 0) < 0)
+		return proc_change_refuse(ch, "internal", "out of memory");
+	json_object_set_new(d, "question", json_integer((json_int_t)p->questions.n));
 	p->notify |= PROC_N_UPDATE;
 	return PROC_CHANGE_NEXT;
 }
@@ -1483,16 +2111,20 @@ static int
 proc_apply_question_answered(struct proc_change *ch)
 {
 	struct proc *p = ch->p;
-	json_t *q = json_array_get(p->questions, (size_t)ji(ch->d, "question") - 1);
+	int64_t n = ji(ch->d, "question");
+	struct proc_question *q = n >= 1 && (size_t)n <= p->questions.n ?
+	    &p->questions.v[n - 1] : NULL;
+	const char *text = js(ch->d, "text");
 
 	if (q == NULL)
 		return proc_change_refuse(ch, "not_found", "no such question");
-	if (!json_is_null(json_object_get(q, "answer")))
+	if (q->answer != NULL)
 		return proc_change_refuse(ch, "bad_state", "the question is already answered");
 	if (p->pr.state == PROC_DRAFT || p->pr.state >= PROC_AWARDED)
 		return proc_change_refuse(ch, "bad_state", "answers are given while the procedure is open");
-	json_object_set(q, "answer", json_object_get(ch->d, "text"));
-	json_object_set_new(q, "answered_at", proto_time(ch->at));
+	if ((q->answer = strdup(text ? text : "")) == NULL)
+		return proc_change_refuse(ch, "internal", "out of memory");
+	q->answered_at = ch->at;
 	p->notify |= PROC_N_UPDATE;
 	return PROC_CHANGE_NEXT;
 }
@@ -1505,17 +2137,20 @@ proc_apply_offer_submitted(struct proc_change *ch)
 	struct server *s = ch->s;
 	struct proc *p = ch->p;
 	const struct participant *who = ch->who;
-	json_t *d = ch->d, *jlot = proc_doc_lot(p->doc, ji(d, "lot")), *x;
+	json_t *d = ch->d;
+	const struct proc_doc_lot *dl = proc_doc_lot(p->doc, ji(d, "lot"));
 	int64_t values[PROC_MAX_CRITERIA];
 	struct proc_offer *o = NULL, *prev;
-	char key[24];
+	struct proc_offer_extra *x;
 
-	if (jlot == NULL)
+	if (dl == NULL)
 		return proc_change_refuse(ch, "not_found", "no such lot");
-	if (proc_values(jlot, json_object_get(d, "values"), values) < 0)
+	if (proc_values(dl, json_object_get(d, "values"), values) < 0)
 		return proc_change_refuse(ch, "bad_value",
 		    "every stated criterion needs an integer value, by criterion code");
 	ch->lot = ji(d, "lot");
+	if ((x = proc_extra_of_detail(d, who, ch->fp)) == NULL)
+		return proc_change_refuse(ch, "internal", "out of memory");
 	prev = who ? proc_offer_of(&p->pr, ch->lot, who->org->id) : NULL;
 	if (!ch->replay)
 		json_object_set_new(d, "offer", json_integer(prev ? prev->id : s->next_offer_id));
@@ -1526,12 +2161,16 @@ proc_apply_offer_submitted(struct proc_change *ch)
 		if (ch->offer >= s->next_offer_id)
 			s->next_offer_id = ch->offer + 1;
 		json_object_set_new(d, "revision", json_integer(o->revision));
-		x = json_pack("{s:I, s:s}", "participant", (json_int_t)who->id,
-		    "fingerprint", ch->fp ? ch->fp : "");
-		proc_copy_extras(x, d);
-		json_object_set_new(p->extras, I64(key, ch->offer), x);
+		/* a revision's details replace the offer's */
+		proc_extra_free(map_get(&p->extras, ch->offer));
+		if (map_put(&p->extras, ch->offer, x) < 0) {
+			map_del(&p->extras, ch->offer);
+			proc_extra_free(x);
+		}
+		x = NULL;
 		ch->sealed = 1;
 	}
+	proc_extra_free(x);
 	return PROC_CHANGE_NEXT;
 }
 
@@ -1540,13 +2179,13 @@ static int
 proc_apply_offer_status(struct proc_change *ch)
 {
 	struct proc *p = ch->p;
-	const char *kind = ch->kind;
+	int withdraw = ch->kind == PC_OFFER_WITHDRAWN;
 	int64_t org = ch->who->org->id;
 	const struct proc_event *c;
 	struct proc_offer *o;
 
 	ch->lot = ji(ch->d, "lot");
-	ch->e = kind[6] == 'w' ? proc_withdraw(&p->pr, ch->lot, org, ch->at, &ch->ev) :
+	ch->e = withdraw ? proc_withdraw(&p->pr, ch->lot, org, ch->at, &ch->ev) :
 	    proc_confirm(&p->pr, ch->lot, org, ch->at, &ch->ev);
 	c = proc_events_find(&ch->ev, PROC_EV_CONFIRMED);
 	/* A confirmation changes needs_confirm or nothing: one that is not needed is
@@ -1573,27 +2212,28 @@ proc_apply_scored(struct proc_change *ch)
 	struct server *s = ch->s;
 	struct proc *p = ch->p;
 	struct proc_offer *o = proc_offer_by_id(&p->pr, ji(ch->d, "offer"));
-	json_t *jlot = o ? proc_doc_lot(p->doc, o->lot_id) : NULL, *v, *x;
+	const struct proc_doc_lot *dl = o ? proc_doc_lot(p->doc, o->lot_id) : NULL;
+	struct proc_offer_extra *x;
+	json_t *v;
 	const char *k;
-	char key[24];
 
 	if (o == NULL)
 		return proc_change_refuse(ch, "not_found", "no such offer");
-	x = json_object_get(p->extras, I64(key, o->id));
-	if (!ch->replay && ji(x, "scorings") >= s->cfg.max_scorings_per_offer)
+	x = map_get(&p->extras, o->id);
+	if (!ch->replay && x && x->scorings >= s->cfg.max_scorings_per_offer)
 		return proc_limit(ch->code, ch->message, "max_scorings_per_offer",
 		    s->cfg.max_scorings_per_offer, "this offer has been scored as many times as "
 		    "allowed");
 	/* every score is checked before any is given: a refusal changes nothing */
-	ch->e = proc_scores_check(p, o, jlot, json_object_get(ch->d, "scores"));
+	ch->e = proc_scores_check(p, o, dl, json_object_get(ch->d, "scores"));
 	json_object_foreach(json_object_get(ch->d, "scores"), k, v) {
 		if (ch->e != PROC_OK)
 			break;
-		ch->e = proc_score(&p->pr, o->id, proc_crit_index(jlot, k), json_integer_value(v), ch->at,
+		ch->e = proc_score(&p->pr, o->id, proc_crit_index(dl, k), json_integer_value(v), ch->at,
 		    &ch->ev);
 	}
 	if (ch->e == PROC_OK && x != NULL)
-		json_object_set_new(x, "scorings", json_integer(ji(x, "scorings") + 1));
+		x->scorings++;
 	ch->offer = o->id;
 	ch->lot = o->lot_id;
 	return PROC_CHANGE_NEXT;
@@ -1604,16 +2244,18 @@ static int
 proc_apply_decision(struct proc_change *ch)
 {
 	struct proc *p = ch->p;
-	char key[24];
 
 	ch->lot = ji(ch->d, "lot");
 	ch->offer = ji(ch->d, "offer");
-	ch->e = ch->kind[0] == 'a' ? proc_award(&p->pr, ch->lot, ch->offer, ch->at, &ch->ev) :
+	ch->e = ch->kind == PC_AWARDED ? proc_award(&p->pr, ch->lot, ch->offer, ch->at, &ch->ev) :
 	    proc_disqualify(&p->pr, ch->lot, ch->offer, ch->at, &ch->ev);
-	if (ch->e == PROC_OK && ch->kind[0] == 'd') {
-		json_t *x = json_object_get(p->extras, I64(key, ch->offer));
-		if (x)
-			json_object_set(x, "reason", json_object_get(ch->d, "reason"));
+	if (ch->e == PROC_OK && ch->kind == PC_DISQUALIFIED) {
+		struct proc_offer_extra *x = map_get(&p->extras, ch->offer);
+		const char *reason = js(ch->d, "reason");
+		if (x && reason) {
+			free(x->reason);
+			x->reason = strdup(reason);
+		}
 	}
 	return PROC_CHANGE_NEXT;
 }
@@ -1649,41 +2291,30 @@ proc_apply_cancelled(struct proc_change *ch)
 /* The reply to an applied change. */
 enum proc_reply { PROC_REPLY_VIEW, PROC_REPLY_OFFER, PROC_REPLY_QUESTION };
 
-/* The kinds of change and their handlers. */
-static const struct proc_change_kind {
-	const char *kind;
+/* The handler of each kind of change and the reply it gets. */
+static const struct proc_change_handler {
 	int (*apply)(struct proc_change *ch);
 	enum proc_reply reply;
-} proc_change_kinds[] = {
-	{ "created", proc_apply_created, PROC_REPLY_VIEW },
-	{ "tick", proc_apply_tick, PROC_REPLY_VIEW },
-	{ "tendering", proc_apply_tick, PROC_REPLY_VIEW },
-	{ "opened", proc_apply_tick, PROC_REPLY_VIEW },
-	{ "decided", proc_apply_tick, PROC_REPLY_VIEW },
-	{ "published", proc_apply_published, PROC_REPLY_VIEW },
-	{ "amended", proc_apply_amended, PROC_REPLY_VIEW },
-	{ "question_asked", proc_apply_question_asked, PROC_REPLY_QUESTION },
-	{ "question_answered", proc_apply_question_answered, PROC_REPLY_VIEW },
-	{ "offer_submitted", proc_apply_offer_submitted, PROC_REPLY_OFFER },
-	{ "offer_withdrawn", proc_apply_offer_status, PROC_REPLY_OFFER },
-	{ "offer_confirmed", proc_apply_offer_status, PROC_REPLY_OFFER },
-	{ "scored", proc_apply_scored, PROC_REPLY_VIEW },
-	{ "awarded", proc_apply_decision, PROC_REPLY_VIEW },
-	{ "disqualified", proc_apply_decision, PROC_REPLY_VIEW },
-	{ "auction_result", proc_apply_auction_result, PROC_REPLY_VIEW },
-	{ "cancelled", proc_apply_cancelled, PROC_REPLY_VIEW },
-	{ "completed", proc_apply_completed, PROC_REPLY_VIEW },
+} proc_change_handlers[PC_NKINDS] = {
+	[PC_CREATED] = { proc_apply_created, PROC_REPLY_VIEW },
+	[PC_TICK] = { proc_apply_tick, PROC_REPLY_VIEW },
+	[PC_TENDERING] = { proc_apply_tick, PROC_REPLY_VIEW },
+	[PC_OPENED] = { proc_apply_tick, PROC_REPLY_VIEW },
+	[PC_DECIDED] = { proc_apply_tick, PROC_REPLY_VIEW },
+	[PC_PUBLISHED] = { proc_apply_published, PROC_REPLY_VIEW },
+	[PC_AMENDED] = { proc_apply_amended, PROC_REPLY_VIEW },
+	[PC_QUESTION_ASKED] = { proc_apply_question_asked, PROC_REPLY_QUESTION },
+	[PC_QUESTION_ANSWERED] = { proc_apply_question_answered, PROC_REPLY_VIEW },
+	[PC_OFFER_SUBMITTED] = { proc_apply_offer_submitted, PROC_REPLY_OFFER },
+	[PC_OFFER_WITHDRAWN] = { proc_apply_offer_status, PROC_REPLY_OFFER },
+	[PC_OFFER_CONFIRMED] = { proc_apply_offer_status, PROC_REPLY_OFFER },
+	[PC_SCORED] = { proc_apply_scored, PROC_REPLY_VIEW },
+	[PC_AWARDED] = { proc_apply_decision, PROC_REPLY_VIEW },
+	[PC_DISQUALIFIED] = { proc_apply_decision, PROC_REPLY_VIEW },
+	[PC_AUCTION_RESULT] = { proc_apply_auction_result, PROC_REPLY_VIEW },
+	[PC_CANCELLED] = { proc_apply_cancelled, PROC_REPLY_VIEW },
+	[PC_COMPLETED] = { proc_apply_completed, PROC_REPLY_VIEW },
 };
-
-/* The entry of a kind of change (NULL: unknown). */
-static const struct proc_change_kind *
-proc_change_kind(const char *kind)
-{
-	for (size_t i = 0; i < sizeof(proc_change_kinds) / sizeof(proc_change_kinds[0]); i++)
-		if (strcmp(proc_change_kinds[i].kind, kind) == 0)
-			return &proc_change_kinds[i];
-	return NULL;
-}
 
 /* The common end of an applied change: a limit or engine refusal, else (live) its
  * log row, the transitions on the way and the reply. */
@@ -1698,7 +2329,7 @@ proc_apply_end(struct proc_change *ch, enum proc_reply r)
 	 * changes of their own, logged and told as the timer's tick would have. */
 	if (ch->e != PROC_OK && !ch->replay)
 		proc_events_apply(s, p, &ch->ev, 1, ch->at);
-	if (ch->e == PROC_E_LIMIT && ch->kind[0] == 'a')
+	if (ch->e == PROC_E_LIMIT && ch->kind == PC_AMENDED)
 		return proc_limit(ch->code, ch->message, "max_amendments_per_procedure",
 		    s->cfg.max_amendments_per_procedure, "this procurement has been amended as many "
 		    "times as allowed");
@@ -1709,7 +2340,8 @@ proc_apply_end(struct proc_change *ch, enum proc_reply r)
 		return proc_refuse(p, ch->kind, ch->e, ch->at, ch->lot, ch->code, ch->message);
 	if (ch->replay)
 		return 1;
-	proc_log(s, p, ch->kind, ch->at, ch->who, ch->fp, ch->lot, ch->offer, ch->sealed, ch->d);
+	proc_log(s, p, proc_change_name(ch->kind), ch->at, ch->who, ch->fp, ch->lot, ch->offer,
+	    ch->sealed, ch->d);
 	proc_events_apply(s, p, &ch->ev, 0, ch->at);
 	if (r == PROC_REPLY_OFFER) {
 		struct proc_offer *o = proc_offer_by_id(&p->pr, ch->offer);
@@ -1724,19 +2356,20 @@ proc_apply_end(struct proc_change *ch, enum proc_reply r)
 	return 1;
 }
 
-/* Apply one change; see server.h. Dispatches to the handler of its kind. */
-int
-proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
-    const struct participant *who, const char *fp, int replay, json_t **reply,
+/* Apply one change of a known kind (see proc_apply). Dispatches to the handler of its
+ * kind. */
+static int
+proc_apply_kind(struct server *s, enum proc_change_kind kind, json_t *d, struct proc_doc **doc,
+    int64_t at, const struct participant *who, const char *fp, int replay, json_t **reply,
     const char **code, const char **message)
 {
-	const struct proc_change_kind *k = proc_change_kind(kind);
-	struct proc_change ch = { .s = s, .kind = kind, .d = d, .at = at, .who = who, .fp = fp,
+	const struct proc_change_handler *k = &proc_change_handlers[kind];
+	struct proc_change ch = { .s = s, .kind = kind, .d = d, .doc = doc, .at = at, .who = who, .fp = fp,
 	    .replay = replay, .reply = reply, .code = code, .message = message, .e = PROC_OK };
 	int r;
 
 	proc_field = NULL;
-	if (k && k->apply == proc_apply_created)
+	if (kind == PC_CREATED)
 		return proc_apply_created(&ch);
 	if ((ch.p = proc_get(s, ji(d, "procurement"))) == NULL)
 		return proc_change_refuse(&ch, "not_found", "no such procurement");
@@ -1746,11 +2379,26 @@ proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
 	 * recorded whatever the limits are now. */
 	ch.p->pr.max_amendments = replay ? 0 : (int)s->cfg.max_amendments_per_procedure;
 	ch.p->pr.max_revisions = replay ? 0 : (int)s->cfg.max_offer_revisions;
-	if (k == NULL)
-		return proc_change_refuse(&ch, "internal", "unknown procedure change");
 	if ((r = k->apply(&ch)) != PROC_CHANGE_NEXT)
 		return r;
 	return proc_apply_end(&ch, k->reply);
+}
+
+/* Apply one change; see server.h. An unknown kind is refused. */
+int
+proc_apply(struct server *s, const char *kind, json_t *d, int64_t at,
+    const struct participant *who, const char *fp, int replay, json_t **reply,
+    const char **code, const char **message)
+{
+	enum proc_change_kind k;
+
+	if (proc_change_parse(kind, &k) < 0) {
+		proc_field = NULL;
+		*code = "internal";
+		*message = "unknown procedure change";
+		return 0;
+	}
+	return proc_apply_kind(s, k, d, NULL, at, who, fp, replay, reply, code, message);
 }
 
 /* A tender_auction lot's auction closed: its ranking decides the lot. */
@@ -1769,7 +2417,8 @@ proc_auction_closed(struct server *s, struct book *b)
 		json_array_append_new(orgs, json_integer(auction_at_rank(&b->a, (int)i + 1)->org));
 	d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)p->pr.id, "lot",
 	    (json_int_t)b->lot_id, "auction", (json_int_t)b->a.id, "orgs", orgs);
-	if (!proc_apply(s, "auction_result", d, b->a.closed_at, NULL, NULL, 0, &reply, &code, &message))
+	if (!proc_apply_kind(s, PC_AUCTION_RESULT, d, NULL, b->a.closed_at, NULL, NULL, 0, &reply,
+	    &code, &message))
 		log_error("procurement=%lld lot=%d auction result refused: %s", (long long)p->pr.id,
 		    b->lot_id, code);
 	json_decref(reply);
@@ -1851,13 +2500,47 @@ proc_require_owner(struct conn *c, json_t *id, const struct proc *p, int operato
 	return -1;
 }
 
-/* Queue a change of `p` with a detail object (stolen). */
+/* Queue a change of `p` with a detail object and a request's document (both stolen;
+ * doc may be NULL). */
 static void
-proc_queue(struct server *s, struct conn *c, json_t *id, const char *kind, struct proc *p,
-    json_t *d)
+proc_queue_doc(struct server *s, struct conn *c, json_t *id, enum proc_change_kind kind,
+    struct proc *p, json_t *d, struct proc_doc *doc)
 {
 	json_object_set_new(d, "procurement", json_integer(p ? p->pr.id : ji(d, "procurement")));
-	proc_enqueue(s, c, id, kind, d, p ? p->pr.id : ji(d, "procurement"));
+	proc_enqueue(s, c, id, kind, d, doc, p ? p->pr.id : ji(d, "procurement"));
+}
+
+/* Queue a change of `p` with a detail object (stolen). */
+static void
+proc_queue(struct server *s, struct conn *c, json_t *id, enum proc_change_kind kind,
+    struct proc *p, json_t *d)
+{
+	proc_queue_doc(s, c, id, kind, p, d, NULL);
+}
+
+/* Queue the change the operation's row names (server/optab.c) with a detail and a
+ * request's document (both stolen; doc may be NULL). */
+static void
+proc_queue_op_doc(struct server *s, struct conn *c, json_t *id, const struct optab_op *op,
+    struct proc *p, json_t *d, struct proc_doc *doc)
+{
+	enum proc_change_kind k;
+
+	if (proc_change_parse(op->kind, &k) < 0) {
+		json_decref(d);
+		proc_doc_unref(doc);
+		proc_err(c, id, "internal", "unknown procedure change", NULL);
+		return;
+	}
+	proc_queue_doc(s, c, id, k, p, d, doc);
+}
+
+/* Queue the change the operation's row names with a detail (stolen). */
+static void
+proc_queue_op(struct server *s, struct conn *c, json_t *id, const struct optab_op *op,
+    struct proc *p, json_t *d)
+{
+	proc_queue_op_doc(s, c, id, op, p, d, NULL);
 }
 
 /* Reply with the view now, or after the batch in flight when it changed it. */
@@ -1947,7 +2630,7 @@ proc_op_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 		struct org *buyer = map_get(&s->orgs, p->pr.p.buyer_org);
 		json_t *x = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i}", "id", (json_int_t)p->pr.id,
 		    "kind", proc_kind_name(p->pr.p.kind), "state", proc_state_name(p->pr.state),
-		    "title", js(p->doc, "title"), "buyer", buyer ? buyer->name : "?",
+		    "title", p->doc->title, "buyer", buyer ? buyer->name : "?",
 		    "lots", p->pr.nlots, "version", p->pr.version);
 		json_object_set_new(x, "submission_deadline", proto_time(p->pr.p.submission_deadline));
 		json_object_set_new(x, "opening_at", proto_time(p->pr.p.opening_at));
@@ -1992,18 +2675,17 @@ proc_op_document_get(struct server *s, struct conn *c, json_t *id, json_t *req,
     const struct optab_op *op)
 {
 	struct proc *p = proc_arg(s, c, id, req);
-	json_t *d, *r;
+	json_t *r;
 	int64_t did;
 
 	if (p == NULL || proto_get_int(c, req, "document", 1, &did) != 0)
 		return;
-	d = json_array_get(json_object_get(p->doc, "documents"), (size_t)did - 1);
-	if (did < 1 || d == NULL) {
+	if (did < 1 || (size_t)did > p->doc->nfiles) {
 		proc_err(c, id, "not_found", "no such document", "document");
 		return;
 	}
 	r = proto_ok(id);
-	json_object_set(r, "document", d);
+	json_object_set_new(r, "document", proc_file_json(p->doc->files[did - 1], 1));
 	conn_send(c, r);
 }
 
@@ -2036,8 +2718,8 @@ void
 proc_op_offer(struct server *s, struct conn *c, json_t *id, json_t *req,
     const struct optab_op *op)
 {
-	const char *what = op->kind;
 	int rfq = op->arg;
+	enum proc_change_kind k;
 	struct proc *p;
 	int64_t lot, price;
 	json_t *d, *vals;
@@ -2055,7 +2737,7 @@ proc_op_offer(struct server *s, struct conn *c, json_t *id, json_t *req,
 	if (proto_get_int(c, req, "lot", 1, &lot) != 0)
 		return;
 	d = json_pack("{s:I}", "lot", (json_int_t)lot);
-	if (strcmp(what, "offer_submitted") == 0) {
+	if (proc_change_parse(op->kind, &k) == 0 && k == PC_OFFER_SUBMITTED) {
 		const char *ptext;
 		if (proto_get_str(c, req, "price", 1, 40, &ptext) != 0 ||
 		    proc_offer_extras(c, id, req, d) < 0) {
@@ -2084,7 +2766,7 @@ proc_op_offer(struct server *s, struct conn *c, json_t *id, json_t *req,
 		json_object_set_new(d, "price", json_integer(price));
 		json_object_set_new(d, "values", vals ? json_deep_copy(vals) : json_object());
 	}
-	proc_queue(s, c, id, what, p, d);
+	proc_queue_op(s, c, id, op, p, d);
 }
 
 /* procurement.create (buyers): a draft of the caller's organization. */
@@ -2093,14 +2775,15 @@ proc_op_create(struct server *s, struct conn *c, json_t *id, json_t *req,
     const struct optab_op *op)
 {
 	const struct participant *v = conn_ident(c)->who;
+	struct proc_doc *doc;
 	json_t *d;
 
-	if ((d = proc_parse_doc(s, c, id, req, NULL)) == NULL)
+	if ((doc = proc_parse_doc(s, c, id, req, NULL)) == NULL)
 		return;
 	d = json_pack("{s:I, s:I, s:I, s:o}", "procurement", (json_int_t)s->next_proc_id++,
 	    "buyer_participant", (json_int_t)v->id, "buyer_org", (json_int_t)v->org->id,
-	    "document", d);
-	proc_queue(s, c, id, op->kind, NULL, d);
+	    "document", proc_doc_log_json(doc, 1));
+	proc_queue_op_doc(s, c, id, op, NULL, d, doc);
 }
 
 /* procurement.publish / procurement.complete (the owning buyer): the row's change. */
@@ -2112,7 +2795,7 @@ proc_op_publish(struct server *s, struct conn *c, json_t *id, json_t *req,
 
 	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0)
 		return;
-	proc_queue(s, c, id, op->kind, p, json_object());
+	proc_queue_op(s, c, id, op, p, json_object());
 }
 
 /* procurement.amend (the owning buyer): the whole document again, with a reason. */
@@ -2122,18 +2805,16 @@ proc_op_amend(struct server *s, struct conn *c, json_t *id, json_t *req,
 {
 	struct proc *p;
 	const char *text;
-	json_t *d, *added;
+	struct proc_doc *doc;
 
 	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 0) < 0 ||
 	    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
 		return;
-	if ((d = proc_parse_doc(s, c, id, req, p->doc)) == NULL)
+	if ((doc = proc_parse_doc(s, c, id, req, p->doc)) == NULL)
 		return;
 	/* the row holds the amendment only: its fields and the documents it adds */
-	added = json_incref(json_object_get(d, "documents"));
-	json_object_del(d, "documents");
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:s, s:o, s:o}", "reason", text,
-	    "document", d, "documents", added));
+	proc_queue_op_doc(s, c, id, op, p, json_pack("{s:s, s:o, s:o}", "reason", text,
+	    "document", proc_doc_log_json(doc, 0), "documents", proc_files_log_json(doc)), doc);
 }
 
 /* procurement.cancel (the owning buyer or any operator), with a reason. */
@@ -2147,7 +2828,7 @@ proc_op_cancel(struct server *s, struct conn *c, json_t *id, json_t *req,
 	if ((p = proc_arg(s, c, id, req)) == NULL || proc_require_owner(c, id, p, 1) < 0 ||
 	    proto_get_str(c, req, "reason", 1, 1000, &text) != 0)
 		return;
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:s}", "reason", text));
+	proc_queue_op(s, c, id, op, p, json_pack("{s:s}", "reason", text));
 }
 
 /* procurement.get: the view, parked while the batch in flight changes it. */
@@ -2172,7 +2853,7 @@ proc_op_question_ask(struct server *s, struct conn *c, json_t *id, json_t *req,
 	if ((p = proc_arg(s, c, id, req)) == NULL ||
 	    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
 		return;
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:s}", "text", text));
+	proc_queue_op(s, c, id, op, p, json_pack("{s:s}", "text", text));
 }
 
 /* question.answer (the owning buyer). */
@@ -2188,7 +2869,7 @@ proc_op_question_answer(struct server *s, struct conn *c, json_t *id, json_t *re
 	    proto_get_int(c, req, "question", 1, &n) != 0 ||
 	    proto_get_str(c, req, "text", 1, 4000, &text) != 0)
 		return;
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:I, s:s}", "question",
+	proc_queue_op(s, c, id, op, p, json_pack("{s:I, s:s}", "question",
 	    (json_int_t)n, "text", text));
 }
 
@@ -2209,7 +2890,7 @@ proc_op_score(struct server *s, struct conn *c, json_t *id, json_t *req,
 		    "scores");
 		return;
 	}
-	proc_queue(s, c, id, op->kind, p, json_pack("{s:I, s:O}", "offer", (json_int_t)n,
+	proc_queue_op(s, c, id, op, p, json_pack("{s:I, s:O}", "offer", (json_int_t)n,
 	    "scores", sc));
 }
 
@@ -2219,6 +2900,7 @@ proc_op_award(struct server *s, struct conn *c, json_t *id, json_t *req,
     const struct optab_op *op)
 {
 	const char *decision, *reason = NULL;
+	enum proc_change_kind k;
 	struct proc *p;
 	int64_t lot, n;
 	json_t *d;
@@ -2229,18 +2911,22 @@ proc_op_award(struct server *s, struct conn *c, json_t *id, json_t *req,
 	    proto_get_str(c, req, "decision", 1, 20, &decision) != 0 ||
 	    proto_get_str(c, req, "reason", 0, 1000, &reason) < 0)
 		return;
-	if (strcmp(decision, "award") && strcmp(decision, "disqualify")) {
+	if (strcmp(decision, "award") == 0)
+		k = PC_AWARDED;
+	else if (strcmp(decision, "disqualify") == 0)
+		k = PC_DISQUALIFIED;
+	else {
 		proc_err(c, id, "bad_field", "decision must be award or disqualify", "decision");
 		return;
 	}
-	if (decision[0] == 'd' && reason == NULL) {
+	if (k == PC_DISQUALIFIED && reason == NULL) {
 		proc_err(c, id, "missing_field", "a disqualification needs a reason", "reason");
 		return;
 	}
 	d = json_pack("{s:I, s:I}", "lot", (json_int_t)lot, "offer", (json_int_t)n);
 	if (reason)
 		json_object_set_new(d, "reason", json_string(reason));
-	proc_queue(s, c, id, decision[0] == 'a' ? "awarded" : "disqualified", p, d);
+	proc_queue(s, c, id, k, p, d);
 }
 
 /* ---- on the write path (txn.h) ---- */
@@ -2260,9 +2946,17 @@ proc_mark(struct server *s, struct txn_obj *o)
 
 	if (proc_copy(&p->mark, &p->pr) < 0)
 		return -1;
-	p->mark_doc = json_incref(p->doc);  /* never changed in place: replaced whole */
-	p->mark_questions = json_deep_copy(p->questions);
-	p->mark_extras = json_deep_copy(p->extras);
+	if (proc_questions_copy(&p->mark_questions, &p->questions) < 0) {
+		proc_free(&p->mark);
+		return -1;
+	}
+	if (proc_extras_copy(&p->mark_extras, &p->extras) < 0) {
+		proc_questions_free(&p->mark_questions);
+		proc_free(&p->mark);
+		return -1;
+	}
+	p->mark_doc = p->doc;  /* never changed in place: replaced whole */
+	p->doc->refs++;
 	p->mark_cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
 	return 0;
 }
@@ -2272,11 +2966,11 @@ static void
 proc_unmark(struct proc *p)
 {
 	proc_free(&p->mark);
-	json_decref(p->mark_doc);
-	json_decref(p->mark_questions);
-	json_decref(p->mark_extras);
+	proc_doc_unref(p->mark_doc);
+	proc_questions_free(&p->mark_questions);
+	proc_extras_free(&p->mark_extras);
 	free(p->mark_cancel);
-	p->mark_doc = p->mark_questions = p->mark_extras = NULL;
+	p->mark_doc = NULL;
 	p->mark_cancel = NULL;
 }
 
@@ -2312,15 +3006,17 @@ proc_rollback(struct server *s, struct txn_obj *o)
 	proc_free(&p->pr);
 	p->pr = p->mark;
 	memset(&p->mark, 0, sizeof(p->mark));
-	json_decref(p->doc);
-	json_decref(p->questions);
-	json_decref(p->extras);
+	proc_doc_unref(p->doc);
+	proc_questions_free(&p->questions);
+	proc_extras_free(&p->extras);
 	p->doc = p->mark_doc;
 	p->questions = p->mark_questions;
+	memset(&p->mark_questions, 0, sizeof(p->mark_questions));
 	p->extras = p->mark_extras;
+	map_init(&p->mark_extras, 0);
 	free(p->cancel_reason);
 	p->cancel_reason = p->mark_cancel;
-	p->mark_doc = p->mark_questions = p->mark_extras = NULL;
+	p->mark_doc = NULL;
 	p->mark_cancel = NULL;
 	p->notify = 0;
 	p->tick_queued = 0;

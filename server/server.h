@@ -95,15 +95,102 @@ struct book {
 };
 
 /* A procurement procedure: the engine state plus its published document. */
+/*
+ * A procurement document, typed: what procurement.create states and each
+ * amendment restates (amounts in minor units, times in ms, weights in basis
+ * points). proc.c parses a request into it once, renders it to JSON for the
+ * log row and for views, and loads it back from log rows on replay. A document
+ * is never changed once applied: an amendment makes a new one, sharing the
+ * attached files of the versions before.
+ */
+struct proc_doc_item {
+	char *description, *quantity, *unit;  /* quantity: a decimal string */
+	char *classification;      /* NULL: none */
+};
+
+struct proc_doc_criterion {
+	char *code, *name;
+	enum proc_crit_kind kind;
+	int64_t weight_bp;
+	int64_t min, max;          /* stated: bounds; scored: 0 and the top score */
+	int higher_better;         /* stated */
+	char *unit;                /* stated; NULL: none */
+};
+
+struct proc_doc_lot {
+	int64_t id, max_price;
+	char *title;
+	struct proc_doc_item *items;
+	size_t nitems;
+	struct proc_doc_criterion *crit;
+	size_t ncrit;
+};
+
+/* An attached file (its content base64, NULL when only described). */
+struct proc_doc_file {
+	int refs;                  /* documents listing it */
+	int64_t id, size;
+	char *name, *media_type, *sha256, *content;
+};
+
+/* A tender_auction's auction settings (steps as "0.5%" or an amount; seconds). */
+struct proc_doc_auction {
+	char *step_min, *step_max;
+	int64_t duration, extension_window, extension, delay;
+};
+
+struct proc_doc {
+	int refs;                  /* the procedure and a batch's mark */
+	char *title, *description;
+	enum proc_kind kind;
+	char currency[4];
+	int exp;
+	int64_t enquiry_end, submission_deadline, opening_at, min_bids;
+	struct proc_doc_lot *lots;
+	size_t nlots;
+	struct proc_doc_file **files;
+	size_t nfiles;
+	int has_auction;           /* tender_auction */
+	struct proc_doc_auction auction;
+};
+
+/* What tenderd keeps of an offer besides the engine's part: who submitted it and
+ * the details it stated (shown in views and the opening record). */
+struct proc_offer_extra {
+	int64_t participant;
+	char *fingerprint;
+	json_t *values;            /* stated values as submitted (criterion code -> integer) */
+	int64_t delivery_days;     /* -1: not stated */
+	int64_t validity_days;     /* -1: not stated */
+	char *comment;             /* NULL: none */
+	char *reason;              /* a disqualification's; NULL: none */
+	int64_t scorings;          /* bid.score changes applied */
+};
+
+/* A question of a procedure's enquiry period; its number is its index + 1. */
+struct proc_question {
+	char *text;
+	char *answer;              /* NULL until answered */
+	int64_t asked_at;          /* ms */
+	int64_t answered_at;       /* ms; 0 until answered */
+	int64_t asked_by_org;      /* never shown */
+};
+
+/* A procedure's questions, in the order asked. */
+struct proc_questions {
+	struct proc_question *v;
+	size_t n, cap;
+};
+
 struct proc {
 	struct procedure pr;
 	struct server *srv;
 	int64_t buyer_participant;
 	char currency[4];
 	int exp;
-	json_t *doc;               /* current document (lots, items, criteria, documents...) */
-	json_t *questions;         /* [{question, text, asked_at, answer, answered_at}] */
-	json_t *extras;            /* offer id -> {delivery_days, validity_days, comment, values} */
+	struct proc_doc *doc;      /* current document */
+	struct proc_questions questions;
+	struct map extras;         /* offer id -> struct proc_offer_extra */
 	char *cancel_reason;
 	int64_t lot_auction[PROC_MAX_LOTS];  /* tender_auction: live auction id per lot index */
 	struct event *timer;
@@ -112,7 +199,9 @@ struct proc {
 	/* the write path's bookkeeping (txn.h) */
 	struct txn_obj tx;
 	struct procedure mark;
-	json_t *mark_doc, *mark_questions, *mark_extras;
+	struct proc_doc *mark_doc;
+	struct map mark_extras;    /* a copy of `extras` */
+	struct proc_questions mark_questions;  /* a copy of `questions` */
 	char *mark_cancel;
 	unsigned notify;           /* PROC_N_* to broadcast after commit */
 };
