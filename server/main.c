@@ -319,7 +319,7 @@ restore_finish(struct server *s, const char *conninfo)
 
 /* Check the schema is migrated and rebuild every auction from PostgreSQL. */
 static int
-restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
+restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, size_t n)
 {
 	struct db_boot_sink sink = {
 		.arg = s, .org = load_org, .participant = load_participant, .auction = load_auction,
@@ -333,6 +333,7 @@ restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
 	if (db_boot_load(s->cfg.db, &sink, &ids, cause, n) < 0)
 		return -1;
 	*last_batch = ids.last_batch;
+	*last_seq = ids.seq;
 	proc_restore_finish(s);
 	if (restore_finish(s, s->cfg.db) < 0) {
 		snprintf(cause, n, "persisted state does not replay");
@@ -429,7 +430,7 @@ static int
 serve(struct server *s, int argc, char **argv)
 {
 	char cause[512], app_name[64];
-	int64_t last_batch = 0;
+	int64_t last_batch = 0, last_seq = 0;
 	size_t it = 0;
 	void *v;
 
@@ -456,11 +457,12 @@ serve(struct server *s, int argc, char **argv)
 	 * connections wait in the backlog until the loop runs */
 	db_set_application_name(app_name);
 	if (conn_listen(s, cause, sizeof(cause)) < 0 ||
-	    restore(s, &last_batch, cause, sizeof(cause)) < 0) {
+	    restore(s, &last_batch, &last_seq, cause, sizeof(cause)) < 0) {
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
-	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, txn_db_state, s);
+	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, last_seq + 1,
+	    txn_db_state, s);
 	if (s->db == NULL) {
 		log_error("cannot start: db client");
 		return 1;

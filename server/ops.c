@@ -124,25 +124,57 @@ ops_touch(struct server *s, struct book *b)
 /* Text of an int64. */
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%lld", (long long)(v)), (const char *)(buf))
 
+/*
+ * The body of an auction's change (the exact bytes stored in `changes`):
+ * "auction", then "bid" and "amount" (a decimal string) when given, then the
+ * members of `rest` (a compact JSON object: the kind's own detail), or NULL.
+ * malloc'd; NULL when out of memory.
+ */
+static char *
+ops_body(const struct book *b, int64_t bid, const int64_t *amount, const char *rest)
+{
+	char head[128], amt[40];
+	size_t len;
+	char *out = NULL;
+
+	len = (size_t)snprintf(head, sizeof(head), "{\"auction\":%lld", (long long)b->a.id);
+	if (bid)
+		len += (size_t)snprintf(head + len, sizeof(head) - len, ",\"bid\":%lld", (long long)bid);
+	if (amount) {
+		money_format(*amount, b->exp, amt, sizeof(amt));
+		snprintf(head + len, sizeof(head) - len, ",\"amount\":\"%s\"", amt);
+	}
+	if (rest == NULL || strcmp(rest, "{}") == 0)
+		rest = "{}";
+	if (asprintf(&out, "%s%s%s", head, rest[1] == '}' ? "" : ",", rest + 1) < 0)
+		return NULL;
+	return out;
+}
+
+/* Text of the procedure an auction belongs to (NULL: none). */
+#define PROC_OF(buf, b) ((b)->proc_id ? I64(buf, (b)->proc_id) : NULL)
+
 /* Persist clock transitions the engine made (started, closed). */
 static void
 ops_transitions(struct server *s, struct book *b)
 {
 	struct auction *a = &b->a;
-	char id[24], t[TIME_BUF], wid[24], price[24];
+	char id[24], t[TIME_BUF], wid[24], price[24], pr[24];
 
 	if (b->db_state == AUCTION_SCHEDULED && a->state != AUCTION_SCHEDULED &&
 	    a->state != AUCTION_CANCELLED) {
-		const char *p[2] = { I64(id, a->id), t };
+		char *body = ops_body(b, 0, NULL, NULL);
+		const char *p[4] = { I64(id, a->id), t, body ? body : "{}", PROC_OF(pr, b) };
 		time_format(a->p.starts_at, t);
-		txn_sql(s, DB_S_STARTED, 2, p, NULL, NULL);
+		txn_sql(s, DB_S_STARTED, 4, p, NULL, NULL);
+		free(body);
 		b->db_state = AUCTION_RUNNING;
 		b->notify |= AUCTION_EV_STARTED;
 	}
 	if (b->db_state == AUCTION_RUNNING && a->state == AUCTION_CLOSED) {
 		const struct auction_entry *w = auction_at_rank(a, 1);
 		json_t *detail = json_array();
-		char *dtext;
+		char *dtext, *body;
 		for (size_t i = 0; i < a->nentries; i++) {
 			const struct auction_entry *e = auction_at_rank(a, (int)i + 1);
 			json_array_append_new(detail, json_pack("{s:i, s:I, s:i, s:o, s:I}", "rank",
@@ -153,14 +185,16 @@ ops_transitions(struct server *s, struct book *b)
 		detail = json_pack("{s:o}", "ranking", detail);
 		dtext = json_dumps(detail, JSON_COMPACT);
 		json_decref(detail);
+		body = ops_body(b, w ? a->bids[w->bid_index].id : 0, w ? &w->amount : NULL, dtext);
 		{
-			const char *p[5] = { I64(id, a->id), t,
+			const char *p[6] = { I64(id, a->id), t,
 			    w ? I64(wid, a->bids[w->bid_index].id) : NULL,
-			    w ? I64(price, w->amount) : NULL, dtext };
+			    w ? I64(price, w->amount) : NULL, body ? body : "{}", PROC_OF(pr, b) };
 			time_format(a->closed_at, t);
-			txn_sql(s, DB_S_CLOSED, 5, p, NULL, NULL);
+			txn_sql(s, DB_S_CLOSED, 6, p, NULL, NULL);
 		}
 		free(dtext);
+		free(body);
 		b->db_state = AUCTION_CLOSED;
 		b->notify |= AUCTION_EV_CLOSED;
 		if (b->proc_id)
@@ -240,7 +274,7 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
 	struct book *b = book_get(s, k->auction_id);
-	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF], msg[200];
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], pr[24], t[TIME_BUF], msg[200];
 	enum auction_err e;
 	int64_t prev_end;
 
@@ -268,9 +302,14 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 	ops_transitions(s, b);
 	time_format(k->t.at, t);
 	if (e != AUCTION_OK) {
-		const char *p[7] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
-		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e) };
-		txn_sql(s, DB_S_REFUSED, 7, p, NULL, NULL);
+		char reason[64], *body;
+		snprintf(reason, sizeof(reason), "{\"reason\":\"%s\"}", auction_err_code(e));
+		body = ops_body(b, 0, &k->amount, reason);
+		const char *p[9] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
+		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e),
+		    body ? body : "{}", PROC_OF(pr, b) };
+		txn_sql(s, DB_S_REFUSED, 9, p, NULL, NULL);
+		free(body);
 		ops_bid_refusal(b, k, e, msg, sizeof(msg));
 		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
 		    (long long)k->t.who->id, auction_err_code(e));
@@ -281,17 +320,18 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 	}
 	s->next_bid_id++;
 	{
-		char *detail = NULL;
-		char best[40];
+		char *detail = NULL, best[40], amount[40];
 		money_format(k->res.best, b->exp, best, sizeof(best));
-		if (asprintf(&detail, "{\"seq\":%lld,\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s}",
-		    (long long)k->res.seq, k->res.rank, best,
+		money_format(k->amount, b->exp, amount, sizeof(amount));
+		if (asprintf(&detail, "{\"auction\":%lld,\"bid\":%lld,\"amount\":\"%s\",\"seq\":%lld,"
+		    "\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s}", (long long)b->a.id,
+		    (long long)k->bid_id, amount, (long long)k->res.seq, k->res.rank, best,
 		    k->res.took_lead ? "true" : "false") < 0)
 			detail = NULL;
-		const char *p[9] = { I64(bid, k->bid_id), I64(aid, b->a.id), I64(seq, k->res.seq),
+		const char *p[10] = { I64(bid, k->bid_id), I64(aid, b->a.id), I64(seq, k->res.seq),
 		    I64(pid, k->t.who->id), I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), t,
-		    detail ? detail : "{}" };
-		txn_sql(s, DB_S_BID, 9, p, NULL, NULL);
+		    detail ? detail : "{}", PROC_OF(pr, b) };
+		txn_sql(s, DB_S_BID, 10, p, NULL, NULL);
 		free(detail);
 	}
 	b->notify |= BOOK_N_BID;
@@ -299,12 +339,13 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		char ends[TIME_BUF], from[TIME_BUF], n[24], *detail = NULL;
 		time_format(k->res.ends_at, ends);
 		time_format(prev_end, from);
-		if (asprintf(&detail, "{\"from\":\"%s\",\"to\":\"%s\",\"extensions\":%d}", from, ends,
+		if (asprintf(&detail, "{\"auction\":%lld,\"bid\":%lld,\"from\":\"%s\",\"to\":\"%s\","
+		    "\"extensions\":%d}", (long long)b->a.id, (long long)k->bid_id, from, ends,
 		    b->a.extensions) < 0)
 			detail = NULL;
-		const char *p[6] = { I64(aid, b->a.id), ends, I64(n, b->a.extensions), t, bid,
-		    detail ? detail : "{}" };
-		txn_sql(s, DB_S_EXTENDED, 6, p, NULL, NULL);
+		const char *p[7] = { I64(aid, b->a.id), ends, I64(n, b->a.extensions), t, bid,
+		    detail ? detail : "{}", PROC_OF(pr, b) };
+		txn_sql(s, DB_S_EXTENDED, 7, p, NULL, NULL);
 		free(detail);
 		b->notify |= BOOK_N_EXTENDED;
 	}
@@ -415,7 +456,8 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		auction_advance(&b->a, k->t.at);
 	time_format(k->params.ends_at, en);
 	time_format(k->t.at, now);
-	dj = json_pack("{s:s, s:s, s:s}", "title", k->title, "currency", k->currency, "starts_at", st);
+	dj = json_pack("{s:I, s:s, s:s, s:s}", "auction", (json_int_t)b->a.id, "title", k->title,
+	    "currency", k->currency, "starts_at", st);
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
@@ -440,7 +482,8 @@ ops_apply_cancel(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
 	struct book *b = book_get(s, k->auction_id);
-	char id[24], pid[24], oid[24], t[TIME_BUF];
+	char id[24], pid[24], oid[24], pr[24], t[TIME_BUF], *body;
+	json_t *bj;
 
 	if (b == NULL) {
 		txn_refuse(s, &k->t, "not_found", "no such auction");
@@ -459,11 +502,15 @@ ops_apply_cancel(struct server *s, struct txn_cmd *tc)
 	b->db_state = AUCTION_CANCELLED;
 	b->notify |= BOOK_N_CANCEL;
 	time_format(k->t.at, t);
+	bj = json_pack("{s:I, s:s}", "auction", (json_int_t)b->a.id, "reason", k->reason);
+	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
+	json_decref(bj);
 	{
-		const char *p[6] = { I64(id, b->a.id), t, k->reason, I64(pid, k->t.who->id),
-		    I64(oid, k->t.who->org->id), k->t.fp };
-		txn_sql(s, DB_S_CANCELLED, 6, p, NULL, NULL);
+		const char *p[8] = { I64(id, b->a.id), t, k->reason, I64(pid, k->t.who->id),
+		    I64(oid, k->t.who->org->id), k->t.fp, body ? body : "{}", PROC_OF(pr, b) };
+		txn_sql(s, DB_S_CANCELLED, 8, p, NULL, NULL);
 	}
+	free(body);
 	k->book = b;
 	return 1;
 }
@@ -527,7 +574,7 @@ ops_apply_register(struct server *s, struct txn_cmd *t)
 {
 	struct cmd *k = (struct cmd *)t;
 	struct map *pending = &ops_reg_pending;
-	char by[24], nb[TIME_BUF], na[TIME_BUF];
+	char by[24], byorg[24], nb[TIME_BUF], na[TIME_BUF], at[TIME_BUF], *tail;
 
 	if (ops_reg_batch != txn_batch(s)) {  /* the first of a new batch */
 		if (ops_reg_batch >= 0)
@@ -547,12 +594,16 @@ ops_apply_register(struct server *s, struct txn_cmd *t)
 	}
 	time_format(k->cert.not_before, nb);
 	time_format(k->cert.not_after, na);
+	time_format(k->t.at, at);
+	tail = db_registered_tail(k->pname, role_name(k->role), k->org_name, k->cert.fp);
 	{
-		const char *p[12] = { k->org_name, k->tax_id, k->country, k->pname,
+		const char *p[16] = { k->org_name, k->tax_id, k->country, k->pname,
 		    role_name(k->role), k->cert.fp, k->cert.subject, k->cert.serial, nb, na, k->pem,
-		    I64(by, k->t.who->id) };
-		txn_sql(s, DB_S_REGISTER, 12, p, ops_register_rows, k);
+		    I64(by, k->t.who->id), at, I64(byorg, k->t.who->org->id), k->t.fp,
+		    tail ? tail : "}" };
+		txn_sql(s, DB_S_REGISTER, 16, p, ops_register_rows, k);
 	}
+	free(tail);
 	return 1;
 }
 
@@ -562,7 +613,9 @@ static int
 ops_apply_status(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
-	char id[24], op[24], t[TIME_BUF];
+	char id[24], op[24], oporg[24], t[TIME_BUF], *body;
+	const char *status = k->amount ? "suspended" : "active";
+	json_t *bj;
 
 	if (k->org_status ? map_get(&s->orgs, k->auction_id) == NULL :
 	    map_get(&s->participants, k->auction_id) == NULL) {
@@ -571,11 +624,17 @@ ops_apply_status(struct server *s, struct txn_cmd *tc)
 		return 0;
 	}
 	time_format(k->t.at, t);
+	bj = json_pack("{s:I, s:s, s:s}", k->org_status ? "organization" : "participant",
+	    (json_int_t)k->auction_id, "status", status, "reason", k->reason);
+	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
+	json_decref(bj);
 	{
-		const char *prm[6] = { I64(id, k->auction_id), k->amount ? "suspended" : "active", t,
-		    k->reason, I64(op, k->t.who->id), k->t.fp };
-		txn_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, 6, prm, NULL, NULL);
+		const char *prm[9] = { I64(id, k->auction_id), status, t, k->reason,
+		    I64(op, k->t.who->id), k->t.fp, I64(oporg, k->t.who->org->id),
+		    k->amount ? "suspended" : "reinstated", body ? body : "{}" };
+		txn_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, 9, prm, NULL, NULL);
 	}
+	free(body);
 	return 1;
 }
 
@@ -780,7 +839,7 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	struct cmd k;
 	struct book *b;
 	int64_t delay = json_integer_value(json_object_get(au, "delay")) * 1000;
-	char title[600], id[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF];
+	char title[600], id[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF], pr[24];
 	struct proc_eval *order;
 	const char *why;
 	int n;
@@ -849,12 +908,14 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 			continue;
 		time_format(at, t);
 		{
-			const char *prm[8] = { I64(bid, s->next_bid_id), I64(id, b->a.id),
+			char *body = ops_body(b, s->next_bid_id, &o->price, "{\"seeded\":true}");
+			const char *prm[10] = { I64(bid, s->next_bid_id), I64(id, b->a.id),
 			    I64(seq, (int64_t)b->a.nbids),
 			    I64(pid, json_integer_value(json_object_get(x, "participant"))),
 			    I64(oid, o->org), json_string_value(json_object_get(x, "fingerprint")),
-			    I64(amt, o->price), t };
-			txn_sql(s, DB_S_SEED, 8, prm, NULL, NULL);
+			    I64(amt, o->price), t, body ? body : "{}", PROC_OF(pr, b) };
+			txn_sql(s, DB_S_SEED, 10, prm, NULL, NULL);
+			free(body);
 		}
 		s->next_bid_id++;
 	}
