@@ -1,0 +1,216 @@
+"""The log of every change (`changes`): one row per change of every auction, procedure,
+participant and organization, numbered by tenderd without gaps in commit order (a batch that
+does not commit gives its numbers back), its body the exact bytes tenderd decided (compact
+JSON, key order as written, never re-encoded), and the state tenderd rebuilds from it after
+kill -9."""
+import json
+import pathlib
+import time
+
+import procutil as pu
+from tdclient import create_auction
+
+OWNER = "tenderd_owner"
+
+
+def all_seqs(env):
+    return [int(r[0]) for r in env.psql("SELECT seq FROM changes ORDER BY seq")]
+
+
+def max_seq(env):
+    return int(env.psql("SELECT coalesce(max(seq), 0) FROM changes")[0][0])
+
+
+def assert_gapless(env):
+    seqs = all_seqs(env)
+    assert seqs == list(range(1, len(seqs) + 1)), [
+        (a, b) for a, b in zip(seqs, seqs[1:]) if b != a + 1]
+
+
+def rows_after(env, seq, cols="stream, kind"):
+    return env.psql("SELECT seq, %s FROM changes WHERE seq > %d ORDER BY seq" % (cols, seq))
+
+
+def compact(body):
+    """`body` re-encoded compactly with its keys in their order: equal to `body` when it is
+    compact JSON as tenderd writes it."""
+    return json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False)
+
+
+def register(env, server, name, org, role="supplier"):
+    env.make_cert(name)
+    with server.client("operator") as op:
+        return op.ok("participant.register", organization=org, role=role, name="P " + name,
+                     certificate=pathlib.Path(env.cert(name)).read_text())
+
+
+def test_mixed_workload_is_numbered_in_commit_order(env, tenderd_factory, unique):
+    server = tenderd_factory()
+    buyer, s1, s2 = (server.connect(n) for n in ("buyer", "supplier1", "supplier2"))
+    op = server.connect("operator")
+    start = max_seq(env)
+    expect = []   # (stream, kind) of each change, in the order they were acknowledged
+
+    a = create_auction(buyer, "Changes " + unique, step_min="100.00", step_max="50000.00")
+    expect += [("auction", "created"), ("auction", "started")]
+    s1.ok("auction.bid", auction=a["id"], amount="990000.00")
+    expect += [("auction", "bid_accepted")]
+    s2.error("auction.bid", auction=a["id"], amount="2000000.00")
+    expect += [("auction", "bid_refused")]
+    p = pu.create(buyer, "rfq", "Changes RFQ " + unique, publish=False)
+    expect += [("procurement", "created")]
+    buyer.ok("procurement.publish", procurement=p["id"])
+    expect += [("procurement", "published")]
+    s1.ok("question.ask", procurement=p["id"], text="Which paper?")
+    expect += [("procurement", "question_asked")]
+    reg = register(env, server, "chg" + unique, "Changes Org " + unique)
+    expect += [("participant", "registered")]
+    pid, oid = reg["participant"]["id"], reg["organization"]["id"]
+    op.ok("participant.suspend", participant=pid, reason="checking " + unique)
+    op.ok("participant.reinstate", participant=pid, reason="checked")
+    op.ok("organization.suspend", organization=oid, reason="org check")
+    op.ok("organization.reinstate", organization=oid, reason="org checked")
+    expect += [("participant", "suspended"), ("participant", "reinstated"),
+               ("organization", "suspended"), ("organization", "reinstated")]
+    buyer.ok("auction.cancel", auction=a["id"], reason="done " + unique)
+    expect += [("auction", "cancelled")]
+
+    rows = rows_after(env, start)
+    assert [(r[1], r[2]) for r in rows] == expect, rows
+    assert [int(r[0]) for r in rows] == list(range(start + 1, start + 1 + len(expect)))
+    assert_gapless(env)
+    # commit order is time order too
+    ats = env.psql("SELECT at FROM changes WHERE seq > %d ORDER BY seq" % start)
+    assert ats == sorted(ats)
+
+    # who did it, and to whom
+    by = {r[1]: r for r in env.psql(
+        "SELECT stream, kind, participant_id, subject_participant_id, subject_organization_id,"
+        " reason FROM changes WHERE seq > %d AND stream IN ('participant', 'organization')"
+        % start)}
+    op_id = str(op.ok("hello")["participant"]["id"])
+    assert by["registered"][2:5] == [op_id, str(pid), str(oid)], by
+    assert by["suspended"][2] == op_id and by["suspended"][5] == "org check", by
+    # the registration's body, byte for byte
+    body, = env.psql("SELECT body FROM changes WHERE seq > %d AND kind = 'registered'" % start)[0]
+    fp = env.fingerprint("chg" + unique)
+    assert body == ('{"participant":%d,"organization_id":%d,"name":"P chg%s","role":"supplier",'
+                    '"organization":"Changes Org %s","fingerprint":"%s"}'
+                    % (pid, oid, unique, unique, fp)), body
+    # an operator's question "everything participant X did, in order"
+    kinds = [r[0] for r in env.psql("SELECT kind FROM changes WHERE participant_id = %s AND "
+                                    "seq > %d ORDER BY seq" % (op_id, start))]
+    assert kinds == ["registered", "suspended", "reinstated", "suspended", "reinstated"], kinds
+
+
+def test_bodies_are_the_bytes_tenderd_wrote(env, tenderd_factory, unique):
+    server = tenderd_factory()
+    buyer, s1 = server.connect("buyer"), server.connect("supplier1")
+    start = max_seq(env)
+    a = create_auction(buyer, "Bytes \u00e9 " + unique, step_min="100.00", step_max="50000.00")
+    r = s1.ok("auction.bid", auction=a["id"], amount="990000.00")
+    p = pu.create(buyer, "rfq", "Bytes RFQ \u00e9 " + unique)
+    pu.wait_tendering(buyer, p)
+    q = s1.ok("quote.submit", procurement=p["id"], lot=1, price="900.00")
+
+    rows = env.psql("SELECT stream, kind, body, body::jsonb::text, bid_id, amount FROM changes "
+                    "WHERE seq > %d ORDER BY seq" % start)
+    by = {(x[0], x[1]): x for x in rows}
+    for stream, kind, body, as_jsonb, _, _ in rows:
+        # compact, keys in the order written, not PostgreSQL's jsonb text
+        assert compact(body) == body, (kind, body)
+        if len(json.loads(body)) > 1:
+            assert body != as_jsonb, (kind, body)
+    # the accepted bid: the old detail's keys and the bid, as the reply told them
+    _, _, body, _, bid_id, amount = by[("auction", "bid_accepted")]
+    assert body == ('{"auction":%d,"bid":%d,"amount":"990000.00","seq":1,"rank":1,'
+                    '"best_price":"990000.00","took_lead":true}' % (a["id"], r["bid"]["id"])), body
+    assert (int(bid_id), int(amount)) == (r["bid"]["id"], 99000000)
+    body = by[("auction", "created")][2]
+    assert list(json.loads(body)) == ["auction", "title", "currency", "starts_at"], body
+    assert json.loads(body)["title"] == "Bytes \u00e9 " + unique
+    # a procedure's change: its detail with the state, as tenderd replays it
+    body = by[("procurement", "offer_submitted")][2]
+    d = json.loads(body)
+    assert (d["state"], d["price"], d["revision"]) == ("tendering", 90000, q["revision"]), d
+    # the typed rows tenderd wrote beside it
+    rev = env.psql("SELECT r.revision, r.action, r.price FROM offer_revisions r "
+                   "WHERE r.offer_id = %d" % q["offer"])
+    assert rev == [[str(q["revision"]), "submitted", "90000"]], rev
+
+
+def test_a_batch_that_does_not_commit_leaves_no_gap(env, tenderd_factory, unique):
+    server = tenderd_factory(db_retry=1)
+    buyer, s1 = server.connect("buyer"), server.connect("supplier1")
+    a = create_auction(buyer, "Gap " + unique, step_min="100.00", step_max="50000.00")
+    s1.ok("auction.bid", auction=a["id"], amount="990000.00")
+    before = max_seq(env)
+    # a statement fails: the whole batch rolls back and its numbers are given back
+    env.psql("CREATE FUNCTION gap_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+             "RAISE EXCEPTION 'refused for the test'; END $$; "
+             "CREATE TRIGGER gap_refuse BEFORE INSERT ON changes FOR EACH ROW "
+             "WHEN (NEW.reason = 'boom') EXECUTE FUNCTION gap_refuse()", user=OWNER)
+    try:
+        e = buyer.error("auction.cancel", auction=a["id"], reason="boom")
+        assert e["code"] == "internal", e
+    finally:
+        env.psql("DROP TRIGGER gap_refuse ON changes; DROP FUNCTION gap_refuse()", user=OWNER)
+    assert max_seq(env) == before
+    s2 = server.connect("supplier2")
+    s2.ok("auction.bid", auction=a["id"], amount="980000.00")
+    assert [(int(r[0]), r[2]) for r in rows_after(env, before)] == [(before + 1, "bid_accepted")]
+
+    # PostgreSQL goes away: changes are refused; the numbering goes on where it was
+    env.pg_stop()
+    try:
+        e = s1.error("auction.bid", auction=a["id"], amount="970000.00", timeout=15)
+        assert e["code"] == "unavailable", e
+    finally:
+        env.pg_start()
+    for _ in range(150):
+        r = s1.request("auction.bid", auction=a["id"], amount="970000.00", timeout=15)
+        if r["ok"]:
+            break
+        assert r["error"]["code"] == "unavailable", r
+        time.sleep(0.2)
+    assert r["ok"], r
+    assert [(int(x[0]), x[2]) for x in rows_after(env, before + 1)] == \
+        [(before + 2, "bid_accepted")]
+    assert_gapless(env)
+
+
+def test_kill9_rebuilds_the_same_state_from_changes(env, tenderd_factory, unique):
+    server = tenderd_factory()
+    buyer, s1, s2 = (server.connect(n) for n in ("buyer", "supplier1", "supplier2"))
+    a = create_auction(buyer, "Replay " + unique, step_min="100.00", step_max="50000.00",
+                       duration=120)
+    s1.ok("auction.bid", auction=a["id"], amount="990000.00")
+    s2.ok("auction.bid", auction=a["id"], amount="985000.00")
+    s2.error("auction.bid", auction=a["id"], amount="2000000.00")
+    p = pu.create(buyer, "rfq", "Replay RFQ " + unique)
+    s2.ok("question.ask", procurement=p["id"], text="When?")
+    pu.wait_tendering(buyer, p)
+    s1.ok("quote.submit", procurement=p["id"], lot=1, price="900.00")
+    views = [(c, "auction.get", {"auction": a["id"]}) for c in (buyer, s1, s2)] + \
+        [(c, "procurement.get", {"procurement": p["id"]}) for c in (buyer, s1, s2)]
+    names = ["buyer", "supplier1", "supplier2"] * 2
+    before = [c.ok(op, **kw) for c, op, kw in views]
+    server.kill9()
+    server.start()
+    after = []
+    for name, (_, op, kw) in zip(names, views):
+        after.append(server.connect(name).ok(op, **kw))
+    def strip(v):   # the request's id and the clock's reading differ between two reads
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if k != "server_time"}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+    for v in before + after:
+        v.pop("id", None)
+    before = [strip(b) for b in before]
+    after = [strip(x) for x in after]
+    for b, x in zip(before, after):
+        for k in set(b) | set(x):
+            assert b.get(k) == x.get(k), (k, b.get(k), x.get(k))
+    assert_gapless(env)
