@@ -25,44 +25,47 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    " ext_window_ms, ext_length_ms, state, created_at, created_fingerprint, procurement_id, lot_id)"
 	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17,"
 	    " 'scheduled', $18, $19, $21, $22))"
-	    " " CHG "auction_id, procurement_id, participant_id, organization_id, fingerprint, body)"
-	    " VALUES ($23, $18, 'auction', 'created', $1, $21, $2, $3, $19, $20)", 1 },
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " body) VALUES ($23, $18, 'auction', 'created', $1, $21, $22, $2, $3, $19, $20)", 1 },
+	/* Every auction statement ends with the auction's procurement and lot (NULL: none). */
 	/* bid id, auction, bid seq, participant, organization, fingerprint, amount, at, body,
-	 * procurement; $11 seq */
+	 * procurement, lot; $12 seq */
 	[DB_S_BID] = { "bid",
 	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
 	    " fingerprint, amount, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8))"
-	    " " CHG "auction_id, procurement_id, participant_id, organization_id, fingerprint, bid_id,"
-	    " amount, body) VALUES ($11, $8, 'auction', 'bid_accepted', $2, $10, $4, $5, $6, $1, $7, $9)",
-	    1 },
-	/* auction, at, participant, organization, fingerprint, amount, reason, body, procurement;
-	 * $10 seq */
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " bid_id, amount, body) VALUES ($12, $8, 'auction', 'bid_accepted', $2, $10, $11, $4, $5,"
+	    " $6, $1, $7, $9)", 1 },
+	/* auction, at, participant, organization, fingerprint, amount, reason, body, procurement,
+	 * lot; $11 seq */
 	[DB_S_REFUSED] = { "refused",
-	    CHG "auction_id, procurement_id, participant_id, organization_id, fingerprint, amount,"
-	    " reason, body) VALUES ($10, $2, 'auction', 'bid_refused', $1, $9, $3, $4, $5, $6, $7, $8)",
-	    1 },
-	/* auction, ends_at, extensions, at, bid, body, procurement; $8 seq */
+	    CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " amount, reason, body) VALUES ($11, $2, 'auction', 'bid_refused', $1, $9, $10, $3, $4, $5,"
+	    " $6, $7, $8)", 1 },
+	/* auction, ends_at, extensions, at, bid, body, procurement, lot; $9 seq */
 	[DB_S_EXTENDED] = { "extended",
 	    "WITH u AS (UPDATE auctions SET ends_at = $2, extensions = $3 WHERE id = $1)"
-	    " " CHG "auction_id, procurement_id, bid_id, body)"
-	    " VALUES ($8, $4, 'auction', 'extended', $1, $7, $5, $6)", 1 },
-	/* auction, at, body, procurement; $5 seq */
+	    " " CHG "auction_id, procurement_id, lot_id, bid_id, body)"
+	    " VALUES ($9, $4, 'auction', 'extended', $1, $7, $8, $5, $6)", 1 },
+	/* auction, at, body, procurement, lot; $6 seq */
 	[DB_S_STARTED] = { "started",
 	    "WITH u AS (UPDATE auctions SET state = 'running' WHERE id = $1)"
-	    " " CHG "auction_id, procurement_id, body) VALUES ($5, $2, 'auction', 'started', $1, $4, $3)",
-	    1 },
-	/* auction, at, winner bid, final price, body, procurement; $7 seq */
+	    " " CHG "auction_id, procurement_id, lot_id, body)"
+	    " VALUES ($6, $2, 'auction', 'started', $1, $4, $5, $3)", 1 },
+	/* auction, at, winner bid, final price, body, procurement, lot; $8 seq */
 	[DB_S_CLOSED] = { "closed",
 	    "WITH u AS (UPDATE auctions SET state = 'closed', closed_at = $2, winner_bid_id = $3,"
 	    " final_price = $4 WHERE id = $1)"
-	    " " CHG "auction_id, procurement_id, bid_id, amount, body)"
-	    " VALUES ($7, $2, 'auction', 'closed', $1, $6, $3, $4, $5)", 1 },
-	/* auction, at, reason, participant, organization, fingerprint, body, procurement; $9 seq */
+	    " " CHG "auction_id, procurement_id, lot_id, bid_id, amount, body)"
+	    " VALUES ($8, $2, 'auction', 'closed', $1, $6, $7, $3, $4, $5)", 1 },
+	/* auction, at, reason, participant, organization, fingerprint, body, procurement, lot;
+	 * $10 seq */
 	[DB_S_CANCELLED] = { "cancelled",
 	    "WITH u AS (UPDATE auctions SET state = 'cancelled', closed_at = $2, cancel_reason = $3,"
 	    " cancelled_by = $4 WHERE id = $1)"
-	    " " CHG "auction_id, procurement_id, participant_id, organization_id, fingerprint, reason,"
-	    " body) VALUES ($9, $2, 'auction', 'cancelled', $1, $8, $4, $5, $6, $3, $7)", 1 },
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " reason, body) VALUES ($10, $2, 'auction', 'cancelled', $1, $8, $9, $4, $5, $6, $3, $7)",
+	    1 },
 	/* organization name, tax id, country, name, role, fingerprint, subject, serial, not before,
 	 * not after, pem, operator, at, operator's organization, operator's fingerprint, the tail
 	 * of the body (db.h); $17 seq */
@@ -79,37 +82,40 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    " $15, id, organization_id, '{\"participant\":' || id || ',\"organization_id\":' ||"
 	    " organization_id || $16::text FROM p)"
 	    " SELECT p.id, p.organization_id FROM p JOIN c ON c.participant_id = p.id", 1 },
-	/* procurement, at, kind, participant, organization, fingerprint, lot, offer, sealed, body;
-	 * $11 seq */
+	/* procurement, at, kind, participant, organization, fingerprint, lot, offer, sealed, body,
+	 * amount (an offer's price), reason; $13 seq */
 	[DB_S_PROC_CHANGE] = { "proc_change",
 	    CHG "procurement_id, participant_id, organization_id, fingerprint, lot_id, offer_id,"
-	    " sealed, body) VALUES ($11, $2, 'procurement', $3, $1, $4, $5, $6, $7, $8, $9, $10)", 1 },
+	    " sealed, body, amount, reason) VALUES ($13, $2, 'procurement', $3, $1, $4, $5, $6, $7, $8,"
+	    " $9, $10, $11, $12)", 1 },
 	/* as DB_S_BID, for a seeded bid */
 	[DB_S_SEED] = { "seed",
 	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
 	    " fingerprint, amount, placed_at, seeded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true))"
-	    " " CHG "auction_id, procurement_id, participant_id, organization_id, fingerprint, bid_id,"
-	    " amount, body) VALUES ($11, $8, 'auction', 'bid_accepted', $2, $10, $4, $5, $6, $1, $7, $9)",
-	    1 },
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " bid_id, amount, body) VALUES ($12, $8, 'auction', 'bid_accepted', $2, $10, $11, $4, $5,"
+	    " $6, $1, $7, $9)", 1 },
 	/* the same rows as DB_S_BID, many at once: one array per column, seq last */
 	[DB_S_BIDS] = { "bids",
 	    "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::integer[],"
 	    " $4::bigint[], $5::bigint[], $6::text[], $7::bigint[], $8::timestamptz[], $9::text[],"
-	    " $10::bigint[], $11::bigint[])"
+	    " $10::bigint[], $11::integer[], $12::bigint[])"
 	    " AS v (id, auction_id, seq, participant_id, organization_id, fingerprint, amount,"
-	    " placed_at, body, procurement_id, change_seq)),"
+	    " placed_at, body, procurement_id, lot_id, change_seq)),"
 	    " b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
 	    " fingerprint, amount, placed_at) SELECT id, auction_id, seq, participant_id,"
 	    " organization_id, fingerprint, amount, placed_at FROM v)"
-	    " " CHG "auction_id, procurement_id, participant_id, organization_id, fingerprint, bid_id,"
-	    " amount, body) SELECT change_seq, placed_at, 'auction', 'bid_accepted', auction_id,"
-	    " procurement_id, participant_id, organization_id, fingerprint, id, amount, body FROM v", 0 },
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " bid_id, amount, body) SELECT change_seq, placed_at, 'auction', 'bid_accepted', auction_id,"
+	    " procurement_id, lot_id, participant_id, organization_id, fingerprint, id, amount, body"
+	    " FROM v", 0 },
 	/* participant, status, at, reason, operator, operator's fingerprint, operator's
-	 * organization, kind, body; $10 seq */
+	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",
 	    "WITH u AS (UPDATE participants SET status = $2 WHERE id = $1)"
-	    " " CHG "participant_id, organization_id, fingerprint, subject_participant_id, reason, body)"
-	    " VALUES ($10, $3, 'participant', $8, $5, $7, $6, $1, $4, $9)", 1 },
+	    " " CHG "participant_id, organization_id, fingerprint, subject_participant_id,"
+	    " subject_organization_id, reason, body)"
+	    " VALUES ($11, $3, 'participant', $8, $5, $7, $6, $1, $10, $4, $9)", 1 },
 	/* organization, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body; $10 seq */
 	[DB_S_ORG_STATUS] = { "org_status",
@@ -126,7 +132,7 @@ db_stmt(enum db_stmt s)
 }
 
 /* Parameters of DB_S_BID with its seq; DB_S_BIDS takes one array of each. */
-#define DB_BID_COLS 11
+#define DB_BID_COLS 12
 
 /* A growing text buffer (an array literal being built). */
 struct db_buf {
@@ -704,14 +710,14 @@ db_flush_bids(struct db *db)
 }
 
 /* Keep one DB_S_BID row (its seq last) for the next multi-row insert. Only the
- * procurement may be NULL. */
+ * procurement and the lot may be NULL. */
 static void
 db_queue_bid(struct db *db, const char *const *params)
 {
 	for (int i = 0; i < DB_BID_COLS; i++) {
 		if (db->nbids == 0)
 			db->bids[i].len = 0;
-		if ((params[i] == NULL && i != DB_BID_COLS - 2) ||
+		if ((params[i] == NULL && i != DB_BID_COLS - 3 && i != DB_BID_COLS - 2) ||
 		    db_buf_elem(&db->bids[i], params[i], db->nbids == 0) < 0) {
 			snprintf(db->why, sizeof(db->why), "cannot queue a bid row");
 			db->broken = 1;

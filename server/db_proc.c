@@ -84,9 +84,9 @@ db_proc_stmt(enum db_stmt s)
 
 /* Texts of the parameters of one statement (each value's own buffer). */
 struct db_proc_params {
-	const char *p[12];
-	char buf[12][32];
-	char *owned[12];   /* JSON texts to free */
+	const char *p[16];
+	char buf[16][32];
+	char *owned[16];   /* JSON texts to free */
 	int n;
 };
 
@@ -310,7 +310,11 @@ db_proc_add(struct db *db, const struct db_proc_change *c)
 	db_proc_int(&pp, c->offer_id, 1);
 	db_proc_text(&pp, c->sealed ? "true" : "false");
 	db_proc_text(&pp, c->body);
+	db_proc_json(&pp, json_object_get(d, "price"));
+	db_proc_json(&pp, json_object_get(d, "reason"));
 	seq = db_batch_add(db, DB_S_PROC_CHANGE, pp.n, pp.p, NULL, NULL);
+	for (int i = 0; i < pp.n; i++)
+		free(pp.owned[i]);
 	pp.n = 0;
 	db_proc_kind(db, c, at, d);
 	/* every row carries the procedure's state after it */

@@ -151,22 +151,24 @@ ops_body(const struct book *b, int64_t bid, const int64_t *amount, const char *r
 	return out;
 }
 
-/* Text of the procedure an auction belongs to (NULL: none). */
+/* Text of the procedure and of the lot an auction belongs to (NULL: none). */
 #define PROC_OF(buf, b) ((b)->proc_id ? I64(buf, (b)->proc_id) : NULL)
+#define LOT_OF(buf, b) ((b)->proc_id ? I64(buf, (b)->lot_id) : NULL)
 
 /* Persist clock transitions the engine made (started, closed). */
 static void
 ops_transitions(struct server *s, struct book *b)
 {
 	struct auction *a = &b->a;
-	char id[24], t[TIME_BUF], wid[24], price[24], pr[24];
+	char id[24], t[TIME_BUF], wid[24], price[24], pr[24], lt[24];
 
 	if (b->db_state == AUCTION_SCHEDULED && a->state != AUCTION_SCHEDULED &&
 	    a->state != AUCTION_CANCELLED) {
 		char *body = ops_body(b, 0, NULL, NULL);
-		const char *p[4] = { I64(id, a->id), t, body ? body : "{}", PROC_OF(pr, b) };
+		const char *p[5] = { I64(id, a->id), t, body ? body : "{}", PROC_OF(pr, b),
+		    LOT_OF(lt, b) };
 		time_format(a->p.starts_at, t);
-		txn_sql(s, DB_S_STARTED, 4, p, NULL, NULL);
+		txn_sql(s, DB_S_STARTED, 5, p, NULL, NULL);
 		free(body);
 		b->db_state = AUCTION_RUNNING;
 		b->notify |= AUCTION_EV_STARTED;
@@ -187,11 +189,12 @@ ops_transitions(struct server *s, struct book *b)
 		json_decref(detail);
 		body = ops_body(b, w ? a->bids[w->bid_index].id : 0, w ? &w->amount : NULL, dtext);
 		{
-			const char *p[6] = { I64(id, a->id), t,
+			const char *p[7] = { I64(id, a->id), t,
 			    w ? I64(wid, a->bids[w->bid_index].id) : NULL,
-			    w ? I64(price, w->amount) : NULL, body ? body : "{}", PROC_OF(pr, b) };
+			    w ? I64(price, w->amount) : NULL, body ? body : "{}", PROC_OF(pr, b),
+			    LOT_OF(lt, b) };
 			time_format(a->closed_at, t);
-			txn_sql(s, DB_S_CLOSED, 6, p, NULL, NULL);
+			txn_sql(s, DB_S_CLOSED, 7, p, NULL, NULL);
 		}
 		free(dtext);
 		free(body);
@@ -274,7 +277,8 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
 	struct book *b = book_get(s, k->auction_id);
-	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], pr[24], t[TIME_BUF], msg[200];
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], pr[24], lt[24], t[TIME_BUF];
+	char msg[200];
 	enum auction_err e;
 	int64_t prev_end;
 
@@ -305,10 +309,10 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		char reason[64], *body;
 		snprintf(reason, sizeof(reason), "{\"reason\":\"%s\"}", auction_err_code(e));
 		body = ops_body(b, 0, &k->amount, reason);
-		const char *p[9] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
+		const char *p[10] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
 		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e),
-		    body ? body : "{}", PROC_OF(pr, b) };
-		txn_sql(s, DB_S_REFUSED, 9, p, NULL, NULL);
+		    body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
+		txn_sql(s, DB_S_REFUSED, 10, p, NULL, NULL);
 		free(body);
 		ops_bid_refusal(b, k, e, msg, sizeof(msg));
 		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
@@ -328,10 +332,10 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		    (long long)k->bid_id, amount, (long long)k->res.seq, k->res.rank, best,
 		    k->res.took_lead ? "true" : "false") < 0)
 			detail = NULL;
-		const char *p[10] = { I64(bid, k->bid_id), I64(aid, b->a.id), I64(seq, k->res.seq),
+		const char *p[11] = { I64(bid, k->bid_id), I64(aid, b->a.id), I64(seq, k->res.seq),
 		    I64(pid, k->t.who->id), I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), t,
-		    detail ? detail : "{}", PROC_OF(pr, b) };
-		txn_sql(s, DB_S_BID, 10, p, NULL, NULL);
+		    detail ? detail : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
+		txn_sql(s, DB_S_BID, 11, p, NULL, NULL);
 		free(detail);
 	}
 	b->notify |= BOOK_N_BID;
@@ -343,9 +347,9 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		    "\"extensions\":%d}", (long long)b->a.id, (long long)k->bid_id, from, ends,
 		    b->a.extensions) < 0)
 			detail = NULL;
-		const char *p[7] = { I64(aid, b->a.id), ends, I64(n, b->a.extensions), t, bid,
-		    detail ? detail : "{}", PROC_OF(pr, b) };
-		txn_sql(s, DB_S_EXTENDED, 7, p, NULL, NULL);
+		const char *p[8] = { I64(aid, b->a.id), ends, I64(n, b->a.extensions), t, bid,
+		    detail ? detail : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
+		txn_sql(s, DB_S_EXTENDED, 8, p, NULL, NULL);
 		free(detail);
 		b->notify |= BOOK_N_EXTENDED;
 	}
@@ -482,7 +486,7 @@ ops_apply_cancel(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
 	struct book *b = book_get(s, k->auction_id);
-	char id[24], pid[24], oid[24], pr[24], t[TIME_BUF], *body;
+	char id[24], pid[24], oid[24], pr[24], lt[24], t[TIME_BUF], *body;
 	json_t *bj;
 
 	if (b == NULL) {
@@ -506,9 +510,10 @@ ops_apply_cancel(struct server *s, struct txn_cmd *tc)
 	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
 	json_decref(bj);
 	{
-		const char *p[8] = { I64(id, b->a.id), t, k->reason, I64(pid, k->t.who->id),
-		    I64(oid, k->t.who->org->id), k->t.fp, body ? body : "{}", PROC_OF(pr, b) };
-		txn_sql(s, DB_S_CANCELLED, 8, p, NULL, NULL);
+		const char *p[9] = { I64(id, b->a.id), t, k->reason, I64(pid, k->t.who->id),
+		    I64(oid, k->t.who->org->id), k->t.fp, body ? body : "{}", PROC_OF(pr, b),
+		    LOT_OF(lt, b) };
+		txn_sql(s, DB_S_CANCELLED, 9, p, NULL, NULL);
 	}
 	free(body);
 	k->book = b;
@@ -613,8 +618,9 @@ static int
 ops_apply_status(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
-	char id[24], op[24], oporg[24], t[TIME_BUF], *body;
+	char id[24], op[24], oporg[24], sorg[24], t[TIME_BUF], *body;
 	const char *status = k->amount ? "suspended" : "active";
+	const struct participant *subject;
 	json_t *bj;
 
 	if (k->org_status ? map_get(&s->orgs, k->auction_id) == NULL :
@@ -623,16 +629,19 @@ ops_apply_status(struct server *s, struct txn_cmd *tc)
 		    "no such participant");
 		return 0;
 	}
+	subject = k->org_status ? NULL : map_get(&s->participants, k->auction_id);
 	time_format(k->t.at, t);
 	bj = json_pack("{s:I, s:s, s:s}", k->org_status ? "organization" : "participant",
 	    (json_int_t)k->auction_id, "status", status, "reason", k->reason);
 	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
 	json_decref(bj);
 	{
-		const char *prm[9] = { I64(id, k->auction_id), status, t, k->reason,
+		const char *prm[10] = { I64(id, k->auction_id), status, t, k->reason,
 		    I64(op, k->t.who->id), k->t.fp, I64(oporg, k->t.who->org->id),
-		    k->amount ? "suspended" : "reinstated", body ? body : "{}" };
-		txn_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, 9, prm, NULL, NULL);
+		    k->amount ? "suspended" : "reinstated", body ? body : "{}",
+		    subject ? I64(sorg, subject->org->id) : NULL };
+		txn_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, k->org_status ? 9 : 10, prm,
+		    NULL, NULL);
 	}
 	free(body);
 	return 1;
@@ -840,6 +849,7 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	struct book *b;
 	int64_t delay = json_integer_value(json_object_get(au, "delay")) * 1000;
 	char title[600], id[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF], pr[24];
+	char lt[24];
 	struct proc_eval *order;
 	const char *why;
 	int n;
@@ -909,12 +919,13 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 		time_format(at, t);
 		{
 			char *body = ops_body(b, s->next_bid_id, &o->price, "{\"seeded\":true}");
-			const char *prm[10] = { I64(bid, s->next_bid_id), I64(id, b->a.id),
+			const char *prm[11] = { I64(bid, s->next_bid_id), I64(id, b->a.id),
 			    I64(seq, (int64_t)b->a.nbids),
 			    I64(pid, json_integer_value(json_object_get(x, "participant"))),
 			    I64(oid, o->org), json_string_value(json_object_get(x, "fingerprint")),
-			    I64(amt, o->price), t, body ? body : "{}", PROC_OF(pr, b) };
-			txn_sql(s, DB_S_SEED, 10, prm, NULL, NULL);
+			    I64(amt, o->price), t, body ? body : "{}", PROC_OF(pr, b),
+			    LOT_OF(lt, b) };
+			txn_sql(s, DB_S_SEED, 11, prm, NULL, NULL);
 			free(body);
 		}
 		s->next_bid_id++;

@@ -214,3 +214,45 @@ def test_kill9_rebuilds_the_same_state_from_changes(env, tenderd_factory, unique
         for k in set(b) | set(x):
             assert b.get(k) == x.get(k), (k, b.get(k), x.get(k))
     assert_gapless(env)
+
+
+def test_auction_of_a_procedure_is_in_both_streams(env, tenderd_factory, unique):
+    server = tenderd_factory()
+    buyer, s1, s2 = (server.connect(n) for n in ("buyer", "supplier1", "supplier2"))
+    auction = {"step_min": "1.00", "step_max": "100.00", "duration": 30,
+               "extension_window": 0, "extension": 0, "delay": 0}
+    p = pu.create(buyer, "tender_auction", "Both streams " + unique, min_bids=2,
+                  lots=[pu.lot("Pumps", "1000.00")], auction=auction)
+    pu.wait_tendering(buyer, p)
+    s1.ok("bid.submit", procurement=p["id"], lot=1, price="900.00", values={})
+    s2.ok("bid.submit", procurement=p["id"], lot=1, price="850.00", values={})
+    v = pu.wait_for(buyer, p["id"], lambda v: v["lots"][0].get("auction"), timeout=10,
+                    what="the lot's auction")
+    aid = v["lots"][0]["auction"]
+    rows = env.psql("SELECT kind, procurement_id, lot_id, body FROM changes "
+                    "WHERE auction_id = %d ORDER BY seq" % aid)
+    assert [r[0] for r in rows][:3] == ["created", "bid_accepted", "bid_accepted"], rows
+    assert all(r[1:3] == [str(p["id"]), "1"] for r in rows), rows
+    seeded = [json.loads(r[3]) for r in rows if r[0] == "bid_accepted"]
+    assert [(d["amount"], d["seeded"]) for d in seeded] == [("850.00", True), ("900.00", True)]
+    # "everything that happened in procedure Y": the opening's batch holds the auction's
+    # creation and seeding, then the opening record
+    kinds = [r[0] for r in env.psql(
+        "SELECT stream || ':' || kind FROM changes WHERE procurement_id = %d ORDER BY seq"
+        % p["id"])]
+    i = kinds.index("auction:created")
+    assert kinds[i:i + 5] == ["auction:created", "auction:bid_accepted", "auction:bid_accepted",
+                              "auction:started", "procurement:opened"], kinds
+    # and both replay from the one stream
+    before = (buyer.ok("procurement.get", procurement=p["id"])["procurement"],
+              buyer.ok("auction.get", auction=aid)["auction"])
+    server.kill9()
+    server.start()
+    buyer = server.connect("buyer")
+    after = (buyer.ok("procurement.get", procurement=p["id"])["procurement"],
+             buyer.ok("auction.get", auction=aid)["auction"])
+    for b, x in zip(before, after):
+        b.pop("server_time", None)
+        x.pop("server_time", None)
+    assert after == before
+    assert_gapless(env)
