@@ -811,14 +811,6 @@ db_boot_register(const char *conninfo, const char *role, const char *org, const 
 
 	if (pg == NULL)
 		return -1;
-	/* the changes are numbered by their one writer: not while tenderd runs */
-	if (boot_writer_lock(pg, cause, n) < 0) {
-		size_t len = strlen(cause);
-		snprintf(cause + len, n - len, "; register online (participant.register), or stop "
-		    "tenderd first");
-		PQfinish(pg);
-		return -1;
-	}
 	r = PQexecParams(pg, "SELECT 1 FROM certificates WHERE fingerprint = $1", 1, NULL,
 	    &params[3], NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
@@ -826,6 +818,11 @@ db_boot_register(const char *conninfo, const char *role, const char *org, const 
 		rc = 1;
 	} else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(cause, n, "%s", PQresultErrorMessage(r));
+	} else if (boot_writer_lock(pg, cause, n) < 0) {
+		/* the changes are numbered by their one writer: not while tenderd runs */
+		size_t len = strlen(cause);
+		snprintf(cause + len, n - len, "; register online (participant.register), or stop "
+		    "tenderd first");
 	} else if (boot_org_named(pg, org, &params[0], cause, n) == 0 &&
 	    boot_exec(pg, "BEGIN", cause, n) == 0) {
 		if (boot_register_rows(pg, params, cause, n, participant_id, org_id) == 0 &&

@@ -5,6 +5,7 @@ JSON, key order as written, never re-encoded), and the state tenderd rebuilds fr
 kill -9."""
 import json
 import pathlib
+import subprocess
 import time
 
 import procutil as pu
@@ -255,4 +256,38 @@ def test_auction_of_a_procedure_is_in_both_streams(env, tenderd_factory, unique)
         b.pop("server_time", None)
         x.pop("server_time", None)
     assert after == before
+    assert_gapless(env)
+
+
+def test_offline_registration_is_a_change(env, tenderd_factory, unique):
+    server = tenderd_factory()
+    name = "offl" + unique
+    env.make_cert(name)
+    cmd = env.tenderd_cmd("register", "--db", env.conninfo, "--role", "supplier",
+                          "--organization", "Offline Org " + unique, "--name", "Desk " + unique,
+                          "--cert", env.cert(name))
+    # not while tenderd runs: it numbers the changes
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "writer lock" in p.stderr, (p.returncode, p.stderr)
+    # a certificate already registered is still told so (exit 3)
+    p = subprocess.run(env.tenderd_cmd("register", "--db", env.conninfo, "--role", "supplier",
+                                       "--organization", "x", "--name", "x",
+                                       "--cert", env.cert("supplier1")),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    server.stop()
+    start = max_seq(env)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    (seq, stream, kind, actor, pid, oid, body), = env.psql(
+        "SELECT seq, stream, kind, coalesce(participant_id::text, 'none'),"
+        " subject_participant_id, subject_organization_id, body FROM changes WHERE seq > %d"
+        % start)
+    assert (int(seq), stream, kind, actor) == (start + 1, "participant", "registered", "none")
+    assert body == ('{"participant":%s,"organization_id":%s,"name":"Desk %s","role":"supplier",'
+                    '"organization":"Offline Org %s","fingerprint":"%s"}'
+                    % (pid, oid, unique, unique, env.fingerprint(name))), body
+    server.start()
+    with server.client(name) as c:
+        assert c.ok("hello")["participant"]["id"] == int(pid)
     assert_gapless(env)
