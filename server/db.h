@@ -167,7 +167,8 @@ int db_boot_migrate(const char *conninfo, const char *dir, long lock_timeout_s, 
  * role may not). 0, or -1 with `cause` naming the first missing one. */
 int db_boot_check(const char *conninfo, const char *dir, char *cause, size_t n);
 
-/* Rows handed to the loader, in this order: orgs, participants, auctions, bids. */
+/* Rows handed to the loader: organizations, participants, then in the order of the log
+ * auctions (at their first change), bids, refused bids and procedures' changes. */
 struct db_boot_org { int64_t id; const char *name, *status; };
 struct db_boot_participant {
 	int64_t id, org_id;
@@ -186,7 +187,7 @@ struct db_boot_auction {
 	int lot_id;
 };
 struct db_boot_bid {
-	int64_t id, auction_id, seq, participant_id, org_id, amount, at;
+	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */
 	const char *fingerprint;
 	int seeded;
 };

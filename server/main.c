@@ -268,7 +268,7 @@ load_bid(void *arg, const struct db_boot_bid *r)
 	} else {
 		e = auction_bid(&b->a, r->id, r->org_id, r->amount, r->at, &res);
 	}
-	if (e != AUCTION_OK || res.seq != r->seq) {
+	if (e != AUCTION_OK || (r->seq && res.seq != r->seq)) {
 		log_error("auction=%lld bid=%lld seq=%lld replay refused: %s", (long long)r->auction_id,
 		    (long long)r->id, (long long)r->seq, auction_err_code(e));
 		return -1;
