@@ -293,3 +293,145 @@ def test_offline_registration_is_a_change(env, tenderd_factory, unique):
     with server.client(name) as c:
         assert c.ok("hello")["participant"]["id"] == int(pid)
     assert_gapless(env)
+
+
+# The projection of migration 007 (the PL/pgSQL trigger tenderd's C store replaces), writing
+# into temporary copies of the tables: replayed over a procedure's changes, it must produce
+# exactly the rows tenderd wrote.
+OLD_PROJECTION = r"""
+CREATE TEMP TABLE x_procurements AS SELECT * FROM procurements WHERE false;
+CREATE TEMP TABLE x_procurement_versions AS SELECT * FROM procurement_versions WHERE false;
+CREATE TEMP TABLE x_procurement_documents AS SELECT * FROM procurement_documents WHERE false;
+CREATE TEMP TABLE x_questions AS SELECT * FROM questions WHERE false;
+CREATE TEMP TABLE x_offers AS SELECT * FROM offers WHERE false;
+CREATE TEMP TABLE x_offer_revisions AS SELECT offer_id, revision, action, at, participant_id,
+    fingerprint, price, detail FROM offer_revisions WHERE false;
+ALTER TABLE x_offer_revisions ADD COLUMN n serial;
+CREATE FUNCTION pg_temp.project(NEW procurement_log) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    d jsonb := NEW.detail;
+    doc jsonb;
+    x jsonb;
+BEGIN
+    IF NEW.kind = 'created' THEN
+        doc := d -> 'document';
+        INSERT INTO x_procurements (id, buyer_participant_id, buyer_organization_id, kind, currency,
+            currency_exp, state, version, title, enquiry_end, submission_deadline, opening_at,
+            min_bids, created_at)
+        VALUES (NEW.procurement_id, (d ->> 'buyer_participant')::bigint, (d ->> 'buyer_org')::bigint,
+            doc ->> 'kind', doc ->> 'currency', (doc ->> 'exp')::smallint, 'draft', 1, doc ->> 'title',
+            'epoch'::timestamptz + (doc ->> 'enquiry_end')::bigint * interval '1 millisecond',
+            'epoch'::timestamptz + (doc ->> 'submission_deadline')::bigint * interval '1 millisecond',
+            'epoch'::timestamptz + (doc ->> 'opening_at')::bigint * interval '1 millisecond',
+            (doc ->> 'min_bids')::int, NEW.at);
+        INSERT INTO x_procurement_versions VALUES (NEW.procurement_id, 1, NEW.at, NULL, doc - 'documents');
+        FOR x IN SELECT * FROM jsonb_array_elements(doc -> 'documents') LOOP
+            INSERT INTO x_procurement_documents (procurement_id, id, name, media_type, size, sha256,
+                content, added_at, version)
+            VALUES (NEW.procurement_id, (x ->> 'id')::int, x ->> 'name',
+                x ->> 'media_type', (x ->> 'size')::bigint, x ->> 'sha256',
+                CASE WHEN x ? 'content' AND x ->> 'content' IS NOT NULL THEN decode(x ->> 'content', 'base64') END,
+                NEW.at, 1);
+        END LOOP;
+    ELSIF NEW.kind = 'amended' THEN
+        doc := d -> 'document';
+        UPDATE x_procurements SET version = (d ->> 'version')::int, title = doc ->> 'title',
+            enquiry_end = 'epoch'::timestamptz + (doc ->> 'enquiry_end')::bigint * interval '1 millisecond',
+            submission_deadline = 'epoch'::timestamptz + (doc ->> 'submission_deadline')::bigint * interval '1 millisecond',
+            opening_at = 'epoch'::timestamptz + (doc ->> 'opening_at')::bigint * interval '1 millisecond',
+            min_bids = (doc ->> 'min_bids')::int
+        WHERE id = NEW.procurement_id;
+        INSERT INTO x_procurement_versions VALUES (NEW.procurement_id, (d ->> 'version')::int, NEW.at,
+            d ->> 'reason', doc - 'documents');
+        FOR x IN SELECT * FROM jsonb_array_elements(coalesce(d -> 'documents', '[]')) LOOP
+            INSERT INTO x_procurement_documents (procurement_id, id, name, media_type, size, sha256,
+                content, added_at, version)
+            VALUES (NEW.procurement_id, (x ->> 'id')::int, x ->> 'name',
+                x ->> 'media_type', (x ->> 'size')::bigint, x ->> 'sha256',
+                CASE WHEN x ->> 'content' IS NOT NULL THEN decode(x ->> 'content', 'base64') END,
+                NEW.at, (d ->> 'version')::int);
+        END LOOP;
+    ELSIF NEW.kind = 'question_asked' THEN
+        INSERT INTO x_questions (procurement_id, id, text, asked_at, asked_by)
+        VALUES (NEW.procurement_id, (d ->> 'question')::int, d ->> 'text', NEW.at, NEW.participant_id);
+    ELSIF NEW.kind = 'question_answered' THEN
+        UPDATE x_questions SET answer = d ->> 'text', answered_at = NEW.at
+        WHERE procurement_id = NEW.procurement_id AND id = (d ->> 'question')::int;
+    ELSIF NEW.kind IN ('offer_submitted', 'offer_withdrawn', 'offer_confirmed') THEN
+        INSERT INTO x_offers SELECT NEW.offer_id, NEW.procurement_id, NEW.lot_id, NEW.organization_id
+        WHERE NOT EXISTS (SELECT 1 FROM x_offers WHERE id = NEW.offer_id);
+        INSERT INTO x_offer_revisions VALUES (NEW.offer_id, (d ->> 'revision')::int,
+            substr(NEW.kind, 7), NEW.at, NEW.participant_id, NEW.fingerprint,
+            (d ->> 'price')::bigint, d - 'price');
+    ELSIF NEW.kind = 'cancelled' THEN
+        UPDATE x_procurements SET cancel_reason = d ->> 'reason' WHERE id = NEW.procurement_id;
+    END IF;
+    UPDATE x_procurements SET state = d ->> 'state',
+        published_at = CASE WHEN d ? 'published_at' THEN 'epoch'::timestamptz + (d ->> 'published_at')::bigint * interval '1 millisecond' ELSE published_at END,
+        opened_at = CASE WHEN d ? 'opened_at' THEN 'epoch'::timestamptz + (d ->> 'opened_at')::bigint * interval '1 millisecond' ELSE opened_at END,
+        decided_at = CASE WHEN d ? 'decided_at' THEN 'epoch'::timestamptz + (d ->> 'decided_at')::bigint * interval '1 millisecond' ELSE decided_at END,
+        closed_at = CASE WHEN d ? 'closed_at' THEN 'epoch'::timestamptz + (d ->> 'closed_at')::bigint * interval '1 millisecond' ELSE closed_at END
+    WHERE id = NEW.procurement_id AND d ? 'state';
+END $$;
+SELECT count(pg_temp.project(l)) FROM (SELECT * FROM procurement_log WHERE procurement_id = %(p)d
+    ORDER BY id) l;
+"""
+
+# What differs between the rows tenderd wrote and the old projection's, per table.
+COMPARE = """
+SELECT '%(t)s', count(*) FROM ((SELECT %(cols)s FROM %(t)s WHERE %(where)s EXCEPT ALL
+    SELECT %(cols)s FROM x_%(t)s) UNION ALL (SELECT %(cols)s FROM x_%(t)s EXCEPT ALL
+    SELECT %(cols)s FROM %(t)s WHERE %(where)s)) d;
+"""
+
+
+def test_projection_is_the_old_triggers(env, tenderd_factory, unique):
+    server = tenderd_factory()
+    buyer, s1, s2 = (server.connect(n) for n in ("buyer", "supplier1", "supplier2"))
+    doc = {"name": "spec.txt", "media_type": "text/plain",
+           "content": "aGVsbG8gd29ybGQ="}
+    described = {"name": "plans.dwg", "media_type": "application/acad", "size": 123456,
+                 "sha256": "ab" * 32}
+    p = pu.create(buyer, "rfq", "Projection " + unique, enquiry=2500, deadline=60000,
+                  opening=61000, documents=[doc, described])
+    q = s1.ok("question.ask", procurement=p["id"], text="Which \u00e9dition?")["question"]
+    buyer.ok("question.answer", procurement=p["id"], question=q, text="The second")
+    amended = {k: p[k] for k in ("enquiry_end", "submission_deadline", "opening_at")}
+    buyer.ok("procurement.amend", procurement=p["id"], reason="A drawing " + unique,
+             title=p["title"] + " v2", description="d", min_bids=1,
+             lots=[pu.lot("Lot", "1000.00")],
+             documents=[dict(doc, name="more.txt")], **amended)
+    pu.wait_tendering(buyer, p)
+    s1.ok("quote.submit", procurement=p["id"], lot=1, price="900.00",
+          values={}, comment="first")
+    s1.ok("quote.submit", procurement=p["id"], lot=1, price="880.00")
+    s2.ok("quote.submit", procurement=p["id"], lot=1, price="950.00")
+    s2.ok("quote.withdraw", procurement=p["id"], lot=1)
+    buyer.ok("procurement.cancel", procurement=p["id"], reason="No budget " + unique)
+
+    pid = p["id"]
+    offers = "offer_id IN (SELECT id FROM offers WHERE procurement_id = %d)" % pid
+    tables = [("procurements", "*", "id = %d" % pid),
+              ("procurement_versions", "*", "procurement_id = %d" % pid),
+              ("procurement_documents", "*", "procurement_id = %d" % pid),
+              ("questions", "*", "procurement_id = %d" % pid),
+              ("offers", "*", "procurement_id = %d" % pid),
+              ("offer_revisions", "offer_id, revision, action, at, participant_id, fingerprint,"
+               " price, detail", offers)]
+    sql = OLD_PROJECTION % {"p": pid} + "".join(
+        COMPARE % {"t": t, "cols": c, "where": w} for t, c, w in tables)
+    # the revisions, in the order written
+    sql += ("SELECT 'order', (SELECT array_agg(revision || action ORDER BY id) FROM offer_revisions"
+            " WHERE %s) IS NOT DISTINCT FROM (SELECT array_agg(revision || action ORDER BY n)"
+            " FROM x_offer_revisions);" % offers)
+    rows = env.psql(sql, user=OWNER)
+    assert rows[0] == [str(len(env.psql("SELECT 1 FROM changes WHERE procurement_id = %d"
+                                        % pid)))], rows
+    assert rows[1:] == [[t, "0"] for t, _, _ in tables] + [["order", "t"]], rows
+    # and the projection is not empty
+    counts = env.psql("SELECT (SELECT count(*) FROM procurement_versions WHERE procurement_id = %d),"
+                      " (SELECT count(*) FROM procurement_documents WHERE procurement_id = %d),"
+                      " (SELECT count(*) FROM offer_revisions WHERE %s),"
+                      " (SELECT cancel_reason FROM procurements WHERE id = %d)"
+                      % (pid, pid, offers, pid))
+    assert counts == [["2", "3", "4", "No budget " + unique]], counts
