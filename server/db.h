@@ -188,7 +188,7 @@ struct db_boot_auction {
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */
-	const char *fingerprint;
+	const char *fingerprint;   /* NULL: not read at replay */
 	int seeded;
 };
 struct db_boot_proc_log {

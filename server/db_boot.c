@@ -523,7 +523,7 @@ boot_proc_change(PGresult *r, int i, const struct db_boot_sink *sink, char *caus
 
 /*
  * Replay the log of every change in seq order, with a cursor. Only what
- * replay needs is read: the body of procurement changes (their detail), the
+ * replay needs is read: the body and certificate of procurement changes, the
  * typed columns of auction changes (and whether a bid was seeded, from the
  * bids table), never the body of an auction change. The engine numbers the
  * bids again as it accepts them (a join with bids for their stored numbers
@@ -536,8 +536,9 @@ boot_load_changes(PGconn *pg, const struct db_boot_sink *sink, struct boot_aucti
 {
 	if (boot_exec(pg, "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
-	    " c.fingerprint, c.bid_id, c.amount, CASE WHEN c.stream = 'procurement' THEN c.body END"
-	    " FROM changes c ORDER BY c.seq", cause, n) < 0)
+	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount,"
+	    " CASE WHEN c.stream = 'procurement' THEN c.body END FROM changes c ORDER BY c.seq",
+	    cause, n) < 0)
 		return -1;
 	for (;;) {
 		PGresult *r = boot_query(pg, "FETCH 20000 FROM chg_cur", cause, n);
