@@ -299,7 +299,7 @@ sleep 2  # let tenderd finish closing them
 settle_db() {
     local t0 t1
     t0=$(date +%s%N)
-    "$PSQL" -X -q "$SDB" -c "VACUUM (ANALYZE) bids, auction_log" -c "CHECKPOINT" >/dev/null ||
+    "$PSQL" -X -q "$SDB" -c "VACUUM (ANALYZE) bids, changes" -c "CHECKPOINT" >/dev/null ||
         die "settling the database"
     t1=$(date +%s%N)
     note "database settled (VACUUM, CHECKPOINT) in $(((t1 - t0) / 1000000)) ms"
@@ -388,9 +388,26 @@ INSERT INTO bids (id, auction_id, seq, participant_id, organization_id, fingerpr
     CROSS JOIN generate_series(1, :per) k
     JOIN sup s ON s.n = (2 * a + k % 2) % :nsup
     ORDER BY a, k;
+-- the log of every change, as tenderd would have written it: each auction's creation, then
+-- every bid, numbered after the registrations (tenderd replays the bids from the log)
+SELECT coalesce(max(seq), 0) AS s0 FROM changes \gset
+INSERT INTO changes (seq, at, stream, kind, auction_id, participant_id, organization_id,
+        fingerprint, body)
+    SELECT :s0 + a.id, a.created_at, 'auction', 'created', a.id, a.buyer_participant_id,
+           a.buyer_organization_id, a.created_fingerprint,
+           '{"auction":' || a.id || ',"title":"' || a.title || '","currency":"RUB"}'
+    FROM auctions a ORDER BY a.id;
+INSERT INTO changes (seq, at, stream, kind, auction_id, participant_id, organization_id,
+        fingerprint, bid_id, amount, body)
+    SELECT :s0 + :auctions + b.id, b.placed_at, 'auction', 'bid_accepted', b.auction_id,
+           b.participant_id, b.organization_id, b.fingerprint, b.id, b.amount,
+           '{"auction":' || b.auction_id || ',"bid":' || b.id || ',"amount":"' ||
+           audit.major(b.amount, 2::smallint) || '","seq":' || b.seq || '}'
+    FROM bids b ORDER BY b.id;
 COMMIT;
 ANALYZE auctions;
 ANALYZE bids;
+ANALYZE changes;
 CHECKPOINT;
 EOF
 T_GEN=$((($(date +%s%N) - T_GEN) / 1000000))

@@ -12,46 +12,63 @@
 /* A time in ms as SQL: exact integer arithmetic, no floating point. */
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
 
-static const struct {
-	const char *name;
-	const char *sql;
-} db_stmts[DB_S_COUNT] = {
-	[DB_S_MARK] = { "mark", "UPDATE tenderd_state SET last_batch = $1::bigint" },
+/* The insert of one change row; the columns a statement fills follow. */
+#define CHG "INSERT INTO changes (seq, at, stream, kind, "
+
+static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
+	[DB_S_MARK] = { "mark", "UPDATE tenderd_state SET last_batch = $1::bigint", 0 },
+	/* $1-$19, $21, $22: the auction; $20 body; $23 seq */
 	[DB_S_CREATE] = { "create",
 	    "WITH a AS (INSERT INTO auctions (id, buyer_participant_id, buyer_organization_id, title,"
 	    " currency, currency_exp, start_price, step_min_percent, step_min_value, step_min_amount,"
 	    " step_max_percent, step_max_value, step_max_amount, starts_at, scheduled_end, ends_at,"
 	    " ext_window_ms, ext_length_ms, state, created_at, created_fingerprint, procurement_id, lot_id)"
 	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17,"
-	    " 'scheduled', $18, $19, $21, $22) RETURNING id)"
-	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id, fingerprint,"
-	    " detail) SELECT id, $18, 'created', $2, $3, $19, $20::jsonb FROM a" },
+	    " 'scheduled', $18, $19, $21, $22))"
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " body) VALUES ($23, $18, 'auction', 'created', $1, $21, $22, $2, $3, $19, $20)", 1 },
+	/* Every auction statement ends with the auction's procurement and lot (NULL: none). */
+	/* bid id, auction, bid seq, participant, organization, fingerprint, amount, at, body,
+	 * procurement, lot; $12 seq */
 	[DB_S_BID] = { "bid",
 	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
-	    " fingerprint, amount, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)"
-	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
-	    " fingerprint, bid_id, amount, detail) SELECT $2, $8, 'bid_accepted', $4, $5, $6, id, $7,"
-	    " $9::jsonb FROM b" },
+	    " fingerprint, amount, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8))"
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " bid_id, amount, body) VALUES ($12, $8, 'auction', 'bid_accepted', $2, $10, $11, $4, $5,"
+	    " $6, $1, $7, $9)", 1 },
+	/* auction, at, participant, organization, fingerprint, amount, reason, body, procurement,
+	 * lot; $11 seq */
 	[DB_S_REFUSED] = { "refused",
-	    "INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
-	    " fingerprint, amount, reason) VALUES ($1, $2, 'bid_refused', $3, $4, $5, $6, $7)" },
+	    CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " amount, reason, body) VALUES ($11, $2, 'auction', 'bid_refused', $1, $9, $10, $3, $4, $5,"
+	    " $6, $7, $8)", 1 },
+	/* auction, ends_at, extensions, at, bid, body, procurement, lot; $9 seq */
 	[DB_S_EXTENDED] = { "extended",
-	    "WITH u AS (UPDATE auctions SET ends_at = $2, extensions = $3 WHERE id = $1 RETURNING id)"
-	    " INSERT INTO auction_log (auction_id, at, kind, bid_id, detail)"
-	    " SELECT id, $4, 'extended', $5, $6::jsonb FROM u" },
+	    "WITH u AS (UPDATE auctions SET ends_at = $2, extensions = $3 WHERE id = $1)"
+	    " " CHG "auction_id, procurement_id, lot_id, bid_id, body)"
+	    " VALUES ($9, $4, 'auction', 'extended', $1, $7, $8, $5, $6)", 1 },
+	/* auction, at, body, procurement, lot; $6 seq */
 	[DB_S_STARTED] = { "started",
-	    "WITH u AS (UPDATE auctions SET state = 'running' WHERE id = $1 RETURNING id)"
-	    " INSERT INTO auction_log (auction_id, at, kind) SELECT id, $2, 'started' FROM u" },
+	    "WITH u AS (UPDATE auctions SET state = 'running' WHERE id = $1)"
+	    " " CHG "auction_id, procurement_id, lot_id, body)"
+	    " VALUES ($6, $2, 'auction', 'started', $1, $4, $5, $3)", 1 },
+	/* auction, at, winner bid, final price, body, procurement, lot; $8 seq */
 	[DB_S_CLOSED] = { "closed",
 	    "WITH u AS (UPDATE auctions SET state = 'closed', closed_at = $2, winner_bid_id = $3,"
-	    " final_price = $4 WHERE id = $1 RETURNING id)"
-	    " INSERT INTO auction_log (auction_id, at, kind, bid_id, amount, detail)"
-	    " SELECT id, $2, 'closed', $3, $4, $5::jsonb FROM u" },
+	    " final_price = $4 WHERE id = $1)"
+	    " " CHG "auction_id, procurement_id, lot_id, bid_id, amount, body)"
+	    " VALUES ($8, $2, 'auction', 'closed', $1, $6, $7, $3, $4, $5)", 1 },
+	/* auction, at, reason, participant, organization, fingerprint, body, procurement, lot;
+	 * $10 seq */
 	[DB_S_CANCELLED] = { "cancelled",
 	    "WITH u AS (UPDATE auctions SET state = 'cancelled', closed_at = $2, cancel_reason = $3,"
-	    " cancelled_by = $4 WHERE id = $1 RETURNING id)"
-	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
-	    " fingerprint, reason) SELECT id, $2, 'cancelled', $4, $5, $6, $3 FROM u" },
+	    " cancelled_by = $4 WHERE id = $1)"
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " reason, body) VALUES ($10, $2, 'auction', 'cancelled', $1, $8, $9, $4, $5, $6, $3, $7)",
+	    1 },
+	/* organization name, tax id, country, name, role, fingerprint, subject, serial, not before,
+	 * not after, pem, operator, at, operator's organization, operator's fingerprint, the tail
+	 * of the body (db.h); $17 seq */
 	[DB_S_REGISTER] = { "register",
 	    "WITH i AS (INSERT INTO organizations (name, tax_id, country) VALUES ($1, $2, $3)"
 	    " ON CONFLICT (name) DO NOTHING RETURNING id),"
@@ -59,43 +76,63 @@ static const struct {
 	    " p AS (INSERT INTO participants (organization_id, name, role, registered_by)"
 	    " SELECT id, $4, $5, $12 FROM o RETURNING id, organization_id),"
 	    " c AS (INSERT INTO certificates (fingerprint, participant_id, subject, serial, not_before,"
-	    " not_after, pem) SELECT $6, id, $7, $8, $9, $10, $11 FROM p RETURNING participant_id)"
-	    " SELECT p.id, p.organization_id FROM p JOIN c ON c.participant_id = p.id" },
-	[DB_S_PROC_LOG] = { "proc_log",
-	    "INSERT INTO procurement_log (procurement_id, at, kind, participant_id, organization_id,"
-	    " fingerprint, lot_id, offer_id, sealed, detail)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)" },
+	    " not_after, pem) SELECT $6, id, $7, $8, $9, $10, $11 FROM p RETURNING participant_id),"
+	    " g AS (" CHG "participant_id, organization_id, fingerprint, subject_participant_id,"
+	    " subject_organization_id, body) SELECT $17, $13, 'participant', 'registered', $12, $14,"
+	    " $15, id, organization_id, '{\"participant\":' || id || ',\"organization_id\":' ||"
+	    " organization_id || $16::text FROM p)"
+	    " SELECT p.id, p.organization_id FROM p JOIN c ON c.participant_id = p.id", 1 },
+	/* procurement, at, kind, participant, organization, fingerprint, lot, offer, sealed, body,
+	 * amount (an offer's price), reason; $13 seq */
+	[DB_S_PROC_CHANGE] = { "proc_change",
+	    CHG "procurement_id, participant_id, organization_id, fingerprint, lot_id, offer_id,"
+	    " sealed, body, amount, reason) VALUES ($13, $2, 'procurement', $3, $1, $4, $5, $6, $7, $8,"
+	    " $9, $10, $11, $12)", 1 },
+	/* as DB_S_BID, for a seeded bid */
 	[DB_S_SEED] = { "seed",
 	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
-	    " fingerprint, amount, placed_at, seeded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true)"
-	    " RETURNING id)"
-	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
-	    " fingerprint, bid_id, amount, detail) SELECT $2, $8, 'bid_accepted', $4, $5, $6, id, $7,"
-	    " '{\"seeded\":true}'::jsonb FROM b" },
-	/* the same rows as DB_S_BID, many at once: one array per column */
+	    " fingerprint, amount, placed_at, seeded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true))"
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " bid_id, amount, body) VALUES ($12, $8, 'auction', 'bid_accepted', $2, $10, $11, $4, $5,"
+	    " $6, $1, $7, $9)", 1 },
+	/* the same rows as DB_S_BID, many at once: one array per column, seq last */
 	[DB_S_BIDS] = { "bids",
 	    "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::integer[],"
-	    " $4::bigint[], $5::bigint[], $6::text[], $7::bigint[], $8::timestamptz[], $9::jsonb[])"
+	    " $4::bigint[], $5::bigint[], $6::text[], $7::bigint[], $8::timestamptz[], $9::text[],"
+	    " $10::bigint[], $11::integer[], $12::bigint[])"
 	    " AS v (id, auction_id, seq, participant_id, organization_id, fingerprint, amount,"
-	    " placed_at, detail)),"
+	    " placed_at, body, procurement_id, lot_id, change_seq)),"
 	    " b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
 	    " fingerprint, amount, placed_at) SELECT id, auction_id, seq, participant_id,"
 	    " organization_id, fingerprint, amount, placed_at FROM v)"
-	    " INSERT INTO auction_log (auction_id, at, kind, participant_id, organization_id,"
-	    " fingerprint, bid_id, amount, detail) SELECT auction_id, placed_at, 'bid_accepted',"
-	    " participant_id, organization_id, fingerprint, id, amount, detail FROM v ORDER BY id" },
+	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
+	    " bid_id, amount, body) SELECT change_seq, placed_at, 'auction', 'bid_accepted', auction_id,"
+	    " procurement_id, lot_id, participant_id, organization_id, fingerprint, id, amount, body"
+	    " FROM v", 0 },
+	/* participant, status, at, reason, operator, operator's fingerprint, operator's
+	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",
-	    "WITH u AS (UPDATE participants SET status = $2 WHERE id = $1 RETURNING id)"
-	    " INSERT INTO participant_log (participant_id, at, status, reason, operator_id, fingerprint)"
-	    " SELECT id, $3, $2, $4, $5, $6 FROM u" },
+	    "WITH u AS (UPDATE participants SET status = $2 WHERE id = $1)"
+	    " " CHG "participant_id, organization_id, fingerprint, subject_participant_id,"
+	    " subject_organization_id, reason, body)"
+	    " VALUES ($11, $3, 'participant', $8, $5, $7, $6, $1, $10, $4, $9)", 1 },
+	/* organization, status, at, reason, operator, operator's fingerprint, operator's
+	 * organization, kind, body; $10 seq */
 	[DB_S_ORG_STATUS] = { "org_status",
-	    "WITH u AS (UPDATE organizations SET status = $2 WHERE id = $1 RETURNING id)"
-	    " INSERT INTO organization_log (organization_id, at, status, reason, operator_id,"
-	    " fingerprint) SELECT id, $3, $2, $4, $5, $6 FROM u" },
+	    "WITH u AS (UPDATE organizations SET status = $2 WHERE id = $1)"
+	    " " CHG "participant_id, organization_id, fingerprint, subject_organization_id, reason,"
+	    " body) VALUES ($10, $3, 'organization', $8, $5, $7, $6, $1, $4, $9)", 1 },
 };
 
-/* Parameters of DB_S_BID; DB_S_BIDS takes one array of each. */
-#define DB_BID_COLS 9
+/* A statement's name and SQL. */
+static const struct db_stmt_def *
+db_stmt(enum db_stmt s)
+{
+	return s < DB_S_P_FIRST ? &db_stmts[s] : db_proc_stmt(s);
+}
+
+/* Parameters of DB_S_BID with its seq; DB_S_BIDS takes one array of each. */
+#define DB_BID_COLS 12
 
 /* A growing text buffer (an array literal being built). */
 struct db_buf {
@@ -132,6 +169,8 @@ struct db {
 	/* the batch */
 	int building, inflight, in_doubt, broken;
 	int64_t next_batch, batch_id;
+	int64_t next_seq;         /* the seq of the next change (see db.h) */
+	int64_t batch_seq;        /* the first seq of the batch being built or in flight */
 	struct db_query *q;
 	size_t nq, capq, qi;
 	int failed;
@@ -202,6 +241,8 @@ db_finish(struct db *db, enum db_outcome o)
 	char why[256];
 
 	snprintf(why, sizeof(why), "%s", db->why);
+	if (o != DB_COMMITTED)
+		db->next_seq = db->batch_seq;  /* the numbers of a batch that did not commit are reused */
 	db->inflight = 0;
 	db->in_doubt = 0;
 	db->nq = db->qi = 0;
@@ -450,7 +491,7 @@ db_connected(struct db *db)
 		return;
 	}
 	for (int i = 0; i < DB_S_COUNT; i++) {
-		if (PQsendPrepare(db->pg, db_stmts[i].name, db_stmts[i].sql, 0, NULL) != 1) {
+		if (PQsendPrepare(db->pg, db_stmt(i)->name, db_stmt(i)->sql, 0, NULL) != 1) {
 			db_lost(db, PQerrorMessage(db->pg));
 			return;
 		}
@@ -525,7 +566,7 @@ db_on_retry(evutil_socket_t fd, short what, void *arg)
 /* Create the client and start connecting. */
 struct db *
 db_new(struct event_base *base, const char *conninfo, int retry_s, int64_t next_batch,
-    db_state_fn on_state, void *arg)
+    int64_t next_seq, db_state_fn on_state, void *arg)
 {
 	struct db *db = calloc(1, sizeof(*db));
 
@@ -536,6 +577,7 @@ db_new(struct event_base *base, const char *conninfo, int retry_s, int64_t next_
 	db->base = base;
 	db->retry_s = retry_s;
 	db->next_batch = next_batch;
+	db->next_seq = db->batch_seq = next_seq;
 	db->on_state = on_state;
 	db->state_arg = arg;
 	db->retry = evtimer_new(base, db_on_retry, db);
@@ -591,6 +633,7 @@ db_batch_begin(struct db *db)
 	db->nq = db->qi = 0;
 	db->nbids = 0;
 	db->batch_id = db->next_batch++;
+	db->batch_seq = db->next_seq;
 	snprintf(id, sizeof(id), "%lld", (long long)db->batch_id);
 	db_batch_add(db, DB_S_MARK, 1, p, NULL, NULL);
 }
@@ -616,10 +659,12 @@ db_buf_add(struct db_buf *b, const char *p, size_t n)
 }
 
 /* Append one element to an array literal being built: quoted, with '"' and
- * '\\' escaped, so any text (a JSON detail) survives. */
+ * '\\' escaped, so any text (a JSON body) survives; NULL for SQL NULL. */
 static int
 db_buf_elem(struct db_buf *b, const char *v, int first)
 {
+	if (v == NULL)
+		return db_buf_add(b, first ? "{NULL" : ",NULL", 5);
 	if (db_buf_add(b, first ? "{\"" : ",\"", 2) < 0)
 		return -1;
 	for (const char *p = v; *p; p++) {
@@ -664,14 +709,16 @@ db_flush_bids(struct db *db)
 	db_push_query(db, NULL, NULL);
 }
 
-/* Keep one DB_S_BID row for the next multi-row insert. */
+/* Keep one DB_S_BID row (its seq last) for the next multi-row insert. Only the
+ * procurement and the lot may be NULL. */
 static void
 db_queue_bid(struct db *db, const char *const *params)
 {
 	for (int i = 0; i < DB_BID_COLS; i++) {
 		if (db->nbids == 0)
 			db->bids[i].len = 0;
-		if (params[i] == NULL || db_buf_elem(&db->bids[i], params[i], db->nbids == 0) < 0) {
+		if ((params[i] == NULL && i != DB_BID_COLS - 3 && i != DB_BID_COLS - 2) ||
+		    db_buf_elem(&db->bids[i], params[i], db->nbids == 0) < 0) {
 			snprintf(db->why, sizeof(db->why), "cannot queue a bid row");
 			db->broken = 1;
 			return;
@@ -680,28 +727,48 @@ db_queue_bid(struct db *db, const char *const *params)
 	db->nbids++;
 }
 
-/* Queue one prepared statement on the pipeline. */
-void
+/* Queue one prepared statement on the pipeline; a change statement gets the next
+ * seq as its last parameter. */
+int64_t
 db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *params,
     db_row_fn fn, void *arg)
 {
-	if (db->broken || db->pg == NULL) {
+	const struct db_stmt_def *def = db_stmt(s);
+	const char *p[32];
+	char seqtext[24];
+	int64_t seq = 0;
+
+	if (db->broken || db->pg == NULL || nparams >= 32) {
 		db->broken = 1;
-		return;
+		return 0;
+	}
+	memcpy(p, params, (size_t)nparams * sizeof(p[0]));
+	if (def->change) {
+		seq = db->next_seq++;
+		snprintf(seqtext, sizeof(seqtext), "%lld", (long long)seq);
+		p[nparams++] = seqtext;
 	}
 	if (s == DB_S_BID && fn == NULL && nparams == DB_BID_COLS) {
-		db_queue_bid(db, params);
-		return;
+		db_queue_bid(db, p);
+		return seq;
 	}
 	db_flush_bids(db);
 	if (db->broken)
-		return;
-	if (PQsendQueryPrepared(db->pg, db_stmts[s].name, nparams, params, NULL, NULL, 0) != 1) {
+		return seq;
+	if (PQsendQueryPrepared(db->pg, def->name, nparams, p, NULL, NULL, 0) != 1) {
 		snprintf(db->why, sizeof(db->why), "%s", PQerrorMessage(db->pg));
 		db->broken = 1;
-		return;
+		return seq;
 	}
 	db_push_query(db, fn, arg);
+	return seq;
+}
+
+/* The seq the next change will get. */
+int64_t
+db_next_seq(const struct db *db)
+{
+	return db->next_seq;
 }
 
 /* Statements in the open batch, not counting the batch marker. */

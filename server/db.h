@@ -31,24 +31,52 @@ struct db_res;
 /* Advisory lock key held by `tenderd migrate` while it migrates. */
 #define DB_MIGRATE_LOCK "7443001"
 
-/* Prepared statements (SQL in db.c). */
+/*
+ * Prepared statements (SQL in db.c; the procurement projection's in db_proc.c).
+ *
+ * Every statement marked "change" below writes exactly one row of `changes`,
+ * the log of every change: its typed rows (a bid, an auction's new state...)
+ * and the change row go in the same statement. The caller passes the
+ * parameters listed; db.c appends the change's `seq` as one more parameter
+ * and returns it from db_batch_add().
+ */
 enum db_stmt {
 	DB_S_MARK = 0,
-	DB_S_CREATE,
-	DB_S_BID,
-	DB_S_REFUSED,
-	DB_S_EXTENDED,
-	DB_S_STARTED,
-	DB_S_CLOSED,
-	DB_S_CANCELLED,
-	DB_S_REGISTER,
-	DB_S_PROC_LOG,
-	DB_S_SEED,
-	DB_S_STATUS,
-	DB_S_ORG_STATUS,
-	DB_S_BIDS,      /* internal: a run of DB_S_BID rows as one multi-row insert */
+	DB_S_CREATE,      /* change */
+	DB_S_BID,         /* change */
+	DB_S_REFUSED,     /* change */
+	DB_S_EXTENDED,    /* change */
+	DB_S_STARTED,     /* change */
+	DB_S_CLOSED,      /* change */
+	DB_S_CANCELLED,   /* change */
+	DB_S_REGISTER,    /* change */
+	DB_S_PROC_CHANGE, /* change: one change of a procedure (db_proc_add() adds its projection) */
+	DB_S_SEED,        /* change */
+	DB_S_STATUS,      /* change */
+	DB_S_ORG_STATUS,  /* change */
+	DB_S_BIDS,        /* internal: a run of DB_S_BID rows as one multi-row insert */
+	/* the procurement projection (db_proc.c): typed rows, no change row */
+	DB_S_P_CREATE,
+	DB_S_P_VERSION,
+	DB_S_P_DOCUMENT,
+	DB_S_P_AMEND,
+	DB_S_P_QUESTION,
+	DB_S_P_ANSWER,
+	DB_S_P_OFFER,
+	DB_S_P_REVISION,
+	DB_S_P_CANCEL,
+	DB_S_P_STATE,
 	DB_S_COUNT
 };
+#define DB_S_P_FIRST DB_S_P_CREATE
+
+/* Name and SQL of a projection statement (db_proc.c), for db.c to prepare. */
+struct db_stmt_def {
+	const char *name;
+	const char *sql;
+	int change;       /* writes one row of `changes`: seq is the parameter after the caller's */
+};
+const struct db_stmt_def *db_proc_stmt(enum db_stmt s);
 
 /* Outcome of a batch. */
 enum db_outcome {
@@ -65,7 +93,7 @@ typedef void (*db_state_fn)(void *arg, int up);
  * `retry_s` seconds while PostgreSQL is away. `on_state` is told of every
  * change of db_ready(). */
 struct db *db_new(struct event_base *base, const char *conninfo, int retry_s,
-    int64_t next_batch, db_state_fn on_state, void *arg);
+    int64_t next_batch, int64_t next_seq, db_state_fn on_state, void *arg);
 void db_free(struct db *db);
 
 /* Connected, statements prepared, nothing in doubt. */
@@ -79,9 +107,36 @@ void db_batch_begin(struct db *db);
  * called with the statement's result rows when they arrive (before the
  * outcome is known). Consecutive DB_S_BID statements without `fn` are sent as
  * one multi-row insert, in their order, when another statement is added or
- * the batch is sent. */
-void db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *params,
+ * the batch is sent. Returns the `seq` of the change the statement writes
+ * (0 for a statement that writes none).
+ *
+ * Sequence: tenderd is the only writer of `changes` (it holds the writer
+ * lock), so db.c numbers the changes itself: the next after max(seq) at
+ * start-up, one after another in the order they are added. A batch that does
+ * not commit gives its numbers back (the next batch reuses them); a batch in
+ * doubt keeps them until a new connection tells whether it committed (no
+ * batch starts meanwhile). So the numbers are gapless and in commit order. */
+int64_t db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *params,
     db_row_fn fn, void *arg);
+/* The seq the next change will get. */
+int64_t db_next_seq(const struct db *db);
+
+struct json_t;
+/* One change of a procedure (a procurement-stream row of `changes`). */
+struct db_proc_change {
+	int64_t procurement_id, at;            /* at: ms since the epoch */
+	const char *kind;
+	int64_t participant_id, org_id;        /* the actor; 0: the clock */
+	const char *fingerprint;
+	int64_t lot_id, offer_id;              /* 0: none */
+	int sealed;
+	const char *body;                      /* the exact bytes stored */
+	struct json_t *detail;                 /* the same, parsed: what the projection reads */
+};
+/* Add a procedure's change and its projection into the typed tables (procurements,
+ * procurement_versions, procurement_documents, questions, offers, offer_revisions) to the
+ * open batch (db_proc.c). Returns the change's seq. */
+int64_t db_proc_add(struct db *db, const struct db_proc_change *c);
 /* Number of statements added to the open batch. */
 size_t db_batch_len(const struct db *db);
 /* Send the open batch; `done` is called once with its outcome. */
@@ -112,7 +167,8 @@ int db_boot_migrate(const char *conninfo, const char *dir, long lock_timeout_s, 
  * role may not). 0, or -1 with `cause` naming the first missing one. */
 int db_boot_check(const char *conninfo, const char *dir, char *cause, size_t n);
 
-/* Rows handed to the loader, in this order: orgs, participants, auctions, bids. */
+/* Rows handed to the loader: organizations, participants, then in the order of the log
+ * auctions (at their first change), bids, refused bids and procedures' changes. */
 struct db_boot_org { int64_t id; const char *name, *status; };
 struct db_boot_participant {
 	int64_t id, org_id;
@@ -131,8 +187,8 @@ struct db_boot_auction {
 	int lot_id;
 };
 struct db_boot_bid {
-	int64_t id, auction_id, seq, participant_id, org_id, amount, at;
-	const char *fingerprint;
+	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */
+	const char *fingerprint;   /* NULL: not read at replay */
 	int seeded;
 };
 struct db_boot_proc_log {
@@ -152,16 +208,34 @@ struct db_boot_sink {
 
 /* Largest ids in use, for allocating new ones. */
 struct db_boot_ids {
-	int64_t last_batch, bid, auction, procurement, offer;
+	int64_t last_batch, bid, auction, procurement, offer, seq;
 };
 
-/* Load everything (organizations, participants, auctions, bids, then the
- * procurement log in order). 0, or -1 with `cause`. */
+/* Load everything: organizations and participants from their tables, then the
+ * log of every change (`changes`) in seq order: each auction restored from its
+ * `auctions` row at its first change, its bids replayed from the typed columns
+ * (and the bids table), its refused bids counted; procurements replayed from
+ * their changes' bodies. 0, or -1 with `cause`. */
 int db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
     char *cause, size_t n);
 
-/* Register a participant with a blocking connection. Returns 0, 1 when the
- * certificate is already registered, -1 on error with `cause`. */
+/*
+ * The body of a participant's `registered` change: {"participant":ID,
+ * "organization_id":ID, then the tail: "name", "role", "organization" (its
+ * name), "fingerprint"}. The ids come from PostgreSQL's sequences in the
+ * statement that inserts the participant, so DB_S_REGISTER writes the body as
+ * the head with the ids, then the tail tenderd made (db_registered_tail, which
+ * starts with a comma); the rows it returns give tenderd the ids, from which
+ * db_registered_body() makes the same bytes. Both malloc'd; NULL when out of memory.
+ */
+char *db_registered_tail(const char *name, const char *role, const char *org, const char *fp);
+char *db_registered_body(int64_t participant_id, int64_t org_id, const char *name,
+    const char *role, const char *org, const char *fp);
+
+/* Register a participant with a blocking connection, holding the writer lock (so not while
+ * tenderd runs on the database): the participant, its organization when new, and its
+ * `registered` change. Returns 0, 1 when the certificate is already registered, -1 on
+ * error with `cause`. */
 int db_boot_register(const char *conninfo, const char *role, const char *org,
     const char *name, const char *fp, const char *subject, const char *serial,
     const char *not_before, const char *not_after, const char *pem,

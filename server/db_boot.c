@@ -9,12 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "common/log.h"
 #include "common/text.h"
 
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
+/* Text of an int64. */
+#define I64TEXT(buf, v) (snprintf((buf), sizeof(buf), "%lld", (long long)(v)), (const char *)(buf))
 
 static char boot_app_name[64] = "tenderd";
 
@@ -362,95 +365,198 @@ boot_query(PGconn *pg, const char *sql, char *cause, size_t n)
 	return r;
 }
 
-/* Stream every bid through the sink with a cursor, in (auction, seq) order. */
+/* The auctions' rows, by id (ORDER BY id), restored at their first change; the ids of
+ * the seeded bids (a tender's prices in its lot's auction), ascending. */
+struct boot_auctions {
+	PGresult *r;
+	char *restored;    /* per row */
+	int64_t *seeded;
+	size_t nseeded;
+};
+
+/* Whether bid `id` is seeded (binary search). */
 static int
-boot_load_bids(PGconn *pg, const struct db_boot_sink *sink, int64_t *max_bid, char *cause,
-    size_t n)
+boot_seeded(const struct boot_auctions *as, int64_t id)
 {
-	if (boot_exec(pg, "DECLARE bid_cur NO SCROLL CURSOR FOR SELECT id, auction_id, seq,"
-	    " participant_id, organization_id, amount, " MS("placed_at") ", fingerprint, seeded::int FROM bids"
-	    " ORDER BY auction_id, seq", cause, n) < 0)
-		return -1;
-	for (;;) {
-		PGresult *r = boot_query(pg, "FETCH 20000 FROM bid_cur", cause, n);
-		int rows;
-		if (r == NULL)
-			return -1;
-		rows = PQntuples(r);
-		for (int i = 0; i < rows; i++) {
-			struct db_boot_bid b = {
-				.id = boot_i64(r, i, 0), .auction_id = boot_i64(r, i, 1),
-				.seq = boot_i64(r, i, 2), .participant_id = boot_i64(r, i, 3),
-				.org_id = boot_i64(r, i, 4), .amount = boot_i64(r, i, 5),
-				.at = boot_i64(r, i, 6), .fingerprint = boot_str(r, i, 7),
-				.seeded = (int)boot_i64(r, i, 8),
-			};
-			if (b.id > *max_bid)
-				*max_bid = b.id;
-			if (sink->bid(sink->arg, &b) < 0) {
-				snprintf(cause, n, "bid %lld of auction %lld does not replay",
-				    (long long)b.id, (long long)b.auction_id);
-				PQclear(r);
-				return -1;
-			}
-		}
-		PQclear(r);
-		if (rows == 0)
-			return 0;
+	size_t lo = 0, hi = as->nseeded;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (as->seeded[mid] == id)
+			return 1;
+		if (as->seeded[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	return 0;
 }
 
-/* The refused bids recorded per auction and organization, through the sink. */
+/* The ids of the seeded bids, ascending. */
 static int
-boot_load_refused(PGconn *pg, const struct db_boot_sink *sink, char *cause, size_t n)
+boot_load_seeded(PGconn *pg, struct boot_auctions *as, char *cause, size_t n)
 {
-	PGresult *r = boot_query(pg, "SELECT auction_id, organization_id, count(*) FROM auction_log"
-	    " WHERE kind = 'bid_refused' AND organization_id IS NOT NULL GROUP BY 1, 2", cause, n);
+	PGresult *r = boot_query(pg, "SELECT id FROM bids WHERE seeded ORDER BY id", cause, n);
 
 	if (r == NULL)
 		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
-		if (sink->refused(sink->arg, boot_i64(r, i, 0), boot_i64(r, i, 1),
-		    boot_i64(r, i, 2)) < 0) {
-			snprintf(cause, n, "the refused bids of auction %lld cannot be counted",
-			    (long long)boot_i64(r, i, 0));
-			PQclear(r);
-			return -1;
-		}
+	as->nseeded = (size_t)PQntuples(r);
+	if ((as->seeded = calloc(as->nseeded + 1, sizeof(*as->seeded))) == NULL) {
+		snprintf(cause, n, "out of memory loading seeded bids");
+		PQclear(r);
+		return -1;
 	}
+	for (size_t i = 0; i < as->nseeded; i++)
+		as->seeded[i] = boot_i64(r, (int)i, 0);
 	PQclear(r);
 	return 0;
 }
 
-/* Replay the procurement log in order through the sink. */
+/* Hand an auction's row to the sink, once; -1 when it is refused. */
 static int
-boot_load_proc_log(PGconn *pg, const struct db_boot_sink *sink, char *cause, size_t n)
+boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink *sink,
+    char *cause, size_t n)
 {
-	if (boot_exec(pg, "DECLARE log_cur NO SCROLL CURSOR FOR SELECT procurement_id, "
-	    MS("at") ", kind, participant_id, organization_id, fingerprint, detail::text"
-	    " FROM procurement_log ORDER BY id", cause, n) < 0)
+	PGresult *r = as->r;
+	struct db_boot_auction a;
+
+	if (as->restored[i])
+		return 0;
+	as->restored[i] = 1;
+	a = (struct db_boot_auction){
+		.id = boot_i64(r, i, 0), .buyer_participant = boot_i64(r, i, 1),
+		.buyer_org = boot_i64(r, i, 2), .title = boot_str(r, i, 3),
+		.currency = boot_str(r, i, 4), .state = boot_str(r, i, 5),
+		.cancel_reason = boot_str(r, i, 6), .currency_exp = (int)boot_i64(r, i, 7),
+		.start_price = boot_i64(r, i, 8), .step_min_percent = (int)boot_i64(r, i, 9),
+		.step_max_percent = (int)boot_i64(r, i, 10), .step_min_value = boot_i64(r, i, 11),
+		.step_max_value = boot_i64(r, i, 12), .step_min_amount = boot_i64(r, i, 13),
+		.step_max_amount = boot_i64(r, i, 14), .starts_at = boot_i64(r, i, 15),
+		.scheduled_end = boot_i64(r, i, 16), .ends_at = boot_i64(r, i, 17),
+		.closed_at = boot_i64(r, i, 18), .ext_window = boot_i64(r, i, 19),
+		.ext_length = boot_i64(r, i, 20), .extensions = (int)boot_i64(r, i, 21),
+		.procurement_id = boot_i64(r, i, 22), .lot_id = (int)boot_i64(r, i, 23),
+	};
+	if (sink->auction(sink->arg, &a) < 0) {
+		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);
+		return -1;
+	}
+	return 0;
+}
+
+/* The row of auction `id` (binary search), or -1. */
+static int
+boot_auction_row(const struct boot_auctions *as, int64_t id)
+{
+	int lo = 0, hi = PQntuples(as->r) - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		int64_t v = boot_i64(as->r, mid, 0);
+		if (v == id)
+			return mid;
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Replay one change of an auction: its row at the first change, then accepted bids
+ * through the engine and refused bids counted; the other kinds are in its row. */
+static int
+boot_auction_change(PGresult *r, int i, struct boot_auctions *as,
+    const struct db_boot_sink *sink, char *cause, size_t n)
+{
+	const char *kind = boot_str(r, i, 2);
+	int64_t aid = boot_i64(r, i, 4);
+	int row = boot_auction_row(as, aid);
+
+	if (row < 0) {
+		snprintf(cause, n, "change %s of auction %lld: no such auction", boot_str(r, i, 0),
+		    (long long)aid);
+		return -1;
+	}
+	if (boot_restore_auction(as, row, sink, cause, n) < 0)
+		return -1;
+	if (strcmp(kind, "bid_accepted") == 0) {
+		struct db_boot_bid b = {
+			.id = boot_i64(r, i, 9), .auction_id = aid, .seq = 0,
+			.participant_id = boot_i64(r, i, 6), .org_id = boot_i64(r, i, 7),
+			.amount = boot_i64(r, i, 10), .at = boot_i64(r, i, 3),
+			.fingerprint = boot_str(r, i, 8), .seeded = boot_seeded(as, boot_i64(r, i, 9)),
+		};
+		if (sink->bid(sink->arg, &b) < 0) {
+			snprintf(cause, n, "bid %lld of auction %lld does not replay",
+			    (long long)b.id, (long long)aid);
+			return -1;
+		}
+	} else if (strcmp(kind, "bid_refused") == 0 && !PQgetisnull(r, i, 7)) {
+		if (sink->refused(sink->arg, aid, boot_i64(r, i, 7), 1) < 0) {
+			snprintf(cause, n, "the refused bids of auction %lld cannot be counted",
+			    (long long)aid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Replay one change of a procedure: its body is the detail the engine wrote. */
+static int
+boot_proc_change(PGresult *r, int i, const struct db_boot_sink *sink, char *cause, size_t n)
+{
+	struct db_boot_proc_log l = {
+		.procurement_id = boot_i64(r, i, 5), .at = boot_i64(r, i, 3),
+		.kind = boot_str(r, i, 2), .participant_id = boot_i64(r, i, 6),
+		.org_id = boot_i64(r, i, 7), .fingerprint = boot_str(r, i, 8),
+		.detail = boot_str(r, i, 11),
+	};
+
+	if (sink->proc_log(sink->arg, &l) < 0) {
+		snprintf(cause, n, "procurement %lld: change %s '%s' does not replay",
+		    (long long)l.procurement_id, boot_str(r, i, 0), l.kind);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Replay the log of every change in seq order, with a cursor. Only what
+ * replay needs is read: the body and certificate of procurement changes, the
+ * typed columns of auction changes (and whether a bid was seeded, from the
+ * bids table), never the body of an auction change. The engine numbers the
+ * bids again as it accepts them (a join with bids for their stored numbers
+ * would double the time of the query; audit.integrity checks that the log
+ * and the bids agree).
+ */
+static int
+boot_load_changes(PGconn *pg, const struct db_boot_sink *sink, struct boot_auctions *as,
+    int64_t *last_seq, char *cause, size_t n)
+{
+	if (boot_exec(pg, "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
+	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
+	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount,"
+	    " CASE WHEN c.stream = 'procurement' THEN c.body END FROM changes c ORDER BY c.seq",
+	    cause, n) < 0)
 		return -1;
 	for (;;) {
-		PGresult *r = boot_query(pg, "FETCH 5000 FROM log_cur", cause, n);
-		int rows;
+		PGresult *r = boot_query(pg, "FETCH 20000 FROM chg_cur", cause, n);
+		int rows, bad = 0;
 		if (r == NULL)
 			return -1;
 		rows = PQntuples(r);
-		for (int i = 0; i < rows; i++) {
-			struct db_boot_proc_log l = {
-				.procurement_id = boot_i64(r, i, 0), .at = boot_i64(r, i, 1),
-				.kind = boot_str(r, i, 2), .participant_id = boot_i64(r, i, 3),
-				.org_id = boot_i64(r, i, 4), .fingerprint = boot_str(r, i, 5),
-				.detail = boot_str(r, i, 6),
-			};
-			if (sink->proc_log(sink->arg, &l) < 0) {
-				snprintf(cause, n, "procurement %lld: log entry '%s' does not replay",
-				    (long long)l.procurement_id, l.kind);
-				PQclear(r);
-				return -1;
-			}
+		for (int i = 0; i < rows && !bad; i++) {
+			const char *stream = boot_str(r, i, 1);
+			*last_seq = boot_i64(r, i, 0);
+			if (strcmp(stream, "auction") == 0)
+				bad = boot_auction_change(r, i, as, sink, cause, n) < 0;
+			else if (strcmp(stream, "procurement") == 0)
+				bad = boot_proc_change(r, i, sink, cause, n) < 0;
 		}
 		PQclear(r);
+		if (bad)
+			return -1;
 		if (rows == 0)
 			return 0;
 	}
@@ -515,12 +621,14 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 {
 	int64_t *last_batch = &ids->last_batch, *max_bid = &ids->bid, *max_auction = &ids->auction;
 	PGconn *pg = boot_connect(conninfo, cause, n);
+	struct boot_auctions as = { NULL, NULL, NULL, 0 };
 	PGresult *r;
 	int rc = -1;
 
 	if (pg == NULL)
 		return -1;
 	*max_bid = *max_auction = 0;
+	ids->seq = 0;
 	/* wait until no older writer session can still commit (see db.c) */
 	if (boot_writer_lock(pg, cause, n) < 0)
 		goto out;
@@ -560,52 +668,38 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 	}
 	PQclear(r);
 
-	if ((r = boot_query(pg, "SELECT id, buyer_participant_id, buyer_organization_id, title,"
+	if ((as.r = boot_query(pg, "SELECT id, buyer_participant_id, buyer_organization_id, title,"
 	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
 	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
 	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
 	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id FROM auctions ORDER BY id",
 	    cause, n)) == NULL)
 		goto out;
-	for (int i = 0; i < PQntuples(r); i++) {
-		struct db_boot_auction a = {
-			.id = boot_i64(r, i, 0), .buyer_participant = boot_i64(r, i, 1),
-			.buyer_org = boot_i64(r, i, 2), .title = boot_str(r, i, 3),
-			.currency = boot_str(r, i, 4), .state = boot_str(r, i, 5),
-			.cancel_reason = boot_str(r, i, 6), .currency_exp = (int)boot_i64(r, i, 7),
-			.start_price = boot_i64(r, i, 8), .step_min_percent = (int)boot_i64(r, i, 9),
-			.step_max_percent = (int)boot_i64(r, i, 10), .step_min_value = boot_i64(r, i, 11),
-			.step_max_value = boot_i64(r, i, 12), .step_min_amount = boot_i64(r, i, 13),
-			.step_max_amount = boot_i64(r, i, 14), .starts_at = boot_i64(r, i, 15),
-			.scheduled_end = boot_i64(r, i, 16), .ends_at = boot_i64(r, i, 17),
-			.closed_at = boot_i64(r, i, 18), .ext_window = boot_i64(r, i, 19),
-			.ext_length = boot_i64(r, i, 20), .extensions = (int)boot_i64(r, i, 21),
-			.procurement_id = boot_i64(r, i, 22), .lot_id = (int)boot_i64(r, i, 23),
-		};
-		if (a.id > *max_auction)
-			*max_auction = a.id;
-		if (sink->auction(sink->arg, &a) < 0) {
-			snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);
-			PQclear(r);
-			goto out;
-		}
+	if ((as.restored = calloc((size_t)PQntuples(as.r) + 1, 1)) == NULL) {
+		snprintf(cause, n, "out of memory loading auctions");
+		goto out;
 	}
+	if ((r = boot_query(pg, "SELECT (SELECT coalesce(max(id), 0) FROM auctions),"
+	    " (SELECT coalesce(max(id), 0) FROM bids), (SELECT coalesce(max(id), 0) FROM procurements),"
+	    " (SELECT coalesce(max(id), 0) FROM offers)", cause, n)) == NULL)
+		goto out;
+	*max_auction = boot_i64(r, 0, 0);
+	*max_bid = boot_i64(r, 0, 1);
+	ids->procurement = boot_i64(r, 0, 2);
+	ids->offer = boot_i64(r, 0, 3);
 	PQclear(r);
-	if (boot_load_bids(pg, sink, max_bid, cause, n) < 0 ||
-	    boot_load_refused(pg, sink, cause, n) < 0)
+	if (boot_load_seeded(pg, &as, cause, n) < 0 ||
+	    boot_load_changes(pg, sink, &as, &ids->seq, cause, n) < 0)
 		goto out;
-	if ((r = boot_query(pg, "SELECT coalesce(max(id), 0) FROM procurements", cause, n)) == NULL)
-		goto out;
-	ids->procurement = boot_i64(r, 0, 0);
-	PQclear(r);
-	if ((r = boot_query(pg, "SELECT coalesce(max(id), 0) FROM offers", cause, n)) == NULL)
-		goto out;
-	ids->offer = boot_i64(r, 0, 0);
-	PQclear(r);
-	if (boot_load_proc_log(pg, sink, cause, n) < 0)
-		goto out;
+	/* an auction without any change (none is written without its 'created') */
+	for (int i = 0; i < PQntuples(as.r); i++)
+		if (boot_restore_auction(&as, i, sink, cause, n) < 0)
+			goto out;
 	rc = boot_exec(pg, "COMMIT", cause, n);
 out:
+	PQclear(as.r);
+	free(as.restored);
+	free(as.seeded);
 	PQfinish(pg);
 	return rc;
 }
@@ -640,12 +734,58 @@ boot_org_named(PGconn *pg, const char *org, const char **name, char *cause, size
 	return 0;
 }
 
-/* Register a participant from the command line. */
-int
-db_boot_register(const char *conninfo, const char *role, const char *org, const char *name,
-    const char *fp, const char *subject, const char *serial, const char *not_before,
-    const char *not_after, const char *pem, int64_t *participant_id, int64_t *org_id,
+/* The tail of the body of a `registered` change (db.h). */
+char *
+db_registered_tail(const char *name, const char *role, const char *org, const char *fp)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "role", role, "organization",
+	    org, "fingerprint", fp);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (text)
+		text[0] = ',';  /* {"name":... -> ,"name":... */
+	return text;
+}
+
+/* The body of a `registered` change (db.h). */
+char *
+db_registered_body(int64_t participant_id, int64_t org_id, const char *name, const char *role,
+    const char *org, const char *fp)
+{
+	char *tail = db_registered_tail(name, role, org, fp), *body = NULL;
+
+	if (tail && asprintf(&body, "{\"participant\":%lld,\"organization_id\":%lld%s",
+	    (long long)participant_id, (long long)org_id, tail) < 0)
+		body = NULL;
+	free(tail);
+	return body;
+}
+
+/* One integer from a query of one row (-1 with `cause` on failure). */
+static int
+boot_scalar(PGconn *pg, const char *sql, int nparams, const char *const *params, int64_t *v,
     char *cause, size_t n)
+{
+	PGresult *r = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	if (!ok) {
+		snprintf(cause, n, "%s", PQresultErrorMessage(r));
+		cause[strcspn(cause, "\n")] = '\0';
+	} else {
+		*v = PQntuples(r) ? boot_i64(r, 0, 0) : 0;
+	}
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* Insert the participant, its organization when new, and its certificate inside the
+ * transaction; then its `registered` change (actor NULL: registered offline), unless the
+ * schema is older than the log of changes (migration 010). */
+static int
+boot_register_rows(PGconn *pg, const char *const *params, char *cause, size_t n,
+    int64_t *participant_id, int64_t *org_id)
 {
 	static const char sql[] =
 	    "WITH i AS (INSERT INTO organizations (name) VALUES ($1)"
@@ -657,8 +797,61 @@ db_boot_register(const char *conninfo, const char *role, const char *org, const 
 	    " not_before, not_after, pem) SELECT $4, id, $5, $6, $7, $8, $9 FROM p"
 	    " RETURNING participant_id)"
 	    " SELECT p.id, p.organization_id FROM p JOIN c ON c.participant_id = p.id";
+	const char *p[4];
+	char seq[24], pid[24], oid[24], *body;
+	PGresult *r = PQexecParams(pg, sql, 9, NULL, params, NULL, NULL, 0);
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	int64_t logged = 0, next_seq = 0;
+
+	if (!ok) {
+		snprintf(cause, n, "%s", PQresultErrorMessage(r));
+		cause[strcspn(cause, "\n")] = '\0';
+		PQclear(r);
+		return -1;
+	}
+	*participant_id = boot_i64(r, 0, 0);
+	*org_id = boot_i64(r, 0, 1);
+	PQclear(r);
+	if (boot_scalar(pg, "SELECT (to_regclass('changes') IS NOT NULL)::int", 0, NULL, &logged,
+	    cause, n) < 0)
+		return -1;
+	if (!logged)
+		return 0;
+	if (boot_scalar(pg, "SELECT coalesce(max(seq), 0) + 1 FROM changes", 0, NULL, &next_seq,
+	    cause, n) < 0)
+		return -1;
+	if ((body = db_registered_body(*participant_id, *org_id, params[1], params[2], params[0],
+	    params[3])) == NULL) {
+		snprintf(cause, n, "out of memory");
+		return -1;
+	}
+	p[0] = I64TEXT(seq, next_seq);
+	p[1] = I64TEXT(pid, *participant_id);
+	p[2] = I64TEXT(oid, *org_id);
+	p[3] = body;
+	r = PQexecParams(pg, "INSERT INTO changes (seq, at, stream, kind, subject_participant_id,"
+	    " subject_organization_id, body) VALUES ($1, now(), 'participant', 'registered', $2, $3,"
+	    " $4)", 4, NULL, p, NULL, NULL, 0);
+	free(body);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok) {
+		snprintf(cause, n, "%s", PQresultErrorMessage(r));
+		cause[strcspn(cause, "\n")] = '\0';
+	}
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* Register a participant from the command line. */
+int
+db_boot_register(const char *conninfo, const char *role, const char *org, const char *name,
+    const char *fp, const char *subject, const char *serial, const char *not_before,
+    const char *not_after, const char *pem, int64_t *participant_id, int64_t *org_id,
+    char *cause, size_t n)
+{
 	const char *params[9] = { org, name, role, fp, subject, serial, not_before, not_after, pem };
 	PGconn *pg = boot_connect(conninfo, cause, n);
+	char why[256];
 	PGresult *r;
 	int rc = -1;
 
@@ -671,21 +864,18 @@ db_boot_register(const char *conninfo, const char *role, const char *org, const 
 		rc = 1;
 	} else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(cause, n, "%s", PQresultErrorMessage(r));
-	} else {
-		PQclear(r);
-		if (boot_org_named(pg, org, &params[0], cause, n) < 0) {
-			PQfinish(pg);
-			return -1;
-		}
-		r = PQexecParams(pg, sql, 9, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-			*participant_id = boot_i64(r, 0, 0);
-			*org_id = boot_i64(r, 0, 1);
+	} else if (boot_writer_lock(pg, cause, n) < 0) {
+		/* the changes are numbered by their one writer: not while tenderd runs */
+		size_t len = strlen(cause);
+		snprintf(cause + len, n - len, "; register online (participant.register), or stop "
+		    "tenderd first");
+	} else if (boot_org_named(pg, org, &params[0], cause, n) == 0 &&
+	    boot_exec(pg, "BEGIN", cause, n) == 0) {
+		if (boot_register_rows(pg, params, cause, n, participant_id, org_id) == 0 &&
+		    boot_exec(pg, "COMMIT", cause, n) == 0)
 			rc = 0;
-		} else {
-			snprintf(cause, n, "%s", PQresultErrorMessage(r));
-			cause[strcspn(cause, "\n")] = '\0';
-		}
+		else
+			boot_exec(pg, "ROLLBACK", why, sizeof(why));
 	}
 	PQclear(r);
 	PQfinish(pg);

@@ -297,7 +297,7 @@ load_bid(void *arg, const struct db_boot_bid *r)
 	else
 		e = auction_bid(&b->a, r->id, r->org_id, r->amount, r->at, &ev);
 	got = auction_events_find(&ev, r->seeded ? AUCTION_EV_SEEDED : AUCTION_EV_BID);
-	if (e != AUCTION_OK || got == NULL || got->seq != r->seq) {
+	if (e != AUCTION_OK || got == NULL || (r->seq && got->seq != r->seq)) {
 		log_error("auction=%lld bid=%lld seq=%lld replay refused: %s", (long long)r->auction_id,
 		    (long long)r->id, (long long)r->seq, auction_err_code(e));
 		return -1;
@@ -355,7 +355,7 @@ restore_finish(struct restore_ctx *x)
 
 /* Check the schema is migrated and rebuild every auction from PostgreSQL. */
 static int
-restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
+restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, size_t n)
 {
 	struct restore_ctx x = { .s = s };
 	struct db_boot_sink sink = {
@@ -374,6 +374,7 @@ restore(struct server *s, int64_t *last_batch, char *cause, size_t n)
 		return -1;
 	}
 	*last_batch = ids.last_batch;
+	*last_seq = ids.seq;
 	proc_restore_finish(s);
 	rc = restore_finish(&x);
 	map_free(&x.persisted);
@@ -472,7 +473,7 @@ static int
 serve(struct server *s, int argc, char **argv)
 {
 	char cause[512], app_name[64];
-	int64_t last_batch = 0;
+	int64_t last_batch = 0, last_seq = 0;
 	size_t it = 0;
 	void *v;
 
@@ -499,11 +500,12 @@ serve(struct server *s, int argc, char **argv)
 	 * connections wait in the backlog until the loop runs */
 	db_set_application_name(app_name);
 	if (conn_listen(s, cause, sizeof(cause)) < 0 ||
-	    restore(s, &last_batch, cause, sizeof(cause)) < 0) {
+	    restore(s, &last_batch, &last_seq, cause, sizeof(cause)) < 0) {
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
-	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, txn_db_state, s);
+	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, last_seq + 1,
+	    txn_db_state, s);
 	if (s->db == NULL) {
 		log_error("cannot start: db client");
 		return 1;

@@ -125,6 +125,37 @@ ops_touch(struct server *s, struct book *b)
 /* Text of an int64. */
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%lld", (long long)(v)), (const char *)(buf))
 
+/*
+ * The body of an auction's change (the exact bytes stored in `changes`):
+ * "auction", then "bid" and "amount" (a decimal string) when given, then the
+ * members of `rest` (a compact JSON object: the kind's own detail), or NULL.
+ * malloc'd; NULL when out of memory.
+ */
+static char *
+ops_body(const struct book *b, int64_t bid, const int64_t *amount, const char *rest)
+{
+	char head[128], amt[40];
+	size_t len;
+	char *out = NULL;
+
+	len = (size_t)snprintf(head, sizeof(head), "{\"auction\":%lld", (long long)b->a.id);
+	if (bid)
+		len += (size_t)snprintf(head + len, sizeof(head) - len, ",\"bid\":%lld", (long long)bid);
+	if (amount) {
+		money_format(*amount, b->exp, amt, sizeof(amt));
+		snprintf(head + len, sizeof(head) - len, ",\"amount\":\"%s\"", amt);
+	}
+	if (rest == NULL || strcmp(rest, "{}") == 0)
+		rest = "{}";
+	if (asprintf(&out, "%s%s%s", head, rest[1] == '}' ? "" : ",", rest + 1) < 0)
+		return NULL;
+	return out;
+}
+
+/* Text of the procedure and of the lot an auction belongs to (NULL: none). */
+#define PROC_OF(buf, b) ((b)->proc_id ? I64(buf, (b)->proc_id) : NULL)
+#define LOT_OF(buf, b) ((b)->proc_id ? I64(buf, (b)->lot_id) : NULL)
+
 /* Who caused the events of one engine call, for their rows (0 / NULL: the clock). */
 struct ops_actor {
 	int64_t participant, org;
@@ -146,11 +177,13 @@ ops_actor_of(const struct cmd *k)
 static void
 ops_ev_started(struct server *s, struct book *b, const struct auction_event *e)
 {
-	char id[24], t[TIME_BUF];
-	const char *p[2] = { I64(id, b->a.id), t };
+	char id[24], t[TIME_BUF], pr[24], lt[24], *body = ops_body(b, 0, NULL, NULL);
+	const char *p[5] = { I64(id, b->a.id), t, body ? body : "{}", PROC_OF(pr, b),
+	    LOT_OF(lt, b) };
 
 	time_format(e->at, t);
-	txn_sql(s, DB_S_STARTED, 2, p, NULL, NULL);
+	txn_sql(s, DB_S_STARTED, 5, p, NULL, NULL);
+	free(body);
 }
 
 /* closed: the result, with the final ranking as its detail. */
@@ -158,7 +191,7 @@ static void
 ops_ev_closed(struct server *s, struct book *b, const struct auction_event *e)
 {
 	const struct auction *a = &b->a;
-	char id[24], t[TIME_BUF], wid[24], price[24], *dtext;
+	char id[24], t[TIME_BUF], wid[24], price[24], pr[24], lt[24], *dtext, *body;
 	json_t *detail = json_array();
 
 	for (size_t i = 0; i < a->nentries; i++) {
@@ -171,13 +204,16 @@ ops_ev_closed(struct server *s, struct book *b, const struct auction_event *e)
 	detail = json_pack("{s:o}", "ranking", detail);
 	dtext = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
+	body = ops_body(b, e->bid_id, e->bid_id ? &e->amount : NULL, dtext);
 	{
-		const char *p[5] = { I64(id, a->id), t, e->bid_id ? I64(wid, e->bid_id) : NULL,
-		    e->bid_id ? I64(price, e->amount) : NULL, dtext };
+		const char *p[7] = { I64(id, a->id), t, e->bid_id ? I64(wid, e->bid_id) : NULL,
+		    e->bid_id ? I64(price, e->amount) : NULL, body ? body : "{}", PROC_OF(pr, b),
+		    LOT_OF(lt, b) };
 		time_format(e->at, t);
-		txn_sql(s, DB_S_CLOSED, 5, p, NULL, NULL);
+		txn_sql(s, DB_S_CLOSED, 7, p, NULL, NULL);
 	}
 	free(dtext);
+	free(body);
 }
 
 /* bid: an accepted bid, with its standing as its detail. */
@@ -185,19 +221,22 @@ static void
 ops_ev_bid(struct server *s, struct book *b, const struct auction_event *e,
     const struct ops_actor *w)
 {
-	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF], best[40];
-	char *detail = NULL;
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], pr[24], lt[24], t[TIME_BUF];
+	char best[40], amount[40], *detail = NULL;
 
 	time_format(e->at, t);
 	money_format(e->best, b->exp, best, sizeof(best));
-	if (asprintf(&detail, "{\"seq\":%lld,\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s}",
-	    (long long)e->seq, e->rank, best, e->took_lead ? "true" : "false") < 0)
+	money_format(e->amount, b->exp, amount, sizeof(amount));
+	if (asprintf(&detail, "{\"auction\":%lld,\"bid\":%lld,\"amount\":\"%s\",\"seq\":%lld,"
+	    "\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s}", (long long)b->a.id,
+	    (long long)e->bid_id, amount, (long long)e->seq, e->rank, best,
+	    e->took_lead ? "true" : "false") < 0)
 		detail = NULL;
 	{
-		const char *p[9] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
+		const char *p[11] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
 		    I64(pid, w->participant), I64(oid, w->org), w->fp, I64(amt, e->amount), t,
-		    detail ? detail : "{}" };
-		txn_sql(s, DB_S_BID, 9, p, NULL, NULL);
+		    detail ? detail : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
+		txn_sql(s, DB_S_BID, 11, p, NULL, NULL);
 	}
 	free(detail);
 }
@@ -206,18 +245,20 @@ ops_ev_bid(struct server *s, struct book *b, const struct auction_event *e,
 static void
 ops_ev_extended(struct server *s, struct book *b, const struct auction_event *e)
 {
-	char aid[24], bid[24], n[24], t[TIME_BUF], ends[TIME_BUF], from[TIME_BUF], *detail = NULL;
+	char aid[24], bid[24], n[24], pr[24], lt[24], t[TIME_BUF], ends[TIME_BUF], from[TIME_BUF];
+	char *detail = NULL;
 
 	time_format(e->at, t);
 	time_format(e->ends_at, ends);
 	time_format(e->prev_end, from);
-	if (asprintf(&detail, "{\"from\":\"%s\",\"to\":\"%s\",\"extensions\":%d}", from, ends,
+	if (asprintf(&detail, "{\"auction\":%lld,\"bid\":%lld,\"from\":\"%s\",\"to\":\"%s\","
+	    "\"extensions\":%d}", (long long)b->a.id, (long long)e->bid_id, from, ends,
 	    e->extensions) < 0)
 		detail = NULL;
 	{
-		const char *p[6] = { I64(aid, b->a.id), ends, I64(n, e->extensions), t,
-		    I64(bid, e->bid_id), detail ? detail : "{}" };
-		txn_sql(s, DB_S_EXTENDED, 6, p, NULL, NULL);
+		const char *p[8] = { I64(aid, b->a.id), ends, I64(n, e->extensions), t,
+		    I64(bid, e->bid_id), detail ? detail : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
+		txn_sql(s, DB_S_EXTENDED, 8, p, NULL, NULL);
 	}
 	free(detail);
 }
@@ -227,12 +268,15 @@ static void
 ops_ev_seeded(struct server *s, struct book *b, const struct auction_event *e,
     const struct ops_actor *w)
 {
-	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], t[TIME_BUF];
-	const char *p[8] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
-	    I64(pid, w->participant), I64(oid, e->org), w->fp, I64(amt, e->amount), t };
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], pr[24], lt[24], t[TIME_BUF];
+	char *body = ops_body(b, e->bid_id, &e->amount, "{\"seeded\":true}");
+	const char *p[11] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
+	    I64(pid, w->participant), I64(oid, e->org), w->fp, I64(amt, e->amount), t,
+	    body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
 
 	time_format(e->at, t);
-	txn_sql(s, DB_S_SEED, 8, p, NULL, NULL);
+	txn_sql(s, DB_S_SEED, 11, p, NULL, NULL);
+	free(body);
 }
 
 /* cancelled: with the reason and who cancelled. */
@@ -240,15 +284,20 @@ static void
 ops_ev_cancelled(struct server *s, struct book *b, const struct auction_event *e,
     const struct ops_actor *w)
 {
-	char id[24], pid[24], oid[24], t[TIME_BUF];
-	const char *p[6] = { I64(id, b->a.id), t, w->reason, I64(pid, w->participant),
-	    I64(oid, w->org), w->fp };
+	char id[24], pid[24], oid[24], pr[24], lt[24], t[TIME_BUF], *body;
+	json_t *bj = json_pack("{s:I, s:s?}", "auction", (json_int_t)b->a.id, "reason", w->reason);
+	const char *p[9] = { I64(id, b->a.id), t, w->reason, I64(pid, w->participant),
+	    I64(oid, w->org), w->fp, NULL, PROC_OF(pr, b), LOT_OF(lt, b) };
 
+	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
+	json_decref(bj);
+	p[6] = body ? body : "{}";
 	free(b->cancel_reason);
 	b->cancel_reason = w->reason ? strdup(w->reason) : NULL;
 	b->mark_cancel = 1;
 	time_format(e->at, t);
-	txn_sql(s, DB_S_CANCELLED, 6, p, NULL, NULL);
+	txn_sql(s, DB_S_CANCELLED, 9, p, NULL, NULL);
+	free(body);
 }
 
 /*
@@ -403,10 +452,15 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 	e = auction_bid(&b->a, k->bid_id, k->t.who->org->id, k->amount, k->t.at, &ev);
 	ops_events(s, b, &ev, &w);
 	if (e != AUCTION_OK) {
-		const char *p[7] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
-		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e) };
+		char reason[64], pr[24], lt[24], *body;
+		snprintf(reason, sizeof(reason), "{\"reason\":\"%s\"}", auction_err_code(e));
+		body = ops_body(b, 0, &k->amount, reason);
+		const char *p[10] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
+		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e),
+		    body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
 		time_format(k->t.at, t);
-		txn_sql(s, DB_S_REFUSED, 7, p, NULL, NULL);
+		txn_sql(s, DB_S_REFUSED, 10, p, NULL, NULL);
+		free(body);
 		ops_bid_refusal(b, k, e, msg, sizeof(msg));
 		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
 		    (long long)k->t.who->id, auction_err_code(e));
@@ -526,7 +580,8 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		auction_advance(&b->a, k->t.at, &ev);
 	time_format(k->params.ends_at, en);
 	time_format(k->t.at, now);
-	dj = json_pack("{s:s, s:s, s:s}", "title", k->title, "currency", k->currency, "starts_at", st);
+	dj = json_pack("{s:I, s:s, s:s, s:s}", "auction", (json_int_t)b->a.id, "title", k->title,
+	    "currency", k->currency, "starts_at", st);
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
@@ -628,7 +683,7 @@ ops_apply_register(struct server *s, struct txn_cmd *t)
 {
 	struct cmd *k = (struct cmd *)t;
 	struct map *pending = &ops_reg_pending;
-	char by[24], nb[TIME_BUF], na[TIME_BUF];
+	char by[24], byorg[24], nb[TIME_BUF], na[TIME_BUF], at[TIME_BUF], *tail;
 
 	if (ops_reg_batch != txn_batch(s)) {  /* the first of a new batch */
 		if (ops_reg_batch >= 0)
@@ -648,12 +703,16 @@ ops_apply_register(struct server *s, struct txn_cmd *t)
 	}
 	time_format(k->cert.not_before, nb);
 	time_format(k->cert.not_after, na);
+	time_format(k->t.at, at);
+	tail = db_registered_tail(k->pname, role_name(k->role), k->org_name, k->cert.fp);
 	{
-		const char *p[12] = { k->org_name, k->tax_id, k->country, k->pname,
+		const char *p[16] = { k->org_name, k->tax_id, k->country, k->pname,
 		    role_name(k->role), k->cert.fp, k->cert.subject, k->cert.serial, nb, na, k->pem,
-		    I64(by, k->t.who->id) };
-		txn_sql(s, DB_S_REGISTER, 12, p, ops_register_rows, k);
+		    I64(by, k->t.who->id), at, I64(byorg, k->t.who->org->id), k->t.fp,
+		    tail ? tail : "}" };
+		txn_sql(s, DB_S_REGISTER, 16, p, ops_register_rows, k);
 	}
+	free(tail);
 	return 1;
 }
 
@@ -663,7 +722,10 @@ static int
 ops_apply_status(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
-	char id[24], op[24], t[TIME_BUF];
+	char id[24], op[24], oporg[24], sorg[24], t[TIME_BUF], *body;
+	const char *status = k->amount ? "suspended" : "active";
+	const struct participant *subject;
+	json_t *bj;
 
 	if (k->org_status ? map_get(&s->orgs, k->auction_id) == NULL :
 	    map_get(&s->participants, k->auction_id) == NULL) {
@@ -671,12 +733,21 @@ ops_apply_status(struct server *s, struct txn_cmd *tc)
 		    "no such participant");
 		return 0;
 	}
+	subject = k->org_status ? NULL : map_get(&s->participants, k->auction_id);
 	time_format(k->t.at, t);
+	bj = json_pack("{s:I, s:s, s:s}", k->org_status ? "organization" : "participant",
+	    (json_int_t)k->auction_id, "status", status, "reason", k->reason);
+	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
+	json_decref(bj);
 	{
-		const char *prm[6] = { I64(id, k->auction_id), k->amount ? "suspended" : "active", t,
-		    k->reason, I64(op, k->t.who->id), k->t.fp };
-		txn_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, 6, prm, NULL, NULL);
+		const char *prm[10] = { I64(id, k->auction_id), status, t, k->reason,
+		    I64(op, k->t.who->id), k->t.fp, I64(oporg, k->t.who->org->id),
+		    k->amount ? "suspended" : "reinstated", body ? body : "{}",
+		    subject ? I64(sorg, subject->org->id) : NULL };
+		txn_sql(s, k->org_status ? DB_S_ORG_STATUS : DB_S_STATUS, k->org_status ? 9 : 10, prm,
+		    NULL, NULL);
 	}
+	free(body);
 	return 1;
 }
 

@@ -1,8 +1,8 @@
 /*
  * Procurement procedures in the server: requests in, checked, queued as
  * changes; changes applied to the procedure engine (auction/procedure.c) in
- * the batch being built, written to procurement_log (the relational tables
- * follow by trigger), acknowledged and broadcast on commit: all of it through
+ * the batch being built, written as changes (server/db_proc.c writes the
+ * relational tables beside them), acknowledged and broadcast on commit: all of it through
  * the write path (txn.c), procedures being one kind of object on it.
  *
  * Every change is one log row whose `detail` holds everything needed to apply
@@ -1676,26 +1676,27 @@ proc_state_detail(struct proc *p, json_t *d)
 		json_object_set_new(d, "closed_at", json_integer(p->pr.closed_at));
 }
 
-/* Write one log row (live only). */
+/* Write one change of the procedure (live only): its body is the detail with the state
+ * fields, the bytes stored as they are; the store projects it into the typed tables. */
 static void
 proc_log(struct server *s, struct proc *p, const char *kind, int64_t at,
     const struct participant *who, const char *fp, int64_t lot, int64_t offer, int sealed,
     json_t *detail)
 {
-	char pid[24], part[24], org[24], lt[24], of[24], t[TIME_BUF], *text;
 	json_t *d = detail ? json_copy(detail) : json_object();  /* shallow: adds top-level keys */
+	struct db_proc_change c = {
+		.procurement_id = p->pr.id, .at = at, .kind = kind,
+		.participant_id = who ? who->id : 0, .org_id = who ? who->org->id : 0,
+		.fingerprint = who ? fp : NULL, .lot_id = lot, .offer_id = offer, .sealed = sealed,
+		.detail = d,
+	};
+	char *text;
 
 	proc_state_detail(p, d);
 	text = json_dumps(d, JSON_COMPACT);
+	c.body = text ? text : "{}";
+	db_proc_add(txn_db(s), &c);
 	json_decref(d);
-	time_format(at, t);
-	{
-		const char *prm[10] = { I64(pid, p->pr.id), t, kind,
-		    who ? I64(part, who->id) : NULL, who ? I64(org, who->org->id) : NULL,
-		    who ? fp : NULL, lot ? I64(lt, lot) : NULL, offer ? I64(of, offer) : NULL,
-		    sealed ? "true" : "false", text };
-		txn_sql(s, DB_S_PROC_LOG, 10, prm, NULL, NULL);
-	}
 	free(text);
 }
 

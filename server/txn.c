@@ -252,13 +252,20 @@ txn_batch(const struct server *s)
 }
 
 /* Add a statement, opening the batch on first use. */
-void
+int64_t
 txn_sql(struct server *s, enum db_stmt st, int n, const char *const *params, db_row_fn fn,
     void *arg)
 {
+	return db_batch_add(txn_db(s), st, n, params, fn, arg);
+}
+
+/* The store, the batch opened on first use. */
+struct db *
+txn_db(struct server *s)
+{
 	if (!db_busy(s->db))
 		db_batch_begin(s->db);
-	db_batch_add(s->db, st, n, params, fn, arg);
+	return s->db;
 }
 
 /* Park a read behind the batch in flight; it counts against the connection's bound. */

@@ -109,9 +109,11 @@ int txn_created(struct server *s, struct txn_obj *o);
 void txn_obj_init(struct txn_obj *o, const struct txn_kind *kind);
 /* The batch being built or in flight (a number that grows with every batch). */
 int64_t txn_batch(const struct server *s);
-/* Inside apply: add a statement to the batch. */
-void txn_sql(struct server *s, enum db_stmt st, int n, const char *const *params,
+/* Inside apply: add a statement to the batch; the seq of the change it writes (0: none). */
+int64_t txn_sql(struct server *s, enum db_stmt st, int n, const char *const *params,
     db_row_fn fn, void *arg);
+/* Inside apply: the store with the batch open, for its typed row writers (db_proc_add). */
+struct db *txn_db(struct server *s);
 /* Reply to a command (stolen): logged, held back while the batch completes. */
 void txn_reply(struct server *s, struct txn_cmd *k, json_t *msg);
 /* Refuse a command with an error reply. */

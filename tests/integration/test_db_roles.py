@@ -17,9 +17,10 @@ from conftest import OWNER, PSQL, SANITIZER_MARKS, SQL_DIR, SUPERUSER, run, sani
 
 WRITER_LOCK = 7443002
 # append-only tables, with a column to "update"
-APPEND_ONLY = {"bids": "amount", "auction_log": "reason", "procurement_log": "kind",
-               "offer_revisions": "price", "participant_log": "reason",
-               "organization_log": "reason"}
+APPEND_ONLY = {"bids": "amount", "changes": "reason", "offer_revisions": "price"}
+# the logs of before migration 010, now views of `changes`
+OLD_LOGS = {"auction_log": "reason", "procurement_log": "kind", "participant_log": "reason",
+            "organization_log": "reason"}
 
 
 def attempt(env, user, sql):
@@ -104,6 +105,15 @@ def test_runtime_role_cannot_rewrite_append_only_table(env, table):
     ]:
         p = attempt(env, "tenderd", sql)
         assert p.returncode != 0 and why in p.stderr, (sql, p.returncode, p.stderr)
+
+
+@pytest.mark.parametrize("view", sorted(OLD_LOGS))
+def test_runtime_role_cannot_write_through_the_old_logs(env, view):
+    col = OLD_LOGS[view]
+    for sql in ["UPDATE %s SET %s = %s" % (view, col, col), "DELETE FROM %s" % view,
+                "INSERT INTO %s (%s) VALUES (NULL)" % (view, col)]:
+        p = attempt(env, "tenderd", sql)
+        assert p.returncode != 0 and "permission denied for view" in p.stderr, (sql, p.stderr)
 
 
 def test_runtime_role_updates_only_the_columns_that_change(env):

@@ -191,11 +191,18 @@ def test_migration_converts_old_amendments(env, tenderd_factory, unique):
                 shutil.copy(f, sqldir)
         conftest.run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER),
                                      "--sql_dir", sqldir))
+        # registered as tenderd of that time did (today's `tenderd register` writes a change
+        # of migration 010)
         for name in ("operator", "buyer", "supplier1"):
             role, org, display = conftest.PARTICIPANTS[name]
-            conftest.run(env.tenderd_cmd("register", "--db", conninfo, "--sql_dir", sqldir,
-                                         "--role", role, "--organization", org,
-                                         "--name", display, "--cert", env.cert(name)))
+            pem = pathlib.Path(env.cert(name)).read_text().replace("'", "''")
+            psql_db(env, conninfo,
+                    "WITH o AS (INSERT INTO organizations (name) VALUES ('%s') RETURNING id), "
+                    "p AS (INSERT INTO participants (organization_id, name, role) "
+                    "SELECT id, '%s', '%s' FROM o RETURNING id) "
+                    "INSERT INTO certificates (fingerprint, participant_id, subject, pem) "
+                    "SELECT '%s', id, '%s', '%s' FROM p"
+                    % (org, display, role, env.fingerprint(name), name, pem))
         assert psql_db(env, conninfo, "SELECT max(version) FROM schema_migrations") < [["7"]]
         buyer_id, org_id = psql_db(env, conninfo, "SELECT p.id, p.organization_id FROM "
                                    "participants p WHERE p.role = 'buyer'")[0]

@@ -94,8 +94,9 @@ def test_organization_names_fold(server, env, unique):
         assert r["organization"] == first, r
     with server.client("fold1" + unique) as c:
         assert c.ok("hello")["organization"] == first
-    # from the command line (read by the next start)
+    # from the command line, while tenderd is stopped (read by the next start)
     server.close_clients()
+    server.stop()
     env.make_cert("fold3" + unique)
     p = subprocess.run(env.tenderd_cmd("register", "--db", env.conninfo, "--role", "supplier",
                                        "--organization", "ACME CAF\u00c9 " + unique.upper(),
@@ -103,7 +104,7 @@ def test_organization_names_fold(server, env, unique):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "of organization %d," % first["id"] in p.stdout, p.stdout
-    server.restart()
+    server.start()
     with server.client("fold3" + unique) as c:
         assert c.ok("hello")["organization"] == first
     p = subprocess.run(env.tenderd_cmd("register", "--db", env.conninfo, "--role", "supplier",
