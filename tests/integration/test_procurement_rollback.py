@@ -11,13 +11,13 @@ from procutil import get
 FAIL_SQL = """
 CREATE FUNCTION test_fail_boom() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.detail->>'text' = 'boom' OR NEW.detail->>'reason' = 'boom' OR
-            NEW.detail->>'comment' = 'boom' THEN
+    IF NEW.body::jsonb->>'text' = 'boom' OR NEW.body::jsonb->>'reason' = 'boom' OR
+            NEW.body::jsonb->>'comment' = 'boom' THEN
         RAISE EXCEPTION 'test: refused';
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER test_fail_boom BEFORE INSERT ON procurement_log
+CREATE TRIGGER test_fail_boom BEFORE INSERT ON changes
     FOR EACH ROW EXECUTE FUNCTION test_fail_boom();
 """
 
@@ -66,7 +66,7 @@ def test_failed_batches_leave_no_question_or_answer(env, tenderd_factory, unique
         assert [(o["revision"], o["price"], o["comment"], o["validity_days"], "delivery_days" in o)
                 for o in mine] == [(1, "900.00", "first", 10, False)], mine
     finally:
-        env.psql("DROP TRIGGER test_fail_boom ON procurement_log; "
+        env.psql("DROP TRIGGER test_fail_boom ON changes; "
                  "DROP FUNCTION test_fail_boom()", user="postgres")
     assert supplier.ok("question.ask", procurement=pid, text="second")["question"] == 2
     buyer.ok("question.answer", procurement=pid, question=1, text="an answer")
