@@ -759,6 +759,9 @@ pl_open_all(struct prun *r)
 		b->p = &r->procs[i % r->nproc];
 		b->next_id = 2;
 		b->price = MAX_PRICE - 100 * (int64_t)(i / r->nproc);
+		/* suppliers start at different points of their submit-revise-withdraw cycle:
+		 * otherwise they move in step, and withdraw and resubmit all at once */
+		b->nops = r->o->withdraw_every > 0 ? i / r->nproc % r->o->withdraw_every : 0;
 		b->c = net_open(&r->net, &r->ids[i], 0, &pc_ops, b);
 	}
 	lg_note(r->o, "connecting %d suppliers and %d watchers", r->nsup, r->nwat);
