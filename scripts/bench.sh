@@ -17,8 +17,9 @@
 # BENCH_HANDSHAKE_S (6 s per handshake run), BENCH_IDLE (10000), BENCH_RECOVERY_BIDS
 # (1000000), BENCH_RECOVERY_AUCTIONS (1000), BENCH_BUILD (build directory, default
 # build/), BENCH_KEEP=1 (keep the directory and print its path), BENCH_PERF=1 (record a
-# `perf` profile of tenderd for 5 s of the peak bid run into out/perf-tenderd.data and for
-# 8 s of the half-rate run into out/perf-tenderd-half.data; implies BENCH_KEEP=1), BENCH_HANDSHAKE_PARALLEL (64), BENCH_UPDATE_INTERVAL (tenderd's
+# `perf` profile of tenderd for 5 s of the peak bid run into out/perf-tenderd.data and,
+# with DWARF stacks, for 6 s of the half-rate run into out/perf-tenderd-half.data; implies
+# BENCH_KEEP=1), BENCH_HANDSHAKE_PARALLEL (64), BENCH_UPDATE_INTERVAL (tenderd's
 # update_interval in ms; tenderd's default when unset), BENCH_PROCEDURES (100 procurement
 # procedures), BENCH_PROC_DURATION (10 s per procurement run).
 set -euo pipefail
