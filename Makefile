@@ -84,7 +84,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcommon.a
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: $(BUILD)/tenderd $(BUILD)/tenderctl
+integration: $(BUILD)/tenderd $(BUILD)/tenderctl $(BUILD)/loadgen
 	TENDERD_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 test: deps all unit integration

@@ -5,6 +5,7 @@
  *   loadgen [common] --auctions M | --auction-ids LIST  ...   bid (default mode)
  *   loadgen [common] --idle N                                 hold N idle connections
  *   loadgen [common] --handshakes N [--resume]                connect/close N times
+ *   loadgen [common] --procedures M ...                       procurement operations
  *
  * Every mode ends with one "RESULT key=value ..." line on stdout for scripts.
  *
@@ -12,6 +13,8 @@
  *
  *   loadgen.c  main: options, the choice of mode
  *   bid.c      the bidding mode: suppliers, watchers, the bid strategy, latencies
+ *   pload.c    the procurement mode: offers, revisions, withdrawals, questions and
+ *              answers in RFQs and tenders, their watchers, latencies
  *   hs.c       handshake and idle-connection modes
  *   probe.c    the stall probe: late wake-ups of a sleeping process, kdamond's CPU
  *   cpu.c      CPU time of the server, PostgreSQL and the load generator over a window
@@ -38,6 +41,7 @@
 #include "bench/bid.h"
 #include "bench/hs.h"
 #include "bench/opts.h"
+#include "bench/pload.h"
 #include "bench/probe.h"
 
 /* Print usage and exit. */
@@ -52,6 +56,9 @@ usage(int rc)
 	    "  --auction-ids LIST       bid in existing auctions: \"1-100\" or \"3,5,9-12\"\n"
 	    "  --idle N                 open N connections, hello once, hold for --duration, report\n"
 	    "  --handshakes N           open/hello/close N connections as fast as possible\n"
+	    "  --procedures M           create and publish M procedures (RFQs and tenders) as the\n"
+	    "                           buyer; suppliers make offers in half of them (tendering)\n"
+	    "                           and ask questions in the other half, which the buyer answers\n"
 	    "  --resume                 with --handshakes: resume sessions (tickets)\n"
 	    "  --stall-probe            no connections: sleep 1 ms at a time for --duration and\n"
 	    "                           report how late the wake-ups were (and kdamond's CPU)\n"
@@ -83,7 +90,13 @@ usage(int rc)
 	    "  --warmup S               seconds of load before measuring (default 3)\n"
 	    "  --start-price A --step-min A --step-max A --auction-duration S\n"
 	    "                           parameters of created auctions (default 1000000000.00,\n"
-	    "                           1.00, 5%%, 7200)\n");
+	    "                           1.00, 5%%, 7200)\n"
+	    "\n"
+	    "procurement (--procedures):\n"
+	    "  --rate R                 operations per second in total; 0 = closed loop for offers\n"
+	    "  --question-gap MS        ms between two questions of one supplier (default 2000)\n"
+	    "  --withdraw-every N       every Nth offer operation is a withdrawal (default 8)\n"
+	    "  --enquiry S              s from creation to the tendering state (default 3)\n");
 	exit(rc);
 }
 
@@ -124,6 +137,7 @@ main(int argc, char **argv)
 		O_BUYER_CERT, O_BUYER_KEY, O_WATCHER_CERT, O_WATCHER_KEY, O_SERVER_PID, O_PG_PID,
 		O_CONCURRENCY, O_CONNECT_TIMEOUT, O_RETRY_MS, O_START_PRICE, O_STEP_MIN, O_STEP_MAX,
 		O_AUCTION_DURATION, O_TIMELINE, O_STALL_PROBE, O_QUIET, O_HELP,
+		O_PROCEDURES, O_QUESTION_GAP, O_WITHDRAW_EVERY, O_ENQUIRY,
 	};
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
@@ -157,6 +171,10 @@ main(int argc, char **argv)
 		{ "timeline", required_argument, NULL, O_TIMELINE },
 		{ "stall-probe", no_argument, NULL, O_STALL_PROBE },
 		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "procedures", required_argument, NULL, O_PROCEDURES },
+		{ "question-gap", required_argument, NULL, O_QUESTION_GAP },
+		{ "withdraw-every", required_argument, NULL, O_WITHDRAW_EVERY },
+		{ "enquiry", required_argument, NULL, O_ENQUIRY },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -165,6 +183,7 @@ main(int argc, char **argv)
 		.conns = 1000, .watchers = 10, .duration = -1, .warmup = 3, .connect_timeout = 120,
 		.concurrency = -1, .start_price = "1000000000.00", .step_min = "1.00",
 		.step_max = "5%", .auction_duration = 7200,
+		.question_gap_ms = 2000, .withdraw_every = 8, .enquiry_s = 3,
 	};
 	int ch, modes;
 
@@ -205,6 +224,14 @@ main(int argc, char **argv)
 		case O_STALL_PROBE: o.stall_probe = 1; break;
 		case O_TIMELINE: o.timeline_ms = opt_int("timeline", optarg, 1, 60000); break;
 		case O_QUIET: o.quiet = 1; break;
+		case O_PROCEDURES: o.procedures = opt_int("procedures", optarg, 1, 10000); break;
+		case O_QUESTION_GAP:
+			o.question_gap_ms = opt_int("question-gap", optarg, 1, 3600000);
+			break;
+		case O_WITHDRAW_EVERY:
+			o.withdraw_every = opt_int("withdraw-every", optarg, 0, 1000000);
+			break;
+		case O_ENQUIRY: o.enquiry_s = opt_int("enquiry", optarg, 1, 3600); break;
 		case O_HELP:
 		case 'h': usage(0); break;
 		default: usage(2);
@@ -217,10 +244,11 @@ main(int argc, char **argv)
 			o.duration = 20;
 		return probe_run(&o);
 	}
-	modes = (o.idle > 0) + (o.handshakes > 0) + (o.auctions > 0 || o.auction_ids != NULL);
+	modes = (o.idle > 0) + (o.handshakes > 0) + (o.auctions > 0 || o.auction_ids != NULL) +
+	    (o.procedures > 0);
 	if (modes != 1) {
-		fprintf(stderr, "loadgen: choose one mode: --auctions/--auction-ids, --idle or "
-		    "--handshakes\n");
+		fprintf(stderr, "loadgen: choose one mode: --auctions/--auction-ids, --procedures, "
+		    "--idle or --handshakes\n");
 		usage(2);
 	}
 	if (o.ca == NULL) {
@@ -242,5 +270,7 @@ main(int argc, char **argv)
 		return idle_run(&o);
 	if (o.handshakes > 0)
 		return hs_run(&o);
+	if (o.procedures > 0)
+		return pload_run(&o);
 	return bid_run(&o);
 }

@@ -17,6 +17,10 @@ struct opts {
 	const char *start_price, *step_min, *step_max;
 	int timeline_ms;              /* bid mode: per-slice latency report, 0 = none */
 	int stall_probe;              /* probe mode */
+	int procedures;               /* procurement mode: procedures to create */
+	int question_gap_ms;          /* procurement mode: ms between one supplier's questions */
+	int withdraw_every;           /* procurement mode: every Nth offer operation withdraws */
+	int enquiry_s;                /* procurement mode: s until tendering procedures open */
 	int quiet;
 };
 
