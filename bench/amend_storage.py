@@ -35,7 +35,7 @@ import conftest  # noqa: E402
 from tdclient import format_time  # noqa: E402
 
 DOC = 32768  # max_document's default
-TABLES = ("procurement_log", "procurement_versions", "procurement_documents", "procurements")
+TABLES = ("changes", "procurement_versions", "procurement_documents", "procurements")
 
 
 def document(n):
