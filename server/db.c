@@ -124,11 +124,21 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    " body) VALUES ($10, $3, 'organization', $8, $5, $7, $6, $1, $4, $9)", 1 },
 };
 
+/* The statements from DB_S_P_FIRST on, given by db_use_proc_stmts(). */
+static const struct db_stmt_def *db_more_stmts;
+
+/* See db.h. */
+void
+db_use_proc_stmts(const struct db_stmt_def *defs)
+{
+	db_more_stmts = defs;
+}
+
 /* A statement's name and SQL. */
 static const struct db_stmt_def *
 db_stmt(enum db_stmt s)
 {
-	return s < DB_S_P_FIRST ? &db_stmts[s] : db_proc_stmt(s);
+	return s < DB_S_P_FIRST ? &db_stmts[s] : &db_more_stmts[s - DB_S_P_FIRST];
 }
 
 /* Parameters of DB_S_BID with its seq; DB_S_BIDS takes one array of each. */

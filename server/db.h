@@ -76,7 +76,11 @@ struct db_stmt_def {
 	const char *sql;
 	int change;       /* writes one row of `changes`: seq is the parameter after the caller's */
 };
-const struct db_stmt_def *db_proc_stmt(enum db_stmt s);
+/* The projection statements of db_proc.c, DB_S_P_FIRST onwards, in order. */
+extern const struct db_stmt_def db_proc_stmts[DB_S_COUNT - DB_S_P_FIRST];
+/* Give db.c the statements from DB_S_P_FIRST on (main.c passes db_proc_stmts), before
+ * db_new(): the store of procedures builds on db.c, not db.c on it. */
+void db_use_proc_stmts(const struct db_stmt_def *defs);
 
 /* Outcome of a batch. */
 enum db_outcome {

@@ -27,7 +27,7 @@
 /* Keep a column unless the parameter (a time in ms) is set. */
 #define KEEP(col, p) col " = CASE WHEN " p "::bigint IS NULL THEN " col " ELSE " EPOCH(p) " END"
 
-static const struct db_stmt_def db_proc_stmts[DB_S_COUNT - DB_S_P_FIRST] = {
+const struct db_stmt_def db_proc_stmts[DB_S_COUNT - DB_S_P_FIRST] = {
 	/* id, buyer participant, buyer organization, kind, currency, exp, title, enquiry end,
 	 * submission deadline, opening, min bids, at */
 	[DB_S_P_CREATE - DB_S_P_FIRST] = { "p_create",
@@ -74,13 +74,6 @@ static const struct db_stmt_def db_proc_stmts[DB_S_COUNT - DB_S_P_FIRST] = {
 	    KEEP("opened_at", "$4") ", " KEEP("decided_at", "$5") ", " KEEP("closed_at", "$6")
 	    " WHERE id = $1", 0 },
 };
-
-/* A projection statement's name and SQL. */
-const struct db_stmt_def *
-db_proc_stmt(enum db_stmt s)
-{
-	return &db_proc_stmts[s - DB_S_P_FIRST];
-}
 
 /* Texts of the parameters of one statement (each value's own buffer). */
 struct db_proc_params {

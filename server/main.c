@@ -504,6 +504,7 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: %s", cause);
 		return 1;
 	}
+	db_use_proc_stmts(db_proc_stmts);
 	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, last_seq + 1,
 	    txn_db_state, s);
 	if (s->db == NULL) {
