@@ -208,6 +208,8 @@ struct db_boot_sink {
 	int (*bid)(void *arg, const struct db_boot_bid *b);
 	/* refused bids recorded per (auction, organization) */
 	int (*refused)(void *arg, int64_t auction_id, int64_t org_id, int64_t count);
+	/* an auction's `started`, `closed` or `cancelled` change (kind is that name) */
+	int (*transition)(void *arg, int64_t auction_id, const char *kind);
 };
 
 /* Largest ids in use, for allocating new ones. */

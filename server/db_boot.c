@@ -498,6 +498,12 @@ boot_auction_change(PGresult *r, int i, struct boot_auctions *as,
 			    (long long)aid);
 			return -1;
 		}
+	} else if (strcmp(kind, "started") == 0 || strcmp(kind, "closed") == 0 ||
+	    strcmp(kind, "cancelled") == 0) {
+		if (sink->transition(sink->arg, aid, kind) < 0) {
+			snprintf(cause, n, "auction %lld: out of memory", (long long)aid);
+			return -1;
+		}
 	}
 	return 0;
 }

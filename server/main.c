@@ -254,11 +254,11 @@ load_participant(void *arg, const struct db_boot_participant *p)
 	    p->fingerprint) ? 0 : -1;
 }
 
-/* Parse a persisted state name. */
+/* The state an auction's change (started, closed, cancelled) leaves it in. */
 static enum auction_state
 restore_state_parse(const char *st)
 {
-	if (strcmp(st, "running") == 0)
+	if (strcmp(st, "started") == 0)
 		return AUCTION_RUNNING;
 	if (strcmp(st, "closed") == 0)
 		return AUCTION_CLOSED;
@@ -267,18 +267,22 @@ restore_state_parse(const char *st)
 	return AUCTION_SCHEDULED;
 }
 
-/* Loader: auctions (their persisted state is applied after their bids). */
+/* Loader: auctions (built at their first change; their state comes from the log). */
 static int
 load_auction(void *arg, const struct db_boot_auction *a)
 {
-	struct restore_ctx *x = arg;
-	enum auction_state st = restore_state_parse(a->state);
+	return book_restore(((struct restore_ctx *)arg)->s, a) ? 0 : -1;
+}
 
-	if (book_restore(x->s, a) == NULL)
-		return -1;
-	if (st == AUCTION_SCHEDULED)
-		return 0;
-	return map_put(&x->persisted, a->id, (void *)(intptr_t)(st + 1));
+/* Loader: an auction's started, closed or cancelled change: the state it was persisted in,
+ * applied after its bids (restore_finish). A later change of the same auction wins. */
+static int
+load_transition(void *arg, int64_t auction_id, const char *kind)
+{
+	struct restore_ctx *x = arg;
+
+	return map_put(&x->persisted, auction_id,
+	    (void *)(intptr_t)(restore_state_parse(kind) + 1));
 }
 
 /* Loader: replay one bid through the engine; it must be accepted again. */
@@ -361,6 +365,7 @@ restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, s
 	struct db_boot_sink sink = {
 		.arg = &x, .org = load_org, .participant = load_participant, .auction = load_auction,
 		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
+		.transition = load_transition,
 	};
 	struct db_boot_ids ids = { 0 };
 	int64_t t0 = time_mono_ms();

@@ -436,3 +436,27 @@ def test_projection_is_the_old_triggers(env, tenderd_factory, unique):
                       " (SELECT cancel_reason FROM procurements WHERE id = %d)"
                       % (pid, pid, offers, pid))
     assert counts == [["2", "3", "4", "No budget " + unique]], counts
+
+
+def test_an_auctions_state_comes_from_the_log(env, tenderd_factory, unique):
+    """The `auctions` row is a projection for operators; the log decides. A row edited by
+    the owner behind tenderd's back changes nothing after a restart, and the log does: an
+    auction whose `cancelled` change is there comes back cancelled."""
+    server = tenderd_factory()
+    buyer = server.connect("buyer")
+    live = create_auction(buyer, "State from log " + unique, duration=60)["id"]
+    gone = create_auction(buyer, "Cancelled " + unique, duration=60)["id"]
+    server.connect("supplier1").ok("auction.bid", auction=live, amount="990000.00")
+    buyer.ok("auction.cancel", auction=gone, reason="budget moved")
+    server.close_clients()
+    server.stop()
+    env.psql("UPDATE auctions SET state = 'cancelled', cancel_reason = 'edited' WHERE id = %d;"
+             "UPDATE auctions SET state = 'running' WHERE id = %d" % (live, gone),
+             user="tenderd_owner")
+    server.start()
+    buyer = server.connect("buyer")
+    assert buyer.ok("auction.get", auction=live)["auction"]["state"] == "running"
+    assert buyer.ok("auction.get", auction=gone)["auction"]["state"] == "cancelled"
+    r = server.connect("supplier2").ok("auction.bid", auction=live, amount="980000.00")
+    assert r["bid"]["seq"] == 2
+    buyer.ok("auction.cancel", auction=live, reason="test over")
