@@ -75,6 +75,7 @@ def test_a_failed_batch_rolls_back_the_batches_behind_it(env, tenderd_factory, u
     # nothing of the later batches was stored, and the sequence has no gap
     assert stored_bids(env, b["id"]) == ("0", "0")
     assert "the previous batch did not commit" in server.log_text()
+    assert "refused for the test): 4 batches" in server.log_text(), server.log_tail()
     assert env.psql("SELECT count(*) FROM changes WHERE reason = 'boom'") == [["0"]]
     assert_gapless(env)
     # memory was rolled back too: the auction has no bid, and the next ones commit
@@ -161,4 +162,41 @@ def test_batches_in_doubt_after_a_lost_connection(env, tenderd_factory, unique):
     assert r["ok"], r
     buyer.ok("auction.cancel", auction=a["id"], reason="after the doubt")
     assert stored_bids(env, b["id"]) == ("1", "1")
+    assert_gapless(env)
+
+
+def test_a_procedure_changed_by_two_batches_behind_a_failed_one(env, tenderd_factory, unique):
+    import procutil as pu
+    server = tenderd_factory(max_batches_in_flight=4)
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Pipe proc A " + unique, step_min="100.00", step_max="50000.00")
+    p = pu.create(buyer, "rfq", "Pipe proc " + unique, enquiry=60000, deadline=70000,
+                  opening=70000)
+    s1 = server.connect("supplier1")
+    assert s1.ok("question.ask", procurement=p["id"], text="first")["question"] == 1
+    add_trigger(env, "boom", "PERFORM pg_sleep(1.5); RAISE EXCEPTION 'refused for the test';")
+    try:
+        rid = buyer.send("auction.cancel", auction=a["id"], reason="boom")
+        time.sleep(0.3)
+        sent = []
+        for i, text in enumerate(["second", "third"]):
+            c = server.connect("supplier%d" % (i + 2))
+            sent.append((c, c.send("question.ask", procurement=p["id"], text=text)))
+            time.sleep(0.15)
+        # the procedure is changed by both batches in flight: its read waits for both
+        g = s1.send("procurement.get", procurement=p["id"])
+        assert buyer.reply(rid, timeout=15)["error"]["code"] == "internal"
+        for c, r in sent:
+            m = c.reply(r, timeout=15)
+            assert m["ok"] is False and m["error"]["code"] == "internal", m
+        view = s1.reply(g, timeout=15)["procurement"]
+        assert [q["text"] for q in view["questions"]] == ["first"], view
+    finally:
+        drop_trigger(env, "boom")
+    assert "refused for the test): 3 batches" in server.log_text(), server.log_tail()
+    assert env.psql("SELECT count(*) FROM questions WHERE procurement_id = %d" % p["id"]) \
+        == [["1"]]
+    assert_gapless(env)
+    # both marks restored in turn: the next question is number 2
+    assert s1.ok("question.ask", procurement=p["id"], text="again")["question"] == 2
     assert_gapless(env)
