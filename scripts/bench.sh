@@ -21,7 +21,8 @@
 # with DWARF stacks, for 6 s of the half-rate run into out/perf-tenderd-half.data; implies
 # BENCH_KEEP=1), BENCH_HANDSHAKE_PARALLEL (64), BENCH_UPDATE_INTERVAL (tenderd's
 # update_interval in ms; tenderd's default when unset), BENCH_PROCEDURES (100 procurement
-# procedures), BENCH_PROC_DURATION (10 s per procurement run).
+# procedures), BENCH_PROC_DURATION (10 s per procurement run), BENCH_BATCHES_IN_FLIGHT
+# (tenderd's max_batches_in_flight; tenderd's default when unset).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +38,7 @@ IDLE=${BENCH_IDLE:-10000}
 REC_BIDS=${BENCH_RECOVERY_BIDS:-1000000}
 REC_AUCTIONS=${BENCH_RECOVERY_AUCTIONS:-1000}
 UPDATE_INTERVAL=${BENCH_UPDATE_INTERVAL:-}
+IN_FLIGHT=${BENCH_BATCHES_IN_FLIGHT:-}
 PROCS=${BENCH_PROCEDURES:-100}
 PROC_S=${BENCH_PROC_DURATION:-10}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -246,7 +248,8 @@ start_tenderd() {
         --max_conns_per_addr 0 --max_handshakes_per_addr 0 --max_bids_per_bidder 100000000 \
         --max_open_auctions_per_buyer 1000000 --max_open_procedures_per_buyer 1000000 \
         --max_offer_revisions 1000000 --max_questions_per_supplier 100000 \
-        ${UPDATE_INTERVAL:+--update_interval "$UPDATE_INTERVAL"} >"$3" 2>&1 &
+        ${UPDATE_INTERVAL:+--update_interval "$UPDATE_INTERVAL"} \
+        ${IN_FLIGHT:+--max_batches_in_flight "$IN_FLIGHT"} >"$3" 2>&1 &
     TPID=$!
     PIDS+=("$TPID")
 }
@@ -486,6 +489,7 @@ echo
 echo "tenderd benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo), $("$PSQL" --version | awk '{ print "PostgreSQL " $3 }'), $(openssl version | awk '{ print $1 " " $2 }')"
 echo "(all processes share the machine; ratios are from this run)"
 echo "tenderd update_interval: ${UPDATE_INTERVAL:-default} ms"
+echo "tenderd max_batches_in_flight: ${IN_FLIGHT:-default}"
 echo
 printf '%-44s %-16s %-42s %-8s %-14s %s\n' figure tenderd baseline ratio target result
 printf '%-44s %-16s %-42s %-8s %-14s %s\n' \

@@ -370,24 +370,33 @@ book_of(struct txn_obj *o)
 	return (struct book *)((char *)o - offsetof(struct book, tx));
 }
 
+/* A book's state before one batch first changed it. */
+struct book_mark {
+	struct auction_mark a;
+	int had_cancel;            /* cancel_reason was set before the batch */
+	int notify;                /* events of earlier batches not yet told */
+};
+
 /* Remember the state before the batch first changes the book. */
-static int
+static void *
 book_mark(struct server *s, struct txn_obj *o)
 {
 	struct book *b = book_of(o);
+	struct book_mark *m = malloc(sizeof(*m));
 
-	auction_mark(&b->a, &b->mark);
-	b->mark_cancel = 0;
-	return 0;
+	if (m == NULL)
+		return NULL;
+	auction_mark(&b->a, &m->a);
+	m->had_cancel = b->cancel_reason != NULL;
+	m->notify = b->notify;
+	return m;
 }
 
-/* The batch committed: auction.closed, or the update (now or at the end of
- * update_interval); re-arm the timer. */
+/* Tell what the committed batches changed: auction.closed, or the update (now
+ * or at the end of update_interval); re-arm the timer. */
 static void
-book_commit(struct server *s, struct txn_obj *o)
+book_tell(struct server *s, struct book *b)
 {
-	struct book *b = book_of(o);
-
 	if (b->notify & (BOOK_N(AUCTION_EV_CLOSED) | BOOK_N(AUCTION_EV_CANCELLED)))
 		book_closed(s, b);
 	else
@@ -396,30 +405,47 @@ book_commit(struct server *s, struct txn_obj *o)
 	book_arm(s, b);
 }
 
-/* The batch failed: back to the mark (bids after it dropped, standings rebuilt). */
+/* The batch committed: forget the mark; once no later batch in flight changed
+ * the book, tell watchers (a later batch's commit tells both). */
 static void
-book_rollback(struct server *s, struct txn_obj *o)
+book_commit(struct server *s, struct txn_obj *o, void *mark, int settled)
+{
+	free(mark);
+	if (settled)
+		book_tell(s, book_of(o));
+}
+
+/* The batch failed: back to the mark (bids after it dropped, standings rebuilt);
+ * when earlier batches committed changes not yet told, tell them now. */
+static void
+book_rollback(struct server *s, struct txn_obj *o, void *mark, int settled)
 {
 	struct book *b = book_of(o);
+	struct book_mark *m = mark;
 
-	auction_rollback(&b->a, &b->mark);
-	if (b->mark_cancel) {
+	auction_rollback(&b->a, &m->a);
+	if (!m->had_cancel) {
 		free(b->cancel_reason);
 		b->cancel_reason = NULL;
 	}
-	b->notify = 0;
-	book_arm(s, b);
-	/* an update held back while the batch was in flight: from the state rolled
-	 * back to, which is committed */
-	book_update(s, b, 0);
+	b->notify = m->notify;
+	free(m);
+	if (settled) {
+		/* an update held back while the batch was in flight: from the state rolled
+		 * back to, which is committed */
+		book_tell(s, b);
+	} else {
+		book_arm(s, b);
+	}
 }
 
 /* The batch that created the auction failed: it never existed. */
 static void
-book_drop(struct server *s, struct txn_obj *o)
+book_drop(struct server *s, struct txn_obj *o, void *mark)
 {
 	struct book *b = book_of(o);
 
+	free(mark);
 	map_del(&s->books, b->a.id);
 	book_free(b);
 }
@@ -449,6 +475,15 @@ book_rearm(struct server *s)
 		book_arm(s, v);
 }
 
+/* The bookkeeping of auction `id`, NULL when there is none. */
+static struct txn_obj *
+book_find(struct server *s, int64_t id)
+{
+	struct book *b = book_get(s, id);
+
+	return b ? &b->tx : NULL;
+}
+
 const struct txn_kind book_txn = {
-	book_mark, book_commit, book_rollback, book_drop, book_read, book_rearm,
+	book_mark, book_commit, book_rollback, book_drop, book_read, book_rearm, book_find,
 };

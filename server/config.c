@@ -47,6 +47,7 @@ static const struct config_entry config_table[] = {
 	{ "max_conns_per_cert", L(max_conns_per_cert), "32", 1, 100000, "concurrent connections per certificate" },
 	{ "max_conns", L(max_conns), "20000", 1, 1000000, "concurrent connections in total" },
 	{ "batch_max", L(batch_max), "512", 1, 100000, "most state changes per transaction" },
+	{ "max_batches_in_flight", L(max_batches_in_flight), "2", 1, 4, "write batches sent on the pipeline before the oldest has committed (1: one at a time)" },
 	{ "batch_delay", L(batch_delay), "0", 0, 1000, "ms to wait for more changes before a batch is sent (0: none)" },
 	{ "update_interval", L(update_interval), "100", 0, 1000, "ms between two auction.update events of one auction (0: one per commit)" },
 	{ "max_document", L(max_document), "32768", 0, 8388608, "bytes of a procurement document's content kept in PostgreSQL" },

@@ -25,6 +25,7 @@ struct config {
 	long max_conns;
 	long batch_max;
 	long batch_delay;
+	long max_batches_in_flight;
 	long update_interval;
 	long max_document;
 	long db_retry;

@@ -16,7 +16,12 @@
 #define CHG "INSERT INTO changes (seq, at, stream, kind, "
 
 static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
-	[DB_S_MARK] = { "mark", "UPDATE tenderd_state SET last_batch = $1::bigint", 0 },
+	/* the batch's id; fails (division by zero) unless the previous batch committed: a
+	 * batch pipelined behind one that failed must not commit on top of it */
+	[DB_S_MARK] = { "mark",
+	    "WITH u AS (UPDATE tenderd_state SET last_batch = $1::bigint"
+	    " WHERE last_batch = $1::bigint - 1 RETURNING 1)"
+	    " SELECT 1 / (SELECT count(*)::int FROM u)", 0 },
 	/* $1-$19, $21, $22: the auction; $20 body; $23 seq */
 	[DB_S_CREATE] = { "create",
 	    "WITH a AS (INSERT INTO auctions (id, buyer_participant_id, buyer_organization_id, title,"
@@ -158,6 +163,42 @@ struct db_query {
 	void *arg;
 };
 
+/*
+ * Batches in flight. Up to `max_inflight` batches are sent on the one
+ * pipelined connection, each its own implicit transaction ended by a Sync, so
+ * they commit in the order sent and their results arrive in that order
+ * (slots[head] is the oldest; the batch being built is the slot after the
+ * last one in flight). The owner is told of each batch's outcome in that
+ * order, the oldest first.
+ *
+ * Cascade: a batch was applied in memory on top of the ones before it, so
+ * when one does not commit no later one may. Each batch's first statement
+ * (DB_S_MARK) sets tenderd_state.last_batch to its id only if it holds the
+ * previous id, and fails otherwise: PostgreSQL runs the batches after a
+ * failed one's Sync, and this makes each of them fail in turn. When the
+ * oldest batch fails, db.c tells the owner of it alone; the later batches in
+ * flight are "doomed": the owner rolls them back itself, their results are
+ * drained and ignored, and no new batch starts until they are. Batch ids and
+ * seq numbers of the failed batch and of every later one are given back.
+ *
+ * In doubt: when the connection is lost, every batch in flight (and the one
+ * being built) is in doubt. A new connection reads last_batch; since batches
+ * commit in order, the ones up to it committed (a prefix), the rest did not.
+ */
+struct db_batch {
+	int64_t id;
+	int64_t seq0;             /* the first seq of its changes */
+	struct db_query *q;       /* result routing, one per statement */
+	size_t nq, capq, qi;
+	int failed;
+	int doomed;               /* an earlier batch failed: results ignored */
+	char why[256];
+	db_done_fn done;
+	void *done_arg;
+};
+
+#define DB_SLOTS (DB_MAX_INFLIGHT + 1)
+
 struct db {
 	struct event_base *base;
 	char *conninfo;
@@ -176,21 +217,23 @@ struct db {
 	int lock_busy;            /* another session holds the writer's lock */
 	int64_t resolved_last;
 
-	/* the batch */
-	int building, inflight, in_doubt, broken;
-	int64_t next_batch, batch_id;
+	/* the batches (see struct db_batch) */
+	struct db_batch slots[DB_SLOTS];
+	size_t head, nflight, ndoomed;
+	int max_inflight;
+	int building, in_doubt, broken;
+	int64_t next_batch;
 	int64_t next_seq;         /* the seq of the next change (see db.h) */
-	int64_t batch_seq;        /* the first seq of the batch being built or in flight */
-	struct db_query *q;
-	size_t nq, capq, qi;
-	int failed;
-	int finish_pending;       /* the batch's Sync arrived: tell the owner after the read loop */
 	struct db_buf bids[DB_BID_COLS];  /* pending DB_S_BID rows, as array literals */
 	size_t nbids;
-	char why[256];
-	db_done_fn done;
-	void *done_arg;
 };
+
+/* The batch being built (the slot after those in flight). */
+static struct db_batch *
+db_open_batch(struct db *db)
+{
+	return &db->slots[(db->head + db->nflight) % DB_SLOTS];
+}
 
 struct db_res {
 	PGresult *r;
@@ -224,7 +267,29 @@ db_ready(const struct db *db)
 int
 db_busy(const struct db *db)
 {
-	return db->building || db->inflight || db->in_doubt || db->finish_pending;
+	return db->building || db->nflight || db->in_doubt;
+}
+
+/* A batch is open. */
+int
+db_building(const struct db *db)
+{
+	return db->building;
+}
+
+/* A new batch may start: ready, none open, fewer than the limit in flight, none doomed. */
+int
+db_can_begin(const struct db *db)
+{
+	return db_ready(db) && !db->building && db->ndoomed == 0 &&
+	    db->nflight < (size_t)db->max_inflight;
+}
+
+/* At most `n` batches in flight (1..DB_MAX_INFLIGHT); takes effect for the next batch. */
+void
+db_set_max_inflight(struct db *db, int n)
+{
+	db->max_inflight = n < 1 ? 1 : n > DB_MAX_INFLIGHT ? DB_MAX_INFLIGHT : n;
 }
 
 /* Flush libpq's output; watch for writability when it could not finish. */
@@ -242,21 +307,39 @@ db_flush(struct db *db)
 		event_add(db->wev, NULL);
 }
 
-/* Hand the finished batch to its owner. */
+/* Hand the oldest batch in flight to its owner. One that did not commit dooms
+ * every later batch in flight (their owner rolls them back) and gives back its
+ * ids and seq numbers and theirs. */
 static void
 db_finish(struct db *db, enum db_outcome o)
 {
-	db_done_fn done = db->done;
-	void *arg = db->done_arg;
+	struct db_batch *b = &db->slots[db->head];
+	db_done_fn done = b->done;
+	void *arg = b->done_arg;
 	char why[256];
 
-	snprintf(why, sizeof(why), "%s", db->why);
-	if (o != DB_COMMITTED)
-		db->next_seq = db->batch_seq;  /* the numbers of a batch that did not commit are reused */
-	db->inflight = 0;
-	db->in_doubt = 0;
-	db->nq = db->qi = 0;
-	db->done = NULL;
+	snprintf(why, sizeof(why), "%s", b->why);
+	db->head = (db->head + 1) % DB_SLOTS;
+	db->nflight--;
+	if (b->doomed) {
+		db->ndoomed--;
+		o = DB_SKIPPED;
+	} else if (o != DB_COMMITTED) {
+		/* the numbers of a batch that did not commit are reused */
+		db->next_seq = b->seq0;
+		db->next_batch = b->id;
+		if (db->in_doubt) {
+			db->nflight = 0;  /* the rest were on the lost connection: nothing to drain */
+		} else {
+			for (size_t i = 0; i < db->nflight; i++)
+				db->slots[(db->head + i) % DB_SLOTS].doomed = 1;
+			db->ndoomed = db->nflight;
+		}
+	}
+	b->nq = b->qi = 0;
+	b->done = NULL;
+	if (db->nflight == 0)
+		db->in_doubt = 0;
 	if (done)
 		done(arg, o, o == DB_COMMITTED ? NULL : why);
 }
@@ -315,48 +398,56 @@ db_on_resolve_result(struct db *db, PGresult *r)
 	if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		db->resolved_last = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	} else if (st == PGRES_PIPELINE_SYNC) {
-		int committed = db->resolved_last >= db->batch_id;
 		if (db->resolved_last < 0) {
 			db_lost(db, "cannot read tenderd_state");
 			return;
 		}
-		log_warn("db batch=%lld was in doubt: %s", (long long)db->batch_id,
-		    committed ? "committed" : "not committed");
 		db->state = DB_READY;
-		snprintf(db->why, sizeof(db->why), "connection to PostgreSQL lost");
-		db_finish(db, committed ? DB_COMMITTED : DB_LOST);
+		/* batches commit in order: those up to last_batch did, the rest did not */
+		while (db->in_doubt && db->nflight > 0 && db->state == DB_READY) {
+			struct db_batch *b = &db->slots[db->head];
+			int committed = db->resolved_last >= b->id;
+			log_warn("db batch=%lld was in doubt: %s", (long long)b->id,
+			    committed ? "committed" : "not committed");
+			snprintf(b->why, sizeof(b->why), "connection to PostgreSQL lost");
+			db_finish(db, committed ? DB_COMMITTED : DB_LOST);
+		}
+		if (db->state != DB_READY)
+			return;  /* lost again from an owner's callback: resolved on the next connection */
+		db->in_doubt = 0;
 		db_notify(db);
 	}
 }
 
-/* One result of the batch in flight. */
+/* One result of the oldest batch in flight; its Sync hands it to its owner (a
+ * batch the owner sends from there takes a later slot). */
 static void
 db_on_batch_result(struct db *db, PGresult *r)
 {
 	ExecStatusType st = PQresultStatus(r);
+	struct db_batch *b = &db->slots[db->head];
 
 	switch (st) {
 	case PGRES_PIPELINE_SYNC:
-		/* the owner is told after the read loop, so that a batch it sends from its
-		 * callback never meets this batch's results */
-		db->inflight = 0;
-		db->finish_pending = 1;
+		db_finish(db, b->failed ? DB_FAILED : DB_COMMITTED);
 		break;
 	case PGRES_FATAL_ERROR:
 	case PGRES_PIPELINE_ABORTED:
-		if (!db->failed) {
+		if (!b->failed) {
 			const char *m = st == PGRES_FATAL_ERROR ? PQresultErrorMessage(r) : "aborted";
-			db->failed = 1;
-			snprintf(db->why, sizeof(db->why), "%s", m);
-			db->why[strcspn(db->why, "\n")] = '\0';
-			log_error("db batch=%lld statement %zu failed: %s", (long long)db->batch_id,
-			    db->qi, db->why);
+			b->failed = 1;
+			if (b->qi == 0)
+				m = "the previous batch did not commit";
+			snprintf(b->why, sizeof(b->why), "%s", m);
+			b->why[strcspn(b->why, "\n")] = '\0';
+			log_error("db batch=%lld statement %zu failed: %s", (long long)b->id, b->qi,
+			    b->why);
 		}
 		break;
 	case PGRES_TUPLES_OK:
-		if (db->qi < db->nq && db->q[db->qi].fn) {
+		if (b->qi < b->nq && b->q[b->qi].fn && !b->doomed) {
 			struct db_res res = { r };
-			db->q[db->qi].fn(db->q[db->qi].arg, &res);
+			b->q[b->qi].fn(b->q[b->qi].arg, &res);
 		}
 		break;
 	default:
@@ -376,25 +467,21 @@ db_drain(struct db *db)
 		enum db_conn_state st = db->state;
 		PGresult *r;
 
-		if (st == DB_READY && !db->inflight)
+		if (st == DB_READY && db->nflight == 0)
 			break;  /* nothing expected */
 		r = PQgetResult(db->pg);
 		if (r == NULL) {
-			if (st == DB_READY && db->inflight)
-				db->qi++;
+			if (st == DB_READY && db->nflight)
+				db->slots[db->head].qi++;
 			continue;
 		}
 		if (st == DB_PREPARING)
 			db_on_prepare_result(db, r);
 		else if (st == DB_RESOLVING)
 			db_on_resolve_result(db, r);
-		else if (db->inflight)
+		else if (db->nflight)
 			db_on_batch_result(db, r);
 		PQclear(r);
-	}
-	if (db->finish_pending) {
-		db->finish_pending = 0;
-		db_finish(db, db->failed ? DB_FAILED : DB_COMMITTED);
 	}
 }
 
@@ -448,9 +535,11 @@ db_lost(struct db *db, const char *why)
 	if (db->state != DB_CONNECTING || db->was_ready)
 		log_warn("db connection lost: %s", msg);
 	db_close(db);
-	if (db->inflight || db->building)
+	/* doomed batches are already settled by their owner: nothing to resolve */
+	db->nflight -= db->ndoomed;
+	db->ndoomed = 0;
+	if (db->nflight || db->building)
 		db->in_doubt = 1;
-	db->building = 0;
 	db->state = DB_DOWN;
 	db_notify(db);
 	evtimer_add(db->retry, &tv);
@@ -587,7 +676,8 @@ db_new(struct event_base *base, const char *conninfo, int retry_s, int64_t next_
 	db->base = base;
 	db->retry_s = retry_s;
 	db->next_batch = next_batch;
-	db->next_seq = db->batch_seq = next_seq;
+	db->next_seq = next_seq;
+	db->max_inflight = 1;
 	db->on_state = on_state;
 	db->state_arg = arg;
 	db->retry = evtimer_new(base, db_on_retry, db);
@@ -603,7 +693,8 @@ db_free(struct db *db)
 		return;
 	db_close(db);
 	event_free(db->retry);
-	free(db->q);
+	for (int i = 0; i < DB_SLOTS; i++)
+		free(db->slots[i].q);
 	for (int i = 0; i < DB_BID_COLS; i++)
 		free(db->bids[i].p);
 	free(db->conninfo);
@@ -614,19 +705,21 @@ db_free(struct db *db)
 static void
 db_push_query(struct db *db, db_row_fn fn, void *arg)
 {
-	if (db->nq == db->capq) {
-		size_t ncap = db->capq ? db->capq * 2 : 64;
-		struct db_query *nq = realloc(db->q, ncap * sizeof(*nq));
+	struct db_batch *b = db_open_batch(db);
+
+	if (b->nq == b->capq) {
+		size_t ncap = b->capq ? b->capq * 2 : 64;
+		struct db_query *nq = realloc(b->q, ncap * sizeof(*nq));
 		if (nq == NULL) {
 			db->broken = 1;
 			return;
 		}
-		db->q = nq;
-		db->capq = ncap;
+		b->q = nq;
+		b->capq = ncap;
 	}
-	db->q[db->nq].fn = fn;
-	db->q[db->nq].arg = arg;
-	db->nq++;
+	b->q[b->nq].fn = fn;
+	b->q[b->nq].arg = arg;
+	b->nq++;
 }
 
 /* Open a batch: its first statement records the batch id. */
@@ -636,15 +729,19 @@ db_batch_begin(struct db *db)
 	char id[32];
 	const char *p[1] = { id };
 
+	struct db_batch *b = db_open_batch(db);
+
 	db->building = 1;
-	db->failed = 0;
 	db->broken = 0;
-	db->why[0] = '\0';
-	db->nq = db->qi = 0;
 	db->nbids = 0;
-	db->batch_id = db->next_batch++;
-	db->batch_seq = db->next_seq;
-	snprintf(id, sizeof(id), "%lld", (long long)db->batch_id);
+	b->failed = 0;
+	b->doomed = 0;
+	b->why[0] = '\0';
+	b->nq = b->qi = 0;
+	b->done = NULL;
+	b->id = db->next_batch++;
+	b->seq0 = db->next_seq;
+	snprintf(id, sizeof(id), "%lld", (long long)b->id);
 	db_batch_add(db, DB_S_MARK, 1, p, NULL, NULL);
 }
 
@@ -700,7 +797,7 @@ db_flush_bids(struct db *db)
 		return;
 	for (int i = 0; i < DB_BID_COLS; i++) {
 		if (db_buf_add(&db->bids[i], "}", 1) < 0) {
-			snprintf(db->why, sizeof(db->why), "out of memory");
+			snprintf(db_open_batch(db)->why, sizeof(db_open_batch(db)->why), "out of memory");
 			db->broken = 1;
 		}
 		p[i] = db->bids[i].p;
@@ -712,7 +809,7 @@ db_flush_bids(struct db *db)
 	}
 	if (PQsendQueryPrepared(db->pg, db_stmts[DB_S_BIDS].name, DB_BID_COLS, p, NULL, NULL,
 	    0) != 1) {
-		snprintf(db->why, sizeof(db->why), "%s", PQerrorMessage(db->pg));
+		snprintf(db_open_batch(db)->why, sizeof(db_open_batch(db)->why), "%s", PQerrorMessage(db->pg));
 		db->broken = 1;
 		return;
 	}
@@ -729,7 +826,7 @@ db_queue_bid(struct db *db, const char *const *params)
 			db->bids[i].len = 0;
 		if ((params[i] == NULL && i != DB_BID_COLS - 3 && i != DB_BID_COLS - 2) ||
 		    db_buf_elem(&db->bids[i], params[i], db->nbids == 0) < 0) {
-			snprintf(db->why, sizeof(db->why), "cannot queue a bid row");
+			snprintf(db_open_batch(db)->why, sizeof(db_open_batch(db)->why), "cannot queue a bid row");
 			db->broken = 1;
 			return;
 		}
@@ -766,7 +863,7 @@ db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *para
 	if (db->broken)
 		return seq;
 	if (PQsendQueryPrepared(db->pg, def->name, nparams, p, NULL, NULL, 0) != 1) {
-		snprintf(db->why, sizeof(db->why), "%s", PQerrorMessage(db->pg));
+		snprintf(db_open_batch(db)->why, sizeof(db_open_batch(db)->why), "%s", PQerrorMessage(db->pg));
 		db->broken = 1;
 		return seq;
 	}
@@ -785,23 +882,28 @@ db_next_seq(const struct db *db)
 size_t
 db_batch_len(const struct db *db)
 {
-	return (db->nq ? db->nq - 1 : 0) + db->nbids;
+	const struct db_batch *b = &db->slots[(db->head + db->nflight) % DB_SLOTS];
+
+	return (b->nq ? b->nq - 1 : 0) + db->nbids;
 }
 
-/* Close the batch with a Sync and send it. */
+/* Close the batch with a Sync and send it: it joins the batches in flight. */
 void
 db_batch_send(struct db *db, db_done_fn done, void *arg)
 {
-	db->done = done;
-	db->done_arg = arg;
+	struct db_batch *b = db_open_batch(db);
+
+	b->done = done;
+	b->done_arg = arg;
 	db_flush_bids(db);
 	db->building = 0;
-	db->inflight = 1;
-	if (db->broken || PQpipelineSync(db->pg) != 1) {
-		db_lost(db, db->why[0] ? db->why : "cannot send batch");
+	db->nflight++;
+	if (db->broken || db->pg == NULL || PQpipelineSync(db->pg) != 1) {
+		db_lost(db, b->why[0] ? b->why : "cannot send batch");
 		return;
 	}
-	log_debug("db batch=%lld sent statements=%zu", (long long)db->batch_id, db->nq);
+	log_debug("db batch=%lld sent statements=%zu in_flight=%zu", (long long)b->id, b->nq,
+	    db->nflight);
 	db_flush(db);
 }
 

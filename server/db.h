@@ -6,12 +6,14 @@
  * in batches (group commit): the caller opens a batch, adds prepared
  * statements, and sends it; the statements run as one implicit transaction
  * ended by a pipeline Sync, and the completion callback learns whether it
- * committed. One batch is in flight at a time; the next is built from what
- * arrived meanwhile.
+ * committed. Up to max_batches_in_flight batches are in flight at a time, in
+ * the one pipeline; the next is built from what arrived meanwhile.
  *
- * Each batch first records its id in tenderd_state. When the connection is
- * lost while a batch is in flight, its outcome is unknown: the batch is held
- * until a new connection reads tenderd_state and tells whether it committed.
+ * Each batch first records its id in tenderd_state, and fails unless the
+ * previous batch did: batches commit in order, and when one does not commit
+ * no later one does (db.c's struct db_batch). When the connection is lost
+ * with batches in flight, their outcome is unknown: they are held until a new
+ * connection reads tenderd_state and tells which committed (a prefix).
  *
  * db_boot.c: blocking calls for start-up and the admin commands (migrations,
  * loading state, offline registration). Never called from the event loop.
@@ -87,7 +89,12 @@ enum db_outcome {
 	DB_COMMITTED = 0,
 	DB_FAILED,      /* a statement failed; the transaction rolled back */
 	DB_LOST,        /* the connection was lost and the batch did not commit */
+	DB_SKIPPED,     /* a batch doomed by an earlier one's failure (the owner rolled it
+	                 * back then) has drained: nothing to do but start the next */
 };
+
+/* Most batches in flight at once (max_batches_in_flight). */
+#define DB_MAX_INFLIGHT 4
 
 typedef void (*db_row_fn)(void *arg, const struct db_res *res);
 typedef void (*db_done_fn)(void *arg, enum db_outcome outcome, const char *why);
@@ -105,7 +112,14 @@ int db_ready(const struct db *db);
 /* A batch is being built or is in flight. */
 int db_busy(const struct db *db);
 
-/* Start a batch. Only when db_ready() and !db_busy(). */
+/* A batch is open (begun, not yet sent). */
+int db_building(const struct db *db);
+/* A batch may begin: ready, none open, fewer than the limit in flight, and no batch
+ * doomed by a failure still draining. */
+int db_can_begin(const struct db *db);
+/* At most `n` batches in flight (clamped to 1..DB_MAX_INFLIGHT). */
+void db_set_max_inflight(struct db *db, int n);
+/* Start a batch. Only when db_can_begin(). */
 void db_batch_begin(struct db *db);
 /* Add a statement (params are copied; NULL is SQL NULL). `fn`, when set, is
  * called with the statement's result rows when they arrive (before the
@@ -143,7 +157,10 @@ struct db_proc_change {
 int64_t db_proc_add(struct db *db, const struct db_proc_change *c);
 /* Number of statements added to the open batch. */
 size_t db_batch_len(const struct db *db);
-/* Send the open batch; `done` is called once with its outcome. */
+/* Send the open batch; `done` is called once with its outcome, batches in the order
+ * sent. When a batch does not commit (DB_FAILED, DB_LOST), `done` is not called for the
+ * batches sent after it: the owner rolls them back with it (newest first), and each
+ * of them, once drained, calls its `done` with DB_SKIPPED. */
 void db_batch_send(struct db *db, db_done_fn done, void *arg);
 
 /* Accessors for statement results. */

@@ -294,7 +294,6 @@ ops_ev_cancelled(struct server *s, struct book *b, const struct auction_event *e
 	p[6] = body ? body : "{}";
 	free(b->cancel_reason);
 	b->cancel_reason = w->reason ? strdup(w->reason) : NULL;
-	b->mark_cancel = 1;
 	time_format(e->at, t);
 	txn_sql(s, DB_S_CANCELLED, 9, p, NULL, NULL);
 	free(body);
@@ -913,16 +912,16 @@ ops_tick_abort(struct server *s, struct txn_cmd *t)
 }
 
 static const struct txn_cmd_ops ops_bid_ops = {
-	ops_apply_bid, ops_commit_bid, ops_bid_abort, cmd_free };
+	ops_apply_bid, ops_commit_bid, ops_bid_abort, cmd_free, 0 };
 static const struct txn_cmd_ops ops_create_ops = {
-	ops_apply_create, ops_commit_auction, NULL, cmd_free };
+	ops_apply_create, ops_commit_auction, NULL, cmd_free, 0 };
 static const struct txn_cmd_ops ops_cancel_ops = {
-	ops_apply_cancel, ops_commit_auction, NULL, cmd_free };
+	ops_apply_cancel, ops_commit_auction, NULL, cmd_free, 0 };
 static const struct txn_cmd_ops ops_register_ops = {
-	ops_apply_register, ops_commit_register, NULL, cmd_free };
-static const struct txn_cmd_ops ops_tick_ops = { ops_apply_tick, NULL, ops_tick_abort, cmd_free };
+	ops_apply_register, ops_commit_register, NULL, cmd_free, 1 };
+static const struct txn_cmd_ops ops_tick_ops = { ops_apply_tick, NULL, ops_tick_abort, cmd_free, 0 };
 static const struct txn_cmd_ops ops_status_ops = {
-	ops_apply_status, ops_commit_status, NULL, cmd_free };
+	ops_apply_status, ops_commit_status, NULL, cmd_free, 1 };
 
 /* The write path's table of each kind of command, by enum cmd_kind. */
 static const struct txn_cmd_ops *const cmd_ops[] = {

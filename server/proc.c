@@ -1602,7 +1602,7 @@ proc_cmd_free(struct txn_cmd *t)
 }
 
 static const struct txn_cmd_ops proc_cmd_ops = {
-	proc_cmd_apply, NULL, proc_cmd_abort, proc_cmd_free,
+	proc_cmd_apply, NULL, proc_cmd_abort, proc_cmd_free, 0,
 };
 
 /* Queue a change made by `c` (or the clock when c is NULL); `detail` and `doc` (a
@@ -2939,49 +2939,63 @@ proc_of(struct txn_obj *o)
 	return (struct proc *)((char *)o - offsetof(struct proc, tx));
 }
 
+/* A procedure's state before one batch first changed it. */
+struct proc_mark {
+	struct procedure pr;
+	struct proc_doc *doc;              /* never changed in place: replaced whole */
+	struct map extras;                 /* a copy of `extras` */
+	struct proc_questions questions;   /* a copy of `questions` */
+	char *cancel;
+	unsigned notify;                   /* changes of earlier batches not yet told */
+};
+
+/* Forget a mark. */
+static void
+proc_unmark(struct proc_mark *m)
+{
+	proc_free(&m->pr);
+	proc_doc_unref(m->doc);
+	proc_questions_free(&m->questions);
+	proc_extras_free(&m->extras);
+	free(m->cancel);
+	free(m);
+}
+
 /* Remember the procedure before the batch first changes it. */
-static int
+static void *
 proc_mark(struct server *s, struct txn_obj *o)
 {
 	struct proc *p = proc_of(o);
+	struct proc_mark *m = calloc(1, sizeof(*m));
 
-	if (proc_copy(&p->mark, &p->pr) < 0)
-		return -1;
-	if (proc_questions_copy(&p->mark_questions, &p->questions) < 0) {
-		proc_free(&p->mark);
-		return -1;
+	if (m == NULL)
+		return NULL;
+	if (proc_copy(&m->pr, &p->pr) < 0) {
+		free(m);
+		return NULL;
 	}
-	if (proc_extras_copy(&p->mark_extras, &p->extras) < 0) {
-		proc_questions_free(&p->mark_questions);
-		proc_free(&p->mark);
-		return -1;
+	if (proc_questions_copy(&m->questions, &p->questions) < 0) {
+		proc_free(&m->pr);
+		free(m);
+		return NULL;
 	}
-	p->mark_doc = p->doc;  /* never changed in place: replaced whole */
+	if (proc_extras_copy(&m->extras, &p->extras) < 0) {
+		proc_questions_free(&m->questions);
+		proc_free(&m->pr);
+		free(m);
+		return NULL;
+	}
+	m->doc = p->doc;
 	p->doc->refs++;
-	p->mark_cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
-	return 0;
+	m->cancel = p->cancel_reason ? strdup(p->cancel_reason) : NULL;
+	m->notify = p->notify;
+	return m;
 }
 
-/* Forget the mark. */
+/* Broadcast what the committed batches changed; re-arm. */
 static void
-proc_unmark(struct proc *p)
+proc_tell(struct server *s, struct proc *p)
 {
-	proc_free(&p->mark);
-	proc_doc_unref(p->mark_doc);
-	proc_questions_free(&p->mark_questions);
-	proc_extras_free(&p->mark_extras);
-	free(p->mark_cancel);
-	p->mark_doc = NULL;
-	p->mark_cancel = NULL;
-}
-
-/* The batch committed: forget the mark, broadcast, re-arm. */
-static void
-proc_commit(struct server *s, struct txn_obj *o)
-{
-	struct proc *p = proc_of(o);
-
-	proc_unmark(p);
 	if (p->notify & PROC_N_CLOSED)
 		proc_broadcast(s, p, "procurement.update", "cancelled");
 	else if (p->notify & PROC_N_AMENDED)
@@ -2998,41 +3012,66 @@ proc_commit(struct server *s, struct txn_obj *o)
 	proc_arm(s, p);
 }
 
-/* The batch failed: restore the procedure to its mark. */
+/* The batch committed: forget the mark; once no later batch in flight changed the
+ * procedure, broadcast (a later batch's commit tells both). */
 static void
-proc_rollback(struct server *s, struct txn_obj *o)
+proc_commit(struct server *s, struct txn_obj *o, void *mark, int settled)
+{
+	proc_unmark(mark);
+	if (settled)
+		proc_tell(s, proc_of(o));
+}
+
+/* The batch failed: restore the procedure to its mark; when earlier batches
+ * committed changes not yet told, tell them now. */
+static void
+proc_rollback(struct server *s, struct txn_obj *o, void *mark, int settled)
 {
 	struct proc *p = proc_of(o);
+	struct proc_mark *m = mark;
 
 	proc_free(&p->pr);
-	p->pr = p->mark;
-	memset(&p->mark, 0, sizeof(p->mark));
+	p->pr = m->pr;
+	memset(&m->pr, 0, sizeof(m->pr));
 	proc_doc_unref(p->doc);
 	proc_questions_free(&p->questions);
 	proc_extras_free(&p->extras);
-	p->doc = p->mark_doc;
-	p->questions = p->mark_questions;
-	memset(&p->mark_questions, 0, sizeof(p->mark_questions));
-	p->extras = p->mark_extras;
-	map_init(&p->mark_extras, 0);
+	p->doc = m->doc;
+	m->doc = NULL;
+	p->questions = m->questions;
+	memset(&m->questions, 0, sizeof(m->questions));
+	p->extras = m->extras;
+	map_init(&m->extras, 0);
 	free(p->cancel_reason);
-	p->cancel_reason = p->mark_cancel;
-	p->mark_doc = NULL;
-	p->mark_cancel = NULL;
-	p->notify = 0;
+	p->cancel_reason = m->cancel;
+	m->cancel = NULL;
+	p->notify = m->notify;
 	p->tick_queued = 0;
-	proc_arm(s, p);
+	proc_unmark(m);
+	if (settled)
+		proc_tell(s, p);
+	else
+		proc_arm(s, p);
 }
 
 /* The batch that created the procedure failed: it never existed. */
 static void
-proc_drop(struct server *s, struct txn_obj *o)
+proc_drop(struct server *s, struct txn_obj *o, void *mark)
 {
 	struct proc *p = proc_of(o);
 
 	map_del(&s->procs, p->pr.id);
-	proc_unmark(p);
+	proc_unmark(mark);
 	proc_free_one(p);
+}
+
+/* The bookkeeping of procedure `id`, NULL when there is none. */
+static struct txn_obj *
+proc_find(struct server *s, int64_t id)
+{
+	struct proc *p = proc_get(s, id);
+
+	return p ? &p->tx : NULL;
 }
 
 /* Re-arm every procedure's timer. */
@@ -3047,5 +3086,5 @@ proc_rearm(struct server *s)
 }
 
 const struct txn_kind proc_txn = {
-	proc_mark, proc_commit, proc_rollback, proc_drop, proc_read, proc_rearm,
+	proc_mark, proc_commit, proc_rollback, proc_drop, proc_read, proc_rearm, proc_find,
 };

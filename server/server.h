@@ -79,14 +79,12 @@ struct book {
 	struct server *srv;
 	struct event *timer;
 	int tick_queued;           /* a tick command waits in the queue */
-	int mark_cancel;           /* cancel_reason set by the batch in flight */
 	int64_t proc_id;           /* tender_auction: the procedure and lot it decides */
 	int lot_id;
 	struct watch_list watchers;
 	struct map bids_by_org;    /* org id -> bids placed, accepted and refused (as intptr_t) */
 	/* the write path's bookkeeping (txn.h) */
 	struct txn_obj tx;
-	struct auction_mark mark;  /* state before the batch that last changed it */
 	int notify;                /* BOOK_N() of the events the batch made, told after commit */
 	/* auction.update pacing (update_interval) */
 	int pending;               /* BOOK_N_UPDATE events committed but not yet sent */
@@ -198,11 +196,6 @@ struct proc {
 	struct watch_list watchers;
 	/* the write path's bookkeeping (txn.h) */
 	struct txn_obj tx;
-	struct procedure mark;
-	struct proc_doc *mark_doc;
-	struct map mark_extras;    /* a copy of `extras` */
-	struct proc_questions mark_questions;  /* a copy of `questions` */
-	char *mark_cancel;
 	unsigned notify;           /* PROC_N_* to broadcast after commit */
 };
 

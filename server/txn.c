@@ -13,9 +13,32 @@
  * dropped) and every command refused: nothing a client was told is lost, and
  * nothing it was not told is kept.
  *
- * Only one batch is in flight: the objects in memory are the committed state
- * plus that batch. A read of an object the batch changed is parked and
- * answered when the batch is over, so nobody sees a state that may roll back.
+ * Batches in flight (max_batches_in_flight, 1..4): while one batch's commit is
+ * outstanding, the next is built and sent on the same pipeline. Invariants:
+ *
+ * - The objects in memory are the committed state plus every batch in flight,
+ *   applied in order; each batch that changes an object takes its own mark
+ *   (the object's `dirty` counts them).
+ * - Batches commit in order (one connection, one pipeline, each batch its own
+ *   implicit transaction ended by a Sync; db.c). Their outcomes arrive in that
+ *   order, and the replies and events of batch k are released only after k
+ *   committed and after those of batch k-1. A reply given while a batch is
+ *   applied (a refusal at apply time) is held with its command when earlier
+ *   batches are in flight, since it may rest on their state.
+ * - Cascade: batch k+1 was applied on top of k's state, so when k does not
+ *   commit (a statement error, the connection lost) no later batch in flight
+ *   commits either (db.c makes each batch fail unless the previous one
+ *   committed). Every batch in flight is then rolled back in memory, newest
+ *   first, and their commands refused oldest first exactly as a failed
+ *   batch's are; the later batches' held replies are replaced by that
+ *   refusal. db.c gives their seq numbers back.
+ * - A lost connection leaves every batch in flight in doubt; db.c resolves
+ *   them on reconnection: a prefix committed (acknowledged), the rest rolled
+ *   back as above.
+ * - A read of an object that a batch in flight changed is parked until no
+ *   batch in flight has changed it, so nobody sees a state that may roll back.
+ * - A serial command (a registration, a suspension) is applied only when no
+ *   batch is in flight, and no batch starts while its batch is in flight.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,15 +62,32 @@ struct txn_park {
 	int64_t t0;
 };
 
-/* The queue, the batch in flight and its touched set. */
+/* An object a batch changed, with its state before (its kind's mark). */
+struct txn_touched {
+	struct txn_obj *o;
+	void *mark;
+};
+
+/* A batch being built or in flight: its commands and its touched set. */
+struct txn_batch {
+	int64_t seq;
+	struct txn_cmd *head, *tail;
+	struct txn_touched *touched;       /* objects changed by it, in order */
+	size_t ntouched, captouched;
+	int serial;                        /* holds a serial command */
+};
+
+#define TXN_SLOTS (DB_MAX_INFLIGHT + 1)
+
+/* The queue, the batches in flight and the reads parked behind them. */
 struct txn {
 	struct event *flush_ev;
 	struct txn_cmd *q_head, *q_tail;   /* waiting for the next batch, FIFO */
 	size_t q_len;
-	struct txn_cmd *b_head, *b_tail;   /* the batch in flight */
-	struct txn_obj **touched;          /* objects changed by it, in order */
-	size_t ntouched, captouched;
-	struct txn_park *parked;           /* reads waiting for it */
+	struct txn_batch b[TXN_SLOTS];     /* in flight from b[bhead], nb of them; then the one built */
+	size_t bhead, nb;
+	int applying;                      /* a batch is being built */
+	struct txn_park *parked;           /* reads waiting for batches in flight */
 	size_t nparked, capparked;
 	int64_t seq;                       /* the batch being built or in flight */
 	int64_t last_now;                  /* commands are applied with non-decreasing times */
@@ -81,7 +121,8 @@ txn_free(struct server *s)
 		return;
 	if (t->flush_ev)
 		event_free(t->flush_ev);
-	free(t->touched);
+	for (int i = 0; i < TXN_SLOTS; i++)
+		free(t->b[i].touched);
 	free(t->parked);
 	free(t);
 	s->txn = NULL;
@@ -122,17 +163,32 @@ txn_cmd_free(struct txn_cmd *k)
 {
 	json_decref(k->id);
 	json_decref(k->reply);
+	json_decref(k->held);
 	if (k->ops->free)
 		k->ops->free(k);
 	else
 		free(k);
 }
 
+/* The batch being built. */
+static struct txn_batch *
+txn_open(struct txn *t)
+{
+	return &t->b[(t->bhead + t->nb) % TXN_SLOTS];
+}
+
 /* Reply to a command, if its connection is still there; the reply releases its
- * place among the connection's pending requests. */
+ * place among the connection's pending requests. A reply given while a batch is
+ * built behind batches in flight is held until its batch settles. */
 void
 txn_reply(struct server *s, struct txn_cmd *k, json_t *msg)
 {
+	struct txn *t = s->txn;
+
+	if (t->applying && t->nb > 0 && k->held == NULL) {
+		k->held = msg;
+		return;
+	}
 	if (k->conn_id != 0 && k->op[0])
 		proto_log_reply(k->conn_id, k->fp, k->op, k->id, k->t0, msg);
 	if (k->conn_id == 0 || conn_get(s, k->conn_id) == NULL) {
@@ -150,6 +206,25 @@ txn_refuse(struct server *s, struct txn_cmd *k, const char *code, const char *me
 		txn_reply(s, k, proto_error(k->id, code, message, NULL));
 }
 
+/* The store may take one more batch (max_batches_in_flight, read at each batch). */
+static int
+txn_can_begin(struct server *s)
+{
+	db_set_max_inflight(s->db, (int)s->cfg.max_batches_in_flight);
+	return db_can_begin(s->db);
+}
+
+/* No batch may start: a serial command's batch is in flight, or the next command
+ * is serial and a batch is. */
+static int
+txn_blocked(const struct txn *t)
+{
+	for (size_t i = 0; i < t->nb; i++)
+		if (t->b[(t->bhead + i) % TXN_SLOTS].serial)
+			return 1;
+	return t->nb > 0 && t->q_head && t->q_head->ops->serial;
+}
+
 /* Ask for a flush of the queue: at the end of this loop iteration, or after
  * batch_delay while the queue is below batch_max. */
 void
@@ -157,7 +232,7 @@ txn_kick(struct server *s)
 {
 	struct txn *t = s->txn;
 
-	if (t->q_head == NULL || db_busy(s->db) || !db_ready(s->db))
+	if (t->q_head == NULL || !txn_can_begin(s) || txn_blocked(t))
 		return;
 	if (s->cfg.batch_delay > 0 && t->q_len < (size_t)s->cfg.batch_max) {
 		struct timeval tv = { s->cfg.batch_delay / 1000, (s->cfg.batch_delay % 1000) * 1000 };
@@ -199,7 +274,7 @@ txn_idle(const struct server *s)
 {
 	const struct txn *t = s->txn;
 
-	return t->q_head == NULL && t->b_head == NULL && !db_busy(s->db);
+	return t->q_head == NULL && t->nb == 0 && !db_busy(s->db);
 }
 
 /* A new object's bookkeeping. */
@@ -217,22 +292,26 @@ int
 txn_touch(struct server *s, struct txn_obj *o)
 {
 	struct txn *t = s->txn;
+	struct txn_batch *b = txn_open(t);
+	void *mark;
 
 	if (o->touched_batch == t->seq)
 		return 0;
-	if (t->ntouched == t->captouched) {
-		size_t ncap = t->captouched ? t->captouched * 2 : 64;
-		struct txn_obj **nt = realloc(t->touched, ncap * sizeof(*nt));
+	if (b->ntouched == b->captouched) {
+		size_t ncap = b->captouched ? b->captouched * 2 : 64;
+		struct txn_touched *nt = realloc(b->touched, ncap * sizeof(*nt));
 		if (nt == NULL)
 			return -1;
-		t->touched = nt;
-		t->captouched = ncap;
+		b->touched = nt;
+		b->captouched = ncap;
 	}
-	if (o->kind->mark(s, o) < 0)
+	if ((mark = o->kind->mark(s, o)) == NULL)
 		return -1;
-	t->touched[t->ntouched++] = o;
+	b->touched[b->ntouched].o = o;
+	b->touched[b->ntouched].mark = mark;
+	b->ntouched++;
 	o->touched_batch = t->seq;
-	o->dirty = 1;
+	o->dirty++;
 	return 0;
 }
 
@@ -263,7 +342,7 @@ txn_sql(struct server *s, enum db_stmt st, int n, const char *const *params, db_
 struct db *
 txn_db(struct server *s)
 {
-	if (!db_busy(s->db))
+	if (!db_building(s->db))
 		db_batch_begin(s->db);
 	return s->db;
 }
@@ -297,23 +376,30 @@ txn_park(struct server *s, struct conn *c, json_t *req_id, const struct txn_kind
 	conn_pending_add(c, 1);
 }
 
-/* Answer the reads parked behind the batch, from the state it left. */
+/* Answer the reads parked behind batches whose objects no batch in flight has
+ * changed any more, from the committed state. */
 static void
 txn_answer_parked(struct server *s)
 {
 	struct txn *t = s->txn;
+	size_t kept = 0;
 
 	for (size_t i = 0; i < t->nparked; i++) {
 		struct txn_park *w = &t->parked[i];
-		struct conn *c = conn_get(s, w->conn_id);
-		if (c != NULL) {
+		struct txn_obj *o = w->kind->find(s, w->obj);
+		struct conn *c;
+		if (o != NULL && o->dirty) {
+			t->parked[kept++] = *w;
+			continue;
+		}
+		if ((c = conn_get(s, w->conn_id)) != NULL) {
 			json_t *r = w->kind->read(s, w->obj, w->id, conn_ident(c)->who);
 			proto_log_reply(w->conn_id, conn_ident(c)->cert->fp, w->op, w->id, w->t0, r);
 			outbox_reply(s, w->conn_id, r);
 		}
 		json_decref(w->id);
 	}
-	t->nparked = 0;
+	t->nparked = kept;
 }
 
 /* Take the next command off the queue, its time made non-decreasing. */
@@ -334,73 +420,168 @@ txn_pop(struct txn *t)
 	return k;
 }
 
-/* Commit or roll back every touched object, kind by kind; rollbacks in reverse. */
+/* Commit or roll back every object a batch touched, kind by kind; rollbacks in
+ * reverse. An object is settled when no other batch in flight changed it. */
 static void
-txn_settle_objects(struct server *s, int committed)
+txn_settle_objects(struct server *s, struct txn_batch *b, int committed)
 {
 	struct txn *t = s->txn;
 
 	for (int j = 0; j < t->nkinds; j++) {
 		const struct txn_kind *kind = t->kinds[j];
-		for (size_t n = 0; n < t->ntouched; n++) {
-			size_t i = committed ? n : t->ntouched - 1 - n;
-			struct txn_obj *o = t->touched[i];
+		for (size_t n = 0; n < b->ntouched; n++) {
+			size_t i = committed ? n : b->ntouched - 1 - n;
+			struct txn_obj *o = b->touched[i].o;
+			void *mark = b->touched[i].mark;
 			if (o->kind != kind)
 				continue;
-			o->dirty = 0;
-			o->touched_batch = -1;
+			if (--o->dirty == 0)
+				o->touched_batch = -1;
 			if (committed) {
-				o->created_batch = -1;
-				kind->commit(s, o);
-			} else if (o->created_batch == t->seq) {
-				kind->drop(s, o);
+				if (o->created_batch == b->seq)
+					o->created_batch = -1;
+				kind->commit(s, o, mark, o->dirty == 0);
+			} else if (o->created_batch == b->seq) {
+				kind->drop(s, o, mark);
 			} else {
-				kind->rollback(s, o);
+				kind->rollback(s, o, mark, o->dirty == 0);
 			}
 		}
 	}
-	t->ntouched = 0;
+	b->ntouched = 0;
 }
 
-/* The batch is over: acknowledge every command, or refuse it; free the batch. */
+/* Send a reply held during apply. */
 static void
-txn_settle(struct server *s, enum db_outcome o, const char *why)
+txn_send_held(struct server *s, struct txn_cmd *k)
 {
-	struct txn *t = s->txn;
-	struct txn_cmd *k, *next;
+	json_t *r = k->held;
 
-	if (o == DB_COMMITTED) {
-		for (k = t->b_head; k; k = k->next) {
-			if (k->ops->commit) {
-				k->ops->commit(s, k);
-			} else if (k->reply) {
-				json_t *r = k->reply;
-				k->reply = NULL;
-				json_object_set(r, "id", k->id);
-				txn_reply(s, k, r);
-			}
-		}
-		txn_settle_objects(s, 1);
-	} else {
-		log_warn("batch not committed (%s): %zu objects rolled back", why ? why : "?",
-		    t->ntouched);
-		txn_settle_objects(s, 0);
-		for (k = t->b_head; k; k = k->next) {
-			if (k->ops->abort)
-				k->ops->abort(s, k);
-			if (o == DB_LOST)
-				txn_refuse(s, k, "unavailable",
-				    "the database became unavailable; nothing was changed, retry later");
-			else
-				txn_refuse(s, k, "internal", "the change could not be recorded; nothing was changed");
+	k->held = NULL;
+	txn_reply(s, k, r);
+}
+
+/* Acknowledge every command of a committed batch. */
+static void
+txn_commit_cmds(struct server *s, struct txn_batch *b)
+{
+	for (struct txn_cmd *k = b->head; k; k = k->next) {
+		if (k->held) {
+			txn_send_held(s, k);
+		} else if (k->ops->commit) {
+			k->ops->commit(s, k);
+		} else if (k->reply) {
+			json_t *r = k->reply;
+			k->reply = NULL;
+			json_object_set(r, "id", k->id);
+			txn_reply(s, k, r);
 		}
 	}
-	for (k = t->b_head; k; k = next) {
+}
+
+/* Refuse every command of a batch that did not commit. A reply held during apply
+ * stands when the batch failed itself (it rested on committed state); in a batch
+ * rolled back with an earlier one (`cascaded`) it is replaced by the refusal. */
+static void
+txn_refuse_cmds(struct server *s, struct txn_batch *b, enum db_outcome o, int cascaded)
+{
+	for (struct txn_cmd *k = b->head; k; k = k->next) {
+		if (k->held && !cascaded) {
+			txn_send_held(s, k);
+			continue;
+		}
+		if (k->held) {
+			json_decref(k->held);
+			k->held = NULL;
+		} else if (k->ops->abort) {
+			k->ops->abort(s, k);
+		}
+		if (o == DB_LOST)
+			txn_refuse(s, k, "unavailable",
+			    "the database became unavailable; nothing was changed, retry later");
+		else
+			txn_refuse(s, k, "internal", "the change could not be recorded; nothing was changed");
+	}
+}
+
+/* Free a settled batch's commands. */
+static void
+txn_free_cmds(struct txn_batch *b)
+{
+	struct txn_cmd *k, *next;
+
+	for (k = b->head; k; k = next) {
 		next = k->next;
 		txn_cmd_free(k);
 	}
-	t->b_head = t->b_tail = NULL;
-	txn_answer_parked(s);
+	b->head = b->tail = NULL;
+	b->serial = 0;
+}
+
+/* The oldest batch in flight committed: acknowledge, commit its objects. */
+static void
+txn_settle_committed(struct server *s)
+{
+	struct txn *t = s->txn;
+	struct txn_batch *b = &t->b[t->bhead];
+
+	txn_commit_cmds(s, b);
+	txn_settle_objects(s, b, 1);
+	txn_free_cmds(b);
+	t->bhead = (t->bhead + 1) % TXN_SLOTS;
+	t->nb--;
+}
+
+/* The oldest batch in flight did not commit, so none in flight did: roll them all
+ * back, newest first, then refuse their commands, oldest first. */
+static void
+txn_settle_failed(struct server *s, enum db_outcome o, const char *why)
+{
+	struct txn *t = s->txn;
+	size_t nobj = 0;
+
+	for (size_t i = t->nb; i-- > 0;) {
+		struct txn_batch *b = &t->b[(t->bhead + i) % TXN_SLOTS];
+		nobj += b->ntouched;
+		txn_settle_objects(s, b, 0);
+	}
+	log_warn("batch not committed (%s): %zu batches, %zu objects rolled back",
+	    why ? why : "?", t->nb, nobj);
+	for (size_t i = 0; i < t->nb; i++) {
+		struct txn_batch *b = &t->b[(t->bhead + i) % TXN_SLOTS];
+		txn_refuse_cmds(s, b, o, i > 0);
+		txn_free_cmds(b);
+	}
+	t->bhead = (t->bhead + t->nb) % TXN_SLOTS;
+	t->nb = 0;
+}
+
+/* Apply queued commands into the batch being built. */
+static void
+txn_fill(struct server *s, struct txn_batch *b)
+{
+	struct txn *t = s->txn;
+	long n = 0;
+
+	t->applying = 1;
+	while (t->q_head && n++ < s->cfg.batch_max) {
+		struct txn_cmd *k;
+		if (t->q_head->ops->serial && t->nb > 0)
+			break;  /* a serial command waits until nothing is in flight */
+		k = txn_pop(t);
+		if (k->ops->serial)
+			b->serial = 1;
+		if (!k->ops->apply(s, k) && k->held == NULL) {
+			txn_cmd_free(k);
+			continue;
+		}
+		if (b->tail)
+			b->tail->next = k;
+		else
+			b->head = k;
+		b->tail = k;
+	}
+	t->applying = 0;
 }
 
 /* Drain the queue into one batch and send it. */
@@ -409,40 +590,40 @@ txn_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 	struct txn *t = s->txn;
-	long n = 0;
+	struct txn_batch *b;
 
-	if (db_busy(s->db) || t->q_head == NULL)
+	if (t->q_head == NULL)
 		return;
-	if (!db_ready(s->db)) {
-		txn_db_state(s, 0);
+	if (!txn_can_begin(s) || txn_blocked(t)) {
+		if (!db_busy(s->db) && !db_ready(s->db))
+			txn_db_state(s, 0);
 		return;
 	}
-	t->seq++;
-	t->ntouched = 0;
-	while (t->q_head && n++ < s->cfg.batch_max) {
-		struct txn_cmd *k = txn_pop(t);
-		if (!k->ops->apply(s, k)) {
-			txn_cmd_free(k);
-			continue;
-		}
-		if (t->b_tail)
-			t->b_tail->next = k;
-		else
-			t->b_head = k;
-		t->b_tail = k;
-	}
-	if (db_busy(s->db)) {
+	b = txn_open(t);
+	b->seq = ++t->seq;
+	b->ntouched = 0;
+	b->head = b->tail = NULL;
+	b->serial = 0;
+	txn_fill(s, b);
+	if (!db_building(s->db) && t->nb > 0 && (b->head || b->ntouched))
+		db_batch_begin(s->db);  /* settles behind the batches in flight */
+	if (db_building(s->db)) {
+		t->nb++;
 		db_batch_send(s->db, txn_batch_done, s);
 		return;
 	}
-	/* nothing to write (every command refused without a trace, or no-op ticks) */
+	/* nothing to write (every command refused without a trace, or no-op ticks),
+	 * nothing in flight */
 	outbox_hold(s);
-	txn_settle(s, DB_COMMITTED, NULL);
+	t->nb++;
+	txn_settle_committed(s);
+	txn_answer_parked(s);
 	txn_kick(s);
 	outbox_release(s);
 }
 
-/* The batch in flight is over: acknowledge and tell watchers, or roll back. */
+/* The oldest batch in flight is over: acknowledge and tell watchers, or roll
+ * back it and every later one. */
 static void
 txn_batch_done(void *arg, enum db_outcome o, const char *why)
 {
@@ -455,8 +636,12 @@ txn_batch_done(void *arg, enum db_outcome o, const char *why)
 	 * commits it while tenderd encrypts and writes these.
 	 */
 	outbox_hold(s);
-	txn_settle(s, o, why);
-	if (s->cfg.batch_delay == 0 && t->q_head && db_ready(s->db) && !db_busy(s->db))
+	if (o == DB_COMMITTED)
+		txn_settle_committed(s);
+	else if (o != DB_SKIPPED)
+		txn_settle_failed(s, o, why);
+	txn_answer_parked(s);
+	if (s->cfg.batch_delay == 0 && t->q_head && txn_can_begin(s) && !txn_blocked(t))
 		txn_flush(-1, 0, s);
 	else
 		txn_kick(s);

@@ -6,7 +6,7 @@
  * the batch commits. Objects that a batch changes (`struct txn_obj`, embedded
  * in a live auction or a procedure) are marked before the first change and
  * restored to the mark if the batch does not commit. Reads of an object the
- * batch in flight has changed are parked until it is over.
+ * batches in flight have changed are parked until they are all over.
  *
  * txn.c knows no kind of object or command: each kind plugs in through the
  * two tables below.
@@ -27,20 +27,27 @@ struct participant;
 struct txn_obj;
 struct txn_cmd;
 
-/* What the write path needs of one kind of object (a live auction, a procedure). */
+/* What the write path needs of one kind of object (a live auction, a procedure).
+ * Several batches may be in flight: each batch that changes an object takes its own
+ * mark; marks are committed oldest first and rolled back newest first. `settled`
+ * says no other batch in flight has changed the object (its state in memory is
+ * committed): only then are watchers told. */
 struct txn_kind {
-	/* Remember the state before the batch first changes it; -1 when out of memory. */
-	int (*mark)(struct server *s, struct txn_obj *o);
-	/* The batch committed: forget the mark, tell watchers, re-arm timers. */
-	void (*commit)(struct server *s, struct txn_obj *o);
-	/* The batch failed: restore the mark. */
-	void (*rollback)(struct server *s, struct txn_obj *o);
+	/* Remember the state before the batch first changes it; NULL when out of memory. */
+	void *(*mark)(struct server *s, struct txn_obj *o);
+	/* The batch committed: forget the mark; when settled, tell watchers, re-arm timers. */
+	void (*commit)(struct server *s, struct txn_obj *o, void *mark, int settled);
+	/* The batch failed: restore the mark and forget it; when settled, tell watchers
+	 * what committed batches changed and they were not yet told. */
+	void (*rollback)(struct server *s, struct txn_obj *o, void *mark, int settled);
 	/* The batch that created the object failed: forget it and free it. */
-	void (*drop)(struct server *s, struct txn_obj *o);
+	void (*drop)(struct server *s, struct txn_obj *o, void *mark);
 	/* The reply to a read parked behind the batch (the object may be gone by now). */
 	json_t *(*read)(struct server *s, int64_t id, json_t *req_id, const struct participant *v);
 	/* The database is back: re-arm the timers of every object of this kind. */
 	void (*rearm)(struct server *s);
+	/* The bookkeeping of object `id`, NULL when there is none (parked reads). */
+	struct txn_obj *(*find)(struct server *s, int64_t id);
 };
 
 /* The write path's bookkeeping inside an object. */
@@ -48,7 +55,7 @@ struct txn_obj {
 	const struct txn_kind *kind;
 	int64_t touched_batch;     /* batch that last changed it (-1: none) */
 	int64_t created_batch;     /* batch that created it, until that commits (-1: none) */
-	int dirty;                 /* changed by the batch in flight */
+	int dirty;                 /* batches in flight that changed it (0: committed state) */
 };
 
 /* What the write path needs of one kind of command. */
@@ -63,6 +70,10 @@ struct txn_cmd_ops {
 	void (*abort)(struct server *s, struct txn_cmd *k);
 	/* Free the command (NULL: free()). */
 	void (*free)(struct txn_cmd *k);
+	/* Applied only when no batch is in flight: its effect on what later commands are
+	 * checked against (the registry, a participant's status) exists only once it
+	 * commits, so no command is applied while it is in flight either. */
+	int serial;
 };
 
 /* A queued state change. */
@@ -75,6 +86,8 @@ struct txn_cmd {
 	struct participant *who;
 	char fp[TLS_FP_LEN + 1];
 	json_t *reply;             /* the reply to send on commit, when apply prepared it */
+	json_t *held;              /* a reply given during apply while earlier batches are in
+	                            * flight: sent when its batch settles */
 	/* the request, for the log line of its reply (empty op: nothing to log) */
 	char op[48];
 	int64_t t0;
@@ -92,7 +105,7 @@ void txn_cmd_init(struct txn_cmd *k, const struct txn_cmd_ops *ops, struct conn 
 /* Queue a command (or refuse it at once when the database is away and it comes from
  * a client; the clock's commands wait). Takes the command. */
 void txn_enqueue(struct server *s, struct conn *c, struct txn_cmd *k);
-/* Start a batch when the queue holds commands and none is in flight. */
+/* Start a batch when the queue holds commands and another may be in flight. */
 void txn_kick(struct server *s);
 /* Nothing queued, nothing in flight. */
 int txn_idle(const struct server *s);
