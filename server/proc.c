@@ -1083,14 +1083,15 @@ static json_t *proc_items_json(const struct proc_doc_lot *dl);
 static json_t *proc_auction_json(const struct proc_doc_auction *au);
 static json_t *proc_file_json(const struct proc_doc_file *f, int with_content);
 
-/* The files of a document as the log holds them (with their contents). */
+/* The files of a document: as the log holds them (`with_content`: with their contents), or
+ * as views show them (whether each has a content). */
 static json_t *
-proc_files_log_json(const struct proc_doc *doc)
+proc_files_json(const struct proc_doc *doc, int with_content)
 {
 	json_t *out = json_array();
 
 	for (size_t i = 0; i < doc->nfiles; i++)
-		json_array_append_new(out, proc_file_json(doc->files[i], 1));
+		json_array_append_new(out, proc_file_json(doc->files[i], with_content));
 	return out;
 }
 
@@ -1121,7 +1122,7 @@ proc_doc_log_json(const struct proc_doc *doc, int with_files)
 	    "opening_at", (json_int_t)doc->opening_at, "min_bids", (json_int_t)doc->min_bids,
 	    "lots", lots);
 	if (with_files)
-		json_object_set_new(j, "documents", proc_files_log_json(doc));
+		json_object_set_new(j, "documents", proc_files_json(doc, 1));
 	if (doc->has_auction)
 		json_object_set_new(j, "auction", proc_auction_json(&doc->auction));
 	return j;
@@ -1142,17 +1143,6 @@ proc_file_json(const struct proc_doc_file *f, int with_content)
 	else
 		json_object_set_new(x, "has_content", json_boolean(f->content != NULL));
 	return x;
-}
-
-/* The documents without contents. */
-static json_t *
-proc_doc_public(const struct proc_doc *doc)
-{
-	json_t *out = json_array();
-
-	for (size_t i = 0; i < doc->nfiles; i++)
-		json_array_append_new(out, proc_file_json(doc->files[i], 0));
-	return out;
 }
 
 /* A lot's items as views show them. */
@@ -1443,7 +1433,7 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 		json_array_append_new(lots, x);
 	}
 	json_object_set_new(j, "lots", lots);
-	json_object_set_new(j, "documents", proc_doc_public(p->doc));
+	json_object_set_new(j, "documents", proc_files_json(p->doc, 0));
 	json_object_set_new(j, "questions", proc_questions_public(&p->questions));
 	if (v && v->role == ROLE_SUPPLIER) {
 		json_t *mine = json_array();
@@ -2815,7 +2805,7 @@ proc_op_amend(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	/* the row holds the amendment only: its fields and the documents it adds */
 	proc_queue_op_doc(s, c, id, op, p, json_pack("{s:s, s:o, s:o}", "reason", text,
-	    "document", proc_doc_log_json(doc, 0), "documents", proc_files_log_json(doc)), doc);
+	    "document", proc_doc_log_json(doc, 0), "documents", proc_files_json(doc, 1)), doc);
 }
 
 /* procurement.cancel (the owning buyer or any operator), with a reason. */
