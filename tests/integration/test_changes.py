@@ -86,12 +86,14 @@ def test_mixed_workload_is_numbered_in_commit_order(env, tenderd_factory, unique
     assert ats == sorted(ats), rows
 
     # who did it, and to whom
-    by = {r[1]: r for r in env.psql(
+    by = {(r[0], r[1]): r for r in env.psql(
         "SELECT stream, kind, participant_id, subject_participant_id, subject_organization_id,"
         " reason FROM changes WHERE seq > %d AND subject_organization_id = %d" % (start, oid))}
     op_id = str(op.ok("hello")["participant"]["id"])
-    assert by["registered"][2:5] == [op_id, str(pid), str(oid)], by
-    assert by["suspended"][2] == op_id and by["suspended"][5] == "org check", by
+    assert by["participant", "registered"][2:5] == [op_id, str(pid), str(oid)], by
+    assert by["participant", "suspended"][2:6] == [op_id, str(pid), str(oid),
+                                                   "checking " + unique], by
+    assert by["organization", "suspended"][2:6] == [op_id, "", str(oid), "org check"], by
     # the registration's body, byte for byte
     body, = env.psql("SELECT body FROM changes WHERE seq > %d AND kind = 'registered'" % start)[0]
     fp = env.fingerprint("chg" + unique)
