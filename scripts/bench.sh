@@ -427,18 +427,26 @@ INSERT INTO bids (id, auction_id, seq, participant_id, organization_id, fingerpr
 -- every bid, numbered after the registrations (tenderd replays the bids from the log)
 SELECT coalesce(max(seq), 0) AS s0 FROM changes \gset
 INSERT INTO changes (seq, at, stream, kind, auction_id, participant_id, organization_id,
-        fingerprint, body)
-    SELECT :s0 + a.id, a.created_at, 'auction', 'created', a.id, a.buyer_participant_id,
-           a.buyer_organization_id, a.created_fingerprint,
-           '{"auction":' || a.id || ',"title":"' || a.title || '","currency":"RUB"}'
-    FROM auctions a ORDER BY a.id;
+        fingerprint, body, leaf_hash)
+    SELECT x.*, tenderd_leaf(x.seq, x.at, x.stream, x.kind, x.auction_id, NULL, NULL, NULL,
+           NULL, x.participant_id, x.organization_id, x.fingerprint, NULL, NULL, NULL, NULL,
+           false, x.body, NULL, NULL, NULL)
+    FROM (SELECT :s0 + a.id AS seq, a.created_at AS at, 'auction'::text AS stream,
+           'created'::text AS kind, a.id AS auction_id, a.buyer_participant_id AS participant_id,
+           a.buyer_organization_id AS organization_id, a.created_fingerprint AS fingerprint,
+           '{"auction":' || a.id || ',"title":"' || a.title || '","currency":"RUB"}' AS body
+          FROM auctions a ORDER BY a.id) x;
 INSERT INTO changes (seq, at, stream, kind, auction_id, participant_id, organization_id,
-        fingerprint, bid_id, amount, body)
-    SELECT :s0 + :auctions + b.id, b.placed_at, 'auction', 'bid_accepted', b.auction_id,
-           b.participant_id, b.organization_id, b.fingerprint, b.id, b.amount,
+        fingerprint, bid_id, amount, body, leaf_hash)
+    SELECT x.*, tenderd_leaf(x.seq, x.at, x.stream, x.kind, x.auction_id, NULL, NULL, NULL,
+           x.bid_id, x.participant_id, x.organization_id, x.fingerprint, NULL, NULL, x.amount,
+           NULL, false, x.body, NULL, NULL, NULL)
+    FROM (SELECT :s0 + :auctions + b.id AS seq, b.placed_at AS at, 'auction'::text AS stream,
+           'bid_accepted'::text AS kind, b.auction_id, b.participant_id, b.organization_id,
+           b.fingerprint, b.id AS bid_id, b.amount,
            '{"auction":' || b.auction_id || ',"bid":' || b.id || ',"amount":"' ||
-           audit.major(b.amount, 2::smallint) || '","seq":' || b.seq || '}'
-    FROM bids b ORDER BY b.id;
+           audit.major(b.amount, 2::smallint) || '","seq":' || b.seq || '}' AS body
+          FROM bids b ORDER BY b.id) x;
 COMMIT;
 ANALYZE auctions;
 ANALYZE bids;

@@ -12,8 +12,27 @@
 /* A time in ms as SQL: exact integer arithmetic, no floating point. */
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
 
-/* The insert of one change row; the columns a statement fills follow. */
-#define CHG "INSERT INTO changes (seq, at, stream, kind, "
+/*
+ * The insert of one change row. Every change statement names all 21 columns of
+ * the row, in the order of the leaf's input (sql/011_leaves.sql), and the row's
+ * leaf_hash is tenderd_leaf() of the same 21 expressions: the hash is computed
+ * once, as the row is written. After the caller's parameters, db.c adds four:
+ * seq, statement, signature and signer (NULL unless db_batch_sign() gave them).
+ */
+#define CH_COLS "seq, at, stream, kind, auction_id, procurement_id, lot_id, offer_id, bid_id," \
+	" participant_id, organization_id, fingerprint, subject_participant_id," \
+	" subject_organization_id, amount, reason, sealed, body, statement, signature, signer," \
+	" leaf_hash"
+#define CH_ARGS(seq, at, stream, kind, auc, proc, lot, offer, bid, part, org, fp, sp, so, \
+	    amount, reason, sealed, body, stmt, sig, signer) \
+	seq ", " at ", " stream ", " kind ", " auc ", " proc ", " lot ", " offer ", " bid ", " \
+	part ", " org ", " fp ", " sp ", " so ", " amount ", " reason ", " sealed ", " body ", " \
+	stmt ", " sig ", " signer
+#define CH_ROW(...) CH_ARGS(__VA_ARGS__) ", tenderd_leaf(" CH_ARGS(__VA_ARGS__) ")"
+/* INSERT ... VALUES of one change row */
+#define CH_VALUES(...) "INSERT INTO changes (" CH_COLS ") VALUES (" CH_ROW(__VA_ARGS__) ")"
+/* INSERT ... SELECT of change rows (the FROM clause follows) */
+#define CH_SELECT(...) "INSERT INTO changes (" CH_COLS ") SELECT " CH_ROW(__VA_ARGS__)
 
 static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	/* the batch's id; fails (division by zero) unless the previous batch committed: a
@@ -30,46 +49,48 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    " ext_window_ms, ext_length_ms, state, created_at, created_fingerprint, procurement_id, lot_id)"
 	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17,"
 	    " 'scheduled', $18, $19, $21, $22))"
-	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
-	    " body) VALUES ($23, $18, 'auction', 'created', $1, $21, $22, $2, $3, $19, $20)", 1 },
+	    " " CH_VALUES("$23", "$18", "'auction'", "'created'", "$1", "$21", "$22", "NULL", "NULL",
+	    "$2", "$3", "$19", "NULL", "NULL", "NULL", "NULL", "false", "$20", "$24", "$25", "$26"),
+	    1 },
 	/* Every auction statement ends with the auction's procurement and lot (NULL: none). */
 	/* bid id, auction, bid seq, participant, organization, fingerprint, amount, at, body,
 	 * procurement, lot; $12 seq */
 	[DB_S_BID] = { "bid",
 	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
 	    " fingerprint, amount, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8))"
-	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
-	    " bid_id, amount, body) VALUES ($12, $8, 'auction', 'bid_accepted', $2, $10, $11, $4, $5,"
-	    " $6, $1, $7, $9)", 1 },
+	    " " CH_VALUES("$12", "$8", "'auction'", "'bid_accepted'", "$2", "$10", "$11", "NULL",
+	    "$1", "$4", "$5", "$6", "NULL", "NULL", "$7", "NULL", "false", "$9", "$13", "$14", "$15"),
+	    1 },
 	/* auction, at, participant, organization, fingerprint, amount, reason, body, procurement,
 	 * lot; $11 seq */
 	[DB_S_REFUSED] = { "refused",
-	    CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
-	    " amount, reason, body) VALUES ($11, $2, 'auction', 'bid_refused', $1, $9, $10, $3, $4, $5,"
-	    " $6, $7, $8)", 1 },
+	    CH_VALUES("$11", "$2", "'auction'", "'bid_refused'", "$1", "$9", "$10", "NULL", "NULL",
+	    "$3", "$4", "$5", "NULL", "NULL", "$6", "$7", "false", "$8", "$12", "$13", "$14"), 1 },
 	/* auction, ends_at, extensions, at, bid, body, procurement, lot; $9 seq */
 	[DB_S_EXTENDED] = { "extended",
 	    "WITH u AS (UPDATE auctions SET ends_at = $2, extensions = $3 WHERE id = $1)"
-	    " " CHG "auction_id, procurement_id, lot_id, bid_id, body)"
-	    " VALUES ($9, $4, 'auction', 'extended', $1, $7, $8, $5, $6)", 1 },
+	    " " CH_VALUES("$9", "$4", "'auction'", "'extended'", "$1", "$7", "$8", "NULL", "$5",
+	    "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "false", "$6", "$10", "$11",
+	    "$12"), 1 },
 	/* auction, at, body, procurement, lot; $6 seq */
 	[DB_S_STARTED] = { "started",
 	    "WITH u AS (UPDATE auctions SET state = 'running' WHERE id = $1)"
-	    " " CHG "auction_id, procurement_id, lot_id, body)"
-	    " VALUES ($6, $2, 'auction', 'started', $1, $4, $5, $3)", 1 },
+	    " " CH_VALUES("$6", "$2", "'auction'", "'started'", "$1", "$4", "$5", "NULL", "NULL",
+	    "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "false", "$3", "$7", "$8", "$9"),
+	    1 },
 	/* auction, at, winner bid, final price, body, procurement, lot; $8 seq */
 	[DB_S_CLOSED] = { "closed",
 	    "WITH u AS (UPDATE auctions SET state = 'closed', closed_at = $2, winner_bid_id = $3,"
 	    " final_price = $4 WHERE id = $1)"
-	    " " CHG "auction_id, procurement_id, lot_id, bid_id, amount, body)"
-	    " VALUES ($8, $2, 'auction', 'closed', $1, $6, $7, $3, $4, $5)", 1 },
+	    " " CH_VALUES("$8", "$2", "'auction'", "'closed'", "$1", "$6", "$7", "NULL", "$3", "NULL",
+	    "NULL", "NULL", "NULL", "NULL", "$4", "NULL", "false", "$5", "$9", "$10", "$11"), 1 },
 	/* auction, at, reason, participant, organization, fingerprint, body, procurement, lot;
 	 * $10 seq */
 	[DB_S_CANCELLED] = { "cancelled",
 	    "WITH u AS (UPDATE auctions SET state = 'cancelled', closed_at = $2, cancel_reason = $3,"
 	    " cancelled_by = $4 WHERE id = $1)"
-	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
-	    " reason, body) VALUES ($10, $2, 'auction', 'cancelled', $1, $8, $9, $4, $5, $6, $3, $7)",
+	    " " CH_VALUES("$10", "$2", "'auction'", "'cancelled'", "$1", "$8", "$9", "NULL", "NULL",
+	    "$4", "$5", "$6", "NULL", "NULL", "NULL", "$3", "false", "$7", "$11", "$12", "$13"),
 	    1 },
 	/* organization name, tax id, country, name, role, fingerprint, subject, serial, not before,
 	 * not after, pem, operator, at, operator's organization, operator's fingerprint, the tail
@@ -82,51 +103,49 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    " SELECT id, $4, $5, $12 FROM o RETURNING id, organization_id),"
 	    " c AS (INSERT INTO certificates (fingerprint, participant_id, subject, serial, not_before,"
 	    " not_after, pem) SELECT $6, id, $7, $8, $9, $10, $11 FROM p RETURNING participant_id),"
-	    " g AS (" CHG "participant_id, organization_id, fingerprint, subject_participant_id,"
-	    " subject_organization_id, body) SELECT $17, $13, 'participant', 'registered', $12, $14,"
-	    " $15, id, organization_id, '{\"participant\":' || id || ',\"organization_id\":' ||"
-	    " organization_id || $16::text FROM p)"
+	    " g AS (" CH_SELECT("$17", "$13", "'participant'", "'registered'", "NULL", "NULL", "NULL",
+	    "NULL", "NULL", "$12", "$14", "$15", "id", "organization_id", "NULL", "NULL", "false",
+	    "'{\"participant\":' || id || ',\"organization_id\":' || organization_id || $16::text",
+	    "$18", "$19", "$20") " FROM p)"
 	    " SELECT p.id, p.organization_id FROM p JOIN c ON c.participant_id = p.id", 1 },
 	/* procurement, at, kind, participant, organization, fingerprint, lot, offer, sealed, body,
 	 * amount (an offer's price), reason; $13 seq */
 	[DB_S_PROC_CHANGE] = { "proc_change",
-	    CHG "procurement_id, participant_id, organization_id, fingerprint, lot_id, offer_id,"
-	    " sealed, body, amount, reason) VALUES ($13, $2, 'procurement', $3, $1, $4, $5, $6, $7, $8,"
-	    " $9, $10, $11, $12)", 1 },
+	    CH_VALUES("$13", "$2", "'procurement'", "$3", "NULL", "$1", "$7", "$8", "NULL", "$4",
+	    "$5", "$6", "NULL", "NULL", "$11", "$12", "$9", "$10", "$14", "$15", "$16"), 1 },
 	/* as DB_S_BID, for a seeded bid */
 	[DB_S_SEED] = { "seed",
 	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
 	    " fingerprint, amount, placed_at, seeded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true))"
-	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
-	    " bid_id, amount, body) VALUES ($12, $8, 'auction', 'bid_accepted', $2, $10, $11, $4, $5,"
-	    " $6, $1, $7, $9)", 1 },
+	    " " CH_VALUES("$12", "$8", "'auction'", "'bid_accepted'", "$2", "$10", "$11", "NULL",
+	    "$1", "$4", "$5", "$6", "NULL", "NULL", "$7", "NULL", "false", "$9", "$13", "$14", "$15"),
+	    1 },
 	/* the same rows as DB_S_BID, many at once: one array per column, seq last */
 	[DB_S_BIDS] = { "bids",
 	    "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::integer[],"
 	    " $4::bigint[], $5::bigint[], $6::text[], $7::bigint[], $8::timestamptz[], $9::text[],"
-	    " $10::bigint[], $11::integer[], $12::bigint[])"
+	    " $10::bigint[], $11::integer[], $12::bigint[], $13::text[], $14::bytea[], $15::text[])"
 	    " AS v (id, auction_id, seq, participant_id, organization_id, fingerprint, amount,"
-	    " placed_at, body, procurement_id, lot_id, change_seq)),"
+	    " placed_at, body, procurement_id, lot_id, change_seq, statement, signature, signer)),"
 	    " b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
 	    " fingerprint, amount, placed_at) SELECT id, auction_id, seq, participant_id,"
 	    " organization_id, fingerprint, amount, placed_at FROM v)"
-	    " " CHG "auction_id, procurement_id, lot_id, participant_id, organization_id, fingerprint,"
-	    " bid_id, amount, body) SELECT change_seq, placed_at, 'auction', 'bid_accepted', auction_id,"
-	    " procurement_id, lot_id, participant_id, organization_id, fingerprint, id, amount, body"
-	    " FROM v", 0 },
+	    " " CH_SELECT("change_seq", "placed_at", "'auction'", "'bid_accepted'", "auction_id",
+	    "procurement_id", "lot_id", "NULL::bigint", "id", "participant_id", "organization_id",
+	    "fingerprint", "NULL::bigint", "NULL::bigint", "amount", "NULL::text", "false", "body",
+	    "statement", "signature", "signer") " FROM v", 0 },
 	/* participant, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",
 	    "WITH u AS (UPDATE participants SET status = $2 WHERE id = $1)"
-	    " " CHG "participant_id, organization_id, fingerprint, subject_participant_id,"
-	    " subject_organization_id, reason, body)"
-	    " VALUES ($11, $3, 'participant', $8, $5, $7, $6, $1, $10, $4, $9)", 1 },
+	    " " CH_VALUES("$11", "$3", "'participant'", "$8", "NULL", "NULL", "NULL", "NULL", "NULL",
+	    "$5", "$7", "$6", "$1", "$10", "NULL", "$4", "false", "$9", "$12", "$13", "$14"), 1 },
 	/* organization, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body; $10 seq */
 	[DB_S_ORG_STATUS] = { "org_status",
 	    "WITH u AS (UPDATE organizations SET status = $2 WHERE id = $1)"
-	    " " CHG "participant_id, organization_id, fingerprint, subject_organization_id, reason,"
-	    " body) VALUES ($10, $3, 'organization', $8, $5, $7, $6, $1, $4, $9)", 1 },
+	    " " CH_VALUES("$10", "$3", "'organization'", "$8", "NULL", "NULL", "NULL", "NULL", "NULL",
+	    "$5", "$7", "$6", "NULL", "$1", "NULL", "$4", "false", "$9", "$11", "$12", "$13"), 1 },
 };
 
 /* The statements from DB_S_P_FIRST on, given by db_use_proc_stmts(). */
@@ -146,8 +165,9 @@ db_stmt(enum db_stmt s)
 	return s < DB_S_P_FIRST ? &db_stmts[s] : &db_more_stmts[s - DB_S_P_FIRST];
 }
 
-/* Parameters of DB_S_BID with its seq; DB_S_BIDS takes one array of each. */
-#define DB_BID_COLS 12
+/* Parameters of DB_S_BID with its seq, statement, signature and signer; DB_S_BIDS takes
+ * one array of each. */
+#define DB_BID_COLS 15
 
 /* A growing text buffer (an array literal being built). */
 struct db_buf {
@@ -226,6 +246,9 @@ struct db {
 	int64_t next_seq;         /* the seq of the next change (see db.h) */
 	struct db_buf bids[DB_BID_COLS];  /* pending DB_S_BID rows, as array literals */
 	size_t nbids;
+	/* db_batch_sign(): the signed statement of the next change row (NULL: none);
+	 * the signature as bytea text input ("\\x" and hex) */
+	char *sign_statement, *sign_signature, *sign_signer;
 };
 
 /* The batch being built (the slot after those in flight). */
@@ -240,6 +263,7 @@ struct db_res {
 };
 
 static void db_lost(struct db *db, const char *why);
+static void db_sign_clear(struct db *db);
 static void db_try_connect(struct db *db);
 
 /* Tell the owner when readiness changes. */
@@ -697,6 +721,7 @@ db_free(struct db *db)
 		free(db->slots[i].q);
 	for (int i = 0; i < DB_BID_COLS; i++)
 		free(db->bids[i].p);
+	db_sign_clear(db);
 	free(db->conninfo);
 	free(db);
 }
@@ -824,7 +849,8 @@ db_queue_bid(struct db *db, const char *const *params)
 	for (int i = 0; i < DB_BID_COLS; i++) {
 		if (db->nbids == 0)
 			db->bids[i].len = 0;
-		if ((params[i] == NULL && i != DB_BID_COLS - 3 && i != DB_BID_COLS - 2) ||
+		/* only the procurement, the lot and the signed statement may be NULL */
+		if ((params[i] == NULL && i != 9 && i != 10 && i < 12) ||
 		    db_buf_elem(&db->bids[i], params[i], db->nbids == 0) < 0) {
 			snprintf(db_open_batch(db)->why, sizeof(db_open_batch(db)->why), "cannot queue a bid row");
 			db->broken = 1;
@@ -834,8 +860,46 @@ db_queue_bid(struct db *db, const char *const *params)
 	db->nbids++;
 }
 
-/* Queue one prepared statement on the pipeline; a change statement gets the next
- * seq as its last parameter. */
+/* Forget the signed statement given for the next change. */
+static void
+db_sign_clear(struct db *db)
+{
+	free(db->sign_statement);
+	free(db->sign_signature);
+	free(db->sign_signer);
+	db->sign_statement = db->sign_signature = db->sign_signer = NULL;
+}
+
+/* See db.h. */
+void
+db_batch_sign(struct db *db, const char *statement, const unsigned char *sig, size_t siglen,
+    const char *signer)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	db_sign_clear(db);
+	if (statement == NULL)
+		return;
+	db->sign_statement = strdup(statement);
+	db->sign_signer = signer ? strdup(signer) : NULL;
+	if ((db->sign_signature = malloc(2 * siglen + 3)) != NULL) {
+		char *o = db->sign_signature;
+		*o++ = '\\';
+		*o++ = 'x';
+		for (size_t i = 0; i < siglen; i++) {
+			*o++ = hex[sig[i] >> 4];
+			*o++ = hex[sig[i] & 15];
+		}
+		*o = '\0';
+	}
+	if (db->sign_statement == NULL || db->sign_signature == NULL ||
+	    (signer != NULL && db->sign_signer == NULL))
+		db->broken = 1;
+}
+
+/* Queue one prepared statement on the pipeline; a change statement gets four
+ * more parameters: the next seq, then the signed statement, signature and
+ * signer given by db_batch_sign() (NULL when none was), which it uses up. */
 int64_t
 db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *params,
     db_row_fn fn, void *arg)
@@ -845,8 +909,9 @@ db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *para
 	char seqtext[24];
 	int64_t seq = 0;
 
-	if (db->broken || db->pg == NULL || nparams >= 32) {
+	if (db->broken || db->pg == NULL || nparams >= 28) {
 		db->broken = 1;
+		db_sign_clear(db);
 		return 0;
 	}
 	memcpy(p, params, (size_t)nparams * sizeof(p[0]));
@@ -854,20 +919,25 @@ db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *para
 		seq = db->next_seq++;
 		snprintf(seqtext, sizeof(seqtext), "%lld", (long long)seq);
 		p[nparams++] = seqtext;
+		p[nparams++] = db->sign_statement;
+		p[nparams++] = db->sign_signature;
+		p[nparams++] = db->sign_signer;
 	}
 	if (s == DB_S_BID && fn == NULL && nparams == DB_BID_COLS) {
 		db_queue_bid(db, p);
+		db_sign_clear(db);
 		return seq;
 	}
 	db_flush_bids(db);
-	if (db->broken)
-		return seq;
-	if (PQsendQueryPrepared(db->pg, def->name, nparams, p, NULL, NULL, 0) != 1) {
+	if (!db->broken &&
+	    PQsendQueryPrepared(db->pg, def->name, nparams, p, NULL, NULL, 0) != 1) {
 		snprintf(db_open_batch(db)->why, sizeof(db_open_batch(db)->why), "%s", PQerrorMessage(db->pg));
 		db->broken = 1;
-		return seq;
 	}
-	db_push_query(db, fn, arg);
+	if (def->change)
+		db_sign_clear(db);
+	if (!db->broken)
+		db_push_query(db, fn, arg);
 	return seq;
 }
 

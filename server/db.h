@@ -138,6 +138,12 @@ int64_t db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *con
     db_row_fn fn, void *arg);
 /* The seq the next change will get. */
 int64_t db_next_seq(const struct db *db);
+/* The signed request behind the next change statement added: its statement's
+ * exact bytes, the detached CMS signature (DER) and the signing certificate's
+ * fingerprint. They are stored in that change row (and covered by its leaf
+ * hash) and forgotten once it is added. NULL `statement`: none. */
+void db_batch_sign(struct db *db, const char *statement, const unsigned char *sig, size_t siglen,
+    const char *signer);
 
 struct json_t;
 /* One change of a procedure (a procurement-stream row of `changes`). */

@@ -836,8 +836,10 @@ boot_register_rows(PGconn *pg, const char *const *params, char *cause, size_t n,
 	p[2] = I64TEXT(oid, *org_id);
 	p[3] = body;
 	r = PQexecParams(pg, "INSERT INTO changes (seq, at, stream, kind, subject_participant_id,"
-	    " subject_organization_id, body) VALUES ($1, now(), 'participant', 'registered', $2, $3,"
-	    " $4)", 4, NULL, p, NULL, NULL, 0);
+	    " subject_organization_id, body, leaf_hash) SELECT $1, t, 'participant', 'registered', $2,"
+	    " $3, $4, tenderd_leaf($1, t, 'participant', 'registered', NULL, NULL, NULL, NULL, NULL,"
+	    " NULL, NULL, NULL, $2, $3, NULL, NULL, false, $4, NULL, NULL, NULL) FROM now() t",
+	    4, NULL, p, NULL, NULL, 0);
 	free(body);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok) {

@@ -167,11 +167,11 @@ def test_integrity_view_is_empty_and_catches_broken_rows(env, finished):
         "INSERT INTO bids (id, auction_id, seq, participant_id, organization_id, fingerprint,"
         " amount, placed_at) SELECT 990002, auction_id, 99, participant_id, organization_id,"
         " 'not-a-fingerprint', 1, now() FROM bids WHERE auction_id = %d ORDER BY seq LIMIT 1;"
-        "INSERT INTO changes (seq, at, stream, kind, auction_id, bid_id, amount, body)"
-        " SELECT max(seq) + 1, now(), 'auction', 'bid_accepted', %d, 990003, 1, '{}'"
+        "INSERT INTO changes (seq, at, stream, kind, auction_id, bid_id, amount, body, leaf_hash)"
+        " SELECT max(seq) + 1, now(), 'auction', 'bid_accepted', %d, 990003, 1, '{}', '\\x00'"
         " FROM changes;"
-        "INSERT INTO changes (seq, at, stream, kind, body)"
-        " SELECT max(seq) + 2, now(), 'participant', 'registered', '{}' FROM changes;"
+        "INSERT INTO changes (seq, at, stream, kind, body, leaf_hash)"
+        " SELECT max(seq) + 2, now(), 'participant', 'registered', '{}', '\\x00' FROM changes;"
         "SELECT table_name, row_id, problem FROM audit.integrity ORDER BY 1, 2, 3;"
         "ROLLBACK;" % (aid, aid, aid), user="tenderd_owner")
     problems = {(r[0], r[2]) for r in bad}
