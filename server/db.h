@@ -1,5 +1,5 @@
 /*
- * PostgreSQL for tenderd. Only db.c and db_boot.c include libpq-fe.h.
+ * PostgreSQL for tenderd. Only db.c, db_boot.c and verify_*.c include libpq-fe.h.
  *
  * db.c: the asynchronous side, used inside the event loop. One non-blocking
  * connection in pipeline mode, watched by libevent. State changes are written
@@ -17,6 +17,8 @@
  *
  * db_boot.c: blocking calls for start-up and the admin commands (migrations,
  * loading state, offline registration). Never called from the event loop.
+ * verify_*.c (tenderd verify, an auditor's command) has blocking connections of
+ * its own.
  */
 #ifndef TENDERD_DB_H
 #define TENDERD_DB_H
@@ -219,7 +221,7 @@ struct db_boot_bid {
 	int seeded;
 };
 struct db_boot_proc_log {
-	int64_t procurement_id, at, participant_id, org_id;
+	int64_t seq, procurement_id, at, participant_id, org_id;
 	const char *kind, *fingerprint, *detail;
 };
 struct db_boot_sink {
@@ -247,6 +249,13 @@ struct db_boot_ids {
  * their changes' bodies. 0, or -1 with `cause`. */
 int db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
     char *cause, size_t n);
+
+/* The same replay as the auditor (tenderd verify), inside the caller's transaction on `pg`
+ * (a PGconn): from the views of schema audit; the procedures that are not opened yet are
+ * left out (their offers are sealed). 0, or -1 with `cause`. */
+struct pg_conn;
+int db_boot_load_audit(struct pg_conn *pg, const struct db_boot_sink *sink, char *cause,
+    size_t n);
 
 /*
  * The body of a participant's `registered` change: {"participant":ID,

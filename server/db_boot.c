@@ -365,6 +365,55 @@ boot_query(PGconn *pg, const char *sql, char *cause, size_t n)
 	return r;
 }
 
+/*
+ * Where the loader reads: tenderd's own tables at start-up, or the views of schema audit
+ * when an auditor replays the log (tenderd verify). The columns are the same, in the same
+ * order. The auditor does not see the offers of a procedure before its opening: its
+ * procedures that are not opened yet are left out of the replay.
+ */
+struct boot_src {
+	const char *orgs, *participants, *auctions, *seeded, *changes;
+};
+
+static const struct boot_src boot_tables = {
+	.orgs = "SELECT id, name, status FROM organizations ORDER BY id",
+	.participants = "SELECT p.id, p.organization_id, p.name, p.role, p.status,"
+	    " c.fingerprint FROM participants p JOIN certificates c ON c.participant_id = p.id"
+	    " ORDER BY p.id",
+	.auctions = "SELECT id, buyer_participant_id, buyer_organization_id, title,"
+	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
+	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
+	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
+	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id FROM auctions ORDER BY id",
+	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
+	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
+	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
+	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount,"
+	    " CASE WHEN c.stream = 'procurement' THEN c.body END FROM changes c ORDER BY c.seq",
+};
+
+static const struct boot_src boot_audit = {
+	.orgs = "SELECT organization_id, organization, status FROM audit.organizations"
+	    " ORDER BY organization_id",
+	.participants = "SELECT participant_id, organization_id, participant, role, status,"
+	    " fingerprint FROM audit.participants WHERE fingerprint IS NOT NULL"
+	    " ORDER BY participant_id",
+	.auctions = "SELECT auction_id, buyer_participant_id, buyer_organization_id, title,"
+	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
+	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
+	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
+	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id FROM audit.auction_rows"
+	    " ORDER BY auction_id",
+	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
+	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
+	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
+	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount_minor,"
+	    " CASE WHEN c.stream = 'procurement' THEN c.body END FROM audit.changes c"
+	    " LEFT JOIN audit.procurements p ON p.procurement_id = c.procurement_id"
+	    " AND c.stream = 'procurement'"
+	    " WHERE c.stream <> 'procurement' OR p.opened_at IS NOT NULL ORDER BY c.seq",
+};
+
 /* The auctions' rows, by id (ORDER BY id), restored at their first change; the ids of
  * the seeded bids (a tender's prices in its lot's auction), ascending. */
 struct boot_auctions {
@@ -394,9 +443,10 @@ boot_seeded(const struct boot_auctions *as, int64_t id)
 
 /* The ids of the seeded bids, ascending. */
 static int
-boot_load_seeded(PGconn *pg, struct boot_auctions *as, char *cause, size_t n)
+boot_load_seeded(PGconn *pg, const struct boot_src *src, struct boot_auctions *as, char *cause,
+    size_t n)
 {
-	PGresult *r = boot_query(pg, "SELECT id FROM bids WHERE seeded ORDER BY id", cause, n);
+	PGresult *r = boot_query(pg, src->seeded, cause, n);
 
 	if (r == NULL)
 		return -1;
@@ -513,7 +563,7 @@ static int
 boot_proc_change(PGresult *r, int i, const struct db_boot_sink *sink, char *cause, size_t n)
 {
 	struct db_boot_proc_log l = {
-		.procurement_id = boot_i64(r, i, 5), .at = boot_i64(r, i, 3),
+		.seq = boot_i64(r, i, 0), .procurement_id = boot_i64(r, i, 5), .at = boot_i64(r, i, 3),
 		.kind = boot_str(r, i, 2), .participant_id = boot_i64(r, i, 6),
 		.org_id = boot_i64(r, i, 7), .fingerprint = boot_str(r, i, 8),
 		.detail = boot_str(r, i, 11),
@@ -537,14 +587,10 @@ boot_proc_change(PGresult *r, int i, const struct db_boot_sink *sink, char *caus
  * and the bids agree).
  */
 static int
-boot_load_changes(PGconn *pg, const struct db_boot_sink *sink, struct boot_auctions *as,
-    int64_t *last_seq, char *cause, size_t n)
+boot_load_changes(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *sink,
+    struct boot_auctions *as, int64_t *last_seq, char *cause, size_t n)
 {
-	if (boot_exec(pg, "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
-	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
-	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount,"
-	    " CASE WHEN c.stream = 'procurement' THEN c.body END FROM changes c ORDER BY c.seq",
-	    cause, n) < 0)
+	if (boot_exec(pg, src->changes, cause, n) < 0)
 		return -1;
 	for (;;) {
 		PGresult *r = boot_query(pg, "FETCH 20000 FROM chg_cur", cause, n);
@@ -620,47 +666,26 @@ boot_writer_lock(PGconn *pg, char *cause, size_t n)
 	return -1;
 }
 
-/* Load the whole state, calling the sink for each row. */
-int
-db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
+/* Organizations and participants, to the sink. */
+static int
+boot_load_people(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *sink,
     char *cause, size_t n)
 {
-	int64_t *last_batch = &ids->last_batch, *max_bid = &ids->bid, *max_auction = &ids->auction;
-	PGconn *pg = boot_connect(conninfo, cause, n);
-	struct boot_auctions as = { NULL, NULL, NULL, 0 };
 	PGresult *r;
-	int rc = -1;
 
-	if (pg == NULL)
+	if ((r = boot_query(pg, src->orgs, cause, n)) == NULL)
 		return -1;
-	*max_bid = *max_auction = 0;
-	ids->seq = 0;
-	/* wait until no older writer session can still commit (see db.c) */
-	if (boot_writer_lock(pg, cause, n) < 0)
-		goto out;
-	if (boot_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cause, n) < 0)
-		goto out;
-	if ((r = boot_query(pg, "SELECT last_batch FROM tenderd_state", cause, n)) == NULL)
-		goto out;
-	*last_batch = PQntuples(r) ? boot_i64(r, 0, 0) : 0;
-	PQclear(r);
-
-	if ((r = boot_query(pg, "SELECT id, name, status FROM organizations ORDER BY id", cause, n)) == NULL)
-		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct db_boot_org o = { boot_i64(r, i, 0), boot_str(r, i, 1), boot_str(r, i, 2) };
 		if (sink->org(sink->arg, &o) < 0) {
 			snprintf(cause, n, "out of memory loading organizations");
 			PQclear(r);
-			goto out;
+			return -1;
 		}
 	}
 	PQclear(r);
-
-	if ((r = boot_query(pg, "SELECT p.id, p.organization_id, p.name, p.role, p.status,"
-	    " c.fingerprint FROM participants p JOIN certificates c ON c.participant_id = p.id"
-	    " ORDER BY p.id", cause, n)) == NULL)
-		goto out;
+	if ((r = boot_query(pg, src->participants, cause, n)) == NULL)
+		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct db_boot_participant p = {
 			boot_i64(r, i, 0), boot_i64(r, i, 1), boot_str(r, i, 2), boot_str(r, i, 3),
@@ -669,45 +694,90 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 		if (sink->participant(sink->arg, &p) < 0) {
 			snprintf(cause, n, "out of memory loading participants");
 			PQclear(r);
-			goto out;
+			return -1;
 		}
 	}
 	PQclear(r);
+	return 0;
+}
 
-	if ((as.r = boot_query(pg, "SELECT id, buyer_participant_id, buyer_organization_id, title,"
-	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
-	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
-	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
-	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id FROM auctions ORDER BY id",
-	    cause, n)) == NULL)
-		goto out;
+/* Inside the caller's transaction: organizations, participants, then every auction and
+ * procedure replayed from the log, to the sink; the last seq read in `*last_seq`. */
+static int
+boot_replay(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *sink,
+    int64_t *last_seq, char *cause, size_t n)
+{
+	struct boot_auctions as = { NULL, NULL, NULL, 0 };
+	int rc = -1;
+
+	if (boot_load_people(pg, src, sink, cause, n) < 0)
+		return -1;
+	if ((as.r = boot_query(pg, src->auctions, cause, n)) == NULL)
+		return -1;
 	if ((as.restored = calloc((size_t)PQntuples(as.r) + 1, 1)) == NULL) {
 		snprintf(cause, n, "out of memory loading auctions");
 		goto out;
 	}
-	if ((r = boot_query(pg, "SELECT (SELECT coalesce(max(id), 0) FROM auctions),"
-	    " (SELECT coalesce(max(id), 0) FROM bids), (SELECT coalesce(max(id), 0) FROM procurements),"
-	    " (SELECT coalesce(max(id), 0) FROM offers)", cause, n)) == NULL)
-		goto out;
-	*max_auction = boot_i64(r, 0, 0);
-	*max_bid = boot_i64(r, 0, 1);
-	ids->procurement = boot_i64(r, 0, 2);
-	ids->offer = boot_i64(r, 0, 3);
-	PQclear(r);
-	if (boot_load_seeded(pg, &as, cause, n) < 0 ||
-	    boot_load_changes(pg, sink, &as, &ids->seq, cause, n) < 0)
+	if (boot_load_seeded(pg, src, &as, cause, n) < 0 ||
+	    boot_load_changes(pg, src, sink, &as, last_seq, cause, n) < 0)
 		goto out;
 	/* an auction without any change (none is written without its 'created') */
 	for (int i = 0; i < PQntuples(as.r); i++)
 		if (boot_restore_auction(&as, i, sink, cause, n) < 0)
 			goto out;
-	rc = boot_exec(pg, "COMMIT", cause, n);
+	rc = 0;
 out:
 	PQclear(as.r);
 	free(as.restored);
 	free(as.seeded);
+	return rc;
+}
+
+/* Load the whole state, calling the sink for each row. */
+int
+db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
+    char *cause, size_t n)
+{
+	PGconn *pg = boot_connect(conninfo, cause, n);
+	PGresult *r;
+	int rc = -1;
+
+	if (pg == NULL)
+		return -1;
+	ids->bid = ids->auction = ids->seq = 0;
+	/* wait until no older writer session can still commit (see db.c) */
+	if (boot_writer_lock(pg, cause, n) < 0)
+		goto out;
+	if (boot_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cause, n) < 0)
+		goto out;
+	if ((r = boot_query(pg, "SELECT last_batch FROM tenderd_state", cause, n)) == NULL)
+		goto out;
+	ids->last_batch = PQntuples(r) ? boot_i64(r, 0, 0) : 0;
+	PQclear(r);
+	if ((r = boot_query(pg, "SELECT (SELECT coalesce(max(id), 0) FROM auctions),"
+	    " (SELECT coalesce(max(id), 0) FROM bids), (SELECT coalesce(max(id), 0) FROM procurements),"
+	    " (SELECT coalesce(max(id), 0) FROM offers)", cause, n)) == NULL)
+		goto out;
+	ids->auction = boot_i64(r, 0, 0);
+	ids->bid = boot_i64(r, 0, 1);
+	ids->procurement = boot_i64(r, 0, 2);
+	ids->offer = boot_i64(r, 0, 3);
+	PQclear(r);
+	if (boot_replay(pg, &boot_tables, sink, &ids->seq, cause, n) < 0)
+		goto out;
+	rc = boot_exec(pg, "COMMIT", cause, n);
+out:
 	PQfinish(pg);
 	return rc;
+}
+
+/* Replay the log as the auditor (db.h). */
+int
+db_boot_load_audit(struct pg_conn *pg, const struct db_boot_sink *sink, char *cause, size_t n)
+{
+	int64_t last_seq = 0;
+
+	return boot_replay(pg, &boot_audit, sink, &last_seq, cause, n);
 }
 
 /* The stored name of the organization whose name folds like `org` (see

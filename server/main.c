@@ -26,6 +26,12 @@ usage(int rc)
 	    "       tenderd migrate [-c FILE] [--KEY VALUE]...    apply migrations and exit\n"
 	    "       tenderd register [-c FILE] [--KEY VALUE]... --role ROLE --organization NAME\n"
 	    "               --name NAME --cert PEMFILE           register a participant and exit\n"
+	    "       tenderd verify [-c FILE] [--db CONNINFO] [--ca FILE]\n"
+	    "                                                    check the log as the auditor: every\n"
+	    "               leaf, the sequence, the roots and signatures of the signed tree heads,\n"
+	    "               every signed statement, the replay of every auction and procedure;\n"
+	    "               exit 0 when all agree, 1 naming the first row that differs, 2 for a bad\n"
+	    "               command line, 3 when it cannot verify (docs/audit.md)\n"
 	    "settings (file: key = value; command line overrides):\n");
 	config_usage();
 	exit(rc);
@@ -232,6 +238,7 @@ cmd_register(const struct config *cfg, const struct reg_opts *r)
 struct restore_ctx {
 	struct server *s;
 	struct map persisted;
+	const struct restore_hook *hook;   /* NULL at start-up */
 };
 
 /* Loader: organizations. */
@@ -322,7 +329,11 @@ load_refused(void *arg, int64_t auction_id, int64_t org_id, int64_t count)
 static int
 load_proc_log(void *arg, const struct db_boot_proc_log *r)
 {
-	return proc_replay(((struct restore_ctx *)arg)->s, r);
+	struct restore_ctx *x = arg;
+
+	if (proc_replay(x->s, r) < 0)
+		return -1;
+	return x->hook && x->hook->proc_log ? x->hook->proc_log(x->hook->arg, x->s, r) : 0;
 }
 
 /* After the replay: bring each auction to its persisted state (started, closed
@@ -357,36 +368,59 @@ restore_finish(struct restore_ctx *x)
 	return bad ? -1 : 0;
 }
 
+/* The loaders, for the context `x`. */
+static struct db_boot_sink
+restore_sink(struct restore_ctx *x)
+{
+	return (struct db_boot_sink){
+		.arg = x, .org = load_org, .participant = load_participant, .auction = load_auction,
+		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
+		.transition = load_transition,
+	};
+}
+
+/* After the log is read (`rc` 0): link the lots' auctions, bring the auctions to their
+ * persisted states. 0, or -1 with `cause`. */
+static int
+restore_end(struct restore_ctx *x, int rc, char *cause, size_t n)
+{
+	if (rc == 0) {
+		proc_restore_finish(x->s);
+		if ((rc = restore_finish(x)) < 0)
+			snprintf(cause, n, "persisted state does not replay");
+	}
+	map_free(&x->persisted);
+	return rc;
+}
+
+/* Replay the log as the auditor, inside the caller's transaction on `pg` (server.h). */
+int
+restore_audit(struct server *s, struct pg_conn *pg, const struct restore_hook *hook,
+    char *cause, size_t n)
+{
+	struct restore_ctx x = { .s = s, .hook = hook };
+	struct db_boot_sink sink = restore_sink(&x);
+
+	map_init(&x.persisted, 0);
+	return restore_end(&x, db_boot_load_audit(pg, &sink, cause, n), cause, n);
+}
+
 /* Check the schema is migrated and rebuild every auction from PostgreSQL. */
 static int
 restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, size_t n)
 {
 	struct restore_ctx x = { .s = s };
-	struct db_boot_sink sink = {
-		.arg = &x, .org = load_org, .participant = load_participant, .auction = load_auction,
-		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
-		.transition = load_transition,
-	};
+	struct db_boot_sink sink = restore_sink(&x);
 	struct db_boot_ids ids = { 0 };
 	int64_t t0 = time_mono_ms();
-	int rc;
 
 	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, n) < 0)
 		return -1;
 	map_init(&x.persisted, 0);
-	if (db_boot_load(s->cfg.db, &sink, &ids, cause, n) < 0) {
-		map_free(&x.persisted);
+	if (restore_end(&x, db_boot_load(s->cfg.db, &sink, &ids, cause, n), cause, n) < 0)
 		return -1;
-	}
 	*last_batch = ids.last_batch;
 	*last_seq = ids.seq;
-	proc_restore_finish(s);
-	rc = restore_finish(&x);
-	map_free(&x.persisted);
-	if (rc < 0) {
-		snprintf(cause, n, "persisted state does not replay");
-		return -1;
-	}
 	s->next_bid_id = ids.bid + 1;
 	s->next_auction_id = ids.auction + 1;
 	s->next_proc_id = ids.procurement + 1;
@@ -395,6 +429,53 @@ restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, s
 	    " bids_max_id=%lld ms=%lld", s->orgs.len, s->participants.len, s->books.len,
 	    s->procs.len, (long long)ids.bid, (long long)(time_mono_ms() - t0));
 	return 0;
+}
+
+/* The empty maps of a server's state (server.h). */
+void
+server_state_init(struct server *s)
+{
+	map_init(&s->conns, 0);
+	map_init(&s->certs, 1);
+	map_init(&s->orgs, 0);
+	map_init(&s->orgs_by_name, 1);
+	map_init(&s->participants, 0);
+	map_init(&s->books, 0);
+	map_init(&s->procs, 0);
+	map_init(&s->addrs, 1);
+	map_init(&s->refused_addrs, 1);
+}
+
+/* Free the procedures, auctions, participants and organizations, and the maps (server.h). */
+void
+server_state_free(struct server *s)
+{
+	size_t it = 0;
+	void *p;
+
+	proc_free_all(s);
+	while (map_next(&s->books, &it, NULL, NULL, &p))
+		book_free(p);
+	it = 0;
+	while (map_next(&s->certs, &it, NULL, NULL, &p))
+		free(p);
+	it = 0;
+	while (map_next(&s->participants, &it, NULL, NULL, &p)) {
+		free(((struct participant *)p)->name);
+		free(p);
+	}
+	it = 0;
+	while (map_next(&s->orgs, &it, NULL, NULL, &p)) {
+		free(((struct org *)p)->name);
+		free(p);
+	}
+	map_free(&s->conns);
+	map_free(&s->certs);
+	map_free(&s->orgs);
+	map_free(&s->orgs_by_name);
+	map_free(&s->participants);
+	map_free(&s->books);
+	map_free(&s->procs);
 }
 
 /* ---- running ---- */
@@ -479,19 +560,9 @@ serve(struct server *s, int argc, char **argv)
 {
 	char cause[512], app_name[64];
 	int64_t last_batch = 0, last_seq = 0;
-	size_t it = 0;
-	void *v;
 
 	snprintf(app_name, sizeof(app_name), "tenderd %.48s", s->cfg.listen);
-	map_init(&s->conns, 0);
-	map_init(&s->certs, 1);
-	map_init(&s->orgs, 0);
-	map_init(&s->orgs_by_name, 1);
-	map_init(&s->participants, 0);
-	map_init(&s->books, 0);
-	map_init(&s->procs, 0);
-	map_init(&s->addrs, 1);
-	map_init(&s->refused_addrs, 1);
+	server_state_init(s);
 	s->started_at = time_now_ms();
 	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, &s->crl, cause, sizeof(cause))) == NULL) {
 		log_error("cannot start: %s", cause);
@@ -532,10 +603,7 @@ serve(struct server *s, int argc, char **argv)
 	/* teardown */
 	conn_free_all(s);
 	conn_lane_free(s);
-	proc_free_all(s);
-	it = 0;
-	while (map_next(&s->books, &it, NULL, NULL, &v))
-		book_free(v);
+	server_state_free(s);
 	db_free(s->db);
 	event_free(s->sig_term);
 	event_free(s->sig_int);
@@ -547,29 +615,6 @@ serve(struct server *s, int argc, char **argv)
 	txn_free(s);
 	event_base_free(s->base);
 	tls_ctx_free(s->ssl_ctx);
-	{
-		void *p;
-		it = 0;
-		while (map_next(&s->certs, &it, NULL, NULL, &p))
-			free(p);
-		it = 0;
-		while (map_next(&s->participants, &it, NULL, NULL, &p)) {
-			free(((struct participant *)p)->name);
-			free(p);
-		}
-		it = 0;
-		while (map_next(&s->orgs, &it, NULL, NULL, &p)) {
-			free(((struct org *)p)->name);
-			free(p);
-		}
-	}
-	map_free(&s->conns);
-	map_free(&s->certs);
-	map_free(&s->orgs);
-	map_free(&s->orgs_by_name);
-	map_free(&s->participants);
-	map_free(&s->books);
-	map_free(&s->procs);
 	free(s->out);
 	log_info("tenderd stopped");
 	return 0;
@@ -599,6 +644,10 @@ main(int argc, char **argv)
 			return 1;
 		}
 		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "verify") == 0) {
+		parse_args(argc, argv, 2, &srv.cfg, NULL);
+		return verify_main(&srv.cfg);
 	}
 	if (argc > 1 && strcmp(argv[1], "register") == 0) {
 		parse_args(argc, argv, 2, &srv.cfg, &reg);

@@ -1692,14 +1692,34 @@ proc_log(struct server *s, struct proc *p, const char *kind, int64_t at,
 
 static json_t *proc_opening(struct server *s, struct proc *p, int li, const struct participant *v);
 
+/* The opening record of every lot, by lot id, as the "opened" change holds it. */
+static json_t *
+proc_opening_all(struct server *s, struct proc *p)
+{
+	json_t *rec = json_object();
+	char key[24];
+
+	for (size_t li = 0; li < p->doc->nlots; li++)
+		json_object_set_new(rec, I64(key, p->pr.lots[li].id), proc_opening(s, p, (int)li, NULL));
+	return rec;
+}
+
+/* The opening record of procedure `id` as the engine has it now (server.h). */
+json_t *
+proc_opening_record(struct server *s, int64_t id)
+{
+	struct proc *p = proc_get(s, id);
+
+	return p ? proc_opening_all(s, p) : NULL;
+}
+
 /* The opening: tender_auction lots that go to auction (the LOT_AUCTION events after the
  * OPENED event at ev[i]) get their live auctions, then the "opened" row with the opening
  * record of every lot. */
 static void
 proc_opened(struct server *s, struct proc *p, const struct proc_events *ev, int i)
 {
-	json_t *rec = json_object(), *d;
-	char key[24];
+	json_t *d;
 
 	for (int j = i + 1; j < ev->n; j++) {
 		int k = proc_lot_index(p, ev->ev[j].lot);
@@ -1709,9 +1729,7 @@ proc_opened(struct server *s, struct proc *p, const struct proc_events *ev, int 
 		if ((b = ops_open_auction(s, p, k, ev->ev[i].at)) != NULL)
 			p->lot_auction[k] = b->a.id;
 	}
-	for (size_t li = 0; li < p->doc->nlots; li++)
-		json_object_set_new(rec, I64(key, p->pr.lots[li].id), proc_opening(s, p, (int)li, NULL));
-	d = json_pack("{s:o}", "opening", rec);
+	d = json_pack("{s:o}", "opening", proc_opening_all(s, p));
 	proc_log(s, p, "opened", ev->ev[i].at, NULL, NULL, 0, 0, 0, d);
 	json_decref(d);
 }

@@ -332,6 +332,24 @@ json_t *admin_stats(struct server *s, json_t *id);
  * then --KEY VALUE options), without exiting. 0, or -1 with `cause`. */
 int args_to_config(int argc, char **argv, int first, struct config *cfg, char *cause, size_t n);
 
+/* main.c: the empty maps of a server's state; freeing what they hold, and them. */
+void server_state_init(struct server *s);
+void server_state_free(struct server *s);
+
+/* main.c: replay the log as the auditor into `s` (its state initialized), inside the
+ * caller's transaction on `pg` (a PGconn), as tenderd does at start-up; `hook->proc_log`
+ * is called after each procedure change replayed. 0, or -1 with `cause`. */
+struct restore_hook {
+	int (*proc_log)(void *arg, struct server *s, const struct db_boot_proc_log *r);
+	void *arg;
+};
+struct pg_conn;
+int restore_audit(struct server *s, struct pg_conn *pg, const struct restore_hook *hook,
+    char *cause, size_t n);
+
+/* verify.c: tenderd verify (docs/audit.md); its exit status. */
+int verify_main(const struct config *cfg);
+
 /* Arm a timer to fire `ms` milliseconds from now (0 when negative), counted from the
  * current time rather than the loop's cached one, so that it never fires early. */
 void conn_timer_in(struct server *s, struct event *ev, int64_t ms);
@@ -475,6 +493,10 @@ int proc_replay(struct server *s, const struct db_boot_proc_log *r);
 void proc_free_all(struct server *s);
 /* Start-up: link tender_auction lots to their loaded auctions. */
 void proc_restore_finish(struct server *s);
+/* The opening record of procedure `id` as the engine has it now: by lot id, every opened
+ * offer in rank order with its score, as the "opened" change holds it (tenderd verify
+ * compares the two). NULL when there is no such procedure. */
+json_t *proc_opening_record(struct server *s, int64_t id);
 
 /* ---- ops.c, for proc.c ---- */
 /* The paging and filters of auction.list and procurement.list. */
