@@ -133,7 +133,10 @@ def base(env, tenderd_factory_module):
     running = create_auction(buyer, "Verified chairs", duration=600, step_max="50000.00")
     s3.ok("auction.bid", auction=running["id"], amount="990000.00")
     p = pu.create(buyer, "rfq", "Verified RFQ", enquiry=800, deadline=2500, opening=2500)
+    sealed = pu.create(buyer, "rfq", "Sealed RFQ", enquiry=800, deadline=600000, opening=600000)
     pu.wait_tendering(s1, p)
+    pu.wait_tendering(s3, sealed)
+    s3.ok("quote.submit", procurement=sealed["id"], lot=1, price="700.00")
     s1.ok("quote.submit", procurement=p["id"], lot=1, price="900.00")
     s2.ok("quote.submit", procurement=p["id"], lot=1, price="850.00")
     v = pu.wait_opened(buyer, p)
@@ -198,7 +201,9 @@ def test_intact_log_verifies(env, base):
     assert rc == 0, out
     assert "verified %d rows" % facts["rows"] in out, out
     assert "3 signed tree heads, 1 signatures, 2 auctions with 4 bids" in out, out
-    assert "1 procedures (1 openings; 0 not opened yet" in out, out
+    assert "1 procedures (1 openings; 1 not opened yet" in out, out
+    # the sealed quote's row: its body, statement, author withheld from the auditor
+    assert "(1 withheld until their opening: covered by the tree only)" in out, out
     assert verify_log(env, db) == []
 
 
@@ -352,3 +357,39 @@ def test_log_key_from_another_ca(env, copy):
     assert first(out).endswith("the first: log_keys fingerprint %s column pem"
                                % fingerprint_der(env, "vlogkey")), out
     assert "DIFFERS: tree_heads tree_size %d column key_fingerprint" % f["head"] in out, out
+
+
+def test_opening_record_changed_with_its_leaf_hash(env, copy):
+    """The ranks and prices of the logged opening record are not what the engine makes of the
+    offers when the log is replayed."""
+    db, f = copy
+    seq = int(psql_db(env, db, "SELECT seq FROM changes WHERE kind = 'opened'")[0][0])
+    psql_db(env, db, "SET session_replication_role = replica;"
+            " UPDATE changes SET body = replace(body, '850.00', '849.00') WHERE seq = %d;"
+            " UPDATE changes SET leaf_hash = tenderd_leaf(seq, at, stream, kind, auction_id,"
+            " procurement_id, lot_id, offer_id, bid_id, participant_id, organization_id,"
+            " fingerprint, subject_participant_id, subject_organization_id, amount, reason,"
+            " sealed, body, statement, signature, signer) WHERE seq = %d" % (seq, seq))
+    rc, out = verify(env, db)
+    assert rc == 1, out
+    assert "DIFFERS: changes seq %d column body: procurement" % seq in out, out
+    assert "column root" in out, out
+
+
+def test_sealed_row_changed(env, copy):
+    """A sealed offer's row edited before the opening: the auditor does not see its columns,
+    verify_log() (which runs as the owner) names it, tenderd verify finds the tree changed."""
+    db, f = copy
+    seq = int(psql_db(env, db, "SELECT c.seq FROM changes c JOIN procurements p ON p.id ="
+                      " c.procurement_id WHERE c.kind = 'offer_submitted' AND p.opened_at IS NULL"
+                      )[0][0])
+    psql_db(env, db, "SET session_replication_role = replica;"
+            " UPDATE changes SET body = body || ' ' WHERE seq = %d" % seq)
+    rows = verify_log(env, db)
+    assert [r[0] for r in rows if r[0]] == [str(seq)], rows
+    rc, out = verify(env, db)
+    assert rc == 0, out   # the stored leaf hash is intact: the tree agrees; opening will tell
+    psql_db(env, db, "SET session_replication_role = replica;"
+            " UPDATE changes SET leaf_hash = sha256(body::bytea) WHERE seq = %d" % seq)
+    rc, out = verify(env, db)
+    assert rc == 1 and "column root" in out, out
