@@ -538,8 +538,8 @@ boot_auction_change(PGresult *r, int i, struct boot_auctions *as,
 			.fingerprint = boot_str(r, i, 8), .seeded = boot_seeded(as, boot_i64(r, i, 9)),
 		};
 		if (sink->bid(sink->arg, &b) < 0) {
-			snprintf(cause, n, "bid %lld of auction %lld does not replay",
-			    (long long)b.id, (long long)aid);
+			snprintf(cause, n, "bid %lld of auction %lld (change %s) does not replay",
+			    (long long)b.id, (long long)aid, boot_str(r, i, 0));
 			return -1;
 		}
 	} else if (strcmp(kind, "bid_refused") == 0 && !PQgetisnull(r, i, 7)) {

@@ -274,8 +274,8 @@ verify_log(struct verify *v)
 			break;
 	}
 	for (; next < v->nheads; next++)
-		verify_problem(v, "tree_heads", "tree_size", VID(v->heads[next].size), NULL, "the signed "
-		    "tree is larger than the log's %lld rows: rows %lld to %lld are missing",
+		verify_problem(v, "tree_heads", "tree_size", VID(v->heads[next].size), NULL, "the log "
+		    "has only %lld rows: rows %lld to %lld differ from what was signed",
 		    (long long)f.size, (long long)good + 1, (long long)v->heads[next].size);
 	rc = 0;
 out:

@@ -168,7 +168,8 @@ BEGIN
         WHILE hi <= nh AND sizes[hi] = n LOOP
             IF audit.merkle_fold(f) <> roots[hi] THEN
                 RETURN QUERY SELECT NULL::bigint, n,
-                    'root does not match the signed tree head (rows ' || good + 1 || ' to ' || n || ')';
+                    'root does not match the signed tree head (rows ' || good + 1 || ' to ' || n
+                    || ' differ from what was signed)';
             ELSE
                 good := n;
             END IF;
@@ -177,7 +178,8 @@ BEGIN
     END LOOP;
     WHILE hi <= nh LOOP
         RETURN QUERY SELECT NULL::bigint, sizes[hi],
-            'signed tree head beyond the log''s ' || n || ' rows (rows ' || good + 1 || ' to ' || sizes[hi] || ')';
+            'the log has only ' || n || ' rows (rows ' || good + 1 || ' to ' || sizes[hi]
+            || ' differ from what was signed)';
         hi := hi + 1;
     END LOOP;
 END $$;
