@@ -9,7 +9,7 @@
 #   3. tenderd: new and resumed handshakes, idle connections and RSS, peak durable bids/s,
 #      latency at half of that rate, the same two for a procurement load (offers, revisions,
 #      withdrawals, questions and answers in RFQs and tenders), restart recovery of
-#      BENCH_RECOVERY_BIDS bids
+#      BENCH_RECOVERY_BIDS bids, and `tenderd verify` (and audit.verify_log()) over their log
 #   4. a table of every figure beside its baseline, the ratio, and the target of issue 4
 #
 # Knobs (environment): BENCH_SUPPLIERS (1000), BENCH_AUCTIONS (100), BENCH_WATCHERS (10),
@@ -464,6 +464,20 @@ REC_RSS=$(awk '/VmRSS/ { print $2 }' "/proc/$TPID/status" 2>/dev/null || echo "?
 note "recovery: first hello answered $REC_MS ms after start (state rebuilt in ${REBUILT:-?} ms, RSS $REC_RSS KiB)"
 stop_tenderd
 
+# tenderd verify over the same log, as the auditor (read-only; tenderd is stopped), then the
+# hash part alone in SQL (audit.verify_log()).
+note "verify: tenderd verify over the log of $REC_BIDS bids, as the auditor"
+T_V=$(date +%s%N)
+V_RC=0
+"$BUILD/tenderd" verify --db "$(as_role "$RDB" auditor)" --ca "$PKI/ca.crt" >"$OUT/verify.txt" 2>&1 || V_RC=$?
+VERIFY_MS=$((($(date +%s%N) - T_V) / 1000000))
+VERIFY_ROWS=$(sed -n 's/^verified \([0-9]*\) rows.*/\1/p' "$OUT/verify.txt")
+note "verify: exit $V_RC in $VERIFY_MS ms: $(grep '^verified' "$OUT/verify.txt" || tail -n 1 "$OUT/verify.txt")"
+T_V=$(date +%s%N)
+VLOG_ROWS=$("$PSQL" -X -q -A -t "$(as_role "$RDB" auditor)" -c "SELECT count(*) FROM audit.verify_log()" 2>&1 || true)
+VLOG_MS=$((($(date +%s%N) - T_V) / 1000000))
+note "verify: audit.verify_log() returned ${VLOG_ROWS} problem rows in $VLOG_MS ms"
+
 # ---- 4. report ----
 
 # ratio A B: A/B with two decimals (integer arithmetic).
@@ -542,6 +556,10 @@ printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
 printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
     "restart recovery, $REC_BIDS bids/$REC_AUCTIONS auctions" "$(ms $((REC_MS * 1000)))" \
     "state rebuilt: ${REBUILT:-?} ms" "-" "< 10 s" "$(verdict "(( REC_MS < 10000 ))")"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "tenderd verify, ${VERIFY_ROWS:-?} log rows (exit $V_RC)" "$(ms $((VERIFY_MS * 1000)))" \
+    "audit.verify_log(): $(ms $((VLOG_MS * 1000)))" "-" "< 60 s" \
+    "$(verdict "(( V_RC == 0 && VERIFY_MS < 60000 ))")"
 echo
 echo "peak run:  $(grep '^send->ack' "$OUT/bid-peak.txt" || true)"
 echo "           $(grep '^  send->queued' "$OUT/bid-peak.txt" | sed 's/^  //' || true)"
