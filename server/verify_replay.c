@@ -141,28 +141,35 @@ verify_bids(struct verify *v, struct server *s)
 	int64_t aid = 0, *cur = NULL;
 	size_t it = 0;
 	void *val;
+	int oom = 0;
 
 	if (r == NULL)
 		return -1;
 	PQclear(r);
 	map_init(&last, 0);
-	for (int rows = 1; rows > 0;) {
+	for (int rows = 1; rows > 0 && !oom;) {
 		if ((r = verify_query(v, "FETCH 20000 FROM verify_bids")) == NULL)
 			break;
 		rows = PQntuples(r);
-		for (int i = 0; i < rows; i++) {
+		for (int i = 0; i < rows && !oom; i++) {
 			int null;
 			int64_t a = verify_i64(r, i, 1, &null);
 			if (cur == NULL || a != aid) {
 				aid = a;
-				if ((cur = map_get(&last, aid)) == NULL &&
-				    ((cur = calloc(1, sizeof(*cur))) == NULL || map_put(&last, aid, cur) < 0))
-					break;
+				if ((cur = map_get(&last, aid)) == NULL) {
+					if ((cur = calloc(1, sizeof(*cur))) == NULL || map_put(&last, aid, cur) < 0) {
+						free(cur);
+						oom = 1;
+						break;
+					}
+				}
 			}
 			verify_bid_row(v, s, r, i, cur);
 		}
 		PQclear(r);
 	}
+	if (oom)
+		fprintf(stderr, "tenderd verify: out of memory\n");
 	while (map_next(&s->books, &it, &aid, NULL, &val)) {
 		struct book *b = val;
 		int64_t *l = map_get(&last, aid), seen = l ? *l : 0;
@@ -174,7 +181,7 @@ verify_bids(struct verify *v, struct server *s)
 	while (map_next(&last, &it, NULL, NULL, &val))
 		free(val);
 	map_free(&last);
-	return r == NULL ? -1 : 0;
+	return r == NULL || oom ? -1 : 0;
 }
 
 /* Every procedure replayed (the opened ones): its state and version. */

@@ -81,16 +81,25 @@ END $$;
 GRANT SELECT ON audit.changes, audit.tree_heads, audit.log_keys, audit.organizations,
     audit.auction_rows, audit.bid_rows, audit.certificates TO tenderd_auditor;
 
+-- tenderd_leaf() and tenderd_leaf_field() (011) call convert_to() and extract(), which are
+-- STABLE: declared IMMUTABLE, they were never inlined, and each row cost 22 calls of SQL
+-- functions (about 0.2 ms). Declared STABLE (what they are), PostgreSQL inlines them into
+-- the statement that calls them (an INSERT of tenderd's, audit.verify_log()): the same bytes,
+-- some 25 times faster.
+ALTER FUNCTION tenderd_leaf_field(bytea) STABLE;
+ALTER FUNCTION tenderd_leaf(bigint, timestamptz, text, text, bigint, bigint, integer, bigint,
+    bigint, bigint, bigint, text, bigint, bigint, bigint, text, boolean, text, text, bytea, text)
+    STABLE;
+
 -- SHA-256(0x01 || left || right): an inner node of the tree (RFC 6962).
 CREATE FUNCTION audit.merkle_node(l bytea, r bytea) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT sha256('\x01'::bytea || l || r) $$;
 
--- The root of a frontier: its subtree hashes, largest first, folded from the right.
-CREATE FUNCTION audit.merkle_fold(f bytea[]) RETURNS bytea
+-- The root of a frontier: its first n subtree hashes, largest first, folded from the right.
+CREATE FUNCTION audit.merkle_fold(f bytea[], n int) RETURNS bytea
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     h bytea;
-    n int := coalesce(array_length(f, 1), 0);
 BEGIN
     IF n = 0 THEN
         RETURN sha256(''::bytea);
@@ -117,9 +126,9 @@ DECLARE
     r record;
     expect bigint := 1;
     n bigint := 0;          -- leaves added to the frontier
-    f bytea[] := '{}';      -- subtree hashes, largest first
+    f bytea[] := '{}';      -- subtree hashes, largest first: f[1..k]
     ht int[] := '{}';       -- their heights
-    k int;
+    k int := 0;
     sizes bigint[];
     roots bytea[];
     hi int := 1;            -- next head to compare
@@ -153,20 +162,19 @@ BEGIN
             RETURN QUERY SELECT r.s, NULL::bigint,
                 'leaf hash does not match the row''s columns (edited after it was logged)'::text;
         END IF;
-        -- add the stored leaf: merge equal heights
-        f := f || r.stored;
-        ht := ht || 0;
+        -- add the stored leaf, then merge the two last subtrees while of equal height
+        -- (in place: the entries after k are stale)
+        k := k + 1;
+        f[k] := r.stored;
+        ht[k] := 0;
         n := n + 1;
-        k := array_length(f, 1);
         WHILE k > 1 AND ht[k - 1] = ht[k] LOOP
-            f[k - 1] := audit.merkle_node(f[k - 1], f[k]);
+            f[k - 1] := sha256('\x01'::bytea || f[k - 1] || f[k]);
             ht[k - 1] := ht[k - 1] + 1;
-            f := f[1:k - 1];
-            ht := ht[1:k - 1];
             k := k - 1;
         END LOOP;
         WHILE hi <= nh AND sizes[hi] = n LOOP
-            IF audit.merkle_fold(f) <> roots[hi] THEN
+            IF audit.merkle_fold(f, k) <> roots[hi] THEN
                 RETURN QUERY SELECT NULL::bigint, n,
                     'root does not match the signed tree head (rows ' || good + 1 || ' to ' || n
                     || ' differ from what was signed)';
