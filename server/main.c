@@ -202,6 +202,19 @@ cmd_register(const struct config *cfg, const struct reg_opts *r)
 		fprintf(stderr, "tenderd: %s\n", cause);
 		return 1;
 	}
+	/* the policy a running tenderd would require (required_policy) */
+	if (tls_set_required_policy(cfg->required_policy) < 0)
+		snprintf(cause, sizeof(cause), "required_policy '%.200s' is not an OID",
+		    cfg->required_policy);
+	else if (tls_pem_policy_ok(pem, cause, sizeof(cause)))
+		cause[0] = '\0';
+	if (cause[0] != '\0') {
+		fprintf(stderr, "tenderd: bad_field: --cert %s: %s\n", r->cert, cause);
+		free(pem);
+		free(org);
+		free(name);
+		return 2;
+	}
 	time_format(info.not_before, nb);
 	time_format(info.not_after, na);
 	rc = db_boot_register(cfg->db, r->role, org, name, info.fp, info.subject,
@@ -493,6 +506,10 @@ serve(struct server *s, int argc, char **argv)
 	map_init(&s->addrs, 1);
 	map_init(&s->refused_addrs, 1);
 	s->started_at = time_now_ms();
+	if (tls_set_required_policy(s->cfg.required_policy) < 0) {
+		log_error("cannot start: required_policy '%s' is not an OID", s->cfg.required_policy);
+		return 1;
+	}
 	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, &s->crl, cause, sizeof(cause))) == NULL) {
 		log_error("cannot start: %s", cause);
 		return 1;

@@ -232,8 +232,10 @@ class Replay:
         if "auction" in req and isinstance(req["auction"], int):
             req["auction"] = self.auction(req["auction"], code)
         if op == "participant.register":
-            self.env.make_cert("docsreg" + self.tag)
-            req["certificate"] = open(self.env.cert("docsreg" + self.tag)).read()
+            # the refusal shown is of a certificate without the required policy
+            name = ("docsnopol" if code == "bad_field" else "docsreg") + self.tag
+            self.env.make_cert(*(["--no-policy", name] if code == "bad_field" else [name]))
+            req["certificate"] = open(self.env.cert(name)).read()
             req["organization"] += " " + self.tag
         elif op in ("participant.suspend", "participant.reinstate"):
             req["participant"] = self.register("p" + self.tag)["participant"]["id"]
