@@ -657,14 +657,19 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 	}
 	PQclear(r);
 
+	/* every certificate of every participant (certificate.add registers more than one) */
 	if ((r = boot_query(pg, "SELECT p.id, p.organization_id, p.name, p.role, p.status,"
-	    " c.fingerprint FROM participants p JOIN certificates c ON c.participant_id = p.id"
-	    " ORDER BY p.id", cause, n)) == NULL)
+	    " c.fingerprint, c.subject, coalesce(c.serial, ''), coalesce(" MS("c.not_before") ", 0),"
+	    " coalesce(" MS("c.not_after") ", 0), coalesce(c.registered_by, 0), "
+	    MS("c.registered_at") " FROM participants p JOIN certificates c"
+	    " ON c.participant_id = p.id ORDER BY p.id, c.registered_at, c.fingerprint",
+	    cause, n)) == NULL)
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct db_boot_participant p = {
 			boot_i64(r, i, 0), boot_i64(r, i, 1), boot_str(r, i, 2), boot_str(r, i, 3),
-			boot_str(r, i, 4), boot_str(r, i, 5),
+			boot_str(r, i, 4), boot_str(r, i, 5), boot_str(r, i, 6), boot_str(r, i, 7),
+			boot_i64(r, i, 8), boot_i64(r, i, 9), boot_i64(r, i, 10), boot_i64(r, i, 11),
 		};
 		if (sink->participant(sink->arg, &p) < 0) {
 			snprintf(cause, n, "out of memory loading participants");

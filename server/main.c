@@ -263,8 +263,19 @@ load_org(void *arg, const struct db_boot_org *o)
 static int
 load_participant(void *arg, const struct db_boot_participant *p)
 {
-	return registry_participant(((struct restore_ctx *)arg)->s, p->id, p->org_id, p->name, p->role, p->status,
-	    p->fingerprint) ? 0 : -1;
+	struct server *s = ((struct restore_ctx *)arg)->s;
+	struct tls_cert_info info;
+
+	memset(&info, 0, sizeof(info));
+	snprintf(info.subject, sizeof(info.subject), "%s", p->subject);
+	snprintf(info.serial, sizeof(info.serial), "%s", p->serial);
+	info.not_before = p->not_before;
+	info.not_after = p->not_after;
+	if (registry_participant(s, p->id, p->org_id, p->name, p->role, p->status,
+	    p->fingerprint) == NULL)
+		return -1;
+	return registry_cert_describe(s, p->fingerprint, &info, p->registered_by,
+	    p->registered_at);
 }
 
 /* The state an auction's change (started, closed, cancelled) leaves it in. */
@@ -568,7 +579,7 @@ serve(struct server *s, int argc, char **argv)
 		void *p;
 		it = 0;
 		while (map_next(&s->certs, &it, NULL, NULL, &p))
-			free(p);
+			registry_cert_free(p);
 		it = 0;
 		while (map_next(&s->participants, &it, NULL, NULL, &p)) {
 			free(((struct participant *)p)->name);

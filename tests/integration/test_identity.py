@@ -209,3 +209,161 @@ def test_a_ca_dir_file_that_does_not_load_fails_the_reload(env, tenderd_factory,
     wait_log(server, "RELOAD FAILED", offset=off)
     assert "ca_dir %s/junk.pem" % cadir in server.log_text()[off:]
     assert server.connect("supplier1").ok("hello")["ok"]
+
+
+# ---- several certificates per participant: certificate.add, certificate.list ----
+
+CERT_KEYS = {"fingerprint", "participant", "subject", "serial", "not_before", "not_after",
+             "registered_by", "registered_at"}
+
+
+def register_new(env, op, name, unique):
+    """A fresh supplier with certificate `name`; its participant id."""
+    env.make_cert(name)
+    r = op.ok("participant.register", organization="Rotation " + unique, role="supplier",
+              name="Rotating " + unique, certificate=pem(env, name))
+    return r["participant"]["id"]
+
+
+def test_a_second_certificate_opens_connections_as_the_same_participant(env, server, unique):
+    old, new = "rotold" + unique, "rotnew" + unique
+    op = server.connect("operator")
+    me = op.ok("hello")["participant"]["id"]
+    pid = register_new(env, op, old, unique)
+    env.make_cert(new)
+    r = op.ok("certificate.add", participant=pid, certificate=pem(env, new))
+    cert = r["certificate"]
+    assert set(cert) == CERT_KEYS, cert
+    assert cert["fingerprint"] == env.fingerprint(new) and cert["participant"] == pid
+    assert cert["subject"] == "CN=" + new and cert["registered_by"] == me, cert
+    a, b = server.connect(old), server.connect(new)
+    ha, hb = a.ok("hello"), b.ok("hello")
+    assert ha["participant"] == hb["participant"] and ha["participant"]["id"] == pid
+    assert (ha["fingerprint"], hb["fingerprint"]) == (env.fingerprint(old), env.fingerprint(new))
+
+    # both listed, in the order registered, for the operator and for the participant itself
+    listed = op.ok("certificate.list", participant=pid)
+    assert listed["participant"]["id"] == pid
+    fps = [c["fingerprint"] for c in listed["certificates"]]
+    assert fps == [env.fingerprint(old), env.fingerprint(new)], listed
+    assert listed["certificates"][1] == cert
+    assert [c["registered_by"] for c in listed["certificates"]] == [me, me]
+    assert b.ok("certificate.list")["certificates"] == listed["certificates"]
+    e = b.error("certificate.list", participant=me)
+    assert e["code"] == "forbidden", e
+    assert op.error("certificate.list", participant=99999999)["code"] == "not_found"
+
+    # the change row, its exact body, and the audit view
+    rows = env.psql("SELECT stream, participant_id, subject_participant_id, body FROM changes"
+                    " WHERE kind = 'certificate_added' AND subject_participant_id = %d" % pid)
+    assert len(rows) == 1, rows
+    stream, actor, subject, body = rows[0]
+    assert (stream, int(actor), int(subject)) == ("participant", me, pid)
+    assert body == ('{"participant":%d,"fingerprint":"%s","subject":"CN=%s","serial":"%s",'
+                    '"not_before":"%s","not_after":"%s"}' % (
+                        pid, cert["fingerprint"], new, cert["serial"], cert["not_before"],
+                        cert["not_after"])), body
+    audit = env.psql("SELECT fingerprint, participant_id, registered_by, subject FROM"
+                     " audit.certificates WHERE participant_id = %d ORDER BY registered_at"
+                     % pid, user="auditor")
+    assert audit == [[env.fingerprint(old), str(pid), str(me), "CN=" + old],
+                     [env.fingerprint(new), str(pid), str(me), "CN=" + new]], audit
+
+    # a restart loads both certificates, as they were
+    server.close_clients()
+    server.restart()
+    with server.client(new) as c:
+        assert c.ok("hello")["participant"]["id"] == pid
+        assert c.ok("certificate.list")["certificates"] == listed["certificates"]
+    with server.client(old) as c:
+        assert c.ok("hello")["participant"]["id"] == pid
+
+
+def test_certificate_add_refusals(env, server, unique):
+    op = server.connect("operator")
+    pid = register_new(env, op, "rotref" + unique, unique)
+    nopol = "rotnopol" + unique
+    env.make_cert("--no-policy", nopol)
+    env.make_cert("rotunk" + unique)
+    e = op.error("certificate.add", participant=99999999,
+                 certificate=pem(env, "rotunk" + unique))
+    assert e == {"code": "not_found", "field": "participant",
+                 "message": "no such participant"}, e
+    e = op.error("certificate.add", participant=pid, certificate=pem(env, "supplier2"))
+    assert e == {"code": "conflict", "field": "certificate",
+                 "message": "this certificate is already registered"}, e
+    e = op.error("certificate.add", participant=pid, certificate=pem(env, nopol))
+    assert e == {"code": "bad_field", "field": "certificate",
+                 "message": "certificate not accepted: " + LACKS}, e
+    e = op.error("certificate.add", participant=pid, certificate=pem(env, "rogue"))
+    assert e["code"] == "bad_field" and "unable to get local issuer" in e["message"], e
+    e = op.error("certificate.add", participant=pid, certificate="not a pem")
+    assert e == {"code": "bad_field", "field": "certificate",
+                 "message": "not a PEM certificate"}, e
+    assert op.error("certificate.add", certificate=pem(env, nopol))["code"] == "missing_field"
+    e = server.connect("supplier1").error("certificate.add", participant=pid,
+                                          certificate=pem(env, "rotunk" + unique))
+    assert e["code"] == "forbidden", e
+    # the same certificate twice in one batch: one is registered, the other refused
+    first = op.send("certificate.add", participant=pid, certificate=pem(env, "rotunk" + unique))
+    second = op.send("certificate.add", participant=pid,
+                     certificate=pem(env, "rotunk" + unique))
+    replies = [op.reply(first), op.reply(second)]
+    assert sorted(r.get("ok", False) for r in replies) == [False, True], replies
+    assert [r["error"]["code"] for r in replies if not r.get("ok")] == ["conflict"], replies
+    assert len(op.ok("certificate.list", participant=pid)["certificates"]) == 2
+
+
+def test_rotation_retires_the_old_certificate_by_revocation(env, tenderd_factory, tmp_path,
+                                                            unique):
+    """Rotation as docs/operations.md tells it: add the new certificate, move over, revoke
+    the old one; the old one's connection is closed, the new one's carries on."""
+    env.make_cert("--crl")
+    crl = tmp_path / "crl.pem"
+    shutil.copy(os.path.join(str(env.pki), "crl.pem"), str(crl))
+    server = tenderd_factory(crl=str(crl), tls_watch_interval=1)
+    old, new = "rotrev" + unique, "rotrev2" + unique
+    op = server.connect("operator")
+    pid = register_new(env, op, old, unique)
+    env.make_cert(new)
+    op.ok("certificate.add", participant=pid, certificate=pem(env, new))
+    a, b = server.connect(old), server.connect(new)
+    assert a.ok("hello")["ok"] and b.ok("hello")["ok"]
+    env.make_cert("--revoke", old)
+    tmp = str(tmp_path / "crl.new")
+    shutil.copy(os.path.join(str(env.pki), "crl.pem"), tmp)
+    os.replace(tmp, str(crl))
+    msgs = a.wait_closed(timeout=10)
+    assert [m["error"]["code"] for m in msgs] == ["certificate_revoked"], msgs
+    assert b.ok("hello")["participant"]["id"] == pid
+    assert "CERTIFICATE_REVOKED" in str(refused_handshake(server, ctx_of(env, old))).upper()
+
+
+def test_migration_backfills_who_registered_each_certificate(env, unique, tmp_path):
+    """Certificates registered before migration 012 take their participant's registered_by."""
+    db = "tdcert_" + unique
+    as_role = env.new_database(db)
+    old_sql = tmp_path / "sql"
+    old_sql.mkdir()
+    for f in os.listdir(str(conftest.SQL_DIR)):
+        if f.endswith(".sql") and f[:3].isdigit() and int(f[:3]) < 12:
+            shutil.copy(os.path.join(str(conftest.SQL_DIR), f), str(old_sql / f))
+    try:
+        conftest.run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER),
+                                     "--sql_dir", old_sql))
+        psql = lambda sql: conftest.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                                         "-d", as_role(conftest.OWNER), "-c", sql]).stdout
+        psql("INSERT INTO organizations (id, name) VALUES (1, 'Ops'), (2, 'Alpha');"
+             "INSERT INTO participants (id, organization_id, name, role) VALUES"
+             " (1, 1, 'Op', 'operator');"
+             "INSERT INTO participants (id, organization_id, name, role, registered_by) VALUES"
+             " (2, 2, 'Al', 'supplier', 1);"
+             "INSERT INTO certificates (fingerprint, participant_id, subject, pem) VALUES"
+             " (repeat('a', 64), 1, 'CN=op', 'x'), (repeat('b', 64), 2, 'CN=al', 'x')")
+        conftest.run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER),
+                                     "--sql_dir", conftest.SQL_DIR))
+        got = psql("SELECT fingerprint, coalesce(registered_by::text, '-') FROM"
+                   " audit.certificates ORDER BY fingerprint")
+        assert got.split() == ["%s|-" % ("a" * 64), "%s|1" % ("b" * 64)], got
+    finally:
+        env.drop_database(db)
