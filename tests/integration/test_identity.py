@@ -367,3 +367,28 @@ def test_migration_backfills_who_registered_each_certificate(env, unique, tmp_pa
         assert got.split() == ["%s|-" % ("a" * 64), "%s|1" % ("b" * 64)], got
     finally:
         env.drop_database(db)
+
+
+# ---- a certificate that expires while connected ----
+
+def test_a_certificate_that_expires_while_connected_is_disconnected(env, server, unique):
+    name = "expiring" + unique
+    env.make_cert("--expires-in", "8", name)
+    with server.client("operator") as op:
+        pid = op.ok("participant.register", organization="Expiring " + unique,
+                    role="supplier", name="Expiring", certificate=pem(env, name))
+        pid = pid["participant"]["id"]
+        not_after = op.ok("certificate.list", participant=pid)["certificates"][0]["not_after"]
+    c = server.connect(name)
+    assert c.ok("hello")["participant"]["id"] == pid
+    watcher = server.connect("supplier1")
+    msgs = c.wait_closed(timeout=30)
+    closed_at = tdclient.now_ms()
+    assert msgs == [{"event": "error", "error": {
+        "code": "certificate_expired",
+        "message": "this certificate expired at %s" % not_after}}], msgs
+    # at its notAfter, not before (the same clock; a little slack for the test's reads)
+    assert closed_at >= tdclient.parse_time(not_after) - 50, (closed_at, not_after)
+    wait_log(server, "certificate expired at %s; closing" % not_after)
+    assert "EXPIRED" in str(refused_handshake(server, ctx_of(env, name))).upper()
+    assert watcher.ok("hello")["ok"]
