@@ -7,7 +7,13 @@
 #                                       certificate per NAME (DIR/NAME.crt, DIR/NAME.key, CN=NAME)
 #   certs/mkpki.sh DIR --expired NAME   client certificate whose validity ended in 2020
 #   certs/mkpki.sh DIR --future NAME    client certificate valid only from 2099 (not yet valid)
+#   certs/mkpki.sh DIR --expires-in SECONDS NAME  client certificate that expires SECONDS from now
+#   certs/mkpki.sh DIR --no-policy NAME client certificate without the platform's policy OID
 #   certs/mkpki.sh DIR --rogue NAME     client certificate from another CA (DIR/rogue-ca.*)
+#   certs/mkpki.sh DIR --from-ca CA ... the same with the CA DIR/CA.crt + DIR/CA.key (made when
+#                                       missing, CN "tenderd CA CA") instead of DIR/ca: one client
+#                                       certificate per NAME, or --revoke NAME / --crl writing
+#                                       DIR/CA-crl.pem
 #   certs/mkpki.sh DIR --bulk PREFIX N  N client certificates PREFIX00001 .. PREFIX<N>
 #   certs/mkpki.sh DIR --revoke NAME    revoke DIR/NAME.crt and rewrite the CRL DIR/crl.pem
 #   certs/mkpki.sh DIR --crl            rewrite DIR/crl.pem (the CA's revocations so far)
@@ -16,15 +22,23 @@
 # Files in DIR:
 #   ca.crt ca.key             "tenderd development CA", 10 years
 #   server.crt server.key     CN=localhost, DNS:localhost, IP:127.0.0.1, serverAuth, 2 years
-#   NAME.crt NAME.key         CN=NAME, clientAuth, 2 years
+#   NAME.crt NAME.key         CN=NAME, clientAuth, 2 years, certificate policy
+#                             1.3.6.1.4.1.32473.1.1 (the platform's required_policy in
+#                             development; 32473 is the enterprise number for documentation,
+#                             RFC 5612), except --no-policy certificates
 #   rogue-ca.crt rogue-ca.key a CA no tenderd trusts (for refusal tests)
 #   crl.pem, ca-db/           the CA's revocation list and its database (--revoke, --crl)
+#   CA.crt CA.key, CA-crl.pem, CA-db/  the same for a CA made with --from-ca CA
 set -euo pipefail
 
 SELF=${BASH_SOURCE[0]}
 CA_DAYS=3650
 CERT_DAYS=730
 CRL_DAYS=30
+# The certificate policy of the development platform's client certificates.
+POLICY=1.3.6.1.4.1.32473.1.1
+# The CA that issues client certificates and CRLs (--from-ca changes it).
+CA=ca
 
 usage() {
     sed -n 's/^#   \(certs\/mkpki.sh .*\)/usage: \1/p' "$SELF" >&2
@@ -72,6 +86,14 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 
 [client_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+certificatePolicies = $POLICY
+
+[client_nopolicy_ext]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
@@ -163,13 +185,18 @@ make_cert() { # NAME EXTENSIONS CABASE [CN]
     chmod 0644 "$crt"
 }
 
-# Writes DIR/crl.pem (or $1, with the extra "openssl ca" options after it) from the CA
-# database, replacing the file in one step.
+# The CRL file of the issuing CA: DIR/crl.pem for DIR/ca, DIR/CA-crl.pem for another.
+crl_file() {
+    if [[ $CA == ca ]]; then echo "$DIR/crl.pem"; else echo "$DIR/$CA-crl.pem"; fi
+}
+
+# Writes the issuing CA's CRL (or $1, with the extra "openssl ca" options after it) from
+# its database, replacing the file in one step.
 write_crl() {
-    local out=${1:-$DIR/crl.pem}
+    local out=${1:-$(crl_file)}
     shift || true
-    ca_config "$DIR/ca-db"
-    ossl ca -config "$CA_CNF" -batch -gencrl -cert "$DIR/ca.crt" -keyfile "$DIR/ca.key" -out "$out.tmp" "$@"
+    ca_config "$DIR/$CA-db"
+    ossl ca -config "$CA_CNF" -batch -gencrl -cert "$DIR/$CA.crt" -keyfile "$DIR/$CA.key" -out "$out.tmp" "$@"
     chmod 0644 "$out.tmp"
     mv "$out.tmp" "$out"
     echo "mkpki: wrote $out" >&2
@@ -183,14 +210,24 @@ make_dated_cert() { # NAME START END
     # now; "openssl ca" can, with a throwaway database.
     ca_config "$TMP/dated-db"
     ossl req -new -config "$CNF" -subj "/CN=$1" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-        -nodes -sha256 -keyout "$DIR/$1.key" -out "$TMP/req.csr"
-    ossl ca -config "$CA_CNF" -batch -notext -extensions client_ext -cert "$DIR/ca.crt" \
-        -keyfile "$DIR/ca.key" -startdate "$2" -enddate "$3" -in "$TMP/req.csr" -out "$DIR/$1.crt"
-    chmod 0644 "$DIR/$1.crt"
+        -nodes -sha256 -keyout "$DIR/$1.key.tmp" -out "$TMP/req.csr"
+    ossl ca -config "$CA_CNF" -batch -notext -extensions client_ext -cert "$DIR/$CA.crt" \
+        -keyfile "$DIR/$CA.key" -startdate "$2" -enddate "$3" -in "$TMP/req.csr" -out "$DIR/$1.crt.tmp"
+    chmod 0644 "$DIR/$1.crt.tmp"
+    mv "$DIR/$1.key.tmp" "$DIR/$1.key"
+    mv "$DIR/$1.crt.tmp" "$DIR/$1.crt"
 }
 
 make_ca ca "tenderd development CA"
 make_cert server server_ext ca localhost
+
+if [[ ${1:-} == --from-ca ]]; then
+    [[ $# -ge 3 ]] || usage
+    check_name "$2"
+    CA=$2
+    shift 2
+    make_ca "$CA" "tenderd CA $CA"
+fi
 
 case ${1:-} in
 --expired)
@@ -202,6 +239,19 @@ case ${1:-} in
     [[ $# -eq 2 ]] || usage
     check_name "$2"
     make_dated_cert "$2" 20990101000000Z 21000101000000Z
+    ;;
+--expires-in)
+    [[ $# -eq 3 && $2 =~ ^[0-9]+$ ]] || usage
+    check_name "$3"
+    # valid from a minute ago (clocks differ a little) until SECONDS from now
+    now=$(date -u +%s)
+    make_dated_cert "$3" "$(date -u -d "@$((now - 60))" +%Y%m%d%H%M%SZ)" \
+        "$(date -u -d "@$((now + 10#$2))" +%Y%m%d%H%M%SZ)"
+    ;;
+--no-policy)
+    [[ $# -eq 2 ]] || usage
+    check_name "$2"
+    make_cert "$2" client_nopolicy_ext "$CA"
     ;;
 --rogue)
     [[ $# -eq 2 ]] || usage
@@ -224,9 +274,9 @@ case ${1:-} in
 --revoke)
     [[ $# -eq 2 ]] || usage
     [[ -s $DIR/$2.crt ]] || die "no certificate $DIR/$2.crt"
-    ca_config "$DIR/ca-db"
-    if ! out=$(openssl ca -config "$CA_CNF" -batch -revoke "$DIR/$2.crt" -cert "$DIR/ca.crt" \
-        -keyfile "$DIR/ca.key" 2>&1) && [[ $out != *"Already revoked"* ]]; then
+    ca_config "$DIR/$CA-db"
+    if ! out=$(openssl ca -config "$CA_CNF" -batch -revoke "$DIR/$2.crt" -cert "$DIR/$CA.crt" \
+        -keyfile "$DIR/$CA.key" 2>&1) && [[ $out != *"Already revoked"* ]]; then
         printf '%s\n' "$out" >&2
         die "openssl ca -revoke failed"
     fi
@@ -248,7 +298,7 @@ case ${1:-} in
         check_name "$name"
     done
     for name in "$@"; do
-        make_cert "$name" client_ext ca
+        make_cert "$name" client_ext "$CA"
     done
     ;;
 esac

@@ -11,6 +11,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 PORT=${TENDERD_PORT:-7443}
+# The certificate policy the development PKI (certs/mkpki.sh) puts in client certificates.
+POLICY=1.3.6.1.4.1.32473.1.1
 BUILD=${BUILD:-build}
 SERVER=127.0.0.1:$PORT
 VAR=var
@@ -49,6 +51,11 @@ for p in "${PARTICIPANTS[@]}"; do
 done
 certs/mkpki.sh "$PKI" "${names[@]}"
 chmod 0700 "$PKI"
+for name in "${names[@]}"; do
+    if ! openssl x509 -in "$PKI/$name.crt" -noout -ext certificatePolicies 2>/dev/null | grep -qF "$POLICY"; then
+        die "$PKI/$name.crt lacks the certificate policy $POLICY that tenderd now requires (it was made before): run 'make stop-db', remove $VAR/ and run again"
+    fi
+done
 
 # 2. PostgreSQL, private to this tree, with tenderd's roles (sql/roles.sql, applied by
 #    pgctl.sh as the superuser): tenderd runs as "tenderd", migrations as "tenderd_owner".
@@ -60,7 +67,7 @@ OWNER=${CONNINFO/user=tenderd/user=tenderd_owner}
 for p in "${PARTICIPANTS[@]}"; do
     IFS='|' read -r name role org display <<<"$p"
     rc=0
-    out=$("$TENDERD" register --db "$CONNINFO" --role "$role" --organization "$org" \
+    out=$("$TENDERD" register --db "$CONNINFO" --required_policy "$POLICY" --role "$role" --organization "$org" \
         --name "$display" --cert "$PKI/$name.crt" 2>&1) || rc=$?
     case $rc in
     0) echo "run: $out" ;;
@@ -81,6 +88,7 @@ key = "$ROOT/$PKI/server.key"
 ca = "$ROOT/$PKI/ca.crt"
 db = "$CONNINFO"
 sql_dir = "$ROOT/sql"
+required_policy = $POLICY
 log_level = info
 EOF
 # Revocations made with certs/mkpki.sh var/pki --revoke NAME.

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -24,15 +26,18 @@
 #include "common/version.h"
 #include "server/server.h"
 
-enum { ADMIN_CERT, ADMIN_KEY, ADMIN_CA, ADMIN_CRL, ADMIN_NFILES };
+/* The watched TLS files; ADMIN_CA to ADMIN_CRL verify client certificates. */
+enum { ADMIN_CERT, ADMIN_KEY, ADMIN_CA, ADMIN_CADIR, ADMIN_CRL, ADMIN_NFILES };
 
-/* What a watched file looked like: a change of any field means a new file. */
+/* What a watched file looked like: a change of any field means a new file. For the CA
+ * directory, `sum` covers the name and these fields of every regular file in it. */
 struct admin_file {
 	int exists;
 	dev_t dev;
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
+	uint64_t sum;
 };
 
 struct admin {
@@ -43,11 +48,50 @@ struct admin {
 	int crl_expired_logged;      /* the CRL in force was reported as expired */
 };
 
-/* Stat the TLS files of `c` (the CRL only when configured). */
+/* FNV-1a of `n` bytes, continuing from `h`. */
+static uint64_t
+admin_fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The signature of the CA directory: its regular files' names, inodes, sizes and times,
+ * whatever the order readdir gives (each file's hash is summed). */
+static uint64_t
+admin_dir_sum(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	uint64_t sum = 0;
+	char file[PATH_MAX];
+	struct stat st;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		uint64_t h = 0xcbf29ce484222325ULL;
+		if (snprintf(file, sizeof(file), "%s/%s", path, e->d_name) >= (int)sizeof(file) ||
+		    stat(file, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		h = admin_fnv(h, e->d_name, strlen(e->d_name) + 1);
+		h = admin_fnv(h, &st.st_ino, sizeof(st.st_ino));
+		h = admin_fnv(h, &st.st_size, sizeof(st.st_size));
+		h = admin_fnv(h, &st.st_mtim, sizeof(st.st_mtim));
+		sum += h;
+	}
+	closedir(d);
+	return sum;
+}
+
+/* Stat the TLS files of `c` (the CA directory and CRL only when configured). */
 static void
 admin_stat_files(const struct config *c, struct admin_file f[ADMIN_NFILES])
 {
-	const char *paths[ADMIN_NFILES] = { c->cert, c->key, c->ca, c->crl };
+	const char *paths[ADMIN_NFILES] = { c->cert, c->key, c->ca, c->ca_dir, c->crl };
 	struct stat st;
 
 	memset(f, 0, sizeof(struct admin_file) * ADMIN_NFILES);
@@ -59,6 +103,8 @@ admin_stat_files(const struct config *c, struct admin_file f[ADMIN_NFILES])
 		f[i].ino = st.st_ino;
 		f[i].size = st.st_size;
 		f[i].mtime = st.st_mtim;
+		if (i == ADMIN_CADIR)
+			f[i].sum = admin_dir_sum(paths[i]);
 	}
 }
 
@@ -69,16 +115,17 @@ admin_files_differ(const struct admin_file *a, const struct admin_file *b, int n
 	for (int i = 0; i < n; i++)
 		if (a[i].exists != b[i].exists || a[i].dev != b[i].dev || a[i].ino != b[i].ino ||
 		    a[i].size != b[i].size || a[i].mtime.tv_sec != b[i].mtime.tv_sec ||
-		    a[i].mtime.tv_nsec != b[i].mtime.tv_nsec)
+		    a[i].mtime.tv_nsec != b[i].mtime.tv_nsec || a[i].sum != b[i].sum)
 			return 1;
 	return 0;
 }
 
-/* True when the CA bundle or the CRL differs: open connections must be verified again. */
+/* True when the CA bundle, the CA directory or the CRL differs: open connections must be
+ * verified again. */
 static int
 admin_trust_differs(const struct admin_file *a, const struct admin_file *b)
 {
-	return admin_files_differ(a + ADMIN_CA, b + ADMIN_CA, 2);
+	return admin_files_differ(a + ADMIN_CA, b + ADMIN_CA, ADMIN_CRL - ADMIN_CA + 1);
 }
 
 /* Report the CRL in force, loudly when it is past its nextUpdate. */
@@ -156,8 +203,8 @@ admin_tls_reload(struct server *s, const char *why)
 	}
 	recheck = admin_trust_differs(files, a->loaded);
 	admin_tls_swap(s, ctx, &crl, files);
-	log_info("TLS reloaded (%s): cert=%s ca=%s crl=%s", why, s->cfg.cert, s->cfg.ca,
-	    s->cfg.crl[0] ? s->cfg.crl : "none");
+	log_info("TLS reloaded (%s): cert=%s ca=%s ca_dir=%s crl=%s", why, s->cfg.cert, s->cfg.ca,
+	    s->cfg.ca_dir[0] ? s->cfg.ca_dir : "none", s->cfg.crl[0] ? s->cfg.crl : "none");
 	admin_crl_report(s, 1);
 	conn_reload(s, recheck);
 }
@@ -244,17 +291,21 @@ admin_reload(struct server *s)
 	}
 	d.next = next;
 	config_each_change(&s->cfg, next, admin_keep_restart_only, &d);
-	if ((ctx = admin_tls_build(next, &crl, files, cause, sizeof(cause))) == NULL) {
+	if ((ctx = admin_tls_build(next, &crl, files, cause, sizeof(cause))) == NULL ||
+	    tls_set_required_policy(next->required_policy) < 0) {
 		a->reload_failures++;
 		log_error("RELOAD FAILED: %s; the settings, certificate, CA bundle and CRL in force "
-		    "stay", cause);
+		    "stay", ctx ? "required_policy is not an OID" : cause);
+		tls_ctx_free(ctx);
 		free(next);
 		return;
 	}
 	config_each_change(&s->cfg, next, admin_log_change, &d);
 	/* open connections are verified again only when what verifies them changed */
 	recheck = admin_trust_differs(files, a->loaded) || strcmp(s->cfg.ca, next->ca) != 0 ||
-	    strcmp(s->cfg.crl, next->crl) != 0 || strcmp(s->cfg.crl_expired, next->crl_expired) != 0;
+	    strcmp(s->cfg.ca_dir, next->ca_dir) != 0 || strcmp(s->cfg.crl, next->crl) != 0 ||
+	    strcmp(s->cfg.crl_expired, next->crl_expired) != 0 ||
+	    strcmp(s->cfg.required_policy, next->required_policy) != 0;
 	s->cfg = *next;
 	free(next);
 	log_set_level((enum log_level)log_level_parse(s->cfg.log_level));

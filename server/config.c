@@ -13,7 +13,7 @@
 #define TENDERD_SQL_DIR "/usr/local/share/tenderd/sql"
 #endif
 
-enum config_type { CONFIG_T_STR, CONFIG_T_LONG, CONFIG_T_LEVEL, CONFIG_T_WORD };
+enum config_type { CONFIG_T_STR, CONFIG_T_LONG, CONFIG_T_LEVEL, CONFIG_T_WORD, CONFIG_T_OID };
 
 /* One row of the settings table. */
 struct config_entry {
@@ -28,13 +28,16 @@ struct config_entry {
 #define S(f) CONFIG_T_STR, offsetof(struct config, f)
 #define L(f) CONFIG_T_LONG, offsetof(struct config, f)
 #define W(f) CONFIG_T_WORD, offsetof(struct config, f)
+#define O(f) CONFIG_T_OID, offsetof(struct config, f)
 
 static const struct config_entry config_table[] = {
 	{ "listen", S(listen), "127.0.0.1:7443", 0, 0, "address to accept TLS connections on (host:port)" },
 	{ "cert", S(cert), "var/pki/server.crt", 0, 0, "server certificate (PEM)" },
 	{ "key", S(key), "var/pki/server.key", 0, 0, "server private key (PEM)" },
 	{ "ca", S(ca), "var/pki/ca.crt", 0, 0, "CA bundle for client certificates" },
+	{ "ca_dir", S(ca_dir), "", 0, 0, "optional directory of more CA certificates (PEM; every regular file in it)" },
 	{ "crl", S(crl), "", 0, 0, "optional CRL (PEM) of revoked client certificates" },
+	{ "required_policy", O(required_policy), "", 0, 0, "certificate policy OID every client certificate must carry (dotted, e.g. 1.3.6.1.4.1.32473.1.1; empty: none)" },
 	{ "db", S(db), "dbname=tenderd", 0, 0, "PostgreSQL conninfo" },
 	{ "sql_dir", S(sql_dir), TENDERD_SQL_DIR, 0, 0, "directory of numbered migrations" },
 	{ "migrate_lock_timeout", L(migrate_lock_timeout), "10", 1, 3600, "seconds a migration waits for a lock before it fails, naming the holder" },
@@ -131,6 +134,30 @@ config_word_ok(const char *words, const char *value)
 	return 0;
 }
 
+/* True for a dotted OID: at least two arcs of digits without leading zeros, the first 0,
+ * 1 or 2 (X.660). */
+static int
+config_oid_ok(const char *v)
+{
+	int arcs = 0;
+
+	if (v[0] < '0' || v[0] > '2')
+		return 0;
+	while (*v) {
+		const char *start = v;
+		while (*v >= '0' && *v <= '9')
+			v++;
+		if (v == start || (*start == '0' && v - start > 1) || v - start > 18)
+			return 0;
+		arcs++;
+		if (*v == '.' && v[1] != '\0')
+			v++;
+		else if (*v != '\0')
+			return 0;
+	}
+	return arcs >= 2;
+}
+
 /* Set one key from its text value, checking type and bounds. */
 int
 config_set(struct config *c, const char *key, const char *value, char *cause, size_t n)
@@ -145,6 +172,13 @@ config_set(struct config *c, const char *key, const char *value, char *cause, si
 	}
 	dst = (char *)c + e->offset;
 	switch (e->type) {
+	case CONFIG_T_OID:
+		if (value[0] != '\0' && !config_oid_ok(value)) {
+			snprintf(cause, n, "%s: expected a dotted OID such as 1.3.6.1.4.1.32473.1.1 "
+			    "(or nothing), got '%s'", key, value);
+			return -1;
+		}
+		/* FALLTHROUGH */
 	case CONFIG_T_STR:
 		if (strlen(value) >= CONFIG_STR) {
 			snprintf(cause, n, "%s: value too long", key);

@@ -11,7 +11,9 @@ struct config {
 	char cert[CONFIG_STR];
 	char key[CONFIG_STR];
 	char ca[CONFIG_STR];
+	char ca_dir[CONFIG_STR];
 	char crl[CONFIG_STR];
+	char required_policy[CONFIG_STR];
 	char db[CONFIG_STR];
 	char sql_dir[CONFIG_STR];
 	long migrate_lock_timeout;

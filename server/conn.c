@@ -44,6 +44,8 @@ struct conn {
 	enum conn_state state;
 	struct event *timer;      /* handshake, then idle; linger while closing */
 	struct event *stuck;      /* output above the high-water mark too long */
+	struct event *expiry;     /* fires at the certificate's notAfter */
+	int64_t not_after;        /* the certificate's, ms since the epoch */
 	int64_t last_in;          /* monotonic ms of the last request */
 	int out_paused;           /* reading paused: output above high water */
 	int pending;              /* requests waiting for a commit */
@@ -515,9 +517,34 @@ conn_on_connected(struct conn *c)
 	c->ident.cert = cert;
 	c->ident.who = cert->who;
 	conn_arm(c->timer, c->s->cfg.idle_timeout);
+	/* a certificate that expires while connected is disconnected at that moment */
+	c->not_after = info.not_after;
+	conn_timer_in(c->s, c->expiry, info.not_after - time_now_ms());
 	log_info("conn=%llu peer=%s fp=%.16s participant=%lld role=%s tls=%s%s open",
 	    (unsigned long long)c->ident.id, c->peer, info.fp, (long long)cert->who->id,
 	    role_name(cert->who->role), SSL_get_version(ssl), SSL_session_reused(ssl) ? " resumed" : "");
+}
+
+/* The certificate's notAfter has come: tell the connection and close it. */
+static void
+conn_on_expiry(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char t[TIME_BUF], msg[96];
+
+	if (c->state != CONN_OPEN)
+		return;
+	if (time_now_ms() < c->not_after) {  /* the wall clock went back: wait on */
+		conn_timer_in(c->s, c->expiry, c->not_after - time_now_ms());
+		return;
+	}
+	time_format(c->not_after, t);
+	log_warn("conn=%llu peer=%s participant=%lld fp=%.16s certificate expired at %s; closing",
+	    (unsigned long long)c->ident.id, c->peer, (long long)c->ident.who->id,
+	    c->ident.cert->fp, t);
+	snprintf(msg, sizeof(msg), "this certificate expired at %s", t);
+	conn_send_event_error(c, "certificate_expired", msg);
+	conn_close(c, "certificate expired");
 }
 
 /* Connection events: handshake done, EOF, errors. */
@@ -619,6 +646,7 @@ conn_close(struct conn *c, const char *reason)
 	 * resets it, and the peer would lose the last lines sent to it */
 	bufferevent_enable(c->bev, EV_READ);
 	evtimer_del(c->stuck);
+	evtimer_del(c->expiry);
 	conn_arm(c->timer, CONN_LINGER_S);
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_get_length(out) == 0) {
@@ -661,6 +689,7 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_free(c->bev);
 	event_free(c->timer);
 	event_free(c->stuck);
+	event_free(c->expiry);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -691,6 +720,7 @@ conn_free_later(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	evtimer_del(c->timer);
 	evtimer_del(c->stuck);
+	evtimer_del(c->expiry);
 	if (event_base_once(c->s->base, -1, EV_TIMEOUT, conn_free_cb, c, &zero) < 0)
 		conn_free_cb(-1, 0, c);
 }
@@ -886,6 +916,7 @@ conn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	}
 	c->timer = evtimer_new(s->base, conn_on_timer, c);
 	c->stuck = evtimer_new(s->base, conn_on_stuck, c);
+	c->expiry = evtimer_new(s->base, conn_on_expiry, c);
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)s->cfg.max_line + 2);
 	bufferevent_setwatermark(c->bev, EV_WRITE, (size_t)s->cfg.output_high_water / 2, 0);

@@ -102,7 +102,8 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    " p AS (INSERT INTO participants (organization_id, name, role, registered_by)"
 	    " SELECT id, $4, $5, $12 FROM o RETURNING id, organization_id),"
 	    " c AS (INSERT INTO certificates (fingerprint, participant_id, subject, serial, not_before,"
-	    " not_after, pem) SELECT $6, id, $7, $8, $9, $10, $11 FROM p RETURNING participant_id),"
+	    " not_after, pem, registered_by, registered_at) SELECT $6, id, $7, $8, $9, $10, $11, $12,"
+	    " $13 FROM p RETURNING participant_id),"
 	    " g AS (" CH_SELECT("$17", "$13", "'participant'", "'registered'", "NULL", "NULL", "NULL",
 	    "NULL", "NULL", "$12", "$14", "$15", "id", "organization_id", "NULL", "NULL", "false",
 	    "'{\"participant\":' || id || ',\"organization_id\":' || organization_id || $16::text",
@@ -146,6 +147,16 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    "WITH u AS (UPDATE organizations SET status = $2 WHERE id = $1)"
 	    " " CH_VALUES("$10", "$3", "'organization'", "$8", "NULL", "NULL", "NULL", "NULL", "NULL",
 	    "$5", "$7", "$6", "NULL", "$1", "NULL", "$4", "false", "$9", "$11", "$12", "$13"), 1 },
+	/* fingerprint, participant, subject, serial, not before, not after, pem, operator, at,
+	 * operator's organization, operator's fingerprint, the participant's organization, body;
+	 * $14 seq */
+	[DB_S_CERT_ADD] = { "cert_add",
+	    "WITH c AS (INSERT INTO certificates (fingerprint, participant_id, subject, serial,"
+	    " not_before, not_after, pem, registered_by, registered_at)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))"
+	    " " CH_VALUES("$14", "$9", "'participant'", "'certificate_added'", "NULL", "NULL", "NULL",
+	    "NULL", "NULL", "$8", "$10", "$11", "$2", "$12", "NULL", "NULL", "false", "$13", "$15",
+	    "$16", "$17"), 1 },
 };
 
 /* The statements from DB_S_P_FIRST on, given by db_use_proc_stmts(). */

@@ -58,6 +58,7 @@ enum db_stmt {
 	DB_S_SEED,        /* change */
 	DB_S_STATUS,      /* change */
 	DB_S_ORG_STATUS,  /* change */
+	DB_S_CERT_ADD,    /* change */
 	DB_S_BIDS,        /* internal: a run of DB_S_BID rows as one multi-row insert */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
 	DB_S_P_CREATE,
@@ -202,6 +203,9 @@ struct db_boot_org { int64_t id; const char *name, *status; };
 struct db_boot_participant {
 	int64_t id, org_id;
 	const char *name, *role, *status, *fingerprint;
+	/* the certificate (one row per certificate of the participant) */
+	const char *subject, *serial;
+	int64_t not_before, not_after, registered_by, registered_at;  /* ms; registered_by 0: none */
 };
 struct db_boot_auction {
 	int64_t id, buyer_participant, buyer_org;

@@ -378,8 +378,10 @@ struct boot_src {
 static const struct boot_src boot_tables = {
 	.orgs = "SELECT id, name, status FROM organizations ORDER BY id",
 	.participants = "SELECT p.id, p.organization_id, p.name, p.role, p.status,"
-	    " c.fingerprint FROM participants p JOIN certificates c ON c.participant_id = p.id"
-	    " ORDER BY p.id",
+	    " c.fingerprint, c.subject, coalesce(c.serial, ''), coalesce(" MS("c.not_before") ", 0),"
+	    " coalesce(" MS("c.not_after") ", 0), coalesce(c.registered_by, 0), "
+	    MS("c.registered_at") " FROM participants p JOIN certificates c"
+	    " ON c.participant_id = p.id ORDER BY p.id, c.registered_at, c.fingerprint",
 	.auctions = "SELECT id, buyer_participant_id, buyer_organization_id, title,"
 	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
 	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
@@ -396,8 +398,10 @@ static const struct boot_src boot_audit = {
 	.orgs = "SELECT organization_id, organization, status FROM audit.organizations"
 	    " ORDER BY organization_id",
 	.participants = "SELECT participant_id, organization_id, participant, role, status,"
-	    " fingerprint FROM audit.participants WHERE fingerprint IS NOT NULL"
-	    " ORDER BY participant_id",
+	    " fingerprint, subject, coalesce(serial, ''), coalesce(" MS("not_before") ", 0),"
+	    " coalesce(" MS("not_after") ", 0), coalesce(registered_by, 0), "
+	    MS("registered_at") " FROM audit.certificates"
+	    " ORDER BY participant_id, registered_at, fingerprint",
 	.auctions = "SELECT auction_id, buyer_participant_id, buyer_organization_id, title,"
 	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
 	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
@@ -684,12 +688,14 @@ boot_load_people(PGconn *pg, const struct boot_src *src, const struct db_boot_si
 		}
 	}
 	PQclear(r);
+	/* every certificate of every participant (certificate.add registers more than one) */
 	if ((r = boot_query(pg, src->participants, cause, n)) == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct db_boot_participant p = {
 			boot_i64(r, i, 0), boot_i64(r, i, 1), boot_str(r, i, 2), boot_str(r, i, 3),
-			boot_str(r, i, 4), boot_str(r, i, 5),
+			boot_str(r, i, 4), boot_str(r, i, 5), boot_str(r, i, 6), boot_str(r, i, 7),
+			boot_i64(r, i, 8), boot_i64(r, i, 9), boot_i64(r, i, 10), boot_i64(r, i, 11),
 		};
 		if (sink->participant(sink->arg, &p) < 0) {
 			snprintf(cause, n, "out of memory loading participants");

@@ -208,6 +208,19 @@ cmd_register(const struct config *cfg, const struct reg_opts *r)
 		fprintf(stderr, "tenderd: %s\n", cause);
 		return 1;
 	}
+	/* the policy a running tenderd would require (required_policy) */
+	if (tls_set_required_policy(cfg->required_policy) < 0)
+		snprintf(cause, sizeof(cause), "required_policy '%.200s' is not an OID",
+		    cfg->required_policy);
+	else if (tls_pem_policy_ok(pem, cause, sizeof(cause)))
+		cause[0] = '\0';
+	if (cause[0] != '\0') {
+		fprintf(stderr, "tenderd: bad_field: --cert %s: %s\n", r->cert, cause);
+		free(pem);
+		free(org);
+		free(name);
+		return 2;
+	}
 	time_format(info.not_before, nb);
 	time_format(info.not_after, na);
 	rc = db_boot_register(cfg->db, r->role, org, name, info.fp, info.subject,
@@ -257,8 +270,19 @@ load_org(void *arg, const struct db_boot_org *o)
 static int
 load_participant(void *arg, const struct db_boot_participant *p)
 {
-	return registry_participant(((struct restore_ctx *)arg)->s, p->id, p->org_id, p->name, p->role, p->status,
-	    p->fingerprint) ? 0 : -1;
+	struct server *s = ((struct restore_ctx *)arg)->s;
+	struct tls_cert_info info;
+
+	memset(&info, 0, sizeof(info));
+	snprintf(info.subject, sizeof(info.subject), "%s", p->subject);
+	snprintf(info.serial, sizeof(info.serial), "%s", p->serial);
+	info.not_before = p->not_before;
+	info.not_after = p->not_after;
+	if (registry_participant(s, p->id, p->org_id, p->name, p->role, p->status,
+	    p->fingerprint) == NULL)
+		return -1;
+	return registry_cert_describe(s, p->fingerprint, &info, p->registered_by,
+	    p->registered_at);
 }
 
 /* The state an auction's change (started, closed, cancelled) leaves it in. */
@@ -458,7 +482,7 @@ server_state_free(struct server *s)
 		book_free(p);
 	it = 0;
 	while (map_next(&s->certs, &it, NULL, NULL, &p))
-		free(p);
+		registry_cert_free(p);
 	it = 0;
 	while (map_next(&s->participants, &it, NULL, NULL, &p)) {
 		free(((struct participant *)p)->name);
@@ -564,6 +588,10 @@ serve(struct server *s, int argc, char **argv)
 	snprintf(app_name, sizeof(app_name), "tenderd %.48s", s->cfg.listen);
 	server_state_init(s);
 	s->started_at = time_now_ms();
+	if (tls_set_required_policy(s->cfg.required_policy) < 0) {
+		log_error("cannot start: required_policy '%s' is not an OID", s->cfg.required_policy);
+		return 1;
+	}
 	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, &s->crl, cause, sizeof(cause))) == NULL) {
 		log_error("cannot start: %s", cause);
 		return 1;

@@ -691,11 +691,11 @@ ops_apply_register(struct server *s, struct txn_cmd *t)
 		ops_reg_batch = txn_batch(s);
 	}
 
-	if (map_sget(&s->certs, k->cert.fp) || map_sget(pending, k->cert.fp)) {
+	/* certificate.add claims fingerprints the same way (certs.c) */
+	if (registry_fp_claim(s, txn_batch(s), k->cert.fp) < 0) {
 		txn_refuse(s, &k->t, "conflict", "this certificate is already registered");
 		return 0;
 	}
-	map_sput(pending, k->cert.fp, k);
 	if (ops_register_org(s, k, pending) < 0) {
 		txn_refuse(s, &k->t, "internal", "out of memory");
 		return 0;
@@ -875,7 +875,8 @@ ops_commit_register(struct server *s, struct txn_cmd *t)
 
 	if (registry_org(s, k->new_org, k->org_name) == NULL ||
 	    (p = registry_participant(s, k->new_pid, k->new_org, k->pname,
-	    role_name(k->role), "active", k->cert.fp)) == NULL) {
+	    role_name(k->role), "active", k->cert.fp)) == NULL ||
+	    registry_cert_describe(s, k->cert.fp, &k->cert, t->who->id, t->at) < 0) {
 		txn_refuse(s, t, "internal", "registered, but not loaded; restart tenderd");
 		return;
 	}

@@ -22,6 +22,8 @@
 static struct optab_op optab[] = {
 	{ "hello",                 R_ANY,     RD,      ops_hello, NULL, 0 },
 	{ "participant.register",  R_O,       WR,      ops_participant_register, NULL, 0 },
+	{ "certificate.add",       R_O,       WR,      certs_op_add, NULL, 0 },
+	{ "certificate.list",      R_ANY,     RD,      certs_op_list, NULL, 0 },
 	{ "auction.create",        R_B,       WR,      ops_auction_create, NULL, 0 },
 	{ "auction.get",           R_ANY,     RD | PK, ops_auction_get, NULL, 0 },
 	{ "auction.list",          R_ANY,     RD,      ops_auction_list, NULL, 0 },

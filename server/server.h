@@ -10,7 +10,8 @@
  *   outbox.c  replies and events held back while a batch completes
  *   book.c    live auctions in memory: engine, metadata, views, watchers, timers
  *   watch.c   who watches which auction or procurement, bounded, left on close
- *   registry.c  participants, organizations and roles
+ *   registry.c  participants, organizations, roles and certificates
+ *   certs.c   certificate.add and certificate.list: a participant's certificates
  */
 #ifndef TENDERD_SERVER_H
 #define TENDERD_SERVER_H
@@ -58,11 +59,17 @@ struct participant {
 	int suspended;
 };
 
-/* A registered certificate; `conns` counts its open connections. */
+/* A registered certificate; `conns` counts its open connections. A participant may hold
+ * several (s->certs, by fingerprint, finds the holder of any of them). */
 struct cert {
 	char fp[TLS_FP_LEN + 1];
 	struct participant *who;
 	int conns;
+	/* what certificate.list shows (registry_cert_describe) */
+	char *subject, *serial;    /* NULL: not known */
+	int64_t not_before, not_after;  /* ms */
+	int64_t registered_by;     /* the operator; 0: registered offline */
+	int64_t registered_at;     /* ms */
 };
 
 /* A live auction: the engine state plus what the engine does not know. */
@@ -521,6 +528,18 @@ struct org *registry_org(struct server *s, int64_t id, const char *name);
 struct org *registry_org_named(struct server *s, const char *name);
 struct participant *registry_participant(struct server *s, int64_t id, int64_t org_id,
     const char *name, const char *role, const char *status, const char *fp);
+/* Describe a registered certificate (for certificate.list); `info` may be NULL to set only
+ * who registered it and when. -1 when out of memory or the fingerprint is not registered. */
+int registry_cert_describe(struct server *s, const char *fp, const struct tls_cert_info *info,
+    int64_t registered_by, int64_t registered_at);
+/* Free a certificate of s->certs (shutdown). */
+void registry_cert_free(struct cert *c);
+/* Inside apply: claim fingerprint `fp` for a registration in the batch being built
+ * (`batch`: txn_batch()). -1 when it is registered already, or claimed by an earlier
+ * command of the batch. */
+int registry_fp_claim(struct server *s, int64_t batch, const char *fp);
+/* The certificate as certificate.list and certificate.add show it. */
+json_t *registry_cert_json(const struct cert *c);
 const char *role_name(enum role r);
 int role_parse(const char *s, enum role *out);
 

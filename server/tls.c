@@ -1,8 +1,12 @@
 #include "server/tls.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -38,6 +42,63 @@ static int tls_refuse_expired_crl;
 static int64_t tls_crl_warned_at;       /* monotonic ms of the last warning */
 static unsigned long tls_crl_unwarned;  /* handshakes accepted since */
 
+/*
+ * The certificate policy OID every client certificate must carry (required_policy; NULL:
+ * none), checked in the leaf's certificatePolicies extension by the verify callback at depth
+ * 0 (OpenSSL's explicit-policy checking would require the CAs to carry it too). Like the CRL
+ * policy, a variable of this module, set at start-up and by a reload.
+ */
+static ASN1_OBJECT *tls_policy;
+static char tls_policy_txt[CONFIG_STR];
+
+/* The verify error a certificate without the required policy gets: the handshake fails
+ * with the unsupported_certificate alert. */
+#define TLS_V_ERR_POLICY X509_V_ERR_INVALID_PURPOSE
+
+/* Require `oid` (dotted; NULL or empty: no policy) from now on. 0, or -1 when it is not an
+ * OID (the policy in force stays). */
+int
+tls_set_required_policy(const char *oid)
+{
+	ASN1_OBJECT *o = NULL;
+
+	if (oid != NULL && oid[0] != '\0' && (o = OBJ_txt2obj(oid, 1)) == NULL) {
+		ERR_clear_error();
+		return -1;
+	}
+	ASN1_OBJECT_free(tls_policy);
+	tls_policy = o;
+	snprintf(tls_policy_txt, sizeof(tls_policy_txt), "%s", o ? oid : "");
+	return 0;
+}
+
+/* True when `cert` carries the required policy (or none is required); else 0 with `why`. */
+int
+tls_cert_policy_ok(X509 *cert, char *why, size_t n)
+{
+	CERTIFICATEPOLICIES *pols;
+	int found = 0;
+
+	if (tls_policy == NULL)
+		return 1;
+	pols = X509_get_ext_d2i(cert, NID_certificate_policies, NULL, NULL);
+	for (int i = 0; pols != NULL && i < sk_POLICYINFO_num(pols) && !found; i++)
+		found = OBJ_cmp(sk_POLICYINFO_value(pols, i)->policyid, tls_policy) == 0;
+	CERTIFICATEPOLICIES_free(pols);
+	ERR_clear_error();
+	if (!found)
+		snprintf(why, n, "certificate lacks required policy %s", tls_policy_txt);
+	return found;
+}
+
+/* Why verification failed with `err`: the policy's reason, or OpenSSL's text. */
+static void
+tls_fail_why(X509 *x, int err, char *why, size_t n)
+{
+	if (err != TLS_V_ERR_POLICY || tls_cert_policy_ok(x, why, n))
+		snprintf(why, n, "%s", X509_verify_cert_error_string(err));
+}
+
 /* Set the policy for a CRL past its nextUpdate: 1 refuses, 0 warns. */
 void
 tls_set_crl_policy(int refuse)
@@ -67,14 +128,26 @@ tls_warn_expired_crl(void)
  * crl_expired = refuse (the error is cleared, so that the verify result is X509_V_OK). A
  * certificate that is not yet valid gets the certificate_expired alert, like an expired
  * one ("a certificate has expired or is not currently valid", RFC 5246): OpenSSL would
- * send bad_certificate.
+ * send bad_certificate. A leaf (depth 0) that verified but lacks the required policy is
+ * refused with TLS_V_ERR_POLICY.
  */
 static int
 tls_verify_cb(int ok, X509_STORE_CTX *x)
 {
 	int err = X509_STORE_CTX_get_error(x);
 	int handshake = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx()) != NULL;
+	char why[CONFIG_STR + 64], subject[256];
 
+	if (ok && X509_STORE_CTX_get_error_depth(x) == 0 &&
+	    !tls_cert_policy_ok(X509_STORE_CTX_get_current_cert(x), why, sizeof(why))) {
+		if (handshake) {
+			X509_NAME_oneline(X509_get_subject_name(X509_STORE_CTX_get_current_cert(x)),
+			    subject, sizeof(subject));
+			log_info("tls verify failed depth=0 error=\"%s\" subject=\"%s\"", why, subject);
+		}
+		X509_STORE_CTX_set_error(x, TLS_V_ERR_POLICY);
+		return 0;
+	}
 	if (ok)
 		return ok;
 	if (err == X509_V_ERR_CRL_HAS_EXPIRED && !tls_refuse_expired_crl) {
@@ -172,6 +245,76 @@ tls_crl_expired(const struct tls_crl_info *info, int64_t now)
 	return info->present && info->next_update != 0 && now > info->next_update;
 }
 
+/* Trust the CA certificates of one PEM file and name them to clients. */
+static int
+tls_load_ca_file(SSL_CTX *ctx, STACK_OF(X509_NAME) *names, const char *what, const char *path,
+    char *cause, size_t n)
+{
+	if (SSL_CTX_load_verify_file(ctx, path) != 1) {
+		snprintf(cause, n, "%s %s: %s", what, path, tls_last_error());
+		return -1;
+	}
+	if (SSL_add_file_cert_subjects_to_stack(names, path) != 1) {
+		snprintf(cause, n, "%s %s: no CA names: %s", what, path, tls_last_error());
+		return -1;
+	}
+	return 0;
+}
+
+/* Keep regular files only (scandir filter; `d_type` may be unknown: checked again). */
+static int
+tls_dir_entry(const struct dirent *e)
+{
+	return e->d_name[0] != '.' || (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0);
+}
+
+/*
+ * The CAs client certificates may chain to: the bundle `ca` (when set) and every regular
+ * file of `ca_dir` (when set), in name order, each of which must load. The client CA list
+ * sent in the handshake names them all.
+ */
+static int
+tls_load_cas(SSL_CTX *ctx, const struct config *c, char *cause, size_t n)
+{
+	STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+	struct dirent **ents = NULL;
+	int nents = 0, rc = -1, nfiles = 0;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (names == NULL) {
+		snprintf(cause, n, "out of memory");
+		return -1;
+	}
+	if (c->ca[0] && tls_load_ca_file(ctx, names, "ca", c->ca, cause, n) < 0)
+		goto out;
+	if (c->ca_dir[0] && (nents = scandir(c->ca_dir, &ents, tls_dir_entry, alphasort)) < 0) {
+		snprintf(cause, n, "ca_dir %s: %s", c->ca_dir, strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < nents; i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", c->ca_dir, ents[i]->d_name) >=
+		    (int)sizeof(path) || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (tls_load_ca_file(ctx, names, "ca_dir", path, cause, n) < 0)
+			goto out;
+		nfiles++;
+	}
+	if (!c->ca[0] && nfiles == 0) {
+		snprintf(cause, n, "no CA: set ca, or ca_dir to a directory holding CA certificates");
+		goto out;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	names = NULL;
+	rc = 0;
+out:
+	for (int i = 0; i < nents; i++)
+		free(ents[i]);
+	free(ents);
+	sk_X509_NAME_pop_free(names, X509_NAME_free);
+	return rc;
+}
+
 /* TLS 1.2 cipher suites: forward secrecy (ECDHE) and AEAD only. TLS 1.3 suites are
  * all AEAD with ephemeral keys; OpenSSL's defaults stand. */
 #define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
@@ -182,7 +325,6 @@ tls_server_ctx(const struct config *c, struct tls_crl_info *crl, char *cause, si
 {
 	static const unsigned char sid_ctx[] = "tenderd";
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	STACK_OF(X509_NAME) *names;
 
 	memset(crl, 0, sizeof(*crl));
 	if (ctx == NULL) {
@@ -207,15 +349,8 @@ tls_server_ctx(const struct config *c, struct tls_crl_info *crl, char *cause, si
 		snprintf(cause, n, "key %s: %s", c->key, tls_last_error());
 		goto fail;
 	}
-	if (SSL_CTX_load_verify_locations(ctx, c->ca, NULL) != 1) {
-		snprintf(cause, n, "ca %s: %s", c->ca, tls_last_error());
+	if (tls_load_cas(ctx, c, cause, n) < 0)
 		goto fail;
-	}
-	if ((names = SSL_load_client_CA_file(c->ca)) == NULL) {
-		snprintf(cause, n, "ca %s: no CA names: %s", c->ca, tls_last_error());
-		goto fail;
-	}
-	SSL_CTX_set_client_CA_list(ctx, names);
 	if (c->crl[0]) {
 		X509_STORE *st = SSL_CTX_get_cert_store(ctx);
 		if (tls_load_crl(st, c->crl, crl, cause, n) < 0)
@@ -266,7 +401,7 @@ tls_recheck(SSL_CTX *ctx, SSL *ssl, int *revoked, char *why, size_t n)
 	if (ok == 1)
 		return 0;
 	*revoked = err == X509_V_ERR_CERT_REVOKED;
-	snprintf(why, n, "%s", X509_verify_cert_error_string(err));
+	tls_fail_why(x, err, why, n);
 	return -1;
 }
 
@@ -381,8 +516,9 @@ tls_cert_check(SSL_CTX *ctx, const char *pem, struct tls_cert_info *out, char *c
 	X509_STORE_CTX_set_verify_cb(sc, tls_verify_cb);
 	ok = X509_verify_cert(sc);
 	if (ok != 1) {
-		snprintf(cause, n, "certificate not accepted: %s",
-		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(sc)));
+		char why[CONFIG_STR + 64];
+		tls_fail_why(x, X509_STORE_CTX_get_error(sc), why, sizeof(why));
+		snprintf(cause, n, "certificate not accepted: %s", why);
 		ERR_clear_error();
 	} else {
 		tls_x509_info(x, out);
@@ -390,6 +526,23 @@ tls_cert_check(SSL_CTX *ctx, const char *pem, struct tls_cert_info *out, char *c
 	X509_STORE_CTX_free(sc);
 	X509_free(x);
 	return ok == 1 ? 0 : -1;
+}
+
+/* tls_cert_policy_ok() for a PEM certificate (one that does not parse lacks it). */
+int
+tls_pem_policy_ok(const char *pem, char *why, size_t n)
+{
+	X509 *x = tls_read_pem(pem, strlen(pem));
+	int ok;
+
+	if (x == NULL) {
+		ERR_clear_error();
+		snprintf(why, n, "not a PEM certificate");
+		return 0;
+	}
+	ok = tls_cert_policy_ok(x, why, n);
+	X509_free(x);
+	return ok;
 }
 
 /* Read a PEM file and describe its certificate (no CA check). */

@@ -10,6 +10,7 @@
 
 struct ssl_ctx_st;
 struct ssl_st;
+struct x509_st;
 
 #define TLS_FP_LEN 64   /* hex SHA-256 */
 
@@ -39,6 +40,19 @@ struct ssl_ctx_st *tls_server_ctx(const struct config *c, struct tls_crl_info *c
 
 /* Policy for a CRL past its nextUpdate: 1 refuses every client, 0 warns and serves. */
 void tls_set_crl_policy(int refuse);
+
+/* Require the certificate policy `oid` (dotted; NULL or "": none) of every client
+ * certificate from now on: in the handshake, in tls_recheck and tls_cert_check. 0, or -1
+ * when `oid` is not an OID (the policy in force stays). */
+int tls_set_required_policy(const char *oid);
+
+/* 1 when `cert` (an X509 *) carries the required policy in its certificatePolicies
+ * extension, or no policy is required; 0 with `why` ("certificate lacks required policy
+ * OID") otherwise. */
+int tls_cert_policy_ok(struct x509_st *cert, char *why, size_t n);
+
+/* The same for a PEM certificate (0 with `why` when it does not parse either). */
+int tls_pem_policy_ok(const char *pem, char *why, size_t n);
 
 /* True when the CRL is past its nextUpdate at `now` (ms since the epoch). */
 int tls_crl_expired(const struct tls_crl_info *crl, int64_t now);

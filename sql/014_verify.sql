@@ -66,17 +66,15 @@ SELECT id AS bid_id, auction_id, seq, participant_id, organization_id, fingerpri
        placed_at, seeded
 FROM bids;
 
--- Certificates, with their PEM (the signer of a signed statement is one of them). The identity
--- policy may have made this view already (with more columns): then it is kept.
-DO $$
-BEGIN
-    IF to_regclass('audit.certificates') IS NULL THEN
-        CREATE VIEW audit.certificates AS
-        SELECT fingerprint, participant_id, subject, serial, not_before, not_after, pem,
-               registered_at
-        FROM certificates;
-    END IF;
-END $$;
+-- Certificates (012), with their PEM at the end: the signer of a signed statement is one.
+CREATE OR REPLACE VIEW audit.certificates AS
+SELECT c.fingerprint, c.participant_id, p.name AS participant, p.role, p.status,
+       p.organization_id, o.name AS organization, c.subject, c.serial, c.not_before,
+       c.not_after, c.registered_by, rb.name AS registered_by_name, c.registered_at, c.pem
+FROM certificates c
+JOIN participants p ON p.id = c.participant_id
+JOIN organizations o ON o.id = p.organization_id
+LEFT JOIN participants rb ON rb.id = c.registered_by;
 
 GRANT SELECT ON audit.changes, audit.tree_heads, audit.log_keys, audit.organizations,
     audit.auction_rows, audit.bid_rows, audit.certificates TO tenderd_auditor;

@@ -48,6 +48,9 @@ PARTICIPANTS = {
 }
 # client certificates from the platform CA that are never registered at start
 UNREGISTERED = ["stranger"]
+# the certificate policy every tenderd of the harness requires (required_policy), which
+# certs/mkpki.sh puts in every client certificate but --no-policy ones
+POLICY = "1.3.6.1.4.1.32473.1.1"
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
@@ -204,7 +207,7 @@ class Tenderd:
     def __init__(self, env, tag, **settings):
         self.env = env
         self.port = free_port()
-        self.settings = {"db_retry": "1"}
+        self.settings = {"db_retry": "1", "required_policy": POLICY}
         self.settings.update({k: str(v) for k, v in settings.items()})
         self.log_path = env.new_log(tag)
         self.proc = None
@@ -327,7 +330,8 @@ def env():
         e.make_cert("--rogue", "rogue")
         e.migrate()
         for name, (role, org, display) in PARTICIPANTS.items():
-            run(e.tenderd_cmd("register", "--db", e.conninfo, "--role", role,
+            run(e.tenderd_cmd("register", "--db", e.conninfo, "--required_policy", POLICY,
+                              "--role", role,
                               "--organization", org, "--name", display,
                               "--cert", e.cert(name)), env=sanitizer_env())
             e.participants[name] = {"role": role, "organization": org, "name": display,

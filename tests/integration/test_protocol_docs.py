@@ -26,7 +26,8 @@ SENDER = {"auction.create": "buyer", "auction.cancel": "buyer", "procurement.cre
           "question.answer": "buyer", "bid.score": "buyer", "award.decide": "buyer",
           "participant.register": "operator", "participant.suspend": "operator",
           "participant.reinstate": "operator", "organization.suspend": "operator",
-          "organization.reinstate": "operator", "stats": "operator"}
+          "organization.reinstate": "operator", "stats": "operator",
+          "certificate.add": "operator", "certificate.list": "operator"}
 # objects whose keys are data, not field names
 DATA_MAPS = {"by_addr", "values", "scores"}
 
@@ -232,9 +233,18 @@ class Replay:
         if "auction" in req and isinstance(req["auction"], int):
             req["auction"] = self.auction(req["auction"], code)
         if op == "participant.register":
-            self.env.make_cert("docsreg" + self.tag)
-            req["certificate"] = open(self.env.cert("docsreg" + self.tag)).read()
+            # the refusal shown is of a certificate without the required policy
+            name = ("docsnopol" if code == "bad_field" else "docsreg") + self.tag
+            self.env.make_cert(*(["--no-policy", name] if code == "bad_field" else [name]))
+            req["certificate"] = open(self.env.cert(name)).read()
             req["organization"] += " " + self.tag
+        elif op == "certificate.add":
+            req["participant"] = self.register("c" + self.tag)["participant"]["id"]
+            name = ("docscnopol" if code == "bad_field" else "docscert") + self.tag
+            self.env.make_cert(*(["--no-policy", name] if code == "bad_field" else [name]))
+            req["certificate"] = open(self.env.cert(name)).read()
+        elif op == "certificate.list":
+            req["participant"] = self.register("l" + self.tag)["participant"]["id"]
         elif op in ("participant.suspend", "participant.reinstate"):
             req["participant"] = self.register("p" + self.tag)["participant"]["id"]
         elif op in ("organization.suspend", "organization.reinstate"):

@@ -56,6 +56,7 @@ class OldTenderd(conftest.Tenderd):
 
     def __init__(self, env, tree, conninfo):
         super().__init__(env, "old-tenderd")
+        self.settings.pop("required_policy")  # a setting the old tenderd does not know
         self.tree = tree
         self.conninfo = conninfo
 

@@ -172,6 +172,31 @@ test_words_and_changes(void **state)
 	assert_false(config_restart_only("crl"));
 }
 
+/* required_policy takes a dotted OID or nothing; ca_dir is a plain path, empty by default. */
+static void
+test_required_policy_is_an_oid(void **state)
+{
+	static const char *const good[] = { "1.3.6.1.4.1.32473.1.1", "2.5", "0.0", "" };
+	static const char *const bad[] = { "1", "3.1", "1.", ".1", "1..2", "1.03", "1.x", "1.2 ",
+	    "abc", "1.2.-3" };
+	struct config c;
+	char cause[256];
+
+	(void)state;
+	config_defaults(&c);
+	assert_string_equal(c.required_policy, "");
+	assert_string_equal(c.ca_dir, "");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(config_set(&c, "required_policy", good[i], cause, sizeof(cause)), 0);
+	assert_int_equal(config_set(&c, "required_policy", "1.3.6.1.4.1.32473.1.1", cause,
+	    sizeof(cause)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(config_set(&c, "required_policy", bad[i], cause, sizeof(cause)), -1);
+		assert_non_null(strstr(cause, "expected a dotted OID"));
+	}
+	assert_string_equal(c.required_policy, "1.3.6.1.4.1.32473.1.1");
+}
+
 int
 main(void)
 {
@@ -182,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_file_errors_name_the_line),
 		cmocka_unit_test(test_words_and_changes),
+		cmocka_unit_test(test_required_policy_is_an_oid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
