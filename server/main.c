@@ -417,16 +417,35 @@ restore_end(struct restore_ctx *x, int rc, char *cause, size_t n)
 	return rc;
 }
 
-/* Replay the log as the auditor, inside the caller's transaction on `pg` (server.h). */
-int
-restore_audit(struct server *s, struct pg_conn *pg, const struct restore_hook *hook,
+static void server_state_init(struct server *s);
+static void server_state_free(struct server *s);
+
+/* tenderd verify's replay (verify_replay_fn, server.h): a state of its own, the log replayed
+ * into it as the auditor, checked, freed. */
+static int
+restore_audit(const struct config *cfg, struct pg_conn *pg, const struct restore_hook *hook,
     char *cause, size_t n)
 {
+	struct server *s = calloc(1, sizeof(*s));
 	struct restore_ctx x = { .s = s, .hook = hook };
 	struct db_boot_sink sink = restore_sink(&x);
+	int rc = -2;
 
-	map_init(&x.persisted, 0);
-	return restore_end(&x, db_boot_load_audit(pg, &sink, cause, n), cause, n);
+	if (s == NULL)
+		return -2;
+	s->cfg = *cfg;
+	server_state_init(s);
+	if ((s->base = event_base_new()) != NULL) {
+		map_init(&x.persisted, 0);
+		rc = restore_end(&x, db_boot_load_audit(pg, &sink, cause, n), cause, n);
+		if (rc == 0 && hook->check && hook->check(hook->arg, s) < 0)
+			rc = -2;
+	}
+	server_state_free(s);
+	if (s->base)
+		event_base_free(s->base);
+	free(s);
+	return rc;
 }
 
 /* Check the schema is migrated and rebuild every auction from PostgreSQL. */
@@ -455,8 +474,8 @@ restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, s
 	return 0;
 }
 
-/* The empty maps of a server's state (server.h). */
-void
+/* The empty maps of a server's state. */
+static void
 server_state_init(struct server *s)
 {
 	map_init(&s->conns, 0);
@@ -470,8 +489,8 @@ server_state_init(struct server *s)
 	map_init(&s->refused_addrs, 1);
 }
 
-/* Free the procedures, auctions, participants and organizations, and the maps (server.h). */
-void
+/* Free the procedures, auctions, participants and organizations, and the maps. */
+static void
 server_state_free(struct server *s)
 {
 	size_t it = 0;
@@ -675,7 +694,7 @@ main(int argc, char **argv)
 	}
 	if (argc > 1 && strcmp(argv[1], "verify") == 0) {
 		parse_args(argc, argv, 2, &srv.cfg, NULL);
-		return verify_main(&srv.cfg);
+		return verify_main(&srv.cfg, restore_audit);
 	}
 	if (argc > 1 && strcmp(argv[1], "register") == 0) {
 		parse_args(argc, argv, 2, &srv.cfg, &reg);

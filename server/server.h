@@ -339,23 +339,21 @@ json_t *admin_stats(struct server *s, json_t *id);
  * then --KEY VALUE options), without exiting. 0, or -1 with `cause`. */
 int args_to_config(int argc, char **argv, int first, struct config *cfg, char *cause, size_t n);
 
-/* main.c: the empty maps of a server's state; freeing what they hold, and them. */
-void server_state_init(struct server *s);
-void server_state_free(struct server *s);
-
-/* main.c: replay the log as the auditor into `s` (its state initialized), inside the
- * caller's transaction on `pg` (a PGconn), as tenderd does at start-up; `hook->proc_log`
- * is called after each procedure change replayed. 0, or -1 with `cause`. */
+/* tenderd verify (verify.c, docs/audit.md). Its replay runs through main.c's start-up code,
+ * handed down as a function (calls point down only): `replay` builds a server state of its
+ * own, replays the log into it as the auditor inside the caller's transaction on `pg` (a
+ * PGconn), calling `hook->proc_log` after each procedure change replayed and `hook->check`
+ * on the state replayed, then frees it. 0; -1 when the log does not replay (`cause`); -2
+ * when `check` failed. verify_main returns the command's exit status. */
 struct restore_hook {
 	int (*proc_log)(void *arg, struct server *s, const struct db_boot_proc_log *r);
+	int (*check)(void *arg, struct server *s);
 	void *arg;
 };
 struct pg_conn;
-int restore_audit(struct server *s, struct pg_conn *pg, const struct restore_hook *hook,
-    char *cause, size_t n);
-
-/* verify.c: tenderd verify (docs/audit.md); its exit status. */
-int verify_main(const struct config *cfg);
+typedef int (*verify_replay_fn)(const struct config *cfg, struct pg_conn *pg,
+    const struct restore_hook *hook, char *cause, size_t n);
+int verify_main(const struct config *cfg, verify_replay_fn replay);
 
 /* Arm a timer to fire `ms` milliseconds from now (0 when negative), counted from the
  * current time rather than the loop's cached one, so that it never fires early. */

@@ -311,9 +311,9 @@ verify_connect(const struct config *cfg)
 
 /* See server.h. */
 int
-verify_main(const struct config *cfg)
+verify_main(const struct config *cfg, verify_replay_fn replay)
 {
-	struct verify v = { .cfg = cfg };
+	struct verify v = { .cfg = cfg, .replay = replay };
 	int64_t t0 = time_mono_ms();
 	int rc = VERIFY_FAILED;
 

@@ -9,8 +9,8 @@
  *   verify_sig.c     the log keys (chained to the CA), the signatures of the
  *                    tree heads, the signed statements (two threads);
  *   verify_replay.c  every auction and procedure replayed through the engine
- *                    (as tenderd does at start-up) and compared with the
- *                    typed tables.
+ *                    (by main.c's start-up code, handed down as a function)
+ *                    and compared with the typed tables.
  *
  * Every difference is a problem naming the row (table, id, column); the first
  * one found in the log's order is repeated at the end and the exit status is 1.
@@ -26,6 +26,7 @@
 #include "common/map.h"
 #include "common/merkle.h"
 #include "server/config.h"
+#include "server/server.h"
 
 /* Exit statuses. */
 #define VERIFY_OK       0   /* everything checked matches */
@@ -42,6 +43,7 @@ struct verify_head {
 
 struct verify {
 	const struct config *cfg;
+	verify_replay_fn replay;        /* main.c's start-up replay, as the auditor */
 	PGconn *pg;
 	struct verify_head *heads;      /* by size, ascending */
 	size_t nheads;
