@@ -82,13 +82,14 @@ def add_heads(env, db, sizes):
                 % (size, root.hex(), at_ms, sig.hex(), fp))
 
 
-def statement_row(env, db, who, text):
-    """Append a change signed by `who` (a detached CMS signature over `text`)."""
+def statement_row(env, db, who, text, *flags):
+    """Append a change signed by `who` (a detached CMS signature over `text`; `flags` to
+    openssl cms, such as -nocerts: the signature without the signer's certificate)."""
     with tempfile.NamedTemporaryFile() as f:
         f.write(text.encode())
         f.flush()
         sig = openssl("cms", "-sign", "-binary", "-in", f.name, "-signer", env.cert(who),
-                      "-inkey", env.key(who), "-outform", "DER")
+                      "-inkey", env.key(who), "-outform", "DER", *flags)
     fp = env.fingerprint(who)
     pid, oid = psql_db(env, db, "SELECT p.id, p.organization_id FROM participants p JOIN"
                        " certificates c ON c.participant_id = p.id WHERE c.fingerprint = '%s'"
@@ -150,8 +151,9 @@ def base(env, tenderd_factory_module):
     server.stop()
     n = int(psql_db(env, db, "SELECT max(seq) FROM changes")[0][0])
     signed = statement_row(env, db, "operator", "reinstate organization; nonce 1")
-    add_heads(env, db, [0, n // 2, n + 1])
-    facts = {"rows": n + 1, "signed": signed, "closed": closed["id"], "head": n + 1,
+    statement_row(env, db, "operator", "reinstate organization; nonce 3", "-nocerts")
+    add_heads(env, db, [0, n // 2, n + 2])
+    facts = {"rows": n + 2, "signed": signed, "closed": closed["id"], "head": n + 2,
              "half": n // 2}
     facts["bid_seq"], facts["bid_id"] = (int(x) for x in psql_db(
         env, db, "SELECT seq, bid_id FROM changes WHERE auction_id = %d AND kind ="
@@ -200,7 +202,8 @@ def test_intact_log_verifies(env, base):
     rc, out = verify(env, db)
     assert rc == 0, out
     assert "verified %d rows" % facts["rows"] in out, out
-    assert "3 signed tree heads, 1 signatures, 2 auctions with 4 bids" in out, out
+    # one signature carries its signer's certificate, the other not (-nocerts)
+    assert "3 signed tree heads, 2 signatures, 2 auctions with 4 bids" in out, out
     assert "1 procedures (1 openings; 1 not opened yet" in out, out
     # the sealed quote's row: its body, statement, author withheld from the auditor
     assert "(1 withheld until their opening: covered by the tree only)" in out, out
