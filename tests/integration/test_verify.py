@@ -396,3 +396,16 @@ def test_sealed_row_changed(env, copy):
             " UPDATE changes SET leaf_hash = sha256(body::bytea) WHERE seq = %d" % seq)
     rc, out = verify(env, db)
     assert rc == 1 and "column root" in out, out
+
+
+def test_exit_codes_when_it_cannot_verify(env, base):
+    """3: no database to verify; 2: a malformed command line."""
+    ci = "host=%s port=%d dbname=tdverify_nosuch" % (env.pg_socket, env.pg_port)
+    p = run(env.tenderd_cmd("verify", "--db", ci, "--ca", env.ca), check=False,
+            env=sanitizer_env(), timeout=60)
+    assert p.returncode == 3 and "cannot connect to PostgreSQL" in p.stderr, (p.returncode, p.stderr)
+    p = run(env.tenderd_cmd("verify", "extra"), check=False, env=sanitizer_env(), timeout=60)
+    assert p.returncode == 2 and "usage: tenderd" in p.stderr, (p.returncode, p.stderr)
+    p = run(env.tenderd_cmd("verify", "--no_such_setting", "1"), check=False,
+            env=sanitizer_env(), timeout=60)
+    assert p.returncode == 2, (p.returncode, p.stderr)
