@@ -6,8 +6,9 @@
  * the workers (signature_workers of them) touch only:
  *
  *   - the pool's two lists, `todo` and `done`, and `stop`, under `mu`;
+ *   - their own caches of parsed and of verified certificates (thread-local, below);
  *   - a job between the moment they take it from `todo` and the moment they put
- *     it on `done`: they read its inputs (statement, der, store, crl_warn: set
+ *     it on `done`: they read its inputs (statement, der, store, store_gen, crl_warn: set
  *     by the loop before the job was queued and never changed after) and write
  *     its results (ok, why, signer, cert, cert_ok, cert_why);
  *   - the X509_STORE of the TLS context the job was submitted under (a
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -56,6 +58,7 @@ struct sig_job {
 	unsigned char *der;
 	size_t derlen;
 	X509_STORE *store;          /* a reference to the TLS context's store */
+	unsigned long store_gen;    /* which store it is (a new one after each TLS reload) */
 	int crl_warn;               /* crl_expired = warn: a CRL past nextUpdate is used anyway */
 	/* results: written by the worker, read by the loop once the job is back */
 	int ok;                     /* the signature verifies over the statement */
@@ -92,7 +95,25 @@ struct sig_pool {
 	struct map nonces;          /* key -> (void *)1: the nonces in `ring` */
 	struct sig_nonce *ring;
 	size_t rhead, rlen, rcap;
+	X509_STORE *last_store;     /* the store of the last job (a reference), and its number */
+	unsigned long store_gen;
 };
+
+/*
+ * Each worker remembers, for a minute, the certificates whose chain and revocation it
+ * verified under a store (by the store's number: a reload makes a new store, and so a new
+ * number, so a new CRL is always used at once). A certificate seen again is then checked
+ * for its validity period only: the chain's signatures are not verified again for every
+ * statement. The cache is the worker's own (thread-local): nothing is shared.
+ */
+#define SIG_CACHE 256
+#define SIG_CACHE_S 60
+struct sig_cache_ent {
+	char fp[TLS_FP_LEN + 1];
+	unsigned long gen;
+	time_t until;
+};
+static _Thread_local struct sig_cache_ent sig_cache[SIG_CACHE];
 
 /* Free a job. */
 static void
@@ -122,11 +143,36 @@ sig_verify_cb(int ok, X509_STORE_CTX *sc)
 	return ok;
 }
 
-/* The signer's certificate against the CA store (chain, validity now, CRL). */
+/* The worker's cache slot of a fingerprint. */
+static struct sig_cache_ent *
+sig_cache_slot(const char *fp)
+{
+	unsigned h = 0;
+
+	for (int i = 0; i < 8 && fp[i]; i++)
+		h = h * 31 + (unsigned char)fp[i];
+	return &sig_cache[h % SIG_CACHE];
+}
+
+/* The signer's certificate against the CA store (chain, validity now, CRL); a certificate
+ * this worker verified under the same store within SIG_CACHE_S is checked for its validity
+ * period only. */
 static void
 sig_check_cert(struct sig_job *j)
 {
-	X509_STORE_CTX *sc = X509_STORE_CTX_new();
+	struct sig_cache_ent *c = sig_cache_slot(j->signer);
+	time_t now = time(NULL);
+	X509_STORE_CTX *sc;
+
+	if (c->gen == j->store_gen && c->until > now && strcmp(c->fp, j->signer) == 0) {
+		if (X509_cmp_current_time(X509_get0_notBefore(j->cert)) < 0 &&
+		    X509_cmp_current_time(X509_get0_notAfter(j->cert)) > 0) {
+			j->cert_ok = 1;
+			return;
+		}
+		c->until = 0;  /* out of its validity: the full check says why */
+	}
+	sc = X509_STORE_CTX_new();
 
 	if (sc == NULL || X509_STORE_CTX_init(sc, j->store, j->cert, NULL) != 1) {
 		snprintf(j->cert_why, sizeof(j->cert_why), "cannot check the certificate");
@@ -135,6 +181,11 @@ sig_check_cert(struct sig_job *j)
 		X509_STORE_CTX_set_app_data(sc, j);
 		X509_STORE_CTX_set_verify_cb(sc, sig_verify_cb);
 		j->cert_ok = X509_verify_cert(sc) == 1;
+		if (j->cert_ok) {
+			snprintf(c->fp, sizeof(c->fp), "%s", j->signer);
+			c->gen = j->store_gen;
+			c->until = now + SIG_CACHE_S;
+		}
 		if (!j->cert_ok)
 			snprintf(j->cert_why, sizeof(j->cert_why), "%s",
 			    X509_verify_cert_error_string(X509_STORE_CTX_get_error(sc)));
@@ -156,16 +207,177 @@ sig_fingerprint(X509 *x, char *out)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/*
+ * Parsed certificates. Decoding a certificate's public key is most of what parsing a CMS
+ * message costs (OpenSSL 3.0 looks its decoder up anew each time), and a participant signs
+ * with the same certificate again and again. So a worker takes the certificates out of the
+ * message's DER (they are not covered by the signature), parses the rest, and gives
+ * CMS_verify the certificates from its own cache of parsed ones, keyed by the SHA-256 of
+ * their DER: a certificate is parsed once per worker (until its slot is taken by another).
+ */
+#define SIG_CERTS 128
+struct sig_cert_ent {
+	char fp[TLS_FP_LEN + 1];
+	X509 *x;
+};
+static _Thread_local struct sig_cert_ent sig_certs[SIG_CERTS];
+
+/* The header of the DER element at p (at most n bytes): tag, class, header and content
+ * lengths. 0, or -1 when it is not a definite-length element within n. */
+static int
+sig_tlv(const unsigned char *p, long n, int *tag, int *cls, long *hlen, long *clen)
+{
+	const unsigned char *q = p;
+	long len;
+	int r;
+
+	if (n <= 0)
+		return -1;
+	r = ASN1_get_object(&q, &len, tag, cls, n);
+	if ((r & 0x80) || (r & 1) || len > n - (q - p))
+		return -1;
+	*hlen = q - p;
+	*clen = len;
+	return 0;
+}
+
+/*
+ * Split a DER ContentInfo holding a SignedData: *out (malloc'd) is the same message without
+ * its `certificates` field, and *certs (inside der) that field's content. 0, or -1 when der
+ * is not so shaped or has no certificates (it is then parsed as it is).
+ */
+static int
+sig_split(const unsigned char *der, long n, unsigned char **out, long *outlen,
+    const unsigned char **certs, long *certslen)
+{
+	const unsigned char *p = der, *oid, *sd, *end, *e, *cf = NULL;
+	long h, l, oidlen, h1, l1, h2, l2, cflen = 0, nsd, n1, total;
+	int tag, cls;
+	unsigned char *o;
+
+	if (sig_tlv(p, n, &tag, &cls, &h, &l) || tag != V_ASN1_SEQUENCE || h + l != n)
+		return -1;
+	p += h;
+	if (sig_tlv(p, l, &tag, &cls, &h, &oidlen) || tag != V_ASN1_OBJECT)
+		return -1;
+	oid = p;
+	oidlen += h;
+	p += oidlen;
+	if (sig_tlv(p, der + n - p, &tag, &cls, &h1, &l1) || tag != 0 ||
+	    cls != V_ASN1_CONTEXT_SPECIFIC || p + h1 + l1 != der + n)
+		return -1;
+	p += h1;
+	if (sig_tlv(p, l1, &tag, &cls, &h2, &l2) || tag != V_ASN1_SEQUENCE || h2 + l2 != l1)
+		return -1;
+	sd = p + h2;
+	end = sd + l2;
+	for (e = sd; e < end; e += h + l) {
+		if (sig_tlv(e, end - e, &tag, &cls, &h, &l))
+			return -1;
+		if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0 && cf == NULL) {
+			cf = e;
+			cflen = h + l;
+			*certs = e + h;
+			*certslen = l;
+		}
+	}
+	if (cf == NULL)
+		return -1;
+	nsd = l2 - cflen;
+	n1 = ASN1_object_size(1, nsd, V_ASN1_SEQUENCE);
+	total = ASN1_object_size(1, oidlen + ASN1_object_size(1, n1, 0), V_ASN1_SEQUENCE);
+	if (nsd < 0 || n1 < 0 || total < 0 || (o = *out = malloc((size_t)total)) == NULL)
+		return -1;
+	ASN1_put_object(&o, 1, oidlen + ASN1_object_size(1, n1, 0), V_ASN1_SEQUENCE,
+	    V_ASN1_UNIVERSAL);
+	memcpy(o, oid, (size_t)oidlen);
+	o += oidlen;
+	ASN1_put_object(&o, 1, n1, 0, V_ASN1_CONTEXT_SPECIFIC);
+	ASN1_put_object(&o, 1, nsd, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	memcpy(o, sd, (size_t)(cf - sd));
+	o += cf - sd;
+	memcpy(o, cf + cflen, (size_t)(end - cf - cflen));
+	o += end - cf - cflen;
+	*outlen = o - *out;
+	return 0;
+}
+
+/* The certificates of a `certificates` field's content, from the worker's cache (parsed
+ * and added when new), on a stack that does not own them; NULL when one does not parse. */
+static STACK_OF(X509) *
+sig_certs_of(const unsigned char *p, long n)
+{
+	STACK_OF(X509) *st = sk_X509_new_null();
+	long h, l;
+	int tag, cls;
+
+	for (const unsigned char *e = p; st && e < p + n; e += h + l) {
+		unsigned char md[32];
+		char fp[TLS_FP_LEN + 1];
+		const unsigned char *q = e;
+		struct sig_cert_ent *c;
+		unsigned hash = 0;
+		if (sig_tlv(e, p + n - e, &tag, &cls, &h, &l) || tag != V_ASN1_SEQUENCE ||
+		    EVP_Digest(e, (size_t)(h + l), md, NULL, EVP_sha256(), NULL) != 1)
+			goto bad;
+		for (int i = 0; i < 32; i++)
+			snprintf(fp + 2 * i, 3, "%02x", md[i]);
+		for (int i = 0; i < 4; i++)
+			hash = hash * 256 + md[i];
+		c = &sig_certs[hash % SIG_CERTS];
+		if (c->x == NULL || strcmp(c->fp, fp) != 0) {
+			X509 *x = d2i_X509(NULL, &q, h + l);
+			if (x == NULL || q != e + h + l) {
+				X509_free(x);
+				goto bad;
+			}
+			X509_free(c->x);
+			c->x = x;
+			snprintf(c->fp, sizeof(c->fp), "%s", fp);
+		}
+		if (sk_X509_push(st, c->x) <= 0)
+			goto bad;
+	}
+	return st;
+bad:
+	sk_X509_free(st);
+	return NULL;
+}
+
+/* Free the worker's parsed certificates (it is stopping). */
+static void
+sig_certs_free(void)
+{
+	for (int i = 0; i < SIG_CERTS; i++) {
+		X509_free(sig_certs[i].x);
+		sig_certs[i].x = NULL;
+	}
+}
+
 /* Verify one job: a detached SignedData with one signer, over the statement's bytes. */
 static void
 sig_check(struct sig_job *j)
 {
-	const unsigned char *p = j->der;
-	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)j->derlen);
-	STACK_OF(X509) *signers = NULL;
+	unsigned char *bare = NULL;
+	const unsigned char *certs = NULL, *p;
+	long barelen = 0, certslen = 0;
+	STACK_OF(X509) *signers = NULL, *given = NULL;
+	CMS_ContentInfo *cms = NULL;
 	BIO *in = NULL;
+	int whole;
 
-	if (cms == NULL || p != j->der + j->derlen) {
+	/* the message without its certificates, which come from the cache */
+	if (sig_split(j->der, (long)j->derlen, &bare, &barelen, &certs, &certslen) == 0 &&
+	    (given = sig_certs_of(certs, certslen)) != NULL) {
+		p = bare;
+		cms = d2i_CMS_ContentInfo(NULL, &p, barelen);
+		whole = p == bare + barelen;
+	} else {
+		p = j->der;
+		cms = d2i_CMS_ContentInfo(NULL, &p, (long)j->derlen);
+		whole = p == j->der + j->derlen;
+	}
+	if (cms == NULL || !whole) {
 		snprintf(j->why, sizeof(j->why), "the signature is not one DER-encoded CMS message");
 	} else if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
 		snprintf(j->why, sizeof(j->why), "the signature is not a CMS SignedData");
@@ -176,7 +388,7 @@ sig_check(struct sig_job *j)
 		snprintf(j->why, sizeof(j->why), "the signature must have exactly one signer");
 	} else if ((in = BIO_new_mem_buf(j->statement, (int)j->slen)) == NULL) {
 		snprintf(j->why, sizeof(j->why), "out of memory");
-	} else if (CMS_verify(cms, NULL, NULL, in, NULL,
+	} else if (CMS_verify(cms, given, NULL, in, NULL,
 	    CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
 		snprintf(j->why, sizeof(j->why), "the signature does not verify over the statement's "
 		    "bytes, or does not hold the signer's certificate");
@@ -191,8 +403,10 @@ sig_check(struct sig_job *j)
 	}
 	ERR_clear_error();
 	sk_X509_free(signers);
+	sk_X509_free(given);
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);
+	free(bare);
 }
 
 /* A worker: take a job, check it, hand it back, until told to stop. */
@@ -209,6 +423,7 @@ sig_worker(void *arg)
 			pthread_cond_wait(&pl->cv, &pl->mu);
 		if (pl->stop) {
 			pthread_mutex_unlock(&pl->mu);
+			sig_certs_free();
 			return NULL;
 		}
 		j = pl->todo;
@@ -339,6 +554,7 @@ sig_free(struct server *s)
 		free(pl->ring[(pl->rhead + i) % pl->rcap].key);
 	free(pl->ring);
 	map_free(&pl->nonces);
+	X509_STORE_free(pl->last_store);
 	pthread_mutex_destroy(&pl->mu);
 	pthread_cond_destroy(&pl->cv);
 	free(pl->threads);
@@ -748,6 +964,15 @@ sig_request(struct server *s, const struct participant *who, const char *op, jso
 		SIG_REFUSE("internal", NULL, "out of memory");
 	j->store = SSL_CTX_get_cert_store(s->ssl_ctx);
 	X509_STORE_up_ref(j->store);
+	if (j->store != s->sig->last_store) {
+		/* a new TLS context (a reload): its store gets a new number; the pool keeps a
+		 * reference to the last one, so that no later store can have its address */
+		X509_STORE_free(s->sig->last_store);
+		X509_STORE_up_ref(j->store);
+		s->sig->last_store = j->store;
+		s->sig->store_gen++;
+	}
+	j->store_gen = s->sig->store_gen;
 	j->crl_warn = strcmp(s->cfg.crl_expired, "refuse") != 0;
 	json_decref(st);
 	sig_submit(s->sig, j);
