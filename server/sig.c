@@ -939,6 +939,10 @@ sig_request(struct server *s, const struct participant *who, const char *op, jso
 		SIG_REFUSE("bad_statement", "time", "the statement's 'time' must be an RFC 3339 UTC "
 		    "time with milliseconds (\"2026-11-22T10:00:00.000Z\")");
 	if (sig_match(st, req, op, field) < 0) {
+		/* the name may be the statement's, freed below: the loop's own copy */
+		static char name[65];
+		snprintf(name, sizeof(name), "%s", *field);
+		*field = name;
 		*code = "statement_mismatch";
 		snprintf(message, n, "the statement does not say what the request does: '%.64s' "
 		    "differs", *field);
