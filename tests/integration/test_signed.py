@@ -296,3 +296,22 @@ def test_audit_doc_export_and_openssl_verify(env, srv, unique, tmp_path):
                         "-CAfile", env.ca, "-purpose", "any", "-out", "/dev/null"],
                        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.returncode != 0 and "Verification successful" not in p.stderr
+
+
+def test_tenderctl_signs(env, srv, unique):
+    """tenderctl signs with the user's key: the bid's change holds its statement, signed by
+    the user's certificate; a raw request that has a statement is sent as it is."""
+    buyer = srv.connect("buyer")
+    a = auction(buyer, "tenderctl " + unique)
+    p = env.tenderctl("supplier2", "bid", str(a["id"]), "990000.00", server=srv)
+    assert p.returncode == 0, p.stdout + p.stderr
+    st, sig, signer, _ = change_of(env, last_change(env, "bid_accepted", a["id"]))
+    s = json.loads(st)
+    assert s["op"] == "auction.bid" and s["auction"] == a["id"] and s["amount"] == "990000.00"
+    assert re.fullmatch(r"[0-9a-f]{32}", s["nonce"]) and "id" not in s
+    assert signer == env.fingerprint("supplier2") and sig[:1] == b"\x30"
+    # the same statement and signature again, as a raw request: a replay
+    raw = json.dumps({"op": "auction.bid", "auction": a["id"], "amount": "990000.00",
+                      "statement": st, "signature": base64.b64encode(sig).decode()})
+    p = env.tenderctl("supplier2", "raw", raw, server=srv)
+    assert p.returncode != 0 and "nonce_reused" in p.stderr, p.stdout + p.stderr
