@@ -250,6 +250,30 @@ def test_tender_auction_signed_bids_setting(env, srv, unique):
     assert e["code"] == "bad_field" and e["field"] == "auction", e
 
 
+@pytest.mark.parametrize("signed", [True, False])
+def test_tender_auction_lot_auction_bids(env, srv, unique, signed):
+    """The live auction of a tender_auction lot requires signed bids unless the procedure's
+    auction settings say signed_bids false."""
+    buyer = srv.connect("buyer")
+    s1, s2 = srv.connect("supplier1"), srv.connect("supplier2")
+    settings = {"step_min": "1.00", "step_max": "100.00", "duration": 3, "extension_window": 0,
+                "extension": 0, "delay": 0, "signed_bids": signed}
+    p = procutil.create(buyer, "tender_auction", "lot auction %s %s" % (signed, unique),
+                        min_bids=2, lots=[procutil.lot("Monitors", "1000.00")], auction=settings)
+    assert ("signed_bids" in p["auction"]) is (not signed), p["auction"]
+    procutil.wait_tendering(buyer, p)
+    s1.ok("bid.submit", procurement=p["id"], lot=1, price="900.00", values={})
+    s2.ok("bid.submit", procurement=p["id"], lot=1, price="850.00", values={})
+    aid = procutil.wait_opened(buyer, p)["lots"][0]["auction"]
+    assert s1.ok("auction.get", auction=aid)["auction"]["signed_bids"] is signed
+    if signed:
+        e = s1.error("auction.bid", sign=False, auction=aid, amount="849.00")
+        assert e["code"] == "signature_required", e
+        s1.ok("auction.bid", auction=aid, amount="849.00")
+    else:
+        s1.ok("auction.bid", sign=False, auction=aid, amount="849.00")
+
+
 def docs_block(path, marker):
     """The fenced block of `path` that follows the line holding `marker`."""
     text = (ROOT / path).read_text()
