@@ -436,6 +436,7 @@ boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink 
 		.closed_at = boot_i64(r, i, 18), .ext_window = boot_i64(r, i, 19),
 		.ext_length = boot_i64(r, i, 20), .extensions = (int)boot_i64(r, i, 21),
 		.procurement_id = boot_i64(r, i, 22), .lot_id = (int)boot_i64(r, i, 23),
+		.unsigned_bids = strcmp(boot_str(r, i, 24), "t") == 0,
 	};
 	if (sink->auction(sink->arg, &a) < 0) {
 		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);
@@ -543,7 +544,9 @@ boot_load_changes(PGconn *pg, const struct db_boot_sink *sink, struct boot_aucti
 	if (boot_exec(pg, "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
 	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount,"
-	    " CASE WHEN c.stream = 'procurement' THEN c.body END FROM changes c ORDER BY c.seq",
+	    " CASE WHEN c.stream = 'procurement' THEN c.body END,"
+	    " CASE WHEN c.statement IS NOT NULL AND c.at > now() - interval '7201 seconds'"
+	    " THEN c.statement END FROM changes c ORDER BY c.seq",
 	    cause, n) < 0)
 		return -1;
 	for (;;) {
@@ -555,6 +558,10 @@ boot_load_changes(PGconn *pg, const struct db_boot_sink *sink, struct boot_aucti
 		for (int i = 0; i < rows && !bad; i++) {
 			const char *stream = boot_str(r, i, 1);
 			*last_seq = boot_i64(r, i, 0);
+			/* recent statements: their nonces (signature_skew is at most an hour) */
+			if (!PQgetisnull(r, i, 12) && sink->statement &&
+			    sink->statement(sink->arg, boot_i64(r, i, 6), boot_str(r, i, 12)) < 0)
+				bad = 1;
 			if (strcmp(stream, "auction") == 0)
 				bad = boot_auction_change(r, i, as, sink, cause, n) < 0;
 			else if (strcmp(stream, "procurement") == 0)
@@ -683,7 +690,8 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
 	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
 	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
-	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id FROM auctions ORDER BY id",
+	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, NOT signed_bids"
+	    " FROM auctions ORDER BY id",
 	    cause, n)) == NULL)
 		goto out;
 	if ((as.restored = calloc((size_t)PQntuples(as.r) + 1, 1)) == NULL) {
