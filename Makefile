@@ -58,7 +58,7 @@ $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
 $(BUILD)/tenderd: $(SERVER_OBJ) $(BUILD)/libauction.a $(BUILD)/libcommon.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS) -pthread -o $@ $^ $(PKG_LIBS) -lm
 $(BUILD)/tenderctl: $(CLIENT_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 

@@ -46,6 +46,7 @@
 #include "bench/net.h"
 #include "bench/opts.h"
 #include "bench/procfs.h"
+#include "bench/sign.h"
 #include "common/money.h"
 #include "common/timeutil.h"
 
@@ -151,8 +152,9 @@ bc_send(struct bconn *b, const char *fmt, ...) __attribute__((format(printf, 2, 
 static void
 bc_send(struct bconn *b, const char *fmt, ...)
 {
-	char line[1024];
+	char line[1024], signed_line[8192];
 	va_list ap;
+	size_t sn;
 	int n;
 
 	va_start(ap, fmt);
@@ -160,6 +162,12 @@ bc_send(struct bconn *b, const char *fmt, ...)
 	va_end(ap);
 	if (n <= 0 || n >= (int)sizeof(line) - 1)
 		return;
+	/* signed operations are signed as they are sent (bids only with --signed) */
+	if (bsign_needed(line) && (b->kind != K_SUPPLIER || b->r->o->signed_bids)) {
+		if ((sn = bsign_line(b->c->id, line, (size_t)n, signed_line, sizeof(signed_line))) > 0)
+			net_write(b->c, signed_line, sn);
+		return;
+	}
 	line[n++] = '\n';
 	net_write(b->c, line, (size_t)n);
 }
@@ -480,8 +488,9 @@ bc_on_line(struct lconn *c, char *line, size_t len)
 				bc_send(b, "{\"id\":%d,\"op\":\"auction.create\",\"title\":\"tenderd bench lot %d\","
 				    "\"currency\":\"RUB\",\"start_price\":\"%s\",\"step_min\":\"%s\","
 				    "\"step_max\":\"%s\",\"duration\":%d,\"extension_window\":60,"
-				    "\"extension\":60}", 100 + i, i + 1, r->o->start_price, r->o->step_min,
-				    r->o->step_max, r->o->auction_duration);
+				    "\"extension\":60,\"signed_bids\":%s}", 100 + i, i + 1, r->o->start_price,
+				    r->o->step_min, r->o->step_max, r->o->auction_duration,
+				    r->o->signed_bids ? "true" : "false");
 			break;
 		}
 		return;

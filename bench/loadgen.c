@@ -81,6 +81,8 @@ usage(int rc)
 	    "  --timeline MS            bid mode: after the report, one TIMELINE line per MS ms of\n"
 	    "                           the window (acks, their worst and p99 send->ack latency)\n"
 	    "  --quiet                  no progress messages\n"
+	    "  --signed                 bid mode: sign every bid as it is sent (auctions created\n"
+	    "                           with signed_bids); unsigned bids otherwise\n"
 	    "\n"
 	    "bidding:\n"
 	    "  --buyer-cert F --buyer-key F      the buyer (creates auctions; default watcher)\n"
@@ -136,7 +138,7 @@ main(int argc, char **argv)
 		O_WATCHERS, O_RATE, O_DURATION, O_WARMUP, O_IDLE, O_HANDSHAKES, O_RESUME,
 		O_BUYER_CERT, O_BUYER_KEY, O_WATCHER_CERT, O_WATCHER_KEY, O_SERVER_PID, O_PG_PID,
 		O_CONCURRENCY, O_CONNECT_TIMEOUT, O_RETRY_MS, O_START_PRICE, O_STEP_MIN, O_STEP_MAX,
-		O_AUCTION_DURATION, O_TIMELINE, O_STALL_PROBE, O_QUIET, O_HELP,
+		O_AUCTION_DURATION, O_TIMELINE, O_STALL_PROBE, O_QUIET, O_SIGNED, O_HELP,
 		O_PROCEDURES, O_QUESTION_GAP, O_WITHDRAW_EVERY, O_ENQUIRY,
 	};
 	static const struct option longopts[] = {
@@ -171,6 +173,7 @@ main(int argc, char **argv)
 		{ "timeline", required_argument, NULL, O_TIMELINE },
 		{ "stall-probe", no_argument, NULL, O_STALL_PROBE },
 		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "signed", no_argument, NULL, O_SIGNED },
 		{ "procedures", required_argument, NULL, O_PROCEDURES },
 		{ "question-gap", required_argument, NULL, O_QUESTION_GAP },
 		{ "withdraw-every", required_argument, NULL, O_WITHDRAW_EVERY },
@@ -224,6 +227,7 @@ main(int argc, char **argv)
 		case O_STALL_PROBE: o.stall_probe = 1; break;
 		case O_TIMELINE: o.timeline_ms = opt_int("timeline", optarg, 1, 60000); break;
 		case O_QUIET: o.quiet = 1; break;
+		case O_SIGNED: o.signed_bids = 1; break;
 		case O_PROCEDURES: o.procedures = opt_int("procedures", optarg, 1, 10000); break;
 		case O_QUESTION_GAP:
 			o.question_gap_ms = opt_int("question-gap", optarg, 1, 3600000);

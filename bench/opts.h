@@ -22,6 +22,7 @@ struct opts {
 	int withdraw_every;           /* procurement mode: every Nth offer operation withdraws */
 	int enquiry_s;                /* procurement mode: s until tendering procedures open */
 	int quiet;
+	int signed_bids;              /* bid mode: bids are signed (auctions with signed_bids) */
 };
 
 #endif

@@ -49,6 +49,7 @@
 #include "bench/opts.h"
 #include "bench/pload.h"
 #include "bench/procfs.h"
+#include "bench/sign.h"
 #include "common/money.h"
 #include "common/timeutil.h"
 
@@ -173,8 +174,9 @@ pc_send(struct pconn *b, const char *fmt, ...) __attribute__((format(printf, 2, 
 static void
 pc_send(struct pconn *b, const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], signed_line[12288];
 	va_list ap;
+	size_t sn;
 	int n;
 
 	va_start(ap, fmt);
@@ -182,6 +184,12 @@ pc_send(struct pconn *b, const char *fmt, ...)
 	va_end(ap);
 	if (n <= 0 || n >= (int)sizeof(line) - 1 || b->c == NULL)
 		return;
+	/* signed operations are signed as they are sent */
+	if (bsign_needed(line)) {
+		if ((sn = bsign_line(b->c->id, line, (size_t)n, signed_line, sizeof(signed_line))) > 0)
+			net_write(b->c, signed_line, sn);
+		return;
+	}
 	line[n++] = '\n';
 	net_write(b->c, line, (size_t)n);
 }

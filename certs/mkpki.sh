@@ -15,6 +15,7 @@
 #                                       certificate per NAME, or --revoke NAME / --crl writing
 #                                       DIR/CA-crl.pem
 #   certs/mkpki.sh DIR --bulk PREFIX N  N client certificates PREFIX00001 .. PREFIX<N>
+#   certs/mkpki.sh DIR --rsa NAME...    client certificates with RSA-2048 keys (--rsa --bulk too)
 #   certs/mkpki.sh DIR --revoke NAME    revoke DIR/NAME.crt and rewrite the CRL DIR/crl.pem
 #   certs/mkpki.sh DIR --crl            rewrite DIR/crl.pem (the CA's revocations so far)
 #   certs/mkpki.sh DIR --stale-crl FILE write to FILE a CRL of those revocations that expired in 2020
@@ -53,6 +54,15 @@ die() {
 [[ $# -ge 1 && $1 != -* ]] || usage
 DIR=$1
 shift
+# Client keys: ECDSA P-256, or RSA-2048 with --rsa (the CA and server keys stay ECDSA).
+CLIENT_KEY=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+RSA_FLAG=()
+if [[ ${1:-} == --rsa ]]; then
+    CLIENT_KEY=(-newkey rsa:2048)
+    RSA_FLAG=(--rsa)
+    shift
+    [[ $# -ge 1 ]] || usage
+fi
 
 umask 077
 if [[ ! -d $DIR ]]; then
@@ -176,10 +186,11 @@ make_ca() { # BASE CN
 
 # Makes DIR/NAME.crt + DIR/NAME.key signed by the CA DIR/CABASE unless both exist.
 make_cert() { # NAME EXTENSIONS CABASE [CN]
-    local crt=$DIR/$1.crt key=$DIR/$1.key
+    local crt=$DIR/$1.crt key=$DIR/$1.key keyopts=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
     [[ -s $crt && -s $key ]] && return 0
+    [[ $2 == client_ext ]] && keyopts=("${CLIENT_KEY[@]}")
     ossl req -x509 -new -config "$CNF" -extensions "$2" -subj "/CN=${4:-$1}" \
-        -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days "$CERT_DAYS" \
+        "${keyopts[@]}" -nodes -sha256 -days "$CERT_DAYS" \
         -set_serial "$(serial)" -CA "$DIR/$3.crt" -CAkey "$DIR/$3.key" \
         -keyout "$key" -out "$crt"
     chmod 0644 "$crt"
@@ -269,7 +280,7 @@ case ${1:-} in
     ((batch > 0 && batch <= 250)) || batch=250
     for ((i = 1; i <= count; i++)); do
         printf '%s%05d\n' "$2" "$i"
-    done | xargs -r -P "$jobs" -n "$batch" "$SELF" "$DIR"
+    done | xargs -r -P "$jobs" -n "$batch" "$SELF" "$DIR" "${RSA_FLAG[@]}"
     ;;
 --revoke)
     [[ $# -eq 2 ]] || usage

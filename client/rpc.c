@@ -1,6 +1,7 @@
 /* tenderd requests over one connection: JSON lines out, bounded lines in, replies matched by id. */
 #include "client/rpc.h"
 #include "client/net.h"
+#include "client/sign.h"
 #include "common/timeutil.h"
 
 #include <stdarg.h>
@@ -325,6 +326,13 @@ int rpc_send(struct rpc *r, json_t *req, json_t **id)
 	if (json_object_get(req, "id") == NULL)
 		json_object_set_new(req, "id", json_integer(r->next_id++));
 	*id = json_object_get(req, "id");
+	/* a signed operation is signed with the user's key, unless the request already is */
+	if (sign_op(json_string_value(json_object_get(req, "op"))) &&
+	    json_object_get(req, "statement") == NULL &&
+	    sign_request(req, r->conf.cert, r->conf.key, why, sizeof(why)) < 0) {
+		fprintf(stderr, "error: %s\n", why);
+		return CTL_CONN;
+	}
 	text = json_dumps(req, JSON_COMPACT);
 	if (text == NULL) {
 		fprintf(stderr, "error: cannot encode the request\n");

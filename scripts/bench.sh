@@ -22,7 +22,10 @@
 # BENCH_KEEP=1), BENCH_HANDSHAKE_PARALLEL (64), BENCH_UPDATE_INTERVAL (tenderd's
 # update_interval in ms; tenderd's default when unset), BENCH_PROCEDURES (100 procurement
 # procedures), BENCH_PROC_DURATION (10 s per procurement run), BENCH_BATCHES_IN_FLIGHT
-# (tenderd's max_batches_in_flight; tenderd's default when unset).
+# (tenderd's max_batches_in_flight; tenderd's default when unset), BENCH_SIGNED_DURATION (10 s
+# per signed-bid run), BENCH_SIGNED_AUCTIONS (8: the auctions of the 32-client runs); with
+# BENCH_PERF=1 also perf profiles (DWARF stacks) of 5 s of the ECDSA and RSA signed peaks into
+# out/perf-tenderd-ec32.data and out/perf-tenderd-rsa32.data.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,6 +44,9 @@ UPDATE_INTERVAL=${BENCH_UPDATE_INTERVAL:-}
 IN_FLIGHT=${BENCH_BATCHES_IN_FLIGHT:-}
 PROCS=${BENCH_PROCEDURES:-100}
 PROC_S=${BENCH_PROC_DURATION:-10}
+SIGNED_S=${BENCH_SIGNED_DURATION:-10}
+SIGNED_CLIENTS=32
+SIGNED_AUCTIONS=${BENCH_SIGNED_AUCTIONS:-8}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 [[ ${BENCH_PERF:-0} == 1 ]] && BENCH_KEEP=1
 
@@ -123,6 +129,8 @@ note "work directory $WORK"
 note "PKI: CA, server, buyer and $SUPPLIERS supplier certificates"
 "$ROOT/certs/mkpki.sh" "$WORK/pki" buyer 2>/dev/null
 "$ROOT/certs/mkpki.sh" "$WORK/pki" --bulk supplier "$SUPPLIERS" 2>/dev/null
+# the signed-bid runs also measure RSA-2048 client keys (the others are ECDSA P-256)
+"$ROOT/certs/mkpki.sh" "$WORK/pki" --rsa --bulk rsasup "$SIGNED_CLIENTS" 2>/dev/null
 PKI=$WORK/pki
 
 note "PostgreSQL: private cluster (fsync on)"
@@ -143,13 +151,19 @@ register_all() {
     "$BUILD/tenderd" migrate --db "$(as_role "$db" tenderd_owner)" --sql_dir "$ROOT/sql" --log_level warn
     "$BUILD/tenderd" register --db "$db" --log_level warn --role buyer \
         --organization "Bench Municipal Hospital" --name "bench buyer" --cert "$PKI/buyer.crt" >/dev/null
-    [[ -s $WORK/certs.tsv ]] || awk 'FNR == 1 { if (NR > 1) printf "\n"; n = FILENAME; sub(/.*\//, "", n);
+    register_suppliers "$db" supplier
+}
+
+# Registers the suppliers $PKI/PREFIX<number>.crt ($2) in database $1 (conninfo).
+register_suppliers() {
+    local db=$1 prefix=$2
+    [[ -s $WORK/certs-$prefix.tsv ]] || awk 'FNR == 1 { if (NR > 1) printf "\n"; n = FILENAME; sub(/.*\//, "", n);
             sub(/\.crt$/, "", n); printf "%s\t", n }
-        { printf "%s\\n", $0 } END { printf "\n" }' "$PKI"/supplier[0-9]*.crt >"$WORK/certs.tsv"
+        { printf "%s\\n", $0 } END { printf "\n" }' "$PKI/$prefix"[0-9]*.crt >"$WORK/certs-$prefix.tsv"
     "$PSQL" -X -q -v ON_ERROR_STOP=1 "$(as_role "$db" postgres)" <<EOF
 BEGIN;
 CREATE TEMP TABLE bench_certs (name text PRIMARY KEY, pem text NOT NULL);
-\\copy bench_certs FROM '$WORK/certs.tsv'
+\\copy bench_certs FROM '$WORK/certs-$prefix.tsv'
 INSERT INTO organizations (name) SELECT 'Bench supplier ' || name FROM bench_certs ORDER BY name;
 INSERT INTO participants (organization_id, name, role)
     SELECT o.id, c.name, 'supplier' FROM bench_certs c
@@ -161,8 +175,9 @@ INSERT INTO certificates (fingerprint, participant_id, subject, pem)
 COMMIT;
 EOF
 }
-note "registering the buyer and $SUPPLIERS suppliers"
+note "registering the buyer and $SUPPLIERS suppliers (and $SIGNED_CLIENTS with RSA keys)"
 register_all "$DB"
+register_suppliers "$DB" rsasup
 
 # ---- 2. baselines ----
 
@@ -366,6 +381,37 @@ timeout $((NW_S + WARMUP + 200)) "${LG[@]}" "${BID_ARGS[@]}" --rate 0 >"$OUT/bid
 NOWATCH=$(result "$OUT/bid-nowatch.txt" acked_per_s)
 note "without watchers: ${NOWATCH:-?} acknowledged bids/s"
 
+# Signed bids (docs/protocol.md, "Signed statements"): 32 clients, each signing every bid as
+# it sends it, over SIGNED_AUCTIONS auctions with WATCHERS watchers each; the same closed loop
+# unsigned first (auctions with signed_bids false), then ECDSA P-256 and RSA-2048 client keys,
+# each at its peak and at half of it.
+# signed_run NAME PREFIX RATE [--signed]: one run into $OUT/bid-NAME.txt.
+signed_run() {
+    local name=$1 prefix=$2 rate=$3
+    shift 3
+    settle_db
+    if [[ ${BENCH_PERF:-0} == 1 && ($name == ec32 || $name == rsa32) ]] && command -v perf >/dev/null; then
+        (sleep $((WARMUP + 3)) && timeout 15 perf record -F 999 --call-graph dwarf,8192 \
+            -o "$OUT/perf-tenderd-$name.data" -p "$TPID" -- sleep 5 >/dev/null 2>&1) &
+        PIDS+=("$!")
+    fi
+    timeout $((SIGNED_S + WARMUP + 200)) "$BUILD/loadgen" --ca "$PKI/ca.crt" --certs "$PKI" \
+        --prefix "$prefix" --quiet --server "127.0.0.1:$TPORT" --conns "$SIGNED_CLIENTS" \
+        --auctions "$SIGNED_AUCTIONS" --watchers "$WATCHERS" --buyer-cert "$PKI/buyer.crt" \
+        --buyer-key "$PKI/buyer.key" --duration "$SIGNED_S" --warmup "$WARMUP" --server-pid "$TPID" \
+        --pg-pid "$PGPID" --connect-timeout 120 --rate "$rate" "$@" >"$OUT/bid-$name.txt" 2>&1 || true
+    note "$name: $(result "$OUT/bid-$name.txt" acked_per_s) acknowledged bids/s, p99 $(result "$OUT/bid-$name.txt" ack_p99_us) us, refused $(result "$OUT/bid-$name.txt" refused)"
+}
+note "tenderd: bids of $SIGNED_CLIENTS clients, unsigned, then signed (ECDSA P-256, RSA-2048)"
+signed_run u32 supplier 0
+U32=$(result "$OUT/bid-u32.txt" acked_per_s)
+signed_run ec32 supplier 0 --signed
+EC32=$(result "$OUT/bid-ec32.txt" acked_per_s)
+signed_run ec32-half supplier $((${EC32:-2} / 2)) --signed
+signed_run rsa32 rsasup 0 --signed
+RSA32=$(result "$OUT/bid-rsa32.txt" acked_per_s)
+signed_run rsa32-half rsasup $((${RSA32:-2} / 2)) --signed
+
 # The procurement load: each run creates and publishes its own PROCS procedures (half RFQs,
 # half tenders; half left in the enquiry period for questions, half moved on to tendering for
 # offers), suppliers spread over them, WATCHERS procurement.watch connections each.
@@ -535,6 +581,29 @@ printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
 printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
     "  ack->watcher p99 at half peak" "$(ms "$PHALF_WATCH")" "-" "-" "< 10 ms" \
     "$(verdict "(( ${PHALF_WATCH:-999999} < 10000 ))")"
+EC_HALF_ACK=$(result "$OUT/bid-ec32-half.txt" acked_per_s)
+EC_HALF_P99=$(result "$OUT/bid-ec32-half.txt" ack_p99_us)
+RSA_HALF_ACK=$(result "$OUT/bid-rsa32-half.txt" acked_per_s)
+RSA_HALF_P99=$(result "$OUT/bid-rsa32-half.txt" ack_p99_us)
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "unsigned bids/s, $SIGNED_CLIENTS clients/$SIGNED_AUCTIONS auctions" "${U32:-?}/s" "pgbench 1 row/tx, 32 clients: $PG_TPS/s" \
+    "$(ratio "${U32:-}" "$PG_TPS")" "(informative)" "-"
+for k in ec rsa; do
+    if [[ $k == ec ]]; then
+        kn="ECDSA P-256"; S=${EC32:-}; HA=${EC_HALF_ACK:-}; HP=${EC_HALF_P99:-}
+    else
+        kn="RSA-2048"; S=${RSA32:-}; HA=${RSA_HALF_ACK:-}; HP=${RSA_HALF_P99:-}
+    fi
+    printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+        "signed bids/s, $kn, $SIGNED_CLIENTS clients" "${S:-?}/s" "pgbench 1 row/tx, 32 clients: $PG_TPS/s" \
+        "$(ratio "$S" "$PG_TPS")" ">= 1.00x" "$(verdict "(( ${S:-0} * 100 >= PG_TPS * 100 ))")"
+    printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+        "  the same against unsigned" "${S:-?}/s" "unsigned, $SIGNED_CLIENTS clients: ${U32:-?}/s" \
+        "$(ratio "$S" "${U32:-}")" ">= 0.50x" "$(verdict "(( ${S:-0} * 100 >= ${U32:-1} * 50 ))")"
+    printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+        "  p99 send->ack at half peak (${HA:-?}/s)" "$(ms "$HP")" "-" "-" "< 30 ms" \
+        "$(verdict "(( ${HP:-999999} < 30000 ))")"
+done
 printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
     "idle mutual-TLS connections held" "$IDLE_ALIVE of $IDLE" "-" "-" "$IDLE" \
     "$(verdict "(( ${IDLE_ALIVE:-0} >= IDLE ))")"

@@ -20,7 +20,7 @@ PACKAGES=(
     libevent-dev libssl-dev libpq-dev libjansson-dev libcmocka-dev libunistring-dev
     postgresql-15 postgresql-client-15 postgresql-contrib
     openssl
-    python3 python3-pytest
+    python3 python3-pytest python3-cryptography
 )
 
 if [[ ${1:-} == --list ]]; then

@@ -163,6 +163,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	json_object_set_new(j, "extension_window", json_integer(a->p.ext_window / 1000));
 	json_object_set_new(j, "extension", json_integer(a->p.ext_length / 1000));
 	json_object_set_new(j, "extensions", json_integer(a->extensions));
+	json_object_set_new(j, "signed_bids", json_boolean(!b->unsigned_bids));
 	json_object_set_new(j, "best_price", best < 0 ? json_null() : proto_money(best, b->exp));
 	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
 	json_object_set_new(j, "bidders", json_integer((json_int_t)a->nentries));
@@ -353,6 +354,7 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 	b->cancel_reason = r->cancel_reason ? strdup(r->cancel_reason) : NULL;
 	b->proc_id = r->procurement_id;
 	b->lot_id = r->lot_id;
+	b->unsigned_bids = r->unsigned_bids;
 	txn_obj_init(&b->tx, &book_txn);
 	if (map_put(&s->books, r->id, b) < 0) {
 		book_free(b);

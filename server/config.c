@@ -65,6 +65,8 @@ static const struct config_entry config_table[] = {
 	{ "max_bids_per_bidder", L(max_bids_per_bidder), "10000", 1, 100000000, "bids one organization may place in one auction, refused ones included" },
 	{ "max_scorings_per_offer", L(max_scorings_per_offer), "100", 1, 1000000, "bid.score requests accepted for one offer" },
 	{ "max_offer_revisions", L(max_offer_revisions), "100", 1, 1000000, "submissions of one offer (its first and every revision) by its supplier organization" },
+	{ "signature_workers", L(signature_workers), "2", 1, 64, "threads that verify the signatures of signed requests" },
+	{ "signature_skew", L(signature_skew), "30", 1, 3600, "seconds a signed statement's time may differ from the server's clock" },
 	{ "log_level", CONFIG_T_LEVEL, offsetof(struct config, log_level), "info", 0, 0, "debug, info, warn or error" },
 	/* TLS, reload and per-address limits */
 	{ "tls_min_version", W(tls_min_version), "1.2", 0, 0, "oldest TLS version accepted: 1.2 (ECDHE with AEAD ciphers only) or 1.3" },
@@ -85,7 +87,8 @@ static const struct {
 /* Settings a running tenderd keeps until it is restarted: the listening socket, the
  * database connection, and the sizes its open connections were set up with. */
 static const char *const config_restart_keys[] = {
-	"listen", "db", "sql_dir", "db_retry", "max_line", "output_high_water", NULL,
+	"listen", "db", "sql_dir", "db_retry", "max_line", "output_high_water",
+	"signature_workers", NULL,
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))

@@ -41,6 +41,8 @@ struct config {
 	long max_offer_revisions;
 	long max_scorings_per_offer;
 	long max_bids_per_bidder;
+	long signature_workers;
+	long signature_skew;
 	char log_level[16];
 	/* TLS, reload and per-address limits */
 	char tls_min_version[8];

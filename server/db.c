@@ -135,6 +135,10 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    "procurement_id", "lot_id", "NULL::bigint", "id", "participant_id", "organization_id",
 	    "fingerprint", "NULL::bigint", "NULL::bigint", "amount", "NULL::text", "false", "body",
 	    "statement", "signature", "signer") " FROM v", 0 },
+	/* auction: its bids need not be signed (auction.create's signed_bids: false, which its
+	 * created change's body says too) */
+	[DB_S_UNSIGNED] = { "unsigned_bids", "UPDATE auctions SET signed_bids = false WHERE id = $1",
+	    0 },
 	/* participant, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",

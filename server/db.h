@@ -60,6 +60,7 @@ enum db_stmt {
 	DB_S_ORG_STATUS,  /* change */
 	DB_S_CERT_ADD,    /* change */
 	DB_S_BIDS,        /* internal: a run of DB_S_BID rows as one multi-row insert */
+	DB_S_UNSIGNED,    /* an auction created with signed_bids false (after its DB_S_CREATE) */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
 	DB_S_P_CREATE,
 	DB_S_P_VERSION,
@@ -218,6 +219,7 @@ struct db_boot_auction {
 	int extensions;
 	int64_t procurement_id;
 	int lot_id;
+	int unsigned_bids;         /* auctions.signed_bids is false */
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */
@@ -230,6 +232,8 @@ struct db_boot_proc_log {
 };
 struct db_boot_sink {
 	void *arg;
+	/* a signed statement stored by `participant` in the last two hours (its nonce) */
+	int (*statement)(void *arg, int64_t participant, const char *statement);
 	int (*proc_log)(void *arg, const struct db_boot_proc_log *r);
 	int (*org)(void *arg, const struct db_boot_org *o);
 	int (*participant)(void *arg, const struct db_boot_participant *p);

@@ -369,7 +369,9 @@ boot_query(PGconn *pg, const char *sql, char *cause, size_t n)
  * Where the loader reads: tenderd's own tables at start-up, or the views of schema audit
  * when an auditor replays the log (tenderd verify). The columns are the same, in the same
  * order. The auditor does not see the offers of a procedure before its opening: its
- * procedures that are not opened yet are left out of the replay.
+ * procedures that are not opened yet are left out of the replay. Nothing replayed for the
+ * auditor accepts requests: no statement nonces to remember, and whether an auction took
+ * unsigned bids plays no part in its replay (read as false).
  */
 struct boot_src {
 	const char *orgs, *participants, *auctions, *seeded, *changes;
@@ -386,12 +388,15 @@ static const struct boot_src boot_tables = {
 	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
 	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
 	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
-	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id FROM auctions ORDER BY id",
+	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, NOT signed_bids"
+	    " FROM auctions ORDER BY id",
 	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
 	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount,"
-	    " CASE WHEN c.stream = 'procurement' THEN c.body END FROM changes c ORDER BY c.seq",
+	    " CASE WHEN c.stream = 'procurement' THEN c.body END,"
+	    " CASE WHEN c.statement IS NOT NULL AND c.at > now() - interval '7201 seconds'"
+	    " THEN c.statement END FROM changes c ORDER BY c.seq",
 };
 
 static const struct boot_src boot_audit = {
@@ -406,13 +411,13 @@ static const struct boot_src boot_audit = {
 	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
 	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
 	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
-	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id FROM audit.auction_rows"
-	    " ORDER BY auction_id",
+	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, false"
+	    " FROM audit.auction_rows ORDER BY auction_id",
 	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
 	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount_minor,"
-	    " CASE WHEN c.stream = 'procurement' THEN c.body END FROM audit.changes c"
+	    " CASE WHEN c.stream = 'procurement' THEN c.body END, NULL::text FROM audit.changes c"
 	    " LEFT JOIN audit.procurements p ON p.procurement_id = c.procurement_id"
 	    " AND c.stream = 'procurement'"
 	    " WHERE c.stream <> 'procurement' OR p.opened_at IS NOT NULL ORDER BY c.seq",
@@ -490,6 +495,7 @@ boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink 
 		.closed_at = boot_i64(r, i, 18), .ext_window = boot_i64(r, i, 19),
 		.ext_length = boot_i64(r, i, 20), .extensions = (int)boot_i64(r, i, 21),
 		.procurement_id = boot_i64(r, i, 22), .lot_id = (int)boot_i64(r, i, 23),
+		.unsigned_bids = strcmp(boot_str(r, i, 24), "t") == 0,
 	};
 	if (sink->auction(sink->arg, &a) < 0) {
 		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);
@@ -605,6 +611,10 @@ boot_load_changes(PGconn *pg, const struct boot_src *src, const struct db_boot_s
 		for (int i = 0; i < rows && !bad; i++) {
 			const char *stream = boot_str(r, i, 1);
 			*last_seq = boot_i64(r, i, 0);
+			/* recent statements: their nonces (signature_skew is at most an hour) */
+			if (!PQgetisnull(r, i, 12) && sink->statement &&
+			    sink->statement(sink->arg, boot_i64(r, i, 6), boot_str(r, i, 12)) < 0)
+				bad = 1;
 			if (strcmp(stream, "auction") == 0)
 				bad = boot_auction_change(r, i, as, sink, cause, n) < 0;
 			else if (strcmp(stream, "procurement") == 0)

@@ -14,6 +14,7 @@
 #include "common/version.h"
 #include "server/optab.h"
 #include "server/server.h"
+#include "server/sig.h"
 
 /* Print usage and exit. */
 static void
@@ -349,6 +350,14 @@ load_refused(void *arg, int64_t auction_id, int64_t org_id, int64_t count)
 	return b == NULL ? 0 : book_count_bids(b, org_id, (long)count);
 }
 
+/* Loader: a recent signed statement: its nonce may not be used again. */
+static int
+load_statement(void *arg, int64_t participant, const char *statement)
+{
+	sig_remember(((struct restore_ctx *)arg)->s, participant, statement);
+	return 0;
+}
+
 /* Loader: one procurement log row, replayed. */
 static int
 load_proc_log(void *arg, const struct db_boot_proc_log *r)
@@ -399,7 +408,7 @@ restore_sink(struct restore_ctx *x)
 	return (struct db_boot_sink){
 		.arg = x, .org = load_org, .participant = load_participant, .auction = load_auction,
 		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
-		.transition = load_transition,
+		.transition = load_transition, .statement = load_statement,
 	};
 }
 
@@ -431,6 +440,7 @@ restore_audit(const struct config *cfg, struct pg_conn *pg, const struct restore
 	struct db_boot_sink sink = restore_sink(&x);
 	int rc = -2;
 
+	sink.statement = NULL;   /* no nonces to remember: nothing is accepted here */
 	if (s == NULL)
 		return -2;
 	s->cfg = *cfg;
@@ -572,6 +582,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static int
 wire(struct server *s)
 {
+	char cause[256];
 	/*
 	 * The epoll changelist applies event changes once per loop iteration, just
 	 * before epoll_wait: the write event that output arms and that is disarmed as
@@ -588,6 +599,11 @@ wire(struct server *s)
 	if (s->base == NULL || txn_init(s) < 0 || txn_add_kind(s, &book_txn) < 0 ||
 	    txn_add_kind(s, &proc_txn) < 0)
 		return -1;
+	/* a finished signature check may let the write path go on */
+	if (sig_init(s, txn_kick, cause, sizeof(cause)) < 0) {
+		log_error("cannot start: %s", cause);
+		return -1;
+	}
 	ops_init(s);                                  /* an auction's deadline */
 	s->lot_auction_closed = proc_auction_closed;  /* the end of a tender lot's auction */
 	s->on_line = proto_handle_line;
@@ -659,6 +675,7 @@ serve(struct server *s, int argc, char **argv)
 	conn_addrs_free(s);
 	if (s->accept_pause)
 		event_free(s->accept_pause);
+	sig_free(s);
 	txn_free(s);
 	event_base_free(s->base);
 	tls_ctx_free(s->ssl_ctx);

@@ -55,6 +55,7 @@ struct cmd {
 	struct auction_event res;
 	int extended;
 	int bid_counted;            /* counted in book_bids_of (undone if the batch fails) */
+	int unsigned_bids;          /* create: signed_bids false */
 };
 
 /* ---- commands ---- */
@@ -161,6 +162,7 @@ struct ops_actor {
 	int64_t participant, org;
 	const char *fp;
 	const char *reason;         /* a cancellation's */
+	struct txn_cmd *cmd;        /* the command (its signed statement goes with its row) */
 };
 
 /* The actor of a command's events. */
@@ -168,7 +170,7 @@ static struct ops_actor
 ops_actor_of(const struct cmd *k)
 {
 	struct ops_actor w = { k->t.who ? k->t.who->id : 0, k->t.who ? k->t.who->org->id : 0,
-	    k->t.fp, k->reason };
+	    k->t.fp, k->reason, (struct txn_cmd *)&k->t };
 
 	return w;
 }
@@ -236,6 +238,7 @@ ops_ev_bid(struct server *s, struct book *b, const struct auction_event *e,
 		const char *p[11] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
 		    I64(pid, w->participant), I64(oid, w->org), w->fp, I64(amt, e->amount), t,
 		    detail ? detail : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
+		txn_sign(s, w->cmd);
 		txn_sql(s, DB_S_BID, 11, p, NULL, NULL);
 	}
 	free(detail);
@@ -295,6 +298,7 @@ ops_ev_cancelled(struct server *s, struct book *b, const struct auction_event *e
 	free(b->cancel_reason);
 	b->cancel_reason = w->reason ? strdup(w->reason) : NULL;
 	time_format(e->at, t);
+	txn_sign(s, w->cmd);
 	txn_sql(s, DB_S_CANCELLED, 9, p, NULL, NULL);
 	free(body);
 }
@@ -345,7 +349,7 @@ static void
 ops_advance(struct server *s, struct book *b, int64_t at)
 {
 	struct auction_events ev = { 0 };
-	struct ops_actor clock = { 0, 0, NULL, NULL };
+	struct ops_actor clock = { 0, 0, NULL, NULL, NULL };
 
 	auction_advance(&b->a, at, &ev);
 	ops_events(s, b, &ev, &clock);
@@ -458,6 +462,7 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e),
 		    body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
 		time_format(k->t.at, t);
+		txn_sign(s, &k->t);
 		txn_sql(s, DB_S_REFUSED, 10, p, NULL, NULL);
 		free(body);
 		ops_bid_refusal(b, k, e, msg, sizeof(msg));
@@ -564,6 +569,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	txn_obj_init(&b->tx, &book_txn);
 	b->proc_id = proc_id;
 	b->lot_id = (int)lot_id;
+	b->unsigned_bids = k->unsigned_bids;
 	if (map_put(&s->books, b->a.id, b) < 0) {
 		book_free(b);
 		txn_refuse(s, &k->t, "internal", "out of memory");
@@ -581,6 +587,8 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	time_format(k->t.at, now);
 	dj = json_pack("{s:I, s:s, s:s, s:s}", "auction", (json_int_t)b->a.id, "title", k->title,
 	    "currency", k->currency, "starts_at", st);
+	if (k->unsigned_bids)
+		json_object_set_new(dj, "signed_bids", json_false());
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
@@ -591,7 +599,10 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		    st, en, I64(ew, k->params.ext_window), I64(el, k->params.ext_length), now, k->t.fp,
 		    detail ? detail : "{}", proc_id ? I64(pr, proc_id) : NULL,
 		    proc_id ? I64(lt, lot_id) : NULL };
+		txn_sign(s, &k->t);
 		txn_sql(s, DB_S_CREATE, 22, p, NULL, NULL);
+		if (k->unsigned_bids)
+			txn_sql(s, DB_S_UNSIGNED, 1, p, NULL, NULL);
 	}
 	free(detail);
 	ops_events(s, b, &ev, &w);  /* after the row they refer to */
@@ -953,7 +964,7 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	struct book *b;
 	int64_t delay = au->delay * 1000;
 	char title[600];
-	struct ops_actor w = { 0, 0, NULL, NULL };
+	struct ops_actor w = { 0, 0, NULL, NULL, NULL };
 	struct proc_eval *order;
 	const char *why;
 	int n;
@@ -979,6 +990,7 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	k.title = title;
 	memcpy(k.currency, p->currency, sizeof(k.currency));
 	k.exp = p->exp;
+	k.unsigned_bids = au->unsigned_bids;
 	k.t.at = at;
 	k.t.who = map_get(&s->participants, p->buyer_participant);
 	if (k.t.who == NULL)
@@ -1257,6 +1269,12 @@ ops_auction_bid(struct server *s, struct conn *c, json_t *id, json_t *req,
 
 	if ((b = ops_book_arg(s, c, id, req)) == NULL)
 		return;
+	if (!b->unsigned_bids && !proto_signed()) {
+		conn_send(c, proto_error(id, "signature_required", "auction.bid must be signed in this "
+		    "auction (signed_bids): send 'statement' (the exact bytes signed) and 'signature' "
+		    "(base64 of a detached CMS signature over them)", "statement"));
+		return;
+	}
 	jv = json_object_get(req, "amount");
 	if (jv && json_is_number(jv)) {
 		conn_send(c, proto_error(id, "bad_field",
@@ -1329,7 +1347,7 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 {
 	const char *title, *currency, *start, *starts_at = NULL;
 	struct auction_params p = { 0 };
-	int smin_pct, smax_pct, exp, rc;
+	int smin_pct, smax_pct, exp, rc, signed_bids;
 	int64_t smin_val, smax_val, now = time_now_ms(), dur;
 	const char *why;
 	struct cmd *k;
@@ -1387,6 +1405,13 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		conn_send(c, proto_error(id, "bad_field", why, NULL));
 		return;
 	}
+	jv = json_object_get(req, "signed_bids");
+	if (jv && !json_is_boolean(jv)) {
+		conn_send(c, proto_error(id, "bad_field", "signed_bids must be true or false",
+		    "signed_bids"));
+		return;
+	}
+	signed_bids = jv == NULL || json_is_true(jv);
 	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL) {
 		free(k);
 		return;
@@ -1398,6 +1423,7 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	k->smax_pct = smax_pct;
 	k->smin_val = smin_val;
 	k->smax_val = smax_val;
+	k->unsigned_bids = !signed_bids;
 	ops_enqueue(s, c, k);
 }
 

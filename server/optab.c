@@ -12,6 +12,8 @@
 #define WR OPTAB_WRITE
 #define PK OPTAB_PARK
 #define WA OPTAB_WATCH
+#define SG OPTAB_SIGN
+#define SO OPTAB_SIGN_OPT
 
 /*
  * Every operation, in the order of docs/protocol.md. Sorted by name on first
@@ -24,13 +26,13 @@ static struct optab_op optab[] = {
 	{ "participant.register",  R_O,       WR,      ops_participant_register, NULL, 0 },
 	{ "certificate.add",       R_O,       WR,      certs_op_add, NULL, 0 },
 	{ "certificate.list",      R_ANY,     RD,      certs_op_list, NULL, 0 },
-	{ "auction.create",        R_B,       WR,      ops_auction_create, NULL, 0 },
+	{ "auction.create",        R_B,       WR | SG, ops_auction_create, NULL, 0 },
 	{ "auction.get",           R_ANY,     RD | PK, ops_auction_get, NULL, 0 },
 	{ "auction.list",          R_ANY,     RD,      ops_auction_list, NULL, 0 },
-	{ "auction.bid",           R_S,       WR,      ops_auction_bid, NULL, 0 },
+	{ "auction.bid",           R_S,       WR | SO, ops_auction_bid, NULL, 0 },
 	{ "auction.watch",         R_ANY,     RD | PK | WA, ops_auction_watch, NULL, 0 },
 	{ "auction.unwatch",       R_ANY,     WA,      ops_auction_unwatch, NULL, 0 },
-	{ "auction.cancel",        R_B | R_O, WR,      ops_auction_cancel, NULL, 0 },
+	{ "auction.cancel",        R_B | R_O, WR | SG, ops_auction_cancel, NULL, 0 },
 	{ "participant.suspend",   R_O,       WR,      ops_participant_status, NULL,
 	    OPTAB_ARG_SUSPEND },
 	{ "participant.reinstate", R_O,       WR,      ops_participant_status, NULL, 0 },
@@ -38,29 +40,29 @@ static struct optab_op optab[] = {
 	    OPTAB_ARG_SUSPEND | OPTAB_ARG_ORG },
 	{ "organization.reinstate", R_O,      WR,      ops_participant_status, NULL, OPTAB_ARG_ORG },
 	{ "stats",                 R_O,       RD,      ops_stats, NULL, 0 },
-	{ "procurement.create",    R_B,       WR,      proc_op_create, "created", 0 },
-	{ "procurement.publish",   R_B,       WR,      proc_op_publish, "published", 0 },
-	{ "procurement.complete",  R_B,       WR,      proc_op_publish, "completed", 0 },
-	{ "procurement.amend",     R_B,       WR,      proc_op_amend, "amended", 0 },
+	{ "procurement.create",    R_B,       WR | SG, proc_op_create, "created", 0 },
+	{ "procurement.publish",   R_B,       WR | SG, proc_op_publish, "published", 0 },
+	{ "procurement.complete",  R_B,       WR | SG, proc_op_publish, "completed", 0 },
+	{ "procurement.amend",     R_B,       WR | SG, proc_op_amend, "amended", 0 },
 	{ "procurement.get",       R_ANY,     RD | PK, proc_op_get, NULL, 0 },
 	{ "procurement.list",      R_ANY,     RD,      proc_op_list, NULL, 0 },
 	{ "procurement.watch",     R_ANY,     RD | PK | WA, proc_op_watch, NULL, 1 },
 	{ "procurement.unwatch",   R_ANY,     WA,      proc_op_watch, NULL, 0 },
-	{ "procurement.cancel",    R_B | R_O, WR,      proc_op_cancel, "cancelled", 0 },
+	{ "procurement.cancel",    R_B | R_O, WR | SG, proc_op_cancel, "cancelled", 0 },
 	{ "document.get",          R_ANY,     RD,      proc_op_document_get, NULL, 0 },
 	{ "question.ask",          R_S,       WR,      proc_op_question_ask, "question_asked", 0 },
-	{ "question.answer",       R_B,       WR,      proc_op_question_answer, "question_answered",
+	{ "question.answer",       R_B,       WR | SG, proc_op_question_answer, "question_answered",
 	    0 },
 	/* arg 1: an RFQ's quote, 0: a tender's bid */
-	{ "quote.submit",          R_S,       WR,      proc_op_offer, "offer_submitted", 1 },
-	{ "quote.withdraw",        R_S,       WR,      proc_op_offer, "offer_withdrawn", 1 },
-	{ "quote.confirm",         R_S,       WR,      proc_op_offer, "offer_confirmed", 1 },
-	{ "bid.submit",            R_S,       WR,      proc_op_offer, "offer_submitted", 0 },
-	{ "bid.withdraw",          R_S,       WR,      proc_op_offer, "offer_withdrawn", 0 },
-	{ "bid.confirm",           R_S,       WR,      proc_op_offer, "offer_confirmed", 0 },
-	{ "bid.score",             R_B,       WR,      proc_op_score, "scored", 0 },
+	{ "quote.submit",          R_S,       WR | SG, proc_op_offer, "offer_submitted", 1 },
+	{ "quote.withdraw",        R_S,       WR | SG, proc_op_offer, "offer_withdrawn", 1 },
+	{ "quote.confirm",         R_S,       WR | SG, proc_op_offer, "offer_confirmed", 1 },
+	{ "bid.submit",            R_S,       WR | SG, proc_op_offer, "offer_submitted", 0 },
+	{ "bid.withdraw",          R_S,       WR | SG, proc_op_offer, "offer_withdrawn", 0 },
+	{ "bid.confirm",           R_S,       WR | SG, proc_op_offer, "offer_confirmed", 0 },
+	{ "bid.score",             R_B,       WR | SG, proc_op_score, "scored", 0 },
 	/* "awarded" or "disqualified", by the request's decision */
-	{ "award.decide",          R_B,       WR,      proc_op_award, NULL, 0 },
+	{ "award.decide",          R_B,       WR | SG, proc_op_award, NULL, 0 },
 };
 
 #define OPTAB_N (sizeof(optab) / sizeof(optab[0]))

@@ -28,6 +28,10 @@
 #define OPTAB_PARK  0x4  /* its read waits for the batch in flight when that batch changed the
                           * object (the reply is parked and sent on completion) */
 #define OPTAB_WATCH 0x8  /* starts or stops watching an auction or procurement */
+/* the request carries a signed statement (server/sig.h); SIGN_OPT: when the object asks
+ * for it (auction.bid in an auction with signed_bids), or when the request carries one */
+#define OPTAB_SIGN     0x10
+#define OPTAB_SIGN_OPT 0x20
 
 /* The variant bits of participant.* and organization.* (ops_participant_status). */
 #define OPTAB_ARG_SUSPEND 0x1

@@ -441,6 +441,7 @@ proc_doc_load(json_t *jd)
 		doc->auction.extension_window = ji(au, "extension_window");
 		doc->auction.extension = ji(au, "extension");
 		doc->auction.delay = ji(au, "delay");
+		doc->auction.unsigned_bids = json_is_false(json_object_get(au, "signed_bids"));
 	}
 	if (oom) {
 		proc_doc_unref(doc);  /* a lot that failed to load is counted: freed too */
@@ -981,9 +982,10 @@ proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_do
 	const struct proc_doc_auction *pa = prev && prev->has_auction ? &prev->auction : NULL;
 	const char *smin = "0.5%", *smax = "5%";
 	int64_t dur = 600, win = 120, ext = 120, delay = 60, v;
-	int pct;
+	int pct, unsigned_bids = 0;
 
 	if (pa) {
+		unsigned_bids = pa->unsigned_bids;
 		smin = pa->step_min;
 		smax = pa->step_max;
 		dur = pa->duration;
@@ -998,6 +1000,14 @@ proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_do
 		if (json_is_integer(json_object_get(au, "extension_window"))) win = ji(au, "extension_window");
 		if (json_is_integer(json_object_get(au, "extension"))) ext = ji(au, "extension");
 		if (json_is_integer(json_object_get(au, "delay"))) delay = ji(au, "delay");
+		if (json_object_get(au, "signed_bids") &&
+		    !json_is_boolean(json_object_get(au, "signed_bids"))) {
+			proc_err(c, id, "bad_field", "auction settings: signed_bids must be true or false",
+			    "auction");
+			return -1;
+		}
+		if (json_object_get(au, "signed_bids"))
+			unsigned_bids = json_is_false(json_object_get(au, "signed_bids"));
 	}
 	if (money_parse_step(smin, doc->exp, &pct, &v) < 0 ||
 	    money_parse_step(smax, doc->exp, &pct, &v) < 0 ||
@@ -1009,7 +1019,7 @@ proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_do
 	}
 	doc->has_auction = 1;
 	doc->auction = (struct proc_doc_auction){ proc_sdup(smin), proc_sdup(smax), dur, win, ext,
-	    delay };
+	    delay, unsigned_bids };
 	return 0;
 }
 
@@ -1192,10 +1202,15 @@ proc_criteria_json(const struct proc_doc_lot *dl)
 static json_t *
 proc_auction_json(const struct proc_doc_auction *au)
 {
-	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "step_min", au->step_min,
+	json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "step_min", au->step_min,
 	    "step_max", au->step_max, "duration", (json_int_t)au->duration,
 	    "extension_window", (json_int_t)au->extension_window,
 	    "extension", (json_int_t)au->extension, "delay", (json_int_t)au->delay);
+
+	/* shown (and stored) only when off: the default keeps its bytes */
+	if (j && au->unsigned_bids)
+		json_object_set_new(j, "signed_bids", json_false());
+	return j;
 }
 
 /* "85.50" from hundredths. */
@@ -1685,6 +1700,8 @@ proc_log(struct server *s, struct proc *p, const char *kind, int64_t at,
 	proc_state_detail(p, d);
 	text = json_dumps(d, JSON_COMPACT);
 	c.body = text ? text : "{}";
+	if (who)
+		txn_sign(s, NULL);  /* the actor's own change: its signed statement, if any */
 	db_proc_add(txn_db(s), &c);
 	json_decref(d);
 	free(text);

@@ -12,6 +12,7 @@
 #include "common/timeutil.h"
 #include "server/optab.h"
 #include "server/server.h"
+#include "server/sig.h"
 
 /* Length of the well-formed UTF-8 sequence at `s` (1 to 4 bytes), 0 when there is none. */
 static size_t
@@ -190,7 +191,8 @@ proto_get_text(struct conn *c, json_t *req, const char *field, int required, siz
 
 /* Replace every string of a request by its NFC form, in place: what the
  * operations check, store and echo is normalized (but the request id is echoed
- * as sent). -1 when out of memory. */
+ * as sent, and a signed statement and its signature are the exact bytes signed).
+ * -1 when out of memory. */
 static int
 proto_nfc(json_t *v, int top)
 {
@@ -203,7 +205,8 @@ proto_nfc(json_t *v, int top)
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		json_object_foreach(v, key, x)
-			if (!(top && strcmp(key, "id") == 0) && proto_nfc(x, 0) < 0)
+			if (!(top && (strcmp(key, "id") == 0 || strcmp(key, "statement") == 0 ||
+			    strcmp(key, "signature") == 0)) && proto_nfc(x, 0) < 0)
 				return -1;
 		return 0;
 	case JSON_ARRAY:
@@ -234,6 +237,7 @@ static struct {
 	char op[48];
 	int64_t t0;                /* monotonic microseconds */
 	int logged;
+	struct sig_job *sig;       /* its signature being checked, until a command takes it */
 } proto_cur;
 
 /* Monotonic clock in microseconds. */
@@ -309,6 +313,40 @@ proto_set_op(const char *op)
 	proto_cur.op[i] = '\0';
 }
 
+/* The signed statement of a request (server/sig.h): checked against the request, its
+ * signature handed to a worker; 0, or -1 when refused (answered). */
+static int
+proto_signed_part(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	const char *code = NULL, *field = NULL;
+	char msg[300];
+
+	if (sig_request(s, conn_ident(c)->who, op->name, req, (op->flags & OPTAB_SIGN) != 0,
+	    &proto_cur.sig, &code, msg, sizeof(msg), &field) == 0)
+		return 0;
+	conn_send(c, proto_error(id, code, msg, field));
+	return -1;
+}
+
+/* The signature check of the request being handled, taken by the command it queues
+ * (NULL: none). */
+struct sig_job *
+proto_take_sig(void)
+{
+	struct sig_job *j = proto_cur.sig;
+
+	proto_cur.sig = NULL;
+	return j;
+}
+
+/* The request being handled carries a signed statement. */
+int
+proto_signed(void)
+{
+	return proto_cur.sig != NULL;
+}
+
 /*
  * Dispatch a decoded request, once, from the table of operations: an unknown
  * op is refused with unknown_op, a role the row does not allow with forbidden;
@@ -333,7 +371,12 @@ proto_dispatch(struct server *s, struct conn *c, const char *name, json_t *id, j
 		conn_send(c, proto_error(id, "forbidden", msg, NULL));
 		return;
 	}
+	if ((op->flags & (OPTAB_SIGN | OPTAB_SIGN_OPT)) && proto_signed_part(s, c, id, req, op) < 0)
+		return;
 	op->fn(s, c, id, req, op);
+	/* refused before it was queued: its check is no longer wanted */
+	sig_job_drop(proto_cur.sig);
+	proto_cur.sig = NULL;
 }
 
 /* Decode one request line and hand it to its operation. */

@@ -87,6 +87,7 @@ struct book {
 	struct event *timer;
 	int tick_queued;           /* a tick command waits in the queue */
 	int64_t proc_id;           /* tender_auction: the procedure and lot it decides */
+	int unsigned_bids;         /* signed_bids false: bids need not be signed */
 	int lot_id;
 	struct watch_list watchers;
 	struct map bids_by_org;    /* org id -> bids placed, accepted and refused (as intptr_t) */
@@ -142,6 +143,7 @@ struct proc_doc_file {
 struct proc_doc_auction {
 	char *step_min, *step_max;
 	int64_t duration, extension_window, extension, delay;
+	int unsigned_bids;         /* signed_bids false: its live auctions' bids need not be signed */
 };
 
 struct proc_doc {
@@ -226,6 +228,7 @@ struct server {
 	struct evconnlistener *listener;
 	struct db *db;
 	struct txn *txn;           /* the write path (txn.c) */
+	struct sig_pool *sig;      /* signature workers and nonces (sig.c) */
 	struct event *sig_term, *sig_int;
 	struct event *stop_timer;
 	struct event *accept_pause;
@@ -410,6 +413,10 @@ void watch_broadcast(struct server *s, const struct watch_list *tl, const struct
 /* Decode one line and dispatch it. */
 void proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len);
 json_t *proto_error(json_t *id, const char *code, const char *message, const char *field);
+/* The signature check of the request being handled, taken by the command it queues
+ * (NULL: the request is not signed); whether it is signed. */
+struct sig_job *proto_take_sig(void);
+int proto_signed(void);
 json_t *proto_ok(json_t *id);
 /* Field getters: return 0, or send an error reply for `id` and return -1. */
 int proto_get_int(struct conn *c, json_t *req, const char *field, int required, int64_t *out);

@@ -49,6 +49,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "server/server.h"
+#include "server/sig.h"
 
 #define TXN_MAX_KINDS 4
 
@@ -87,6 +88,7 @@ struct txn {
 	struct txn_batch b[TXN_SLOTS];     /* in flight from b[bhead], nb of them; then the one built */
 	size_t bhead, nb;
 	int applying;                      /* a batch is being built */
+	struct txn_cmd *cur;               /* the command being applied (txn_sign) */
 	struct txn_park *parked;           /* reads waiting for batches in flight */
 	size_t nparked, capparked;
 	int64_t seq;                       /* the batch being built or in flight */
@@ -154,6 +156,7 @@ txn_cmd_init(struct txn_cmd *k, const struct txn_cmd_ops *ops, struct conn *c, j
 		k->id = json_incref(id ? id : json_null());
 		const char *op = proto_current(&k->t0);
 		snprintf(k->op, sizeof(k->op), "%s", op ? op : "");
+		k->sig = proto_take_sig();
 	}
 }
 
@@ -164,6 +167,7 @@ txn_cmd_free(struct txn_cmd *k)
 	json_decref(k->id);
 	json_decref(k->reply);
 	json_decref(k->held);
+	sig_job_drop(k->sig);
 	if (k->ops->free)
 		k->ops->free(k);
 	else
@@ -225,6 +229,14 @@ txn_blocked(const struct txn *t)
 	return t->nb > 0 && t->q_head && t->q_head->ops->serial;
 }
 
+/* The next command's signature is still being checked: the drain stops there (the
+ * check's end kicks the queue again). */
+static int
+txn_head_waits(const struct txn *t)
+{
+	return t->q_head && t->q_head->sig && sig_pending(t->q_head->sig);
+}
+
 /* Ask for a flush of the queue: at the end of this loop iteration, or after
  * batch_delay while the queue is below batch_max. */
 void
@@ -232,7 +244,7 @@ txn_kick(struct server *s)
 {
 	struct txn *t = s->txn;
 
-	if (t->q_head == NULL || !txn_can_begin(s) || txn_blocked(t))
+	if (t->q_head == NULL || txn_head_waits(t) || !txn_can_begin(s) || txn_blocked(t))
 		return;
 	if (s->cfg.batch_delay > 0 && t->q_len < (size_t)s->cfg.batch_max) {
 		struct timeval tv = { s->cfg.batch_delay / 1000, (s->cfg.batch_delay % 1000) * 1000 };
@@ -556,7 +568,45 @@ txn_settle_failed(struct server *s, enum db_outcome o, const char *why)
 	t->nb = 0;
 }
 
-/* Apply queued commands into the batch being built. */
+/* A signed command whose check failed: refused at once, outside any batch (the
+ * refusal rests on no state a batch may roll back). 1 when it was refused. */
+static int
+txn_sig_refused(struct server *s, struct txn_cmd *k)
+{
+	const char *code = NULL;
+	char msg[300];
+	json_t *r;
+
+	if (k->sig == NULL || sig_verdict(s, k->sig, k->who, &code, msg, sizeof(msg)) == 0)
+		return 0;
+	r = proto_error(k->id, code, msg, "signature");
+	if (k->op[0])
+		proto_log_reply(k->conn_id, k->fp, k->op, k->id, k->t0, r);
+	if (conn_get(s, k->conn_id) != NULL)
+		outbox_reply(s, k->conn_id, r);
+	else
+		json_decref(r);
+	return 1;
+}
+
+/* See txn.h. */
+void
+txn_sign(struct server *s, struct txn_cmd *k)
+{
+	size_t len;
+	const unsigned char *der;
+
+	if (k == NULL)
+		k = s->txn->cur;
+	if (k == NULL || k != s->txn->cur || k->sig == NULL || k->sig_used)
+		return;
+	der = sig_der(k->sig, &len);
+	db_batch_sign(s->db, sig_statement(k->sig), der, len, sig_signer(k->sig));
+	k->sig_used = 1;
+}
+
+/* Apply queued commands into the batch being built. A command whose signature is
+ * still being checked stops the drain: commands are applied in arrival order. */
 static void
 txn_fill(struct server *s, struct txn_batch *b)
 {
@@ -566,12 +616,23 @@ txn_fill(struct server *s, struct txn_batch *b)
 	t->applying = 1;
 	while (t->q_head && n++ < s->cfg.batch_max) {
 		struct txn_cmd *k;
+		int kept;
 		if (t->q_head->ops->serial && t->nb > 0)
 			break;  /* a serial command waits until nothing is in flight */
+		if (txn_head_waits(t))
+			break;
 		k = txn_pop(t);
+		if (txn_sig_refused(s, k)) {
+			txn_cmd_free(k);
+			continue;
+		}
 		if (k->ops->serial)
 			b->serial = 1;
-		if (!k->ops->apply(s, k) && k->held == NULL) {
+		t->cur = k;
+		kept = k->ops->apply(s, k);
+		t->cur = NULL;
+		db_batch_sign(s->db, NULL, NULL, 0, NULL);  /* unused: goes with no other row */
+		if (!kept && k->held == NULL) {
 			txn_cmd_free(k);
 			continue;
 		}
@@ -592,7 +653,7 @@ txn_flush(evutil_socket_t fd, short what, void *arg)
 	struct txn *t = s->txn;
 	struct txn_batch *b;
 
-	if (t->q_head == NULL)
+	if (t->q_head == NULL || txn_head_waits(t))
 		return;
 	if (!txn_can_begin(s) || txn_blocked(t)) {
 		if (!db_busy(s->db) && !db_ready(s->db))
@@ -641,7 +702,8 @@ txn_batch_done(void *arg, enum db_outcome o, const char *why)
 	else if (o != DB_SKIPPED)
 		txn_settle_failed(s, o, why);
 	txn_answer_parked(s);
-	if (s->cfg.batch_delay == 0 && t->q_head && txn_can_begin(s) && !txn_blocked(t))
+	if (s->cfg.batch_delay == 0 && t->q_head && !txn_head_waits(t) && txn_can_begin(s) &&
+	    !txn_blocked(t))
 		txn_flush(-1, 0, s);
 	else
 		txn_kick(s);

@@ -26,6 +26,7 @@ struct conn;
 struct participant;
 struct txn_obj;
 struct txn_cmd;
+struct sig_job;
 
 /* What the write path needs of one kind of object (a live auction, a procedure).
  * Several batches may be in flight: each batch that changes an object takes its own
@@ -91,6 +92,10 @@ struct txn_cmd {
 	/* the request, for the log line of its reply (empty op: nothing to log) */
 	char op[48];
 	int64_t t0;
+	/* a signed request: its signature check (server/sig.h), NULL when unsigned. The
+	 * command is applied only once the check is done, and refused if it failed. */
+	struct sig_job *sig;
+	int sig_used;              /* its statement went with one of its change rows */
 };
 
 /* Create the queue and the flush event. */
@@ -125,6 +130,11 @@ int64_t txn_batch(const struct server *s);
 /* Inside apply: add a statement to the batch; the seq of the change it writes (0: none). */
 int64_t txn_sql(struct server *s, enum db_stmt st, int n, const char *const *params,
     db_row_fn fn, void *arg);
+/* Inside apply, just before the change row that records what command `k` asked for
+ * (an accepted or refused bid, a creation, a procedure change by its actor; NULL: the
+ * command being applied): its signed statement, if any, goes with that row, once, when
+ * `k` is the command being applied. */
+void txn_sign(struct server *s, struct txn_cmd *k);
 /* Inside apply: the store with the batch open, for its typed row writers (db_proc_add). */
 struct db *txn_db(struct server *s);
 /* Reply to a command (stolen): logged, held back while the batch completes. */

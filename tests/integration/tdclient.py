@@ -3,15 +3,21 @@
 Every wait is bounded. Replies are matched by id; events (and replies to other
 requests) that arrive meanwhile are kept for later.
 """
+import base64
 import collections
 import datetime
 import hashlib
 import itertools
 import json
+import secrets
 import select
 import socket
 import ssl
 import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
 
 DEFAULT_TIMEOUT = 15.0
 
@@ -49,6 +55,78 @@ def cert_fingerprint(path):
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
 
 
+# Operations whose requests carry a signed statement (docs/protocol.md, "Signed
+# statements"); auction.bid is signed whenever the client can sign (an auction with
+# signed_bids false accepts unsigned bids too).
+SIGNED_OPS = frozenset([
+    "auction.create", "auction.cancel", "auction.bid",
+    "procurement.create", "procurement.publish", "procurement.complete",
+    "procurement.amend", "procurement.cancel", "question.answer",
+    "quote.submit", "quote.withdraw", "quote.confirm",
+    "bid.submit", "bid.withdraw", "bid.confirm", "bid.score", "award.decide",
+])
+
+
+def new_nonce():
+    """A fresh statement nonce: 24 characters of [A-Za-z0-9_-]."""
+    return secrets.token_urlsafe(18)
+
+
+def digest_form(value):
+    """A request value with every document `content` (base64) stated as `content_sha256`
+    (docs/protocol.md: the digest form)."""
+    if isinstance(value, list):
+        return [digest_form(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        if k == "content" and isinstance(v, str) and len(v) % 4 == 0:
+            try:
+                data = base64.b64decode(v, validate=True)
+            except ValueError:  # not base64: stated as it is
+                out[k] = v
+                continue
+            out["content_sha256"] = hashlib.sha256(data).hexdigest()
+        else:
+            out[k] = digest_form(v)
+    return out
+
+
+def statement_bytes(op, fields, nonce=None, at=None):
+    """The compact JSON statement of a request: op, nonce, time and every field (document
+    contents in the digest form)."""
+    st = {"op": op, "nonce": nonce or new_nonce(), "time": at or format_time(now_ms())}
+    st.update(digest_form(fields))
+    return json.dumps(st, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Signer:
+    """A participant's key and certificate, signing statements as
+    `openssl cms -sign -binary -outform DER` does (detached, with the certificate)."""
+
+    def __init__(self, cert_path, key_path):
+        with open(cert_path, "rb") as f:
+            self.cert = x509.load_pem_x509_certificate(f.read())
+        with open(key_path, "rb") as f:
+            self.key = serialization.load_pem_private_key(f.read(), password=None)
+
+    def sign(self, data):
+        """base64 of the detached CMS SignedData over `data` (bytes)."""
+        der = (pkcs7.PKCS7SignatureBuilder().set_data(data)
+               .add_signer(self.cert, self.key, hashes.SHA256())
+               .sign(serialization.Encoding.DER,
+                     [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]))
+        return base64.b64encode(der).decode()
+
+    def signed(self, op, fields, nonce=None, at=None, statement=None):
+        """(statement text, signature) for a request `op` with `fields`."""
+        data = statement if statement is not None else statement_bytes(op, fields, nonce, at)
+        if isinstance(data, str):
+            data = data.encode()
+        return data.decode(), self.sign(data)
+
+
 def make_context(ca, cert=None, key=None, tls13=True):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if tls13:
@@ -71,6 +149,9 @@ class Client:
         self._events = collections.deque()
         self._replies = {}
         self._eof = False
+        # signed operations are signed automatically with the connection's key
+        self.signer = Signer(cert, key) if cert and key else None
+        self.last_statement = None
         ctx = make_context(ca, cert, key)
         raw = socket.create_connection((host, port), timeout=timeout,
                                        source_address=(source, 0) if source else None)
@@ -150,11 +231,19 @@ class Client:
 
     # ---- requests ----
 
-    def send(self, op, **fields):
-        """Send a request; returns its id."""
+    def send(self, op, sign=None, **fields):
+        """Send a request; returns its id. A signed operation (SIGNED_OPS) is signed
+        with the client's key unless `sign` is False or the fields already hold a
+        `statement`; sign=dict(nonce=..., at=..., statement=...) overrides parts of it."""
         rid = fields.pop("id", None)
         if rid is None:
             rid = next(self._ids)
+        if (sign is not False and self.signer and "statement" not in fields
+                and (sign or op in SIGNED_OPS)):
+            opts = sign if isinstance(sign, dict) else {}
+            st, sig = self.signer.signed(op, fields, **opts)
+            fields["statement"], fields["signature"] = st, sig
+            self.last_statement = st
         req = {"id": rid, "op": op}
         req.update(fields)
         self.send_raw(json.dumps(req) + "\n")
@@ -171,6 +260,14 @@ class Client:
                 raise Timeout("%s: no reply to request %r" % (self.name, rid)) from None
         msg = self._replies[key].popleft()
         return msg
+
+    def signed_line(self, op, rid, **fields):
+        """One request line (with LF) of op, signed like send() signs it, for tests that
+        write several requests at once."""
+        if self.signer and op in SIGNED_OPS:
+            st, sig = self.signer.signed(op, fields)
+            fields = dict(fields, statement=st, signature=sig)
+        return json.dumps(dict({"id": rid, "op": op}, **fields)) + "\n"
 
     def request(self, op, timeout=None, **fields):
         return self.reply(self.send(op, **fields), timeout)

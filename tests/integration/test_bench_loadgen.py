@@ -1,4 +1,5 @@
-"""The load generator's procurement mode (build/loadgen --procedures, bench/pload.c)
+"""The load generator's procurement mode (build/loadgen --procedures, bench/pload.c) and its
+signed bids (--signed)
 against a real tenderd: `make bench` reads its RESULT line, so it must keep speaking
 the protocol of docs/protocol.md (procurement.create/publish, quote.* and bid.*,
 question.ask/answer, procurement.watch) and time what it claims to time.
@@ -54,3 +55,35 @@ def test_procurement_load(env, tenderd_factory):
         # updates were seen and most of them matched an acknowledgement
         assert int(r["watch_n"]) > 0, out
         assert int(r["watch_n"]) > int(r["watch_early"]), out
+
+
+def test_signed_bids(env, tenderd_factory):
+    """Bid mode with --signed: every bid is signed as it is sent, acknowledged, and stored
+    with its statement and signature; without it the auctions take unsigned bids."""
+    register_bulk(env, "lgsig", SUPPLIERS)
+    env.make_cert("lgsigbuyer")
+    run(env.tenderd_cmd("register", "--db", env.conninfo, "--role", "buyer", "--organization",
+                        "Loadgen Signing Hospital", "--name", "loadgen signing buyer",
+                        "--cert", env.cert("lgsigbuyer")), env=sanitizer_env())
+    server = tenderd_factory()
+    before = int(env.psql("SELECT coalesce(max(seq), 0) FROM changes")[0][0])
+    for signed in (True, False):
+        cmd = [str(BUILD / "loadgen"), "--server", "127.0.0.1:%d" % server.port,
+               "--ca", env.ca, "--certs", str(env.pki), "--prefix", "lgsig",
+               "--conns", str(SUPPLIERS), "--auctions", "2", "--watchers", "1",
+               "--buyer-cert", env.cert("lgsigbuyer"), "--buyer-key", env.key("lgsigbuyer"),
+               "--warmup", "1", "--duration", "2", "--connect-timeout", "30", "--quiet"]
+        p = subprocess.run(cmd + (["--signed"] if signed else []), capture_output=True,
+                           text=True, timeout=90)
+        assert p.returncode == 0, p.stdout + p.stderr
+        r = dict(kv.split("=", 1) for kv in
+                 [l for l in p.stdout.splitlines() if l.startswith("RESULT ")][-1].split()[1:])
+        assert int(r["acked"]) > 0 and int(r["conn_lost"]) == 0, p.stdout
+        rows = env.psql("SELECT count(*) FILTER (WHERE statement IS NOT NULL), count(*)"
+                        " FROM changes WHERE seq > %d AND kind = 'bid_accepted'" % before)
+        with_statement, total = int(rows[0][0]), int(rows[0][1])
+        if signed:
+            assert with_statement == total > 0, rows
+        else:
+            assert total > with_statement, rows
+        before = int(env.psql("SELECT max(seq) FROM changes")[0][0])

@@ -145,7 +145,10 @@ def test_pipelined_requests_all_answered(server, unique):
     # one valid bid at the end
     lines.append({"id": "last", "op": "auction.bid", "auction": a["id"], "amount": "995000.00"})
     expect["last"] = True
-    c.send_raw("".join(json.dumps(x) + "\n" for x in lines))
+    # bids are signed (each with its own statement)
+    c.send_raw("".join(c.signed_line(x["op"], x["id"], **{k: v for k, v in x.items()
+                                                         if k not in ("id", "op")})
+                       for x in lines))
     seen = {}
     deadline = time.monotonic() + 20
     while len(seen) < len(expect):

@@ -279,9 +279,9 @@ def test_documents_of_pipelined_amendments(env, tenderd_factory, unique):
     p = pu.create(buyer, "rfq", "Pipelined documents " + unique, enquiry=600000,
                   deadline=700000, opening=700000, documents=docs("a.pdf", "b.pdf"))
     # in one write: all three are read before the first is applied
-    buyer.send_raw("".join(json.dumps(dict(amendment_of(p, "annex %d" % n), id=100 + n,
-                                           op="procurement.amend",
-                                           documents=docs("annex%d.pdf" % n))) + "\n"
+    buyer.send_raw("".join(buyer.signed_line("procurement.amend", 100 + n,
+                                             **dict(amendment_of(p, "annex %d" % n),
+                                                    documents=docs("annex%d.pdf" % n)))
                            for n in range(3)))
     replies = [buyer.reply(100 + n) for n in range(3)]
     assert [r.get("ok") for r in replies] == [True, False, False], replies

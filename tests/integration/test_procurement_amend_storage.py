@@ -145,11 +145,11 @@ def test_pipelined_amendments_keep_each_others_documents(env, server, unique):
     annexes = [os.urandom(500) for _ in range(4)]
     lines = []
     for n in range(2):
-        req = dict(fields_of(p, "%s v%d" % (title, n + 2)), id=100 + n, op="procurement.amend",
+        req = dict(fields_of(p, "%s v%d" % (title, n + 2)),
                    procurement=pid, reason="Annexes %d" % n,
                    documents=[document("a%d-%d.bin" % (n, i), annexes[2 * n + i])
                               for i in range(2)])
-        lines.append(json.dumps(req) + "\n")
+        lines.append(buyer.signed_line("procurement.amend", 100 + n, **req))
     buyer.send_raw("".join(lines))
     for n in range(2):
         r = buyer.reply(100 + n)

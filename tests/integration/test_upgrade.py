@@ -144,6 +144,9 @@ def test_upgrade_from_the_old_logs(env, tenderd_factory, old_tree, unique):
         server = tenderd_factory(db=conninfo)
         after = snapshot(server, (a1, a2), (p["id"],))
         for k in before:
+            # an auction made before migration 015 requires signed bids from now on
+            if k[0] == "a":
+                assert after[k].pop("signed_bids") is True, after[k]
             assert after[k] == before[k], (k, after[k], before[k])
 
         seqs = [int(r[0]) for r in psql_db(env, conninfo, "SELECT seq FROM changes ORDER BY seq")]
