@@ -209,7 +209,7 @@ def test_intact_log_verifies(env, base):
     assert rc == 0, out
     assert "verified %d rows" % facts["rows"] in out, out
     # one signature carries its signer's certificate, the other not (-nocerts)
-    assert facts["signatures"] >= 2
+    assert facts["signatures"] >= 2   # more once tenderd takes signed requests
     assert "%d signed tree heads, %d signatures, 2 auctions with 4 bids" % (
         facts["heads"], facts["signatures"]) in out, out
     assert "1 procedures (1 openings; 1 not opened yet" in out, out
@@ -417,3 +417,22 @@ def test_exit_codes_when_it_cannot_verify(env, base):
     p = run(env.tenderd_cmd("verify", "--no_such_setting", "1"), check=False,
             env=sanitizer_env(), timeout=60)
     assert p.returncode == 2, (p.returncode, p.stderr)
+
+
+def test_signed_bid_signature_replaced(env, copy):
+    """A bid tenderd took signed (its statement, signature and signer stored with it): its
+    signature swapped for another participant's is named."""
+    db, f = copy
+    rows = psql_db(env, db, "SELECT seq FROM changes WHERE kind = 'bid_accepted' AND signature"
+                   " IS NOT NULL ORDER BY seq LIMIT 1")
+    if not rows:
+        pytest.skip("tenderd stores no signed bids on this tree")
+    seq = int(rows[0][0])
+    psql_db(env, db, "SET session_replication_role = replica;"
+            " UPDATE changes SET signature = (SELECT signature FROM changes WHERE seq = %d)"
+            " WHERE seq = %d" % (f["signed"], seq))
+    rc, out = verify(env, db)
+    assert rc == 1, out
+    assert "DIFFERS: changes seq %d column signature: signed by another certificate" % seq \
+        in out, out
+    assert first(out).endswith("the first: changes seq %d column leaf_hash" % seq), out
