@@ -16,6 +16,8 @@
 # Files in DIR:
 #   ca.crt ca.key             "tenderd development CA", 10 years
 #   server.crt server.key     CN=localhost, DNS:localhost, IP:127.0.0.1, serverAuth, 2 years
+#   log.crt log.key           CN=tenderd log, the key that signs the transparency log's tree
+#                             heads (settings log_key, log_cert; docs/trust.md), 2 years
 #   NAME.crt NAME.key         CN=NAME, clientAuth, 2 years
 #   rogue-ca.crt rogue-ca.key a CA no tenderd trusts (for refusal tests)
 #   crl.pem, ca-db/           the CA's revocation list and its database (--revoke, --crl)
@@ -68,6 +70,12 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[log_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 
@@ -132,7 +140,7 @@ hexserial() {
 check_name() {
     [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "bad certificate name '$1' (letters, digits, . _ -)"
     case $1 in
-    ca | server | rogue-ca | crl) die "'$1' is reserved" ;;
+    ca | server | log | rogue-ca | crl) die "'$1' is reserved" ;;
     esac
 }
 
@@ -191,6 +199,7 @@ make_dated_cert() { # NAME START END
 
 make_ca ca "tenderd development CA"
 make_cert server server_ext ca localhost
+make_cert log log_ext ca "tenderd log"
 
 case ${1:-} in
 --expired)

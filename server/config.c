@@ -35,6 +35,8 @@ static const struct config_entry config_table[] = {
 	{ "key", S(key), "var/pki/server.key", 0, 0, "server private key (PEM)" },
 	{ "ca", S(ca), "var/pki/ca.crt", 0, 0, "CA bundle for client certificates" },
 	{ "crl", S(crl), "", 0, 0, "optional CRL (PEM) of revoked client certificates" },
+	{ "log_key", S(log_key), "var/pki/log.key", 0, 0, "private key (PEM) that signs the transparency log's tree heads" },
+	{ "log_cert", S(log_cert), "var/pki/log.crt", 0, 0, "certificate (PEM) of log_key, issued by a CA of ca" },
 	{ "db", S(db), "dbname=tenderd", 0, 0, "PostgreSQL conninfo" },
 	{ "sql_dir", S(sql_dir), TENDERD_SQL_DIR, 0, 0, "directory of numbered migrations" },
 	{ "migrate_lock_timeout", L(migrate_lock_timeout), "10", 1, 3600, "seconds a migration waits for a lock before it fails, naming the holder" },
@@ -82,7 +84,8 @@ static const struct {
 /* Settings a running tenderd keeps until it is restarted: the listening socket, the
  * database connection, and the sizes its open connections were set up with. */
 static const char *const config_restart_keys[] = {
-	"listen", "db", "sql_dir", "db_retry", "max_line", "output_high_water", NULL,
+	"listen", "db", "sql_dir", "db_retry", "max_line", "output_high_water", "log_key", "log_cert",
+	NULL,
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))

@@ -12,6 +12,8 @@ struct config {
 	char key[CONFIG_STR];
 	char ca[CONFIG_STR];
 	char crl[CONFIG_STR];
+	char log_key[CONFIG_STR];
+	char log_cert[CONFIG_STR];
 	char db[CONFIG_STR];
 	char sql_dir[CONFIG_STR];
 	long migrate_lock_timeout;

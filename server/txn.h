@@ -91,6 +91,9 @@ struct txn_cmd {
 	/* the request, for the log line of its reply (empty op: nothing to log) */
 	char op[48];
 	int64_t t0;
+	/* the seq of the command's own change, whose receipt its acknowledgement carries
+	 * (0: it wrote none); noted by txn.c around apply */
+	int64_t receipt_seq;
 };
 
 /* Create the queue and the flush event. */
@@ -125,6 +128,10 @@ int64_t txn_batch(const struct server *s);
 /* Inside apply: add a statement to the batch; the seq of the change it writes (0: none). */
 int64_t txn_sql(struct server *s, enum db_stmt st, int n, const char *const *params,
     db_row_fn fn, void *arg);
+/* Inside apply: the change numbered `seq` is the command's own, the one its receipt
+ * names (by default its first change: a bid that starts its auction first names the
+ * bid). */
+void txn_own_change(struct server *s, int64_t seq);
 /* Inside apply: the store with the batch open, for its typed row writers (db_proc_add). */
 struct db *txn_db(struct server *s);
 /* Reply to a command (stolen): logged, held back while the batch completes. */
