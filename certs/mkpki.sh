@@ -16,8 +16,8 @@
 # Files in DIR:
 #   ca.crt ca.key             "tenderd development CA", 10 years
 #   server.crt server.key     CN=localhost, DNS:localhost, IP:127.0.0.1, serverAuth, 2 years
-#   log.crt log.key           CN=tenderd log, the key that signs the transparency log's tree
-#                             heads (settings log_key, log_cert; docs/trust.md), 2 years
+#   log.crt log.key           CN=tenderd log, timeStamping (critical): the key that signs the
+#                             transparency log's tree heads (log_key, log_cert; docs/trust.md)
 #   NAME.crt NAME.key         CN=NAME, clientAuth, 2 years
 #   rogue-ca.crt rogue-ca.key a CA no tenderd trusts (for refusal tests)
 #   crl.pem, ca-db/           the CA's revocation list and its database (--revoke, --crl)
@@ -76,6 +76,7 @@ authorityKeyIdentifier = keyid
 [log_ext]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
+extendedKeyUsage = critical, timeStamping
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 

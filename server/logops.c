@@ -3,8 +3,13 @@
  * written through the one write path, and the reads log.head, log.proof and
  * log.consistency, answered from the tree in memory (tlog.c).
  *
- * Heads: a timer checks every second whether the tree grew past the latest
- * head; if so it queues a clock command. Its apply signs the head of the
+ * Heads: a timer checks whether the tree grew past the latest head; if so,
+ * and a second has passed since the last head was queued, it queues a clock
+ * command. The command never takes a place among the batches in flight of
+ * its own while others are in flight: it is queued then only when client
+ * commands are queued too (it joins their batch); so under load a head goes
+ * out within about a second, and when the load stops, once the last batch
+ * has committed. Its apply signs the head of the
  * tree as committed at that moment (the leaves of batches still in flight
  * are not in it yet) and adds its row of tree_heads (and, the first time,
  * the key's certificate to log_keys) to the batch; the head joins the list
@@ -26,11 +31,16 @@
 #include "server/tlog.h"
 #include "server/txn.h"
 
+/* How often the timer looks, and how long after a head the next may be queued. */
+#define LOGOPS_CHECK_MS 100
+#define LOGOPS_EVERY_MS 1000
+
 /* The head signer's state. */
 struct logops {
-	struct event *timer;     /* every second */
+	struct event *timer;     /* every LOGOPS_CHECK_MS */
 	int queued;              /* a head command is queued or in a batch */
 	int key_stored;          /* the loaded key's certificate is in log_keys */
+	int64_t last_queued;     /* time_mono_ms() when the last head was queued */
 };
 
 /* A head being signed and stored. */
@@ -122,7 +132,8 @@ logops_abort_head(struct server *s, struct txn_cmd *t)
 static const struct txn_cmd_ops logops_head_ops = {
 	logops_apply_head, logops_commit_head, logops_abort_head, NULL, 0 };
 
-/* Every second: queue a head when the tree grew past the latest one. */
+/* Queue a head when the tree grew past the latest one, a second after the last, when it
+ * can join other commands' batch or no batch is in flight. */
 static void
 logops_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -130,10 +141,13 @@ logops_tick(evutil_socket_t fd, short what, void *arg)
 	struct logops *lo = s->logops;
 	const struct tlog_head *last = tlog_latest(s->tlog);
 	struct logops_cmd *k;
+	int64_t now = time_mono_ms();
 
 	if (lo->queued || s->stopping || tlog_size(s->tlog) == 0 ||
-	    (last != NULL && last->size >= tlog_size(s->tlog)))
+	    (last != NULL && last->size >= tlog_size(s->tlog)) ||
+	    now - lo->last_queued < LOGOPS_EVERY_MS || (!txn_idle(s) && !txn_queued(s)))
 		return;
+	lo->last_queued = now;
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return;
 	txn_cmd_init(&k->t, &logops_head_ops, NULL, NULL);
@@ -146,7 +160,7 @@ int
 logops_init(struct server *s)
 {
 	struct logops *lo = calloc(1, sizeof(*lo));
-	struct timeval tv = { 1, 0 };
+	struct timeval tv = { 0, LOGOPS_CHECK_MS * 1000 };
 
 	if (lo == NULL)
 		return -1;

@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/map.h"
 
@@ -135,6 +136,15 @@ tlog_load_key(struct tlog *t, const char *key_path, const char *cert_path, char 
 	if (x == NULL) {
 		EVP_PKEY_free(k);
 		return tlog_fail("cannot read the certificate log_cert", cert_path, cause, n);
+	}
+	/* only a log certificate signs heads: tenderctl checks this purpose (docs/trust.md) */
+	if (X509_check_purpose(x, X509_PURPOSE_TIMESTAMP_SIGN, 0) != 1) {
+		X509_free(x);
+		EVP_PKEY_free(k);
+		ERR_clear_error();
+		snprintf(cause, n, "log_cert %s is not a log certificate: it needs the extended key "
+		    "usage timeStamping, alone and critical (certs/mkpki.sh makes one)", cert_path);
+		return -1;
 	}
 	if (X509_check_private_key(x, k) != 1) {
 		X509_free(x);

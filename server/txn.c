@@ -308,6 +308,13 @@ txn_idle(const struct server *s)
 	return t->q_head == NULL && t->nb == 0 && !db_busy(s->db);
 }
 
+/* Commands wait in the queue. */
+int
+txn_queued(const struct server *s)
+{
+	return s->txn->q_head != NULL;
+}
+
 /* A new object's bookkeeping. */
 void
 txn_obj_init(struct txn_obj *o, const struct txn_kind *kind)

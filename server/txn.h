@@ -112,6 +112,8 @@ void txn_enqueue(struct server *s, struct conn *c, struct txn_cmd *k);
 void txn_kick(struct server *s);
 /* Nothing queued, nothing in flight. */
 int txn_idle(const struct server *s);
+/* Commands wait in the queue (they will form or join the next batch). */
+int txn_queued(const struct server *s);
 /* Re-arm the timers of every object (start-up, the database back). */
 void txn_rearm(struct server *s);
 /* The database came back or went away (db.c's callback). */

@@ -193,3 +193,81 @@ def test_sealed_offer_content_hash(env, server, unique):
     # the superseded revision's commitment matches no opened offer
     assert all(hashlib.sha256(r["sealed_content"].encode()).hexdigest() != first["content_hash"]
                for r in rows.values())
+
+
+def test_tenderctl_verify_receipt(env, server, unique, tmp_path):
+    """tenderctl verify-receipt through the real binary: a receipt checked against a fresh
+    head (saved), then with that saved head against a later one; a forged receipt, a forged
+    head and a head signed by a participant's key fail with their own exit status."""
+    import json
+    import subprocess
+    buyer = server.connect("buyer")
+    r = buyer.ok("auction.create", title="Verify " + unique, currency="RUB",
+                 start_price="1000.00", duration=600)
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(json.dumps(r))        # a whole reply carries its receipt
+    saved = tmp_path / "head.json"
+    p = env.tenderctl("supplier1", "verify-receipt", str(receipt), "--save-head", str(saved),
+                      server=server)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "head: size" in p.stdout and "(chains to the CA): ok" in p.stdout, p.stdout
+    assert "receipt: seq %d is in the signed tree of size" % r["receipt"]["seq"] in p.stdout
+    head = json.loads(saved.read_text())
+    assert head["tree_size"] >= r["receipt"]["seq"] and tl.openssl_verify_head(head, env.ca)
+
+    later = buyer.ok("auction.create", title="Verify 2 " + unique, currency="RUB",
+                     start_price="1000.00", duration=600)["receipt"]
+    tl.wait_head(buyer, later["seq"])
+    p = env.tenderctl("supplier1", "verify-receipt", json.dumps(later), "--head", str(saved),
+                      server=server)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "saved head: size %d" % head["tree_size"] in p.stdout, p.stdout
+    assert "consistency: the saved head of size %d is a prefix of size" % head["tree_size"] \
+        in p.stdout, p.stdout
+
+    # a forged receipt: another leaf hash at the same seq
+    forged = dict(later, leaf_hash=hashlib.sha256(b"forged").hexdigest())
+    p = env.tenderctl("supplier1", "verify-receipt", json.dumps(forged), server=server)
+    assert p.returncode == 6, p.stdout + p.stderr
+    assert "FAILED: inclusion: the receipt's leaf hash is not in the signed tree" in p.stderr
+
+    # a forged saved head: its root changed, its signature no longer matches
+    bad = dict(head, root=hashlib.sha256(b"other tree").hexdigest())
+    badf = tmp_path / "bad-head.json"
+    badf.write_text(json.dumps(bad))
+    p = env.tenderctl("supplier1", "verify-receipt", json.dumps(later), "--head", str(badf),
+                      server=server)
+    assert p.returncode == 5, p.stdout + p.stderr
+    assert "FAILED: saved head: the signature does not match the head's size, root and time" \
+        in p.stderr, p.stderr
+
+    # a head signed by a participant's key (its certificate is the CA's, but no log
+    # certificate): refused even though the signature matches
+    fake = dict(bad)
+    text = tl.head_bytes(fake)
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", env.key("supplier2")],
+                         input=text, capture_output=True, check=True).stdout
+    fake["signature"] = base64.b64encode(sig).decode()
+    fake["certificate"] = open(env.cert("supplier2")).read()
+    fake["key_fingerprint"] = tdclient.cert_fingerprint(env.cert("supplier2"))
+    badf.write_text(json.dumps(fake))
+    p = env.tenderctl("supplier1", "verify-receipt", json.dumps(later), "--head", str(badf),
+                      server=server)
+    assert p.returncode == 5, p.stdout + p.stderr
+    assert "FAILED: saved head: its certificate is not a log certificate of the CA" in p.stderr
+
+    # a head that no longer extends: a genuine head of another tree would fail consistency;
+    # a saved head larger than the latest one does too
+    big = dict(head, tree_size=head["tree_size"] + 10 ** 6)
+    text = tl.head_bytes(big)
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", env.key("log")],
+                         input=text, capture_output=True, check=True).stdout
+    big["signature"] = base64.b64encode(sig).decode()
+    badf.write_text(json.dumps(big))
+    p = env.tenderctl("supplier1", "verify-receipt", json.dumps(later), "--head", str(badf),
+                      server=server)
+    assert p.returncode == 7, p.stdout + p.stderr
+    assert "FAILED: consistency:" in p.stderr, p.stderr
+    # not a receipt: usage
+    p = env.tenderctl("supplier1", "verify-receipt", '{"seq":1}', server=server)
+    assert p.returncode == 2 and "not a receipt" in p.stderr, p.stderr
