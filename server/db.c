@@ -8,7 +8,6 @@
 #include <libpq-fe.h>
 
 #include "common/log.h"
-#include "common/merkle.h"
 
 /* A time in ms as SQL: exact integer arithmetic, no floating point. */
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
@@ -356,12 +355,34 @@ db_flush(struct db *db)
 		event_add(db->wev, NULL);
 }
 
-/* Parse a bytea result value ("\\x" and 64 hex digits) into 32 bytes; -1 when it is
- * not one. */
+/* Parse a bytea result value ("\\x" and 64 lower-case hex digits, as PostgreSQL writes
+ * it) into 32 bytes; -1 when it is not one. A table, not merkle_unhex(): every leaf of
+ * every batch goes through here. */
 static int
 db_hash_value(const char *v, uint8_t out[32])
 {
-	return v != NULL && v[0] == '\\' && v[1] == 'x' ? merkle_unhex(v + 2, out) : -1;
+	static signed char val[256];
+	static int ready;
+	const unsigned char *p = (const unsigned char *)v;
+
+	if (!ready) {
+		memset(val, -1, sizeof(val));
+		for (int i = 0; i < 10; i++)
+			val['0' + i] = (signed char)i;
+		for (int i = 0; i < 6; i++)
+			val['a' + i] = val['A' + i] = (signed char)(10 + i);
+		ready = 1;
+	}
+	if (p == NULL || p[0] != '\\' || p[1] != 'x')
+		return -1;
+	p += 2;
+	for (int i = 0; i < 32; i++, p += 2) {
+		int hi = val[p[0]], lo = hi < 0 ? -1 : val[p[1]];
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return *p == '\0' ? 0 : -1;
 }
 
 /* Rows of DB_S_LEAVES (or of the resolution query): seq, leaf hash, content hash. */
