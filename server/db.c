@@ -133,7 +133,9 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    " " CH_SELECT("change_seq", "placed_at", "'auction'", "'bid_accepted'", "auction_id",
 	    "procurement_id", "lot_id", "NULL::bigint", "id", "participant_id", "organization_id",
 	    "fingerprint", "NULL::bigint", "NULL::bigint", "amount", "NULL::text", "false", "body",
-	    "statement", "signature", "signer") " FROM v", 0 },
+	    "statement", "signature", "signer") " FROM v"
+	    /* their leaves, so that a batch of bids alone needs no DB_S_LEAVES (docs/trust.md) */
+	    " RETURNING seq, leaf_hash, NULL::bytea", 0 },
 	/* the leaves of the batch's changes (from its first seq): leaf hash, and a sealed
 	 * change's content hash, SHA-256 of its body (docs/trust.md) */
 	[DB_S_LEAVES] = { "leaves",
@@ -227,8 +229,11 @@ struct db_leaf {
 struct db_batch {
 	int64_t id;
 	int64_t seq0;             /* the first seq of its changes */
-	struct db_leaf *leaves;   /* their leaf hashes, as they arrive (DB_S_LEAVES) */
+	struct db_leaf *leaves;   /* their leaf hashes, as they arrive (DB_S_BIDS's RETURNING,
+	                           * DB_S_LEAVES), in any order, maybe twice */
 	size_t nleaves, capleaves;
+	size_t nchanges;          /* change rows added */
+	size_t nreturned;         /* of which DB_S_BIDS returns the leaves itself */
 	struct db_query *q;       /* result routing, one per statement */
 	size_t nq, capq, qi;
 	int failed;
@@ -267,6 +272,7 @@ struct db {
 	int64_t next_seq;         /* the seq of the next change (see db.h) */
 	struct db_buf bids[DB_BID_COLS];  /* pending DB_S_BID rows, as array literals */
 	size_t nbids;
+	size_t nbids_sent;        /* rows of the DB_S_BIDS statement being sent */
 	/* db_batch_sign(): the signed statement of the next change row (NULL: none);
 	 * the signature as bytea text input ("\\x" and hex) */
 	char *sign_statement, *sign_signature, *sign_signer;
@@ -424,10 +430,21 @@ db_on_leaves_result(void *arg, const struct db_res *res)
 	db_leaf_rows(arg, res, NULL);
 }
 
-/* A committed batch's leaves go to the transparency log. */
+/* Order of two leaves by seq. */
+static int
+db_leaf_cmp(const void *x, const void *y)
+{
+	int64_t a = ((const struct db_leaf *)x)->seq, c = ((const struct db_leaf *)y)->seq;
+
+	return a < c ? -1 : a > c;
+}
+
+/* A committed batch's leaves go to the transparency log, in seq order (a leaf given twice,
+ * by RETURNING and by DB_S_LEAVES, is appended once: the log ignores a seq it holds). */
 static void
 db_give_leaves(struct db *db, struct db_batch *b)
 {
+	qsort(b->leaves, b->nleaves, sizeof(b->leaves[0]), db_leaf_cmp);
 	for (size_t i = 0; i < b->nleaves && db->on_leaf; i++) {
 		struct db_leaf *l = &b->leaves[i];
 		db->on_leaf(db->leaf_arg, l->seq, l->leaf, l->sealed ? l->content : NULL);
@@ -891,7 +908,7 @@ db_batch_begin(struct db *db)
 	b->doomed = 0;
 	b->why[0] = '\0';
 	b->nq = b->qi = 0;
-	b->nleaves = 0;
+	b->nleaves = b->nchanges = b->nreturned = 0;
 	b->done = NULL;
 	b->id = db->next_batch++;
 	b->seq0 = db->next_seq;
@@ -956,6 +973,7 @@ db_flush_bids(struct db *db)
 		}
 		p[i] = db->bids[i].p;
 	}
+	db->nbids_sent = db->nbids;
 	db->nbids = 0;
 	if (db->broken || db->pg == NULL) {
 		db->broken = 1;
@@ -967,7 +985,8 @@ db_flush_bids(struct db *db)
 		db->broken = 1;
 		return;
 	}
-	db_push_query(db, NULL, NULL);
+	db_open_batch(db)->nreturned += db->nbids_sent;
+	db_push_query(db, db_on_leaves_result, db_open_batch(db));
 }
 
 /* Keep one DB_S_BID row (its seq last) for the next multi-row insert. Only the
@@ -1046,6 +1065,7 @@ db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *para
 	memcpy(p, params, (size_t)nparams * sizeof(p[0]));
 	if (def->change) {
 		seq = db->next_seq++;
+		db_open_batch(db)->nchanges++;
 		snprintf(seqtext, sizeof(seqtext), "%lld", (long long)seq);
 		p[nparams++] = seqtext;
 		p[nparams++] = db->sign_statement;
@@ -1095,7 +1115,8 @@ db_batch_send(struct db *db, db_done_fn done, void *arg)
 	b->done = done;
 	b->done_arg = arg;
 	db_flush_bids(db);
-	if (db->next_seq > b->seq0) {
+	/* the leaves DB_S_BIDS did not return: the batch's whole range, read back */
+	if (b->nchanges > b->nreturned) {
 		char seq0[24];
 		const char *p[1] = { seq0 };
 		snprintf(seq0, sizeof(seq0), "%lld", (long long)b->seq0);
