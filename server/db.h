@@ -57,7 +57,8 @@ enum db_stmt {
 	DB_S_STATUS,      /* change */
 	DB_S_ORG_STATUS,  /* change */
 	DB_S_BIDS,        /* internal: a run of DB_S_BID rows as one multi-row insert */
-	DB_S_LEAVES,      /* internal: the leaf hashes of the batch's changes, at its end */
+	DB_S_LEAVES,      /* internal: the leaf hashes of the batch's changes, at its end (unless
+	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
 	DB_S_LOG_KEY,     /* a log key's certificate: fingerprint, PEM (once) */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
@@ -165,9 +166,10 @@ struct db_proc_change {
  * open batch (db_proc.c). Returns the change's seq. */
 int64_t db_proc_add(struct db *db, const struct db_proc_change *c);
 /*
- * The leaves of the transparency log. Every batch that writes changes ends with
- * a query of their leaf hashes (changes.leaf_hash, computed by PostgreSQL as it
- * inserts each row) and, for a sealed change, its content hash (docs/trust.md).
+ * The leaves of the transparency log. A run of bids (DB_S_BIDS) returns the leaf
+ * hashes of its changes (changes.leaf_hash, computed by PostgreSQL as it inserts
+ * each row); a batch with other changes ends with a query of its leaves and, for a
+ * sealed change, its content hash (DB_S_LEAVES; docs/trust.md).
  * When the batch commits, `fn` gets them in seq order before the batch's `done`
  * (so before its replies); a batch that does not commit gives nothing. Batches
  * found committed after a lost connection give theirs from the new connection.
