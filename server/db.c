@@ -444,7 +444,8 @@ db_leaf_cmp(const void *x, const void *y)
 static void
 db_give_leaves(struct db *db, struct db_batch *b)
 {
-	qsort(b->leaves, b->nleaves, sizeof(b->leaves[0]), db_leaf_cmp);
+	if (b->nleaves > 1)
+		qsort(b->leaves, b->nleaves, sizeof(b->leaves[0]), db_leaf_cmp);
 	for (size_t i = 0; i < b->nleaves && db->on_leaf; i++) {
 		struct db_leaf *l = &b->leaves[i];
 		db->on_leaf(db->leaf_arg, l->seq, l->leaf, l->sealed ? l->content : NULL);
