@@ -76,6 +76,9 @@ $(BUILD)/tests/test_frame: $(BUILD)/tests/unit/test_frame.o $(BUILD)/server/fram
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/server/config.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
+# the tree in memory alone, with OpenSSL
+$(BUILD)/tests/test_tlog: $(BUILD)/tests/unit/test_tlog.o $(BUILD)/server/tlog.o $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
 $(BUILD)/tests/test_map: $(BUILD)/tests/unit/test_map.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcommon.a

@@ -23,6 +23,8 @@
 # Files in DIR:
 #   ca.crt ca.key             "tenderd development CA", 10 years
 #   server.crt server.key     CN=localhost, DNS:localhost, IP:127.0.0.1, serverAuth, 2 years
+#   log.crt log.key           CN=tenderd log, timeStamping (critical): the key that signs the
+#                             transparency log's tree heads (log_key, log_cert; docs/trust.md)
 #   NAME.crt NAME.key         CN=NAME, clientAuth, 2 years, certificate policy
 #                             1.3.6.1.4.1.32473.1.1 (the platform's required_policy in
 #                             development; 32473 is the enterprise number for documentation,
@@ -95,6 +97,13 @@ subjectAltName = DNS:localhost, IP:127.0.0.1
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 
+[log_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = critical, timeStamping
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
 [client_ext]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -164,7 +173,7 @@ hexserial() {
 check_name() {
     [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "bad certificate name '$1' (letters, digits, . _ -)"
     case $1 in
-    ca | server | rogue-ca | crl) die "'$1' is reserved" ;;
+    ca | server | log | rogue-ca | crl) die "'$1' is reserved" ;;
     esac
 }
 
@@ -231,6 +240,7 @@ make_dated_cert() { # NAME START END
 
 make_ca ca "tenderd development CA"
 make_cert server server_ext ca localhost
+make_cert log log_ext ca "tenderd log"
 
 if [[ ${1:-} == --from-ca ]]; then
     [[ $# -ge 3 ]] || usage

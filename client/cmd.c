@@ -5,6 +5,7 @@
 #include "client/procview.h"
 #include "client/procwatch.h"
 #include "client/rpc.h"
+#include "client/verify.h"
 #include "client/view.h"
 #include "client/watch.h"
 #include "common/timeutil.h"
@@ -136,6 +137,12 @@ static int cmd_bid(struct rpc *r, json_t *req, json_t *local)
 	r->side_id = NULL;
 	json_decref(get);
 	return rc;
+}
+
+/* verify-receipt: the checks run here, offline (client/verify.c). */
+static int cmd_verify_receipt(struct rpc *r, json_t *req, json_t *local)
+{
+	return verify_receipt_run(r, local);
 }
 
 /* Follow an auction live. */
@@ -559,6 +566,13 @@ static const struct cmd_arg cmd_disqualify_args[] = {
 	CMD_END,
 };
 
+static const struct cmd_arg cmd_verify_args[] = {
+	{"RECEIPT", 1, "receipt", CMD_LOCAL, 1},
+	{"head", 0, "head", CMD_LOCAL, 0},
+	{"save-head", 0, "save_head", CMD_LOCAL, 0},
+	CMD_END,
+};
+
 static const struct cmd_arg cmd_document_args[] = {
 	{"ID", 1, "procurement", CMD_INT, 1},
 	{"DOC", 1, "document", CMD_INT, 1},
@@ -650,6 +664,8 @@ static const struct cmd_spec cmd_specs[] = {
 	 "organization reinstate ORGANIZATION --reason TEXT", cmd_organization_args, NULL,
 	 cmd_show_organization, NULL},
 	{"watch", "auction.watch", "watch AUCTION", cmd_watch_args, NULL, NULL, cmd_watch},
+	{"verify-receipt", "log.head", "verify-receipt RECEIPT [--head FILE] [--save-head FILE]", cmd_verify_args,
+	 NULL, NULL, cmd_verify_receipt},
 	{"raw", NULL, "raw JSON-OBJECT", cmd_raw_args, NULL, cmd_show_raw, NULL},
 	{NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };

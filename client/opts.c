@@ -88,6 +88,7 @@ void opts_usage(FILE *f)
 	      "  participant reinstate PARTICIPANT --reason TEXT\n"
 	      "  organization suspend ORGANIZATION --reason TEXT\n"
 	      "  organization reinstate ORGANIZATION --reason TEXT\n"
+	      "  verify-receipt RECEIPT [--head FILE] [--save-head FILE]\n"
 	      "  raw JSON-OBJECT\n"
 	      "\n"
 	      "TIME is RFC 3339 (2026-12-01T10:00:00Z) or relative to the server's clock: +90s, +15m,\n"
@@ -104,7 +105,8 @@ void opts_usage(FILE *f)
 	      "  --help             this text\n"
 	      "  --version          print the release of tenderctl\n"
 	      "\n"
-	      "exit status: 0 ok, 1 error reply, 2 usage, 3 connection/TLS failure, 4 timeout\n",
+	      "exit status: 0 ok, 1 error reply, 2 usage, 3 connection/TLS failure, 4 timeout;\n"
+	      "verify-receipt: 5 head signature, 6 inclusion, 7 consistency check failed\n",
 	      f);
 }
 

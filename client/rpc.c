@@ -410,7 +410,8 @@ int rpc_wait(struct rpc *r, json_t *id, int64_t deadline, int64_t sent_wall, int
 	}
 	if (rpc_ok(msg))
 		return CTL_OK;
-	rpc_print_error(msg);
+	if (!r->quiet)
+		rpc_print_error(msg);
 	return CTL_ERROR;
 }
 

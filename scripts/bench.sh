@@ -258,7 +258,8 @@ TPID=
 # Starts tenderd on database $1 with log level $2; its log goes to $3.
 start_tenderd() {
     "$BUILD/tenderd" --db "$1" --sql_dir "$ROOT/sql" --listen "127.0.0.1:$TPORT" --cert "$PKI/server.crt" \
-        --key "$PKI/server.key" --ca "$PKI/ca.crt" --log_level "$2" --max_conns_per_cert 5000 \
+        --key "$PKI/server.key" --ca "$PKI/ca.crt" --log_key "$PKI/log.key" --log_cert "$PKI/log.crt" \
+        --log_level "$2" --max_conns_per_cert 5000 \
         --max_conns $((IDLE + SUPPLIERS + AUCTIONS * WATCHERS + 1000)) --idle_timeout 3600 \
         --max_conns_per_addr 0 --max_handshakes_per_addr 0 --max_bids_per_bidder 100000000 \
         --max_open_auctions_per_buyer 1000000 --max_open_procedures_per_buyer 1000000 \

@@ -38,6 +38,8 @@ static const struct config_entry config_table[] = {
 	{ "ca_dir", S(ca_dir), "", 0, 0, "optional directory of more CA certificates (PEM; every regular file in it)" },
 	{ "crl", S(crl), "", 0, 0, "optional CRL (PEM) of revoked client certificates" },
 	{ "required_policy", O(required_policy), "", 0, 0, "certificate policy OID every client certificate must carry (dotted, e.g. 1.3.6.1.4.1.32473.1.1; empty: none)" },
+	{ "log_key", S(log_key), "var/pki/log.key", 0, 0, "private key (PEM) that signs the transparency log's tree heads" },
+	{ "log_cert", S(log_cert), "var/pki/log.crt", 0, 0, "certificate (PEM) of log_key, issued by a CA of ca" },
 	{ "db", S(db), "dbname=tenderd", 0, 0, "PostgreSQL conninfo" },
 	{ "sql_dir", S(sql_dir), TENDERD_SQL_DIR, 0, 0, "directory of numbered migrations" },
 	{ "migrate_lock_timeout", L(migrate_lock_timeout), "10", 1, 3600, "seconds a migration waits for a lock before it fails, naming the holder" },
@@ -88,7 +90,7 @@ static const struct {
  * database connection, and the sizes its open connections were set up with. */
 static const char *const config_restart_keys[] = {
 	"listen", "db", "sql_dir", "db_retry", "max_line", "output_high_water",
-	"signature_workers", NULL,
+	"signature_workers", "log_key", "log_cert", NULL,
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))

@@ -14,6 +14,8 @@ struct config {
 	char ca_dir[CONFIG_STR];
 	char crl[CONFIG_STR];
 	char required_policy[CONFIG_STR];
+	char log_key[CONFIG_STR];
+	char log_cert[CONFIG_STR];
 	char db[CONFIG_STR];
 	char sql_dir[CONFIG_STR];
 	long migrate_lock_timeout;

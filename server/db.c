@@ -134,7 +134,21 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    " " CH_SELECT("change_seq", "placed_at", "'auction'", "'bid_accepted'", "auction_id",
 	    "procurement_id", "lot_id", "NULL::bigint", "id", "participant_id", "organization_id",
 	    "fingerprint", "NULL::bigint", "NULL::bigint", "amount", "NULL::text", "false", "body",
-	    "statement", "signature", "signer") " FROM v", 0 },
+	    "statement", "signature", "signer") " FROM v"
+	    /* their leaves, so that a batch of bids alone needs no DB_S_LEAVES (docs/trust.md) */
+	    " RETURNING seq, leaf_hash, NULL::bytea", 0 },
+	/* the leaves of the batch's changes (from its first seq): leaf hash, and a sealed
+	 * change's content hash, SHA-256 of its body (docs/trust.md) */
+	[DB_S_LEAVES] = { "leaves",
+	    "SELECT seq, leaf_hash, CASE WHEN sealed THEN sha256(convert_to(body, 'UTF8')) END"
+	    " FROM changes WHERE seq >= $1 ORDER BY seq", 0 },
+	/* size, root, at, signature, key fingerprint */
+	[DB_S_HEAD] = { "head",
+	    "INSERT INTO tree_heads (tree_size, root, at, signature, key_fingerprint)"
+	    " VALUES ($1, $2, $3, $4, $5)", 0 },
+	/* fingerprint, PEM */
+	[DB_S_LOG_KEY] = { "log_key",
+	    "INSERT INTO log_keys (fingerprint, pem) VALUES ($1, $2) ON CONFLICT DO NOTHING", 0 },
 	/* auction: its bids need not be signed (auction.create's signed_bids: false, which its
 	 * created change's body says too) */
 	[DB_S_UNSIGNED] = { "unsigned_bids", "UPDATE auctions SET signed_bids = false WHERE id = $1",
@@ -220,9 +234,21 @@ struct db_query {
  * being built) is in doubt. A new connection reads last_batch; since batches
  * commit in order, the ones up to it committed (a prefix), the rest did not.
  */
+/* One leaf of a batch, kept until the batch's outcome is known. */
+struct db_leaf {
+	int64_t seq;
+	uint8_t leaf[32], content[32];
+	int sealed;
+};
+
 struct db_batch {
 	int64_t id;
 	int64_t seq0;             /* the first seq of its changes */
+	struct db_leaf *leaves;   /* their leaf hashes, as they arrive (DB_S_BIDS's RETURNING,
+	                           * DB_S_LEAVES), in any order, maybe twice */
+	size_t nleaves, capleaves;
+	size_t nchanges;          /* change rows added */
+	size_t nreturned;         /* of which DB_S_BIDS returns the leaves itself */
 	struct db_query *q;       /* result routing, one per statement */
 	size_t nq, capq, qi;
 	int failed;
@@ -261,9 +287,13 @@ struct db {
 	int64_t next_seq;         /* the seq of the next change (see db.h) */
 	struct db_buf bids[DB_BID_COLS];  /* pending DB_S_BID rows, as array literals */
 	size_t nbids;
+	size_t nbids_sent;        /* rows of the DB_S_BIDS statement being sent */
 	/* db_batch_sign(): the signed statement of the next change row (NULL: none);
 	 * the signature as bytea text input ("\\x" and hex) */
 	char *sign_statement, *sign_signature, *sign_signer;
+	db_leaf_fn on_leaf;       /* committed leaves go here (db_on_leaves) */
+	void *leaf_arg;
+	int64_t resolve_seq0;     /* resolving: the first seq in doubt */
 };
 
 /* The batch being built (the slot after those in flight). */
@@ -346,6 +376,105 @@ db_flush(struct db *db)
 		event_add(db->wev, NULL);
 }
 
+/* Parse a bytea result value ("\\x" and 64 lower-case hex digits, as PostgreSQL writes
+ * it) into 32 bytes; -1 when it is not one. A table, not merkle_unhex(): every leaf of
+ * every batch goes through here. */
+static int
+db_hash_value(const char *v, uint8_t out[32])
+{
+	static signed char val[256];
+	static int ready;
+	const unsigned char *p = (const unsigned char *)v;
+
+	if (!ready) {
+		memset(val, -1, sizeof(val));
+		for (int i = 0; i < 10; i++)
+			val['0' + i] = (signed char)i;
+		for (int i = 0; i < 6; i++)
+			val['a' + i] = val['A' + i] = (signed char)(10 + i);
+		ready = 1;
+	}
+	if (p == NULL || p[0] != '\\' || p[1] != 'x')
+		return -1;
+	p += 2;
+	for (int i = 0; i < 32; i++, p += 2) {
+		int hi = val[p[0]], lo = hi < 0 ? -1 : val[p[1]];
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return *p == '\0' ? 0 : -1;
+}
+
+/* Rows of DB_S_LEAVES (or of the resolution query): seq, leaf hash, content hash. */
+static void
+db_leaf_rows(struct db_batch *b, const struct db_res *res, struct db *direct)
+{
+	for (int i = 0; i < db_res_rows(res); i++) {
+		struct db_leaf l = { 0 };
+		const char *seq = db_res_value(res, i, 0);
+		if (seq == NULL || db_hash_value(db_res_value(res, i, 1), l.leaf) < 0) {
+			log_error("db: a change without a leaf hash");
+			continue;
+		}
+		l.seq = strtoll(seq, NULL, 10);
+		l.sealed = db_hash_value(db_res_value(res, i, 2), l.content) == 0;
+		if (direct != NULL) {
+			if (direct->on_leaf)
+				direct->on_leaf(direct->leaf_arg, l.seq, l.leaf, l.sealed ? l.content : NULL);
+			continue;
+		}
+		if (b->nleaves == b->capleaves) {
+			size_t ncap = b->capleaves ? b->capleaves * 2 : 256;
+			struct db_leaf *nl = realloc(b->leaves, ncap * sizeof(*nl));
+			if (nl == NULL) {
+				log_error("db: out of memory keeping leaf hashes");
+				return;
+			}
+			b->leaves = nl;
+			b->capleaves = ncap;
+		}
+		b->leaves[b->nleaves++] = l;
+	}
+}
+
+/* Result routing of DB_S_LEAVES: the batch keeps them until it commits. */
+static void
+db_on_leaves_result(void *arg, const struct db_res *res)
+{
+	db_leaf_rows(arg, res, NULL);
+}
+
+/* Order of two leaves by seq. */
+static int
+db_leaf_cmp(const void *x, const void *y)
+{
+	int64_t a = ((const struct db_leaf *)x)->seq, c = ((const struct db_leaf *)y)->seq;
+
+	return a < c ? -1 : a > c;
+}
+
+/* A committed batch's leaves go to the transparency log, in seq order (a leaf given twice,
+ * by RETURNING and by DB_S_LEAVES, is appended once: the log ignores a seq it holds). */
+static void
+db_give_leaves(struct db *db, struct db_batch *b)
+{
+	if (b->nleaves > 1)
+		qsort(b->leaves, b->nleaves, sizeof(b->leaves[0]), db_leaf_cmp);
+	for (size_t i = 0; i < b->nleaves && db->on_leaf; i++) {
+		struct db_leaf *l = &b->leaves[i];
+		db->on_leaf(db->leaf_arg, l->seq, l->leaf, l->sealed ? l->content : NULL);
+	}
+}
+
+/* See db.h. */
+void
+db_on_leaves(struct db *db, db_leaf_fn fn, void *arg)
+{
+	db->on_leaf = fn;
+	db->leaf_arg = arg;
+}
+
 /* Hand the oldest batch in flight to its owner. One that did not commit dooms
  * every later batch in flight (their owner rolls them back) and gives back its
  * ids and seq numbers and theirs. */
@@ -360,6 +489,9 @@ db_finish(struct db *db, enum db_outcome o)
 	snprintf(why, sizeof(why), "%s", b->why);
 	db->head = (db->head + 1) % DB_SLOTS;
 	db->nflight--;
+	if (o == DB_COMMITTED && !b->doomed)
+		db_give_leaves(db, b);
+	b->nleaves = 0;
 	if (b->doomed) {
 		db->ndoomed--;
 		o = DB_SKIPPED;
@@ -387,8 +519,17 @@ db_finish(struct db *db, enum db_outcome o)
 static void
 db_resolve(struct db *db)
 {
+	char seq0[24];
+	const char *p[1] = { seq0 };
+
+	/* the leaves of the batches in doubt that committed: they are in the tree before
+	 * any of them is acknowledged */
+	db->resolve_seq0 = db->nflight ? db->slots[db->head].seq0 : db->next_seq;
+	snprintf(seq0, sizeof(seq0), "%lld", (long long)db->resolve_seq0);
 	if (PQsendQueryParams(db->pg, "SELECT last_batch FROM tenderd_state", 0, NULL, NULL,
-	    NULL, NULL, 0) != 1 || PQpipelineSync(db->pg) != 1) {
+	    NULL, NULL, 0) != 1 ||
+	    PQsendQueryPrepared(db->pg, db_stmts[DB_S_LEAVES].name, 1, p, NULL, NULL, 0) != 1 ||
+	    PQpipelineSync(db->pg) != 1) {
 		db_lost(db, PQerrorMessage(db->pg));
 		return;
 	}
@@ -434,7 +575,10 @@ db_on_resolve_result(struct db *db, PGresult *r)
 {
 	ExecStatusType st = PQresultStatus(r);
 
-	if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+	if (st == PGRES_TUPLES_OK && PQnfields(r) == 3) {
+		struct db_res res = { r };
+		db_leaf_rows(NULL, &res, db);
+	} else if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		db->resolved_last = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	} else if (st == PGRES_PIPELINE_SYNC) {
 		if (db->resolved_last < 0) {
@@ -732,8 +876,10 @@ db_free(struct db *db)
 		return;
 	db_close(db);
 	event_free(db->retry);
-	for (int i = 0; i < DB_SLOTS; i++)
+	for (int i = 0; i < DB_SLOTS; i++) {
 		free(db->slots[i].q);
+		free(db->slots[i].leaves);
+	}
 	for (int i = 0; i < DB_BID_COLS; i++)
 		free(db->bids[i].p);
 	db_sign_clear(db);
@@ -778,6 +924,7 @@ db_batch_begin(struct db *db)
 	b->doomed = 0;
 	b->why[0] = '\0';
 	b->nq = b->qi = 0;
+	b->nleaves = b->nchanges = b->nreturned = 0;
 	b->done = NULL;
 	b->id = db->next_batch++;
 	b->seq0 = db->next_seq;
@@ -842,6 +989,7 @@ db_flush_bids(struct db *db)
 		}
 		p[i] = db->bids[i].p;
 	}
+	db->nbids_sent = db->nbids;
 	db->nbids = 0;
 	if (db->broken || db->pg == NULL) {
 		db->broken = 1;
@@ -853,7 +1001,8 @@ db_flush_bids(struct db *db)
 		db->broken = 1;
 		return;
 	}
-	db_push_query(db, NULL, NULL);
+	db_open_batch(db)->nreturned += db->nbids_sent;
+	db_push_query(db, db_on_leaves_result, db_open_batch(db));
 }
 
 /* Keep one DB_S_BID row (its seq last) for the next multi-row insert. Only the
@@ -932,6 +1081,7 @@ db_batch_add(struct db *db, enum db_stmt s, int nparams, const char *const *para
 	memcpy(p, params, (size_t)nparams * sizeof(p[0]));
 	if (def->change) {
 		seq = db->next_seq++;
+		db_open_batch(db)->nchanges++;
 		snprintf(seqtext, sizeof(seqtext), "%lld", (long long)seq);
 		p[nparams++] = seqtext;
 		p[nparams++] = db->sign_statement;
@@ -981,6 +1131,13 @@ db_batch_send(struct db *db, db_done_fn done, void *arg)
 	b->done = done;
 	b->done_arg = arg;
 	db_flush_bids(db);
+	/* the leaves DB_S_BIDS did not return: the batch's whole range, read back */
+	if (b->nchanges > b->nreturned) {
+		char seq0[24];
+		const char *p[1] = { seq0 };
+		snprintf(seq0, sizeof(seq0), "%lld", (long long)b->seq0);
+		db_batch_add(db, DB_S_LEAVES, 1, p, db_on_leaves_result, b);
+	}
 	db->building = 0;
 	db->nflight++;
 	if (db->broken || db->pg == NULL || PQpipelineSync(db->pg) != 1) {

@@ -61,6 +61,10 @@ enum db_stmt {
 	DB_S_CERT_ADD,    /* change */
 	DB_S_BIDS,        /* internal: a run of DB_S_BID rows as one multi-row insert */
 	DB_S_UNSIGNED,    /* an auction created with signed_bids false (after its DB_S_CREATE) */
+	DB_S_LEAVES,      /* internal: the leaf hashes of the batch's changes, at its end (unless
+	                   * DB_S_BIDS returned them all) */
+	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
+	DB_S_LOG_KEY,     /* a log key's certificate: fingerprint, PEM (once) */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
 	DB_S_P_CREATE,
 	DB_S_P_VERSION,
@@ -165,6 +169,19 @@ struct db_proc_change {
  * procurement_versions, procurement_documents, questions, offers, offer_revisions) to the
  * open batch (db_proc.c). Returns the change's seq. */
 int64_t db_proc_add(struct db *db, const struct db_proc_change *c);
+/*
+ * The leaves of the transparency log. A run of bids (DB_S_BIDS) returns the leaf
+ * hashes of its changes (changes.leaf_hash, computed by PostgreSQL as it inserts
+ * each row); a batch with other changes ends with a query of its leaves and, for a
+ * sealed change, its content hash (DB_S_LEAVES; docs/trust.md).
+ * When the batch commits, `fn` gets them in seq order before the batch's `done`
+ * (so before its replies); a batch that does not commit gives nothing. Batches
+ * found committed after a lost connection give theirs from the new connection.
+ * `content` is NULL for a change that is not sealed.
+ */
+typedef void (*db_leaf_fn)(void *arg, int64_t seq, const uint8_t *leaf, const uint8_t *content);
+void db_on_leaves(struct db *db, db_leaf_fn fn, void *arg);
+
 /* Number of statements added to the open batch. */
 size_t db_batch_len(const struct db *db);
 /* Send the open batch; `done` is called once with its outcome, batches in the order
@@ -230,6 +247,14 @@ struct db_boot_proc_log {
 	int64_t seq, procurement_id, at, participant_id, org_id;
 	const char *kind, *fingerprint, *detail;
 };
+/* A signed tree head as stored (tree_heads). */
+struct db_boot_head {
+	int64_t size, at;                  /* at: ms since the epoch */
+	const uint8_t *root;               /* 32 bytes */
+	const uint8_t *sig;
+	size_t siglen;
+	const char *key_fingerprint;
+};
 struct db_boot_sink {
 	void *arg;
 	/* a signed statement stored by `participant` in the last two hours (its nonce) */
@@ -243,6 +268,11 @@ struct db_boot_sink {
 	int (*refused)(void *arg, int64_t auction_id, int64_t org_id, int64_t count);
 	/* an auction's `started`, `closed` or `cancelled` change (kind is that name) */
 	int (*transition)(void *arg, int64_t auction_id, const char *kind);
+	/* every change's leaf hash (32 bytes), in seq order; then the log keys and the
+	 * signed tree heads (by size) */
+	int (*leaf)(void *arg, int64_t seq, const uint8_t *leaf);
+	int (*log_key)(void *arg, const char *fingerprint, const char *pem);
+	int (*head)(void *arg, const struct db_boot_head *h);
 };
 
 /* Largest ids in use, for allocating new ones. */

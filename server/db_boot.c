@@ -371,7 +371,8 @@ boot_query(PGconn *pg, const char *sql, char *cause, size_t n)
  * order. The auditor does not see the offers of a procedure before its opening: its
  * procedures that are not opened yet are left out of the replay. Nothing replayed for the
  * auditor accepts requests: no statement nonces to remember, and whether an auction took
- * unsigned bids plays no part in its replay (read as false).
+ * unsigned bids plays no part in its replay (read as false); tenderd verify rebuilds the
+ * tree itself (the leaves and heads are not handed to the sink).
  */
 struct boot_src {
 	const char *orgs, *participants, *auctions, *seeded, *changes;
@@ -394,7 +395,7 @@ static const struct boot_src boot_tables = {
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
 	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount,"
-	    " CASE WHEN c.stream = 'procurement' THEN c.body END,"
+	    " CASE WHEN c.stream = 'procurement' THEN c.body END, c.leaf_hash,"
 	    " CASE WHEN c.statement IS NOT NULL AND c.at > now() - interval '7201 seconds'"
 	    " THEN c.statement END FROM changes c ORDER BY c.seq",
 };
@@ -417,7 +418,8 @@ static const struct boot_src boot_audit = {
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
 	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount_minor,"
-	    " CASE WHEN c.stream = 'procurement' THEN c.body END, NULL::text FROM audit.changes c"
+	    " CASE WHEN c.stream = 'procurement' THEN c.body END, c.leaf_hash, NULL::text"
+	    " FROM audit.changes c"
 	    " LEFT JOIN audit.procurements p ON p.procurement_id = c.procurement_id"
 	    " AND c.stream = 'procurement'"
 	    " WHERE c.stream <> 'procurement' OR p.opened_at IS NOT NULL ORDER BY c.seq",
@@ -587,6 +589,74 @@ boot_proc_change(PGresult *r, int i, const struct db_boot_sink *sink, char *caus
 	return 0;
 }
 
+/* Bytes of a bytea value in hex output ("\\x..."), at most `cap`; -1 when not one. */
+static long
+boot_bytea(const char *v, uint8_t *out, size_t cap)
+{
+	size_t len;
+
+	if (v == NULL || v[0] != '\\' || v[1] != 'x' || (len = strlen(v + 2)) % 2 || len / 2 > cap)
+		return -1;
+	for (size_t i = 0; i < len / 2; i++) {
+		unsigned int b;
+		if (sscanf(v + 2 + 2 * i, "%2x", &b) != 1)
+			return -1;
+		out[i] = (uint8_t)b;
+	}
+	return (long)(len / 2);
+}
+
+/* The leaf hash of one change, for the transparency log. */
+static int
+boot_leaf(PGresult *r, int i, const struct db_boot_sink *sink, char *cause, size_t n)
+{
+	uint8_t leaf[32];
+
+	if (sink->leaf == NULL)
+		return 0;
+	if (boot_bytea(boot_str(r, i, 12), leaf, sizeof(leaf)) != 32) {
+		snprintf(cause, n, "change %s has no leaf hash", boot_str(r, i, 0));
+		return -1;
+	}
+	return sink->leaf(sink->arg, boot_i64(r, i, 0), leaf);
+}
+
+/* The log keys and the signed tree heads, by size. */
+static int
+boot_load_heads(PGconn *pg, const struct db_boot_sink *sink, char *cause, size_t n)
+{
+	PGresult *r;
+	int bad = 0;
+
+	if (sink->head == NULL)
+		return 0;
+	if ((r = boot_query(pg, "SELECT fingerprint, pem FROM log_keys", cause, n)) == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(r) && !bad; i++)
+		bad = sink->log_key(sink->arg, boot_str(r, i, 0), boot_str(r, i, 1)) < 0;
+	PQclear(r);
+	if (bad || (r = boot_query(pg, "SELECT tree_size, root, " MS("at") ", signature,"
+	    " key_fingerprint FROM tree_heads ORDER BY tree_size", cause, n)) == NULL) {
+		if (bad)
+			snprintf(cause, n, "out of memory loading log keys");
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(r) && !bad; i++) {
+		uint8_t root[32], sig[1024];
+		long siglen = boot_bytea(boot_str(r, i, 3), sig, sizeof(sig));
+		struct db_boot_head h = { .size = boot_i64(r, i, 0), .at = boot_i64(r, i, 2),
+		    .root = root, .sig = sig, .siglen = siglen < 0 ? 0 : (size_t)siglen,
+		    .key_fingerprint = boot_str(r, i, 4) };
+		if (boot_bytea(boot_str(r, i, 1), root, sizeof(root)) != 32 || siglen < 0 ||
+		    sink->head(sink->arg, &h) < 0) {
+			snprintf(cause, n, "tree head of size %s cannot be loaded", boot_str(r, i, 0));
+			bad = 1;
+		}
+	}
+	PQclear(r);
+	return bad ? -1 : 0;
+}
+
 /*
  * Replay the log of every change in seq order, with a cursor. Only what
  * replay needs is read: the body and certificate of procurement changes, the
@@ -612,10 +682,12 @@ boot_load_changes(PGconn *pg, const struct boot_src *src, const struct db_boot_s
 			const char *stream = boot_str(r, i, 1);
 			*last_seq = boot_i64(r, i, 0);
 			/* recent statements: their nonces (signature_skew is at most an hour) */
-			if (!PQgetisnull(r, i, 12) && sink->statement &&
-			    sink->statement(sink->arg, boot_i64(r, i, 6), boot_str(r, i, 12)) < 0)
+			if (!PQgetisnull(r, i, 13) && sink->statement &&
+			    sink->statement(sink->arg, boot_i64(r, i, 6), boot_str(r, i, 13)) < 0)
 				bad = 1;
-			if (strcmp(stream, "auction") == 0)
+			if (boot_leaf(r, i, sink, cause, n) < 0)
+				bad = 1;
+			else if (strcmp(stream, "auction") == 0)
 				bad = boot_auction_change(r, i, as, sink, cause, n) < 0;
 			else if (strcmp(stream, "procurement") == 0)
 				bad = boot_proc_change(r, i, sink, cause, n) < 0;
@@ -779,7 +851,8 @@ db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_bo
 	ids->procurement = boot_i64(r, 0, 2);
 	ids->offer = boot_i64(r, 0, 3);
 	PQclear(r);
-	if (boot_replay(pg, &boot_tables, sink, &ids->seq, cause, n) < 0)
+	if (boot_replay(pg, &boot_tables, sink, &ids->seq, cause, n) < 0 ||
+	    boot_load_heads(pg, sink, cause, n) < 0)
 		goto out;
 	rc = boot_exec(pg, "COMMIT", cause, n);
 out:

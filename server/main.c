@@ -15,6 +15,7 @@
 #include "server/optab.h"
 #include "server/server.h"
 #include "server/sig.h"
+#include "server/tlog.h"
 
 /* Print usage and exit. */
 static void
@@ -253,6 +254,7 @@ struct restore_ctx {
 	struct server *s;
 	struct map persisted;
 	const struct restore_hook *hook;   /* NULL at start-up */
+	int gap;                 /* the log has a gap: the tree stopped before it */
 };
 
 /* Loader: organizations. */
@@ -369,6 +371,67 @@ load_proc_log(void *arg, const struct db_boot_proc_log *r)
 	return x->hook && x->hook->proc_log ? x->hook->proc_log(x->hook->arg, x->s, r) : 0;
 }
 
+/* Loader: one change's leaf, in seq order. A gap (a row removed behind tenderd's
+ * back) stops the tree there: logged once, and later leaves are not appended. */
+static int
+load_leaf(void *arg, int64_t seq, const uint8_t *leaf)
+{
+	struct server *s = ((struct restore_ctx *)arg)->s;
+
+	if (tlog_append(s->tlog, seq, leaf) == 0)
+		return 0;
+	if (seq == tlog_size(s->tlog) + 1)
+		return -1;  /* out of memory */
+	if (seq > tlog_size(s->tlog) + 1 && ((struct restore_ctx *)arg)->gap++ == 0)
+		log_error("changes: seq %lld follows %lld: the log has a gap; the tree stops at "
+		    "size %lld", (long long)seq, (long long)tlog_size(s->tlog),
+		    (long long)tlog_size(s->tlog));
+	return 0;
+}
+
+/* Loader: a log key's certificate. */
+static int
+load_log_key(void *arg, const char *fp, const char *pem)
+{
+	return tlog_add_key(((struct restore_ctx *)arg)->s->tlog, fp, pem);
+}
+
+/* Loader: a signed tree head. */
+static int
+load_head(void *arg, const struct db_boot_head *r)
+{
+	struct tlog_head h = { .size = r->size, .at = r->at };
+
+	if (r->siglen > sizeof(h.sig))
+		return -1;
+	memcpy(h.root, r->root, MERKLE_HASH);
+	memcpy(h.sig, r->sig, r->siglen);
+	h.siglen = r->siglen;
+	snprintf(h.key_fp, sizeof(h.key_fp), "%s", r->key_fingerprint);
+	return tlog_add_head(((struct restore_ctx *)arg)->s->tlog, &h);
+}
+
+/* The latest stored head against the rebuilt tree: a difference is logged, naming
+ * the size (the log was changed behind tenderd's back). */
+static void
+restore_check_head(struct server *s)
+{
+	const struct tlog_head *h = tlog_latest(s->tlog);
+	merkle_hash root;
+
+	if (h == NULL)
+		return;
+	if (h->size > tlog_size(s->tlog)) {
+		log_error("tree head of size %lld does not match the log: it has %lld changes",
+		    (long long)h->size, (long long)tlog_size(s->tlog));
+		return;
+	}
+	tlog_root(s->tlog, h->size, root);
+	if (memcmp(root, h->root, MERKLE_HASH) != 0)
+		log_error("tree head of size %lld does not match the log: the root of its first "
+		    "%lld changes differs", (long long)h->size, (long long)h->size);
+}
+
 /* After the replay: bring each auction to its persisted state (started, closed
  * or cancelled), so that the engine reports only what is not persisted yet. */
 static int
@@ -408,7 +471,8 @@ restore_sink(struct restore_ctx *x)
 	return (struct db_boot_sink){
 		.arg = x, .org = load_org, .participant = load_participant, .auction = load_auction,
 		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
-		.transition = load_transition, .statement = load_statement,
+		.transition = load_transition, .statement = load_statement, .leaf = load_leaf,
+		.log_key = load_log_key, .head = load_head,
 	};
 }
 
@@ -440,7 +504,12 @@ restore_audit(const struct config *cfg, struct pg_conn *pg, const struct restore
 	struct db_boot_sink sink = restore_sink(&x);
 	int rc = -2;
 
-	sink.statement = NULL;   /* no nonces to remember: nothing is accepted here */
+	/* no nonces to remember (nothing is accepted here), no tree to keep (verify.c
+	 * rebuilds it from the leaves itself) */
+	sink.statement = NULL;
+	sink.leaf = NULL;
+	sink.log_key = NULL;
+	sink.head = NULL;
 	if (s == NULL)
 		return -2;
 	s->cfg = *cfg;
@@ -466,11 +535,15 @@ restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, s
 	struct db_boot_sink sink = restore_sink(&x);
 	struct db_boot_ids ids = { 0 };
 	int64_t t0 = time_mono_ms();
+	int rc;
 
 	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, n) < 0)
 		return -1;
 	map_init(&x.persisted, 0);
-	if (restore_end(&x, db_boot_load(s->cfg.db, &sink, &ids, cause, n), cause, n) < 0)
+	rc = db_boot_load(s->cfg.db, &sink, &ids, cause, n);
+	if (rc == 0)
+		restore_check_head(s);
+	if (restore_end(&x, rc, cause, n) < 0)
 		return -1;
 	*last_batch = ids.last_batch;
 	*last_seq = ids.seq;
@@ -479,8 +552,9 @@ restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, s
 	s->next_proc_id = ids.procurement + 1;
 	s->next_offer_id = ids.offer + 1;
 	log_info("state rebuilt: organizations=%zu participants=%zu auctions=%zu procurements=%zu"
-	    " bids_max_id=%lld ms=%lld", s->orgs.len, s->participants.len, s->books.len,
-	    s->procs.len, (long long)ids.bid, (long long)(time_mono_ms() - t0));
+	    " bids_max_id=%lld tree_size=%lld ms=%lld", s->orgs.len, s->participants.len,
+	    s->books.len, s->procs.len, (long long)ids.bid, (long long)tlog_size(s->tlog),
+	    (long long)(time_mono_ms() - t0));
 	return 0;
 }
 
@@ -613,6 +687,24 @@ wire(struct server *s)
 	return 0;
 }
 
+/* db.c's committed leaves: appended to the tree before the batch's replies. */
+static void
+on_leaf(void *arg, int64_t seq, const uint8_t *leaf, const uint8_t *content)
+{
+	struct server *s = arg;
+	static int broken;
+
+	if (tlog_append(s->tlog, seq, leaf) < 0) {
+		if (broken++ == 0)
+			log_error("change %lld cannot join the tree of size %lld: receipts and heads "
+			    "stop until tenderd is restarted", (long long)seq,
+			    (long long)tlog_size(s->tlog));
+		return;
+	}
+	if (content != NULL && tlog_set_content(s->tlog, seq, content) < 0)
+		log_error("change %lld: out of memory for its content hash", (long long)seq);
+}
+
 /* Serve until a signal. */
 static int
 serve(struct server *s, int argc, char **argv)
@@ -629,6 +721,11 @@ serve(struct server *s, int argc, char **argv)
 	}
 	if ((s->ssl_ctx = tls_server_ctx(&s->cfg, &s->crl, cause, sizeof(cause))) == NULL) {
 		log_error("cannot start: %s", cause);
+		return 1;
+	}
+	if ((s->tlog = tlog_new()) == NULL ||
+	    tlog_load_key(s->tlog, s->cfg.log_key, s->cfg.log_cert, cause, sizeof(cause)) < 0) {
+		log_error("cannot start: %s", s->tlog ? cause : "out of memory");
 		return 1;
 	}
 	if (wire(s) < 0) {
@@ -650,6 +747,11 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: db client");
 		return 1;
 	}
+	db_on_leaves(s->db, on_leaf, s);
+	if (logops_init(s) < 0) {
+		log_error("cannot start: tree heads");
+		return 1;
+	}
 	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
 	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
 	s->stop_timer = evtimer_new(s->base, on_stop_check, s);
@@ -668,6 +770,8 @@ serve(struct server *s, int argc, char **argv)
 	conn_lane_free(s);
 	server_state_free(s);
 	db_free(s->db);
+	logops_free(s);
+	tlog_free(s->tlog);
 	event_free(s->sig_term);
 	event_free(s->sig_int);
 	event_free(s->stop_timer);

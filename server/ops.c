@@ -239,7 +239,8 @@ ops_ev_bid(struct server *s, struct book *b, const struct auction_event *e,
 		    I64(pid, w->participant), I64(oid, w->org), w->fp, I64(amt, e->amount), t,
 		    detail ? detail : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
 		txn_sign(s, w->cmd);
-		txn_sql(s, DB_S_BID, 11, p, NULL, NULL);
+		/* the bid's receipt names this change, not a start the bid made first */
+		txn_own_change(s, txn_sql(s, DB_S_BID, 11, p, NULL, NULL));
 	}
 	free(detail);
 }

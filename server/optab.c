@@ -63,6 +63,9 @@ static struct optab_op optab[] = {
 	{ "bid.score",             R_B,       WR | SG, proc_op_score, "scored", 0 },
 	/* "awarded" or "disqualified", by the request's decision */
 	{ "award.decide",          R_B,       WR | SG, proc_op_award, NULL, 0 },
+	{ "log.head",              R_ANY,     RD,      logops_head, NULL, 0 },
+	{ "log.proof",             R_ANY,     RD,      logops_proof, NULL, 0 },
+	{ "log.consistency",       R_ANY,     RD,      logops_consistency, NULL, 0 },
 };
 
 #define OPTAB_N (sizeof(optab) / sizeof(optab[0]))

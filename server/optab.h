@@ -62,6 +62,8 @@ optab_fn ops_hello, ops_stats, ops_auction_bid, ops_auction_get, ops_auction_lis
     ops_participant_register, ops_participant_status;
 /* ---- handlers (certs.c) ---- */
 optab_fn certs_op_add, certs_op_list;
+/* ---- handlers (logops.c) ---- */
+optab_fn logops_head, logops_proof, logops_consistency;
 /* ---- handlers (proc.c) ---- */
 optab_fn proc_op_create, proc_op_publish, proc_op_amend, proc_op_cancel, proc_op_get,
     proc_op_list, proc_op_watch, proc_op_document_get, proc_op_question_ask,

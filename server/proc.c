@@ -22,6 +22,7 @@
 
 #include <event2/event.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "common/log.h"
 #include "common/money.h"
@@ -1248,6 +1249,7 @@ proc_extra_free(struct proc_offer_extra *x)
 	json_decref(x->values);
 	free(x->comment);
 	free(x->reason);
+	free(x->sealed_body);
 	free(x);
 }
 
@@ -1277,8 +1279,9 @@ proc_extra_copy(const struct proc_offer_extra *x)
 	c->fingerprint = x->fingerprint ? strdup(x->fingerprint) : NULL;
 	c->comment = x->comment ? strdup(x->comment) : NULL;
 	c->reason = x->reason ? strdup(x->reason) : NULL;
+	c->sealed_body = x->sealed_body ? strdup(x->sealed_body) : NULL;
 	if ((x->fingerprint && !c->fingerprint) || (x->comment && !c->comment) ||
-	    (x->reason && !c->reason)) {
+	    (x->reason && !c->reason) || (x->sealed_body && !c->sealed_body)) {
 		proc_extra_free(c);
 		return NULL;
 	}
@@ -1375,6 +1378,9 @@ proc_opening(struct server *s, struct proc *p, int li, const struct participant 
 			proc_copy_extras(row, x);
 			if (x->reason)
 				json_object_set_new(row, "disqualification_reason", json_string(x->reason));
+			/* what the submission's receipt committed to (docs/trust.md); views only */
+			if (v && x->sealed_body)
+				json_object_set_new(row, "sealed_content", json_string(x->sealed_body));
 		}
 		json_object_set_new(row, "submitted_at", proto_time(o ? o->submitted_at : 0));
 		if (ev[i].status != OFFER_DISQUALIFIED) {
@@ -1703,6 +1709,13 @@ proc_log(struct server *s, struct proc *p, const char *kind, int64_t at,
 	if (who)
 		txn_sign(s, NULL);  /* the actor's own change: its signed statement, if any */
 	db_proc_add(txn_db(s), &c);
+	if (sealed && text) {
+		struct proc_offer_extra *x = map_get(&p->extras, offer);
+		if (x) {
+			free(x->sealed_body);
+			x->sealed_body = strdup(text);
+		}
+	}
 	json_decref(d);
 	free(text);
 }
@@ -2155,6 +2168,24 @@ proc_apply_question_answered(struct proc_change *ch)
 	return PROC_CHANGE_NEXT;
 }
 
+/* Add "salt", 32 random hex digits, to a sealed submission's detail. */
+static int
+proc_salt(json_t *d)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[16];
+	char salt[33];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	for (int i = 0; i < 16; i++) {
+		salt[2 * i] = hex[r[i] >> 4];
+		salt[2 * i + 1] = hex[r[i] & 15];
+	}
+	salt[32] = '\0';
+	return json_object_set_new(d, "salt", json_string(salt));
+}
+
 /* "offer_submitted": a new offer or a revision of the organization's offer on the lot
  * (sealed until the opening). */
 static int
@@ -2178,6 +2209,12 @@ proc_apply_offer_submitted(struct proc_change *ch)
 	if ((x = proc_extra_of_detail(d, who, ch->fp)) == NULL)
 		return proc_change_refuse(ch, "internal", "out of memory");
 	prev = who ? proc_offer_of(&p->pr, ch->lot, who->org->id) : NULL;
+	/* 128 random bits in the sealed body: its leaf and content hashes cannot be found by
+	 * guessing the price (docs/trust.md) */
+	if (!ch->replay && proc_salt(d) < 0) {
+		proc_extra_free(x);
+		return proc_change_refuse(ch, "internal", "no random bytes for the seal");
+	}
 	if (!ch->replay)
 		json_object_set_new(d, "offer", json_integer(prev ? prev->id : s->next_offer_id));
 	ch->e = proc_submit(&p->pr, ch->lot, who->org->id, ji(d, "offer"), ji(d, "price"), values,
@@ -2468,6 +2505,12 @@ proc_replay(struct server *s, const struct db_boot_proc_log *r)
 	if (strcmp(r->kind, "created") == 0)
 		json_object_set_new(d, "procurement", json_integer(r->procurement_id));
 	ok = proc_apply(s, r->kind, d, r->at, who, r->fingerprint, 1, &reply, &code, &message);
+	if (ok && strcmp(r->kind, "offer_submitted") == 0) {
+		struct proc *p = proc_get(s, r->procurement_id);
+		struct proc_offer_extra *x = p ? map_get(&p->extras, ji(d, "offer")) : NULL;
+		if (x && (x->sealed_body = strdup(r->detail)) == NULL)
+			ok = 0;
+	}
 	json_decref(reply);
 	json_decref(d);
 	if (!ok)

@@ -172,6 +172,8 @@ struct proc_offer_extra {
 	char *comment;             /* NULL: none */
 	char *reason;              /* a disqualification's; NULL: none */
 	int64_t scorings;          /* bid.score changes applied */
+	char *sealed_body;         /* the exact body of its last submission's change: shown with
+	                            * the opening record, it opens the receipt's content_hash */
 };
 
 /* A question of a procedure's enquiry period; its number is its index + 1. */
@@ -229,6 +231,8 @@ struct server {
 	struct db *db;
 	struct txn *txn;           /* the write path (txn.c) */
 	struct sig_pool *sig;      /* signature workers and nonces (sig.c) */
+	struct tlog *tlog;         /* the transparency log in memory (tlog.c) */
+	void *logops;              /* signing tree heads (logops.c) */
 	struct event *sig_term, *sig_int;
 	struct event *stop_timer;
 	struct event *accept_pause;
@@ -437,6 +441,11 @@ void proto_sent(struct conn *c, json_t *msg);
 /* Log a reply sent later (after a commit): `op` and `t0_us` from proto_current(). */
 void proto_log_reply(uint64_t conn, const char *fp, const char *op, json_t *id, int64_t t0_us,
     json_t *reply);
+
+/* ---- logops.c: signed tree heads through the write path ---- */
+/* Start the timer that queues a signed head whenever the tree grew (every second). */
+int logops_init(struct server *s);
+void logops_free(struct server *s);
 
 /* ---- outbox.c: output held back while a batch completes ---- */
 /* Hold messages back from now on; outbox_release delivers them in order. */

@@ -39,6 +39,11 @@
  *   batch in flight has changed it, so nobody sees a state that may roll back.
  * - A serial command (a registration, a suspension) is applied only when no
  *   batch is in flight, and no batch starts while its batch is in flight.
+ * - Receipts: the seq numbers a command's apply takes (db_next_seq() before and
+ *   after) tell which changes are its own; once its batch has committed, the
+ *   leaves are in the transparency log (db.c hands them over before the batch's
+ *   outcome), and every acknowledgement (an "ok" reply) of a command that wrote a
+ *   change carries the receipt of its own change. Refusals carry none.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +55,7 @@
 #include "common/timeutil.h"
 #include "server/server.h"
 #include "server/sig.h"
+#include "server/tlog.h"
 
 #define TXN_MAX_KINDS 4
 
@@ -88,11 +94,12 @@ struct txn {
 	struct txn_batch b[TXN_SLOTS];     /* in flight from b[bhead], nb of them; then the one built */
 	size_t bhead, nb;
 	int applying;                      /* a batch is being built */
-	struct txn_cmd *cur;               /* the command being applied (txn_sign) */
+	struct txn_cmd *cur;               /* the command being applied (txn_sign, txn_own_change) */
 	struct txn_park *parked;           /* reads waiting for batches in flight */
 	size_t nparked, capparked;
 	int64_t seq;                       /* the batch being built or in flight */
 	int64_t last_now;                  /* commands are applied with non-decreasing times */
+	int acking;                        /* the commands of a committed batch are answered */
 	const struct txn_kind *kinds[TXN_MAX_KINDS];
 	int nkinds;
 };
@@ -181,9 +188,30 @@ txn_open(struct txn *t)
 	return &t->b[(t->bhead + t->nb) % TXN_SLOTS];
 }
 
+/* The receipt of a committed command's own change, added to its acknowledgement:
+ * seq and leaf hash, and a sealed change's content hash (docs/trust.md). */
+static void
+txn_receipt(struct server *s, struct txn_cmd *k, json_t *msg)
+{
+	merkle_hash h;
+	char hex[2 * MERKLE_HASH + 1];
+	json_t *r;
+
+	if (!json_is_true(json_object_get(msg, "ok")) || tlog_leaf(s->tlog, k->receipt_seq, h) < 0)
+		return;
+	merkle_hex(h, hex);
+	r = json_pack("{s:I, s:s}", "seq", (json_int_t)k->receipt_seq, "leaf_hash", hex);
+	if (tlog_take_content(s->tlog, k->receipt_seq, h) == 0) {
+		merkle_hex(h, hex);
+		json_object_set_new(r, "content_hash", json_string(hex));
+	}
+	json_object_set_new(msg, "receipt", r);
+}
+
 /* Reply to a command, if its connection is still there; the reply releases its
  * place among the connection's pending requests. A reply given while a batch is
- * built behind batches in flight is held until its batch settles. */
+ * built behind batches in flight is held until its batch settles. An
+ * acknowledgement of a committed command gets its receipt. */
 void
 txn_reply(struct server *s, struct txn_cmd *k, json_t *msg)
 {
@@ -193,6 +221,8 @@ txn_reply(struct server *s, struct txn_cmd *k, json_t *msg)
 		k->held = msg;
 		return;
 	}
+	if (t->acking && k->receipt_seq > 0)
+		txn_receipt(s, k, msg);
 	if (k->conn_id != 0 && k->op[0])
 		proto_log_reply(k->conn_id, k->fp, k->op, k->id, k->t0, msg);
 	if (k->conn_id == 0 || conn_get(s, k->conn_id) == NULL) {
@@ -289,6 +319,13 @@ txn_idle(const struct server *s)
 	return t->q_head == NULL && t->nb == 0 && !db_busy(s->db);
 }
 
+/* Commands wait in the queue. */
+int
+txn_queued(const struct server *s)
+{
+	return s->txn->q_head != NULL;
+}
+
 /* A new object's bookkeeping. */
 void
 txn_obj_init(struct txn_obj *o, const struct txn_kind *kind)
@@ -348,6 +385,14 @@ txn_sql(struct server *s, enum db_stmt st, int n, const char *const *params, db_
     void *arg)
 {
 	return db_batch_add(txn_db(s), st, n, params, fn, arg);
+}
+
+/* The command being applied names its own change. */
+void
+txn_own_change(struct server *s, int64_t seq)
+{
+	if (s->txn->cur != NULL && seq > 0)
+		s->txn->cur->receipt_seq = seq;
 }
 
 /* The store, the batch opened on first use. */
@@ -477,6 +522,7 @@ txn_send_held(struct server *s, struct txn_cmd *k)
 static void
 txn_commit_cmds(struct server *s, struct txn_batch *b)
 {
+	s->txn->acking = 1;
 	for (struct txn_cmd *k = b->head; k; k = k->next) {
 		if (k->held) {
 			txn_send_held(s, k);
@@ -489,6 +535,7 @@ txn_commit_cmds(struct server *s, struct txn_batch *b)
 			txn_reply(s, k, r);
 		}
 	}
+	s->txn->acking = 0;
 }
 
 /* Refuse every command of a batch that did not commit. A reply held during apply
@@ -621,6 +668,7 @@ txn_fill(struct server *s, struct txn_batch *b)
 			break;  /* a serial command waits until nothing is in flight */
 		if (txn_head_waits(t))
 			break;
+		int64_t seq0;
 		k = txn_pop(t);
 		if (txn_sig_refused(s, k)) {
 			txn_cmd_free(k);
@@ -628,10 +676,13 @@ txn_fill(struct server *s, struct txn_batch *b)
 		}
 		if (k->ops->serial)
 			b->serial = 1;
+		seq0 = db_next_seq(s->db);
 		t->cur = k;
 		kept = k->ops->apply(s, k);
 		t->cur = NULL;
 		db_batch_sign(s->db, NULL, NULL, 0, NULL);  /* unused: goes with no other row */
+		if (k->receipt_seq == 0 && db_next_seq(s->db) > seq0)
+			k->receipt_seq = seq0;
 		if (!kept && k->held == NULL) {
 			txn_cmd_free(k);
 			continue;

@@ -96,6 +96,9 @@ struct txn_cmd {
 	 * command is applied only once the check is done, and refused if it failed. */
 	struct sig_job *sig;
 	int sig_used;              /* its statement went with one of its change rows */
+	/* the seq of the command's own change, whose receipt its acknowledgement carries
+	 * (0: it wrote none); noted by txn.c around apply */
+	int64_t receipt_seq;
 };
 
 /* Create the queue and the flush event. */
@@ -114,6 +117,8 @@ void txn_enqueue(struct server *s, struct conn *c, struct txn_cmd *k);
 void txn_kick(struct server *s);
 /* Nothing queued, nothing in flight. */
 int txn_idle(const struct server *s);
+/* Commands wait in the queue (they will form or join the next batch). */
+int txn_queued(const struct server *s);
 /* Re-arm the timers of every object (start-up, the database back). */
 void txn_rearm(struct server *s);
 /* The database came back or went away (db.c's callback). */
@@ -135,6 +140,10 @@ int64_t txn_sql(struct server *s, enum db_stmt st, int n, const char *const *par
  * command being applied): its signed statement, if any, goes with that row, once, when
  * `k` is the command being applied. */
 void txn_sign(struct server *s, struct txn_cmd *k);
+/* Inside apply: the change numbered `seq` is the command's own, the one its receipt
+ * names (by default its first change: a bid that starts its auction first names the
+ * bid). */
+void txn_own_change(struct server *s, int64_t seq);
 /* Inside apply: the store with the batch open, for its typed row writers (db_proc_add). */
 struct db *txn_db(struct server *s);
 /* Reply to a command (stolen): logged, held back while the batch completes. */

@@ -218,7 +218,8 @@ class Tenderd:
     def args(self):
         a = [self.env.tenderd_bin, "--listen", "127.0.0.1:%d" % self.port,
              "--cert", self.env.cert("server"), "--key", self.env.key("server"),
-             "--ca", self.env.ca, "--db", self.env.conninfo, "--sql_dir", SQL_DIR]
+             "--ca", self.env.ca, "--db", self.env.conninfo, "--sql_dir", SQL_DIR,
+             "--log_key", self.env.key("log"), "--log_cert", self.env.cert("log")]
         for k, v in self.settings.items():
             a += ["--" + k, v]
         return [str(x) for x in a]

@@ -339,3 +339,39 @@ def test_tenderctl_signs(env, srv, unique):
                       "statement": st, "signature": base64.b64encode(sig).decode()})
     p = env.tenderctl("supplier2", "raw", raw, server=srv)
     assert p.returncode != 0 and "nonce_reused" in p.stderr, p.stdout + p.stderr
+
+
+def test_an_expired_certificate_of_the_participant_cannot_sign(env, srv, unique):
+    """A participant holds two certificates; the second one expires. Signing with it is
+    refused with signer_invalid, while the first one still opens the connection and signs."""
+    old, short = "sigold" + unique, "sigshort" + unique
+    env.make_cert(old)
+    env.make_cert("--expires-in", "4", short)
+    with srv.client("operator") as op:
+        pid = op.ok("participant.register", organization="Signer Org " + unique,
+                    role="supplier", name="Signer " + unique,
+                    certificate=pathlib.Path(env.cert(old)).read_text())["participant"]["id"]
+        op.ok("certificate.add", participant=pid,
+              certificate=pathlib.Path(env.cert(short)).read_text())
+    buyer, c = srv.connect("buyer"), srv.connect(old)
+    a = auction(buyer, "expired signer " + unique)
+    fields = {"auction": a["id"], "amount": "990000.00"}
+    signer = tdclient.Signer(env.cert(short), env.key(short))
+    deadline = time.time() + 20
+    # before it expires, the second certificate signs for the same participant
+    st, sig = signer.signed("auction.bid", fields)
+    c.ok("auction.bid", statement=st, signature=sig, **fields)
+    while time.time() < deadline and int(env.psql(
+            "SELECT (not_after < now())::int FROM certificates WHERE fingerprint = '%s'"
+            % env.fingerprint(short))[0][0]) == 0:
+        time.sleep(0.5)
+    time.sleep(1)
+    fields["amount"] = "985000.00"
+    st, sig = signer.signed("auction.bid", fields)
+    e = c.error("auction.bid", statement=st, signature=sig, **fields)
+    assert e["code"] == "signer_invalid", e
+    assert "not valid" in e["message"], e
+    # the participant's other certificate still signs (once another supplier leads)
+    srv.connect("supplier2").ok("auction.bid", auction=a["id"], amount="980000.00")
+    fields["amount"] = "975000.00"
+    c.ok("auction.bid", **fields)

@@ -65,6 +65,9 @@ class OldTenderd(conftest.Tenderd):
         a = [str(self.tree / "build" / "tenderd")] + new[1:]
         a[a.index("--db") + 1] = self.conninfo
         a[a.index("--sql_dir") + 1] = str(self.tree / "sql")
+        # the old tree has no transparency log: no log key
+        i = a.index("--log_key")
+        del a[i:i + 4]
         return a
 
 
