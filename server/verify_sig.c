@@ -69,12 +69,16 @@ verify_ca(const char *path)
 	return st;
 }
 
-/* Whether `x` chains to the CA; `why` otherwise. */
+/* Whether `x` chains to the CA and is a log key's certificate (extended key usage
+ * timeStamping, critical and alone: docs/trust.md), so that no participant's certificate of
+ * the same CA passes for one; `why` otherwise. */
 static int
 verify_chain(X509_STORE *st, X509 *x, char *why, size_t n)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	int ok = ctx && X509_STORE_CTX_init(ctx, st, x, NULL) && X509_verify_cert(ctx) == 1;
+	int ok = ctx && X509_STORE_CTX_init(ctx, st, x, NULL) &&
+	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_TIMESTAMP_SIGN) &&
+	    X509_verify_cert(ctx) == 1;
 
 	if (!ok)
 		snprintf(why, n, "%s", ctx ? X509_verify_cert_error_string(
@@ -133,7 +137,7 @@ verify_load_keys(struct verify *v, struct map *keys)
 			    "not a PEM certificate" : "the certificate's SHA-256 is not its fingerprint");
 		else if (!verify_chain(v->ca, x, why, sizeof(why)))
 			verify_problem(v, "log_keys", "fingerprint", fp, "pem", "the log key's "
-			    "certificate does not chain to the CA %s: %s", v->cfg->ca, why);
+			    "certificate is not one the CA %s issued for signing tree heads: %s", v->cfg->ca, why);
 		else if (map_sput(keys, fp, x) == 0)
 			continue;
 		X509_free(x);

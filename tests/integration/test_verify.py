@@ -60,23 +60,23 @@ def fingerprint_der(env, name):
     return hashlib.sha256(der).hexdigest()
 
 
-def sign_head(env, size, root, at_ms):
-    return openssl("dgst", "-sha256", "-sign", env.key("vlogkey"),
-                   data=head_bytes(size, root, at_ms))
+def sign_head(env, key, size, root, at_ms):
+    return openssl("dgst", "-sha256", "-sign", env.key(key), data=head_bytes(size, root, at_ms))
 
 
-def add_heads(env, db, sizes):
-    """Signed tree heads at `sizes` over the stored leaf hashes (the log key registered)."""
+def add_heads(env, db, sizes, key="log"):
+    """Signed tree heads at `sizes` over the stored leaf hashes, signed with `key` (by default
+    the platform's log key of certs/mkpki.sh, timeStamping; registered in log_keys)."""
     leaves = [bytes.fromhex(r[0]) for r in psql_db(
         env, db, "SELECT encode(leaf_hash, 'hex') FROM changes ORDER BY seq")]
-    fp = fingerprint_der(env, "vlogkey")
-    pem = open(env.cert("vlogkey")).read()
+    fp = fingerprint_der(env, key)
+    pem = open(env.cert(key)).read()
     psql_db(env, db, "INSERT INTO log_keys (fingerprint, pem) VALUES ('%s', $pem$%s$pem$)"
             " ON CONFLICT DO NOTHING" % (fp, pem))
     at_ms = int(time.time() * 1000)
     for size in sizes:
         root = mth(leaves[:size])
-        sig = sign_head(env, size, root, at_ms)
+        sig = sign_head(env, key, size, root, at_ms)
         # a head tenderd signed itself at that size stays (it is as good)
         psql_db(env, db, "INSERT INTO tree_heads (tree_size, root, at, signature, key_fingerprint)"
                 " VALUES (%d, '\\x%s', to_timestamp(%d / 1000.0), '\\x%s', '%s')"
@@ -118,7 +118,6 @@ def base(env, tenderd_factory_module):
     as_role = env.new_database(db)
     run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER), "--sql_dir",
                         conftest.SQL_DIR), env=sanitizer_env())
-    env.make_cert("vlogkey")
     for name in NAMES:
         role, org, display = conftest.PARTICIPANTS[name]
         run(env.tenderd_cmd("register", "--db", as_role("tenderd"), "--role", role,
@@ -366,10 +365,28 @@ def test_log_key_from_another_ca(env, copy):
     db, f = copy
     rc, out = verify(env, db, "--ca", str(env.pki / "rogue-ca.crt"))
     assert rc == 1, out
-    assert "DIFFERS: log_keys fingerprint %s column pem: the log key's certificate does not " \
-        "chain to the CA" % fingerprint_der(env, "vlogkey") in out, out
+    assert "DIFFERS: log_keys fingerprint %s column pem: the log key's certificate is not one " \
+        "the CA %s issued for signing tree heads" % (fingerprint_der(env, "log"),
+                                                     env.pki / "rogue-ca.crt") in out, out
     assert " the first: log_keys fingerprint " in first(out), out
     assert "DIFFERS: tree_heads tree_size %d column key_fingerprint" % f["head"] in out, out
+
+
+def test_head_signed_by_a_participant_certificate(env, copy):
+    """A certificate of the platform CA that is not a log key's (no timeStamping) signs no
+    head an auditor accepts."""
+    db, f = copy
+    env.make_cert("vlogkey")
+    psql_db(env, db, "ALTER TABLE tree_heads DISABLE TRIGGER tree_heads_append_only;"
+            " DELETE FROM tree_heads WHERE tree_size = 1;"
+            " ALTER TABLE tree_heads ENABLE TRIGGER tree_heads_append_only")
+    add_heads(env, db, [1], key="vlogkey")
+    rc, out = verify(env, db)
+    assert rc == 1, out
+    assert "DIFFERS: log_keys fingerprint %s column pem: the log key's certificate is not one " \
+        "the CA" % fingerprint_der(env, "vlogkey") in out, out
+    assert "unsuitable certificate purpose" in out, out
+    assert "DIFFERS: tree_heads tree_size 1 column key_fingerprint" in out, out
 
 
 def test_opening_record_changed_with_its_leaf_hash(env, copy):
