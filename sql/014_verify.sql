@@ -79,16 +79,6 @@ LEFT JOIN participants rb ON rb.id = c.registered_by;
 GRANT SELECT ON audit.changes, audit.tree_heads, audit.log_keys, audit.organizations,
     audit.auction_rows, audit.bid_rows, audit.certificates TO tenderd_auditor;
 
--- tenderd_leaf() and tenderd_leaf_field() (011) call convert_to() and extract(), which are
--- STABLE: declared IMMUTABLE, they were never inlined, and each row cost 22 calls of SQL
--- functions (about 0.2 ms). Declared STABLE (what they are), PostgreSQL inlines them into
--- the statement that calls them (an INSERT of tenderd's, audit.verify_log()): the same bytes,
--- some 25 times faster.
-ALTER FUNCTION tenderd_leaf_field(bytea) STABLE;
-ALTER FUNCTION tenderd_leaf(bigint, timestamptz, text, text, bigint, bigint, integer, bigint,
-    bigint, bigint, bigint, text, bigint, bigint, bigint, text, boolean, text, text, bytea, text)
-    STABLE;
-
 -- SHA-256(0x01 || left || right): an inner node of the tree (RFC 6962).
 CREATE FUNCTION audit.merkle_node(l bytea, r bytea) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT sha256('\x01'::bytea || l || r) $$;
