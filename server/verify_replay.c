@@ -1,6 +1,6 @@
 /* tenderd verify: every auction and procedure replayed through the engine, as tenderd does
- * at start-up (main.c, db_boot.c), and compared with the typed tables (see verify.h). */
-#include "server/verify.h"
+ * at start-up (main.c, db_boot.c), and compared with the typed tables (see verify_report.h). */
+#include "server/verify_report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,7 +226,7 @@ verify_check(void *arg, struct server *s)
 	    verify_procedures(v, s) == 0 ? 0 : -1;
 }
 
-/* See verify.h. */
+/* See verify_report.h. */
 int
 verify_replay(struct verify *v)
 {

@@ -1,5 +1,5 @@
-/* tenderd verify: log keys, signed tree heads and signed statements (see verify.h). */
-#include "server/verify.h"
+/* tenderd verify: log keys, signed tree heads and signed statements (see verify_report.h). */
+#include "server/verify_report.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -192,7 +192,7 @@ verify_head_row(struct verify *v, PGresult *r, int i, struct map *keys, struct v
 	free(sig);
 }
 
-/* See verify.h. */
+/* See verify_report.h. */
 int
 verify_load_heads(struct verify *v)
 {
@@ -275,7 +275,7 @@ verify_worker(void *arg)
 	return NULL;
 }
 
-/* See verify.h. */
+/* See verify_report.h. */
 struct verify_sig *
 verify_batch_signatures(struct verify *v, PGresult *r)
 {
@@ -312,7 +312,7 @@ verify_batch_signatures(struct verify *v, PGresult *r)
 	return res;
 }
 
-/* See verify.h. */
+/* See verify_report.h. */
 void
 verify_sig_free(struct verify *v)
 {

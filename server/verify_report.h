@@ -8,6 +8,7 @@
  *                    roots at every signed tree head), the report;
  *   verify_sig.c     the log keys (chained to the CA), the signatures of the
  *                    tree heads, the signed statements (two threads);
+ *   verify_report.c  what they share: problems, row ids, queries (calls none of them);
  *   verify_replay.c  every auction and procedure replayed through the engine
  *                    (by main.c's start-up code, handed down as a function)
  *                    and compared with the typed tables.
@@ -15,8 +16,8 @@
  * Every difference is a problem naming the row (table, id, column); the first
  * one found in the log's order is repeated at the end and the exit status is 1.
  */
-#ifndef TENDERD_VERIFY_H
-#define TENDERD_VERIFY_H
+#ifndef TENDERD_VERIFY_REPORT_H
+#define TENDERD_VERIFY_REPORT_H
 
 #include <stddef.h>
 #include <stdint.h>
