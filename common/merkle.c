@@ -255,9 +255,9 @@ merkle_hex(const merkle_hash h, char out[2 * MERKLE_HASH + 1])
 	out[2 * MERKLE_HASH] = '\0';
 }
 
-/* The value of one hex digit, -1 for another character. */
-static int
-hexval(char c)
+/* See merkle.h. */
+int
+merkle_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -273,7 +273,7 @@ int
 merkle_unhex(const char *s, merkle_hash out)
 {
 	for (int i = 0; i < MERKLE_HASH; i++) {
-		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+		int hi = merkle_hexval(s[2 * i]), lo = hi < 0 ? -1 : merkle_hexval(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);

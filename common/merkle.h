@@ -76,5 +76,7 @@ int merkle_verify_consistency(uint64_t size1, uint64_t size2, const merkle_hash 
 /* Lower-case hex of a hash (65 bytes with the NUL); parse it back (-1: not 64 hex digits). */
 void merkle_hex(const merkle_hash h, char out[2 * MERKLE_HASH + 1]);
 int merkle_unhex(const char *s, merkle_hash out);
+/* The value of one hex digit (either case), -1 for another character. */
+int merkle_hexval(char c);
 
 #endif

@@ -56,19 +56,6 @@ verify_query(struct verify *v, const char *sql)
 	return r;
 }
 
-/* One hex digit's value, or -1. */
-static int
-verify_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* See verify_report.h. */
 int
 verify_unhex(const char *s, unsigned char **out, size_t *len)
@@ -80,7 +67,7 @@ verify_unhex(const char *s, unsigned char **out, size_t *len)
 	if ((*out = malloc(n / 2 + 1)) == NULL)
 		return -1;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = verify_hexval(s[2 + 2 * i]), lo = verify_hexval(s[3 + 2 * i]);
+		int hi = merkle_hexval(s[2 + 2 * i]), lo = merkle_hexval(s[3 + 2 * i]);
 		if (hi < 0 || lo < 0) {
 			free(*out);
 			*out = NULL;
