@@ -57,8 +57,10 @@ def stored_bids(env, auction_id):
 def test_a_failed_batch_rolls_back_the_batches_behind_it(env, tenderd_factory, unique):
     server = tenderd_factory(max_batches_in_flight=4)
     buyer = server.connect("buyer")
-    a = create_auction(buyer, "Pipe fail A " + unique, step_min="100.00", step_max="50000.00")
-    b = create_auction(buyer, "Pipe fail B " + unique, step_min="100.00", step_max="50000.00")
+    a = create_auction(buyer, "Pipe fail A " + unique, step_min="100.00", step_max="50000.00",
+                       signed_bids=False)
+    b = create_auction(buyer, "Pipe fail B " + unique, step_min="100.00", step_max="50000.00",
+                       signed_bids=False)
     add_trigger(env, "boom", "PERFORM pg_sleep(1.5); RAISE EXCEPTION 'refused for the test';")
     try:
         rid = buyer.send("auction.cancel", auction=a["id"], reason="boom")
@@ -93,8 +95,10 @@ def test_a_failed_batch_rolls_back_the_batches_behind_it(env, tenderd_factory, u
 def test_batches_behind_a_committed_one_commit_in_order(env, tenderd_factory, unique):
     server = tenderd_factory(max_batches_in_flight=4)
     buyer = server.connect("buyer")
-    a = create_auction(buyer, "Pipe ok A " + unique, step_min="100.00", step_max="50000.00")
-    b = create_auction(buyer, "Pipe ok B " + unique, step_min="100.00", step_max="50000.00")
+    a = create_auction(buyer, "Pipe ok A " + unique, step_min="100.00", step_max="50000.00",
+                       signed_bids=False)
+    b = create_auction(buyer, "Pipe ok B " + unique, step_min="100.00", step_max="50000.00",
+                       signed_bids=False)
     watcher = server.connect("supplier4")
     watcher.ok("auction.watch", auction=b["id"])
     add_trigger(env, "slow", "PERFORM pg_sleep(1.0);")
@@ -124,8 +128,10 @@ def test_batches_behind_a_committed_one_commit_in_order(env, tenderd_factory, un
 def test_batches_in_doubt_after_a_lost_connection(env, tenderd_factory, unique):
     server = tenderd_factory(max_batches_in_flight=4, db_retry=1)
     buyer = server.connect("buyer")
-    a = create_auction(buyer, "Pipe doubt A " + unique, step_min="100.00", step_max="50000.00")
-    b = create_auction(buyer, "Pipe doubt B " + unique, step_min="100.00", step_max="50000.00")
+    a = create_auction(buyer, "Pipe doubt A " + unique, step_min="100.00", step_max="50000.00",
+                       signed_bids=False)
+    b = create_auction(buyer, "Pipe doubt B " + unique, step_min="100.00", step_max="50000.00",
+                       signed_bids=False)
     add_trigger(env, "stall", "PERFORM pg_sleep(5);")
     try:
         rid = buyer.send("auction.cancel", auction=a["id"], reason="stall")
@@ -169,7 +175,8 @@ def test_a_procedure_changed_by_two_batches_behind_a_failed_one(env, tenderd_fac
     import procutil as pu
     server = tenderd_factory(max_batches_in_flight=4)
     buyer = server.connect("buyer")
-    a = create_auction(buyer, "Pipe proc A " + unique, step_min="100.00", step_max="50000.00")
+    a = create_auction(buyer, "Pipe proc A " + unique, step_min="100.00", step_max="50000.00",
+                       signed_bids=False)
     p = pu.create(buyer, "rfq", "Pipe proc " + unique, enquiry=60000, deadline=70000,
                   opening=70000)
     s1 = server.connect("supplier1")
