@@ -7,6 +7,7 @@ commands refused as a failed batch's are, nothing of theirs is stored and the
 sequence stays gapless. When the connection is lost with several batches in
 flight, every one of them is in doubt and resolved through tenderd_state.
 """
+import re
 import time
 
 from tdclient import create_auction
@@ -38,14 +39,27 @@ def drop_trigger(env, reason):
              user=OWNER)
 
 
-def bids_behind(server, auction_id, amounts, gap=0.15):
-    """Each bid on its own connection, `gap` apart, so each forms its own batch."""
+def suppliers(server, n):
+    """n supplier connections, made before the slow batch so that no handshake on a loaded
+    machine delays a bid past the batch it is meant to follow."""
+    return [server.connect("supplier%d" % (i % 3 + 1)) for i in range(n)]
+
+
+def bids_behind(conns, auction_id, amounts, gap=0.15):
+    """Each bid on its own connection, `gap` apart, so each usually forms its own batch."""
     sent = []
-    for i, amount in enumerate(amounts):
-        c = server.connect("supplier%d" % (i % 3 + 1))
+    for c, amount in zip(conns, amounts):
         sent.append((c, c.send("auction.bid", auction=auction_id, amount=amount)))
         time.sleep(gap)
     return sent
+
+
+def rolled_back_batches(server, why):
+    """How many batches the log says were rolled back for `why` (bids 0.15 s apart usually
+    form a batch each; two may share one when the machine is loaded)."""
+    found = re.findall(re.escape(why) + r"\): (\d+) batches", server.log_text())
+    assert found, server.log_tail()
+    return int(found[-1])
 
 
 def stored_bids(env, auction_id):
@@ -61,11 +75,12 @@ def test_a_failed_batch_rolls_back_the_batches_behind_it(env, tenderd_factory, u
                        signed_bids=False)
     b = create_auction(buyer, "Pipe fail B " + unique, step_min="100.00", step_max="50000.00",
                        signed_bids=False)
-    add_trigger(env, "boom", "PERFORM pg_sleep(1.5); RAISE EXCEPTION 'refused for the test';")
+    conns = suppliers(server, 3)
+    add_trigger(env, "boom", "PERFORM pg_sleep(3); RAISE EXCEPTION 'refused for the test';")
     try:
         rid = buyer.send("auction.cancel", auction=a["id"], reason="boom")
         time.sleep(0.3)
-        sent = bids_behind(server, b["id"], ["990000.00", "980000.00", "970000.00"])
+        sent = bids_behind(conns, b["id"], ["990000.00", "980000.00", "970000.00"])
         e = buyer.reply(rid, timeout=15)
         assert e["ok"] is False and e["error"]["code"] == "internal", e
         for c, r in sent:
@@ -77,7 +92,8 @@ def test_a_failed_batch_rolls_back_the_batches_behind_it(env, tenderd_factory, u
     # nothing of the later batches was stored, and the sequence has no gap
     assert stored_bids(env, b["id"]) == ("0", "0")
     assert "the previous batch did not commit" in server.log_text()
-    assert "refused for the test): 4 batches" in server.log_text(), server.log_tail()
+    # the failed batch and every batch behind it (three bids: one to three batches)
+    assert 2 <= rolled_back_batches(server, "refused for the test") <= 4, server.log_tail()
     assert env.psql("SELECT count(*) FROM changes WHERE reason = 'boom'") == [["0"]]
     assert_gapless(env)
     # memory was rolled back too: the auction has no bid, and the next ones commit
@@ -101,11 +117,12 @@ def test_batches_behind_a_committed_one_commit_in_order(env, tenderd_factory, un
                        signed_bids=False)
     watcher = server.connect("supplier4")
     watcher.ok("auction.watch", auction=b["id"])
+    conns = suppliers(server, 3)
     add_trigger(env, "slow", "PERFORM pg_sleep(1.0);")
     try:
         rid = buyer.send("auction.cancel", auction=a["id"], reason="slow")
         time.sleep(0.3)
-        sent = bids_behind(server, b["id"], ["990000.00", "980000.00", "970000.00"])
+        sent = bids_behind(conns, b["id"], ["990000.00", "980000.00", "970000.00"])
         # a read of the auction the batches in flight changed waits for all of them
         g = watcher.send("auction.get", auction=b["id"])
         assert buyer.reply(rid, timeout=15)["ok"] is True
@@ -132,11 +149,12 @@ def test_batches_in_doubt_after_a_lost_connection(env, tenderd_factory, unique):
                        signed_bids=False)
     b = create_auction(buyer, "Pipe doubt B " + unique, step_min="100.00", step_max="50000.00",
                        signed_bids=False)
-    add_trigger(env, "stall", "PERFORM pg_sleep(5);")
+    conns = suppliers(server, 2)
+    add_trigger(env, "stall", "PERFORM pg_sleep(10);")
     try:
         rid = buyer.send("auction.cancel", auction=a["id"], reason="stall")
         time.sleep(0.3)
-        sent = bids_behind(server, b["id"], ["990000.00", "980000.00"])
+        sent = bids_behind(conns, b["id"], ["990000.00", "980000.00"])
         # the backend writing the batches goes away while three are in flight
         killed = env.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE pid <> pg_backend_pid() AND application_name LIKE 'tenderd%' "
@@ -152,7 +170,8 @@ def test_batches_in_doubt_after_a_lost_connection(env, tenderd_factory, unique):
     # the cancellation and the two bids behind it were all in doubt, none committed
     log = server.log_text()
     assert "was in doubt: not committed" in log, server.log_tail()
-    assert "(connection to PostgreSQL lost): 3 batches" in log, server.log_tail()
+    assert 2 <= rolled_back_batches(server, "connection to PostgreSQL lost") <= 3, \
+        server.log_tail()
     assert stored_bids(env, b["id"]) == ("0", "0")
     [[state]] = env.psql("SELECT state FROM auctions WHERE id = %d" % a["id"])
     assert state != "cancelled", state
@@ -181,13 +200,13 @@ def test_a_procedure_changed_by_two_batches_behind_a_failed_one(env, tenderd_fac
                   opening=70000)
     s1 = server.connect("supplier1")
     assert s1.ok("question.ask", procurement=p["id"], text="first")["question"] == 1
-    add_trigger(env, "boom", "PERFORM pg_sleep(1.5); RAISE EXCEPTION 'refused for the test';")
+    conns = [server.connect("supplier%d" % (i + 2)) for i in range(2)]
+    add_trigger(env, "boom", "PERFORM pg_sleep(3); RAISE EXCEPTION 'refused for the test';")
     try:
         rid = buyer.send("auction.cancel", auction=a["id"], reason="boom")
         time.sleep(0.3)
         sent = []
-        for i, text in enumerate(["second", "third"]):
-            c = server.connect("supplier%d" % (i + 2))
+        for c, text in zip(conns, ["second", "third"]):
             sent.append((c, c.send("question.ask", procurement=p["id"], text=text)))
             time.sleep(0.15)
         # the procedure is changed by both batches in flight: its read waits for both
@@ -200,7 +219,7 @@ def test_a_procedure_changed_by_two_batches_behind_a_failed_one(env, tenderd_fac
         assert [q["text"] for q in view["questions"]] == ["first"], view
     finally:
         drop_trigger(env, "boom")
-    assert "refused for the test): 3 batches" in server.log_text(), server.log_tail()
+    assert 2 <= rolled_back_batches(server, "refused for the test") <= 3, server.log_tail()
     assert env.psql("SELECT count(*) FROM questions WHERE procurement_id = %d" % p["id"]) \
         == [["1"]]
     assert_gapless(env)
