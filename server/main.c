@@ -12,6 +12,7 @@
 #include "common/text.h"
 #include "common/timeutil.h"
 #include "common/version.h"
+#include "server/notify.h"
 #include "server/optab.h"
 #include "server/server.h"
 #include "server/sig.h"
@@ -644,6 +645,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	if (s->stopping)
 		return;
 	log_info("signal %d: stopping", (int)sig);
+	notify_stopping();
 	s->stopping = 1;
 	conn_stop_listening(s);
 	on_stop_check(-1, 0, s);
