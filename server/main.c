@@ -26,6 +26,7 @@ usage(int rc)
 	    "usage: tenderd [-c FILE] [--KEY VALUE]...            run the server\n"
 	    "       tenderd --version                            print the release and exit\n"
 	    "       tenderd --list-ops                           print the operations and exit\n"
+	    "       tenderd --list-settings                      print the settings and exit\n"
 	    "       tenderd migrate [-c FILE] [--KEY VALUE]...    apply migrations and exit\n"
 	    "       tenderd register [-c FILE] [--KEY VALUE]... --role ROLE --organization NAME\n"
 	    "               --name NAME --cert PEMFILE           register a participant and exit\n"
@@ -139,6 +140,10 @@ parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts
 		}
 		if (strcmp(argv[i], "--list-ops") == 0) {
 			optab_print(stdout);
+			exit(0);
+		}
+		if (strcmp(argv[i], "--list-settings") == 0) {
+			config_print(stdout);
 			exit(0);
 		}
 	}
