@@ -17,7 +17,8 @@
 /* READY=1 was sent once: reloads are reported from then on. */
 static int notify_was_ready;
 
-/* Send `msg` to $NOTIFY_SOCKET in one datagram. */
+/* Send `msg` to $NOTIFY_SOCKET in one datagram, without blocking the event loop (a full
+ * queue at the receiver loses the report, logged like any failure). */
 int
 notify_send(const char *msg)
 {
@@ -44,7 +45,7 @@ notify_send(const char *msg)
 	if (path[0] == '@')
 		sa.sun_path[0] = '\0';
 	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + (path[0] == '/'));
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		n = -1;
 	else {
 		n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
