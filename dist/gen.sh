@@ -70,7 +70,7 @@ function settings_roff(   line, f, kind, b) {
 function settings_conf(   line, f) {
     while ((getline line < settings) > 0) {
         split(line, f, "\t")
-        printf "# %s = %s\n#     %s (%s%s)\n", f[1], f[3] == "-" ? "" : f[3], f[6],
+        printf "# %s =%s\n#     %s (%s%s)\n", f[1], f[3] == "-" ? "" : " " f[3], f[6],
             f[4] == "-" ? "" : f[4] "; ", f[5] == "restart" ? "restart to change" : "reload to change"
     }
     close(settings)

@@ -123,7 +123,7 @@ def test_example_configuration_lists_every_setting(pages, settings, tmp_path):
     text = pages["tenderd.conf.example"].read_text()
     set_keys = re.findall(r"^(\w+)\s*=", text, re.M)
     assert set_keys and all(k in settings for k in set_keys), set_keys
-    commented = re.findall(r"^# (\w+) = ", text, re.M)
+    commented = re.findall(r"^# (\w+) =", text, re.M)
     assert set(settings) <= set(commented), set(settings) - set(commented)
     assert all(k in settings for k in commented), [k for k in commented if k not in settings]
     # tenderd reads it as it is (every setting it names is valid; the files need not exist
