@@ -32,7 +32,7 @@ SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration asan run stop-db bench clean install
+.PHONY: all deps test unit integration asan run stop-db bench clean install uninstall
 all: $(BUILD)/tenderd $(BUILD)/tenderctl $(UNIT_BIN)
 
 # Install missing Debian build and test dependencies (only when root; otherwise
@@ -107,12 +107,61 @@ bench: deps all
 clean:
 	rm -rf build build-asan
 
-# tenderd and tenderctl in $(DESTDIR)$(PREFIX)/bin, the migrations and the role bootstrap
-# (sql/roles.sql) in $(DESTDIR)$(SQLDIR).
-install: $(BUILD)/tenderd $(BUILD)/tenderctl
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SQLDIR)
-	install -m 0755 $(BUILD)/tenderd $(BUILD)/tenderctl $(DESTDIR)$(PREFIX)/bin/
+# ---- installing (docs/operations.md, "Installing as a service") ----
+# The man pages, the example configuration and the systemd unit are generated in
+# $(BUILD)/dist/ from dist/ and the built binaries (dist/gen.sh): the settings and the
+# operations they list are those of `tenderd --list-settings` and `tenderd --list-ops`.
+# `make install` never writes to $(SYSCONFDIR): the example configuration goes to $(DOCDIR).
+BINDIR          ?= $(PREFIX)/bin
+DOCDIR          ?= $(PREFIX)/share/doc/tenderd
+MANDIR          ?= $(PREFIX)/share/man
+SYSCONFDIR      ?= /etc
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR     ?= $(PREFIX)/lib/sysusers.d
+DIST_MAN := $(BUILD)/dist/tenderd.8 $(BUILD)/dist/tenderd.conf.5 $(BUILD)/dist/tenderctl.1
+DIST_OUT := $(DIST_MAN) $(BUILD)/dist/tenderd.conf.example $(BUILD)/dist/tenderd.service
+INSTALL_DOCS := README.md $(wildcard docs/*.md)
+all: $(DIST_OUT)
+
+# the generated files hold the installation paths: regenerated whenever they change
+DIST_PATHS = $(BINDIR):$(SQLDIR):$(SYSCONFDIR):$(DOCDIR)
+$(BUILD)/.distpaths: FORCE
+	@mkdir -p $(BUILD); echo '$(DIST_PATHS)' | cmp -s - $@ || echo '$(DIST_PATHS)' >$@
+$(BUILD)/dist/%: dist/man/%.in dist/gen.sh $(BUILD)/tenderd $(BUILD)/tenderctl $(BUILD)/.distpaths
+	@mkdir -p $(dir $@)
+	TENDERD=$(BUILD)/tenderd TENDERCTL=$(BUILD)/tenderctl BINDIR=$(BINDIR) SQLDIR=$(SQLDIR) \
+	    SYSCONFDIR=$(SYSCONFDIR) DOCDIR=$(DOCDIR) dist/gen.sh $< $@
+$(BUILD)/dist/%: dist/%.in dist/gen.sh $(BUILD)/tenderd $(BUILD)/tenderctl $(BUILD)/.distpaths
+	@mkdir -p $(dir $@)
+	TENDERD=$(BUILD)/tenderd TENDERCTL=$(BUILD)/tenderctl BINDIR=$(BINDIR) SQLDIR=$(SQLDIR) \
+	    SYSCONFDIR=$(SYSCONFDIR) DOCDIR=$(DOCDIR) dist/gen.sh $< $@
+
+# tenderd and tenderctl in $(BINDIR), the migrations and the role bootstrap (sql/roles.sql)
+# in $(SQLDIR), the man pages in $(MANDIR), the unit in $(SYSTEMD_UNITDIR), the service's
+# user in $(SYSUSERSDIR), the example configuration and the documentation in $(DOCDIR);
+# everything under $(DESTDIR) when it is set.
+install: $(BUILD)/tenderd $(BUILD)/tenderctl $(DIST_OUT)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(BUILD)/tenderd $(BUILD)/tenderctl $(DESTDIR)$(BINDIR)/
 	install -m 0644 sql/*.sql $(DESTDIR)$(SQLDIR)/
+	install -m 0644 $(BUILD)/dist/tenderctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/dist/tenderd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/dist/tenderd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BUILD)/dist/tenderd.service $(DESTDIR)$(SYSTEMD_UNITDIR)/
+	install -m 0644 dist/tenderd.sysusers $(DESTDIR)$(SYSUSERSDIR)/tenderd.conf
+	install -m 0644 $(BUILD)/dist/tenderd.conf.example $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+
+# Every file `make install` puts, and tenderd's own directories once empty.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tenderd $(DESTDIR)$(BINDIR)/tenderctl \
+	    $(addprefix $(DESTDIR)$(SQLDIR)/,$(notdir $(wildcard sql/*.sql))) \
+	    $(DESTDIR)$(MANDIR)/man1/tenderctl.1 $(DESTDIR)$(MANDIR)/man5/tenderd.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man8/tenderd.8 $(DESTDIR)$(SYSTEMD_UNITDIR)/tenderd.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/tenderd.conf $(DESTDIR)$(DOCDIR)/tenderd.conf.example \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS)))
+	rmdir $(DESTDIR)$(SQLDIR) $(DESTDIR)$(dir $(SQLDIR)) $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

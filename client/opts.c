@@ -1,5 +1,6 @@
 /* tenderctl command line parsing: global options anywhere, command words and options. */
 #include "client/opts.h"
+#include "client/conf.h"
 #include "client/net.h"
 
 #include <errno.h>
@@ -9,7 +10,8 @@
 #include <string.h>
 
 /* The global options that take a value. */
-static const char *const opts_valued[] = {"cert", "key", "ca", "server", "timeout", "max-line", NULL};
+static const char *const opts_valued[] = {"cert", "key", "ca", "server", "timeout", "max-line",
+    "config", NULL};
 /* Command options that take no value (their flag's value is NULL). */
 static const char *const opts_switches[] = {"all", NULL};
 
@@ -100,6 +102,8 @@ void opts_usage(FILE *f)
 	      "  --ca FILE          CA certificate of the platform  [$TENDERCTL_CA]\n"
 	      "  --server HOST:PORT server address                  [$TENDERCTL_SERVER, " OPTS_DEFAULT_SERVER "]\n"
 	      "  --timeout SECONDS  connect and reply timeout (default 30)\n"
+	      "  --config FILE      default options: server, cert, key, ca, timeout, max_line\n"
+	      "                     [$TENDERCTL_CONFIG, ~/.config/tenderctl/config]\n"
 	      "  --json             print raw reply and event lines\n"
 	      "  --max-line BYTES   longest line accepted from the server (default 65536)\n"
 	      "  --help             this text\n"
@@ -132,6 +136,8 @@ static int opts_set_global(struct opts *o, const char *name, const char *value)
 		o->ca = value;
 	else if (strcmp(name, "server") == 0)
 		o->server = value;
+	else if (strcmp(name, "config") == 0)
+		;  /* read before everything else (opts_config) */
 	else if (strcmp(name, "timeout") == 0) {
 		if (opts_int(value, &n) != 0 || n < 1 || n > 86400)
 			return opts_fail("--timeout wants whole seconds from 1 to 86400, not '%s'", value);
@@ -144,19 +150,69 @@ static int opts_set_global(struct opts *o, const char *name, const char *value)
 	return CTL_OK;
 }
 
-/* Take defaults from the environment before the command line overrides them. */
-static void opts_defaults(struct opts *o)
+/* A setting of the configuration file: a global option's default. */
+static int opts_conf_set(void *arg, const char *path, int line, const char *key,
+    const char *value)
+{
+	static const char *const keys[] = {"server", "cert", "key", "ca", "timeout", "max_line",
+	    "max-line", NULL};
+
+	for (int i = 0; keys[i] != NULL; i++) {
+		if (strcmp(keys[i], key) != 0)
+			continue;
+		if (opts_set_global(arg, strcmp(key, "max_line") == 0 ? "max-line" : key, value) ==
+		    CTL_OK)
+			return 0;
+		fprintf(stderr, "tenderctl: (the value of %s at %s:%d)\n", key, path, line);
+		return -1;
+	}
+	fprintf(stderr, "tenderctl: %s:%d: unknown setting '%s' (known: server, cert, key, ca, "
+	    "timeout, max_line)\n", path, line, key);
+	return -1;
+}
+
+/* Read the configuration file (--config FILE, $TENDERCTL_CONFIG or
+ * ~/.config/tenderctl/config); CTL_OK or CTL_USAGE after a message. */
+static int opts_config(struct opts *o, int argc, char **argv)
+{
+	const char *explicit_path = NULL;
+	char buf[4096];
+	const char *path;
+	int required;
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			explicit_path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			explicit_path = argv[i] + 9;
+	}
+	if ((path = conf_path(explicit_path, buf, sizeof(buf), &required)) == NULL)
+		return CTL_OK;
+	return conf_load(path, required, opts_conf_set, o) < 0 ? CTL_USAGE : CTL_OK;
+}
+
+/* Defaults, then the configuration file, then the environment; the command line overrides
+ * them all. CTL_OK or CTL_USAGE after a message. */
+static int opts_defaults(struct opts *o, int argc, char **argv)
 {
 	const char *s;
 
 	memset(o, 0, sizeof(*o));
-	o->cert = getenv("TENDERCTL_CERT");
-	o->key = getenv("TENDERCTL_KEY");
-	o->ca = getenv("TENDERCTL_CA");
-	s = getenv("TENDERCTL_SERVER");
-	o->server = s != NULL && *s != '\0' ? s : OPTS_DEFAULT_SERVER;
+	o->server = OPTS_DEFAULT_SERVER;
 	o->timeout_s = OPTS_DEFAULT_TIMEOUT;
 	o->max_line = OPTS_DEFAULT_MAX_LINE;
+	if (opts_config(o, argc, argv) != CTL_OK)
+		return CTL_USAGE;
+	if ((s = getenv("TENDERCTL_CERT")) != NULL)
+		o->cert = s;
+	if ((s = getenv("TENDERCTL_KEY")) != NULL)
+		o->key = s;
+	if ((s = getenv("TENDERCTL_CA")) != NULL)
+		o->ca = s;
+	s = getenv("TENDERCTL_SERVER");
+	if (s != NULL && *s != '\0')
+		o->server = s;
+	return CTL_OK;
 }
 
 /* Whether `name` is a command option that takes no value. */
@@ -222,7 +278,8 @@ int opts_parse(int argc, char **argv, struct opts *o)
 	char host[256], port[16];
 	int rest = 0;
 
-	opts_defaults(o);
+	if (opts_defaults(o, argc, argv) != CTL_OK)
+		return CTL_USAGE;
 	o->words = calloc((size_t)argc + 1, sizeof(*o->words));
 	o->flags = calloc((size_t)argc + 1, sizeof(*o->flags));
 	if (o->words == NULL || o->flags == NULL)
@@ -257,4 +314,5 @@ void opts_free(struct opts *o)
 	free(o->flags);
 	o->words = NULL;
 	o->flags = NULL;
+	conf_free();
 }

@@ -13,7 +13,8 @@ set -euo pipefail
 # on port 5432 is never used: tenderd's scripts run their own cluster (scripts/pgctl.sh).
 # clang and libclang-rt-14-dev (the sanitizer and libFuzzer runtimes, only recommended by
 # clang) build the fuzz targets that `make test` runs; llvm provides llvm-symbolizer for
-# readable sanitizer reports.
+# readable sanitizer reports. man-db and groff-base render the man pages (`man -l`, tested);
+# the tests also check the systemd unit with systemd-analyze when systemd is installed.
 PACKAGES=(
     build-essential pkg-config
     clang libclang-rt-14-dev llvm
@@ -21,6 +22,7 @@ PACKAGES=(
     postgresql-15 postgresql-client-15 postgresql-contrib
     openssl
     python3 python3-pytest python3-cryptography
+    man-db groff-base
 )
 
 if [[ ${1:-} == --list ]]; then

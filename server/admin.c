@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/version.h"
+#include "server/notify.h"
 #include "server/server.h"
 
 /* The watched TLS files; ADMIN_CA to ADMIN_CRL verify client certificates. */
@@ -327,7 +328,9 @@ admin_on_hup(evutil_socket_t sig, short what, void *arg)
 	if (s->stopping)
 		return;
 	log_info("signal %d (SIGHUP): reloading", (int)sig);
+	notify_reloading();
 	admin_reload(s);
+	notify_reloaded();
 }
 
 /*

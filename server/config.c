@@ -309,6 +309,30 @@ config_usage(void)
 		    config_table[i].help, config_table[i].def[0] ? config_table[i].def : "none");
 }
 
+/* Print the settings table for tools: name, type, default, bounds, reload, meaning. */
+void
+config_print(FILE *f)
+{
+	static const char *const types[] = { "text", "integer", "level", "word", "oid" };
+
+	for (size_t i = 0; i < CONFIG_N; i++) {
+		const struct config_entry *e = &config_table[i];
+		char bounds[64];
+
+		if (e->type == CONFIG_T_LONG)
+			snprintf(bounds, sizeof(bounds), "%ld-%ld", e->min, e->max);
+		else if (e->type == CONFIG_T_WORD)
+			snprintf(bounds, sizeof(bounds), "%s", config_words_of(e->name));
+		else if (e->type == CONFIG_T_LEVEL)
+			snprintf(bounds, sizeof(bounds), "debug|info|warn|error");
+		else
+			snprintf(bounds, sizeof(bounds), "-");
+		fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\n", e->name, types[e->type],
+		    e->def[0] ? e->def : "-", bounds, config_restart_only(e->name) ? "restart" : "reload",
+		    e->help);
+	}
+}
+
 /* True for a setting that needs a restart to change. */
 int
 config_restart_only(const char *key)

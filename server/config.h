@@ -3,6 +3,7 @@
 #define TENDERD_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CONFIG_STR 512
 
@@ -76,5 +77,10 @@ void config_each_change(const struct config *a, const struct config *b,
 
 /* Print the table of settings (for --help). */
 void config_usage(void);
+
+/* Print the table of settings for tools (tenderd --list-settings): one line per setting,
+ * tab-separated: name, type, default, bounds ("min-max", the allowed words, or "-"),
+ * "reload" or "restart", and its meaning. */
+void config_print(FILE *f);
 
 #endif

@@ -12,6 +12,7 @@
 #include "common/text.h"
 #include "common/timeutil.h"
 #include "common/version.h"
+#include "server/notify.h"
 #include "server/optab.h"
 #include "server/server.h"
 #include "server/sig.h"
@@ -25,6 +26,7 @@ usage(int rc)
 	    "usage: tenderd [-c FILE] [--KEY VALUE]...            run the server\n"
 	    "       tenderd --version                            print the release and exit\n"
 	    "       tenderd --list-ops                           print the operations and exit\n"
+	    "       tenderd --list-settings                      print the settings and exit\n"
 	    "       tenderd migrate [-c FILE] [--KEY VALUE]...    apply migrations and exit\n"
 	    "       tenderd register [-c FILE] [--KEY VALUE]... --role ROLE --organization NAME\n"
 	    "               --name NAME --cert PEMFILE           register a participant and exit\n"
@@ -138,6 +140,10 @@ parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts
 		}
 		if (strcmp(argv[i], "--list-ops") == 0) {
 			optab_print(stdout);
+			exit(0);
+		}
+		if (strcmp(argv[i], "--list-settings") == 0) {
+			config_print(stdout);
 			exit(0);
 		}
 	}
@@ -644,6 +650,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	if (s->stopping)
 		return;
 	log_info("signal %d: stopping", (int)sig);
+	notify_stopping();
 	s->stopping = 1;
 	conn_stop_listening(s);
 	on_stop_check(-1, 0, s);

@@ -53,6 +53,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "server/sig.h"
 #include "server/tlog.h"
@@ -781,6 +782,7 @@ txn_db_state(void *arg, int up)
 	if (up) {
 		txn_rearm(s);
 		txn_kick(s);
+		notify_ready();  /* listening (serve() listens first) and the writer lock held */
 		return;
 	}
 	while (t->q_head) {
