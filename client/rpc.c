@@ -91,8 +91,11 @@ static int rpc_nth_server(const char *list, int i, char *out, size_t n)
 {
 	const char *p = list, *e;
 
-	for (; i > 0 && p != NULL; i--)
-		p = (p = strchr(p, ',')) != NULL ? p + 1 : NULL;
+	for (; i > 0 && p != NULL; i--) {
+		p = strchr(p, ',');
+		if (p != NULL)
+			p++;
+	}
 	if (p == NULL)
 		return -1;
 	e = strchr(p, ',');
