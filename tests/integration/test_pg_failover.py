@@ -102,7 +102,7 @@ def test_failover_under_load(env, request, unique):
         # the replica is synchronous: a commit on the primary waits for it
         assert pair.psql("SELECT application_name, sync_state FROM pg_stat_replication",
                          user="postgres") == [["pgb", "sync"]]
-        server = factory(db_retry=1)
+        server = factory(db_retry=1, max_batches_in_flight=2)
         _failover(pair, server, unique)
     finally:
         try:
@@ -133,9 +133,9 @@ def _failover(pair, server, unique):
             time.sleep(0.05)
         assert len(ledger.acked()) >= 50, "too few bids before the failover: " + fu.summary(
             ledger)
-        # the replica stops confirming: the batches in flight commit on the primary and wait
-        # there for the replica; they are in doubt when the primary goes, and the replica
-        # never gets them
+        # the replica stops confirming: the oldest batch in flight commits on the primary and
+        # waits there for the replica, the next one (two in flight) waits behind it; both are
+        # in doubt when the primary goes, and the second is on neither server
         pair.pause_replica(signal.SIGSTOP)
         time.sleep(1.0)
         waiting = [r for r in ledger.records if r["ok"] is None]
