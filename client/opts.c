@@ -100,7 +100,7 @@ void opts_usage(FILE *f)
 	      "  --cert FILE        client certificate (PEM)        [$TENDERCTL_CERT]\n"
 	      "  --key FILE         its private key (PEM)           [$TENDERCTL_KEY]\n"
 	      "  --ca FILE          CA certificate of the platform  [$TENDERCTL_CA]\n"
-	      "  --server HOST:PORT server address                  [$TENDERCTL_SERVER, " OPTS_DEFAULT_SERVER "]\n"
+	      "  --server HOST:PORT server address, or several separated by commas [$TENDERCTL_SERVER, " OPTS_DEFAULT_SERVER "]\n"
 	      "  --timeout SECONDS  connect and reply timeout (default 30)\n"
 	      "  --config FILE      default options: server, cert, key, ca, timeout, max_line\n"
 	      "                     [$TENDERCTL_CONFIG, ~/.config/tenderctl/config]\n"
@@ -300,8 +300,15 @@ int opts_parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->help || o->version)
 		return CTL_OK;
-	if (net_split(o->server, host, sizeof(host), port, sizeof(port)) != 0)
-		return opts_fail("bad server address '%s' (want HOST:PORT or [IPv6]:PORT)", o->server);
+	/* one address, or several separated by commas (tried in turn) */
+	for (const char *p = o->server, *e; p != NULL; p = e ? e + 1 : NULL) {
+		char one[300];
+		e = strchr(p, ',');
+		snprintf(one, sizeof(one), "%.*s", (int)(e ? (size_t)(e - p) : strlen(p)), p);
+		if (net_split(one, host, sizeof(host), port, sizeof(port)) != 0)
+			return opts_fail("bad server address '%s' (want HOST:PORT or [IPv6]:PORT, or several "
+			    "separated by commas)", one);
+	}
 	if (o->key != NULL && *o->key != '\0' && (o->cert == NULL || *o->cert == '\0'))
 		return opts_fail("--key given without --cert");
 	return CTL_OK;

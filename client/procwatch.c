@@ -4,7 +4,9 @@
  *
  * tenderd sends procurement.update when the procurement changes state, is amended, gets a
  * question, an answer, a score or a decision, and when the number of offers of a lot changes
- * (reason "offers"), so the view stays current from events alone. */
+ * (reason "offers"), so the view stays current from events alone. After a lost connection or a
+ * `standby` answer the watch resumes from the last `seq` shown, as tenderctl watch does
+ * (watch.c). */
 #include "client/procwatch.h"
 #include "client/procview.h"
 #include "client/rpc.h"
@@ -20,6 +22,8 @@
 #define PW_TICK_MS 1000
 /* Most opening rows per lot on the live view. */
 #define PW_ROWS 10
+/* pw_loop: the connection is to be made again (lost, or the server is a standby) */
+#define PW_AGAIN 100
 /* A deadline closer than this is shown without its date on the one-line output. */
 #define PW_NEAR_MS (12 * 3600 * 1000LL)
 
@@ -37,6 +41,8 @@ struct pwatch {
 	int drawn;                /* the screen has been cleared once */
 	int64_t next_tick;        /* mono time of the next countdown redraw */
 	struct rpc_ping ping;     /* keep-alive */
+	int ended;                /* the server's `error` event: no reconnection */
+	char primary[300];        /* the primary a standby named (PW_AGAIN), "" when none */
 };
 
 /* The server's clock now, as estimated from the replies' server_time. */
@@ -65,6 +71,9 @@ static int pw_older(json_t *a, json_t *b)
 {
 	long long va = 0, vb = 0;
 
+	/* the log position of their last change, when both have it: the same is not newer */
+	if (view_int(a, "seq", &va) == 0 && view_int(b, "seq", &vb) == 0)
+		return va <= vb;
 	if (pw_state_rank(a) != pw_state_rank(b))
 		return pw_state_rank(a) < pw_state_rank(b);
 	view_int(a, "version", &va);
@@ -311,15 +320,23 @@ static int pw_timer(struct pwatch *w)
 static int pw_reply(struct pwatch *w, json_t *msg, const char *raw)
 {
 	if (w->watch_id != NULL && rpc_matches(msg, w->watch_id)) {
+		const char *primary = rpc_standby(msg);
 		w->watch_id = NULL;
 		rpc_note_time(w->rpc, msg, w->watch_sent_wall, time_mono_ms() - w->watch_sent_mono);
+		if (primary != NULL) {
+			snprintf(w->primary, sizeof(w->primary), "%s", primary);
+			fprintf(stderr, "tenderctl: %s is a standby%s%s; moving on\n", w->rpc->server,
+			    *primary ? ", primary " : "", primary);
+			return PW_AGAIN;
+		}
 		if (!rpc_ok(msg)) {
 			if (w->rpc->json)
 				puts(raw);
 			rpc_print_error(msg);
 			return CTL_ERROR;
 		}
-		if (pw_apply(w, json_incref(json_object_get(msg, "procurement")), "watching") || w->rpc->json)
+		if (pw_apply(w, json_incref(json_object_get(msg, "procurement")), "watching") ||
+		    (w->rpc->json && w->proc == NULL))
 			return pw_show(w, raw);
 		return CTL_OK;
 	}
@@ -334,13 +351,15 @@ static int pw_event(struct pwatch *w, json_t *msg, const char *raw)
 	json_t *p = json_object_get(msg, "procurement");
 	int rc = rpc_fatal_event(w->rpc, msg, raw);
 
-	if (rc != CTL_OK)
+	if (rc != CTL_OK) {
+		w->ended = strcmp(ev, "error") == 0;  /* refused by the server: not a restart */
 		return rc;
+	}
 	if (strcmp(ev, "procurement.update") != 0)
 		return w->rpc->json ? pw_show(w, raw) : CTL_OK;
 	if (!json_equal(json_object_get(p, "id"), w->proc_id))
 		return CTL_OK;
-	if (pw_apply(w, json_incref(p), reason != NULL ? reason : "update") || w->rpc->json)
+	if (pw_apply(w, json_incref(p), reason != NULL ? reason : "update"))
 		return pw_show(w, raw);
 	return CTL_OK;
 }
@@ -378,28 +397,53 @@ static int pw_loop(struct pwatch *w)
 	}
 }
 
-/* Send the procurement.watch request req and show the procurement until it is over. */
+/* Send the watch request (again after a reconnection: with `since`, the last seq shown). */
+static int pw_send(struct pwatch *w, json_t *req)
+{
+	long long seq;
+	json_t *id;
+	int rc;
+
+	if (w->proc != NULL && view_int(w->proc, "seq", &seq) == 0)
+		json_object_set_new(req, "since", json_integer(seq));
+	w->watch_sent_wall = time_now_ms();
+	w->watch_sent_mono = time_mono_ms();
+	if ((rc = rpc_send(w->rpc, req, &id)) != CTL_OK)
+		return rc;
+	w->watch_id = id;
+	w->watch_deadline = w->watch_sent_mono + w->rpc->timeout_ms;
+	rpc_ping_free(&w->ping);
+	rpc_ping_start(&w->ping, w->watch_sent_mono);
+	return CTL_OK;
+}
+
+/* Send the procurement.watch request req and show the procurement until it is over; after a
+ * lost connection or a `standby` answer, connect again and resume. */
 int procwatch_run(struct rpc *r, json_t *req)
 {
 	struct pwatch w;
-	json_t *id;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
 	w.rpc = r;
 	w.proc_id = json_object_get(req, "procurement");
 	w.tty = !r->json && isatty(STDOUT_FILENO);
-	w.watch_sent_wall = time_now_ms();
-	w.watch_sent_mono = time_mono_ms();
-	rc = rpc_send(r, req, &id);
-	if (rc == CTL_OK) {
-		w.watch_id = id;
-		w.watch_deadline = w.watch_sent_mono + r->timeout_ms;
-		rpc_ping_start(&w.ping, w.watch_sent_mono);
-		w.next_tick = w.watch_sent_mono;
-		rc = pw_loop(&w);
+	w.next_tick = time_mono_ms();
+	rc = pw_send(&w, req);
+	for (;;) {
+		if (rc == CTL_OK)
+			rc = pw_loop(&w);
+		if (rc != PW_AGAIN && (rc != CTL_CONN || w.proc == NULL || w.ended))
+			break;
+		fprintf(stderr, "tenderctl: connection to %s lost; reconnecting\n", r->server);
+		w.watch_id = NULL;
+		json_object_del(req, "id");
+		rc = rpc_reconnect(r, w.primary, -1);
+		w.primary[0] = '\0';
+		if (rc == CTL_OK)
+			rc = pw_send(&w, req);
 	}
 	json_decref(w.proc);
 	rpc_ping_free(&w.ping);
-	return rc;
+	return rc == PW_AGAIN ? CTL_CONN : rc;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Print "error: ..." to stderr unless the rpc is quiet. */
 static void rpc_say(const struct rpc *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -85,10 +86,37 @@ static void rpc_clean(json_t *v)
 }
 
 /* Connect as the options say; CTL_OK or CTL_CONN / CTL_TIMEOUT after printing why. */
+/* Entry i of a comma-separated server list into out; -1 when there is none. */
+static int rpc_nth_server(const char *list, int i, char *out, size_t n)
+{
+	const char *p = list, *e;
+
+	for (; i > 0 && p != NULL; i--) {
+		p = strchr(p, ',');
+		if (p != NULL)
+			p++;
+	}
+	if (p == NULL)
+		return -1;
+	e = strchr(p, ',');
+	snprintf(out, n, "%.*s", (int)(e ? (size_t)(e - p) : strlen(p)), p);
+	return 0;
+}
+
+/* Connect to server i of the list (-1: r->server as it is) before `deadline`. */
+static int rpc_connect_to(struct rpc *r, int i, int64_t deadline, char *err, size_t n)
+{
+	if (i >= 0 && rpc_nth_server(r->servers, i, r->server, sizeof(r->server)) < 0)
+		return NET_ERR;
+	r->cur = i;
+	r->conf.server = r->server;
+	return net_open(&r->conf, deadline, &r->net, err, n);
+}
+
 int rpc_open(struct rpc *r, const struct opts *o)
 {
 	char err[600];
-	int rc;
+	int rc = NET_ERR;
 
 	memset(r, 0, sizeof(*r));
 	r->conf.server = o->server;
@@ -108,11 +136,69 @@ int rpc_open(struct rpc *r, const struct opts *o)
 	if (o->cert == NULL || *o->cert == '\0')
 		fprintf(stderr, "warning: no client certificate (--cert or TENDERCTL_CERT); tenderd will refuse "
 				"the connection\n");
-	rc = net_open(&r->conf, time_mono_ms() + r->timeout_ms, &r->net, err, sizeof(err));
-	if (rc == NET_OK)
-		return CTL_OK;
+	r->servers = o->server;
+	r->nservers = 1;
+	for (const char *p = o->server; (p = strchr(p, ',')) != NULL; p++)
+		r->nservers++;
+	/* each server in turn: the first that answers */
+	for (int i = 0; i < r->nservers; i++) {
+		rc = rpc_connect_to(r, i, time_mono_ms() + r->timeout_ms, err, sizeof(err));
+		if (rc == NET_OK)
+			return CTL_OK;
+		if (i + 1 < r->nservers)
+			fprintf(stderr, "warning: %s: %s; trying the next server\n", r->server, err);
+	}
 	fprintf(stderr, "error: %s\n", err);
 	return rc == NET_TIMEOUT ? CTL_TIMEOUT : CTL_CONN;
+}
+
+/* See rpc.h. */
+int rpc_reconnect(struct rpc *r, const char *primary, int64_t deadline)
+{
+	char err[600] = "no server to try";
+	int64_t pause = 250;
+
+	net_close(r->net);
+	r->net = NULL;
+	r->start = r->len = 0;
+	for (;;) {
+		for (int k = primary != NULL && *primary != '\0' ? -1 : 0; k < r->nservers; k++) {
+			int i = k < 0 ? -1 : (r->cur + 1 + k) % r->nservers;
+			int64_t d = time_mono_ms() + r->timeout_ms;
+			if (k < 0)
+				snprintf(r->server, sizeof(r->server), "%s", primary);
+			if (deadline >= 0 && d > deadline)
+				d = deadline;
+			if (rpc_connect_to(r, i, d, err, sizeof(err)) == NET_OK) {
+				fprintf(stderr, "tenderctl: connected to %s\n", r->server);
+				return CTL_OK;
+			}
+			if (r->cur < 0)
+				r->cur = 0;
+		}
+		primary = NULL;
+		if (deadline >= 0 && time_mono_ms() + pause > deadline)
+			break;
+		nanosleep(&(struct timespec){ pause / 1000, pause % 1000 * 1000000 }, NULL);
+		pause = pause * 2 > 5000 ? 5000 : pause * 2;
+	}
+	fprintf(stderr, "error: %s\n", err);
+	return CTL_CONN;
+}
+
+/* See rpc.h. */
+const char *rpc_standby(json_t *reply)
+{
+	json_t *e = json_object_get(reply, "error");
+	const char *p;
+	const char *code = json_string_value(json_object_get(e, "code"));
+
+	if (rpc_ok(reply) || code == NULL || strcmp(code, "standby") != 0)
+		return NULL;
+	p = json_string_value(json_object_get(e, "primary"));
+	if (p == NULL)
+		p = json_string_value(json_object_get(reply, "primary"));
+	return p != NULL ? p : "";
 }
 
 /* Close the connection and free the buffer. */
@@ -404,6 +490,8 @@ int rpc_wait(struct rpc *r, json_t *id, int64_t deadline, int64_t sent_wall, int
 	}
 	rpc_note_time(r, msg, sent_wall, time_mono_ms() - sent_mono);
 	*reply = msg;
+	if (r->moving && rpc_standby(msg) != NULL)
+		return CTL_ERROR;  /* rpc_call moves to the primary */
 	if (r->json && !(r->hide_ok && rpc_ok(msg))) {
 		puts(raw);
 		fflush(stdout);
@@ -438,10 +526,29 @@ int rpc_call(struct rpc *r, json_t *req, json_t **reply)
 	int rc;
 
 	*reply = NULL;
-	rc = rpc_send(r, req, &id);
-	if (rc != CTL_OK)
-		return rc;
-	return rpc_wait(r, id, mono + r->timeout_ms, wall, mono, reply);
+	/* a standby answers `standby`: the request goes to the primary it names, else to the
+	 * next server, once per server of the list */
+	for (int tries = 0;; tries++) {
+		const char *primary;
+		char to[300];
+		rc = rpc_send(r, req, &id);
+		if (rc != CTL_OK)
+			return rc;
+		r->moving = tries < r->nservers;
+		rc = rpc_wait(r, id, mono + r->timeout_ms, wall, mono, reply);
+		r->moving = 0;
+		if (rc != CTL_ERROR || tries >= r->nservers || (primary = rpc_standby(*reply)) == NULL)
+			return rc;
+		snprintf(to, sizeof(to), "%s", primary);
+		fprintf(stderr, "tenderctl: %s is a standby%s%s; moving on\n", r->server,
+		    *to ? ", primary " : "", to);
+		json_decref(*reply);
+		*reply = NULL;
+		if ((rc = rpc_reconnect(r, to, time_mono_ms() + r->timeout_ms)) != CTL_OK)
+			return rc;
+		wall = time_now_ms();
+		mono = time_mono_ms();
+	}
 }
 
 /* As rpc_call, but print nothing for an ok reply even with --json. */

@@ -30,6 +30,11 @@ struct rpc {
 	int hide_ok;           /* --json: do not print an ok reply (rpc_call_quiet) */
 	int verbatim;          /* keep control characters in received text: it goes back to the
 				* server, not to the terminal */
+	const char *servers;   /* --server: HOST:PORT, or several separated by commas */
+	int nservers;          /* how many */
+	int cur;               /* the one connected to (index), -1 for a named primary */
+	char server[300];      /* its address (conf.server points here) */
+	int moving;            /* rpc_call moves on after a `standby` reply: rpc_wait keeps it quiet */
 };
 
 /* Connect as the options say; CTL_OK or CTL_CONN / CTL_TIMEOUT after printing why. */
@@ -37,6 +42,17 @@ int rpc_open(struct rpc *r, const struct opts *o);
 
 /* Close the connection and free the buffer. */
 void rpc_close(struct rpc *r);
+
+/* Connect again after the connection was lost or the server answered `standby`: the named
+ * `primary` first when given, then every server of --server in turn from the one after the
+ * current, round after round with a growing pause (0.25 s doubling to 5 s) until `deadline`
+ * (time_mono_ms, -1: for ever). Unread input is dropped. CTL_OK, or CTL_CONN after printing
+ * why. */
+int rpc_reconnect(struct rpc *r, const char *primary, int64_t deadline);
+
+/* When reply is the `standby` error of a server that is not the primary: the primary it names
+ * (borrowed from reply; "" when it names none); else NULL. */
+const char *rpc_standby(json_t *reply);
 
 /* Send req as one line, giving it an id if it has none; *id borrows it from req.
  * CTL_OK, or CTL_CONN / CTL_TIMEOUT after printing why. */

@@ -1,6 +1,9 @@
 /* tenderctl watch: follow one auction live. On a terminal the view is redrawn in place on every
  * event and once a second for the countdown; otherwise each event is one line. A hello every
- * 60 s keeps the connection from the server's idle timeout. */
+ * 60 s keeps the connection from the server's idle timeout. A lost connection (a restart, a
+ * failover) or a `standby` answer is followed by a reconnection (rpc_reconnect) and the watch
+ * resumes from the last `seq` shown (`since`): a view whose `seq` is not above it is not
+ * shown again. */
 #include "client/watch.h"
 #include "client/rpc.h"
 #include "client/view.h"
@@ -17,6 +20,8 @@
 #define WATCH_MARK_MS 15000
 /* Most ranking rows on the live view. */
 #define WATCH_RANK_ROWS 10
+/* watch_loop: the connection is to be made again (lost, or the server is a standby) */
+#define WATCH_AGAIN 100
 
 /* The state of one watch. */
 struct watch {
@@ -36,6 +41,8 @@ struct watch {
 	int drawn;                /* the screen has been cleared once */
 	int64_t next_tick;        /* mono time of the next countdown redraw */
 	struct rpc_ping ping;     /* keep-alive */
+	int ended;                /* the server's `error` event: no reconnection */
+	char primary[300];        /* the primary a standby named (WATCH_AGAIN), "" when none */
 };
 
 /* The server's clock now, as estimated from the replies' server_time. */
@@ -61,6 +68,9 @@ static int watch_older(json_t *a, json_t *b)
 {
 	long long ba = 0, bb = 0;
 
+	/* the log position of their last change, when both have it: the same is not newer */
+	if (view_int(a, "seq", &ba) == 0 && view_int(b, "seq", &bb) == 0)
+		return ba <= bb;
 	if (watch_state_rank(a) != watch_state_rank(b))
 		return watch_state_rank(a) < watch_state_rank(b);
 	view_int(a, "bids", &ba);
@@ -283,15 +293,23 @@ static int watch_timer(struct watch *w)
 static int watch_reply(struct watch *w, json_t *msg, const char *raw)
 {
 	if (w->watch_id != NULL && rpc_matches(msg, w->watch_id)) {
+		const char *primary = rpc_standby(msg);
 		w->watch_id = NULL;
 		rpc_note_time(w->rpc, msg, w->watch_sent_wall, time_mono_ms() - w->watch_sent_mono);
+		if (primary != NULL) {
+			snprintf(w->primary, sizeof(w->primary), "%s", primary);
+			fprintf(stderr, "tenderctl: %s is a standby%s%s; moving on\n", w->rpc->server,
+			    *primary ? ", primary " : "", primary);
+			return WATCH_AGAIN;
+		}
 		if (!rpc_ok(msg)) {
 			if (w->rpc->json)
 				puts(raw);
 			rpc_print_error(msg);
 			return CTL_ERROR;
 		}
-		if (watch_apply(w, json_incref(json_object_get(msg, "auction")), "watching") || w->rpc->json)
+		if (watch_apply(w, json_incref(json_object_get(msg, "auction")), "watching") ||
+		    (w->rpc->json && w->auction == NULL))
 			return watch_show(w, raw);
 		return CTL_OK;
 	}
@@ -306,14 +324,16 @@ static int watch_event(struct watch *w, json_t *msg, const char *raw)
 	json_t *a = json_object_get(msg, "auction");
 	int rc = rpc_fatal_event(w->rpc, msg, raw);
 
-	if (rc != CTL_OK)
+	if (rc != CTL_OK) {
+		w->ended = strcmp(ev, "error") == 0;  /* refused by the server: not a restart */
 		return rc;
+	}
 	if (strcmp(ev, "auction.update") != 0 && strcmp(ev, "auction.closed") != 0)
 		return w->rpc->json ? watch_show(w, raw) : CTL_OK;
 	if (!json_equal(json_object_get(a, "id"), w->auction_id))
 		return CTL_OK;
 	reason = strcmp(ev, "auction.closed") == 0 ? view_str(a, "state") : view_str(msg, "reason");
-	if (watch_apply(w, json_incref(a), reason != NULL ? reason : "update") || w->rpc->json)
+	if (watch_apply(w, json_incref(a), reason != NULL ? reason : "update"))
 		return watch_show(w, raw);
 	return CTL_OK;
 }
@@ -351,11 +371,31 @@ static int watch_loop(struct watch *w)
 	}
 }
 
-/* Send the auction.watch request req and show the auction until it closes. */
+/* Send the watch request (again after a reconnection: with `since`, the last seq shown). */
+static int watch_send(struct watch *w, json_t *req)
+{
+	long long seq;
+	json_t *id;
+	int rc;
+
+	if (w->auction != NULL && view_int(w->auction, "seq", &seq) == 0)
+		json_object_set_new(req, "since", json_integer(seq));
+	w->watch_sent_wall = time_now_ms();
+	w->watch_sent_mono = time_mono_ms();
+	if ((rc = rpc_send(w->rpc, req, &id)) != CTL_OK)
+		return rc;
+	w->watch_id = id;
+	w->watch_deadline = w->watch_sent_mono + w->rpc->timeout_ms;
+	rpc_ping_free(&w->ping);
+	rpc_ping_start(&w->ping, w->watch_sent_mono);
+	return CTL_OK;
+}
+
+/* Send the auction.watch request req and show the auction until it closes; after a lost
+ * connection or a `standby` answer, connect again and resume. */
 int watch_run(struct rpc *r, json_t *req)
 {
 	struct watch w;
-	json_t *id;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
@@ -363,17 +403,23 @@ int watch_run(struct rpc *r, json_t *req)
 	w.auction_id = json_object_get(req, "auction");
 	w.ends_ms = -1;
 	w.tty = !r->json && isatty(STDOUT_FILENO);
-	w.watch_sent_wall = time_now_ms();
-	w.watch_sent_mono = time_mono_ms();
-	rc = rpc_send(r, req, &id);
-	if (rc == CTL_OK) {
-		w.watch_id = id;
-		w.watch_deadline = w.watch_sent_mono + r->timeout_ms;
-		rpc_ping_start(&w.ping, w.watch_sent_mono);
-		w.next_tick = w.watch_sent_mono;
-		rc = watch_loop(&w);
+	w.next_tick = time_mono_ms();
+	rc = watch_send(&w, req);
+	for (;;) {
+		if (rc == CTL_OK)
+			rc = watch_loop(&w);
+		if (rc != WATCH_AGAIN && (rc != CTL_CONN || w.auction == NULL || w.ended))
+			break;
+		/* connected once: a restart or a failover, not a wrong address */
+		fprintf(stderr, "tenderctl: connection to %s lost; reconnecting\n", r->server);
+		w.watch_id = NULL;
+		json_object_del(req, "id");
+		rc = rpc_reconnect(r, w.primary, -1);
+		w.primary[0] = '\0';
+		if (rc == CTL_OK)
+			rc = watch_send(&w, req);
 	}
 	json_decref(w.auction);
 	rpc_ping_free(&w.ping);
-	return rc;
+	return rc == WATCH_AGAIN ? CTL_CONN : rc;
 }

@@ -9,7 +9,11 @@
 #   3. tenderd: new and resumed handshakes, idle connections and RSS, peak durable bids/s,
 #      latency at half of that rate, the same two for a procurement load (offers, revisions,
 #      withdrawals, questions and answers in RFQs and tenders), restart recovery of
-#      BENCH_RECOVERY_BIDS bids, and `tenderd verify` (and audit.verify_log()) over their log
+#      BENCH_RECOVERY_BIDS bids, and `tenderd verify` (and audit.verify_log()) over their log;
+#      PostgreSQL failover: a primary with a synchronous replica (scripts/pgctl.sh replica),
+#      tenderd on both through a multi-host conninfo, the primary killed (SIGKILL to every
+#      process of it) under bidding load and the replica promoted at once: the time from the
+#      kill to the first bid acknowledged again
 #   4. a table of every figure beside its baseline, the ratio, and the target of issue 4
 #
 # Knobs (environment): BENCH_SUPPLIERS (1000), BENCH_AUCTIONS (100), BENCH_WATCHERS (10),
@@ -22,7 +26,8 @@
 # BENCH_KEEP=1), BENCH_HANDSHAKE_PARALLEL (64), BENCH_UPDATE_INTERVAL (tenderd's
 # update_interval in ms; tenderd's default when unset), BENCH_PROCEDURES (100 procurement
 # procedures), BENCH_PROC_DURATION (10 s per procurement run), BENCH_BATCHES_IN_FLIGHT
-# (tenderd's max_batches_in_flight; tenderd's default when unset), BENCH_SIGNED_DURATION (10 s
+# (tenderd's max_batches_in_flight; tenderd's default when unset), BENCH_FAILOVER_CONNS (100
+# bidders of the failover run), BENCH_SIGNED_DURATION (10 s
 # per signed-bid run), BENCH_SIGNED_AUCTIONS (8: the auctions of the 32-client runs); with
 # BENCH_PERF=1 also perf profiles (DWARF stacks) of 5 s of the ECDSA and RSA signed peaks into
 # out/perf-tenderd-ec32.data and out/perf-tenderd-rsa32.data.
@@ -91,6 +96,8 @@ cleanup() {
         kill -9 "$pid" 2>/dev/null || true
     done
     "$ROOT/scripts/pgctl.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+    "$ROOT/scripts/pgctl.sh" kill "$WORK/fa" >/dev/null 2>&1 || true
+    "$ROOT/scripts/pgctl.sh" kill "$WORK/fb" >/dev/null 2>&1 || true
     if [[ ${BENCH_KEEP:-0} == 1 ]]; then
         note "kept $WORK"
     else
@@ -525,6 +532,53 @@ VLOG_ROWS=$("$PSQL" -X -q -A -t "$(as_role "$RDB" auditor)" -c "SELECT count(*) 
 VLOG_MS=$((($(date +%s%N) - T_V) / 1000000))
 note "verify: audit.verify_log() returned ${VLOG_ROWS} problem rows in $VLOG_MS ms"
 
+# PostgreSQL failover: a second pair of clusters, fa (the primary) and fb (its synchronous
+# replica); tenderd connects to both (target_session_attrs=read-write). Under closed-loop
+# bidding the primary loses every process at once (SIGKILL, as when its machine goes), the
+# replica is promoted at once (so that the figure is tenderd's and PostgreSQL's, not an
+# operator's), and the load generator's 10 ms timeline gives the first acknowledgement after
+# the gap: the failover time is from the kill to the start of that slice.
+FO_CONNS=${BENCH_FAILOVER_CONNS:-$((SUPPLIERS < 100 ? SUPPLIERS : 100))}
+note "failover: a primary and a synchronous replica; $FO_CONNS bidders; the primary killed"
+FDB_A=$("$ROOT/scripts/pgctl.sh" start "$WORK/fa" 2>>"$OUT/pgctl.log" | tail -n 1)
+register_all "$FDB_A" >/dev/null
+"$ROOT/scripts/pgctl.sh" replica "$WORK/fb" "$WORK/fa" 2>>"$OUT/pgctl.log" >/dev/null ||
+    die "making the replica (see $OUT/pgctl.log)"
+FDB="host=127.0.0.1,127.0.0.1 port=$(<"$WORK/fa/port"),$(<"$WORK/fb/port") dbname=tenderd user=tenderd target_session_attrs=read-write connect_timeout=5"
+start_tenderd "$FDB" info "$OUT/tenderd-failover.log"
+wait_tenderd "$OUT/tenderd-failover.log" >/dev/null
+timeout 120 "$BUILD/loadgen" --ca "$PKI/ca.crt" --certs "$PKI" --prefix supplier \
+    --server "127.0.0.1:$TPORT" --conns "$FO_CONNS" --auctions 10 --watchers 1 \
+    --buyer-cert "$PKI/buyer.crt" --buyer-key "$PKI/buyer.key" --duration 10 --warmup 2 \
+    --timeline 10 --connect-timeout 60 >"$OUT/failover.txt" 2>&1 &
+FO_LG=$!
+for _ in $(seq 600); do  # the measured window has begun (the setup of the run varies)
+    grep -q 'measuring' "$OUT/failover.txt" 2>/dev/null && break
+    sleep 0.1
+done
+sleep 4  # 4 s of steady bidding
+FO_PM=$(head -n 1 "$WORK/fa/data/postmaster.pid")
+FO_KIDS=$(ps -o pid= --ppid "$FO_PM" || true)
+FO_KILL_MS=$(($(date +%s%N) / 1000000))
+# shellcheck disable=SC2086 # a list of pids
+kill -9 "$FO_PM" $FO_KIDS 2>/dev/null || true
+T_P=$(date +%s%N)
+"$ROOT/scripts/pgctl.sh" promote "$WORK/fb" 2>>"$OUT/pgctl.log" || die "pg_ctl promote"
+FO_PROMOTE_MS=$((($(date +%s%N) - T_P) / 1000000))
+wait "$FO_LG" || note "failover: the load generator exited $? (see $OUT/failover.txt)"
+# the first slice at or after the kill with no acknowledgement, then the first after it with some
+FO_MS=$(awk -v k="$FO_KILL_MS" '/^TIMELINE / {
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+        if (f["wall_ms"] + 10 <= k) next
+        if (!gap) { if (f["acked"] == 0) gap = 1; next }
+        if (f["acked"] > 0) { print f["wall_ms"] - k; exit }
+    }' "$OUT/failover.txt")
+FO_ACKED=$(result "$OUT/failover.txt" acked)
+FO_DOUBT=$(grep -c 'was in doubt' "$OUT/tenderd-failover.log" || true)
+note "failover: first bid acknowledged ${FO_MS:-?} ms after the kill (promotion took $FO_PROMOTE_MS ms; $FO_DOUBT batches were in doubt; $FO_ACKED bids acknowledged in the run)"
+stop_tenderd
+"$ROOT/scripts/pgctl.sh" stop "$WORK/fb" >/dev/null 2>&1 || true
+
 # ---- 4. report ----
 
 # ratio A B: A/B with two decimals (integer arithmetic).
@@ -626,6 +680,12 @@ printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
 printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
     "restart recovery, $REC_BIDS bids/$REC_AUCTIONS auctions" "$(ms $((REC_MS * 1000)))" \
     "state rebuilt: ${REBUILT:-?} ms" "-" "< 10 s" "$(verdict "(( REC_MS < 10000 ))")"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "  tenderd RSS after recovery" "$((${REC_RSS:-0} / 1024)) MiB" \
+    "$([[ $REC_RSS =~ ^[0-9]+$ ]] && echo "$((REC_RSS * 1024 / REC_BIDS)) bytes per bid" || echo '?')" "-" "(informative)" "-"
+printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
+    "PostgreSQL failover, kill to first bid ack" "$(ms $((${FO_MS:-0} * 1000)))" \
+    "pg_ctl promote: $FO_PROMOTE_MS ms" "-" "(informative)" "$([[ -n ${FO_MS:-} ]] && echo ok || echo FAILED)"
 printf '%-44s %-16s %-42s %-8s %-14s %s\n' \
     "tenderd verify, ${VERIFY_ROWS:-?} log rows (exit $V_RC)" "$(ms $((VERIFY_MS * 1000)))" \
     "audit.verify_log(): $(ms $((VLOG_MS * 1000)))" "-" "< 60 s" \

@@ -8,6 +8,10 @@
 #   scripts/pgctl.sh kill DIR           stop without a shutdown checkpoint (immediate mode:
 #                                       the next start runs crash recovery)
 #   scripts/pgctl.sh status DIR         exit 0 if running, 3 if not
+#   scripts/pgctl.sh replica DIR PRIMARY [PORT]
+#                                       make DIR a synchronous streaming replica of the running
+#                                       cluster in PRIMARY and start it; print its conninfo line
+#   scripts/pgctl.sh promote DIR        promote the replica in DIR to a primary (pg_ctl promote)
 #
 # DIR/data   the cluster (owned by the user that runs it)
 # DIR/run    its Unix socket
@@ -56,7 +60,7 @@ CMD=$1
 [[ -x $PGBIN/pg_ctl ]] || die "$PGBIN/pg_ctl not found: install postgresql-15 (scripts/deps.sh)"
 
 umask 022
-if [[ $CMD == start ]]; then
+if [[ $CMD == start || $CMD == replica ]]; then
     mkdir -p "$2"
 fi
 if [[ ! -d $2 ]]; then
@@ -320,6 +324,67 @@ cmd_stop() {
     note "stopped ($1) $DIR"
 }
 
+# Runs SQL as the superuser on the cluster with socket directory $1 and port $2; prints the rows.
+sql_at() {
+    "$PGBIN/psql" -X -q -t -A -v ON_ERROR_STOP=1 -h "$1" -p "$2" -U "$SUPERUSER" -d postgres -c "$3"
+}
+
+# Makes DIR a synchronous replica of the running cluster in $1, on port $2 if given (see the
+# header).
+cmd_replica() {
+    local primary want=${2:-} port pport name i
+    primary=$(realpath -e -- "$1") || die "no cluster in $1"
+    [[ -s $primary/port ]] || die "no cluster in $primary (no port file)"
+    pport=$(<"$primary/port")
+    [[ ! -f $DATA/PG_VERSION ]] || die "$DATA already holds a cluster"
+    mkdir -p "$RUN" "$LOG"
+    chmod 0755 "$DIR" "$RUN" "$LOG"
+    lock
+    port=${want:-$(free_port)}
+    echo "$port" >"$PORTFILE.tmp"
+    mv "$PORTFILE.tmp" "$PORTFILE"
+    [[ -e $LOG/postgresql.log ]] || : >"$LOG/postgresql.log"
+    chmod 0644 "$LOG/postgresql.log"
+    [[ $EUID -ne 0 ]] || RUNAS=$(stat -c %U "$primary/data")  # the primary's user
+    prepare_owner
+    name=$(basename "$DIR")
+    [[ $name =~ ^[a-z0-9_]+$ ]] || die "the replica's directory name '$name' must be [a-z0-9_]+ (its application_name)"
+    sql_at "$primary/run" "$pport" "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE
+        rolname = 'replicator') THEN CREATE ROLE replicator REPLICATION LOGIN; END IF; END\$\$" >/dev/null
+    note "copying $primary into $DATA (pg_basebackup)"
+    if ! as_user "$PGBIN/pg_basebackup" -D "$DATA" -R -X stream -c fast \
+        -d "host=127.0.0.1 port=$pport user=replicator application_name=$name" >"$LOG/basebackup.log" 2>&1; then
+        cat "$LOG/basebackup.log" >&2
+        die "pg_basebackup failed"
+    fi
+    as_user tee "$DATA/pgctl.conf" >/dev/null <<EOF
+# Written by scripts/pgctl.sh at every start.
+port = $port
+unix_socket_directories = '$RUN'
+EOF
+    note "starting the replica in $DIR on 127.0.0.1:$port (log: $LOG/postgresql.log)"
+    if ! as_user "$PGBIN/pg_ctl" start -D "$DATA" -l "$LOG/postgresql.log" -w -t "$START_TIMEOUT" -s >&2; then
+        tail -n 30 "$LOG/postgresql.log" >&2 || true
+        die "the replica did not start (log: $LOG/postgresql.log)"
+    fi
+    sql_at "$primary/run" "$pport" "ALTER SYSTEM SET synchronous_standby_names = '$name'" >/dev/null
+    sql_at "$primary/run" "$pport" "SELECT pg_reload_conf()" >/dev/null
+    for ((i = 0; i < 300; i++)); do
+        [[ $(sql_at "$primary/run" "$pport" "SELECT sync_state FROM pg_stat_replication
+            WHERE application_name = '$name'" 2>/dev/null) == sync ]] && break
+        sleep 0.1
+    done
+    ((i < 300)) || die "the replica does not stream synchronously after 30 s (log: $LOG/postgresql.log)"
+    note "replica $name streams synchronously from $primary"
+    conninfo
+}
+
+# Promotes the replica in DIR; returns once it takes writes.
+cmd_promote() {
+    [[ -f $DATA/standby.signal ]] || die "$DIR is not a replica (no standby.signal)"
+    as_user "$PGBIN/pg_ctl" promote -D "$DATA" -w -t "$START_TIMEOUT" -s >&2 || die "pg_ctl promote failed"
+    note "promoted $DIR"
+}
 case $CMD in
 start)
     [[ $# -le 3 ]] || usage
@@ -336,6 +401,14 @@ stop)
 kill)
     [[ $# -eq 2 ]] || usage
     cmd_stop immediate
+    ;;
+replica)
+    [[ $# -ge 3 && $# -le 4 ]] || usage
+    cmd_replica "$3" "${4:-}"
+    ;;
+promote)
+    [[ $# -eq 2 ]] || usage
+    cmd_promote
     ;;
 status)
     [[ $# -eq 2 ]] || usage

@@ -167,6 +167,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	json_object_set_new(j, "best_price", best < 0 ? json_null() : proto_money(best, b->exp));
 	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
 	json_object_set_new(j, "bidders", json_integer((json_int_t)a->nentries));
+	json_object_set_new(j, "seq", json_integer(b->tx.seq));
 	if (v && v->role == ROLE_SUPPLIER) {
 		char alias[32];
 		snprintf(alias, sizeof(alias), "Participant %d", mine ? mine->alias : 0);

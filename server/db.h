@@ -273,6 +273,9 @@ struct db_boot_sink {
 	int (*leaf)(void *arg, int64_t seq, const uint8_t *leaf);
 	int (*log_key)(void *arg, const char *fingerprint, const char *pem);
 	int (*head)(void *arg, const struct db_boot_head *h);
+	/* every change of an auction (stream "auction") or a procurement ("procurement"), in
+	 * seq order, after it has been replayed (NULL: not wanted) */
+	void (*seen)(void *arg, const char *stream, int64_t id, int64_t seq);
 };
 
 /* Largest ids in use, for allocating new ones. */

@@ -691,6 +691,9 @@ boot_load_changes(PGconn *pg, const struct boot_src *src, const struct db_boot_s
 				bad = boot_auction_change(r, i, as, sink, cause, n) < 0;
 			else if (strcmp(stream, "procurement") == 0)
 				bad = boot_proc_change(r, i, sink, cause, n) < 0;
+			if (!bad && sink->seen && (stream[0] == 'a' || stream[0] == 'p'))
+				sink->seen(sink->arg, stream, boot_i64(r, i, stream[0] == 'a' ? 4 : 5),
+				    *last_seq);
 		}
 		PQclear(r);
 		if (bad)

@@ -470,6 +470,18 @@ restore_finish(struct restore_ctx *x)
 	return bad ? -1 : 0;
 }
 
+/* Loader: an auction's or a procurement's change (its seq, txn_obj.seq). */
+static void
+load_seen(void *arg, const char *stream, int64_t id, int64_t seq)
+{
+	struct server *s = ((struct restore_ctx *)arg)->s;
+	const struct txn_kind *k = strcmp(stream, "auction") == 0 ? &book_txn : &proc_txn;
+	struct txn_obj *o = k->find(s, id);
+
+	if (o != NULL)
+		o->seq = seq;
+}
+
 /* The loaders, for the context `x`. */
 static struct db_boot_sink
 restore_sink(struct restore_ctx *x)
@@ -478,7 +490,7 @@ restore_sink(struct restore_ctx *x)
 		.arg = x, .org = load_org, .participant = load_participant, .auction = load_auction,
 		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
 		.transition = load_transition, .statement = load_statement, .leaf = load_leaf,
-		.log_key = load_log_key, .head = load_head,
+		.log_key = load_log_key, .head = load_head, .seen = load_seen,
 	};
 }
 

@@ -184,7 +184,7 @@ ops_ev_started(struct server *s, struct book *b, const struct auction_event *e)
 	    LOT_OF(lt, b) };
 
 	time_format(e->at, t);
-	txn_sql(s, DB_S_STARTED, 5, p, NULL, NULL);
+	txn_obj_seq(&b->tx, txn_sql(s, DB_S_STARTED, 5, p, NULL, NULL));
 	free(body);
 }
 
@@ -212,7 +212,7 @@ ops_ev_closed(struct server *s, struct book *b, const struct auction_event *e)
 		    e->bid_id ? I64(price, e->amount) : NULL, body ? body : "{}", PROC_OF(pr, b),
 		    LOT_OF(lt, b) };
 		time_format(e->at, t);
-		txn_sql(s, DB_S_CLOSED, 7, p, NULL, NULL);
+		txn_obj_seq(&b->tx, txn_sql(s, DB_S_CLOSED, 7, p, NULL, NULL));
 	}
 	free(dtext);
 	free(body);
@@ -240,7 +240,7 @@ ops_ev_bid(struct server *s, struct book *b, const struct auction_event *e,
 		    detail ? detail : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
 		txn_sign(s, w->cmd);
 		/* the bid's receipt names this change, not a start the bid made first */
-		txn_own_change(s, txn_sql(s, DB_S_BID, 11, p, NULL, NULL));
+		txn_own_change(s, txn_obj_seq(&b->tx, txn_sql(s, DB_S_BID, 11, p, NULL, NULL)));
 	}
 	free(detail);
 }
@@ -262,7 +262,7 @@ ops_ev_extended(struct server *s, struct book *b, const struct auction_event *e)
 	{
 		const char *p[8] = { I64(aid, b->a.id), ends, I64(n, e->extensions), t,
 		    I64(bid, e->bid_id), detail ? detail : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
-		txn_sql(s, DB_S_EXTENDED, 8, p, NULL, NULL);
+		txn_obj_seq(&b->tx, txn_sql(s, DB_S_EXTENDED, 8, p, NULL, NULL));
 	}
 	free(detail);
 }
@@ -279,7 +279,7 @@ ops_ev_seeded(struct server *s, struct book *b, const struct auction_event *e,
 	    body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
 
 	time_format(e->at, t);
-	txn_sql(s, DB_S_SEED, 11, p, NULL, NULL);
+	txn_obj_seq(&b->tx, txn_sql(s, DB_S_SEED, 11, p, NULL, NULL));
 	free(body);
 }
 
@@ -300,7 +300,7 @@ ops_ev_cancelled(struct server *s, struct book *b, const struct auction_event *e
 	b->cancel_reason = w->reason ? strdup(w->reason) : NULL;
 	time_format(e->at, t);
 	txn_sign(s, w->cmd);
-	txn_sql(s, DB_S_CANCELLED, 9, p, NULL, NULL);
+	txn_obj_seq(&b->tx, txn_sql(s, DB_S_CANCELLED, 9, p, NULL, NULL));
 	free(body);
 }
 
@@ -464,7 +464,7 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		    body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
 		time_format(k->t.at, t);
 		txn_sign(s, &k->t);
-		txn_sql(s, DB_S_REFUSED, 10, p, NULL, NULL);
+		txn_obj_seq(&b->tx, txn_sql(s, DB_S_REFUSED, 10, p, NULL, NULL));
 		free(body);
 		ops_bid_refusal(b, k, e, msg, sizeof(msg));
 		log_debug("auction=%lld participant=%lld bid refused: %s", (long long)b->a.id,
@@ -601,7 +601,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		    detail ? detail : "{}", proc_id ? I64(pr, proc_id) : NULL,
 		    proc_id ? I64(lt, lot_id) : NULL };
 		txn_sign(s, &k->t);
-		txn_sql(s, DB_S_CREATE, 22, p, NULL, NULL);
+		txn_obj_seq(&b->tx, txn_sql(s, DB_S_CREATE, 22, p, NULL, NULL));
 		if (k->unsigned_bids)
 			txn_sql(s, DB_S_UNSIGNED, 1, p, NULL, NULL);
 	}
@@ -1233,15 +1233,25 @@ ops_auction_watch(struct server *s, struct conn *c, json_t *id, json_t *req,
 {
 	struct book *b = ops_book_arg(s, c, id, req);
 	char why[256];
+	int64_t since = -1;
 	int rc;
 
-	if (b == NULL)
+	if (b == NULL || proto_get_int(c, req, "since", 0, &since) < 0)
 		return;
 	if ((rc = watch_add(s, c, WATCH_AUCTION, b->a.id, &b->watchers, why, sizeof(why))) < 0) {
 		conn_send(c, proto_error(id, rc == -1 ? "limit_exceeded" : "internal", why, NULL));
 		return;
 	}
-	ops_reply_view(s, c, id, b);
+	if (since < 0) {
+		ops_reply_view(s, c, id, b);
+	} else if (b->tx.dirty) {
+		txn_park_since(s, c, id, &book_txn, b->a.id, since);
+	} else {
+		json_t *r = proto_ok(id);
+		json_object_set_new(r, "auction", book_view(s, b, conn_ident(c)->who, 1));
+		json_object_set_new(r, "changed", json_boolean(b->tx.seq > since));
+		conn_send(c, r);
+	}
 }
 
 /* auction.unwatch */

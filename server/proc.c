@@ -1433,6 +1433,7 @@ proc_view(struct server *s, struct proc *p, const struct participant *v)
 	json_object_set_new(j, "opened_at", opened ? proto_time(pr->opened_at) : json_null());
 	json_object_set_new(j, "decided_at", pr->decided_at ? proto_time(pr->decided_at) : json_null());
 	json_object_set_new(j, "cancel_reason", p->cancel_reason ? json_string(p->cancel_reason) : json_null());
+	json_object_set_new(j, "seq", json_integer(p->tx.seq));
 	if (p->doc->has_auction)
 		json_object_set_new(j, "auction", proc_auction_json(&p->doc->auction));
 	for (size_t i = 0; i < p->doc->nlots; i++) {
@@ -1708,7 +1709,7 @@ proc_log(struct server *s, struct proc *p, const char *kind, int64_t at,
 	c.body = text ? text : "{}";
 	if (who)
 		txn_sign(s, NULL);  /* the actor's own change: its signed statement, if any */
-	db_proc_add(txn_db(s), &c);
+	txn_obj_seq(&p->tx, db_proc_add(txn_db(s), &c));
 	if (sealed && text) {
 		struct proc_offer_extra *x = map_get(&p->extras, offer);
 		if (x) {
@@ -2722,6 +2723,7 @@ proc_op_watch(struct server *s, struct conn *c, json_t *id, json_t *req,
 	int on = op->arg;
 	struct proc *p = proc_arg(s, c, id, req);
 	char why[256];
+	int64_t since = -1;
 	int rc;
 
 	if (p == NULL)
@@ -2731,11 +2733,22 @@ proc_op_watch(struct server *s, struct conn *c, json_t *id, json_t *req,
 		conn_send(c, proto_ok(id));
 		return;
 	}
+	if (proto_get_int(c, req, "since", 0, &since) < 0)
+		return;
 	if ((rc = watch_add(s, c, WATCH_PROC, p->pr.id, &p->watchers, why, sizeof(why))) < 0) {
 		proc_err(c, id, rc == -1 ? "limit_exceeded" : "internal", why, NULL);
 		return;
 	}
-	proc_reply_view(s, c, id, p);
+	if (since < 0) {
+		proc_reply_view(s, c, id, p);
+	} else if (p->tx.dirty) {
+		txn_park_since(s, c, id, &proc_txn, p->pr.id, since);
+	} else {
+		json_t *r = proto_ok(id);
+		json_object_set_new(r, "procurement", proc_view(s, p, conn_ident(c)->who));
+		json_object_set_new(r, "changed", json_boolean(p->tx.seq > since));
+		conn_send(c, r);
+	}
 }
 
 /* document.get: a document's content, checked against its hash on the way in. */

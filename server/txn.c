@@ -68,12 +68,14 @@ struct txn_park {
 	int64_t obj;
 	char op[48];
 	int64_t t0;
+	int64_t since;            /* a watch's `since` (-1: none) */
 };
 
 /* An object a batch changed, with its state before (its kind's mark). */
 struct txn_touched {
 	struct txn_obj *o;
 	void *mark;
+	int64_t seq;              /* its seq before the batch */
 };
 
 /* A batch being built or in flight: its commands and its touched set. */
@@ -335,6 +337,7 @@ txn_obj_init(struct txn_obj *o, const struct txn_kind *kind)
 	o->touched_batch = -1;
 	o->created_batch = -1;
 	o->dirty = 0;
+	o->seq = 0;
 }
 
 /* Mark an object before the batch first changes it and add it to the touched set. */
@@ -359,10 +362,20 @@ txn_touch(struct server *s, struct txn_obj *o)
 		return -1;
 	b->touched[b->ntouched].o = o;
 	b->touched[b->ntouched].mark = mark;
+	b->touched[b->ntouched].seq = o->seq;
 	b->ntouched++;
 	o->touched_batch = t->seq;
 	o->dirty++;
 	return 0;
+}
+
+/* See txn.h. */
+int64_t
+txn_obj_seq(struct txn_obj *o, int64_t seq)
+{
+	if (seq > o->seq)
+		o->seq = seq;
+	return seq;
 }
 
 /* A new object: touched, and dropped if its batch fails. */
@@ -431,7 +444,20 @@ txn_park(struct server *s, struct conn *c, json_t *req_id, const struct txn_kind
 	w->obj = id;
 	op = proto_current(&w->t0);
 	snprintf(w->op, sizeof(w->op), "%s", op ? op : "-");
+	w->since = -1;
 	conn_pending_add(c, 1);
+}
+
+/* See txn.h. */
+void
+txn_park_since(struct server *s, struct conn *c, json_t *req_id, const struct txn_kind *kind,
+    int64_t id, int64_t since)
+{
+	size_t n = s->txn->nparked;
+
+	txn_park(s, c, req_id, kind, id);
+	if (s->txn->nparked > n)
+		s->txn->parked[n].since = since;
 }
 
 /* Answer the reads parked behind batches whose objects no batch in flight has
@@ -452,6 +478,8 @@ txn_answer_parked(struct server *s)
 		}
 		if ((c = conn_get(s, w->conn_id)) != NULL) {
 			json_t *r = w->kind->read(s, w->obj, w->id, conn_ident(c)->who);
+			if (w->since >= 0 && o != NULL && json_is_true(json_object_get(r, "ok")))
+				json_object_set_new(r, "changed", json_boolean(o->seq > w->since));
 			proto_log_reply(w->conn_id, conn_ident(c)->cert->fp, w->op, w->id, w->t0, r);
 			outbox_reply(s, w->conn_id, r);
 		}
@@ -502,6 +530,7 @@ txn_settle_objects(struct server *s, struct txn_batch *b, int committed)
 			} else if (o->created_batch == b->seq) {
 				kind->drop(s, o, mark);
 			} else {
+				o->seq = b->touched[i].seq;
 				kind->rollback(s, o, mark, o->dirty == 0);
 			}
 		}

@@ -57,6 +57,9 @@ struct txn_obj {
 	int64_t touched_batch;     /* batch that last changed it (-1: none) */
 	int64_t created_batch;     /* batch that created it, until that commits (-1: none) */
 	int dirty;                 /* batches in flight that changed it (0: committed state) */
+	int64_t seq;               /* the change-log seq of its last change in memory (from the
+	                            * log at start-up; 0: none): a batch that does not commit
+	                            * gives it back (views only show committed state) */
 };
 
 /* What the write path needs of one kind of command. */
@@ -155,5 +158,12 @@ void txn_refuse(struct server *s, struct txn_cmd *k, const char *code, const cha
  * is dirty); answered with kind->read when the batch is over. */
 void txn_park(struct server *s, struct conn *c, json_t *req_id, const struct txn_kind *kind,
     int64_t id);
+/* Object `o` has a change at log position `seq` (what txn_sql returned): its seq. Returns
+ * seq. */
+int64_t txn_obj_seq(struct txn_obj *o, int64_t seq);
+/* The same for a watch that gives `since`: its reply also says whether the object's seq
+ * is above it ("changed"). */
+void txn_park_since(struct server *s, struct conn *c, json_t *req_id,
+    const struct txn_kind *kind, int64_t id, int64_t since);
 
 #endif

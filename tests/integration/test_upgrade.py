@@ -150,6 +150,8 @@ def test_upgrade_from_the_old_logs(env, tenderd_factory, old_tree, unique):
             # an auction made before migration 015 requires signed bids from now on
             if k[0] == "a":
                 assert after[k].pop("signed_bids") is True, after[k]
+            # seq, the log position of its last change, is new: read from the migrated log
+            assert after[k].pop("seq") > 0 and "seq" not in before[k], after[k]
             assert after[k] == before[k], (k, after[k], before[k])
 
         seqs = [int(r[0]) for r in psql_db(env, conninfo, "SELECT seq FROM changes ORDER BY seq")]
