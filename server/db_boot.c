@@ -723,13 +723,31 @@ boot_writer_holder(PGconn *pg, char *cause, size_t n)
 	PQclear(r);
 }
 
+/* Seconds boot_writer_lock tries before it gives up (0: until it has the lock). */
+static long boot_writer_wait_s = DB_WRITER_LOCK_WAIT_S;
+
+/* How long the next loads wait for the writer lock (db.h). */
+void
+db_boot_set_writer_wait(long seconds)
+{
+	boot_writer_wait_s = seconds;
+}
+
+/* Name the session holding the writer lock (db.h). */
+void
+db_boot_writer_holder(struct pg_conn *pg, char *cause, size_t n)
+{
+	boot_writer_holder(pg, cause, n);
+}
+
 /* Take the writer lock, trying for DB_WRITER_LOCK_WAIT_S: a session of a tenderd that
  * has just died ends within about a second (client_connection_check_interval, db.c); a
- * session that holds it longer belongs to a live tenderd. */
+ * session that holds it longer belongs to a live tenderd. A standby taking over tries
+ * until it has it (db_boot_set_writer_wait(0)), naming the holder every 5 s. */
 static int
 boot_writer_lock(PGconn *pg, char *cause, size_t n)
 {
-	for (int i = 0; i < DB_WRITER_LOCK_WAIT_S * 10; i++) {
+	for (long i = 0; boot_writer_wait_s == 0 || i < boot_writer_wait_s * 10; i++) {
 		PGresult *r = PQexec(pg, "SELECT pg_try_advisory_lock(" DB_WRITER_LOCK ")");
 		int st = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
 		int got = st && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -744,8 +762,12 @@ boot_writer_lock(PGconn *pg, char *cause, size_t n)
 			return 0;
 		if (!st)
 			return -1;
-		if (i == 0)
-			log_info("waiting up to %d s for tenderd's writer lock", DB_WRITER_LOCK_WAIT_S);
+		if (i == 0 && boot_writer_wait_s > 0)
+			log_info("waiting up to %ld s for tenderd's writer lock", boot_writer_wait_s);
+		if (boot_writer_wait_s == 0 && i % 50 == 49) {
+			boot_writer_holder(pg, cause, n);
+			log_warn("still waiting for the writer lock: %s", cause);
+		}
 		usleep(100 * 1000);
 	}
 	boot_writer_holder(pg, cause, n);
@@ -787,6 +809,24 @@ boot_load_people(PGconn *pg, const struct boot_src *src, const struct db_boot_si
 	}
 	PQclear(r);
 	return 0;
+}
+
+/* Organizations and participants only, in one snapshot, without the writer lock (a
+ * standby: it must know who connects). 0, or -1 with `cause`. */
+int
+db_boot_load_people(const char *conninfo, const struct db_boot_sink *sink, char *cause,
+    size_t n)
+{
+	PGconn *pg = boot_connect(conninfo, cause, n);
+	int rc = -1;
+
+	if (pg == NULL)
+		return -1;
+	if (boot_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cause, n) == 0 &&
+	    boot_load_people(pg, &boot_tables, sink, cause, n) == 0)
+		rc = boot_exec(pg, "COMMIT", cause, n);
+	PQfinish(pg);
+	return rc;
 }
 
 /* Inside the caller's transaction: organizations, participants, then every auction and

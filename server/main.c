@@ -281,9 +281,13 @@ load_participant(void *arg, const struct db_boot_participant *p)
 	snprintf(info.serial, sizeof(info.serial), "%s", p->serial);
 	info.not_before = p->not_before;
 	info.not_after = p->not_after;
-	if (registry_participant(s, p->id, p->org_id, p->name, p->role, p->status,
-	    p->fingerprint) == NULL)
+	struct participant *who = registry_participant(s, p->id, p->org_id, p->name, p->role,
+	    p->status, p->fingerprint);
+
+	if (who == NULL)
 		return -1;
+	/* a standby taking over loads its participants again: their status may have changed */
+	who->suspended = p->status && strcmp(p->status, "suspended") == 0;
 	return registry_cert_describe(s, p->fingerprint, &info, p->registered_by,
 	    p->registered_at);
 }
@@ -617,7 +621,7 @@ on_stop_check(evutil_socket_t fd, short what, void *arg)
 
 	static int closed;
 
-	if (!closed && !txn_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
+	if (!closed && s->db && !txn_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
 		evtimer_add(s->stop_timer, &tv);
 		return;
 	}
@@ -635,18 +639,26 @@ on_stop_check(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
-/* SIGTERM/SIGINT: stop accepting and reading, finish commits, close. */
+/* Stop accepting and reading, finish commits, close. */
+static void
+serve_stop(struct server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	conn_stop_listening(s);
+	on_stop_check(-1, 0, s);
+}
+
+/* SIGTERM/SIGINT: stop. */
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *s = arg;
 
-	if (s->stopping)
-		return;
-	log_info("signal %d: stopping", (int)sig);
-	s->stopping = 1;
-	conn_stop_listening(s);
-	on_stop_check(-1, 0, s);
+	if (!s->stopping)
+		log_info("signal %d: stopping", (int)sig);
+	serve_stop(s);
 }
 
 /*
@@ -705,12 +717,128 @@ on_leaf(void *arg, int64_t seq, const uint8_t *leaf, const uint8_t *content)
 		log_error("change %lld: out of memory for its content hash", (long long)seq);
 }
 
+/* ---- primary and standby ---- */
+
+/* The exit status of serve(): 1 once this tenderd stepped down or failed to take over. */
+static int serve_rc;
+
+/* Become the primary: rebuild the state, start the write path and the tree heads, publish
+ * the advertised address. 0, or -1 with `cause`. */
+static int
+primary_start(struct server *s, char *cause, size_t n)
+{
+	int64_t last_batch = 0, last_seq = 0;
+	const char *adv = s->cfg.advertise[0] ? s->cfg.advertise : s->cfg.listen;
+	char why[512];
+
+	if (restore(s, &last_batch, &last_seq, cause, n) < 0)
+		return -1;
+	db_use_proc_stmts(db_proc_stmts);
+	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, last_seq + 1,
+	    txn_db_state, s);
+	if (s->db == NULL) {
+		snprintf(cause, n, "db client");
+		return -1;
+	}
+	db_on_leaves(s->db, on_leaf, s);
+	if (logops_init(s) < 0) {
+		snprintf(cause, n, "tree heads");
+		return -1;
+	}
+	/* standbys tell clients where the primary is: not being able to say so stops nothing */
+	if (db_role_publish(s->role, adv, why, sizeof(why)) < 0)
+		log_warn("%s", why);
+	s->standby = 0;
+	return 0;
+}
+
+/* Wait as a standby: know the participants (connections are identified as usual), refuse
+ * every operation but hello. 0, or -1 with `cause`. */
+static int
+standby_start(struct server *s, char *cause, size_t n)
+{
+	struct restore_ctx x = { .s = s };
+	struct db_boot_sink sink = restore_sink(&x);
+
+	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, n) < 0 ||
+	    db_boot_load_people(s->cfg.db, &sink, cause, n) < 0)
+		return -1;
+	s->standby = 1;
+	log_info("standby: participants=%zu; the primary is at '%s'; waiting for the primary lock",
+	    s->participants.len, db_role_primary(s->role));
+	return 0;
+}
+
+/* The role session's news: a standby has the primary lock (take over), or the primary has
+ * lost it to another tenderd (step down: stop, exit 1). */
+static void
+on_role(void *arg, enum db_role_event ev)
+{
+	struct server *s = arg;
+	char cause[512];
+	int64_t t0 = time_mono_ms();
+
+	if (ev == DB_ROLE_DEPOSED) {
+		serve_rc = 1;
+		serve_stop(s);
+		return;
+	}
+	log_info("takeover: the primary lock is mine; rebuilding the state");
+	/* the old primary's write path may still be finishing: wait for it however long */
+	db_boot_set_writer_wait(0);
+	if (primary_start(s, cause, sizeof(cause)) < 0) {
+		log_error("takeover failed: %s", cause);
+		serve_rc = 1;
+		serve_stop(s);
+		return;
+	}
+	txn_rearm(s);
+	log_info("takeover: serving as the primary on %s, %lld ms after the primary lock was taken",
+	    s->cfg.listen, (long long)(time_mono_ms() - t0));
+}
+
+/* TCP keepalives on PostgreSQL's side of every session (unless PGOPTIONS or the conninfo's
+ * options set them): a dead tenderd machine loses its sessions, and with them its locks,
+ * within about 8 s (docs/operations.md, "Standby and takeover"). */
+static void
+keepalive_options(void)
+{
+	static const char ka[] = "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=1 "
+	    "-c tcp_keepalives_count=3";
+	const char *old = getenv("PGOPTIONS");
+	char buf[1024];
+
+	if (old != NULL && strstr(old, "tcp_keepalives") != NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%s%s%s", old ? old : "", old && old[0] ? " " : "", ka);
+	setenv("PGOPTIONS", buf, 1);
+}
+
+/* Take the primary lock, or wait as a standby (standby on), or give up naming the other
+ * tenderd (standby off). 0, or -1 with `cause`. */
+static int
+role_start(struct server *s, char *cause, size_t n)
+{
+	int on = strcmp(s->cfg.standby, "on") == 0, primary = 0;
+
+	keepalive_options();
+	s->role = db_role_open(s->base, s->cfg.db, on ? 0 : DB_WRITER_LOCK_WAIT_S, &primary,
+	    cause, n);
+	if (s->role == NULL)
+		return -1;
+	if (primary)
+		return primary_start(s, cause, n);
+	if (on)
+		return standby_start(s, cause, n);
+	db_role_writer_holder(s->role, cause, n);
+	return -1;
+}
+
 /* Serve until a signal. */
 static int
 serve(struct server *s, int argc, char **argv)
 {
 	char cause[512], app_name[64];
-	int64_t last_batch = 0, last_seq = 0;
 
 	snprintf(app_name, sizeof(app_name), "tenderd %.48s", s->cfg.listen);
 	server_state_init(s);
@@ -735,21 +863,8 @@ serve(struct server *s, int argc, char **argv)
 	/* the port first: a second tenderd on it fails at once, not after loading the state;
 	 * connections wait in the backlog until the loop runs */
 	db_set_application_name(app_name);
-	if (conn_listen(s, cause, sizeof(cause)) < 0 ||
-	    restore(s, &last_batch, &last_seq, cause, sizeof(cause)) < 0) {
+	if (conn_listen(s, cause, sizeof(cause)) < 0 || role_start(s, cause, sizeof(cause)) < 0) {
 		log_error("cannot start: %s", cause);
-		return 1;
-	}
-	db_use_proc_stmts(db_proc_stmts);
-	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, last_seq + 1,
-	    txn_db_state, s);
-	if (s->db == NULL) {
-		log_error("cannot start: db client");
-		return 1;
-	}
-	db_on_leaves(s->db, on_leaf, s);
-	if (logops_init(s) < 0) {
-		log_error("cannot start: tree heads");
 		return 1;
 	}
 	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
@@ -761,8 +876,10 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: reload handler");
 		return 1;
 	}
-	txn_rearm(s);
-	log_info("tenderd listening on %s", s->cfg.listen);
+	db_role_watch(s->role, on_role, s);
+	if (!s->standby)
+		txn_rearm(s);
+	log_info("tenderd listening on %s%s", s->cfg.listen, s->standby ? " as a standby" : "");
 	event_base_dispatch(s->base);
 
 	/* teardown */
@@ -770,6 +887,7 @@ serve(struct server *s, int argc, char **argv)
 	conn_lane_free(s);
 	server_state_free(s);
 	db_free(s->db);
+	db_role_free(s->role);
 	logops_free(s);
 	tlog_free(s->tlog);
 	event_free(s->sig_term);
@@ -785,7 +903,7 @@ serve(struct server *s, int argc, char **argv)
 	tls_ctx_free(s->ssl_ctx);
 	free(s->out);
 	log_info("tenderd stopped");
-	return 0;
+	return serve_rc;
 }
 
 int
