@@ -721,6 +721,24 @@ on_leaf(void *arg, int64_t seq, const uint8_t *leaf, const uint8_t *content)
 
 /* The exit status of serve(): 1 once this tenderd stepped down or failed to take over. */
 static int serve_rc;
+/* When a standby took the primary lock (monotonic ms). */
+static int64_t takeover_t0;
+
+/* The write path's database came up or went down. A standby taking over serves from the
+ * moment its write path is ready: until then its clients are still told `standby` (a request
+ * would only get `unavailable`). */
+static void
+on_db_state(void *arg, int up)
+{
+	struct server *s = arg;
+
+	if (up && s->standby) {
+		s->standby = 0;
+		log_info("takeover: serving as the primary on %s, %lld ms after the primary lock was "
+		    "taken", s->cfg.listen, (long long)(time_mono_ms() - takeover_t0));
+	}
+	txn_db_state(arg, up);
+}
 
 /* Become the primary: rebuild the state, start the write path and the tree heads, publish
  * the advertised address. 0, or -1 with `cause`. */
@@ -735,7 +753,7 @@ primary_start(struct server *s, char *cause, size_t n)
 		return -1;
 	db_use_proc_stmts(db_proc_stmts);
 	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, last_seq + 1,
-	    txn_db_state, s);
+	    on_db_state, s);
 	if (s->db == NULL) {
 		snprintf(cause, n, "db client");
 		return -1;
@@ -748,7 +766,6 @@ primary_start(struct server *s, char *cause, size_t n)
 	/* standbys tell clients where the primary is: not being able to say so stops nothing */
 	if (db_role_publish(s->role, adv, why, sizeof(why)) < 0)
 		log_warn("%s", why);
-	s->standby = 0;
 	return 0;
 }
 
@@ -776,8 +793,8 @@ on_role(void *arg, enum db_role_event ev)
 {
 	struct server *s = arg;
 	char cause[512];
-	int64_t t0 = time_mono_ms();
 
+	takeover_t0 = time_mono_ms();
 	if (ev == DB_ROLE_DEPOSED) {
 		serve_rc = 1;
 		serve_stop(s);
@@ -793,8 +810,8 @@ on_role(void *arg, enum db_role_event ev)
 		return;
 	}
 	txn_rearm(s);
-	log_info("takeover: serving as the primary on %s, %lld ms after the primary lock was taken",
-	    s->cfg.listen, (long long)(time_mono_ms() - t0));
+	log_info("takeover: state rebuilt %lld ms after the primary lock was taken; starting the "
+	    "write path", (long long)(time_mono_ms() - takeover_t0));
 }
 
 /* TCP keepalives on PostgreSQL's side of every session (unless PGOPTIONS or the conninfo's
