@@ -7,7 +7,11 @@ connections until it is served, and bids one step below the best price from the 
 that does not lead. Prints RESULT takeover_ms (kill -> first request served), ack_ms (kill ->
 the bid acknowledged) and the replies' codes.
 
+Before the kill it bids once on the primary (PRIMARY_HOST:PORT), so that the standby has a
+change to replay at the takeover.
+
 usage: takeover_probe.py HOST:PORT CA CERT1 KEY1 CERT2 KEY2 AUCTION STEP_MINOR PRIMARY_PID
+           PRIMARY_HOST:PORT
 """
 import json
 import os
@@ -55,9 +59,20 @@ def money(v):
     return "%d.%02d" % (v // 100, v % 100)
 
 
+def bid(conns, auction, step):
+    """One lead-taking bid from whichever of `conns` does not lead; the reply."""
+    view = conns[0].request("auction.get", auction=auction)["auction"]
+    bidder = conns[1] if view["your_rank"] == 1 else conns[0]
+    best = minor(view["best_price"]) if view["best_price"] else minor(view["start_price"])
+    return bidder.request("auction.bid", auction=auction, amount=money(best - step))
+
+
 def main():
-    addr, ca, c1, k1, c2, k2, auction, step, pid = sys.argv[1:10]
+    addr, ca, c1, k1, c2, k2, auction, step, pid, paddr = sys.argv[1:11]
     auction, step, pid = int(auction), int(step), int(pid)
+    before = bid([Conn(paddr, ca, c1, k1), Conn(paddr, ca, c2, k2)], auction, step)
+    if not before.get("ok"):
+        sys.exit("the primary refused the bid: %r" % before)
     conns = [Conn(addr, ca, c1, k1), Conn(addr, ca, c2, k2)]
     first = conns[0].request("auction.get", auction=auction)
     if first.get("error", {}).get("code") != "standby":
@@ -75,10 +90,9 @@ def main():
             sys.exit("no takeover within 120 s: %r" % r)
         time.sleep(0.02)
     served = time.monotonic()
-    view = r["auction"]
-    bidder = conns[1] if view["your_rank"] == 1 else conns[0]
-    best = minor(view["best_price"]) if view["best_price"] else minor(view["start_price"])
-    b = bidder.request("auction.bid", auction=auction, amount=money(best - step))
+    if r["auction"]["bids"] != before["bid"]["seq"]:
+        sys.exit("the standby lost the last bid: %r" % r)
+    b = bid(conns, auction, step)
     acked = time.monotonic()
     if not b.get("ok"):
         sys.exit("the bid was refused: %r" % b)

@@ -290,6 +290,13 @@ struct db_boot_ids {
 int db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
     char *cause, size_t n);
 
+/* The same as a standby: without the writer lock when `lock` is 0 (one consistent snapshot:
+ * what is committed), and only the changes after seq `after` when it is not 0, replayed onto
+ * a state that has every change up to it (organizations, participants, log keys and tree
+ * heads are all handed over again; auctions too, the sink keeping those it has). */
+int db_boot_load_after(const char *conninfo, int lock, int64_t after,
+    const struct db_boot_sink *sink, struct db_boot_ids *ids, char *cause, size_t n);
+
 /* The same replay as the auditor (tenderd verify), inside the caller's transaction on `pg`
  * (a PGconn): from the views of schema audit; the procedures that are not opened yet are
  * left out (their offers are sealed). 0, or -1 with `cause`. */

@@ -670,7 +670,17 @@ static int
 boot_load_changes(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *sink,
     struct boot_auctions *as, int64_t *last_seq, char *cause, size_t n)
 {
-	if (boot_exec(pg, src->changes, cause, n) < 0)
+	char sql[2048];
+	const char *order = " ORDER BY c.seq";
+	size_t len = strlen(src->changes) - strlen(order);
+
+	/* a standby catching up: only the changes after those it has (`*last_seq`) */
+	if (*last_seq > 0 && strcmp(src->changes + len, order) == 0 && len < sizeof(sql) - 64)
+		snprintf(sql, sizeof(sql), "%.*s WHERE c.seq > %lld%s", (int)len, src->changes,
+		    (long long)*last_seq, order);
+	else
+		snprintf(sql, sizeof(sql), "%s", src->changes);
+	if (boot_exec(pg, sql, cause, n) < 0)
 		return -1;
 	for (;;) {
 		PGresult *r = boot_query(pg, "FETCH 20000 FROM chg_cur", cause, n);
@@ -830,7 +840,8 @@ db_boot_load_people(const char *conninfo, const struct db_boot_sink *sink, char 
 }
 
 /* Inside the caller's transaction: organizations, participants, then every auction and
- * procedure replayed from the log, to the sink; the last seq read in `*last_seq`. */
+ * procedure replayed from the log (the changes after `*last_seq`, all when 0), to the sink;
+ * the last seq read in `*last_seq`. */
 static int
 boot_replay(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *sink,
     int64_t *last_seq, char *cause, size_t n)
@@ -866,15 +877,24 @@ int
 db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
     char *cause, size_t n)
 {
+	return db_boot_load_after(conninfo, 1, 0, sink, ids, cause, n);
+}
+
+/* Load the state, or what changed after seq `after` (db.h). */
+int
+db_boot_load_after(const char *conninfo, int lock, int64_t after,
+    const struct db_boot_sink *sink, struct db_boot_ids *ids, char *cause, size_t n)
+{
 	PGconn *pg = boot_connect(conninfo, cause, n);
 	PGresult *r;
 	int rc = -1;
 
 	if (pg == NULL)
 		return -1;
-	ids->bid = ids->auction = ids->seq = 0;
+	ids->bid = ids->auction = 0;
+	ids->seq = after;
 	/* wait until no older writer session can still commit (see db.c) */
-	if (boot_writer_lock(pg, cause, n) < 0)
+	if (lock && boot_writer_lock(pg, cause, n) < 0)
 		goto out;
 	if (boot_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cause, n) < 0)
 		goto out;

@@ -255,6 +255,7 @@ struct restore_ctx {
 	struct map persisted;
 	const struct restore_hook *hook;   /* NULL at start-up */
 	int gap;                 /* the log has a gap: the tree stopped before it */
+	int catchup;             /* a standby replaying what changed since its state was loaded */
 };
 
 /* Loader: organizations. */
@@ -305,11 +306,22 @@ restore_state_parse(const char *st)
 	return AUCTION_SCHEDULED;
 }
 
-/* Loader: auctions (built at their first change; their state comes from the log). */
+/* Loader: auctions (built at their first change; their state comes from the log). A
+ * standby catching up keeps the auctions it has, with what of their row the log does not
+ * carry (the reason of a cancellation, whether bids must be signed). */
 static int
 load_auction(void *arg, const struct db_boot_auction *a)
 {
-	return book_restore(((struct restore_ctx *)arg)->s, a) ? 0 : -1;
+	struct restore_ctx *x = arg;
+	struct book *b = x->catchup ? book_get(x->s, a->id) : NULL;
+
+	if (b == NULL)
+		return book_restore(x->s, a) ? 0 : -1;
+	if (a->cancel_reason && !b->cancel_reason &&
+	    (b->cancel_reason = strdup(a->cancel_reason)) == NULL)
+		return -1;
+	b->unsigned_bids = a->unsigned_bids;
+	return 0;
 }
 
 /* Loader: an auction's started, closed or cancelled change: the state it was persisted in,
@@ -405,7 +417,10 @@ static int
 load_head(void *arg, const struct db_boot_head *r)
 {
 	struct tlog_head h = { .size = r->size, .at = r->at };
+	const struct tlog_head *latest = tlog_latest(((struct restore_ctx *)arg)->s->tlog);
 
+	if (((struct restore_ctx *)arg)->catchup && latest && r->size <= latest->size)
+		return 0;  /* a standby catching up has it */
 	if (r->siglen > sizeof(h.sig))
 		return -1;
 	memcpy(h.root, r->root, MERKLE_HASH);
@@ -531,11 +546,14 @@ restore_audit(const struct config *cfg, struct pg_conn *pg, const struct restore
 	return rc;
 }
 
-/* Check the schema is migrated and rebuild every auction from PostgreSQL. */
+/* Check the schema is migrated and rebuild every auction from PostgreSQL: holding the
+ * writer lock (`lock`) or in a snapshot (a standby); everything, or (`after` not 0) the
+ * changes after seq `after` replayed onto the state that has them up to it. */
 static int
-restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, size_t n)
+restore(struct server *s, int lock, int64_t after, int64_t *last_batch, int64_t *last_seq,
+    char *cause, size_t n)
 {
-	struct restore_ctx x = { .s = s };
+	struct restore_ctx x = { .s = s, .catchup = after > 0 };
 	struct db_boot_sink sink = restore_sink(&x);
 	struct db_boot_ids ids = { 0 };
 	int64_t t0 = time_mono_ms();
@@ -544,7 +562,7 @@ restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, s
 	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, n) < 0)
 		return -1;
 	map_init(&x.persisted, 0);
-	rc = db_boot_load(s->cfg.db, &sink, &ids, cause, n);
+	rc = db_boot_load_after(s->cfg.db, lock, after, &sink, &ids, cause, n);
 	if (rc == 0)
 		restore_check_head(s);
 	if (restore_end(&x, rc, cause, n) < 0)
@@ -555,9 +573,10 @@ restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, s
 	s->next_auction_id = ids.auction + 1;
 	s->next_proc_id = ids.procurement + 1;
 	s->next_offer_id = ids.offer + 1;
-	log_info("state rebuilt: organizations=%zu participants=%zu auctions=%zu procurements=%zu"
-	    " bids_max_id=%lld tree_size=%lld ms=%lld", s->orgs.len, s->participants.len,
-	    s->books.len, s->procs.len, (long long)ids.bid, (long long)tlog_size(s->tlog),
+	log_info("state %s: organizations=%zu participants=%zu auctions=%zu procurements=%zu"
+	    " bids_max_id=%lld tree_size=%lld changes=%lld ms=%lld", after ? "caught up" : "rebuilt",
+	    s->orgs.len, s->participants.len, s->books.len, s->procs.len, (long long)ids.bid,
+	    (long long)tlog_size(s->tlog), (long long)(ids.seq - after),
 	    (long long)(time_mono_ms() - t0));
 	return 0;
 }
@@ -723,6 +742,8 @@ on_leaf(void *arg, int64_t seq, const uint8_t *leaf, const uint8_t *content)
 static int serve_rc;
 /* When a standby took the primary lock (monotonic ms). */
 static int64_t takeover_t0;
+/* A standby's state: every change up to this seq is replayed into it. */
+static int64_t standby_seq;
 
 /* The write path's database came up or went down. A standby taking over serves from the
  * moment its write path is ready: until then its clients are still told `standby` (a request
@@ -749,7 +770,8 @@ primary_start(struct server *s, char *cause, size_t n)
 	const char *adv = s->cfg.advertise[0] ? s->cfg.advertise : s->cfg.listen;
 	char why[512];
 
-	if (restore(s, &last_batch, &last_seq, cause, n) < 0)
+	/* a standby has the state up to standby_seq: what changed since is replayed onto it */
+	if (restore(s, 1, standby_seq, &last_batch, &last_seq, cause, n) < 0)
 		return -1;
 	db_use_proc_stmts(db_proc_stmts);
 	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, last_seq + 1,
@@ -769,20 +791,21 @@ primary_start(struct server *s, char *cause, size_t n)
 	return 0;
 }
 
-/* Wait as a standby: know the participants (connections are identified as usual), refuse
- * every operation but hello. 0, or -1 with `cause`. */
+/* Wait as a standby, warm: the state rebuilt from a snapshot of what is committed (without
+ * the writer lock), so that a takeover replays only what changed since; connections are
+ * identified as usual, every operation but hello refused. 0, or -1 with `cause`. */
 static int
 standby_start(struct server *s, char *cause, size_t n)
 {
-	struct restore_ctx x = { .s = s };
-	struct db_boot_sink sink = restore_sink(&x);
+	int64_t last_batch = 0;
 
-	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, n) < 0 ||
-	    db_boot_load_people(s->cfg.db, &sink, cause, n) < 0)
+	log_info("standby: the primary is at '%s'; rebuilding the state while waiting",
+	    db_role_primary(s->role));
+	if (restore(s, 0, 0, &last_batch, &standby_seq, cause, n) < 0)
 		return -1;
 	s->standby = 1;
-	log_info("standby: participants=%zu; the primary is at '%s'; waiting for the primary lock",
-	    s->participants.len, db_role_primary(s->role));
+	log_info("standby: state up to change %lld; waiting for the primary lock",
+	    (long long)standby_seq);
 	return 0;
 }
 

@@ -8,6 +8,7 @@ import threading
 import time
 
 import faultutil as fu
+import procutil as pu
 import tdclient
 from conftest import PSQL
 
@@ -196,3 +197,61 @@ def test_primary_that_loses_its_lock_steps_down(env, tenderd_factory, unique):
     with standby.client("supplier1") as c:
         assert bid_below(c, aid, 100)["ok"]
     fu.cancel_auctions(standby, [aid])
+
+
+def views(server, aids, pids):
+    """What the buyer and two suppliers see of the auctions and procedures."""
+    out = {}
+    for n in ("buyer", "supplier1", "supplier2"):
+        with server.client(n) as c:
+            for aid in aids:
+                v = dict(c.ok("auction.get", auction=aid)["auction"])
+                v.pop("server_time", None)
+                out["a", aid, n] = v
+            for pid in pids:
+                v = dict(pu.get(c, pid))
+                v.pop("server_time", None)
+                out["p", pid, n] = v
+    return out
+
+
+def test_warm_standby_replays_what_changed_while_it_waited(env, tenderd_factory, unique):
+    """The standby rebuilds the state when it starts; at the takeover it replays only the
+    changes made since, onto auctions and procedures it has and onto new ones."""
+    primary = tenderd_factory(standby="on")
+    old_a, cancelled = [a["id"] for a in fu.create_auctions(
+        primary, env, "Warm before " + unique, [{}, {}])]
+    with primary.client("buyer") as b:
+        old_p = pu.create(b, "rfq", "Warm before " + unique, enquiry=600000, deadline=900000,
+                          opening=900000)
+    with primary.client("supplier1") as c:
+        assert bid_below(c, old_a, 100)["ok"]
+    standby = start_standby(tenderd_factory)
+    assert "state rebuilt" in standby.log_text(), standby.log_tail()
+    # after the standby has loaded the state: more bids, a cancellation, new procedures
+    new_a = fu.create_auctions(primary, env, "Warm after " + unique, [{}])[0]["id"]
+    with primary.client("buyer") as b:
+        b.ok("auction.cancel", auction=cancelled, reason="Specification error")
+        new_p = pu.create(b, "rfq", "Warm after " + unique, enquiry=600000, deadline=900000,
+                          opening=900000)
+        q = b.request("procurement.get", procurement=old_p["id"])
+        assert q["ok"], q
+    with primary.client("supplier2") as c:
+        assert bid_below(c, old_a, 100)["ok"]
+        assert bid_below(c, new_a, 100)["ok"]
+        c.ok("question.ask", procurement=old_p["id"], text="Delivery by rail?")
+        c.ok("question.ask", procurement=new_p["id"], text="Recycled?")
+    with primary.client("supplier1") as c:
+        assert bid_below(c, new_a, 100)["ok"]
+    aids, pids = [old_a, cancelled, new_a], [old_p["id"], new_p["id"]]
+    before = views(primary, aids, pids)
+    assert primary.stop() == 0
+    wait_role(standby, "primary", timeout=20)
+    m = wait_log(standby, r"state caught up: .* changes=(\d+) ")
+    assert int(m.group(1)) >= 9, m.group(0)
+    after = views(standby, aids, pids)
+    for k in before:
+        assert after[k] == before[k], (k, before[k], after[k])
+    assert after["a", cancelled, "buyer"]["state"] == "cancelled"
+    fu.check_views(standby, env, [old_a, new_a], fu.replay_from_db(env, [old_a, new_a]))
+    fu.cancel_auctions(standby, [old_a, new_a])
