@@ -573,7 +573,7 @@ restore(struct server *s, int lock, int64_t after, int64_t *last_batch, int64_t 
 	s->next_auction_id = ids.auction + 1;
 	s->next_proc_id = ids.procurement + 1;
 	s->next_offer_id = ids.offer + 1;
-	log_info("state %s: organizations=%zu participants=%zu auctions=%zu procurements=%zu"
+	log_msg(after && ids.seq == after ? LOG_DEBUG : LOG_INFO, "state %s: organizations=%zu participants=%zu auctions=%zu procurements=%zu"
 	    " bids_max_id=%lld tree_size=%lld changes=%lld ms=%lld", after ? "caught up" : "rebuilt",
 	    s->orgs.len, s->participants.len, s->books.len, s->procs.len, (long long)ids.bid,
 	    (long long)tlog_size(s->tlog), (long long)(ids.seq - after),
@@ -744,6 +744,34 @@ static int serve_rc;
 static int64_t takeover_t0;
 /* A standby's state: every change up to this seq is replayed into it. */
 static int64_t standby_seq;
+/* Seconds between a standby's catch-ups while it waits (what a takeover has left to replay). */
+#define STANDBY_CATCHUP_S 5
+static struct event *standby_timer;
+
+/* While waiting: replay what the primary committed since the last catch-up. PostgreSQL out of
+ * reach: tried again at the next tick; a change that does not replay (the state is no longer
+ * the log's): stop, exit 1, and be started again. */
+static void
+on_standby_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = { STANDBY_CATCHUP_S, 0 };
+	int64_t last_batch = 0, seq = standby_seq;
+	char cause[512];
+
+	if (!s->standby || s->stopping || s->db != NULL)
+		return;
+	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, sizeof(cause)) < 0) {
+		log_warn("standby: cannot catch up: %s", cause);
+	} else if (restore(s, 0, standby_seq, &last_batch, &seq, cause, sizeof(cause)) < 0) {
+		log_error("standby: catching up failed: %s; stopping", cause);
+		serve_rc = 1;
+		serve_stop(s);
+		return;
+	}
+	standby_seq = seq;
+	evtimer_add(standby_timer, &tv);
+}
 
 /* The write path's database came up or went down. A standby taking over serves from the
  * moment its write path is ready: until then its clients are still told `standby` (a request
@@ -823,7 +851,8 @@ on_role(void *arg, enum db_role_event ev)
 		serve_stop(s);
 		return;
 	}
-	log_info("takeover: the primary lock is mine; rebuilding the state");
+	log_info("takeover: the primary lock is mine; replaying the changes after %lld",
+	    (long long)standby_seq);
 	/* the old primary's write path may still be finishing: wait for it however long */
 	db_boot_set_writer_wait(0);
 	if (primary_start(s, cause, sizeof(cause)) < 0) {
@@ -833,8 +862,8 @@ on_role(void *arg, enum db_role_event ev)
 		return;
 	}
 	txn_rearm(s);
-	log_info("takeover: state rebuilt %lld ms after the primary lock was taken; starting the "
-	    "write path", (long long)(time_mono_ms() - takeover_t0));
+	log_info("takeover: state caught up %lld ms after the primary lock was taken; starting "
+	    "the write path", (long long)(time_mono_ms() - takeover_t0));
 }
 
 /* TCP keepalives on PostgreSQL's side of every session (unless PGOPTIONS or the conninfo's
@@ -917,8 +946,13 @@ serve(struct server *s, int argc, char **argv)
 		return 1;
 	}
 	db_role_watch(s->role, on_role, s);
-	if (!s->standby)
+	if (!s->standby) {
 		txn_rearm(s);
+	} else {
+		struct timeval tv = { STANDBY_CATCHUP_S, 0 };
+		standby_timer = evtimer_new(s->base, on_standby_tick, s);
+		evtimer_add(standby_timer, &tv);
+	}
 	log_info("tenderd listening on %s%s", s->cfg.listen, s->standby ? " as a standby" : "");
 	event_base_dispatch(s->base);
 
@@ -928,6 +962,8 @@ serve(struct server *s, int argc, char **argv)
 	server_state_free(s);
 	db_free(s->db);
 	db_role_free(s->role);
+	if (standby_timer)
+		event_free(standby_timer);
 	logops_free(s);
 	tlog_free(s->tlog);
 	event_free(s->sig_term);
