@@ -45,8 +45,13 @@ role_connect(const char *conninfo, char *cause, size_t n)
 {
 	const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
 	    "keepalives_interval", "keepalives_count", "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { "5", "1", "5", "1", "3", conninfo, db_application_name(), NULL };
-	PGconn *pg = PQconnectdbParams(keys, vals, 1);
+	char name[64];
+	const char *vals[] = { "5", "1", "5", "1", "3", conninfo, name, NULL };
+	PGconn *pg;
+
+	/* "tenderd LISTEN role" in pg_stat_activity, beside the write path's "tenderd LISTEN" */
+	snprintf(name, sizeof(name), "%.58s role", db_application_name());
+	pg = PQconnectdbParams(keys, vals, 1);
 
 	if (PQstatus(pg) != CONNECTION_OK) {
 		snprintf(cause, n, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
