@@ -317,11 +317,6 @@ char *db_registered_tail(const char *name, const char *role, const char *org, co
 char *db_registered_body(int64_t participant_id, int64_t org_id, const char *name,
     const char *role, const char *org, const char *fp);
 
-/* Organizations and participants alone, to the sink, in one snapshot and without the writer
- * lock (a standby identifies the clients that connect to it). 0, or -1 with `cause`. */
-int db_boot_load_people(const char *conninfo, const struct db_boot_sink *sink, char *cause,
-    size_t n);
-
 /* How long the next db_boot_load waits for the writer lock: DB_WRITER_LOCK_WAIT_S at
  * start-up; 0 (until it has it) for a standby taking over. */
 void db_boot_set_writer_wait(long seconds);

@@ -821,24 +821,6 @@ boot_load_people(PGconn *pg, const struct boot_src *src, const struct db_boot_si
 	return 0;
 }
 
-/* Organizations and participants only, in one snapshot, without the writer lock (a
- * standby: it must know who connects). 0, or -1 with `cause`. */
-int
-db_boot_load_people(const char *conninfo, const struct db_boot_sink *sink, char *cause,
-    size_t n)
-{
-	PGconn *pg = boot_connect(conninfo, cause, n);
-	int rc = -1;
-
-	if (pg == NULL)
-		return -1;
-	if (boot_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cause, n) == 0 &&
-	    boot_load_people(pg, &boot_tables, sink, cause, n) == 0)
-		rc = boot_exec(pg, "COMMIT", cause, n);
-	PQfinish(pg);
-	return rc;
-}
-
 /* Inside the caller's transaction: organizations, participants, then every auction and
  * procedure replayed from the log (the changes after `*last_seq`, all when 0), to the sink;
  * the last seq read in `*last_seq`. */
