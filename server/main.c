@@ -846,6 +846,8 @@ on_role(void *arg, enum db_role_event ev)
 	char cause[512];
 
 	takeover_t0 = time_mono_ms();
+	if (s->stopping)
+		return;  /* the lock goes with the process */
 	if (ev == DB_ROLE_DEPOSED) {
 		serve_rc = 1;
 		serve_stop(s);
