@@ -76,6 +76,9 @@ static const struct config_entry config_table[] = {
 	{ "tls_watch_interval", L(tls_watch_interval), "2", 0, 3600, "seconds between checks of cert, key, ca and crl for changes (0: reload on SIGHUP only)" },
 	{ "max_conns_per_addr", L(max_conns_per_addr), "1000", 0, 1000000, "concurrent connections per source address (0: no limit)" },
 	{ "max_handshakes_per_addr", L(max_handshakes_per_addr), "64", 0, 1000000, "TLS handshakes in progress per source address (0: no limit)" },
+	/* standby and takeover */
+	{ "standby", W(standby), "off", 0, 0, "on: when another tenderd is the primary of the database, wait as its standby and take over when it goes; off: exit" },
+	{ "advertise", S(advertise), "", 0, 0, "address (host:port) clients use to reach this tenderd, told by standbys when it is the primary (empty: listen)" },
 };
 
 /* The values allowed for each CONFIG_T_WORD setting, separated by '|'. */
@@ -84,13 +87,14 @@ static const struct {
 } config_words[] = {
 	{ "tls_min_version", "1.2|1.3" },
 	{ "crl_expired", "warn|refuse" },
+	{ "standby", "on|off" },
 };
 
 /* Settings a running tenderd keeps until it is restarted: the listening socket, the
  * database connection, and the sizes its open connections were set up with. */
 static const char *const config_restart_keys[] = {
 	"listen", "db", "sql_dir", "db_retry", "max_line", "output_high_water",
-	"signature_workers", "log_key", "log_cert", NULL,
+	"signature_workers", "log_key", "log_cert", "standby", "advertise", NULL,
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))

@@ -53,6 +53,9 @@ struct config {
 	long tls_watch_interval;
 	long max_conns_per_addr;
 	long max_handshakes_per_addr;
+	/* standby and takeover */
+	char standby[8];
+	char advertise[CONFIG_STR];
 };
 
 /* Fill `c` with the defaults. */

@@ -1,5 +1,5 @@
 /*
- * PostgreSQL for tenderd. Only db.c, db_boot.c and verify_*.c include libpq-fe.h.
+ * PostgreSQL for tenderd. Only db.c, db_boot.c, db_role.c and verify_*.c include libpq-fe.h.
  *
  * db.c: the asynchronous side, used inside the event loop. One non-blocking
  * connection in pipeline mode, watched by libevent. State changes are written
@@ -34,6 +34,8 @@ struct db_res;
 #define DB_WRITER_LOCK "7443002"
 /* Advisory lock key held by `tenderd migrate` while it migrates. */
 #define DB_MIGRATE_LOCK "7443001"
+/* Advisory lock key held by the role session of the primary tenderd (db_role.c). */
+#define DB_PRIMARY_LOCK "7443003"
 
 /*
  * Prepared statements (SQL in db.c; the procurement projection's in db_proc.c).
@@ -291,6 +293,13 @@ struct db_boot_ids {
 int db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
     char *cause, size_t n);
 
+/* The same as a standby: without the writer lock when `lock` is 0 (one consistent snapshot:
+ * what is committed), and only the changes after seq `after` when it is not 0, replayed onto
+ * a state that has every change up to it (organizations, participants, log keys and tree
+ * heads are all handed over again; auctions too, the sink keeping those it has). */
+int db_boot_load_after(const char *conninfo, int lock, int64_t after,
+    const struct db_boot_sink *sink, struct db_boot_ids *ids, char *cause, size_t n);
+
 /* The same replay as the auditor (tenderd verify), inside the caller's transaction on `pg`
  * (a PGconn): from the views of schema audit; the procedures that are not opened yet are
  * left out (their offers are sealed). 0, or -1 with `cause`. */
@@ -310,6 +319,43 @@ int db_boot_load_audit(struct pg_conn *pg, const struct db_boot_sink *sink, char
 char *db_registered_tail(const char *name, const char *role, const char *org, const char *fp);
 char *db_registered_body(int64_t participant_id, int64_t org_id, const char *name,
     const char *role, const char *org, const char *fp);
+
+/* How long the next db_boot_load waits for the writer lock: DB_WRITER_LOCK_WAIT_S at
+ * start-up; 0 (until it has it) for a standby taking over. */
+void db_boot_set_writer_wait(long seconds);
+
+/* Name the session that holds the writer lock, in `cause` (pg: a PGconn). */
+void db_boot_writer_holder(struct pg_conn *pg, char *cause, size_t n);
+
+/*
+ * The role session (db_role.c): one more session of every tenderd, besides its write
+ * path's. The primary holds advisory lock DB_PRIMARY_LOCK on it and publishes its
+ * advertised address in tenderd_primary; a standby tries for the lock every
+ * DB_ROLE_POLL_MS and reads that address in the same query. Once a standby has it, it takes
+ * the writer lock (DB_WRITER_LOCK) before it reads anything: the write path's lock stays the
+ * only guard against two writers.
+ */
+#define DB_ROLE_POLL_MS 200
+struct db_role;
+enum db_role_event {
+	DB_ROLE_TAKEN,    /* a standby has just taken the primary lock */
+	DB_ROLE_DEPOSED,  /* the primary lost its session and another session holds the lock */
+};
+typedef void (*db_role_fn)(void *arg, enum db_role_event ev);
+/* Connect the role session and try for the primary lock for `wait_s` seconds (0: once);
+ * `*primary` tells whether it has it. NULL with `cause` when PostgreSQL cannot be reached. */
+struct db_role *db_role_open(struct event_base *base, const char *conninfo, long wait_s,
+    int *primary, char *cause, size_t n);
+/* The primary: publish its advertised address (tenderd_primary). 0, or -1 with `cause`. */
+int db_role_publish(struct db_role *r, const char *advertise, char *cause, size_t n);
+/* The address the primary advertises, as last read; "" when not known. */
+const char *db_role_primary(const struct db_role *r);
+/* Name the session holding the writer lock (a second tenderd with standby off). */
+void db_role_writer_holder(struct db_role *r, char *cause, size_t n);
+/* Watch the session from the event loop: a standby polls for the lock, the primary notices
+ * the loss of its session; `fn` is called on a change of role. */
+void db_role_watch(struct db_role *r, db_role_fn fn, void *arg);
+void db_role_free(struct db_role *r);
 
 /* Register a participant with a blocking connection, holding the writer lock (so not while
  * tenderd runs on the database): the participant, its organization when new, and its

@@ -670,7 +670,17 @@ static int
 boot_load_changes(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *sink,
     struct boot_auctions *as, int64_t *last_seq, char *cause, size_t n)
 {
-	if (boot_exec(pg, src->changes, cause, n) < 0)
+	char sql[2048];
+	const char *order = " ORDER BY c.seq";
+	size_t len = strlen(src->changes) - strlen(order);
+
+	/* a standby catching up: only the changes after those it has (`*last_seq`) */
+	if (*last_seq > 0 && strcmp(src->changes + len, order) == 0 && len < sizeof(sql) - 64)
+		snprintf(sql, sizeof(sql), "%.*s WHERE c.seq > %lld%s", (int)len, src->changes,
+		    (long long)*last_seq, order);
+	else
+		snprintf(sql, sizeof(sql), "%s", src->changes);
+	if (boot_exec(pg, sql, cause, n) < 0)
 		return -1;
 	for (;;) {
 		PGresult *r = boot_query(pg, "FETCH 20000 FROM chg_cur", cause, n);
@@ -726,13 +736,31 @@ boot_writer_holder(PGconn *pg, char *cause, size_t n)
 	PQclear(r);
 }
 
+/* Seconds boot_writer_lock tries before it gives up (0: until it has the lock). */
+static long boot_writer_wait_s = DB_WRITER_LOCK_WAIT_S;
+
+/* How long the next loads wait for the writer lock (db.h). */
+void
+db_boot_set_writer_wait(long seconds)
+{
+	boot_writer_wait_s = seconds;
+}
+
+/* Name the session holding the writer lock (db.h). */
+void
+db_boot_writer_holder(struct pg_conn *pg, char *cause, size_t n)
+{
+	boot_writer_holder(pg, cause, n);
+}
+
 /* Take the writer lock, trying for DB_WRITER_LOCK_WAIT_S: a session of a tenderd that
  * has just died ends within about a second (client_connection_check_interval, db.c); a
- * session that holds it longer belongs to a live tenderd. */
+ * session that holds it longer belongs to a live tenderd. A standby taking over tries
+ * until it has it (db_boot_set_writer_wait(0)), naming the holder every 5 s. */
 static int
 boot_writer_lock(PGconn *pg, char *cause, size_t n)
 {
-	for (int i = 0; i < DB_WRITER_LOCK_WAIT_S * 10; i++) {
+	for (long i = 0; boot_writer_wait_s == 0 || i < boot_writer_wait_s * 10; i++) {
 		PGresult *r = PQexec(pg, "SELECT pg_try_advisory_lock(" DB_WRITER_LOCK ")");
 		int st = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
 		int got = st && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -747,8 +775,12 @@ boot_writer_lock(PGconn *pg, char *cause, size_t n)
 			return 0;
 		if (!st)
 			return -1;
-		if (i == 0)
-			log_info("waiting up to %d s for tenderd's writer lock", DB_WRITER_LOCK_WAIT_S);
+		if (i == 0 && boot_writer_wait_s > 0)
+			log_info("waiting up to %ld s for tenderd's writer lock", boot_writer_wait_s);
+		if (boot_writer_wait_s == 0 && i % 50 == 49) {
+			boot_writer_holder(pg, cause, n);
+			log_warn("still waiting for the writer lock: %s", cause);
+		}
 		usleep(100 * 1000);
 	}
 	boot_writer_holder(pg, cause, n);
@@ -793,7 +825,8 @@ boot_load_people(PGconn *pg, const struct boot_src *src, const struct db_boot_si
 }
 
 /* Inside the caller's transaction: organizations, participants, then every auction and
- * procedure replayed from the log, to the sink; the last seq read in `*last_seq`. */
+ * procedure replayed from the log (the changes after `*last_seq`, all when 0), to the sink;
+ * the last seq read in `*last_seq`. */
 static int
 boot_replay(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *sink,
     int64_t *last_seq, char *cause, size_t n)
@@ -829,15 +862,24 @@ int
 db_boot_load(const char *conninfo, const struct db_boot_sink *sink, struct db_boot_ids *ids,
     char *cause, size_t n)
 {
+	return db_boot_load_after(conninfo, 1, 0, sink, ids, cause, n);
+}
+
+/* Load the state, or what changed after seq `after` (db.h). */
+int
+db_boot_load_after(const char *conninfo, int lock, int64_t after,
+    const struct db_boot_sink *sink, struct db_boot_ids *ids, char *cause, size_t n)
+{
 	PGconn *pg = boot_connect(conninfo, cause, n);
 	PGresult *r;
 	int rc = -1;
 
 	if (pg == NULL)
 		return -1;
-	ids->bid = ids->auction = ids->seq = 0;
+	ids->bid = ids->auction = 0;
+	ids->seq = after;
 	/* wait until no older writer session can still commit (see db.c) */
-	if (boot_writer_lock(pg, cause, n) < 0)
+	if (lock && boot_writer_lock(pg, cause, n) < 0)
 		goto out;
 	if (boot_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", cause, n) < 0)
 		goto out;

@@ -261,6 +261,7 @@ struct restore_ctx {
 	struct map persisted;
 	const struct restore_hook *hook;   /* NULL at start-up */
 	int gap;                 /* the log has a gap: the tree stopped before it */
+	int catchup;             /* a standby replaying what changed since its state was loaded */
 };
 
 /* Loader: organizations. */
@@ -287,9 +288,13 @@ load_participant(void *arg, const struct db_boot_participant *p)
 	snprintf(info.serial, sizeof(info.serial), "%s", p->serial);
 	info.not_before = p->not_before;
 	info.not_after = p->not_after;
-	if (registry_participant(s, p->id, p->org_id, p->name, p->role, p->status,
-	    p->fingerprint) == NULL)
+	struct participant *who = registry_participant(s, p->id, p->org_id, p->name, p->role,
+	    p->status, p->fingerprint);
+
+	if (who == NULL)
 		return -1;
+	/* a standby taking over loads its participants again: their status may have changed */
+	who->suspended = p->status && strcmp(p->status, "suspended") == 0;
 	return registry_cert_describe(s, p->fingerprint, &info, p->registered_by,
 	    p->registered_at);
 }
@@ -307,11 +312,22 @@ restore_state_parse(const char *st)
 	return AUCTION_SCHEDULED;
 }
 
-/* Loader: auctions (built at their first change; their state comes from the log). */
+/* Loader: auctions (built at their first change; their state comes from the log). A
+ * standby catching up keeps the auctions it has, with what of their row the log does not
+ * carry (the reason of a cancellation, whether bids must be signed). */
 static int
 load_auction(void *arg, const struct db_boot_auction *a)
 {
-	return book_restore(((struct restore_ctx *)arg)->s, a) ? 0 : -1;
+	struct restore_ctx *x = arg;
+	struct book *b = x->catchup ? book_get(x->s, a->id) : NULL;
+
+	if (b == NULL)
+		return book_restore(x->s, a) ? 0 : -1;
+	if (a->cancel_reason && !b->cancel_reason &&
+	    (b->cancel_reason = strdup(a->cancel_reason)) == NULL)
+		return -1;
+	b->unsigned_bids = a->unsigned_bids;
+	return 0;
 }
 
 /* Loader: an auction's started, closed or cancelled change: the state it was persisted in,
@@ -407,7 +423,10 @@ static int
 load_head(void *arg, const struct db_boot_head *r)
 {
 	struct tlog_head h = { .size = r->size, .at = r->at };
+	const struct tlog_head *latest = tlog_latest(((struct restore_ctx *)arg)->s->tlog);
 
+	if (((struct restore_ctx *)arg)->catchup && latest && r->size <= latest->size)
+		return 0;  /* a standby catching up has it */
 	if (r->siglen > sizeof(h.sig))
 		return -1;
 	memcpy(h.root, r->root, MERKLE_HASH);
@@ -545,11 +564,14 @@ restore_audit(const struct config *cfg, struct pg_conn *pg, const struct restore
 	return rc;
 }
 
-/* Check the schema is migrated and rebuild every auction from PostgreSQL. */
+/* Check the schema is migrated and rebuild every auction from PostgreSQL: holding the
+ * writer lock (`lock`) or in a snapshot (a standby); everything, or (`after` not 0) the
+ * changes after seq `after` replayed onto the state that has them up to it. */
 static int
-restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, size_t n)
+restore(struct server *s, int lock, int64_t after, int64_t *last_batch, int64_t *last_seq,
+    char *cause, size_t n)
 {
-	struct restore_ctx x = { .s = s };
+	struct restore_ctx x = { .s = s, .catchup = after > 0 };
 	struct db_boot_sink sink = restore_sink(&x);
 	struct db_boot_ids ids = { 0 };
 	int64_t t0 = time_mono_ms();
@@ -558,7 +580,7 @@ restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, s
 	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, n) < 0)
 		return -1;
 	map_init(&x.persisted, 0);
-	rc = db_boot_load(s->cfg.db, &sink, &ids, cause, n);
+	rc = db_boot_load_after(s->cfg.db, lock, after, &sink, &ids, cause, n);
 	if (rc == 0)
 		restore_check_head(s);
 	if (restore_end(&x, rc, cause, n) < 0)
@@ -569,9 +591,10 @@ restore(struct server *s, int64_t *last_batch, int64_t *last_seq, char *cause, s
 	s->next_auction_id = ids.auction + 1;
 	s->next_proc_id = ids.procurement + 1;
 	s->next_offer_id = ids.offer + 1;
-	log_info("state rebuilt: organizations=%zu participants=%zu auctions=%zu procurements=%zu"
-	    " bids_max_id=%lld tree_size=%lld ms=%lld", s->orgs.len, s->participants.len,
-	    s->books.len, s->procs.len, (long long)ids.bid, (long long)tlog_size(s->tlog),
+	log_msg(after && ids.seq == after ? LOG_DEBUG : LOG_INFO, "state %s: organizations=%zu participants=%zu auctions=%zu procurements=%zu"
+	    " bids_max_id=%lld tree_size=%lld changes=%lld ms=%lld", after ? "caught up" : "rebuilt",
+	    s->orgs.len, s->participants.len, s->books.len, s->procs.len, (long long)ids.bid,
+	    (long long)tlog_size(s->tlog), (long long)(ids.seq - after),
 	    (long long)(time_mono_ms() - t0));
 	return 0;
 }
@@ -635,7 +658,7 @@ on_stop_check(evutil_socket_t fd, short what, void *arg)
 
 	static int closed;
 
-	if (!closed && !txn_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
+	if (!closed && s->db && !txn_idle(s) && ++rounds < 200) {  /* at most 10 s for commits in flight */
 		evtimer_add(s->stop_timer, &tv);
 		return;
 	}
@@ -653,19 +676,27 @@ on_stop_check(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
-/* SIGTERM/SIGINT: stop accepting and reading, finish commits, close. */
+/* Stop accepting and reading, finish commits, close. */
+static void
+serve_stop(struct server *s)
+{
+	if (s->stopping)
+		return;
+	notify_stopping();
+	s->stopping = 1;
+	conn_stop_listening(s);
+	on_stop_check(-1, 0, s);
+}
+
+/* SIGTERM/SIGINT: stop. */
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *s = arg;
 
-	if (s->stopping)
-		return;
-	log_info("signal %d: stopping", (int)sig);
-	notify_stopping();
-	s->stopping = 1;
-	conn_stop_listening(s);
-	on_stop_check(-1, 0, s);
+	if (!s->stopping)
+		log_info("signal %d: stopping", (int)sig);
+	serve_stop(s);
 }
 
 /*
@@ -724,12 +755,180 @@ on_leaf(void *arg, int64_t seq, const uint8_t *leaf, const uint8_t *content)
 		log_error("change %lld: out of memory for its content hash", (long long)seq);
 }
 
+/* ---- primary and standby ---- */
+
+/* The exit status of serve(): 1 once this tenderd stepped down or failed to take over. */
+static int serve_rc;
+/* When a standby took the primary lock (monotonic ms). */
+static int64_t takeover_t0;
+/* A standby's state: every change up to this seq is replayed into it. */
+static int64_t standby_seq;
+/* Seconds between a standby's catch-ups while it waits (what a takeover has left to replay). */
+#define STANDBY_CATCHUP_S 5
+static struct event *standby_timer;
+
+/* While waiting: replay what the primary committed since the last catch-up. PostgreSQL out of
+ * reach: tried again at the next tick; a change that does not replay (the state is no longer
+ * the log's): stop, exit 1, and be started again. */
+static void
+on_standby_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tv = { STANDBY_CATCHUP_S, 0 };
+	int64_t last_batch = 0, seq = standby_seq;
+	char cause[512];
+
+	if (!s->standby || s->stopping || s->db != NULL)
+		return;
+	if (db_boot_check(s->cfg.db, s->cfg.sql_dir, cause, sizeof(cause)) < 0) {
+		log_warn("standby: cannot catch up: %s", cause);
+	} else if (restore(s, 0, standby_seq, &last_batch, &seq, cause, sizeof(cause)) < 0) {
+		log_error("standby: catching up failed: %s; stopping", cause);
+		serve_rc = 1;
+		serve_stop(s);
+		return;
+	}
+	standby_seq = seq;
+	evtimer_add(standby_timer, &tv);
+}
+
+/* The write path's database came up or went down. A standby taking over serves from the
+ * moment its write path is ready: until then its clients are still told `standby` (a request
+ * would only get `unavailable`). */
+static void
+on_db_state(void *arg, int up)
+{
+	struct server *s = arg;
+
+	if (up && s->standby) {
+		s->standby = 0;
+		log_info("takeover: serving as the primary on %s, %lld ms after the primary lock was "
+		    "taken", s->cfg.listen, (long long)(time_mono_ms() - takeover_t0));
+	}
+	txn_db_state(arg, up);
+}
+
+/* Become the primary: rebuild the state, start the write path and the tree heads, publish
+ * the advertised address. 0, or -1 with `cause`. */
+static int
+primary_start(struct server *s, char *cause, size_t n)
+{
+	int64_t last_batch = 0, last_seq = 0;
+	const char *adv = s->cfg.advertise[0] ? s->cfg.advertise : s->cfg.listen;
+	char why[512];
+
+	/* a standby has the state up to standby_seq: what changed since is replayed onto it */
+	if (restore(s, 1, standby_seq, &last_batch, &last_seq, cause, n) < 0)
+		return -1;
+	db_use_proc_stmts(db_proc_stmts);
+	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, last_seq + 1,
+	    on_db_state, s);
+	if (s->db == NULL) {
+		snprintf(cause, n, "db client");
+		return -1;
+	}
+	db_on_leaves(s->db, on_leaf, s);
+	if (logops_init(s) < 0) {
+		snprintf(cause, n, "tree heads");
+		return -1;
+	}
+	/* standbys tell clients where the primary is: not being able to say so stops nothing */
+	if (db_role_publish(s->role, adv, why, sizeof(why)) < 0)
+		log_warn("%s", why);
+	return 0;
+}
+
+/* Wait as a standby, warm: the state rebuilt from a snapshot of what is committed (without
+ * the writer lock), so that a takeover replays only what changed since; connections are
+ * identified as usual, every operation but hello refused. 0, or -1 with `cause`. */
+static int
+standby_start(struct server *s, char *cause, size_t n)
+{
+	int64_t last_batch = 0;
+
+	log_info("standby: the primary is at '%s'; rebuilding the state while waiting",
+	    db_role_primary(s->role));
+	if (restore(s, 0, 0, &last_batch, &standby_seq, cause, n) < 0)
+		return -1;
+	s->standby = 1;
+	log_info("standby: state up to change %lld; waiting for the primary lock",
+	    (long long)standby_seq);
+	return 0;
+}
+
+/* The role session's news: a standby has the primary lock (take over), or the primary has
+ * lost it to another tenderd (step down: stop, exit 1). */
+static void
+on_role(void *arg, enum db_role_event ev)
+{
+	struct server *s = arg;
+	char cause[512];
+
+	takeover_t0 = time_mono_ms();
+	if (s->stopping)
+		return;  /* the lock goes with the process */
+	if (ev == DB_ROLE_DEPOSED) {
+		serve_rc = 1;
+		serve_stop(s);
+		return;
+	}
+	log_info("takeover: the primary lock is mine; replaying the changes after %lld",
+	    (long long)standby_seq);
+	/* the old primary's write path may still be finishing: wait for it however long */
+	db_boot_set_writer_wait(0);
+	if (primary_start(s, cause, sizeof(cause)) < 0) {
+		log_error("takeover failed: %s", cause);
+		serve_rc = 1;
+		serve_stop(s);
+		return;
+	}
+	txn_rearm(s);
+	log_info("takeover: state caught up %lld ms after the primary lock was taken; starting "
+	    "the write path", (long long)(time_mono_ms() - takeover_t0));
+}
+
+/* TCP keepalives on PostgreSQL's side of every session (unless PGOPTIONS or the conninfo's
+ * options set them): a dead tenderd machine loses its sessions, and with them its locks,
+ * within about 8 s (docs/operations.md, "Standby and takeover"). */
+static void
+keepalive_options(void)
+{
+	static const char ka[] = "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=1 "
+	    "-c tcp_keepalives_count=3";
+	const char *old = getenv("PGOPTIONS");
+	char buf[1024];
+
+	if (old != NULL && strstr(old, "tcp_keepalives") != NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%s%s%s", old ? old : "", old && old[0] ? " " : "", ka);
+	setenv("PGOPTIONS", buf, 1);
+}
+
+/* Take the primary lock, or wait as a standby (standby on), or give up naming the other
+ * tenderd (standby off). 0, or -1 with `cause`. */
+static int
+role_start(struct server *s, char *cause, size_t n)
+{
+	int on = strcmp(s->cfg.standby, "on") == 0, primary = 0;
+
+	keepalive_options();
+	s->role = db_role_open(s->base, s->cfg.db, on ? 0 : DB_WRITER_LOCK_WAIT_S, &primary,
+	    cause, n);
+	if (s->role == NULL)
+		return -1;
+	if (primary)
+		return primary_start(s, cause, n);
+	if (on)
+		return standby_start(s, cause, n);
+	db_role_writer_holder(s->role, cause, n);
+	return -1;
+}
+
 /* Serve until a signal. */
 static int
 serve(struct server *s, int argc, char **argv)
 {
 	char cause[512], app_name[64];
-	int64_t last_batch = 0, last_seq = 0;
 
 	snprintf(app_name, sizeof(app_name), "tenderd %.48s", s->cfg.listen);
 	server_state_init(s);
@@ -754,21 +953,8 @@ serve(struct server *s, int argc, char **argv)
 	/* the port first: a second tenderd on it fails at once, not after loading the state;
 	 * connections wait in the backlog until the loop runs */
 	db_set_application_name(app_name);
-	if (conn_listen(s, cause, sizeof(cause)) < 0 ||
-	    restore(s, &last_batch, &last_seq, cause, sizeof(cause)) < 0) {
+	if (conn_listen(s, cause, sizeof(cause)) < 0 || role_start(s, cause, sizeof(cause)) < 0) {
 		log_error("cannot start: %s", cause);
-		return 1;
-	}
-	db_use_proc_stmts(db_proc_stmts);
-	s->db = db_new(s->base, s->cfg.db, (int)s->cfg.db_retry, last_batch + 1, last_seq + 1,
-	    txn_db_state, s);
-	if (s->db == NULL) {
-		log_error("cannot start: db client");
-		return 1;
-	}
-	db_on_leaves(s->db, on_leaf, s);
-	if (logops_init(s) < 0) {
-		log_error("cannot start: tree heads");
 		return 1;
 	}
 	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
@@ -780,8 +966,17 @@ serve(struct server *s, int argc, char **argv)
 		log_error("cannot start: reload handler");
 		return 1;
 	}
-	txn_rearm(s);
-	log_info("tenderd listening on %s", s->cfg.listen);
+	db_role_watch(s->role, on_role, s);
+	if (!s->standby) {
+		txn_rearm(s);
+	} else {
+		struct timeval tv = { STANDBY_CATCHUP_S, 0 };
+		standby_timer = evtimer_new(s->base, on_standby_tick, s);
+		evtimer_add(standby_timer, &tv);
+	}
+	log_info("tenderd listening on %s%s", s->cfg.listen, s->standby ? " as a standby" : "");
+	if (s->standby)
+		notify_standby(db_role_primary(s->role));
 	event_base_dispatch(s->base);
 
 	/* teardown */
@@ -789,6 +984,9 @@ serve(struct server *s, int argc, char **argv)
 	conn_lane_free(s);
 	server_state_free(s);
 	db_free(s->db);
+	db_role_free(s->role);
+	if (standby_timer)
+		event_free(standby_timer);
 	logops_free(s);
 	tlog_free(s->tlog);
 	event_free(s->sig_term);
@@ -804,7 +1002,7 @@ serve(struct server *s, int argc, char **argv)
 	tls_ctx_free(s->ssl_ctx);
 	free(s->out);
 	log_info("tenderd stopped");
-	return 0;
+	return serve_rc;
 }
 
 int

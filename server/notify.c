@@ -85,6 +85,20 @@ notify_ready(void)
 	notify_send("READY=1\nSTATUS=serving: listening, database connected, writer lock held");
 }
 
+/* READY=1 for a standby: it is up and answers clients (with `standby`) while it waits for
+ * the primary lock; notify_ready() updates the status once it has taken over. Without
+ * it, a standby under Type=notify would be killed at TimeoutStartSec. */
+void
+notify_standby(const char *primary)
+{
+	char buf[320];
+
+	notify_was_ready = 1;
+	snprintf(buf, sizeof(buf), "READY=1\nSTATUS=standby: waiting for the primary lock "
+	    "(the primary is at %.200s)", primary && *primary ? primary : "an unknown address");
+	notify_send(buf);
+}
+
 /* RELOADING=1 with the monotonic time systemd asks for (Type=notify-reload). */
 void
 notify_reloading(void)

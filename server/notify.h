@@ -12,6 +12,9 @@
  * the reload is over). Sent with a STATUS= line. */
 void notify_ready(void);
 
+/* READY=1 with a standby's status: up, answering `standby`, waiting to take over. */
+void notify_standby(const char *primary);
+
 /* RELOADING=1 (with MONOTONIC_USEC=): a SIGHUP reload starts; notify_reloaded() ends it.
  * Both are no-ops before the first READY=1 (a reload during start-up is not reported). */
 void notify_reloading(void);

@@ -1064,6 +1064,7 @@ ops_hello(struct server *s, struct conn *c, json_t *id, json_t *req,
 	json_object_set_new(r, "fingerprint", json_string(ci->cert->fp));
 	json_object_set_new(r, "subject", json_string(ci->subject));
 	json_object_set_new(r, "server_time", proto_time(time_now_ms()));
+	json_object_set_new(r, "server", standby_hello(s));
 	conn_send(c, r);
 }
 

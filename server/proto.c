@@ -359,6 +359,8 @@ proto_dispatch(struct server *s, struct conn *c, const char *name, json_t *id, j
 	enum role role;
 	char msg[160];
 
+	if (standby_refuse(s, c, id, name))
+		return;
 	if (op == NULL) {
 		snprintf(msg, sizeof(msg), "unknown operation '%.64s'", name);
 		conn_send(c, proto_error(id, "unknown_op", msg, "op"));

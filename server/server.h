@@ -284,7 +284,16 @@ struct server {
 	void (*on_conn_close)(struct server *s, struct conn *c);
 	int (*cmdline_config)(int argc, char **argv, int first, struct config *cfg, char *cause,
 	    size_t n);
+	/* standby and takeover (main.c, db_role.c) */
+	struct db_role *role;      /* the role session */
+	int standby;               /* waiting as a standby: every operation but hello refused */
 };
+
+/* ---- standby.c ---- */
+/* hello's "server": this tenderd's role and where the primary is. */
+json_t *standby_hello(const struct server *s);
+/* On a standby, answer every operation but hello with error `standby`; 1 when it did. */
+int standby_refuse(const struct server *s, struct conn *c, json_t *id, const char *op);
 
 /* ---- conn.c ---- */
 /* Serialized text that many messages share: one broadcast's view for one class of watcher.

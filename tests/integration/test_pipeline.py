@@ -158,6 +158,7 @@ def test_batches_in_doubt_after_a_lost_connection(env, tenderd_factory, unique):
         # the backend writing the batches goes away while three are in flight
         killed = env.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE pid <> pg_backend_pid() AND application_name LIKE 'tenderd%' "
+                          "AND application_name NOT LIKE '% role' "
                           "AND datname = current_database()", user=SUPERUSER)
         assert killed == [["t"]], killed
         e = buyer.reply(rid, timeout=20)

@@ -51,4 +51,12 @@ sig_job_drop(struct sig_job *j)
 	(void)j;
 }
 
+/* These programs are never a standby (server/standby.c). */
+int
+standby_refuse(const struct server *s, struct conn *c, json_t *id, const char *op)
+{
+	(void)s; (void)c; (void)id; (void)op;
+	return 0;
+}
+
 #endif
