@@ -119,3 +119,29 @@ def test_a_bad_notify_socket_is_reported_once_and_tenderd_serves(tenderd_factory
     while "reloaded on SIGHUP" not in server.log_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.log_text().count("NOTIFY_SOCKET %s" % missing) == 1, server.log_tail()
+
+
+def test_a_standby_is_ready_while_it_waits_and_serving_after_the_takeover(tenderd_factory,
+                                                                          monkeypatch):
+    """A standby reports READY=1 as soon as it answers (a Type=notify unit would otherwise be
+    killed at TimeoutStartSec while it waits), naming the primary in its status, and the
+    serving status once it has taken over."""
+    primary = tenderd_factory(standby="on")
+    ns = NotifySocket()
+    try:
+        monkeypatch.setenv("NOTIFY_SOCKET", ns.env_value)
+        standby = tenderd_factory(start=False, standby="on")
+        standby.start(ready=False)
+        ready = ns.wait_for("READY=1", timeout=60)
+        want = ("STATUS=standby: waiting for the primary lock (the primary is at 127.0.0.1:%d)"
+                % primary.port)
+        assert want in ready, ready
+        with standby.client("operator") as c:
+            assert c.ok("hello")["server"]["role"] == "standby"
+        assert primary.stop() == 0
+        serving = ns.wait_for("READY=1", timeout=60)
+        assert "STATUS=serving" in serving, serving
+        with standby.client("operator") as c:
+            assert c.ok("hello")["server"]["role"] == "primary"
+    finally:
+        ns.close()
