@@ -1,10 +1,10 @@
 /*
- * The live reverse auction engine (see auction.h for the rulebook).
+ * The live auction engine (see auction.h for the rulebook and the formats).
  *
  * Standings: entries[] holds one entry per bidder in alias order; rank[] holds
- * entry indexes sorted by (amount, seq) ascending. A bidder's price only ever
- * goes down, so an accepted bid moves its entry towards the front of rank[]
- * by insertion. Rollback re-derives entries and ranks from the bids that
+ * entry indexes sorted best first by the format's `before` (english_reverse:
+ * (amount, seq) ascending). A bidder's standing only ever improves, so an
+ * accepted bid moves its entry towards the front of rank[] by insertion. Rollback re-derives entries and ranks from the bids that
  * remain, with the same insertion, so they come out identical.
  */
 #include "auction/auction.h"
@@ -24,8 +24,6 @@ const char *auction_params_check(const struct auction_params *p)
 		return "minimum step must be at least one minor unit";
 	if (p->step_max < p->step_min)
 		return "maximum step must not be below the minimum step";
-	if (p->step_min >= p->start_price)
-		return "minimum step must be below the start price";
 	if (p->ends_at <= p->starts_at)
 		return "end time must be after the start time";
 	if (p->ext_window < 0)
@@ -34,7 +32,11 @@ const char *auction_params_check(const struct auction_params *p)
 		return "extension length must not be negative";
 	if (p->ext_window > 0 && p->ext_length <= 0)
 		return "extension length must be above zero when extensions are enabled";
-	return NULL;
+	if (p->max_extensions < 0)
+		return "maximum number of extensions must not be negative";
+	if (p->latest_end != 0 && p->latest_end < p->ends_at)
+		return "latest end must not be before the end time";
+	return (p->format != NULL ? p->format : &auction_english_reverse)->check(p);
 }
 
 /* Initialise an auction in state SCHEDULED with no bids. */
@@ -43,6 +45,8 @@ void auction_init(struct auction *a, int64_t id, const struct auction_params *p)
 	memset(a, 0, sizeof(*a));
 	a->id = id;
 	a->p = *p;
+	if (a->p.format == NULL)
+		a->p.format = &auction_english_reverse;
 	a->state = AUCTION_SCHEDULED;
 	a->ends_at = p->ends_at;
 	a->extensions = 0;
@@ -152,20 +156,14 @@ static size_t auction_rank_pos(const struct auction *a, size_t ei)
 	return i;
 }
 
-/* Whether entry x ranks strictly before entry y: lower amount, then earlier seq. */
-static int auction_entry_before(const struct auction_entry *x, const struct auction_entry *y)
-{
-	if (x->amount != y->amount)
-		return x->amount < y->amount;
-	return x->seq < y->seq;
-}
 
 /* Move the entry at rank position `pos` towards the front until ordered; returns its new position. */
 static size_t auction_rank_sift(struct auction *a, size_t pos)
 {
 	size_t ei = a->rank[pos];
+	int (*before)(const struct auction_entry *, const struct auction_entry *) = a->p.format->before;
 
-	while (pos > 0 && auction_entry_before(&a->entries[ei], &a->entries[a->rank[pos - 1]])) {
+	while (pos > 0 && before(&a->entries[ei], &a->entries[a->rank[pos - 1]])) {
 		a->rank[pos] = a->rank[pos - 1];
 		pos--;
 	}
@@ -254,8 +252,12 @@ static int auction_extend(struct auction *a, int64_t now)
 
 	if (a->p.ext_window <= 0 || left > (uint64_t)a->p.ext_window)
 		return 0;
+	if (a->p.max_extensions > 0 && a->extensions >= a->p.max_extensions)
+		return 0;
 	/* ext_length >= 0: only a positive now can push the sum past INT64_MAX */
 	end = now > 0 && a->p.ext_length > INT64_MAX - now ? INT64_MAX : now + a->p.ext_length;
+	if (a->p.latest_end > 0 && end > a->p.latest_end)
+		end = a->p.latest_end;
 	if (end <= a->ends_at)
 		return 0;
 	a->ends_at = end;
@@ -268,8 +270,9 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
     int64_t amount, int64_t now, struct auction_events *ev)
 {
 	long found;
-	int64_t best, reference, prev_end = a->ends_at;
-	int took_lead, extended = 0;
+	int64_t prev_end = a->ends_at;
+	int took_lead = 0, extended = 0;
+	enum auction_err err;
 	struct auction_bid *b;
 	struct auction_event *e;
 	size_t pos;
@@ -286,29 +289,12 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		return AUCTION_E_OWN_AUCTION;
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
-	if (amount >= a->p.start_price)
-		return AUCTION_E_NOT_BELOW_START;
 
 	found = auction_find_entry(a, org);
-	if (found >= 0) {
-		if (amount >= a->entries[found].amount)
-			return AUCTION_E_NOT_BELOW_OWN;
-		if (a->rank[0] == (size_t)found)
-			return AUCTION_E_WHILE_LEADING;
-	}
-
-	best = auction_best(a);
-	reference = best < 0 ? a->p.start_price : best;
-	took_lead = amount < reference;
-	if (took_lead) {
-		/* 0 < amount < reference <= start_price: the difference cannot overflow. */
-		int64_t step = reference - amount;
-
-		if (step < a->p.step_min)
-			return AUCTION_E_STEP_TOO_SMALL;
-		if (step > a->p.step_max)
-			return AUCTION_E_STEP_TOO_LARGE;
-	}
+	err = a->p.format->bid(a, found >= 0 ? &a->entries[found] : NULL,
+	    found >= 0 && a->rank[0] == (size_t)found, amount, &took_lead);
+	if (err != AUCTION_OK)
+		return err;
 
 	if (auction_reserve(a, found < 0) != 0)
 		return AUCTION_E_NOMEM;
@@ -350,6 +336,7 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 {
 	struct auction_bid *b;
 	struct auction_event *e;
+	enum auction_err err;
 	size_t pos;
 
 	if (a->state == AUCTION_CANCELLED)
@@ -360,8 +347,8 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 		return AUCTION_E_OWN_AUCTION;
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
-	if (amount > a->p.start_price)
-		return AUCTION_E_NOT_BELOW_START;
+	if ((err = a->p.format->seed(a, amount)) != AUCTION_OK)
+		return err;
 	if (auction_find_entry(a, org) >= 0)
 		return AUCTION_E_NOT_BELOW_OWN;
 	if (auction_reserve(a, 1) != 0)
@@ -466,6 +453,8 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_STEP_TOO_SMALL:  return "bid_step_too_small";
 	case AUCTION_E_STEP_TOO_LARGE:  return "bid_step_too_large";
 	case AUCTION_E_NOMEM:           return "internal";
+	case AUCTION_E_NOT_ABOVE_START: return "bid_not_above_start_price";
+	case AUCTION_E_NOT_ABOVE_OWN:   return "bid_not_above_own";
 	}
 	return "internal";
 }
@@ -498,6 +487,10 @@ const char *auction_err_message(enum auction_err e)
 		return "The bid improves the best price by more than the maximum step.";
 	case AUCTION_E_NOMEM:
 		return "Internal error: out of memory.";
+	case AUCTION_E_NOT_ABOVE_START:
+		return "The amount must be above the start price.";
+	case AUCTION_E_NOT_ABOVE_OWN:
+		return "The amount must be above your previous bid.";
 	}
 	return "Internal error.";
 }
@@ -505,16 +498,9 @@ const char *auction_err_message(enum auction_err e)
 /* The bounds a bid by `org` must meet now. */
 void auction_bounds(const struct auction *a, int64_t org, struct auction_bounds *out)
 {
-	int64_t best = auction_best(a);
 	long found = auction_find_entry(a, org);
 
-	out->best_is_start = best < 0;
-	out->reference = best < 0 ? a->p.start_price : best;
-	out->own = found >= 0 ? a->entries[found].amount : -1;
-	out->lead_max = out->reference - a->p.step_min;
-	out->lead_min = out->reference - a->p.step_max;
-	if (out->lead_min < 1)
-		out->lead_min = 1;
+	a->p.format->bounds(a, found >= 0 ? &a->entries[found] : NULL, out);
 }
 
 /* Stable name of an event kind. */

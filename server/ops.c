@@ -366,6 +366,7 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
     size_t n)
 {
 	const struct auction *a = &b->a;
+	const struct auction_format *fm = auction_format_of(a);
 	struct auction_bounds bd;
 	char ref[40], own[40], lim[40], step[40], t[TIME_BUF];
 	const char *refname;
@@ -398,23 +399,30 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 		money_format(a->p.start_price, b->exp, lim, sizeof(lim));
 		snprintf(msg, n, "amount must be below the start price %s", lim);
 		break;
+	case AUCTION_E_NOT_ABOVE_START:
+		money_format(a->p.start_price, b->exp, lim, sizeof(lim));
+		snprintf(msg, n, "amount must be above the start price %s", lim);
+		break;
 	case AUCTION_E_NOT_BELOW_OWN:
 		snprintf(msg, n, "amount must be below your previous bid %s", own);
 		break;
+	case AUCTION_E_NOT_ABOVE_OWN:
+		snprintf(msg, n, "amount must be above your previous bid %s", own);
+		break;
 	case AUCTION_E_WHILE_LEADING:
-		snprintf(msg, n, "you hold the best price %s and may not lower it", own);
+		snprintf(msg, n, "you hold the best price %s and may not %s it", own, fm->improve_word);
 		break;
 	case AUCTION_E_STEP_TOO_SMALL:
-		money_format(bd.lead_max, b->exp, lim, sizeof(lim));
+		money_format(bd.lead_near, b->exp, lim, sizeof(lim));
 		money_format(a->p.step_min, b->exp, step, sizeof(step));
-		snprintf(msg, n, "amount must be at most %s (%s %s minus step %s)", lim, refname, ref,
-		    step);
+		snprintf(msg, n, "amount must be %s %s (%s %s %s step %s)", fm->near_word, lim, refname,
+		    ref, fm->step_word, step);
 		break;
 	case AUCTION_E_STEP_TOO_LARGE:
-		money_format(bd.lead_min, b->exp, lim, sizeof(lim));
+		money_format(bd.lead_far, b->exp, lim, sizeof(lim));
 		money_format(a->p.step_max, b->exp, step, sizeof(step));
-		snprintf(msg, n, "amount must be at least %s (%s %s minus maximum step %s)", lim,
-		    refname, ref, step);
+		snprintf(msg, n, "amount must be %s %s (%s %s %s maximum step %s)", fm->far_word, lim,
+		    refname, ref, fm->step_word, step);
 		break;
 	default:
 		snprintf(msg, n, "%s", auction_err_message(e));
