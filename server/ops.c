@@ -511,6 +511,27 @@ ops_apply_tick(struct server *s, struct txn_cmd *t)
 	return 0;
 }
 
+/* Store the format and extension limits of a new auction when they are not the defaults. */
+static void
+ops_store_format(struct server *s, const struct book *b)
+{
+	const struct auction_params *ap = &b->a.p;
+	const struct auction_format *fm = auction_format_of(&b->a);
+	char id[24], mx[24], t[TIME_BUF];
+	const char *p[5];
+
+	if (fm == &auction_english_reverse && ap->max_extensions == 0 && ap->latest_end == 0)
+		return;
+	if (ap->latest_end)
+		time_format(ap->latest_end, t);
+	p[0] = I64(id, b->a.id);
+	p[1] = fm->name;
+	p[2] = fm->higher_wins ? "true" : "false";
+	p[3] = ap->max_extensions ? I64(mx, ap->max_extensions) : NULL;
+	p[4] = ap->latest_end ? t : NULL;
+	txn_sql(s, DB_S_FORMAT, 5, p, NULL, NULL);
+}
+
 static int ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id);
 
 /* Apply a creation: the book exists from now on, removed if the batch fails. */
@@ -612,6 +633,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		txn_sql(s, DB_S_CREATE, 22, p, NULL, NULL);
 		if (k->unsigned_bids)
 			txn_sql(s, DB_S_UNSIGNED, 1, p, NULL, NULL);
+		ops_store_format(s, b);
 	}
 	free(detail);
 	ops_events(s, b, &ev, &w);  /* after the row they refer to */
@@ -1349,6 +1371,40 @@ ops_seconds(struct conn *c, json_t *id, json_t *req, const char *field, int64_t 
 	return 0;
 }
 
+/* The optional format, max_extensions and latest_end of auction.create into `p`; -1 refused. */
+static int
+ops_format(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
+{
+	const char *name = NULL, *latest = NULL;
+	int64_t maxext = 0;
+	char msg[200];
+	int rc;
+
+	if ((rc = proto_get_str(c, req, "format", 0, 64, &name)) < 0)
+		return -1;
+	if (rc == 0 && (p->format = auction_format_find(name)) == NULL) {
+		snprintf(msg, sizeof(msg), "format must be one of: %s", auction_format_names());
+		conn_send(c, proto_error(id, "bad_field", msg, "format"));
+		return -1;
+	}
+	if ((rc = proto_get_int(c, req, "max_extensions", 0, &maxext)) < 0)
+		return -1;
+	if (rc == 0 && (maxext < 1 || maxext > 1000)) {
+		conn_send(c, proto_error(id, "bad_field", "max_extensions must be between 1 and 1000",
+		    "max_extensions"));
+		return -1;
+	}
+	p->max_extensions = (int)maxext;
+	if ((rc = proto_get_str(c, req, "latest_end", 0, 64, &latest)) < 0)
+		return -1;
+	if (rc == 0 && (time_parse(latest, &p->latest_end) < 0 || p->latest_end < p->ends_at)) {
+		conn_send(c, proto_error(id, "bad_field", "latest_end must be an RFC 3339 time, not "
+		    "before the scheduled end (starts_at plus duration)", "latest_end"));
+		return -1;
+	}
+	return 0;
+}
+
 /* auction.create: check everything, queue. */
 void
 ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
@@ -1406,6 +1462,8 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	p.ends_at = p.starts_at + dur;
 	p.buyer_org = conn_ident(c)->who->org->id;
+	if (ops_format(c, id, req, &p) < 0)
+		return;
 	if (p.step_min > p.step_max) {
 		conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max", "step_min"));
 		return;
