@@ -150,6 +150,9 @@ def test_upgrade_from_the_old_logs(env, tenderd_factory, old_tree, unique):
             # an auction made before migration 015 requires signed bids from now on
             if k[0] == "a":
                 assert after[k].pop("signed_bids") is True, after[k]
+                # ... and is an english_reverse auction without extension limits (019)
+                assert [after[k].pop(f) for f in ("format", "higher_wins", "max_extensions",
+                        "latest_end")] == ["english_reverse", False, None, None], after[k]
             assert after[k] == before[k], (k, after[k], before[k])
 
         seqs = [int(r[0]) for r in psql_db(env, conninfo, "SELECT seq FROM changes ORDER BY seq")]
