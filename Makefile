@@ -168,12 +168,15 @@ uninstall:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- load generator (bench/; used by `make bench`, see docs/benchmarks.md) ----
-BENCH_SRC := $(wildcard bench/*.c)
+BENCH_SRC := $(filter-out bench/engine.c,$(wildcard bench/*.c))
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
-all: $(BUILD)/loadgen
+all: $(BUILD)/loadgen $(BUILD)/engine-bench
 bench: export BENCH_BUILD = $(abspath $(BUILD))
 $(BUILD)/loadgen: $(BENCH_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+# the engine micro-benchmark: the engine alone, no I/O
+$(BUILD)/engine-bench: $(BUILD)/bench/engine.o $(BUILD)/libauction.a
+	$(CC) $(CFLAGS) -o $@ $^
 
 # ---- fuzzing (fuzz/; see docs/fuzzing.md) ----
 # libFuzzer targets built with clang under ASan+UBSan in $(FUZZ_BUILD); each links only the

@@ -136,39 +136,91 @@ int64_t auction_next_deadline(const struct auction *a)
 	}
 }
 
+/*
+ * The bidder index: an open-addressing hash table from org to entry, 2 * capentries
+ * slots (a power of two) of uint32_t, each 0 (empty) or an entry index + 1, kept in the
+ * same allocation as rank[], after its capentries elements: it grows, and is rebuilt,
+ * with rank[]. A lookup is one hash and a short probe instead of a scan of entries[].
+ */
+static uint32_t *auction_slots(const struct auction *a)
+{
+	return (uint32_t *)(a->rank + a->capentries);
+}
+
+/* The first slot to probe for `org` (mask = slots - 1). */
+static size_t auction_slot_of(int64_t org, size_t mask)
+{
+	uint64_t h = (uint64_t)org * 0x9E3779B97F4A7C15ULL;
+
+	return (size_t)(h ^ (h >> 29)) & mask;
+}
+
+/* Record entry `ei` (already holding its org) in the index. */
+static void auction_index_add(struct auction *a, size_t ei)
+{
+	uint32_t *slots = auction_slots(a);
+	size_t mask = 2 * a->capentries - 1, i = auction_slot_of(a->entries[ei].org, mask);
+
+	while (slots[i] != 0)
+		i = (i + 1) & mask;
+	slots[i] = (uint32_t)ei + 1;
+}
+
+/* Empty the index and record entries[0..nentries) again. */
+static void auction_index_rebuild(struct auction *a)
+{
+	if (a->capentries == 0)
+		return;
+	memset(auction_slots(a), 0, 2 * a->capentries * sizeof(uint32_t));
+	for (size_t i = 0; i < a->nentries; i++)
+		auction_index_add(a, i);
+}
+
 /* Index into entries[] of the entry of `org`, or -1 when it has not bid. */
 static long auction_find_entry(const struct auction *a, int64_t org)
 {
-	for (size_t i = 0; i < a->nentries; i++)
-		if (a->entries[i].org == org)
-			return (long)i;
+	const uint32_t *slots;
+	size_t mask, i;
+
+	if (a->nentries == 0)
+		return -1;
+	slots = auction_slots(a);
+	mask = 2 * a->capentries - 1;
+	for (i = auction_slot_of(org, mask); slots[i] != 0; i = (i + 1) & mask)
+		if (a->entries[slots[i] - 1].org == org)
+			return (long)slots[i] - 1;
 	return -1;
 }
 
-/* Position in rank[] (0-based) of entry `ei`; nentries when absent. */
-static size_t auction_rank_pos(const struct auction *a, size_t ei)
-{
-	size_t i;
-
-	for (i = 0; i < a->nentries; i++)
-		if (a->rank[i] == ei)
-			break;
-	return i;
-}
-
-
-/* Move the entry at rank position `pos` towards the front until ordered; returns its new position. */
+/*
+ * Move the entry at rank position `pos` towards the front until ordered; returns its new
+ * position. rank[0..pos) is ordered best first by the format's `before` (a strict total
+ * order: sequences differ), so the entries the moved one now ranks before form a suffix
+ * of it: a binary search finds where it starts, one memmove opens the slot, and the
+ * entries it passed each move back by one.
+ */
 static size_t auction_rank_sift(struct auction *a, size_t pos)
 {
-	size_t ei = a->rank[pos];
+	size_t ei = a->rank[pos], lo = 0, hi = pos;
+	const struct auction_entry *e = &a->entries[ei];
 	int (*before)(const struct auction_entry *, const struct auction_entry *) = a->p.format->before;
 
-	while (pos > 0 && before(&a->entries[ei], &a->entries[a->rank[pos - 1]])) {
-		a->rank[pos] = a->rank[pos - 1];
-		pos--;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (before(e, &a->entries[a->rank[mid]]))
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	a->rank[pos] = ei;
-	return pos;
+	if (lo < pos) {
+		memmove(&a->rank[lo + 1], &a->rank[lo], (pos - lo) * sizeof(a->rank[0]));
+		a->rank[lo] = ei;
+		for (size_t i = lo + 1; i <= pos; i++)
+			a->entries[a->rank[i]].pos = i;
+	}
+	a->entries[ei].pos = lo;
+	return lo;
 }
 
 /* Record bids[bi] in its bidder's entry (new on a first bid; capacity must suffice) and re-rank it; returns its 0-based position. */
@@ -186,10 +238,11 @@ static size_t auction_apply(struct auction *a, size_t bi)
 		e->alias = (int)ei + 1;
 		pos = ei;
 		a->rank[pos] = ei;
+		auction_index_add(a, ei);
 	} else {
 		ei = (size_t)found;
 		e = &a->entries[ei];
-		pos = auction_rank_pos(a, ei);
+		pos = e->pos;
 	}
 	e->amount = b->amount;
 	e->seq = b->seq;
@@ -218,18 +271,20 @@ static int auction_reserve(struct auction *a, int new_bidder)
 		struct auction_entry *ne;
 		size_t *nr;
 
-		if (cap > SIZE_MAX / sizeof(*ne))
+		if (cap > SIZE_MAX / sizeof(*ne) / 2 || cap > UINT32_MAX / 2)
 			return -1;
-		/* Both arrays share capentries: it grows only once both have grown. */
+		/* Both arrays share capentries: it grows only once both have grown. rank[]
+		 * carries the bidder index after its elements (auction_slots). */
 		ne = realloc(a->entries, cap * sizeof(*ne));
 		if (ne == NULL)
 			return -1;
 		a->entries = ne;
-		nr = realloc(a->rank, cap * sizeof(*nr));
+		nr = realloc(a->rank, cap * sizeof(*nr) + 2 * cap * sizeof(uint32_t));
 		if (nr == NULL)
 			return -1;
 		a->rank = nr;
 		a->capentries = cap;
+		auction_index_rebuild(a);
 	}
 	return 0;
 }
@@ -392,7 +447,7 @@ int auction_rank_of(const struct auction *a, int64_t org)
 
 	if (found < 0)
 		return 0;
-	return (int)auction_rank_pos(a, (size_t)found) + 1;
+	return (int)a->entries[found].pos + 1;
 }
 
 /* The entry of `org`, or NULL when it has not bid. */
@@ -433,6 +488,7 @@ void auction_rollback(struct auction *a, const struct auction_mark *m)
 
 	/* Fewer bids never need more entries than were there: no allocation. */
 	a->nentries = 0;
+	auction_index_rebuild(a);
 	for (size_t i = 0; i < a->nbids; i++)
 		auction_apply(a, i);
 }

@@ -100,6 +100,7 @@ struct auction_entry {
 	int64_t seq;           /* sequence of the bid that set amount */
 	int64_t at;            /* time of that bid */
 	size_t bid_index;      /* index into bids[] of that bid */
+	size_t pos;            /* its position in rank[] (0-based; rank[pos] is this entry) */
 };
 
 struct auction {
