@@ -126,3 +126,28 @@ def test_latest_end_caps_extension(server, unique):
     v = s2.ok("auction.get", auction=aid)["auction"]
     assert v["extensions"] == 1 and v["ends_at"] == latest
     buyer.request("auction.cancel", auction=aid, reason="test over")
+
+
+def test_tenderctl_shows_a_forward_auction(env, server, unique):
+    """tenderctl's view of a forward auction: who wins, the floor, the gain, the range to
+    lead above the best price."""
+    p = env.tenderctl("buyer", "auction", "create", "--title", "ctl fwd " + unique,
+                      "--currency", "RUB", "--start-price", "100000.00", "--step-min", "1000.00",
+                      "--step-max", "5000.00", "--duration", "120", "--format", "english_forward",
+                      "--max-extensions", "1", server=server)
+    assert p.returncode == 0, p.stderr
+    assert "format        english_forward: highest price wins, bids go up" in p.stdout, p.stdout
+    assert "limits        at most 1 extension" in p.stdout, p.stdout
+    assert "start price   100000.00 RUB (the floor: every bid is above it)" in p.stdout
+    assert "to lead       bid 101000.00 .. 105000.00 (highest price wins)" in p.stdout
+    aid = p.stdout.split(":")[0].split()[-1]
+    p = env.tenderctl("supplier1", "bid", aid, "101000.00", server=server)
+    assert p.returncode == 0, p.stderr
+    p = env.tenderctl("supplier2", "auction", "get", aid, server=server)
+    assert p.returncode == 0, p.stderr
+    assert "best price    101000.00 (+1000.00, +1.00%)" in p.stdout, p.stdout
+    assert "to lead       bid 102000.00 .. 106000.00 (highest price wins)" in p.stdout
+    p = env.tenderctl("supplier1", "bid", aid, "100500.00", server=server)
+    assert p.returncode == 1 and "bid_not_above_own" in p.stderr, (p.returncode, p.stderr)
+    with server.client("buyer") as b:
+        b.ok("auction.cancel", auction=int(aid), reason="test over")
