@@ -511,6 +511,18 @@ ops_apply_tick(struct server *s, struct txn_cmd *t)
 	return 0;
 }
 
+/* The format and extension limits in a created change's body, when not the defaults. */
+static void
+ops_format_detail(json_t *dj, const struct auction *a)
+{
+	if (auction_format_of(a) != &auction_english_reverse)
+		json_object_set_new(dj, "format", json_string(auction_format_of(a)->name));
+	if (a->p.max_extensions)
+		json_object_set_new(dj, "max_extensions", json_integer(a->p.max_extensions));
+	if (a->p.latest_end)
+		json_object_set_new(dj, "latest_end", proto_time(a->p.latest_end));
+}
+
 /* Store the format and extension limits of a new auction when they are not the defaults. */
 static void
 ops_store_format(struct server *s, const struct book *b)
@@ -619,6 +631,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	    "currency", k->currency, "starts_at", st);
 	if (k->unsigned_bids)
 		json_object_set_new(dj, "signed_bids", json_false());
+	ops_format_detail(dj, &b->a);
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{

@@ -1,6 +1,7 @@
 """Auction formats over TLS (docs/auction-rules.md, docs/protocol.md auction.create):
 an english_forward auction bids up, refuses with its codes, limits its extensions, closes
 with the highest bidder as winner, and keeps its format across a restart."""
+import json
 import time
 
 from tdclient import create_auction, format_time, parse_time
@@ -151,3 +152,61 @@ def test_tenderctl_shows_a_forward_auction(env, server, unique):
     assert p.returncode == 1 and "bid_not_above_own" in p.stderr, (p.returncode, p.stderr)
     with server.client("buyer") as b:
         b.ok("auction.cancel", auction=int(aid), reason="test over")
+
+
+def test_verify_replays_a_forward_auction(env, tenderd_factory):
+    """tenderd verify replays a closed english_forward auction to the stored winner and
+    price; the same log read as english_reverse (its format changed in the table) does not
+    replay to them."""
+    import conftest
+    from test_verify import NAMES, psql_db, verify
+
+    db = "tdformats_verify"
+    env.drop_database(db)
+    as_role = env.new_database(db)
+    try:
+        conftest.run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER), "--sql_dir",
+                                     conftest.SQL_DIR), env=conftest.sanitizer_env())
+        for name in NAMES:
+            role, org, display = conftest.PARTICIPANTS[name]
+            conftest.run(env.tenderd_cmd("register", "--db", as_role("tenderd"), "--role", role,
+                                         "--organization", org, "--name", display, "--cert",
+                                         env.cert(name)), env=conftest.sanitizer_env())
+        server = tenderd_factory(db=as_role("tenderd"))
+        buyer, s1, s2 = (server.connect(n) for n in ("buyer", "supplier1", "supplier2"))
+        a = create_auction(buyer, "Verified sale", format="english_forward", duration=2,
+                           start_price="1000.00", step_min="10.00", step_max="500.00",
+                           max_extensions=1)
+        s1.ok("auction.bid", auction=a["id"], amount="1100.00")
+        s2.ok("auction.bid", auction=a["id"], amount="1200.00")
+        s1.ok("auction.bid", auction=a["id"], amount="1150.00")   # second, improving
+        deadline = time.monotonic() + 10
+        while buyer.ok("auction.get", auction=a["id"])["auction"]["state"] != "closed":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        server.close_clients()
+        server.stop()
+        rc, out = verify(env, db)
+        assert rc == 0, out
+        psql_db(env, db, "UPDATE auctions SET format = 'english_reverse', higher_wins = false"
+                " WHERE id = %d" % a["id"])
+        rc, out = verify(env, db)
+        assert rc == 1 and "does not replay" in out, out
+    finally:
+        env.drop_database(db)
+
+
+def test_created_change_names_the_format(env, server, unique):
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Logged sale " + unique, format="english_forward",
+                       max_extensions=3, start_price="1000.00")
+    r = create_auction(buyer, "Logged purchase " + unique, start_price="1000.00")
+    rows = env.psql("SELECT auction_id, detail FROM audit.auction_log WHERE kind = 'created'"
+                    " AND auction_id IN (%d, %d) ORDER BY auction_id" % (a["id"], r["id"]),
+                    user="auditor")
+    fwd, rev = (json.loads(d) for _, d in rows)
+    assert (fwd["format"], fwd["max_extensions"]) == ("english_forward", 3), fwd
+    assert "latest_end" not in fwd
+    assert "format" not in rev and "max_extensions" not in rev, rev
+    for x in (a, r):
+        buyer.request("auction.cancel", auction=x["id"], reason="test over")
