@@ -239,6 +239,10 @@ const struct auction_format *auction_format_find(const char *name);
 /* The format of `a` (english_reverse when its parameters named none). */
 const struct auction_format *auction_format_of(const struct auction *a);
 
+/* Whether `a` has the default format (english_reverse) and no extension limits: what an
+ * auction stored before formats existed is. */
+int auction_format_is_default(const struct auction *a);
+
 /* The names of every format, comma-separated, for messages ("english_reverse, ..."). */
 const char *auction_format_names(void);
 

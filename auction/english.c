@@ -183,6 +183,13 @@ const struct auction_format *auction_format_of(const struct auction *a)
 	return a->p.format != NULL ? a->p.format : &auction_english_reverse;
 }
 
+/* Whether `a` has the default format and no extension limits. */
+int auction_format_is_default(const struct auction *a)
+{
+	return auction_format_of(a) == &auction_english_reverse && a->p.max_extensions == 0 &&
+	    a->p.latest_end == 0;
+}
+
 /* The names of every format, comma-separated. */
 const char *auction_format_names(void)
 {

@@ -515,8 +515,9 @@ ops_apply_tick(struct server *s, struct txn_cmd *t)
 static void
 ops_format_detail(json_t *dj, const struct auction *a)
 {
-	if (auction_format_of(a) != &auction_english_reverse)
-		json_object_set_new(dj, "format", json_string(auction_format_of(a)->name));
+	if (auction_format_is_default(a))
+		return;
+	json_object_set_new(dj, "format", json_string(auction_format_of(a)->name));
 	if (a->p.max_extensions)
 		json_object_set_new(dj, "max_extensions", json_integer(a->p.max_extensions));
 	if (a->p.latest_end)
@@ -532,7 +533,7 @@ ops_store_format(struct server *s, const struct book *b)
 	char id[24], mx[24], t[TIME_BUF];
 	const char *p[5];
 
-	if (fm == &auction_english_reverse && ap->max_extensions == 0 && ap->latest_end == 0)
+	if (auction_format_is_default(&b->a))
 		return;
 	if (ap->latest_end)
 		time_format(ap->latest_end, t);
