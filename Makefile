@@ -66,6 +66,8 @@ $(BUILD)/tests/test_auction: $(BUILD)/tests/unit/test_auction.o $(BUILD)/libauct
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/test_procedure: $(BUILD)/tests/unit/test_procedure.o $(BUILD)/libauction.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+$(BUILD)/tests/test_formats: $(BUILD)/tests/unit/test_formats.o $(BUILD)/libauction.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 # protocol decoding alone: its connection and operations are recorders in the test
 $(BUILD)/tests/test_proto: $(BUILD)/tests/unit/test_proto.o $(BUILD)/server/proto.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
@@ -166,12 +168,15 @@ uninstall:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- load generator (bench/; used by `make bench`, see docs/benchmarks.md) ----
-BENCH_SRC := $(wildcard bench/*.c)
+BENCH_SRC := $(filter-out bench/engine.c,$(wildcard bench/*.c))
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
-all: $(BUILD)/loadgen
+all: $(BUILD)/loadgen $(BUILD)/engine-bench
 bench: export BENCH_BUILD = $(abspath $(BUILD))
 $(BUILD)/loadgen: $(BENCH_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+# the engine micro-benchmark: the engine alone, no I/O
+$(BUILD)/engine-bench: $(BUILD)/bench/engine.o $(BUILD)/libauction.a
+	$(CC) $(CFLAGS) -o $@ $^
 
 # ---- fuzzing (fuzz/; see docs/fuzzing.md) ----
 # libFuzzer targets built with clang under ASan+UBSan in $(FUZZ_BUILD); each links only the

@@ -1,10 +1,10 @@
 /*
- * The live reverse auction engine (see auction.h for the rulebook).
+ * The live auction engine (see auction.h for the rulebook and the formats).
  *
  * Standings: entries[] holds one entry per bidder in alias order; rank[] holds
- * entry indexes sorted by (amount, seq) ascending. A bidder's price only ever
- * goes down, so an accepted bid moves its entry towards the front of rank[]
- * by insertion. Rollback re-derives entries and ranks from the bids that
+ * entry indexes sorted best first by the format's `before` (english_reverse:
+ * (amount, seq) ascending). A bidder's standing only ever improves, so an
+ * accepted bid moves its entry towards the front of rank[] by insertion. Rollback re-derives entries and ranks from the bids that
  * remain, with the same insertion, so they come out identical.
  */
 #include "auction/auction.h"
@@ -24,8 +24,6 @@ const char *auction_params_check(const struct auction_params *p)
 		return "minimum step must be at least one minor unit";
 	if (p->step_max < p->step_min)
 		return "maximum step must not be below the minimum step";
-	if (p->step_min >= p->start_price)
-		return "minimum step must be below the start price";
 	if (p->ends_at <= p->starts_at)
 		return "end time must be after the start time";
 	if (p->ext_window < 0)
@@ -34,7 +32,11 @@ const char *auction_params_check(const struct auction_params *p)
 		return "extension length must not be negative";
 	if (p->ext_window > 0 && p->ext_length <= 0)
 		return "extension length must be above zero when extensions are enabled";
-	return NULL;
+	if (p->max_extensions < 0)
+		return "maximum number of extensions must not be negative";
+	if (p->latest_end != 0 && p->latest_end < p->ends_at)
+		return "latest end must not be before the end time";
+	return (p->format != NULL ? p->format : &auction_english_reverse)->check(p);
 }
 
 /* Initialise an auction in state SCHEDULED with no bids. */
@@ -43,6 +45,8 @@ void auction_init(struct auction *a, int64_t id, const struct auction_params *p)
 	memset(a, 0, sizeof(*a));
 	a->id = id;
 	a->p = *p;
+	if (a->p.format == NULL)
+		a->p.format = &auction_english_reverse;
 	a->state = AUCTION_SCHEDULED;
 	a->ends_at = p->ends_at;
 	a->extensions = 0;
@@ -132,45 +136,91 @@ int64_t auction_next_deadline(const struct auction *a)
 	}
 }
 
+/*
+ * The bidder index: an open-addressing hash table from org to entry, 2 * capentries
+ * slots (a power of two) of uint32_t, each 0 (empty) or an entry index + 1, kept in the
+ * same allocation as rank[], after its capentries elements: it grows, and is rebuilt,
+ * with rank[]. A lookup is one hash and a short probe instead of a scan of entries[].
+ */
+static uint32_t *auction_slots(const struct auction *a)
+{
+	return (uint32_t *)(a->rank + a->capentries);
+}
+
+/* The first slot to probe for `org` (mask = slots - 1). */
+static size_t auction_slot_of(int64_t org, size_t mask)
+{
+	uint64_t h = (uint64_t)org * 0x9E3779B97F4A7C15ULL;
+
+	return (size_t)(h ^ (h >> 29)) & mask;
+}
+
+/* Record entry `ei` (already holding its org) in the index. */
+static void auction_index_add(struct auction *a, size_t ei)
+{
+	uint32_t *slots = auction_slots(a);
+	size_t mask = 2 * a->capentries - 1, i = auction_slot_of(a->entries[ei].org, mask);
+
+	while (slots[i] != 0)
+		i = (i + 1) & mask;
+	slots[i] = (uint32_t)ei + 1;
+}
+
+/* Empty the index and record entries[0..nentries) again. */
+static void auction_index_rebuild(struct auction *a)
+{
+	if (a->capentries == 0)
+		return;
+	memset(auction_slots(a), 0, 2 * a->capentries * sizeof(uint32_t));
+	for (size_t i = 0; i < a->nentries; i++)
+		auction_index_add(a, i);
+}
+
 /* Index into entries[] of the entry of `org`, or -1 when it has not bid. */
 static long auction_find_entry(const struct auction *a, int64_t org)
 {
-	for (size_t i = 0; i < a->nentries; i++)
-		if (a->entries[i].org == org)
-			return (long)i;
+	const uint32_t *slots;
+	size_t mask, i;
+
+	if (a->nentries == 0)
+		return -1;
+	slots = auction_slots(a);
+	mask = 2 * a->capentries - 1;
+	for (i = auction_slot_of(org, mask); slots[i] != 0; i = (i + 1) & mask)
+		if (a->entries[slots[i] - 1].org == org)
+			return (long)slots[i] - 1;
 	return -1;
 }
 
-/* Position in rank[] (0-based) of entry `ei`; nentries when absent. */
-static size_t auction_rank_pos(const struct auction *a, size_t ei)
-{
-	size_t i;
-
-	for (i = 0; i < a->nentries; i++)
-		if (a->rank[i] == ei)
-			break;
-	return i;
-}
-
-/* Whether entry x ranks strictly before entry y: lower amount, then earlier seq. */
-static int auction_entry_before(const struct auction_entry *x, const struct auction_entry *y)
-{
-	if (x->amount != y->amount)
-		return x->amount < y->amount;
-	return x->seq < y->seq;
-}
-
-/* Move the entry at rank position `pos` towards the front until ordered; returns its new position. */
+/*
+ * Move the entry at rank position `pos` towards the front until ordered; returns its new
+ * position. rank[0..pos) is ordered best first by the format's `before` (a strict total
+ * order: sequences differ), so the entries the moved one now ranks before form a suffix
+ * of it: a binary search finds where it starts, one memmove opens the slot, and the
+ * entries it passed each move back by one.
+ */
 static size_t auction_rank_sift(struct auction *a, size_t pos)
 {
-	size_t ei = a->rank[pos];
+	size_t ei = a->rank[pos], lo = 0, hi = pos;
+	const struct auction_entry *e = &a->entries[ei];
+	int (*before)(const struct auction_entry *, const struct auction_entry *) = a->p.format->before;
 
-	while (pos > 0 && auction_entry_before(&a->entries[ei], &a->entries[a->rank[pos - 1]])) {
-		a->rank[pos] = a->rank[pos - 1];
-		pos--;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (before(e, &a->entries[a->rank[mid]]))
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	a->rank[pos] = ei;
-	return pos;
+	if (lo < pos) {
+		memmove(&a->rank[lo + 1], &a->rank[lo], (pos - lo) * sizeof(a->rank[0]));
+		a->rank[lo] = ei;
+		for (size_t i = lo + 1; i <= pos; i++)
+			a->entries[a->rank[i]].pos = i;
+	}
+	a->entries[ei].pos = lo;
+	return lo;
 }
 
 /* Record bids[bi] in its bidder's entry (new on a first bid; capacity must suffice) and re-rank it; returns its 0-based position. */
@@ -188,10 +238,11 @@ static size_t auction_apply(struct auction *a, size_t bi)
 		e->alias = (int)ei + 1;
 		pos = ei;
 		a->rank[pos] = ei;
+		auction_index_add(a, ei);
 	} else {
 		ei = (size_t)found;
 		e = &a->entries[ei];
-		pos = auction_rank_pos(a, ei);
+		pos = e->pos;
 	}
 	e->amount = b->amount;
 	e->seq = b->seq;
@@ -220,18 +271,20 @@ static int auction_reserve(struct auction *a, int new_bidder)
 		struct auction_entry *ne;
 		size_t *nr;
 
-		if (cap > SIZE_MAX / sizeof(*ne))
+		if (cap > SIZE_MAX / sizeof(*ne) / 2 || cap > UINT32_MAX / 2)
 			return -1;
-		/* Both arrays share capentries: it grows only once both have grown. */
+		/* Both arrays share capentries: it grows only once both have grown. rank[]
+		 * carries the bidder index after its elements (auction_slots). */
 		ne = realloc(a->entries, cap * sizeof(*ne));
 		if (ne == NULL)
 			return -1;
 		a->entries = ne;
-		nr = realloc(a->rank, cap * sizeof(*nr));
+		nr = realloc(a->rank, cap * sizeof(*nr) + 2 * cap * sizeof(uint32_t));
 		if (nr == NULL)
 			return -1;
 		a->rank = nr;
 		a->capentries = cap;
+		auction_index_rebuild(a);
 	}
 	return 0;
 }
@@ -254,8 +307,12 @@ static int auction_extend(struct auction *a, int64_t now)
 
 	if (a->p.ext_window <= 0 || left > (uint64_t)a->p.ext_window)
 		return 0;
+	if (a->p.max_extensions > 0 && a->extensions >= a->p.max_extensions)
+		return 0;
 	/* ext_length >= 0: only a positive now can push the sum past INT64_MAX */
 	end = now > 0 && a->p.ext_length > INT64_MAX - now ? INT64_MAX : now + a->p.ext_length;
+	if (a->p.latest_end > 0 && end > a->p.latest_end)
+		end = a->p.latest_end;
 	if (end <= a->ends_at)
 		return 0;
 	a->ends_at = end;
@@ -268,8 +325,9 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
     int64_t amount, int64_t now, struct auction_events *ev)
 {
 	long found;
-	int64_t best, reference, prev_end = a->ends_at;
-	int took_lead, extended = 0;
+	int64_t prev_end = a->ends_at;
+	int took_lead = 0, extended = 0;
+	enum auction_err err;
 	struct auction_bid *b;
 	struct auction_event *e;
 	size_t pos;
@@ -286,29 +344,12 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		return AUCTION_E_OWN_AUCTION;
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
-	if (amount >= a->p.start_price)
-		return AUCTION_E_NOT_BELOW_START;
 
 	found = auction_find_entry(a, org);
-	if (found >= 0) {
-		if (amount >= a->entries[found].amount)
-			return AUCTION_E_NOT_BELOW_OWN;
-		if (a->rank[0] == (size_t)found)
-			return AUCTION_E_WHILE_LEADING;
-	}
-
-	best = auction_best(a);
-	reference = best < 0 ? a->p.start_price : best;
-	took_lead = amount < reference;
-	if (took_lead) {
-		/* 0 < amount < reference <= start_price: the difference cannot overflow. */
-		int64_t step = reference - amount;
-
-		if (step < a->p.step_min)
-			return AUCTION_E_STEP_TOO_SMALL;
-		if (step > a->p.step_max)
-			return AUCTION_E_STEP_TOO_LARGE;
-	}
+	err = a->p.format->bid(a, found >= 0 ? &a->entries[found] : NULL,
+	    found >= 0 && a->rank[0] == (size_t)found, amount, &took_lead);
+	if (err != AUCTION_OK)
+		return err;
 
 	if (auction_reserve(a, found < 0) != 0)
 		return AUCTION_E_NOMEM;
@@ -350,6 +391,7 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 {
 	struct auction_bid *b;
 	struct auction_event *e;
+	enum auction_err err;
 	size_t pos;
 
 	if (a->state == AUCTION_CANCELLED)
@@ -360,8 +402,8 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 		return AUCTION_E_OWN_AUCTION;
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
-	if (amount > a->p.start_price)
-		return AUCTION_E_NOT_BELOW_START;
+	if ((err = a->p.format->seed(a, amount)) != AUCTION_OK)
+		return err;
 	if (auction_find_entry(a, org) >= 0)
 		return AUCTION_E_NOT_BELOW_OWN;
 	if (auction_reserve(a, 1) != 0)
@@ -405,7 +447,7 @@ int auction_rank_of(const struct auction *a, int64_t org)
 
 	if (found < 0)
 		return 0;
-	return (int)auction_rank_pos(a, (size_t)found) + 1;
+	return (int)a->entries[found].pos + 1;
 }
 
 /* The entry of `org`, or NULL when it has not bid. */
@@ -446,6 +488,7 @@ void auction_rollback(struct auction *a, const struct auction_mark *m)
 
 	/* Fewer bids never need more entries than were there: no allocation. */
 	a->nentries = 0;
+	auction_index_rebuild(a);
 	for (size_t i = 0; i < a->nbids; i++)
 		auction_apply(a, i);
 }
@@ -466,6 +509,8 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_STEP_TOO_SMALL:  return "bid_step_too_small";
 	case AUCTION_E_STEP_TOO_LARGE:  return "bid_step_too_large";
 	case AUCTION_E_NOMEM:           return "internal";
+	case AUCTION_E_NOT_ABOVE_START: return "bid_not_above_start_price";
+	case AUCTION_E_NOT_ABOVE_OWN:   return "bid_not_above_own";
 	}
 	return "internal";
 }
@@ -498,6 +543,10 @@ const char *auction_err_message(enum auction_err e)
 		return "The bid improves the best price by more than the maximum step.";
 	case AUCTION_E_NOMEM:
 		return "Internal error: out of memory.";
+	case AUCTION_E_NOT_ABOVE_START:
+		return "The amount must be above the start price.";
+	case AUCTION_E_NOT_ABOVE_OWN:
+		return "The amount must be above your previous bid.";
 	}
 	return "Internal error.";
 }
@@ -505,16 +554,9 @@ const char *auction_err_message(enum auction_err e)
 /* The bounds a bid by `org` must meet now. */
 void auction_bounds(const struct auction *a, int64_t org, struct auction_bounds *out)
 {
-	int64_t best = auction_best(a);
 	long found = auction_find_entry(a, org);
 
-	out->best_is_start = best < 0;
-	out->reference = best < 0 ? a->p.start_price : best;
-	out->own = found >= 0 ? a->entries[found].amount : -1;
-	out->lead_max = out->reference - a->p.step_min;
-	out->lead_min = out->reference - a->p.step_max;
-	if (out->lead_min < 1)
-		out->lead_min = 1;
+	a->p.format->bounds(a, found >= 0 ? &a->entries[found] : NULL, out);
 }
 
 /* Stable name of an event kind. */

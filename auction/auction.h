@@ -1,5 +1,10 @@
 /*
- * The live reverse auction engine: a pure, deterministic state machine.
+ * The live auction engine: a pure, deterministic state machine. A format (the
+ * rules: what a bid means, how bidders rank) is a struct auction_format looked
+ * up by name; everything else (the clock, extensions, events, rollback) is
+ * shared. Formats: "english_reverse" (the default, below) and "english_forward"
+ * (its mirror for sales: prices rise, the highest wins; see
+ * docs/auction-rules.md).
  *
  * Commands and `now` (int64 milliseconds since the Unix epoch) go in; results
  * and events (what changed, below) come out. It never reads the clock, never
@@ -22,6 +27,14 @@
  *    max(ends_at, now + ext_length);
  *  - the buyer's organization may not bid; bids before starts_at or at/after
  *    ends_at are refused.
+ * Extension limits (every format): with max_extensions > 0 the end moves at
+ * most that many times; with latest_end > 0 an extension never moves the end
+ * past latest_end (an extension that would not move it is no extension).
+ *
+ * english_forward mirrors it: start price < amount (a seeded bid may equal it);
+ * not at or below the bidder's own previous bid, nor raising while leading; a
+ * lead-taking bid (strictly above the best, or the start price) beats it by
+ * step_min..step_max; ties rank by sequence.
  */
 #ifndef TENDERD_AUCTION_H
 #define TENDERD_AUCTION_H
@@ -49,7 +62,11 @@ enum auction_err {
 	AUCTION_E_STEP_TOO_SMALL,   /* "bid_step_too_small" */
 	AUCTION_E_STEP_TOO_LARGE,   /* "bid_step_too_large" */
 	AUCTION_E_NOMEM,            /* "internal" */
+	AUCTION_E_NOT_ABOVE_START,  /* "bid_not_above_start_price" (forward) */
+	AUCTION_E_NOT_ABOVE_OWN,    /* "bid_not_above_own" (forward) */
 };
+
+struct auction_format;
 
 /* Parameters fixed at creation. All times in ms, amounts in minor units. */
 struct auction_params {
@@ -61,6 +78,9 @@ struct auction_params {
 	int64_t ends_at;       /* scheduled end, before any extension */
 	int64_t ext_window;    /* 0 disables extensions */
 	int64_t ext_length;
+	const struct auction_format *format;  /* NULL: english_reverse */
+	int max_extensions;    /* 0: no limit; else at most this many extensions */
+	int64_t latest_end;    /* 0: none; else >= ends_at, no extension moves the end past it */
 };
 
 /* One accepted bid. Bids are append-only and in sequence order. */
@@ -80,6 +100,7 @@ struct auction_entry {
 	int64_t seq;           /* sequence of the bid that set amount */
 	int64_t at;            /* time of that bid */
 	size_t bid_index;      /* index into bids[] of that bid */
+	size_t pos;            /* its position in rank[] (0-based; rank[pos] is this entry) */
 };
 
 struct auction {
@@ -164,6 +185,67 @@ struct auction_mark {
 	int64_t closed_at;
 };
 
+/* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
+struct auction_bounds {
+	int64_t reference;     /* the best price, or the start price when there are no bids */
+	int best_is_start;     /* reference is the start price */
+	int64_t own;           /* the bidder's current price, -1 when it has not bid */
+	int64_t lead_max;      /* the highest lead-taking amount (reverse: reference - step_min) */
+	int64_t lead_min;      /* the lowest lead-taking amount (reverse: reference - step_max, >= 1) */
+	int64_t lead_near;     /* the lead-taking amount nearest the reference (step_min from it) */
+	int64_t lead_far;      /* the one farthest from it (step_max from it, within 1..INT64_MAX) */
+};
+
+/*
+ * A format: the rules of one kind of auction. The engine calls these hooks;
+ * nothing outside auction/ names a format, it asks the format instead.
+ *  - check: format-specific parameter rules (the shared ones are checked first).
+ *  - bid: judge a bid of `amount` (> 0, state RUNNING, not the buyer) by a
+ *    bidder whose current entry is `own` (NULL before its first bid) and who
+ *    holds the lead when `leads`; sets *took_lead; AUCTION_OK or the refusal.
+ *  - seed: judge a seeded price (> 0; no step rule).
+ *  - before: whether entry x ranks strictly before entry y (best first); an
+ *    accepted bid only ever moves its bidder's entry towards the front.
+ *  - bounds: what a bid by a bidder with entry `own` must meet now.
+ * The views read the words: higher_wins (1 when the highest price wins), rule
+ * (one line a bidder reads: "lowest price wins"), and for refusal messages
+ * step_word ("minus"/"plus": a lead-taking amount from the reference),
+ * near_word / far_word ("at most"/"at least": the bound nearest / farthest from
+ * the reference) and improve_word ("lower"/"raise": what a leader may not do).
+ */
+struct auction_format {
+	const char *name;
+	int higher_wins;
+	const char *rule;
+	const char *step_word;
+	const char *near_word;
+	const char *far_word;
+	const char *improve_word;
+	const char *(*check)(const struct auction_params *p);
+	enum auction_err (*bid)(const struct auction *a, const struct auction_entry *own, int leads,
+	    int64_t amount, int *took_lead);
+	enum auction_err (*seed)(const struct auction *a, int64_t amount);
+	int (*before)(const struct auction_entry *x, const struct auction_entry *y);
+	void (*bounds)(const struct auction *a, const struct auction_entry *own,
+	    struct auction_bounds *out);
+};
+
+extern const struct auction_format auction_english_reverse;
+extern const struct auction_format auction_english_forward;
+
+/* The format called `name`, or NULL when there is none. */
+const struct auction_format *auction_format_find(const char *name);
+
+/* The format of `a` (english_reverse when its parameters named none). */
+const struct auction_format *auction_format_of(const struct auction *a);
+
+/* Whether `a` has the default format (english_reverse) and no extension limits: what an
+ * auction stored before formats existed is. */
+int auction_format_is_default(const struct auction *a);
+
+/* The names of every format, comma-separated, for messages ("english_reverse, ..."). */
+const char *auction_format_names(void);
+
 /* Validate parameters; returns NULL when valid, else a static message. */
 const char *auction_params_check(const struct auction_params *p);
 
@@ -233,15 +315,6 @@ const struct auction_entry *auction_at_rank(const struct auction *a, int rank);
  * rebuilds the standings from the remaining bids. */
 void auction_mark(const struct auction *a, struct auction_mark *m);
 void auction_rollback(struct auction *a, const struct auction_mark *m);
-
-/* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
-struct auction_bounds {
-	int64_t reference;     /* the best price, or the start price when there are no bids */
-	int best_is_start;     /* reference is the start price */
-	int64_t own;           /* the bidder's current price, -1 when it has not bid */
-	int64_t lead_max;      /* the highest lead-taking amount: reference - step_min */
-	int64_t lead_min;      /* the lowest lead-taking amount: reference - step_max (>= 1) */
-};
 
 /* The bounds a bid by `org` must meet now (the state as it is; no clock advance). */
 void auction_bounds(const struct auction *a, int64_t org, struct auction_bounds *out);

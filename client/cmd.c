@@ -425,6 +425,9 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"duration", 0, "duration", CMD_INT, 0},
 	{"extension-window", 0, "extension_window", CMD_INT, 0},
 	{"extension", 0, "extension", CMD_INT, 0},
+	{"format", 0, "format", CMD_STR, 0},
+	{"max-extensions", 0, "max_extensions", CMD_INT, 0},
+	{"latest-end", 0, "latest_end", CMD_STR, 0},
 	CMD_END,
 };
 
@@ -601,7 +604,8 @@ static const struct cmd_spec cmd_specs[] = {
 	 cmd_register_args, NULL, cmd_show_register, NULL},
 	{"auction create", "auction.create",
 	 "auction create --title T --currency C --start-price AMOUNT [--step-min S] [--step-max S] "
-	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] | --file REQUEST.json",
+	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] [--format F] "
+	 "[--max-extensions N] [--latest-end TIME] | --file REQUEST.json",
 	 cmd_create_args, NULL, cmd_show_auction, NULL},
 	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},
 	{"auction list", "auction.list",

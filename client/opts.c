@@ -53,6 +53,8 @@ void opts_usage(FILE *f)
 	      "  auction create --title T --currency C --start-price AMOUNT [--step-min S]\n"
 	      "           [--step-max S] [--starts-at TIME] [--duration SECONDS]\n"
 	      "           [--extension-window SECONDS] [--extension SECONDS]\n"
+	      "           [--format english_reverse|english_forward] [--max-extensions N]\n"
+	      "           [--latest-end TIME]\n"
 	      "  auction create --file REQUEST.json [overriding options]\n"
 	      "  auction get ID\n"
 	      "  auction list [--state STATE] [--kind KIND] [--buyer ORG] [--limit N]\n"

@@ -107,7 +107,8 @@ static int view_amount(json_t *a, const char *key, int64_t *out)
 	return exp >= 0 && s != NULL && money_parse(s, exp, out) == 0 ? 0 : -1;
 }
 
-/* The price range that would take the lead ("940000.00 .. 985000.00"), "" when none applies. */
+/* The price range that would take the lead ("940000.00 .. 985000.00"; where the highest price
+ * wins "101000.00 .. 105000.00 (highest price wins)"), "" when none applies. */
 void view_lead_range(json_t *a, char *buf, size_t n)
 {
 	const char *state = view_or_dash(view_str(a, "state"));
@@ -124,13 +125,23 @@ void view_lead_range(json_t *a, char *buf, size_t n)
 		return;
 	if (view_amount(a, "step_min_amount", &smin) != 0 || view_amount(a, "step_max_amount", &smax) != 0)
 		return;
-	hi = ref - smin;
-	lo = ref - smax < 1 ? 1 : ref - smax;
+	if (json_is_true(json_object_get(a, "higher_wins"))) {
+		/* prices rise: the lead takes at least step_min and at most step_max above */
+		if (ref > INT64_MAX - smax)
+			return;
+		lo = ref + smin;
+		hi = ref + smax;
+	} else {
+		hi = ref - smin;
+		lo = ref - smax < 1 ? 1 : ref - smax;
+	}
 	if (hi < lo)
 		return;
 	money_format(lo, exp, los, sizeof(los));
 	money_format(hi, exp, his, sizeof(his));
-	snprintf(buf, n, "%s .. %s", los, his);
+	/* where the highest price wins, the live view says so beside the range */
+	snprintf(buf, n, "%s .. %s%s", los, his, json_is_true(json_object_get(a, "higher_wins")) ?
+		 " (highest price wins)" : "");
 }
 
 /* part * 100% / whole in hundredths of a percent, rounded half up, exactly (0 <= part <= whole). */
@@ -146,7 +157,8 @@ static uint64_t view_ratio_bp(uint64_t part, uint64_t whole)
 	return (bp + 5) / 10;
 }
 
-/* The best price with its saving against the start price ("990000.00 (-10000.00, -1.00%)"). */
+/* The best price with its saving against the start price ("990000.00 (-10000.00, -1.00%)");
+ * where the highest price wins, its gain ("101000.00 (+1000.00, +1.00%)"). */
 static void view_best(json_t *a, char *buf, size_t n)
 {
 	int64_t start, best;
@@ -155,6 +167,18 @@ static void view_best(json_t *a, char *buf, size_t n)
 
 	if (view_str(a, "best_price") == NULL) {
 		snprintf(buf, n, "- (no bids yet)");
+		return;
+	}
+	if (json_is_true(json_object_get(a, "higher_wins"))) {
+		if (view_amount(a, "start_price", &start) != 0 ||
+		    view_amount(a, "best_price", &best) != 0 || best < start || start <= 0) {
+			snprintf(buf, n, "%s", view_str(a, "best_price"));
+			return;
+		}
+		money_format(best - start, money_exponent(view_str(a, "currency")), diff, sizeof(diff));
+		bp = view_ratio_bp((uint64_t)(best - start), (uint64_t)start);
+		snprintf(buf, n, "%s (+%s, +%" PRIu64 ".%02" PRIu64 "%%)", view_str(a, "best_price"),
+			 diff, bp / 100, bp % 100);
 		return;
 	}
 	if (view_amount(a, "start_price", &start) != 0 || view_amount(a, "best_price", &best) != 0 ||
@@ -237,6 +261,28 @@ void view_ranking(FILE *f, json_t *a, size_t max_rows)
 	}
 }
 
+/* Print the "format" line of an auction: its name and who wins, then its extension limits. */
+static void view_format(FILE *f, json_t *a)
+{
+	const char *name = view_str(a, "format");
+	long long maxext;
+	int64_t latest;
+	char when[64];
+
+	if (name == NULL)
+		return;
+	fprintf(f, VIEW_LABEL "%s: %s\n", "format", name,
+		json_is_true(json_object_get(a, "higher_wins")) ?
+		"highest price wins, bids go up" : "lowest price wins, bids go down");
+	if (view_int(a, "max_extensions", &maxext) == 0)
+		fprintf(f, VIEW_LABEL "at most %lld extension%s\n", "limits", maxext,
+			maxext == 1 ? "" : "s");
+	if (view_time(a, "latest_end", &latest) == 0) {
+		view_clock(latest, VIEW_FULL, when, sizeof(when));
+		fprintf(f, VIEW_LABEL "never extended past %s\n", "limits", when);
+	}
+}
+
 /* Print the full description of an auction object. */
 void view_auction(FILE *f, json_t *a)
 {
@@ -249,8 +295,10 @@ void view_auction(FILE *f, json_t *a)
 	if (view_str(a, "buyer") != NULL)
 		fprintf(f, VIEW_LABEL "%s\n", "buyer", view_str(a, "buyer"));
 	fprintf(f, VIEW_LABEL "%s\n", "state", view_or_dash(view_str(a, "state")));
-	fprintf(f, VIEW_LABEL "%s %s\n", "start price", view_or_dash(view_str(a, "start_price")),
-		view_or_dash(view_str(a, "currency")));
+	view_format(f, a);
+	fprintf(f, VIEW_LABEL "%s %s%s\n", "start price", view_or_dash(view_str(a, "start_price")),
+		view_or_dash(view_str(a, "currency")), json_is_true(json_object_get(a, "higher_wins")) ?
+		" (the floor: every bid is above it)" : "");
 	fprintf(f, VIEW_LABEL "%s .. %s (%s .. %s)\n", "steps", view_or_dash(view_str(a, "step_min_amount")),
 		view_or_dash(view_str(a, "step_max_amount")), view_or_dash(view_str(a, "step_min")),
 		view_or_dash(view_str(a, "step_max")));

@@ -163,6 +163,12 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	json_object_set_new(j, "extension_window", json_integer(a->p.ext_window / 1000));
 	json_object_set_new(j, "extension", json_integer(a->p.ext_length / 1000));
 	json_object_set_new(j, "extensions", json_integer(a->extensions));
+	json_object_set_new(j, "format", json_string(auction_format_of(a)->name));
+	json_object_set_new(j, "higher_wins", json_boolean(auction_format_of(a)->higher_wins));
+	json_object_set_new(j, "max_extensions", a->p.max_extensions ?
+	    json_integer(a->p.max_extensions) : json_null());
+	json_object_set_new(j, "latest_end", a->p.latest_end ? proto_time(a->p.latest_end) :
+	    json_null());
 	json_object_set_new(j, "signed_bids", json_boolean(!b->unsigned_bids));
 	json_object_set_new(j, "best_price", best < 0 ? json_null() : proto_money(best, b->exp));
 	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
@@ -332,11 +338,19 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 		.step_min = r->step_min_amount, .step_max = r->step_max_amount,
 		.starts_at = r->starts_at, .ends_at = r->scheduled_end,
 		.ext_window = r->ext_window, .ext_length = r->ext_length,
+		.format = auction_format_find(r->format), .max_extensions = r->max_extensions,
+		.latest_end = r->latest_end,
 	};
 	const char *why;
 
 	if (b == NULL)
 		return NULL;
+	if (p.format == NULL) {
+		log_error("auction=%lld persisted format unknown: %s", (long long)r->id,
+		    r->format ? r->format : "(null)");
+		free(b);
+		return NULL;
+	}
 	if ((why = auction_params_check(&p)) != NULL) {
 		log_error("auction=%lld persisted parameters invalid: %s", (long long)r->id, why);
 		free(b);

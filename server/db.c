@@ -153,6 +153,9 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	 * created change's body says too) */
 	[DB_S_UNSIGNED] = { "unsigned_bids", "UPDATE auctions SET signed_bids = false WHERE id = $1",
 	    0 },
+	/* auction, format, higher_wins, max_extensions (NULL: none), latest_end (NULL: none) */
+	[DB_S_FORMAT] = { "format", "UPDATE auctions SET format = $2, higher_wins = $3,"
+	    " max_extensions = $4, latest_end = $5 WHERE id = $1", 0 },
 	/* participant, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",

@@ -389,7 +389,8 @@ static const struct boot_src boot_tables = {
 	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
 	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
 	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
-	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, NOT signed_bids"
+	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, NOT signed_bids,"
+	    " format, coalesce(max_extensions, 0), coalesce(" MS("latest_end") ", 0)"
 	    " FROM auctions ORDER BY id",
 	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -412,7 +413,8 @@ static const struct boot_src boot_audit = {
 	    " currency, state, cancel_reason, currency_exp, start_price, step_min_percent::int,"
 	    " step_max_percent::int, step_min_value, step_max_value, step_min_amount, step_max_amount, "
 	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
-	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, false"
+	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, false,"
+	    " format, coalesce(max_extensions, 0), coalesce(" MS("latest_end") ", 0)"
 	    " FROM audit.auction_rows ORDER BY auction_id",
 	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -498,6 +500,8 @@ boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink 
 		.ext_length = boot_i64(r, i, 20), .extensions = (int)boot_i64(r, i, 21),
 		.procurement_id = boot_i64(r, i, 22), .lot_id = (int)boot_i64(r, i, 23),
 		.unsigned_bids = strcmp(boot_str(r, i, 24), "t") == 0,
+		.format = boot_str(r, i, 25), .max_extensions = (int)boot_i64(r, i, 26),
+		.latest_end = boot_i64(r, i, 27),
 	};
 	if (sink->auction(sink->arg, &a) < 0) {
 		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);

@@ -366,6 +366,7 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
     size_t n)
 {
 	const struct auction *a = &b->a;
+	const struct auction_format *fm = auction_format_of(a);
 	struct auction_bounds bd;
 	char ref[40], own[40], lim[40], step[40], t[TIME_BUF];
 	const char *refname;
@@ -398,23 +399,30 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 		money_format(a->p.start_price, b->exp, lim, sizeof(lim));
 		snprintf(msg, n, "amount must be below the start price %s", lim);
 		break;
+	case AUCTION_E_NOT_ABOVE_START:
+		money_format(a->p.start_price, b->exp, lim, sizeof(lim));
+		snprintf(msg, n, "amount must be above the start price %s", lim);
+		break;
 	case AUCTION_E_NOT_BELOW_OWN:
 		snprintf(msg, n, "amount must be below your previous bid %s", own);
 		break;
+	case AUCTION_E_NOT_ABOVE_OWN:
+		snprintf(msg, n, "amount must be above your previous bid %s", own);
+		break;
 	case AUCTION_E_WHILE_LEADING:
-		snprintf(msg, n, "you hold the best price %s and may not lower it", own);
+		snprintf(msg, n, "you hold the best price %s and may not %s it", own, fm->improve_word);
 		break;
 	case AUCTION_E_STEP_TOO_SMALL:
-		money_format(bd.lead_max, b->exp, lim, sizeof(lim));
+		money_format(bd.lead_near, b->exp, lim, sizeof(lim));
 		money_format(a->p.step_min, b->exp, step, sizeof(step));
-		snprintf(msg, n, "amount must be at most %s (%s %s minus step %s)", lim, refname, ref,
-		    step);
+		snprintf(msg, n, "amount must be %s %s (%s %s %s step %s)", fm->near_word, lim, refname,
+		    ref, fm->step_word, step);
 		break;
 	case AUCTION_E_STEP_TOO_LARGE:
-		money_format(bd.lead_min, b->exp, lim, sizeof(lim));
+		money_format(bd.lead_far, b->exp, lim, sizeof(lim));
 		money_format(a->p.step_max, b->exp, step, sizeof(step));
-		snprintf(msg, n, "amount must be at least %s (%s %s minus maximum step %s)", lim,
-		    refname, ref, step);
+		snprintf(msg, n, "amount must be %s %s (%s %s %s maximum step %s)", fm->far_word, lim,
+		    refname, ref, fm->step_word, step);
 		break;
 	default:
 		snprintf(msg, n, "%s", auction_err_message(e));
@@ -501,6 +509,40 @@ ops_apply_tick(struct server *s, struct txn_cmd *t)
 	ops_touch(s, b);
 	ops_advance(s, b, k->t.at);
 	return 0;
+}
+
+/* The format and extension limits in a created change's body, when not the defaults. */
+static void
+ops_format_detail(json_t *dj, const struct auction *a)
+{
+	if (auction_format_is_default(a))
+		return;
+	json_object_set_new(dj, "format", json_string(auction_format_of(a)->name));
+	if (a->p.max_extensions)
+		json_object_set_new(dj, "max_extensions", json_integer(a->p.max_extensions));
+	if (a->p.latest_end)
+		json_object_set_new(dj, "latest_end", proto_time(a->p.latest_end));
+}
+
+/* Store the format and extension limits of a new auction when they are not the defaults. */
+static void
+ops_store_format(struct server *s, const struct book *b)
+{
+	const struct auction_params *ap = &b->a.p;
+	const struct auction_format *fm = auction_format_of(&b->a);
+	char id[24], mx[24], t[TIME_BUF];
+	const char *p[5];
+
+	if (auction_format_is_default(&b->a))
+		return;
+	if (ap->latest_end)
+		time_format(ap->latest_end, t);
+	p[0] = I64(id, b->a.id);
+	p[1] = fm->name;
+	p[2] = fm->higher_wins ? "true" : "false";
+	p[3] = ap->max_extensions ? I64(mx, ap->max_extensions) : NULL;
+	p[4] = ap->latest_end ? t : NULL;
+	txn_sql(s, DB_S_FORMAT, 5, p, NULL, NULL);
 }
 
 static int ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id);
@@ -590,6 +632,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	    "currency", k->currency, "starts_at", st);
 	if (k->unsigned_bids)
 		json_object_set_new(dj, "signed_bids", json_false());
+	ops_format_detail(dj, &b->a);
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
@@ -604,6 +647,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		txn_obj_seq(&b->tx, txn_sql(s, DB_S_CREATE, 22, p, NULL, NULL));
 		if (k->unsigned_bids)
 			txn_sql(s, DB_S_UNSIGNED, 1, p, NULL, NULL);
+		ops_store_format(s, b);
 	}
 	free(detail);
 	ops_events(s, b, &ev, &w);  /* after the row they refer to */
@@ -1352,6 +1396,40 @@ ops_seconds(struct conn *c, json_t *id, json_t *req, const char *field, int64_t 
 	return 0;
 }
 
+/* The optional format, max_extensions and latest_end of auction.create into `p`; -1 refused. */
+static int
+ops_format(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
+{
+	const char *name = NULL, *latest = NULL;
+	int64_t maxext = 0;
+	char msg[200];
+	int rc;
+
+	if ((rc = proto_get_str(c, req, "format", 0, 64, &name)) < 0)
+		return -1;
+	if (rc == 0 && (p->format = auction_format_find(name)) == NULL) {
+		snprintf(msg, sizeof(msg), "format must be one of: %s", auction_format_names());
+		conn_send(c, proto_error(id, "bad_field", msg, "format"));
+		return -1;
+	}
+	if ((rc = proto_get_int(c, req, "max_extensions", 0, &maxext)) < 0)
+		return -1;
+	if (rc == 0 && (maxext < 1 || maxext > 1000)) {
+		conn_send(c, proto_error(id, "bad_field", "max_extensions must be between 1 and 1000",
+		    "max_extensions"));
+		return -1;
+	}
+	p->max_extensions = (int)maxext;
+	if ((rc = proto_get_str(c, req, "latest_end", 0, 64, &latest)) < 0)
+		return -1;
+	if (rc == 0 && (time_parse(latest, &p->latest_end) < 0 || p->latest_end < p->ends_at)) {
+		conn_send(c, proto_error(id, "bad_field", "latest_end must be an RFC 3339 time, not "
+		    "before the scheduled end (starts_at plus duration)", "latest_end"));
+		return -1;
+	}
+	return 0;
+}
+
 /* auction.create: check everything, queue. */
 void
 ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
@@ -1409,6 +1487,8 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	p.ends_at = p.starts_at + dur;
 	p.buyer_org = conn_ident(c)->who->org->id;
+	if (ops_format(c, id, req, &p) < 0)
+		return;
 	if (p.step_min > p.step_max) {
 		conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max", "step_min"));
 		return;

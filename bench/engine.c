@@ -1,0 +1,157 @@
+/*
+ * Engine micro-benchmark (make bench; docs/benchmarks.md): bids applied per second per
+ * core by the auction engine alone (libauction.a: no I/O, no clock but the one measuring).
+ *
+ * For each format, `bidders` bidders first bid once each; then a stream of valid bids,
+ * each by a bidder that does not hold the lead: 4 in 5 take the lead by a step between
+ * step_min and step_max, 1 in 5 improve the bidder's own price without taking the lead
+ * (when it can; else it takes the lead). The auction is re-created every `per` bids so
+ * that its bid array stays the size of a long live auction. Only the stream is timed,
+ * in thread CPU time.
+ *
+ * Output, one line per run:
+ *   ENGINE format=english_reverse bidders=1000 bids=2000000 cpu_ms=812 per_core=2463054
+ * Usage: engine [-n bids] [-b bidders] [-p per-auction]
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auction/auction.h"
+
+/* xorshift64*: a fixed, fast sequence of pseudo-random numbers. */
+static uint64_t rng_state = 88172645463325252ULL;
+
+/* The next pseudo-random number. */
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ULL;
+}
+
+/* Thread CPU time in ns. */
+static int64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The next valid bid of the stream: its bidder (1..n, not the leader) and amount. */
+static void next_bid(const struct auction *a, const struct auction_format *f, int n,
+    int64_t *org, int64_t *amount)
+{
+	const struct auction_entry *lead = auction_at_rank(a, 1), *own;
+	int64_t best = auction_best(a), step;
+
+	do
+		*org = 1 + (int64_t)(rng() % (uint64_t)n);
+	while (lead != NULL && *org == lead->org);
+	own = auction_entry_of(a, *org);
+	if (own != NULL && rng() % 5 == 0) {
+		/* improve the own price by 1 without taking the lead, when there is room */
+		int64_t better = f->higher_wins ? own->amount + 1 : own->amount - 1;
+
+		if (f->higher_wins ? better <= best : better >= best) {
+			*amount = better;
+			return;
+		}
+	}
+	step = a->p.step_min + (int64_t)(rng() % (uint64_t)(a->p.step_max - a->p.step_min + 1));
+	if (best < 0)
+		best = a->p.start_price;
+	*amount = f->higher_wins ? best + step : best - step;
+}
+
+/* A fresh auction of format `f` in which bidders 1..n have bid once each. */
+static void setup(struct auction *a, const struct auction_params *p, int n, int64_t *now)
+{
+	const struct auction_format *f = p->format;
+
+	auction_init(a, 1, p);
+	for (int i = 1; i <= n; i++)
+		auction_bid(a, i, i, f->higher_wins ? p->start_price + i : p->start_price - i,
+		    (*now)++, NULL);
+}
+
+/* Run `total` stream bids of format `f` with `n` bidders; prints the ENGINE line; 0 or -1. */
+static int run(const struct auction_format *f, int n, long total, long per)
+{
+	struct auction_params p = {
+		.buyer_org = 0, .start_price = f->higher_wins ? 1000 : 4000000000000000000LL,
+		.step_min = 1, .step_max = 100, .starts_at = 0, .ends_at = INT64_MAX / 2,
+		.ext_window = 120000, .ext_length = 120000, .format = f,
+	};
+	struct auction a;
+	struct auction_events ev;
+	int64_t spent = 0, t0, *orgs = malloc((size_t)per * sizeof(*orgs)),
+	    *amounts = malloc((size_t)per * sizeof(*amounts));
+	long done = 0;
+
+	if (orgs == NULL || amounts == NULL)
+		return -1;
+	while (done < total) {
+		long m = total - done < per ? total - done : per;
+		int64_t now = 1, start;
+
+		/* the stream, made on one auction (each bid valid where it falls) ... */
+		setup(&a, &p, n, &now);
+		start = now;
+		for (long k = 0; k < m; k++) {
+			next_bid(&a, f, n, &orgs[k], &amounts[k]);
+			if (auction_bid(&a, n + 1 + k, orgs[k], amounts[k], now++, NULL) != AUCTION_OK) {
+				fprintf(stderr, "engine: %s refused a valid bid\n", f->name);
+				return -1;
+			}
+		}
+		auction_free(&a);
+		/* ... and replayed, timed, on an identical one */
+		now = 1;
+		setup(&a, &p, n, &now);
+		t0 = cpu_ns();
+		for (long k = 0; k < m; k++) {
+			ev.n = 0;
+			if (auction_bid(&a, n + 1 + k, orgs[k], amounts[k], start + k, &ev) != AUCTION_OK)
+				abort();
+		}
+		spent += cpu_ns() - t0;
+		auction_free(&a);
+		done += m;
+	}
+	free(orgs);
+	free(amounts);
+	printf("ENGINE format=%s bidders=%d bids=%ld cpu_ms=%lld per_core=%lld\n", f->name, n,
+	    total, (long long)(spent / 1000000),
+	    (long long)(spent > 0 ? (double)total * 1e9 / (double)spent : 0));
+	return 0;
+}
+
+/* Run every format; see the header comment for the options. */
+int main(int argc, char **argv)
+{
+	long total = 2000000, per = 200000;
+	int n = 1000, c;
+
+	while ((c = getopt(argc, argv, "n:b:p:")) != -1) {
+		if (c == 'n')
+			total = atol(optarg);
+		else if (c == 'b')
+			n = atoi(optarg);
+		else if (c == 'p')
+			per = atol(optarg);
+		else
+			return 2;
+	}
+	if (total < 1 || n < 2 || per < 1)
+		return 2;
+	if (run(&auction_english_reverse, n, total, per) < 0 ||
+	    run(&auction_english_forward, n, total, per) < 0)
+		return 1;
+	return 0;
+}
