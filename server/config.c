@@ -76,6 +76,11 @@ static const struct config_entry config_table[] = {
 	{ "tls_watch_interval", L(tls_watch_interval), "2", 0, 3600, "seconds between checks of cert, key, ca and crl for changes (0: reload on SIGHUP only)" },
 	{ "max_conns_per_addr", L(max_conns_per_addr), "1000", 0, 1000000, "concurrent connections per source address (0: no limit)" },
 	{ "max_handshakes_per_addr", L(max_handshakes_per_addr), "64", 0, 1000000, "TLS handshakes in progress per source address (0: no limit)" },
+	/* observability: metrics and logs */
+	{ "metrics_listen", S(metrics_listen), "127.0.0.1:7444", 0, 0, "address of the HTTP endpoint for /metrics, /healthz and /readyz (host:port; empty: none)" },
+	{ "log_format", W(log_format), "logfmt", 0, 0, "format of the log lines: logfmt or json" },
+	{ "log_file", S(log_file), "", 0, 0, "file the log is appended to, reopened on SIGUSR1 (empty: standard error)" },
+	{ "log_operations", W(log_operations), "on", 0, 0, "one info line per operation: on or off" },
 };
 
 /* The values allowed for each CONFIG_T_WORD setting, separated by '|'. */
@@ -84,13 +89,15 @@ static const struct {
 } config_words[] = {
 	{ "tls_min_version", "1.2|1.3" },
 	{ "crl_expired", "warn|refuse" },
+	{ "log_format", "logfmt|json" },
+	{ "log_operations", "on|off" },
 };
 
 /* Settings a running tenderd keeps until it is restarted: the listening socket, the
  * database connection, and the sizes its open connections were set up with. */
 static const char *const config_restart_keys[] = {
 	"listen", "db", "sql_dir", "db_retry", "max_line", "output_high_water",
-	"signature_workers", "log_key", "log_cert", NULL,
+	"signature_workers", "log_key", "log_cert", "metrics_listen", "log_file", NULL,
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))

@@ -52,6 +52,11 @@ struct config {
 	long tls_watch_interval;
 	long max_conns_per_addr;
 	long max_handshakes_per_addr;
+	/* observability: metrics and logs */
+	char metrics_listen[CONFIG_STR];
+	char log_format[8];
+	char log_file[CONFIG_STR];
+	char log_operations[8];
 };
 
 /* Fill `c` with the defaults. */
