@@ -535,6 +535,8 @@ metrics_stats(struct server *s, json_t *stats)
 	json_object_set_new(stats, "batches", json_pack("{s:I, s:I, s:I}",
 	    "committed", (json_int_t)m.batches_committed, "failed", (json_int_t)m.batches_failed,
 	    "commands", (json_int_t)m.batch_commands));
+	json_object_set_new(json_object_get(stats, "handshakes"), "timeout",
+	    json_integer((json_int_t)m.hs_timeout));
 	json_object_set_new(stats, "watchers", json_integer((json_int_t)metrics_watchers(s)));
 	json_object_set_new(stats, "lane", json_integer((json_int_t)(s->nlane - s->lane_head)));
 }
