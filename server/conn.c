@@ -30,7 +30,6 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "server/frame.h"
-#include "server/metrics.h"
 #include "server/server.h"
 
 #define CONN_MAX_PENDING 64     /* requests awaiting a commit before reading pauses */
@@ -585,7 +584,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->state) {
 	case CONN_HANDSHAKE:
-		metrics_handshake_timeout();
+		c->s->hs_timeout++;
 		conn_close(c, "handshake timeout");
 		conn_free_later(c);
 		break;

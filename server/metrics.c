@@ -65,7 +65,7 @@ static struct {
 	size_t bid;                 /* the row of auction.bid */
 	struct hist bid_ack, batch_size, commit;
 	uint64_t batches_committed, batches_failed, batch_commands;
-	uint64_t hs_timeout, db_reconnects;
+	uint64_t db_reconnects;
 	int db_seen_up;
 } m;
 
@@ -146,13 +146,6 @@ metrics_batch_done(int committed, int64_t us)
 	} else {
 		m.batches_failed++;
 	}
-}
-
-/* A handshake timed out. */
-void
-metrics_handshake_timeout(void)
-{
-	m.hs_timeout++;
 }
 
 /* The database came or went: every coming after the first is a reconnection. */
@@ -265,8 +258,7 @@ metrics_write_conns(FILE *f, struct server *s)
 	    "tenderd_handshakes_total{outcome=\"failed\"} %llu\n"
 	    "tenderd_handshakes_total{outcome=\"timeout\"} %llu\n",
 	    (unsigned long long)s->hs_completed,
-	    (unsigned long long)(s->hs_failed - (m.hs_timeout < s->hs_failed ? m.hs_timeout :
-	    s->hs_failed)), (unsigned long long)m.hs_timeout);
+	    (unsigned long long)(s->hs_failed - s->hs_timeout), (unsigned long long)s->hs_timeout);
 	metrics_head(f, "tenderd_connections_refused_total", "counter",
 	    "Connections refused at accept, by the limit that refused them.");
 	fprintf(f, "tenderd_connections_refused_total{limit=\"max_conns\"} %llu\n"
@@ -387,6 +379,11 @@ metrics_on_request(struct evhttp_request *req, void *arg)
 	const char *uri = evhttp_request_get_uri(req);
 	size_t plen = strcspn(uri, "?#");
 
+	if (!(evhttp_request_get_command(req) & (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD))) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+		metrics_reply(req, 405, "Method Not Allowed", "text/plain", "method not allowed\n", 19);
+		return;
+	}
 	if (plen == 8 && strncmp(uri, "/metrics", 8) == 0)
 		metrics_scrape(req, s);
 	else if (plen == 8 && strncmp(uri, "/healthz", 8) == 0)
@@ -450,7 +447,9 @@ metrics_listen(struct server *s, char *cause, size_t n)
 		snprintf(cause, n, "out of memory");
 		return -1;
 	}
-	evhttp_set_allowed_methods(m.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	/* every method reaches the handler, which answers 405 to all but GET and HEAD */
+	evhttp_set_allowed_methods(m.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_timeout(m.http, 10);
 	evhttp_set_max_headers_size(m.http, 8192);
 	evhttp_set_max_body_size(m.http, 1024);
@@ -536,7 +535,7 @@ metrics_stats(struct server *s, json_t *stats)
 	    "committed", (json_int_t)m.batches_committed, "failed", (json_int_t)m.batches_failed,
 	    "commands", (json_int_t)m.batch_commands));
 	json_object_set_new(json_object_get(stats, "handshakes"), "timeout",
-	    json_integer((json_int_t)m.hs_timeout));
+	    json_integer((json_int_t)s->hs_timeout));
 	json_object_set_new(stats, "watchers", json_integer((json_int_t)metrics_watchers(s)));
 	json_object_set_new(stats, "lane", json_integer((json_int_t)(s->nlane - s->lane_head)));
 }

@@ -29,8 +29,6 @@ int metrics_log_ops(void);
 void metrics_batch_sent(size_t commands);
 /* The oldest batch in flight settled: committed after `us` microseconds, or not. */
 void metrics_batch_done(int committed, int64_t us);
-/* A TLS handshake ran out of handshake_timeout. */
-void metrics_handshake_timeout(void);
 /* The database became available (1) or unavailable (0). */
 void metrics_db_state(int up);
 /* Add the operators' figures to the `stats` object (docs/protocol.md, `stats`). */

@@ -1,7 +1,8 @@
 /*
  * The server's shared state and the interfaces between its modules:
  *   conn.c    TLS connections, framing, limits, timeouts, output
- *   admin.c   SIGHUP reload, the TLS file watch, the operators' stats
+ *   admin.c   SIGHUP reload, SIGUSR1 log reopen, the TLS file watch, the operators' stats
+ *   metrics.c counters and histograms, the HTTP endpoint of /metrics, /healthz, /readyz
  *   proto.c   JSON request decoding, dispatch from the table, replies and errors
  *   optab.c   the table of operations: name, roles, flags, handler (optab.h)
  *   ops.c     auction and participant operations: form checks, applying them
@@ -270,6 +271,7 @@ struct server {
 	struct map addrs;          /* source address -> struct conn_addr (open connections) */
 	struct map refused_addrs;  /* source address -> uint64_t refusals (bounded) */
 	uint64_t hs_completed, hs_failed;
+	uint64_t hs_timeout;       /* of hs_failed: ended by handshake_timeout */
 	uint64_t refused_max_conns, refused_conns_per_addr, refused_handshakes_per_addr;
 	uint64_t refused_other;    /* refusals of addresses beyond the refused_addrs bound */
 	int64_t started_at;        /* wall ms */

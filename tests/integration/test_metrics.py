@@ -214,3 +214,17 @@ def test_address_in_use_is_logged_not_fatal(tenderd_factory):
         assert server.connect("supplier1").ok("hello")["ok"]
     finally:
         busy.close()
+
+
+def test_only_get_and_head(tenderd_factory):
+    server = tenderd_factory()
+    head = urllib.request.Request("http://%s/healthz" % server.metrics_addr(), method="HEAD")
+    with urllib.request.urlopen(head, timeout=5) as r:
+        assert r.status == 200 and r.read() == b""
+    req = urllib.request.Request("http://%s/metrics" % server.metrics_addr(), data=b"x",
+                                 method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=5)
+        assert False, "POST answered"
+    except urllib.error.HTTPError as e:
+        assert e.code == 405 and e.headers.get("Allow") == "GET, HEAD", e.code
