@@ -2,13 +2,14 @@
 Prometheus text format 0.0.4, counters that move by exactly what was done, cumulative and
 consistent histograms, /healthz and /readyz (503 while PostgreSQL is away), and the same
 figures in the operators' `stats`."""
+import os
 import re
 import socket
 import time
 import urllib.error
 import urllib.request
 
-from tdclient import create_auction
+from tdclient import create_auction, parse_time
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (-?[0-9.e+]+|\+Inf)$')
 LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
@@ -228,3 +229,19 @@ def test_only_get_and_head(tenderd_factory):
         assert False, "POST answered"
     except urllib.error.HTTPError as e:
         assert e.code == 405 and e.headers.get("Allow") == "GET, HEAD", e.code
+
+
+def test_crl_age_and_next_update(env, tenderd_factory, tmp_path):
+    """With a CRL, its age and nextUpdate, the same as `stats` shows."""
+    first = tenderd_factory()
+    assert "tenderd_crl_age_seconds" not in get(first, "/metrics")[2]
+    first.stop()
+    env.make_cert("--crl")
+    crl = tmp_path / "crl.pem"
+    crl.write_bytes(open(os.path.join(str(env.pki), "crl.pem"), "rb").read())
+    server = tenderd_factory(crl=str(crl))
+    m = scrape(server)
+    st = server.connect("operator").ok("stats")["stats"]["crl"]
+    this_update = parse_time(st["this_update"]) / 1000
+    assert abs(val(m, "tenderd_crl_age_seconds") - (time.time() - this_update)) <= 5
+    assert val(m, "tenderd_crl_next_update_seconds") == parse_time(st["next_update"]) // 1000
