@@ -764,7 +764,7 @@ serve(struct server *s, int argc, char **argv)
 	evsignal_add(s->sig_term, NULL);
 	evsignal_add(s->sig_int, NULL);
 	if (metrics_init(s) < 0 || admin_init(s, argc, argv) < 0) {
-		log_error("cannot start: reload handler");
+		log_error("cannot start: metrics or reload handler");
 		return 1;
 	}
 	txn_rearm(s);
