@@ -266,7 +266,8 @@ class Tenderd:
             if self.proc.poll() is not None:
                 raise RuntimeError("tenderd exited with %d during start-up:\n%s" % (
                     self.proc.returncode, self.log_tail()))
-            db_ready = '"db ready"' in self.log_text()[offset:]  # msg="db ready" or JSON
+            # msg="db ready", "msg":"db ready", or a tenderd of before ("... info db ready")
+            db_ready = "db ready" in self.log_text()[offset:]
             if db_ready:
                 try:
                     with self.client("operator", timeout=5) as c:
