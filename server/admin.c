@@ -1,5 +1,6 @@
 /*
- * Runtime administration: SIGHUP reloads the settings and the TLS files, a timer
+ * Runtime administration: SIGHUP reloads the settings and the TLS files, SIGUSR1 reopens
+ * the log file, a timer
  * reloads the TLS files when they change on disk, and the operators' `stats` operation.
  *
  * A reload builds everything new first (the settings from the command line and its
@@ -25,6 +26,7 @@
 #include "common/timeutil.h"
 #include "common/version.h"
 #include "server/notify.h"
+#include "server/metrics.h"
 #include "server/server.h"
 
 /* The watched TLS files; ADMIN_CA to ADMIN_CRL verify client certificates. */
@@ -47,6 +49,8 @@ struct admin {
 	uint64_t reloads, reload_failures;
 	int64_t tls_loaded_at;       /* wall ms the context in force was built */
 	int crl_expired_logged;      /* the CRL in force was reported as expired */
+	struct event *sig_usr1;      /* reopens the log file (logrotate) */
+	uint64_t log_reopens;
 };
 
 /* FNV-1a of `n` bytes, continuing from `h`. */
@@ -310,6 +314,7 @@ admin_reload(struct server *s)
 	s->cfg = *next;
 	free(next);
 	log_set_level((enum log_level)log_level_parse(s->cfg.log_level));
+	log_set_format((enum log_format)log_format_parse(s->cfg.log_format));
 	tls_set_crl_policy(strcmp(s->cfg.crl_expired, "refuse") == 0);
 	admin_tls_swap(s, ctx, &crl, files);
 	log_info("reloaded on SIGHUP: %d setting(s) changed; TLS files loaded (crl=%s)", d.changed,
@@ -331,6 +336,26 @@ admin_on_hup(evutil_socket_t sig, short what, void *arg)
 	notify_reloading();
 	admin_reload(s);
 	notify_reloaded();
+}
+
+/* SIGUSR1: open log_file again (logrotate has renamed it); on standard error, nothing. */
+static void
+admin_on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+	struct admin *a = s->admin;
+	char cause[600];
+
+	if (s->cfg.log_file[0] == '\0') {
+		log_info("signal %d (SIGUSR1): logging to standard error, nothing to reopen", (int)sig);
+		return;
+	}
+	if (log_reopen(cause, sizeof(cause)) < 0) {
+		log_error("LOG REOPEN FAILED on SIGUSR1: %s; logging to the file open before", cause);
+		return;
+	}
+	a->log_reopens++;
+	log_info("log file reopened on SIGUSR1: %s", s->cfg.log_file);
 }
 
 /*
@@ -382,7 +407,9 @@ admin_init(struct server *s, int argc, char **argv)
 	tls_set_crl_policy(strcmp(s->cfg.crl_expired, "refuse") == 0);
 	s->sig_hup = evsignal_new(s->base, SIGHUP, admin_on_hup, s);
 	s->watch_timer = evtimer_new(s->base, admin_on_watch, s);
-	if (s->sig_hup == NULL || s->watch_timer == NULL || evsignal_add(s->sig_hup, NULL) < 0)
+	a->sig_usr1 = evsignal_new(s->base, SIGUSR1, admin_on_usr1, s);
+	if (s->sig_hup == NULL || s->watch_timer == NULL || evsignal_add(s->sig_hup, NULL) < 0 ||
+	    a->sig_usr1 == NULL || evsignal_add(a->sig_usr1, NULL) < 0)
 		return -1;
 	admin_check_nofile(s);
 	admin_crl_report(s, 1);
@@ -398,6 +425,8 @@ admin_free(struct server *s)
 		event_free(s->sig_hup);
 	if (s->watch_timer)
 		event_free(s->watch_timer);
+	if (s->admin && ((struct admin *)s->admin)->sig_usr1)
+		event_free(((struct admin *)s->admin)->sig_usr1);
 	free(s->admin);
 	s->admin = NULL;
 }
@@ -450,5 +479,6 @@ admin_stats(struct server *s, json_t *id)
 	    "loaded_at", proto_time(a->tls_loaded_at),
 	    "reloads", (json_int_t)a->reloads, "reload_failures", (json_int_t)a->reload_failures,
 	    "crl", admin_stats_crl(s)));
+	metrics_stats(s, json_object_get(r, "stats"));
 	return r;
 }

@@ -79,6 +79,11 @@ static const struct config_entry config_table[] = {
 	/* standby and takeover */
 	{ "standby", W(standby), "off", 0, 0, "on: when another tenderd is the primary of the database, wait as its standby and take over when it goes; off: exit" },
 	{ "advertise", S(advertise), "", 0, 0, "address (host:port) clients use to reach this tenderd, told by standbys when it is the primary (empty: listen)" },
+	/* observability: metrics and logs */
+	{ "metrics_listen", S(metrics_listen), "127.0.0.1:7444", 0, 0, "address of the HTTP endpoint for /metrics, /healthz and /readyz (host:port; empty: none)" },
+	{ "log_format", W(log_format), "logfmt", 0, 0, "format of the log lines: logfmt or json" },
+	{ "log_file", S(log_file), "", 0, 0, "file the log is appended to, reopened on SIGUSR1 (empty: standard error)" },
+	{ "log_operations", W(log_operations), "on", 0, 0, "one info line per operation: on or off" },
 };
 
 /* The values allowed for each CONFIG_T_WORD setting, separated by '|'. */
@@ -88,13 +93,16 @@ static const struct {
 	{ "tls_min_version", "1.2|1.3" },
 	{ "crl_expired", "warn|refuse" },
 	{ "standby", "on|off" },
+	{ "log_format", "logfmt|json" },
+	{ "log_operations", "on|off" },
 };
 
 /* Settings a running tenderd keeps until it is restarted: the listening socket, the
  * database connection, and the sizes its open connections were set up with. */
 static const char *const config_restart_keys[] = {
 	"listen", "db", "sql_dir", "db_retry", "max_line", "output_high_water",
-	"signature_workers", "log_key", "log_cert", "standby", "advertise", NULL,
+	"signature_workers", "log_key", "log_cert", "standby", "advertise", "metrics_listen",
+	"log_file", NULL,
 };
 
 #define CONFIG_N (sizeof(config_table) / sizeof(config_table[0]))

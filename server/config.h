@@ -56,6 +56,11 @@ struct config {
 	/* standby and takeover */
 	char standby[8];
 	char advertise[CONFIG_STR];
+	/* observability: metrics and logs */
+	char metrics_listen[CONFIG_STR];
+	char log_format[8];
+	char log_file[CONFIG_STR];
+	char log_operations[8];
 };
 
 /* Fill `c` with the defaults. */

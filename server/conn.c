@@ -584,6 +584,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->state) {
 	case CONN_HANDSHAKE:
+		c->s->hs_timeout++;
 		conn_close(c, "handshake timeout");
 		conn_free_later(c);
 		break;

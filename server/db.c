@@ -341,6 +341,13 @@ db_ready(const struct db *db)
 	return db->state == DB_READY && !db->in_doubt;
 }
 
+/* The session holds the writer's advisory lock (taken while preparing). */
+int
+db_writer_lock(const struct db *db)
+{
+	return db->state == DB_RESOLVING || db->state == DB_READY;
+}
+
 /* A batch is open or in flight. */
 int
 db_busy(const struct db *db)

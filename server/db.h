@@ -121,6 +121,8 @@ void db_free(struct db *db);
 
 /* Connected, statements prepared, nothing in doubt. */
 int db_ready(const struct db *db);
+/* The session holds tenderd's writer lock (connected past preparing). */
+int db_writer_lock(const struct db *db);
 /* A batch is being built or is in flight. */
 int db_busy(const struct db *db);
 

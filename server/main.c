@@ -13,6 +13,7 @@
 #include "common/timeutil.h"
 #include "common/version.h"
 #include "server/notify.h"
+#include "server/metrics.h"
 #include "server/optab.h"
 #include "server/server.h"
 #include "server/sig.h"
@@ -154,6 +155,11 @@ parse_args(int argc, char **argv, int first, struct config *cfg, struct reg_opts
 		exit(2);
 	}
 	log_set_level((enum log_level)log_level_parse(cfg->log_level));
+	log_set_format((enum log_format)log_format_parse(cfg->log_format));
+	if (log_open(cfg->log_file, cause, sizeof(cause)) < 0) {
+		fprintf(stderr, "tenderd: %s\n", cause);
+		exit(1);
+	}
 }
 
 /* A name given to `tenderd register`, in NFC (malloc'd in `*out`) and checked like
@@ -962,8 +968,8 @@ serve(struct server *s, int argc, char **argv)
 	s->stop_timer = evtimer_new(s->base, on_stop_check, s);
 	evsignal_add(s->sig_term, NULL);
 	evsignal_add(s->sig_int, NULL);
-	if (admin_init(s, argc, argv) < 0) {
-		log_error("cannot start: reload handler");
+	if (metrics_init(s) < 0 || admin_init(s, argc, argv) < 0) {
+		log_error("cannot start: metrics or reload handler");
 		return 1;
 	}
 	db_role_watch(s->role, on_role, s);
@@ -993,6 +999,7 @@ serve(struct server *s, int argc, char **argv)
 	event_free(s->sig_int);
 	event_free(s->stop_timer);
 	admin_free(s);
+	metrics_free(s);
 	conn_addrs_free(s);
 	if (s->accept_pause)
 		event_free(s->accept_pause);
@@ -1040,6 +1047,7 @@ main(int argc, char **argv)
 	}
 	/* SIGHUP reloads once the server runs (admin.c); until then it must not kill it */
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);  /* reopens the log file once the server runs (admin.c) */
 	parse_args(argc, argv, 1, &srv.cfg, NULL);
 	return serve(&srv, argc, argv);
 }

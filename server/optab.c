@@ -89,6 +89,21 @@ optab_sort(void)
 	optab_sorted = 1;
 }
 
+/* The number of operations. */
+size_t
+optab_count(void)
+{
+	return OPTAB_N;
+}
+
+/* The i-th operation in order of name. */
+const struct optab_op *
+optab_at(size_t i)
+{
+	optab_sort();
+	return &optab[i];
+}
+
 /* The row of `name`, by binary search; NULL when there is none. */
 const struct optab_op *
 optab_find(const char *name)

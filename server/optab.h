@@ -53,6 +53,10 @@ struct optab_op {
 
 /* The row of operation `name`; NULL when there is none. */
 const struct optab_op *optab_find(const char *name);
+/* The number of operations, and the i-th in order of name (0 <= i < optab_count()); the
+ * row optab_find returns is optab_at(i) for one i. */
+size_t optab_count(void);
+const struct optab_op *optab_at(size_t i);
 /* Print the table, one line per operation: "NAME ROLES FLAGS" (tenderd --list-ops). */
 void optab_print(FILE *f);
 

@@ -10,6 +10,7 @@
 #include "common/money.h"
 #include "common/text.h"
 #include "common/timeutil.h"
+#include "server/metrics.h"
 #include "server/optab.h"
 #include "server/server.h"
 #include "server/sig.h"
@@ -236,6 +237,7 @@ static struct {
 	const struct conn *c;      /* NULL outside proto_handle_line */
 	char op[48];
 	int64_t t0;                /* monotonic microseconds */
+	int64_t auction, procurement;  /* the integer fields of those names; 0: none */
 	int logged;
 	struct sig_job *sig;       /* its signature being checked, until a command takes it */
 } proto_cur;
@@ -260,31 +262,84 @@ proto_current(int64_t *t0_us)
 	return proto_cur.op;
 }
 
-/* One line per reply: "conn=ID cert=FP op=NAME id=REQID result=ok|CODE ms=X.X". */
+/* The targets of the request being handled. */
 void
-proto_log_reply(uint64_t conn, const char *fp, const char *op, json_t *id, int64_t t0_us,
-    json_t *reply)
+proto_current_target(int64_t *auction, int64_t *procurement)
+{
+	*auction = proto_cur.c ? proto_cur.auction : 0;
+	*procurement = proto_cur.c ? proto_cur.procurement : 0;
+}
+
+/* The id of the object a reply holds under `field` ("auction": {"id": N}); 0: none. */
+static int64_t
+proto_reply_target(json_t *reply, const char *field)
+{
+	json_t *id = json_object_get(json_object_get(reply, field), "id");
+
+	return json_is_integer(id) ? (int64_t)json_integer_value(id) : 0;
+}
+
+/* The request id as logged: a string (at most 64 bytes) or an integer; "-" when none. */
+static void
+proto_log_id(struct log_line *ln, json_t *id)
+{
+	char buf[65];
+
+	if (json_is_integer(id)) {
+		log_int(ln, "id", (long long)json_integer_value(id));
+	} else if (json_is_string(id)) {
+		snprintf(buf, sizeof(buf), "%s", json_string_value(id));
+		log_str(ln, "id", buf);
+	} else {
+		log_str(ln, "id", "-");
+	}
+}
+
+/*
+ * One line per reply (docs/operations.md "Logs"): op, conn, participant, role, cert
+ * (16 hex digits), id, auction or procurement, result (ok or the error code) and ms
+ * (from reading the request line to sending or queueing the reply, to the µs). Counted
+ * in the metrics whether logged or not (log_operations).
+ */
+void
+proto_log_reply(const struct proto_req *r, json_t *reply)
 {
 	json_t *ok = json_object_get(reply, "ok");
 	const char *result = "ok";
-	char *idtext;
-	int64_t us = proto_clock_us() - t0_us;
+	int64_t us = proto_clock_us() - r->t0, auction = r->auction, procurement = r->procurement;
+	struct log_line ln;
+	char fp[17];
 
 	if (ok == NULL)
 		return;
-	idtext = id && !json_is_null(id) ?
-	    json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
-	/* a string id is shown in quotes, anything but [A-Za-z0-9._:-] as '?': one line,
-	 * space-separated fields, whatever a client sends */
-	for (char *p = idtext; p && *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("._:-\"", *p))
-			*p = '?';
 	if (!json_is_true(ok))
 		result = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
-	log_info("conn=%llu cert=%.16s op=%s id=%.64s result=%s ms=%lld.%lld",
-	    (unsigned long long)conn, fp ? fp : "-", op, idtext ? idtext : "-",
-	    result ? result : "?", (long long)(us / 1000), (long long)(us % 1000 / 100));
-	free(idtext);
+	if (result == NULL)
+		result = "?";
+	metrics_op(r->op, result, us);
+	if (!log_enabled(LOG_INFO) || !metrics_log_ops())
+		return;
+	if (auction == 0 && procurement == 0) {
+		auction = proto_reply_target(reply, "auction");
+		procurement = proto_reply_target(reply, "procurement");
+	}
+	log_begin(&ln, LOG_INFO, "op");
+	log_str(&ln, "op", r->op);
+	log_int(&ln, "conn", (long long)r->conn);
+	if (r->who != NULL) {
+		log_int(&ln, "participant", (long long)r->who->id);
+		log_str(&ln, "role", role_name(r->who->role));
+	}
+	snprintf(fp, sizeof(fp), "%.16s", r->fp ? r->fp : "-");
+	log_str(&ln, "cert", fp);
+	proto_log_id(&ln, r->id);
+	if (auction > 0)
+		log_int(&ln, "auction", (long long)auction);
+	if (procurement > 0)
+		log_int(&ln, "procurement", (long long)procurement);
+	log_str(&ln, "result", result);
+	log_dec(&ln, "ms", (long long)us, 3);
+	log_end(&ln);
 }
 
 /* Called by conn_send for every message: the reply to the request being handled
@@ -293,13 +348,16 @@ void
 proto_sent(struct conn *c, json_t *msg)
 {
 	const struct conn_ident *ci;
+	struct proto_req r;
 
 	if (c != proto_cur.c || proto_cur.logged || json_object_get(msg, "ok") == NULL)
 		return;
 	proto_cur.logged = 1;
 	ci = conn_ident(c);
-	proto_log_reply(ci->id, ci->cert ? ci->cert->fp : NULL, proto_cur.op,
-	    json_object_get(msg, "id"), proto_cur.t0, msg);
+	r = (struct proto_req){ .conn = ci->id, .who = ci->who, .fp = ci->cert ? ci->cert->fp : NULL,
+	    .op = proto_cur.op, .id = json_object_get(msg, "id"), .t0 = proto_cur.t0,
+	    .auction = proto_cur.auction, .procurement = proto_cur.procurement };
+	proto_log_reply(&r, msg);
 }
 
 /* The operation name as logged: letters, digits, '.', '_' and '-' (others become '?'). */
@@ -392,6 +450,7 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 	proto_cur.c = c;
 	proto_cur.t0 = proto_clock_us();
 	proto_cur.logged = 0;
+	proto_cur.auction = proto_cur.procurement = 0;
 	proto_set_op("-");
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (req == NULL) {
@@ -412,6 +471,10 @@ proto_handle_line(struct server *s, struct conn *c, const char *line, size_t len
 	}
 	if (json_is_string(json_object_get(req, "op")))
 		proto_set_op(json_string_value(json_object_get(req, "op")));
+	if (json_is_integer(json_object_get(req, "auction")))
+		proto_cur.auction = (int64_t)json_integer_value(json_object_get(req, "auction"));
+	if (json_is_integer(json_object_get(req, "procurement")))
+		proto_cur.procurement = (int64_t)json_integer_value(json_object_get(req, "procurement"));
 	if (proto_nfc(req, 1) < 0) {
 		conn_send(c, proto_error(id, "internal", "out of memory", NULL));
 		goto out;

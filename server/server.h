@@ -1,7 +1,8 @@
 /*
  * The server's shared state and the interfaces between its modules:
  *   conn.c    TLS connections, framing, limits, timeouts, output
- *   admin.c   SIGHUP reload, the TLS file watch, the operators' stats
+ *   admin.c   SIGHUP reload, SIGUSR1 log reopen, the TLS file watch, the operators' stats
+ *   metrics.c counters and histograms, the HTTP endpoint of /metrics, /healthz, /readyz
  *   proto.c   JSON request decoding, dispatch from the table, replies and errors
  *   optab.c   the table of operations: name, roles, flags, handler (optab.h)
  *   ops.c     auction and participant operations: form checks, applying them
@@ -270,6 +271,7 @@ struct server {
 	struct map addrs;          /* source address -> struct conn_addr (open connections) */
 	struct map refused_addrs;  /* source address -> uint64_t refusals (bounded) */
 	uint64_t hs_completed, hs_failed;
+	uint64_t hs_timeout;       /* of hs_failed: ended by handshake_timeout */
 	uint64_t refused_max_conns, refused_conns_per_addr, refused_handshakes_per_addr;
 	uint64_t refused_other;    /* refusals of addresses beyond the refused_addrs bound */
 	int64_t started_at;        /* wall ms */
@@ -441,15 +443,27 @@ int proto_get_text(struct conn *c, json_t *req, const char *field, int required,
     int kind, const char **out);
 json_t *proto_time(int64_t ms);
 json_t *proto_money(int64_t v, int exp);
-/* Logging replies, one info line each (docs/operations.md "Logs"). */
+/* Logging replies, one info line each (docs/operations.md "Logs"), and counting them
+ * (server/metrics.h). */
 int64_t proto_clock_us(void);
 /* The operation and start time of the request being handled; NULL outside one. */
 const char *proto_current(int64_t *t0_us);
+/* The auction and procurement the request being handled names (0: none). */
+void proto_current_target(int64_t *auction, int64_t *procurement);
 /* conn_send hands every message here: the reply to the request being handled is logged. */
 void proto_sent(struct conn *c, json_t *msg);
-/* Log a reply sent later (after a commit): `op` and `t0_us` from proto_current(). */
-void proto_log_reply(uint64_t conn, const char *fp, const char *op, json_t *id, int64_t t0_us,
-    json_t *reply);
+/* What the log line of a reply shows of its request. */
+struct proto_req {
+	uint64_t conn;
+	const struct participant *who;  /* NULL: not known */
+	const char *fp;            /* the client certificate's fingerprint; NULL: none */
+	const char *op;            /* from proto_current() */
+	json_t *id;                /* the request id; NULL: none */
+	int64_t t0;                /* from proto_current(): monotonic µs the line was read */
+	int64_t auction, procurement;  /* from proto_current_target(); 0: none */
+};
+/* Log and count a reply sent later (after a commit, or a parked read). */
+void proto_log_reply(const struct proto_req *r, json_t *reply);
 
 /* ---- logops.c: signed tree heads through the write path ---- */
 /* Start the timer that queues a signed head whenever the tree grew (every second). */

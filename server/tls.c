@@ -122,6 +122,22 @@ tls_warn_expired_crl(void)
 	tls_crl_unwarned = 0;
 }
 
+/* The log line of a certificate refused in the handshake: msg="tls verify failed" depth=N
+ * error="..." [subject="..."]. */
+static void
+tls_log_verify_failed(int depth, const char *error, const char *subject)
+{
+	struct log_line ln;
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	log_begin(&ln, LOG_INFO, "tls verify failed");
+	log_int(&ln, "depth", depth);
+	log_str(&ln, "error", error);
+	log_str(&ln, "subject", subject);
+	log_end(&ln);
+}
+
 /*
  * Verification of a client certificate, in the handshake and when open connections are
  * checked again after a reload. An expired CRL is accepted with a warning unless
@@ -143,7 +159,7 @@ tls_verify_cb(int ok, X509_STORE_CTX *x)
 		if (handshake) {
 			X509_NAME_oneline(X509_get_subject_name(X509_STORE_CTX_get_current_cert(x)),
 			    subject, sizeof(subject));
-			log_info("tls verify failed depth=0 error=\"%s\" subject=\"%s\"", why, subject);
+			tls_log_verify_failed(0, why, subject);
 		}
 		X509_STORE_CTX_set_error(x, TLS_V_ERR_POLICY);
 		return 0;
@@ -157,8 +173,8 @@ tls_verify_cb(int ok, X509_STORE_CTX *x)
 		return 1;
 	}
 	if (handshake) {
-		log_info("tls verify failed depth=%d error=\"%s\"", X509_STORE_CTX_get_error_depth(x),
-		    X509_verify_cert_error_string(err));
+		tls_log_verify_failed(X509_STORE_CTX_get_error_depth(x),
+		    X509_verify_cert_error_string(err), NULL);
 		if (err == X509_V_ERR_CERT_NOT_YET_VALID)
 			X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_HAS_EXPIRED);
 	}

@@ -54,6 +54,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "server/notify.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "server/sig.h"
 #include "server/tlog.h"
@@ -69,6 +70,7 @@ struct txn_park {
 	char op[48];
 	int64_t t0;
 	int64_t since;            /* a watch's `since` (-1: none) */
+	int64_t auction, procurement;      /* the request's targets (its log line) */
 };
 
 /* An object a batch changed, with its state before (its kind's mark). */
@@ -85,6 +87,7 @@ struct txn_batch {
 	struct txn_touched *touched;       /* objects changed by it, in order */
 	size_t ntouched, captouched;
 	int serial;                        /* holds a serial command */
+	int64_t sent_us;                   /* monotonic µs it was sent (metrics) */
 };
 
 #define TXN_SLOTS (DB_MAX_INFLIGHT + 1)
@@ -166,6 +169,7 @@ txn_cmd_init(struct txn_cmd *k, const struct txn_cmd_ops *ops, struct conn *c, j
 		k->id = json_incref(id ? id : json_null());
 		const char *op = proto_current(&k->t0);
 		snprintf(k->op, sizeof(k->op), "%s", op ? op : "");
+		proto_current_target(&k->auction, &k->procurement);
 		k->sig = proto_take_sig();
 	}
 }
@@ -211,6 +215,16 @@ txn_receipt(struct server *s, struct txn_cmd *k, json_t *msg)
 	json_object_set_new(msg, "receipt", r);
 }
 
+/* The log line and metrics of a command's reply. */
+static void
+txn_log_reply(const struct txn_cmd *k, json_t *msg)
+{
+	struct proto_req r = { .conn = k->conn_id, .who = k->who, .fp = k->fp, .op = k->op,
+	    .id = k->id, .t0 = k->t0, .auction = k->auction, .procurement = k->procurement };
+
+	proto_log_reply(&r, msg);
+}
+
 /* Reply to a command, if its connection is still there; the reply releases its
  * place among the connection's pending requests. A reply given while a batch is
  * built behind batches in flight is held until its batch settles. An
@@ -227,7 +241,7 @@ txn_reply(struct server *s, struct txn_cmd *k, json_t *msg)
 	if (t->acking && k->receipt_seq > 0)
 		txn_receipt(s, k, msg);
 	if (k->conn_id != 0 && k->op[0])
-		proto_log_reply(k->conn_id, k->fp, k->op, k->id, k->t0, msg);
+		txn_log_reply(k, msg);
 	if (k->conn_id == 0 || conn_get(s, k->conn_id) == NULL) {
 		json_decref(msg);
 		return;
@@ -445,6 +459,7 @@ txn_park(struct server *s, struct conn *c, json_t *req_id, const struct txn_kind
 	op = proto_current(&w->t0);
 	snprintf(w->op, sizeof(w->op), "%s", op ? op : "-");
 	w->since = -1;
+	proto_current_target(&w->auction, &w->procurement);
 	conn_pending_add(c, 1);
 }
 
@@ -480,7 +495,10 @@ txn_answer_parked(struct server *s)
 			json_t *r = w->kind->read(s, w->obj, w->id, conn_ident(c)->who);
 			if (w->since >= 0 && o != NULL && json_is_true(json_object_get(r, "ok")))
 				json_object_set_new(r, "changed", json_boolean(o->seq > w->since));
-			proto_log_reply(w->conn_id, conn_ident(c)->cert->fp, w->op, w->id, w->t0, r);
+			struct proto_req pr = { .conn = w->conn_id, .who = conn_ident(c)->who,
+			    .fp = conn_ident(c)->cert->fp, .op = w->op, .id = w->id, .t0 = w->t0,
+			    .auction = w->auction, .procurement = w->procurement };
+			proto_log_reply(&pr, r);
 			outbox_reply(s, w->conn_id, r);
 		}
 		json_decref(w->id);
@@ -658,7 +676,7 @@ txn_sig_refused(struct server *s, struct txn_cmd *k)
 		return 0;
 	r = proto_error(k->id, code, msg, "signature");
 	if (k->op[0])
-		proto_log_reply(k->conn_id, k->fp, k->op, k->id, k->t0, r);
+		txn_log_reply(k, r);
 	if (conn_get(s, k->conn_id) != NULL)
 		outbox_reply(s, k->conn_id, r);
 	else
@@ -726,6 +744,18 @@ txn_fill(struct server *s, struct txn_batch *b)
 	t->applying = 0;
 }
 
+/* A batch is sent: its size and start for the metrics. */
+static void
+txn_count_sent(struct txn_batch *b)
+{
+	size_t n = 0;
+
+	for (const struct txn_cmd *k = b->head; k != NULL; k = k->next)
+		n++;
+	b->sent_us = proto_clock_us();
+	metrics_batch_sent(n);
+}
+
 /* Drain the queue into one batch and send it. */
 static void
 txn_flush(evutil_socket_t fd, short what, void *arg)
@@ -751,6 +781,7 @@ txn_flush(evutil_socket_t fd, short what, void *arg)
 		db_batch_begin(s->db);  /* settles behind the batches in flight */
 	if (db_building(s->db)) {
 		t->nb++;
+		txn_count_sent(b);
 		db_batch_send(s->db, txn_batch_done, s);
 		return;
 	}
@@ -778,6 +809,11 @@ txn_batch_done(void *arg, enum db_outcome o, const char *why)
 	 * commits it while tenderd encrypts and writes these.
 	 */
 	outbox_hold(s);
+	if (o == DB_COMMITTED)
+		metrics_batch_done(1, proto_clock_us() - t->b[t->bhead].sent_us);
+	else if (o != DB_SKIPPED)
+		for (size_t i = 0; i < t->nb; i++)
+			metrics_batch_done(0, 0);
 	if (o == DB_COMMITTED)
 		txn_settle_committed(s);
 	else if (o != DB_SKIPPED)
@@ -808,6 +844,7 @@ txn_db_state(void *arg, int up)
 	struct server *s = arg;
 	struct txn *t = s->txn;
 
+	metrics_db_state(up);
 	if (up) {
 		txn_rearm(s);
 		txn_kick(s);

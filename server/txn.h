@@ -95,6 +95,7 @@ struct txn_cmd {
 	/* the request, for the log line of its reply (empty op: nothing to log) */
 	char op[48];
 	int64_t t0;
+	int64_t auction, procurement;  /* the request's targets; 0: none */
 	/* a signed request: its signature check (server/sig.h), NULL when unsigned. The
 	 * command is applied only once the check is done, and refused if it failed. */
 	struct sig_job *sig;

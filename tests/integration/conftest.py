@@ -12,6 +12,7 @@ TENDERD_BUILD names the build directory (default: <repo>/build).
 """
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -207,7 +208,9 @@ class Tenderd:
     def __init__(self, env, tag, **settings):
         self.env = env
         self.port = free_port()
-        self.settings = {"db_retry": "1", "required_policy": POLICY}
+        # the metrics endpoint on a port of its own for each tenderd (its log names it)
+        self.settings = {"db_retry": "1", "required_policy": POLICY,
+                         "metrics_listen": "127.0.0.1:0"}
         self.settings.update({k: str(v) for k, v in settings.items()})
         self.log_path = env.new_log(tag)
         self.proc = None
@@ -233,6 +236,13 @@ class Tenderd:
     def log_tail(self, n=60):
         return "\n".join(self.log_text().splitlines()[-n:])
 
+    def metrics_addr(self):
+        """host:port of the metrics endpoint of the latest start ("metrics listening on ...")."""
+        text = self.log_text()
+        text = text[text.rfind("----- tenderd start"):]
+        m = re.search(r"metrics listening on (\S+:\d+)", text)
+        return m.group(1) if m else None
+
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
@@ -256,7 +266,8 @@ class Tenderd:
             if self.proc.poll() is not None:
                 raise RuntimeError("tenderd exited with %d during start-up:\n%s" % (
                     self.proc.returncode, self.log_tail()))
-            db_ready = " db ready" in self.log_text()[offset:]
+            # msg="db ready", "msg":"db ready", or a tenderd of before ("... info db ready")
+            db_ready = "db ready" in self.log_text()[offset:]
             if db_ready:
                 try:
                     with self.client("operator", timeout=5) as c:

@@ -254,7 +254,7 @@ def test_expired_crl_refuses_when_configured(env, tenderd_factory, tmp_path):
     """crl_expired = refuse: every handshake fails while the CRL is out of date."""
     server = tenderd_factory(start=False, crl=stale_crl(env, tmp_path), crl_expired="refuse")
     server.start(ready=False)
-    wait_log(server, " db ready", timeout=30)
+    wait_log(server, "\"db ready\"", timeout=30)
     wait_log(server, "EVERY CLIENT IS REFUSED")
     err = refused_handshake(server, tdclient.make_context(env.ca, env.cert("supplier1"),
                                                          env.key("supplier1")))

@@ -38,7 +38,7 @@ def test_certificate_without_the_policy_fails_the_handshake(env, server, unique)
     env.make_cert("--no-policy", name)
     err = refused_handshake(server, ctx_of(env, name))
     assert "UNSUPPORTED_CERTIFICATE" in str(err).upper(), err
-    wait_log(server, 'tls verify failed depth=0 error="%s" subject="/CN=%s"' % (LACKS, name))
+    wait_log(server, 'msg="tls verify failed" depth=0 error="%s" subject="/CN=%s"' % (LACKS, name))
     # certificates with the policy (every one of the harness) are served
     assert server.connect("supplier1").ok("hello")["ok"]
 

@@ -49,7 +49,7 @@ def test_sighup_applies_settings_and_survives(env, tenderd_factory, tmp_path):
     a, b = server.connect("supplier1"), server.connect("supplier1")
     assert a.ok("hello")["ok"] and b.ok("hello")["ok"]
     assert refusal(server, "supplier1") == ["too_many_connections"]
-    assert " debug " not in server.log_text()
+    assert " level=debug " not in server.log_text()
 
     write_conf(conf, log_level="debug", max_conns_per_cert=3, tls_watch_interval=0,
                max_line=4096)
@@ -65,7 +65,7 @@ def test_sighup_applies_settings_and_survives(env, tenderd_factory, tmp_path):
     assert a.ok("hello")["ok"] and b.ok("hello")["ok"]
     # a connection that closes before its handshake is logged at debug level
     socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
-    wait_log(server, " debug conn=", offset=off)
+    wait_log(server, ' level=debug msg="conn=', offset=off)
     assert server.running()
 
 

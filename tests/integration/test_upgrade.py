@@ -56,7 +56,8 @@ class OldTenderd(conftest.Tenderd):
 
     def __init__(self, env, tree, conninfo):
         super().__init__(env, "old-tenderd")
-        self.settings.pop("required_policy")  # a setting the old tenderd does not know
+        self.settings.pop("required_policy")  # settings the old tenderd does not know
+        self.settings.pop("metrics_listen")
         self.tree = tree
         self.conninfo = conninfo
 

@@ -7,6 +7,7 @@
 #ifndef TENDERD_TESTS_PROTO_IDENT_H
 #define TENDERD_TESTS_PROTO_IDENT_H
 
+#include "server/metrics.h"
 #include "server/server.h"
 #include "server/sig.h"
 
@@ -57,6 +58,19 @@ standby_refuse(const struct server *s, struct conn *c, json_t *id, const char *o
 {
 	(void)s; (void)c; (void)id; (void)op;
 	return 0;
+}
+
+/* Metrics (server/metrics.c): not counted here; the operation lines are logged. */
+void
+metrics_op(const char *op, const char *result, int64_t us)
+{
+	(void)op; (void)result; (void)us;
+}
+
+int
+metrics_log_ops(void)
+{
+	return 1;
 }
 
 #endif
