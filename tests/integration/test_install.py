@@ -141,7 +141,7 @@ def test_installed_tenderd_migrates_serves_and_reports(env, installed, tmp_path,
         p = tenderd("migrate", "--db", conninfo(OWNER), check=False)
         assert p.returncode == 1 and DEFAULT_SQLDIR in p.stderr, p.stderr
         p = tenderd("migrate", "-c", conf, "--db", conninfo(OWNER))
-        applied = re.findall(r"migration applied file=(\S+)", p.stderr + p.stdout)
+        applied = re.findall(r"migration applied file=([^\s\"]+)", p.stderr + p.stdout)
         assert sorted(applied) == sorted(f.name for f in sqldir.glob("0*.sql")), applied
         tenderd("register", "-c", conf, "--role", "operator", "--organization", "Install Ops",
                 "--name", "Installer", "--cert", env.cert("operator"))

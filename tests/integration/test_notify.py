@@ -74,7 +74,7 @@ def notify_cycle(tenderd_factory, monkeypatch, ns):
     ready = ns.wait_for("READY=1", timeout=30)
     assert "STATUS=serving" in ready, ready
     # READY=1 means serving: the database is connected, and a client gets an answer
-    assert " db ready" in server.log_text()
+    assert "db ready" in server.log_text()
     with server.client("operator") as c:
         assert c.ok("hello")["ok"]
     server.wait_ready()
