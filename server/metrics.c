@@ -290,6 +290,9 @@ metrics_write_state(FILE *f, struct server *s)
 	metrics_head(f, "tenderd_writer_lock_held", "gauge",
 	    "1 while this tenderd holds the writer lock in PostgreSQL, else 0.");
 	fprintf(f, "tenderd_writer_lock_held %d\n", metrics_lock_held(s));
+	metrics_head(f, "tenderd_standby", "gauge",
+	    "1 while this tenderd waits as a standby (standby = on, another is the primary), else 0.");
+	fprintf(f, "tenderd_standby %d\n", s->standby ? 1 : 0);
 	metrics_head(f, "tenderd_auctions", "gauge", "Auctions in memory.");
 	fprintf(f, "tenderd_auctions %zu\n", s->books.len);
 	metrics_head(f, "tenderd_procurements", "gauge", "Procurement procedures in memory.");
@@ -359,6 +362,8 @@ metrics_ready(struct evhttp_request *req, struct server *s)
 
 	if (s->stopping)
 		why = "stopping";
+	else if (s->standby)
+		why = "standby (waiting for the primary lock)";
 	else if (!metrics_lock_held(s))
 		why = "writer lock not held (the database is unreachable or another session holds it)";
 	else if (!metrics_db_up(s))

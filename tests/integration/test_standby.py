@@ -258,3 +258,24 @@ def test_warm_standby_replays_what_changed_while_it_waited(env, tenderd_factory,
     assert after["a", cancelled, "buyer"]["state"] == "cancelled"
     fu.check_views(standby, env, [old_a, new_a], fu.replay_from_db(env, [old_a, new_a]))
     fu.cancel_auctions(standby, [old_a, new_a])
+
+
+def test_readyz_and_metrics_of_a_standby(env, tenderd_factory):
+    """A standby is alive but not ready (it refuses writes): /healthz 200, /readyz 503 naming
+    the standby, tenderd_standby 1; once it has taken over, /readyz 200 and tenderd_standby 0."""
+    from test_metrics import get, scrape, val
+    primary = tenderd_factory(standby="on")
+    standby = start_standby(tenderd_factory)
+    assert get(standby, "/healthz")[0] == 200
+    status, _, body = get(standby, "/readyz")
+    assert (status, body) == (503, "not ready: standby (waiting for the primary lock)\n"), body
+    assert val(scrape(standby), "tenderd_standby") == 1
+    assert val(scrape(primary), "tenderd_standby") == 0
+    assert get(primary, "/readyz")[:3:2] == (200, "ready\n")
+    assert primary.stop() == 0
+    wait_role(standby, "primary", timeout=30)
+    deadline = time.monotonic() + 20
+    while get(standby, "/readyz")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert get(standby, "/readyz")[:3:2] == (200, "ready\n")
+    assert val(scrape(standby), "tenderd_standby") == 0
