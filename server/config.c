@@ -56,7 +56,7 @@ static const struct config_entry config_table[] = {
 	{ "batch_delay", L(batch_delay), "0", 0, 1000, "ms to wait for more changes before a batch is sent (0: none)" },
 	{ "update_interval", L(update_interval), "100", 0, 1000, "ms between two auction.update events of one auction (0: one per commit)" },
 	{ "max_document", L(max_document), "32768", 0, 8388608, "bytes of a procurement document's content kept in PostgreSQL" },
-	{ "db_retry", L(db_retry), "1", 1, 60, "seconds between reconnection attempts" },
+	{ "db_retry", L(db_retry), "1", 1, 60, "longest delay in seconds between reconnection attempts (the first after a loss comes after 0.1 s, each failed one doubles it)" },
 	{ "max_watches_per_conn", L(max_watches_per_conn), "100", 1, 100000, "auctions and procurements one connection may watch at once" },
 	{ "max_watchers_per_procedure", L(max_watchers_per_procedure), "10000", 1, 1000000, "connections that may watch one auction or procurement at once" },
 	{ "max_questions_per_supplier", L(max_questions_per_supplier), "20", 1, 100000, "questions one supplier organization may ask in one procurement" },

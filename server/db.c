@@ -272,7 +272,8 @@ struct db {
 	struct event *wev;        /* one-shot write watch (flush, connect) */
 	struct event *cev;        /* one-shot read watch while connecting */
 	struct event *retry;
-	int retry_s;
+	int retry_s;              /* db_retry: the longest wait between two attempts */
+	int retry_ms;             /* the wait before the next attempt (see db_lost) */
 	/* connection attempts (see db_on_retry) */
 	struct event *cdeadline;  /* an attempt abandoned after connect_s */
 	int connect_s;
@@ -328,6 +329,8 @@ db_notify(struct db *db)
 
 	if (up != db->was_ready) {
 		db->was_ready = up;
+		if (up)
+			db->retry_ms = DB_RETRY_FIRST_MS;
 		log_info("db %s", up ? "ready" : "unavailable");
 		if (db->on_state)
 			db->on_state(db->state_arg, up);
@@ -728,8 +731,16 @@ db_close(struct db *db)
 static void
 db_lost(struct db *db, const char *why)
 {
-	struct timeval tv = { db->retry_s, 0 };
+	/*
+	 * Reconnection backoff: the first attempt after a loss comes DB_RETRY_FIRST_MS later
+	 * (a promoted replica, a restarted PostgreSQL is often back by then), and each failed
+	 * attempt doubles the wait, up to db_retry seconds; a connection that becomes ready
+	 * starts the sequence again.
+	 */
+	struct timeval tv = { db->retry_ms / 1000, (db->retry_ms % 1000) * 1000 };
 	char msg[256];
+
+	db->retry_ms = db->retry_ms * 2 < db->retry_s * 1000 ? db->retry_ms * 2 : db->retry_s * 1000;
 
 	snprintf(msg, sizeof(msg), "%s", why ? why : "");
 	msg[strcspn(msg, "\n")] = '\0';
@@ -971,6 +982,7 @@ db_new(struct event_base *base, const char *conninfo, int retry_s, int64_t next_
 	}
 	db->base = base;
 	db->retry_s = retry_s;
+	db->retry_ms = DB_RETRY_FIRST_MS;
 	db->next_batch = next_batch;
 	db->next_seq = next_seq;
 	db->max_inflight = 1;

@@ -210,6 +210,8 @@ const char *db_application_name(void);
 /* Seconds tenderd tries for the writer lock at start-up before it gives up, naming the
  * session that holds it. */
 #define DB_WRITER_LOCK_WAIT_S 5
+/* The first reconnection attempt after a loss, in ms; each failed one doubles it up to db_retry. */
+#define DB_RETRY_FIRST_MS 100
 
 /* Apply the migrations in `dir` that are not yet recorded, as the owner role. A statement
  * that waits longer than `lock_timeout_s` for a lock fails the migration with the sessions
