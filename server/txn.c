@@ -126,6 +126,8 @@ txn_init(struct server *s)
 	return t->flush_ev ? 0 : -1;
 }
 
+static void txn_cmd_free(struct txn_cmd *k);
+
 /* Free the queue's memory (after the loop). */
 void
 txn_free(struct server *s)
@@ -134,6 +136,13 @@ txn_free(struct server *s)
 
 	if (t == NULL)
 		return;
+	/* commands still queued at the stop (queued while the database was away, or a tree
+	 * head due as the last batch committed): never applied, nothing to undo */
+	while (t->q_head) {
+		struct txn_cmd *k = t->q_head;
+		t->q_head = k->next;
+		txn_cmd_free(k);
+	}
 	if (t->flush_ev)
 		event_free(t->flush_ev);
 	for (int i = 0; i < TXN_SLOTS; i++)
