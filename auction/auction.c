@@ -36,6 +36,8 @@ const char *auction_params_check(const struct auction_params *p)
 		return "maximum number of extensions must not be negative";
 	if (p->latest_end != 0 && p->latest_end < p->ends_at)
 		return "latest end must not be before the end time";
+	if (auction_visibility_name(p->visibility) == NULL)
+		return "visibility must be rank, rank_and_best or ranking";
 	return (p->format != NULL ? p->format : &auction_english_reverse)->check(p);
 }
 
@@ -583,4 +585,44 @@ const char *auction_state_name(enum auction_state s)
 	case AUCTION_CANCELLED: return "cancelled";
 	}
 	return "unknown";
+}
+
+/* Wire name of a visibility, NULL when out of range. */
+const char *auction_visibility_name(enum auction_visibility v)
+{
+	switch (v) {
+	case AUCTION_VIS_RANK_AND_BEST: return "rank_and_best";
+	case AUCTION_VIS_RANK:          return "rank";
+	case AUCTION_VIS_RANKING:       return "ranking";
+	}
+	return NULL;
+}
+
+/* The visibility called `name`; 0, or -1 when there is none. */
+int auction_visibility_parse(const char *name, enum auction_visibility *out)
+{
+	for (int v = AUCTION_VIS_RANK_AND_BEST; name != NULL && v <= AUCTION_VIS_RANKING; v++)
+		if (strcmp(auction_visibility_name((enum auction_visibility)v), name) == 0) {
+			*out = (enum auction_visibility)v;
+			return 0;
+		}
+	return -1;
+}
+
+/* Whether `a` is closed or cancelled: every view shows everything but identities then. */
+static int auction_final(const struct auction *a)
+{
+	return a->state == AUCTION_CLOSED || a->state == AUCTION_CANCELLED;
+}
+
+/* Whether a competitor sees the best price now. */
+int auction_shows_best(const struct auction *a)
+{
+	return auction_final(a) || a->p.visibility != AUCTION_VIS_RANK;
+}
+
+/* Whether a competitor sees the ranking by alias now. */
+int auction_shows_ranking(const struct auction *a)
+{
+	return auction_final(a) || a->p.visibility == AUCTION_VIS_RANKING;
 }

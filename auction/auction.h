@@ -68,6 +68,21 @@ enum auction_err {
 
 struct auction_format;
 
+/*
+ * Visibility (every format): what a competitor (a supplier, or a buyer that does not own the
+ * auction) sees while the auction is scheduled or running. Identities are never shown to
+ * competitors; the owning buyer and operators see everything, and everyone sees the ranking
+ * once the auction is closed or cancelled (docs/auction-rules.md).
+ *  - RANK_AND_BEST (the default): the best price and its own rank and price;
+ *  - RANK: its own rank and price only (no best price);
+ *  - RANKING: the best price and the full ranking by alias.
+ */
+enum auction_visibility {
+	AUCTION_VIS_RANK_AND_BEST = 0,
+	AUCTION_VIS_RANK,
+	AUCTION_VIS_RANKING,
+};
+
 /* Parameters fixed at creation. All times in ms, amounts in minor units. */
 struct auction_params {
 	int64_t buyer_org;     /* organization that owns the auction */
@@ -81,6 +96,7 @@ struct auction_params {
 	const struct auction_format *format;  /* NULL: english_reverse */
 	int max_extensions;    /* 0: no limit; else at most this many extensions */
 	int64_t latest_end;    /* 0: none; else >= ends_at, no extension moves the end past it */
+	enum auction_visibility visibility;  /* what competitors see while it runs */
 };
 
 /* One accepted bid. Bids are append-only and in sequence order. */
@@ -245,6 +261,18 @@ int auction_format_is_default(const struct auction *a);
 
 /* The names of every format, comma-separated, for messages ("english_reverse, ..."). */
 const char *auction_format_names(void);
+
+/* Wire name of a visibility ("rank", "rank_and_best", "ranking"). */
+const char *auction_visibility_name(enum auction_visibility v);
+
+/* The visibility called `name` into *out; 0, or -1 when there is none. */
+int auction_visibility_parse(const char *name, enum auction_visibility *out);
+
+/* Whether a competitor sees the best price of `a` now (always once it is final). */
+int auction_shows_best(const struct auction *a);
+
+/* Whether a competitor sees the ranking (by alias) of `a` now (always once it is final). */
+int auction_shows_ranking(const struct auction *a);
 
 /* Validate parameters; returns NULL when valid, else a static message. */
 const char *auction_params_check(const struct auction_params *p);

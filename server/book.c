@@ -101,15 +101,26 @@ book_sees_identities(const struct book *b, const struct participant *v)
 	    (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED);
 }
 
-/* May this viewer see the whole ranking? */
+/* Is this viewer the owning buyer's organization or an operator (who see everything)? */
+static int
+book_is_owner(const struct book *b, const struct participant *v)
+{
+	return v != NULL && (v->role == ROLE_OPERATOR ||
+	    (v->role == ROLE_BUYER && v->org->id == b->a.p.buyer_org));
+}
+
+/* May this viewer see the whole ranking (by alias, unless it sees identities)? */
 static int
 book_sees_ranking(const struct book *b, const struct participant *v)
 {
-	if (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED)
-		return 1;
-	if (v == NULL)
-		return 0;
-	return v->role == ROLE_OPERATOR || (v->role == ROLE_BUYER && v->org->id == b->a.p.buyer_org);
+	return auction_shows_ranking(&b->a) || book_is_owner(b, v);
+}
+
+/* May this viewer see the best price? */
+int
+book_sees_best(const struct book *b, const struct participant *v)
+{
+	return auction_shows_best(&b->a) || book_is_owner(b, v);
 }
 
 /* Organization name of an id, for views. */
@@ -170,7 +181,9 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	json_object_set_new(j, "latest_end", a->p.latest_end ? proto_time(a->p.latest_end) :
 	    json_null());
 	json_object_set_new(j, "signed_bids", json_boolean(!b->unsigned_bids));
-	json_object_set_new(j, "best_price", best < 0 ? json_null() : proto_money(best, b->exp));
+	json_object_set_new(j, "visibility", json_string(auction_visibility_name(a->p.visibility)));
+	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) ? json_null() :
+	    proto_money(best, b->exp));
 	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
 	json_object_set_new(j, "bidders", json_integer((json_int_t)a->nentries));
 	json_object_set_new(j, "seq", json_integer(b->tx.seq));
@@ -345,6 +358,12 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 
 	if (b == NULL)
 		return NULL;
+	if (auction_visibility_parse(r->visibility, &p.visibility) < 0) {
+		log_error("auction=%lld persisted visibility unknown: %s", (long long)r->id,
+		    r->visibility ? r->visibility : "(null)");
+		free(b);
+		return NULL;
+	}
 	if (p.format == NULL) {
 		log_error("auction=%lld persisted format unknown: %s", (long long)r->id,
 		    r->format ? r->format : "(null)");

@@ -361,6 +361,9 @@ ops_advance(struct server *s, struct book *b, int64_t at)
  * decimal strings and times in RFC 3339 ("amount must be at most 945000.00
  * (best 950000.00 minus step 5000.00)").
  */
+static void ops_bid_step_refusal(const struct book *b, enum auction_err e,
+    const struct auction_bounds *bd, const char *refname, const char *ref, char *msg, size_t n);
+
 static void
 ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, char *msg,
     size_t n)
@@ -413,19 +416,45 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 		snprintf(msg, n, "you hold the best price %s and may not %s it", own, fm->improve_word);
 		break;
 	case AUCTION_E_STEP_TOO_SMALL:
-		money_format(bd.lead_near, b->exp, lim, sizeof(lim));
+	case AUCTION_E_STEP_TOO_LARGE:
+		if (book_sees_best(b, k->t.who)) {
+			ops_bid_step_refusal(b, e, &bd, refname, ref, msg, n);
+			break;
+		}
+		/* visibility rank: the message must not tell the best price */
+		money_format(e == AUCTION_E_STEP_TOO_SMALL ? a->p.step_min : a->p.step_max, b->exp,
+		    step, sizeof(step));
+		snprintf(msg, n, "amount must improve the best price by %s the %s step %s",
+		    e == AUCTION_E_STEP_TOO_SMALL ? "at least" : "at most",
+		    e == AUCTION_E_STEP_TOO_SMALL ? "minimum" : "maximum", step);
+		break;
+	default:
+		snprintf(msg, n, "%s", auction_err_message(e));
+		break;
+	}
+}
+
+/* The message of a refused step, naming the reference (the best or the start price). */
+static void
+ops_bid_step_refusal(const struct book *b, enum auction_err e, const struct auction_bounds *bd,
+    const char *refname, const char *ref, char *msg, size_t n)
+{
+	const struct auction *a = &b->a;
+	const struct auction_format *fm = auction_format_of(a);
+	char lim[40], step[40];
+
+	switch (e) {
+	case AUCTION_E_STEP_TOO_SMALL:
+		money_format(bd->lead_near, b->exp, lim, sizeof(lim));
 		money_format(a->p.step_min, b->exp, step, sizeof(step));
 		snprintf(msg, n, "amount must be %s %s (%s %s %s step %s)", fm->near_word, lim, refname,
 		    ref, fm->step_word, step);
 		break;
-	case AUCTION_E_STEP_TOO_LARGE:
-		money_format(bd.lead_far, b->exp, lim, sizeof(lim));
+	default:
+		money_format(bd->lead_far, b->exp, lim, sizeof(lim));
 		money_format(a->p.step_max, b->exp, step, sizeof(step));
 		snprintf(msg, n, "amount must be %s %s (%s %s %s maximum step %s)", fm->far_word, lim,
 		    refname, ref, fm->step_word, step);
-		break;
-	default:
-		snprintf(msg, n, "%s", auction_err_message(e));
 		break;
 	}
 }
@@ -545,6 +574,29 @@ ops_store_format(struct server *s, const struct book *b)
 	txn_sql(s, DB_S_FORMAT, 5, p, NULL, NULL);
 }
 
+/* The rules of every format (visibility) in a created change's body, when not the defaults. */
+static void
+ops_rules_detail(json_t *dj, const struct auction *a)
+{
+	if (a->p.visibility != AUCTION_VIS_RANK_AND_BEST)
+		json_object_set_new(dj, "visibility",
+		    json_string(auction_visibility_name(a->p.visibility)));
+}
+
+/* Store the rules of every format of a new auction when they are not the defaults. */
+static void
+ops_store_rules(struct server *s, const struct book *b)
+{
+	char id[24];
+	const char *p[2];
+
+	if (b->a.p.visibility == AUCTION_VIS_RANK_AND_BEST)
+		return;
+	p[0] = I64(id, b->a.id);
+	p[1] = auction_visibility_name(b->a.p.visibility);
+	txn_sql(s, DB_S_RULES, 2, p, NULL, NULL);
+}
+
 static int ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id);
 
 /* Apply a creation: the book exists from now on, removed if the batch fails. */
@@ -633,6 +685,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	if (k->unsigned_bids)
 		json_object_set_new(dj, "signed_bids", json_false());
 	ops_format_detail(dj, &b->a);
+	ops_rules_detail(dj, &b->a);
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
@@ -648,6 +701,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		if (k->unsigned_bids)
 			txn_sql(s, DB_S_UNSIGNED, 1, p, NULL, NULL);
 		ops_store_format(s, b);
+		ops_store_rules(s, b);
 	}
 	free(detail);
 	ops_events(s, b, &ev, &w);  /* after the row they refer to */
@@ -897,7 +951,8 @@ ops_commit_bid(struct server *s, struct txn_cmd *t)
 	    (json_int_t)k->bid_id, "seq", (json_int_t)k->res.seq, "amount",
 	    proto_money(k->amount, b->exp), "at", proto_time(t->at)));
 	json_object_set_new(r, "rank", json_integer(k->res.rank));
-	json_object_set_new(r, "best_price", proto_money(k->res.best, b->exp));
+	json_object_set_new(r, "best_price", book_sees_best(b, t->who) ?
+	    proto_money(k->res.best, b->exp) : json_null());
 	json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
 	json_object_set_new(r, "extended", json_boolean(k->extended));
 	txn_reply(s, t, r);
@@ -1396,6 +1451,24 @@ ops_seconds(struct conn *c, json_t *id, json_t *req, const char *field, int64_t 
 	return 0;
 }
 
+/* The optional rules of auction.create that apply to every format (visibility) into `p`;
+ * -1 refused. */
+static int
+ops_rules(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
+{
+	const char *vis = NULL;
+	int rc;
+
+	if ((rc = proto_get_str(c, req, "visibility", 0, 32, &vis)) < 0)
+		return -1;
+	if (rc == 0 && auction_visibility_parse(vis, &p->visibility) < 0) {
+		conn_send(c, proto_error(id, "bad_field", "visibility must be one of: rank, "
+		    "rank_and_best, ranking", "visibility"));
+		return -1;
+	}
+	return 0;
+}
+
 /* The optional format, max_extensions and latest_end of auction.create into `p`; -1 refused. */
 static int
 ops_format(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
@@ -1420,6 +1493,8 @@ ops_format(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
 		return -1;
 	}
 	p->max_extensions = (int)maxext;
+	if (ops_rules(c, id, req, p) < 0)
+		return -1;
 	if ((rc = proto_get_str(c, req, "latest_end", 0, 64, &latest)) < 0)
 		return -1;
 	if (rc == 0 && (time_parse(latest, &p->latest_end) < 0 || p->latest_end < p->ends_at)) {

@@ -485,6 +485,8 @@ long book_bids_of(const struct book *b, int64_t org);
 int book_count_bids(struct book *b, int64_t org, long delta);
 /* The auction as `viewer` may see it; `full` adds the ranking where allowed. */
 json_t *book_view(struct server *s, struct book *b, const struct participant *viewer, int full);
+/* Whether `viewer` sees the best price of the auction now (its visibility, its role). */
+int book_sees_best(const struct book *b, const struct participant *viewer);
 /* Send an event to every watcher (each gets its own view). */
 void book_broadcast(struct server *s, struct book *b, const char *event, const char *reason);
 /*

@@ -1,0 +1,95 @@
+/* Unit tests of the rules that apply to every auction format: visibility. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "auction/auction.h"
+
+/* Start price 1000.00, steps 5.00 - 50.00, 10 minutes, no extensions. */
+#define BUYER   100
+#define START   100000
+#define STEPMIN 500
+#define STEPMAX 5000
+#define T0      1800000000000LL
+#define DUR     600000
+#define T1      (T0 + DUR)
+
+/* Parameters of a reverse auction. */
+static struct auction_params params(void)
+{
+	struct auction_params p = {
+		.buyer_org = BUYER, .start_price = START, .step_min = STEPMIN, .step_max = STEPMAX,
+		.starts_at = T0, .ends_at = T1,
+	};
+	return p;
+}
+
+/* Visibilities are named and parsed; the zero value is rank_and_best; others are refused. */
+static void test_visibility_names(void **state)
+{
+	enum auction_visibility v = AUCTION_VIS_RANKING;
+	struct auction_params p = params();
+
+	assert_string_equal(auction_visibility_name(AUCTION_VIS_RANK_AND_BEST), "rank_and_best");
+	assert_string_equal(auction_visibility_name(AUCTION_VIS_RANK), "rank");
+	assert_string_equal(auction_visibility_name(AUCTION_VIS_RANKING), "ranking");
+	assert_int_equal(auction_visibility_parse("rank", &v), 0);
+	assert_int_equal(v, AUCTION_VIS_RANK);
+	assert_int_equal(auction_visibility_parse("ranking", &v), 0);
+	assert_int_equal(v, AUCTION_VIS_RANKING);
+	assert_int_equal(auction_visibility_parse("Rank", &v), -1);
+	assert_int_equal(auction_visibility_parse("", &v), -1);
+	assert_int_equal(auction_visibility_parse(NULL, &v), -1);
+	assert_int_equal(v, AUCTION_VIS_RANKING);
+	assert_int_equal(p.visibility, AUCTION_VIS_RANK_AND_BEST);
+	assert_null(auction_params_check(&p));
+	p.visibility = (enum auction_visibility)7;
+	assert_non_null(auction_params_check(&p));
+}
+
+/* What competitors see by visibility, before, during and after the auction; cancelled too. */
+static void test_visibility_shows(void **state)
+{
+	static const struct { enum auction_visibility v; int best, ranking; } cases[] = {
+		{ AUCTION_VIS_RANK_AND_BEST, 1, 0 },
+		{ AUCTION_VIS_RANK, 0, 0 },
+		{ AUCTION_VIS_RANKING, 1, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct auction a;
+		struct auction_params p = params();
+
+		p.visibility = cases[i].v;
+		auction_init(&a, 1, &p);
+		assert_int_equal(auction_shows_best(&a), cases[i].best);
+		assert_int_equal(auction_shows_ranking(&a), cases[i].ranking);
+		assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T0, NULL), AUCTION_OK);
+		assert_int_equal(auction_shows_best(&a), cases[i].best);
+		assert_int_equal(auction_shows_ranking(&a), cases[i].ranking);
+		/* closed: everyone sees the best price and the ranking (a bid at the end is late) */
+		assert_int_equal(auction_bid(&a, 2, 2, START - 2 * STEPMIN, T1, NULL), AUCTION_E_ENDED);
+		assert_int_equal(a.state, AUCTION_CLOSED);
+		assert_int_equal(auction_shows_best(&a), 1);
+		assert_int_equal(auction_shows_ranking(&a), 1);
+		auction_free(&a);
+		auction_init(&a, 2, &p);
+		assert_int_equal(auction_cancel(&a, T0 + 1, NULL), 0);
+		assert_int_equal(auction_shows_best(&a), 1);
+		assert_int_equal(auction_shows_ranking(&a), 1);
+		auction_free(&a);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_visibility_names),
+		cmocka_unit_test(test_visibility_shows),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
