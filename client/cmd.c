@@ -428,6 +428,7 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"format", 0, "format", CMD_STR, 0},
 	{"max-extensions", 0, "max_extensions", CMD_INT, 0},
 	{"latest-end", 0, "latest_end", CMD_STR, 0},
+	{"visibility", 0, "visibility", CMD_STR, 0},
 	CMD_END,
 };
 
@@ -605,7 +606,7 @@ static const struct cmd_spec cmd_specs[] = {
 	{"auction create", "auction.create",
 	 "auction create --title T --currency C --start-price AMOUNT [--step-min S] [--step-max S] "
 	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] [--format F] "
-	 "[--max-extensions N] [--latest-end TIME] | --file REQUEST.json",
+	 "[--max-extensions N] [--latest-end TIME] [--visibility V] | --file REQUEST.json",
 	 cmd_create_args, NULL, cmd_show_auction, NULL},
 	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},
 	{"auction list", "auction.list",

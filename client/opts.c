@@ -54,7 +54,7 @@ void opts_usage(FILE *f)
 	      "           [--step-max S] [--starts-at TIME] [--duration SECONDS]\n"
 	      "           [--extension-window SECONDS] [--extension SECONDS]\n"
 	      "           [--format english_reverse|english_forward] [--max-extensions N]\n"
-	      "           [--latest-end TIME]\n"
+	      "           [--latest-end TIME] [--visibility rank|rank_and_best|ranking]\n"
 	      "  auction create --file REQUEST.json [overriding options]\n"
 	      "  auction get ID\n"
 	      "  auction list [--state STATE] [--kind KIND] [--buyer ORG] [--limit N]\n"

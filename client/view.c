@@ -107,6 +107,17 @@ static int view_amount(json_t *a, const char *key, int64_t *out)
 	return exp >= 0 && s != NULL && money_parse(s, exp, out) == 0 ? 0 : -1;
 }
 
+/* Whether the auction hides its best price from this viewer (visibility rank, bids placed). */
+int view_hides_best(json_t *a)
+{
+	const char *vis = view_str(a, "visibility");
+	long long bids = 0;
+
+	view_int(a, "bids", &bids);
+	return vis != NULL && strcmp(vis, "rank") == 0 && view_str(a, "best_price") == NULL &&
+	    bids > 0;
+}
+
 /* The price range that would take the lead ("940000.00 .. 985000.00"; where the highest price
  * wins "101000.00 .. 105000.00 (highest price wins)"), "" when none applies. */
 void view_lead_range(json_t *a, char *buf, size_t n)
@@ -121,6 +132,8 @@ void view_lead_range(json_t *a, char *buf, size_t n)
 	if ((strcmp(state, "running") != 0 && strcmp(state, "scheduled") != 0) ||
 	    (view_int(a, "your_rank", &rank) == 0 && rank == 1))
 		return;
+	if (view_hides_best(a))
+		return;  /* the range would be measured from a best price this viewer does not see */
 	if (view_amount(a, "best_price", &ref) != 0 && view_amount(a, "start_price", &ref) != 0)
 		return;
 	if (view_amount(a, "step_min_amount", &smin) != 0 || view_amount(a, "step_max_amount", &smax) != 0)
@@ -166,7 +179,8 @@ static void view_best(json_t *a, char *buf, size_t n)
 	char diff[32];
 
 	if (view_str(a, "best_price") == NULL) {
-		snprintf(buf, n, "- (no bids yet)");
+		snprintf(buf, n, "%s", view_hides_best(a) ?
+			 "hidden (you see your own rank only)" : "- (no bids yet)");
 		return;
 	}
 	if (json_is_true(json_object_get(a, "higher_wins"))) {
@@ -261,6 +275,21 @@ void view_ranking(FILE *f, json_t *a, size_t max_rows)
 	}
 }
 
+/* Print the "visibility" line of an auction: what bidders see while it runs. */
+static void view_visibility(FILE *f, json_t *a)
+{
+	const char *vis = view_str(a, "visibility");
+	const char *what = "their own rank and the best price";
+
+	if (vis == NULL)
+		return;
+	if (strcmp(vis, "rank") == 0)
+		what = "their own rank only";
+	else if (strcmp(vis, "ranking") == 0)
+		what = "the full ranking by alias";
+	fprintf(f, VIEW_LABEL "%s: bidders see %s\n", "visibility", vis, what);
+}
+
 /* Print the "format" line of an auction: its name and who wins, then its extension limits. */
 static void view_format(FILE *f, json_t *a)
 {
@@ -281,6 +310,7 @@ static void view_format(FILE *f, json_t *a)
 		view_clock(latest, VIEW_FULL, when, sizeof(when));
 		fprintf(f, VIEW_LABEL "never extended past %s\n", "limits", when);
 	}
+	view_visibility(f, a);
 }
 
 /* Print the full description of an auction object. */

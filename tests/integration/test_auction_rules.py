@@ -123,3 +123,25 @@ def test_visibility_stored_logged_and_restored(env, tenderd_factory, unique):
     buyer = server.connect("buyer")
     for x in (a, d):
         buyer.ok("auction.cancel", auction=x["id"], reason="test over")
+
+
+def test_tenderctl_shows_the_visibility(env, server, unique):
+    """tenderctl: --visibility on create; the view names the visibility, and a supplier of a
+    rank auction reads that the best price is hidden, with no range to lead."""
+    p = env.tenderctl("buyer", "auction", "create", "--title", "ctl vis " + unique,
+                      "--currency", "RUB", "--start-price", "100000.00", "--step-min", "1000.00",
+                      "--step-max", "5000.00", "--duration", "120", "--visibility", "rank",
+                      server=server)
+    assert p.returncode == 0, p.stderr
+    assert "visibility    rank: bidders see their own rank only" in p.stdout, p.stdout
+    aid = p.stdout.split(":")[0].split()[-1]
+    p = env.tenderctl("supplier1", "bid", aid, "99000.00", server=server)
+    assert p.returncode == 0, p.stderr
+    p = env.tenderctl("supplier2", "auction", "get", aid, server=server)
+    assert p.returncode == 0, p.stderr
+    assert "best price    hidden (you see your own rank only)" in p.stdout, p.stdout
+    assert "to lead" not in p.stdout and "99000.00" not in p.stdout, p.stdout
+    p = env.tenderctl("buyer", "auction", "get", aid, server=server)
+    assert "best price    99000.00" in p.stdout, p.stdout
+    with server.client("buyer") as b:
+        b.ok("auction.cancel", auction=int(aid), reason="test over")
