@@ -38,6 +38,16 @@ const char *auction_params_check(const struct auction_params *p)
 		return "latest end must not be before the end time";
 	if (auction_visibility_name(p->visibility) == NULL)
 		return "visibility must be rank, rank_and_best or ranking";
+	if (p->ninvited > 0 && p->invited == NULL)
+		return "the invited organizations are missing";
+	for (size_t i = 0; i < p->ninvited; i++) {
+		if (p->invited[i] <= 0)
+			return "an invited organization id must be above zero";
+		if (i > 0 && p->invited[i] <= p->invited[i - 1])
+			return "invited organizations must be in ascending order, each once";
+		if (p->invited[i] == p->buyer_org)
+			return "the buyer's organization cannot be invited";
+	}
 	return (p->format != NULL ? p->format : &auction_english_reverse)->check(p);
 }
 
@@ -344,6 +354,8 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		return AUCTION_E_NOT_STARTED;
 	if (org == a->p.buyer_org)
 		return AUCTION_E_OWN_AUCTION;
+	if (!auction_is_invited(a, org))
+		return AUCTION_E_NOT_INVITED;
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
 
@@ -402,6 +414,8 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 		return AUCTION_E_ENDED;
 	if (org == a->p.buyer_org)
 		return AUCTION_E_OWN_AUCTION;
+	if (!auction_is_invited(a, org))
+		return AUCTION_E_NOT_INVITED;
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
 	if ((err = a->p.format->seed(a, amount)) != AUCTION_OK)
@@ -513,6 +527,7 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_NOMEM:           return "internal";
 	case AUCTION_E_NOT_ABOVE_START: return "bid_not_above_start_price";
 	case AUCTION_E_NOT_ABOVE_OWN:   return "bid_not_above_own";
+	case AUCTION_E_NOT_INVITED:     return "not_found";
 	}
 	return "internal";
 }
@@ -549,6 +564,8 @@ const char *auction_err_message(enum auction_err e)
 		return "The amount must be above the start price.";
 	case AUCTION_E_NOT_ABOVE_OWN:
 		return "The amount must be above your previous bid.";
+	case AUCTION_E_NOT_INVITED:
+		return "No such auction.";
 	}
 	return "Internal error.";
 }
@@ -625,4 +642,24 @@ int auction_shows_best(const struct auction *a)
 int auction_shows_ranking(const struct auction *a)
 {
 	return auction_final(a) || a->p.visibility == AUCTION_VIS_RANKING;
+}
+
+/* Whether `org` may take part: the auction is open to all, or `org` is on the sorted list. */
+int auction_is_invited(const struct auction *a, int64_t org)
+{
+	size_t lo = 0, hi = a->p.ninvited;
+
+	if (a->p.ninvited == 0)
+		return 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->p.invited[mid] == org)
+			return 1;
+		if (a->p.invited[mid] < org)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
 }

@@ -64,6 +64,7 @@ enum auction_err {
 	AUCTION_E_NOMEM,            /* "internal" */
 	AUCTION_E_NOT_ABOVE_START,  /* "bid_not_above_start_price" (forward) */
 	AUCTION_E_NOT_ABOVE_OWN,    /* "bid_not_above_own" (forward) */
+	AUCTION_E_NOT_INVITED,      /* "not_found": an invitation-only auction, not invited */
 };
 
 struct auction_format;
@@ -97,6 +98,11 @@ struct auction_params {
 	int max_extensions;    /* 0: no limit; else at most this many extensions */
 	int64_t latest_end;    /* 0: none; else >= ends_at, no extension moves the end past it */
 	enum auction_visibility visibility;  /* what competitors see while it runs */
+	/* Invitation-only: when ninvited > 0, only these organizations may bid (strictly
+	 * ascending ids, the buyer's not among them). The array is the caller's and must outlive
+	 * the auction (auction_init keeps the pointer). */
+	const int64_t *invited;
+	size_t ninvited;
 };
 
 /* One accepted bid. Bids are append-only and in sequence order. */
@@ -267,6 +273,9 @@ const char *auction_visibility_name(enum auction_visibility v);
 
 /* The visibility called `name` into *out; 0, or -1 when there is none. */
 int auction_visibility_parse(const char *name, enum auction_visibility *out);
+
+/* Whether `org` may take part in `a`: 1 when the auction is open to all or `org` is invited. */
+int auction_is_invited(const struct auction *a, int64_t org);
 
 /* Whether a competitor sees the best price of `a` now (always once it is final). */
 int auction_shows_best(const struct auction *a);

@@ -288,6 +288,15 @@ static void view_visibility(FILE *f, json_t *a)
 	else if (strcmp(vis, "ranking") == 0)
 		what = "the full ranking by alias";
 	fprintf(f, VIEW_LABEL "%s: bidders see %s\n", "visibility", vis, what);
+	if (json_is_true(json_object_get(a, "invitation_only"))) {
+		json_t *inv = json_object_get(a, "invited");
+
+		if (json_is_array(inv))
+			fprintf(f, VIEW_LABEL "invitation only: %zu organization%s\n", "invited",
+				json_array_size(inv), json_array_size(inv) == 1 ? "" : "s");
+		else
+			fprintf(f, VIEW_LABEL "invitation only\n", "invited");
+	}
 }
 
 /* Print the "format" line of an auction: its name and who wins, then its extension limits. */

@@ -56,6 +56,7 @@ book_free(struct book *b)
 	if (b->update_ev)
 		event_free(b->update_ev);
 	auction_free(&b->a);
+	free(b->invited);
 	free(b->title);
 	free(b->cancel_reason);
 	watch_drop_target(b->srv, &b->watchers);
@@ -114,6 +115,48 @@ static int
 book_sees_ranking(const struct book *b, const struct participant *v)
 {
 	return auction_shows_ranking(&b->a) || book_is_owner(b, v);
+}
+
+/* May this viewer see the auction at all? */
+int
+book_may_see(const struct book *b, const struct participant *v)
+{
+	if (b->a.p.ninvited == 0 || book_is_owner(b, v))
+		return 1;
+	return v != NULL && auction_is_invited(&b->a, v->org->id);
+}
+
+/* Give the book its own copy of an invited list and point the auction at it. */
+int
+book_set_invited(struct book *b, const int64_t *invited, size_t n)
+{
+	free(b->invited);
+	b->invited = NULL;
+	b->a.p.invited = NULL;
+	b->a.p.ninvited = 0;
+	if (n == 0)
+		return 0;
+	if ((b->invited = malloc(n * sizeof(*b->invited))) == NULL)
+		return -1;
+	memcpy(b->invited, invited, n * sizeof(*b->invited));
+	b->a.p.invited = b->invited;
+	b->a.p.ninvited = n;
+	return 0;
+}
+
+/* The invited organizations of an invitation-only auction, for its owner and operators. */
+static void
+book_view_invited(json_t *j, const struct book *b, const struct participant *v)
+{
+	json_t *arr;
+
+	json_object_set_new(j, "invitation_only", json_boolean(b->a.p.ninvited > 0));
+	if (b->a.p.ninvited == 0 || !book_is_owner(b, v))
+		return;
+	arr = json_array();
+	for (size_t i = 0; i < b->a.p.ninvited; i++)
+		json_array_append_new(arr, json_integer(b->a.p.invited[i]));
+	json_object_set_new(j, "invited", arr);
 }
 
 /* May this viewer see the best price? */
@@ -182,6 +225,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	    json_null());
 	json_object_set_new(j, "signed_bids", json_boolean(!b->unsigned_bids));
 	json_object_set_new(j, "visibility", json_string(auction_visibility_name(a->p.visibility)));
+	book_view_invited(j, b, v);
 	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) ? json_null() :
 	    proto_money(best, b->exp));
 	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
@@ -340,6 +384,32 @@ book_update_all(struct server *s)
 	}
 }
 
+/* Read a persisted invited list ("3,5,9", "" or NULL: open to all) into b->invited and
+ * b->a.p.ninvited (ascending, as stored); 0 or -1. */
+static int
+book_parse_invited(const char *text, struct book *b)
+{
+	size_t n = 0, cap = 0;
+	const char *q = text;
+	char *end;
+
+	while (q != NULL && *q != '\0') {
+		long long id = strtoll(q, &end, 10);
+		if (end == q || (*end != ',' && *end != '\0'))
+			return -1;
+		if (n == cap) {
+			int64_t *nb = realloc(b->invited, (cap = cap ? 2 * cap : 16) * sizeof(*nb));
+			if (nb == NULL)
+				return -1;
+			b->invited = nb;
+		}
+		b->invited[n++] = id;
+		q = *end == ',' ? end + 1 : end;
+	}
+	b->a.p.ninvited = n;
+	return 0;
+}
+
 /* Build a book from its persisted row; bids are replayed afterwards, then the
  * persisted state is applied (main.c). */
 struct book *
@@ -370,8 +440,17 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 		free(b);
 		return NULL;
 	}
+	if (book_parse_invited(r->invited, b) < 0) {
+		log_error("auction=%lld persisted invited list unreadable", (long long)r->id);
+		free(b->invited);
+		free(b);
+		return NULL;
+	}
+	p.invited = b->invited;
+	p.ninvited = b->a.p.ninvited;
 	if ((why = auction_params_check(&p)) != NULL) {
 		log_error("auction=%lld persisted parameters invalid: %s", (long long)r->id, why);
+		free(b->invited);
 		free(b);
 		return NULL;
 	}

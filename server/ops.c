@@ -56,6 +56,7 @@ struct cmd {
 	int extended;
 	int bid_counted;            /* counted in book_bids_of (undone if the batch fails) */
 	int unsigned_bids;          /* create: signed_bids false */
+	int64_t *invited;           /* create: params.invited's storage (NULL: open to all) */
 };
 
 /* ---- commands ---- */
@@ -73,6 +74,7 @@ cmd_free(struct txn_cmd *t)
 	free(k->country);
 	free(k->pname);
 	free(k->pem);
+	free(k->invited);
 	free(k);
 }
 
@@ -581,20 +583,35 @@ ops_rules_detail(json_t *dj, const struct auction *a)
 	if (a->p.visibility != AUCTION_VIS_RANK_AND_BEST)
 		json_object_set_new(dj, "visibility",
 		    json_string(auction_visibility_name(a->p.visibility)));
+	if (a->p.ninvited > 0) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < a->p.ninvited; i++)
+			json_array_append_new(arr, json_integer(a->p.invited[i]));
+		json_object_set_new(dj, "invited", arr);
+	}
 }
 
 /* Store the rules of every format of a new auction when they are not the defaults. */
 static void
 ops_store_rules(struct server *s, const struct book *b)
 {
-	char id[24];
-	const char *p[2];
+	char id[24], *inv = NULL;
+	const char *p[3];
+	size_t n = b->a.p.ninvited, len = 0;
 
-	if (b->a.p.visibility == AUCTION_VIS_RANK_AND_BEST)
+	if (b->a.p.visibility == AUCTION_VIS_RANK_AND_BEST && n == 0)
 		return;
+	if (n > 0 && (inv = malloc(n * 21 + 1)) != NULL) {
+		for (size_t i = 0; i < n; i++)
+			len += (size_t)sprintf(inv + len, "%s%lld", i ? "," : "",
+			    (long long)b->a.p.invited[i]);
+	}
 	p[0] = I64(id, b->a.id);
 	p[1] = auction_visibility_name(b->a.p.visibility);
-	txn_sql(s, DB_S_RULES, 2, p, NULL, NULL);
+	p[2] = inv;
+	txn_sql(s, DB_S_RULES, 3, p, NULL, NULL);
+	free(inv);
 }
 
 static int ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id);
@@ -653,6 +670,13 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	}
 	auction_init(&b->a, s->next_auction_id++, &k->params);
 	b->srv = s;
+	if (book_set_invited(b, k->params.invited, k->params.ninvited) < 0) {
+		free(b->title);
+		free(b);
+		s->next_auction_id--;
+		txn_refuse(s, &k->t, "internal", "out of memory");
+		return 0;
+	}
 	b->buyer_participant = k->t.who->id;
 	memcpy(b->currency, k->currency, sizeof(b->currency));
 	b->exp = k->exp;
@@ -1176,7 +1200,8 @@ ops_book_arg(struct server *s, struct conn *c, json_t *id, json_t *req)
 
 	if (proto_get_int(c, req, "auction", 1, &aid) != 0)
 		return NULL;
-	if ((b = book_get(s, aid)) == NULL) {
+	/* an invitation-only auction does not exist for those it does not invite */
+	if ((b = book_get(s, aid)) == NULL || !book_may_see(b, conn_ident(c)->who)) {
 		conn_send(c, proto_error(id, "not_found", "no such auction", "auction"));
 		return NULL;
 	}
@@ -1309,7 +1334,8 @@ ops_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 		if (b->tx.created_batch >= 0 || b->a.id >= l.after)
 			continue;  /* not yet committed, or on an earlier page */
 		if ((l.state && strcmp(l.state, auction_state_name(b->a.state)) != 0) ||
-		    (l.kind && (b->proc_id != 0) != lot) || (l.buyer >= 0 && b->a.p.buyer_org != l.buyer))
+		    (l.kind && (b->proc_id != 0) != lot) || (l.buyer >= 0 && b->a.p.buyer_org != l.buyer) ||
+		    !book_may_see(b, conn_ident(c)->who))
 			continue;
 		all[n++] = b;
 	}
@@ -1451,12 +1477,71 @@ ops_seconds(struct conn *c, json_t *id, json_t *req, const char *field, int64_t 
 	return 0;
 }
 
-/* The optional rules of auction.create that apply to every format (visibility) into `p`;
- * -1 refused. */
+/* At most this many organizations invited to one auction. */
+#define OPS_INVITED_MAX 1000
+
+/* Compare two organization ids (qsort). */
 static int
-ops_rules(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
+ops_cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The optional invited list of auction.create: organization ids, sorted, each once, into a
+ * new array *out (NULL when absent) and *n; -1 refused. */
+static int
+ops_invited(struct server *s, struct conn *c, json_t *id, json_t *req, int64_t buyer_org,
+    int64_t **out, size_t *n)
+{
+	json_t *jv = json_object_get(req, "invited"), *e;
+	size_t i, m = 0;
+	char msg[160];
+	int64_t *ids;
+
+	*out = NULL;
+	*n = 0;
+	if (jv == NULL || json_is_null(jv))
+		return 0;
+	if (!json_is_array(jv) || json_array_size(jv) < 1 || json_array_size(jv) > OPS_INVITED_MAX) {
+		snprintf(msg, sizeof(msg), "invited must be an array of 1 to %d organization ids",
+		    OPS_INVITED_MAX);
+		conn_send(c, proto_error(id, "bad_field", msg, "invited"));
+		return -1;
+	}
+	if ((ids = malloc(json_array_size(jv) * sizeof(*ids))) == NULL) {
+		conn_send(c, proto_error(id, "internal", "out of memory", NULL));
+		return -1;
+	}
+	json_array_foreach(jv, i, e) {
+		int64_t org = json_is_integer(e) ? (int64_t)json_integer_value(e) : 0;
+
+		if (org <= 0 || map_get(&s->orgs, org) == NULL || org == buyer_org) {
+			snprintf(msg, sizeof(msg), org == buyer_org ? "invited: the buyer's own "
+			    "organization cannot be invited" : "invited: element %zu is not the id of an "
+			    "organization", i);
+			conn_send(c, proto_error(id, "bad_field", msg, "invited"));
+			free(ids);
+			return -1;
+		}
+		ids[m++] = org;
+	}
+	qsort(ids, m, sizeof(*ids), ops_cmp_i64);
+	for (i = 1, *n = m ? 1 : 0; i < m; i++)
+		if (ids[i] != ids[*n - 1])
+			ids[(*n)++] = ids[i];  /* an organization listed twice is invited once */
+	*out = ids;
+	return 0;
+}
+
+/* The optional rules of auction.create that apply to every format (visibility, invited)
+ * into `p` (p->invited: a new array the caller frees); -1 refused. */
+static int
+ops_rules(struct server *s, struct conn *c, json_t *id, json_t *req, struct auction_params *p)
 {
 	const char *vis = NULL;
+	int64_t *inv;
 	int rc;
 
 	if ((rc = proto_get_str(c, req, "visibility", 0, 32, &vis)) < 0)
@@ -1466,6 +1551,9 @@ ops_rules(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
 		    "rank_and_best, ranking", "visibility"));
 		return -1;
 	}
+	if (ops_invited(s, c, id, req, p->buyer_org, &inv, &p->ninvited) < 0)
+		return -1;
+	p->invited = inv;
 	return 0;
 }
 
@@ -1493,8 +1581,6 @@ ops_format(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
 		return -1;
 	}
 	p->max_extensions = (int)maxext;
-	if (ops_rules(c, id, req, p) < 0)
-		return -1;
 	if ((rc = proto_get_str(c, req, "latest_end", 0, 64, &latest)) < 0)
 		return -1;
 	if (rc == 0 && (time_parse(latest, &p->latest_end) < 0 || p->latest_end < p->ends_at)) {
@@ -1579,11 +1665,15 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	}
 	signed_bids = jv == NULL || json_is_true(jv);
+	if (ops_rules(s, c, id, req, &p) < 0)
+		return;
 	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL) {
+		free((void *)p.invited);
 		free(k);
 		return;
 	}
 	k->params = p;
+	k->invited = (int64_t *)p.invited;
 	snprintf(k->currency, sizeof(k->currency), "%s", currency);
 	k->exp = exp;
 	k->smin_pct = smin_pct;

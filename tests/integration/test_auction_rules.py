@@ -145,3 +145,130 @@ def test_tenderctl_shows_the_visibility(env, server, unique):
     assert "best price    99000.00" in p.stdout, p.stdout
     with server.client("buyer") as b:
         b.ok("auction.cancel", auction=int(aid), reason="test over")
+
+
+def org_ids(server):
+    """Organization ids by participant name, as hello shows them."""
+    out = {}
+    for name in ("supplier1", "supplier2", "supplier3", "buyer", "buyer2"):
+        out[name] = server.connect(name).ok("hello")["organization"]["id"]
+    return out
+
+
+def test_invitation_only(env, tenderd_factory, unique):
+    """invited: only the listed organizations see the auction (get, list, watch) and bid; to
+    the others it does not exist (not_found), before and after a restart; the owner and
+    operators see the list."""
+    server = tenderd_factory()
+    ids = org_ids(server)
+    buyer = server.connect("buyer")
+    a = create_auction(buyer, "Invited " + unique,
+                       invited=[ids["supplier2"], ids["supplier1"], ids["supplier1"]])
+    aid = a["id"]
+    assert a["invitation_only"] is True
+    assert a["invited"] == sorted([ids["supplier1"], ids["supplier2"]]), a
+    s1, s2, s3 = (server.connect(n) for n in ("supplier1", "supplier2", "supplier3"))
+    v = s1.ok("auction.get", auction=aid)["auction"]
+    assert v["invitation_only"] is True and "invited" not in v
+    s1.ok("auction.bid", auction=aid, amount="990000.00")
+    s2.ok("auction.watch", auction=aid)
+    for c in (s3, server.connect("buyer2")):
+        for op in ("auction.get", "auction.watch"):
+            r = c.request(op, auction=aid)
+            assert r["ok"] is False and r["error"]["code"] == "not_found", r
+            assert r["error"]["message"] == "no such auction", r
+        assert aid not in [x["id"] for x in c.ok("auction.list", limit=1000)["auctions"]]
+    r = s3.request("auction.bid", auction=aid, amount="980000.00")
+    assert r["ok"] is False and r["error"]["code"] == "not_found", r
+    assert aid in [x["id"] for x in s1.ok("auction.list", limit=1000)["auctions"]]
+    ov = server.connect("operator").ok("auction.get", auction=aid)["auction"]
+    assert ov["invited"] == a["invited"]
+    server.restart()
+    r = server.connect("supplier3").request("auction.get", auction=aid)
+    assert r["error"]["code"] == "not_found", r
+    v = server.connect("supplier2").ok("auction.get", auction=aid)["auction"]
+    assert v["bidders"] == 1
+    assert server.connect("buyer").ok("auction.get", auction=aid)["auction"]["invited"] == \
+        a["invited"]
+    rows = env.psql("SELECT array_to_string(invited, ',') FROM audit.auction_rules WHERE"
+                    " auction_id = %d" % aid, user="auditor")
+    assert rows == [[",".join(str(x) for x in a["invited"])]], rows
+    rows = env.psql("SELECT detail FROM audit.auction_log WHERE kind = 'created' AND"
+                    " auction_id = %d" % aid, user="auditor")
+    assert json.loads(rows[0][0])["invited"] == a["invited"]
+    open_a = create_auction(server.connect("buyer"), "Open " + unique)
+    assert open_a["invitation_only"] is False and "invited" not in open_a
+    b = server.connect("buyer")
+    for x in (aid, open_a["id"]):
+        b.ok("auction.cancel", auction=x, reason="test over")
+
+
+def test_bad_invited(server, unique):
+    ids = org_ids(server)
+    buyer = server.connect("buyer")
+    for value, message in (
+            ([], "invited must be an array of 1 to 1000 organization ids"),
+            ("3", "invited must be an array of 1 to 1000 organization ids"),
+            ([999999], "invited: element 0 is not the id of an organization"),
+            ([ids["supplier1"], "x"], "invited: element 1 is not the id of an organization"),
+            ([ids["buyer"]], "invited: the buyer's own organization cannot be invited")):
+        r = buyer.request("auction.create", title="Bad inv " + unique, currency="RUB",
+                          start_price="1000.00", duration=60, invited=value)
+        assert r["ok"] is False and r["error"]["code"] == "bad_field", r
+        assert (r["error"]["field"], r["error"]["message"]) == ("invited", message), r
+
+
+def test_tenderctl_shows_invitation_only(env, server, unique):
+    ids = org_ids(server)
+    with server.client("buyer") as b:
+        a = create_auction(b, "ctl inv " + unique, invited=[ids["supplier1"]])
+    p = env.tenderctl("buyer", "auction", "get", str(a["id"]), server=server)
+    assert "invited       invitation only: 1 organization" in p.stdout, p.stdout
+    p = env.tenderctl("supplier1", "auction", "get", str(a["id"]), server=server)
+    assert "invited       invitation only\n" in p.stdout, p.stdout
+    p = env.tenderctl("supplier2", "auction", "get", str(a["id"]), server=server)
+    assert p.returncode != 0 and "not_found" in p.stderr, (p.returncode, p.stderr)
+    with server.client("buyer") as b:
+        b.ok("auction.cancel", auction=a["id"], reason="test over")
+
+
+def test_verify_replays_the_rules(env, tenderd_factory):
+    """tenderd verify reads the rules from audit.auction_rules and replays a closed
+    invitation-only auction with visibility rank to the stored winner."""
+    import conftest
+    from test_verify import NAMES, psql_db, verify
+
+    db = "tdrules_verify"
+    env.drop_database(db)
+    as_role = env.new_database(db)
+    try:
+        conftest.run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER), "--sql_dir",
+                                     conftest.SQL_DIR), env=conftest.sanitizer_env())
+        for name in NAMES:
+            role, org, display = conftest.PARTICIPANTS[name]
+            conftest.run(env.tenderd_cmd("register", "--db", as_role("tenderd"), "--role", role,
+                                         "--organization", org, "--name", display, "--cert",
+                                         env.cert(name)), env=conftest.sanitizer_env())
+        server = tenderd_factory(db=as_role("tenderd"))
+        buyer, s1, s2 = (server.connect(n) for n in ("buyer", "supplier1", "supplier2"))
+        inv = sorted(c.ok("hello")["organization"]["id"] for c in (s1, s2))
+        a = create_auction(buyer, "Verified rules", duration=2, start_price="1000.00",
+                           step_min="10.00", step_max="500.00", visibility="rank",
+                           invited=inv)
+        s1.ok("auction.bid", auction=a["id"], amount="900.00")
+        s2.ok("auction.bid", auction=a["id"], amount="850.00")
+        deadline = time.monotonic() + 10
+        while buyer.ok("auction.get", auction=a["id"])["auction"]["state"] != "closed":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        server.close_clients()
+        server.stop()
+        rc, out = verify(env, db)
+        assert rc == 0, out
+        # a list that leaves out the winner's organization cannot replay its bid
+        psql_db(env, db, "UPDATE auctions SET invited = '{%d}' WHERE id = %d"
+                % (inv[0], a["id"]))
+        rc, out = verify(env, db)
+        assert rc != 0, out
+    finally:
+        env.drop_database(db)

@@ -1,4 +1,4 @@
-/* Unit tests of the rules that apply to every auction format: visibility. */
+/* Unit tests of the rules that apply to every auction format: visibility, invitation-only. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -85,11 +85,76 @@ static void test_visibility_shows(void **state)
 	}
 }
 
+/* Invitation-only: listed organizations bid and are seeded, others are refused without a
+ * trace (AUCTION_E_NOT_INVITED, the wire's not_found); an empty list is open to all. */
+static void test_invited(void **state)
+{
+	static const int64_t inv[] = { 3, 5, 9 };
+	struct auction a;
+	struct auction_params p = params();
+	struct auction_events ev = { 0 };
+
+	p.invited = inv;
+	p.ninvited = 3;
+	assert_null(auction_params_check(&p));
+	auction_init(&a, 1, &p);
+	assert_int_equal(auction_is_invited(&a, 3), 1);
+	assert_int_equal(auction_is_invited(&a, 9), 1);
+	assert_int_equal(auction_is_invited(&a, 4), 0);
+	assert_int_equal(auction_is_invited(&a, 10), 0);
+	assert_int_equal(auction_is_invited(&a, 0), 0);
+	assert_int_equal(auction_seed(&a, 1, 4, START, T0 - 1, NULL), AUCTION_E_NOT_INVITED);
+	assert_int_equal(auction_seed(&a, 1, 5, START, T0 - 1, NULL), AUCTION_OK);
+	/* a refusal at the start still reports the start, and changes nothing else */
+	assert_int_equal(auction_bid(&a, 2, 4, START - STEPMIN, T0, &ev), AUCTION_E_NOT_INVITED);
+	assert_int_equal(ev.n, 1);
+	assert_int_equal(ev.ev[0].kind, AUCTION_EV_STARTED);
+	assert_int_equal(a.nbids, 1);
+	assert_int_equal(auction_bid(&a, 3, 9, START - STEPMIN, T0 + 1, NULL), AUCTION_OK);
+	assert_int_equal(auction_rank_of(&a, 9), 1);
+	/* the buyer is refused as its own auction first, whatever the list */
+	assert_int_equal(auction_bid(&a, 4, BUYER, START - 3 * STEPMIN, T0 + 2, NULL),
+	    AUCTION_E_OWN_AUCTION);
+	/* not invited outranks a bad amount: nothing about the auction is told */
+	assert_int_equal(auction_bid(&a, 5, 7, -1, T0 + 3, NULL), AUCTION_E_NOT_INVITED);
+	assert_string_equal(auction_err_code(AUCTION_E_NOT_INVITED), "not_found");
+	/* after the end: ended, as for anyone */
+	assert_int_equal(auction_bid(&a, 6, 7, START - 3 * STEPMIN, T1, NULL), AUCTION_E_ENDED);
+	auction_free(&a);
+	/* open: anyone */
+	p.ninvited = 0;
+	auction_init(&a, 2, &p);
+	assert_int_equal(auction_is_invited(&a, 7), 1);
+	auction_free(&a);
+}
+
+/* The invited list's parameter rules: ascending, each once, above zero, not the buyer. */
+static void test_invited_check(void **state)
+{
+	static const int64_t unsorted[] = { 5, 3 }, dup[] = { 3, 3 }, zero[] = { 0, 3 },
+	    buyer[] = { 3, BUYER };
+	struct auction_params p = params();
+
+	p.ninvited = 2;
+	p.invited = NULL;
+	assert_non_null(auction_params_check(&p));
+	p.invited = unsorted;
+	assert_non_null(auction_params_check(&p));
+	p.invited = dup;
+	assert_non_null(auction_params_check(&p));
+	p.invited = zero;
+	assert_non_null(auction_params_check(&p));
+	p.invited = buyer;
+	assert_string_equal(auction_params_check(&p), "the buyer's organization cannot be invited");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_visibility_names),
 		cmocka_unit_test(test_visibility_shows),
+		cmocka_unit_test(test_invited),
+		cmocka_unit_test(test_invited_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
