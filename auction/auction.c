@@ -38,6 +38,10 @@ const char *auction_params_check(const struct auction_params *p)
 		return "latest end must not be before the end time";
 	if (auction_visibility_name(p->visibility) == NULL)
 		return "visibility must be rank, rank_and_best or ranking";
+	if (p->min_bidders < 0)
+		return "minimum number of bidders must not be negative";
+	if (p->ninvited > 0 && p->min_bidders > 0 && (size_t)p->min_bidders > p->ninvited)
+		return "minimum number of bidders must not exceed the number invited";
 	if (p->ninvited > 0 && p->invited == NULL)
 		return "the invited organizations are missing";
 	for (size_t i = 0; i < p->ninvited; i++) {
@@ -123,8 +127,8 @@ int auction_advance(struct auction *a, int64_t now, struct auction_events *ev)
 		a->state = AUCTION_CLOSED;
 		a->closed_at = a->ends_at;
 		if ((e = auction_emit(ev, AUCTION_EV_CLOSED, a->closed_at)) != NULL &&
-		    a->nentries > 0) {
-			const struct auction_entry *w = &a->entries[a->rank[0]];
+		    auction_winner(a) != NULL) {
+			const struct auction_entry *w = auction_winner(a);
 
 			e->bid_id = a->bids[w->bid_index].id;
 			e->org = w->org;
@@ -662,4 +666,24 @@ int auction_is_invited(const struct auction *a, int64_t org)
 			hi = mid;
 	}
 	return 0;
+}
+
+/* The winner of a closed auction, NULL when there is none (see auction.h). */
+const struct auction_entry *auction_winner(const struct auction *a)
+{
+	if (a->state != AUCTION_CLOSED || auction_unsuccessful(a) != NULL)
+		return NULL;
+	return &a->entries[a->rank[0]];
+}
+
+/* Why a closed auction has no winner; NULL when it has one or is not closed. */
+const char *auction_unsuccessful(const struct auction *a)
+{
+	if (a->state != AUCTION_CLOSED)
+		return NULL;
+	if (a->nentries == 0)
+		return "no_bids";
+	if (a->p.min_bidders > 0 && a->nentries < (size_t)a->p.min_bidders)
+		return "min_bidders";
+	return NULL;
 }

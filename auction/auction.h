@@ -103,6 +103,9 @@ struct auction_params {
 	 * the auction (auction_init keeps the pointer). */
 	const int64_t *invited;
 	size_t ninvited;
+	/* Minimum participation: 0 none; else with fewer than this many distinct bidders at
+	 * the end the auction closes unsuccessful (no winner), by rule. */
+	int min_bidders;
 };
 
 /* One accepted bid. Bids are append-only and in sequence order. */
@@ -161,7 +164,8 @@ enum auction_ev {
 	AUCTION_EV_EXTENDED,      /* the bid just reported moved the end: bid_id, prev_end,
 	                           * ends_at (the new end), extensions; at = now */
 	AUCTION_EV_CLOSED,        /* RUNNING -> CLOSED; at = closed_at (the end, not now); the
-	                           * winner's bid_id, org, amount (0 when nobody bid) */
+	                           * winner's bid_id, org, amount (0 when nobody bid, or when
+	                           * fewer than min_bidders bid: auction_unsuccessful) */
 	AUCTION_EV_CANCELLED,     /* SCHEDULED or RUNNING -> CANCELLED; at = now */
 };
 #define AUCTION_EV_KINDS 6
@@ -276,6 +280,14 @@ int auction_visibility_parse(const char *name, enum auction_visibility *out);
 
 /* Whether `org` may take part in `a`: 1 when the auction is open to all or `org` is invited. */
 int auction_is_invited(const struct auction *a, int64_t org);
+
+/* The winner of a closed auction: the entry at rank 1, or NULL when it is not closed or is
+ * unsuccessful (nobody bid, or fewer distinct bidders than min_bidders). */
+const struct auction_entry *auction_winner(const struct auction *a);
+
+/* Why a closed auction is unsuccessful: NULL when it has a winner (or is not closed),
+ * "no_bids", or "min_bidders" (fewer distinct bidders than the rule asks). */
+const char *auction_unsuccessful(const struct auction *a);
 
 /* Whether a competitor sees the best price of `a` now (always once it is final). */
 int auction_shows_best(const struct auction *a);

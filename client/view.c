@@ -89,6 +89,9 @@ void view_result(json_t *a, char *buf, size_t n)
 		snprintf(buf, n, "cancelled: %s", view_or_dash(view_str(a, "cancel_reason")));
 	else if (!json_is_object(result))
 		snprintf(buf, n, "%s", state);
+	else if (!json_is_object(winner) && view_str(result, "unsuccessful") != NULL &&
+		 strcmp(view_str(result, "unsuccessful"), "min_bidders") == 0)
+		snprintf(buf, n, "fewer bidders than the minimum: the auction is unsuccessful");
 	else if (!json_is_object(winner))
 		snprintf(buf, n, "no bids: the auction is unsuccessful");
 	else
@@ -280,6 +283,7 @@ static void view_visibility(FILE *f, json_t *a)
 {
 	const char *vis = view_str(a, "visibility");
 	const char *what = "their own rank and the best price";
+	long long minb;
 
 	if (vis == NULL)
 		return;
@@ -288,6 +292,9 @@ static void view_visibility(FILE *f, json_t *a)
 	else if (strcmp(vis, "ranking") == 0)
 		what = "the full ranking by alias";
 	fprintf(f, VIEW_LABEL "%s: bidders see %s\n", "visibility", vis, what);
+	if (view_int(a, "min_bidders", &minb) == 0)
+		fprintf(f, VIEW_LABEL "at least %lld bidders, or the auction is unsuccessful\n",
+			"min bidders", minb);
 	if (json_is_true(json_object_get(a, "invitation_only"))) {
 		json_t *inv = json_object_get(a, "invited");
 

@@ -226,6 +226,8 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	json_object_set_new(j, "signed_bids", json_boolean(!b->unsigned_bids));
 	json_object_set_new(j, "visibility", json_string(auction_visibility_name(a->p.visibility)));
 	book_view_invited(j, b, v);
+	json_object_set_new(j, "min_bidders", a->p.min_bidders ? json_integer(a->p.min_bidders) :
+	    json_null());
 	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) ? json_null() :
 	    proto_money(best, b->exp));
 	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
@@ -246,8 +248,9 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 		json_object_set_new(j, "ranking", r);
 	}
 	if (a->state == AUCTION_CLOSED) {
-		const struct auction_entry *w = auction_at_rank(a, 1);
+		const struct auction_entry *w = auction_winner(a);
 		json_t *res = json_object();
+		const char *why = auction_unsuccessful(a);
 		if (w) {
 			json_t *wj = book_entry(s, b, w, 1, v, identities);
 			json_object_del(wj, "rank");
@@ -256,6 +259,9 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 			json_object_set_new(res, "winner", json_null());
 		}
 		json_object_set_new(res, "closed_at", proto_time(a->closed_at));
+		/* only by rule: the result of an auction nobody bid in stays as it always was */
+		if (why != NULL && a->nentries > 0)
+			json_object_set_new(res, "unsuccessful", json_string(why));
 		json_object_set_new(j, "result", res);
 	} else {
 		json_object_set_new(j, "result", json_null());
@@ -448,6 +454,7 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 	}
 	p.invited = b->invited;
 	p.ninvited = b->a.p.ninvited;
+	p.min_bidders = r->min_bidders;
 	if ((why = auction_params_check(&p)) != NULL) {
 		log_error("auction=%lld persisted parameters invalid: %s", (long long)r->id, why);
 		free(b->invited);

@@ -156,9 +156,9 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	/* auction, format, higher_wins, max_extensions (NULL: none), latest_end (NULL: none) */
 	[DB_S_FORMAT] = { "format", "UPDATE auctions SET format = $2, higher_wins = $3,"
 	    " max_extensions = $4, latest_end = $5 WHERE id = $1", 0 },
-	/* auction, visibility, invited ("3,5,9"; NULL: open to all) */
+	/* auction, visibility, invited ("3,5,9"; NULL: open to all), min_bidders (NULL: none) */
 	[DB_S_RULES] = { "rules", "UPDATE auctions SET visibility = $2,"
-	    " invited = string_to_array($3, ',')::bigint[] WHERE id = $1", 0 },
+	    " invited = string_to_array($3, ',')::bigint[], min_bidders = $4 WHERE id = $1", 0 },
 	/* participant, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",

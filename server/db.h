@@ -248,6 +248,7 @@ struct db_boot_auction {
 	int64_t latest_end;        /* ms; 0: none */
 	const char *visibility;    /* auctions.visibility */
 	const char *invited;       /* auctions.invited as "3,5,9"; NULL or "": open to all */
+	int min_bidders;           /* auctions.min_bidders; 0: no rule */
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */

@@ -391,7 +391,7 @@ static const struct boot_src boot_tables = {
 	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
 	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, NOT signed_bids,"
 	    " format, coalesce(max_extensions, 0), coalesce(" MS("latest_end") ", 0),"
-	    " visibility, array_to_string(invited, ',')"
+	    " visibility, array_to_string(invited, ','), coalesce(min_bidders, 0)"
 	    " FROM auctions ORDER BY id",
 	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -418,7 +418,9 @@ static const struct boot_src boot_audit = {
 	    " format, coalesce(max_extensions, 0), coalesce(" MS("latest_end") ", 0),"
 	    " (SELECT u.visibility FROM audit.auction_rules u WHERE u.auction_id ="
 	    " auction_rows.auction_id), (SELECT array_to_string(u.invited, ',') FROM"
-	    " audit.auction_rules u WHERE u.auction_id = auction_rows.auction_id)"
+	    " audit.auction_rules u WHERE u.auction_id = auction_rows.auction_id),"
+	    " (SELECT coalesce(u.min_bidders, 0) FROM audit.auction_rules u WHERE u.auction_id ="
+	    " auction_rows.auction_id)"
 	    " FROM audit.auction_rows ORDER BY auction_id",
 	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -506,7 +508,7 @@ boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink 
 		.unsigned_bids = strcmp(boot_str(r, i, 24), "t") == 0,
 		.format = boot_str(r, i, 25), .max_extensions = (int)boot_i64(r, i, 26),
 		.latest_end = boot_i64(r, i, 27), .visibility = boot_str(r, i, 28),
-		.invited = boot_str(r, i, 29),
+		.invited = boot_str(r, i, 29), .min_bidders = (int)boot_i64(r, i, 30),
 	};
 	if (sink->auction(sink->arg, &a) < 0) {
 		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);

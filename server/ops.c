@@ -206,6 +206,8 @@ ops_ev_closed(struct server *s, struct book *b, const struct auction_event *e)
 		    (json_int_t)a->bids[r->bid_index].id));
 	}
 	detail = json_pack("{s:o}", "ranking", detail);
+	if (auction_unsuccessful(a) != NULL && a->nentries > 0)  /* by rule: min_bidders */
+		json_object_set_new(detail, "unsuccessful", json_string(auction_unsuccessful(a)));
 	dtext = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
 	body = ops_body(b, e->bid_id, e->bid_id ? &e->amount : NULL, dtext);
@@ -576,7 +578,8 @@ ops_store_format(struct server *s, const struct book *b)
 	txn_sql(s, DB_S_FORMAT, 5, p, NULL, NULL);
 }
 
-/* The rules of every format (visibility) in a created change's body, when not the defaults. */
+/* The rules of every format (visibility, invited, min_bidders) in a created change's body,
+ * when not the defaults. */
 static void
 ops_rules_detail(json_t *dj, const struct auction *a)
 {
@@ -590,17 +593,19 @@ ops_rules_detail(json_t *dj, const struct auction *a)
 			json_array_append_new(arr, json_integer(a->p.invited[i]));
 		json_object_set_new(dj, "invited", arr);
 	}
+	if (a->p.min_bidders > 0)
+		json_object_set_new(dj, "min_bidders", json_integer(a->p.min_bidders));
 }
 
 /* Store the rules of every format of a new auction when they are not the defaults. */
 static void
 ops_store_rules(struct server *s, const struct book *b)
 {
-	char id[24], *inv = NULL;
-	const char *p[3];
+	char id[24], mb[24], *inv = NULL;
+	const char *p[4];
 	size_t n = b->a.p.ninvited, len = 0;
 
-	if (b->a.p.visibility == AUCTION_VIS_RANK_AND_BEST && n == 0)
+	if (b->a.p.visibility == AUCTION_VIS_RANK_AND_BEST && n == 0 && b->a.p.min_bidders == 0)
 		return;
 	if (n > 0 && (inv = malloc(n * 21 + 1)) != NULL) {
 		for (size_t i = 0; i < n; i++)
@@ -610,7 +615,8 @@ ops_store_rules(struct server *s, const struct book *b)
 	p[0] = I64(id, b->a.id);
 	p[1] = auction_visibility_name(b->a.p.visibility);
 	p[2] = inv;
-	txn_sql(s, DB_S_RULES, 3, p, NULL, NULL);
+	p[3] = b->a.p.min_bidders ? I64(mb, b->a.p.min_bidders) : NULL;
+	txn_sql(s, DB_S_RULES, 4, p, NULL, NULL);
 	free(inv);
 }
 
@@ -1535,13 +1541,13 @@ ops_invited(struct server *s, struct conn *c, json_t *id, json_t *req, int64_t b
 	return 0;
 }
 
-/* The optional rules of auction.create that apply to every format (visibility, invited)
- * into `p` (p->invited: a new array the caller frees); -1 refused. */
+/* The optional rules of auction.create that apply to every format (visibility, invited,
+ * min_bidders) into `p` (p->invited: a new array the caller frees); -1 refused. */
 static int
 ops_rules(struct server *s, struct conn *c, json_t *id, json_t *req, struct auction_params *p)
 {
 	const char *vis = NULL;
-	int64_t *inv;
+	int64_t *inv, minb = 0;
 	int rc;
 
 	if ((rc = proto_get_str(c, req, "visibility", 0, 32, &vis)) < 0)
@@ -1551,9 +1557,24 @@ ops_rules(struct server *s, struct conn *c, json_t *id, json_t *req, struct auct
 		    "rank_and_best, ranking", "visibility"));
 		return -1;
 	}
+	if ((rc = proto_get_int(c, req, "min_bidders", 0, &minb)) < 0)
+		return -1;
+	if (rc == 0 && (minb < 1 || minb > OPS_INVITED_MAX)) {
+		conn_send(c, proto_error(id, "bad_field", "min_bidders must be between 1 and 1000",
+		    "min_bidders"));
+		return -1;
+	}
+	p->min_bidders = (int)minb;
 	if (ops_invited(s, c, id, req, p->buyer_org, &inv, &p->ninvited) < 0)
 		return -1;
 	p->invited = inv;
+	if (p->ninvited > 0 && (size_t)p->min_bidders > p->ninvited) {
+		conn_send(c, proto_error(id, "bad_field", "min_bidders must not exceed the number of "
+		    "invited organizations", "min_bidders"));
+		free(inv);
+		p->invited = NULL;
+		return -1;
+	}
 	return 0;
 }
 

@@ -272,3 +272,59 @@ def test_verify_replays_the_rules(env, tenderd_factory):
         assert rc != 0, out
     finally:
         env.drop_database(db)
+
+
+def test_min_bidders(env, tenderd_factory, unique):
+    """min_bidders 2: one bidder (two bids) at the end closes the auction unsuccessful (no
+    winner, result.unsuccessful "min_bidders", no winner in the table), also when it closes
+    while tenderd is down; two bidders at the same price close with the earlier one as
+    winner; a bad value is refused."""
+    server = tenderd_factory()
+    buyer = server.connect("buyer")
+    r = buyer.request("auction.create", title="Bad min " + unique, currency="RUB",
+                      start_price="1000.00", duration=60, min_bidders=0)
+    assert r["error"]["code"] == "bad_field" and r["error"]["field"] == "min_bidders", r
+    assert r["error"]["message"] == "min_bidders must be between 1 and 1000", r
+    ids = org_ids(server)
+    r = buyer.request("auction.create", title="Bad min " + unique, currency="RUB",
+                      start_price="1000.00", duration=60, min_bidders=2,
+                      invited=[ids["supplier1"]])
+    assert r["error"]["field"] == "min_bidders", r
+    assert r["error"]["message"] == \
+        "min_bidders must not exceed the number of invited organizations", r
+    one = create_auction(buyer, "Min one " + unique, min_bidders=2, duration=2,
+                         start_price="1000.00", step_min="10.00", step_max="500.00")
+    down = create_auction(buyer, "Min down " + unique, min_bidders=2, duration=3,
+                          start_price="1000.00", step_min="10.00", step_max="500.00")
+    tie = create_auction(buyer, "Min tie " + unique, min_bidders=2, duration=2,
+                         start_price="1000.00", step_min="10.00", step_max="500.00")
+    assert one["min_bidders"] == 2
+    s1, s2 = server.connect("supplier1"), server.connect("supplier2")
+    s1.ok("auction.bid", auction=one["id"], amount="900.00")
+    s2.ok("auction.bid", auction=one["id"], amount="950.00")
+    s2.request("auction.bid", auction=one["id"], amount="940.00")
+    s1.ok("auction.bid", auction=down["id"], amount="900.00")
+    s1.ok("auction.bid", auction=tie["id"], amount="900.00")
+    s2.ok("auction.bid", auction=tie["id"], amount="900.00")
+    v = wait_state(buyer, one["id"], "closed")
+    assert v["result"]["winner"] is not None and "unsuccessful" not in v["result"], v
+    t = wait_state(buyer, tie["id"], "closed")
+    assert t["result"]["winner"]["organization"] == "Alpha Supplies LLC", t["result"]
+    server.stop()
+    time.sleep(3.5)
+    server.start()
+    v = wait_state(server.connect("supplier1"), down["id"], "closed")
+    assert v["result"]["winner"] is None and v["result"]["unsuccessful"] == "min_bidders", v
+    assert v["ranking"][0]["you"] is True
+    rows = env.psql("SELECT winner_bid_id, final_price FROM auctions WHERE id = %d"
+                    % down["id"])
+    assert rows == [["", ""]], rows
+    rows = env.psql("SELECT min_bidders FROM audit.auction_rules WHERE auction_id = %d"
+                    % down["id"], user="auditor")
+    assert rows == [["2"]], rows
+    rows = env.psql("SELECT detail FROM audit.auction_log WHERE kind = 'closed' AND"
+                    " auction_id = %d" % down["id"], user="auditor")
+    assert json.loads(rows[0][0])["unsuccessful"] == "min_bidders", rows
+    server.restart()
+    v = server.connect("buyer").ok("auction.get", auction=down["id"])["auction"]
+    assert v["result"]["unsuccessful"] == "min_bidders" and v["min_bidders"] == 2

@@ -1,4 +1,5 @@
-/* Unit tests of the rules that apply to every auction format: visibility, invitation-only. */
+/* Unit tests of the rules that apply to every auction format: visibility, invitation-only,
+ * minimum participation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -148,6 +149,117 @@ static void test_invited_check(void **state)
 	assert_string_equal(auction_params_check(&p), "the buyer's organization cannot be invited");
 }
 
+/* Close `a` at its end; returns the closed event's winning bid id (0: none). */
+static int64_t close_at_end(struct auction *a)
+{
+	struct auction_events ev = { 0 };
+	const struct auction_event *e;
+
+	auction_advance(a, a->ends_at, &ev);
+	e = auction_events_find(&ev, AUCTION_EV_CLOSED);
+	assert_non_null(e);
+	return e->bid_id;
+}
+
+/* min_bidders: fewer distinct bidders than K at the end closes unsuccessful (no winner in
+ * the event or auction_winner); exactly K wins; several bids of one bidder count once; a tie
+ * at the best price between K bidders has a winner (the earlier); forward too. */
+static void test_min_bidders(void **state)
+{
+	struct auction a;
+	struct auction_params p = params();
+
+	p.min_bidders = 2;
+	assert_null(auction_params_check(&p));
+	/* one bidder, three bids: unsuccessful by rule */
+	auction_init(&a, 1, &p);
+	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T0, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 2, 1, START - 2 * STEPMIN, T0 + 1, NULL),
+	    AUCTION_E_WHILE_LEADING);
+	assert_null(auction_unsuccessful(&a));  /* running: not decided */
+	assert_null(auction_winner(&a));
+	assert_int_equal(close_at_end(&a), 0);
+	assert_int_equal(a.state, AUCTION_CLOSED);
+	assert_string_equal(auction_unsuccessful(&a), "min_bidders");
+	assert_null(auction_winner(&a));
+	assert_int_equal(auction_rank_of(&a, 1), 1);  /* the standings stay */
+	auction_free(&a);
+	/* a tie at the best price between exactly K bidders: the earlier wins */
+	auction_init(&a, 2, &p);
+	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T0, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 2, 2, START - STEPMIN, T0 + 5, NULL), AUCTION_OK);
+	assert_int_equal(close_at_end(&a), 1);
+	assert_null(auction_unsuccessful(&a));
+	assert_int_equal(auction_winner(&a)->org, 1);
+	auction_free(&a);
+	/* nobody: no_bids, whatever the rule */
+	auction_init(&a, 3, &p);
+	assert_int_equal(close_at_end(&a), 0);
+	assert_string_equal(auction_unsuccessful(&a), "no_bids");
+	auction_free(&a);
+	/* a bid at the end itself does not count */
+	auction_init(&a, 4, &p);
+	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T1 - 1, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 2, 2, START - 2 * STEPMIN, T1, NULL), AUCTION_E_ENDED);
+	assert_string_equal(auction_unsuccessful(&a), "min_bidders");
+	auction_free(&a);
+	/* rollback of the closing reopens the decision */
+	auction_init(&a, 5, &p);
+	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T0, NULL), AUCTION_OK);
+	{
+		struct auction_mark m;
+
+		auction_mark(&a, &m);
+		close_at_end(&a);
+		assert_non_null(auction_unsuccessful(&a));
+		auction_rollback(&a, &m);
+		assert_null(auction_unsuccessful(&a));
+	}
+	auction_free(&a);
+	/* no rule: one bidder wins; a negative rule or one above the invited count is refused */
+	p.min_bidders = 0;
+	auction_init(&a, 6, &p);
+	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T0, NULL), AUCTION_OK);
+	assert_int_equal(close_at_end(&a), 1);
+	auction_free(&a);
+	p.min_bidders = -1;
+	assert_non_null(auction_params_check(&p));
+	{
+		static const int64_t inv[] = { 3, 5 };
+
+		p.invited = inv;
+		p.ninvited = 2;
+		p.min_bidders = 3;
+		assert_string_equal(auction_params_check(&p),
+		    "minimum number of bidders must not exceed the number invited");
+		p.min_bidders = 2;
+		assert_null(auction_params_check(&p));
+	}
+}
+
+/* min_bidders in a forward auction: the same rule, the highest price would have won. */
+static void test_min_bidders_forward(void **state)
+{
+	struct auction a;
+	struct auction_params p = params();
+
+	p.format = auction_format_find("english_forward");
+	p.min_bidders = 3;
+	auction_init(&a, 1, &p);
+	assert_int_equal(auction_bid(&a, 1, 1, START + STEPMIN, T0, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 2, 2, START + 2 * STEPMIN, T0 + 1, NULL), AUCTION_OK);
+	assert_int_equal(close_at_end(&a), 0);
+	assert_string_equal(auction_unsuccessful(&a), "min_bidders");
+	auction_free(&a);
+	auction_init(&a, 2, &p);
+	assert_int_equal(auction_bid(&a, 1, 1, START + STEPMIN, T0, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 2, 2, START + 2 * STEPMIN, T0 + 1, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 3, 3, START + STEPMIN, T0 + 2, NULL), AUCTION_OK);
+	assert_int_equal(close_at_end(&a), 2);
+	assert_int_equal(auction_winner(&a)->org, 2);
+	auction_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +267,8 @@ int main(void)
 		cmocka_unit_test(test_visibility_shows),
 		cmocka_unit_test(test_invited),
 		cmocka_unit_test(test_invited_check),
+		cmocka_unit_test(test_min_bidders),
+		cmocka_unit_test(test_min_bidders_forward),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
