@@ -65,6 +65,8 @@ enum auction_err {
 	AUCTION_E_NOT_ABOVE_START,  /* "bid_not_above_start_price" (forward) */
 	AUCTION_E_NOT_ABOVE_OWN,    /* "bid_not_above_own" (forward) */
 	AUCTION_E_NOT_INVITED,      /* "not_found": an invitation-only auction, not invited */
+	AUCTION_E_PAUSED,           /* "auction_paused" */
+	AUCTION_E_NOT_PAUSED,       /* "auction_not_paused" (resume of a running auction) */
 };
 
 struct auction_format;
@@ -143,6 +145,13 @@ struct auction {
 	struct auction_entry *entries;
 	size_t *rank;
 	size_t nentries, capentries;
+
+	/* Operator pause (auction_pause): while paused no bid is accepted and the end does not
+	 * run; auction_resume moves the end by the pause's length (and the latest end with it,
+	 * paused_ms counting every pause so far). */
+	int paused;
+	int64_t paused_at;     /* ms, when the current pause began */
+	int64_t paused_ms;     /* the length of every finished pause */
 };
 
 /*
@@ -167,8 +176,13 @@ enum auction_ev {
 	                           * winner's bid_id, org, amount (0 when nobody bid, or when
 	                           * fewer than min_bidders bid: auction_unsuccessful) */
 	AUCTION_EV_CANCELLED,     /* SCHEDULED or RUNNING -> CANCELLED; at = now */
+	AUCTION_EV_PAUSED,        /* auction_pause: at = now, ends_at (unchanged) */
+	AUCTION_EV_RESUMED,       /* auction_resume: prev_end, ends_at (moved by amount = the
+	                           * pause's length in ms); at = now */
+	AUCTION_EV_PROLONGED,     /* auction_prolong (an operator's extension): prev_end, ends_at,
+	                           * amount = the ms added; at = now */
 };
-#define AUCTION_EV_KINDS 6
+#define AUCTION_EV_KINDS 9
 
 /* One event (the fields a kind does not name are 0). */
 struct auction_event {
@@ -209,6 +223,8 @@ struct auction_mark {
 	int64_t ends_at;
 	int extensions;
 	int64_t closed_at;
+	int paused;
+	int64_t paused_at, paused_ms;
 };
 
 /* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
@@ -347,6 +363,27 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
  * with its result instead. Returns 0 (AUCTION_EV_CANCELLED appended to `ev`,
  * which may be NULL), or -1 when already final. */
 int auction_cancel(struct auction *a, int64_t now, struct auction_events *ev);
+
+/*
+ * Operator rules (every format), each calling auction_advance(a, now, ev) first and appending
+ * its event to `ev` (may be NULL); AUCTION_OK or the refusal (nothing changed beyond the
+ * clock advance):
+ *  - auction_pause: a RUNNING auction stops taking bids and its end stops running
+ *    (AUCTION_EV_PAUSED). Refused: scheduled AUCTION_E_NOT_STARTED, closed AUCTION_E_ENDED,
+ *    cancelled AUCTION_E_CANCELLED, already paused AUCTION_E_PAUSED.
+ *  - auction_resume: a paused auction runs again; its end (and latest end) move by the
+ *    pause's length (AUCTION_EV_RESUMED). Refused: not paused AUCTION_E_NOT_PAUSED (or the
+ *    refusals of a pause for a final auction).
+ *  - auction_prolong: a RUNNING auction (paused or not) ends `ms` (> 0) later
+ *    (AUCTION_EV_PROLONGED). Not an extension: not counted in `extensions`, not bound by
+ *    max_extensions or latest_end. Refused as a pause is, but a paused auction may be
+ *    prolonged.
+ * A cancellation of a paused auction is allowed; it ends the pause.
+ */
+enum auction_err auction_pause(struct auction *a, int64_t now, struct auction_events *ev);
+enum auction_err auction_resume(struct auction *a, int64_t now, struct auction_events *ev);
+enum auction_err auction_prolong(struct auction *a, int64_t now, int64_t ms,
+    struct auction_events *ev);
 
 /* Best price, or -1 when there are no bids. */
 int64_t auction_best(const struct auction *a);

@@ -453,6 +453,13 @@ static const struct cmd_arg cmd_cancel_args[] = {
 	CMD_END,
 };
 
+static const struct cmd_arg cmd_extend_args[] = {
+	{"ID", 1, "auction", CMD_INT, 1},
+	{"duration", 0, "duration", CMD_INT, 1},
+	{"reason", 0, "reason", CMD_STR, 1},
+	CMD_END,
+};
+
 static const struct cmd_arg cmd_bid_args[] = {
 	{"AUCTION", 1, "auction", CMD_INT, 1},
 	{"AMOUNT", 1, "amount", CMD_STR, 1},
@@ -614,6 +621,12 @@ static const struct cmd_spec cmd_specs[] = {
 	 cmd_list_args, NULL, NULL, cmd_auction_list},
 	{"auction cancel", "auction.cancel", "auction cancel ID --reason TEXT", cmd_cancel_args, NULL,
 	 cmd_show_auction, NULL},
+	{"auction pause", "auction.pause", "auction pause ID --reason TEXT", cmd_cancel_args, NULL,
+	 cmd_show_auction, NULL},
+	{"auction resume", "auction.resume", "auction resume ID --reason TEXT", cmd_cancel_args, NULL,
+	 cmd_show_auction, NULL},
+	{"auction extend", "auction.extend", "auction extend ID --duration SECONDS --reason TEXT",
+	 cmd_extend_args, NULL, cmd_show_auction, NULL},
 	{"procurement create", "procurement.create",
 	 "procurement create --file REQUEST.json [--kind K] [--title T] [--description D] [--currency C] "
 	 "[--enquiry-end TIME] [--submission-deadline TIME] [--opening-at TIME] [--min-bids N] "

@@ -60,6 +60,8 @@ void opts_usage(FILE *f)
 	      "  auction list [--state STATE] [--kind KIND] [--buyer ORG] [--limit N]\n"
 	      "           [--after CURSOR] [--all]\n"
 	      "  auction cancel ID --reason TEXT\n"
+	      "  auction pause ID --reason TEXT | auction resume ID --reason TEXT\n"
+	      "  auction extend ID --duration SECONDS --reason TEXT\n"
 	      "  bid AUCTION AMOUNT\n"
 	      "  watch AUCTION\n"
 	      "  procurement create --file REQUEST.json [--kind K] [--title T] [--description D]\n"

@@ -278,6 +278,22 @@ void view_ranking(FILE *f, json_t *a, size_t max_rows)
 	}
 }
 
+/* Print the "paused" line of an auction an operator paused: no bids, the end stands still. */
+static void view_paused(FILE *f, json_t *a)
+{
+	int64_t at;
+	char when[64];
+
+	if (!json_is_true(json_object_get(a, "paused")))
+		return;
+	if (view_time(a, "paused_at", &at) == 0)
+		view_clock(at, VIEW_FULL, when, sizeof(when));
+	else
+		snprintf(when, sizeof(when), "-");
+	fprintf(f, VIEW_LABEL "since %s: no bids, the end waits for the operator to resume\n",
+		"paused", when);
+}
+
 /* Print the "visibility" line of an auction: what bidders see while it runs. */
 static void view_visibility(FILE *f, json_t *a)
 {
@@ -341,6 +357,7 @@ void view_auction(FILE *f, json_t *a)
 	if (view_str(a, "buyer") != NULL)
 		fprintf(f, VIEW_LABEL "%s\n", "buyer", view_str(a, "buyer"));
 	fprintf(f, VIEW_LABEL "%s\n", "state", view_or_dash(view_str(a, "state")));
+	view_paused(f, a);
 	view_format(f, a);
 	fprintf(f, VIEW_LABEL "%s %s%s\n", "start price", view_or_dash(view_str(a, "start_price")),
 		view_or_dash(view_str(a, "currency")), json_is_true(json_object_get(a, "higher_wins")) ?

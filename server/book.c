@@ -228,6 +228,8 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	book_view_invited(j, b, v);
 	json_object_set_new(j, "min_bidders", a->p.min_bidders ? json_integer(a->p.min_bidders) :
 	    json_null());
+	json_object_set_new(j, "paused", json_boolean(a->paused));
+	json_object_set_new(j, "paused_at", a->paused ? proto_time(a->paused_at) : json_null());
 	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) ? json_null() :
 	    proto_money(best, b->exp));
 	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
@@ -310,6 +312,10 @@ book_broadcast(struct server *s, struct book *b, const char *event, const char *
 static const char *
 book_reason(int n)
 {
+	if (n & (BOOK_N(AUCTION_EV_PAUSED) | BOOK_N(AUCTION_EV_RESUMED) |
+	    BOOK_N(AUCTION_EV_PROLONGED)))
+		return (n & BOOK_N(AUCTION_EV_PROLONGED)) ? "prolonged" :
+		    (n & BOOK_N(AUCTION_EV_RESUMED)) ? "resumed" : "paused";
 	return (n & BOOK_N(AUCTION_EV_EXTENDED)) ? "extended" : (n & BOOK_N(AUCTION_EV_BID)) ? "bid" :
 	    "started";
 }

@@ -67,6 +67,8 @@ enum db_stmt {
 	                   * (after its DB_S_CREATE) */
 	DB_S_RULES,       /* an auction's rules of every format (visibility), when not the
 	                   * defaults (after its DB_S_CREATE) */
+	DB_S_RULE,        /* change: an operator's pause, resume or extension (kind paused,
+	                   * resumed, prolonged) */
 	DB_S_LEAVES,      /* internal: the leaf hashes of the batch's changes, at its end (unless
 	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
@@ -280,6 +282,9 @@ struct db_boot_sink {
 	int (*refused)(void *arg, int64_t auction_id, int64_t org_id, int64_t count);
 	/* an auction's `started`, `closed` or `cancelled` change (kind is that name) */
 	int (*transition)(void *arg, int64_t auction_id, const char *kind);
+	/* an auction's `paused`, `resumed` or `prolonged` change, in order with its bids: `at`
+	 * its time, `ms` its amount (the pause's length, the time added; 0 for a pause) */
+	int (*rule)(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t ms);
 	/* every change's leaf hash (32 bytes), in seq order; then the log keys and the
 	 * signed tree heads (by size) */
 	int (*leaf)(void *arg, int64_t seq, const uint8_t *leaf);

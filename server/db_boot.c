@@ -571,6 +571,14 @@ boot_auction_change(PGresult *r, int i, struct boot_auctions *as,
 			    (long long)aid);
 			return -1;
 		}
+	} else if (strcmp(kind, "paused") == 0 || strcmp(kind, "resumed") == 0 ||
+	    strcmp(kind, "prolonged") == 0) {
+		if (sink->rule == NULL || sink->rule(sink->arg, aid, kind, boot_i64(r, i, 3),
+		    boot_i64(r, i, 10)) < 0) {
+			snprintf(cause, n, "change %s (%s) of auction %lld does not replay",
+			    boot_str(r, i, 0), kind, (long long)aid);
+			return -1;
+		}
 	} else if (strcmp(kind, "started") == 0 || strcmp(kind, "closed") == 0 ||
 	    strcmp(kind, "cancelled") == 0) {
 		if (sink->transition(sink->arg, aid, kind) < 0) {

@@ -27,7 +27,8 @@
 #define OPS_LIST_MAX 1000
 #define OPS_LIST_DEFAULT 100
 
-enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_STATUS };
+enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_STATUS,
+	CMD_RULE };
 
 /* A queued state change. */
 struct cmd {
@@ -57,6 +58,7 @@ struct cmd {
 	int bid_counted;            /* counted in book_bids_of (undone if the batch fails) */
 	int unsigned_bids;          /* create: signed_bids false */
 	int64_t *invited;           /* create: params.invited's storage (NULL: open to all) */
+	int rule;                   /* rule: OPTAB_ARG_PAUSE, _RESUME or _EXTEND; amount: ms */
 };
 
 /* ---- commands ---- */
@@ -308,6 +310,44 @@ ops_ev_cancelled(struct server *s, struct book *b, const struct auction_event *e
 	free(body);
 }
 
+/* paused, resumed, prolonged: an operator's change of the clock, with its reason; the row
+ * moves the end (amount: the pause's length or the time added, in ms). */
+static void
+ops_ev_rule(struct server *s, struct book *b, const struct auction_event *e,
+    const struct ops_actor *w)
+{
+	char id[24], pid[24], oid[24], pr[24], lt[24], amt[24], t[TIME_BUF], ends[TIME_BUF];
+	char *body;
+	const char *kind = auction_ev_name(e->kind);
+	json_t *bj;
+	const char *p[12];
+
+	time_format(e->at, t);
+	time_format(e->ends_at, ends);
+	bj = json_pack("{s:I, s:s?, s:s}", "auction", (json_int_t)b->a.id, "reason", w->reason,
+	    "ends_at", ends);
+	if (bj != NULL && e->kind != AUCTION_EV_PAUSED)
+		json_object_set_new(bj, e->kind == AUCTION_EV_RESUMED ? "paused_ms" : "added_ms",
+		    json_integer(e->amount));
+	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
+	json_decref(bj);
+	p[0] = I64(id, b->a.id);
+	p[1] = t;
+	p[2] = ends;
+	p[3] = I64(pid, w->participant);
+	p[4] = I64(oid, w->org);
+	p[5] = w->fp;
+	p[6] = body ? body : "{}";
+	p[7] = PROC_OF(pr, b);
+	p[8] = LOT_OF(lt, b);
+	p[9] = kind;
+	p[10] = w->reason;
+	p[11] = e->kind == AUCTION_EV_PAUSED ? NULL : I64(amt, e->amount);
+	txn_sign(s, w->cmd);
+	txn_obj_seq(&b->tx, txn_sql(s, DB_S_RULE, 12, p, NULL, NULL));
+	free(body);
+}
+
 /*
  * The events of one engine call, in order: each adds its one statement to the
  * batch and its kind to what the watchers are told once the batch commits. A
@@ -339,6 +379,11 @@ ops_events(struct server *s, struct book *b, const struct auction_events *ev,
 			break;
 		case AUCTION_EV_CANCELLED:
 			ops_ev_cancelled(s, b, e, w);
+			break;
+		case AUCTION_EV_PAUSED:
+		case AUCTION_EV_RESUMED:
+		case AUCTION_EV_PROLONGED:
+			ops_ev_rule(s, b, e, w);
 			break;
 		}
 		b->notify |= BOOK_N(e->kind);
@@ -394,6 +439,11 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 	case AUCTION_E_CANCELLED:
 		time_format(a->closed_at, t);
 		snprintf(msg, n, "the auction was cancelled at %s", t);
+		break;
+	case AUCTION_E_PAUSED:
+		time_format(a->paused_at, t);
+		snprintf(msg, n, "the auction is paused since %s: no bids until an operator resumes it",
+		    t);
 		break;
 	case AUCTION_E_OWN_AUCTION:
 		snprintf(msg, n, "the buyer's organization cannot bid in its own auction");
@@ -763,6 +813,55 @@ ops_apply_cancel(struct server *s, struct txn_cmd *tc)
 	return 1;
 }
 
+/* Apply an operator's pause, resume or extension: the engine decides. */
+static int
+ops_apply_rule(struct server *s, struct txn_cmd *tc)
+{
+	struct cmd *k = (struct cmd *)tc;
+	struct book *b = book_get(s, k->auction_id);
+	struct auction_events ev = { 0 };
+	struct ops_actor w = ops_actor_of(k);
+	enum auction_err e;
+	char msg[160];
+
+	if (b == NULL) {
+		txn_refuse(s, &k->t, "not_found", "no such auction");
+		return 0;
+	}
+	ops_touch(s, b);
+	if (k->rule == OPTAB_ARG_PAUSE)
+		e = auction_pause(&b->a, k->t.at, &ev);
+	else if (k->rule == OPTAB_ARG_RESUME)
+		e = auction_resume(&b->a, k->t.at, &ev);
+	else
+		e = auction_prolong(&b->a, k->t.at, k->amount, &ev);
+	ops_events(s, b, &ev, &w);
+	if (e != AUCTION_OK) {
+		snprintf(msg, sizeof(msg), "%s", e == AUCTION_E_PAUSED ? "the auction is already "
+		    "paused" : e == AUCTION_E_NOT_PAUSED ? "the auction is not paused" :
+		    e == AUCTION_E_NOT_STARTED ? "the auction has not started" :
+		    e == AUCTION_E_ENDED ? "the auction has ended" : "the auction was cancelled");
+		txn_refuse(s, &k->t, auction_err_code(e), msg);
+		return 0;
+	}
+	k->book = b;
+	return 1;
+}
+
+/* A pause, resume or extension committed: the auction as the operator sees it. */
+static void
+ops_commit_rule(struct server *s, struct txn_cmd *t)
+{
+	struct cmd *k = (struct cmd *)t;
+	json_t *r = proto_ok(t->id);
+
+	json_object_set_new(r, "auction", book_view(s, k->book, t->who, 1));
+	txn_reply(s, t, r);
+	log_info("auction=%lld %s by participant=%lld: %s", (long long)k->auction_id,
+	    k->rule == OPTAB_ARG_PAUSE ? "paused" : k->rule == OPTAB_ARG_RESUME ? "resumed" :
+	    "prolonged", (long long)t->who->id, k->reason);
+}
+
 /* Rows of the registration statement: the new ids. */
 static void
 ops_register_rows(void *arg, const struct db_res *res)
@@ -1064,12 +1163,14 @@ static const struct txn_cmd_ops ops_register_ops = {
 static const struct txn_cmd_ops ops_tick_ops = { ops_apply_tick, NULL, ops_tick_abort, cmd_free, 0 };
 static const struct txn_cmd_ops ops_status_ops = {
 	ops_apply_status, ops_commit_status, NULL, cmd_free, 1 };
+static const struct txn_cmd_ops ops_rule_ops = {
+	ops_apply_rule, ops_commit_rule, NULL, cmd_free, 0 };
 
 /* The write path's table of each kind of command, by enum cmd_kind. */
 static const struct txn_cmd_ops *const cmd_ops[] = {
 	[CMD_BID] = &ops_bid_ops, [CMD_CREATE] = &ops_create_ops, [CMD_CANCEL] = &ops_cancel_ops,
 	[CMD_REGISTER] = &ops_register_ops, [CMD_TICK] = &ops_tick_ops,
-	[CMD_STATUS] = &ops_status_ops,
+	[CMD_STATUS] = &ops_status_ops, [CMD_RULE] = &ops_rule_ops,
 };
 
 /* Offers by price, then submission time (kept in `total` for this sort). */
@@ -1734,6 +1835,40 @@ ops_auction_cancel(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	}
 	k->auction_id = b->a.id;
+	ops_enqueue(s, c, k);
+}
+
+/* auction.pause, auction.resume, auction.extend (operators): with a reason; extend with a
+ * duration in seconds. The engine judges the state when the command is applied. */
+void
+ops_auction_rule(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	const char *reason;
+	struct book *b;
+	struct cmd *k;
+	int64_t secs = 0;
+
+	if ((b = ops_book_arg(s, c, id, req)) == NULL)
+		return;
+	if (proto_get_text(c, req, "reason", 1, 1000, TEXT_LINE, &reason) != 0)
+		return;
+	if (op->arg == OPTAB_ARG_EXTEND) {
+		if (proto_get_int(c, req, "duration", 1, &secs) != 0)
+			return;
+		if (secs < 1 || secs > 86400) {
+			conn_send(c, proto_error(id, "bad_field", "duration must be 1 to 86400 seconds",
+			    "duration"));
+			return;
+		}
+	}
+	if ((k = cmd_new(CMD_RULE, c, id)) == NULL || (k->reason = strdup(reason)) == NULL) {
+		free(k);
+		return;
+	}
+	k->auction_id = b->a.id;
+	k->rule = op->arg;
+	k->amount = secs * 1000;
 	ops_enqueue(s, c, k);
 }
 

@@ -222,7 +222,8 @@ struct proc {
 #define BOOK_N(kind)    (1 << (kind))
 /* the events an auction.update tells */
 #define BOOK_N_UPDATE   (BOOK_N(AUCTION_EV_STARTED) | BOOK_N(AUCTION_EV_BID) | \
-    BOOK_N(AUCTION_EV_EXTENDED))
+    BOOK_N(AUCTION_EV_EXTENDED) | BOOK_N(AUCTION_EV_PAUSED) | BOOK_N(AUCTION_EV_RESUMED) | \
+    BOOK_N(AUCTION_EV_PROLONGED))
 
 struct server {
 	struct event_base *base;

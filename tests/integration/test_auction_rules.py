@@ -3,7 +3,7 @@ auction.create): visibility."""
 import json
 import time
 
-from tdclient import create_auction
+from tdclient import create_auction, parse_time
 
 
 def wait_state(c, aid, state, timeout=15):
@@ -328,3 +328,116 @@ def test_min_bidders(env, tenderd_factory, unique):
     server.restart()
     v = server.connect("buyer").ok("auction.get", auction=down["id"])["auction"]
     assert v["result"]["unsuccessful"] == "min_bidders" and v["min_bidders"] == 2
+
+
+def test_pause_resume_extend(env, tenderd_factory, unique):
+    """An operator pauses a running auction across its scheduled end: no bids
+    (auction_paused), the auction does not close; resume gives the paused time back (ends_at
+    moves by the pause's length); extend moves the end; each is a change with its reason,
+    replayed at restart and by tenderd verify; only operators may do it."""
+    server = tenderd_factory()
+    buyer, op = server.connect("buyer"), server.connect("operator")
+    s1 = server.connect("supplier1")
+    a = create_auction(buyer, "Pause " + unique, duration=2, start_price="1000.00",
+                       step_min="10.00", step_max="500.00")
+    aid = a["id"]
+    s1.ok("auction.bid", auction=aid, amount="900.00")
+    r = buyer.request("auction.pause", auction=aid, reason="x")
+    assert r["error"]["code"] == "forbidden", r
+    r = op.request("auction.resume", auction=aid, reason="not paused")
+    assert r["error"]["code"] == "auction_not_paused", r
+    v = op.ok("auction.pause", auction=aid, reason="regional power cut")["auction"]
+    assert v["paused"] is True and v["paused_at"] is not None and v["state"] == "running"
+    r = op.request("auction.pause", auction=aid, reason="again")
+    assert r["error"]["code"] == "auction_paused", r
+    r = server.connect("supplier2").request("auction.bid", auction=aid, amount="890.00")
+    assert r["error"]["code"] == "auction_paused", r
+    assert r["error"]["message"].startswith("the auction is paused since "), r
+    time.sleep(2.5)   # across the scheduled end
+    v = buyer.ok("auction.get", auction=aid)["auction"]
+    assert v["state"] == "running" and v["paused"] is True, v
+    server.restart()
+    op = server.connect("operator")
+    v = op.ok("auction.get", auction=aid)["auction"]
+    assert v["state"] == "running" and v["paused"] is True, v
+    before = parse_time(v["ends_at"])
+    paused_at = parse_time(v["paused_at"])
+    v = op.ok("auction.resume", auction=aid, reason="power is back")["auction"]
+    assert v["paused"] is False and v["state"] == "running", v
+    moved = parse_time(v["ends_at"]) - before
+    assert moved >= 2500, (moved, v)
+    v = op.ok("auction.extend", auction=aid, reason="a supplier asked", duration=60)["auction"]
+    after = parse_time(v["ends_at"])
+    assert after - before - moved == 60000, v
+    assert v["extensions"] == 0
+    r = op.request("auction.extend", auction=aid, reason="x", duration=0)
+    assert r["error"]["code"] == "bad_field" and r["error"]["field"] == "duration", r
+    s2 = server.connect("supplier2")
+    s2.ok("auction.bid", auction=aid, amount="890.00")
+    rows = env.psql("SELECT kind, reason, amount FROM changes WHERE auction_id = %d AND kind IN"
+                    " ('paused', 'resumed', 'prolonged') ORDER BY seq" % aid)
+    assert [r[0] for r in rows] == ["paused", "resumed", "prolonged"], rows
+    assert rows[0][1] == "regional power cut" and rows[2][2] == "60000", rows
+    assert paused_at > 0
+    server.restart()
+    v = server.connect("buyer").ok("auction.get", auction=aid)["auction"]
+    assert parse_time(v["ends_at"]) == after and v["bids"] == 2, v
+    server.connect("operator").ok("auction.cancel", auction=aid, reason="test over")
+
+
+def test_tenderctl_pause_resume_extend(env, server, unique):
+    with server.client("buyer") as b:
+        a = create_auction(b, "ctl pause " + unique)
+    aid = str(a["id"])
+    p = env.tenderctl("operator", "auction", "pause", aid, "--reason", "power cut",
+                      server=server)
+    assert p.returncode == 0, p.stderr
+    assert "paused        since " in p.stdout, p.stdout
+    p = env.tenderctl("supplier1", "bid", aid, "990000.00", server=server)
+    assert p.returncode != 0 and "auction_paused" in p.stderr, (p.returncode, p.stderr)
+    p = env.tenderctl("operator", "auction", "resume", aid, "--reason", "back", server=server)
+    assert p.returncode == 0 and "paused        " not in p.stdout, (p.stderr, p.stdout)
+    p = env.tenderctl("operator", "auction", "extend", aid, "--duration", "60", "--reason",
+                      "asked", server=server)
+    assert p.returncode == 0, p.stderr
+    p = env.tenderctl("buyer", "auction", "pause", aid, "--reason", "x", server=server)
+    assert p.returncode != 0 and "forbidden" in p.stderr, (p.returncode, p.stderr)
+    with server.client("buyer") as b:
+        b.ok("auction.cancel", auction=a["id"], reason="test over")
+
+
+def test_verify_replays_a_pause(env, tenderd_factory):
+    """tenderd verify replays a pause across the end, the resume and an extension in order
+    with the bids, to the stored end and winner."""
+    import conftest
+    from test_verify import NAMES, verify
+
+    db = "tdrules_pause"
+    env.drop_database(db)
+    as_role = env.new_database(db)
+    try:
+        conftest.run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER), "--sql_dir",
+                                     conftest.SQL_DIR), env=conftest.sanitizer_env())
+        for name in NAMES:
+            role, org, display = conftest.PARTICIPANTS[name]
+            conftest.run(env.tenderd_cmd("register", "--db", as_role("tenderd"), "--role", role,
+                                         "--organization", org, "--name", display, "--cert",
+                                         env.cert(name)), env=conftest.sanitizer_env())
+        server = tenderd_factory(db=as_role("tenderd"))
+        buyer, op, s1, s2 = (server.connect(n) for n in
+                             ("buyer", "operator", "supplier1", "supplier2"))
+        a = create_auction(buyer, "Verified pause", duration=2, start_price="1000.00",
+                           step_min="10.00", step_max="500.00")
+        s1.ok("auction.bid", auction=a["id"], amount="900.00")
+        op.ok("auction.pause", auction=a["id"], reason="outage")
+        time.sleep(2.2)
+        op.ok("auction.resume", auction=a["id"], reason="back")
+        op.ok("auction.extend", auction=a["id"], reason="fairness", duration=1)
+        s2.ok("auction.bid", auction=a["id"], amount="850.00")
+        wait_state(buyer, a["id"], "closed")
+        server.close_clients()
+        server.stop()
+        rc, out = verify(env, db)
+        assert rc == 0, out
+    finally:
+        env.drop_database(db)

@@ -1,5 +1,5 @@
 /* Unit tests of the rules that apply to every auction format: visibility, invitation-only,
- * minimum participation. */
+ * minimum participation, operator pause / resume / extension. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -260,6 +260,137 @@ static void test_min_bidders_forward(void **state)
 	auction_free(&a);
 }
 
+/* A pause across the scheduled end: no bids, no close, no deadline; the resume gives the
+ * paused time back and the auction closes at the moved end. */
+static void test_pause_across_end(void **state)
+{
+	struct auction a;
+	struct auction_params p = params();
+	struct auction_events ev = { 0 };
+	const struct auction_event *e;
+
+	auction_init(&a, 1, &p);
+	assert_int_equal(auction_pause(&a, T0 - 1, NULL), AUCTION_E_NOT_STARTED);
+	assert_int_equal(auction_resume(&a, T0 - 1, NULL), AUCTION_E_NOT_STARTED);
+	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T0, NULL), AUCTION_OK);
+	assert_int_equal(auction_resume(&a, T0 + 1, NULL), AUCTION_E_NOT_PAUSED);
+	assert_int_equal(auction_pause(&a, T1 - 1000, &ev), AUCTION_OK);
+	assert_int_equal(ev.n, 1);
+	assert_int_equal(ev.ev[0].kind, AUCTION_EV_PAUSED);
+	assert_int_equal(auction_next_deadline(&a), -1);
+	assert_int_equal(auction_pause(&a, T1 - 999, NULL), AUCTION_E_PAUSED);
+	assert_int_equal(auction_bid(&a, 2, 2, START - 2 * STEPMIN, T1 - 500, NULL),
+	    AUCTION_E_PAUSED);
+	/* long past the end: still running, still paused; a bid says paused, not ended */
+	ev.n = 0;
+	assert_int_equal(auction_advance(&a, T1 + 60000, &ev), 0);
+	assert_int_equal(a.state, AUCTION_RUNNING);
+	assert_int_equal(auction_bid(&a, 2, 2, START - 2 * STEPMIN, T1 + 60000, NULL),
+	    AUCTION_E_PAUSED);
+	/* resumed 61 s after the pause: the 1 s that was left remains */
+	ev.n = 0;
+	assert_int_equal(auction_resume(&a, T1 + 60000, &ev), AUCTION_OK);
+	e = auction_events_find(&ev, AUCTION_EV_RESUMED);
+	assert_non_null(e);
+	assert_int_equal(e->prev_end, T1);
+	assert_int_equal(e->ends_at, T1 + 61000);
+	assert_int_equal(e->amount, 61000);
+	assert_int_equal(a.ends_at, T1 + 61000);
+	assert_int_equal(auction_next_deadline(&a), T1 + 61000);
+	assert_int_equal(auction_bid(&a, 2, 2, START - 2 * STEPMIN, T1 + 60999, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 3, 3, START - 3 * STEPMIN, T1 + 61000, NULL),
+	    AUCTION_E_ENDED);
+	assert_int_equal(a.state, AUCTION_CLOSED);
+	assert_int_equal(a.closed_at, T1 + 61000);
+	assert_int_equal(auction_pause(&a, T1 + 70000, NULL), AUCTION_E_ENDED);
+	auction_free(&a);
+}
+
+/* A pause asked after the end has passed closes the auction instead (refused, ended). */
+static void test_pause_after_end(void **state)
+{
+	struct auction a;
+	struct auction_params p = params();
+	struct auction_events ev = { 0 };
+
+	auction_init(&a, 1, &p);
+	assert_int_equal(auction_pause(&a, T1, &ev), AUCTION_E_ENDED);
+	assert_non_null(auction_events_find(&ev, AUCTION_EV_CLOSED));
+	assert_int_equal(a.paused, 0);
+	auction_free(&a);
+}
+
+/* Extensions at their limit while paused: a bid cannot extend (it is refused); an operator's
+ * extension works paused or not and is not counted; the latest end moves with the pause. */
+static void test_extension_limits_and_pause(void **state)
+{
+	struct auction a;
+	struct auction_params p = params();
+	struct auction_events ev = { 0 };
+	const struct auction_event *e;
+
+	p.ext_window = 120000;
+	p.ext_length = 120000;
+	p.max_extensions = 1;
+	p.latest_end = T1 + 60000;
+	auction_init(&a, 1, &p);
+	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T1 - 1000, NULL), AUCTION_OK);
+	assert_int_equal(a.ends_at, T1 + 60000);    /* capped at latest_end */
+	assert_int_equal(a.extensions, 1);          /* at the limit */
+	assert_int_equal(auction_pause(&a, T1, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 2, 2, START - 2 * STEPMIN, T1 + 1, NULL),
+	    AUCTION_E_PAUSED);
+	assert_int_equal(auction_prolong(&a, T1 + 2, 0, NULL), AUCTION_E_NOT_POSITIVE);
+	assert_int_equal(auction_prolong(&a, T1 + 2, 30000, &ev), AUCTION_OK);
+	e = auction_events_find(&ev, AUCTION_EV_PROLONGED);
+	assert_non_null(e);
+	assert_int_equal(e->prev_end, T1 + 60000);
+	assert_int_equal(e->ends_at, T1 + 90000);
+	assert_int_equal(a.extensions, 1);          /* not counted */
+	assert_int_equal(a.paused, 1);              /* still paused */
+	assert_int_equal(auction_resume(&a, T1 + 10000, NULL), AUCTION_OK);
+	assert_int_equal(a.ends_at, T1 + 100000);
+	assert_int_equal(a.paused_ms, 10000);
+	auction_free(&a);
+	/* with room for extensions: latest_end + the paused time caps a bid's extension */
+	p.max_extensions = 0;
+	auction_init(&a, 2, &p);
+	assert_int_equal(auction_pause(&a, T0 + 1000, NULL), AUCTION_OK);
+	assert_int_equal(auction_resume(&a, T0 + 21000, NULL), AUCTION_OK);
+	assert_int_equal(a.ends_at, T1 + 20000);
+	assert_int_equal(auction_bid(&a, 1, 1, START - STEPMIN, T1 + 19000, NULL), AUCTION_OK);
+	assert_int_equal(a.ends_at, T1 + 80000);    /* latest_end + 20 s, not now + 120 s */
+	auction_free(&a);
+}
+
+/* Rollback undoes a pause and a resume; a cancellation ends a pause. */
+static void test_pause_rollback_cancel(void **state)
+{
+	struct auction a;
+	struct auction_params p = params();
+	struct auction_mark m;
+
+	auction_init(&a, 1, &p);
+	assert_int_equal(auction_advance(&a, T0, NULL), 1);
+	auction_mark(&a, &m);
+	assert_int_equal(auction_pause(&a, T0 + 10, NULL), AUCTION_OK);
+	auction_rollback(&a, &m);
+	assert_int_equal(a.paused, 0);
+	assert_int_equal(auction_pause(&a, T0 + 10, NULL), AUCTION_OK);
+	auction_mark(&a, &m);
+	assert_int_equal(auction_resume(&a, T0 + 1010, NULL), AUCTION_OK);
+	assert_int_equal(a.ends_at, T1 + 1000);
+	auction_rollback(&a, &m);
+	assert_int_equal(a.paused, 1);
+	assert_int_equal(a.ends_at, T1);
+	assert_int_equal(a.paused_ms, 0);
+	assert_int_equal(auction_cancel(&a, T1 + 5, NULL), 0);
+	assert_int_equal(a.state, AUCTION_CANCELLED);
+	assert_int_equal(a.paused, 0);
+	assert_int_equal(auction_resume(&a, T1 + 6, NULL), AUCTION_E_CANCELLED);
+	auction_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +400,10 @@ int main(void)
 		cmocka_unit_test(test_invited_check),
 		cmocka_unit_test(test_min_bidders),
 		cmocka_unit_test(test_min_bidders_forward),
+		cmocka_unit_test(test_pause_across_end),
+		cmocka_unit_test(test_pause_after_end),
+		cmocka_unit_test(test_extension_limits_and_pause),
+		cmocka_unit_test(test_pause_rollback_cancel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
