@@ -36,6 +36,22 @@ const char *auction_params_check(const struct auction_params *p)
 		return "maximum number of extensions must not be negative";
 	if (p->latest_end != 0 && p->latest_end < p->ends_at)
 		return "latest end must not be before the end time";
+	if (auction_visibility_name(p->visibility) == NULL)
+		return "visibility must be rank, rank_and_best or ranking";
+	if (p->min_bidders < 0)
+		return "minimum number of bidders must not be negative";
+	if (p->ninvited > 0 && p->min_bidders > 0 && (size_t)p->min_bidders > p->ninvited)
+		return "minimum number of bidders must not exceed the number invited";
+	if (p->ninvited > 0 && p->invited == NULL)
+		return "the invited organizations are missing";
+	for (size_t i = 0; i < p->ninvited; i++) {
+		if (p->invited[i] <= 0)
+			return "an invited organization id must be above zero";
+		if (i > 0 && p->invited[i] <= p->invited[i - 1])
+			return "invited organizations must be in ascending order, each once";
+		if (p->invited[i] == p->buyer_org)
+			return "the buyer's organization cannot be invited";
+	}
 	return (p->format != NULL ? p->format : &auction_english_reverse)->check(p);
 }
 
@@ -105,14 +121,14 @@ int auction_advance(struct auction *a, int64_t now, struct auction_events *ev)
 		auction_emit(ev, AUCTION_EV_STARTED, a->p.starts_at);
 		n++;
 	}
-	if (a->state == AUCTION_RUNNING && now >= a->ends_at) {
+	if (a->state == AUCTION_RUNNING && !a->paused && now >= a->ends_at) {
 		struct auction_event *e;
 
 		a->state = AUCTION_CLOSED;
 		a->closed_at = a->ends_at;
 		if ((e = auction_emit(ev, AUCTION_EV_CLOSED, a->closed_at)) != NULL &&
-		    a->nentries > 0) {
-			const struct auction_entry *w = &a->entries[a->rank[0]];
+		    auction_winner(a) != NULL) {
+			const struct auction_entry *w = auction_winner(a);
 
 			e->bid_id = a->bids[w->bid_index].id;
 			e->org = w->org;
@@ -130,7 +146,7 @@ int64_t auction_next_deadline(const struct auction *a)
 	case AUCTION_SCHEDULED:
 		return a->p.starts_at;
 	case AUCTION_RUNNING:
-		return a->ends_at;
+		return a->paused ? -1 : a->ends_at;
 	default:
 		return -1;
 	}
@@ -311,8 +327,9 @@ static int auction_extend(struct auction *a, int64_t now)
 		return 0;
 	/* ext_length >= 0: only a positive now can push the sum past INT64_MAX */
 	end = now > 0 && a->p.ext_length > INT64_MAX - now ? INT64_MAX : now + a->p.ext_length;
-	if (a->p.latest_end > 0 && end > a->p.latest_end)
-		end = a->p.latest_end;
+	/* the latest end moves with the time given back after pauses */
+	if (a->p.latest_end > 0 && end > a->p.latest_end + a->paused_ms)
+		end = a->p.latest_end + a->paused_ms;
 	if (end <= a->ends_at)
 		return 0;
 	a->ends_at = end;
@@ -336,12 +353,16 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 
 	if (a->state == AUCTION_CANCELLED)
 		return AUCTION_E_CANCELLED;
+	if (a->state == AUCTION_RUNNING && a->paused)
+		return AUCTION_E_PAUSED;
 	if (a->state == AUCTION_CLOSED || now >= a->ends_at)
 		return AUCTION_E_ENDED;
 	if (a->state == AUCTION_SCHEDULED || now < a->p.starts_at)
 		return AUCTION_E_NOT_STARTED;
 	if (org == a->p.buyer_org)
 		return AUCTION_E_OWN_AUCTION;
+	if (!auction_is_invited(a, org))
+		return AUCTION_E_NOT_INVITED;
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
 
@@ -400,6 +421,8 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 		return AUCTION_E_ENDED;
 	if (org == a->p.buyer_org)
 		return AUCTION_E_OWN_AUCTION;
+	if (!auction_is_invited(a, org))
+		return AUCTION_E_NOT_INVITED;
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
 	if ((err = a->p.format->seed(a, amount)) != AUCTION_OK)
@@ -436,6 +459,7 @@ int auction_cancel(struct auction *a, int64_t now, struct auction_events *ev)
 		return -1;
 	a->state = AUCTION_CANCELLED;
 	a->closed_at = now;
+	a->paused = 0;
 	auction_emit(ev, AUCTION_EV_CANCELLED, now);
 	return 0;
 }
@@ -474,6 +498,9 @@ void auction_mark(const struct auction *a, struct auction_mark *m)
 	m->ends_at = a->ends_at;
 	m->extensions = a->extensions;
 	m->closed_at = a->closed_at;
+	m->paused = a->paused;
+	m->paused_at = a->paused_at;
+	m->paused_ms = a->paused_ms;
 }
 
 /* Undo changes made after `m`: drop later bids, restore scalars, rebuild standings. */
@@ -485,6 +512,9 @@ void auction_rollback(struct auction *a, const struct auction_mark *m)
 	a->ends_at = m->ends_at;
 	a->extensions = m->extensions;
 	a->closed_at = m->closed_at;
+	a->paused = m->paused;
+	a->paused_at = m->paused_at;
+	a->paused_ms = m->paused_ms;
 
 	/* Fewer bids never need more entries than were there: no allocation. */
 	a->nentries = 0;
@@ -511,6 +541,9 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_NOMEM:           return "internal";
 	case AUCTION_E_NOT_ABOVE_START: return "bid_not_above_start_price";
 	case AUCTION_E_NOT_ABOVE_OWN:   return "bid_not_above_own";
+	case AUCTION_E_NOT_INVITED:     return "not_found";
+	case AUCTION_E_PAUSED:          return "auction_paused";
+	case AUCTION_E_NOT_PAUSED:      return "auction_not_paused";
 	}
 	return "internal";
 }
@@ -547,6 +580,12 @@ const char *auction_err_message(enum auction_err e)
 		return "The amount must be above the start price.";
 	case AUCTION_E_NOT_ABOVE_OWN:
 		return "The amount must be above your previous bid.";
+	case AUCTION_E_NOT_INVITED:
+		return "No such auction.";
+	case AUCTION_E_PAUSED:
+		return "The auction is paused.";
+	case AUCTION_E_NOT_PAUSED:
+		return "The auction is not paused.";
 	}
 	return "Internal error.";
 }
@@ -569,6 +608,9 @@ const char *auction_ev_name(enum auction_ev kind)
 	case AUCTION_EV_EXTENDED:  return "extended";
 	case AUCTION_EV_CLOSED:    return "closed";
 	case AUCTION_EV_CANCELLED: return "cancelled";
+	case AUCTION_EV_PAUSED:    return "paused";
+	case AUCTION_EV_RESUMED:   return "resumed";
+	case AUCTION_EV_PROLONGED: return "prolonged";
 	}
 	return "unknown";
 }
@@ -583,4 +625,164 @@ const char *auction_state_name(enum auction_state s)
 	case AUCTION_CANCELLED: return "cancelled";
 	}
 	return "unknown";
+}
+
+/* Wire name of a visibility, NULL when out of range. */
+const char *auction_visibility_name(enum auction_visibility v)
+{
+	switch (v) {
+	case AUCTION_VIS_RANK_AND_BEST: return "rank_and_best";
+	case AUCTION_VIS_RANK:          return "rank";
+	case AUCTION_VIS_RANKING:       return "ranking";
+	}
+	return NULL;
+}
+
+/* The visibility called `name`; 0, or -1 when there is none. */
+int auction_visibility_parse(const char *name, enum auction_visibility *out)
+{
+	for (int v = AUCTION_VIS_RANK_AND_BEST; name != NULL && v <= AUCTION_VIS_RANKING; v++)
+		if (strcmp(auction_visibility_name((enum auction_visibility)v), name) == 0) {
+			*out = (enum auction_visibility)v;
+			return 0;
+		}
+	return -1;
+}
+
+/* Whether `a` is closed or cancelled: every view shows everything but identities then. */
+static int auction_final(const struct auction *a)
+{
+	return a->state == AUCTION_CLOSED || a->state == AUCTION_CANCELLED;
+}
+
+/* Whether a competitor sees the best price now. */
+int auction_shows_best(const struct auction *a)
+{
+	return auction_final(a) || a->p.visibility != AUCTION_VIS_RANK;
+}
+
+/* Whether a competitor sees the ranking by alias now. */
+int auction_shows_ranking(const struct auction *a)
+{
+	return auction_final(a) || a->p.visibility == AUCTION_VIS_RANKING;
+}
+
+/* Whether `org` may take part: the auction is open to all, or `org` is on the sorted list. */
+int auction_is_invited(const struct auction *a, int64_t org)
+{
+	size_t lo = 0, hi = a->p.ninvited;
+
+	if (a->p.ninvited == 0)
+		return 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->p.invited[mid] == org)
+			return 1;
+		if (a->p.invited[mid] < org)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* The winner of a closed auction, NULL when there is none (see auction.h). */
+const struct auction_entry *auction_winner(const struct auction *a)
+{
+	if (a->state != AUCTION_CLOSED || auction_unsuccessful(a) != NULL)
+		return NULL;
+	return &a->entries[a->rank[0]];
+}
+
+/* Why a closed auction has no winner; NULL when it has one or is not closed. */
+const char *auction_unsuccessful(const struct auction *a)
+{
+	if (a->state != AUCTION_CLOSED)
+		return NULL;
+	if (a->nentries == 0)
+		return "no_bids";
+	if (a->p.min_bidders > 0 && a->nentries < (size_t)a->p.min_bidders)
+		return "min_bidders";
+	return NULL;
+}
+
+/* After the clock advance: whether an operator rule may act on `a` (running), else why not. */
+static enum auction_err auction_rule_state(const struct auction *a)
+{
+	switch (a->state) {
+	case AUCTION_SCHEDULED: return AUCTION_E_NOT_STARTED;
+	case AUCTION_CLOSED:    return AUCTION_E_ENDED;
+	case AUCTION_CANCELLED: return AUCTION_E_CANCELLED;
+	default:                return AUCTION_OK;
+	}
+}
+
+/* Pause a running auction at `now` (see auction.h). */
+enum auction_err auction_pause(struct auction *a, int64_t now, struct auction_events *ev)
+{
+	enum auction_err e;
+	struct auction_event *x;
+
+	auction_advance(a, now, ev);
+	if ((e = auction_rule_state(a)) != AUCTION_OK)
+		return e;
+	if (a->paused)
+		return AUCTION_E_PAUSED;
+	a->paused = 1;
+	a->paused_at = now;
+	if ((x = auction_emit(ev, AUCTION_EV_PAUSED, now)) != NULL)
+		x->ends_at = a->ends_at;
+	return AUCTION_OK;
+}
+
+/* Resume a paused auction at `now`: the end moves by the pause's length. */
+enum auction_err auction_resume(struct auction *a, int64_t now, struct auction_events *ev)
+{
+	enum auction_err e;
+	struct auction_event *x;
+	int64_t len, prev = a->ends_at;
+
+	auction_advance(a, now, ev);
+	if ((e = auction_rule_state(a)) != AUCTION_OK)
+		return e;
+	if (!a->paused)
+		return AUCTION_E_NOT_PAUSED;
+	len = now > a->paused_at ? now - a->paused_at : 0;
+	if (len > INT64_MAX - a->ends_at)
+		len = INT64_MAX - a->ends_at;
+	a->ends_at += len;
+	a->paused_ms += len;
+	a->paused = 0;
+	a->paused_at = 0;
+	if ((x = auction_emit(ev, AUCTION_EV_RESUMED, now)) != NULL) {
+		x->prev_end = prev;
+		x->ends_at = a->ends_at;
+		x->amount = len;
+	}
+	/* a resume at or after the moved end closes it now */
+	auction_advance(a, now, ev);
+	return AUCTION_OK;
+}
+
+/* An operator's extension of a running auction (paused or not) by `ms`. */
+enum auction_err auction_prolong(struct auction *a, int64_t now, int64_t ms,
+    struct auction_events *ev)
+{
+	enum auction_err e;
+	struct auction_event *x;
+	int64_t prev = a->ends_at;
+
+	auction_advance(a, now, ev);
+	if ((e = auction_rule_state(a)) != AUCTION_OK)
+		return e;
+	if (ms <= 0)
+		return AUCTION_E_NOT_POSITIVE;
+	a->ends_at = ms > INT64_MAX - a->ends_at ? INT64_MAX : a->ends_at + ms;
+	if ((x = auction_emit(ev, AUCTION_EV_PROLONGED, now)) != NULL) {
+		x->prev_end = prev;
+		x->ends_at = a->ends_at;
+		x->amount = ms;
+	}
+	return AUCTION_OK;
 }

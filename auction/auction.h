@@ -64,9 +64,27 @@ enum auction_err {
 	AUCTION_E_NOMEM,            /* "internal" */
 	AUCTION_E_NOT_ABOVE_START,  /* "bid_not_above_start_price" (forward) */
 	AUCTION_E_NOT_ABOVE_OWN,    /* "bid_not_above_own" (forward) */
+	AUCTION_E_NOT_INVITED,      /* "not_found": an invitation-only auction, not invited */
+	AUCTION_E_PAUSED,           /* "auction_paused" */
+	AUCTION_E_NOT_PAUSED,       /* "auction_not_paused" (resume of a running auction) */
 };
 
 struct auction_format;
+
+/*
+ * Visibility (every format): what a competitor (a supplier, or a buyer that does not own the
+ * auction) sees while the auction is scheduled or running. Identities are never shown to
+ * competitors; the owning buyer and operators see everything, and everyone sees the ranking
+ * once the auction is closed or cancelled (docs/auction-rules.md).
+ *  - RANK_AND_BEST (the default): the best price and its own rank and price;
+ *  - RANK: its own rank and price only (no best price);
+ *  - RANKING: the best price and the full ranking by alias.
+ */
+enum auction_visibility {
+	AUCTION_VIS_RANK_AND_BEST = 0,
+	AUCTION_VIS_RANK,
+	AUCTION_VIS_RANKING,
+};
 
 /* Parameters fixed at creation. All times in ms, amounts in minor units. */
 struct auction_params {
@@ -81,6 +99,15 @@ struct auction_params {
 	const struct auction_format *format;  /* NULL: english_reverse */
 	int max_extensions;    /* 0: no limit; else at most this many extensions */
 	int64_t latest_end;    /* 0: none; else >= ends_at, no extension moves the end past it */
+	enum auction_visibility visibility;  /* what competitors see while it runs */
+	/* Invitation-only: when ninvited > 0, only these organizations may bid (strictly
+	 * ascending ids, the buyer's not among them). The array is the caller's and must outlive
+	 * the auction (auction_init keeps the pointer). */
+	const int64_t *invited;
+	size_t ninvited;
+	/* Minimum participation: 0 none; else with fewer than this many distinct bidders at
+	 * the end the auction closes unsuccessful (no winner), by rule. */
+	int min_bidders;
 };
 
 /* One accepted bid. Bids are append-only and in sequence order. */
@@ -118,6 +145,13 @@ struct auction {
 	struct auction_entry *entries;
 	size_t *rank;
 	size_t nentries, capentries;
+
+	/* Operator pause (auction_pause): while paused no bid is accepted and the end does not
+	 * run; auction_resume moves the end by the pause's length (and the latest end with it,
+	 * paused_ms counting every pause so far). */
+	int paused;
+	int64_t paused_at;     /* ms, when the current pause began */
+	int64_t paused_ms;     /* the length of every finished pause */
 };
 
 /*
@@ -139,10 +173,16 @@ enum auction_ev {
 	AUCTION_EV_EXTENDED,      /* the bid just reported moved the end: bid_id, prev_end,
 	                           * ends_at (the new end), extensions; at = now */
 	AUCTION_EV_CLOSED,        /* RUNNING -> CLOSED; at = closed_at (the end, not now); the
-	                           * winner's bid_id, org, amount (0 when nobody bid) */
+	                           * winner's bid_id, org, amount (0 when nobody bid, or when
+	                           * fewer than min_bidders bid: auction_unsuccessful) */
 	AUCTION_EV_CANCELLED,     /* SCHEDULED or RUNNING -> CANCELLED; at = now */
+	AUCTION_EV_PAUSED,        /* auction_pause: at = now, ends_at (unchanged) */
+	AUCTION_EV_RESUMED,       /* auction_resume: prev_end, ends_at (moved by amount = the
+	                           * pause's length in ms); at = now */
+	AUCTION_EV_PROLONGED,     /* auction_prolong (an operator's extension): prev_end, ends_at,
+	                           * amount = the ms added; at = now */
 };
-#define AUCTION_EV_KINDS 6
+#define AUCTION_EV_KINDS 9
 
 /* One event (the fields a kind does not name are 0). */
 struct auction_event {
@@ -183,6 +223,8 @@ struct auction_mark {
 	int64_t ends_at;
 	int extensions;
 	int64_t closed_at;
+	int paused;
+	int64_t paused_at, paused_ms;
 };
 
 /* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
@@ -246,6 +288,29 @@ int auction_format_is_default(const struct auction *a);
 /* The names of every format, comma-separated, for messages ("english_reverse, ..."). */
 const char *auction_format_names(void);
 
+/* Wire name of a visibility ("rank", "rank_and_best", "ranking"). */
+const char *auction_visibility_name(enum auction_visibility v);
+
+/* The visibility called `name` into *out; 0, or -1 when there is none. */
+int auction_visibility_parse(const char *name, enum auction_visibility *out);
+
+/* Whether `org` may take part in `a`: 1 when the auction is open to all or `org` is invited. */
+int auction_is_invited(const struct auction *a, int64_t org);
+
+/* The winner of a closed auction: the entry at rank 1, or NULL when it is not closed or is
+ * unsuccessful (nobody bid, or fewer distinct bidders than min_bidders). */
+const struct auction_entry *auction_winner(const struct auction *a);
+
+/* Why a closed auction is unsuccessful: NULL when it has a winner (or is not closed),
+ * "no_bids", or "min_bidders" (fewer distinct bidders than the rule asks). */
+const char *auction_unsuccessful(const struct auction *a);
+
+/* Whether a competitor sees the best price of `a` now (always once it is final). */
+int auction_shows_best(const struct auction *a);
+
+/* Whether a competitor sees the ranking (by alias) of `a` now (always once it is final). */
+int auction_shows_ranking(const struct auction *a);
+
 /* Validate parameters; returns NULL when valid, else a static message. */
 const char *auction_params_check(const struct auction_params *p);
 
@@ -298,6 +363,27 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
  * with its result instead. Returns 0 (AUCTION_EV_CANCELLED appended to `ev`,
  * which may be NULL), or -1 when already final. */
 int auction_cancel(struct auction *a, int64_t now, struct auction_events *ev);
+
+/*
+ * Operator rules (every format), each calling auction_advance(a, now, ev) first and appending
+ * its event to `ev` (may be NULL); AUCTION_OK or the refusal (nothing changed beyond the
+ * clock advance):
+ *  - auction_pause: a RUNNING auction stops taking bids and its end stops running
+ *    (AUCTION_EV_PAUSED). Refused: scheduled AUCTION_E_NOT_STARTED, closed AUCTION_E_ENDED,
+ *    cancelled AUCTION_E_CANCELLED, already paused AUCTION_E_PAUSED.
+ *  - auction_resume: a paused auction runs again; its end (and latest end) move by the
+ *    pause's length (AUCTION_EV_RESUMED). Refused: not paused AUCTION_E_NOT_PAUSED (or the
+ *    refusals of a pause for a final auction).
+ *  - auction_prolong: a RUNNING auction (paused or not) ends `ms` (> 0) later
+ *    (AUCTION_EV_PROLONGED). Not an extension: not counted in `extensions`, not bound by
+ *    max_extensions or latest_end. Refused as a pause is, but a paused auction may be
+ *    prolonged.
+ * A cancellation of a paused auction is allowed; it ends the pause.
+ */
+enum auction_err auction_pause(struct auction *a, int64_t now, struct auction_events *ev);
+enum auction_err auction_resume(struct auction *a, int64_t now, struct auction_events *ev);
+enum auction_err auction_prolong(struct auction *a, int64_t now, int64_t ms,
+    struct auction_events *ev);
 
 /* Best price, or -1 when there are no bids. */
 int64_t auction_best(const struct auction *a);

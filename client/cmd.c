@@ -428,6 +428,7 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"format", 0, "format", CMD_STR, 0},
 	{"max-extensions", 0, "max_extensions", CMD_INT, 0},
 	{"latest-end", 0, "latest_end", CMD_STR, 0},
+	{"visibility", 0, "visibility", CMD_STR, 0},
 	CMD_END,
 };
 
@@ -448,6 +449,13 @@ static const struct cmd_arg cmd_list_args[] = {
 
 static const struct cmd_arg cmd_cancel_args[] = {
 	{"ID", 1, "auction", CMD_INT, 1},
+	{"reason", 0, "reason", CMD_STR, 1},
+	CMD_END,
+};
+
+static const struct cmd_arg cmd_extend_args[] = {
+	{"ID", 1, "auction", CMD_INT, 1},
+	{"duration", 0, "duration", CMD_INT, 1},
 	{"reason", 0, "reason", CMD_STR, 1},
 	CMD_END,
 };
@@ -605,7 +613,7 @@ static const struct cmd_spec cmd_specs[] = {
 	{"auction create", "auction.create",
 	 "auction create --title T --currency C --start-price AMOUNT [--step-min S] [--step-max S] "
 	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] [--format F] "
-	 "[--max-extensions N] [--latest-end TIME] | --file REQUEST.json",
+	 "[--max-extensions N] [--latest-end TIME] [--visibility V] | --file REQUEST.json",
 	 cmd_create_args, NULL, cmd_show_auction, NULL},
 	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},
 	{"auction list", "auction.list",
@@ -613,6 +621,12 @@ static const struct cmd_spec cmd_specs[] = {
 	 cmd_list_args, NULL, NULL, cmd_auction_list},
 	{"auction cancel", "auction.cancel", "auction cancel ID --reason TEXT", cmd_cancel_args, NULL,
 	 cmd_show_auction, NULL},
+	{"auction pause", "auction.pause", "auction pause ID --reason TEXT", cmd_cancel_args, NULL,
+	 cmd_show_auction, NULL},
+	{"auction resume", "auction.resume", "auction resume ID --reason TEXT", cmd_cancel_args, NULL,
+	 cmd_show_auction, NULL},
+	{"auction extend", "auction.extend", "auction extend ID --duration SECONDS --reason TEXT",
+	 cmd_extend_args, NULL, cmd_show_auction, NULL},
 	{"procurement create", "procurement.create",
 	 "procurement create --file REQUEST.json [--kind K] [--title T] [--description D] [--currency C] "
 	 "[--enquiry-end TIME] [--submission-deadline TIME] [--opening-at TIME] [--min-bids N] "

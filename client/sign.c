@@ -20,7 +20,8 @@ static const char *const sign_ops[] = {
 	"auction.create", "auction.cancel", "auction.bid", "procurement.create",
 	"procurement.publish", "procurement.complete", "procurement.amend", "procurement.cancel",
 	"question.answer", "quote.submit", "quote.withdraw", "quote.confirm", "bid.submit",
-	"bid.withdraw", "bid.confirm", "bid.score", "award.decide", NULL,
+	"bid.withdraw", "bid.confirm", "bid.score", "award.decide", "auction.pause",
+	"auction.resume", "auction.extend", NULL,
 };
 
 /* The user's certificate and key, loaded on first use (one user per process). */

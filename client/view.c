@@ -89,6 +89,9 @@ void view_result(json_t *a, char *buf, size_t n)
 		snprintf(buf, n, "cancelled: %s", view_or_dash(view_str(a, "cancel_reason")));
 	else if (!json_is_object(result))
 		snprintf(buf, n, "%s", state);
+	else if (!json_is_object(winner) && view_str(result, "unsuccessful") != NULL &&
+		 strcmp(view_str(result, "unsuccessful"), "min_bidders") == 0)
+		snprintf(buf, n, "fewer bidders than the minimum: the auction is unsuccessful");
 	else if (!json_is_object(winner))
 		snprintf(buf, n, "no bids: the auction is unsuccessful");
 	else
@@ -107,6 +110,17 @@ static int view_amount(json_t *a, const char *key, int64_t *out)
 	return exp >= 0 && s != NULL && money_parse(s, exp, out) == 0 ? 0 : -1;
 }
 
+/* Whether the auction hides its best price from this viewer (visibility rank, bids placed). */
+int view_hides_best(json_t *a)
+{
+	const char *vis = view_str(a, "visibility");
+	long long bids = 0;
+
+	view_int(a, "bids", &bids);
+	return vis != NULL && strcmp(vis, "rank") == 0 && view_str(a, "best_price") == NULL &&
+	    bids > 0;
+}
+
 /* The price range that would take the lead ("940000.00 .. 985000.00"; where the highest price
  * wins "101000.00 .. 105000.00 (highest price wins)"), "" when none applies. */
 void view_lead_range(json_t *a, char *buf, size_t n)
@@ -121,6 +135,8 @@ void view_lead_range(json_t *a, char *buf, size_t n)
 	if ((strcmp(state, "running") != 0 && strcmp(state, "scheduled") != 0) ||
 	    (view_int(a, "your_rank", &rank) == 0 && rank == 1))
 		return;
+	if (view_hides_best(a))
+		return;  /* the range would be measured from a best price this viewer does not see */
 	if (view_amount(a, "best_price", &ref) != 0 && view_amount(a, "start_price", &ref) != 0)
 		return;
 	if (view_amount(a, "step_min_amount", &smin) != 0 || view_amount(a, "step_max_amount", &smax) != 0)
@@ -166,7 +182,8 @@ static void view_best(json_t *a, char *buf, size_t n)
 	char diff[32];
 
 	if (view_str(a, "best_price") == NULL) {
-		snprintf(buf, n, "- (no bids yet)");
+		snprintf(buf, n, "%s", view_hides_best(a) ?
+			 "hidden (you see your own rank only)" : "- (no bids yet)");
 		return;
 	}
 	if (json_is_true(json_object_get(a, "higher_wins"))) {
@@ -261,6 +278,50 @@ void view_ranking(FILE *f, json_t *a, size_t max_rows)
 	}
 }
 
+/* Print the "paused" line of an auction an operator paused: no bids, the end stands still. */
+static void view_paused(FILE *f, json_t *a)
+{
+	int64_t at;
+	char when[64];
+
+	if (!json_is_true(json_object_get(a, "paused")))
+		return;
+	if (view_time(a, "paused_at", &at) == 0)
+		view_clock(at, VIEW_FULL, when, sizeof(when));
+	else
+		snprintf(when, sizeof(when), "-");
+	fprintf(f, VIEW_LABEL "since %s: no bids, the end waits for the operator to resume\n",
+		"paused", when);
+}
+
+/* Print the "visibility" line of an auction: what bidders see while it runs. */
+static void view_visibility(FILE *f, json_t *a)
+{
+	const char *vis = view_str(a, "visibility");
+	const char *what = "their own rank and the best price";
+	long long minb;
+
+	if (vis == NULL)
+		return;
+	if (strcmp(vis, "rank") == 0)
+		what = "their own rank only";
+	else if (strcmp(vis, "ranking") == 0)
+		what = "the full ranking by alias";
+	fprintf(f, VIEW_LABEL "%s: bidders see %s\n", "visibility", vis, what);
+	if (view_int(a, "min_bidders", &minb) == 0)
+		fprintf(f, VIEW_LABEL "at least %lld bidders, or the auction is unsuccessful\n",
+			"min bidders", minb);
+	if (json_is_true(json_object_get(a, "invitation_only"))) {
+		json_t *inv = json_object_get(a, "invited");
+
+		if (json_is_array(inv))
+			fprintf(f, VIEW_LABEL "invitation only: %zu organization%s\n", "invited",
+				json_array_size(inv), json_array_size(inv) == 1 ? "" : "s");
+		else
+			fprintf(f, VIEW_LABEL "invitation only\n", "invited");
+	}
+}
+
 /* Print the "format" line of an auction: its name and who wins, then its extension limits. */
 static void view_format(FILE *f, json_t *a)
 {
@@ -281,6 +342,7 @@ static void view_format(FILE *f, json_t *a)
 		view_clock(latest, VIEW_FULL, when, sizeof(when));
 		fprintf(f, VIEW_LABEL "never extended past %s\n", "limits", when);
 	}
+	view_visibility(f, a);
 }
 
 /* Print the full description of an auction object. */
@@ -295,6 +357,7 @@ void view_auction(FILE *f, json_t *a)
 	if (view_str(a, "buyer") != NULL)
 		fprintf(f, VIEW_LABEL "%s\n", "buyer", view_str(a, "buyer"));
 	fprintf(f, VIEW_LABEL "%s\n", "state", view_or_dash(view_str(a, "state")));
+	view_paused(f, a);
 	view_format(f, a);
 	fprintf(f, VIEW_LABEL "%s %s%s\n", "start price", view_or_dash(view_str(a, "start_price")),
 		view_or_dash(view_str(a, "currency")), json_is_true(json_object_get(a, "higher_wins")) ?

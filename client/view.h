@@ -35,6 +35,8 @@ void view_result(json_t *a, char *buf, size_t n);
 
 /* The price range that would take the lead ("940000.00 .. 985000.00"), "" when none applies. */
 void view_lead_range(json_t *a, char *buf, size_t n);
+/* Whether the auction hides its best price from this viewer (visibility rank, bids placed). */
+int view_hides_best(json_t *a);
 
 /* Print the full description of an auction object. */
 void view_auction(FILE *f, json_t *a);

@@ -163,8 +163,10 @@ static void watch_view(const struct watch *w, FILE *f)
 
 	view_int(a, "id", &id);
 	fprintf(f, "auction %lld: %s\n", id, view_str(a, "title") ? view_str(a, "title") : "-");
-	fprintf(f, "state        %s\n", view_str(a, "state") ? view_str(a, "state") : "-");
-	fprintf(f, "best price   %s %s (start %s)\n", view_str(a, "best_price") ? view_str(a, "best_price") : "-",
+	fprintf(f, "state        %s%s\n", view_str(a, "state") ? view_str(a, "state") : "-",
+		json_is_true(json_object_get(a, "paused")) ? " (PAUSED: no bids until resumed)" : "");
+	fprintf(f, "best price   %s %s (start %s)\n", view_str(a, "best_price") ? view_str(a, "best_price") :
+		view_hides_best(a) ? "hidden" : "-",
 		view_str(a, "currency") ? view_str(a, "currency") : "",
 		view_str(a, "start_price") ? view_str(a, "start_price") : "-");
 	if (view_int(a, "your_rank", &rank) == 0)

@@ -56,6 +56,7 @@ book_free(struct book *b)
 	if (b->update_ev)
 		event_free(b->update_ev);
 	auction_free(&b->a);
+	free(b->invited);
 	free(b->title);
 	free(b->cancel_reason);
 	watch_drop_target(b->srv, &b->watchers);
@@ -101,15 +102,68 @@ book_sees_identities(const struct book *b, const struct participant *v)
 	    (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED);
 }
 
-/* May this viewer see the whole ranking? */
+/* Is this viewer the owning buyer's organization or an operator (who see everything)? */
+static int
+book_is_owner(const struct book *b, const struct participant *v)
+{
+	return v != NULL && (v->role == ROLE_OPERATOR ||
+	    (v->role == ROLE_BUYER && v->org->id == b->a.p.buyer_org));
+}
+
+/* May this viewer see the whole ranking (by alias, unless it sees identities)? */
 static int
 book_sees_ranking(const struct book *b, const struct participant *v)
 {
-	if (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED)
+	return auction_shows_ranking(&b->a) || book_is_owner(b, v);
+}
+
+/* May this viewer see the auction at all? */
+int
+book_may_see(const struct book *b, const struct participant *v)
+{
+	if (b->a.p.ninvited == 0 || book_is_owner(b, v))
 		return 1;
-	if (v == NULL)
+	return v != NULL && auction_is_invited(&b->a, v->org->id);
+}
+
+/* Give the book its own copy of an invited list and point the auction at it. */
+int
+book_set_invited(struct book *b, const int64_t *invited, size_t n)
+{
+	free(b->invited);
+	b->invited = NULL;
+	b->a.p.invited = NULL;
+	b->a.p.ninvited = 0;
+	if (n == 0)
 		return 0;
-	return v->role == ROLE_OPERATOR || (v->role == ROLE_BUYER && v->org->id == b->a.p.buyer_org);
+	if ((b->invited = malloc(n * sizeof(*b->invited))) == NULL)
+		return -1;
+	memcpy(b->invited, invited, n * sizeof(*b->invited));
+	b->a.p.invited = b->invited;
+	b->a.p.ninvited = n;
+	return 0;
+}
+
+/* The invited organizations of an invitation-only auction, for its owner and operators. */
+static void
+book_view_invited(json_t *j, const struct book *b, const struct participant *v)
+{
+	json_t *arr;
+
+	json_object_set_new(j, "invitation_only", json_boolean(b->a.p.ninvited > 0));
+	if (b->a.p.ninvited == 0 || !book_is_owner(b, v))
+		return;
+	arr = json_array();
+	for (size_t i = 0; i < b->a.p.ninvited; i++)
+		json_array_append_new(arr, json_integer(b->a.p.invited[i]));
+	json_object_set_new(j, "invited", arr);
+}
+
+/* May this viewer see the best price? */
+int
+book_sees_best(const struct book *b, const struct participant *v)
+{
+	return auction_shows_best(&b->a) || book_is_owner(b, v);
 }
 
 /* Organization name of an id, for views. */
@@ -170,7 +224,14 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	json_object_set_new(j, "latest_end", a->p.latest_end ? proto_time(a->p.latest_end) :
 	    json_null());
 	json_object_set_new(j, "signed_bids", json_boolean(!b->unsigned_bids));
-	json_object_set_new(j, "best_price", best < 0 ? json_null() : proto_money(best, b->exp));
+	json_object_set_new(j, "visibility", json_string(auction_visibility_name(a->p.visibility)));
+	book_view_invited(j, b, v);
+	json_object_set_new(j, "min_bidders", a->p.min_bidders ? json_integer(a->p.min_bidders) :
+	    json_null());
+	json_object_set_new(j, "paused", json_boolean(a->paused));
+	json_object_set_new(j, "paused_at", a->paused ? proto_time(a->paused_at) : json_null());
+	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) ? json_null() :
+	    proto_money(best, b->exp));
 	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
 	json_object_set_new(j, "bidders", json_integer((json_int_t)a->nentries));
 	json_object_set_new(j, "seq", json_integer(b->tx.seq));
@@ -189,8 +250,9 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 		json_object_set_new(j, "ranking", r);
 	}
 	if (a->state == AUCTION_CLOSED) {
-		const struct auction_entry *w = auction_at_rank(a, 1);
+		const struct auction_entry *w = auction_winner(a);
 		json_t *res = json_object();
+		const char *why = auction_unsuccessful(a);
 		if (w) {
 			json_t *wj = book_entry(s, b, w, 1, v, identities);
 			json_object_del(wj, "rank");
@@ -199,6 +261,9 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 			json_object_set_new(res, "winner", json_null());
 		}
 		json_object_set_new(res, "closed_at", proto_time(a->closed_at));
+		/* only by rule: the result of an auction nobody bid in stays as it always was */
+		if (why != NULL && a->nentries > 0)
+			json_object_set_new(res, "unsuccessful", json_string(why));
 		json_object_set_new(j, "result", res);
 	} else {
 		json_object_set_new(j, "result", json_null());
@@ -247,6 +312,10 @@ book_broadcast(struct server *s, struct book *b, const char *event, const char *
 static const char *
 book_reason(int n)
 {
+	if (n & (BOOK_N(AUCTION_EV_PAUSED) | BOOK_N(AUCTION_EV_RESUMED) |
+	    BOOK_N(AUCTION_EV_PROLONGED)))
+		return (n & BOOK_N(AUCTION_EV_PROLONGED)) ? "prolonged" :
+		    (n & BOOK_N(AUCTION_EV_RESUMED)) ? "resumed" : "paused";
 	return (n & BOOK_N(AUCTION_EV_EXTENDED)) ? "extended" : (n & BOOK_N(AUCTION_EV_BID)) ? "bid" :
 	    "started";
 }
@@ -327,6 +396,32 @@ book_update_all(struct server *s)
 	}
 }
 
+/* Read a persisted invited list ("3,5,9", "" or NULL: open to all) into b->invited and
+ * b->a.p.ninvited (ascending, as stored); 0 or -1. */
+static int
+book_parse_invited(const char *text, struct book *b)
+{
+	size_t n = 0, cap = 0;
+	const char *q = text;
+	char *end;
+
+	while (q != NULL && *q != '\0') {
+		long long id = strtoll(q, &end, 10);
+		if (end == q || (*end != ',' && *end != '\0'))
+			return -1;
+		if (n == cap) {
+			int64_t *nb = realloc(b->invited, (cap = cap ? 2 * cap : 16) * sizeof(*nb));
+			if (nb == NULL)
+				return -1;
+			b->invited = nb;
+		}
+		b->invited[n++] = id;
+		q = *end == ',' ? end + 1 : end;
+	}
+	b->a.p.ninvited = n;
+	return 0;
+}
+
 /* Build a book from its persisted row; bids are replayed afterwards, then the
  * persisted state is applied (main.c). */
 struct book *
@@ -345,14 +440,30 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 
 	if (b == NULL)
 		return NULL;
+	if (auction_visibility_parse(r->visibility, &p.visibility) < 0) {
+		log_error("auction=%lld persisted visibility unknown: %s", (long long)r->id,
+		    r->visibility ? r->visibility : "(null)");
+		free(b);
+		return NULL;
+	}
 	if (p.format == NULL) {
 		log_error("auction=%lld persisted format unknown: %s", (long long)r->id,
 		    r->format ? r->format : "(null)");
 		free(b);
 		return NULL;
 	}
+	if (book_parse_invited(r->invited, b) < 0) {
+		log_error("auction=%lld persisted invited list unreadable", (long long)r->id);
+		free(b->invited);
+		free(b);
+		return NULL;
+	}
+	p.invited = b->invited;
+	p.ninvited = b->a.p.ninvited;
+	p.min_bidders = r->min_bidders;
 	if ((why = auction_params_check(&p)) != NULL) {
 		log_error("auction=%lld persisted parameters invalid: %s", (long long)r->id, why);
+		free(b->invited);
 		free(b);
 		return NULL;
 	}

@@ -156,6 +156,17 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	/* auction, format, higher_wins, max_extensions (NULL: none), latest_end (NULL: none) */
 	[DB_S_FORMAT] = { "format", "UPDATE auctions SET format = $2, higher_wins = $3,"
 	    " max_extensions = $4, latest_end = $5 WHERE id = $1", 0 },
+	/* auction, at, the end after it, participant, organization, fingerprint, body,
+	 * procurement, lot, kind (paused, resumed, prolonged), reason, amount (ms; NULL for a
+	 * pause); $13 seq */
+	[DB_S_RULE] = { "rule",
+	    "WITH u AS (UPDATE auctions SET ends_at = $3 WHERE id = $1)"
+	    " " CH_VALUES("$13", "$2", "'auction'", "$10::text", "$1", "$8", "$9", "NULL", "NULL",
+	    "$4", "$5", "$6", "NULL", "NULL", "$12::bigint", "$11", "false", "$7", "$14", "$15",
+	    "$16"), 1 },
+	/* auction, visibility, invited ("3,5,9"; NULL: open to all), min_bidders (NULL: none) */
+	[DB_S_RULES] = { "rules", "UPDATE auctions SET visibility = $2,"
+	    " invited = string_to_array($3, ',')::bigint[], min_bidders = $4 WHERE id = $1", 0 },
 	/* participant, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",

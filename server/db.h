@@ -65,6 +65,10 @@ enum db_stmt {
 	DB_S_UNSIGNED,    /* an auction created with signed_bids false (after its DB_S_CREATE) */
 	DB_S_FORMAT,      /* an auction's format and extension limits, when not the defaults
 	                   * (after its DB_S_CREATE) */
+	DB_S_RULES,       /* an auction's rules of every format (visibility), when not the
+	                   * defaults (after its DB_S_CREATE) */
+	DB_S_RULE,        /* change: an operator's pause, resume or extension (kind paused,
+	                   * resumed, prolonged) */
 	DB_S_LEAVES,      /* internal: the leaf hashes of the batch's changes, at its end (unless
 	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
@@ -248,6 +252,9 @@ struct db_boot_auction {
 	const char *format;        /* auctions.format */
 	int max_extensions;        /* 0: no limit */
 	int64_t latest_end;        /* ms; 0: none */
+	const char *visibility;    /* auctions.visibility */
+	const char *invited;       /* auctions.invited as "3,5,9"; NULL or "": open to all */
+	int min_bidders;           /* auctions.min_bidders; 0: no rule */
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */
@@ -279,6 +286,9 @@ struct db_boot_sink {
 	int (*refused)(void *arg, int64_t auction_id, int64_t org_id, int64_t count);
 	/* an auction's `started`, `closed` or `cancelled` change (kind is that name) */
 	int (*transition)(void *arg, int64_t auction_id, const char *kind);
+	/* an auction's `paused`, `resumed` or `prolonged` change, in order with its bids: `at`
+	 * its time, `ms` its amount (the pause's length, the time added; 0 for a pause) */
+	int (*rule)(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t ms);
 	/* every change's leaf hash (32 bytes), in seq order; then the log keys and the
 	 * signed tree heads (by size) */
 	int (*leaf)(void *arg, int64_t seq, const uint8_t *leaf);

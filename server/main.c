@@ -371,6 +371,28 @@ load_bid(void *arg, const struct db_boot_bid *r)
 	return r->seeded ? 0 : book_count_bids(b, r->org_id, 1);
 }
 
+/* Loader: an operator's pause, resume or extension, replayed through the engine in order
+ * with the bids; it must be accepted again. */
+static int
+load_rule(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t ms)
+{
+	struct book *b = book_get(((struct restore_ctx *)arg)->s, auction_id);
+	enum auction_err e;
+
+	if (b == NULL)
+		return -1;
+	if (strcmp(kind, "paused") == 0)
+		e = auction_pause(&b->a, at, NULL);
+	else if (strcmp(kind, "resumed") == 0)
+		e = auction_resume(&b->a, at, NULL);
+	else
+		e = auction_prolong(&b->a, at, ms, NULL);
+	if (e != AUCTION_OK)
+		log_error("auction=%lld %s at %lld replay refused: %s", (long long)auction_id, kind,
+		    (long long)at, auction_err_code(e));
+	return e == AUCTION_OK ? 0 : -1;
+}
+
 /* Loader: the refused bids an organization placed in an auction count towards its limit. */
 static int
 load_refused(void *arg, int64_t auction_id, int64_t org_id, int64_t count)
@@ -514,7 +536,7 @@ restore_sink(struct restore_ctx *x)
 	return (struct db_boot_sink){
 		.arg = x, .org = load_org, .participant = load_participant, .auction = load_auction,
 		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
-		.transition = load_transition, .statement = load_statement, .leaf = load_leaf,
+		.transition = load_transition, .rule = load_rule, .statement = load_statement, .leaf = load_leaf,
 		.log_key = load_log_key, .head = load_head, .seen = load_seen,
 	};
 }

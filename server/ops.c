@@ -27,7 +27,8 @@
 #define OPS_LIST_MAX 1000
 #define OPS_LIST_DEFAULT 100
 
-enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_STATUS };
+enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_STATUS,
+	CMD_RULE };
 
 /* A queued state change. */
 struct cmd {
@@ -56,6 +57,8 @@ struct cmd {
 	int extended;
 	int bid_counted;            /* counted in book_bids_of (undone if the batch fails) */
 	int unsigned_bids;          /* create: signed_bids false */
+	int64_t *invited;           /* create: params.invited's storage (NULL: open to all) */
+	int rule;                   /* rule: OPTAB_ARG_PAUSE, _RESUME or _EXTEND; amount: ms */
 };
 
 /* ---- commands ---- */
@@ -73,6 +76,7 @@ cmd_free(struct txn_cmd *t)
 	free(k->country);
 	free(k->pname);
 	free(k->pem);
+	free(k->invited);
 	free(k);
 }
 
@@ -204,6 +208,8 @@ ops_ev_closed(struct server *s, struct book *b, const struct auction_event *e)
 		    (json_int_t)a->bids[r->bid_index].id));
 	}
 	detail = json_pack("{s:o}", "ranking", detail);
+	if (auction_unsuccessful(a) != NULL && a->nentries > 0)  /* by rule: min_bidders */
+		json_object_set_new(detail, "unsuccessful", json_string(auction_unsuccessful(a)));
 	dtext = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
 	body = ops_body(b, e->bid_id, e->bid_id ? &e->amount : NULL, dtext);
@@ -304,6 +310,44 @@ ops_ev_cancelled(struct server *s, struct book *b, const struct auction_event *e
 	free(body);
 }
 
+/* paused, resumed, prolonged: an operator's change of the clock, with its reason; the row
+ * moves the end (amount: the pause's length or the time added, in ms). */
+static void
+ops_ev_rule(struct server *s, struct book *b, const struct auction_event *e,
+    const struct ops_actor *w)
+{
+	char id[24], pid[24], oid[24], pr[24], lt[24], amt[24], t[TIME_BUF], ends[TIME_BUF];
+	char *body;
+	const char *kind = auction_ev_name(e->kind);
+	json_t *bj;
+	const char *p[12];
+
+	time_format(e->at, t);
+	time_format(e->ends_at, ends);
+	bj = json_pack("{s:I, s:s?, s:s}", "auction", (json_int_t)b->a.id, "reason", w->reason,
+	    "ends_at", ends);
+	if (bj != NULL && e->kind != AUCTION_EV_PAUSED)
+		json_object_set_new(bj, e->kind == AUCTION_EV_RESUMED ? "paused_ms" : "added_ms",
+		    json_integer(e->amount));
+	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
+	json_decref(bj);
+	p[0] = I64(id, b->a.id);
+	p[1] = t;
+	p[2] = ends;
+	p[3] = I64(pid, w->participant);
+	p[4] = I64(oid, w->org);
+	p[5] = w->fp;
+	p[6] = body ? body : "{}";
+	p[7] = PROC_OF(pr, b);
+	p[8] = LOT_OF(lt, b);
+	p[9] = kind;
+	p[10] = w->reason;
+	p[11] = e->kind == AUCTION_EV_PAUSED ? NULL : I64(amt, e->amount);
+	txn_sign(s, w->cmd);
+	txn_obj_seq(&b->tx, txn_sql(s, DB_S_RULE, 12, p, NULL, NULL));
+	free(body);
+}
+
 /*
  * The events of one engine call, in order: each adds its one statement to the
  * batch and its kind to what the watchers are told once the batch commits. A
@@ -336,6 +380,11 @@ ops_events(struct server *s, struct book *b, const struct auction_events *ev,
 		case AUCTION_EV_CANCELLED:
 			ops_ev_cancelled(s, b, e, w);
 			break;
+		case AUCTION_EV_PAUSED:
+		case AUCTION_EV_RESUMED:
+		case AUCTION_EV_PROLONGED:
+			ops_ev_rule(s, b, e, w);
+			break;
 		}
 		b->notify |= BOOK_N(e->kind);
 		if (e->kind == AUCTION_EV_CLOSED && b->proc_id)
@@ -361,6 +410,9 @@ ops_advance(struct server *s, struct book *b, int64_t at)
  * decimal strings and times in RFC 3339 ("amount must be at most 945000.00
  * (best 950000.00 minus step 5000.00)").
  */
+static void ops_bid_step_refusal(const struct book *b, enum auction_err e,
+    const struct auction_bounds *bd, const char *refname, const char *ref, char *msg, size_t n);
+
 static void
 ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, char *msg,
     size_t n)
@@ -388,6 +440,11 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 		time_format(a->closed_at, t);
 		snprintf(msg, n, "the auction was cancelled at %s", t);
 		break;
+	case AUCTION_E_PAUSED:
+		time_format(a->paused_at, t);
+		snprintf(msg, n, "the auction is paused since %s: no bids until an operator resumes it",
+		    t);
+		break;
 	case AUCTION_E_OWN_AUCTION:
 		snprintf(msg, n, "the buyer's organization cannot bid in its own auction");
 		break;
@@ -413,19 +470,45 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 		snprintf(msg, n, "you hold the best price %s and may not %s it", own, fm->improve_word);
 		break;
 	case AUCTION_E_STEP_TOO_SMALL:
-		money_format(bd.lead_near, b->exp, lim, sizeof(lim));
+	case AUCTION_E_STEP_TOO_LARGE:
+		if (book_sees_best(b, k->t.who)) {
+			ops_bid_step_refusal(b, e, &bd, refname, ref, msg, n);
+			break;
+		}
+		/* visibility rank: the message must not tell the best price */
+		money_format(e == AUCTION_E_STEP_TOO_SMALL ? a->p.step_min : a->p.step_max, b->exp,
+		    step, sizeof(step));
+		snprintf(msg, n, "amount must improve the best price by %s the %s step %s",
+		    e == AUCTION_E_STEP_TOO_SMALL ? "at least" : "at most",
+		    e == AUCTION_E_STEP_TOO_SMALL ? "minimum" : "maximum", step);
+		break;
+	default:
+		snprintf(msg, n, "%s", auction_err_message(e));
+		break;
+	}
+}
+
+/* The message of a refused step, naming the reference (the best or the start price). */
+static void
+ops_bid_step_refusal(const struct book *b, enum auction_err e, const struct auction_bounds *bd,
+    const char *refname, const char *ref, char *msg, size_t n)
+{
+	const struct auction *a = &b->a;
+	const struct auction_format *fm = auction_format_of(a);
+	char lim[40], step[40];
+
+	switch (e) {
+	case AUCTION_E_STEP_TOO_SMALL:
+		money_format(bd->lead_near, b->exp, lim, sizeof(lim));
 		money_format(a->p.step_min, b->exp, step, sizeof(step));
 		snprintf(msg, n, "amount must be %s %s (%s %s %s step %s)", fm->near_word, lim, refname,
 		    ref, fm->step_word, step);
 		break;
-	case AUCTION_E_STEP_TOO_LARGE:
-		money_format(bd.lead_far, b->exp, lim, sizeof(lim));
+	default:
+		money_format(bd->lead_far, b->exp, lim, sizeof(lim));
 		money_format(a->p.step_max, b->exp, step, sizeof(step));
 		snprintf(msg, n, "amount must be %s %s (%s %s %s maximum step %s)", fm->far_word, lim,
 		    refname, ref, fm->step_word, step);
-		break;
-	default:
-		snprintf(msg, n, "%s", auction_err_message(e));
 		break;
 	}
 }
@@ -545,6 +628,48 @@ ops_store_format(struct server *s, const struct book *b)
 	txn_sql(s, DB_S_FORMAT, 5, p, NULL, NULL);
 }
 
+/* The rules of every format (visibility, invited, min_bidders) in a created change's body,
+ * when not the defaults. */
+static void
+ops_rules_detail(json_t *dj, const struct auction *a)
+{
+	if (a->p.visibility != AUCTION_VIS_RANK_AND_BEST)
+		json_object_set_new(dj, "visibility",
+		    json_string(auction_visibility_name(a->p.visibility)));
+	if (a->p.ninvited > 0) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < a->p.ninvited; i++)
+			json_array_append_new(arr, json_integer(a->p.invited[i]));
+		json_object_set_new(dj, "invited", arr);
+	}
+	if (a->p.min_bidders > 0)
+		json_object_set_new(dj, "min_bidders", json_integer(a->p.min_bidders));
+}
+
+/* Store the rules of every format of a new auction when they are not the defaults. */
+static void
+ops_store_rules(struct server *s, const struct book *b)
+{
+	char id[24], mb[24], *inv = NULL;
+	const char *p[4];
+	size_t n = b->a.p.ninvited, len = 0;
+
+	if (b->a.p.visibility == AUCTION_VIS_RANK_AND_BEST && n == 0 && b->a.p.min_bidders == 0)
+		return;
+	if (n > 0 && (inv = malloc(n * 21 + 1)) != NULL) {
+		for (size_t i = 0; i < n; i++)
+			len += (size_t)sprintf(inv + len, "%s%lld", i ? "," : "",
+			    (long long)b->a.p.invited[i]);
+	}
+	p[0] = I64(id, b->a.id);
+	p[1] = auction_visibility_name(b->a.p.visibility);
+	p[2] = inv;
+	p[3] = b->a.p.min_bidders ? I64(mb, b->a.p.min_bidders) : NULL;
+	txn_sql(s, DB_S_RULES, 4, p, NULL, NULL);
+	free(inv);
+}
+
 static int ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id);
 
 /* Apply a creation: the book exists from now on, removed if the batch fails. */
@@ -601,6 +726,13 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	}
 	auction_init(&b->a, s->next_auction_id++, &k->params);
 	b->srv = s;
+	if (book_set_invited(b, k->params.invited, k->params.ninvited) < 0) {
+		free(b->title);
+		free(b);
+		s->next_auction_id--;
+		txn_refuse(s, &k->t, "internal", "out of memory");
+		return 0;
+	}
 	b->buyer_participant = k->t.who->id;
 	memcpy(b->currency, k->currency, sizeof(b->currency));
 	b->exp = k->exp;
@@ -633,6 +765,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	if (k->unsigned_bids)
 		json_object_set_new(dj, "signed_bids", json_false());
 	ops_format_detail(dj, &b->a);
+	ops_rules_detail(dj, &b->a);
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
@@ -648,6 +781,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		if (k->unsigned_bids)
 			txn_sql(s, DB_S_UNSIGNED, 1, p, NULL, NULL);
 		ops_store_format(s, b);
+		ops_store_rules(s, b);
 	}
 	free(detail);
 	ops_events(s, b, &ev, &w);  /* after the row they refer to */
@@ -677,6 +811,55 @@ ops_apply_cancel(struct server *s, struct txn_cmd *tc)
 	}
 	k->book = b;
 	return 1;
+}
+
+/* Apply an operator's pause, resume or extension: the engine decides. */
+static int
+ops_apply_rule(struct server *s, struct txn_cmd *tc)
+{
+	struct cmd *k = (struct cmd *)tc;
+	struct book *b = book_get(s, k->auction_id);
+	struct auction_events ev = { 0 };
+	struct ops_actor w = ops_actor_of(k);
+	enum auction_err e;
+	char msg[160];
+
+	if (b == NULL) {
+		txn_refuse(s, &k->t, "not_found", "no such auction");
+		return 0;
+	}
+	ops_touch(s, b);
+	if (k->rule == OPTAB_ARG_PAUSE)
+		e = auction_pause(&b->a, k->t.at, &ev);
+	else if (k->rule == OPTAB_ARG_RESUME)
+		e = auction_resume(&b->a, k->t.at, &ev);
+	else
+		e = auction_prolong(&b->a, k->t.at, k->amount, &ev);
+	ops_events(s, b, &ev, &w);
+	if (e != AUCTION_OK) {
+		snprintf(msg, sizeof(msg), "%s", e == AUCTION_E_PAUSED ? "the auction is already "
+		    "paused" : e == AUCTION_E_NOT_PAUSED ? "the auction is not paused" :
+		    e == AUCTION_E_NOT_STARTED ? "the auction has not started" :
+		    e == AUCTION_E_ENDED ? "the auction has ended" : "the auction was cancelled");
+		txn_refuse(s, &k->t, auction_err_code(e), msg);
+		return 0;
+	}
+	k->book = b;
+	return 1;
+}
+
+/* A pause, resume or extension committed: the auction as the operator sees it. */
+static void
+ops_commit_rule(struct server *s, struct txn_cmd *t)
+{
+	struct cmd *k = (struct cmd *)t;
+	json_t *r = proto_ok(t->id);
+
+	json_object_set_new(r, "auction", book_view(s, k->book, t->who, 1));
+	txn_reply(s, t, r);
+	log_info("auction=%lld %s by participant=%lld: %s", (long long)k->auction_id,
+	    k->rule == OPTAB_ARG_PAUSE ? "paused" : k->rule == OPTAB_ARG_RESUME ? "resumed" :
+	    "prolonged", (long long)t->who->id, k->reason);
 }
 
 /* Rows of the registration statement: the new ids. */
@@ -897,7 +1080,8 @@ ops_commit_bid(struct server *s, struct txn_cmd *t)
 	    (json_int_t)k->bid_id, "seq", (json_int_t)k->res.seq, "amount",
 	    proto_money(k->amount, b->exp), "at", proto_time(t->at)));
 	json_object_set_new(r, "rank", json_integer(k->res.rank));
-	json_object_set_new(r, "best_price", proto_money(k->res.best, b->exp));
+	json_object_set_new(r, "best_price", book_sees_best(b, t->who) ?
+	    proto_money(k->res.best, b->exp) : json_null());
 	json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
 	json_object_set_new(r, "extended", json_boolean(k->extended));
 	txn_reply(s, t, r);
@@ -979,12 +1163,14 @@ static const struct txn_cmd_ops ops_register_ops = {
 static const struct txn_cmd_ops ops_tick_ops = { ops_apply_tick, NULL, ops_tick_abort, cmd_free, 0 };
 static const struct txn_cmd_ops ops_status_ops = {
 	ops_apply_status, ops_commit_status, NULL, cmd_free, 1 };
+static const struct txn_cmd_ops ops_rule_ops = {
+	ops_apply_rule, ops_commit_rule, NULL, cmd_free, 0 };
 
 /* The write path's table of each kind of command, by enum cmd_kind. */
 static const struct txn_cmd_ops *const cmd_ops[] = {
 	[CMD_BID] = &ops_bid_ops, [CMD_CREATE] = &ops_create_ops, [CMD_CANCEL] = &ops_cancel_ops,
 	[CMD_REGISTER] = &ops_register_ops, [CMD_TICK] = &ops_tick_ops,
-	[CMD_STATUS] = &ops_status_ops,
+	[CMD_STATUS] = &ops_status_ops, [CMD_RULE] = &ops_rule_ops,
 };
 
 /* Offers by price, then submission time (kept in `total` for this sort). */
@@ -1121,7 +1307,8 @@ ops_book_arg(struct server *s, struct conn *c, json_t *id, json_t *req)
 
 	if (proto_get_int(c, req, "auction", 1, &aid) != 0)
 		return NULL;
-	if ((b = book_get(s, aid)) == NULL) {
+	/* an invitation-only auction does not exist for those it does not invite */
+	if ((b = book_get(s, aid)) == NULL || !book_may_see(b, conn_ident(c)->who)) {
 		conn_send(c, proto_error(id, "not_found", "no such auction", "auction"));
 		return NULL;
 	}
@@ -1254,7 +1441,8 @@ ops_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 		if (b->tx.created_batch >= 0 || b->a.id >= l.after)
 			continue;  /* not yet committed, or on an earlier page */
 		if ((l.state && strcmp(l.state, auction_state_name(b->a.state)) != 0) ||
-		    (l.kind && (b->proc_id != 0) != lot) || (l.buyer >= 0 && b->a.p.buyer_org != l.buyer))
+		    (l.kind && (b->proc_id != 0) != lot) || (l.buyer >= 0 && b->a.p.buyer_org != l.buyer) ||
+		    !book_may_see(b, conn_ident(c)->who))
 			continue;
 		all[n++] = b;
 	}
@@ -1396,6 +1584,101 @@ ops_seconds(struct conn *c, json_t *id, json_t *req, const char *field, int64_t 
 	return 0;
 }
 
+/* At most this many organizations invited to one auction. */
+#define OPS_INVITED_MAX 1000
+
+/* Compare two organization ids (qsort). */
+static int
+ops_cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The optional invited list of auction.create: organization ids, sorted, each once, into a
+ * new array *out (NULL when absent) and *n; -1 refused. */
+static int
+ops_invited(struct server *s, struct conn *c, json_t *id, json_t *req, int64_t buyer_org,
+    int64_t **out, size_t *n)
+{
+	json_t *jv = json_object_get(req, "invited"), *e;
+	size_t i, m = 0;
+	char msg[160];
+	int64_t *ids;
+
+	*out = NULL;
+	*n = 0;
+	if (jv == NULL || json_is_null(jv))
+		return 0;
+	if (!json_is_array(jv) || json_array_size(jv) < 1 || json_array_size(jv) > OPS_INVITED_MAX) {
+		snprintf(msg, sizeof(msg), "invited must be an array of 1 to %d organization ids",
+		    OPS_INVITED_MAX);
+		conn_send(c, proto_error(id, "bad_field", msg, "invited"));
+		return -1;
+	}
+	if ((ids = malloc(json_array_size(jv) * sizeof(*ids))) == NULL) {
+		conn_send(c, proto_error(id, "internal", "out of memory", NULL));
+		return -1;
+	}
+	json_array_foreach(jv, i, e) {
+		int64_t org = json_is_integer(e) ? (int64_t)json_integer_value(e) : 0;
+
+		if (org <= 0 || map_get(&s->orgs, org) == NULL || org == buyer_org) {
+			snprintf(msg, sizeof(msg), org == buyer_org ? "invited: the buyer's own "
+			    "organization cannot be invited" : "invited: element %zu is not the id of an "
+			    "organization", i);
+			conn_send(c, proto_error(id, "bad_field", msg, "invited"));
+			free(ids);
+			return -1;
+		}
+		ids[m++] = org;
+	}
+	qsort(ids, m, sizeof(*ids), ops_cmp_i64);
+	for (i = 1, *n = m ? 1 : 0; i < m; i++)
+		if (ids[i] != ids[*n - 1])
+			ids[(*n)++] = ids[i];  /* an organization listed twice is invited once */
+	*out = ids;
+	return 0;
+}
+
+/* The optional rules of auction.create that apply to every format (visibility, invited,
+ * min_bidders) into `p` (p->invited: a new array the caller frees); -1 refused. */
+static int
+ops_rules(struct server *s, struct conn *c, json_t *id, json_t *req, struct auction_params *p)
+{
+	const char *vis = NULL;
+	int64_t *inv, minb = 0;
+	int rc;
+
+	if ((rc = proto_get_str(c, req, "visibility", 0, 32, &vis)) < 0)
+		return -1;
+	if (rc == 0 && auction_visibility_parse(vis, &p->visibility) < 0) {
+		conn_send(c, proto_error(id, "bad_field", "visibility must be one of: rank, "
+		    "rank_and_best, ranking", "visibility"));
+		return -1;
+	}
+	if ((rc = proto_get_int(c, req, "min_bidders", 0, &minb)) < 0)
+		return -1;
+	if (rc == 0 && (minb < 1 || minb > OPS_INVITED_MAX)) {
+		conn_send(c, proto_error(id, "bad_field", "min_bidders must be between 1 and 1000",
+		    "min_bidders"));
+		return -1;
+	}
+	p->min_bidders = (int)minb;
+	if (ops_invited(s, c, id, req, p->buyer_org, &inv, &p->ninvited) < 0)
+		return -1;
+	p->invited = inv;
+	if (p->ninvited > 0 && (size_t)p->min_bidders > p->ninvited) {
+		conn_send(c, proto_error(id, "bad_field", "min_bidders must not exceed the number of "
+		    "invited organizations", "min_bidders"));
+		free(inv);
+		p->invited = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* The optional format, max_extensions and latest_end of auction.create into `p`; -1 refused. */
 static int
 ops_format(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
@@ -1504,11 +1787,15 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	}
 	signed_bids = jv == NULL || json_is_true(jv);
+	if (ops_rules(s, c, id, req, &p) < 0)
+		return;
 	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL) {
+		free((void *)p.invited);
 		free(k);
 		return;
 	}
 	k->params = p;
+	k->invited = (int64_t *)p.invited;
 	snprintf(k->currency, sizeof(k->currency), "%s", currency);
 	k->exp = exp;
 	k->smin_pct = smin_pct;
@@ -1548,6 +1835,40 @@ ops_auction_cancel(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	}
 	k->auction_id = b->a.id;
+	ops_enqueue(s, c, k);
+}
+
+/* auction.pause, auction.resume, auction.extend (operators): with a reason; extend with a
+ * duration in seconds. The engine judges the state when the command is applied. */
+void
+ops_auction_rule(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	const char *reason;
+	struct book *b;
+	struct cmd *k;
+	int64_t secs = 0;
+
+	if ((b = ops_book_arg(s, c, id, req)) == NULL)
+		return;
+	if (proto_get_text(c, req, "reason", 1, 1000, TEXT_LINE, &reason) != 0)
+		return;
+	if (op->arg == OPTAB_ARG_EXTEND) {
+		if (proto_get_int(c, req, "duration", 1, &secs) != 0)
+			return;
+		if (secs < 1 || secs > 86400) {
+			conn_send(c, proto_error(id, "bad_field", "duration must be 1 to 86400 seconds",
+			    "duration"));
+			return;
+		}
+	}
+	if ((k = cmd_new(CMD_RULE, c, id)) == NULL || (k->reason = strdup(reason)) == NULL) {
+		free(k);
+		return;
+	}
+	k->auction_id = b->a.id;
+	k->rule = op->arg;
+	k->amount = secs * 1000;
 	ops_enqueue(s, c, k);
 }
 

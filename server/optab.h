@@ -36,6 +36,10 @@
 /* The variant bits of participant.* and organization.* (ops_participant_status). */
 #define OPTAB_ARG_SUSPEND 0x1
 #define OPTAB_ARG_ORG     0x2
+/* The variants of ops_auction_rule (auction.pause, auction.resume, auction.extend). */
+#define OPTAB_ARG_PAUSE   1
+#define OPTAB_ARG_RESUME  2
+#define OPTAB_ARG_EXTEND  3
 
 struct optab_op;
 /* A handler: the request `req` (with its `id`) of `c`, whose role the row allows. */
@@ -63,7 +67,7 @@ void optab_print(FILE *f);
 /* ---- handlers (ops.c) ---- */
 optab_fn ops_hello, ops_stats, ops_auction_bid, ops_auction_get, ops_auction_list,
     ops_auction_watch, ops_auction_unwatch, ops_auction_create, ops_auction_cancel,
-    ops_participant_register, ops_participant_status;
+    ops_participant_register, ops_participant_status, ops_auction_rule;
 /* ---- handlers (certs.c) ---- */
 optab_fn certs_op_add, certs_op_list;
 /* ---- handlers (logops.c) ---- */

@@ -99,6 +99,7 @@ struct book {
 	int pending;               /* BOOK_N_UPDATE events committed but not yet sent */
 	int64_t update_due;        /* monotonic ms before which a new update waits */
 	struct event *update_ev;   /* sends the pending update at update_due */
+	int64_t *invited;          /* invitation-only: a.p.invited's storage (NULL: open to all) */
 };
 
 /* A procurement procedure: the engine state plus its published document. */
@@ -222,7 +223,8 @@ struct proc {
 #define BOOK_N(kind)    (1 << (kind))
 /* the events an auction.update tells */
 #define BOOK_N_UPDATE   (BOOK_N(AUCTION_EV_STARTED) | BOOK_N(AUCTION_EV_BID) | \
-    BOOK_N(AUCTION_EV_EXTENDED))
+    BOOK_N(AUCTION_EV_EXTENDED) | BOOK_N(AUCTION_EV_PAUSED) | BOOK_N(AUCTION_EV_RESUMED) | \
+    BOOK_N(AUCTION_EV_PROLONGED))
 
 struct server {
 	struct event_base *base;
@@ -499,6 +501,13 @@ long book_bids_of(const struct book *b, int64_t org);
 int book_count_bids(struct book *b, int64_t org, long delta);
 /* The auction as `viewer` may see it; `full` adds the ranking where allowed. */
 json_t *book_view(struct server *s, struct book *b, const struct participant *viewer, int full);
+/* Whether `viewer` may see the auction at all (not when it is invitation-only and the
+ * viewer's organization is not invited, unless it owns the auction or is an operator). */
+int book_may_see(const struct book *b, const struct participant *viewer);
+/* Give `b` its own copy of the invited list of `p` (a.p.invited points to it); 0 or -1. */
+int book_set_invited(struct book *b, const int64_t *invited, size_t n);
+/* Whether `viewer` sees the best price of the auction now (its visibility, its role). */
+int book_sees_best(const struct book *b, const struct participant *viewer);
 /* Send an event to every watcher (each gets its own view). */
 void book_broadcast(struct server *s, struct book *b, const char *event, const char *reason);
 /*

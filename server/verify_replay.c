@@ -91,7 +91,7 @@ verify_auctions(struct verify *v, struct server *s)
 		    b->a.extensions, 0);
 		if (b->a.state != AUCTION_CLOSED)
 			continue;
-		w = auction_at_rank(&b->a, 1);
+		w = auction_winner(&b->a);  /* none when unsuccessful (no bids, min_bidders) */
 		win = verify_i64(r, i, 4, &wn);
 		price = verify_i64(r, i, 5, &pn);
 		verify_cmp(v, "auctions", id, "winner_bid_id", win, wn,

@@ -60,6 +60,7 @@ def cert_fingerprint(path):
 # signed_bids false accepts unsigned bids too).
 SIGNED_OPS = frozenset([
     "auction.create", "auction.cancel", "auction.bid",
+    "auction.pause", "auction.resume", "auction.extend",
     "procurement.create", "procurement.publish", "procurement.complete",
     "procurement.amend", "procurement.cancel", "question.answer",
     "quote.submit", "quote.withdraw", "quote.confirm",

@@ -27,7 +27,9 @@ SENDER = {"auction.create": "buyer", "auction.cancel": "buyer", "procurement.cre
           "participant.register": "operator", "participant.suspend": "operator",
           "participant.reinstate": "operator", "organization.suspend": "operator",
           "organization.reinstate": "operator", "stats": "operator",
-          "certificate.add": "operator", "certificate.list": "operator"}
+          "certificate.add": "operator", "certificate.list": "operator",
+          "auction.pause": "operator", "auction.resume": "operator",
+          "auction.extend": "operator"}
 # refusals of a statement or signature that an example cannot show with its own bytes
 SIGNATURE_REFUSALS = {"bad_statement", "statement_mismatch", "stale_statement", "nonce_reused",
                       "bad_signature", "wrong_signer", "signer_invalid"}

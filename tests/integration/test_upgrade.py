@@ -154,6 +154,10 @@ def test_upgrade_from_the_old_logs(env, tenderd_factory, old_tree, unique):
                 # ... and is an english_reverse auction without extension limits (018)
                 assert [after[k].pop(f) for f in ("format", "higher_wins", "max_extensions",
                         "latest_end")] == ["english_reverse", False, None, None], after[k]
+                # ... with today's visibility, open to every supplier (020)
+                assert [after[k].pop(f) for f in ("visibility", "invitation_only",
+                        "min_bidders", "paused", "paused_at")] == \
+                    ["rank_and_best", False, None, False, None], after[k]
             # seq, the log position of its last change, is new: read from the migrated log
             assert after[k].pop("seq") > 0 and "seq" not in before[k], after[k]
             assert after[k] == before[k], (k, after[k], before[k])
