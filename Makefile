@@ -68,6 +68,8 @@ $(BUILD)/tests/test_procedure: $(BUILD)/tests/unit/test_procedure.o $(BUILD)/lib
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/test_formats: $(BUILD)/tests/unit/test_formats.o $(BUILD)/libauction.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+$(BUILD)/tests/test_clock: $(BUILD)/tests/unit/test_clock.o $(BUILD)/libauction.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 # protocol decoding alone: its connection and operations are recorders in the test
 $(BUILD)/tests/test_proto: $(BUILD)/tests/unit/test_proto.o $(BUILD)/server/proto.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm

@@ -51,6 +51,8 @@ void auction_init(struct auction *a, int64_t id, const struct auction_params *p)
 	a->ends_at = p->ends_at;
 	a->extensions = 0;
 	a->closed_at = 0;
+	if (a->p.format->end != NULL)
+		a->ends_at = a->p.format->end(a, -1);
 }
 
 /* Release the bid and standings arrays; the auction is left empty. */
@@ -346,6 +348,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		return AUCTION_E_NOT_POSITIVE;
 
 	found = auction_find_entry(a, org);
+	a->bid_at = now;
 	err = a->p.format->bid(a, found >= 0 ? &a->entries[found] : NULL,
 	    found >= 0 && a->rank[0] == (size_t)found, amount, &took_lead);
 	if (err != AUCTION_OK)
@@ -365,6 +368,8 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 
 	if (took_lead)
 		extended = auction_extend(a, now);
+	if (a->p.format->end != NULL)
+		a->ends_at = a->p.format->end(a, now);
 
 	if ((e = auction_emit(ev, AUCTION_EV_BID, now)) != NULL) {
 		e->bid_id = bid_id;
@@ -382,6 +387,9 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		e->ends_at = a->ends_at;
 		e->extensions = a->extensions;
 	}
+	/* a clock format's end may be this bid (a Dutch acceptance): it closes now */
+	if (a->ends_at <= now)
+		auction_advance(a, now, ev);
 	return AUCTION_OK;
 }
 
@@ -511,6 +519,9 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_NOMEM:           return "internal";
 	case AUCTION_E_NOT_ABOVE_START: return "bid_not_above_start_price";
 	case AUCTION_E_NOT_ABOVE_OWN:   return "bid_not_above_own";
+	case AUCTION_E_NOT_CLOCK_PRICE: return "bid_not_clock_price";
+	case AUCTION_E_DROPPED_OUT:     return "dropped_out";
+	case AUCTION_E_CONFIRMED:       return "level_already_confirmed";
 	}
 	return "internal";
 }
@@ -547,6 +558,12 @@ const char *auction_err_message(enum auction_err e)
 		return "The amount must be above the start price.";
 	case AUCTION_E_NOT_ABOVE_OWN:
 		return "The amount must be above your previous bid.";
+	case AUCTION_E_NOT_CLOCK_PRICE:
+		return "The amount must be the clock price of the moment.";
+	case AUCTION_E_DROPPED_OUT:
+		return "You did not confirm the previous round's price and are out of this auction.";
+	case AUCTION_E_CONFIRMED:
+		return "You have already confirmed this round's price.";
 	}
 	return "Internal error.";
 }

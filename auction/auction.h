@@ -64,6 +64,9 @@ enum auction_err {
 	AUCTION_E_NOMEM,            /* "internal" */
 	AUCTION_E_NOT_ABOVE_START,  /* "bid_not_above_start_price" (forward) */
 	AUCTION_E_NOT_ABOVE_OWN,    /* "bid_not_above_own" (forward) */
+	AUCTION_E_NOT_CLOCK_PRICE,  /* "bid_not_clock_price" (clock formats) */
+	AUCTION_E_DROPPED_OUT,      /* "dropped_out" (japanese_reverse) */
+	AUCTION_E_CONFIRMED,        /* "level_already_confirmed" (japanese_reverse) */
 };
 
 struct auction_format;
@@ -81,6 +84,12 @@ struct auction_params {
 	const struct auction_format *format;  /* NULL: english_reverse */
 	int max_extensions;    /* 0: no limit; else at most this many extensions */
 	int64_t latest_end;    /* 0: none; else >= ends_at, no extension moves the end past it */
+	/* Clock formats (auction/clock.c; 0 in the others): the clock starts at start_price
+	 * and moves by clock_step every clock_interval ms towards clock_limit (dutch_reverse:
+	 * up to that ceiling; dutch_forward, japanese_reverse: down to that floor). */
+	int64_t clock_step;
+	int64_t clock_interval;
+	int64_t clock_limit;
 };
 
 /* One accepted bid. Bids are append-only and in sequence order. */
@@ -118,6 +127,8 @@ struct auction {
 	struct auction_entry *entries;
 	size_t *rank;
 	size_t nentries, capentries;
+
+	int64_t bid_at;        /* the time of the bid being judged (read by a clock format's bid hook) */
 };
 
 /*
@@ -196,6 +207,23 @@ struct auction_bounds {
 	int64_t lead_far;      /* the one farthest from it (step_max from it, within 1..INT64_MAX) */
 };
 
+/* A clock format's clock as one bidder sees it at a time (auction_clock). */
+enum auction_clock_status {
+	AUCTION_CLOCK_NONE = 0,      /* no bidder asked, or the auction is not running */
+	AUCTION_CLOCK_PENDING,       /* it may (dutch) or must (japanese) bid the price by next_step_at */
+	AUCTION_CLOCK_CONFIRMED,     /* japanese: it confirmed this round's price */
+	AUCTION_CLOCK_OUT,           /* japanese: it dropped out (or never joined) */
+};
+
+struct auction_clock {
+	int64_t price;               /* the clock price now */
+	int64_t next_step_at;        /* when this price ends (the next step, or the close) */
+	int64_t round;               /* 0-based level: price = start_price -/+ round * clock_step */
+	int64_t last_round;          /* the round at clock_limit */
+	int in;                      /* japanese: bidders still in (confirmed this or the last round) */
+	enum auction_clock_status status;
+};
+
 /*
  * A format: the rules of one kind of auction. The engine calls these hooks;
  * nothing outside auction/ names a format, it asks the format instead.
@@ -228,10 +256,23 @@ struct auction_format {
 	int (*before)(const struct auction_entry *x, const struct auction_entry *y);
 	void (*bounds)(const struct auction *a, const struct auction_entry *own,
 	    struct auction_bounds *out);
+	int (*clock)(const struct auction *a, int64_t now, int64_t org, struct auction_clock *out);
+	int64_t (*end)(const struct auction *a, int64_t now);
 };
 
 extern const struct auction_format auction_english_reverse;
 extern const struct auction_format auction_english_forward;
+extern const struct auction_format auction_dutch_reverse;
+extern const struct auction_format auction_dutch_forward;
+extern const struct auction_format auction_japanese_reverse;
+
+/* The clock of a clock-format auction at `now` as `org` (0: nobody) sees it: 0, or -1
+ * when `a` has no clock or is not running at `now` (see struct auction_format). */
+int auction_clock(const struct auction *a, int64_t now, int64_t org, struct auction_clock *out);
+
+/* The end of a clock auction whose clock runs to clock_limit (every level offered for one
+ * clock_interval), or -1 when `p` names no clock format. */
+int64_t auction_clock_end(const struct auction_params *p);
 
 /* The format called `name`, or NULL when there is none. */
 const struct auction_format *auction_format_find(const char *name);
