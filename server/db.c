@@ -156,6 +156,9 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	/* auction, format, higher_wins, max_extensions (NULL: none), latest_end (NULL: none) */
 	[DB_S_FORMAT] = { "format", "UPDATE auctions SET format = $2, higher_wins = $3,"
 	    " max_extensions = $4, latest_end = $5 WHERE id = $1", 0 },
+	/* auction, clock_step, clock_interval_ms, clock_limit (a clock format's) */
+	[DB_S_CLOCK] = { "clock", "UPDATE auctions SET clock_step = $2, clock_interval_ms = $3,"
+	    " clock_limit = $4 WHERE id = $1", 0 },
 	/* participant, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",

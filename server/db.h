@@ -65,6 +65,7 @@ enum db_stmt {
 	DB_S_UNSIGNED,    /* an auction created with signed_bids false (after its DB_S_CREATE) */
 	DB_S_FORMAT,      /* an auction's format and extension limits, when not the defaults
 	                   * (after its DB_S_CREATE) */
+	DB_S_CLOCK,       /* a clock format's clock parameters (after its DB_S_FORMAT) */
 	DB_S_LEAVES,      /* internal: the leaf hashes of the batch's changes, at its end (unless
 	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
@@ -244,6 +245,7 @@ struct db_boot_auction {
 	const char *format;        /* auctions.format */
 	int max_extensions;        /* 0: no limit */
 	int64_t latest_end;        /* ms; 0: none */
+	int64_t clock_step, clock_interval, clock_limit;  /* clock formats; else 0 */
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */
