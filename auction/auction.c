@@ -51,8 +51,15 @@ void auction_init(struct auction *a, int64_t id, const struct auction_params *p)
 	a->ends_at = p->ends_at;
 	a->extensions = 0;
 	a->closed_at = 0;
+	a->clock_close = INT64_MAX;
 	if (a->p.format->end != NULL)
-		a->ends_at = a->p.format->end(a, -1);
+		a->clock_close = a->p.format->end(a, -1);
+}
+
+/* When the auction closes unless something changes it. */
+int64_t auction_end(const struct auction *a)
+{
+	return a->ends_at < a->clock_close ? a->ends_at : a->clock_close;
 }
 
 /* Release the bid and standings arrays; the auction is left empty. */
@@ -107,11 +114,11 @@ int auction_advance(struct auction *a, int64_t now, struct auction_events *ev)
 		auction_emit(ev, AUCTION_EV_STARTED, a->p.starts_at);
 		n++;
 	}
-	if (a->state == AUCTION_RUNNING && now >= a->ends_at) {
+	if (a->state == AUCTION_RUNNING && now >= auction_end(a)) {
 		struct auction_event *e;
 
 		a->state = AUCTION_CLOSED;
-		a->closed_at = a->ends_at;
+		a->closed_at = auction_end(a);
 		if ((e = auction_emit(ev, AUCTION_EV_CLOSED, a->closed_at)) != NULL &&
 		    a->nentries > 0) {
 			const struct auction_entry *w = &a->entries[a->rank[0]];
@@ -132,7 +139,7 @@ int64_t auction_next_deadline(const struct auction *a)
 	case AUCTION_SCHEDULED:
 		return a->p.starts_at;
 	case AUCTION_RUNNING:
-		return a->ends_at;
+		return auction_end(a);
 	default:
 		return -1;
 	}
@@ -338,7 +345,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 
 	if (a->state == AUCTION_CANCELLED)
 		return AUCTION_E_CANCELLED;
-	if (a->state == AUCTION_CLOSED || now >= a->ends_at)
+	if (a->state == AUCTION_CLOSED || now >= auction_end(a))
 		return AUCTION_E_ENDED;
 	if (a->state == AUCTION_SCHEDULED || now < a->p.starts_at)
 		return AUCTION_E_NOT_STARTED;
@@ -369,7 +376,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 	if (took_lead)
 		extended = auction_extend(a, now);
 	if (a->p.format->end != NULL)
-		a->ends_at = a->p.format->end(a, now);
+		a->clock_close = a->p.format->end(a, now);
 
 	if ((e = auction_emit(ev, AUCTION_EV_BID, now)) != NULL) {
 		e->bid_id = bid_id;
@@ -379,7 +386,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		e->rank = (int)pos + 1;
 		e->best = auction_best(a);
 		e->took_lead = took_lead;
-		e->ends_at = a->ends_at;
+		e->ends_at = auction_end(a);
 	}
 	if (extended && (e = auction_emit(ev, AUCTION_EV_EXTENDED, now)) != NULL) {
 		e->bid_id = bid_id;
@@ -388,7 +395,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		e->extensions = a->extensions;
 	}
 	/* a clock format's end may be this bid (a Dutch acceptance): it closes now */
-	if (a->ends_at <= now)
+	if (auction_end(a) <= now)
 		auction_advance(a, now, ev);
 	return AUCTION_OK;
 }
@@ -482,6 +489,7 @@ void auction_mark(const struct auction *a, struct auction_mark *m)
 	m->ends_at = a->ends_at;
 	m->extensions = a->extensions;
 	m->closed_at = a->closed_at;
+	m->clock_close = a->clock_close;
 }
 
 /* Undo changes made after `m`: drop later bids, restore scalars, rebuild standings. */
@@ -493,6 +501,7 @@ void auction_rollback(struct auction *a, const struct auction_mark *m)
 	a->ends_at = m->ends_at;
 	a->extensions = m->extensions;
 	a->closed_at = m->closed_at;
+	a->clock_close = m->clock_close;
 
 	/* Fewer bids never need more entries than were there: no allocation. */
 	a->nentries = 0;

@@ -129,6 +129,9 @@ struct auction {
 	size_t nentries, capentries;
 
 	int64_t bid_at;        /* the time of the bid being judged (read by a clock format's bid hook) */
+	int64_t clock_close;   /* a clock format's end from its standings (its `end` hook);
+	                        * INT64_MAX in the others: the auction closes at
+	                        * auction_end() = min(ends_at, clock_close) */
 };
 
 /*
@@ -194,6 +197,7 @@ struct auction_mark {
 	int64_t ends_at;
 	int extensions;
 	int64_t closed_at;
+	int64_t clock_close;
 };
 
 /* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
@@ -240,6 +244,16 @@ struct auction_clock {
  * step_word ("minus"/"plus": a lead-taking amount from the reference),
  * near_word / far_word ("at most"/"at least": the bound nearest / farthest from
  * the reference) and improve_word ("lower"/"raise": what a leader may not do).
+ * Clock formats (auction/clock.c; NULL in the English ones) add:
+ *  - clock: the clock at `now` as bidder `org` (0: nobody) sees it (called by
+ *    auction_clock() while the auction runs); 0.
+ *  - end: when the auction closes given its standings; a->clock_close is set
+ *    to it at auction_init (`now` -1) and after every accepted bid (`now` the
+ *    bid's time); ends_at, the stored end, does not move. An end at or before
+ *    the bid closes the auction in that call (a Dutch acceptance); a later one
+ *    is where auction_advance closes it (a Japanese round after which one
+ *    bidder, or none, is left): timer-driven transitions need no timer of
+ *    their own, and a bid reads the format's time through a->bid_at.
  */
 struct auction_format {
 	const char *name;
@@ -302,6 +316,9 @@ void auction_free(struct auction *a);
  * Returns the number of events appended.
  */
 int auction_advance(struct auction *a, int64_t now, struct auction_events *ev);
+
+/* When the auction closes unless something changes it: min(ends_at, clock_close). */
+int64_t auction_end(const struct auction *a);
 
 /* The next time auction_advance() has work to do, or -1 when none. */
 int64_t auction_next_deadline(const struct auction *a);

@@ -72,7 +72,7 @@ int auction_clock(const struct auction *a, int64_t now, int64_t org, struct auct
 {
 	memset(out, 0, sizeof(*out));
 	if (a->p.format->clock == NULL || a->state != AUCTION_RUNNING || now < a->p.starts_at ||
-	    now >= a->ends_at)
+	    now >= auction_end(a))
 		return -1;
 	return a->p.format->clock(a, now, org, out);
 }

@@ -167,3 +167,50 @@ def test_japanese_dropouts_last_one_standing(server, unique):
     assert v["state"] == "closed", v
     w = v["result"]["winner"]
     assert (w["price"], w.get("you")) == ("980.00", True), w
+
+
+def test_verify_replays_clock_auctions(env, tenderd_factory):
+    """tenderd verify replays a dutch_reverse acceptance and a japanese_reverse auction to
+    the stored winners; with clock_step changed in the table the acceptance does not
+    replay (its amount is not the clock price of its time any more)."""
+    import conftest
+    from test_verify import NAMES, psql_db, verify
+
+    db = "tdclock_verify"
+    env.drop_database(db)
+    as_role = env.new_database(db)
+    try:
+        conftest.run(env.tenderd_cmd("migrate", "--db", as_role(conftest.OWNER), "--sql_dir",
+                                     conftest.SQL_DIR), env=conftest.sanitizer_env())
+        for name in NAMES:
+            role, org, display = conftest.PARTICIPANTS[name]
+            conftest.run(env.tenderd_cmd("register", "--db", as_role("tenderd"), "--role", role,
+                                         "--organization", org, "--name", display, "--cert",
+                                         env.cert(name)), env=conftest.sanitizer_env())
+        server = tenderd_factory(db=as_role("tenderd"))
+        buyer, s1, s2 = (server.connect(n) for n in ("buyer", "supplier1", "supplier2"))
+        d = create(buyer, "Verified dutch", format="dutch_reverse", start_price="1000.00",
+                   clock_step="10.00", clock_interval=300, clock_limit="1100.00")
+        sleep_until_server(s1, parse_time(d["starts_at"]) + 700, 5)
+        price, r = accept(s1, d["id"])
+        assert r["ok"] is True and price != "1000.00", (price, r)
+        j = create(buyer, "Verified japanese", format="japanese_reverse",
+                   start_price="1000.00", clock_step="10.00", clock_interval=1000,
+                   clock_limit="900.00")
+        assert bid(s1, j["id"], "1000.00")["ok"] is True
+        assert bid(s2, j["id"], "1000.00")["ok"] is True
+        v = wait_next_round(s2, j["id"])
+        assert bid(s2, j["id"], v["clock_price"])["ok"] is True
+        deadline = time.monotonic() + 10
+        while buyer.ok("auction.get", auction=j["id"])["auction"]["state"] != "closed":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        server.close_clients()
+        server.stop()
+        rc, out = verify(env, db)
+        assert rc == 0, out
+        psql_db(env, db, "UPDATE auctions SET clock_step = 1500 WHERE id = %d" % d["id"])
+        rc, out = verify(env, db)
+        assert rc == 1 and "does not replay" in out, out
+    finally:
+        env.drop_database(db)

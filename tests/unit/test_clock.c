@@ -39,7 +39,7 @@ static void open_clock(struct auction *a, const char *format, int64_t limit)
 	assert_null(auction_params_check(&p));
 	auction_init(a, 1, &p);
 	/* Dutch: the clock's end; Japanese: round 0's end until two bidders are in */
-	assert_int_equal(a->ends_at, T0 + (format[0] == 'd' ? 6 : 1) * IVL);
+	assert_int_equal(auction_end(a), T0 + (format[0] == 'd' ? 6 : 1) * IVL);
 	auction_advance(a, T0, NULL);
 	assert_int_equal(a->state, AUCTION_RUNNING);
 }
@@ -190,7 +190,7 @@ static void test_dutch_rollback(void **state)
 	assert_int_equal(a.state, AUCTION_CLOSED);
 	auction_rollback(&a, &m);
 	assert_int_equal(a.state, AUCTION_RUNNING);
-	assert_int_equal(a.ends_at, T0 + 6 * IVL);
+	assert_int_equal(auction_end(&a), T0 + 6 * IVL);
 	assert_int_equal(auction_bid(&a, 2, B, 101000, T0 + IVL + 1, NULL), AUCTION_OK);
 	assert_int_equal(auction_at_rank(&a, 1)->org, B);
 	auction_free(&a);
@@ -206,14 +206,14 @@ static void test_japanese_dropouts(void **state)
 	const struct auction_event *e;
 
 	open_clock(&a, "japanese_reverse", 95000);
-	assert_int_equal(a.ends_at, T0 + IVL);
+	assert_int_equal(auction_end(&a), T0 + IVL);
 	assert_int_equal(auction_bid(&a, 1, A, 99000, T0, NULL), AUCTION_E_NOT_CLOCK_PRICE);
 	assert_int_equal(auction_bid(&a, 2, A, START, T0 + 1, NULL), AUCTION_OK);
-	assert_int_equal(a.ends_at, T0 + IVL);          /* one in: it would win at round 0's end */
+	assert_int_equal(auction_end(&a), T0 + IVL);          /* one in: it would win at round 0's end */
 	assert_int_equal(auction_bid(&a, 3, A, START, T0 + 2, NULL), AUCTION_E_CONFIRMED);
 	assert_int_equal(auction_bid(&a, 4, B, START, T0 + 3, NULL), AUCTION_OK);
 	assert_int_equal(auction_bid(&a, 5, C, START, T0 + IVL - 1, NULL), AUCTION_OK);
-	assert_int_equal(a.ends_at, T0 + 2 * IVL);
+	assert_int_equal(auction_end(&a), T0 + 2 * IVL);
 	/* round 1 (990.00): C comes too late for round 0, A and B confirm, C does not */
 	assert_int_equal(auction_clock(&a, T0 + IVL, C, &ck), 0);
 	assert_int_equal(ck.price, 99000);
@@ -230,7 +230,7 @@ static void test_japanese_dropouts(void **state)
 	assert_int_equal(auction_bid(&a, 8, C, 98000, T0 + 2 * IVL, NULL), AUCTION_E_DROPPED_OUT);
 	assert_int_equal(auction_bid(&a, 9, 7, 98000, T0 + 2 * IVL, NULL), AUCTION_E_DROPPED_OUT);
 	assert_int_equal(auction_bid(&a, 10, B, 98000, T0 + 2 * IVL + 500, NULL), AUCTION_OK);
-	assert_int_equal(a.ends_at, T0 + 3 * IVL);
+	assert_int_equal(auction_end(&a), T0 + 3 * IVL);
 	assert_int_equal(auction_next_deadline(&a), T0 + 3 * IVL);
 	/* the round ends with B the only one in: B wins at 980.00 */
 	assert_int_equal(auction_advance(&a, T0 + 3 * IVL, &ev), 1);
@@ -288,7 +288,7 @@ static void test_japanese_final_tie(void **state)
 		assert_int_equal(auction_bid(&a, 10 * r + 1, A, price, T0 + (r + 1) * IVL - 1, NULL),
 		    AUCTION_OK);
 	}
-	assert_int_equal(a.ends_at, T0 + 6 * IVL);
+	assert_int_equal(auction_end(&a), T0 + 6 * IVL);
 	assert_int_equal(a.state, AUCTION_RUNNING);
 	auction_advance(&a, T0 + 6 * IVL, NULL);
 	assert_int_equal(a.state, AUCTION_CLOSED);
@@ -308,9 +308,9 @@ static void test_japanese_rollback(void **state)
 	assert_int_equal(auction_bid(&a, 1, A, START, T0, NULL), AUCTION_OK);
 	auction_mark(&a, &m);
 	assert_int_equal(auction_bid(&a, 2, B, START, T0 + 1, NULL), AUCTION_OK);
-	assert_int_equal(a.ends_at, T0 + 2 * IVL);
+	assert_int_equal(auction_end(&a), T0 + 2 * IVL);
 	auction_rollback(&a, &m);
-	assert_int_equal(a.ends_at, T0 + IVL);
+	assert_int_equal(auction_end(&a), T0 + IVL);
 	assert_int_equal(a.nentries, 1);
 	auction_free(&a);
 }
