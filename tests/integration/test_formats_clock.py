@@ -214,3 +214,20 @@ def test_verify_replays_clock_auctions(env, tenderd_factory):
         assert rc == 1 and "does not replay" in out, out
     finally:
         env.drop_database(db)
+
+
+def test_cancelled_clock_auction_stays_cancelled_after_restart(tenderd_factory, unique):
+    """A japanese_reverse auction cancelled during its first round, restarted after that
+    round's end, is still cancelled (not closed by its clock on replay)."""
+    server = tenderd_factory()
+    buyer = server.connect("buyer")
+    a = create(buyer, "Japanese cancel " + unique, format="japanese_reverse",
+               start_price="1000.00", clock_step="10.00", clock_interval=500,
+               clock_limit="900.00")
+    s1 = server.connect("supplier1")
+    assert bid(s1, a["id"], "1000.00")["ok"] is True
+    buyer.ok("auction.cancel", auction=a["id"], reason="wrong lot")
+    time.sleep(1.0)
+    server.restart()
+    v = get(server.connect("supplier1"), a["id"])
+    assert v["state"] == "cancelled", v
