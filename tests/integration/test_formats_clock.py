@@ -231,3 +231,37 @@ def test_cancelled_clock_auction_stays_cancelled_after_restart(tenderd_factory, 
     server.restart()
     v = get(server.connect("supplier1"), a["id"])
     assert v["state"] == "cancelled", v
+
+
+def test_tenderctl_shows_the_clock(env, server, unique):
+    """tenderctl creates a Dutch auction and says what a bidder must do; a Japanese one says
+    what to confirm and by when."""
+    p = env.tenderctl("buyer", "auction", "create", "--title", "ctl dutch " + unique,
+                      "--currency", "RUB", "--start-price", "1000.00", "--format",
+                      "dutch_reverse", "--clock-step", "10.00", "--clock-interval", "60000",
+                      "--clock-limit", "1100.00", server=server)
+    assert p.returncode == 0, p.stderr
+    aid = p.stdout.split(":")[0].split()[-1]
+    p = env.tenderctl("supplier1", "auction", "get", aid, server=server)
+    assert p.returncode == 0, p.stderr
+    assert "clock         1000.00 RUB, rising 10.00 every 60.0 s to 1100.00 (the ceiling)" \
+        in p.stdout, p.stdout
+    assert "to do         accept 1000.00 RUB now (until " in p.stdout, p.stdout
+    assert "to lead" not in p.stdout
+    p = env.tenderctl("supplier1", "bid", aid, "1000.00", server=server)
+    assert p.returncode == 0, p.stderr
+    p = env.tenderctl("buyer", "auction", "create", "--title", "ctl japanese " + unique,
+                      "--currency", "RUB", "--start-price", "1000.00", "--format",
+                      "japanese_reverse", "--clock-step", "10.00", "--clock-interval", "60000",
+                      "--clock-limit", "900.00", server=server)
+    assert p.returncode == 0, p.stderr
+    jid = p.stdout.split(":")[0].split()[-1]
+    p = env.tenderctl("supplier2", "auction", "get", jid, server=server)
+    assert "round 1: 1000.00 RUB, 0 in; falling 10.00 every 60.0 s to 900.00" in p.stdout, p.stdout
+    assert "to do         confirm 1000.00 RUB by " in p.stdout and "to take part" in p.stdout
+    p = env.tenderctl("supplier2", "bid", jid, "1000.00", server=server)
+    assert p.returncode == 0, p.stderr
+    p = env.tenderctl("supplier2", "auction", "get", jid, server=server)
+    assert "to do         confirmed 1000.00 RUB; the next round starts at " in p.stdout, p.stdout
+    with server.client("buyer") as b:
+        b.ok("auction.cancel", auction=int(jid), reason="test over")
