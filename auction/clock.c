@@ -58,11 +58,18 @@ static int64_t clock_round_end(const struct auction_params *p, int64_t r)
 	return p->starts_at + (r + 1) * p->clock_interval;
 }
 
-/* The end of a clock run to clock_limit, or -1 when `p` names no clock format. */
+/* Whether the clock's run fits far inside int64 milliseconds (no overflow anywhere). */
+static int clock_fits(const struct auction_params *p)
+{
+	return clock_last_round(p) <= (INT64_MAX / 4 - p->starts_at) / p->clock_interval - 1;
+}
+
+/* The end of a clock run to clock_limit, or -1 when `p` names no clock format (or a run
+ * too long to compute). */
 int64_t auction_clock_end(const struct auction_params *p)
 {
 	if (p->format == NULL || p->format->clock == NULL || p->clock_step < 1 ||
-	    p->clock_interval < 1)
+	    p->clock_interval < 1 || p->clock_limit < 1 || p->starts_at < 0 || !clock_fits(p))
 		return -1;
 	return clock_round_end(p, clock_last_round(p));
 }
@@ -90,9 +97,9 @@ static const char *clock_check_common(const struct auction_params *p)
 		return "clock_limit must be above zero";
 	if (p->ext_window != 0 || p->max_extensions != 0 || p->latest_end != 0)
 		return "a clock format has no extensions";
-	last = clock_last_round(p);
-	if (last > (INT64_MAX / 4 - p->starts_at) / p->clock_interval - 1)
+	if (p->starts_at < 0 || !clock_fits(p))
 		return "the clock runs too long: raise clock_step or lower clock_interval";
+	last = clock_last_round(p);
 	if (p->ends_at < clock_round_end(p, last))
 		return "end time must not be before the clock reaches clock_limit and offers it "
 		    "for one clock_interval";

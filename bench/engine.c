@@ -142,12 +142,14 @@ static int run(const struct auction_format *f, int n, long total, long per)
 static struct auction_params clock_params(const struct auction_format *f)
 {
 	struct auction_params p = {
-		.buyer_org = 0, .start_price = f == &auction_dutch_reverse ? 1 : 4000000000000LL,
+		.buyer_org = 0, .start_price = f == &auction_dutch_reverse ? 1 : 1000000000000LL,
 		.step_min = 1, .step_max = 1, .starts_at = 0, .format = f,
 		.clock_step = 1, .clock_interval = 1000000,
-		.clock_limit = f == &auction_dutch_reverse ? 4000000000000LL : 1,
+		.clock_limit = f == &auction_dutch_reverse ? 1000000000000LL : 1,
 	};
 	p.ends_at = auction_clock_end(&p);
+	if (auction_params_check(&p) != NULL)
+		abort();
 	return p;
 }
 
@@ -168,7 +170,7 @@ static int run_dutch(const struct auction_format *f, int n, long total)
 		auction_clock(&a, now, 1, &ck);  /* SCHEDULED: no clock; the bid starts it */
 		ev.n = 0;
 		if (auction_bid(&a, k + 1, 1 + (int64_t)(rng() % (uint64_t)n),
-		    f == &auction_dutch_reverse ? 1 + now / 1000000 : 4000000000000LL - now / 1000000,
+		    f == &auction_dutch_reverse ? 1 + now / 1000000 : 1000000000000LL - now / 1000000,
 		    now, &ev) != AUCTION_OK || a.state != AUCTION_CLOSED) {
 			fprintf(stderr, "engine: %s refused an acceptance\n", f->name);
 			return -1;

@@ -76,6 +76,13 @@ static void test_params(void **state)
 	assert_null(auction_params_check(&p));
 	p = params("japanese_reverse", 95000);
 	assert_null(auction_params_check(&p));
+	/* a run too long to count in milliseconds is refused, its end not computed */
+	p = params("dutch_reverse", INT64_MAX / 2);
+	p.clock_step = 1;
+	p.clock_interval = 86400000;
+	p.ends_at = INT64_MAX / 2;
+	assert_non_null(auction_params_check(&p));
+	assert_int_equal(auction_clock_end(&p), -1);
 	p.format = &auction_english_reverse;
 	assert_int_equal(auction_clock_end(&p), -1);
 }
