@@ -2,6 +2,7 @@
 dutch_reverse auction whose clock continues across a restart of tenderd and closes at the
 first acceptance; a dutch_forward auction that reaches its floor unaccepted; a
 japanese_reverse auction with drop-outs and a last one standing."""
+import json
 import time
 
 from tdclient import parse_time, server_now, sleep_until_server
@@ -78,6 +79,10 @@ def test_dutch_reverse_restart_and_acceptance(env, tenderd_factory, unique):
     rows = env.psql("SELECT format, clock_step, clock_interval_ms, clock_limit, state"
                     " FROM auctions WHERE id = %d" % aid)
     assert rows == [["dutch_reverse", "1000", "1000", "110000", "closed"]], rows
+    body = env.psql("SELECT body FROM changes WHERE auction_id = %d AND kind = 'created'" % aid)
+    created = json.loads(body[0][0])
+    assert (created["format"], created["clock_step"], created["clock_interval"],
+            created["clock_limit"]) == ("dutch_reverse", 1000, 1000, 110000), created
     # and once more after a restart: closed, the same winner
     server.restart()
     v = get(server.connect("supplier1"), aid)
