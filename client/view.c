@@ -266,9 +266,11 @@ void view_ranking(FILE *f, json_t *a, size_t max_rows)
 /*
  * The clock of a clock-format auction at `now` (server time, ms): "clock" describes it,
  * "todo" says what the viewer has to do ("accept 1020.00 RUB now (until 12:00:30)",
- * "confirm 980.00 RUB by 12:00:45 to stay in"). A Dutch price is carried forward from the
- * view's clock_price to `now`; a Japanese round that ended since waits for the next view.
- * Both "" when `a` is not a running clock auction.
+ * "confirm 980.00 RUB by 12:00:45 to stay in"). The price is carried forward from the view's
+ * clock_price to `now` (no event comes at a step); so is a Japanese viewer's status: one who
+ * confirmed the round of the view must confirm the next, one who did not is out (a close
+ * at that round's end comes as an event of its own). Both "" when `a` is not a running
+ * clock auction.
  */
 void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n)
 {
@@ -286,7 +288,7 @@ void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n)
 	    view_time(a, "next_step_at", &next) != 0)
 		return;
 	up = limit > start;
-	if (dutch && now >= next) {
+	if (now >= next) {
 		k = (now - next) / ivl + 1;
 		price = up ? (price + k * step > limit ? limit : price + k * step) :
 		    (price - k * step < limit ? limit : price - k * step);
@@ -298,15 +300,19 @@ void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n)
 	view_clock(next, VIEW_HMS, until, sizeof(until));
 	view_int(a, "round", &round);
 	view_int(a, "in", &in);
+	if (!dutch && k > 0 && st != NULL)
+		st = k == 1 && strcmp(st, "confirmed") == 0 ? "confirm" : "dropped_out";
+	round += k;
 	if (dutch)
 		snprintf(clock, n, "%s %s, %s %s every %.1f s to %s (the %s)", ps, cur,
 		    up ? "rising" : "falling", ss, ivl / 1000.0, ls, up ? "ceiling" : "floor");
-	else
+	else if (k == 0)
 		snprintf(clock, n, "round %lld: %s %s, %lld in; falling %s every %.1f s to %s", round,
 		    ps, cur, in, ss, ivl / 1000.0, ls);
-	if (!dutch && now >= next)
-		snprintf(todo, n, "round %lld ended at %s: waiting for the next round", round, until);
-	else if (st == NULL)
+	else
+		snprintf(clock, n, "round %lld: %s %s; falling %s every %.1f s to %s", round, ps, cur,
+		    ss, ivl / 1000.0, ls);
+	if (st == NULL)
 		snprintf(todo, n, "%s %s %s until %s", dutch ? "offered at" : "confirmations of", ps, cur,
 		    until);
 	else if (strcmp(st, "accept") == 0)
