@@ -95,7 +95,7 @@ static const char *clock_check_common(const struct auction_params *p)
 		return "clock_interval must be at least 1 ms";
 	if (p->clock_limit < 1)
 		return "clock_limit must be above zero";
-	if (p->ext_window != 0 || p->max_extensions != 0 || p->latest_end != 0)
+	if (p->ext_window != 0 || p->ext_length != 0 || p->max_extensions != 0 || p->latest_end != 0)
 		return "a clock format has no extensions";
 	if (p->starts_at < 0 || !clock_fits(p))
 		return "the clock runs too long: raise clock_step or lower clock_interval";

@@ -1529,7 +1529,7 @@ ops_clock(struct conn *c, json_t *id, json_t *req, int exp, struct auction_param
 	p->clock_interval = ivl;
 	if (json_object_get(req, "extension_window") == NULL)
 		p->ext_window = 0;
-	if (json_object_get(req, "extension") == NULL)
+	if (json_object_get(req, "extension") == NULL && p->ext_window == 0)
 		p->ext_length = 0;
 	if (json_object_get(req, "duration") == NULL && auction_clock_end(p) > p->starts_at)
 		p->ends_at = auction_clock_end(p);

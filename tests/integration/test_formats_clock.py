@@ -123,6 +123,10 @@ def test_dutch_bad_parameters(server, unique):
             req[field] = value
         r = buyer.request("auction.create", **req)
         assert r["ok"] is False and r["error"]["code"] == code, (field, r)
+    for extra in ({"extension_window": 60}, {"extension": 60}, {"max_extensions": 1}):
+        r = buyer.request("auction.create", **dict(base, **extra))
+        assert r["ok"] is False and r["error"]["code"] == "bad_field", (extra, r)
+        assert r["error"]["message"] == "a clock format has no extensions", (extra, r)
     r = buyer.request("auction.create", title="Eng " + unique, currency="RUB",
                       start_price="1000.00", clock_step="10.00")
     assert r["ok"] is False and r["error"]["field"] == "clock_step", r

@@ -67,7 +67,9 @@ static void test_params(void **state)
 	p.ext_window = 1000;
 	p.ext_length = 1000;
 	assert_non_null(auction_params_check(&p));
-	p.ext_window = p.ext_length = 0;
+	p.ext_window = 0;
+	assert_non_null(auction_params_check(&p));
+	p.ext_length = 0;
 	p.ends_at = T0 + 6 * IVL - 1;
 	assert_non_null(auction_params_check(&p));
 	p = params("dutch_forward", 105000);
