@@ -70,6 +70,11 @@ $(BUILD)/tests/test_formats: $(BUILD)/tests/unit/test_formats.o $(BUILD)/libauct
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(BUILD)/libauction.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+$(BUILD)/tests/test_clock: $(BUILD)/tests/unit/test_clock.o $(BUILD)/libauction.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+# tenderctl's clock lines alone
+$(BUILD)/tests/test_view_clock: $(BUILD)/tests/unit/test_view_clock.o $(BUILD)/client/view.o $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
 # protocol decoding alone: its connection and operations are recorders in the test
 $(BUILD)/tests/test_proto: $(BUILD)/tests/unit/test_proto.o $(BUILD)/server/proto.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm

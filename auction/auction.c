@@ -67,6 +67,15 @@ void auction_init(struct auction *a, int64_t id, const struct auction_params *p)
 	a->ends_at = p->ends_at;
 	a->extensions = 0;
 	a->closed_at = 0;
+	a->clock_close = INT64_MAX;
+	if (a->p.format->end != NULL)
+		a->clock_close = a->p.format->end(a, -1);
+}
+
+/* When the auction closes unless something changes it. */
+int64_t auction_end(const struct auction *a)
+{
+	return a->ends_at < a->clock_close ? a->ends_at : a->clock_close;
 }
 
 /* Release the bid and standings arrays; the auction is left empty. */
@@ -121,11 +130,11 @@ int auction_advance(struct auction *a, int64_t now, struct auction_events *ev)
 		auction_emit(ev, AUCTION_EV_STARTED, a->p.starts_at);
 		n++;
 	}
-	if (a->state == AUCTION_RUNNING && !a->paused && now >= a->ends_at) {
+	if (a->state == AUCTION_RUNNING && !a->paused && now >= auction_end(a)) {
 		struct auction_event *e;
 
 		a->state = AUCTION_CLOSED;
-		a->closed_at = a->ends_at;
+		a->closed_at = auction_end(a);
 		if ((e = auction_emit(ev, AUCTION_EV_CLOSED, a->closed_at)) != NULL &&
 		    auction_winner(a) != NULL) {
 			const struct auction_entry *w = auction_winner(a);
@@ -146,7 +155,7 @@ int64_t auction_next_deadline(const struct auction *a)
 	case AUCTION_SCHEDULED:
 		return a->p.starts_at;
 	case AUCTION_RUNNING:
-		return a->paused ? -1 : a->ends_at;
+		return a->paused ? -1 : auction_end(a);
 	default:
 		return -1;
 	}
@@ -355,7 +364,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		return AUCTION_E_CANCELLED;
 	if (a->state == AUCTION_RUNNING && a->paused)
 		return AUCTION_E_PAUSED;
-	if (a->state == AUCTION_CLOSED || now >= a->ends_at)
+	if (a->state == AUCTION_CLOSED || now >= auction_end(a))
 		return AUCTION_E_ENDED;
 	if (a->state == AUCTION_SCHEDULED || now < a->p.starts_at)
 		return AUCTION_E_NOT_STARTED;
@@ -367,6 +376,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		return AUCTION_E_NOT_POSITIVE;
 
 	found = auction_find_entry(a, org);
+	a->bid_at = now;
 	err = a->p.format->bid(a, found >= 0 ? &a->entries[found] : NULL,
 	    found >= 0 && a->rank[0] == (size_t)found, amount, &took_lead);
 	if (err != AUCTION_OK)
@@ -386,6 +396,8 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 
 	if (took_lead)
 		extended = auction_extend(a, now);
+	if (a->p.format->end != NULL)
+		a->clock_close = a->p.format->end(a, now);
 
 	if ((e = auction_emit(ev, AUCTION_EV_BID, now)) != NULL) {
 		e->bid_id = bid_id;
@@ -395,7 +407,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		e->rank = (int)pos + 1;
 		e->best = auction_best(a);
 		e->took_lead = took_lead;
-		e->ends_at = a->ends_at;
+		e->ends_at = auction_end(a);
 	}
 	if (extended && (e = auction_emit(ev, AUCTION_EV_EXTENDED, now)) != NULL) {
 		e->bid_id = bid_id;
@@ -403,6 +415,9 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		e->ends_at = a->ends_at;
 		e->extensions = a->extensions;
 	}
+	/* a clock format's end may be this bid (a Dutch acceptance): it closes now */
+	if (auction_end(a) <= now)
+		auction_advance(a, now, ev);
 	return AUCTION_OK;
 }
 
@@ -501,6 +516,7 @@ void auction_mark(const struct auction *a, struct auction_mark *m)
 	m->paused = a->paused;
 	m->paused_at = a->paused_at;
 	m->paused_ms = a->paused_ms;
+	m->clock_close = a->clock_close;
 }
 
 /* Undo changes made after `m`: drop later bids, restore scalars, rebuild standings. */
@@ -515,6 +531,7 @@ void auction_rollback(struct auction *a, const struct auction_mark *m)
 	a->paused = m->paused;
 	a->paused_at = m->paused_at;
 	a->paused_ms = m->paused_ms;
+	a->clock_close = m->clock_close;
 
 	/* Fewer bids never need more entries than were there: no allocation. */
 	a->nentries = 0;
@@ -544,6 +561,9 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_NOT_INVITED:     return "not_found";
 	case AUCTION_E_PAUSED:          return "auction_paused";
 	case AUCTION_E_NOT_PAUSED:      return "auction_not_paused";
+	case AUCTION_E_NOT_CLOCK_PRICE: return "bid_not_clock_price";
+	case AUCTION_E_DROPPED_OUT:     return "dropped_out";
+	case AUCTION_E_CONFIRMED:       return "level_already_confirmed";
 	}
 	return "internal";
 }
@@ -586,6 +606,12 @@ const char *auction_err_message(enum auction_err e)
 		return "The auction is paused.";
 	case AUCTION_E_NOT_PAUSED:
 		return "The auction is not paused.";
+	case AUCTION_E_NOT_CLOCK_PRICE:
+		return "The amount must be the clock price of the moment.";
+	case AUCTION_E_DROPPED_OUT:
+		return "You did not confirm the previous round's price and are out of this auction.";
+	case AUCTION_E_CONFIRMED:
+		return "You have already confirmed this round's price.";
 	}
 	return "Internal error.";
 }

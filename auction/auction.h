@@ -67,6 +67,9 @@ enum auction_err {
 	AUCTION_E_NOT_INVITED,      /* "not_found": an invitation-only auction, not invited */
 	AUCTION_E_PAUSED,           /* "auction_paused" */
 	AUCTION_E_NOT_PAUSED,       /* "auction_not_paused" (resume of a running auction) */
+	AUCTION_E_NOT_CLOCK_PRICE,  /* "bid_not_clock_price" (clock formats) */
+	AUCTION_E_DROPPED_OUT,      /* "dropped_out" (japanese_reverse) */
+	AUCTION_E_CONFIRMED,        /* "level_already_confirmed" (japanese_reverse) */
 };
 
 struct auction_format;
@@ -108,6 +111,12 @@ struct auction_params {
 	/* Minimum participation: 0 none; else with fewer than this many distinct bidders at
 	 * the end the auction closes unsuccessful (no winner), by rule. */
 	int min_bidders;
+	/* Clock formats (auction/clock.c; 0 in the others): the clock starts at start_price
+	 * and moves by clock_step every clock_interval ms towards clock_limit (dutch_reverse:
+	 * up to that ceiling; dutch_forward, japanese_reverse: down to that floor). */
+	int64_t clock_step;
+	int64_t clock_interval;
+	int64_t clock_limit;
 };
 
 /* One accepted bid. Bids are append-only and in sequence order. */
@@ -152,6 +161,10 @@ struct auction {
 	int paused;
 	int64_t paused_at;     /* ms, when the current pause began */
 	int64_t paused_ms;     /* the length of every finished pause */
+	int64_t bid_at;        /* the time of the bid being judged (read by a clock format's bid hook) */
+	int64_t clock_close;   /* a clock format's end from its standings (its `end` hook);
+	                        * INT64_MAX in the others: the auction closes at
+	                        * auction_end() = min(ends_at, clock_close) */
 };
 
 /*
@@ -225,6 +238,7 @@ struct auction_mark {
 	int64_t closed_at;
 	int paused;
 	int64_t paused_at, paused_ms;
+	int64_t clock_close;
 };
 
 /* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
@@ -236,6 +250,23 @@ struct auction_bounds {
 	int64_t lead_min;      /* the lowest lead-taking amount (reverse: reference - step_max, >= 1) */
 	int64_t lead_near;     /* the lead-taking amount nearest the reference (step_min from it) */
 	int64_t lead_far;      /* the one farthest from it (step_max from it, within 1..INT64_MAX) */
+};
+
+/* A clock format's clock as one bidder sees it at a time (auction_clock). */
+enum auction_clock_status {
+	AUCTION_CLOCK_NONE = 0,      /* no bidder asked, or the auction is not running */
+	AUCTION_CLOCK_PENDING,       /* it may (dutch) or must (japanese) bid the price by next_step_at */
+	AUCTION_CLOCK_CONFIRMED,     /* japanese: it confirmed this round's price */
+	AUCTION_CLOCK_OUT,           /* japanese: it dropped out (or never joined) */
+};
+
+struct auction_clock {
+	int64_t price;               /* the clock price now */
+	int64_t next_step_at;        /* when this price ends (the next step, or the close) */
+	int64_t round;               /* 0-based level: price = start_price -/+ round * clock_step */
+	int64_t last_round;          /* the round at clock_limit */
+	int in;                      /* japanese: bidders still in (confirmed this or the last round) */
+	enum auction_clock_status status;
 };
 
 /*
@@ -254,6 +285,16 @@ struct auction_bounds {
  * step_word ("minus"/"plus": a lead-taking amount from the reference),
  * near_word / far_word ("at most"/"at least": the bound nearest / farthest from
  * the reference) and improve_word ("lower"/"raise": what a leader may not do).
+ * Clock formats (auction/clock.c; NULL in the English ones) add:
+ *  - clock: the clock at `now` as bidder `org` (0: nobody) sees it (called by
+ *    auction_clock() while the auction runs); 0.
+ *  - end: when the auction closes given its standings; a->clock_close is set
+ *    to it at auction_init (`now` -1) and after every accepted bid (`now` the
+ *    bid's time); ends_at, the stored end, does not move. An end at or before
+ *    the bid closes the auction in that call (a Dutch acceptance); a later one
+ *    is where auction_advance closes it (a Japanese round after which one
+ *    bidder, or none, is left): timer-driven transitions need no timer of
+ *    their own, and a bid reads the format's time through a->bid_at.
  */
 struct auction_format {
 	const char *name;
@@ -270,10 +311,23 @@ struct auction_format {
 	int (*before)(const struct auction_entry *x, const struct auction_entry *y);
 	void (*bounds)(const struct auction *a, const struct auction_entry *own,
 	    struct auction_bounds *out);
+	int (*clock)(const struct auction *a, int64_t now, int64_t org, struct auction_clock *out);
+	int64_t (*end)(const struct auction *a, int64_t now);
 };
 
 extern const struct auction_format auction_english_reverse;
 extern const struct auction_format auction_english_forward;
+extern const struct auction_format auction_dutch_reverse;
+extern const struct auction_format auction_dutch_forward;
+extern const struct auction_format auction_japanese_reverse;
+
+/* The clock of a clock-format auction at `now` as `org` (0: nobody) sees it: 0, or -1
+ * when `a` has no clock or is not running at `now` (see struct auction_format). */
+int auction_clock(const struct auction *a, int64_t now, int64_t org, struct auction_clock *out);
+
+/* The end of a clock auction whose clock runs to clock_limit (every level offered for one
+ * clock_interval), or -1 when `p` names no clock format. */
+int64_t auction_clock_end(const struct auction_params *p);
 
 /* The format called `name`, or NULL when there is none. */
 const struct auction_format *auction_format_find(const char *name);
@@ -326,6 +380,9 @@ void auction_free(struct auction *a);
  * Returns the number of events appended.
  */
 int auction_advance(struct auction *a, int64_t now, struct auction_events *ev);
+
+/* When the auction closes unless something changes it: min(ends_at, clock_close). */
+int64_t auction_end(const struct auction *a);
 
 /* The next time auction_advance() has work to do, or -1 when none. */
 int64_t auction_next_deadline(const struct auction *a);

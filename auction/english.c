@@ -166,6 +166,9 @@ const struct auction_format auction_english_forward = {
 static const struct auction_format *const formats[] = {
 	&auction_english_reverse,
 	&auction_english_forward,
+	&auction_dutch_reverse,
+	&auction_dutch_forward,
+	&auction_japanese_reverse,
 };
 
 /* The format called `name`, or NULL. */
@@ -193,5 +196,5 @@ int auction_format_is_default(const struct auction *a)
 /* The names of every format, comma-separated. */
 const char *auction_format_names(void)
 {
-	return "english_reverse, english_forward";
+	return "english_reverse, english_forward, dutch_reverse, dutch_forward, japanese_reverse";
 }

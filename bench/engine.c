@@ -80,6 +80,14 @@ static void setup(struct auction *a, const struct auction_params *p, int n, int6
 		    (*now)++, NULL);
 }
 
+/* Print one ENGINE line: `total` bids in `spent` ns of CPU. */
+static void report(const char *name, int n, long total, int64_t spent)
+{
+	printf("ENGINE format=%s bidders=%d bids=%ld cpu_ms=%lld per_core=%lld\n", name, n,
+	    total, (long long)(spent / 1000000),
+	    (long long)(spent > 0 ? (double)total * 1e9 / (double)spent : 0));
+}
+
 /* Run `total` stream bids of format `f` with `n` bidders; prints the ENGINE line; 0 or -1. */
 static int run(const struct auction_format *f, int n, long total, long per)
 {
@@ -126,9 +134,95 @@ static int run(const struct auction_format *f, int n, long total, long per)
 	}
 	free(orgs);
 	free(amounts);
-	printf("ENGINE format=%s bidders=%d bids=%ld cpu_ms=%lld per_core=%lld\n", f->name, n,
-	    total, (long long)(spent / 1000000),
-	    (long long)(spent > 0 ? (double)total * 1e9 / (double)spent : 0));
+	report(f->name, n, total, spent);
+	return 0;
+}
+
+/* Parameters of a clock auction of `f` with levels enough for any run. */
+static struct auction_params clock_params(const struct auction_format *f)
+{
+	struct auction_params p = {
+		.buyer_org = 0, .start_price = f == &auction_dutch_reverse ? 1 : 1000000000000LL,
+		.step_min = 1, .step_max = 1, .starts_at = 0, .format = f,
+		.clock_step = 1, .clock_interval = 1000000,
+		.clock_limit = f == &auction_dutch_reverse ? 1000000000000LL : 1,
+	};
+	p.ends_at = auction_clock_end(&p);
+	if (auction_params_check(&p) != NULL)
+		abort();
+	return p;
+}
+
+/* Dutch: `total` auctions, each accepted by one of `n` bidders at a pseudo-random level
+ * (a bid each: init, the accepting bid that closes it, free). */
+static int run_dutch(const struct auction_format *f, int n, long total)
+{
+	struct auction_params p = clock_params(f);
+	struct auction a;
+	struct auction_clock ck;
+	struct auction_events ev;
+	int64_t t0 = cpu_ns();
+
+	for (long k = 0; k < total; k++) {
+		int64_t now = (int64_t)(rng() % 1000000000ULL);
+
+		auction_init(&a, 1, &p);
+		auction_clock(&a, now, 1, &ck);  /* SCHEDULED: no clock; the bid starts it */
+		ev.n = 0;
+		if (auction_bid(&a, k + 1, 1 + (int64_t)(rng() % (uint64_t)n),
+		    f == &auction_dutch_reverse ? 1 + now / 1000000 : 1000000000000LL - now / 1000000,
+		    now, &ev) != AUCTION_OK || a.state != AUCTION_CLOSED) {
+			fprintf(stderr, "engine: %s refused an acceptance\n", f->name);
+			return -1;
+		}
+		auction_free(&a);
+	}
+	report(f->name, n, total, cpu_ns() - t0);
+	return 0;
+}
+
+/* Japanese: `n` bidders confirm every round, in a pseudo-random order; the auction is
+ * re-created every `per` bids. */
+static int run_japanese(int n, long total, long per)
+{
+	struct auction_params p = clock_params(&auction_japanese_reverse);
+	struct auction a;
+	struct auction_events ev;
+	int64_t spent = 0, *order = malloc((size_t)n * sizeof(*order));
+	long done = 0;
+
+	if (order == NULL)
+		return -1;
+	while (done < total) {
+		long m = total - done < per ? total - done : per, k = 0;
+
+		auction_init(&a, 1, &p);
+		for (int64_t r = 0; k < m; r++) {
+			for (int i = 0; i < n; i++)
+				order[i] = i + 1;
+			for (int i = n - 1; i > 0; i--) {
+				int j = (int)(rng() % (uint64_t)(i + 1));
+				int64_t t = order[i];
+
+				order[i] = order[j];
+				order[j] = t;
+			}
+			int64_t t0 = cpu_ns();
+			for (int i = 0; i < n && k < m; i++, k++) {
+				ev.n = 0;
+				if (auction_bid(&a, done + k + 1, order[i], p.start_price - r,
+				    r * p.clock_interval + i, &ev) != AUCTION_OK) {
+					fprintf(stderr, "engine: japanese_reverse refused a confirmation\n");
+					return -1;
+				}
+			}
+			spent += cpu_ns() - t0;
+		}
+		auction_free(&a);
+		done += m;
+	}
+	free(order);
+	report(auction_japanese_reverse.name, n, total, spent);
 	return 0;
 }
 
@@ -151,7 +245,10 @@ int main(int argc, char **argv)
 	if (total < 1 || n < 2 || per < 1)
 		return 2;
 	if (run(&auction_english_reverse, n, total, per) < 0 ||
-	    run(&auction_english_forward, n, total, per) < 0)
+	    run(&auction_english_forward, n, total, per) < 0 ||
+	    run_dutch(&auction_dutch_reverse, n, total / 4) < 0 ||
+	    run_dutch(&auction_dutch_forward, n, total / 4) < 0 ||
+	    run_japanese(n, total, per) < 0)
 		return 1;
 	return 0;
 }

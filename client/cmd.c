@@ -429,6 +429,9 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"max-extensions", 0, "max_extensions", CMD_INT, 0},
 	{"latest-end", 0, "latest_end", CMD_STR, 0},
 	{"visibility", 0, "visibility", CMD_STR, 0},
+	{"clock-step", 0, "clock_step", CMD_STR, 0},
+	{"clock-interval", 0, "clock_interval", CMD_INT, 0},
+	{"clock-limit", 0, "clock_limit", CMD_STR, 0},
 	CMD_END,
 };
 
@@ -613,7 +616,8 @@ static const struct cmd_spec cmd_specs[] = {
 	{"auction create", "auction.create",
 	 "auction create --title T --currency C --start-price AMOUNT [--step-min S] [--step-max S] "
 	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] [--format F] "
-	 "[--max-extensions N] [--latest-end TIME] [--visibility V] | --file REQUEST.json",
+	 "[--max-extensions N] [--latest-end TIME] [--visibility V] [--clock-step AMOUNT] "
+	 "[--clock-interval MS] [--clock-limit AMOUNT] | --file REQUEST.json",
 	 cmd_create_args, NULL, cmd_show_auction, NULL},
 	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},
 	{"auction list", "auction.list",

@@ -132,6 +132,8 @@ void view_lead_range(json_t *a, char *buf, size_t n)
 	char los[32], his[32];
 
 	buf[0] = '\0';
+	if (json_object_get(a, "clock_interval") != NULL)
+		return;  /* a clock format: the clock sets the price (view_clock_lines) */
 	if ((strcmp(state, "running") != 0 && strcmp(state, "scheduled") != 0) ||
 	    (view_int(a, "your_rank", &rank) == 0 && rank == 1))
 		return;
@@ -322,6 +324,70 @@ static void view_visibility(FILE *f, json_t *a)
 	}
 }
 
+/*
+ * The clock of a clock-format auction at `now` (server time, ms): "clock" describes it,
+ * "todo" says what the viewer has to do ("accept 1020.00 RUB now (until 12:00:30)",
+ * "confirm 980.00 RUB by 12:00:45 to stay in"). The price is carried forward from the view's
+ * clock_price to `now` (no event comes at a step); so is a Japanese viewer's status: one who
+ * confirmed the round of the view must confirm the next, one who did not is out (a close
+ * at that round's end comes as an event of its own). Both "" when `a` is not a running
+ * clock auction.
+ */
+void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n)
+{
+	const char *fmt = view_or_dash(view_str(a, "format")), *st = view_str(a, "your_clock_status");
+	const char *cur = view_or_dash(view_str(a, "currency"));
+	int exp = money_exponent(cur), up, dutch = strncmp(fmt, "dutch", 5) == 0;
+	int64_t price, step, limit, start, next, k = 0;
+	long long ivl, round = 0, in = 0;
+	char ps[40], ss[40], ls[40], until[32];
+
+	clock[0] = todo[0] = '\0';
+	if (exp < 0 || view_int(a, "clock_interval", &ivl) != 0 || ivl <= 0 ||
+	    view_amount(a, "clock_price", &price) != 0 || view_amount(a, "clock_step", &step) != 0 ||
+	    view_amount(a, "clock_limit", &limit) != 0 || view_amount(a, "start_price", &start) != 0 ||
+	    view_time(a, "next_step_at", &next) != 0)
+		return;
+	up = limit > start;
+	if (now >= next) {
+		k = (now - next) / ivl + 1;
+		price = up ? (price + k * step > limit ? limit : price + k * step) :
+		    (price - k * step < limit ? limit : price - k * step);
+		next += k * ivl;
+	}
+	money_format(price, exp, ps, sizeof(ps));
+	money_format(step, exp, ss, sizeof(ss));
+	money_format(limit, exp, ls, sizeof(ls));
+	view_clock(next, VIEW_HMS, until, sizeof(until));
+	view_int(a, "round", &round);
+	view_int(a, "in", &in);
+	if (!dutch && k > 0 && st != NULL)
+		st = k == 1 && strcmp(st, "confirmed") == 0 ? "confirm" : "dropped_out";
+	round += k;
+	if (dutch)
+		snprintf(clock, n, "%s %s, %s %s every %.1f s to %s (the %s)", ps, cur,
+		    up ? "rising" : "falling", ss, ivl / 1000.0, ls, up ? "ceiling" : "floor");
+	else if (k == 0)
+		snprintf(clock, n, "round %lld: %s %s, %lld in; falling %s every %.1f s to %s", round,
+		    ps, cur, in, ss, ivl / 1000.0, ls);
+	else
+		snprintf(clock, n, "round %lld: %s %s; falling %s every %.1f s to %s", round, ps, cur,
+		    ss, ivl / 1000.0, ls);
+	if (st == NULL)
+		snprintf(todo, n, "%s %s %s until %s", dutch ? "offered at" : "confirmations of", ps, cur,
+		    until);
+	else if (strcmp(st, "accept") == 0)
+		snprintf(todo, n, "accept %s %s now (until %s): the first acceptance wins", ps, cur,
+		    until);
+	else if (strcmp(st, "confirm") == 0)
+		snprintf(todo, n, "confirm %s %s by %s %s", ps, cur, until,
+		    round <= 1 ? "to take part" : "to stay in");
+	else if (strcmp(st, "confirmed") == 0)
+		snprintf(todo, n, "confirmed %s %s; the next round starts at %s", ps, cur, until);
+	else
+		snprintf(todo, n, "you are out: you did not confirm a round in time");
+}
+
 /* Print the "format" line of an auction: its name and who wins, then its extension limits. */
 static void view_format(FILE *f, json_t *a)
 {
@@ -376,6 +442,16 @@ void view_auction(FILE *f, json_t *a)
 	view_lead_range(a, buf, sizeof(buf));
 	if (buf[0] != '\0')
 		fprintf(f, VIEW_LABEL "bid %s\n", "to lead", buf);
+	{
+		char todo[256];
+		int64_t now;
+
+		if (view_time(a, "server_time", &now) == 0) {
+			view_clock_lines(a, now, buf, todo, sizeof(todo));
+			if (buf[0] != '\0')
+				fprintf(f, VIEW_LABEL "%s\n" VIEW_LABEL "%s\n", "clock", buf, "to do", todo);
+		}
+	}
 	view_starts(f, a);
 	view_ends(f, a);
 	view_ranking(f, a, SIZE_MAX);

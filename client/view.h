@@ -37,6 +37,8 @@ void view_result(json_t *a, char *buf, size_t n);
 void view_lead_range(json_t *a, char *buf, size_t n);
 /* Whether the auction hides its best price from this viewer (visibility rank, bids placed). */
 int view_hides_best(json_t *a);
+/* The "clock" and "to do" lines of a running clock-format auction at `now` (server ms); "". */
+void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n);
 
 /* Print the full description of an auction object. */
 void view_auction(FILE *f, json_t *a);

@@ -174,6 +174,13 @@ static void watch_view(const struct watch *w, FILE *f)
 	view_lead_range(a, buf, sizeof(buf));
 	if (buf[0] != '\0')
 		fprintf(f, "to lead      bid %s\n", buf);
+	{
+		char todo[256];
+
+		view_clock_lines(a, watch_server_now(w), buf, todo, sizeof(todo));
+		if (buf[0] != '\0')
+			fprintf(f, "clock        %s\nto do        %s\n", buf, todo);
+	}
 	view_int(a, "bids", &bids);
 	view_int(a, "bidders", &bidders);
 	fprintf(f, "bids         %lld from %lld bidder%s\n", bids, bidders, bidders == 1 ? "" : "s");

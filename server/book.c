@@ -193,6 +193,44 @@ book_entry(struct server *s, const struct book *b, const struct auction_entry *e
 	return j;
 }
 
+/*
+ * The clock of a clock-format auction (docs/protocol.md, "Clock formats"): its parameters,
+ * and while it runs the clock price now, when it changes, and (japanese_reverse) the round
+ * and how many are in; a supplier also reads what it has to do (your_clock_status).
+ */
+static void
+book_clock_view(json_t *j, const struct book *b, const struct participant *v)
+{
+	const struct auction *a = &b->a;
+	const struct auction_format *fm = auction_format_of(a);
+	struct auction_clock ck;
+	int japanese = fm == &auction_japanese_reverse, running;
+	const char *st = NULL;
+
+	if (fm->clock == NULL)
+		return;
+	running = auction_clock(a, time_now_ms(), v && v->role == ROLE_SUPPLIER ? v->org->id : 0,
+	    &ck) == 0;
+	json_object_set_new(j, "clock_step", proto_money(a->p.clock_step, b->exp));
+	json_object_set_new(j, "clock_interval", json_integer(a->p.clock_interval));
+	json_object_set_new(j, "clock_limit", proto_money(a->p.clock_limit, b->exp));
+	json_object_set_new(j, "clock_price", running ? proto_money(ck.price, b->exp) : json_null());
+	json_object_set_new(j, "next_step_at", running ? proto_time(ck.next_step_at) : json_null());
+	if (japanese) {
+		json_object_set_new(j, "round", running ? json_integer(ck.round + 1) : json_null());
+		json_object_set_new(j, "in", running ? json_integer(ck.in) : json_null());
+	}
+	if (!v || v->role != ROLE_SUPPLIER)
+		return;
+	if (running && ck.status == AUCTION_CLOCK_PENDING)
+		st = japanese ? "confirm" : "accept";
+	else if (running && ck.status == AUCTION_CLOCK_CONFIRMED)
+		st = "confirmed";
+	else if (running && ck.status == AUCTION_CLOCK_OUT)
+		st = "dropped_out";
+	json_object_set_new(j, "your_clock_status", st ? json_string(st) : json_null());
+}
+
 /* The auction as `v` may see it. */
 json_t *
 book_view(struct server *s, struct book *b, const struct participant *v, int full)
@@ -230,6 +268,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	    json_null());
 	json_object_set_new(j, "paused", json_boolean(a->paused));
 	json_object_set_new(j, "paused_at", a->paused ? proto_time(a->paused_at) : json_null());
+	book_clock_view(j, b, v);
 	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) ? json_null() :
 	    proto_money(best, b->exp));
 	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
@@ -434,7 +473,8 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 		.starts_at = r->starts_at, .ends_at = r->scheduled_end,
 		.ext_window = r->ext_window, .ext_length = r->ext_length,
 		.format = auction_format_find(r->format), .max_extensions = r->max_extensions,
-		.latest_end = r->latest_end,
+		.latest_end = r->latest_end, .clock_step = r->clock_step,
+		.clock_interval = r->clock_interval, .clock_limit = r->clock_limit,
 	};
 	const char *why;
 

@@ -69,6 +69,7 @@ enum db_stmt {
 	                   * defaults (after its DB_S_CREATE) */
 	DB_S_RULE,        /* change: an operator's pause, resume or extension (kind paused,
 	                   * resumed, prolonged) */
+	DB_S_CLOCK,       /* a clock format's clock parameters (after its DB_S_FORMAT) */
 	DB_S_LEAVES,      /* internal: the leaf hashes of the batch's changes, at its end (unless
 	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
@@ -255,6 +256,7 @@ struct db_boot_auction {
 	const char *visibility;    /* auctions.visibility */
 	const char *invited;       /* auctions.invited as "3,5,9"; NULL or "": open to all */
 	int min_bidders;           /* auctions.min_bidders; 0: no rule */
+	int64_t clock_step, clock_interval, clock_limit;  /* clock formats; else 0 */
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */

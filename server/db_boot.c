@@ -391,7 +391,8 @@ static const struct boot_src boot_tables = {
 	    MS("starts_at") ", " MS("scheduled_end") ", " MS("ends_at") ", " MS("closed_at") ","
 	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, NOT signed_bids,"
 	    " format, coalesce(max_extensions, 0), coalesce(" MS("latest_end") ", 0),"
-	    " visibility, array_to_string(invited, ','), coalesce(min_bidders, 0)"
+	    " visibility, array_to_string(invited, ','), coalesce(min_bidders, 0),"
+	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0)"
 	    " FROM auctions ORDER BY id",
 	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -420,7 +421,8 @@ static const struct boot_src boot_audit = {
 	    " auction_rows.auction_id), (SELECT array_to_string(u.invited, ',') FROM"
 	    " audit.auction_rules u WHERE u.auction_id = auction_rows.auction_id),"
 	    " (SELECT coalesce(u.min_bidders, 0) FROM audit.auction_rules u WHERE u.auction_id ="
-	    " auction_rows.auction_id)"
+	    " auction_rows.auction_id),"
+	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0)"
 	    " FROM audit.auction_rows ORDER BY auction_id",
 	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -509,6 +511,8 @@ boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink 
 		.format = boot_str(r, i, 25), .max_extensions = (int)boot_i64(r, i, 26),
 		.latest_end = boot_i64(r, i, 27), .visibility = boot_str(r, i, 28),
 		.invited = boot_str(r, i, 29), .min_bidders = (int)boot_i64(r, i, 30),
+		.clock_step = boot_i64(r, i, 31), .clock_interval = boot_i64(r, i, 32),
+		.clock_limit = boot_i64(r, i, 33),
 	};
 	if (sink->auction(sink->arg, &a) < 0) {
 		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);

@@ -503,8 +503,11 @@ restore_finish(struct restore_ctx *x)
 		if (st == AUCTION_RUNNING) {
 			auction_advance(&b->a, b->a.p.starts_at, NULL);
 		} else if (st == AUCTION_CANCELLED) {
-			auction_cancel(&b->a, b->a.ends_at < time_now_ms() ? b->a.ends_at : time_now_ms(),
-			    NULL);
+			/* before the engine would close it (a clock format's end comes from its
+			 * standings and may be long past): a cancelled auction stays cancelled */
+			int64_t end = auction_end(&b->a) - 1, now = time_now_ms();
+
+			auction_cancel(&b->a, end < now ? end : now, NULL);
 		} else if (st == AUCTION_CLOSED) {
 			auction_advance(&b->a, b->a.ends_at, NULL);
 			if (b->a.state != AUCTION_CLOSED) {

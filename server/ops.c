@@ -405,6 +405,31 @@ ops_advance(struct server *s, struct book *b, int64_t at)
 	ops_events(s, b, &ev, &clock);
 }
 
+/* The message of a bid a clock format refused, with the clock price of the moment. */
+static void
+ops_clock_refusal(const struct book *b, const struct cmd *k, enum auction_err e, char *msg,
+    size_t n)
+{
+	struct auction_clock ck;
+	char price[40], t[TIME_BUF];
+
+	if (auction_clock(&b->a, k->t.at, k->t.who->org->id, &ck) < 0) {
+		snprintf(msg, n, "%s", auction_err_message(e));
+		return;
+	}
+	money_format(ck.price, b->exp, price, sizeof(price));
+	time_format(ck.next_step_at, t);
+	if (e == AUCTION_E_NOT_CLOCK_PRICE)
+		snprintf(msg, n, "amount must be the clock price %s (until %s)", price, t);
+	else if (e == AUCTION_E_DROPPED_OUT)
+		snprintf(msg, n, "you did not confirm the price of round %lld in time (or never joined) and are out of "
+		    "this auction (round %lld price %s)", (long long)ck.round, (long long)ck.round + 1,
+		    price);
+	else
+		snprintf(msg, n, "you have already confirmed the round %lld price %s; the next "
+		    "round starts at %s", (long long)ck.round + 1, price, t);
+}
+
 /*
  * The message of a refused bid: what would have been accepted, with amounts as
  * decimal strings and times in RFC 3339 ("amount must be at most 945000.00
@@ -481,6 +506,11 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 		snprintf(msg, n, "amount must improve the best price by %s the %s step %s",
 		    e == AUCTION_E_STEP_TOO_SMALL ? "at least" : "at most",
 		    e == AUCTION_E_STEP_TOO_SMALL ? "minimum" : "maximum", step);
+		break;
+	case AUCTION_E_NOT_CLOCK_PRICE:
+	case AUCTION_E_DROPPED_OUT:
+	case AUCTION_E_CONFIRMED:
+		ops_clock_refusal(b, k, e, msg, n);
 		break;
 	default:
 		snprintf(msg, n, "%s", auction_err_message(e));
@@ -605,6 +635,11 @@ ops_format_detail(json_t *dj, const struct auction *a)
 		json_object_set_new(dj, "max_extensions", json_integer(a->p.max_extensions));
 	if (a->p.latest_end)
 		json_object_set_new(dj, "latest_end", proto_time(a->p.latest_end));
+	if (a->p.clock_step) {
+		json_object_set_new(dj, "clock_step", json_integer(a->p.clock_step));
+		json_object_set_new(dj, "clock_interval", json_integer(a->p.clock_interval));
+		json_object_set_new(dj, "clock_limit", json_integer(a->p.clock_limit));
+	}
 }
 
 /* Store the format and extension limits of a new auction when they are not the defaults. */
@@ -626,6 +661,13 @@ ops_store_format(struct server *s, const struct book *b)
 	p[3] = ap->max_extensions ? I64(mx, ap->max_extensions) : NULL;
 	p[4] = ap->latest_end ? t : NULL;
 	txn_sql(s, DB_S_FORMAT, 5, p, NULL, NULL);
+	if (ap->clock_step) {
+		char st[24], iv[24], lm[24];
+		const char *q[4] = { id, I64(st, ap->clock_step), I64(iv, ap->clock_interval),
+		    I64(lm, ap->clock_limit) };
+
+		txn_sql(s, DB_S_CLOCK, 4, q, NULL, NULL);
+	}
 }
 
 /* The rules of every format (visibility, invited, min_bidders) in a created change's body,
@@ -1713,6 +1755,70 @@ ops_format(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
 	return 0;
 }
 
+/* One money field of auction.create (a decimal string) into *out; `need`: required. 0, 1
+ * absent, -1 refused. */
+static int
+ops_money_field(struct conn *c, json_t *id, json_t *req, const char *name, int exp, int need,
+    int64_t *out)
+{
+	const char *v;
+	char msg[160];
+	int rc = proto_get_str(c, req, name, need, 40, &v);
+
+	if (rc != 0)
+		return rc;
+	if (money_parse(v, exp, out) < 0 || *out <= 0) {
+		snprintf(msg, sizeof(msg), "%s must be a positive decimal amount (a string)", name);
+		conn_send(c, proto_error(id, "bad_field", msg, name));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The clock parameters of auction.create into `p` (after ops_format): required for a
+ * clock format, refused for the others. A clock auction has no extensions unless asked
+ * (then refused by the engine), and ends with its clock unless a duration is given.
+ */
+static int
+ops_clock(struct conn *c, json_t *id, json_t *req, int exp, struct auction_params *p)
+{
+	int clock = p->format != NULL && p->format->clock != NULL;
+	const char *names[3] = { "clock_step", "clock_interval", "clock_limit" };
+	char msg[200];
+	int64_t ivl = 0;
+	int rc;
+
+	if (!clock) {
+		for (int i = 0; i < 3; i++)
+			if (json_object_get(req, names[i]) != NULL) {
+				snprintf(msg, sizeof(msg), "%s applies only to the clock formats "
+				    "(dutch_reverse, dutch_forward, japanese_reverse)", names[i]);
+				conn_send(c, proto_error(id, "bad_field", msg, names[i]));
+				return -1;
+			}
+		return 0;
+	}
+	if (ops_money_field(c, id, req, "clock_step", exp, 1, &p->clock_step) != 0 ||
+	    ops_money_field(c, id, req, "clock_limit", exp, 1, &p->clock_limit) != 0)
+		return -1;
+	if ((rc = proto_get_int(c, req, "clock_interval", 1, &ivl)) != 0)
+		return -1;
+	if (ivl < 100 || ivl > 86400000) {
+		conn_send(c, proto_error(id, "bad_field", "clock_interval must be between 100 and "
+		    "86400000 (milliseconds)", "clock_interval"));
+		return -1;
+	}
+	p->clock_interval = ivl;
+	if (json_object_get(req, "extension_window") == NULL)
+		p->ext_window = 0;
+	if (json_object_get(req, "extension") == NULL && p->ext_window == 0)
+		p->ext_length = 0;
+	if (json_object_get(req, "duration") == NULL && auction_clock_end(p) > p->starts_at)
+		p->ends_at = auction_clock_end(p);
+	return 0;
+}
+
 /* auction.create: check everything, queue. */
 void
 ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
@@ -1770,7 +1876,7 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	p.ends_at = p.starts_at + dur;
 	p.buyer_org = conn_ident(c)->who->org->id;
-	if (ops_format(c, id, req, &p) < 0)
+	if (ops_format(c, id, req, &p) < 0 || ops_clock(c, id, req, exp, &p) < 0)
 		return;
 	if (p.step_min > p.step_max) {
 		conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max", "step_min"));
