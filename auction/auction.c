@@ -564,6 +564,7 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_NOT_CLOCK_PRICE: return "bid_not_clock_price";
 	case AUCTION_E_DROPPED_OUT:     return "dropped_out";
 	case AUCTION_E_CONFIRMED:       return "level_already_confirmed";
+	case AUCTION_E_CLOCK_RULE:      return "not_for_clock_formats";
 	}
 	return "internal";
 }
@@ -612,6 +613,8 @@ const char *auction_err_message(enum auction_err e)
 		return "You did not confirm the previous round's price and are out of this auction.";
 	case AUCTION_E_CONFIRMED:
 		return "You have already confirmed this round's price.";
+	case AUCTION_E_CLOCK_RULE:
+		return "A clock auction cannot be paused, resumed or extended.";
 	}
 	return "Internal error.";
 }
@@ -736,6 +739,13 @@ const char *auction_unsuccessful(const struct auction *a)
 /* After the clock advance: whether an operator rule may act on `a` (running), else why not. */
 static enum auction_err auction_rule_state(const struct auction *a)
 {
+	/*
+	 * A clock format's price and rounds are a function of the start and the time
+	 * (auction/clock.c): a pause would not stop its clock, and a moved end would not add
+	 * levels. Operators cancel a clock auction instead.
+	 */
+	if (auction_format_of(a)->clock != NULL)
+		return AUCTION_E_CLOCK_RULE;
 	switch (a->state) {
 	case AUCTION_SCHEDULED: return AUCTION_E_NOT_STARTED;
 	case AUCTION_CLOSED:    return AUCTION_E_ENDED;

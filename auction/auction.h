@@ -70,6 +70,7 @@ enum auction_err {
 	AUCTION_E_NOT_CLOCK_PRICE,  /* "bid_not_clock_price" (clock formats) */
 	AUCTION_E_DROPPED_OUT,      /* "dropped_out" (japanese_reverse) */
 	AUCTION_E_CONFIRMED,        /* "level_already_confirmed" (japanese_reverse) */
+	AUCTION_E_CLOCK_RULE,       /* "not_for_clock_formats": pause/resume/extend of a clock auction */
 };
 
 struct auction_format;

@@ -882,7 +882,9 @@ ops_apply_rule(struct server *s, struct txn_cmd *tc)
 		snprintf(msg, sizeof(msg), "%s", e == AUCTION_E_PAUSED ? "the auction is already "
 		    "paused" : e == AUCTION_E_NOT_PAUSED ? "the auction is not paused" :
 		    e == AUCTION_E_NOT_STARTED ? "the auction has not started" :
-		    e == AUCTION_E_ENDED ? "the auction has ended" : "the auction was cancelled");
+		    e == AUCTION_E_ENDED ? "the auction has ended" :
+		    e == AUCTION_E_CLOCK_RULE ? "a clock auction cannot be paused, resumed or extended: "
+		    "its price moves with the time; cancel it instead" : "the auction was cancelled");
 		txn_refuse(s, &k->t, auction_err_code(e), msg);
 		return 0;
 	}

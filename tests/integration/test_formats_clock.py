@@ -274,3 +274,24 @@ def test_tenderctl_shows_the_clock(env, server, unique):
     assert "to do         confirmed 1000.00 RUB; the next round starts at " in p.stdout, p.stdout
     with server.client("buyer") as b:
         b.ok("auction.cancel", auction=int(jid), reason="test over")
+
+
+def test_operator_rules_refused_for_a_clock_auction(server, unique):
+    """An operator cannot pause, resume or extend a clock auction (its price moves with the
+    time): not_for_clock_formats, the auction unchanged, and it can still be accepted."""
+    buyer = server.connect("buyer")
+    a = create(buyer, "Dutch no pause " + unique, format="dutch_reverse",
+               start_price="1000.00", clock_step="10.00", clock_interval=60000,
+               clock_limit="1100.00")
+    op = server.connect("operator")
+    for name, extra in (("auction.pause", {}), ("auction.resume", {}),
+                        ("auction.extend", {"duration": 60})):
+        r = op.request(name, auction=a["id"], reason="regional power cut", **extra)
+        assert r["ok"] is False and r["error"] == {
+            "code": "not_for_clock_formats",
+            "message": "a clock auction cannot be paused, resumed or extended: its price "
+                       "moves with the time; cancel it instead"}, (name, r)
+    v = get(op, a["id"])
+    assert v["paused"] is False and v["ends_at"] == a["ends_at"], v
+    r = bid(server.connect("supplier1"), a["id"], v["clock_price"])
+    assert r["ok"] is True, r

@@ -324,6 +324,23 @@ static void test_japanese_rollback(void **state)
 	auction_free(&a);
 }
 
+/* Operator rules: a clock auction is never paused, resumed or extended (its price moves with
+ * the time); nothing changes, and a bid goes on at the clock price. */
+static void test_clock_refuses_operator_rules(void **state)
+{
+	struct auction a;
+
+	open_clock(&a, "dutch_reverse", 105000);
+	assert_int_equal(auction_pause(&a, T0 + 10, NULL), AUCTION_E_CLOCK_RULE);
+	assert_int_equal(auction_resume(&a, T0 + 10, NULL), AUCTION_E_CLOCK_RULE);
+	assert_int_equal(auction_prolong(&a, T0 + 10, 60000, NULL), AUCTION_E_CLOCK_RULE);
+	assert_int_equal(a.paused, 0);
+	assert_int_equal(auction_end(&a), T0 + 6 * IVL);
+	assert_string_equal(auction_err_code(AUCTION_E_CLOCK_RULE), "not_for_clock_formats");
+	assert_int_equal(auction_bid(&a, 1, A, START, T0 + 20, NULL), AUCTION_OK);
+	auction_free(&a);
+}
+
 /* Runs the clock format tests. */
 int main(void)
 {
@@ -338,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_japanese_all_drop),
 		cmocka_unit_test(test_japanese_final_tie),
 		cmocka_unit_test(test_japanese_rollback),
+		cmocka_unit_test(test_clock_refuses_operator_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
