@@ -314,14 +314,6 @@ static int auction_reserve(struct auction *a, int new_bidder)
 	return 0;
 }
 
-/* Best price, or -1 when there are no bids. */
-int64_t auction_best(const struct auction *a)
-{
-	if (a->nentries == 0)
-		return -1;
-	return a->entries[a->rank[0]].amount;
-}
-
 /* A lead-taking bid at `now` (starts_at <= now < ends_at): move the end when
  * inside the window; returns 1 when it moved. */
 static int auction_extend(struct auction *a, int64_t now)

@@ -3,7 +3,7 @@
  * wins) and english_forward (sales: prices rise, the highest wins). Each is a
  * struct auction_format (auction.h); the shared engine calls its hooks.
  */
-#include "auction/auction.h"
+#include "auction/engine.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -162,24 +162,6 @@ const struct auction_format auction_english_forward = {
 	.before = forward_before, .bounds = forward_bounds,
 };
 
-/* Every format, looked up by name. */
-static const struct auction_format *const formats[] = {
-	&auction_english_reverse,
-	&auction_english_forward,
-	&auction_dutch_reverse,
-	&auction_dutch_forward,
-	&auction_japanese_reverse,
-};
-
-/* The format called `name`, or NULL. */
-const struct auction_format *auction_format_find(const char *name)
-{
-	for (size_t i = 0; name != NULL && i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (strcmp(formats[i]->name, name) == 0)
-			return formats[i];
-	return NULL;
-}
-
 /* The format of `a`. */
 const struct auction_format *auction_format_of(const struct auction *a)
 {
@@ -191,10 +173,4 @@ int auction_format_is_default(const struct auction *a)
 {
 	return auction_format_of(a) == &auction_english_reverse && a->p.max_extensions == 0 &&
 	    a->p.latest_end == 0;
-}
-
-/* The names of every format, comma-separated. */
-const char *auction_format_names(void)
-{
-	return "english_reverse, english_forward, dutch_reverse, dutch_forward, japanese_reverse";
 }

@@ -405,6 +405,23 @@ proto_signed(void)
 	return proto_cur.sig != NULL;
 }
 
+/* A standby's answer to every operation but hello: error `standby`, naming the primary. */
+static int
+proto_standby(struct server *s, struct conn *c, const char *name, json_t *id)
+{
+	char msg[400];
+	const char *p = standby_refusal(s, name, msg, sizeof(msg));
+	json_t *r;
+
+	if (p == NULL)
+		return 0;
+	r = proto_error(id, "standby", msg, NULL);
+	json_object_set_new(json_object_get(r, "error"), "primary", p[0] ? json_string(p) :
+	    json_null());
+	conn_send(c, r);
+	return 1;
+}
+
 /*
  * Dispatch a decoded request, once, from the table of operations: an unknown
  * op is refused with unknown_op, a role the row does not allow with forbidden;
@@ -417,7 +434,7 @@ proto_dispatch(struct server *s, struct conn *c, const char *name, json_t *id, j
 	enum role role;
 	char msg[160];
 
-	if (standby_refuse(s, c, id, name))
+	if (proto_standby(s, c, name, id))
 		return;
 	if (op == NULL) {
 		snprintf(msg, sizeof(msg), "unknown operation '%.64s'", name);

@@ -296,8 +296,9 @@ struct server {
 /* ---- standby.c ---- */
 /* hello's "server": this tenderd's role and where the primary is. */
 json_t *standby_hello(const struct server *s);
-/* On a standby, answer every operation but hello with error `standby`; 1 when it did. */
-int standby_refuse(const struct server *s, struct conn *c, json_t *id, const char *op);
+/* On a standby every operation but hello is refused with error `standby`: NULL when `op` is
+ * not refused, else the primary's address ("" when unknown), with the message in `msg`. */
+const char *standby_refusal(const struct server *s, const char *op, char *msg, size_t n);
 
 /* ---- conn.c ---- */
 /* Serialized text that many messages share: one broadcast's view for one class of watcher.

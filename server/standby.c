@@ -24,24 +24,18 @@ standby_hello(const struct server *s)
 	    "primary", p[0] ? json_string(p) : json_null());
 }
 
-/* On a standby, refuse every operation but hello with error `standby`; 1 when refused. */
-int
-standby_refuse(const struct server *s, struct conn *c, json_t *id, const char *op)
+/* On a standby, refuse every operation but hello (see server.h). */
+const char *
+standby_refusal(const struct server *s, const char *op, char *msg, size_t n)
 {
 	const char *p;
-	char msg[400];
-	json_t *r;
 
 	if (!s->standby || strcmp(op, "hello") == 0)
-		return 0;
+		return NULL;
 	p = standby_primary(s);
 	if (p[0])
-		snprintf(msg, sizeof(msg), "this tenderd is a standby; the primary is at %.300s", p);
+		snprintf(msg, n, "this tenderd is a standby; the primary is at %.300s", p);
 	else
-		snprintf(msg, sizeof(msg), "this tenderd is a standby; the primary is not known");
-	r = proto_error(id, "standby", msg, NULL);
-	json_object_set_new(json_object_get(r, "error"), "primary", p[0] ? json_string(p) :
-	    json_null());
-	conn_send(c, r);
-	return 1;
+		snprintf(msg, n, "this tenderd is a standby; the primary is not known");
+	return p;
 }

@@ -53,11 +53,11 @@ sig_job_drop(struct sig_job *j)
 }
 
 /* These programs are never a standby (server/standby.c). */
-int
-standby_refuse(const struct server *s, struct conn *c, json_t *id, const char *op)
+const char *
+standby_refusal(const struct server *s, const char *op, char *msg, size_t n)
 {
-	(void)s; (void)c; (void)id; (void)op;
-	return 0;
+	(void)s; (void)op; (void)msg; (void)n;
+	return NULL;
 }
 
 /* Metrics (server/metrics.c): not counted here; the operation lines are logged. */
