@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include "common/log.h"
+#include "server/db_dial.h"
 
 /* A time in ms as SQL: exact integer arithmetic, no floating point. */
 #define MS(col) "(extract(epoch from " col ") * 1000)::bigint"
@@ -283,17 +284,11 @@ struct db {
 	PGconn *pg;
 	enum db_conn_state state;
 	struct event *rev;        /* persistent read watch once connected */
-	struct event *wev;        /* one-shot write watch (flush, connect) */
-	struct event *cev;        /* one-shot read watch while connecting */
+	struct event *wev;        /* one-shot write watch (flush) */
 	struct event *retry;
 	int retry_s;              /* db_retry: the longest wait between two attempts */
 	int retry_ms;             /* the wait before the next attempt (see db_lost) */
-	/* connection attempts (see db_on_retry) */
-	struct event *cdeadline;  /* an attempt abandoned after connect_s */
-	int connect_s;
-	char *hosts[3];           /* the conninfo's host, hostaddr and port lists (NULL: none) */
-	int nhosts;               /* entries of the longest of them */
-	int host_shift;           /* attempts start at this host */
+	struct db_dial *dial;     /* connection attempts (db_dial.c) */
 	db_state_fn on_state;
 	void *state_arg;
 	int was_ready;
@@ -333,7 +328,6 @@ struct db_res {
 
 static void db_lost(struct db *db, const char *why);
 static void db_sign_clear(struct db *db);
-static void db_try_connect(struct db *db);
 
 /* Tell the owner when readiness changes. */
 static void
@@ -712,28 +706,23 @@ db_on_read(evutil_socket_t fd, short what, void *arg)
 static void
 db_on_write(evutil_socket_t fd, short what, void *arg)
 {
-	struct db *db = arg;
-
-	if (db->state == DB_CONNECTING)
-		db_try_connect(db);
-	else
-		db_flush(db);
+	db_flush(arg);
 }
 
 /* Stop watching the socket and close the connection. */
 static void
 db_close(struct db *db)
 {
-	struct event **evs[3] = { &db->rev, &db->cev, &db->wev };
+	struct event **evs[2] = { &db->rev, &db->wev };
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 2; i++) {
 		if (*evs[i]) {
 			event_free(*evs[i]);
 			*evs[i] = NULL;
 		}
 	}
-	if (db->cdeadline)
-		evtimer_del(db->cdeadline);
+	if (db->dial)
+		db_dial_cancel(db->dial);
 	if (db->pg) {
 		PQfinish(db->pg);
 		db->pg = NULL;
@@ -784,13 +773,6 @@ db_connected(struct db *db)
 {
 	int fd = PQsocket(db->pg);
 
-	if (db->cev) {
-		event_free(db->cev);
-		db->cev = NULL;
-	}
-	if (db->wev)
-		event_free(db->wev);
-	evtimer_del(db->cdeadline);
 	PQsetNoticeProcessor(db->pg, db_notice, NULL);
 	if (PQsetnonblocking(db->pg, 1) != 0 || PQenterPipelineMode(db->pg) != 1) {
 		db_lost(db, PQerrorMessage(db->pg));
@@ -830,158 +812,32 @@ db_connected(struct db *db)
 	db_flush(db);
 }
 
-/* Drive PQconnectPoll from socket events. */
+/* The end of a connection attempt (db_dial.c): connected, or failed with `why`. */
 static void
-db_on_connect_event(evutil_socket_t fd, short what, void *arg)
-{
-	db_try_connect(arg);
-}
-
-/* One step of the non-blocking connection. */
-static void
-db_try_connect(struct db *db)
-{
-	PostgresPollingStatusType st = PQconnectPoll(db->pg);
-	int fd = PQsocket(db->pg);
-
-	if (db->cev) {
-		event_free(db->cev);
-		db->cev = NULL;
-	}
-	if (db->wev) {
-		event_free(db->wev);
-		db->wev = NULL;
-	}
-	switch (st) {
-	case PGRES_POLLING_OK:
-		db_connected(db);
-		return;
-	case PGRES_POLLING_READING:
-		db->cev = event_new(db->base, fd, EV_READ, db_on_connect_event, db);
-		event_add(db->cev, NULL);
-		return;
-	case PGRES_POLLING_WRITING:
-		db->wev = event_new(db->base, fd, EV_WRITE, db_on_write, db);
-		event_add(db->wev, NULL);
-		return;
-	default:
-		db_lost(db, PQerrorMessage(db->pg));
-	}
-}
-
-/*
- * Connection attempts. libpq ignores connect_timeout in PQconnectPoll, so an
- * attempt stuck on a host that neither answers nor refuses (a machine gone, a
- * PostgreSQL that hangs) would wait for ever, never trying the next host of a
- * multi-host conninfo. tenderd abandons an attempt after connect_timeout (the
- * conninfo's, DB_CONNECT_TIMEOUT_S when it has none) and starts the next one
- * a host further down the list (rotated: the hosts before it go last), so
- * every host is tried within as many attempts as there are hosts. A host that
- * refuses, or is not read-write under target_session_attrs=read-write, costs
- * nothing: libpq moves on to the next itself.
- */
-#define DB_CONNECT_TIMEOUT_S 10
-
-/* Number of entries of a comma-separated list. */
-static int
-db_count(const char *list)
-{
-	int n = 1;
-
-	for (; *list; list++)
-		n += *list == ',';
-	return n;
-}
-
-/* `list` (comma-separated) rotated left by `k` entries, into `out`. */
-static void
-db_rotate(const char *list, int k, char *out, size_t n)
-{
-	const char *p = list;
-
-	k %= db_count(list);
-	for (int i = 0; i < k; i++)
-		p = strchr(p, ',') + 1;
-	if (p == list)
-		snprintf(out, n, "%s", list);
-	else
-		snprintf(out, n, "%s,%.*s", p, (int)(p - list - 1), list);
-}
-
-/* Read connect_timeout and the host lists from the conninfo (see above). */
-static void
-db_parse_hosts(struct db *db)
-{
-	static const char *const keys[3] = { "host", "hostaddr", "port" };
-	PQconninfoOption *opts = PQconninfoParse(db->conninfo, NULL);
-
-	db->connect_s = DB_CONNECT_TIMEOUT_S;
-	db->nhosts = 1;
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (o->val == NULL || o->val[0] == '\0')
-			continue;
-		if (strcmp(o->keyword, "connect_timeout") == 0 && atoi(o->val) > 0)
-			db->connect_s = atoi(o->val) < 2 ? 2 : atoi(o->val);  /* libpq's minimum */
-		for (int i = 0; i < 3; i++) {
-			if (strcmp(o->keyword, keys[i]) == 0 && strchr(o->val, ',') != NULL) {
-				db->hosts[i] = strdup(o->val);
-				if (db->hosts[i] && db_count(o->val) > db->nhosts)
-					db->nhosts = db_count(o->val);
-			}
-		}
-	}
-	PQconninfoFree(opts);
-}
-
-/* An attempt took longer than connect_timeout: the next starts a host further. */
-static void
-db_on_deadline(evutil_socket_t fd, short what, void *arg)
+db_on_dialed(void *arg, PGconn *pg, const char *why)
 {
 	struct db *db = arg;
-	char why[256];
 
-	if (db->state != DB_CONNECTING)
+	if (pg == NULL) {
+		db_lost(db, why);
 		return;
-	snprintf(why, sizeof(why), "no answer from host %s port %s within %d s (connect_timeout)",
-	    db->pg ? PQhost(db->pg) : "?", db->pg ? PQport(db->pg) : "?", db->connect_s);
-	log_warn("db connection attempt abandoned: %s", why);
-	db->host_shift = (db->host_shift + 1) % db->nhosts;
-	db_lost(db, why);
+	}
+	db->pg = pg;
+	db_connected(db);
 }
 
-/* Retry timer: start a new connection attempt. */
+/* Retry timer: start a new connection attempt (its end comes to db_on_dialed). */
 static void
 db_on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct db *db = arg;
-	static const char *const names[3] = { "host", "hostaddr", "port" };
-	const char *keys[6] = { "dbname", "fallback_application_name" };
-	const char *vals[6] = { db->conninfo, db_application_name() };
-	char rot[3][1024];
-	struct timeval tv = { db->connect_s, 0 };
-	int n = 2;
 
-	/* later keywords override what the conninfo (expanded from dbname) says */
-	for (int i = 0; i < 3 && db->host_shift > 0; i++) {
-		if (db->hosts[i] == NULL)
-			continue;
-		db_rotate(db->hosts[i], db->host_shift, rot[i], sizeof(rot[i]));
-		keys[n] = names[i];
-		vals[n++] = rot[i];
-	}
-	keys[n] = vals[n] = NULL;
-	db->pg = PQconnectStartParams(keys, vals, 1);
-	if (db->pg == NULL || PQstatus(db->pg) == CONNECTION_BAD) {
-		db->state = DB_CONNECTING;
-		db_lost(db, db->pg ? PQerrorMessage(db->pg) : "out of memory");
-		return;
-	}
 	db->state = DB_CONNECTING;
-	evtimer_add(db->cdeadline, &tv);
-	/* libpq: before the first PQconnectPoll, wait as if it had said WRITING */
-	db->wev = event_new(db->base, PQsocket(db->pg), EV_WRITE, db_on_write, db);
-	event_add(db->wev, NULL);
+	db_dial_start(db->dial);
 }
+
+/* An attempt's bound when the conninfo sets no connect_timeout (db_dial.c). */
+#define DB_CONNECT_TIMEOUT_S 10
 
 /* Create the client and start connecting. */
 struct db *
@@ -989,6 +845,8 @@ db_new(struct event_base *base, const char *conninfo, int retry_s, int64_t next_
     int64_t next_seq, db_state_fn on_state, void *arg)
 {
 	struct db *db = calloc(1, sizeof(*db));
+	const char *keys[2] = { "fallback_application_name", NULL };
+	const char *vals[2] = { db_application_name(), NULL };
 
 	if (db == NULL || (db->conninfo = strdup(conninfo)) == NULL) {
 		free(db);
@@ -1003,8 +861,12 @@ db_new(struct event_base *base, const char *conninfo, int retry_s, int64_t next_
 	db->on_state = on_state;
 	db->state_arg = arg;
 	db->retry = evtimer_new(base, db_on_retry, db);
-	db->cdeadline = evtimer_new(base, db_on_deadline, db);
-	db_parse_hosts(db);
+	db->dial = db_dial_new(base, conninfo, keys, vals, DB_CONNECT_TIMEOUT_S, "db", db_on_dialed,
+	    db);
+	if (db->dial == NULL) {
+		db_free(db);
+		return NULL;
+	}
 	db_on_retry(-1, 0, db);
 	return db;
 }
@@ -1017,9 +879,7 @@ db_free(struct db *db)
 		return;
 	db_close(db);
 	event_free(db->retry);
-	event_free(db->cdeadline);
-	for (int i = 0; i < 3; i++)
-		free(db->hosts[i]);
+	db_dial_free(db->dial);
 	for (int i = 0; i < DB_SLOTS; i++) {
 		free(db->slots[i].q);
 		free(db->slots[i].leaves);

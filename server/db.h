@@ -1,5 +1,6 @@
 /*
- * PostgreSQL for tenderd. Only db.c, db_boot.c, db_role.c and verify_*.c include libpq-fe.h.
+ * PostgreSQL for tenderd. Only db.c, db_boot.c, db_dial.c, db_role.c and verify_*.c include
+ * libpq-fe.h.
  *
  * db.c: the asynchronous side, used inside the event loop. One non-blocking
  * connection in pipeline mode, watched by libevent. State changes are written

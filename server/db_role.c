@@ -1,7 +1,11 @@
-/* The role session: which tenderd of a database is the primary, and where it is
- * (db.h, "The role session"). Blocking libpq calls for one short query at a time: the
- * connection is local to the database's machine or near it, and a standby does nothing
- * else meanwhile. */
+/*
+ * The role session: which tenderd of a database is the primary, and where it is
+ * (db.h, "The role session"). At start-up (db_role_open, db_role_publish, before the
+ * event loop or during a takeover, which holds the loop anyway) its calls block; once
+ * watched from the loop (db_role_watch) nothing blocks: reconnections go through the
+ * dialer (db_dial.c) and every query is sent and read from socket events, one at a time
+ * (`q`), so that a lost or hanging PostgreSQL never stalls the primary's bidding.
+ */
 #include "server/db.h"
 
 #include <stdio.h>
@@ -13,6 +17,15 @@
 #include <libpq-fe.h>
 
 #include "common/log.h"
+#include "server/db_dial.h"
+
+/* The queries of the role session, one in flight at a time. */
+enum role_q {
+	ROLE_Q_NONE = 0,
+	ROLE_Q_TRY,       /* ROLE_TRY: the lock, and where the primary is */
+	ROLE_Q_SELF,      /* ROLE_SELF: whether our old backend still holds the lock */
+	ROLE_Q_PUBLISH,   /* ROLE_PUBLISH: the primary's advertised address */
+};
 
 struct db_role {
 	struct event_base *base;
@@ -20,10 +33,12 @@ struct db_role {
 	PGconn *pg;
 	struct event *rev;        /* the session's socket, while connected and watched */
 	struct event *timer;      /* standby: the next try; primary: the next reconnection */
+	struct db_dial *dial;     /* reconnections from the loop */
 	int primary;              /* this session holds DB_PRIMARY_LOCK */
 	int lost;                 /* the primary lost its session: retrying */
-	int busy;                 /* a standby's try is in flight */
-	int got;                  /* the answer of the try in flight */
+	enum role_q q;            /* the query in flight */
+	int got;                  /* its answer: the lock (ROLE_Q_TRY), our old backend's (ROLE_Q_SELF) */
+	int failed;               /* it failed */
 	int said_down;            /* "cannot reach PostgreSQL" logged once per outage */
 	char backend_pid[16];     /* the backend of the session that took the lock */
 	char addr[256];           /* the primary's advertised address, as last read */
@@ -34,6 +49,39 @@ struct db_role {
 /* The query of a standby's try: the lock, and where the primary is. */
 #define ROLE_TRY "SELECT pg_try_advisory_lock(" DB_PRIMARY_LOCK "), pg_backend_pid()," \
 	" (SELECT advertise FROM tenderd_primary)"
+/* Whether the lock is held by the backend that took it for this primary (its session is
+ * gone from here but not yet from PostgreSQL); $1 that backend's pid. */
+#define ROLE_SELF "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted" \
+	" AND classid = 0 AND objid = " DB_PRIMARY_LOCK " AND objsubid = 1 AND pid = $1::int"
+/* Publish the primary's advertised address; $1 the address. */
+#define ROLE_PUBLISH "INSERT INTO tenderd_primary (advertise, backend_pid)" \
+	" VALUES ($1, pg_backend_pid()) ON CONFLICT (one) DO UPDATE SET" \
+	" advertise = excluded.advertise, backend_pid = excluded.backend_pid, since = now()"
+/* The session's connection parameters, before the conninfo (whose own values win). */
+static const char *const role_keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
+    "keepalives_interval", "keepalives_count", "fallback_application_name", NULL };
+#define ROLE_CONNECT_S 5
+
+/* The session's name: "tenderd LISTEN role" in pg_stat_activity, beside the write path's
+ * "tenderd LISTEN". */
+static const char *
+role_name(void)
+{
+	static char name[64];
+
+	snprintf(name, sizeof(name), "%.58s role", db_application_name());
+	return name;
+}
+
+/* The values of role_keys. */
+static const char *const *
+role_vals(void)
+{
+	static const char *vals[] = { "5", "1", "5", "1", "3", NULL, NULL };
+
+	vals[5] = role_name();
+	return vals;
+}
 
 /*
  * Connect, with TCP keepalives on both ends: tenderd notices a dead PostgreSQL machine, and
@@ -43,16 +91,18 @@ struct db_role {
 static PGconn *
 role_connect(const char *conninfo, char *cause, size_t n)
 {
-	const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
-	    "keepalives_interval", "keepalives_count", "dbname", "fallback_application_name", NULL };
-	char name[64];
-	const char *vals[] = { "5", "1", "5", "1", "3", conninfo, name, NULL };
+	const char *keys[8], *vals[8];
 	PGconn *pg;
+	int i = 0;
 
-	/* "tenderd LISTEN role" in pg_stat_activity, beside the write path's "tenderd LISTEN" */
-	snprintf(name, sizeof(name), "%.58s role", db_application_name());
+	for (; role_keys[i] != NULL; i++) {
+		keys[i] = role_keys[i];
+		vals[i] = role_vals()[i];
+	}
+	keys[i] = "dbname";
+	vals[i++] = conninfo;
+	keys[i] = vals[i] = NULL;
 	pg = PQconnectdbParams(keys, vals, 1);
-
 	if (PQstatus(pg) != CONNECTION_OK) {
 		snprintf(cause, n, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
 		cause[strcspn(cause, "\n")] = '\0';
@@ -82,6 +132,8 @@ role_try(struct db_role *r, char *cause, size_t n)
 	return rc;
 }
 
+static void role_on_dialed(void *arg, PGconn *pg, const char *why);
+
 /* Connect the role session and try for the lock (db.h). */
 struct db_role *
 db_role_open(struct event_base *base, const char *conninfo, long wait_s, int *primary,
@@ -96,6 +148,13 @@ db_role_open(struct event_base *base, const char *conninfo, long wait_s, int *pr
 		return NULL;
 	}
 	r->base = base;
+	r->dial = db_dial_new(base, conninfo, role_keys, role_vals(), ROLE_CONNECT_S,
+	    "role session", role_on_dialed, r);
+	if (r->dial == NULL) {
+		db_role_free(r);
+		snprintf(cause, n, "out of memory");
+		return NULL;
+	}
 	if ((r->pg = role_connect(conninfo, cause, n)) == NULL) {
 		db_role_free(r);
 		return NULL;
@@ -125,10 +184,11 @@ db_role_publish(struct db_role *r, const char *advertise, char *cause, size_t n)
 		snprintf(cause, n, "the role session is not connected");
 		return -1;
 	}
-	res = PQexecParams(r->pg, "INSERT INTO tenderd_primary (advertise, backend_pid)"
-	    " VALUES ($1, pg_backend_pid()) ON CONFLICT (one) DO UPDATE SET"
-	    " advertise = excluded.advertise, backend_pid = excluded.backend_pid, since = now()",
-	    1, NULL, p, NULL, NULL, 0);
+	if (r->q != ROLE_Q_NONE) {
+		snprintf(cause, n, "the role session is busy");
+		return -1;
+	}
+	res = PQexecParams(r->pg, ROLE_PUBLISH, 1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		snprintf(cause, n, "cannot publish the primary's address: %s",
 		    PQresultErrorMessage(res));
@@ -165,7 +225,7 @@ role_close(struct db_role *r)
 	}
 	PQfinish(r->pg);
 	r->pg = NULL;
-	r->busy = 0;
+	r->q = ROLE_Q_NONE;
 }
 
 /* Arm the timer for `ms`. */
@@ -177,144 +237,160 @@ role_arm(struct db_role *r, long ms)
 	evtimer_add(r->timer, &tv);
 }
 
+/* Send query `q` (its one parameter `param`, or none); 0, or -1 with the session dropped
+ * and a reconnection armed. */
+static int
+role_send(struct db_role *r, enum role_q q, const char *param)
+{
+	static const char *const sql[] = { "", ROLE_TRY, ROLE_SELF, ROLE_PUBLISH };
+	const char *p[1] = { param };
+
+	if (PQsendQueryParams(r->pg, sql[q], param ? 1 : 0, NULL, param ? p : NULL, NULL, NULL,
+	    0) != 1) {
+		log_warn("role session: %s", PQerrorMessage(r->pg));
+		role_close(r);
+		role_arm(r, 1000);
+		return -1;
+	}
+	r->q = q;
+	r->got = r->failed = 0;
+	return 0;
+}
+
+/* The connected session's next step: a standby's try, or the lost primary's. */
+static void
+role_next(struct db_role *r)
+{
+	if (r->q == ROLE_Q_NONE && (!r->primary || r->lost))
+		role_send(r, ROLE_Q_TRY, NULL);
+}
+
 static void role_on_read(evutil_socket_t fd, short what, void *arg);
 
-/* (Re)connect; 0, or -1 after logging the first failure of an outage. */
-static int
-role_reconnect(struct db_role *r)
+/* The end of a reconnection attempt (db_dial.c). */
+static void
+role_on_dialed(void *arg, PGconn *pg, const char *why)
 {
-	char cause[512];
+	struct db_role *r = arg;
 
-	if (r->pg != NULL)
-		return 0;
-	if ((r->pg = role_connect(r->conninfo, cause, sizeof(cause))) == NULL) {
+	if (pg == NULL) {
 		if (!r->said_down++)
-			log_warn("role session: %s; retrying every second", cause);
-		return -1;
+			log_warn("role session: cannot connect to PostgreSQL: %s; retrying every "
+			    "second", why);
+		role_arm(r, 1000);
+		return;
 	}
 	if (r->said_down)
 		log_info("role session connected again");
 	r->said_down = 0;
-	r->rev = event_new(r->base, PQsocket(r->pg), EV_READ | EV_PERSIST, role_on_read, r);
-	event_add(r->rev, NULL);
-	return 0;
-}
-
-/* Whether the lock is held by the backend that took it for this primary (its session is
- * gone from here but not yet from PostgreSQL). */
-static int
-role_held_by_old_self(struct db_role *r)
-{
-	const char *p[1] = { r->backend_pid };
-	PGresult *res = PQexecParams(r->pg, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
-	    " AND granted AND classid = 0 AND objid = " DB_PRIMARY_LOCK " AND objsubid = 1"
-	    " AND pid = $1::int", 1, NULL, p, NULL, NULL, 0);
-	int self = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-
-	PQclear(res);
-	return self;
-}
-
-/* The primary, its session lost: take the lock again, or learn that another has it. */
-static void
-role_primary_retry(struct db_role *r)
-{
-	char cause[512], old[16];
-	int got;
-
-	if (role_reconnect(r) < 0) {
-		role_arm(r, 1000);
-		return;
-	}
-	snprintf(old, sizeof(old), "%s", r->backend_pid);
-	if ((got = role_try(r, cause, sizeof(cause))) < 0) {
-		log_warn("role session: %s", cause);
+	r->pg = pg;
+	r->rev = event_new(r->base, PQsocket(pg), EV_READ | EV_PERSIST, role_on_read, r);
+	if (PQsetnonblocking(pg, 1) != 0 || r->rev == NULL || event_add(r->rev, NULL) != 0) {
+		log_warn("role session: cannot watch the connection");
 		role_close(r);
 		role_arm(r, 1000);
 		return;
 	}
-	if (got) {
-		r->lost = 0;
-		log_info("role session: the primary lock is held again");
-		if (db_role_publish(r, r->addr, cause, sizeof(cause)) < 0)
-			log_warn("%s", cause);
-		return;
-	}
-	snprintf(r->backend_pid, sizeof(r->backend_pid), "%s", old);
-	if (role_held_by_old_self(r)) {
-		role_arm(r, 1000);  /* our old backend has not noticed yet */
-		return;
-	}
-	log_error("another tenderd holds the primary lock (it advertises '%s'): stepping down",
-	    r->addr);
-	r->primary = 0;
-	r->fn(r->arg, DB_ROLE_DEPOSED);
+	role_next(r);
 }
 
-/* The session's socket: a standby's answer, or the end of a session. */
+/* A try's answer: the standby takes over, or tries again; the lost primary holds the lock
+ * again (and publishes its address), or asks whether its old backend still holds it. */
+static void
+role_tried(struct db_role *r)
+{
+	if (r->got && r->primary) {
+		r->lost = 0;
+		log_info("role session: the primary lock is held again");
+		role_send(r, ROLE_Q_PUBLISH, r->addr);
+	} else if (r->got) {
+		r->primary = 1;
+		r->fn(r->arg, DB_ROLE_TAKEN);
+	} else if (r->primary) {
+		role_send(r, ROLE_Q_SELF, r->backend_pid);
+	} else {
+		role_arm(r, DB_ROLE_POLL_MS);
+	}
+}
+
+/* The end of the query in flight. */
+static void
+role_done(struct db_role *r)
+{
+	enum role_q q = r->q;
+
+	r->q = ROLE_Q_NONE;
+	if (r->failed) {
+		role_close(r);
+		role_arm(r, 1000);
+	} else if (q == ROLE_Q_TRY) {
+		role_tried(r);
+	} else if (q == ROLE_Q_SELF && r->got) {
+		role_arm(r, 1000);  /* our old backend has not noticed yet */
+	} else if (q == ROLE_Q_SELF) {
+		log_error("another tenderd holds the primary lock (it advertises '%s'): stepping "
+		    "down", r->addr);
+		r->primary = 0;
+		r->fn(r->arg, DB_ROLE_DEPOSED);
+	}
+}
+
+/* Read one result of the query in flight into the session. */
+static void
+role_result(struct db_role *r, PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		log_warn("role session: %s", PQresultErrorMessage(res));
+		r->failed = 1;
+	} else if (r->q == ROLE_Q_TRY && PQntuples(res) == 1) {
+		r->got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		if (r->got)
+			snprintf(r->backend_pid, sizeof(r->backend_pid), "%s", PQgetvalue(res, 0, 1));
+		snprintf(r->addr, sizeof(r->addr), "%s", PQgetvalue(res, 0, 2));
+	} else if (r->q == ROLE_Q_SELF) {
+		r->got = PQntuples(res) == 1;
+	} else if (r->q == ROLE_Q_TRY) {
+		r->failed = 1;
+	}
+}
+
+/* The session's socket: an answer, or the end of the session. */
 static void
 role_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_role *r = arg;
 	PGresult *res;
 
-	if (PQconsumeInput(r->pg) != 1 || PQstatus(r->pg) != CONNECTION_OK)
-		goto lost;
-	while (r->busy && !PQisBusy(r->pg)) {
+	if (PQconsumeInput(r->pg) != 1 || PQstatus(r->pg) != CONNECTION_OK) {
+		log_warn("role session lost: %s", PQerrorMessage(r->pg));
+		role_close(r);
+		if (r->primary)
+			r->lost = 1;
+		role_arm(r, r->primary ? 0 : 1000);
+		return;
+	}
+	while (r->q != ROLE_Q_NONE && !PQisBusy(r->pg)) {
 		if ((res = PQgetResult(r->pg)) == NULL) {
-			r->busy = 0;
-			if (r->got) {
-				r->primary = 1;
-				r->fn(r->arg, DB_ROLE_TAKEN);
-			} else {
-				role_arm(r, DB_ROLE_POLL_MS);
-			}
+			role_done(r);
 			return;
 		}
-		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-			r->got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-			if (r->got)
-				snprintf(r->backend_pid, sizeof(r->backend_pid), "%s", PQgetvalue(res, 0, 1));
-			snprintf(r->addr, sizeof(r->addr), "%s", PQgetvalue(res, 0, 2));
-		} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			log_warn("role session: %s", PQresultErrorMessage(res));
-		}
+		role_result(r, res);
 		PQclear(res);
 	}
-	return;
-lost:
-	log_warn("role session lost: %s", PQerrorMessage(r->pg));
-	role_close(r);
-	if (r->primary)
-		r->lost = 1;
-	role_arm(r, r->primary ? 0 : 1000);
 }
 
-/* The timer: a standby's next try, or the primary's next reconnection. */
+/* The timer: a standby's next try, or a reconnection. */
 static void
 role_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_role *r = arg;
 
-	if (r->primary) {
-		if (r->lost)
-			role_primary_retry(r);
-		return;
-	}
-	if (r->busy)
-		return;
-	if (role_reconnect(r) < 0) {
-		role_arm(r, 1000);
-		return;
-	}
-	if (PQsendQuery(r->pg, ROLE_TRY) != 1) {
-		log_warn("role session: %s", PQerrorMessage(r->pg));
-		role_close(r);
-		role_arm(r, 1000);
-		return;
-	}
-	r->busy = 1;
-	r->got = 0;
+	if (r->pg == NULL)
+		db_dial_start(r->dial);
+	else
+		role_next(r);
 }
 
 /* Watch the session from the event loop (db.h). */
@@ -325,6 +401,7 @@ db_role_watch(struct db_role *r, db_role_fn fn, void *arg)
 	r->arg = arg;
 	r->timer = evtimer_new(r->base, role_on_timer, r);
 	if (r->pg != NULL) {
+		PQsetnonblocking(r->pg, 1);
 		r->rev = event_new(r->base, PQsocket(r->pg), EV_READ | EV_PERSIST, role_on_read, r);
 		event_add(r->rev, NULL);
 	}
@@ -339,6 +416,7 @@ db_role_free(struct db_role *r)
 	if (r == NULL)
 		return;
 	role_close(r);
+	db_dial_free(r->dial);
 	if (r->timer)
 		event_free(r->timer);
 	free(r->conninfo);

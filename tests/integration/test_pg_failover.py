@@ -213,3 +213,38 @@ def test_hanging_host_is_skipped(env, tenderd_factory):
             assert c.ok("hello")["ok"]
     finally:
         hang.close()
+
+
+def test_role_session_reconnects_without_holding_the_loop(env, tenderd_factory):
+    """The primary's role session is lost and its reconnection meets a host that accepts and
+    never answers: the attempt is abandoned after connect_timeout and the next host wins, and
+    meanwhile the event loop serves every request (a blocking reconnection held it for the
+    whole connect_timeout)."""
+    hang = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(16)
+    try:
+        conninfo = ("host=127.0.0.1,127.0.0.1 port=%d,%d dbname=tenderd user=tenderd "
+                    "target_session_attrs=read-write connect_timeout=3" % (
+                        hang.getsockname()[1], env.pg_port))
+        server = tenderd_factory(db=conninfo, start=False)
+        server.start(ready=False)
+        server.wait_ready(timeout=60)
+        with server.client("operator") as c:
+            killed = env.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                              "WHERE application_name LIKE 'tenderd % role'", user="postgres")
+            assert killed == [["1"]], killed
+            worst, deadline = 0.0, time.monotonic() + 30
+            while "primary lock is held again" not in server.log_text():
+                assert time.monotonic() < deadline, server.log_tail()
+                t0 = time.monotonic()
+                assert c.ok("hello")["ok"]
+                worst = max(worst, time.monotonic() - t0)
+                time.sleep(0.02)
+        log = server.log_text()
+        assert "role session connection attempt abandoned: no answer from host 127.0.0.1 " \
+               "port %d within 3 s" % hang.getsockname()[1] in log, server.log_tail()
+        # the attempt on the hanging host lasted 3 s; no request waited for it
+        assert worst < 1.0, worst
+    finally:
+        hang.close()
