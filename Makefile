@@ -196,7 +196,7 @@ FUZZ_CFLAGS  ?= -O1 -g
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                 -Wno-unused-parameter -fno-strict-aliasing
-FUZZ_TARGETS := frame proto auction procedure
+FUZZ_TARGETS := frame proto auction formats procedure
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_LINK     = $(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
@@ -216,6 +216,8 @@ $(FUZZ_BUILD)/fuzz_proto: $(FUZZ_BUILD)/fuzz/fuzz_proto.o $(FUZZ_BUILD)/server/p
     $(FUZZ_BUILD)/libcommon.a
 	$(FUZZ_LINK) $(shell pkg-config --libs jansson 2>/dev/null) -lunistring -lm
 $(FUZZ_BUILD)/fuzz_auction: $(FUZZ_BUILD)/fuzz/fuzz_auction.o $(FUZZ_BUILD)/libauction.a
+	$(FUZZ_LINK)
+$(FUZZ_BUILD)/fuzz_formats: $(FUZZ_BUILD)/fuzz/fuzz_formats.o $(FUZZ_BUILD)/libauction.a
 	$(FUZZ_LINK)
 $(FUZZ_BUILD)/fuzz_procedure: $(FUZZ_BUILD)/fuzz/fuzz_procedure.o $(FUZZ_BUILD)/libauction.a
 	$(FUZZ_LINK)

@@ -314,6 +314,13 @@ static int auction_reserve(struct auction *a, int new_bidder)
 	return 0;
 }
 
+/* The latest end moved by every pause so far (latest_end > 0), saturating at INT64_MAX. */
+static int64_t auction_latest_end(const struct auction *a)
+{
+	return a->p.latest_end > INT64_MAX - a->paused_ms ? INT64_MAX :
+	    a->p.latest_end + a->paused_ms;
+}
+
 /* A lead-taking bid at `now` (starts_at <= now < ends_at): move the end when
  * inside the window; returns 1 when it moved. */
 static int auction_extend(struct auction *a, int64_t now)
@@ -329,8 +336,8 @@ static int auction_extend(struct auction *a, int64_t now)
 	/* ext_length >= 0: only a positive now can push the sum past INT64_MAX */
 	end = now > 0 && a->p.ext_length > INT64_MAX - now ? INT64_MAX : now + a->p.ext_length;
 	/* the latest end moves with the time given back after pauses */
-	if (a->p.latest_end > 0 && end > a->p.latest_end + a->paused_ms)
-		end = a->p.latest_end + a->paused_ms;
+	if (a->p.latest_end > 0 && end > auction_latest_end(a))
+		end = auction_latest_end(a);
 	if (end <= a->ends_at)
 		return 0;
 	a->ends_at = end;
@@ -776,11 +783,13 @@ enum auction_err auction_resume(struct auction *a, int64_t now, struct auction_e
 		return e;
 	if (!a->paused)
 		return AUCTION_E_NOT_PAUSED;
-	len = now > a->paused_at ? now - a->paused_at : 0;
-	if (len > INT64_MAX - a->ends_at)
+	/* the pause's length and the moved end saturate at INT64_MAX (times may be negative) */
+	len = now > a->paused_at ? (int64_t)((uint64_t)now - (uint64_t)a->paused_at > INT64_MAX ?
+	    INT64_MAX : (uint64_t)now - (uint64_t)a->paused_at) : 0;
+	if (a->ends_at > INT64_MAX - len)
 		len = INT64_MAX - a->ends_at;
 	a->ends_at += len;
-	a->paused_ms += len;
+	a->paused_ms = a->paused_ms > INT64_MAX - len ? INT64_MAX : a->paused_ms + len;
 	a->paused = 0;
 	a->paused_at = 0;
 	if ((x = auction_emit(ev, AUCTION_EV_RESUMED, now)) != NULL) {
@@ -806,7 +815,7 @@ enum auction_err auction_prolong(struct auction *a, int64_t now, int64_t ms,
 		return e;
 	if (ms <= 0)
 		return AUCTION_E_NOT_POSITIVE;
-	a->ends_at = ms > INT64_MAX - a->ends_at ? INT64_MAX : a->ends_at + ms;
+	a->ends_at = a->ends_at > INT64_MAX - ms ? INT64_MAX : a->ends_at + ms;
 	if ((x = auction_emit(ev, AUCTION_EV_PROLONGED, now)) != NULL) {
 		x->prev_end = prev;
 		x->ends_at = a->ends_at;

@@ -283,7 +283,7 @@ pick_now(struct fin *in, const struct auction *a, int64_t now)
 
 	switch (fin_u8(in) % 5) {
 	case 0:  return sat_add(now, d);
-	case 1:  return dl > now ? (dl - now > 2 ? sat_add(dl, d % 3 - 1) : dl) : now;
+	case 1:  return dl > now ? (sat_sub(dl, now) > 2 ? sat_add(dl, d % 3 - 1) : dl) : now;
 	case 2:  return sat_add(now, (int64_t)fin_bytes(in, 4));
 	case 3:  return sat_add(now, fin_nonneg(in));
 	default: return now;

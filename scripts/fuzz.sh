@@ -22,7 +22,7 @@ cd "$ROOT"
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 FUZZ_TIME=${FUZZ_TIME:-60}
 FUZZ_RUNS=${FUZZ_RUNS:-}
-ALL=(frame proto auction procedure)
+ALL=(frame proto auction formats procedure)
 
 # Longest input per target: framing needs room for lines past max_line (<= 256 there).
 max_len() {
