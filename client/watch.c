@@ -166,7 +166,7 @@ static void watch_view(const struct watch *w, FILE *f)
 	fprintf(f, "state        %s%s\n", view_str(a, "state") ? view_str(a, "state") : "-",
 		json_is_true(json_object_get(a, "paused")) ? " (PAUSED: no bids until resumed)" : "");
 	fprintf(f, "best price   %s %s (start %s)\n", view_str(a, "best_price") ? view_str(a, "best_price") :
-		view_hides_best(a) ? "hidden" : "-",
+		view_hides_best(a) ? "hidden" : json_object_get(a, "sealed_bids") ? "sealed" : "-",
 		view_str(a, "currency") ? view_str(a, "currency") : "",
 		view_str(a, "start_price") ? view_str(a, "start_price") : "-");
 	if (view_int(a, "your_rank", &rank) == 0)
@@ -181,6 +181,9 @@ static void watch_view(const struct watch *w, FILE *f)
 		if (buf[0] != '\0')
 			fprintf(f, "clock        %s\nto do        %s\n", buf, todo);
 	}
+	view_sealed_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		fprintf(f, "sealed       %s\n", buf);
 	view_int(a, "bids", &bids);
 	view_int(a, "bidders", &bidders);
 	fprintf(f, "bids         %lld from %lld bidder%s\n", bids, bidders, bidders == 1 ? "" : "s");

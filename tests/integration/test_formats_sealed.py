@@ -58,21 +58,34 @@ def test_create_refuses_steps_and_extensions(server, unique):
     buyer.ok("auction.cancel", auction=a["id"], reason="test over")
 
 
-def test_first_price_pays_the_winners_price(server, unique):
+def test_first_price_pays_the_winners_price(env, server, unique):
     buyer, s1, s2 = (server.connect(n) for n in ("buyer", "supplier1", "supplier2"))
     a = buyer.ok("auction.create", title="sealed first " + unique, currency="RUB",
                  start_price="1000.00", format="sealed_first_price", duration=3)["auction"]
     aid = a["id"]
     r = s1.request("auction.bid", auction=aid, amount="1000.00")
     assert r["error"]["code"] == "bid_not_below_start_price", r
-    s1.ok("auction.bid", auction=aid, amount="900.00")
+    p = env.tenderctl("supplier1", "bid", str(aid), "900.00", server=server)
+    assert p.returncode == 0, p.stderr
+    assert "accepted: 900.00 RUB sealed; the auction opens at " in p.stdout, p.stdout
     s2.ok("auction.bid", auction=aid, amount="950.00")
     sealed_view(get(s2, aid))
+    # tenderctl: the bidder's own price, the count, the opening time; no best price
+    p = env.tenderctl("supplier1", "auction", "get", str(aid), server=server)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"sealed +your price 900\.00 RUB submitted; 2 sealed bids; opens at "
+                     r"\d\d:\d\d:\d\d", p.stdout), p.stdout
+    assert "best price    sealed until the opening" in p.stdout, p.stdout
+    assert "to lead" not in p.stdout and "ranking" not in p.stdout, p.stdout
     s2.ok("auction.watch", auction=aid)
     ev = s2.event(name="auction.closed", timeout=10)
     res = ev["auction"]["result"]
     assert res["winner"]["price"] == "900.00" and res["price_paid"] == "900.00", res
     assert [e["price"] for e in ev["auction"]["ranking"]] == ["900.00", "950.00"]
+    p = env.tenderctl("buyer", "auction", "get", str(aid), server=server)
+    assert p.returncode == 0, p.stderr
+    assert "sealed        opened: price paid 900.00 RUB" in p.stdout, p.stdout
+    assert re.search(r"ranking\n.*\n +1  900\.00", p.stdout), p.stdout
 
 
 def test_sealed_second_price_through_a_restart(env, tenderd_factory, unique):
