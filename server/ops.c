@@ -669,10 +669,13 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 	ops_events(s, b, &ev, &w);
 	if (e != AUCTION_OK) {
 		char reason[64], pr[24], lt[24], *body;
+		/* a refused sealed bid's row names no price: its leaf would not be salted */
+		int hide = auction_format_of(&b->a)->sealed;
 		snprintf(reason, sizeof(reason), "{\"reason\":\"%s\"}", auction_err_code(e));
-		body = ops_body(b, 0, &k->amount, reason);
+		body = ops_body(b, 0, hide ? NULL : &k->amount, reason);
 		const char *p[10] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
-		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e),
+		    I64(oid, k->t.who->org->id), k->t.fp, hide ? NULL : I64(amt, k->amount),
+		    auction_err_code(e),
 		    body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
 		time_format(k->t.at, t);
 		txn_sign(s, &k->t);

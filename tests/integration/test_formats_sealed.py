@@ -117,6 +117,12 @@ def test_sealed_second_price_through_a_restart(env, tenderd_factory, unique):
         ev = s3.event(name="auction.update", timeout=5)
         assert ev["auction"]["best_price"] is None and "ranking" not in ev["auction"], ev
 
+        # a refused bid's row names no price either (its leaf is not salted)
+        r = s2.request("auction.bid", auction=aid, amount="1000.00")
+        assert r["error"]["code"] == "bid_not_below_start_price", r
+        assert psql_db(env, db, "SELECT amount IS NULL, body NOT LIKE '%%1000%%' FROM changes"
+                       " WHERE auction_id = %d AND kind = 'bid_refused'" % aid) == [["t", "t"]]
+
         # the log row is salted and sealed; the auditor sees neither body nor amount yet
         rows = psql_db(env, db, "SELECT sealed, body FROM changes WHERE auction_id = %d AND kind ="
                         " 'bid_accepted' ORDER BY seq" % aid)
