@@ -244,6 +244,9 @@ static int watch_line(struct watch *w)
 			printf("%s %s\n", clock, buf);
 		else
 			printf("%s closed: %s\n", clock, buf);
+		view_sealed_line(a, buf, sizeof(buf));
+		if (buf[0] != '\0')
+			printf("%s sealed: %s\n", clock, buf);
 		return fflush(stdout);
 	}
 	view_int(a, "bids", &bids);
@@ -254,6 +257,9 @@ static int watch_line(struct watch *w)
 	if (view_int(a, "your_rank", &rank) == 0)
 		printf(", your rank %lld at %s", rank, view_str(a, "your_price") ? view_str(a, "your_price") : "-");
 	printf(", bids %lld (%lld bidder%s)", bids, bidders, bidders == 1 ? "" : "s");
+	view_sealed_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		printf(", sealed: %s", buf);
 	at = watch_countdown(w, &label, buf, sizeof(buf));
 	if (at >= 0) {
 		view_clock(at, VIEW_HMS, when, sizeof(when));

@@ -78,6 +78,14 @@ def test_first_price_pays_the_winners_price(env, server, unique):
     assert "best price    sealed until the opening" in p.stdout, p.stdout
     assert "to lead" not in p.stdout and "ranking" not in p.stdout, p.stdout
     s2.ok("auction.watch", auction=aid)
+    # tenderctl watch (not a terminal): one line per view, sealed until it opens
+    p = env.tenderctl("supplier1", "watch", str(aid), server=server, timeout=20)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert re.search(r"watching: running, best - RUB, bids 2 \(2 bidders\), sealed: your price "
+                     r"900\.00 RUB submitted; 2 sealed bids; opens at ", lines[0]), lines
+    assert "closed: winner Participant 1 at 900.00 RUB" in lines[-2], lines
+    assert lines[-1].endswith("sealed: opened: price paid 900.00 RUB"), lines
     ev = s2.event(name="auction.closed", timeout=10)
     res = ev["auction"]["result"]
     assert res["winner"]["price"] == "900.00" and res["price_paid"] == "900.00", res
