@@ -108,6 +108,19 @@ def test_sealed_second_price_through_a_restart(env, tenderd_factory, unique):
                      duration=8)["auction"]
         aid, end = a["id"], parse_time(a["ends_at"])
         s3.ok("auction.watch", auction=aid)
+        # two more: one still running at the verify, one cancelled (never opened)
+        running = buyer.ok("auction.create", title="sealed open " + unique, currency="RUB",
+                           start_price="1000.00", format="sealed_first_price",
+                           duration=3600)["auction"]["id"]
+        cancelled = buyer.ok("auction.create", title="sealed off " + unique, currency="RUB",
+                             start_price="1000.00", format="sealed_first_price",
+                             duration=3600)["auction"]["id"]
+        s1.ok("auction.bid", auction=running, amount="500.00")
+        s1.ok("auction.bid", auction=cancelled, amount="600.00")
+        buyer.ok("auction.cancel", auction=cancelled, reason="withdrawn")
+        v = get(s2, cancelled)
+        assert v["state"] == "cancelled" and "ranking" not in v and "opening" not in v, v
+        assert v["best_price"] is None and v["result"] is None, v
 
         r1 = s1.ok("auction.bid", auction=aid, amount="900.00")
         # the reply tells nothing of the others: no rank, no best price
@@ -193,6 +206,9 @@ def test_sealed_second_price_through_a_restart(env, tenderd_factory, unique):
         server.stop()
         rc, out = verify(env, db)
         assert rc == 0, out
+        # the open and the cancelled auction's bids are withheld: covered by the tree only
+        assert re.search(r"\((\d+) withheld", out) and \
+            int(re.search(r"\((\d+) withheld", out).group(1)) >= 2, out
         psql_db(env, db, "UPDATE auctions SET price_paid = 80000 WHERE id = %d" % aid)
         rc, out = verify(env, db)
         assert rc == 1 and "price_paid" in out, out
