@@ -3,8 +3,9 @@
  *
  * Standings: entries[] holds one entry per bidder in alias order; rank[] holds
  * entry indexes sorted best first by the format's `before` (english_reverse:
- * (amount, seq) ascending). A bidder's standing only ever improves, so an
- * accepted bid moves its entry towards the front of rank[] by insertion. Rollback re-derives entries and ranks from the bids that
+ * (amount, seq) ascending). A bidder's standing only ever improves (but for a sealed
+ * price replaced by a higher one, which moves back), so an accepted bid moves its entry
+ * towards the front of rank[] by insertion. Rollback re-derives entries and ranks from the bids that
  * remain, with the same insertion, so they come out identical.
  */
 #include "auction/auction.h"
@@ -248,6 +249,35 @@ static size_t auction_rank_sift(struct auction *a, size_t pos)
 	return lo;
 }
 
+/*
+ * Move the entry at rank position `pos` towards the back until ordered (a sealed price
+ * replaced by a higher one); returns its new position. rank[pos+1..n) is ordered, so the
+ * entries that now rank before it form a prefix of it: found by a binary search.
+ */
+static size_t auction_rank_sift_back(struct auction *a, size_t pos)
+{
+	size_t ei = a->rank[pos], lo = pos + 1, hi = a->nentries;
+	const struct auction_entry *e = &a->entries[ei];
+	int (*before)(const struct auction_entry *, const struct auction_entry *) = a->p.format->before;
+
+	if (lo >= hi || before(e, &a->entries[a->rank[lo]]))
+		return pos;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (before(e, &a->entries[a->rank[mid]]))
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	memmove(&a->rank[pos], &a->rank[pos + 1], (lo - 1 - pos) * sizeof(a->rank[0]));
+	for (size_t i = pos; i < lo - 1; i++)
+		a->entries[a->rank[i]].pos = i;
+	a->rank[lo - 1] = ei;
+	a->entries[ei].pos = lo - 1;
+	return lo - 1;
+}
+
 /* Record bids[bi] in its bidder's entry (new on a first bid; capacity must suffice) and re-rank it; returns its 0-based position. */
 static size_t auction_apply(struct auction *a, size_t bi)
 {
@@ -273,7 +303,9 @@ static size_t auction_apply(struct auction *a, size_t bi)
 	e->seq = b->seq;
 	e->at = b->at;
 	e->bid_index = bi;
-	return auction_rank_sift(a, pos);
+	pos = auction_rank_sift(a, pos);
+	/* a sealed price may be replaced by a higher one: its entry moves back */
+	return found >= 0 ? auction_rank_sift_back(a, pos) : pos;
 }
 
 /* Make room for one more bid and, when `new_bidder`, one more entry. 0 or -1. */
@@ -686,12 +718,16 @@ static int auction_final(const struct auction *a)
 /* Whether a competitor sees the best price now. */
 int auction_shows_best(const struct auction *a)
 {
+	if (auction_is_sealed(a))
+		return 0;
 	return auction_final(a) || a->p.visibility != AUCTION_VIS_RANK;
 }
 
 /* Whether a competitor sees the ranking by alias now. */
 int auction_shows_ranking(const struct auction *a)
 {
+	if (auction_is_sealed(a))
+		return 0;
 	return auction_final(a) || a->p.visibility == AUCTION_VIS_RANKING;
 }
 
@@ -822,4 +858,21 @@ enum auction_err auction_prolong(struct auction *a, int64_t now, int64_t ms,
 		x->amount = ms;
 	}
 	return AUCTION_OK;
+}
+
+/* The price the winner of a closed auction is paid, or -1 when there is no winner. */
+int64_t auction_price_paid(const struct auction *a)
+{
+	const struct auction_entry *w = auction_winner(a);
+
+	if (w == NULL)
+		return -1;
+	return auction_format_of(a)->price_paid != NULL ? auction_format_of(a)->price_paid(a) :
+	    w->amount;
+}
+
+/* Whether the prices of `a` are sealed now: a sealed format that is not closed. */
+int auction_is_sealed(const struct auction *a)
+{
+	return auction_format_of(a)->sealed && a->state != AUCTION_CLOSED;
 }

@@ -247,7 +247,8 @@ struct auction_clock {
  *    holds the lead when `leads`; sets *took_lead; AUCTION_OK or the refusal.
  *  - seed: judge a seeded price (> 0; no step rule).
  *  - before: whether entry x ranks strictly before entry y (best first); an
- *    accepted bid only ever moves its bidder's entry towards the front.
+ *    accepted bid moves its bidder's entry towards the front (a sealed format's
+ *    replacement may move it back).
  *  - bounds: what a bid by a bidder with entry `own` must meet now.
  * The views read the words: higher_wins (1 when the highest price wins), rule
  * (one line a bidder reads: "lowest price wins"), and for refusal messages
@@ -282,6 +283,12 @@ struct auction_format {
 	    struct auction_bounds *out);
 	int (*clock)(const struct auction *a, int64_t now, int64_t org, struct auction_clock *out);
 	int64_t (*end)(const struct auction *a, int64_t now);
+	/* Sealed-bid formats (auction/sealed.c; 0 / NULL in the others):
+	 *  - sealed: no price, rank or ranking is shown to anyone while the auction is not
+	 *    closed (a bidder sees its own price), and a cancelled one never opens;
+	 *  - price_paid: the price the winner is paid (NULL: its own price). */
+	int sealed;
+	int64_t (*price_paid)(const struct auction *a);
 };
 
 extern const struct auction_format auction_english_reverse;
@@ -310,6 +317,19 @@ int auction_format_is_default(const struct auction *a);
 
 /* The names of every format, comma-separated, for messages ("english_reverse, ..."). */
 const char *auction_format_names(void);
+
+/* Sealed-bid formats (auction/sealed.c): one sealed price per supplier, replaceable until
+ * the deadline; the lowest wins; first price pays the winner's price, second price the
+ * runner-up's (the start price when it bid alone). */
+extern const struct auction_format auction_sealed_first_price;
+extern const struct auction_format auction_sealed_second_price;
+
+/* The price the winner of a closed auction is paid (its own price unless its format says
+ * otherwise: sealed_second_price), or -1 when there is no winner. */
+int64_t auction_price_paid(const struct auction *a);
+
+/* Whether the prices of `a` are sealed now: a sealed format, not closed. */
+int auction_is_sealed(const struct auction *a);
 
 /* Best price, or -1 when there are no bids. */
 static inline int64_t

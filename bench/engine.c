@@ -7,7 +7,8 @@
  * step_min and step_max, 1 in 5 improve the bidder's own price without taking the lead
  * (when it can; else it takes the lead). The auction is re-created every `per` bids so
  * that its bid array stays the size of a long live auction. Only the stream is timed,
- * in thread CPU time.
+ * in thread CPU time. (The clock and sealed-bid formats have streams of their own: see
+ * run_dutch, run_japanese, run_sealed.)
  *
  * Output, one line per run:
  *   ENGINE format=english_reverse bidders=1000 bids=2000000 cpu_ms=812 per_core=2463054
@@ -226,6 +227,46 @@ static int run_japanese(int n, long total, long per)
 	return 0;
 }
 
+/*
+ * The sealed-bid formats: `n` bidders each submit a sealed price, then a stream of
+ * replacements by random bidders at random prices below the start price (up or down, so
+ * that an entry moves either way in the ranking); 0 or -1.
+ */
+static int run_sealed(const struct auction_format *f, int n, long total, long per)
+{
+	struct auction_params p = {
+		.buyer_org = 0, .start_price = 1000000000, .step_min = 1, .step_max = 1,
+		.starts_at = 0, .ends_at = INT64_MAX / 2, .format = f,
+	};
+	struct auction a;
+	struct auction_events ev;
+	int64_t spent = 0, t0;
+	long done = 0;
+
+	while (done < total) {
+		long m = total - done < per ? total - done : per;
+		int64_t now = 1;
+
+		auction_init(&a, 1, &p);
+		for (int i = 1; i <= n; i++)
+			if (auction_bid(&a, i, i, 1 + (int64_t)(rng() % 999999999), now++, NULL) !=
+			    AUCTION_OK)
+				return -1;
+		t0 = cpu_ns();
+		for (long k = 0; k < m; k++) {
+			ev.n = 0;
+			if (auction_bid(&a, n + 1 + k, 1 + (int64_t)(rng() % (uint64_t)n),
+			    1 + (int64_t)(rng() % 999999999), now++, &ev) != AUCTION_OK)
+				abort();
+		}
+		spent += cpu_ns() - t0;
+		auction_free(&a);
+		done += m;
+	}
+	report(f->name, n, total, spent);
+	return 0;
+}
+
 /* Run every format; see the header comment for the options. */
 int main(int argc, char **argv)
 {
@@ -248,7 +289,9 @@ int main(int argc, char **argv)
 	    run(&auction_english_forward, n, total, per) < 0 ||
 	    run_dutch(&auction_dutch_reverse, n, total / 4) < 0 ||
 	    run_dutch(&auction_dutch_forward, n, total / 4) < 0 ||
-	    run_japanese(n, total, per) < 0)
+	    run_japanese(n, total, per) < 0 ||
+	    run_sealed(&auction_sealed_first_price, n, total, per) < 0 ||
+	    run_sealed(&auction_sealed_second_price, n, total, per) < 0)
 		return 1;
 	return 0;
 }

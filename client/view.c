@@ -110,6 +110,47 @@ static int view_amount(json_t *a, const char *key, int64_t *out)
 	return exp >= 0 && s != NULL && money_parse(s, exp, out) == 0 ? 0 : -1;
 }
 
+/* Whether the auction has a sealed-bid format (its view counts the sealed bids). */
+static int view_is_sealed(json_t *a)
+{
+	return json_object_get(a, "sealed_bids") != NULL;
+}
+
+/* The line of a sealed-bid auction: while it runs "your price 900.00 RUB submitted; 3 sealed
+ * bids; opens at 12:00:00", once closed "opened: price paid 820.00 RUB"; "" otherwise. */
+void view_sealed_line(json_t *a, char *buf, size_t n)
+{
+	const char *state = view_or_dash(view_str(a, "state")), *cur = view_or_dash(view_str(a, "currency"));
+	const char *mine = view_str(a, "your_price");
+	json_t *res = json_object_get(a, "result");
+	long long nb = 0;
+	int64_t ends;
+	char when[32] = "-";
+
+	buf[0] = '\0';
+	if (!view_is_sealed(a))
+		return;
+	view_int(a, "sealed_bids", &nb);
+	if (strcmp(state, "closed") == 0) {
+		if (view_str(res, "price_paid") != NULL)
+			snprintf(buf, n, "opened: price paid %s %s", view_str(res, "price_paid"), cur);
+		else
+			snprintf(buf, n, "opened: %lld sealed bid%s, no winner", nb, nb == 1 ? "" : "s");
+		return;
+	}
+	if (strcmp(state, "cancelled") == 0) {
+		snprintf(buf, n, "never opened: %lld sealed bid%s stay sealed", nb, nb == 1 ? "" : "s");
+		return;
+	}
+	if (view_time(a, "ends_at", &ends) == 0)
+		view_clock(ends, VIEW_HMS, when, sizeof(when));
+	if (mine != NULL)
+		snprintf(buf, n, "your price %s %s submitted; %lld sealed bid%s; opens at %s", mine,
+			 cur, nb, nb == 1 ? "" : "s", when);
+	else
+		snprintf(buf, n, "%lld sealed bid%s; opens at %s", nb, nb == 1 ? "" : "s", when);
+}
+
 /* Whether the auction hides its best price from this viewer (visibility rank, bids placed). */
 int view_hides_best(json_t *a)
 {
@@ -134,6 +175,8 @@ void view_lead_range(json_t *a, char *buf, size_t n)
 	buf[0] = '\0';
 	if (json_object_get(a, "clock_interval") != NULL)
 		return;  /* a clock format: the clock sets the price (view_clock_lines) */
+	if (view_is_sealed(a))
+		return;  /* a sealed price is not measured from anything but the start price */
 	if ((strcmp(state, "running") != 0 && strcmp(state, "scheduled") != 0) ||
 	    (view_int(a, "your_rank", &rank) == 0 && rank == 1))
 		return;
@@ -183,6 +226,10 @@ static void view_best(json_t *a, char *buf, size_t n)
 	uint64_t bp;
 	char diff[32];
 
+	if (view_str(a, "best_price") == NULL && view_is_sealed(a)) {
+		snprintf(buf, n, "sealed until the opening");
+		return;
+	}
 	if (view_str(a, "best_price") == NULL) {
 		snprintf(buf, n, "%s", view_hides_best(a) ?
 			 "hidden (you see your own rank only)" : "- (no bids yet)");
@@ -398,9 +445,14 @@ static void view_format(FILE *f, json_t *a)
 
 	if (name == NULL)
 		return;
-	fprintf(f, VIEW_LABEL "%s: %s\n", "format", name,
-		json_is_true(json_object_get(a, "higher_wins")) ?
-		"highest price wins, bids go up" : "lowest price wins, bids go down");
+	if (view_is_sealed(a))
+		fprintf(f, VIEW_LABEL "%s: one sealed price each, lowest wins; %s\n", "format", name,
+			strstr(name, "second") != NULL ? "the winner is paid the second-lowest price" :
+			"the winner is paid its own price");
+	else
+		fprintf(f, VIEW_LABEL "%s: %s\n", "format", name,
+			json_is_true(json_object_get(a, "higher_wins")) ?
+			"highest price wins, bids go up" : "lowest price wins, bids go down");
 	if (view_int(a, "max_extensions", &maxext) == 0)
 		fprintf(f, VIEW_LABEL "at most %lld extension%s\n", "limits", maxext,
 			maxext == 1 ? "" : "s");
@@ -442,6 +494,9 @@ void view_auction(FILE *f, json_t *a)
 	view_lead_range(a, buf, sizeof(buf));
 	if (buf[0] != '\0')
 		fprintf(f, VIEW_LABEL "bid %s\n", "to lead", buf);
+	view_sealed_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		fprintf(f, VIEW_LABEL "%s\n", "sealed", buf);
 	{
 		char todo[256];
 		int64_t now;
@@ -538,9 +593,14 @@ void view_bid(json_t *reply, const char *currency)
 	char when[64] = "-";
 
 	view_int(bid, "id", &id);
-	view_int(reply, "rank", &rank);
 	if (view_time(reply, "ends_at", &ends) == 0)
 		view_clock(ends, VIEW_HMS, when, sizeof(when));
+	if (view_int(reply, "rank", &rank) != 0) {  /* a sealed bid: no rank before the opening */
+		printf("bid %lld accepted: %s%s%s sealed; the auction opens at %s\n", id,
+		       view_or_dash(view_str(bid, "amount")), currency != NULL ? " " : "",
+		       currency != NULL ? currency : "", when);
+		return;
+	}
 	printf("bid %lld accepted: %s%s%s, rank %lld, best %s, ends %s%s\n", id,
 	       view_or_dash(view_str(bid, "amount")), currency != NULL ? " " : "",
 	       currency != NULL ? currency : "", rank, view_or_dash(view_str(reply, "best_price")), when,

@@ -39,6 +39,9 @@ void view_lead_range(json_t *a, char *buf, size_t n);
 int view_hides_best(json_t *a);
 /* The "clock" and "to do" lines of a running clock-format auction at `now` (server ms); "". */
 void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n);
+/* The line of a sealed-bid auction ("your price 900.00 RUB submitted; 3 sealed bids; opens at
+ * 12:00:00", "opened: price paid 820.00 RUB"), "" for the other formats. */
+void view_sealed_line(json_t *a, char *buf, size_t n);
 
 /* Print the full description of an auction object. */
 void view_auction(FILE *f, json_t *a);

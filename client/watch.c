@@ -166,7 +166,7 @@ static void watch_view(const struct watch *w, FILE *f)
 	fprintf(f, "state        %s%s\n", view_str(a, "state") ? view_str(a, "state") : "-",
 		json_is_true(json_object_get(a, "paused")) ? " (PAUSED: no bids until resumed)" : "");
 	fprintf(f, "best price   %s %s (start %s)\n", view_str(a, "best_price") ? view_str(a, "best_price") :
-		view_hides_best(a) ? "hidden" : "-",
+		view_hides_best(a) ? "hidden" : json_object_get(a, "sealed_bids") ? "sealed" : "-",
 		view_str(a, "currency") ? view_str(a, "currency") : "",
 		view_str(a, "start_price") ? view_str(a, "start_price") : "-");
 	if (view_int(a, "your_rank", &rank) == 0)
@@ -181,6 +181,9 @@ static void watch_view(const struct watch *w, FILE *f)
 		if (buf[0] != '\0')
 			fprintf(f, "clock        %s\nto do        %s\n", buf, todo);
 	}
+	view_sealed_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		fprintf(f, "sealed       %s\n", buf);
 	view_int(a, "bids", &bids);
 	view_int(a, "bidders", &bidders);
 	fprintf(f, "bids         %lld from %lld bidder%s\n", bids, bidders, bidders == 1 ? "" : "s");
@@ -241,6 +244,9 @@ static int watch_line(struct watch *w)
 			printf("%s %s\n", clock, buf);
 		else
 			printf("%s closed: %s\n", clock, buf);
+		view_sealed_line(a, buf, sizeof(buf));
+		if (buf[0] != '\0')
+			printf("%s sealed: %s\n", clock, buf);
 		return fflush(stdout);
 	}
 	view_int(a, "bids", &bids);
@@ -251,6 +257,9 @@ static int watch_line(struct watch *w)
 	if (view_int(a, "your_rank", &rank) == 0)
 		printf(", your rank %lld at %s", rank, view_str(a, "your_price") ? view_str(a, "your_price") : "-");
 	printf(", bids %lld (%lld bidder%s)", bids, bidders, bidders == 1 ? "" : "s");
+	view_sealed_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		printf(", sealed: %s", buf);
 	at = watch_countdown(w, &label, buf, sizeof(buf));
 	if (at >= 0) {
 		view_clock(at, VIEW_HMS, when, sizeof(when));

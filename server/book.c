@@ -61,6 +61,7 @@ book_free(struct book *b)
 	free(b->cancel_reason);
 	watch_drop_target(b->srv, &b->watchers);
 	map_free(&b->bids_by_org);
+	free(b->salts);
 	free(b);
 }
 
@@ -231,6 +232,99 @@ book_clock_view(json_t *j, const struct book *b, const struct participant *v)
 	json_object_set_new(j, "your_clock_status", st ? json_string(st) : json_null());
 }
 
+/* See server.h. */
+int
+book_set_salt(struct book *b, int64_t seq, const char *salt)
+{
+	if (seq < 1 || salt == NULL || strlen(salt) != BOOK_SALT_HEX ||
+	    strspn(salt, "0123456789abcdef") != BOOK_SALT_HEX)
+		return -1;
+	if ((size_t)seq > b->nsalts) {
+		size_t n = b->nsalts ? b->nsalts : 16;
+		char (*ns)[BOOK_SALT_HEX + 1];
+
+		while (n < (size_t)seq)
+			n *= 2;
+		if ((ns = realloc(b->salts, n * sizeof(*ns))) == NULL)
+			return -1;
+		memset(ns + b->nsalts, 0, (n - b->nsalts) * sizeof(*ns));
+		b->salts = ns;
+		b->nsalts = n;
+	}
+	memcpy(b->salts[seq - 1], salt, BOOK_SALT_HEX + 1);
+	return 0;
+}
+
+/* See server.h. */
+char *
+book_sealed_body(const struct book *b, int64_t seq, const char *salt)
+{
+	const struct auction_bid *x;
+	char amt[40], *out = NULL;
+
+	if (seq < 1 || (size_t)seq > b->a.nbids)
+		return NULL;
+	if (salt == NULL && ((size_t)seq > b->nsalts || b->salts[seq - 1][0] == '\0'))
+		return NULL;
+	if (salt == NULL)
+		salt = b->salts[seq - 1];
+	x = &b->a.bids[seq - 1];
+	money_format(x->amount, b->exp, amt, sizeof(amt));
+	if (asprintf(&out, "{\"auction\":%lld,\"bid\":%lld,\"amount\":\"%s\",\"seq\":%lld,"
+	    "\"salt\":\"%s\"}", (long long)b->a.id, (long long)x->id, amt, (long long)x->seq,
+	    salt) < 0)
+		return NULL;
+	return out;
+}
+
+/*
+ * A sealed-bid auction (docs/protocol.md, "Sealed-bid formats"): the number of sealed bids,
+ * a supplier's own submissions; once closed, the opening: every submission with its salt and
+ * its exact sealed body, which the bidder's receipt (content_hash) commits to.
+ */
+static void
+book_sealed_view(struct server *s, json_t *j, const struct book *b, const struct participant *v,
+    int identities)
+{
+	const struct auction *a = &b->a;
+	json_t *arr;
+
+	if (!auction_format_of(a)->sealed)
+		return;
+	json_object_set_new(j, "sealed_bids", json_integer((json_int_t)a->nentries));
+	if (v && v->role == ROLE_SUPPLIER) {
+		arr = json_array();
+		for (size_t i = 0; i < a->nbids; i++)
+			if (a->bids[i].org == v->org->id)
+				json_array_append_new(arr, json_pack("{s:I, s:I, s:o, s:o}", "bid",
+				    (json_int_t)a->bids[i].id, "seq", (json_int_t)a->bids[i].seq, "price",
+				    proto_money(a->bids[i].amount, b->exp), "at", proto_time(a->bids[i].at)));
+		json_object_set_new(j, "your_submissions", arr);
+	}
+	if (a->state != AUCTION_CLOSED)
+		return;
+	arr = json_array();
+	for (size_t i = 0; i < a->nbids; i++) {
+		const struct auction_bid *x = &a->bids[i];
+		const struct auction_entry *e = auction_entry_of(a, x->org);
+		char alias[32], *body = book_sealed_body(b, x->seq, NULL);
+		json_t *o;
+
+		snprintf(alias, sizeof(alias), "Participant %d", e ? e->alias : 0);
+		o = json_pack("{s:I, s:I, s:s, s:o, s:o, s:b}", "seq", (json_int_t)x->seq, "bid",
+		    (json_int_t)x->id, "alias", alias, "price", proto_money(x->amount, b->exp), "at",
+		    proto_time(x->at), "counts", e != NULL && e->bid_index == i);
+		if (identities)
+			json_object_set_new(o, "organization", json_string(book_org_name(s, x->org)));
+		json_object_set_new(o, "salt", i < b->nsalts && b->salts[i][0] ?
+		    json_string(b->salts[i]) : json_null());
+		json_object_set_new(o, "sealed_content", body ? json_string(body) : json_null());
+		free(body);
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(j, "opening", arr);
+}
+
 /* The auction as `v` may see it. */
 json_t *
 book_view(struct server *s, struct book *b, const struct participant *v, int full)
@@ -239,6 +333,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	int identities = book_sees_identities(b, v);
 	const struct auction_entry *mine = v ? auction_entry_of(a, v->org->id) : NULL;
 	int64_t best = auction_best(a);
+	int sealed = auction_is_sealed(a);  /* no price or rank for anyone */
 	json_t *j;
 
 	j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)a->id, "title", b->title,
@@ -269,19 +364,22 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	json_object_set_new(j, "paused", json_boolean(a->paused));
 	json_object_set_new(j, "paused_at", a->paused ? proto_time(a->paused_at) : json_null());
 	book_clock_view(j, b, v);
-	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) ? json_null() :
-	    proto_money(best, b->exp));
-	json_object_set_new(j, "bids", json_integer((json_int_t)a->nbids));
+	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) || sealed ?
+	    json_null() : proto_money(best, b->exp));
+	/* sealed: the number of sealed bids only (a replacement is not one more) */
+	json_object_set_new(j, "bids", json_integer((json_int_t)(sealed ? a->nentries : a->nbids)));
 	json_object_set_new(j, "bidders", json_integer((json_int_t)a->nentries));
 	json_object_set_new(j, "seq", json_integer(b->tx.seq));
 	if (v && v->role == ROLE_SUPPLIER) {
 		char alias[32];
 		snprintf(alias, sizeof(alias), "Participant %d", mine ? mine->alias : 0);
-		json_object_set_new(j, "your_rank", mine ? json_integer(auction_rank_of(a, v->org->id)) : json_null());
+		json_object_set_new(j, "your_rank", mine && !sealed ?
+		    json_integer(auction_rank_of(a, v->org->id)) : json_null());
 		json_object_set_new(j, "your_price", mine ? proto_money(mine->amount, b->exp) : json_null());
 		json_object_set_new(j, "your_alias", mine ? json_string(alias) : json_null());
 	}
-	if (full && book_sees_ranking(b, v)) {
+	book_sealed_view(s, j, b, v, identities);
+	if (full && book_sees_ranking(b, v) && !sealed) {
 		json_t *r = json_array();
 		for (size_t i = 0; i < a->nentries; i++)
 			json_array_append_new(r, book_entry(s, b, auction_at_rank(a, (int)i + 1),
@@ -300,6 +398,8 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 			json_object_set_new(res, "winner", json_null());
 		}
 		json_object_set_new(res, "closed_at", proto_time(a->closed_at));
+		json_object_set_new(res, "price_paid", w ? proto_money(auction_price_paid(a), b->exp) :
+		    json_null());
 		/* only by rule: the result of an auction nobody bid in stays as it always was */
 		if (why != NULL && a->nentries > 0)
 			json_object_set_new(res, "unsuccessful", json_string(why));

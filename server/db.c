@@ -150,6 +150,17 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	/* fingerprint, PEM */
 	[DB_S_LOG_KEY] = { "log_key",
 	    "INSERT INTO log_keys (fingerprint, pem) VALUES ($1, $2) ON CONFLICT DO NOTHING", 0 },
+	/* sealed-bid auctions: a sealed bid, the parameters of DB_S_BID; $12 seq */
+	[DB_S_SEALED_BID] = { "sealed_bid",
+	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
+	    " fingerprint, amount, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8))"
+	    " " CH_VALUES("$12", "$8", "'auction'", "'bid_accepted'", "$2", "$10", "$11", "NULL",
+	    "$1", "$4", "$5", "$6", "NULL", "NULL", "$7", "NULL", "true", "$9", "$13", "$14", "$15"),
+	    1 },
+	/* auction */
+	[DB_S_SEALED] = { "sealed", "UPDATE auctions SET sealed = true WHERE id = $1", 0 },
+	/* auction, price paid */
+	[DB_S_PRICE_PAID] = { "price_paid", "UPDATE auctions SET price_paid = $2 WHERE id = $1", 0 },
 	/* auction: its bids need not be signed (auction.create's signed_bids: false, which its
 	 * created change's body says too) */
 	[DB_S_UNSIGNED] = { "unsigned_bids", "UPDATE auctions SET signed_bids = false WHERE id = $1",

@@ -75,6 +75,10 @@ enum db_stmt {
 	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
 	DB_S_LOG_KEY,     /* a log key's certificate: fingerprint, PEM (once) */
+	/* sealed-bid auctions */
+	DB_S_SEALED_BID,  /* change: as DB_S_BID, the row sealed (its body salted; docs/trust.md) */
+	DB_S_SEALED,      /* an auction of a sealed format (after its DB_S_CREATE) */
+	DB_S_PRICE_PAID,  /* a sealed auction's price paid (with its DB_S_CLOSED) */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
 	DB_S_P_CREATE,
 	DB_S_P_VERSION,
@@ -263,6 +267,7 @@ struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */
 	const char *fingerprint;   /* NULL: not read at replay */
 	int seeded;
+	const char *body;          /* a sealed bid's body (its salt), NULL otherwise or withheld */
 };
 struct db_boot_proc_log {
 	int64_t seq, procurement_id, at, participant_id, org_id;

@@ -398,7 +398,7 @@ static const struct boot_src boot_tables = {
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
 	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount,"
-	    " CASE WHEN c.stream = 'procurement' THEN c.body END, c.leaf_hash,"
+	    " CASE WHEN c.stream = 'procurement' OR c.sealed THEN c.body END, c.leaf_hash,"
 	    " CASE WHEN c.statement IS NOT NULL AND c.at > now() - interval '7201 seconds'"
 	    " THEN c.statement END FROM changes c ORDER BY c.seq",
 };
@@ -428,11 +428,13 @@ static const struct boot_src boot_audit = {
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
 	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount_minor,"
-	    " CASE WHEN c.stream = 'procurement' THEN c.body END, c.leaf_hash, NULL::text"
-	    " FROM audit.changes c"
+	    " CASE WHEN c.stream = 'procurement' OR c.sealed_row THEN c.body END, c.leaf_hash,"
+	    " NULL::text FROM audit.changes c"
 	    " LEFT JOIN audit.procurements p ON p.procurement_id = c.procurement_id"
 	    " AND c.stream = 'procurement'"
-	    " WHERE c.stream <> 'procurement' OR p.opened_at IS NOT NULL ORDER BY c.seq",
+	    /* a sealed auction's bids are withheld until it closes: it replays without them */
+	    " WHERE (c.stream <> 'procurement' OR p.opened_at IS NOT NULL)"
+	    " AND NOT (c.stream = 'auction' AND c.sealed) ORDER BY c.seq",
 };
 
 /* The auctions' rows, by id (ORDER BY id), restored at their first change; the ids of
@@ -563,6 +565,7 @@ boot_auction_change(PGresult *r, int i, struct boot_auctions *as,
 			.participant_id = boot_i64(r, i, 6), .org_id = boot_i64(r, i, 7),
 			.amount = boot_i64(r, i, 10), .at = boot_i64(r, i, 3),
 			.fingerprint = boot_str(r, i, 8), .seeded = boot_seeded(as, boot_i64(r, i, 9)),
+			.body = PQgetisnull(r, i, 11) ? NULL : boot_str(r, i, 11),
 		};
 		if (sink->bid(sink->arg, &b) < 0) {
 			snprintf(cause, n, "bid %lld of auction %lld (change %s) does not replay",

@@ -368,6 +368,16 @@ load_bid(void *arg, const struct db_boot_bid *r)
 		    (long long)r->id, (long long)r->seq, auction_err_code(e));
 		return -1;
 	}
+	/* a sealed bid: its salt, for the opening (NULL while an auditor may not see it) */
+	if (r->body != NULL && auction_format_of(&b->a)->sealed) {
+		json_t *d = json_loads(r->body, 0, NULL);
+		const char *salt = json_string_value(json_object_get(d, "salt"));
+
+		if (salt != NULL && book_set_salt(b, got->seq, salt) < 0)
+			log_error("auction=%lld bid=%lld: its salt is not kept", (long long)r->auction_id,
+			    (long long)r->id);
+		json_decref(d);
+	}
 	return r->seeded ? 0 : book_count_bids(b, r->org_id, 1);
 }
 

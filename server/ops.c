@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <event2/event.h>
 
@@ -167,6 +168,7 @@ struct ops_actor {
 	const char *fp;
 	const char *reason;         /* a cancellation's */
 	struct txn_cmd *cmd;        /* the command (its signed statement goes with its row) */
+	const char *salt;           /* a sealed bid's salt (BOOK_SALT_HEX hex digits), or NULL */
 };
 
 /* The actor of a command's events. */
@@ -174,7 +176,7 @@ static struct ops_actor
 ops_actor_of(const struct cmd *k)
 {
 	struct ops_actor w = { k->t.who ? k->t.who->id : 0, k->t.who ? k->t.who->org->id : 0,
-	    k->t.fp, k->reason, (struct txn_cmd *)&k->t };
+	    k->t.fp, k->reason, (struct txn_cmd *)&k->t, NULL };
 
 	return w;
 }
@@ -190,6 +192,37 @@ ops_ev_started(struct server *s, struct book *b, const struct auction_event *e)
 	time_format(e->at, t);
 	txn_obj_seq(&b->tx, txn_sql(s, DB_S_STARTED, 5, p, NULL, NULL));
 	free(body);
+}
+
+/*
+ * The opening of a sealed-bid auction, in its closed change's detail: the price paid (also
+ * written to its row) and every sealed submission with its salt, so that anyone holding a
+ * receipt rebuilds the sealed body (docs/trust.md) and checks its content_hash.
+ */
+static void
+ops_sealed_opening(struct server *s, const struct book *b, json_t *detail)
+{
+	const struct auction *a = &b->a;
+	json_t *arr = json_array();
+	char id[24], paid[24];
+
+	for (size_t i = 0; i < a->nbids; i++) {
+		const struct auction_bid *x = &a->bids[i];
+
+		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:o, s:s?}", "seq",
+		    (json_int_t)x->seq, "bid_id", (json_int_t)x->id, "organization_id",
+		    (json_int_t)x->org, "price", proto_money(x->amount, b->exp), "salt",
+		    i < b->nsalts && b->salts[i][0] ? b->salts[i] : NULL));
+	}
+	json_object_set_new(detail, "opening", arr);
+	if (auction_price_paid(a) < 0)
+		return;
+	json_object_set_new(detail, "price_paid", proto_money(auction_price_paid(a), b->exp));
+	{
+		const char *p[2] = { I64(id, a->id), I64(paid, auction_price_paid(a)) };
+
+		txn_sql(s, DB_S_PRICE_PAID, 2, p, NULL, NULL);
+	}
 }
 
 /* closed: the result, with the final ranking as its detail. */
@@ -210,6 +243,8 @@ ops_ev_closed(struct server *s, struct book *b, const struct auction_event *e)
 	detail = json_pack("{s:o}", "ranking", detail);
 	if (auction_unsuccessful(a) != NULL && a->nentries > 0)  /* by rule: min_bidders */
 		json_object_set_new(detail, "unsuccessful", json_string(auction_unsuccessful(a)));
+	if (auction_format_of(a)->sealed)
+		ops_sealed_opening(s, b, detail);
 	dtext = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
 	body = ops_body(b, e->bid_id, e->bid_id ? &e->amount : NULL, dtext);
@@ -224,6 +259,52 @@ ops_ev_closed(struct server *s, struct book *b, const struct auction_event *e)
 	free(body);
 }
 
+/* 32 hex digits of 128 random bits into `out` (BOOK_SALT_HEX + 1 bytes); 0 or -1. */
+static int
+ops_salt(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[BOOK_SALT_HEX / 2];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	for (size_t i = 0; i < sizeof(r); i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[BOOK_SALT_HEX] = '\0';
+	return 0;
+}
+
+/*
+ * bid of a sealed-bid auction: its row is sealed and its body holds the price next to 128
+ * random bits (docs/trust.md), so that neither its leaf hash nor its receipt's content hash
+ * can be matched by guessing the price; no standing in it (nothing is ranked before the
+ * opening). The salt was drawn before the engine took the bid (ops_apply_bid).
+ */
+static void
+ops_ev_sealed_bid(struct server *s, struct book *b, const struct auction_event *e,
+    const struct ops_actor *w)
+{
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], pr[24], lt[24], t[TIME_BUF];
+	char *body = book_sealed_body(b, e->seq, w->salt);
+
+	/* kept for the opening (without it, the opening shows no salt for this bid) */
+	if (w->salt == NULL || book_set_salt(b, e->seq, w->salt) < 0)
+		log_error("auction=%lld bid=%lld: the salt of a sealed bid is not kept",
+		    (long long)b->a.id, (long long)e->bid_id);
+	time_format(e->at, t);
+	{
+		const char *p[11] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
+		    I64(pid, w->participant), I64(oid, w->org), w->fp, I64(amt, e->amount), t,
+		    body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
+		txn_sign(s, w->cmd);
+		txn_own_change(s, txn_obj_seq(&b->tx, txn_sql(s, DB_S_SEALED_BID, 11, p, NULL,
+		    NULL)));
+	}
+	free(body);
+}
+
 /* bid: an accepted bid, with its standing as its detail. */
 static void
 ops_ev_bid(struct server *s, struct book *b, const struct auction_event *e,
@@ -232,6 +313,10 @@ ops_ev_bid(struct server *s, struct book *b, const struct auction_event *e,
 	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], pr[24], lt[24], t[TIME_BUF];
 	char best[40], amount[40], *detail = NULL;
 
+	if (auction_format_of(&b->a)->sealed) {
+		ops_ev_sealed_bid(s, b, e, w);
+		return;
+	}
 	time_format(e->at, t);
 	money_format(e->best, b->exp, best, sizeof(best));
 	money_format(e->amount, b->exp, amount, sizeof(amount));
@@ -399,7 +484,7 @@ static void
 ops_advance(struct server *s, struct book *b, int64_t at)
 {
 	struct auction_events ev = { 0 };
-	struct ops_actor clock = { 0, 0, NULL, NULL, NULL };
+	struct ops_actor clock = { 0, 0, NULL, NULL, NULL, NULL };
 
 	auction_advance(&b->a, at, &ev);
 	ops_events(s, b, &ev, &clock);
@@ -549,7 +634,7 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 {
 	struct cmd *k = (struct cmd *)tc;
 	struct book *b = book_get(s, k->auction_id);
-	char aid[24], pid[24], oid[24], amt[24], t[TIME_BUF], msg[200];
+	char aid[24], pid[24], oid[24], amt[24], t[TIME_BUF], msg[200], salt[BOOK_SALT_HEX + 1];
 	struct auction_events ev = { 0 };
 	struct ops_actor w = ops_actor_of(k);
 	const struct auction_event *be;
@@ -571,6 +656,12 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		txn_refuse(s, &k->t, "limit_exceeded", msg);
 		return 0;
 	}
+	/* a sealed bid's salt, drawn before anything changes: without one it is refused */
+	if (auction_format_of(&b->a)->sealed && ops_salt(salt) < 0) {
+		txn_refuse(s, &k->t, "internal", "no random bytes for the seal");
+		return 0;
+	}
+	w.salt = auction_format_of(&b->a)->sealed ? salt : NULL;
 	k->bid_counted = book_count_bids(b, k->t.who->org->id, 1) == 0;
 	ops_touch(s, b);
 	k->bid_id = s->next_bid_id;
@@ -578,10 +669,13 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 	ops_events(s, b, &ev, &w);
 	if (e != AUCTION_OK) {
 		char reason[64], pr[24], lt[24], *body;
+		/* a refused sealed bid's row names no price: its leaf would not be salted */
+		int hide = auction_format_of(&b->a)->sealed;
 		snprintf(reason, sizeof(reason), "{\"reason\":\"%s\"}", auction_err_code(e));
-		body = ops_body(b, 0, &k->amount, reason);
+		body = ops_body(b, 0, hide ? NULL : &k->amount, reason);
 		const char *p[10] = { I64(aid, b->a.id), t, I64(pid, k->t.who->id),
-		    I64(oid, k->t.who->org->id), k->t.fp, I64(amt, k->amount), auction_err_code(e),
+		    I64(oid, k->t.who->org->id), k->t.fp, hide ? NULL : I64(amt, k->amount),
+		    auction_err_code(e),
 		    body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
 		time_format(k->t.at, t);
 		txn_sign(s, &k->t);
@@ -667,6 +761,11 @@ ops_store_format(struct server *s, const struct book *b)
 		    I64(lm, ap->clock_limit) };
 
 		txn_sql(s, DB_S_CLOCK, 4, q, NULL, NULL);
+	}
+	if (fm->sealed) {
+		const char *q[1] = { id };
+
+		txn_sql(s, DB_S_SEALED, 1, q, NULL, NULL);
 	}
 }
 
@@ -1123,12 +1222,19 @@ ops_commit_bid(struct server *s, struct txn_cmd *t)
 	json_object_set_new(r, "bid", json_pack("{s:I, s:I, s:o, s:o}", "id",
 	    (json_int_t)k->bid_id, "seq", (json_int_t)k->res.seq, "amount",
 	    proto_money(k->amount, b->exp), "at", proto_time(t->at)));
-	json_object_set_new(r, "rank", json_integer(k->res.rank));
-	json_object_set_new(r, "best_price", book_sees_best(b, t->who) ?
-	    proto_money(k->res.best, b->exp) : json_null());
+	/* a sealed bid has no rank or best price before the opening */
+	json_object_set_new(r, "rank", auction_format_of(&b->a)->sealed ? json_null() :
+	    json_integer(k->res.rank));
+	json_object_set_new(r, "best_price", book_sees_best(b, t->who) &&
+	    !auction_format_of(&b->a)->sealed ? proto_money(k->res.best, b->exp) : json_null());
 	json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
 	json_object_set_new(r, "extended", json_boolean(k->extended));
 	txn_reply(s, t, r);
+	if (auction_format_of(&b->a)->sealed) {  /* the log file does not open it either */
+		log_info("auction=%lld bid=%lld participant=%lld sealed accepted",
+		    (long long)k->auction_id, (long long)k->bid_id, (long long)t->who->id);
+		return;
+	}
 	money_format(k->amount, b->exp, amount, sizeof(amount));
 	log_info("auction=%lld bid=%lld participant=%lld amount=%s rank=%d%s accepted",
 	    (long long)k->auction_id, (long long)k->bid_id, (long long)t->who->id,
@@ -1239,7 +1345,7 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	struct book *b;
 	int64_t delay = au->delay * 1000;
 	char title[600];
-	struct ops_actor w = { 0, 0, NULL, NULL, NULL };
+	struct ops_actor w = { 0, 0, NULL, NULL, NULL, NULL };
 	struct proc_eval *order;
 	const char *why;
 	int n;
@@ -1821,6 +1927,32 @@ ops_clock(struct conn *c, json_t *id, json_t *req, int exp, struct auction_param
 	return 0;
 }
 
+/*
+ * The sealed formats' rules of auction.create into `p` (after ops_format): a sealed-bid
+ * auction has no steps and no extensions, so their fields are refused; -1 refused.
+ */
+static int
+ops_sealed(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
+{
+	const char *names[6] = { "step_min", "step_max", "extension_window", "extension",
+	    "max_extensions", "latest_end" };
+	char msg[200];
+
+	if (p->format == NULL || !p->format->sealed)
+		return 0;
+	for (int i = 0; i < 6; i++)
+		if (json_object_get(req, names[i]) != NULL) {
+			snprintf(msg, sizeof(msg), "%s does not apply to the sealed-bid formats "
+			    "(sealed_first_price, sealed_second_price): they have no steps and no "
+			    "extensions", names[i]);
+			conn_send(c, proto_error(id, "bad_field", msg, names[i]));
+			return -1;
+		}
+	p->ext_window = 0;
+	p->ext_length = 0;
+	return 0;
+}
+
 /* auction.create: check everything, queue. */
 void
 ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
@@ -1878,7 +2010,8 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	p.ends_at = p.starts_at + dur;
 	p.buyer_org = conn_ident(c)->who->org->id;
-	if (ops_format(c, id, req, &p) < 0 || ops_clock(c, id, req, exp, &p) < 0)
+	if (ops_format(c, id, req, &p) < 0 || ops_clock(c, id, req, exp, &p) < 0 ||
+	    ops_sealed(c, id, req, &p) < 0)
 		return;
 	if (p.step_min > p.step_max) {
 		conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max", "step_min"));

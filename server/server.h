@@ -74,6 +74,9 @@ struct cert {
 };
 
 /* A live auction: the engine state plus what the engine does not know. */
+/* The salt of a sealed bid: 128 random bits as 32 hex digits. */
+#define BOOK_SALT_HEX 32
+
 struct book {
 	struct auction a;
 	int64_t buyer_participant;
@@ -100,6 +103,9 @@ struct book {
 	int64_t update_due;        /* monotonic ms before which a new update waits */
 	struct event *update_ev;   /* sends the pending update at update_due */
 	int64_t *invited;          /* invitation-only: a.p.invited's storage (NULL: open to all) */
+	/* sealed-bid formats: the salt of each bid's sealed body (docs/trust.md), by seq - 1 */
+	char (*salts)[BOOK_SALT_HEX + 1];
+	size_t nsalts;
 };
 
 /* A procurement procedure: the engine state plus its published document. */
@@ -524,6 +530,13 @@ void book_closed(struct server *s, struct book *b);
 void book_update_all(struct server *s);
 /* Rebuild a book from persisted rows (start-up). */
 struct book *book_restore(struct server *s, const struct db_boot_auction *a);
+/* Sealed-bid formats: keep the salt (BOOK_SALT_HEX hex digits) of the bid with sequence
+ * `seq`; 0, or -1 when out of memory or it is not a salt. */
+int book_set_salt(struct book *b, int64_t seq, const char *salt);
+/* The exact body of the sealed bid with sequence `seq` (its change row's `body`, which its
+ * receipt's content_hash covers) with `salt` (NULL: the one kept): malloc'd, NULL when out
+ * of memory or it has no salt. */
+char *book_sealed_body(const struct book *b, int64_t seq, const char *salt);
 
 /* ---- proc.c: procurement procedures (its request handlers: server/optab.h) ---- */
 /*

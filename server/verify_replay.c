@@ -63,7 +63,7 @@ static int
 verify_auctions(struct verify *v, struct server *s)
 {
 	PGresult *r = verify_query(v, "SELECT auction_id, state, " MS("ends_at") ", extensions,"
-	    " winner_bid_id, final_price FROM audit.auction_rows ORDER BY auction_id");
+	    " winner_bid_id, final_price, price_paid FROM audit.auction_rows ORDER BY auction_id");
 	int null;
 
 	if (r == NULL)
@@ -97,6 +97,10 @@ verify_auctions(struct verify *v, struct server *s)
 		verify_cmp(v, "auctions", id, "winner_bid_id", win, wn,
 		    w ? b->a.bids[w->bid_index].id : 0, w == NULL);
 		verify_cmp(v, "auctions", id, "final_price", price, pn, w ? w->amount : 0, w == NULL);
+		/* sealed_second_price pays the runner-up's price (the others: final_price) */
+		price = verify_i64(r, i, 6, &pn);
+		verify_cmp(v, "auctions", id, "price_paid", price, pn, w ? auction_price_paid(&b->a) : 0,
+		    w == NULL);
 	}
 	PQclear(r);
 	return 0;
