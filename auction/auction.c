@@ -17,6 +17,9 @@
 /* Validate parameters; returns NULL when valid, else a static message. */
 const char *auction_params_check(const struct auction_params *p)
 {
+	const struct auction_format *fm;
+	const char *why;
+
 	if (p == NULL)
 		return "parameters are missing";
 	if (p->start_price <= 0)
@@ -43,6 +46,10 @@ const char *auction_params_check(const struct auction_params *p)
 		return "minimum number of bidders must not be negative";
 	if (p->ninvited > 0 && p->min_bidders > 0 && (size_t)p->min_bidders > p->ninvited)
 		return "minimum number of bidders must not exceed the number invited";
+	if (p->tail < 0)
+		return "tail must not be negative";
+	if (p->tail > AUCTION_TAIL_MAX)
+		return "tail must not be longer than a day";
 	if (p->ninvited > 0 && p->invited == NULL)
 		return "the invited organizations are missing";
 	for (size_t i = 0; i < p->ninvited; i++) {
@@ -53,7 +60,12 @@ const char *auction_params_check(const struct auction_params *p)
 		if (p->invited[i] == p->buyer_org)
 			return "the buyer's organization cannot be invited";
 	}
-	return (p->format != NULL ? p->format : &auction_english_reverse)->check(p);
+	fm = p->format != NULL ? p->format : &auction_english_reverse;
+	if ((why = fm->check(p)) != NULL)
+		return why;
+	if (p->tail > 0 && fm->tail_bid == NULL)
+		return "this format has no second-place tail";
+	return NULL;
 }
 
 /* Initialise an auction in state SCHEDULED with no bids. */
@@ -91,6 +103,9 @@ void auction_free(struct auction *a)
 	a->nbids = a->capbids = 0;
 	a->nentries = a->capentries = 0;
 }
+
+static const char *auction_short(const struct auction *a);
+static void auction_tail_open(struct auction *a, struct auction_events *ev);
 
 /* Append an event of `kind` at `at` to `ev` (may be NULL); returns it, or NULL when not kept. */
 static struct auction_event *auction_emit(struct auction_events *ev, enum auction_ev kind,
@@ -131,11 +146,16 @@ int auction_advance(struct auction *a, int64_t now, struct auction_events *ev)
 		auction_emit(ev, AUCTION_EV_STARTED, a->p.starts_at);
 		n++;
 	}
-	if (a->state == AUCTION_RUNNING && !a->paused && now >= auction_end(a)) {
+	if (a->state == AUCTION_RUNNING && !a->paused && a->tail_end == 0 &&
+	    now >= auction_end(a) && a->p.tail > 0 && auction_short(a) == NULL) {
+		auction_tail_open(a, ev);
+		n++;
+	}
+	if (a->state == AUCTION_RUNNING && !a->paused && now >= auction_close_at(a)) {
 		struct auction_event *e;
 
 		a->state = AUCTION_CLOSED;
-		a->closed_at = auction_end(a);
+		a->closed_at = auction_close_at(a);
 		if ((e = auction_emit(ev, AUCTION_EV_CLOSED, a->closed_at)) != NULL &&
 		    auction_winner(a) != NULL) {
 			const struct auction_entry *w = auction_winner(a);
@@ -143,6 +163,7 @@ int auction_advance(struct auction *a, int64_t now, struct auction_events *ev)
 			e->bid_id = a->bids[w->bid_index].id;
 			e->org = w->org;
 			e->amount = w->amount;
+			e->tail_ends_at = a->tail_end;
 		}
 		n++;
 	}
@@ -156,7 +177,7 @@ int64_t auction_next_deadline(const struct auction *a)
 	case AUCTION_SCHEDULED:
 		return a->p.starts_at;
 	case AUCTION_RUNNING:
-		return a->paused ? -1 : auction_end(a);
+		return a->paused ? -1 : auction_close_at(a);
 	default:
 		return -1;
 	}
@@ -395,7 +416,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		return AUCTION_E_CANCELLED;
 	if (a->state == AUCTION_RUNNING && a->paused)
 		return AUCTION_E_PAUSED;
-	if (a->state == AUCTION_CLOSED || now >= auction_end(a))
+	if (a->state == AUCTION_CLOSED || now >= auction_close_at(a))
 		return AUCTION_E_ENDED;
 	if (a->state == AUCTION_SCHEDULED || now < a->p.starts_at)
 		return AUCTION_E_NOT_STARTED;
@@ -408,8 +429,12 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 
 	found = auction_find_entry(a, org);
 	a->bid_at = now;
-	err = a->p.format->bid(a, found >= 0 ? &a->entries[found] : NULL,
-	    found >= 0 && a->rank[0] == (size_t)found, amount, &took_lead);
+	if (auction_in_tail(a))
+		err = found >= 0 && a->rank[0] == (size_t)found ? AUCTION_E_TAIL_WINNER :
+		    a->p.format->tail_bid(a, found >= 0 ? &a->entries[found] : NULL, amount);
+	else
+		err = a->p.format->bid(a, found >= 0 ? &a->entries[found] : NULL,
+		    found >= 0 && a->rank[0] == (size_t)found, amount, &took_lead);
 	if (err != AUCTION_OK)
 		return err;
 
@@ -439,6 +464,8 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		e->best = auction_best(a);
 		e->took_lead = took_lead;
 		e->ends_at = auction_end(a);
+		e->tail_ends_at = a->tail_end;
+		e->tail = a->tail_end != 0;
 	}
 	if (extended && (e = auction_emit(ev, AUCTION_EV_EXTENDED, now)) != NULL) {
 		e->bid_id = bid_id;
@@ -548,6 +575,7 @@ void auction_mark(const struct auction *a, struct auction_mark *m)
 	m->paused_at = a->paused_at;
 	m->paused_ms = a->paused_ms;
 	m->clock_close = a->clock_close;
+	m->tail_end = a->tail_end;
 }
 
 /* Undo changes made after `m`: drop later bids, restore scalars, rebuild standings. */
@@ -563,6 +591,7 @@ void auction_rollback(struct auction *a, const struct auction_mark *m)
 	a->paused_at = m->paused_at;
 	a->paused_ms = m->paused_ms;
 	a->clock_close = m->clock_close;
+	a->tail_end = m->tail_end;
 
 	/* Fewer bids never need more entries than were there: no allocation. */
 	a->nentries = 0;
@@ -596,6 +625,9 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_DROPPED_OUT:     return "dropped_out";
 	case AUCTION_E_CONFIRMED:       return "level_already_confirmed";
 	case AUCTION_E_CLOCK_RULE:      return "not_for_clock_formats";
+	case AUCTION_E_TAIL_WINNER:     return "tail_winner";
+	case AUCTION_E_BELOW_FINAL:     return "bid_below_final_best";
+	case AUCTION_E_ABOVE_FINAL:     return "bid_above_final_best";
 	}
 	return "internal";
 }
@@ -646,6 +678,12 @@ const char *auction_err_message(enum auction_err e)
 		return "You have already confirmed this round's price.";
 	case AUCTION_E_CLOCK_RULE:
 		return "A clock auction cannot be paused, resumed or extended.";
+	case AUCTION_E_TAIL_WINNER:
+		return "You hold the final best price: the second-place tail is for the other bidders.";
+	case AUCTION_E_BELOW_FINAL:
+		return "A tail bid must not be below the final best price.";
+	case AUCTION_E_ABOVE_FINAL:
+		return "A tail bid must not be above the final best price.";
 	}
 	return "Internal error.";
 }
@@ -671,6 +709,7 @@ const char *auction_ev_name(enum auction_ev kind)
 	case AUCTION_EV_PAUSED:    return "paused";
 	case AUCTION_EV_RESUMED:   return "resumed";
 	case AUCTION_EV_PROLONGED: return "prolonged";
+	case AUCTION_EV_TAIL:      return "tail";
 	}
 	return "unknown";
 }
@@ -720,7 +759,8 @@ int auction_shows_best(const struct auction *a)
 {
 	if (auction_is_sealed(a))
 		return 0;
-	return auction_final(a) || a->p.visibility != AUCTION_VIS_RANK;
+	/* in the tail the final best price is every bidder's floor (ceiling): everyone sees it */
+	return auction_final(a) || auction_in_tail(a) || a->p.visibility != AUCTION_VIS_RANK;
 }
 
 /* Whether a competitor sees the ranking by alias now. */
@@ -764,6 +804,14 @@ const char *auction_unsuccessful(const struct auction *a)
 {
 	if (a->state != AUCTION_CLOSED)
 		return NULL;
+	return auction_short(a);
+}
+
+/* Why the standings as they are would make no winner: "no_bids", "min_bidders" or NULL. A
+ * tail opens only when the main phase has a winner and only adds bidders, so the
+ * standings at the tail's end answer as those at the main end did. */
+static const char *auction_short(const struct auction *a)
+{
 	if (a->nentries == 0)
 		return "no_bids";
 	if (a->p.min_bidders > 0 && a->nentries < (size_t)a->p.min_bidders)
@@ -802,8 +850,10 @@ enum auction_err auction_pause(struct auction *a, int64_t now, struct auction_ev
 		return AUCTION_E_PAUSED;
 	a->paused = 1;
 	a->paused_at = now;
-	if ((x = auction_emit(ev, AUCTION_EV_PAUSED, now)) != NULL)
+	if ((x = auction_emit(ev, AUCTION_EV_PAUSED, now)) != NULL) {
 		x->ends_at = a->ends_at;
+		x->tail_ends_at = a->tail_end;
+	}
 	return AUCTION_OK;
 }
 
@@ -822,16 +872,25 @@ enum auction_err auction_resume(struct auction *a, int64_t now, struct auction_e
 	/* the pause's length and the moved end saturate at INT64_MAX (times may be negative) */
 	len = now > a->paused_at ? (int64_t)((uint64_t)now - (uint64_t)a->paused_at > INT64_MAX ?
 	    INT64_MAX : (uint64_t)now - (uint64_t)a->paused_at) : 0;
-	if (a->ends_at > INT64_MAX - len)
-		len = INT64_MAX - a->ends_at;
-	a->ends_at += len;
-	a->paused_ms = a->paused_ms > INT64_MAX - len ? INT64_MAX : a->paused_ms + len;
+	if (a->tail_end != 0) {
+		/* a pause in the tail: the tail's end moves, the main end stays */
+		prev = a->tail_end;
+		if (a->tail_end > INT64_MAX - len)
+			len = INT64_MAX - a->tail_end;
+		a->tail_end += len;
+	} else {
+		if (a->ends_at > INT64_MAX - len)
+			len = INT64_MAX - a->ends_at;
+		a->ends_at += len;
+		a->paused_ms = a->paused_ms > INT64_MAX - len ? INT64_MAX : a->paused_ms + len;
+	}
 	a->paused = 0;
 	a->paused_at = 0;
 	if ((x = auction_emit(ev, AUCTION_EV_RESUMED, now)) != NULL) {
 		x->prev_end = prev;
 		x->ends_at = a->ends_at;
 		x->amount = len;
+		x->tail_ends_at = a->tail_end;
 	}
 	/* a resume at or after the moved end closes it now */
 	auction_advance(a, now, ev);
@@ -851,11 +910,18 @@ enum auction_err auction_prolong(struct auction *a, int64_t now, int64_t ms,
 		return e;
 	if (ms <= 0)
 		return AUCTION_E_NOT_POSITIVE;
-	a->ends_at = a->ends_at > INT64_MAX - ms ? INT64_MAX : a->ends_at + ms;
+	if (a->tail_end != 0) {
+		/* in the tail the operator prolongs the tail; the main end (and winner) stay */
+		prev = a->tail_end;
+		a->tail_end = a->tail_end > INT64_MAX - ms ? INT64_MAX : a->tail_end + ms;
+	} else {
+		a->ends_at = a->ends_at > INT64_MAX - ms ? INT64_MAX : a->ends_at + ms;
+	}
 	if ((x = auction_emit(ev, AUCTION_EV_PROLONGED, now)) != NULL) {
 		x->prev_end = prev;
 		x->ends_at = a->ends_at;
 		x->amount = ms;
+		x->tail_ends_at = a->tail_end;
 	}
 	return AUCTION_OK;
 }
@@ -875,4 +941,47 @@ int64_t auction_price_paid(const struct auction *a)
 int auction_is_sealed(const struct auction *a)
 {
 	return auction_format_of(a)->sealed && a->state != AUCTION_CLOSED;
+}
+
+/* ---- second-place tail ---- */
+
+/* Whether `a` is in its second-place tail (running, the main phase over). */
+int auction_in_tail(const struct auction *a)
+{
+	return a->state == AUCTION_RUNNING && a->tail_end != 0;
+}
+
+/* When the auction closes unless something changes it: the tail's end once the tail is open,
+ * else the main end. */
+int64_t auction_close_at(const struct auction *a)
+{
+	return a->tail_end != 0 ? a->tail_end : auction_end(a);
+}
+
+/* The main phase ended with a winner: open the tail from the main end (AUCTION_EV_TAIL). */
+static void auction_tail_open(struct auction *a, struct auction_events *ev)
+{
+	int64_t main_end = auction_end(a);
+	const struct auction_entry *w = &a->entries[a->rank[0]];
+	struct auction_event *e;
+
+	a->tail_end = main_end > INT64_MAX - a->p.tail ? INT64_MAX : main_end + a->p.tail;
+	if ((e = auction_emit(ev, AUCTION_EV_TAIL, main_end)) == NULL)
+		return;
+	e->bid_id = a->bids[w->bid_index].id;
+	e->org = w->org;
+	e->amount = w->amount;
+	e->ends_at = main_end;
+	e->prev_end = main_end;
+	e->tail_ends_at = a->tail_end;
+}
+
+/* The winner fixed at the main end of an auction in its tail or closed after one, else NULL. */
+const struct auction_entry *auction_tail_winner(const struct auction *a)
+{
+	if (a->tail_end == 0 || a->nentries == 0 ||
+	    (a->state != AUCTION_RUNNING && a->state != AUCTION_CLOSED))
+		return NULL;
+	/* no tail bid ranks before it: rank 1 is the winner of the main end */
+	return &a->entries[a->rank[0]];
 }

@@ -163,4 +163,31 @@ const char *auction_err_code(enum auction_err e);
 const char *auction_err_message(enum auction_err e);
 const char *auction_state_name(enum auction_state s);
 
+/*
+ * Second-place tail (44-FZ; english_reverse and english_forward, params.tail > 0): when the
+ * main phase ends (auction_end(), after every extension) with a winner, the auction stays
+ * RUNNING in its tail until tail_end = main end + tail (AUCTION_EV_TAIL at the main end); it
+ * closes at tail_end (AUCTION_EV_CLOSED, closed_at = tail_end, with the winner of the main
+ * end). Without a winner at the main end (no bids, min_bidders) no tail opens: it closes
+ * there. In the tail, from the main end (included) to tail_end (excluded), every bidder that
+ * may bid but the winner (AUCTION_E_TAIL_WINNER) may bid a price not better than the final
+ * best (reverse: >= it, AUCTION_E_BELOW_FINAL; forward: <= it, AUCTION_E_ABOVE_FINAL) and
+ * better than its own previous price (AUCTION_E_NOT_BELOW_OWN / _NOT_ABOVE_OWN), within the
+ * start price; no step rule. A tail bid never takes the lead (an equal price ranks after by
+ * sequence) and never extends. A pause in the tail stops the tail's clock (resume moves
+ * tail_end by its length); an operator's extension in the tail moves tail_end. The main end
+ * (ends_at) and the winner do not move in the tail.
+ */
+#define AUCTION_TAIL_MAX 86400000
+
+/* Whether `a` is in its second-place tail. */
+int auction_in_tail(const struct auction *a);
+
+/* When the auction closes unless something changes it: tail_end in the tail, else
+ * auction_end(). */
+int64_t auction_close_at(const struct auction *a);
+
+/* The winner fixed at the main end, while in the tail or once closed after one; else NULL. */
+const struct auction_entry *auction_tail_winner(const struct auction *a);
+
 #endif

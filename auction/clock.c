@@ -97,6 +97,8 @@ static const char *clock_check_common(const struct auction_params *p)
 		return "clock_limit must be above zero";
 	if (p->ext_window != 0 || p->ext_length != 0 || p->max_extensions != 0 || p->latest_end != 0)
 		return "a clock format has no extensions";
+	if (p->tail != 0)
+		return "a clock format has no second-place tail";
 	if (p->starts_at < 0 || !clock_fits(p))
 		return "the clock runs too long: raise clock_step or lower clock_interval";
 	last = clock_last_round(p);

@@ -39,6 +39,10 @@ enum auction_err {
 	AUCTION_E_DROPPED_OUT,      /* "dropped_out" (japanese_reverse) */
 	AUCTION_E_CONFIRMED,        /* "level_already_confirmed" (japanese_reverse) */
 	AUCTION_E_CLOCK_RULE,       /* "not_for_clock_formats": pause/resume/extend of a clock auction */
+	/* Second-place tail (english formats) */
+	AUCTION_E_TAIL_WINNER,      /* "tail_winner": the winner may not bid in the tail */
+	AUCTION_E_BELOW_FINAL,      /* "bid_below_final_best": a reverse tail bid below the final best */
+	AUCTION_E_ABOVE_FINAL,      /* "bid_above_final_best": a forward tail bid above the final best */
 };
 
 struct auction_format;
@@ -86,6 +90,10 @@ struct auction_params {
 	int64_t clock_step;
 	int64_t clock_interval;
 	int64_t clock_limit;
+	/* Second-place tail (english formats; 0: none): after the main phase ends with a winner,
+	 * a window of this many ms in which the other bidders may improve their places, at
+	 * prices not better than the final best; it never changes the winner (auction.h). */
+	int64_t tail;
 };
 
 /* One accepted bid. Bids are append-only and in sequence order. */
@@ -134,6 +142,10 @@ struct auction {
 	int64_t clock_close;   /* a clock format's end from its standings (its `end` hook);
 	                        * INT64_MAX in the others: the auction closes at
 	                        * auction_end() = min(ends_at, clock_close) */
+	/* Second-place tail: 0 until the tail opens at the main end (ends_at, which then stays
+	 * put); from then on when the tail ends (a pause or an operator's extension in the tail
+	 * moves it). The auction stays RUNNING in the tail and closes at tail_end. */
+	int64_t tail_end;
 };
 
 /*
@@ -143,7 +155,8 @@ struct auction {
  * NULL); the caller empties it (n = 0) before the call. A refused bid or
  * cancellation still reports the clock transitions it made first. One call
  * appends at most 3 events (started, bid, extended; or started, closed; or
- * started, cancelled), so AUCTION_EVENTS_MAX always holds one call's events:
+ * started, cancelled; with a second-place tail: started, tail, closed; or tail,
+ * bid; or tail, paused), so AUCTION_EVENTS_MAX always holds one call's events:
  * no allocation on the bid path. Rolling back (auction_rollback) undoes the
  * events of the calls after the mark; the caller drops what it kept of them.
  */
@@ -163,8 +176,12 @@ enum auction_ev {
 	                           * pause's length in ms); at = now */
 	AUCTION_EV_PROLONGED,     /* auction_prolong (an operator's extension): prev_end, ends_at,
 	                           * amount = the ms added; at = now */
+	/* Second-place tail */
+	AUCTION_EV_TAIL,          /* the main phase ended with a winner and the tail opened: at =
+	                           * the main end (ends_at = prev_end = it), tail_ends_at; the
+	                           * winner's bid_id, org, amount (the final price) */
 };
-#define AUCTION_EV_KINDS 9
+#define AUCTION_EV_KINDS 10
 
 /* One event (the fields a kind does not name are 0). */
 struct auction_event {
@@ -180,6 +197,12 @@ struct auction_event {
 	int64_t ends_at;
 	int64_t prev_end;
 	int extensions;
+	/* Second-place tail: the tail's end (0 before the tail opens) on the events made in the
+	 * tail or opening it (tail, bid, paused, resumed, prolonged, closed), and tail = 1 on a
+	 * bid placed in the tail. In the tail, paused/resumed/prolonged leave ends_at (the main
+	 * end) as it is and move tail_ends_at (prev_end: the tail's end before). */
+	int64_t tail_ends_at;
+	int tail;
 };
 
 #define AUCTION_EVENTS_MAX 4
@@ -208,6 +231,7 @@ struct auction_mark {
 	int paused;
 	int64_t paused_at, paused_ms;
 	int64_t clock_close;
+	int64_t tail_end;      /* second-place tail */
 };
 
 /* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
@@ -289,6 +313,12 @@ struct auction_format {
 	 *  - price_paid: the price the winner is paid (NULL: its own price). */
 	int sealed;
 	int64_t (*price_paid)(const struct auction *a);
+	/* Second-place tail (NULL: the format has none, and refuses a tail parameter): judge a
+	 * tail bid of `amount` (> 0) by a bidder that is not the winner, whose entry is `own`
+	 * (NULL before its first bid): not better than the final best (the winner's price),
+	 * better than its own previous price; no step rule. */
+	enum auction_err (*tail_bid)(const struct auction *a, const struct auction_entry *own,
+	    int64_t amount);
 };
 
 extern const struct auction_format auction_english_reverse;

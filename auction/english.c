@@ -146,12 +146,39 @@ static void forward_bounds(const struct auction *a, const struct auction_entry *
 	out->lead_far = out->lead_max;
 }
 
+/* Second-place tail, reverse: not below the final best, below the own price and the start. */
+static enum auction_err reverse_tail_bid(const struct auction *a, const struct auction_entry *own,
+    int64_t amount)
+{
+	if (amount >= a->p.start_price)
+		return AUCTION_E_NOT_BELOW_START;
+	if (amount < auction_best(a))
+		return AUCTION_E_BELOW_FINAL;
+	if (own != NULL && amount >= own->amount)
+		return AUCTION_E_NOT_BELOW_OWN;
+	return AUCTION_OK;
+}
+
+/* Second-place tail, forward: not above the final best, above the own price and the start. */
+static enum auction_err forward_tail_bid(const struct auction *a, const struct auction_entry *own,
+    int64_t amount)
+{
+	if (amount <= a->p.start_price)
+		return AUCTION_E_NOT_ABOVE_START;
+	if (amount > auction_best(a))
+		return AUCTION_E_ABOVE_FINAL;
+	if (own != NULL && amount <= own->amount)
+		return AUCTION_E_NOT_ABOVE_OWN;
+	return AUCTION_OK;
+}
+
 const struct auction_format auction_english_reverse = {
 	.name = "english_reverse", .higher_wins = 0, .rule = "lowest price wins",
 	.step_word = "minus", .near_word = "at most", .far_word = "at least",
 	.improve_word = "lower",
 	.check = reverse_check, .bid = reverse_bid, .seed = reverse_seed,
 	.before = reverse_before, .bounds = reverse_bounds,
+	.tail_bid = reverse_tail_bid,
 };
 
 const struct auction_format auction_english_forward = {
@@ -160,6 +187,7 @@ const struct auction_format auction_english_forward = {
 	.improve_word = "raise",
 	.check = forward_check, .bid = forward_bid, .seed = forward_seed,
 	.before = forward_before, .bounds = forward_bounds,
+	.tail_bid = forward_tail_bid,
 };
 
 /* The format of `a`. */

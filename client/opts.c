@@ -58,6 +58,7 @@ void opts_usage(FILE *f)
 	      "           [--max-extensions N]\n"
 	      "           [--latest-end TIME] [--clock-step AMOUNT] [--clock-interval MS]\n"
 	      "           [--clock-limit AMOUNT] [--visibility rank|rank_and_best|ranking]\n"
+	      "           [--tail SECONDS]\n"
 	      "  auction create --file REQUEST.json [overriding options]\n"
 	      "  auction get ID\n"
 	      "  auction list [--state STATE] [--kind KIND] [--buyer ORG] [--limit N]\n"

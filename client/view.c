@@ -180,6 +180,8 @@ void view_lead_range(json_t *a, char *buf, size_t n)
 	if ((strcmp(state, "running") != 0 && strcmp(state, "scheduled") != 0) ||
 	    (view_int(a, "your_rank", &rank) == 0 && rank == 1))
 		return;
+	if (view_in_tail(a))
+		return;  /* in the second-place tail nobody takes the lead (view_tail_line) */
 	if (view_hides_best(a))
 		return;  /* the range would be measured from a best price this viewer does not see */
 	if (view_amount(a, "best_price", &ref) != 0 && view_amount(a, "start_price", &ref) != 0)
@@ -270,7 +272,9 @@ static void view_ends(FILE *f, json_t *a)
 		return;
 	view_clock(ends, VIEW_FULL, when, sizeof(when));
 	fprintf(f, VIEW_LABEL "%s", "ends at", when);
-	if (strcmp(state, "running") == 0 && view_time(a, "server_time", &now) == 0) {
+	if (view_in_tail(a))
+		fprintf(f, " (the main phase is over)");
+	else if (strcmp(state, "running") == 0 && view_time(a, "server_time", &now) == 0) {
 		view_left(ends - now, left, sizeof(left));
 		fprintf(f, " (in %s)", left);
 	}
@@ -509,6 +513,9 @@ void view_auction(FILE *f, json_t *a)
 	}
 	view_starts(f, a);
 	view_ends(f, a);
+	view_tail_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		fprintf(f, VIEW_LABEL "%s\n", "tail", buf);
 	view_ranking(f, a, SIZE_MAX);
 	if (json_is_object(json_object_get(a, "result")) || view_str(a, "cancel_reason") != NULL) {
 		view_result(a, buf, sizeof(buf));
@@ -605,6 +612,58 @@ void view_bid(json_t *reply, const char *currency)
 	       view_or_dash(view_str(bid, "amount")), currency != NULL ? " " : "",
 	       currency != NULL ? currency : "", rank, view_or_dash(view_str(reply, "best_price")), when,
 	       json_is_true(json_object_get(reply, "extended")) ? " (extended)" : "");
+}
+
+/* Whether the auction is in its second-place tail (phase "tail"). */
+int view_in_tail(json_t *a)
+{
+	const char *phase = view_str(a, "phase");
+
+	return phase != NULL && strcmp(phase, "tail") == 0;
+}
+
+/*
+ * The "tail" line of an auction with a second-place tail, "" without one: before the main end
+ * what the tail is; in the tail what the viewer may do ("improve your place until 12:10:00,
+ * price not below 850.00 RUB"; the winner reads that it won); once closed when the winner was
+ * fixed.
+ */
+void view_tail_line(json_t *a, char *buf, size_t n)
+{
+	json_t *mr = json_object_get(a, "main_result"), *w = json_object_get(mr, "winner");
+	const char *state = view_or_dash(view_str(a, "state")), *cur = view_or_dash(view_str(a, "currency"));
+	const char *bound = json_is_true(json_object_get(a, "higher_wins")) ? "above" : "below";
+	const char *price = view_str(mr, "final_price");
+	long long secs = 0;
+	int64_t tend = 0, mend = 0;
+	char until[32] = "-", ended[32] = "-";
+
+	buf[0] = '\0';
+	if (view_int(a, "tail", &secs) != 0 || secs <= 0 || strcmp(state, "cancelled") == 0)
+		return;
+	if (view_time(a, "tail_ends_at", &tend) == 0)
+		view_clock(tend, VIEW_HMS, until, sizeof(until));
+	if (view_time(mr, "ended_at", &mend) == 0)
+		view_clock(mend, VIEW_HMS, ended, sizeof(ended));
+	if (price == NULL)
+		price = view_or_dash(view_str(a, "best_price"));
+	if (strcmp(state, "closed") == 0 && json_is_object(w))
+		snprintf(buf, n, "the winner was fixed at the end %s; second places were open until %s",
+		    ended, until);
+	else if (strcmp(state, "closed") == 0)
+		snprintf(buf, n, "none: no winner at the end");
+	else if (!view_in_tail(a))
+		snprintf(buf, n, "%lld s after the end: the bidders but the winner may improve their "
+		    "places, at prices not %s the final best", secs, bound);
+	else if (json_is_true(json_object_get(w, "you")))
+		snprintf(buf, n, "you won at %s %s; the others may improve their places until %s",
+		    price, cur, until);
+	else if (json_object_get(a, "your_rank") != NULL)
+		snprintf(buf, n, "improve your place until %s, price not %s %s %s", until, bound, price,
+		    cur);
+	else
+		snprintf(buf, n, "bidders may improve their places until %s, price not %s %s %s; the "
+		    "winner is fixed", until, bound, price, cur);
 }
 
 /* Print any reply as indented JSON. */

@@ -37,6 +37,11 @@ void view_result(json_t *a, char *buf, size_t n);
 void view_lead_range(json_t *a, char *buf, size_t n);
 /* Whether the auction hides its best price from this viewer (visibility rank, bids placed). */
 int view_hides_best(json_t *a);
+/* Whether the auction is in its second-place tail (phase "tail"). */
+int view_in_tail(json_t *a);
+/* The "tail" line of an auction with a second-place tail ("improve your place until 12:10:00,
+ * price not below 850.00 RUB"), "" without one. */
+void view_tail_line(json_t *a, char *buf, size_t n);
 /* The "clock" and "to do" lines of a running clock-format auction at `now` (server ms); "". */
 void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n);
 /* The line of a sealed-bid auction ("your price 900.00 RUB submitted; 3 sealed bids; opens at

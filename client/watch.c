@@ -105,8 +105,12 @@ static int watch_apply(struct watch *w, json_t *a, const char *reason)
 		return 0;
 	}
 	w->jumped = 0;
-	if (view_time(a, "ends_at", &ends) == 0) {
-		if (w->ends_ms >= 0 && ends > w->ends_ms) {
+	/* in the second-place tail the countdown runs to the tail's end; reaching the tail is
+	 * not an extension */
+	if (view_in_tail(a) ? view_time(a, "tail_ends_at", &ends) == 0 :
+	    view_time(a, "ends_at", &ends) == 0) {
+		if (w->ends_ms >= 0 && ends > w->ends_ms &&
+		    (w->auction == NULL || view_in_tail(w->auction) == view_in_tail(a))) {
 			w->jumped = 1;
 			w->jump_ms = ends - w->ends_ms;
 			w->jump_mono = time_mono_ms();
@@ -128,7 +132,7 @@ static int64_t watch_countdown(const struct watch *w, const char **label, char *
 	char left[32];
 
 	buf[0] = '\0';
-	*label = "ends in";
+	*label = view_in_tail(w->auction) ? "tail ends in" : "ends in";
 	if (state != NULL && strcmp(state, "scheduled") == 0 && view_time(w->auction, "starts_at", &starts) == 0) {
 		*label = "starts in";
 		view_left(starts - now, buf, n);
@@ -184,6 +188,9 @@ static void watch_view(const struct watch *w, FILE *f)
 	view_sealed_line(a, buf, sizeof(buf));
 	if (buf[0] != '\0')
 		fprintf(f, "sealed       %s\n", buf);
+	view_tail_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		fprintf(f, "tail         %s\n", buf);
 	view_int(a, "bids", &bids);
 	view_int(a, "bidders", &bidders);
 	fprintf(f, "bids         %lld from %lld bidder%s\n", bids, bidders, bidders == 1 ? "" : "s");

@@ -121,6 +121,8 @@ pick_params(struct fin *in, struct auction_params *p, int64_t *now)
 	}
 	p->visibility = (enum auction_visibility)(fin_u8(in) % 3);
 	p->min_bidders = fin_u8(in) % 4;
+	if (fin_u8(in) % 3 == 0)
+		p->tail = 100 * (int64_t)fin_u8(in);  /* refused by the formats without a tail */
 	if (p->format->clock == NULL && fin_u8(in) % 3 == 0) {
 		p->max_extensions = fin_u8(in) % 4;
 		p->latest_end = fin_u8(in) & 1 ? sat_add(p->ends_at, 100 * (int64_t)fin_u8(in)) : 0;
@@ -184,7 +186,7 @@ check_state(const struct auction *a, enum auction_state was, int64_t now)
 	if (a->state < was || (was == AUCTION_CLOSED && a->state != AUCTION_CLOSED))
 		fail("the state moved backwards");
 	if (auction_next_deadline(a) != (final || a->paused ? -1 :
-	    a->state == AUCTION_SCHEDULED ? a->p.starts_at : auction_end(a)))
+	    a->state == AUCTION_SCHEDULED ? a->p.starts_at : auction_close_at(a)))
 		fail("the next deadline disagrees with the state");
 	if (a->paused && a->state != AUCTION_RUNNING)
 		fail("an auction not running is paused");

@@ -325,6 +325,36 @@ book_sealed_view(struct server *s, json_t *j, const struct book *b, const struct
 	json_object_set_new(j, "opening", arr);
 }
 
+/*
+ * The second-place tail (docs/protocol.md, "Second-place tail"): its length, the phase, when
+ * the tail ends, and once the main phase is over the result it fixed (main_result: the winner
+ * and the main end); ends_at stays the main end.
+ */
+static void
+book_tail_view(struct server *s, json_t *j, const struct book *b, const struct participant *v,
+    int identities)
+{
+	const struct auction *a = &b->a;
+	const struct auction_entry *w = auction_tail_winner(a);
+	const char *phase = NULL;
+
+	if (a->state == AUCTION_SCHEDULED || a->state == AUCTION_RUNNING)
+		phase = auction_in_tail(a) ? "tail" : "main";
+	json_object_set_new(j, "tail", json_integer(a->p.tail / 1000));
+	json_object_set_new(j, "phase", phase ? json_string(phase) : json_null());
+	json_object_set_new(j, "tail_ends_at", a->tail_end ? proto_time(a->tail_end) : json_null());
+	if (w != NULL) {
+		json_t *wj = book_entry(s, b, w, 1, v, identities), *res;
+
+		json_object_del(wj, "rank");
+		res = json_pack("{s:o, s:o, s:o}", "winner", wj, "final_price",
+		    proto_money(w->amount, b->exp), "ended_at", proto_time(auction_end(a)));
+		json_object_set_new(j, "main_result", res);
+	} else {
+		json_object_set_new(j, "main_result", json_null());
+	}
+}
+
 /* The auction as `v` may see it. */
 json_t *
 book_view(struct server *s, struct book *b, const struct participant *v, int full)
@@ -364,6 +394,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	json_object_set_new(j, "paused", json_boolean(a->paused));
 	json_object_set_new(j, "paused_at", a->paused ? proto_time(a->paused_at) : json_null());
 	book_clock_view(j, b, v);
+	book_tail_view(s, j, b, v, identities);
 	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) || sealed ?
 	    json_null() : proto_money(best, b->exp));
 	/* sealed: the number of sealed bids only (a replacement is not one more) */
@@ -451,6 +482,8 @@ book_broadcast(struct server *s, struct book *b, const char *event, const char *
 static const char *
 book_reason(int n)
 {
+	if (n & BOOK_N(AUCTION_EV_TAIL))
+		return "tail";  /* the main phase ended: the winner is fixed, the tail is open */
 	if (n & (BOOK_N(AUCTION_EV_PAUSED) | BOOK_N(AUCTION_EV_RESUMED) |
 	    BOOK_N(AUCTION_EV_PROLONGED)))
 		return (n & BOOK_N(AUCTION_EV_PROLONGED)) ? "prolonged" :
@@ -575,6 +608,7 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 		.format = auction_format_find(r->format), .max_extensions = r->max_extensions,
 		.latest_end = r->latest_end, .clock_step = r->clock_step,
 		.clock_interval = r->clock_interval, .clock_limit = r->clock_limit,
+		.tail = r->tail,
 	};
 	const char *why;
 

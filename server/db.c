@@ -179,6 +179,16 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	/* auction, visibility, invited ("3,5,9"; NULL: open to all), min_bidders (NULL: none) */
 	[DB_S_RULES] = { "rules", "UPDATE auctions SET visibility = $2,"
 	    " invited = string_to_array($3, ',')::bigint[], min_bidders = $4 WHERE id = $1", 0 },
+	/* second-place tail: auction, tail_ms */
+	[DB_S_TAIL_MS] = { "tail_ms", "UPDATE auctions SET tail_ms = $2 WHERE id = $1", 0 },
+	/* auction, at (the main end), winner bid, final price, tail end, body, procurement, lot;
+	 * $9 seq */
+	[DB_S_TAIL] = { "tail",
+	    "WITH u AS (UPDATE auctions SET tail_ends_at = $5 WHERE id = $1)"
+	    " " CH_VALUES("$9", "$2", "'auction'", "'tail'", "$1", "$7", "$8", "NULL", "$3", "NULL",
+	    "NULL", "NULL", "NULL", "NULL", "$4", "NULL", "false", "$6", "$10", "$11", "$12"), 1 },
+	/* auction, tail end */
+	[DB_S_TAIL_END] = { "tail_end", "UPDATE auctions SET tail_ends_at = $2 WHERE id = $1", 0 },
 	/* auction, clock_step, clock_interval_ms, clock_limit (a clock format's) */
 	[DB_S_CLOCK] = { "clock", "UPDATE auctions SET clock_step = $2, clock_interval_ms = $3,"
 	    " clock_limit = $4 WHERE id = $1", 0 },

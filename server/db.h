@@ -71,6 +71,11 @@ enum db_stmt {
 	DB_S_RULE,        /* change: an operator's pause, resume or extension (kind paused,
 	                   * resumed, prolonged) */
 	DB_S_CLOCK,       /* a clock format's clock parameters (after its DB_S_FORMAT) */
+	/* second-place tail */
+	DB_S_TAIL_MS,     /* an auction's tail length, when it has a tail (after its DB_S_CREATE) */
+	DB_S_TAIL,        /* change: the main phase ended with a winner, the tail opened (kind tail) */
+	DB_S_TAIL_END,    /* a pause or an operator's extension in the tail moved its end (after
+	                   * the DB_S_RULE change) */
 	DB_S_LEAVES,      /* internal: the leaf hashes of the batch's changes, at its end (unless
 	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
@@ -262,6 +267,7 @@ struct db_boot_auction {
 	const char *invited;       /* auctions.invited as "3,5,9"; NULL or "": open to all */
 	int min_bidders;           /* auctions.min_bidders; 0: no rule */
 	int64_t clock_step, clock_interval, clock_limit;  /* clock formats; else 0 */
+	int64_t tail;              /* second-place tail: auctions.tail_ms; 0: none */
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */
@@ -292,7 +298,7 @@ struct db_boot_sink {
 	int (*bid)(void *arg, const struct db_boot_bid *b);
 	/* refused bids recorded per (auction, organization) */
 	int (*refused)(void *arg, int64_t auction_id, int64_t org_id, int64_t count);
-	/* an auction's `started`, `closed` or `cancelled` change (kind is that name) */
+	/* an auction's `started`, `tail`, `closed` or `cancelled` change (kind is that name) */
 	int (*transition)(void *arg, int64_t auction_id, const char *kind);
 	/* an auction's `paused`, `resumed` or `prolonged` change, in order with its bids: `at`
 	 * its time, `ms` its amount (the pause's length, the time added; 0 for a pause) */

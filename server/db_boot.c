@@ -392,7 +392,8 @@ static const struct boot_src boot_tables = {
 	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, NOT signed_bids,"
 	    " format, coalesce(max_extensions, 0), coalesce(" MS("latest_end") ", 0),"
 	    " visibility, array_to_string(invited, ','), coalesce(min_bidders, 0),"
-	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0)"
+	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0),"
+	    " coalesce(tail_ms, 0)"
 	    " FROM auctions ORDER BY id",
 	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -422,7 +423,9 @@ static const struct boot_src boot_audit = {
 	    " audit.auction_rules u WHERE u.auction_id = auction_rows.auction_id),"
 	    " (SELECT coalesce(u.min_bidders, 0) FROM audit.auction_rules u WHERE u.auction_id ="
 	    " auction_rows.auction_id),"
-	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0)"
+	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0),"
+	    " (SELECT coalesce(t.tail_ms, 0) FROM audit.auction_tail t WHERE t.auction_id ="
+	    " auction_rows.auction_id)"
 	    " FROM audit.auction_rows ORDER BY auction_id",
 	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -514,7 +517,7 @@ boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink 
 		.latest_end = boot_i64(r, i, 27), .visibility = boot_str(r, i, 28),
 		.invited = boot_str(r, i, 29), .min_bidders = (int)boot_i64(r, i, 30),
 		.clock_step = boot_i64(r, i, 31), .clock_interval = boot_i64(r, i, 32),
-		.clock_limit = boot_i64(r, i, 33),
+		.clock_limit = boot_i64(r, i, 33), .tail = boot_i64(r, i, 34),
 	};
 	if (sink->auction(sink->arg, &a) < 0) {
 		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);
@@ -587,7 +590,7 @@ boot_auction_change(PGresult *r, int i, struct boot_auctions *as,
 			return -1;
 		}
 	} else if (strcmp(kind, "started") == 0 || strcmp(kind, "closed") == 0 ||
-	    strcmp(kind, "cancelled") == 0) {
+	    strcmp(kind, "cancelled") == 0 || strcmp(kind, "tail") == 0) {
 		if (sink->transition(sink->arg, aid, kind) < 0) {
 			snprintf(cause, n, "auction %lld: out of memory", (long long)aid);
 			return -1;

@@ -336,15 +336,23 @@ load_auction(void *arg, const struct db_boot_auction *a)
 	return 0;
 }
 
-/* Loader: an auction's started, closed or cancelled change: the state it was persisted in,
- * applied after its bids (restore_finish). A later change of the same auction wins. */
+/* A persisted state's flag: the auction's second-place tail opened (its `tail` change). */
+#define RESTORE_TAIL 0x100
+
+/* Loader: an auction's started, tail, closed or cancelled change: the state it was persisted
+ * in, applied after its bids (restore_finish). A later change of the same auction wins; a
+ * `tail` change is a running auction whose tail opened, which the later ones keep. */
 static int
 load_transition(void *arg, int64_t auction_id, const char *kind)
 {
 	struct restore_ctx *x = arg;
+	intptr_t was = (intptr_t)map_get(&x->persisted, auction_id);
 
+	if (strcmp(kind, "tail") == 0)
+		return map_put(&x->persisted, auction_id,
+		    (void *)(intptr_t)((AUCTION_RUNNING + 1) | RESTORE_TAIL));
 	return map_put(&x->persisted, auction_id,
-	    (void *)(intptr_t)(restore_state_parse(kind) + 1));
+	    (void *)(intptr_t)((restore_state_parse(kind) + 1) | (was & RESTORE_TAIL)));
 }
 
 /* Loader: replay one bid through the engine; it must be accepted again. */
@@ -507,19 +515,26 @@ restore_finish(struct restore_ctx *x)
 
 	while (map_next(&x->persisted, &it, &id, NULL, &v)) {
 		struct book *b = book_get(x->s, id);
-		enum auction_state st = (enum auction_state)((intptr_t)v - 1);
+		enum auction_state st = (enum auction_state)(((intptr_t)v & ~RESTORE_TAIL) - 1);
 		if (b == NULL)
 			continue;
+		/* a persisted tail: open it at the main end the replay came to (no bid or rule in
+		 * the tail may have opened it yet) */
+		if (((intptr_t)v & RESTORE_TAIL) && b->a.state == AUCTION_RUNNING &&
+		    !b->a.paused && b->a.tail_end == 0)
+			auction_advance(&b->a, auction_end(&b->a), NULL);
 		if (st == AUCTION_RUNNING) {
 			auction_advance(&b->a, b->a.p.starts_at, NULL);
 		} else if (st == AUCTION_CANCELLED) {
 			/* before the engine would close it (a clock format's end comes from its
 			 * standings and may be long past): a cancelled auction stays cancelled */
-			int64_t end = auction_end(&b->a) - 1, now = time_now_ms();
+			int64_t end = auction_close_at(&b->a) - 1, now = time_now_ms();
 
 			auction_cancel(&b->a, end < now ? end : now, NULL);
 		} else if (st == AUCTION_CLOSED) {
 			auction_advance(&b->a, b->a.ends_at, NULL);
+			if (b->a.state == AUCTION_RUNNING && b->a.tail_end != 0)
+				auction_advance(&b->a, b->a.tail_end, NULL);  /* closed after its tail */
 			if (b->a.state != AUCTION_CLOSED) {
 				log_error("auction=%lld persisted as closed but replay ends at a later time",
 				    (long long)b->a.id);

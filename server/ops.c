@@ -241,6 +241,11 @@ ops_ev_closed(struct server *s, struct book *b, const struct auction_event *e)
 		    (json_int_t)a->bids[r->bid_index].id));
 	}
 	detail = json_pack("{s:o}", "ranking", detail);
+	if (a->tail_end != 0) {
+		/* after a tail: the ranking is the final one; the winner was fixed at the main end */
+		json_object_set_new(detail, "ends_at", proto_time(auction_end(a)));
+		json_object_set_new(detail, "tail_ends_at", proto_time(a->tail_end));
+	}
 	if (auction_unsuccessful(a) != NULL && a->nentries > 0)  /* by rule: min_bidders */
 		json_object_set_new(detail, "unsuccessful", json_string(auction_unsuccessful(a)));
 	if (auction_format_of(a)->sealed)
@@ -321,9 +326,9 @@ ops_ev_bid(struct server *s, struct book *b, const struct auction_event *e,
 	money_format(e->best, b->exp, best, sizeof(best));
 	money_format(e->amount, b->exp, amount, sizeof(amount));
 	if (asprintf(&detail, "{\"auction\":%lld,\"bid\":%lld,\"amount\":\"%s\",\"seq\":%lld,"
-	    "\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s}", (long long)b->a.id,
+	    "\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s%s}", (long long)b->a.id,
 	    (long long)e->bid_id, amount, (long long)e->seq, e->rank, best,
-	    e->took_lead ? "true" : "false") < 0)
+	    e->took_lead ? "true" : "false", e->tail ? ",\"tail\":true" : "") < 0)
 		detail = NULL;
 	{
 		const char *p[11] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
@@ -414,6 +419,8 @@ ops_ev_rule(struct server *s, struct book *b, const struct auction_event *e,
 	if (bj != NULL && e->kind != AUCTION_EV_PAUSED)
 		json_object_set_new(bj, e->kind == AUCTION_EV_RESUMED ? "paused_ms" : "added_ms",
 		    json_integer(e->amount));
+	if (bj != NULL && e->tail_ends_at != 0)  /* in the tail: the tail's end moves */
+		json_object_set_new(bj, "tail_ends_at", proto_time(e->tail_ends_at));
 	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
 	json_decref(bj);
 	p[0] = I64(id, b->a.id);
@@ -430,6 +437,34 @@ ops_ev_rule(struct server *s, struct book *b, const struct auction_event *e,
 	p[11] = e->kind == AUCTION_EV_PAUSED ? NULL : I64(amt, e->amount);
 	txn_sign(s, w->cmd);
 	txn_obj_seq(&b->tx, txn_sql(s, DB_S_RULE, 12, p, NULL, NULL));
+	if (e->tail_ends_at != 0 && e->kind != AUCTION_EV_PAUSED) {
+		char te[TIME_BUF];
+		const char *q[2] = { p[0], te };
+
+		time_format(e->tail_ends_at, te);
+		txn_sql(s, DB_S_TAIL_END, 2, q, NULL, NULL);
+	}
+	free(body);
+}
+
+/* tail: the main phase ended with a winner (fixed: bid and final price) and the tail opened. */
+static void
+ops_ev_tail(struct server *s, struct book *b, const struct auction_event *e)
+{
+	char id[24], t[TIME_BUF], te[TIME_BUF], wid[24], price[24], pr[24], lt[24], *body, *d = NULL;
+
+	time_format(e->at, t);
+	time_format(e->tail_ends_at, te);
+	if (asprintf(&d, "{\"ends_at\":\"%s\",\"tail_ends_at\":\"%s\"}", t, te) < 0)
+		d = NULL;
+	body = ops_body(b, e->bid_id, &e->amount, d);
+	{
+		const char *p[8] = { I64(id, b->a.id), t, I64(wid, e->bid_id), I64(price, e->amount),
+		    te, body ? body : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
+
+		txn_obj_seq(&b->tx, txn_sql(s, DB_S_TAIL, 8, p, NULL, NULL));
+	}
+	free(d);
 	free(body);
 }
 
@@ -469,6 +504,9 @@ ops_events(struct server *s, struct book *b, const struct auction_events *ev,
 		case AUCTION_EV_RESUMED:
 		case AUCTION_EV_PROLONGED:
 			ops_ev_rule(s, b, e, w);
+			break;
+		case AUCTION_EV_TAIL:
+			ops_ev_tail(s, b, e);
 			break;
 		}
 		b->notify |= BOOK_N(e->kind);
@@ -515,6 +553,22 @@ ops_clock_refusal(const struct book *b, const struct cmd *k, enum auction_err e,
 		    "round starts at %s", (long long)ck.round + 1, price, t);
 }
 
+/* The message of a bid the second-place tail refused, with the final best and the tail's end. */
+static void
+ops_tail_refusal(const struct book *b, enum auction_err e, char *msg, size_t n)
+{
+	char best[40], t[TIME_BUF];
+
+	money_format(auction_best(&b->a), b->exp, best, sizeof(best));
+	time_format(b->a.tail_end, t);
+	if (e == AUCTION_E_TAIL_WINNER)
+		snprintf(msg, n, "you won with the final best price %s: the second-place tail (until "
+		    "%s) is for the other bidders", best, t);
+	else
+		snprintf(msg, n, "in the second-place tail (until %s) the amount must not be %s the "
+		    "final best price %s", t, e == AUCTION_E_BELOW_FINAL ? "below" : "above", best);
+}
+
 /*
  * The message of a refused bid: what would have been accepted, with amounts as
  * decimal strings and times in RFC 3339 ("amount must be at most 945000.00
@@ -543,7 +597,7 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 		snprintf(msg, n, "the auction starts at %s", t);
 		break;
 	case AUCTION_E_ENDED:
-		time_format(a->state == AUCTION_CLOSED ? a->closed_at : a->ends_at, t);
+		time_format(a->state == AUCTION_CLOSED ? a->closed_at : auction_close_at(a), t);
 		snprintf(msg, n, "the auction ended at %s", t);
 		break;
 	case AUCTION_E_CANCELLED:
@@ -596,6 +650,11 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 	case AUCTION_E_DROPPED_OUT:
 	case AUCTION_E_CONFIRMED:
 		ops_clock_refusal(b, k, e, msg, n);
+		break;
+	case AUCTION_E_TAIL_WINNER:
+	case AUCTION_E_BELOW_FINAL:
+	case AUCTION_E_ABOVE_FINAL:
+		ops_tail_refusal(b, e, msg, n);
 		break;
 	default:
 		snprintf(msg, n, "%s", auction_err_message(e));
@@ -907,6 +966,8 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		json_object_set_new(dj, "signed_bids", json_false());
 	ops_format_detail(dj, &b->a);
 	ops_rules_detail(dj, &b->a);
+	if (b->a.p.tail > 0)  /* second-place tail */
+		json_object_set_new(dj, "tail", json_integer(b->a.p.tail / 1000));
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
@@ -923,6 +984,12 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 			txn_sql(s, DB_S_UNSIGNED, 1, p, NULL, NULL);
 		ops_store_format(s, b);
 		ops_store_rules(s, b);
+		if (k->params.tail > 0) {
+			char tl[24];
+			const char *q[2] = { p[0], I64(tl, k->params.tail) };
+
+			txn_sql(s, DB_S_TAIL_MS, 2, q, NULL, NULL);
+		}
 	}
 	free(detail);
 	ops_events(s, b, &ev, &w);  /* after the row they refer to */
@@ -1229,6 +1296,10 @@ ops_commit_bid(struct server *s, struct txn_cmd *t)
 	    !auction_format_of(&b->a)->sealed ? proto_money(k->res.best, b->exp) : json_null());
 	json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
 	json_object_set_new(r, "extended", json_boolean(k->extended));
+	if (k->res.tail) {  /* a bid in the second-place tail */
+		json_object_set_new(r, "tail", json_true());
+		json_object_set_new(r, "tail_ends_at", proto_time(k->res.tail_ends_at));
+	}
 	txn_reply(s, t, r);
 	if (auction_format_of(&b->a)->sealed) {  /* the log file does not open it either */
 		log_info("auction=%lld bid=%lld participant=%lld sealed accepted",
@@ -1953,6 +2024,25 @@ ops_sealed(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
 	return 0;
 }
 
+/* The optional second-place tail of auction.create (seconds, after ops_format) into `p`;
+ * refused for a format without one (the clock formats); -1 refused. */
+static int
+ops_tail(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
+{
+	const struct auction_format *fm = p->format != NULL ? p->format : &auction_english_reverse;
+
+	if (ops_seconds(c, id, req, "tail", 0, 0, AUCTION_TAIL_MAX / 1000, &p->tail) < 0)
+		return -1;
+	if (p->tail > 0 && fm->tail_bid == NULL) {
+		conn_send(c, proto_error(id, "bad_field", fm->clock != NULL ? "tail: a clock format has "
+		    "no second-place tail (english_reverse and english_forward have one)" : "tail: this "
+		    "format has no second-place tail (english_reverse and english_forward have one)",
+		    "tail"));
+		return -1;
+	}
+	return 0;
+}
+
 /* auction.create: check everything, queue. */
 void
 ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
@@ -2011,7 +2101,7 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	p.ends_at = p.starts_at + dur;
 	p.buyer_org = conn_ident(c)->who->org->id;
 	if (ops_format(c, id, req, &p) < 0 || ops_clock(c, id, req, exp, &p) < 0 ||
-	    ops_sealed(c, id, req, &p) < 0)
+	    ops_sealed(c, id, req, &p) < 0 || ops_tail(c, id, req, &p) < 0)
 		return;
 	if (p.step_min > p.step_max) {
 		conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max", "step_min"));

@@ -230,7 +230,7 @@ struct proc {
 /* the events an auction.update tells */
 #define BOOK_N_UPDATE   (BOOK_N(AUCTION_EV_STARTED) | BOOK_N(AUCTION_EV_BID) | \
     BOOK_N(AUCTION_EV_EXTENDED) | BOOK_N(AUCTION_EV_PAUSED) | BOOK_N(AUCTION_EV_RESUMED) | \
-    BOOK_N(AUCTION_EV_PROLONGED))
+    BOOK_N(AUCTION_EV_PROLONGED) | BOOK_N(AUCTION_EV_TAIL))
 
 struct server {
 	struct event_base *base;

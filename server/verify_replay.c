@@ -63,7 +63,9 @@ static int
 verify_auctions(struct verify *v, struct server *s)
 {
 	PGresult *r = verify_query(v, "SELECT auction_id, state, " MS("ends_at") ", extensions,"
-	    " winner_bid_id, final_price, price_paid FROM audit.auction_rows ORDER BY auction_id");
+	    " winner_bid_id, final_price, price_paid, (SELECT " MS("t.tail_ends_at")
+	    " FROM audit.auction_tail t WHERE t.auction_id = auction_rows.auction_id)"
+	    " FROM audit.auction_rows ORDER BY auction_id");
 	int null;
 
 	if (r == NULL)
@@ -73,8 +75,8 @@ verify_auctions(struct verify *v, struct server *s)
 		struct book *b = book_get(s, id);
 		const char *st = PQgetvalue(r, i, 1), *rst;
 		const struct auction_entry *w;
-		int wn, pn;
-		int64_t win, price;
+		int wn, pn, tn;
+		int64_t win, price, tend;
 		v->auctions++;
 		if (b == NULL) {
 			verify_problem(v, "auctions", "id", VID(id), NULL, "no change of the log creates it");
@@ -89,6 +91,10 @@ verify_auctions(struct verify *v, struct server *s)
 		    b->a.ends_at, 0);
 		verify_cmp(v, "auctions", id, "extensions", verify_i64(r, i, 3, &null), null,
 		    b->a.extensions, 0);
+		/* second-place tail: its end, once it opened (read first: `tn` is set by the read) */
+		tend = verify_i64(r, i, 7, &tn);
+		verify_cmp(v, "auctions", id, "tail_ends_at (ms)", tend, tn, b->a.tail_end,
+		    b->a.tail_end == 0);
 		if (b->a.state != AUCTION_CLOSED)
 			continue;
 		w = auction_winner(&b->a);  /* none when unsuccessful (no bids, min_bidders) */

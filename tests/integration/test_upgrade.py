@@ -158,6 +158,11 @@ def test_upgrade_from_the_old_logs(env, tenderd_factory, old_tree, unique):
                 assert [after[k].pop(f) for f in ("visibility", "invitation_only",
                         "min_bidders", "paused", "paused_at")] == \
                     ["rank_and_best", False, None, False, None], after[k]
+                # ... and without a second-place tail (021)
+                assert [after[k].pop(f) for f in ("tail", "tail_ends_at", "main_result")] == \
+                    [0, None, None], after[k]
+                assert after[k].pop("phase") == ("main" if after[k]["state"] in
+                                                  ("scheduled", "running") else None), after[k]
             # seq, the log position of its last change, is new: read from the migrated log
             assert after[k].pop("seq") > 0 and "seq" not in before[k], after[k]
             assert after[k] == before[k], (k, after[k], before[k])
