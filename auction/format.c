@@ -14,6 +14,8 @@ static const struct auction_format *const formats[] = {
 	&auction_dutch_reverse,
 	&auction_dutch_forward,
 	&auction_japanese_reverse,
+	/* rounds with turns */
+	&auction_rounds,
 };
 
 /* The format called `name`, or NULL. */
@@ -28,5 +30,5 @@ const struct auction_format *auction_format_find(const char *name)
 /* The names of every format, comma-separated. */
 const char *auction_format_names(void)
 {
-	return "english_reverse, english_forward, dutch_reverse, dutch_forward, japanese_reverse";
+	return "english_reverse, english_forward, dutch_reverse, dutch_forward, japanese_reverse, rounds";
 }
