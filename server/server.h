@@ -100,6 +100,8 @@ struct book {
 	int64_t update_due;        /* monotonic ms before which a new update waits */
 	struct event *update_ev;   /* sends the pending update at update_due */
 	int64_t *invited;          /* invitation-only: a.p.invited's storage (NULL: open to all) */
+	/* rounds format: tells watchers when a phase or turn begins (no engine event does) */
+	struct event *rounds_ev;
 };
 
 /* A procurement procedure: the engine state plus its published document. */
