@@ -39,6 +39,8 @@ void view_lead_range(json_t *a, char *buf, size_t n);
 int view_hides_best(json_t *a);
 /* The "clock" and "to do" lines of a running clock-format auction at `now` (server ms); "". */
 void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n);
+/* The "phase" and "to do" lines of a running rounds auction at `now` (server ms); "". */
+void view_rounds_lines(json_t *a, int64_t now, char *phase, char *todo, size_t n);
 
 /* Print the full description of an auction object. */
 void view_auction(FILE *f, json_t *a);

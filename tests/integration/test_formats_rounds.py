@@ -186,3 +186,35 @@ def test_rounds_single_bidder_closes_after_initial(server, unique):
     v = get(s1, a["id"])
     assert v["state"] == "closed" and v["result"]["winner"]["price"] == "990.00", v
     assert parse_time(v["result"]["closed_at"]) == parse_time(a["starts_at"]) + 1000
+
+
+def test_tenderctl_shows_the_rounds(env, server, unique):
+    """tenderctl creates a rounds auction and shows the phase and what a bidder may do: the
+    sealed initial bid, then whose turn it is, and in its own turn the range from its own
+    price."""
+    p = env.tenderctl("buyer", "auction", "create", "--title", "ctl rounds " + unique,
+                      "--currency", "RUB", "--start-price", "1000.00", "--format", "rounds",
+                      "--initial", "2", "--pause", "1", "--rounds", "1", "--turn", "3",
+                      "--round-pause", "0", server=server)
+    assert p.returncode == 0, p.stderr
+    aid = p.stdout.split(":")[0].split()[-1]
+    p = env.tenderctl("supplier1", "auction", "get", aid, server=server)
+    assert "phase         sealed initial bids until " in p.stdout, p.stdout
+    assert "to do         place a sealed initial bid below 1000.00 RUB" in p.stdout, p.stdout
+    assert "to lead" not in p.stdout
+    assert env.tenderctl("supplier1", "bid", aid, "950.00", server=server).returncode == 0
+    assert env.tenderctl("supplier2", "bid", aid, "960.00", server=server).returncode == 0
+    p = env.tenderctl("supplier1", "auction", "get", aid, server=server)
+    assert "to do         your sealed initial bid 950.00 RUB; you may lower it" in p.stdout, \
+        p.stdout
+    with server.client("supplier2") as s2:
+        a = get(s2, int(aid))
+        sleep_until_server(s2, parse_time(a["starts_at"]) + 3100, 5)
+    p = env.tenderctl("supplier2", "auction", "get", aid, server=server)
+    assert "phase         round 1 of 1: turn of Participant 2 until " in p.stdout, p.stdout
+    assert "to do         YOUR TURN: bid 910.00 .. 955.00 RUB (from your 960.00), or pass" \
+        in p.stdout, p.stdout
+    p = env.tenderctl("supplier1", "auction", "get", aid, server=server)
+    assert "to do         your turn at " in p.stdout, p.stdout
+    with server.client("buyer") as b:
+        b.ok("auction.cancel", auction=int(aid), reason="test over")
