@@ -461,6 +461,10 @@ ops_rounds_refusal(const struct book *b, const struct cmd *k, enum auction_err e
 	case AUCTION_E_TURN_USED:
 		snprintf(msg, n, "you have already bid in this turn (it ends at %s)", t);
 		break;
+	case AUCTION_E_TOO_MANY_BIDDERS:
+		snprintf(msg, n, "the auction has %d bidders, the most a rounds auction takes",
+		    AUCTION_ROUNDS_MAX_BIDDERS);
+		break;
 	default:
 		money_format(e == AUCTION_E_OWN_STEP_SMALL ? bd->lead_max : bd->lead_min, b->exp, lim,
 		    sizeof(lim));
@@ -561,6 +565,7 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 	case AUCTION_E_TURN_USED:
 	case AUCTION_E_OWN_STEP_SMALL:
 	case AUCTION_E_OWN_STEP_LARGE:
+	case AUCTION_E_TOO_MANY_BIDDERS:
 		ops_rounds_refusal(b, k, e, &bd, msg, n);
 		break;
 	default:
@@ -950,7 +955,10 @@ ops_apply_rule(struct server *s, struct txn_cmd *tc)
 		    e == AUCTION_E_NOT_STARTED ? "the auction has not started" :
 		    e == AUCTION_E_ENDED ? "the auction has ended" :
 		    e == AUCTION_E_CLOCK_RULE ? "a clock auction cannot be paused, resumed or extended: "
-		    "its price moves with the time; cancel it instead" : "the auction was cancelled");
+		    "its price moves with the time; cancel it instead" :
+		    e == AUCTION_E_ROUNDS_RULE ? "a rounds auction cannot be paused, resumed or "
+		    "extended: its turns follow from its start and the time; cancel it instead" :
+		    "the auction was cancelled");
 		txn_refuse(s, &k->t, auction_err_code(e), msg);
 		return 0;
 	}
