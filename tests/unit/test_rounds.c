@@ -277,6 +277,54 @@ static void test_view(void **state)
 	auction_free(&a);
 }
 
+/* The worked example of docs/auction-rules.md ("Rounds with turns"), minute by minute. */
+static void test_worked_example(void **state)
+{
+	const int64_t M = 60000, S = 1000;
+	struct auction_params p = {
+		.buyer_org = BUYER, .start_price = 100000, .step_min = 500, .step_max = 5000,
+		.starts_at = T0, .format = &auction_rounds, .rounds_initial = 600 * S,
+		.rounds_pause = 300 * S, .rounds_count = 3, .rounds_turn = 120 * S,
+		.rounds_round_pause = 120 * S,
+	};
+	struct auction a;
+
+	p.ends_at = auction_rounds_latest_end(&p);
+	assert_null(auction_params_check(&p));
+	auction_init(&a, 1, &p);
+	assert_int_equal(auction_bid(&a, 1, A, 95000, T0 + 1 * M, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 2, B, 96000, T0 + 2 * M, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 3, C, 99000, T0 + 3 * M, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 4, C, 98000, T0 + 4 * M, NULL), AUCTION_OK);
+	assert_int_equal(auction_end(&a), T0 + 37 * M);
+	assert_int_equal(auction_bid(&a, 5, A, 94000, T0 + 10 * M + 30 * S, NULL),
+	    AUCTION_E_ROUNDS_PAUSE);
+	assert_int_equal(auction_bid(&a, 5, D, 90000, T0 + 12 * M, NULL), AUCTION_E_NOT_INITIAL);
+	assert_int_equal(auction_bid(&a, 5, A, 94000, T0 + 15 * M + 10 * S, NULL),
+	    AUCTION_E_NOT_YOUR_TURN);
+	assert_int_equal(auction_bid(&a, 5, C, 92000, T0 + 15 * M + 20 * S, NULL),
+	    AUCTION_E_OWN_STEP_LARGE);
+	assert_int_equal(auction_bid(&a, 5, C, 94500, T0 + 15 * M + 30 * S, NULL), AUCTION_OK);
+	assert_int_equal(auction_rank_of(&a, C), 1);
+	assert_int_equal(auction_bid(&a, 6, C, 94000, T0 + 16 * M, NULL), AUCTION_E_TURN_USED);
+	assert_int_equal(auction_bid(&a, 6, C, 94000, T0 + 17 * M, NULL), AUCTION_E_NOT_YOUR_TURN);
+	assert_int_equal(auction_bid(&a, 6, A, 93000, T0 + 20 * M, NULL), AUCTION_OK);
+	assert_int_equal(turn_at(&a, T0 + 23 * M), B);
+	assert_int_equal(auction_bid(&a, 7, B, 91000, T0 + 24 * M, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 8, A, 90500, T0 + 28 * M, NULL), AUCTION_OK);
+	assert_int_equal(turn_at(&a, T0 + 31 * M), C);
+	assert_int_equal(turn_at(&a, T0 + 33 * M), B);
+	assert_int_equal(turn_at(&a, T0 + 35 * M), A);
+	assert_int_equal(auction_bid(&a, 9, C, 90000, T0 + 32 * M, NULL), AUCTION_OK);
+	assert_int_equal(auction_bid(&a, 10, B, 90700, T0 + 34 * M, NULL), AUCTION_E_OWN_STEP_SMALL);
+	assert_int_equal(auction_bid(&a, 10, A, 89500, T0 + 36 * M, NULL), AUCTION_OK);
+	auction_advance(&a, T0 + 37 * M, NULL);
+	assert_int_equal(a.state, AUCTION_CLOSED);
+	assert_int_equal(auction_winner(&a)->org, A);
+	assert_int_equal(auction_winner(&a)->amount, 89500);
+	auction_free(&a);
+}
+
 /* Runs the rounds format tests. */
 int main(void)
 {
@@ -289,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_rollback),
 		cmocka_unit_test(test_seed_and_rules),
 		cmocka_unit_test(test_view),
+		cmocka_unit_test(test_worked_example),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
