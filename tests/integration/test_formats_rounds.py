@@ -218,3 +218,25 @@ def test_tenderctl_shows_the_rounds(env, server, unique):
     assert "to do         your turn at " in p.stdout, p.stdout
     with server.client("buyer") as b:
         b.ok("auction.cancel", auction=int(aid), reason="test over")
+
+
+def test_rounds_watchers_told_each_phase_and_turn(server, unique):
+    """A watcher gets an auction.update (reason turn) when the pause begins, at the reveal
+    with the first turn, at the next turn, then auction.closed."""
+    buyer = server.connect("buyer")
+    a = create(buyer, "Rounds watched " + unique, format="rounds", start_price="1000.00",
+               initial=1, pause=1, rounds=1, turn=1, round_pause=0)
+    s1, s2, w = (server.connect(n) for n in ("supplier1", "supplier2", "supplier3"))
+    assert bid(s1, a["id"], "950.00")["ok"] is True
+    assert bid(s2, a["id"], "960.00")["ok"] is True
+    w.ok("auction.watch", auction=a["id"])
+    seen = []
+    while True:
+        ev = w.event(timeout=10)
+        if ev["event"] == "auction.closed":
+            break
+        if ev.get("reason") == "turn":
+            v = ev["auction"]
+            seen.append((v["phase"], v["turn_of"], v["sealed"], "ranking" in v))
+    assert seen == [("pause", None, True, False), ("round", "Participant 2", False, True),
+                    ("round", "Participant 1", False, True)], seen
