@@ -81,6 +81,7 @@ void auction_init(struct auction *a, int64_t id, const struct auction_params *p)
 	a->extensions = 0;
 	a->closed_at = 0;
 	a->clock_close = INT64_MAX;
+	a->turn_round = -1;
 	if (a->p.format->end != NULL)
 		a->clock_close = a->p.format->end(a, -1);
 }
@@ -97,6 +98,9 @@ void auction_free(struct auction *a)
 	free(a->bids);
 	free(a->entries);
 	free(a->rank);
+	free(a->turn_order);
+	a->turn_order = NULL;
+	a->turn_cap = 0;
 	a->bids = NULL;
 	a->entries = NULL;
 	a->rank = NULL;
@@ -427,8 +431,10 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
 
-	found = auction_find_entry(a, org);
 	a->bid_at = now;
+	if (a->p.format->prepare != NULL && (err = a->p.format->prepare(a, now)) != AUCTION_OK)
+		return err;
+	found = auction_find_entry(a, org);
 	if (auction_in_tail(a))
 		err = found >= 0 && a->rank[0] == (size_t)found ? AUCTION_E_TAIL_WINNER :
 		    a->p.format->tail_bid(a, found >= 0 ? &a->entries[found] : NULL, amount);
@@ -513,6 +519,9 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 	b->at = at;
 	a->nbids++;
 	pos = auction_apply(a, a->nbids - 1);
+	/* a format whose end follows from its bidders (rounds) counts a seeded one too */
+	if (a->p.format->end != NULL)
+		a->clock_close = a->p.format->end(a, at);
 	if ((e = auction_emit(ev, AUCTION_EV_SEEDED, at)) != NULL) {
 		e->bid_id = bid_id;
 		e->org = org;
@@ -576,6 +585,7 @@ void auction_mark(const struct auction *a, struct auction_mark *m)
 	m->paused_ms = a->paused_ms;
 	m->clock_close = a->clock_close;
 	m->tail_end = a->tail_end;
+	m->turn_round = a->turn_round;
 }
 
 /* Undo changes made after `m`: drop later bids, restore scalars, rebuild standings. */
@@ -592,6 +602,10 @@ void auction_rollback(struct auction *a, const struct auction_mark *m)
 	a->paused_ms = m->paused_ms;
 	a->clock_close = m->clock_close;
 	a->tail_end = m->tail_end;
+	/* a turn order fixed after the mark was fixed by a bid now undone: the order of that
+	 * round follows from the standings again (nobody bid in it any more) */
+	if (m->turn_round != a->turn_round)
+		a->turn_round = -1;
 
 	/* Fewer bids never need more entries than were there: no allocation. */
 	a->nentries = 0;
@@ -628,6 +642,14 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_TAIL_WINNER:     return "tail_winner";
 	case AUCTION_E_BELOW_FINAL:     return "bid_below_final_best";
 	case AUCTION_E_ABOVE_FINAL:     return "bid_above_final_best";
+	case AUCTION_E_NOT_YOUR_TURN:   return "not_your_turn";
+	case AUCTION_E_ROUNDS_PAUSE:    return "rounds_pause";
+	case AUCTION_E_NOT_INITIAL:     return "not_initial_bidder";
+	case AUCTION_E_TURN_USED:       return "turn_already_used";
+	case AUCTION_E_OWN_STEP_SMALL:  return "bid_own_step_too_small";
+	case AUCTION_E_OWN_STEP_LARGE:  return "bid_own_step_too_large";
+	case AUCTION_E_TOO_MANY_BIDDERS: return "too_many_bidders";
+	case AUCTION_E_ROUNDS_RULE:     return "not_for_rounds";
 	}
 	return "internal";
 }
@@ -684,6 +706,22 @@ const char *auction_err_message(enum auction_err e)
 		return "A tail bid must not be below the final best price.";
 	case AUCTION_E_ABOVE_FINAL:
 		return "A tail bid must not be above the final best price.";
+	case AUCTION_E_NOT_YOUR_TURN:
+		return "It is not your turn.";
+	case AUCTION_E_ROUNDS_PAUSE:
+		return "No bids are taken during a pause between the phases of a rounds auction.";
+	case AUCTION_E_NOT_INITIAL:
+		return "Only bidders who placed an initial bid take part in the rounds.";
+	case AUCTION_E_TURN_USED:
+		return "You have already bid in this turn.";
+	case AUCTION_E_OWN_STEP_SMALL:
+		return "The bid lowers your own price by less than the minimum step.";
+	case AUCTION_E_OWN_STEP_LARGE:
+		return "The bid lowers your own price by more than the maximum step.";
+	case AUCTION_E_TOO_MANY_BIDDERS:
+		return "The auction has as many bidders as it can take.";
+	case AUCTION_E_ROUNDS_RULE:
+		return "A rounds auction cannot be paused, resumed or extended.";
 	}
 	return "Internal error.";
 }
@@ -829,6 +867,9 @@ static enum auction_err auction_rule_state(const struct auction *a)
 	 */
 	if (auction_format_of(a)->clock != NULL)
 		return AUCTION_E_CLOCK_RULE;
+	/* nor is a rounds auction: its turns are a function of the start and the time */
+	if (auction_format_of(a) == &auction_rounds)
+		return AUCTION_E_ROUNDS_RULE;
 	switch (a->state) {
 	case AUCTION_SCHEDULED: return AUCTION_E_NOT_STARTED;
 	case AUCTION_CLOSED:    return AUCTION_E_ENDED;

@@ -43,6 +43,15 @@ enum auction_err {
 	AUCTION_E_TAIL_WINNER,      /* "tail_winner": the winner may not bid in the tail */
 	AUCTION_E_BELOW_FINAL,      /* "bid_below_final_best": a reverse tail bid below the final best */
 	AUCTION_E_ABOVE_FINAL,      /* "bid_above_final_best": a forward tail bid above the final best */
+	/* rounds format (auction/rounds.c) */
+	AUCTION_E_NOT_YOUR_TURN,    /* "not_your_turn": a round's turn belongs to another bidder */
+	AUCTION_E_ROUNDS_PAUSE,     /* "rounds_pause": between the initial phase and a round, or rounds */
+	AUCTION_E_NOT_INITIAL,      /* "not_initial_bidder": no initial bid, so no turns */
+	AUCTION_E_TURN_USED,        /* "turn_already_used": one bid per turn */
+	AUCTION_E_OWN_STEP_SMALL,   /* "bid_own_step_too_small": less than step_min below own price */
+	AUCTION_E_OWN_STEP_LARGE,   /* "bid_own_step_too_large": more than step_max below own price */
+	AUCTION_E_TOO_MANY_BIDDERS, /* "too_many_bidders": more than AUCTION_ROUNDS_MAX_BIDDERS */
+	AUCTION_E_ROUNDS_RULE,      /* "not_for_rounds": pause/resume/extend of a rounds auction */
 };
 
 struct auction_format;
@@ -94,6 +103,14 @@ struct auction_params {
 	 * a window of this many ms in which the other bidders may improve their places, at
 	 * prices not better than the final best; it never changes the winner (auction.h). */
 	int64_t tail;
+	/* Rounds format (auction/rounds.c; 0 in the others), in ms: the initial phase, the
+	 * pause before the first round, the number of rounds, one turn, the pause between
+	 * rounds. */
+	int64_t rounds_initial;
+	int64_t rounds_pause;
+	int64_t rounds_count;
+	int64_t rounds_turn;
+	int64_t rounds_round_pause;
 };
 
 /* One accepted bid. Bids are append-only and in sequence order. */
@@ -146,6 +163,12 @@ struct auction {
 	 * put); from then on when the tail ends (a pause or an operator's extension in the tail
 	 * moves it). The auction stays RUNNING in the tail and closes at tail_end. */
 	int64_t tail_end;
+	/* Rounds format: the turn order (entry indexes, worst first) of round turn_round
+	 * (0-based), fixed by its `prepare` hook before the round's first bid; turn_round -1:
+	 * none fixed (the order of a round nobody bid in yet follows from the standings). */
+	size_t *turn_order;
+	size_t turn_cap;
+	int64_t turn_round;
 };
 
 /*
@@ -232,6 +255,8 @@ struct auction_mark {
 	int64_t paused_at, paused_ms;
 	int64_t clock_close;
 	int64_t tail_end;      /* second-place tail */
+	/* rounds format */
+	int64_t turn_round;
 };
 
 /* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
@@ -319,6 +344,10 @@ struct auction_format {
 	 * better than its own previous price; no step rule. */
 	enum auction_err (*tail_bid)(const struct auction *a, const struct auction_entry *own,
 	    int64_t amount);
+	/* Rounds format (NULL in the others): called by auction_bid before `bid`, with
+	 * a->bid_at set, to fix state the judgement needs (the round's turn order); AUCTION_OK
+	 * or a refusal (out of memory). */
+	enum auction_err (*prepare)(struct auction *a, int64_t now);
 };
 
 extern const struct auction_format auction_english_reverse;
@@ -326,6 +355,7 @@ extern const struct auction_format auction_english_forward;
 extern const struct auction_format auction_dutch_reverse;
 extern const struct auction_format auction_dutch_forward;
 extern const struct auction_format auction_japanese_reverse;
+extern const struct auction_format auction_rounds;
 
 /* The clock of a clock-format auction at `now` as `org` (0: nobody) sees it: 0, or -1
  * when `a` has no clock or is not running at `now` (see struct auction_format). */
@@ -360,6 +390,46 @@ int64_t auction_price_paid(const struct auction *a);
 
 /* Whether the prices of `a` are sealed now: a sealed format, not closed. */
 int auction_is_sealed(const struct auction *a);
+/*
+ * Rounds format (auction/rounds.c): the timeline at a time, as one bidder sees it. T0 =
+ * starts_at; the initial phase [T0, T0 + initial); the pause until R = T0 + initial + pause;
+ * round k (0-based) starts at R + k * (n * turn + round_pause), n being the number of
+ * initial bidders, and gives turn i its [start + i * turn, start + (i + 1) * turn).
+ */
+#define AUCTION_ROUNDS_MAX_BIDDERS 100
+
+enum auction_rounds_phase {
+	AUCTION_ROUNDS_INITIAL = 0,  /* sealed initial bids */
+	AUCTION_ROUNDS_PAUSE,        /* before the first round, or between rounds */
+	AUCTION_ROUNDS_TURN,         /* a round: turn `turn` belongs to `turn_org` */
+	AUCTION_ROUNDS_OVER,         /* at or after the end */
+};
+
+struct auction_rounds_view {
+	enum auction_rounds_phase phase;
+	int64_t phase_ends_at;       /* when this phase (the initial phase, pause or turn) ends */
+	int64_t round;               /* 0-based round now, or the next one during a pause */
+	int64_t turn;                /* 0-based turn within the round (TURN) */
+	int64_t turn_org;            /* whose turn (TURN) */
+	int turn_alias;              /* its alias (TURN) */
+	int64_t your_turn_at;        /* the viewer's turn in this (or, in a pause, the next)
+	                              * round not yet begun or now; -1 none known */
+	int your_turn_used;          /* the viewer bid in its turn of this round */
+	int64_t ends_at;             /* the end of the whole auction (initial bidders so far) */
+	int sealed;                  /* the initial bids are not revealed yet */
+};
+
+/* The timeline of rounds auction `a` at `now` as `org` (0: nobody) sees it: 0, or -1 when `a`
+ * is not a rounds auction. */
+int auction_rounds_at(const struct auction *a, int64_t now, int64_t org,
+    struct auction_rounds_view *out);
+
+/* Whether `a` is a rounds auction whose initial bids are still sealed at `now`. */
+int auction_rounds_sealed(const struct auction *a, int64_t now);
+
+/* The latest end of a rounds auction (with AUCTION_ROUNDS_MAX_BIDDERS bidders), or -1 when
+ * `p` names no rounds format or the timeline does not fit. */
+int64_t auction_rounds_latest_end(const struct auction_params *p);
 
 /* Best price, or -1 when there are no bids. */
 static inline int64_t

@@ -17,6 +17,8 @@ static const struct auction_format *const formats[] = {
 	/* sealed-bid */
 	&auction_sealed_first_price,
 	&auction_sealed_second_price,
+	/* rounds with turns */
+	&auction_rounds,
 };
 
 /* The format called `name`, or NULL. */
@@ -32,5 +34,5 @@ const struct auction_format *auction_format_find(const char *name)
 const char *auction_format_names(void)
 {
 	return "english_reverse, english_forward, dutch_reverse, dutch_forward, japanese_reverse, "
-	    "sealed_first_price, sealed_second_price";
+	    "sealed_first_price, sealed_second_price, rounds";
 }

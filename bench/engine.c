@@ -267,6 +267,66 @@ static int run_sealed(const struct auction_format *f, int n, long total, long pe
 	return 0;
 }
 
+/*
+ * Rounds: min(`n`, AUCTION_ROUNDS_MAX_BIDDERS) bidders place initial bids, then every bidder
+ * lowers its own price by a pseudo-random step in its turn of every round, in the order of
+ * the round (the turn order is read, untimed, at each round's start); the auction is
+ * re-created every `per` bids.
+ */
+static int run_rounds(int n, long total, long per)
+{
+	struct auction_params p = {
+		.buyer_org = 1000000, .start_price = 1000000000000000LL, .step_min = 1,
+		.step_max = 1000, .starts_at = 0, .format = &auction_rounds,
+		.rounds_initial = 1000, .rounds_pause = 0, .rounds_turn = 10, .rounds_round_pause = 0,
+	};
+	int nb = n < AUCTION_ROUNDS_MAX_BIDDERS ? n : AUCTION_ROUNDS_MAX_BIDDERS;
+	int64_t spent = 0, *org = malloc((size_t)nb * sizeof(*org));
+	int64_t *amt = malloc((size_t)nb * sizeof(*amt));
+	struct auction_events ev;
+	struct auction_rounds_view v;
+	struct auction a;
+	long done = 0;
+
+	p.rounds_count = per / nb + 1;
+	p.ends_at = auction_rounds_latest_end(&p);
+	if (org == NULL || amt == NULL || auction_params_check(&p) != NULL)
+		return -1;
+	while (done < total) {
+		long m = total - done < per ? total - done : per, k = 0;
+
+		auction_init(&a, 1, &p);
+		for (int i = 0; i < nb; i++)
+			auction_bid(&a, i + 1, i + 1, p.start_price - 1 - (int64_t)(rng() % 1000000), i,
+			    NULL);
+		for (int64_t r = 0; k < m; r++) {
+			int64_t rs = p.rounds_initial + r * nb * p.rounds_turn;
+
+			for (int i = 0; i < nb; i++) {
+				auction_rounds_at(&a, rs + i * p.rounds_turn, 0, &v);
+				org[i] = v.turn_org;
+				amt[i] = auction_entry_of(&a, v.turn_org)->amount - 1 - (int64_t)(rng() % 1000);
+			}
+			int64_t t0 = cpu_ns();
+			for (int i = 0; i < nb && k < m; i++, k++) {
+				ev.n = 0;
+				if (auction_bid(&a, done + k + 1, org[i], amt[i], rs + i * p.rounds_turn,
+				    &ev) != AUCTION_OK) {
+					fprintf(stderr, "engine: rounds refused a bid in its turn\n");
+					return -1;
+				}
+			}
+			spent += cpu_ns() - t0;
+		}
+		auction_free(&a);
+		done += m;
+	}
+	free(org);
+	free(amt);
+	report(auction_rounds.name, nb, total, spent);
+	return 0;
+}
+
 /* Run every format; see the header comment for the options. */
 int main(int argc, char **argv)
 {
@@ -291,7 +351,7 @@ int main(int argc, char **argv)
 	    run_dutch(&auction_dutch_forward, n, total / 4) < 0 ||
 	    run_japanese(n, total, per) < 0 ||
 	    run_sealed(&auction_sealed_first_price, n, total, per) < 0 ||
-	    run_sealed(&auction_sealed_second_price, n, total, per) < 0)
+	    run_sealed(&auction_sealed_second_price, n, total, per) < 0 || run_rounds(n, total, per) < 0)
 		return 1;
 	return 0;
 }

@@ -433,6 +433,12 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"clock-interval", 0, "clock_interval", CMD_INT, 0},
 	{"clock-limit", 0, "clock_limit", CMD_STR, 0},
 	{"tail", 0, "tail", CMD_INT, 0},
+	/* rounds */
+	{"initial", 0, "initial", CMD_INT, 0},
+	{"pause", 0, "pause", CMD_INT, 0},
+	{"rounds", 0, "rounds", CMD_INT, 0},
+	{"turn", 0, "turn", CMD_INT, 0},
+	{"round-pause", 0, "round_pause", CMD_INT, 0},
 	CMD_END,
 };
 
@@ -618,7 +624,8 @@ static const struct cmd_spec cmd_specs[] = {
 	 "auction create --title T --currency C --start-price AMOUNT [--step-min S] [--step-max S] "
 	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] [--format F] "
 	 "[--max-extensions N] [--latest-end TIME] [--visibility V] [--clock-step AMOUNT] "
-	 "[--clock-interval MS] [--clock-limit AMOUNT] [--tail S] | --file REQUEST.json",
+	 "[--clock-interval MS] [--clock-limit AMOUNT] [--tail S] [--initial S] [--pause S] "
+	 "[--rounds N] [--turn S] [--round-pause S] | --file REQUEST.json",
 	 cmd_create_args, NULL, cmd_show_auction, NULL},
 	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},
 	{"auction list", "auction.list",

@@ -177,6 +177,8 @@ void view_lead_range(json_t *a, char *buf, size_t n)
 		return;  /* a clock format: the clock sets the price (view_clock_lines) */
 	if (view_is_sealed(a))
 		return;  /* a sealed price is not measured from anything but the start price */
+	if (json_object_get(a, "turn_of") != NULL)
+		return;  /* rounds: bids go from the bidder's own price (view_rounds_lines) */
 	if ((strcmp(state, "running") != 0 && strcmp(state, "scheduled") != 0) ||
 	    (view_int(a, "your_rank", &rank) == 0 && rank == 1))
 		return;
@@ -439,6 +441,73 @@ void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n)
 		snprintf(todo, n, "you are out: you did not confirm a round in time");
 }
 
+/* The "to do" line of a supplier in a rounds auction (phase `ph`, its turn `mine`). */
+static void view_rounds_todo(json_t *a, const char *ph, int mine, char *todo, size_t n)
+{
+	const char *cur = view_or_dash(view_str(a, "currency"));
+	int exp = money_exponent(cur);
+	int64_t own, smin, smax, at;
+	char lo[40], hi[40], ats[32];
+
+	if (view_amount(a, "your_price", &own) != 0) {
+		if (strcmp(ph, "initial") == 0)
+			snprintf(todo, n, "place a sealed initial bid below %s %s",
+			    view_or_dash(view_str(a, "start_price")), cur);
+		else
+			snprintf(todo, n, "no initial bid: you do not take part in the rounds");
+		return;
+	}
+	if (strcmp(ph, "initial") == 0) {
+		snprintf(todo, n, "your sealed initial bid %s %s; you may lower it", view_str(a,
+		    "your_price"), cur);
+	} else if (mine && view_amount(a, "step_min_amount", &smin) == 0 &&
+	    view_amount(a, "step_max_amount", &smax) == 0 && exp >= 0) {
+		money_format(own - smax < 1 ? 1 : own - smax, exp, lo, sizeof(lo));
+		money_format(own - smin, exp, hi, sizeof(hi));
+		snprintf(todo, n, "YOUR TURN: bid %s .. %s %s (from your %s), or pass", lo, hi, cur,
+		    view_str(a, "your_price"));
+	} else if (view_time(a, "your_turn_at", &at) == 0) {
+		view_clock(at, VIEW_HMS, ats, sizeof(ats));
+		snprintf(todo, n, "your turn at %s (your price %s %s)", ats, view_str(a, "your_price"),
+		    cur);
+	} else {
+		snprintf(todo, n, "wait: your next turn is set at the next round's start");
+	}
+}
+
+/*
+ * The "phase" and "to do" lines of a running rounds auction at `now` (server ms): the phase
+ * (sealed initial bids, a pause, round k of N with whose turn and until when) and what this
+ * supplier may do. A view older than its phase's end says it waits for the next one (the
+ * server sends an update at each phase and turn). Both "" when `a` is not a running rounds
+ * auction; todo "" for a buyer or operator.
+ */
+void view_rounds_lines(json_t *a, int64_t now, char *phase, char *todo, size_t n)
+{
+	const char *ph = view_str(a, "phase");
+	long long round = 0, rounds = 0;
+	int64_t end;
+	char until[32];
+
+	phase[0] = todo[0] = '\0';
+	if (ph == NULL || strcmp(ph, "over") == 0 || view_time(a, "phase_ends_at", &end) != 0)
+		return;
+	view_clock(end, VIEW_HMS, until, sizeof(until));
+	view_int(a, "round", &round);
+	view_int(a, "rounds", &rounds);
+	if (now >= end)
+		snprintf(phase, n, "%s ended at %s; waiting for the next phase", ph, until);
+	else if (strcmp(ph, "initial") == 0)
+		snprintf(phase, n, "sealed initial bids until %s (prices hidden until round 1)", until);
+	else if (strcmp(ph, "pause") == 0)
+		snprintf(phase, n, "pause until %s, then round %lld of %lld", until, round, rounds);
+	else
+		snprintf(phase, n, "round %lld of %lld: turn of %s until %s", round, rounds,
+		    view_or_dash(view_str(a, "turn_of")), until);
+	if (json_object_get(a, "your_turn") != NULL && now < end)
+		view_rounds_todo(a, ph, json_is_true(json_object_get(a, "your_turn")), todo, n);
+}
+
 /* Print the "format" line of an auction: its name and who wins, then its extension limits. */
 static void view_format(FILE *f, json_t *a)
 {
@@ -509,6 +578,11 @@ void view_auction(FILE *f, json_t *a)
 			view_clock_lines(a, now, buf, todo, sizeof(todo));
 			if (buf[0] != '\0')
 				fprintf(f, VIEW_LABEL "%s\n" VIEW_LABEL "%s\n", "clock", buf, "to do", todo);
+			view_rounds_lines(a, now, buf, todo, sizeof(todo));
+			if (buf[0] != '\0')
+				fprintf(f, VIEW_LABEL "%s\n", "phase", buf);
+			if (todo[0] != '\0')
+				fprintf(f, VIEW_LABEL "%s\n", "to do", todo);
 		}
 	}
 	view_starts(f, a);

@@ -47,6 +47,8 @@ void view_clock_lines(json_t *a, int64_t now, char *clock, char *todo, size_t n)
 /* The line of a sealed-bid auction ("your price 900.00 RUB submitted; 3 sealed bids; opens at
  * 12:00:00", "opened: price paid 820.00 RUB"), "" for the other formats. */
 void view_sealed_line(json_t *a, char *buf, size_t n);
+/* The "phase" and "to do" lines of a running rounds auction at `now` (server ms); "". */
+void view_rounds_lines(json_t *a, int64_t now, char *phase, char *todo, size_t n);
 
 /* Print the full description of an auction object. */
 void view_auction(FILE *f, json_t *a);

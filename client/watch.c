@@ -184,6 +184,11 @@ static void watch_view(const struct watch *w, FILE *f)
 		view_clock_lines(a, watch_server_now(w), buf, todo, sizeof(todo));
 		if (buf[0] != '\0')
 			fprintf(f, "clock        %s\nto do        %s\n", buf, todo);
+		view_rounds_lines(a, watch_server_now(w), buf, todo, sizeof(todo));
+		if (buf[0] != '\0')
+			fprintf(f, "phase        %s\n", buf);
+		if (todo[0] != '\0')
+			fprintf(f, "to do        %s\n", todo);
 	}
 	view_sealed_line(a, buf, sizeof(buf));
 	if (buf[0] != '\0')

@@ -107,6 +107,15 @@ pick_params(struct fin *in, struct auction_params *p, int64_t *now)
 		} else {
 			p->clock_step = p->clock_interval = p->clock_limit = 0;
 		}
+		if (p->format == &auction_rounds) {
+			p->rounds_initial = 1000 * (1 + (int64_t)(fin_u8(in) % 5));
+			p->rounds_pause = 500 * (int64_t)(fin_u8(in) % 3);
+			p->rounds_count = 1 + fin_u8(in) % 3;
+			p->rounds_turn = 100 * (1 + (int64_t)(fin_u8(in) % 10));
+			p->rounds_round_pause = 100 * (int64_t)(fin_u8(in) % 3);
+			p->ext_window = p->ext_length = 0;
+			p->ends_at = auction_rounds_latest_end(p);
+		}
 	} else {
 		p->start_price = fin_i64(in);
 		p->step_min = fin_i64(in);

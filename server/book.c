@@ -29,12 +29,15 @@ book_on_timer(evutil_socket_t fd, short what, void *arg)
 	b->srv->book_due(b->srv, b);
 }
 
+static void book_rounds_arm(struct server *s, struct book *b);
+
 /* Arm the timer at the engine's next deadline (or disarm it). */
 void
 book_arm(struct server *s, struct book *b)
 {
 	int64_t when = auction_next_deadline(&b->a), left;
 
+	book_rounds_arm(s, b);
 	if (b->timer == NULL)
 		b->timer = evtimer_new(s->base, book_on_timer, b);
 	if (when < 0) {
@@ -55,6 +58,8 @@ book_free(struct book *b)
 		event_free(b->timer);
 	if (b->update_ev)
 		event_free(b->update_ev);
+	if (b->rounds_ev)
+		event_free(b->rounds_ev);
 	auction_free(&b->a);
 	free(b->invited);
 	free(b->title);
@@ -99,6 +104,9 @@ book_sees_identities(const struct book *b, const struct participant *v)
 		return 0;
 	if (v->role == ROLE_OPERATOR)
 		return 1;
+	/* rounds (Prozorro): identities are revealed to everybody after the end */
+	if (auction_format_of(&b->a) == &auction_rounds && b->a.state == AUCTION_CLOSED)
+		return 1;
 	return v->role == ROLE_BUYER && v->org->id == b->a.p.buyer_org &&
 	    (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED);
 }
@@ -115,7 +123,11 @@ book_is_owner(const struct book *b, const struct participant *v)
 static int
 book_sees_ranking(const struct book *b, const struct participant *v)
 {
-	return auction_shows_ranking(&b->a) || book_is_owner(b, v);
+	if (auction_rounds_sealed(&b->a, time_now_ms()))
+		return 0;
+	/* after the reveal a rounds auction shows everyone the ranking by alias */
+	return auction_shows_ranking(&b->a) || book_is_owner(b, v) ||
+	    auction_format_of(&b->a) == &auction_rounds;
 }
 
 /* May this viewer see the auction at all? */
@@ -164,6 +176,9 @@ book_view_invited(json_t *j, const struct book *b, const struct participant *v)
 int
 book_sees_best(const struct book *b, const struct participant *v)
 {
+	/* a rounds auction's initial bids are sealed from everybody until the reveal */
+	if (auction_rounds_sealed(&b->a, time_now_ms()))
+		return 0;
 	return auction_shows_best(&b->a) || book_is_owner(b, v);
 }
 
@@ -355,6 +370,94 @@ book_tail_view(struct server *s, json_t *j, const struct book *b, const struct p
 	}
 }
 
+/* The name of a rounds phase on the wire. */
+static const char *
+book_rounds_phase(enum auction_rounds_phase ph)
+{
+	switch (ph) {
+	case AUCTION_ROUNDS_INITIAL: return "initial";
+	case AUCTION_ROUNDS_PAUSE:   return "pause";
+	case AUCTION_ROUNDS_TURN:    return "round";
+	case AUCTION_ROUNDS_OVER:    return "over";
+	}
+	return "over";
+}
+
+/*
+ * The timeline of a rounds auction (docs/protocol.md, "Rounds with turns"): its parameters,
+ * and while it runs the phase, the round, whose turn it is (by alias) and until when; a
+ * supplier also reads when its own turn is. ends_at is the end the timeline gives.
+ */
+static void
+book_rounds_view(json_t *j, const struct book *b, const struct participant *v)
+{
+	const struct auction *a = &b->a;
+	struct auction_rounds_view rv;
+	int64_t org = v && v->role == ROLE_SUPPLIER ? v->org->id : 0;
+	int running = a->state == AUCTION_RUNNING, turn;
+	char alias[32];
+
+	if (auction_rounds_at(a, time_now_ms(), org, &rv) < 0)
+		return;
+	turn = running && rv.phase == AUCTION_ROUNDS_TURN;
+	json_object_set_new(j, "initial", json_integer(a->p.rounds_initial / 1000));
+	json_object_set_new(j, "pause", json_integer(a->p.rounds_pause / 1000));
+	json_object_set_new(j, "rounds", json_integer(a->p.rounds_count));
+	json_object_set_new(j, "turn", json_integer(a->p.rounds_turn / 1000));
+	json_object_set_new(j, "round_pause", json_integer(a->p.rounds_round_pause / 1000));
+	json_object_set_new(j, "ends_at", proto_time(a->state == AUCTION_CLOSED ? a->closed_at :
+	    rv.ends_at));
+	json_object_set_new(j, "sealed", json_boolean(rv.sealed));
+	json_object_set_new(j, "phase", a->state == AUCTION_SCHEDULED ? json_null() :
+	    json_string(book_rounds_phase(running ? rv.phase : AUCTION_ROUNDS_OVER)));
+	json_object_set_new(j, "phase_ends_at", running && rv.phase != AUCTION_ROUNDS_OVER ?
+	    proto_time(rv.phase_ends_at) : json_null());
+	json_object_set_new(j, "round", running && (rv.phase == AUCTION_ROUNDS_TURN ||
+	    rv.phase == AUCTION_ROUNDS_PAUSE) ? json_integer(rv.round + 1) : json_null());
+	snprintf(alias, sizeof(alias), "Participant %d", rv.turn_alias);
+	json_object_set_new(j, "turn_of", turn ? json_string(alias) : json_null());
+	json_object_set_new(j, "turn_ends_at", turn ? proto_time(rv.phase_ends_at) : json_null());
+	if (org == 0)
+		return;
+	json_object_set_new(j, "your_turn", json_boolean(turn && rv.turn_org == org));
+	json_object_set_new(j, "your_turn_at", running && rv.your_turn_at >= 0 ?
+	    proto_time(rv.your_turn_at) : json_null());
+	json_object_set_new(j, "your_turn_ends_at", running && rv.your_turn_at >= 0 ?
+	    proto_time(rv.your_turn_at + a->p.rounds_turn) : json_null());
+}
+
+/* The rounds timer: tell watchers the phase or turn that begins now. */
+static void
+book_on_rounds(evutil_socket_t fd, short what, void *arg)
+{
+	struct book *b = arg;
+
+	/* a batch in flight tells its own update when it commits; look again shortly */
+	if (!b->tx.dirty && b->a.state == AUCTION_RUNNING)
+		book_broadcast(b->srv, b, "auction.update", "turn");
+	book_rounds_arm(b->srv, b);
+}
+
+/* Arm the rounds timer at the next phase or turn boundary before the end (or disarm it). */
+static void
+book_rounds_arm(struct server *s, struct book *b)
+{
+	struct auction_rounds_view rv;
+	int64_t now = time_now_ms(), left;
+
+	if (auction_format_of(&b->a) != &auction_rounds)
+		return;
+	if (b->rounds_ev == NULL && (b->rounds_ev = evtimer_new(s->base, book_on_rounds, b)) == NULL)
+		return;
+	if (b->a.state != AUCTION_RUNNING || auction_rounds_at(&b->a, now, 0, &rv) < 0 ||
+	    rv.phase == AUCTION_ROUNDS_OVER || rv.phase_ends_at >= auction_end(&b->a)) {
+		evtimer_del(b->rounds_ev);
+		return;
+	}
+	left = b->tx.dirty ? 50 : rv.phase_ends_at - now;
+	conn_timer_in(s, b->rounds_ev, (left < 0 ? 0 : left) + 1);
+}
+
 /* The auction as `v` may see it. */
 json_t *
 book_view(struct server *s, struct book *b, const struct participant *v, int full)
@@ -395,6 +498,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	json_object_set_new(j, "paused_at", a->paused ? proto_time(a->paused_at) : json_null());
 	book_clock_view(j, b, v);
 	book_tail_view(s, j, b, v, identities);
+	book_rounds_view(j, b, v);
 	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) || sealed ?
 	    json_null() : proto_money(best, b->exp));
 	/* sealed: the number of sealed bids only (a replacement is not one more) */
@@ -404,7 +508,8 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	if (v && v->role == ROLE_SUPPLIER) {
 		char alias[32];
 		snprintf(alias, sizeof(alias), "Participant %d", mine ? mine->alias : 0);
-		json_object_set_new(j, "your_rank", mine && !sealed ?
+		json_object_set_new(j, "your_rank", mine && !sealed &&
+		    !auction_rounds_sealed(a, time_now_ms()) ?
 		    json_integer(auction_rank_of(a, v->org->id)) : json_null());
 		json_object_set_new(j, "your_price", mine ? proto_money(mine->amount, b->exp) : json_null());
 		json_object_set_new(j, "your_alias", mine ? json_string(alias) : json_null());
@@ -609,6 +714,9 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 		.latest_end = r->latest_end, .clock_step = r->clock_step,
 		.clock_interval = r->clock_interval, .clock_limit = r->clock_limit,
 		.tail = r->tail,
+		.rounds_initial = r->rounds_initial, .rounds_pause = r->rounds_pause,
+		.rounds_count = r->rounds_count, .rounds_turn = r->rounds_turn,
+		.rounds_round_pause = r->rounds_round_pause,
 	};
 	const char *why;
 

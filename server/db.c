@@ -192,6 +192,11 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	/* auction, clock_step, clock_interval_ms, clock_limit (a clock format's) */
 	[DB_S_CLOCK] = { "clock", "UPDATE auctions SET clock_step = $2, clock_interval_ms = $3,"
 	    " clock_limit = $4 WHERE id = $1", 0 },
+	/* auction, rounds_initial_ms, rounds_pause_ms, rounds_count, rounds_turn_ms,
+	 * rounds_round_pause_ms (a rounds auction's) */
+	[DB_S_ROUNDS] = { "rounds", "UPDATE auctions SET rounds_initial_ms = $2,"
+	    " rounds_pause_ms = $3, rounds_count = $4, rounds_turn_ms = $5,"
+	    " rounds_round_pause_ms = $6 WHERE id = $1", 0 },
 	/* participant, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",

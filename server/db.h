@@ -76,6 +76,7 @@ enum db_stmt {
 	DB_S_TAIL,        /* change: the main phase ended with a winner, the tail opened (kind tail) */
 	DB_S_TAIL_END,    /* a pause or an operator's extension in the tail moved its end (after
 	                   * the DB_S_RULE change) */
+	DB_S_ROUNDS,      /* a rounds auction's timeline parameters (after its DB_S_FORMAT) */
 	DB_S_LEAVES,      /* internal: the leaf hashes of the batch's changes, at its end (unless
 	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
@@ -268,6 +269,8 @@ struct db_boot_auction {
 	int min_bidders;           /* auctions.min_bidders; 0: no rule */
 	int64_t clock_step, clock_interval, clock_limit;  /* clock formats; else 0 */
 	int64_t tail;              /* second-place tail: auctions.tail_ms; 0: none */
+	/* rounds format (ms, count); else 0 */
+	int64_t rounds_initial, rounds_pause, rounds_count, rounds_turn, rounds_round_pause;
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */

@@ -393,7 +393,10 @@ static const struct boot_src boot_tables = {
 	    " format, coalesce(max_extensions, 0), coalesce(" MS("latest_end") ", 0),"
 	    " visibility, array_to_string(invited, ','), coalesce(min_bidders, 0),"
 	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0),"
-	    " coalesce(tail_ms, 0)"
+	    " coalesce(tail_ms, 0),"
+	    " coalesce(rounds_initial_ms, 0), coalesce(rounds_pause_ms, 0),"
+	    " coalesce(rounds_count, 0), coalesce(rounds_turn_ms, 0),"
+	    " coalesce(rounds_round_pause_ms, 0)"
 	    " FROM auctions ORDER BY id",
 	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -425,8 +428,11 @@ static const struct boot_src boot_audit = {
 	    " auction_rows.auction_id),"
 	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0),"
 	    " (SELECT coalesce(t.tail_ms, 0) FROM audit.auction_tail t WHERE t.auction_id ="
-	    " auction_rows.auction_id)"
-	    " FROM audit.auction_rows ORDER BY auction_id",
+	    " auction_rows.auction_id),"
+	    " coalesce(rd.initial_ms, 0), coalesce(rd.pause_ms, 0), coalesce(rd.rounds, 0),"
+	    " coalesce(rd.turn_ms, 0), coalesce(rd.round_pause_ms, 0)"
+	    " FROM audit.auction_rows LEFT JOIN audit.auction_rounds rd USING (auction_id)"
+	    " ORDER BY auction_id",
 	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
@@ -518,6 +524,9 @@ boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink 
 		.invited = boot_str(r, i, 29), .min_bidders = (int)boot_i64(r, i, 30),
 		.clock_step = boot_i64(r, i, 31), .clock_interval = boot_i64(r, i, 32),
 		.clock_limit = boot_i64(r, i, 33), .tail = boot_i64(r, i, 34),
+		.rounds_initial = boot_i64(r, i, 35), .rounds_pause = boot_i64(r, i, 36),
+		.rounds_count = boot_i64(r, i, 37), .rounds_turn = boot_i64(r, i, 38),
+		.rounds_round_pause = boot_i64(r, i, 39),
 	};
 	if (sink->auction(sink->arg, &a) < 0) {
 		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);

@@ -569,6 +569,53 @@ ops_tail_refusal(const struct book *b, enum auction_err e, char *msg, size_t n)
 		    "final best price %s", t, e == AUCTION_E_BELOW_FINAL ? "below" : "above", best);
 }
 
+/* The message of a bid the rounds format refused: whose turn it is and when the bidder's
+ * own is, or the bounds from its own price. */
+static void
+ops_rounds_refusal(const struct book *b, const struct cmd *k, enum auction_err e,
+    const struct auction_bounds *bd, char *msg, size_t n)
+{
+	struct auction_rounds_view v;
+	char t[TIME_BUF], yt[TIME_BUF] = "", lim[40], own[40], step[40];
+
+	auction_rounds_at(&b->a, k->t.at, k->t.who->org->id, &v);
+	time_format(v.phase_ends_at, t);
+	if (v.your_turn_at >= 0)
+		time_format(v.your_turn_at, yt);
+	money_format(bd->own, b->exp, own, sizeof(own));
+	switch (e) {
+	case AUCTION_E_NOT_YOUR_TURN:
+		snprintf(msg, n, "it is the turn of Participant %d until %s; %s%s", v.turn_alias, t,
+		    yt[0] ? "your turn starts at " : "your turn in this round is over; the next "
+		    "round's order is set at its start from the standings", yt);
+		break;
+	case AUCTION_E_ROUNDS_PAUSE:
+		snprintf(msg, n, "no bids during the pause: round %lld starts at %s%s%s",
+		    (long long)v.round + 1, t, yt[0] ? "; your turn starts at " : "", yt);
+		break;
+	case AUCTION_E_NOT_INITIAL:
+		snprintf(msg, n, "only bidders who placed an initial bid (before the end of the "
+		    "initial phase) take part in the rounds");
+		break;
+	case AUCTION_E_TURN_USED:
+		snprintf(msg, n, "you have already bid in this turn (it ends at %s)", t);
+		break;
+	case AUCTION_E_TOO_MANY_BIDDERS:
+		snprintf(msg, n, "the auction has %d bidders, the most a rounds auction takes",
+		    AUCTION_ROUNDS_MAX_BIDDERS);
+		break;
+	default:
+		money_format(e == AUCTION_E_OWN_STEP_SMALL ? bd->lead_max : bd->lead_min, b->exp, lim,
+		    sizeof(lim));
+		money_format(e == AUCTION_E_OWN_STEP_SMALL ? b->a.p.step_min : b->a.p.step_max,
+		    b->exp, step, sizeof(step));
+		snprintf(msg, n, "amount must be %s %s (your price %s minus %s step %s)",
+		    e == AUCTION_E_OWN_STEP_SMALL ? "at most" : "at least", lim, own,
+		    e == AUCTION_E_OWN_STEP_SMALL ? "minimum" : "maximum", step);
+		break;
+	}
+}
+
 /*
  * The message of a refused bid: what would have been accepted, with amounts as
  * decimal strings and times in RFC 3339 ("amount must be at most 945000.00
@@ -655,6 +702,15 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 	case AUCTION_E_BELOW_FINAL:
 	case AUCTION_E_ABOVE_FINAL:
 		ops_tail_refusal(b, e, msg, n);
+		break;
+	case AUCTION_E_NOT_YOUR_TURN:
+	case AUCTION_E_ROUNDS_PAUSE:
+	case AUCTION_E_NOT_INITIAL:
+	case AUCTION_E_TURN_USED:
+	case AUCTION_E_OWN_STEP_SMALL:
+	case AUCTION_E_OWN_STEP_LARGE:
+	case AUCTION_E_TOO_MANY_BIDDERS:
+		ops_rounds_refusal(b, k, e, &bd, msg, n);
 		break;
 	default:
 		snprintf(msg, n, "%s", auction_err_message(e));
@@ -793,6 +849,13 @@ ops_format_detail(json_t *dj, const struct auction *a)
 		json_object_set_new(dj, "clock_interval", json_integer(a->p.clock_interval));
 		json_object_set_new(dj, "clock_limit", json_integer(a->p.clock_limit));
 	}
+	if (auction_format_of(a) == &auction_rounds) {
+		json_object_set_new(dj, "initial_ms", json_integer(a->p.rounds_initial));
+		json_object_set_new(dj, "pause_ms", json_integer(a->p.rounds_pause));
+		json_object_set_new(dj, "rounds", json_integer(a->p.rounds_count));
+		json_object_set_new(dj, "turn_ms", json_integer(a->p.rounds_turn));
+		json_object_set_new(dj, "round_pause_ms", json_integer(a->p.rounds_round_pause));
+	}
 }
 
 /* Store the format and extension limits of a new auction when they are not the defaults. */
@@ -825,6 +888,14 @@ ops_store_format(struct server *s, const struct book *b)
 		const char *q[1] = { id };
 
 		txn_sql(s, DB_S_SEALED, 1, q, NULL, NULL);
+	}
+	if (fm == &auction_rounds) {
+		char in[24], pa[24], rc[24], tu[24], rp[24];
+		const char *q[6] = { id, I64(in, ap->rounds_initial), I64(pa, ap->rounds_pause),
+		    I64(rc, ap->rounds_count), I64(tu, ap->rounds_turn),
+		    I64(rp, ap->rounds_round_pause) };
+
+		txn_sql(s, DB_S_ROUNDS, 6, q, NULL, NULL);
 	}
 }
 
@@ -1050,7 +1121,10 @@ ops_apply_rule(struct server *s, struct txn_cmd *tc)
 		    e == AUCTION_E_NOT_STARTED ? "the auction has not started" :
 		    e == AUCTION_E_ENDED ? "the auction has ended" :
 		    e == AUCTION_E_CLOCK_RULE ? "a clock auction cannot be paused, resumed or extended: "
-		    "its price moves with the time; cancel it instead" : "the auction was cancelled");
+		    "its price moves with the time; cancel it instead" :
+		    e == AUCTION_E_ROUNDS_RULE ? "a rounds auction cannot be paused, resumed or "
+		    "extended: its turns follow from its start and the time; cancel it instead" :
+		    "the auction was cancelled");
 		txn_refuse(s, &k->t, auction_err_code(e), msg);
 		return 0;
 	}
@@ -1289,9 +1363,10 @@ ops_commit_bid(struct server *s, struct txn_cmd *t)
 	json_object_set_new(r, "bid", json_pack("{s:I, s:I, s:o, s:o}", "id",
 	    (json_int_t)k->bid_id, "seq", (json_int_t)k->res.seq, "amount",
 	    proto_money(k->amount, b->exp), "at", proto_time(t->at)));
-	/* a sealed bid has no rank or best price before the opening */
-	json_object_set_new(r, "rank", auction_format_of(&b->a)->sealed ? json_null() :
-	    json_integer(k->res.rank));
+	/* a sealed bid, or a rounds auction's sealed initial bid: not even the bidder's rank is
+	 * told before the opening (the reveal) */
+	json_object_set_new(r, "rank", auction_format_of(&b->a)->sealed ||
+	    auction_rounds_sealed(&b->a, time_now_ms()) ? json_null() : json_integer(k->res.rank));
 	json_object_set_new(r, "best_price", book_sees_best(b, t->who) &&
 	    !auction_format_of(&b->a)->sealed ? proto_money(k->res.best, b->exp) : json_null());
 	json_object_set_new(r, "ends_at", proto_time(k->res.ends_at));
@@ -2043,6 +2118,52 @@ ops_tail(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
 	return 0;
 }
 
+/*
+ * The timeline of a rounds auction (auction.create after ops_format): initial, pause, rounds,
+ * turn, round_pause (seconds; a count for rounds), each with its default; refused for the
+ * other formats. A rounds auction has no extensions (rounds_no_extensions) and no duration:
+ * its scheduled end is the latest its rounds could end (AUCTION_ROUNDS_MAX_BIDDERS bidders).
+ */
+static int
+ops_rounds(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
+{
+	static const char *const names[5] = { "initial", "pause", "rounds", "turn", "round_pause" };
+	static const char *const ext[5] = { "extension_window", "extension", "max_extensions",
+	    "latest_end", "duration" };
+	char msg[200];
+	int64_t n = 3;
+
+	for (int i = 0; i < 5; i++) {
+		if (p->format == &auction_rounds && json_object_get(req, ext[i]) != NULL) {
+			snprintf(msg, sizeof(msg), "%s does not apply to format rounds: its end follows "
+			    "from its timeline and it has no extensions", ext[i]);
+			conn_send(c, proto_error(id, "rounds_no_extensions", msg, ext[i]));
+			return -1;
+		}
+		if (p->format != &auction_rounds && json_object_get(req, names[i]) != NULL) {
+			snprintf(msg, sizeof(msg), "%s applies only to format rounds", names[i]);
+			conn_send(c, proto_error(id, "bad_field", msg, names[i]));
+			return -1;
+		}
+	}
+	if (p->format != &auction_rounds)
+		return 0;
+	if (ops_seconds(c, id, req, "initial", 600, 1, 86400, &p->rounds_initial) < 0 ||
+	    ops_seconds(c, id, req, "pause", 300, 0, 86400, &p->rounds_pause) < 0 ||
+	    ops_seconds(c, id, req, "turn", 120, 1, 3600, &p->rounds_turn) < 0 ||
+	    ops_seconds(c, id, req, "round_pause", 120, 0, 3600, &p->rounds_round_pause) < 0 ||
+	    proto_get_int(c, req, "rounds", 0, &n) < 0)
+		return -1;
+	if (n < 1 || n > 10) {
+		conn_send(c, proto_error(id, "bad_field", "rounds must be between 1 and 10", "rounds"));
+		return -1;
+	}
+	p->rounds_count = n;
+	p->ext_window = p->ext_length = 0;
+	p->ends_at = auction_rounds_latest_end(p);
+	return 0;
+}
+
 /* auction.create: check everything, queue. */
 void
 ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
@@ -2101,7 +2222,8 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	p.ends_at = p.starts_at + dur;
 	p.buyer_org = conn_ident(c)->who->org->id;
 	if (ops_format(c, id, req, &p) < 0 || ops_clock(c, id, req, exp, &p) < 0 ||
-	    ops_sealed(c, id, req, &p) < 0 || ops_tail(c, id, req, &p) < 0)
+	    ops_sealed(c, id, req, &p) < 0 || ops_tail(c, id, req, &p) < 0 ||
+	    ops_rounds(c, id, req, &p) < 0)
 		return;
 	if (p.step_min > p.step_max) {
 		conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max", "step_min"));

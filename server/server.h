@@ -106,6 +106,8 @@ struct book {
 	/* sealed-bid formats: the salt of each bid's sealed body (docs/trust.md), by seq - 1 */
 	char (*salts)[BOOK_SALT_HEX + 1];
 	size_t nsalts;
+	/* rounds format: tells watchers when a phase or turn begins (no engine event does) */
+	struct event *rounds_ev;
 };
 
 /* A procurement procedure: the engine state plus its published document. */
