@@ -39,6 +39,9 @@ enum auction_err {
 	AUCTION_E_DROPPED_OUT,      /* "dropped_out" (japanese_reverse) */
 	AUCTION_E_CONFIRMED,        /* "level_already_confirmed" (japanese_reverse) */
 	AUCTION_E_CLOCK_RULE,       /* "not_for_clock_formats": pause/resume/extend of a clock auction */
+	/* proxy bidding */
+	AUCTION_E_PROXY_CLOCK,      /* "proxy_not_for_clock_formats": a proxy in a clock auction */
+	AUCTION_E_NO_PROXY,         /* "no_proxy": withdrawing a proxy the bidder does not have */
 };
 
 struct auction_format;
@@ -95,6 +98,8 @@ struct auction_bid {
 	int64_t org;           /* bidder */
 	int64_t amount;
 	int64_t at;            /* ms */
+	/* proxy bidding: placed by the engine on a proxy's standing instruction */
+	int automatic;
 };
 
 /* One bidder's standing: its current (lowest, latest) bid. */
@@ -134,6 +139,11 @@ struct auction {
 	int64_t clock_close;   /* a clock format's end from its standings (its `end` hook);
 	                        * INT64_MAX in the others: the auction closes at
 	                        * auction_end() = min(ends_at, clock_close) */
+	/* Proxy bidding (english formats; auction_proxy_set): every instruction in order, append-only
+	 * like bids[] (rollback drops those after the mark). The proxy of an organization is its
+	 * last instruction, when that is not a withdrawal. */
+	struct auction_proxy *proxies;
+	size_t nproxies, capproxies;
 };
 
 /*
@@ -163,8 +173,11 @@ enum auction_ev {
 	                           * pause's length in ms); at = now */
 	AUCTION_EV_PROLONGED,     /* auction_prolong (an operator's extension): prev_end, ends_at,
 	                           * amount = the ms added; at = now */
+	/* proxy bidding */
+	AUCTION_EV_PROXY,         /* auction_proxy_set / _withdraw: org, amount = the floor (0: the
+	                           * proxy was withdrawn); at = now */
 };
-#define AUCTION_EV_KINDS 9
+#define AUCTION_EV_KINDS 10
 
 /* One event (the fields a kind does not name are 0). */
 struct auction_event {
@@ -180,9 +193,17 @@ struct auction_event {
 	int64_t ends_at;
 	int64_t prev_end;
 	int extensions;
+	/* proxy bidding: a bid (AUCTION_EV_BID) the engine placed for a proxy */
+	int automatic;
 };
 
-#define AUCTION_EVENTS_MAX 4
+/*
+ * One call appends at most 3 events of its own (see above); a call that runs the proxies
+ * (auction_proxy_run) adds at most AUCTION_PROXY_BIDS automatic bids, each with its
+ * extension: 3 + 2 * AUCTION_PROXY_BIDS <= AUCTION_EVENTS_MAX.
+ */
+#define AUCTION_PROXY_BIDS 4
+#define AUCTION_EVENTS_MAX 12
 
 /* The events of one call (`dropped` counts those that found the list full). */
 struct auction_events {
@@ -208,6 +229,8 @@ struct auction_mark {
 	int paused;
 	int64_t paused_at, paused_ms;
 	int64_t clock_close;
+	/* proxy bidding */
+	size_t nproxies;
 };
 
 /* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
@@ -317,5 +340,14 @@ auction_best(const struct auction *a)
 {
 	return a->nentries == 0 ? -1 : a->entries[a->rank[0]].amount;
 }
+
+/* Proxy bidding: one standing instruction (floor 0: a withdrawal). `ref` is the caller's
+ * (tenderd: the participant who gave it); `at` its time. */
+struct auction_proxy {
+	int64_t org;
+	int64_t floor;
+	int64_t ref;
+	int64_t at;
+};
 
 #endif
