@@ -179,3 +179,24 @@ def test_proxy_survives_kill9_and_verify(env, tenderd_factory):
         assert rc == 0, out
     finally:
         env.drop_database(db)
+
+
+def test_tenderctl_proxy(env, server, unique):
+    """tenderctl proxy / proxy withdraw sign the op and print the floor and the standing;
+    auction get shows the supplier's own floor."""
+    buyer = server.connect("buyer")
+    a = create(buyer, "Proxy ctl " + unique)
+    aid = str(a["id"])
+    server.connect("supplier1").ok("auction.bid", auction=a["id"], amount="990.00")
+    p = env.tenderctl("supplier2", "proxy", aid, "900", server=server)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == ("proxy floor 900.00 RUB active: 1 automatic bid placed, "
+                                "your rank 1 at 980.00, best 980.00"), p.stdout
+    p = env.tenderctl("supplier2", "auction", "get", aid, server=server)
+    assert "floor 900.00 active" in p.stdout, p.stdout
+    p = env.tenderctl("supplier1", "auction", "get", aid, server=server)
+    assert "900.00" not in p.stdout, p.stdout
+    p = env.tenderctl("supplier2", "proxy", "withdraw", aid, server=server)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("proxy withdrawn: 0 automatic bids placed"), p.stdout
+    buyer.ok("auction.cancel", auction=a["id"], reason="test over")
