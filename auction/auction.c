@@ -388,6 +388,7 @@ static enum auction_err auction_place(struct auction *a, int64_t bid_id, int64_t
 		return AUCTION_E_NOMEM;
 
 	b = &a->bids[a->nbids];
+	memset(b, 0, sizeof(*b));  /* padding too: a bid compares whole (fuzz/fuzz_auction.c) */
 	b->id = bid_id;
 	b->seq = (int64_t)a->nbids + 1;
 	b->org = org;
@@ -464,6 +465,7 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 		return AUCTION_E_NOMEM;
 
 	b = &a->bids[a->nbids];
+	memset(b, 0, sizeof(*b));
 	b->id = bid_id;
 	b->seq = (int64_t)a->nbids + 1;
 	b->org = org;
