@@ -413,10 +413,12 @@ load_proxy(void *arg, int64_t auction_id, int64_t org, int64_t participant, int6
 		e = auction_proxy_set(&b->a, org, floor, participant, at, NULL);
 	else
 		e = auction_proxy_withdraw(&b->a, org, at, NULL);
-	if (e != AUCTION_OK)
+	if (e != AUCTION_OK) {
 		log_error("auction=%lld proxy of organization=%lld at %lld replay refused: %s",
 		    (long long)auction_id, (long long)org, (long long)at, auction_err_code(e));
-	return e == AUCTION_OK ? 0 : -1;
+		return -1;
+	}
+	return book_count_bids(b, org, 1);  /* an instruction counts as a bid does */
 }
 
 /* Loader: the refused bids an organization placed in an auction count towards its limit. */

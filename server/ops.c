@@ -393,6 +393,7 @@ ops_ev_autobid(struct server *s, struct book *b, const struct auction_event *e)
 		txn_obj_seq(&b->tx, txn_sql(s, DB_S_AUTOBID, 11, p, NULL, NULL));
 	}
 	free(detail);
+	book_count_bids(b, e->org, 1);  /* counted as at start-up, where every bid is */
 	log_info("auction=%lld bid=%lld organization=%lld amount=%s rank=%d automatic (proxy)",
 	    (long long)b->a.id, (long long)e->bid_id, (long long)e->org, amount, e->rank);
 }
@@ -1057,6 +1058,16 @@ ops_apply_proxy(struct server *s, struct txn_cmd *tc)
 		    "in this auction");
 		return 0;
 	}
+	/* an instruction counts towards max_bids_per_bidder as a bid does */
+	if (book_bids_of(b, k->t.who->org->id) >= s->cfg.max_bids_per_bidder) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "max_bids_per_bidder (%ld) reached: this organization has "
+		    "placed as many bids and proxy instructions in this auction as allowed",
+		    s->cfg.max_bids_per_bidder);
+		txn_refuse(s, &k->t, "limit_exceeded", msg);
+		return 0;
+	}
 	ops_touch(s, b);
 	if (k->amount > 0)
 		e = auction_proxy_set(&b->a, k->t.who->org->id, k->amount, k->t.who->id, k->t.at, &ev);
@@ -1068,6 +1079,7 @@ ops_apply_proxy(struct server *s, struct txn_cmd *tc)
 		    e == AUCTION_E_NOT_INVITED ? "no such auction" : ops_proxy_refusal(e));
 		return 0;
 	}
+	k->bid_counted = book_count_bids(b, k->t.who->org->id, 1) == 0;
 	k->auto_bids = ops_proxies(s, b, k->t.at);
 	k->book = b;
 	return 1;
@@ -1408,7 +1420,7 @@ static const struct txn_cmd_ops ops_status_ops = {
 static const struct txn_cmd_ops ops_rule_ops = {
 	ops_apply_rule, ops_commit_rule, NULL, cmd_free, 0 };
 static const struct txn_cmd_ops ops_proxy_ops = {
-	ops_apply_proxy, ops_commit_proxy, NULL, cmd_free, 0 };
+	ops_apply_proxy, ops_commit_proxy, ops_bid_abort, cmd_free, 0 };
 
 /* The write path's table of each kind of command, by enum cmd_kind. */
 static const struct txn_cmd_ops *const cmd_ops[] = {

@@ -200,3 +200,19 @@ def test_tenderctl_proxy(env, server, unique):
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("proxy withdrawn: 0 automatic bids placed"), p.stdout
     buyer.ok("auction.cancel", auction=a["id"], reason="test over")
+
+
+def test_proxy_instructions_count_towards_the_bid_limit(tenderd_factory, unique):
+    """auction.proxy counts towards max_bids_per_bidder, and so do automatic bids."""
+    server = tenderd_factory(max_bids_per_bidder=3)
+    buyer = server.connect("buyer")
+    a = create(buyer, "Proxy limit " + unique)
+    aid = a["id"]
+    s1, s2 = server.connect("supplier1"), server.connect("supplier2")
+    s1.ok("auction.bid", auction=aid, amount="990.00")
+    assert s2.ok("auction.proxy", auction=aid, floor="900.00")["proxy"]["auto_bids"] == 1
+    s2.ok("auction.proxy", auction=aid, floor="890.00")   # 3: two instructions, one bid
+    e = s2.error("auction.proxy", auction=aid, floor="880.00")
+    assert e["code"] == "limit_exceeded", e
+    assert e["message"].startswith("max_bids_per_bidder (3) reached"), e
+    buyer.ok("auction.cancel", auction=aid, reason="test over")
