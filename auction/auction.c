@@ -1073,7 +1073,7 @@ int auction_proxy_run(struct auction *a, int64_t now, int64_t *next_id, struct a
 		{
 			/* W leads: R = c1 places its last bid, W answers one step beyond it */
 			int64_t back = a->p.format->higher_wins ? w.last - a->p.step_min :
-			    w.last + a->p.step_min;
+			    w.last > INT64_MAX - a->p.step_min ? INT64_MAX : w.last + a->p.step_min;
 			int64_t r = proxy_better(a, back, c1.last) ? c1.last : back, ans;
 
 			if (back <= 0)
