@@ -65,7 +65,7 @@ def test_proxy_answers_war_and_seal(server, unique):
         assert not mentions(seen, "900.00"), seen
         assert "proxies" not in seen
     assert "proxies" not in buyer.ok("auction.get", auction=aid)["auction"]
-    # supplier2 goes below its own floor by hand: allowed, its proxy stays
+    # the same floor again (a new instruction), then the proxy bids down to it and stops
     s2.ok("auction.proxy", auction=aid, floor="900.00")
     r = s1.ok("auction.bid", auction=aid, amount="910.00")
     v = s2.ok("auction.get", auction=aid)["auction"]
@@ -73,6 +73,7 @@ def test_proxy_answers_war_and_seal(server, unique):
     r = s1.ok("auction.bid", auction=aid, amount="890.00")
     v = s2.ok("auction.get", auction=aid)["auction"]
     assert (v["your_rank"], v["your_price"]) == (2, "900.00"), v   # never below its floor
+    # a manual bid beyond its own floor works alongside the proxy
     s2.ok("auction.bid", auction=aid, amount="880.00")
     # withdraw (floor null), then nothing to withdraw
     r = s2.ok("auction.proxy", auction=aid, floor=None)
