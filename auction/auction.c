@@ -101,6 +101,9 @@ void auction_free(struct auction *a)
 	free(a->turn_order);
 	a->turn_order = NULL;
 	a->turn_cap = 0;
+	free(a->proxies);
+	a->proxies = NULL;
+	a->nproxies = a->capproxies = 0;
 	a->bids = NULL;
 	a->entries = NULL;
 	a->rank = NULL;
@@ -402,20 +405,11 @@ static int auction_extend(struct auction *a, int64_t now)
 	return 1;
 }
 
-/* Place a bid by `org` at `now`; on refusal nothing but the clock advance changes. */
-enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
-    int64_t amount, int64_t now, struct auction_events *ev)
+/* After the clock advance: whether `org` may bid `amount` in the auction's state (before the
+ * format's rules). */
+static enum auction_err auction_bid_state(const struct auction *a, int64_t org, int64_t amount,
+    int64_t now)
 {
-	long found;
-	int64_t prev_end = a->ends_at;
-	int took_lead = 0, extended = 0;
-	enum auction_err err;
-	struct auction_bid *b;
-	struct auction_event *e;
-	size_t pos;
-
-	auction_advance(a, now, ev);
-
 	if (a->state == AUCTION_CANCELLED)
 		return AUCTION_E_CANCELLED;
 	if (a->state == AUCTION_RUNNING && a->paused)
@@ -430,6 +424,21 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		return AUCTION_E_NOT_INVITED;
 	if (amount <= 0)
 		return AUCTION_E_NOT_POSITIVE;
+	return AUCTION_OK;
+}
+
+/* Judge and record a bid whose state checks passed (an automatic one may move the best by
+ * more than step_max: a proxy war's compressed bid); appends its events. */
+static enum auction_err auction_place(struct auction *a, int64_t bid_id, int64_t org,
+    int64_t amount, int64_t now, int automatic, struct auction_events *ev)
+{
+	long found = auction_find_entry(a, org);
+	int64_t prev_end = a->ends_at;
+	int took_lead = 0, extended = 0;
+	enum auction_err err;
+	struct auction_bid *b;
+	struct auction_event *e;
+	size_t pos;
 
 	a->bid_at = now;
 	if (a->p.format->prepare != NULL && (err = a->p.format->prepare(a, now)) != AUCTION_OK)
@@ -441,6 +450,8 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 	else
 		err = a->p.format->bid(a, found >= 0 ? &a->entries[found] : NULL,
 		    found >= 0 && a->rank[0] == (size_t)found, amount, &took_lead);
+	if (err == AUCTION_E_STEP_TOO_LARGE && automatic)
+		err = AUCTION_OK;
 	if (err != AUCTION_OK)
 		return err;
 
@@ -448,11 +459,13 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		return AUCTION_E_NOMEM;
 
 	b = &a->bids[a->nbids];
+	memset(b, 0, sizeof(*b));  /* padding too: a bid compares whole (fuzz/fuzz_auction.c) */
 	b->id = bid_id;
 	b->seq = (int64_t)a->nbids + 1;
 	b->org = org;
 	b->amount = amount;
 	b->at = now;
+	b->automatic = automatic;
 	a->nbids++;
 	pos = auction_apply(a, a->nbids - 1);
 
@@ -472,6 +485,7 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 		e->ends_at = auction_end(a);
 		e->tail_ends_at = a->tail_end;
 		e->tail = a->tail_end != 0;
+		e->automatic = automatic;
 	}
 	if (extended && (e = auction_emit(ev, AUCTION_EV_EXTENDED, now)) != NULL) {
 		e->bid_id = bid_id;
@@ -483,6 +497,18 @@ enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
 	if (auction_end(a) <= now)
 		auction_advance(a, now, ev);
 	return AUCTION_OK;
+}
+
+/* Place a bid by `org` at `now`; on refusal nothing but the clock advance changes. */
+enum auction_err auction_bid(struct auction *a, int64_t bid_id, int64_t org,
+    int64_t amount, int64_t now, struct auction_events *ev)
+{
+	enum auction_err err;
+
+	auction_advance(a, now, ev);
+	if ((err = auction_bid_state(a, org, amount, now)) != AUCTION_OK)
+		return err;
+	return auction_place(a, bid_id, org, amount, now, 0, ev);
 }
 
 /* Seed a scheduled auction with a bidder's starting price (no step rule; see auction.h). */
@@ -512,6 +538,7 @@ enum auction_err auction_seed(struct auction *a, int64_t bid_id, int64_t org, in
 		return AUCTION_E_NOMEM;
 
 	b = &a->bids[a->nbids];
+	memset(b, 0, sizeof(*b));
 	b->id = bid_id;
 	b->seq = (int64_t)a->nbids + 1;
 	b->org = org;
@@ -586,6 +613,7 @@ void auction_mark(const struct auction *a, struct auction_mark *m)
 	m->clock_close = a->clock_close;
 	m->tail_end = a->tail_end;
 	m->turn_round = a->turn_round;
+	m->nproxies = a->nproxies;
 }
 
 /* Undo changes made after `m`: drop later bids, restore scalars, rebuild standings. */
@@ -606,6 +634,8 @@ void auction_rollback(struct auction *a, const struct auction_mark *m)
 	 * round follows from the standings again (nobody bid in it any more) */
 	if (m->turn_round != a->turn_round)
 		a->turn_round = -1;
+	if (m->nproxies < a->nproxies)
+		a->nproxies = m->nproxies;
 
 	/* Fewer bids never need more entries than were there: no allocation. */
 	a->nentries = 0;
@@ -650,6 +680,9 @@ const char *auction_err_code(enum auction_err e)
 	case AUCTION_E_OWN_STEP_LARGE:  return "bid_own_step_too_large";
 	case AUCTION_E_TOO_MANY_BIDDERS: return "too_many_bidders";
 	case AUCTION_E_ROUNDS_RULE:     return "not_for_rounds";
+	case AUCTION_E_PROXY_CLOCK:     return "proxy_not_for_clock_formats";
+	case AUCTION_E_NO_PROXY:        return "no_proxy";
+	case AUCTION_E_PROXY_FORMAT:    return "proxy_not_for_format";
 	}
 	return "internal";
 }
@@ -722,6 +755,12 @@ const char *auction_err_message(enum auction_err e)
 		return "The auction has as many bidders as it can take.";
 	case AUCTION_E_ROUNDS_RULE:
 		return "A rounds auction cannot be paused, resumed or extended.";
+	case AUCTION_E_PROXY_CLOCK:
+		return "A clock auction takes no proxy: bid the clock price yourself.";
+	case AUCTION_E_NO_PROXY:
+		return "You have no proxy in this auction.";
+	case AUCTION_E_PROXY_FORMAT:
+		return "Proxy bidding is for the english formats.";
 	}
 	return "Internal error.";
 }
@@ -748,6 +787,7 @@ const char *auction_ev_name(enum auction_ev kind)
 	case AUCTION_EV_RESUMED:   return "resumed";
 	case AUCTION_EV_PROLONGED: return "prolonged";
 	case AUCTION_EV_TAIL:      return "tail";
+	case AUCTION_EV_PROXY:     return "proxy";
 	}
 	return "unknown";
 }
@@ -1025,4 +1065,259 @@ const struct auction_entry *auction_tail_winner(const struct auction *a)
 		return NULL;
 	/* no tail bid ranks before it: rank 1 is the winner of the main end */
 	return &a->entries[a->rank[0]];
+}
+
+/* ---- proxy bidding (see auction.h) ---- */
+
+/* Whether price x is better than y for the auction's format (reverse: lower). */
+static int proxy_better(const struct auction *a, int64_t x, int64_t y)
+{
+	return a->p.format->higher_wins ? x > y : x < y;
+}
+
+/* The price `n` least steps beyond y (reverse: y - n * step_min), or -1 out of range. */
+static int64_t proxy_beyond(const struct auction *a, int64_t y, int n)
+{
+	int64_t d = a->p.step_min * n;
+
+	if (a->p.format->higher_wins)
+		return y > INT64_MAX - d ? -1 : y + d;
+	return y - d > 0 ? y - d : -1;
+}
+
+/* Whether instruction i is the proxy of its organization now (its last, not a withdrawal). */
+static int proxy_active(const struct auction *a, size_t i)
+{
+	if (a->proxies[i].floor <= 0)
+		return 0;
+	for (size_t j = i + 1; j < a->nproxies; j++)
+		if (a->proxies[j].org == a->proxies[i].org)
+			return 0;
+	return 1;
+}
+
+/* The index of `org`'s proxy, or -1. */
+static long proxy_find(const struct auction *a, int64_t org)
+{
+	for (size_t i = a->nproxies; i-- > 0;)
+		if (a->proxies[i].org == org)
+			return a->proxies[i].floor > 0 ? (long)i : -1;
+	return -1;
+}
+
+/* The proxy of `org`, or NULL. */
+const struct auction_proxy *auction_proxy_of(const struct auction *a, int64_t org)
+{
+	long i = proxy_find(a, org);
+
+	return i < 0 ? NULL : &a->proxies[i];
+}
+
+/* The floor of `org`'s proxy, 0 when none. */
+int64_t auction_proxy_floor(const struct auction *a, int64_t org)
+{
+	const struct auction_proxy *p = auction_proxy_of(a, org);
+
+	return p ? p->floor : 0;
+}
+
+/* After the clock advance: whether `org` may give a proxy instruction now. */
+static enum auction_err proxy_state(const struct auction *a, int64_t org)
+{
+	if (a->p.format->clock != NULL)
+		return AUCTION_E_PROXY_CLOCK;
+	if (!a->p.format->proxy)
+		return AUCTION_E_PROXY_FORMAT;
+	switch (a->state) {
+	case AUCTION_SCHEDULED: return AUCTION_E_NOT_STARTED;
+	case AUCTION_CLOSED:    return AUCTION_E_ENDED;
+	case AUCTION_CANCELLED: return AUCTION_E_CANCELLED;
+	default:                break;
+	}
+	if (org == a->p.buyer_org)
+		return AUCTION_E_OWN_AUCTION;
+	if (!auction_is_invited(a, org))
+		return AUCTION_E_NOT_INVITED;
+	return AUCTION_OK;
+}
+
+/* Append an instruction and its event. */
+static enum auction_err proxy_append(struct auction *a, int64_t org, int64_t floor, int64_t ref,
+    int64_t now, struct auction_events *ev)
+{
+	struct auction_event *e;
+
+	if (a->nproxies == a->capproxies) {
+		size_t cap = a->capproxies ? a->capproxies * 2 : 4;
+		struct auction_proxy *np = realloc(a->proxies, cap * sizeof(*np));
+
+		if (np == NULL)
+			return AUCTION_E_NOMEM;
+		a->proxies = np;
+		a->capproxies = cap;
+	}
+	a->proxies[a->nproxies++] = (struct auction_proxy){ org, floor, ref, now };
+	if ((e = auction_emit(ev, AUCTION_EV_PROXY, now)) != NULL) {
+		e->org = org;
+		e->amount = floor;
+	}
+	return AUCTION_OK;
+}
+
+/* Set `org`'s floor (see auction.h). */
+enum auction_err auction_proxy_set(struct auction *a, int64_t org, int64_t floor, int64_t ref,
+    int64_t now, struct auction_events *ev)
+{
+	enum auction_err e;
+
+	auction_advance(a, now, ev);
+	if ((e = proxy_state(a, org)) != AUCTION_OK)
+		return e;
+	if (floor <= 0)
+		return AUCTION_E_NOT_POSITIVE;
+	if (!proxy_better(a, floor, a->p.start_price))
+		return a->p.format->higher_wins ? AUCTION_E_NOT_ABOVE_START : AUCTION_E_NOT_BELOW_START;
+	return proxy_append(a, org, floor, ref, now, ev);
+}
+
+/* Withdraw `org`'s proxy (see auction.h). */
+enum auction_err auction_proxy_withdraw(struct auction *a, int64_t org, int64_t now,
+    struct auction_events *ev)
+{
+	enum auction_err e;
+	long i;
+
+	auction_advance(a, now, ev);
+	if ((e = proxy_state(a, org)) != AUCTION_OK)
+		return e;
+	if ((i = proxy_find(a, org)) < 0)
+		return AUCTION_E_NO_PROXY;
+	return proxy_append(a, org, 0, a->proxies[i].ref, now, ev);
+}
+
+/* One side of a proxy war: its last price (the better of its floor and its standing) and its
+ * instruction's index (ties: the earlier wins; a bidder without a proxy loses them). */
+struct proxy_side {
+	int64_t org, last;
+	size_t order;
+	int set;
+};
+
+/* Whether side x ends before side y (a better last price, or the same and earlier). */
+static int proxy_ahead(const struct auction *a, const struct proxy_side *x,
+    const struct proxy_side *y)
+{
+	if (!y->set)
+		return x->set;
+	if (!x->set)
+		return 0;
+	if (x->last != y->last)
+		return proxy_better(a, x->last, y->last);
+	return x->order < y->order;
+}
+
+/* Place one automatic bid; 0, or -1 when it is refused. */
+static int proxy_bid(struct auction *a, int64_t org, int64_t amount, int64_t now,
+    int64_t *next_id, struct auction_events *ev)
+{
+	if (amount <= 0 || auction_bid_state(a, org, amount, now) != AUCTION_OK)
+		return -1;
+	if (auction_place(a, *next_id, org, amount, now, 1, ev) != AUCTION_OK)
+		return -1;
+	(*next_id)++;
+	return 0;
+}
+
+/*
+ * The proxies' automatic bids due now. Each round finds the leader (with its proxy, if any)
+ * and the challengers: the proxies not leading that may bid one least step beyond the best.
+ * The sides rank by last price; the first (W) must end up leading:
+ *  - W is a challenger: it bids one least step beyond the best;
+ *  - W leads: the best challenger (R) places its last bid, the worse of its floor and one
+ *    step behind W's floor (no farther than one step beyond the best), and W answers one
+ *    least step beyond it if its floor allows.
+ * After W leads and has answered, no challenger is left: any other proxy's floor is at or
+ * behind R's, and the best is a step beyond R's last bid. So a run places at most three bids
+ * (W's step, R's last bid, W's answer); AUCTION_PROXY_BIDS bounds it all the same.
+ */
+int auction_proxy_run(struct auction *a, int64_t now, int64_t *next_id, struct auction_events *ev)
+{
+	int placed = 0;
+
+	if (a->nproxies == 0 || a->state != AUCTION_RUNNING || a->paused ||
+	    !a->p.format->proxy)
+		return 0;
+	while (placed < AUCTION_PROXY_BIDS) {
+		int64_t ref = a->nentries ? auction_best(a) : a->p.start_price;
+		int64_t next = proxy_beyond(a, ref, 1), lead = a->nentries ? a->entries[a->rank[0]].org : 0;
+		struct proxy_side w = { 0 }, c1 = { 0 }, c2 = { 0 }, l = { 0 };
+
+		if (next < 0 || now >= auction_end(a))
+			break;
+		if (lead) {
+			l = (struct proxy_side){ lead, ref, (size_t)-1, 1 };
+		}
+		for (size_t i = 0; i < a->nproxies; i++) {
+			const struct auction_proxy *p = &a->proxies[i];
+			struct proxy_side x = { p->org, p->floor, i, 1 };
+
+			if (!proxy_active(a, i))
+				continue;
+			if (p->org == lead) {
+				if (proxy_better(a, p->floor, ref))
+					l.last = p->floor;
+				l.order = i;
+				continue;
+			}
+			if (proxy_better(a, next, p->floor) || p->org == a->p.buyer_org ||
+			    !auction_is_invited(a, p->org))
+				continue;  /* cannot reach the next step */
+			if (proxy_ahead(a, &x, &c1)) {
+				c2 = c1;
+				c1 = x;
+			} else if (proxy_ahead(a, &x, &c2)) {
+				c2 = x;
+			}
+		}
+		if (!c1.set)
+			break;
+		w = proxy_ahead(a, &c1, &l) ? c1 : l;
+		if (w.org != lead) {
+			if (proxy_bid(a, w.org, next, now, next_id, ev) < 0)
+				break;
+			placed++;
+			continue;
+		}
+		{
+			/* W leads: R = c1 places its last bid, W answers one step beyond it */
+			int64_t back = a->p.format->higher_wins ? w.last - a->p.step_min :
+			    w.last > INT64_MAX - a->p.step_min ? INT64_MAX : w.last + a->p.step_min;
+			int64_t r = proxy_better(a, back, c1.last) ? c1.last : back, ans;
+
+			if (back <= 0)
+				r = c1.last;
+			if (proxy_better(a, next, r))
+				r = next;  /* no farther than one step beyond the best */
+			if (proxy_bid(a, c1.org, r, now, next_id, ev) < 0)
+				break;
+			placed++;
+			ans = proxy_beyond(a, r, 1);
+			if (placed < AUCTION_PROXY_BIDS && ans > 0 && !proxy_better(a, ans, w.last) &&
+			    proxy_bid(a, w.org, ans, now, next_id, ev) == 0)
+				placed++;
+		}
+	}
+	return placed;
+}
+
+/* Replay an automatic bid from the log. */
+enum auction_err auction_bid_auto(struct auction *a, int64_t bid_id, int64_t org, int64_t amount,
+    int64_t now, struct auction_events *ev)
+{
+	enum auction_err err;
+
+	auction_advance(a, now, ev);
+	if ((err = auction_bid_state(a, org, amount, now)) != AUCTION_OK)
+		return err;
+	return auction_place(a, bid_id, org, amount, now, 1, ev);
 }

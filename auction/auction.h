@@ -158,6 +158,41 @@ void auction_rollback(struct auction *a, const struct auction_mark *m);
 /* The bounds a bid by `org` must meet now (the state as it is; no clock advance). */
 void auction_bounds(const struct auction *a, int64_t org, struct auction_bounds *out);
 
+/*
+ * Proxy bidding (english formats; docs/auction-rules.md "Proxy bidding"). A bidder leaves a
+ * floor (english_reverse: the lowest price it will go to; english_forward: the highest);
+ * whenever it does not hold the lead, auction_proxy_run bids for it by the least step
+ * (best - step_min; forward best + step_min) as long as that is not beyond its floor.
+ *  - auction_proxy_set: `org` sets (or replaces) its floor at `now` (`ref` is the caller's,
+ *    kept with it), after auction_advance. AUCTION_EV_PROXY is appended. Refused: a clock
+ *    format AUCTION_E_PROXY_CLOCK; another format without proxies (sealed-bid, rounds)
+ *    AUCTION_E_PROXY_FORMAT; scheduled AUCTION_E_NOT_STARTED; closed AUCTION_E_ENDED;
+ *    cancelled AUCTION_E_CANCELLED; the buyer AUCTION_E_OWN_AUCTION; not invited
+ *    AUCTION_E_NOT_INVITED; floor <= 0 AUCTION_E_NOT_POSITIVE; a floor the proxy could never
+ *    bid (reverse: at or above the start price, AUCTION_E_NOT_BELOW_START; forward: at or
+ *    below it, AUCTION_E_NOT_ABOVE_START). A paused auction takes proxies (they bid once
+ *    it resumes). It places no bid: the caller runs the proxies next.
+ *  - auction_proxy_withdraw: `org`'s proxy ends (AUCTION_EV_PROXY with amount 0). Refused as
+ *    a set is, or AUCTION_E_NO_PROXY when it has none.
+ *  - auction_proxy_run: place the automatic bids due at `now` (ids from *next_id, which is
+ *    advanced): nothing unless RUNNING and not paused. A war between proxies is resolved
+ *    directly: the one with the better floor (ties: the earlier instruction) ends up leading
+ *    at the least step beyond the other's floor, or at its own floor; the loser's last bid
+ *    stands one step behind it. At most AUCTION_PROXY_BIDS bids; returns how many.
+ *  - auction_proxy_floor: `org`'s floor, 0 when it has no proxy.
+ *  - auction_bid_auto: replay an automatic bid from the log (as auction_bid, marked
+ *    automatic; a war's compressed bid may move the best by more than step_max).
+ */
+enum auction_err auction_proxy_set(struct auction *a, int64_t org, int64_t floor, int64_t ref,
+    int64_t now, struct auction_events *ev);
+enum auction_err auction_proxy_withdraw(struct auction *a, int64_t org, int64_t now,
+    struct auction_events *ev);
+int auction_proxy_run(struct auction *a, int64_t now, int64_t *next_id, struct auction_events *ev);
+int64_t auction_proxy_floor(const struct auction *a, int64_t org);
+const struct auction_proxy *auction_proxy_of(const struct auction *a, int64_t org);
+enum auction_err auction_bid_auto(struct auction *a, int64_t bid_id, int64_t org, int64_t amount,
+    int64_t now, struct auction_events *ev);
+
 /* Stable machine code ("bid_step_too_small") and English message. */
 const char *auction_err_code(enum auction_err e);
 const char *auction_err_message(enum auction_err e);

@@ -52,6 +52,10 @@ enum auction_err {
 	AUCTION_E_OWN_STEP_LARGE,   /* "bid_own_step_too_large": more than step_max below own price */
 	AUCTION_E_TOO_MANY_BIDDERS, /* "too_many_bidders": more than AUCTION_ROUNDS_MAX_BIDDERS */
 	AUCTION_E_ROUNDS_RULE,      /* "not_for_rounds": pause/resume/extend of a rounds auction */
+	/* proxy bidding */
+	AUCTION_E_PROXY_CLOCK,      /* "proxy_not_for_clock_formats": a proxy in a clock auction */
+	AUCTION_E_NO_PROXY,         /* "no_proxy": withdrawing a proxy the bidder does not have */
+	AUCTION_E_PROXY_FORMAT,     /* "proxy_not_for_format": a proxy in a sealed-bid or rounds auction */
 };
 
 struct auction_format;
@@ -120,6 +124,8 @@ struct auction_bid {
 	int64_t org;           /* bidder */
 	int64_t amount;
 	int64_t at;            /* ms */
+	/* proxy bidding: placed by the engine on a proxy's standing instruction */
+	int automatic;
 };
 
 /* One bidder's standing: its current (lowest, latest) bid. */
@@ -169,6 +175,11 @@ struct auction {
 	size_t *turn_order;
 	size_t turn_cap;
 	int64_t turn_round;
+	/* Proxy bidding (english formats; auction_proxy_set): every instruction in order, append-only
+	 * like bids[] (rollback drops those after the mark). The proxy of an organization is its
+	 * last instruction, when that is not a withdrawal. */
+	struct auction_proxy *proxies;
+	size_t nproxies, capproxies;
 };
 
 /*
@@ -203,8 +214,11 @@ enum auction_ev {
 	AUCTION_EV_TAIL,          /* the main phase ended with a winner and the tail opened: at =
 	                           * the main end (ends_at = prev_end = it), tail_ends_at; the
 	                           * winner's bid_id, org, amount (the final price) */
+	/* proxy bidding */
+	AUCTION_EV_PROXY,         /* auction_proxy_set / _withdraw: org, amount = the floor (0: the
+	                           * proxy was withdrawn); at = now */
 };
-#define AUCTION_EV_KINDS 10
+#define AUCTION_EV_KINDS 11
 
 /* One event (the fields a kind does not name are 0). */
 struct auction_event {
@@ -226,9 +240,17 @@ struct auction_event {
 	 * end) as it is and move tail_ends_at (prev_end: the tail's end before). */
 	int64_t tail_ends_at;
 	int tail;
+	/* proxy bidding: a bid (AUCTION_EV_BID) the engine placed for a proxy */
+	int automatic;
 };
 
-#define AUCTION_EVENTS_MAX 4
+/*
+ * One call appends at most 3 events of its own (see above); a call that runs the proxies
+ * (auction_proxy_run) adds at most AUCTION_PROXY_BIDS automatic bids, each with its
+ * extension: 3 + 2 * AUCTION_PROXY_BIDS <= AUCTION_EVENTS_MAX.
+ */
+#define AUCTION_PROXY_BIDS 4
+#define AUCTION_EVENTS_MAX 12
 
 /* The events of one call (`dropped` counts those that found the list full). */
 struct auction_events {
@@ -257,6 +279,8 @@ struct auction_mark {
 	int64_t tail_end;      /* second-place tail */
 	/* rounds format */
 	int64_t turn_round;
+	/* proxy bidding */
+	size_t nproxies;
 };
 
 /* What a bidder may bid now, for explaining a refusal: amounts in minor units. */
@@ -348,6 +372,10 @@ struct auction_format {
 	 * a->bid_at set, to fix state the judgement needs (the round's turn order); AUCTION_OK
 	 * or a refusal (out of memory). */
 	enum auction_err (*prepare)(struct auction *a, int64_t now);
+	/* Proxy bidding (auction_proxy_set): 1 when the format takes proxies (the english
+	 * formats); the others refuse them (clock formats AUCTION_E_PROXY_CLOCK, the rest
+	 * AUCTION_E_PROXY_FORMAT) and never bid for one. */
+	int proxy;
 };
 
 extern const struct auction_format auction_english_reverse;
@@ -437,5 +465,14 @@ auction_best(const struct auction *a)
 {
 	return a->nentries == 0 ? -1 : a->entries[a->rank[0]].amount;
 }
+
+/* Proxy bidding: one standing instruction (floor 0: a withdrawal). `ref` is the caller's
+ * (tenderd: the participant who gave it); `at` its time. */
+struct auction_proxy {
+	int64_t org;
+	int64_t floor;
+	int64_t ref;
+	int64_t at;
+};
 
 #endif

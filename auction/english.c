@@ -178,7 +178,7 @@ const struct auction_format auction_english_reverse = {
 	.improve_word = "lower",
 	.check = reverse_check, .bid = reverse_bid, .seed = reverse_seed,
 	.before = reverse_before, .bounds = reverse_bounds,
-	.tail_bid = reverse_tail_bid,
+	.tail_bid = reverse_tail_bid, .proxy = 1,
 };
 
 const struct auction_format auction_english_forward = {
@@ -187,7 +187,7 @@ const struct auction_format auction_english_forward = {
 	.improve_word = "raise",
 	.check = forward_check, .bid = forward_bid, .seed = forward_seed,
 	.before = forward_before, .bounds = forward_bounds,
-	.tail_bid = forward_tail_bid,
+	.tail_bid = forward_tail_bid, .proxy = 1,
 };
 
 /* The format of `a`. */

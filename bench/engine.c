@@ -139,6 +139,83 @@ static int run(const struct auction_format *f, int n, long total, long per)
 	return 0;
 }
 
+/* Proxy bidding: PROXIES proxies (organizations after the `n` bidders) with floors spread
+ * along the price range answer the stream of manual bids; each manual bid is followed by
+ * auction_proxy_run, as tenderd does. Counts every bid, manual and automatic. */
+#define PROXIES 10
+
+/* Set the proxies of a fresh auction (floors every per * 10 minor units from the start). */
+static void proxy_setup(struct auction *a, const struct auction_params *p, int n, long per,
+    int64_t *now)
+{
+	for (int k = 0; k < PROXIES; k++) {
+		int64_t d = (int64_t)(k + 1) * per * 10;
+
+		if (auction_proxy_set(a, n + 1 + k, p->format->higher_wins ? p->start_price + d :
+		    p->start_price - d, 0, (*now)++, NULL) != AUCTION_OK)
+			abort();
+	}
+}
+
+/* Run `total` manual stream bids of format `f` with proxies; prints the ENGINE line. */
+static int run_proxy(const struct auction_format *f, int n, long total, long per)
+{
+	struct auction_params p = {
+		.buyer_org = 0, .start_price = f->higher_wins ? 1000 : 4000000000000000000LL,
+		.step_min = 1, .step_max = 100, .starts_at = 0, .ends_at = INT64_MAX / 2,
+		.ext_window = 120000, .ext_length = 120000, .format = f,
+	};
+	struct auction a;
+	struct auction_events ev;
+	int64_t spent = 0, t0, *orgs = malloc((size_t)per * sizeof(*orgs)),
+	    *amounts = malloc((size_t)per * sizeof(*amounts)), auto_id;
+	long done = 0, bids = 0;
+	char name[64];
+
+	if (orgs == NULL || amounts == NULL)
+		return -1;
+	while (done < total) {
+		long m = total - done < per ? total - done : per;
+		int64_t now = 1, start;
+		size_t before;
+
+		setup(&a, &p, n, &now);
+		proxy_setup(&a, &p, n, per, &now);
+		start = now;
+		auto_id = 1000000000000LL;
+		for (long k = 0; k < m; k++) {
+			next_bid(&a, f, n, &orgs[k], &amounts[k]);
+			if (auction_bid(&a, n + 1 + k, orgs[k], amounts[k], now++, NULL) != AUCTION_OK) {
+				fprintf(stderr, "engine: %s refused a valid bid (proxies)\n", f->name);
+				return -1;
+			}
+			auction_proxy_run(&a, now - 1, &auto_id, NULL);
+		}
+		auction_free(&a);
+		now = 1;
+		setup(&a, &p, n, &now);
+		proxy_setup(&a, &p, n, per, &now);
+		auto_id = 1000000000000LL;
+		before = a.nbids;
+		t0 = cpu_ns();
+		for (long k = 0; k < m; k++) {
+			ev.n = 0;
+			if (auction_bid(&a, n + 1 + k, orgs[k], amounts[k], start + k, &ev) != AUCTION_OK)
+				abort();
+			auction_proxy_run(&a, start + k, &auto_id, &ev);
+		}
+		spent += cpu_ns() - t0;
+		bids += (long)(a.nbids - before);
+		auction_free(&a);
+		done += m;
+	}
+	free(orgs);
+	free(amounts);
+	snprintf(name, sizeof(name), "%s+proxy", f->name);
+	report(name, n, bids, spent);
+	return 0;
+}
+
 /* Parameters of a clock auction of `f` with levels enough for any run. */
 static struct auction_params clock_params(const struct auction_format *f)
 {
@@ -351,7 +428,9 @@ int main(int argc, char **argv)
 	    run_dutch(&auction_dutch_forward, n, total / 4) < 0 ||
 	    run_japanese(n, total, per) < 0 ||
 	    run_sealed(&auction_sealed_first_price, n, total, per) < 0 ||
-	    run_sealed(&auction_sealed_second_price, n, total, per) < 0 || run_rounds(n, total, per) < 0)
+	    run_sealed(&auction_sealed_second_price, n, total, per) < 0 || run_rounds(n, total, per) < 0 ||
+	    run_proxy(&auction_english_reverse, n, total, per) < 0 ||
+	    run_proxy(&auction_english_forward, n, total, per) < 0)
 		return 1;
 	return 0;
 }

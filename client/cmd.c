@@ -114,6 +114,12 @@ static void cmd_show_organization(struct rpc *r, json_t *req, json_t *reply)
 	procview_organization(reply);
 }
 
+/* Print an auction.proxy reply (proxy bidding). */
+static void cmd_show_proxy(struct rpc *r, json_t *req, json_t *reply)
+{
+	view_proxy(reply);
+}
+
 /* Bid; for readable output also ask for the auction (after the bid, so the bid is not delayed)
  * to learn its currency, and wait a little for that reply if the bid's came first. */
 static int cmd_bid(struct rpc *r, json_t *req, json_t *local)
@@ -476,6 +482,13 @@ static const struct cmd_arg cmd_bid_args[] = {
 	CMD_END,
 };
 
+/* proxy bidding: `proxy AUCTION FLOOR`, `proxy withdraw AUCTION` */
+static const struct cmd_arg cmd_proxy_args[] = {
+	{"AUCTION", 1, "auction", CMD_INT, 1},
+	{"FLOOR", 1, "floor", CMD_STR, 1},
+	CMD_END,
+};
+
 static const struct cmd_arg cmd_watch_args[] = {
 	{"AUCTION", 1, "auction", CMD_INT, 1},
 	CMD_END,
@@ -678,6 +691,9 @@ static const struct cmd_spec cmd_specs[] = {
 	{"bid score", "bid.score", "bid score ID OFFER --score CODE=INTEGER...", cmd_score_args, NULL,
 	 cmd_show_procurement, NULL},
 	{"bid", "auction.bid", "bid AUCTION AMOUNT", cmd_bid_args, NULL, NULL, cmd_bid},
+	{"proxy withdraw", "auction.proxy", "proxy withdraw AUCTION", cmd_watch_args, "{\"floor\":null}",
+	 cmd_show_proxy, NULL},
+	{"proxy", "auction.proxy", "proxy AUCTION FLOOR", cmd_proxy_args, NULL, cmd_show_proxy, NULL},
 	{"award", "award.decide", "award ID LOT OFFER", cmd_award_args, "{\"decision\":\"award\"}",
 	 cmd_show_procurement, NULL},
 	{"disqualify", "award.decide", "disqualify ID LOT OFFER --reason TEXT", cmd_disqualify_args,

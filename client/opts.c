@@ -69,6 +69,7 @@ void opts_usage(FILE *f)
 	      "  auction pause ID --reason TEXT | auction resume ID --reason TEXT\n"
 	      "  auction extend ID --duration SECONDS --reason TEXT\n"
 	      "  bid AUCTION AMOUNT\n"
+	      "  proxy AUCTION FLOOR | proxy withdraw AUCTION\n"
 	      "  watch AUCTION\n"
 	      "  procurement create --file REQUEST.json [--kind K] [--title T] [--description D]\n"
 	      "           [--currency C] [--enquiry-end TIME] [--submission-deadline TIME]\n"

@@ -21,7 +21,7 @@ static const char *const sign_ops[] = {
 	"procurement.publish", "procurement.complete", "procurement.amend", "procurement.cancel",
 	"question.answer", "quote.submit", "quote.withdraw", "quote.confirm", "bid.submit",
 	"bid.withdraw", "bid.confirm", "bid.score", "award.decide", "auction.pause",
-	"auction.resume", "auction.extend", NULL,
+	"auction.resume", "auction.extend", "auction.proxy", NULL,
 };
 
 /* The user's certificate and key, loaded on first use (one user per process). */

@@ -564,6 +564,9 @@ void view_auction(FILE *f, json_t *a)
 	if (view_int(a, "your_rank", &rank) == 0)
 		fprintf(f, VIEW_LABEL "%lld at %s (%s)\n", "your rank", rank, view_or_dash(view_str(a, "your_price")),
 			view_or_dash(view_str(a, "your_alias")));
+	if (view_str(a, "your_proxy_floor") != NULL)  /* proxy bidding */
+		fprintf(f, VIEW_LABEL "floor %s active: tenderd bids for you by the least step\n", "proxy",
+			view_str(a, "your_proxy_floor"));
 	view_lead_range(a, buf, sizeof(buf));
 	if (buf[0] != '\0')
 		fprintf(f, VIEW_LABEL "bid %s\n", "to lead", buf);
@@ -738,6 +741,25 @@ void view_tail_line(json_t *a, char *buf, size_t n)
 	else
 		snprintf(buf, n, "bidders may improve their places until %s, price not %s %s %s; the "
 		    "winner is fixed", until, bound, price, cur);
+}
+
+/* Print an auction.proxy reply on one line: the floor (or its withdrawal), the automatic bids
+ * it placed at once and the supplier's standing after them. */
+void view_proxy(json_t *reply)
+{
+	json_t *px = json_object_get(reply, "proxy"), *a = json_object_get(reply, "auction");
+	long long n = 0, rank = 0;
+
+	view_int(px, "auto_bids", &n);
+	if (view_str(px, "floor") != NULL)
+		printf("proxy floor %s %s active", view_str(px, "floor"),
+		       view_or_dash(view_str(a, "currency")));
+	else
+		printf("proxy withdrawn");
+	printf(": %lld automatic bid%s placed", n, n == 1 ? "" : "s");
+	if (view_int(a, "your_rank", &rank) == 0)
+		printf(", your rank %lld at %s", rank, view_or_dash(view_str(a, "your_price")));
+	printf(", best %s\n", view_or_dash(view_str(a, "best_price")));
 }
 
 /* Print any reply as indented JSON. */

@@ -68,6 +68,8 @@ void view_list(json_t *reply, int heading);
 
 /* Print an auction.bid reply on one line; currency may be NULL. */
 void view_bid(json_t *reply, const char *currency);
+/* proxy bidding: print an auction.proxy reply on one line */
+void view_proxy(json_t *reply);
 
 /* Print any reply as indented JSON. */
 void view_json(json_t *reply);

@@ -175,6 +175,8 @@ static void watch_view(const struct watch *w, FILE *f)
 		view_str(a, "start_price") ? view_str(a, "start_price") : "-");
 	if (view_int(a, "your_rank", &rank) == 0)
 		fprintf(f, "your rank    %lld at %s\n", rank, view_str(a, "your_price") ? view_str(a, "your_price") : "-");
+	if (view_str(a, "your_proxy_floor") != NULL)  /* proxy bidding */
+		fprintf(f, "proxy        floor %s active\n", view_str(a, "your_proxy_floor"));
 	view_lead_range(a, buf, sizeof(buf));
 	if (buf[0] != '\0')
 		fprintf(f, "to lead      bid %s\n", buf);
@@ -268,6 +270,8 @@ static int watch_line(struct watch *w)
 	       view_str(a, "currency") ? view_str(a, "currency") : "");
 	if (view_int(a, "your_rank", &rank) == 0)
 		printf(", your rank %lld at %s", rank, view_str(a, "your_price") ? view_str(a, "your_price") : "-");
+	if (view_str(a, "your_proxy_floor") != NULL)  /* proxy bidding */
+		printf(", proxy floor %s active", view_str(a, "your_proxy_floor"));
 	printf(", bids %lld (%lld bidder%s)", bids, bidders, bidders == 1 ? "" : "s");
 	view_sealed_line(a, buf, sizeof(buf));
 	if (buf[0] != '\0')

@@ -17,6 +17,10 @@
  *    [starts_at, ends_at), amounts stay within (0, start_price);
  *  - a rollback restores exactly the state at its mark;
  *  - the next deadline is the one the state implies.
+ * Then proxy bidding: a few floors near the best price are set on what the run left, the
+ * proxies run, and every automatic bid must take the lead, stay within its floor and agree
+ * with the model's standings; the proxies are settled after one run (a second places
+ * nothing), and no proxy that does not lead could still reach the next least step.
  * Signed overflow anywhere is a UBSan report; any violation aborts.
  */
 #include <stdio.h>
@@ -391,6 +395,45 @@ do_seed(struct fin *in, struct auction *a, struct model *m, int64_t org, int64_t
 	}
 }
 
+/* Proxy bidding on what the run left (see the header comment). */
+static void
+proxy_phase(struct fin *in, struct auction *a, struct model *m, int64_t now, int64_t *next_id)
+{
+	struct auction_events ev = { 0 };
+	int n = 0;
+
+	for (int k = 0; k < 3 && fin_more(in) && m->nbids + 8 < MAX_BIDS; k++) {
+		int64_t org = 1 + fin_u8(in) % MAX_ORGS, best = auction_best(a);
+		int64_t ref = best < 0 ? a->p.start_price : best;
+		int64_t floor = sat_add(ref, -(int64_t)(fin_u8(in) % 8) * a->p.step_min -
+		    (int64_t)(fin_u8(in) % 4));
+
+		ev.n = 0;
+		if (auction_proxy_set(a, org, floor, 0, now, &ev) != AUCTION_OK)
+			continue;
+		n = auction_proxy_run(a, now, next_id, &ev);
+		if (n > 3)
+			fail("a proxy run placed more than three bids");
+		for (int i = 0; i < ev.n; i++) {
+			const struct auction_event *e = &ev.ev[i];
+
+			if (e->kind != AUCTION_EV_BID)
+				continue;
+			if (!e->automatic || !e->took_lead)
+				fail("an automatic bid is not marked or did not take the lead");
+			if (e->amount < auction_proxy_floor(a, e->org))
+				fail("an automatic bid went below its floor");
+			model_append(m, e->bid_id, e->org, e->amount, e->at);
+			m->bids[m->nbids - 1].automatic = 1;
+		}
+		m->ends_at = a->ends_at;
+		m->extensions = a->extensions;
+		if (auction_proxy_run(a, now, next_id, NULL) != 0)
+			fail("the proxies were not settled after one run");
+		check_state(a, m);
+	}
+}
+
 /* Run one decoded scenario. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -469,6 +512,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		check_state(&a, &m);
 	}
+	proxy_phase(&in, &a, &m, now, &next_id);
 	auction_free(&a);
 	return 0;
 }

@@ -206,7 +206,48 @@ book_entry(struct server *s, const struct book *b, const struct auction_entry *e
 		json_object_set_new(j, "organization", json_string(book_org_name(s, e->org)));
 	if (v && v->org->id == e->org)
 		json_object_set_new(j, "you", json_true());
+	if (b->a.bids[e->bid_index].automatic)  /* proxy bidding: its price is a proxy's bid */
+		json_object_set_new(j, "auto", json_true());
 	return j;
+}
+
+/*
+ * Proxy bidding (docs/protocol.md, "auction.proxy"): last_bid_auto for everyone; a supplier's
+ * own floor (your_proxy_floor); the floors of every proxy standing at the end for the owning
+ * buyer and operators once the auction is closed or cancelled (sealed until then).
+ */
+static void
+book_proxy_view(struct server *s, json_t *j, const struct book *b, const struct participant *v)
+{
+	const struct auction *a = &b->a;
+	json_t *arr;
+
+	if (!auction_format_of(a)->proxy)
+		return;
+	json_object_set_new(j, "last_bid_auto", a->nbids ?
+	    json_boolean(a->bids[a->nbids - 1].automatic) : json_null());
+	if (v && v->role == ROLE_SUPPLIER) {
+		int64_t fl = auction_proxy_floor(a, v->org->id);
+
+		json_object_set_new(j, "your_proxy_floor", fl ? proto_money(fl, b->exp) : json_null());
+	}
+	if (!book_is_owner(b, v) || (a->state != AUCTION_CLOSED && a->state != AUCTION_CANCELLED))
+		return;
+	arr = json_array();
+	for (size_t i = 0; i < a->nproxies; i++) {
+		const struct auction_proxy *p = &a->proxies[i];
+		const struct auction_entry *e;
+		char alias[32];
+
+		if (auction_proxy_of(a, p->org) != p)
+			continue;
+		e = auction_entry_of(a, p->org);
+		snprintf(alias, sizeof(alias), "Participant %d", e ? e->alias : 0);
+		json_array_append_new(arr, json_pack("{s:s?, s:s, s:o, s:o}", "alias", e ? alias : NULL,
+		    "organization", book_org_name(s, p->org), "floor", proto_money(p->floor, b->exp),
+		    "set_at", proto_time(p->at)));
+	}
+	json_object_set_new(j, "proxies", arr);
 }
 
 /*
@@ -499,6 +540,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	book_clock_view(j, b, v);
 	book_tail_view(s, j, b, v, identities);
 	book_rounds_view(j, b, v);
+	book_proxy_view(s, j, b, v);
 	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) || sealed ?
 	    json_null() : proto_money(best, b->exp));
 	/* sealed: the number of sealed bids only (a replacement is not one more) */
@@ -557,7 +599,8 @@ book_class_of(struct server *s, void *target, const struct participant *v)
 	struct watch_class k = { (int)v->role, -1 };
 
 	(void)s;
-	if (auction_entry_of(&b->a, v->org->id) != NULL)
+	if (auction_entry_of(&b->a, v->org->id) != NULL ||
+	    (v->role == ROLE_SUPPLIER && auction_proxy_of(&b->a, v->org->id) != NULL))
 		k.org = v->org->id;
 	else if (v->role == ROLE_BUYER && v->org->id == b->a.p.buyer_org)
 		k.org = -2;

@@ -197,6 +197,19 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	[DB_S_ROUNDS] = { "rounds", "UPDATE auctions SET rounds_initial_ms = $2,"
 	    " rounds_pause_ms = $3, rounds_count = $4, rounds_turn_ms = $5,"
 	    " rounds_round_pause_ms = $6 WHERE id = $1", 0 },
+	/* as DB_S_BID, for a bid a proxy placed */
+	[DB_S_AUTOBID] = { "autobid",
+	    "WITH b AS (INSERT INTO bids (id, auction_id, seq, participant_id, organization_id,"
+	    " fingerprint, amount, placed_at, automatic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true))"
+	    " " CH_VALUES("$12", "$8", "'auction'", "'bid_accepted'", "$2", "$10", "$11", "NULL",
+	    "$1", "$4", "$5", "$6", "NULL", "NULL", "$7", "NULL", "false", "$9", "$13", "$14", "$15"),
+	    1 },
+	/* auction, at, participant, organization, fingerprint, floor (NULL: withdrawn), body,
+	 * procurement, lot, kind (proxy_set, proxy_withdrawn); $11 seq; sealed */
+	[DB_S_PROXY] = { "proxy",
+	    CH_VALUES("$11", "$2", "'auction'", "$10::text", "$1", "$8", "$9", "NULL", "NULL",
+	    "$3", "$4", "$5", "NULL", "NULL", "$6::bigint", "NULL", "true", "$7", "$12", "$13",
+	    "$14"), 1 },
 	/* participant, status, at, reason, operator, operator's fingerprint, operator's
 	 * organization, kind, body, the participant's organization; $11 seq */
 	[DB_S_STATUS] = { "status",

@@ -85,6 +85,10 @@ enum db_stmt {
 	DB_S_SEALED_BID,  /* change: as DB_S_BID, the row sealed (its body salted; docs/trust.md) */
 	DB_S_SEALED,      /* an auction of a sealed format (after its DB_S_CREATE) */
 	DB_S_PRICE_PAID,  /* a sealed auction's price paid (with its DB_S_CLOSED) */
+	/* proxy bidding */
+	DB_S_AUTOBID,     /* change: as DB_S_BID, a bid placed by a proxy (bids.automatic) */
+	DB_S_PROXY,       /* change: a proxy set or withdrawn (kind proxy_set, proxy_withdrawn),
+	                   * sealed until the auction is final */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
 	DB_S_P_CREATE,
 	DB_S_P_VERSION,
@@ -277,6 +281,7 @@ struct db_boot_bid {
 	const char *fingerprint;   /* NULL: not read at replay */
 	int seeded;
 	const char *body;          /* a sealed bid's body (its salt), NULL otherwise or withheld */
+	int automatic;             /* placed by a proxy (bids.automatic) */
 };
 struct db_boot_proc_log {
 	int64_t seq, procurement_id, at, participant_id, org_id;
@@ -314,6 +319,10 @@ struct db_boot_sink {
 	/* every change of an auction (stream "auction") or a procurement ("procurement"), in
 	 * seq order, after it has been replayed (NULL: not wanted) */
 	void (*seen)(void *arg, const char *stream, int64_t id, int64_t seq);
+	/* proxy bidding: an auction's proxy_set (floor > 0) or proxy_withdrawn (floor 0) change,
+	 * in order with its bids; floor -1 when withheld (the auditor, before the end) */
+	int (*proxy)(void *arg, int64_t auction_id, int64_t org_id, int64_t participant_id,
+	    int64_t floor, int64_t at);
 };
 
 /* Largest ids in use, for allocating new ones. */

@@ -376,6 +376,7 @@ boot_query(PGconn *pg, const char *sql, char *cause, size_t n)
  */
 struct boot_src {
 	const char *orgs, *participants, *auctions, *seeded, *changes;
+	const char *automatic;     /* proxy bidding: the ids of the bids proxies placed */
 };
 
 static const struct boot_src boot_tables = {
@@ -399,6 +400,7 @@ static const struct boot_src boot_tables = {
 	    " coalesce(rounds_round_pause_ms, 0)"
 	    " FROM auctions ORDER BY id",
 	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
+	.automatic = "SELECT id FROM bids WHERE automatic ORDER BY id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
 	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount,"
@@ -434,6 +436,7 @@ static const struct boot_src boot_audit = {
 	    " FROM audit.auction_rows LEFT JOIN audit.auction_rounds rd USING (auction_id)"
 	    " ORDER BY auction_id",
 	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
+	.automatic = "SELECT bid_id FROM audit.bid_rows WHERE automatic ORDER BY bid_id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
 	    " CASE WHEN c.stream = 'procurement' THEN c.fingerprint END, c.bid_id, c.amount_minor,"
@@ -453,19 +456,22 @@ struct boot_auctions {
 	char *restored;    /* per row */
 	int64_t *seeded;
 	size_t nseeded;
+	/* proxy bidding: the ids of the automatic bids, ascending */
+	int64_t *automatic;
+	size_t nautomatic;
 };
 
-/* Whether bid `id` is seeded (binary search). */
+/* Whether `id` is in the ascending ids[0..n) (binary search). */
 static int
-boot_seeded(const struct boot_auctions *as, int64_t id)
+boot_has_id(const int64_t *ids, size_t n, int64_t id)
 {
-	size_t lo = 0, hi = as->nseeded;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (as->seeded[mid] == id)
+		if (ids[mid] == id)
 			return 1;
-		if (as->seeded[mid] < id)
+		if (ids[mid] < id)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -473,25 +479,41 @@ boot_seeded(const struct boot_auctions *as, int64_t id)
 	return 0;
 }
 
-/* The ids of the seeded bids, ascending. */
+/* Whether bid `id` is seeded. */
+static int
+boot_seeded(const struct boot_auctions *as, int64_t id)
+{
+	return boot_has_id(as->seeded, as->nseeded, id);
+}
+
+/* The ids a query returns (ascending) into a new array *ids, *n. */
+static int
+boot_load_ids(PGconn *pg, const char *sql, int64_t **ids, size_t *n, char *cause, size_t cn)
+{
+	PGresult *r = boot_query(pg, sql, cause, cn);
+
+	if (r == NULL)
+		return -1;
+	*n = (size_t)PQntuples(r);
+	if ((*ids = calloc(*n + 1, sizeof(**ids))) == NULL) {
+		snprintf(cause, cn, "out of memory loading bid ids");
+		PQclear(r);
+		return -1;
+	}
+	for (size_t i = 0; i < *n; i++)
+		(*ids)[i] = boot_i64(r, (int)i, 0);
+	PQclear(r);
+	return 0;
+}
+
+/* The ids of the seeded bids, and of the automatic ones (proxy bidding), ascending. */
 static int
 boot_load_seeded(PGconn *pg, const struct boot_src *src, struct boot_auctions *as, char *cause,
     size_t n)
 {
-	PGresult *r = boot_query(pg, src->seeded, cause, n);
-
-	if (r == NULL)
+	if (boot_load_ids(pg, src->seeded, &as->seeded, &as->nseeded, cause, n) < 0)
 		return -1;
-	as->nseeded = (size_t)PQntuples(r);
-	if ((as->seeded = calloc(as->nseeded + 1, sizeof(*as->seeded))) == NULL) {
-		snprintf(cause, n, "out of memory loading seeded bids");
-		PQclear(r);
-		return -1;
-	}
-	for (size_t i = 0; i < as->nseeded; i++)
-		as->seeded[i] = boot_i64(r, (int)i, 0);
-	PQclear(r);
-	return 0;
+	return boot_load_ids(pg, src->automatic, &as->automatic, &as->nautomatic, cause, n);
 }
 
 /* Hand an auction's row to the sink, once; -1 when it is refused. */
@@ -578,6 +600,7 @@ boot_auction_change(PGresult *r, int i, struct boot_auctions *as,
 			.amount = boot_i64(r, i, 10), .at = boot_i64(r, i, 3),
 			.fingerprint = boot_str(r, i, 8), .seeded = boot_seeded(as, boot_i64(r, i, 9)),
 			.body = PQgetisnull(r, i, 11) ? NULL : boot_str(r, i, 11),
+			.automatic = boot_has_id(as->automatic, as->nautomatic, boot_i64(r, i, 9)),
 		};
 		if (sink->bid(sink->arg, &b) < 0) {
 			snprintf(cause, n, "bid %lld of auction %lld (change %s) does not replay",
@@ -594,6 +617,15 @@ boot_auction_change(PGresult *r, int i, struct boot_auctions *as,
 	    strcmp(kind, "prolonged") == 0) {
 		if (sink->rule == NULL || sink->rule(sink->arg, aid, kind, boot_i64(r, i, 3),
 		    boot_i64(r, i, 10)) < 0) {
+			snprintf(cause, n, "change %s (%s) of auction %lld does not replay",
+			    boot_str(r, i, 0), kind, (long long)aid);
+			return -1;
+		}
+	} else if (strcmp(kind, "proxy_set") == 0 || strcmp(kind, "proxy_withdrawn") == 0) {
+		int64_t floor = kind[6] == 's' ? (PQgetisnull(r, i, 10) ? -1 : boot_i64(r, i, 10)) : 0;
+
+		if (sink->proxy != NULL && sink->proxy(sink->arg, aid, boot_i64(r, i, 7),
+		    boot_i64(r, i, 6), floor, boot_i64(r, i, 3)) < 0) {
 			snprintf(cause, n, "change %s (%s) of auction %lld does not replay",
 			    boot_str(r, i, 0), kind, (long long)aid);
 			return -1;
@@ -869,7 +901,7 @@ static int
 boot_replay(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *sink,
     int64_t *last_seq, char *cause, size_t n)
 {
-	struct boot_auctions as = { NULL, NULL, NULL, 0 };
+	struct boot_auctions as = { NULL, NULL, NULL, 0, NULL, 0 };
 	int rc = -1;
 
 	if (boot_load_people(pg, src, sink, cause, n) < 0)
@@ -892,6 +924,7 @@ out:
 	PQclear(as.r);
 	free(as.restored);
 	free(as.seeded);
+	free(as.automatic);
 	return rc;
 }
 

@@ -368,6 +368,8 @@ load_bid(void *arg, const struct db_boot_bid *r)
 		return -1;
 	if (r->seeded)
 		e = auction_seed(&b->a, r->id, r->org_id, r->amount, r->at, &ev);
+	else if (r->automatic)
+		e = auction_bid_auto(&b->a, r->id, r->org_id, r->amount, r->at, &ev);
 	else
 		e = auction_bid(&b->a, r->id, r->org_id, r->amount, r->at, &ev);
 	got = auction_events_find(&ev, r->seeded ? AUCTION_EV_SEEDED : AUCTION_EV_BID);
@@ -409,6 +411,32 @@ load_rule(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t m
 		log_error("auction=%lld %s at %lld replay refused: %s", (long long)auction_id, kind,
 		    (long long)at, auction_err_code(e));
 	return e == AUCTION_OK ? 0 : -1;
+}
+
+/* Loader: a proxy set or withdrawn, replayed through the engine in order with the bids (which
+ * hold the automatic bids it placed: replay does not run the proxies). A floor withheld from
+ * the auditor (-1, the auction still running) is not replayed: no replayed bid rests on it. */
+static int
+load_proxy(void *arg, int64_t auction_id, int64_t org, int64_t participant, int64_t floor,
+    int64_t at)
+{
+	struct book *b = book_get(((struct restore_ctx *)arg)->s, auction_id);
+	enum auction_err e;
+
+	if (b == NULL)
+		return -1;
+	if (floor < 0)
+		return 0;
+	if (floor > 0)
+		e = auction_proxy_set(&b->a, org, floor, participant, at, NULL);
+	else
+		e = auction_proxy_withdraw(&b->a, org, at, NULL);
+	if (e != AUCTION_OK) {
+		log_error("auction=%lld proxy of organization=%lld at %lld replay refused: %s",
+		    (long long)auction_id, (long long)org, (long long)at, auction_err_code(e));
+		return -1;
+	}
+	return book_count_bids(b, org, 1);  /* an instruction counts as a bid does */
 }
 
 /* Loader: the refused bids an organization placed in an auction count towards its limit. */
@@ -566,6 +594,7 @@ restore_sink(struct restore_ctx *x)
 		.bid = load_bid, .refused = load_refused, .proc_log = load_proc_log,
 		.transition = load_transition, .rule = load_rule, .statement = load_statement, .leaf = load_leaf,
 		.log_key = load_log_key, .head = load_head, .seen = load_seen,
+		.proxy = load_proxy,
 	};
 }
 

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include <event2/event.h>
+#include <openssl/rand.h>
 
 #include "common/log.h"
 #include "common/money.h"
@@ -29,7 +30,7 @@
 #define OPS_LIST_DEFAULT 100
 
 enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_STATUS,
-	CMD_RULE };
+	CMD_RULE, CMD_PROXY };
 
 /* A queued state change. */
 struct cmd {
@@ -60,6 +61,8 @@ struct cmd {
 	int unsigned_bids;          /* create: signed_bids false */
 	int64_t *invited;           /* create: params.invited's storage (NULL: open to all) */
 	int rule;                   /* rule: OPTAB_ARG_PAUSE, _RESUME or _EXTEND; amount: ms */
+	/* proxy: amount is the floor, 0 to withdraw; auto_bids: automatic bids it caused */
+	int auto_bids;
 };
 
 /* ---- commands ---- */
@@ -468,6 +471,111 @@ ops_ev_tail(struct server *s, struct book *b, const struct auction_event *e)
 	free(body);
 }
 
+/* The fingerprint of a certificate of participant `pid` (an automatic bid's row names the
+ * participant who set the proxy and one of its certificates), "" when none is loaded. */
+static const char *
+ops_participant_fp(struct server *s, int64_t pid)
+{
+	size_t it = 0;
+	void *v;
+
+	while (map_next(&s->certs, &it, NULL, NULL, &v)) {
+		const struct cert *c = v;
+
+		if (c->who != NULL && c->who->id == pid)
+			return c->fp;
+	}
+	return "";
+}
+
+/* bid, placed by a proxy: the row of the participant who set it, marked automatic, without
+ * a signed statement of its own (it was made on the signed proxy instruction). */
+static void
+ops_ev_autobid(struct server *s, struct book *b, const struct auction_event *e)
+{
+	char aid[24], bid[24], seq[24], pid[24], oid[24], amt[24], pr[24], lt[24], t[TIME_BUF];
+	char best[40], amount[40], *detail = NULL;
+	const struct auction_proxy *px = auction_proxy_of(&b->a, e->org);
+	int64_t who = px ? px->ref : 0;
+
+	time_format(e->at, t);
+	money_format(e->best, b->exp, best, sizeof(best));
+	money_format(e->amount, b->exp, amount, sizeof(amount));
+	if (asprintf(&detail, "{\"auction\":%lld,\"bid\":%lld,\"amount\":\"%s\",\"seq\":%lld,"
+	    "\"rank\":%d,\"best_price\":\"%s\",\"took_lead\":%s,\"auto\":true}",
+	    (long long)b->a.id, (long long)e->bid_id, amount, (long long)e->seq, e->rank, best,
+	    e->took_lead ? "true" : "false") < 0)
+		detail = NULL;
+	{
+		const char *p[11] = { I64(bid, e->bid_id), I64(aid, b->a.id), I64(seq, e->seq),
+		    I64(pid, who), I64(oid, e->org), ops_participant_fp(s, who), I64(amt, e->amount), t,
+		    detail ? detail : "{}", PROC_OF(pr, b), LOT_OF(lt, b) };
+		txn_obj_seq(&b->tx, txn_sql(s, DB_S_AUTOBID, 11, p, NULL, NULL));
+	}
+	free(detail);
+	book_count_bids(b, e->org, 1);  /* counted as at start-up, where every bid is */
+	log_info("auction=%lld bid=%lld organization=%lld amount=%s rank=%d automatic (proxy)",
+	    (long long)b->a.id, (long long)e->bid_id, (long long)e->org, amount, e->rank);
+}
+
+/* proxy: a floor set (amount) or withdrawn (0); sealed until the auction is final, its body
+ * salted (128 random bits) as a sealed offer's is, so that neither the receipt's content hash
+ * nor a leaf hash lets anyone guess the floor. The instruction is signed like a bid, and its
+ * receipt names this change. */
+static void
+ops_ev_proxy(struct server *s, struct book *b, const struct auction_event *e,
+    const struct ops_actor *w)
+{
+	char id[24], pid[24], oid[24], fl[24], pr[24], lt[24], t[TIME_BUF], floor[40], *body = NULL;
+	char salt[33];
+	unsigned char r[16];
+	const char *p[10];
+
+	time_format(e->at, t);
+	money_format(e->amount, b->exp, floor, sizeof(floor));
+	salt[0] = '\0';
+	if (RAND_bytes(r, sizeof(r)) == 1) {
+		for (int i = 0; i < 16; i++)
+			snprintf(salt + 2 * i, 3, "%02x", r[i]);
+	}
+	if (e->amount > 0 ? asprintf(&body, "{\"auction\":%lld,\"floor\":\"%s\",\"salt\":\"%s\"}",
+	    (long long)b->a.id, floor, salt) < 0 : asprintf(&body,
+	    "{\"auction\":%lld,\"floor\":null,\"salt\":\"%s\"}", (long long)b->a.id, salt) < 0)
+		body = NULL;
+	p[0] = I64(id, b->a.id);
+	p[1] = t;
+	p[2] = I64(pid, w->participant);
+	p[3] = I64(oid, e->org);
+	p[4] = w->fp;
+	p[5] = e->amount > 0 ? I64(fl, e->amount) : NULL;
+	p[6] = body ? body : "{}";
+	p[7] = PROC_OF(pr, b);
+	p[8] = LOT_OF(lt, b);
+	p[9] = e->amount > 0 ? "proxy_set" : "proxy_withdrawn";
+	txn_sign(s, w->cmd);
+	txn_own_change(s, txn_obj_seq(&b->tx, txn_sql(s, DB_S_PROXY, 10, p, NULL, NULL)));
+	free(body);
+}
+
+static void ops_events(struct server *s, struct book *b, const struct auction_events *ev,
+    const struct ops_actor *w);
+
+/* Run the proxies of a book after a change (the same command, the same batch): their
+ * automatic bids join the batch behind it; returns how many. */
+static int
+ops_proxies(struct server *s, struct book *b, int64_t at)
+{
+	struct auction_events ev = { 0 };
+	struct ops_actor none = { 0, 0, NULL, NULL, NULL, NULL };
+	int n;
+
+	if (b->a.nproxies == 0)
+		return 0;
+	n = auction_proxy_run(&b->a, at, &s->next_bid_id, &ev);
+	ops_events(s, b, &ev, &none);
+	return n;
+}
+
 /*
  * The events of one engine call, in order: each adds its one statement to the
  * batch and its kind to what the watchers are told once the batch commits. A
@@ -489,7 +597,13 @@ ops_events(struct server *s, struct book *b, const struct auction_events *ev,
 			ops_ev_seeded(s, b, e, w);
 			break;
 		case AUCTION_EV_BID:
-			ops_ev_bid(s, b, e, w);
+			if (e->automatic)
+				ops_ev_autobid(s, b, e);
+			else
+				ops_ev_bid(s, b, e, w);
+			break;
+		case AUCTION_EV_PROXY:
+			ops_ev_proxy(s, b, e, w);
 			break;
 		case AUCTION_EV_EXTENDED:
 			ops_ev_extended(s, b, e);
@@ -808,6 +922,7 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 	if ((be = auction_events_find(&ev, AUCTION_EV_BID)) != NULL)
 		k->res = *be;
 	k->extended = auction_events_find(&ev, AUCTION_EV_EXTENDED) != NULL;
+	k->auto_bids = ops_proxies(s, b, k->t.at);  /* the proxies answer in the same batch */
 	return 1;
 }
 
@@ -1128,8 +1243,106 @@ ops_apply_rule(struct server *s, struct txn_cmd *tc)
 		txn_refuse(s, &k->t, auction_err_code(e), msg);
 		return 0;
 	}
+	if (k->rule == OPTAB_ARG_RESUME)
+		ops_proxies(s, b, k->t.at);  /* proxies set while paused bid now */
 	k->book = b;
 	return 1;
+}
+
+/* The message of a refused proxy instruction. */
+static const char *
+ops_proxy_refusal(enum auction_err e)
+{
+	switch (e) {
+	case AUCTION_E_PROXY_CLOCK:
+		return "a clock auction takes no proxy: its price moves with the time; bid the clock "
+		    "price yourself";
+	case AUCTION_E_NO_PROXY:
+		return "you have no proxy in this auction";
+	case AUCTION_E_PROXY_FORMAT:
+		return "proxy bidding is for the english formats (english_reverse, english_forward): a "
+		    "sealed-bid or rounds auction takes each price from the bidder itself";
+	case AUCTION_E_NOT_STARTED:
+		return "the auction has not started: a proxy may be set once it runs";
+	case AUCTION_E_ENDED:
+		return "the auction has ended";
+	case AUCTION_E_CANCELLED:
+		return "the auction was cancelled";
+	case AUCTION_E_OWN_AUCTION:
+		return "the buyer's organization cannot bid in its own auction";
+	case AUCTION_E_NOT_POSITIVE:
+		return "floor must be above 0";
+	case AUCTION_E_NOT_BELOW_START:
+		return "floor must be below the start price: a proxy bids below it";
+	case AUCTION_E_NOT_ABOVE_START:
+		return "floor must be above the start price: a proxy bids above it";
+	default:
+		return auction_err_message(e);
+	}
+}
+
+/* Apply a proxy instruction (set or withdraw a floor), then run the proxies: setting one
+ * may bid at once, in the same batch. */
+static int
+ops_apply_proxy(struct server *s, struct txn_cmd *tc)
+{
+	struct cmd *k = (struct cmd *)tc;
+	struct book *b = book_get(s, k->auction_id);
+	struct auction_events ev = { 0 };
+	struct ops_actor w = ops_actor_of(k);
+	enum auction_err e;
+
+	if (b == NULL) {
+		txn_refuse(s, &k->t, "not_found", "no such auction");
+		return 0;
+	}
+	if (b->proc_id && auction_entry_of(&b->a, k->t.who->org->id) == NULL) {
+		txn_refuse(s, &k->t, "not_admitted", "only the bidders admitted by the tender take part "
+		    "in this auction");
+		return 0;
+	}
+	/* an instruction counts towards max_bids_per_bidder as a bid does */
+	if (book_bids_of(b, k->t.who->org->id) >= s->cfg.max_bids_per_bidder) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "max_bids_per_bidder (%ld) reached: this organization has "
+		    "placed as many bids and proxy instructions in this auction as allowed",
+		    s->cfg.max_bids_per_bidder);
+		txn_refuse(s, &k->t, "limit_exceeded", msg);
+		return 0;
+	}
+	ops_touch(s, b);
+	if (k->amount > 0)
+		e = auction_proxy_set(&b->a, k->t.who->org->id, k->amount, k->t.who->id, k->t.at, &ev);
+	else
+		e = auction_proxy_withdraw(&b->a, k->t.who->org->id, k->t.at, &ev);
+	ops_events(s, b, &ev, &w);
+	if (e != AUCTION_OK) {
+		txn_refuse(s, &k->t, e == AUCTION_E_NOT_INVITED ? "not_found" : auction_err_code(e),
+		    e == AUCTION_E_NOT_INVITED ? "no such auction" : ops_proxy_refusal(e));
+		return 0;
+	}
+	k->bid_counted = book_count_bids(b, k->t.who->org->id, 1) == 0;
+	k->auto_bids = ops_proxies(s, b, k->t.at);
+	k->book = b;
+	return 1;
+}
+
+/* A proxy instruction committed: the floor, the automatic bids it placed at once, and the
+ * auction as the supplier sees it. */
+static void
+ops_commit_proxy(struct server *s, struct txn_cmd *t)
+{
+	struct cmd *k = (struct cmd *)t;
+	json_t *r = proto_ok(t->id);
+
+	json_object_set_new(r, "proxy", json_pack("{s:o, s:i}", "floor", k->amount > 0 ?
+	    proto_money(k->amount, k->book->exp) : json_null(), "auto_bids", k->auto_bids));
+	json_object_set_new(r, "auction", book_view(s, k->book, t->who, 1));
+	txn_reply(s, t, r);
+	log_info("auction=%lld proxy %s by participant=%lld (%d automatic bids)",
+	    (long long)k->auction_id, k->amount > 0 ? "set" : "withdrawn", (long long)t->who->id,
+	    k->auto_bids);
 }
 
 /* A pause, resume or extension committed: the auction as the operator sees it. */
@@ -1461,12 +1674,14 @@ static const struct txn_cmd_ops ops_status_ops = {
 	ops_apply_status, ops_commit_status, NULL, cmd_free, 1 };
 static const struct txn_cmd_ops ops_rule_ops = {
 	ops_apply_rule, ops_commit_rule, NULL, cmd_free, 0 };
+static const struct txn_cmd_ops ops_proxy_ops = {
+	ops_apply_proxy, ops_commit_proxy, ops_bid_abort, cmd_free, 0 };
 
 /* The write path's table of each kind of command, by enum cmd_kind. */
 static const struct txn_cmd_ops *const cmd_ops[] = {
 	[CMD_BID] = &ops_bid_ops, [CMD_CREATE] = &ops_create_ops, [CMD_CANCEL] = &ops_cancel_ops,
 	[CMD_REGISTER] = &ops_register_ops, [CMD_TICK] = &ops_tick_ops,
-	[CMD_STATUS] = &ops_status_ops, [CMD_RULE] = &ops_rule_ops,
+	[CMD_STATUS] = &ops_status_ops, [CMD_RULE] = &ops_rule_ops, [CMD_PROXY] = &ops_proxy_ops,
 };
 
 /* Offers by price, then submission time (kept in `total` for this sort). */
@@ -2322,6 +2537,50 @@ ops_auction_rule(struct server *s, struct conn *c, json_t *id, json_t *req,
 	k->auction_id = b->a.id;
 	k->rule = op->arg;
 	k->amount = secs * 1000;
+	ops_enqueue(s, c, k);
+}
+
+/* auction.proxy (suppliers): set a floor ("floor": a decimal string) or withdraw it ("floor"
+ * null or absent); queued for the engine like a bid, and signed like one. */
+void
+ops_auction_proxy(struct server *s, struct conn *c, json_t *id, json_t *req,
+    const struct optab_op *op)
+{
+	const char *floor;
+	struct book *b;
+	struct cmd *k;
+	int64_t v = 0;
+	json_t *jv;
+
+	if ((b = ops_book_arg(s, c, id, req)) == NULL)
+		return;
+	if (!b->unsigned_bids && !proto_signed()) {
+		conn_send(c, proto_error(id, "signature_required", "auction.proxy must be signed in this "
+		    "auction (signed_bids), as a bid is: send 'statement' (the exact bytes signed) and "
+		    "'signature' (base64 of a detached CMS signature over them)", "statement"));
+		return;
+	}
+	jv = json_object_get(req, "floor");
+	if (jv != NULL && !json_is_null(jv)) {
+		if (!json_is_string(jv)) {
+			conn_send(c, proto_error(id, "bad_field", "floor must be a decimal string such as "
+			    "\"950000.00\", or null to withdraw the proxy", "floor"));
+			return;
+		}
+		if (proto_get_str(c, req, "floor", 1, 40, &floor) != 0)
+			return;
+		if (money_parse(floor, b->exp, &v) < 0 || v <= 0) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "floor must be a decimal above 0 with at most %d "
+			    "fraction digits", b->exp);
+			conn_send(c, proto_error(id, "bad_field", msg, "floor"));
+			return;
+		}
+	}
+	if ((k = cmd_new(CMD_PROXY, c, id)) == NULL)
+		return;
+	k->auction_id = b->a.id;
+	k->amount = v;
 	ops_enqueue(s, c, k);
 }
 

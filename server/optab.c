@@ -30,6 +30,7 @@ static struct optab_op optab[] = {
 	{ "auction.get",           R_ANY,     RD | PK, ops_auction_get, NULL, 0 },
 	{ "auction.list",          R_ANY,     RD,      ops_auction_list, NULL, 0 },
 	{ "auction.bid",           R_S,       WR | SO, ops_auction_bid, NULL, 0 },
+	{ "auction.proxy",         R_S,       WR | SO, ops_auction_proxy, NULL, 0 },
 	{ "auction.watch",         R_ANY,     RD | PK | WA, ops_auction_watch, NULL, 0 },
 	{ "auction.unwatch",       R_ANY,     WA,      ops_auction_unwatch, NULL, 0 },
 	{ "auction.cancel",        R_B | R_O, WR | SG, ops_auction_cancel, NULL, 0 },

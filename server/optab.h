@@ -68,6 +68,8 @@ void optab_print(FILE *f);
 optab_fn ops_hello, ops_stats, ops_auction_bid, ops_auction_get, ops_auction_list,
     ops_auction_watch, ops_auction_unwatch, ops_auction_create, ops_auction_cancel,
     ops_participant_register, ops_participant_status, ops_auction_rule;
+/* proxy bidding */
+optab_fn ops_auction_proxy;
 /* ---- handlers (certs.c) ---- */
 optab_fn certs_op_add, certs_op_list;
 /* ---- handlers (logops.c) ---- */

@@ -138,6 +138,8 @@ verify_bid_row(struct verify *v, struct server *s, PGresult *r, int i, int64_t *
 	verify_cmp(v, "bids", id, "id (the bid at its seq)", id, 0, e->id, 0);
 	verify_cmp(v, "bids", id, "amount", verify_i64(r, i, 4, &null), null, e->amount, 0);
 	verify_cmp(v, "bids", id, "organization_id", verify_i64(r, i, 3, &null), null, e->org, 0);
+	/* proxy bidding: an automatic bid replays as one */
+	verify_cmp(v, "bids", id, "automatic", verify_i64(r, i, 5, &null), null, e->automatic, 0);
 }
 
 /* Every bid, by auction and seq; then the bids the table lacks at the end of an auction. */
@@ -145,7 +147,8 @@ static int
 verify_bids(struct verify *v, struct server *s)
 {
 	PGresult *r = verify_query(v, "DECLARE verify_bids NO SCROLL CURSOR FOR SELECT bid_id,"
-	    " auction_id, seq, organization_id, amount FROM audit.bid_rows ORDER BY auction_id, seq");
+	    " auction_id, seq, organization_id, amount, automatic::int FROM audit.bid_rows"
+	    " ORDER BY auction_id, seq");
 	struct map last;
 	int64_t aid = 0, *cur = NULL;
 	size_t it = 0;

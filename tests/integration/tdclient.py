@@ -59,7 +59,7 @@ def cert_fingerprint(path):
 # statements"); auction.bid is signed whenever the client can sign (an auction with
 # signed_bids false accepts unsigned bids too).
 SIGNED_OPS = frozenset([
-    "auction.create", "auction.cancel", "auction.bid",
+    "auction.create", "auction.cancel", "auction.bid", "auction.proxy",
     "auction.pause", "auction.resume", "auction.extend",
     "procurement.create", "procurement.publish", "procurement.complete",
     "procurement.amend", "procurement.cancel", "question.answer",

@@ -163,6 +163,10 @@ def test_upgrade_from_the_old_logs(env, tenderd_factory, old_tree, unique):
                     [0, None, None], after[k]
                 assert after[k].pop("phase") == ("main" if after[k]["state"] in
                                                   ("scheduled", "running") else None), after[k]
+                # ... whose bids were all placed by hand, with no proxy (024)
+                assert after[k].pop("last_bid_auto") in (False, None), after[k]
+                assert after[k].pop("proxies", []) == [], after[k]
+                assert after[k].pop("your_proxy_floor", None) is None, after[k]
             # seq, the log position of its last change, is new: read from the migrated log
             assert after[k].pop("seq") > 0 and "seq" not in before[k], after[k]
             assert after[k] == before[k], (k, after[k], before[k])
