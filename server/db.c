@@ -149,6 +149,10 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	/* fingerprint, PEM */
 	[DB_S_LOG_KEY] = { "log_key",
 	    "INSERT INTO log_keys (fingerprint, pem) VALUES ($1, $2) ON CONFLICT DO NOTHING", 0 },
+	/* multi-lot auctions: auction, event, lot number, lot count, event title, lot_closing,
+	 * stagger (ms) */
+	[DB_S_LOT] = { "lot", "UPDATE auctions SET event_id = $2, lot_number = $3, lot_count = $4,"
+	    " event_title = $5, lot_closing = $6, stagger_ms = $7 WHERE id = $1", 0 },
 	/* auction: its bids need not be signed (auction.create's signed_bids: false, which its
 	 * created change's body says too) */
 	[DB_S_UNSIGNED] = { "unsigned_bids", "UPDATE auctions SET signed_bids = false WHERE id = $1",

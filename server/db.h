@@ -74,6 +74,8 @@ enum db_stmt {
 	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
 	DB_S_LOG_KEY,     /* a log key's certificate: fingerprint, PEM (once) */
+	/* multi-lot auctions */
+	DB_S_LOT,         /* a lot of a multi-lot event (after its DB_S_CREATE) */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
 	DB_S_P_CREATE,
 	DB_S_P_VERSION,
@@ -257,6 +259,10 @@ struct db_boot_auction {
 	const char *invited;       /* auctions.invited as "3,5,9"; NULL or "": open to all */
 	int min_bidders;           /* auctions.min_bidders; 0: no rule */
 	int64_t clock_step, clock_interval, clock_limit;  /* clock formats; else 0 */
+	/* multi-lot auctions: lot_count 0: not a lot (migration 025) */
+	int64_t event_id, stagger_ms;
+	int lot_no, lot_count;
+	const char *event_title;
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */

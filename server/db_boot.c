@@ -392,7 +392,9 @@ static const struct boot_src boot_tables = {
 	    " ext_window_ms, ext_length_ms, extensions, procurement_id, lot_id, NOT signed_bids,"
 	    " format, coalesce(max_extensions, 0), coalesce(" MS("latest_end") ", 0),"
 	    " visibility, array_to_string(invited, ','), coalesce(min_bidders, 0),"
-	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0)"
+	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0),"
+	    " coalesce(event_id, 0), coalesce(lot_number, 0), coalesce(lot_count, 0), event_title,"
+	    " coalesce(stagger_ms, 0)"
 	    " FROM auctions ORDER BY id",
 	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -422,8 +424,12 @@ static const struct boot_src boot_audit = {
 	    " audit.auction_rules u WHERE u.auction_id = auction_rows.auction_id),"
 	    " (SELECT coalesce(u.min_bidders, 0) FROM audit.auction_rules u WHERE u.auction_id ="
 	    " auction_rows.auction_id),"
-	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0)"
-	    " FROM audit.auction_rows ORDER BY auction_id",
+	    " coalesce(clock_step, 0), coalesce(clock_interval_ms, 0), coalesce(clock_limit, 0),"
+	    " coalesce(l.event_id, 0), coalesce(l.lot_number, 0), coalesce(l.lot_count, 0),"
+	    " l.event_title, coalesce(l.stagger_ms, 0)"
+	    " FROM audit.auction_rows LEFT JOIN LATERAL (SELECT u.event_id, u.lot_number,"
+	    " u.lot_count, u.event_title, u.stagger_ms FROM audit.auction_lots u WHERE"
+	    " u.auction_id = auction_rows.auction_id) l ON true ORDER BY auction_id",
 	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
 	    MS("c.at") ", c.auction_id, c.procurement_id, c.participant_id, c.organization_id,"
@@ -513,6 +519,9 @@ boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink 
 		.invited = boot_str(r, i, 29), .min_bidders = (int)boot_i64(r, i, 30),
 		.clock_step = boot_i64(r, i, 31), .clock_interval = boot_i64(r, i, 32),
 		.clock_limit = boot_i64(r, i, 33),
+		.event_id = boot_i64(r, i, 34), .lot_no = (int)boot_i64(r, i, 35),
+		.lot_count = (int)boot_i64(r, i, 36), .event_title = boot_str(r, i, 37),
+		.stagger_ms = boot_i64(r, i, 38),
 	};
 	if (sink->auction(sink->arg, &a) < 0) {
 		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);

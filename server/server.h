@@ -100,6 +100,13 @@ struct book {
 	int64_t update_due;        /* monotonic ms before which a new update waits */
 	struct event *update_ev;   /* sends the pending update at update_due */
 	int64_t *invited;          /* invitation-only: a.p.invited's storage (NULL: open to all) */
+	/* Multi-lot auctions (auction.create with lots): lot lot_no of lot_count of the event
+	 * event_id (the auction id of its lot 1; the lots' ids are consecutive); lot_count 0:
+	 * not a lot. stagger_ms 0: parallel closing; else staggered (docs/auction-rules.md). */
+	int64_t event_id;
+	int lot_no, lot_count;
+	int64_t stagger_ms;
+	char *event_title;
 };
 
 /* A procurement procedure: the engine state plus its published document. */
@@ -225,6 +232,9 @@ struct proc {
 #define BOOK_N_UPDATE   (BOOK_N(AUCTION_EV_STARTED) | BOOK_N(AUCTION_EV_BID) | \
     BOOK_N(AUCTION_EV_EXTENDED) | BOOK_N(AUCTION_EV_PAUSED) | BOOK_N(AUCTION_EV_RESUMED) | \
     BOOK_N(AUCTION_EV_PROLONGED))
+/* Multi-lot auctions: a lot's end moved by the staggered-closing rule (auction.update
+ * with reason stagger); above every event kind's bit */
+#define BOOK_N_STAGGER  (1 << 30)
 
 struct server {
 	struct event_base *base;
