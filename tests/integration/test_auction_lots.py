@@ -240,3 +240,66 @@ def test_restart_after_kill9_and_verify(env, tenderd_factory):
         assert rc == 0, out
     finally:
         env.drop_database(db)
+
+
+def test_tenderctl_lots(env, server, unique):
+    """tenderctl: auction create with --lot PRICE:TITLE (repeatable), --lot-closing and
+    --stagger; auction get and the live view show "lot k of N: <title>, closes HH:MM:SS"."""
+    import os
+    import pty
+    import re
+    import select
+    import subprocess
+
+    p = env.tenderctl("buyer", "auction", "create", "--title", "ctl event " + unique,
+                      "--currency", "RUB", "--lot", "1000.00:Paper A4", "--lot",
+                      "5000.00:Toner: black", "--lot-closing", "staggered", "--stagger", "60",
+                      "--duration", "120", server=server)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"lot 1 of 2: Paper A4, closes \d\d:\d\d:\d\d \(staggered, 60 s after "
+                     r"the lot before\) \(event ctl event ", p.stdout), p.stdout
+    aid = int(p.stdout.split(":")[0].split()[-1])
+    p = env.tenderctl("supplier1", "auction", "get", str(aid + 1), server=server)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"lot 2 of 2: Toner: black, closes \d\d:\d\d:\d\d", p.stdout), p.stdout
+    p = env.tenderctl("buyer", "auction", "create", "--title", "ctl bad " + unique,
+                      "--currency", "RUB", "--lot", "Paper", server=server)
+    assert p.returncode != 0 and "--lot must be PRICE:TITLE" in p.stderr, p.stderr
+    cmd = [str(env.tenderctl_bin), "--cert", env.cert("supplier2"), "--key",
+           env.key("supplier2"), "--ca", env.ca, "--server", "127.0.0.1:%d" % server.port,
+           "--timeout", "10", "watch", str(aid + 1)]
+    # the live view on a terminal, then the one-line form on a pipe
+    for tty in (True, False):
+        if tty:
+            master, slave = pty.openpty()
+            w = subprocess.Popen(cmd, stdout=slave, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL)
+            os.close(slave)
+            fd = master
+        else:
+            w = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL)
+            fd = w.stdout.fileno()
+        try:
+            out = b""
+            deadline = time.time() + 10
+            while b"closes" not in out and time.time() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.5)
+                if r:
+                    try:
+                        out += os.read(fd, 65536)
+                    except OSError:
+                        break
+            text = out.decode(errors="replace")
+            assert re.search(r"lot 2 of 2: Toner: black, closes \d\d:\d\d:\d\d", text), text
+        finally:
+            w.kill()
+            w.wait(10)
+            w.stderr.close()
+            if tty:
+                os.close(master)
+            else:
+                w.stdout.close()
+    with server.client("buyer") as b:
+        for x in (aid, aid + 1):
+            b.ok("auction.cancel", auction=x, reason="test over")
