@@ -251,7 +251,7 @@ book_lot_view(struct server *s, json_t *j, const struct book *b)
 	for (int k = 1; k <= b->lot_count; k++) {
 		const struct book *l = book_get(s, b->event_id + k - 1);
 
-		if (l == NULL || l->event_id != b->event_id)
+		if (l == NULL || l->event_id != b->event_id || l->lot_no != k)
 			continue;  /* not created yet (the batch that creates the event) */
 		json_array_append_new(lots, json_pack("{s:i, s:I, s:s, s:s, s:o}", "number", k,
 		    "auction", (json_int_t)l->a.id, "title", l->title, "state",

@@ -858,7 +858,7 @@ ops_stagger(struct server *s, struct book *b, int64_t at)
 		struct auction_events ev = { 0 };
 		int64_t end = auction_end(&prev->a), need;
 
-		if (l == NULL || l->event_id != b->event_id)
+		if (l == NULL || l->event_id != b->event_id || l->lot_no != n)
 			break;
 		if (l->a.state == AUCTION_CANCELLED)
 			continue;  /* the next lot keeps its stagger after `prev` */
@@ -1406,6 +1406,14 @@ ops_cmp_price(const void *x, const void *y)
 struct book *
 ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 {
+	return ops_open_auction_lot(s, p, li, at, 0, 0, 0);
+}
+
+/* The same, as a lot of a staggered event (multi-lot auctions; lot_no 0: none). */
+struct book *
+ops_open_auction_lot(struct server *s, struct proc *p, int li, int64_t at, int64_t event_id,
+    int lot_no, int lot_count)
+{
 	const struct proc_lot *lot = &p->pr.lots[li];
 	const struct proc_doc_auction *au = &p->doc->auction;
 	struct cmd k;
@@ -1428,6 +1436,15 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	k.params.step_max = k.smax_pct ? money_percent_of(lot->max_price, k.smax_val) : k.smax_val;
 	k.params.starts_at = at + delay;
 	k.params.ends_at = k.params.starts_at + au->duration * 1000;
+	if (lot_no > 0) {
+		/* multi-lot auctions: lot_no of the procedure's staggered lots */
+		k.lot_no = lot_no;
+		k.nlots = lot_count;
+		k.stagger_ms = au->stagger * 1000;
+		k.event_id = event_id > 0 ? event_id : s->next_auction_id;
+		k.event_title = p->doc->title;
+		k.params.ends_at += (lot_no - 1) * k.stagger_ms;
+	}
 	k.params.ext_window = au->extension_window * 1000;
 	k.params.ext_length = au->extension * 1000;
 	if ((why = auction_params_check(&k.params)) != NULL) {

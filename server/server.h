@@ -153,6 +153,9 @@ struct proc_doc_auction {
 	char *step_min, *step_max;
 	int64_t duration, extension_window, extension, delay;
 	int unsigned_bids;         /* signed_bids false: its live auctions' bids need not be signed */
+	/* multi-lot auctions: 0 parallel; else lot_closing staggered, seconds between the ends
+	 * of the lots' live auctions (in lot order) */
+	int64_t stagger;
 };
 
 struct proc_doc {
@@ -578,6 +581,10 @@ json_t *ops_list_next(int more, int64_t last_id);
 
 /* Open the live auction of a tender_auction lot, seeded with the tender prices. */
 struct book *ops_open_auction(struct server *s, struct proc *p, int lot_index, int64_t at);
+/* Multi-lot auctions: the same, as lot `lot_no` of `lot_count` of the staggered event
+ * `event_id` (0: this lot is the first, its auction's id is the event's). */
+struct book *ops_open_auction_lot(struct server *s, struct proc *p, int lot_index, int64_t at,
+    int64_t event_id, int lot_no, int lot_count);
 
 /* ---- registry.c ---- */
 struct org *registry_org(struct server *s, int64_t id, const char *name);

@@ -303,3 +303,51 @@ def test_tenderctl_lots(env, server, unique):
     with server.client("buyer") as b:
         for x in (aid, aid + 1):
             b.ok("auction.cancel", auction=x, reason="test over")
+
+
+def test_tender_auction_staggered(env, server, unique):
+    """A tender_auction's auction settings may say lot_closing staggered with a stagger: its
+    lots' live auctions are one event (lot order), lot k scheduled to end (k-1) * stagger
+    after lot 1, and an extension of lot 1 moves lot 2."""
+    import procutil as pu
+
+    buyer = server.connect("buyer")
+    s1, s2 = server.connect("supplier1"), server.connect("supplier2")
+    auction = {"step_min": "1.00", "step_max": "100.00", "duration": 30,
+               "extension_window": 30, "extension": 40, "delay": 1,
+               "lot_closing": "staggered", "stagger": 20}
+    now = pu.srv_now(buyer)
+    e = buyer.error("procurement.create", kind="tender_auction", title="Bad " + unique,
+                    currency=pu.CURRENCY, description="x", lots=[pu.lot("A", "1000.00")],
+                    enquiry_end=pu.format_time(now + pu.ENQUIRY),
+                    submission_deadline=pu.format_time(now + pu.DEADLINE),
+                    opening_at=pu.format_time(now + pu.OPENING), min_bids=1,
+                    auction=dict(auction, stagger=0))
+    assert e["code"] == "bad_field" and e["field"] == "auction" and "stagger" in e["message"], e
+    p = pu.create(buyer, "tender_auction", "Staggered tender " + unique, min_bids=2,
+                  lots=[pu.lot("Pumps", "1000.00"), pu.lot("Gloves", "500.00")],
+                  auction=auction)
+    assert p["auction"]["lot_closing"] == "staggered" and p["auction"]["stagger"] == 20, p
+    pid = p["id"]
+    pu.wait_tendering(buyer, p)
+    for who, c in (("supplier1", s1), ("supplier2", s2)):
+        c.ok("bid.submit", procurement=pid, lot=1, price="900.00" if who == "supplier1"
+             else "950.00", values={})
+        c.ok("bid.submit", procurement=pid, lot=2, price="450.00" if who == "supplier1"
+             else "480.00", values={})
+    watcher = server.connect("buyer2")
+    watcher.ok("procurement.watch", procurement=pid)
+    ev, _ = pu.wait_update(watcher, pid, "opened", timeout=8)
+    lots = ev["procurement"]["lots"]
+    a1, a2 = lots[0]["auction"], lots[1]["auction"]
+    v1 = buyer.ok("auction.get", auction=a1)["auction"]
+    v2 = buyer.ok("auction.get", auction=a2)["auction"]
+    assert (v1["lot"]["number"], v2["lot"]["number"], v2["event"]["id"]) == (1, 2, a1), v2
+    assert v2["event"]["lot_closing"] == "staggered" and v2["event"]["stagger"] == 20
+    assert parse_time(v2["ends_at"]) - parse_time(v1["ends_at"]) == 20000, (v1, v2)
+    pu.sleep_until(buyer, parse_time(v1["starts_at"]) + 5, max_wait=3)
+    rb = s2.ok("auction.bid", auction=a1, amount="890.00")
+    assert rb["extended"] is True, rb
+    v2 = buyer.ok("auction.get", auction=a2)["auction"]
+    assert parse_time(v2["ends_at"]) == parse_time(rb["ends_at"]) + 20000, (rb, v2)
+    buyer.ok("procurement.cancel", procurement=pid, reason="test over")
