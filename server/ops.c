@@ -2185,7 +2185,17 @@ ops_lot_closing(struct conn *c, json_t *id, json_t *req, int lots,
 	return 0;
 }
 
-/* Multi-lot auctions: every lot of `lots` into a new array of the command; -1 refused. */
+/* Multi-lot auctions: free the first n lots of `lots` and the array. */
+static void
+ops_lots_free(struct ops_lot *lots, int n)
+{
+	for (int i = 0; lots != NULL && i < n; i++)
+		free(lots[i].title);
+	free(lots);
+}
+
+/* Multi-lot auctions: every lot of `lots` into the new array `k->lots` (`k` a command not
+ * yet made: it holds the lots until cmd_new); -1 refused, nothing kept. */
 static int
 ops_lots(struct conn *c, json_t *id, json_t *req, json_t *jl, int exp,
     const struct auction_params *p, const struct ops_lot *steps, struct cmd *k)
@@ -2205,8 +2215,11 @@ ops_lots(struct conn *c, json_t *id, json_t *req, json_t *jl, int exp,
 	}
 	for (int i = 0; i < n; i++) {
 		if (ops_lot_parse(c, id, json_array_get(jl, (size_t)i), i + 1, exp, p, k->stagger_ms,
-		    steps, &k->lots[i]) < 0)
+		    steps, &k->lots[i]) < 0) {
+			ops_lots_free(k->lots, i);
+			k->lots = NULL;
 			return -1;
+		}
 		k->nlots = i + 1;
 	}
 	return 0;
@@ -2221,6 +2234,7 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	struct auction_params p = { 0 };
 	int smin_pct, smax_pct, exp, rc, signed_bids;
 	int64_t smin_val, smax_val, now = time_now_ms(), dur, nostag;
+	struct cmd lots = { .nlots = 0 };  /* multi-lot auctions: the lots, until k is made */
 	const char *why;
 	struct cmd *k;
 	json_t *jv, *jlots = json_object_get(req, "lots");
@@ -2292,22 +2306,28 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	if (ops_rules(s, c, id, req, &p) < 0)
 		return;
-	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL) {
-		free((void *)p.invited);
-		free(k);
-		return;
-	}
 	if (jlots != NULL && !json_is_null(jlots)) {
+		/* checked before the command is made: a refusal leaves nothing to free but these */
 		struct ops_lot steps = { .smin_pct = smin_pct, .smax_pct = smax_pct,
 		    .smin_val = smin_val, .smax_val = smax_val };
 
-		k->invited = (int64_t *)p.invited;
-		if (ops_lots(c, id, req, jlots, exp, &p, &steps, k) < 0 ||
-		    (k->event_title = strdup(title)) == NULL) {
-			cmd_free(&k->t);
+		if (ops_lots(c, id, req, jlots, exp, &p, &steps, &lots) < 0) {
+			free((void *)p.invited);
 			return;
 		}
 	}
+	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL ||
+	    (lots.nlots > 0 && (k->event_title = strdup(title)) == NULL)) {
+		free((void *)p.invited);
+		ops_lots_free(lots.lots, lots.nlots);
+		if (k != NULL)
+			free(k->title);
+		free(k);
+		return;
+	}
+	k->lots = lots.lots;
+	k->nlots = lots.nlots;
+	k->stagger_ms = lots.stagger_ms;
 	k->params = p;
 	k->invited = (int64_t *)p.invited;
 	snprintf(k->currency, sizeof(k->currency), "%s", currency);
