@@ -72,6 +72,9 @@ $(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(BUILD)/libauction.
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/test_clock: $(BUILD)/tests/unit/test_clock.o $(BUILD)/libauction.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+# multi-lot auctions: the staggered-closing rule
+$(BUILD)/tests/test_lots: $(BUILD)/tests/unit/test_lots.o $(BUILD)/libauction.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 # tenderctl's clock lines alone
 $(BUILD)/tests/test_view_clock: $(BUILD)/tests/unit/test_view_clock.o $(BUILD)/client/view.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm

@@ -856,19 +856,20 @@ ops_stagger(struct server *s, struct book *b, int64_t at)
 	for (int n = b->lot_no + 1; n <= b->lot_count; n++) {
 		struct book *l = book_get(s, b->event_id + n - 1);
 		struct auction_events ev = { 0 };
-		int64_t end = auction_end(&prev->a), need;
+		int moved;
 
 		if (l == NULL || l->event_id != b->event_id || l->lot_no != n)
 			break;
 		if (l->a.state == AUCTION_CANCELLED)
 			continue;  /* the next lot keeps its stagger after `prev` */
-		need = end > INT64_MAX - b->stagger_ms ? INT64_MAX : end + b->stagger_ms;
-		if (l->a.ends_at >= need)
-			break;
 		ops_touch(s, l);
-		if (auction_prolong(&l->a, at, need - l->a.ends_at, &ev) == AUCTION_OK)
-			l->notify |= BOOK_N_STAGGER;
+		moved = auction_stagger(&l->a, &prev->a, b->stagger_ms, at, &ev);
 		ops_events(s, l, &ev, &w);
+		if (moved == 0)
+			break;
+		if (moved < 0)
+			continue;  /* it cannot move (no longer running): the next one follows `prev` */
+		l->notify |= BOOK_N_STAGGER;
 		prev = l;
 	}
 }
