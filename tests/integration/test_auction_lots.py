@@ -351,3 +351,19 @@ def test_tender_auction_staggered(env, server, unique):
     v2 = buyer.ok("auction.get", auction=a2)["auction"]
     assert parse_time(v2["ends_at"]) == parse_time(rb["ends_at"]) + 20000, (rb, v2)
     buyer.ok("procurement.cancel", procurement=pid, reason="test over")
+
+
+def test_lots_count_against_the_open_auction_limit(env, tenderd_factory, unique):
+    """Every lot is an auction for max_open_auctions_per_buyer: an event that would pass the
+    limit is refused whole (limit_exceeded), one that fits is created."""
+    server = tenderd_factory(max_open_auctions_per_buyer=2)
+    buyer = server.connect("buyer")
+    lots = [{"title": "Lot %d" % i, "start_price": "100.00"} for i in (1, 2, 3)]
+    r = buyer.request("auction.create", title="Too many " + unique, currency="RUB", lots=lots)
+    assert r["error"]["code"] == "limit_exceeded", r
+    assert r["error"]["message"] == (
+        "max_open_auctions_per_buyer (2) reached: the 3 lots would give this buyer organization"
+        " more scheduled or running auctions than allowed (every lot is an auction)"), r
+    assert buyer.ok("auction.list")["auctions"] == []
+    r = create_event(buyer, "Fits " + unique, lots[:2])
+    assert len(r["auctions"]) == 2
