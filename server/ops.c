@@ -2288,13 +2288,17 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	p.buyer_org = conn_ident(c)->who->org->id;
 	if (ops_format(c, id, req, &p) < 0 || ops_clock(c, id, req, exp, &p) < 0)
 		return;
-	if (p.step_min > p.step_max) {
-		conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max", "step_min"));
-		return;
-	}
-	if ((why = auction_params_check(&p)) != NULL) {
-		conn_send(c, proto_error(id, "bad_field", why, NULL));
-		return;
+	/* with lots, every lot is checked as an auction of its own (ops_lots), naming the lot */
+	if (jlots == NULL || json_is_null(jlots)) {
+		if (p.step_min > p.step_max) {
+			conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max",
+			    "step_min"));
+			return;
+		}
+		if ((why = auction_params_check(&p)) != NULL) {
+			conn_send(c, proto_error(id, "bad_field", why, NULL));
+			return;
+		}
 	}
 	jv = json_object_get(req, "signed_bids");
 	if (jv && !json_is_boolean(jv)) {

@@ -160,10 +160,13 @@ def test_atomic_refusal(server, unique):
          1, "bad_field", "step_min must not exceed step_max"),
         ([good, {"title": "y", "start_price": "1.00", "colour": "red"}], 2, "bad_field",
          "unknown field 'colour'"),
+        # the event's step (an amount) is too large for lot 1's own price
+        ([{"title": "z", "start_price": "40.00"}, good], 1, "bad_field",
+         "minimum step must be below the start price"),
     ]
     for lots, n, code, text in cases:
         r = buyer.request("auction.create", title="Bad event " + unique, currency="RUB",
-                          lots=lots)
+                          lots=lots, step_min="50.00", step_max="60.00")
         e = r["error"]
         assert (e["code"], e["field"], e["lot"]) == (code, "lots", n), r
         assert e["message"].startswith("lot %d: " % n) and text in e["message"], r
