@@ -82,6 +82,9 @@ $(BUILD)/tests/test_rounds: $(BUILD)/tests/unit/test_rounds.o $(BUILD)/libauctio
 # proxy bidding
 $(BUILD)/tests/test_proxy: $(BUILD)/tests/unit/test_proxy.o $(BUILD)/libauction.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+# multi-lot auctions: the staggered-closing rule
+$(BUILD)/tests/test_lots: $(BUILD)/tests/unit/test_lots.o $(BUILD)/libauction.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 # tenderctl's clock lines alone
 $(BUILD)/tests/test_view_clock: $(BUILD)/tests/unit/test_view_clock.o $(BUILD)/client/view.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm

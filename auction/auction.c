@@ -1321,3 +1321,15 @@ enum auction_err auction_bid_auto(struct auction *a, int64_t bid_id, int64_t org
 		return err;
 	return auction_place(a, bid_id, org, amount, now, 1, ev);
 }
+
+/* Multi-lot auctions: keep `next` closing at least `stagger` ms after `prev` (auction.h). */
+int auction_stagger(struct auction *next, const struct auction *prev, int64_t stagger,
+    int64_t now, struct auction_events *ev)
+{
+	int64_t end = auction_end(prev), need;
+
+	need = stagger > INT64_MAX - end ? INT64_MAX : end + stagger;
+	if (next->ends_at >= need)
+		return 0;
+	return auction_prolong(next, now, need - next->ends_at, ev) == AUCTION_OK ? 1 : -1;
+}

@@ -193,6 +193,17 @@ const struct auction_proxy *auction_proxy_of(const struct auction *a, int64_t or
 enum auction_err auction_bid_auto(struct auction *a, int64_t bid_id, int64_t org, int64_t amount,
     int64_t now, struct auction_events *ev);
 
+/*
+ * Multi-lot auctions, staggered closing: lot `next` must close at least `stagger` ms (> 0)
+ * after lot `prev` (the lot before it in its event). When it would close sooner, its end
+ * moves to exactly auction_end(prev) + stagger at `now`, as an auction_prolong (a
+ * PROLONGED event appended to `ev`, which may be NULL; not an extension: no count, no
+ * limit). Returns 1 when it moved, 0 when it already keeps the stagger, -1 when `next`
+ * cannot move (not running, or a clock format; the clock advance's events are in `ev`).
+ */
+int auction_stagger(struct auction *next, const struct auction *prev, int64_t stagger,
+    int64_t now, struct auction_events *ev);
+
 /* Stable machine code ("bid_step_too_small") and English message. */
 const char *auction_err_code(enum auction_err e);
 const char *auction_err_message(enum auction_err e);

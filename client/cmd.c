@@ -32,6 +32,8 @@ enum cmd_kind {
 	CMD_DOC,      /* PATH[:MEDIA_TYPE], repeatable: a document appended to the array `field` */
 	CMD_LOCAL,    /* not sent: a setting of the command itself, kept as a string in `local` */
 	CMD_SWITCH,   /* not sent: an option without a value, true in `local` */
+	/* multi-lot auctions */
+	CMD_LOT,      /* PRICE:TITLE, repeatable: a lot appended to the array `field` */
 };
 
 /* One option (--name VALUE) or positional argument (NAME) of a command. */
@@ -424,7 +426,7 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"file", 0, NULL, CMD_FILE, 0},
 	{"title", 0, "title", CMD_STR, 1},
 	{"currency", 0, "currency", CMD_STR, 1},
-	{"start-price", 0, "start_price", CMD_STR, 1},
+	{"start-price", 0, "start_price", CMD_STR, 2},
 	{"step-min", 0, "step_min", CMD_STR, 0},
 	{"step-max", 0, "step_max", CMD_STR, 0},
 	{"starts-at", 0, "starts_at", CMD_STR, 0},
@@ -445,6 +447,9 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"rounds", 0, "rounds", CMD_INT, 0},
 	{"turn", 0, "turn", CMD_INT, 0},
 	{"round-pause", 0, "round_pause", CMD_INT, 0},
+	{"lot", 0, "lots", CMD_LOT, 0},
+	{"lot-closing", 0, "lot_closing", CMD_STR, 0},
+	{"stagger", 0, "stagger", CMD_INT, 0},
 	CMD_END,
 };
 
@@ -638,7 +643,8 @@ static const struct cmd_spec cmd_specs[] = {
 	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] [--format F] "
 	 "[--max-extensions N] [--latest-end TIME] [--visibility V] [--clock-step AMOUNT] "
 	 "[--clock-interval MS] [--clock-limit AMOUNT] [--tail S] [--initial S] [--pause S] "
-	 "[--rounds N] [--turn S] [--round-pause S] | --file REQUEST.json",
+	 "[--rounds N] [--turn S] [--round-pause S] [--lot PRICE:TITLE ... [--lot-closing "
+	 "parallel|staggered] [--stagger S] instead of --start-price] | --file REQUEST.json",
 	 cmd_create_args, NULL, cmd_show_auction, NULL},
 	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},
 	{"auction list", "auction.list",
@@ -860,6 +866,27 @@ static int cmd_pair(const struct cmd_spec *spec, const struct cmd_arg *arg, cons
 	return rc == 0 ? CTL_OK : opts_fail("%s: --%s: '%s' is not valid UTF-8 text", spec->name, arg->name, text);
 }
 
+/* Multi-lot auctions: append the lot PRICE:TITLE to the array `arg->field`. */
+static int cmd_lot_arg(const struct cmd_spec *spec, const struct cmd_arg *arg, const char *text,
+		       json_t *req)
+{
+	const char *colon = strchr(text, ':');
+	json_t *arr = json_object_get(req, arg->field), *lot;
+
+	if (colon == NULL || colon == text || colon[1] == '\0')
+		return opts_fail("%s: --%s must be PRICE:TITLE, such as 1000.00:Paper A4, not '%s'",
+				 spec->name, arg->name, text);
+	lot = json_pack("{s:s%, s:s}", "start_price", text, (size_t)(colon - text), "title", colon + 1);
+	if (lot == NULL)
+		return opts_fail("%s: %s is not valid UTF-8 text", spec->name, arg->name);
+	if (!json_is_array(arr)) {
+		arr = json_array();
+		json_object_set_new(req, arg->field, arr);
+	}
+	json_array_append_new(arr, lot);
+	return CTL_OK;
+}
+
 /* Append the document read from the local file named by text to the array `arg->field`. */
 static int cmd_document_arg(const struct cmd_spec *spec, const struct cmd_arg *arg, const char *text,
 			    json_t *req)
@@ -897,6 +924,8 @@ static int cmd_value(const struct cmd_spec *spec, const struct cmd_arg *arg, con
 		return cmd_pair(spec, arg, text, req);
 	case CMD_DOC:
 		return cmd_document_arg(spec, arg, text, req);
+	case CMD_LOT:
+		return cmd_lot_arg(spec, arg, text, req);
 	case CMD_SWITCH:
 		json_object_set_new(local, arg->field, json_true());
 		return CTL_OK;
@@ -933,7 +962,7 @@ static const struct cmd_arg *cmd_option(const struct cmd_spec *spec, const char 
 /* Whether an option may be given more than once. */
 static int cmd_repeatable(const struct cmd_arg *a)
 {
-	return a->kind == CMD_KV || a->kind == CMD_DOC;
+	return a->kind == CMD_KV || a->kind == CMD_DOC || a->kind == CMD_LOT;
 }
 
 /* Apply the command's options (file options first, so the others override them). */
@@ -995,7 +1024,8 @@ static int cmd_build(const struct cmd_spec *spec, const struct opts *o, int used
 
 		for (int i = 0; a->kind == CMD_FILE && i < o->nflags; i++)
 			given |= strcmp(o->flags[i].name, a->name) == 0;
-		if (a->required && !given)
+		/* required 2: unless the request has lots (auction create's start price) */
+		if (a->required && !given && !(a->required == 2 && json_object_get(req, "lots")))
 			return opts_fail("%s: missing --%s (usage: tenderctl %s)", spec->name, a->name, spec->usage);
 	}
 	if (spec->op == NULL)

@@ -61,6 +61,8 @@ void opts_usage(FILE *f)
 	      "           [--tail SECONDS]\n"
 	      "           [--initial SECONDS] [--pause SECONDS] [--rounds N] [--turn SECONDS]\n"
 	      "           [--round-pause SECONDS]\n"
+	      "  auction create --title T --currency C --lot PRICE:TITLE [--lot PRICE:TITLE ...]\n"
+	      "           [--lot-closing parallel|staggered] [--stagger SECONDS] [other options]\n"
 	      "  auction create --file REQUEST.json [overriding options]\n"
 	      "  auction get ID\n"
 	      "  auction list [--state STATE] [--kind KIND] [--buyer ORG] [--limit N]\n"

@@ -536,6 +536,30 @@ static void view_format(FILE *f, json_t *a)
 	view_visibility(f, a);
 }
 
+/* Multi-lot auctions: the lot's place in its event and when it closes. */
+void view_lot_line(json_t *a, char *buf, size_t n)
+{
+	json_t *lot = json_object_get(a, "lot"), *ev = json_object_get(a, "event");
+	long long no = 0, count = 0, stagger = 0;
+	const char *closing = view_str(ev, "lot_closing");
+	char when[64] = "-";
+	int64_t ends;
+
+	buf[0] = '\0';
+	if (!json_is_object(lot) || !json_is_object(ev) || view_int(lot, "number", &no) != 0 ||
+	    view_int(ev, "lot_count", &count) != 0)
+		return;
+	if (view_time(a, "ends_at", &ends) == 0)
+		view_clock(ends, VIEW_HMS, when, sizeof(when));
+	view_int(ev, "stagger", &stagger);
+	if (closing != NULL && strcmp(closing, "staggered") == 0)
+		snprintf(buf, n, "lot %lld of %lld: %s, closes %s (staggered, %lld s after the lot "
+		    "before)", no, count, view_or_dash(view_str(lot, "title")), when, stagger);
+	else
+		snprintf(buf, n, "lot %lld of %lld: %s, closes %s", no, count,
+		    view_or_dash(view_str(lot, "title")), when);
+}
+
 /* Print the full description of an auction object. */
 void view_auction(FILE *f, json_t *a)
 {
@@ -547,6 +571,10 @@ void view_auction(FILE *f, json_t *a)
 	fprintf(f, "auction %lld: %s\n", id, view_or_dash(view_str(a, "title")));
 	if (view_str(a, "buyer") != NULL)
 		fprintf(f, VIEW_LABEL "%s\n", "buyer", view_str(a, "buyer"));
+	view_lot_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		fprintf(f, VIEW_LABEL "%s (event %s)\n", "lot", buf,
+			view_or_dash(view_str(json_object_get(a, "event"), "title")));
 	fprintf(f, VIEW_LABEL "%s\n", "state", view_or_dash(view_str(a, "state")));
 	view_paused(f, a);
 	view_format(f, a);

@@ -56,6 +56,10 @@ void view_auction(FILE *f, json_t *a);
 /* Print the ranking table of an auction object when it carries one. */
 void view_ranking(FILE *f, json_t *a, size_t max_rows);
 
+/* Multi-lot auctions: "lot 2 of 3: Toner, closes 10:12:30 (staggered, 60 s apart)" into
+ * buf, or "" when `a` is no lot of an event. */
+void view_lot_line(json_t *a, char *buf, size_t n);
+
 /* Print a hello reply; skew_ms is the measured server-minus-local clock difference. */
 void view_hello(json_t *reply, int64_t skew_ms);
 

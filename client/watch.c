@@ -167,6 +167,9 @@ static void watch_view(const struct watch *w, FILE *f)
 
 	view_int(a, "id", &id);
 	fprintf(f, "auction %lld: %s\n", id, view_str(a, "title") ? view_str(a, "title") : "-");
+	view_lot_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		fprintf(f, "%s\n", buf);
 	fprintf(f, "state        %s%s\n", view_str(a, "state") ? view_str(a, "state") : "-",
 		json_is_true(json_object_get(a, "paused")) ? " (PAUSED: no bids until resumed)" : "");
 	fprintf(f, "best price   %s %s (start %s)\n", view_str(a, "best_price") ? view_str(a, "best_price") :
@@ -285,6 +288,9 @@ static int watch_line(struct watch *w)
 		watch_jump(w->jump_ms, jump, sizeof(jump));
 		printf(" EXTENDED %s", jump);
 	}
+	view_lot_line(a, buf, sizeof(buf));
+	if (buf[0] != '\0')
+		printf("; %s", buf);
 	putchar('\n');
 	return fflush(stdout);
 }

@@ -64,6 +64,7 @@ book_free(struct book *b)
 	free(b->invited);
 	free(b->title);
 	free(b->cancel_reason);
+	free(b->event_title);
 	watch_drop_target(b->srv, &b->watchers);
 	map_free(&b->bids_by_org);
 	free(b->salts);
@@ -499,6 +500,38 @@ book_rounds_arm(struct server *s, struct book *b)
 	conn_timer_in(s, b->rounds_ev, (left < 0 ? 0 : left) + 1);
 }
 
+/*
+ * A lot of a multi-lot event (docs/protocol.md, "Multi-lot auctions"): `lot` (its number and
+ * title) and `event` (the event's id, title, lot count, closing rule and every lot with its
+ * auction id, state and end). Every lot of an event has the same buyer and invited list, so
+ * whoever sees one lot sees them all.
+ */
+static void
+book_lot_view(struct server *s, json_t *j, const struct book *b)
+{
+	json_t *lots, *ev;
+
+	if (b->lot_count <= 0)
+		return;
+	json_object_set_new(j, "lot", json_pack("{s:i, s:s}", "number", b->lot_no, "title",
+	    b->title));
+	lots = json_array();
+	for (int k = 1; k <= b->lot_count; k++) {
+		const struct book *l = book_get(s, b->event_id + k - 1);
+
+		if (l == NULL || l->event_id != b->event_id || l->lot_no != k)
+			continue;  /* not created yet (the batch that creates the event) */
+		json_array_append_new(lots, json_pack("{s:i, s:I, s:s, s:s, s:o}", "number", k,
+		    "auction", (json_int_t)l->a.id, "title", l->title, "state",
+		    auction_state_name(l->a.state), "ends_at", proto_time(l->a.ends_at)));
+	}
+	ev = json_pack("{s:I, s:s, s:i, s:s, s:I, s:o}", "id", (json_int_t)b->event_id, "title",
+	    b->event_title ? b->event_title : b->title, "lot_count", b->lot_count, "lot_closing",
+	    b->stagger_ms > 0 ? "staggered" : "parallel", "stagger",
+	    (json_int_t)(b->stagger_ms / 1000), "lots", lots);
+	json_object_set_new(j, "event", ev);
+}
+
 /* The auction as `v` may see it. */
 json_t *
 book_view(struct server *s, struct book *b, const struct participant *v, int full)
@@ -541,6 +574,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 	book_tail_view(s, j, b, v, identities);
 	book_rounds_view(j, b, v);
 	book_proxy_view(s, j, b, v);
+	book_lot_view(s, j, b);
 	json_object_set_new(j, "best_price", best < 0 || !book_sees_best(b, v) || sealed ?
 	    json_null() : proto_money(best, b->exp));
 	/* sealed: the number of sealed bids only (a replacement is not one more) */
@@ -632,6 +666,8 @@ book_reason(int n)
 {
 	if (n & BOOK_N(AUCTION_EV_TAIL))
 		return "tail";  /* the main phase ended: the winner is fixed, the tail is open */
+	if (n & BOOK_N_STAGGER)
+		return "stagger";
 	if (n & (BOOK_N(AUCTION_EV_PAUSED) | BOOK_N(AUCTION_EV_RESUMED) |
 	    BOOK_N(AUCTION_EV_PROLONGED)))
 		return (n & BOOK_N(AUCTION_EV_PROLONGED)) ? "prolonged" :
@@ -667,7 +703,7 @@ book_update(struct server *s, struct book *b, int reasons)
 {
 	int64_t now, left;
 
-	b->pending |= reasons & BOOK_N_UPDATE;
+	b->pending |= reasons & (BOOK_N_UPDATE | BOOK_N_STAGGER);
 	if (b->pending == 0 || b->tx.dirty)
 		return;  /* nothing to say, or the end of the batch in flight says it */
 	if (b->a.state == AUCTION_CLOSED || b->a.state == AUCTION_CANCELLED) {
@@ -806,6 +842,13 @@ book_restore(struct server *s, const struct db_boot_auction *r)
 	b->proc_id = r->procurement_id;
 	b->lot_id = r->lot_id;
 	b->unsigned_bids = r->unsigned_bids;
+	if (r->lot_count > 0) {
+		b->event_id = r->event_id;
+		b->lot_no = r->lot_no;
+		b->lot_count = r->lot_count;
+		b->stagger_ms = r->stagger_ms;
+		b->event_title = strdup(r->event_title ? r->event_title : r->title);
+	}
 	txn_obj_init(&b->tx, &book_txn);
 	if (map_put(&s->books, r->id, b) < 0) {
 		book_free(b);

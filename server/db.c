@@ -161,6 +161,10 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	[DB_S_SEALED] = { "sealed", "UPDATE auctions SET sealed = true WHERE id = $1", 0 },
 	/* auction, price paid */
 	[DB_S_PRICE_PAID] = { "price_paid", "UPDATE auctions SET price_paid = $2 WHERE id = $1", 0 },
+	/* multi-lot auctions: auction, event, lot number, lot count, event title, lot_closing,
+	 * stagger (ms) */
+	[DB_S_LOT] = { "lot", "UPDATE auctions SET event_id = $2, lot_number = $3, lot_count = $4,"
+	    " event_title = $5, lot_closing = $6, stagger_ms = $7 WHERE id = $1", 0 },
 	/* auction: its bids need not be signed (auction.create's signed_bids: false, which its
 	 * created change's body says too) */
 	[DB_S_UNSIGNED] = { "unsigned_bids", "UPDATE auctions SET signed_bids = false WHERE id = $1",

@@ -89,6 +89,8 @@ enum db_stmt {
 	DB_S_AUTOBID,     /* change: as DB_S_BID, a bid placed by a proxy (bids.automatic) */
 	DB_S_PROXY,       /* change: a proxy set or withdrawn (kind proxy_set, proxy_withdrawn),
 	                   * sealed until the auction is final */
+	/* multi-lot auctions */
+	DB_S_LOT,         /* a lot of a multi-lot event (after its DB_S_CREATE) */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
 	DB_S_P_CREATE,
 	DB_S_P_VERSION,
@@ -275,6 +277,10 @@ struct db_boot_auction {
 	int64_t tail;              /* second-place tail: auctions.tail_ms; 0: none */
 	/* rounds format (ms, count); else 0 */
 	int64_t rounds_initial, rounds_pause, rounds_count, rounds_turn, rounds_round_pause;
+	/* multi-lot auctions: lot_count 0: not a lot (migration 025) */
+	int64_t event_id, stagger_ms;
+	int lot_no, lot_count;
+	const char *event_title;
 };
 struct db_boot_bid {
 	int64_t id, auction_id, seq, participant_id, org_id, amount, at;  /* seq 0: not known */

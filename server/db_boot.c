@@ -397,7 +397,9 @@ static const struct boot_src boot_tables = {
 	    " coalesce(tail_ms, 0),"
 	    " coalesce(rounds_initial_ms, 0), coalesce(rounds_pause_ms, 0),"
 	    " coalesce(rounds_count, 0), coalesce(rounds_turn_ms, 0),"
-	    " coalesce(rounds_round_pause_ms, 0)"
+	    " coalesce(rounds_round_pause_ms, 0),"
+	    " coalesce(event_id, 0), coalesce(lot_number, 0), coalesce(lot_count, 0), event_title,"
+	    " coalesce(stagger_ms, 0)"
 	    " FROM auctions ORDER BY id",
 	.seeded = "SELECT id FROM bids WHERE seeded ORDER BY id",
 	.automatic = "SELECT id FROM bids WHERE automatic ORDER BY id",
@@ -432,9 +434,13 @@ static const struct boot_src boot_audit = {
 	    " (SELECT coalesce(t.tail_ms, 0) FROM audit.auction_tail t WHERE t.auction_id ="
 	    " auction_rows.auction_id),"
 	    " coalesce(rd.initial_ms, 0), coalesce(rd.pause_ms, 0), coalesce(rd.rounds, 0),"
-	    " coalesce(rd.turn_ms, 0), coalesce(rd.round_pause_ms, 0)"
+	    " coalesce(rd.turn_ms, 0), coalesce(rd.round_pause_ms, 0),"
+	    " coalesce(l.event_id, 0), coalesce(l.lot_number, 0), coalesce(l.lot_count, 0),"
+	    " l.event_title, coalesce(l.stagger_ms, 0)"
 	    " FROM audit.auction_rows LEFT JOIN audit.auction_rounds rd USING (auction_id)"
-	    " ORDER BY auction_id",
+	    " LEFT JOIN LATERAL (SELECT u.event_id, u.lot_number,"
+	    " u.lot_count, u.event_title, u.stagger_ms FROM audit.auction_lots u WHERE"
+	    " u.auction_id = auction_rows.auction_id) l ON true ORDER BY auction_id",
 	.seeded = "SELECT bid_id FROM audit.bid_rows WHERE seeded ORDER BY bid_id",
 	.automatic = "SELECT bid_id FROM audit.bid_rows WHERE automatic ORDER BY bid_id",
 	.changes = "DECLARE chg_cur NO SCROLL CURSOR FOR SELECT c.seq, c.stream, c.kind, "
@@ -549,6 +555,9 @@ boot_restore_auction(struct boot_auctions *as, int i, const struct db_boot_sink 
 		.rounds_initial = boot_i64(r, i, 35), .rounds_pause = boot_i64(r, i, 36),
 		.rounds_count = boot_i64(r, i, 37), .rounds_turn = boot_i64(r, i, 38),
 		.rounds_round_pause = boot_i64(r, i, 39),
+		.event_id = boot_i64(r, i, 40), .lot_no = (int)boot_i64(r, i, 41),
+		.lot_count = (int)boot_i64(r, i, 42), .event_title = boot_str(r, i, 43),
+		.stagger_ms = boot_i64(r, i, 44),
 	};
 	if (sink->auction(sink->arg, &a) < 0) {
 		snprintf(cause, n, "auction %lld cannot be loaded", (long long)a.id);

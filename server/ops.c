@@ -63,6 +63,21 @@ struct cmd {
 	int rule;                   /* rule: OPTAB_ARG_PAUSE, _RESUME or _EXTEND; amount: ms */
 	/* proxy: amount is the floor, 0 to withdraw; auto_bids: automatic bids it caused */
 	int auto_bids;
+	/* multi-lot auctions: create with lots (nlots 0: one auction) */
+	struct ops_lot *lots;
+	int nlots;
+	int64_t stagger_ms;         /* 0: parallel closing */
+	int lot_no;                 /* the lot being created (0: not a lot) */
+	int64_t event_id;           /* its event: the id of lot 1 */
+	char *event_title;
+};
+
+/* Multi-lot auctions: one lot of auction.create's lots, checked, with its own parameters. */
+struct ops_lot {
+	char *title;
+	struct auction_params p;    /* the shared ones, with this lot's price, steps and end */
+	int smin_pct, smax_pct;
+	int64_t smin_val, smax_val;
 };
 
 /* ---- commands ---- */
@@ -81,6 +96,10 @@ cmd_free(struct txn_cmd *t)
 	free(k->pname);
 	free(k->pem);
 	free(k->invited);
+	for (int i = 0; i < k->nlots; i++)
+		free(k->lots[i].title);
+	free(k->lots);
+	free(k->event_title);
 	free(k);
 }
 
@@ -429,8 +448,8 @@ ops_ev_rule(struct server *s, struct book *b, const struct auction_event *e,
 	p[0] = I64(id, b->a.id);
 	p[1] = t;
 	p[2] = ends;
-	p[3] = I64(pid, w->participant);
-	p[4] = I64(oid, w->org);
+	p[3] = w->participant ? I64(pid, w->participant) : NULL;
+	p[4] = w->org ? I64(oid, w->org) : NULL;
 	p[5] = w->fp;
 	p[6] = body ? body : "{}";
 	p[7] = PROC_OF(pr, b);
@@ -560,6 +579,8 @@ ops_ev_proxy(struct server *s, struct book *b, const struct auction_event *e,
 static void ops_events(struct server *s, struct book *b, const struct auction_events *ev,
     const struct ops_actor *w);
 
+static void ops_stagger(struct server *s, struct book *b, int64_t at);
+
 /* Run the proxies of a book after a change (the same command, the same batch): their
  * automatic bids join the batch behind it; returns how many. */
 static int
@@ -573,6 +594,9 @@ ops_proxies(struct server *s, struct book *b, int64_t at)
 		return 0;
 	n = auction_proxy_run(&b->a, at, &s->next_bid_id, &ev);
 	ops_events(s, b, &ev, &none);
+	/* an automatic bid that extended a lot moves the later lots as a bid by hand does */
+	if (b->stagger_ms > 0 && auction_events_find(&ev, AUCTION_EV_EXTENDED) != NULL)
+		ops_stagger(s, b, at);
 	return n;
 }
 
@@ -857,6 +881,8 @@ ops_bid_step_refusal(const struct book *b, enum auction_err e, const struct auct
 	}
 }
 
+static void ops_stagger(struct server *s, struct book *b, int64_t at);
+
 /* Apply a bid: the engine decides; accepted bids join the batch. */
 static int
 ops_apply_bid(struct server *s, struct txn_cmd *tc)
@@ -923,6 +949,8 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 		k->res = *be;
 	k->extended = auction_events_find(&ev, AUCTION_EV_EXTENDED) != NULL;
 	k->auto_bids = ops_proxies(s, b, k->t.at);  /* the proxies answer in the same batch */
+	if (k->extended && b->stagger_ms > 0)
+		ops_stagger(s, b, k->t.at);
 	return 1;
 }
 
@@ -1057,12 +1085,142 @@ ops_store_rules(struct server *s, const struct book *b)
 }
 
 static int ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id);
+static int ops_apply_create_lots(struct server *s, struct cmd *k);
 
 /* Apply a creation: the book exists from now on, removed if the batch fails. */
 static int
 ops_apply_create(struct server *s, struct txn_cmd *t)
 {
-	return ops_apply_create_proc(s, (struct cmd *)t, 0, 0);
+	struct cmd *k = (struct cmd *)t;
+
+	return k->nlots > 0 ? ops_apply_create_lots(s, k) : ops_apply_create_proc(s, k, 0, 0);
+}
+
+/* Multi-lot auctions: a lot's place in its event, on its new book; 0 or -1. */
+static int
+ops_lot_set(struct book *b, const struct cmd *k)
+{
+	b->event_id = k->event_id;
+	b->lot_no = k->lot_no;
+	b->lot_count = k->nlots;
+	b->stagger_ms = k->stagger_ms;
+	b->event_title = strdup(k->event_title);
+	return b->event_title ? 0 : -1;
+}
+
+/* Multi-lot auctions: the event and lot in a created change's body. */
+static void
+ops_lot_detail(json_t *dj, const struct book *b)
+{
+	if (b->lot_count <= 0)
+		return;
+	json_object_set_new(dj, "event", json_pack("{s:I, s:s, s:i, s:s, s:I}", "id",
+	    (json_int_t)b->event_id, "title", b->event_title, "lot_count", b->lot_count,
+	    "lot_closing", b->stagger_ms > 0 ? "staggered" : "parallel", "stagger",
+	    (json_int_t)(b->stagger_ms / 1000)));
+	json_object_set_new(dj, "lot", json_integer(b->lot_no));
+}
+
+/* Multi-lot auctions: store a new lot's place in its event. */
+static void
+ops_store_lot(struct server *s, const struct book *b)
+{
+	char id[24], ev[24], no[24], cnt[24], st[24];
+	const char *p[7];
+
+	if (b->lot_count <= 0)
+		return;
+	p[0] = I64(id, b->a.id);
+	p[1] = I64(ev, b->event_id);
+	p[2] = I64(no, b->lot_no);
+	p[3] = I64(cnt, b->lot_count);
+	p[4] = b->event_title;
+	p[5] = b->stagger_ms > 0 ? "staggered" : "parallel";
+	p[6] = I64(st, b->stagger_ms);
+	txn_sql(s, DB_S_LOT, 7, p, NULL, NULL);
+}
+
+static long ops_open_auctions_of(struct server *s, int64_t buyer_org);
+
+/*
+ * Multi-lot auctions: apply the creation of an event, every lot an auction of its own with
+ * consecutive ids, in this one command: all lots or none. The limit is checked for them all
+ * first; each lot's creation then cannot be refused but for memory, which would leave a
+ * part of the event in the batch: that is a broken invariant.
+ */
+static int
+ops_apply_create_lots(struct server *s, struct cmd *k)
+{
+	char *event_title = k->title;
+	struct book *first = NULL;
+	char msg[256];
+
+	if (ops_open_auctions_of(s, k->params.buyer_org) + k->nlots >
+	    s->cfg.max_open_auctions_per_buyer) {
+		snprintf(msg, sizeof(msg), "max_open_auctions_per_buyer (%ld) reached: the %d lots "
+		    "would give this buyer organization more scheduled or running auctions than "
+		    "allowed (every lot is an auction)", s->cfg.max_open_auctions_per_buyer, k->nlots);
+		txn_refuse(s, &k->t, "limit_exceeded", msg);
+		return 0;
+	}
+	k->event_id = s->next_auction_id;
+	for (int i = 0; i < k->nlots; i++) {
+		const struct ops_lot *l = &k->lots[i];
+
+		k->lot_no = i + 1;
+		k->title = l->title;
+		k->params = l->p;
+		k->smin_pct = l->smin_pct;
+		k->smax_pct = l->smax_pct;
+		k->smin_val = l->smin_val;
+		k->smax_val = l->smax_val;
+		if (!ops_apply_create_proc(s, k, 0, 0)) {
+			k->title = event_title;
+			if (i == 0)
+				return 0;
+			abort();  /* a part of the event would commit: an invariant would break */
+		}
+		if (i == 0)
+			first = k->book;
+	}
+	k->title = event_title;
+	k->book = first;
+	k->auction_id = first->a.id;
+	return 1;
+}
+
+/*
+ * Multi-lot auctions, staggered closing: lot `b` was extended by a bid at `at`; every later
+ * lot of its event that would now close less than the stagger after the lot before it moves
+ * so that it closes exactly that long after (an auction_prolong with the reason stagger, in
+ * the same batch as the bid; watchers are told auction.update with reason stagger). A lot
+ * that need not move leaves the later ones where they are: they already keep the stagger.
+ */
+static void
+ops_stagger(struct server *s, struct book *b, int64_t at)
+{
+	struct ops_actor w = { 0, 0, NULL, "stagger", NULL, NULL };
+	const struct book *prev = b;
+
+	for (int n = b->lot_no + 1; n <= b->lot_count; n++) {
+		struct book *l = book_get(s, b->event_id + n - 1);
+		struct auction_events ev = { 0 };
+		int moved;
+
+		if (l == NULL || l->event_id != b->event_id || l->lot_no != n)
+			break;
+		if (l->a.state == AUCTION_CANCELLED)
+			continue;  /* the next lot keeps its stagger after `prev` */
+		ops_touch(s, l);
+		moved = auction_stagger(&l->a, &prev->a, b->stagger_ms, at, &ev);
+		ops_events(s, l, &ev, &w);
+		if (moved == 0)
+			break;
+		if (moved < 0)
+			continue;  /* it cannot move (no longer running): the next one follows `prev` */
+		l->notify |= BOOK_N_STAGGER;
+		prev = l;
+	}
 }
 
 /* Scheduled or running auctions a buyer organization created itself (not those
@@ -1131,6 +1289,11 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	b->proc_id = proc_id;
 	b->lot_id = (int)lot_id;
 	b->unsigned_bids = k->unsigned_bids;
+	if (k->lot_no > 0 && ops_lot_set(b, k) < 0) {
+		book_free(b);
+		txn_refuse(s, &k->t, "internal", "out of memory");
+		return 0;
+	}
 	if (map_put(&s->books, b->a.id, b) < 0) {
 		book_free(b);
 		txn_refuse(s, &k->t, "internal", "out of memory");
@@ -1154,6 +1317,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	ops_rules_detail(dj, &b->a);
 	if (b->a.p.tail > 0)  /* second-place tail */
 		json_object_set_new(dj, "tail", json_integer(b->a.p.tail / 1000));
+	ops_lot_detail(dj, b);
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
@@ -1176,6 +1340,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 
 			txn_sql(s, DB_S_TAIL_MS, 2, q, NULL, NULL);
 		}
+		ops_store_lot(s, b);
 	}
 	free(detail);
 	ops_events(s, b, &ev, &w);  /* after the row they refer to */
@@ -1608,6 +1773,20 @@ ops_commit_auction(struct server *s, struct txn_cmd *t)
 	json_t *r = proto_ok(t->id);
 
 	k->book->tx.created_batch = -1;
+	if (k->kind == CMD_CREATE && k->nlots > 0) {
+		/* multi-lot auctions: every lot, as its buyer sees it */
+		json_t *arr = json_array();
+
+		for (int i = 0; i < k->nlots; i++) {
+			struct book *l = book_get(s, k->event_id + i);
+
+			if (l == NULL)
+				continue;
+			l->tx.created_batch = -1;
+			json_array_append_new(arr, book_view(s, l, t->who, 1));
+		}
+		json_object_set_new(r, "auctions", arr);
+	}
 	json_object_set_new(r, "auction", book_view(s, k->book, t->who, 1));
 	txn_reply(s, t, r);
 	log_info("auction=%lld %s by participant=%lld", (long long)k->auction_id,
@@ -1700,6 +1879,14 @@ ops_cmp_price(const void *x, const void *y)
 struct book *
 ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 {
+	return ops_open_auction_lot(s, p, li, at, 0, 0, 0);
+}
+
+/* The same, as a lot of a staggered event (multi-lot auctions; lot_no 0: none). */
+struct book *
+ops_open_auction_lot(struct server *s, struct proc *p, int li, int64_t at, int64_t event_id,
+    int lot_no, int lot_count)
+{
 	const struct proc_lot *lot = &p->pr.lots[li];
 	const struct proc_doc_auction *au = &p->doc->auction;
 	struct cmd k;
@@ -1722,6 +1909,15 @@ ops_open_auction(struct server *s, struct proc *p, int li, int64_t at)
 	k.params.step_max = k.smax_pct ? money_percent_of(lot->max_price, k.smax_val) : k.smax_val;
 	k.params.starts_at = at + delay;
 	k.params.ends_at = k.params.starts_at + au->duration * 1000;
+	if (lot_no > 0) {
+		/* multi-lot auctions: lot_no of the procedure's staggered lots */
+		k.lot_no = lot_no;
+		k.nlots = lot_count;
+		k.stagger_ms = au->stagger * 1000;
+		k.event_id = event_id > 0 ? event_id : s->next_auction_id;
+		k.event_title = p->doc->title;
+		k.params.ends_at += (lot_no - 1) * k.stagger_ms;
+	}
 	k.params.ext_window = au->extension_window * 1000;
 	k.params.ext_length = au->extension * 1000;
 	if ((why = auction_params_check(&k.params)) != NULL) {
@@ -1927,8 +2123,9 @@ ops_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 	json_t *arr, *r;
 	void *v;
 	int lot = 0;
+	int64_t event = 0;
 
-	if (ops_list_args(c, id, req, &l) < 0)
+	if (ops_list_args(c, id, req, &l) < 0 || proto_get_int(c, req, "event", 0, &event) < 0)
 		return;
 	if (l.state && strcmp(l.state, "scheduled") && strcmp(l.state, "running") &&
 	    strcmp(l.state, "closed") && strcmp(l.state, "cancelled")) {
@@ -1953,6 +2150,7 @@ ops_auction_list(struct server *s, struct conn *c, json_t *id, json_t *req,
 			continue;  /* not yet committed, or on an earlier page */
 		if ((l.state && strcmp(l.state, auction_state_name(b->a.state)) != 0) ||
 		    (l.kind && (b->proc_id != 0) != lot) || (l.buyer >= 0 && b->a.p.buyer_org != l.buyer) ||
+		    (event > 0 && b->event_id != event) ||
 		    !book_may_see(b, conn_ident(c)->who))
 			continue;
 		all[n++] = b;
@@ -2379,6 +2577,223 @@ ops_rounds(struct conn *c, json_t *id, json_t *req, struct auction_params *p)
 	return 0;
 }
 
+/* Multi-lot auctions: at most this many lots in one event. */
+#define OPS_LOTS_MAX 100
+
+/* Multi-lot auctions: refuse the request for lot `n` (1-based) of `lots`; always -1. */
+static int
+ops_lot_refuse(struct conn *c, json_t *id, int n, const char *code, const char *why)
+{
+	char msg[400];
+	json_t *r;
+
+	snprintf(msg, sizeof(msg), "lot %d: %s", n, why);
+	r = proto_error(id, code, msg, "lots");
+	json_object_set_new(json_object_get(r, "error"), "lot", json_integer(n));
+	conn_send(c, r);
+	return -1;
+}
+
+/* Multi-lot auctions: a lot's start price into *out; -1 refused. */
+static int
+ops_lot_price(struct conn *c, json_t *id, json_t *lot, int n, int exp, int64_t *out)
+{
+	json_t *v = json_object_get(lot, "start_price");
+
+	if (v == NULL || json_is_null(v))
+		return ops_lot_refuse(c, id, n, "missing_field", "start_price is required");
+	if (!json_is_string(v) || money_parse(json_string_value(v), exp, out) < 0 || *out <= 0)
+		return ops_lot_refuse(c, id, n, "bad_field", "start_price must be a positive decimal "
+		    "amount (a string)");
+	return 0;
+}
+
+/* Multi-lot auctions: the shape of `lots` and lot 1's start price (the shared checks of
+ * auction.create run with it); -1 refused. */
+static int
+ops_lots_first(struct conn *c, json_t *id, json_t *req, json_t *jl, int exp, int64_t *price)
+{
+	char msg[160];
+
+	if (json_object_get(req, "start_price") != NULL) {
+		conn_send(c, proto_error(id, "bad_field", "start_price: with lots, every lot has its "
+		    "own start_price", "start_price"));
+		return -1;
+	}
+	if (!json_is_array(jl) || json_array_size(jl) < 1 || json_array_size(jl) > OPS_LOTS_MAX) {
+		snprintf(msg, sizeof(msg), "lots must be an array of 1 to %d lots", OPS_LOTS_MAX);
+		conn_send(c, proto_error(id, "bad_field", msg, "lots"));
+		return -1;
+	}
+	if (!json_is_object(json_array_get(jl, 0)))
+		return ops_lot_refuse(c, id, 1, "bad_field", "a lot must be an object");
+	return ops_lot_price(c, id, json_array_get(jl, 0), 1, exp, price);
+}
+
+/* Multi-lot auctions: a lot's step field (its own, or the event's `pct`/`val`) into `l`. */
+static int
+ops_lot_step(struct conn *c, json_t *id, json_t *lot, int n, const char *field, int exp,
+    int64_t price, int *pct, int64_t *val, int64_t *amount)
+{
+	json_t *v = json_object_get(lot, field);
+	char why[160];
+
+	if (v != NULL && (!json_is_string(v) ||
+	    money_parse_step(json_string_value(v), exp, pct, val) < 0)) {
+		snprintf(why, sizeof(why), "%s must be a percent such as \"0.5%%\" or an amount", field);
+		return ops_lot_refuse(c, id, n, "bad_field", why);
+	}
+	*amount = *pct ? money_percent_of(price, *val) : *val;
+	return 0;
+}
+
+/* Multi-lot auctions: one lot (`n` 1-based, index n-1) of `lots` into `l`, with the event's
+ * parameters `ev` and its steps; -1 refused (the message names the lot). */
+static int
+ops_lot_parse(struct conn *c, json_t *id, json_t *lot, int n, int exp,
+    const struct auction_params *ev, int64_t stagger_ms, const struct ops_lot *steps,
+    struct ops_lot *l)
+{
+	const char *key, *title, *why;
+	char msg[160];
+	json_t *v;
+
+	if (!json_is_object(lot))
+		return ops_lot_refuse(c, id, n, "bad_field", "a lot must be an object");
+	json_object_foreach(lot, key, v) {
+		if (strcmp(key, "title") && strcmp(key, "start_price") && strcmp(key, "step_min") &&
+		    strcmp(key, "step_max")) {
+			snprintf(msg, sizeof(msg), "unknown field '%.60s' (a lot has title, start_price, "
+			    "step_min, step_max)", key);
+			return ops_lot_refuse(c, id, n, "bad_field", msg);
+		}
+	}
+	v = json_object_get(lot, "title");
+	if (v == NULL || json_is_null(v))
+		return ops_lot_refuse(c, id, n, "missing_field", "title is required");
+	title = json_is_string(v) ? json_string_value(v) : NULL;
+	if (title == NULL || json_string_length(v) == 0 || strlen(title) != json_string_length(v) ||
+	    text_len(title, strlen(title)) > 500 ||
+	    text_check(title, strlen(title), TEXT_LINE, msg, sizeof(msg)) < 0)
+		return ops_lot_refuse(c, id, n, "bad_field", "title must be a line of 1 to 500 "
+		    "characters");
+	l->p = *ev;
+	if (ops_lot_price(c, id, lot, n, exp, &l->p.start_price) < 0)
+		return -1;
+	*l = (struct ops_lot){ .p = l->p, .smin_pct = steps->smin_pct, .smax_pct = steps->smax_pct,
+	    .smin_val = steps->smin_val, .smax_val = steps->smax_val };
+	if (ops_lot_step(c, id, lot, n, "step_min", exp, l->p.start_price, &l->smin_pct,
+	    &l->smin_val, &l->p.step_min) < 0 ||
+	    ops_lot_step(c, id, lot, n, "step_max", exp, l->p.start_price, &l->smax_pct,
+	    &l->smax_val, &l->p.step_max) < 0)
+		return -1;
+	/* staggered: lot n is scheduled to end (n - 1) stagger after the event's end */
+	l->p.ends_at += (n - 1) * stagger_ms;
+	if (l->p.latest_end)
+		l->p.latest_end += (n - 1) * stagger_ms;
+	if (l->p.step_min > l->p.step_max)
+		return ops_lot_refuse(c, id, n, "bad_field", "step_min must not exceed step_max");
+	if ((why = auction_params_check(&l->p)) != NULL)
+		return ops_lot_refuse(c, id, n, "bad_field", why);
+	if ((l->title = strdup(title)) == NULL)
+		return ops_lot_refuse(c, id, n, "internal", "out of memory");
+	return 0;
+}
+
+/* Multi-lot auctions: lot_closing and stagger of auction.create into *stagger_ms (0:
+ * parallel); -1 refused. Without lots neither may be given. */
+static int
+ops_lot_closing(struct conn *c, json_t *id, json_t *req, int lots,
+    const struct auction_params *p, int64_t *stagger_ms)
+{
+	const char *mode = "parallel";
+	int64_t secs = 0;
+	int rc;
+
+	*stagger_ms = 0;
+	if (!lots) {
+		const char *f = json_object_get(req, "lot_closing") ? "lot_closing" :
+		    json_object_get(req, "stagger") ? "stagger" : NULL;
+		if (f != NULL)
+			conn_send(c, proto_error(id, "bad_field", "lot_closing and stagger apply only to "
+			    "an auction with lots", f));
+		return f != NULL ? -1 : 0;
+	}
+	if ((rc = proto_get_str(c, req, "lot_closing", 0, 20, &mode)) < 0)
+		return -1;
+	if (rc == 1)
+		mode = "parallel";
+	if (strcmp(mode, "parallel") && strcmp(mode, "staggered")) {
+		conn_send(c, proto_error(id, "bad_field", "lot_closing must be parallel or staggered",
+		    "lot_closing"));
+		return -1;
+	}
+	if ((rc = proto_get_int(c, req, "stagger", 0, &secs)) < 0)
+		return -1;
+	if (strcmp(mode, "parallel") == 0) {
+		if (rc == 0) {
+			conn_send(c, proto_error(id, "bad_field", "stagger applies only to lot_closing "
+			    "staggered", "stagger"));
+			return -1;
+		}
+		return 0;
+	}
+	if (rc == 1 || secs < 1 || secs > 86400) {
+		conn_send(c, proto_error(id, rc == 1 ? "missing_field" : "bad_field", "stagger (seconds "
+		    "between the ends of consecutive lots, 1 to 86400) is required with lot_closing "
+		    "staggered", "stagger"));
+		return -1;
+	}
+	*stagger_ms = secs * 1000;
+	(void)p;
+	return 0;
+}
+
+/* Multi-lot auctions: free the first n lots of `lots` and the array. */
+static void
+ops_lots_free(struct ops_lot *lots, int n)
+{
+	for (int i = 0; lots != NULL && i < n; i++)
+		free(lots[i].title);
+	free(lots);
+}
+
+/* Multi-lot auctions: every lot of `lots` into the new array `k->lots` (`k` a command not
+ * yet made: it holds the lots until cmd_new); -1 refused, nothing kept. */
+static int
+ops_lots(struct conn *c, json_t *id, json_t *req, json_t *jl, int exp,
+    const struct auction_params *p, const struct ops_lot *steps, struct cmd *k)
+{
+	int n = (int)json_array_size(jl);
+
+	if (p->format != NULL && p->format->clock != NULL) {
+		conn_send(c, proto_error(id, "bad_field", "lots: a clock format (dutch_reverse, "
+		    "dutch_forward, japanese_reverse) runs one lot per auction", "lots"));
+		return -1;
+	}
+	if (p->format == &auction_rounds) {
+		conn_send(c, proto_error(id, "bad_field", "lots: a rounds auction's end follows from "
+		    "its timeline, so it runs one lot per auction", "lots"));
+		return -1;
+	}
+	if (ops_lot_closing(c, id, req, 1, p, &k->stagger_ms) < 0)
+		return -1;
+	if ((k->lots = calloc((size_t)n, sizeof(*k->lots))) == NULL) {
+		conn_send(c, proto_error(id, "internal", "out of memory", NULL));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (ops_lot_parse(c, id, json_array_get(jl, (size_t)i), i + 1, exp, p, k->stagger_ms,
+		    steps, &k->lots[i]) < 0) {
+			ops_lots_free(k->lots, i);
+			k->lots = NULL;
+			return -1;
+		}
+		k->nlots = i + 1;
+	}
+	return 0;
+}
+
 /* auction.create: check everything, queue. */
 void
 ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
@@ -2387,10 +2802,11 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	const char *title, *currency, *start, *starts_at = NULL;
 	struct auction_params p = { 0 };
 	int smin_pct, smax_pct, exp, rc, signed_bids;
-	int64_t smin_val, smax_val, now = time_now_ms(), dur;
+	int64_t smin_val, smax_val, now = time_now_ms(), dur, nostag;
+	struct cmd lots = { .nlots = 0 };  /* multi-lot auctions: the lots, until k is made */
 	const char *why;
 	struct cmd *k;
-	json_t *jv;
+	json_t *jv, *jlots = json_object_get(req, "lots");
 
 	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
 	    proto_get_str(c, req, "currency", 1, 3, &currency) != 0)
@@ -2401,14 +2817,16 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	}
 	jv = json_object_get(req, "start_price");
-	if (jv && json_is_number(jv)) {
+	if (jlots != NULL && !json_is_null(jlots)) {
+		if (ops_lots_first(c, id, req, jlots, exp, &p.start_price) < 0)
+			return;
+	} else if (jv && json_is_number(jv)) {
 		conn_send(c, proto_error(id, "bad_field",
 		    "start_price must be a decimal string, not a JSON number", "start_price"));
 		return;
-	}
-	if (proto_get_str(c, req, "start_price", 1, 40, &start) != 0)
+	} else if (proto_get_str(c, req, "start_price", 1, 40, &start) != 0) {
 		return;
-	if (money_parse(start, exp, &p.start_price) < 0 || p.start_price <= 0) {
+	} else if (money_parse(start, exp, &p.start_price) < 0 || p.start_price <= 0) {
 		conn_send(c, proto_error(id, "bad_field", "start_price must be a positive decimal amount",
 		    "start_price"));
 		return;
@@ -2440,13 +2858,17 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	    ops_sealed(c, id, req, &p) < 0 || ops_tail(c, id, req, &p) < 0 ||
 	    ops_rounds(c, id, req, &p) < 0)
 		return;
-	if (p.step_min > p.step_max) {
-		conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max", "step_min"));
-		return;
-	}
-	if ((why = auction_params_check(&p)) != NULL) {
-		conn_send(c, proto_error(id, "bad_field", why, NULL));
-		return;
+	/* with lots, every lot is checked as an auction of its own (ops_lots), naming the lot */
+	if (jlots == NULL || json_is_null(jlots)) {
+		if (p.step_min > p.step_max) {
+			conn_send(c, proto_error(id, "bad_field", "step_min must not exceed step_max",
+			    "step_min"));
+			return;
+		}
+		if ((why = auction_params_check(&p)) != NULL) {
+			conn_send(c, proto_error(id, "bad_field", why, NULL));
+			return;
+		}
 	}
 	jv = json_object_get(req, "signed_bids");
 	if (jv && !json_is_boolean(jv)) {
@@ -2455,13 +2877,32 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 		return;
 	}
 	signed_bids = jv == NULL || json_is_true(jv);
+	if ((jlots == NULL || json_is_null(jlots)) && ops_lot_closing(c, id, req, 0, &p, &nostag) < 0)
+		return;
 	if (ops_rules(s, c, id, req, &p) < 0)
 		return;
-	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL) {
+	if (jlots != NULL && !json_is_null(jlots)) {
+		/* checked before the command is made: a refusal leaves nothing to free but these */
+		struct ops_lot steps = { .smin_pct = smin_pct, .smax_pct = smax_pct,
+		    .smin_val = smin_val, .smax_val = smax_val };
+
+		if (ops_lots(c, id, req, jlots, exp, &p, &steps, &lots) < 0) {
+			free((void *)p.invited);
+			return;
+		}
+	}
+	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL ||
+	    (lots.nlots > 0 && (k->event_title = strdup(title)) == NULL)) {
 		free((void *)p.invited);
+		ops_lots_free(lots.lots, lots.nlots);
+		if (k != NULL)
+			free(k->title);
 		free(k);
 		return;
 	}
+	k->lots = lots.lots;
+	k->nlots = lots.nlots;
+	k->stagger_ms = lots.stagger_ms;
 	k->params = p;
 	k->invited = (int64_t *)p.invited;
 	snprintf(k->currency, sizeof(k->currency), "%s", currency);

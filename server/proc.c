@@ -443,6 +443,7 @@ proc_doc_load(json_t *jd)
 		doc->auction.extension = ji(au, "extension");
 		doc->auction.delay = ji(au, "delay");
 		doc->auction.unsigned_bids = json_is_false(json_object_get(au, "signed_bids"));
+		doc->auction.stagger = ji(au, "stagger");
 	}
 	if (oom) {
 		proc_doc_unref(doc);  /* a lot that failed to load is counted: freed too */
@@ -973,6 +974,41 @@ proc_parse_lots(struct conn *c, json_t *id, json_t *req, struct proc_doc *doc)
 	return 0;
 }
 
+/* Multi-lot auctions: a tender_auction's lot_closing and stagger (in its auction settings)
+ * into *stagger (seconds, 0 parallel; unchanged when neither is given); -1 after an error
+ * reply. */
+static int
+proc_parse_stagger(struct conn *c, json_t *id, json_t *au, int64_t *stagger)
+{
+	json_t *mode = json_object_get(au, "lot_closing"), *st = json_object_get(au, "stagger");
+
+	if (mode == NULL && st == NULL)
+		return 0;
+	if (mode != NULL && (!json_is_string(mode) || (strcmp(json_string_value(mode), "parallel") &&
+	    strcmp(json_string_value(mode), "staggered")))) {
+		proc_err(c, id, "bad_field", "auction settings: lot_closing must be parallel or "
+		    "staggered", "auction");
+		return -1;
+	}
+	if (mode != NULL && strcmp(json_string_value(mode), "parallel") == 0) {
+		if (st != NULL) {
+			proc_err(c, id, "bad_field", "auction settings: stagger applies only to "
+			    "lot_closing staggered", "auction");
+			return -1;
+		}
+		*stagger = 0;
+		return 0;
+	}
+	if (mode == NULL || !json_is_integer(st) || json_integer_value(st) < 1 ||
+	    json_integer_value(st) > 86400) {
+		proc_err(c, id, "bad_field", "auction settings: lot_closing staggered needs stagger, "
+		    "1-86400 s between the ends of consecutive lots' auctions", "auction");
+		return -1;
+	}
+	*stagger = json_integer_value(st);
+	return 0;
+}
+
 /* A tender_auction's auction settings into doc: the request's, else an amended
  * document's current ones, else the defaults. -1 after an error reply. */
 static int
@@ -984,9 +1020,11 @@ proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_do
 	const char *smin = "0.5%", *smax = "5%";
 	int64_t dur = 600, win = 120, ext = 120, delay = 60, v;
 	int pct, unsigned_bids = 0;
+	int64_t stagger = 0;
 
 	if (pa) {
 		unsigned_bids = pa->unsigned_bids;
+		stagger = pa->stagger;
 		smin = pa->step_min;
 		smax = pa->step_max;
 		dur = pa->duration;
@@ -1009,6 +1047,8 @@ proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_do
 		}
 		if (json_object_get(au, "signed_bids"))
 			unsigned_bids = json_is_false(json_object_get(au, "signed_bids"));
+		if (proc_parse_stagger(c, id, au, &stagger) < 0)
+			return -1;
 	}
 	if (money_parse_step(smin, doc->exp, &pct, &v) < 0 ||
 	    money_parse_step(smax, doc->exp, &pct, &v) < 0 ||
@@ -1020,7 +1060,7 @@ proc_parse_auction(struct conn *c, json_t *id, json_t *req, const struct proc_do
 	}
 	doc->has_auction = 1;
 	doc->auction = (struct proc_doc_auction){ proc_sdup(smin), proc_sdup(smax), dur, win, ext,
-	    delay, unsigned_bids };
+	    delay, unsigned_bids, stagger };
 	return 0;
 }
 
@@ -1211,6 +1251,11 @@ proc_auction_json(const struct proc_doc_auction *au)
 	/* shown (and stored) only when off: the default keeps its bytes */
 	if (j && au->unsigned_bids)
 		json_object_set_new(j, "signed_bids", json_false());
+	/* multi-lot auctions: only when staggered, likewise */
+	if (j && au->stagger > 0) {
+		json_object_set_new(j, "lot_closing", json_string("staggered"));
+		json_object_set_new(j, "stagger", json_integer(au->stagger));
+	}
 	return j;
 }
 
@@ -1751,14 +1796,23 @@ static void
 proc_opened(struct server *s, struct proc *p, const struct proc_events *ev, int i)
 {
 	json_t *d;
+	int n = 0, no = 0;
+	int64_t event_id = 0;
 
+	/* staggered (multi-lot auctions): the lots' auctions are one event, in lot order */
+	for (int j = i + 1; j < ev->n && p->doc->auction.stagger > 0; j++)
+		n += ev->ev[j].kind == PROC_EV_LOT_AUCTION && proc_lot_index(p, ev->ev[j].lot) >= 0;
 	for (int j = i + 1; j < ev->n; j++) {
 		int k = proc_lot_index(p, ev->ev[j].lot);
 		struct book *b;
 		if (ev->ev[j].kind != PROC_EV_LOT_AUCTION || k < 0)
 			continue;
-		if ((b = ops_open_auction(s, p, k, ev->ev[i].at)) != NULL)
+		b = n > 0 ? ops_open_auction_lot(s, p, k, ev->ev[i].at, event_id, ++no, n) :
+		    ops_open_auction(s, p, k, ev->ev[i].at);
+		if (b != NULL)
 			p->lot_auction[k] = b->a.id;
+		if (b != NULL && event_id == 0 && n > 0)
+			event_id = b->a.id;
 	}
 	d = json_pack("{s:o}", "opening", proc_opening_all(s, p));
 	proc_log(s, p, "opened", ev->ev[i].at, NULL, NULL, 0, 0, 0, d);

@@ -108,6 +108,13 @@ struct book {
 	size_t nsalts;
 	/* rounds format: tells watchers when a phase or turn begins (no engine event does) */
 	struct event *rounds_ev;
+	/* Multi-lot auctions (auction.create with lots): lot lot_no of lot_count of the event
+	 * event_id (the auction id of its lot 1; the lots' ids are consecutive); lot_count 0:
+	 * not a lot. stagger_ms 0: parallel closing; else staggered (docs/auction-rules.md). */
+	int64_t event_id;
+	int lot_no, lot_count;
+	int64_t stagger_ms;
+	char *event_title;
 };
 
 /* A procurement procedure: the engine state plus its published document. */
@@ -154,6 +161,9 @@ struct proc_doc_auction {
 	char *step_min, *step_max;
 	int64_t duration, extension_window, extension, delay;
 	int unsigned_bids;         /* signed_bids false: its live auctions' bids need not be signed */
+	/* multi-lot auctions: 0 parallel; else lot_closing staggered, seconds between the ends
+	 * of the lots' live auctions (in lot order) */
+	int64_t stagger;
 };
 
 struct proc_doc {
@@ -233,6 +243,9 @@ struct proc {
 #define BOOK_N_UPDATE   (BOOK_N(AUCTION_EV_STARTED) | BOOK_N(AUCTION_EV_BID) | \
     BOOK_N(AUCTION_EV_EXTENDED) | BOOK_N(AUCTION_EV_PAUSED) | BOOK_N(AUCTION_EV_RESUMED) | \
     BOOK_N(AUCTION_EV_PROLONGED) | BOOK_N(AUCTION_EV_TAIL))
+/* Multi-lot auctions: a lot's end moved by the staggered-closing rule (auction.update
+ * with reason stagger); above every event kind's bit */
+#define BOOK_N_STAGGER  (1 << 30)
 
 struct server {
 	struct event_base *base;
@@ -583,6 +596,10 @@ json_t *ops_list_next(int more, int64_t last_id);
 
 /* Open the live auction of a tender_auction lot, seeded with the tender prices. */
 struct book *ops_open_auction(struct server *s, struct proc *p, int lot_index, int64_t at);
+/* Multi-lot auctions: the same, as lot `lot_no` of `lot_count` of the staggered event
+ * `event_id` (0: this lot is the first, its auction's id is the event's). */
+struct book *ops_open_auction_lot(struct server *s, struct proc *p, int lot_index, int64_t at,
+    int64_t event_id, int lot_no, int lot_count);
 
 /* ---- registry.c ---- */
 struct org *registry_org(struct server *s, int64_t id, const char *name);
