@@ -432,6 +432,11 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"clock-step", 0, "clock_step", CMD_STR, 0},
 	{"clock-interval", 0, "clock_interval", CMD_INT, 0},
 	{"clock-limit", 0, "clock_limit", CMD_STR, 0},
+	/* outage pause */
+	{"outage-share", 0, "outage_share", CMD_STR, 0},
+	{"outage-window", 0, "outage_window", CMD_INT, 0},
+	{"outage-max-pause", 0, "outage_max_pause", CMD_INT, 0},
+	{"outage-min-bidders", 0, "outage_min_bidders", CMD_INT, 0},
 	CMD_END,
 };
 
@@ -617,7 +622,8 @@ static const struct cmd_spec cmd_specs[] = {
 	 "auction create --title T --currency C --start-price AMOUNT [--step-min S] [--step-max S] "
 	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] [--format F] "
 	 "[--max-extensions N] [--latest-end TIME] [--visibility V] [--clock-step AMOUNT] "
-	 "[--clock-interval MS] [--clock-limit AMOUNT] | --file REQUEST.json",
+	 "[--clock-interval MS] [--clock-limit AMOUNT] [--outage-share PCT] [--outage-window S] "
+	 "[--outage-max-pause S] [--outage-min-bidders N] | --file REQUEST.json",
 	 cmd_create_args, NULL, cmd_show_auction, NULL},
 	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},
 	{"auction list", "auction.list",

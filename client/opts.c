@@ -57,6 +57,8 @@ void opts_usage(FILE *f)
 	      "                     japanese_reverse] [--max-extensions N]\n"
 	      "           [--latest-end TIME] [--clock-step AMOUNT] [--clock-interval MS]\n"
 	      "           [--clock-limit AMOUNT] [--visibility rank|rank_and_best|ranking]\n"
+	      "           [--outage-share PCT] [--outage-window SECONDS]\n"
+	      "           [--outage-max-pause SECONDS] [--outage-min-bidders N]\n"
 	      "  auction create --file REQUEST.json [overriding options]\n"
 	      "  auction get ID\n"
 	      "  auction list [--state STATE] [--kind KIND] [--buyer ORG] [--limit N]\n"

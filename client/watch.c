@@ -165,6 +165,8 @@ static void watch_view(const struct watch *w, FILE *f)
 	fprintf(f, "auction %lld: %s\n", id, view_str(a, "title") ? view_str(a, "title") : "-");
 	fprintf(f, "state        %s%s\n", view_str(a, "state") ? view_str(a, "state") : "-",
 		json_is_true(json_object_get(a, "paused")) ? " (PAUSED: no bids until resumed)" : "");
+	if (view_pause_line(a, buf, sizeof(buf)))
+		fprintf(f, "paused       %s\n", buf);
 	fprintf(f, "best price   %s %s (start %s)\n", view_str(a, "best_price") ? view_str(a, "best_price") :
 		view_hides_best(a) ? "hidden" : "-",
 		view_str(a, "currency") ? view_str(a, "currency") : "",
@@ -260,6 +262,8 @@ static int watch_line(struct watch *w)
 		watch_jump(w->jump_ms, jump, sizeof(jump));
 		printf(" EXTENDED %s", jump);
 	}
+	if (view_pause_line(a, buf, sizeof(buf)))  /* an operator's pause, or an outage */
+		printf(", paused: %s", buf);
 	putchar('\n');
 	return fflush(stdout);
 }

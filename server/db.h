@@ -74,6 +74,8 @@ enum db_stmt {
 	                   * DB_S_BIDS returned them all) */
 	DB_S_HEAD,        /* a signed tree head: size, root, at, signature, key fingerprint */
 	DB_S_LOG_KEY,     /* a log key's certificate: fingerprint, PEM (once) */
+	/* outage pause */
+	DB_S_OUTAGE,      /* an auction's outage rule, when it has one (after its DB_S_CREATE) */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
 	DB_S_P_CREATE,
 	DB_S_P_VERSION,
@@ -290,7 +292,8 @@ struct db_boot_sink {
 	int (*transition)(void *arg, int64_t auction_id, const char *kind);
 	/* an auction's `paused`, `resumed` or `prolonged` change, in order with its bids: `at`
 	 * its time, `ms` its amount (the pause's length, the time added; 0 for a pause) */
-	int (*rule)(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t ms);
+	int (*rule)(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t ms,
+	    int64_t by);  /* by: the operator's participant id; 0: the clock (an outage pause) */
 	/* every change's leaf hash (32 bytes), in seq order; then the log keys and the
 	 * signed tree heads (by size) */
 	int (*leaf)(void *arg, int64_t seq, const uint8_t *leaf);
@@ -299,6 +302,9 @@ struct db_boot_sink {
 	/* every change of an auction (stream "auction") or a procurement ("procurement"), in
 	 * seq order, after it has been replayed (NULL: not wanted) */
 	void (*seen)(void *arg, const char *stream, int64_t id, int64_t seq);
+	/* outage pause: an auction's outage rule (after the auctions; NULL: not wanted) */
+	int (*outage)(void *arg, int64_t auction_id, int share, int64_t window_ms,
+	    int64_t max_pause_ms, int min_bidders);
 };
 
 /* Largest ids in use, for allocating new ones. */
