@@ -559,7 +559,8 @@ conn_ssl_info(const SSL *ssl, int where, int ret)
 {
 	struct conn *c;
 
-	if ((where & SSL_CB_READ_ALERT) && (ret & 0xff) == SSL_AD_CLOSE_NOTIFY &&
+	if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT &&
+	    (ret & 0xff) == SSL_AD_CLOSE_NOTIFY &&
 	    (c = SSL_get_app_data(ssl)) != NULL)
 		c->close_notify = 1;
 }

@@ -1052,7 +1052,7 @@ ops_outage_due(struct server *s, struct book *b, int what)
 {
 	struct cmd *k;
 
-	if (!db_ready(s->db) || (k = cmd_new(CMD_OUTAGE, NULL, NULL)) == NULL) {
+	if (s->db == NULL || !db_ready(s->db) || (k = cmd_new(CMD_OUTAGE, NULL, NULL)) == NULL) {
 		b->outage_queued = 0;
 		return;
 	}

@@ -228,6 +228,8 @@ pres_on_timer(evutil_socket_t fd, short what, void *arg)
 	    (long long)b->a.id, (long long)(b->outage.max_pause / 1000));
 	b->outage_queued = 1;
 	pa->s->outage_due(pa->s, b, OUTAGE_MAX);
+	if (!b->outage_queued)  /* not queued (the database is away, a standby): try again */
+		conn_timer_in(pa->s, pa->timer, 1000);
 }
 
 /* Arm the max-pause timer of `b`'s outage pause. */
