@@ -589,6 +589,8 @@ conn_on_event(struct bufferevent *bev, short what, void *arg)
 		/* a clean end is the peer's TLS close_notify; a reset, or an end without it (dirty
 		 * shutdowns are EOF here too), is a lost peer */
 		c->lost = (what & BEV_EVENT_ERROR) != 0 || !c->close_notify;
+		if (!(what & BEV_EVENT_ERROR) && !c->close_notify)
+			snprintf(why, sizeof(why), "closed by peer without close_notify");
 		if (c->state != CONN_CLOSING)
 			conn_close(c, why);
 		/* the peer is gone: nothing more can be written */

@@ -3,6 +3,7 @@ docs/protocol.md auction.create's outage fields): when more than outage_share of
 connected bidders lose their connections within outage_window, it pauses by itself (a change
 with reason outage, no actor); it resumes once they are back or after outage_max_pause, with
 the paused time given back. A clean disconnect (TLS close_notify) is no loss."""
+import signal
 import ssl
 import subprocess
 import time
@@ -195,6 +196,32 @@ def test_clean_disconnect_is_no_outage(env, server, unique):
     v = cs[3].ok("auction.get", auction=aid)["auction"]
     assert v["paused"] is False, v
     cs[3].close()
+    buyer.ok("auction.cancel", auction=aid, reason="test over")
+
+
+def test_tenderctl_watch_stopped_with_ctrl_c_is_no_outage(env, server, unique, tmp_path):
+    """tenderctl watch stopped with SIGINT (Ctrl-C) or SIGTERM closes its connection cleanly
+    (close_notify): three of four such stops are no outage."""
+    buyer, a = outage_auction(server, "Ctrl-C " + unique)
+    aid = a["id"]
+    procs = start_watchers(env, server, aid, SUPPLIERS, tmp_path, "c")
+    try:
+        bid_all(server, aid, SUPPLIERS)
+        s4 = server.connect("supplier4")
+        s4.ok("auction.watch", auction=aid)
+        drain(s4)
+        mark = len(server.log_text())
+        procs[0].send_signal(signal.SIGINT)
+        procs[1].send_signal(signal.SIGINT)
+        procs[2].send_signal(signal.SIGTERM)
+        for p in procs[:3]:
+            assert p.wait(10) == 0
+        s4.no_event(within=1.5)
+        assert s4.ok("auction.get", auction=aid)["auction"]["paused"] is False
+        closes = [l for l in server.log_text()[mark:].splitlines() if " close: " in l]
+        assert len(closes) == 3 and all("closed by peer\"" in l for l in closes), closes
+    finally:
+        stop_all(procs)
     buyer.ok("auction.cancel", auction=aid, reason="test over")
 
 
