@@ -101,6 +101,9 @@ $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/server/co
 # the tree in memory alone, with OpenSSL
 $(BUILD)/tests/test_tlog: $(BUILD)/tests/unit/test_tlog.o $(BUILD)/server/tlog.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
+# the outage pause: its rule, the engine, tenderctl's line
+$(BUILD)/tests/test_outage: $(BUILD)/tests/unit/test_outage.o $(BUILD)/client/view.o $(BUILD)/libauction.a $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(PKG_LIBS) -lm
 $(BUILD)/tests/test_map: $(BUILD)/tests/unit/test_map.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcommon.a

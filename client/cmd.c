@@ -450,6 +450,11 @@ static const struct cmd_arg cmd_create_args[] = {
 	{"lot", 0, "lots", CMD_LOT, 0},
 	{"lot-closing", 0, "lot_closing", CMD_STR, 0},
 	{"stagger", 0, "stagger", CMD_INT, 0},
+	/* outage pause */
+	{"outage-share", 0, "outage_share", CMD_STR, 0},
+	{"outage-window", 0, "outage_window", CMD_INT, 0},
+	{"outage-max-pause", 0, "outage_max_pause", CMD_INT, 0},
+	{"outage-min-bidders", 0, "outage_min_bidders", CMD_INT, 0},
 	CMD_END,
 };
 
@@ -643,7 +648,8 @@ static const struct cmd_spec cmd_specs[] = {
 	 "[--starts-at TIME] [--duration S] [--extension-window S] [--extension S] [--format F] "
 	 "[--max-extensions N] [--latest-end TIME] [--visibility V] [--clock-step AMOUNT] "
 	 "[--clock-interval MS] [--clock-limit AMOUNT] [--tail S] [--initial S] [--pause S] "
-	 "[--rounds N] [--turn S] [--round-pause S] [--lot PRICE:TITLE ... [--lot-closing "
+	 "[--rounds N] [--turn S] [--round-pause S] [--outage-share PCT] [--outage-window S] "
+	 "[--outage-max-pause S] [--outage-min-bidders N] [--lot PRICE:TITLE ... [--lot-closing "
 	 "parallel|staggered] [--stagger S] instead of --start-price] | --file REQUEST.json",
 	 cmd_create_args, NULL, cmd_show_auction, NULL},
 	{"auction get", "auction.get", "auction get ID", cmd_id_args, NULL, cmd_show_auction, NULL},

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,9 @@ int net_split(const char *server, char *host, size_t hostlen, char *port, size_t
 }
 
 /* Wait until fd is ready for `events`: 1 ready, 0 deadline passed, -1 poll failed. */
+/* See net.h. */
+volatile sig_atomic_t net_stop;
+
 static int net_wait(int fd, short events, int64_t deadline)
 {
 	for (;;) {
@@ -83,6 +87,8 @@ static int net_wait(int fd, short events, int64_t deadline)
 		r = poll(&p, 1, ms);
 		if (r > 0)
 			return 1;
+		if (r < 0 && errno == EINTR && net_stop)
+			return 0;  /* asked to stop (SIGINT, SIGTERM): like a timeout, the caller decides */
 		if (r < 0 && errno != EINTR)
 			return -1;
 	}

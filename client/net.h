@@ -2,6 +2,7 @@
 #ifndef TENDERCTL_NET_H
 #define TENDERCTL_NET_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,5 +46,9 @@ int net_was_reset(const struct net *n);
 
 /* Send close_notify (without waiting) and free everything. NULL is fine. */
 void net_close(struct net *n);
+
+/* Set by a signal handler (SIGINT, SIGTERM in `watch`): a wait the signal interrupts ends as a
+ * timeout, so that the caller can close the connection cleanly (TLS close_notify). */
+extern volatile sig_atomic_t net_stop;
 
 #endif

@@ -61,6 +61,8 @@ void opts_usage(FILE *f)
 	      "           [--tail SECONDS]\n"
 	      "           [--initial SECONDS] [--pause SECONDS] [--rounds N] [--turn SECONDS]\n"
 	      "           [--round-pause SECONDS]\n"
+	      "           [--outage-share PCT] [--outage-window SECONDS]\n"
+	      "           [--outage-max-pause SECONDS] [--outage-min-bidders N]\n"
 	      "  auction create --title T --currency C --lot PRICE:TITLE [--lot PRICE:TITLE ...]\n"
 	      "           [--lot-closing parallel|staggered] [--stagger SECONDS] [other options]\n"
 	      "  auction create --file REQUEST.json [overriding options]\n"

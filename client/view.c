@@ -333,20 +333,43 @@ void view_ranking(FILE *f, json_t *a, size_t max_rows)
 	}
 }
 
-/* Print the "paused" line of an auction an operator paused: no bids, the end stands still. */
-static void view_paused(FILE *f, json_t *a)
+/* See view.h. */
+int view_pause_line(json_t *a, char *buf, size_t n)
 {
-	int64_t at;
-	char when[64];
+	json_t *o = json_object_get(a, "outage");
+	long long lost;
+	int64_t at, by;
+	char when[64], until[64] = "";
 
 	if (!json_is_true(json_object_get(a, "paused")))
-		return;
+		return 0;
 	if (view_time(a, "paused_at", &at) == 0)
 		view_clock(at, VIEW_FULL, when, sizeof(when));
 	else
 		snprintf(when, sizeof(when), "-");
-	fprintf(f, VIEW_LABEL "since %s: no bids, the end waits for the operator to resume\n",
-		"paused", when);
+	if (!json_is_object(o)) {
+		snprintf(buf, n, "since %s: no bids, the end waits for the operator to resume", when);
+		return 1;
+	}
+	if (view_time(o, "resumes_by", &by) == 0)
+		view_clock(by, VIEW_HMS, until, sizeof(until));
+	if (view_int(o, "lost", &lost) == 0)
+		snprintf(buf, n, "connection outage (%lld bidder%s lost), time given back; no bids "
+			"until they are back, at the latest %s", lost, lost == 1 ? "" : "s",
+			until[0] ? until : "-");
+	else
+		snprintf(buf, n, "connection outage, time given back; no bids until the bidders are "
+			"back, at the latest %s", until[0] ? until : "-");
+	return 1;
+}
+
+/* Print the "paused" line of a paused auction: no bids, the end stands still. */
+static void view_paused(FILE *f, json_t *a)
+{
+	char line[256];
+
+	if (view_pause_line(a, line, sizeof(line)))
+		fprintf(f, VIEW_LABEL "%s\n", "paused", line);
 }
 
 /* Print the "visibility" line of an auction: what bidders see while it runs. */

@@ -83,4 +83,8 @@ void view_json(json_t *reply);
  * cleared. Returns fflush's result. */
 int view_redraw(const char *text, int *drawn);
 
+/* Outage pause: the text after "paused" for a paused auction ("connection outage (3 bidders
+ * lost), time given back; ...", or an operator's pause); 0 when it is not paused. */
+int view_pause_line(json_t *a, char *buf, size_t n);
+
 #endif

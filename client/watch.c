@@ -5,11 +5,13 @@
  * resumes from the last `seq` shown (`since`): a view whose `seq` is not above it is not
  * shown again. */
 #include "client/watch.h"
+#include "client/net.h"
 #include "client/rpc.h"
 #include "client/view.h"
 #include "common/timeutil.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,8 @@ static void watch_view(const struct watch *w, FILE *f)
 		fprintf(f, "%s\n", buf);
 	fprintf(f, "state        %s%s\n", view_str(a, "state") ? view_str(a, "state") : "-",
 		json_is_true(json_object_get(a, "paused")) ? " (PAUSED: no bids until resumed)" : "");
+	if (view_pause_line(a, buf, sizeof(buf)))
+		fprintf(f, "paused       %s\n", buf);
 	fprintf(f, "best price   %s %s (start %s)\n", view_str(a, "best_price") ? view_str(a, "best_price") :
 		view_hides_best(a) ? "hidden" : json_object_get(a, "sealed_bids") ? "sealed" : "-",
 		view_str(a, "currency") ? view_str(a, "currency") : "",
@@ -291,6 +295,8 @@ static int watch_line(struct watch *w)
 	view_lot_line(a, buf, sizeof(buf));
 	if (buf[0] != '\0')
 		printf("; %s", buf);
+	if (view_pause_line(a, buf, sizeof(buf)))  /* an operator's pause, or an outage */
+		printf(", paused: %s", buf);
 	putchar('\n');
 	return fflush(stdout);
 }
@@ -398,6 +404,11 @@ static int watch_loop(struct watch *w)
 		json_t *msg;
 		int rc = rpc_read(w->rpc, watch_deadline(w), &msg, &raw);
 
+		if (net_stop) {  /* Ctrl-C: a clean end, the connection closed with close_notify */
+			if (rc == CTL_OK)
+				json_decref(msg);
+			return CTL_OK;
+		}
 		if (rc == CTL_TIMEOUT)
 			rc = watch_timer(w);
 		else if (rc == CTL_OK) {
@@ -433,11 +444,25 @@ static int watch_send(struct watch *w, json_t *req)
 
 /* Send the auction.watch request req and show the auction until it closes; after a lost
  * connection or a `standby` answer, connect again and resume. */
+/* SIGINT, SIGTERM: stop watching; the connection is then closed cleanly (an auction's outage
+ * pause counts a connection that ends without close_notify as a lost bidder). */
+static void watch_on_signal(int sig)
+{
+	(void)sig;
+	net_stop = 1;
+}
+
 int watch_run(struct rpc *r, json_t *req)
 {
 	struct watch w;
+	struct sigaction sa;
 	int rc;
 
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = watch_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);  /* no SA_RESTART: the wait is interrupted */
+	sigaction(SIGTERM, &sa, NULL);
 	memset(&w, 0, sizeof(w));
 	w.rpc = r;
 	w.auction_id = json_object_get(req, "auction");
@@ -448,7 +473,8 @@ int watch_run(struct rpc *r, json_t *req)
 	for (;;) {
 		if (rc == CTL_OK)
 			rc = watch_loop(&w);
-		if (rc != WATCH_AGAIN && (rc != CTL_CONN || w.auction == NULL || w.ended))
+		if (net_stop || (rc != WATCH_AGAIN && (rc != CTL_CONN || w.auction == NULL ||
+		    w.ended)))
 			break;
 		/* connected once: a restart or a failover, not a wrong address */
 		fprintf(stderr, "tenderctl: connection to %s lost; reconnecting\n", r->server);

@@ -183,6 +183,41 @@ book_sees_best(const struct book *b, const struct participant *v)
 	return auction_shows_best(&b->a) || book_is_owner(b, v);
 }
 
+/* Outage pause: see server.h. */
+int
+book_outage_paused(const struct book *b)
+{
+	return b->a.paused && b->outage_at > 0 && b->a.paused_at == b->outage_at;
+}
+
+/* The outage rule and the pause in effect, in a view (docs/protocol.md, AUCTION object). */
+static void
+book_outage_view(json_t *j, const struct book *b)
+{
+	const struct auction_outage *o = &b->outage;
+	json_t *oj = json_null();
+
+	json_object_set_new(j, "outage_share", o->share ? json_integer(o->share) : json_null());
+	json_object_set_new(j, "outage_window", o->share ? json_integer(o->window / 1000) :
+	    json_null());
+	json_object_set_new(j, "outage_max_pause", o->share ? json_integer(o->max_pause / 1000) :
+	    json_null());
+	json_object_set_new(j, "outage_min_bidders", o->share ? json_integer(o->min_bidders) :
+	    json_null());
+	json_object_set_new(j, "pause_reason", !b->a.paused ? json_null() :
+	    json_string(book_outage_paused(b) ? "outage" : "operator"));
+	if (book_outage_paused(b)) {
+		oj = json_object();
+		json_object_set_new(oj, "lost", b->outage_lost ? json_integer(b->outage_lost) :
+		    json_null());
+		json_object_set_new(oj, "bidders", b->outage_bidders ?
+		    json_integer(b->outage_bidders) : json_null());
+		json_object_set_new(oj, "resumes_by",
+		    proto_time(auction_outage_deadline(o, b->outage_at)));
+	}
+	json_object_set_new(j, "outage", oj);
+}
+
 /* Organization name of an id, for views. */
 static const char *
 book_org_name(struct server *s, int64_t id)
@@ -620,6 +655,7 @@ book_view(struct server *s, struct book *b, const struct participant *v, int ful
 		json_object_set_new(j, "result", json_null());
 	}
 	json_object_set_new(j, "cancel_reason", b->cancel_reason ? json_string(b->cancel_reason) : json_null());
+	book_outage_view(j, b);
 	json_object_set_new(j, "server_time", proto_time(time_now_ms()));
 	return j;
 }

@@ -57,6 +57,9 @@ struct conn {
 	struct conn *prev, *next; /* every allocated connection, closing ones too */
 	char peer[64];
 	char addr[INET6_ADDRSTRLEN]; /* source address, counted in s->addrs until close */
+	/* outage pause: the peer vanished (a reset, an end without close_notify, a timeout) */
+	int lost;
+	int close_notify;          /* the peer sent a TLS close_notify alert */
 };
 
 /* Open connections of one source address, and how many of them are in the handshake. */
@@ -165,6 +168,7 @@ conn_write_now(struct conn *c, const char *text, size_t n)
 		event_active(&c->bev->ev_write, EV_WRITE, 1);
 	/* dropped only when output already piled up: one large reply to a reader is fine */
 	if (before > (size_t)c->s->cfg.output_high_water * 4) {
+		c->lost = 1;  /* the peer stopped taking what it is sent */
 		conn_close(c, "output overflow (client not reading)");
 	} else if (len > (size_t)c->s->cfg.output_high_water && !c->out_paused) {
 		c->out_paused = 1;
@@ -547,6 +551,20 @@ conn_on_expiry(evutil_socket_t fd, short what, void *arg)
 	conn_close(c, "certificate expired");
 }
 
+/* TLS state changes: a close_notify alert read from the peer is a clean end (the outage
+ * pause counts every other end of a connection as a lost peer). Alerts only: no cost per
+ * record. */
+static void
+conn_ssl_info(const SSL *ssl, int where, int ret)
+{
+	struct conn *c;
+
+	if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT &&
+	    (ret & 0xff) == SSL_AD_CLOSE_NOTIFY &&
+	    (c = SSL_get_app_data(ssl)) != NULL)
+		c->close_notify = 1;
+}
+
 /* Connection events: handshake done, EOF, errors. */
 static void
 conn_on_event(struct bufferevent *bev, short what, void *arg)
@@ -568,6 +586,11 @@ conn_on_event(struct bufferevent *bev, short what, void *arg)
 		if (c->state == CONN_HANDSHAKE)
 			log_info("conn=%llu peer=%s handshake failed: %s", (unsigned long long)c->ident.id,
 			    c->peer, why);
+		/* a clean end is the peer's TLS close_notify; a reset, or an end without it (dirty
+		 * shutdowns are EOF here too), is a lost peer */
+		c->lost = (what & BEV_EVENT_ERROR) != 0 || !c->close_notify;
+		if (!(what & BEV_EVENT_ERROR) && !c->close_notify)
+			snprintf(why, sizeof(why), "closed by peer without close_notify");
 		if (c->state != CONN_CLOSING)
 			conn_close(c, why);
 		/* the peer is gone: nothing more can be written */
@@ -594,6 +617,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 			char msg[64];
 			snprintf(msg, sizeof(msg), "no request for %ld s", c->s->cfg.idle_timeout);
 			conn_send_event_error(c, "idle_timeout", msg);
+			c->lost = 1;  /* the peer went silent */
 			conn_close(c, "idle timeout");
 		} else {
 			conn_timer_in(c->s, c->timer, c->s->cfg.idle_timeout * 1000 - idle_ms);
@@ -612,9 +636,17 @@ conn_on_stuck(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	if (c->out_paused && c->state == CONN_OPEN) {
+		c->lost = 1;  /* the peer stopped taking what it is sent */
 		conn_close(c, "stuck: output not drained");
 		conn_free_later(c);
 	}
+}
+
+/* Whether the connection ended because its peer vanished (see struct conn's `lost`). */
+int
+conn_lost(const struct conn *c)
+{
+	return c->lost;
 }
 
 /* Stop reading, detach from the server, flush, then free. */
@@ -685,6 +717,8 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (ssl && SSL_is_init_finished(ssl) && !c->finished)
 		SSL_shutdown(ssl);  /* best effort close_notify */
 	ERR_clear_error();
+	if (ssl)
+		SSL_set_app_data(ssl, NULL);  /* the SSL may outlive the conn */
 	if (c->s->on_conn_close)  /* nothing left unless never closed (shutdown) */
 		c->s->on_conn_close(c->s, c);
 	bufferevent_free(c->bev);
@@ -910,6 +944,8 @@ conn_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	SSL_set_app_data(ssl, c);
+	SSL_set_info_callback(ssl, conn_ssl_info);  /* a close_notify tells a clean end */
 	{
 		/* small replies must not wait for the peer's delayed ACK (Nagle) */
 		int one = 1;

@@ -193,6 +193,10 @@ static const struct db_stmt_def db_stmts[DB_S_P_FIRST] = {
 	    "NULL", "NULL", "NULL", "NULL", "$4", "NULL", "false", "$6", "$10", "$11", "$12"), 1 },
 	/* auction, tail end */
 	[DB_S_TAIL_END] = { "tail_end", "UPDATE auctions SET tail_ends_at = $2 WHERE id = $1", 0 },
+	/* auction, outage_share (percent), outage_window_ms, outage_max_pause_ms,
+	 * outage_min_bidders (migration 026) */
+	[DB_S_OUTAGE] = { "outage", "UPDATE auctions SET outage_share = $2, outage_window_ms = $3,"
+	    " outage_max_pause_ms = $4, outage_min_bidders = $5 WHERE id = $1", 0 },
 	/* auction, clock_step, clock_interval_ms, clock_limit (a clock format's) */
 	[DB_S_CLOCK] = { "clock", "UPDATE auctions SET clock_step = $2, clock_interval_ms = $3,"
 	    " clock_limit = $4 WHERE id = $1", 0 },

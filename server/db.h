@@ -91,6 +91,8 @@ enum db_stmt {
 	                   * sealed until the auction is final */
 	/* multi-lot auctions */
 	DB_S_LOT,         /* a lot of a multi-lot event (after its DB_S_CREATE) */
+	/* outage pause */
+	DB_S_OUTAGE,      /* an auction's outage rule, when it has one (after its DB_S_CREATE) */
 	/* the procurement projection (db_proc.c): typed rows, no change row */
 	DB_S_P_CREATE,
 	DB_S_P_VERSION,
@@ -316,7 +318,8 @@ struct db_boot_sink {
 	int (*transition)(void *arg, int64_t auction_id, const char *kind);
 	/* an auction's `paused`, `resumed` or `prolonged` change, in order with its bids: `at`
 	 * its time, `ms` its amount (the pause's length, the time added; 0 for a pause) */
-	int (*rule)(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t ms);
+	int (*rule)(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t ms,
+	    int64_t by);  /* by: the operator's participant id; 0: the clock (an outage pause) */
 	/* every change's leaf hash (32 bytes), in seq order; then the log keys and the
 	 * signed tree heads (by size) */
 	int (*leaf)(void *arg, int64_t seq, const uint8_t *leaf);
@@ -329,6 +332,9 @@ struct db_boot_sink {
 	 * in order with its bids; floor -1 when withheld (the auditor, before the end) */
 	int (*proxy)(void *arg, int64_t auction_id, int64_t org_id, int64_t participant_id,
 	    int64_t floor, int64_t at);
+	/* outage pause: an auction's outage rule (after the auctions; NULL: not wanted) */
+	int (*outage)(void *arg, int64_t auction_id, int share, int64_t window_ms,
+	    int64_t max_pause_ms, int min_bidders);
 };
 
 /* Largest ids in use, for allocating new ones. */

@@ -377,6 +377,8 @@ boot_query(PGconn *pg, const char *sql, char *cause, size_t n)
 struct boot_src {
 	const char *orgs, *participants, *auctions, *seeded, *changes;
 	const char *automatic;     /* proxy bidding: the ids of the bids proxies placed */
+	/* outage pause: the auctions' outage rules (migration 026) */
+	const char *outage;
 };
 
 static const struct boot_src boot_tables = {
@@ -409,6 +411,8 @@ static const struct boot_src boot_tables = {
 	    " CASE WHEN c.stream = 'procurement' OR c.sealed THEN c.body END, c.leaf_hash,"
 	    " CASE WHEN c.statement IS NOT NULL AND c.at > now() - interval '7201 seconds'"
 	    " THEN c.statement END FROM changes c ORDER BY c.seq",
+	.outage = "SELECT id, outage_share, outage_window_ms, outage_max_pause_ms,"
+	    " outage_min_bidders FROM auctions WHERE outage_share IS NOT NULL ORDER BY id",
 };
 
 static const struct boot_src boot_audit = {
@@ -453,6 +457,9 @@ static const struct boot_src boot_audit = {
 	    /* a sealed auction's bids are withheld until it closes: it replays without them */
 	    " WHERE (c.stream <> 'procurement' OR p.opened_at IS NOT NULL)"
 	    " AND NOT (c.stream = 'auction' AND c.sealed) ORDER BY c.seq",
+	.outage = "SELECT auction_id, outage_share, outage_window_ms, outage_max_pause_ms,"
+	    " outage_min_bidders FROM audit.auction_outage WHERE outage_share IS NOT NULL"
+	    " ORDER BY auction_id",
 };
 
 /* The auctions' rows, by id (ORDER BY id), restored at their first change; the ids of
@@ -625,7 +632,7 @@ boot_auction_change(PGresult *r, int i, struct boot_auctions *as,
 	} else if (strcmp(kind, "paused") == 0 || strcmp(kind, "resumed") == 0 ||
 	    strcmp(kind, "prolonged") == 0) {
 		if (sink->rule == NULL || sink->rule(sink->arg, aid, kind, boot_i64(r, i, 3),
-		    boot_i64(r, i, 10)) < 0) {
+		    boot_i64(r, i, 10), boot_i64(r, i, 6)) < 0) {
 			snprintf(cause, n, "change %s (%s) of auction %lld does not replay",
 			    boot_str(r, i, 0), kind, (long long)aid);
 			return -1;
@@ -792,6 +799,29 @@ boot_load_changes(PGconn *pg, const struct boot_src *src, const struct db_boot_s
 	}
 }
 
+/* Outage pause: hand every auction's outage rule to the sink (after the auctions). */
+static int
+boot_load_outage(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *sink,
+    char *cause, size_t n)
+{
+	PGresult *r;
+	int rc = 0;
+
+	if (src->outage == NULL || sink->outage == NULL)
+		return 0;
+	if ((r = boot_query(pg, src->outage, cause, n)) == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+		if (sink->outage(sink->arg, boot_i64(r, i, 0), (int)boot_i64(r, i, 1),
+		    boot_i64(r, i, 2), boot_i64(r, i, 3), (int)boot_i64(r, i, 4)) < 0) {
+			snprintf(cause, n, "the outage rule of auction %lld cannot be loaded",
+			    (long long)boot_i64(r, i, 0));
+			rc = -1;
+		}
+	PQclear(r);
+	return rc;
+}
+
 /* Name the session holding the writer lock, in `cause`. */
 static void
 boot_writer_holder(PGconn *pg, char *cause, size_t n)
@@ -928,6 +958,8 @@ boot_replay(PGconn *pg, const struct boot_src *src, const struct db_boot_sink *s
 	for (int i = 0; i < PQntuples(as.r); i++)
 		if (boot_restore_auction(&as, i, sink, cause, n) < 0)
 			goto out;
+	if (boot_load_outage(pg, src, sink, cause, n) < 0)
+		goto out;
 	rc = 0;
 out:
 	PQclear(as.r);

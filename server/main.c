@@ -394,7 +394,7 @@ load_bid(void *arg, const struct db_boot_bid *r)
 /* Loader: an operator's pause, resume or extension, replayed through the engine in order
  * with the bids; it must be accepted again. */
 static int
-load_rule(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t ms)
+load_rule(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t ms, int64_t by)
 {
 	struct book *b = book_get(((struct restore_ctx *)arg)->s, auction_id);
 	enum auction_err e;
@@ -410,6 +410,8 @@ load_rule(void *arg, int64_t auction_id, const char *kind, int64_t at, int64_t m
 	if (e != AUCTION_OK)
 		log_error("auction=%lld %s at %lld replay refused: %s", (long long)auction_id, kind,
 		    (long long)at, auction_err_code(e));
+	else if (by == 0 && strcmp(kind, "paused") == 0)
+		b->outage_at = at;  /* the clock's pause: an outage pause (its counts not known) */
 	return e == AUCTION_OK ? 0 : -1;
 }
 
@@ -437,6 +439,28 @@ load_proxy(void *arg, int64_t auction_id, int64_t org, int64_t participant, int6
 		return -1;
 	}
 	return book_count_bids(b, org, 1);  /* an instruction counts as a bid does */
+}
+
+/* Loader: an auction's outage rule (migration 026). */
+static int
+load_outage(void *arg, int64_t auction_id, int share, int64_t window_ms, int64_t max_pause_ms,
+    int min_bidders)
+{
+	struct book *b = book_get(((struct restore_ctx *)arg)->s, auction_id);
+
+	if (b == NULL)
+		return 0;
+	b->outage = (struct auction_outage){ share, window_ms, max_pause_ms, min_bidders };
+	return auction_outage_check(&b->outage) == NULL ? 0 : -1;
+}
+
+/* A connection closed: it leaves every watch list, and every auction it was in (a loss
+ * when its peer vanished: the outage pause). */
+static void
+on_conn_close(struct server *s, struct conn *c)
+{
+	presence_drop_conn(s, c);
+	watch_drop_conn(s, c);
 }
 
 /* Loader: the refused bids an organization placed in an auction count towards its limit. */
@@ -595,6 +619,7 @@ restore_sink(struct restore_ctx *x)
 		.transition = load_transition, .rule = load_rule, .statement = load_statement, .leaf = load_leaf,
 		.log_key = load_log_key, .head = load_head, .seen = load_seen,
 		.proxy = load_proxy,
+		.outage = load_outage,
 	};
 }
 
@@ -604,9 +629,14 @@ static int
 restore_end(struct restore_ctx *x, int rc, char *cause, size_t n)
 {
 	if (rc == 0) {
+		size_t it = 0;
+		void *b;
+
 		proc_restore_finish(x->s);
 		if ((rc = restore_finish(x)) < 0)
 			snprintf(cause, n, "persisted state does not replay");
+		while (rc == 0 && map_next(&x->s->books, &it, NULL, NULL, &b))
+			presence_restore(x->s, b);  /* an outage pause's max-pause timer */
 	}
 	map_free(&x->persisted);
 	return rc;
@@ -697,6 +727,8 @@ server_state_init(struct server *s)
 	map_init(&s->procs, 0);
 	map_init(&s->addrs, 1);
 	map_init(&s->refused_addrs, 1);
+	if (presence_init(s) < 0)
+		abort();  /* out of memory at start-up */
 }
 
 /* Free the procedures, auctions, participants and organizations, and the maps. */
@@ -706,6 +738,7 @@ server_state_free(struct server *s)
 	size_t it = 0;
 	void *p;
 
+	presence_free(s);
 	proc_free_all(s);
 	while (map_next(&s->books, &it, NULL, NULL, &p))
 		book_free(p);
@@ -817,7 +850,7 @@ wire(struct server *s)
 	s->lot_auction_closed = proc_auction_closed;  /* the end of a tender lot's auction */
 	s->on_line = proto_handle_line;
 	s->on_sent = proto_sent;
-	s->on_conn_close = watch_drop_conn;
+	s->on_conn_close = on_conn_close;
 	s->cmdline_config = args_to_config;
 	return 0;
 }

@@ -67,6 +67,8 @@ static struct {
 	uint64_t batches_committed, batches_failed, batch_commands;
 	uint64_t db_reconnects;
 	int db_seen_up;
+	/* outage pause */
+	uint64_t outage_pauses;
 } m;
 
 /* The row of an operation name. */
@@ -157,6 +159,13 @@ metrics_db_state(int up)
 	if (m.db_seen_up)
 		m.db_reconnects++;
 	m.db_seen_up = 1;
+}
+
+/* Outage pause: see metrics.h. */
+void
+metrics_outage_pause(void)
+{
+	m.outage_pauses++;
 }
 
 /* Watch links of every auction and procurement. */
@@ -293,6 +302,9 @@ metrics_write_state(FILE *f, struct server *s)
 	metrics_head(f, "tenderd_standby", "gauge",
 	    "1 while this tenderd waits as a standby (standby = on, another is the primary), else 0.");
 	fprintf(f, "tenderd_standby %d\n", s->standby ? 1 : 0);
+	metrics_head(f, "tenderd_outage_pauses_total", "counter",
+	    "Auctions paused because more than their outage_share of bidders lost their connections.");
+	fprintf(f, "tenderd_outage_pauses_total %llu\n", (unsigned long long)m.outage_pauses);
 	metrics_head(f, "tenderd_auctions", "gauge", "Auctions in memory.");
 	fprintf(f, "tenderd_auctions %zu\n", s->books.len);
 	metrics_head(f, "tenderd_procurements", "gauge", "Procurement procedures in memory.");

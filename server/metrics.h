@@ -31,6 +31,8 @@ void metrics_batch_sent(size_t commands);
 void metrics_batch_done(int committed, int64_t us);
 /* The database became available (1) or unavailable (0). */
 void metrics_db_state(int up);
+/* Outage pause: an auction was paused because its bidders lost their connections. */
+void metrics_outage_pause(void);
 /* Add the operators' figures to the `stats` object (docs/protocol.md, `stats`). */
 void metrics_stats(struct server *s, json_t *stats);
 

@@ -23,6 +23,7 @@
 #include "common/money.h"
 #include "common/text.h"
 #include "common/timeutil.h"
+#include "server/metrics.h"
 #include "server/optab.h"
 #include "server/server.h"
 
@@ -30,7 +31,9 @@
 #define OPS_LIST_DEFAULT 100
 
 enum cmd_kind { CMD_BID, CMD_CREATE, CMD_CANCEL, CMD_REGISTER, CMD_TICK, CMD_STATUS,
-	CMD_RULE, CMD_PROXY };
+	CMD_RULE, CMD_PROXY,
+	/* outage pause: the clock's pause or resume of an auction (presence.c) */
+	CMD_OUTAGE };
 
 /* A queued state change. */
 struct cmd {
@@ -70,6 +73,10 @@ struct cmd {
 	int lot_no;                 /* the lot being created (0: not a lot) */
 	int64_t event_id;           /* its event: the id of lot 1 */
 	char *event_title;
+	/* outage pause: create: the rule; CMD_OUTAGE: OUTAGE_PAUSE, _BACK or _MAX and what the
+	 * pause counted */
+	struct auction_outage outage;
+	int outage_what, outage_lost, outage_bidders;
 };
 
 /* Multi-lot auctions: one lot of auction.create's lots, checked, with its own parameters. */
@@ -191,6 +198,7 @@ struct ops_actor {
 	const char *reason;         /* a cancellation's */
 	struct txn_cmd *cmd;        /* the command (its signed statement goes with its row) */
 	const char *salt;           /* a sealed bid's salt (BOOK_SALT_HEX hex digits), or NULL */
+	json_t *extra;              /* NULL, or members added to a pause's or resume's body */
 };
 
 /* The actor of a command's events. */
@@ -198,7 +206,7 @@ static struct ops_actor
 ops_actor_of(const struct cmd *k)
 {
 	struct ops_actor w = { k->t.who ? k->t.who->id : 0, k->t.who ? k->t.who->org->id : 0,
-	    k->t.fp, k->reason, (struct txn_cmd *)&k->t, NULL };
+	    k->t.fp, k->reason, (struct txn_cmd *)&k->t, NULL, NULL };
 
 	return w;
 }
@@ -443,6 +451,8 @@ ops_ev_rule(struct server *s, struct book *b, const struct auction_event *e,
 		    json_integer(e->amount));
 	if (bj != NULL && e->tail_ends_at != 0)  /* in the tail: the tail's end moves */
 		json_object_set_new(bj, "tail_ends_at", proto_time(e->tail_ends_at));
+	if (bj != NULL && w->extra != NULL)
+		json_object_update(bj, w->extra);
 	body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
 	json_decref(bj);
 	p[0] = I64(id, b->a.id);
@@ -587,7 +597,7 @@ static int
 ops_proxies(struct server *s, struct book *b, int64_t at)
 {
 	struct auction_events ev = { 0 };
-	struct ops_actor none = { 0, 0, NULL, NULL, NULL, NULL };
+	struct ops_actor none = { 0, 0, NULL, NULL, NULL, NULL, NULL };
 	int n;
 
 	if (b->a.nproxies == 0)
@@ -660,7 +670,7 @@ static void
 ops_advance(struct server *s, struct book *b, int64_t at)
 {
 	struct auction_events ev = { 0 };
-	struct ops_actor clock = { 0, 0, NULL, NULL, NULL, NULL };
+	struct ops_actor clock = { 0, 0, NULL, NULL, NULL, NULL, NULL };
 
 	auction_advance(&b->a, at, &ev);
 	ops_events(s, b, &ev, &clock);
@@ -762,6 +772,20 @@ ops_rounds_refusal(const struct book *b, const struct cmd *k, enum auction_err e
 static void ops_bid_step_refusal(const struct book *b, enum auction_err e,
     const struct auction_bounds *bd, const char *refname, const char *ref, char *msg, size_t n);
 
+/* The message of a bid refused during an outage pause (since `since`). */
+static void
+ops_outage_refusal(const struct book *b, const char *since, char *msg, size_t n)
+{
+	char by[TIME_BUF], lost[48] = "";
+
+	time_format(auction_outage_deadline(&b->outage, b->outage_at), by);
+	if (b->outage_lost > 0)
+		snprintf(lost, sizeof(lost), " (%d of %d bidders lost)", b->outage_lost,
+		    b->outage_bidders);
+	snprintf(msg, n, "the auction is paused since %s: connection outage%s; it resumes when "
+	    "they are back, at the latest at %s, with the paused time given back", since, lost, by);
+}
+
 static void
 ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, char *msg,
     size_t n)
@@ -791,6 +815,10 @@ ops_bid_refusal(const struct book *b, const struct cmd *k, enum auction_err e, c
 		break;
 	case AUCTION_E_PAUSED:
 		time_format(a->paused_at, t);
+		if (book_outage_paused(b)) {
+			ops_outage_refusal(b, t, msg, n);
+			break;
+		}
 		snprintf(msg, n, "the auction is paused since %s: no bids until an operator resumes it",
 		    t);
 		break;
@@ -1084,6 +1112,35 @@ ops_store_rules(struct server *s, const struct book *b)
 	free(inv);
 }
 
+/* Outage pause: the rule in a created change's body, when the auction has one. */
+static void
+ops_outage_detail(json_t *dj, const struct book *b)
+{
+	if (b->outage.share <= 0)
+		return;
+	json_object_set_new(dj, "outage_share", json_integer(b->outage.share));
+	json_object_set_new(dj, "outage_window", json_integer(b->outage.window / 1000));
+	json_object_set_new(dj, "outage_max_pause", json_integer(b->outage.max_pause / 1000));
+	json_object_set_new(dj, "outage_min_bidders", json_integer(b->outage.min_bidders));
+}
+
+/* Outage pause: store the rule of a new auction when it has one. */
+static void
+ops_store_outage(struct server *s, const struct book *b)
+{
+	char id[24], sh[24], w[24], mp[24], mb[24];
+	const char *p[5];
+
+	if (b->outage.share <= 0)
+		return;
+	p[0] = I64(id, b->a.id);
+	p[1] = I64(sh, b->outage.share);
+	p[2] = I64(w, b->outage.window);
+	p[3] = I64(mp, b->outage.max_pause);
+	p[4] = I64(mb, b->outage.min_bidders);
+	txn_sql(s, DB_S_OUTAGE, 5, p, NULL, NULL);
+}
+
 static int ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t lot_id);
 static int ops_apply_create_lots(struct server *s, struct cmd *k);
 
@@ -1199,7 +1256,7 @@ ops_apply_create_lots(struct server *s, struct cmd *k)
 static void
 ops_stagger(struct server *s, struct book *b, int64_t at)
 {
-	struct ops_actor w = { 0, 0, NULL, "stagger", NULL, NULL };
+	struct ops_actor w = { 0, 0, NULL, "stagger", NULL, NULL, NULL };
 	const struct book *prev = b;
 
 	for (int n = b->lot_no + 1; n <= b->lot_count; n++) {
@@ -1294,6 +1351,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 		txn_refuse(s, &k->t, "internal", "out of memory");
 		return 0;
 	}
+	b->outage = k->outage;
 	if (map_put(&s->books, b->a.id, b) < 0) {
 		book_free(b);
 		txn_refuse(s, &k->t, "internal", "out of memory");
@@ -1318,6 +1376,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 	if (b->a.p.tail > 0)  /* second-place tail */
 		json_object_set_new(dj, "tail", json_integer(b->a.p.tail / 1000));
 	ops_lot_detail(dj, b);
+	ops_outage_detail(dj, b);
 	detail = json_dumps(dj, JSON_COMPACT);
 	json_decref(dj);
 	{
@@ -1341,6 +1400,7 @@ ops_apply_create_proc(struct server *s, struct cmd *k, int64_t proc_id, int64_t 
 			txn_sql(s, DB_S_TAIL_MS, 2, q, NULL, NULL);
 		}
 		ops_store_lot(s, b);
+		ops_store_outage(s, b);
 	}
 	free(detail);
 	ops_events(s, b, &ev, &w);  /* after the row they refer to */
@@ -1522,6 +1582,101 @@ ops_commit_rule(struct server *s, struct txn_cmd *t)
 	log_info("auction=%lld %s by participant=%lld: %s", (long long)k->auction_id,
 	    k->rule == OPTAB_ARG_PAUSE ? "paused" : k->rule == OPTAB_ARG_RESUME ? "resumed" :
 	    "prolonged", (long long)t->who->id, k->reason);
+}
+
+/* The words of an outage command, for its change and its log line. */
+static const char *
+ops_outage_word(int what)
+{
+	return what == OUTAGE_PAUSE ? "pause" : what == OUTAGE_BACK ? "bidders_back" : "max_pause";
+}
+
+/*
+ * Apply the clock's outage pause or its end (presence.c queued it). A pause is applied only
+ * while the losses are still an outage and nothing else paused the auction; an end only
+ * while that outage pause is in effect (an operator may have resumed it). Either is an
+ * auction change without an actor (the clock), with reason "outage".
+ */
+static int
+ops_apply_outage(struct server *s, struct txn_cmd *tc)
+{
+	struct cmd *k = (struct cmd *)tc;
+	struct book *b = book_get(s, k->auction_id);
+	struct auction_events ev = { 0 };
+	struct ops_actor w = { 0, 0, NULL, "outage", NULL, NULL, NULL };
+	enum auction_err e;
+
+	if (b == NULL)
+		return 0;
+	b->outage_queued = 0;
+	if (k->outage_what == OUTAGE_PAUSE) {
+		if (!presence_outage_mark(s, b, k->t.at, &k->outage_bidders, &k->outage_lost))
+			return 0;
+		w.extra = json_pack("{s:s, s:i, s:i, s:I}", "outage", "pause", "lost",
+		    k->outage_lost, "bidders", k->outage_bidders, "window_s",
+		    (json_int_t)(b->outage.window / 1000));
+	} else {
+		if (!book_outage_paused(b))
+			return 0;
+		w.extra = json_pack("{s:s}", "outage", ops_outage_word(k->outage_what));
+	}
+	ops_touch(s, b);
+	e = k->outage_what == OUTAGE_PAUSE ? auction_pause(&b->a, k->t.at, &ev) :
+	    auction_resume(&b->a, k->t.at, &ev);
+	ops_events(s, b, &ev, &w);
+	json_decref(w.extra);
+	if (e != AUCTION_OK)
+		return 0;
+	if (k->outage_what == OUTAGE_PAUSE) {
+		b->outage_at = k->t.at;
+		b->outage_lost = k->outage_lost;
+		b->outage_bidders = k->outage_bidders;
+		presence_outage_paused(s, b);
+	}
+	k->book = b;
+	return 1;
+}
+
+/* An outage pause or its end committed: logged and counted. */
+static void
+ops_commit_outage(struct server *s, struct txn_cmd *t)
+{
+	struct cmd *k = (struct cmd *)t;
+
+	(void)s;
+	if (k->outage_what == OUTAGE_PAUSE) {
+		metrics_outage_pause();
+		log_warn("auction=%lld paused: connection outage, %d of %d bidders lost",
+		    (long long)k->auction_id, k->outage_lost, k->outage_bidders);
+	} else {
+		log_info("auction=%lld resumed after a connection outage (%s), ends_at moved by "
+		    "the pause", (long long)k->auction_id, ops_outage_word(k->outage_what));
+	}
+}
+
+/* An outage command dropped (the database went away): it may be queued again. */
+static void
+ops_outage_abort(struct server *s, struct txn_cmd *t)
+{
+	struct book *b = book_get(s, ((struct cmd *)t)->auction_id);
+
+	if (b)
+		b->outage_queued = 0;
+}
+
+/* presence.c: queue the clock's outage pause of `b` or its end (`what`). */
+static void
+ops_outage_due(struct server *s, struct book *b, int what)
+{
+	struct cmd *k;
+
+	if (s->db == NULL || !db_ready(s->db) || (k = cmd_new(CMD_OUTAGE, NULL, NULL)) == NULL) {
+		b->outage_queued = 0;
+		return;
+	}
+	k->auction_id = b->a.id;
+	k->outage_what = what;
+	ops_enqueue(s, NULL, k);
 }
 
 /* Rows of the registration statement: the new ids. */
@@ -1730,7 +1885,10 @@ ops_commit_bid(struct server *s, struct txn_cmd *t)
 	struct book *b = book_get(s, k->auction_id);
 	char amount[40];
 	json_t *r;
+	struct conn *c = conn_get(s, t->conn_id);
 
+	if (b != NULL && c != NULL)  /* outage pause: its connection is in the auction */
+		presence_join(s, b, c);
 	if (t->reply) {
 		r = t->reply;
 		t->reply = NULL;
@@ -1855,12 +2013,15 @@ static const struct txn_cmd_ops ops_rule_ops = {
 	ops_apply_rule, ops_commit_rule, NULL, cmd_free, 0 };
 static const struct txn_cmd_ops ops_proxy_ops = {
 	ops_apply_proxy, ops_commit_proxy, ops_bid_abort, cmd_free, 0 };
+static const struct txn_cmd_ops ops_outage_ops = {
+	ops_apply_outage, ops_commit_outage, ops_outage_abort, cmd_free, 0 };
 
 /* The write path's table of each kind of command, by enum cmd_kind. */
 static const struct txn_cmd_ops *const cmd_ops[] = {
 	[CMD_BID] = &ops_bid_ops, [CMD_CREATE] = &ops_create_ops, [CMD_CANCEL] = &ops_cancel_ops,
 	[CMD_REGISTER] = &ops_register_ops, [CMD_TICK] = &ops_tick_ops,
 	[CMD_STATUS] = &ops_status_ops, [CMD_RULE] = &ops_rule_ops, [CMD_PROXY] = &ops_proxy_ops,
+	[CMD_OUTAGE] = &ops_outage_ops,
 };
 
 /* Offers by price, then submission time (kept in `total` for this sort). */
@@ -1893,7 +2054,7 @@ ops_open_auction_lot(struct server *s, struct proc *p, int li, int64_t at, int64
 	struct book *b;
 	int64_t delay = au->delay * 1000;
 	char title[600];
-	struct ops_actor w = { 0, 0, NULL, NULL, NULL, NULL };
+	struct ops_actor w = { 0, 0, NULL, NULL, NULL, NULL, NULL };
 	struct proc_eval *order;
 	const char *why;
 	int n;
@@ -1982,6 +2143,7 @@ void
 ops_init(struct server *s)
 {
 	s->book_due = ops_tick;
+	s->outage_due = ops_outage_due;
 }
 
 /* ---- request handlers ---- */
@@ -2184,6 +2346,7 @@ ops_auction_watch(struct server *s, struct conn *c, json_t *id, json_t *req,
 		conn_send(c, proto_error(id, rc == -1 ? "limit_exceeded" : "internal", why, NULL));
 		return;
 	}
+	presence_join(s, b, c);
 	if (since < 0) {
 		ops_reply_view(s, c, id, b);
 	} else if (b->tx.dirty) {
@@ -2206,6 +2369,7 @@ ops_auction_unwatch(struct server *s, struct conn *c, json_t *id, json_t *req,
 	if (b == NULL)
 		return;
 	watch_del(s, c, WATCH_AUCTION, b->a.id, &b->watchers);
+	presence_unwatch(s, b, c);
 	conn_send(c, proto_ok(id));
 }
 
@@ -2383,6 +2547,73 @@ ops_rules(struct server *s, struct conn *c, json_t *id, json_t *req, struct auct
 		    "invited organizations", "min_bidders"));
 		free(inv);
 		p->invited = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Outage pause: the optional outage_share ("50%" or an integer percent; 0 or absent: no rule),
+ * outage_window, outage_max_pause (seconds) and outage_min_bidders of auction.create into
+ * `o`; -1 refused. */
+static int
+ops_outage_args(struct conn *c, json_t *id, json_t *req, const struct auction_params *p,
+    struct auction_outage *o)
+{
+	json_t *jv = json_object_get(req, "outage_share");
+	int64_t share = 0, minb = AUCTION_OUTAGE_MIN_BIDDERS;
+	const char *why, *str;
+	char *end;
+
+	memset(o, 0, sizeof(*o));
+	if (jv != NULL && json_is_integer(jv)) {
+		share = json_integer_value(jv);
+	} else if (jv != NULL && json_is_string(jv) && *(str = json_string_value(jv)) >= '0' &&
+	    *str <= '9') {
+		share = strtoll(str, &end, 10);
+		if (strcmp(end, "%") != 0)
+			share = -1;
+	} else if (jv != NULL && !json_is_null(jv)) {
+		share = -1;
+	}
+	if (share < 0 || share > 100) {
+		conn_send(c, proto_error(id, "bad_field", "outage_share must be a percent from 0 to 100 "
+		    "(\"50%\" or 50; 0: no outage pause)", "outage_share"));
+		return -1;
+	}
+	if (share == 0) {
+		static const char *const others[] = { "outage_window", "outage_max_pause",
+		    "outage_min_bidders" };
+		for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+			char msg[96];
+			if (json_object_get(req, others[i]) == NULL)
+				continue;
+			snprintf(msg, sizeof(msg), "%s applies only with outage_share", others[i]);
+			conn_send(c, proto_error(id, "bad_field", msg, others[i]));
+			return -1;
+		}
+		return 0;
+	}
+	if (p->format != NULL && p->format->clock != NULL) {
+		conn_send(c, proto_error(id, "bad_field", "outage_share does not apply to the clock "
+		    "formats: a clock auction is never paused", "outage_share"));
+		return -1;
+	}
+	if (p->format == &auction_rounds) {
+		conn_send(c, proto_error(id, "bad_field", "outage_share does not apply to format "
+		    "rounds: its turns follow from its start and the time, and it is never paused",
+		    "outage_share"));
+		return -1;
+	}
+	o->share = (int)share;
+	if (ops_seconds(c, id, req, "outage_window", AUCTION_OUTAGE_WINDOW_MS / 1000, 1,
+	    AUCTION_OUTAGE_WINDOW_MAX_MS / 1000, &o->window) < 0 ||
+	    ops_seconds(c, id, req, "outage_max_pause", AUCTION_OUTAGE_MAX_PAUSE_MS / 1000, 1,
+	    AUCTION_OUTAGE_PAUSE_MAX_MS / 1000, &o->max_pause) < 0 ||
+	    proto_get_int(c, req, "outage_min_bidders", 0, &minb) < 0)
+		return -1;
+	o->min_bidders = minb < 1 || minb > 1000 ? 0 : (int)minb;
+	if ((why = auction_outage_check(o)) != NULL) {
+		conn_send(c, proto_error(id, "bad_field", why, "outage_min_bidders"));
 		return -1;
 	}
 	return 0;
@@ -2801,6 +3032,7 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 {
 	const char *title, *currency, *start, *starts_at = NULL;
 	struct auction_params p = { 0 };
+	struct auction_outage outage;
 	int smin_pct, smax_pct, exp, rc, signed_bids;
 	int64_t smin_val, smax_val, now = time_now_ms(), dur, nostag;
 	struct cmd lots = { .nlots = 0 };  /* multi-lot auctions: the lots, until k is made */
@@ -2879,6 +3111,8 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	signed_bids = jv == NULL || json_is_true(jv);
 	if ((jlots == NULL || json_is_null(jlots)) && ops_lot_closing(c, id, req, 0, &p, &nostag) < 0)
 		return;
+	if (ops_outage_args(c, id, req, &p, &outage) < 0)
+		return;
 	if (ops_rules(s, c, id, req, &p) < 0)
 		return;
 	if (jlots != NULL && !json_is_null(jlots)) {
@@ -2912,6 +3146,7 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	k->smin_val = smin_val;
 	k->smax_val = smax_val;
 	k->unsigned_bids = !signed_bids;
+	k->outage = outage;
 	ops_enqueue(s, c, k);
 }
 

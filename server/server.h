@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "auction/auction.h"
+#include "auction/outage.h"
 #include "auction/procedure.h"
 #include "common/map.h"
 #include "server/config.h"
@@ -115,6 +116,12 @@ struct book {
 	int lot_no, lot_count;
 	int64_t stagger_ms;
 	char *event_title;
+	/* outage pause (presence.c; docs/auction-rules.md "Outage pause") */
+	struct auction_outage outage;  /* the rule; share 0: none */
+	int64_t outage_at;         /* paused_at of its latest outage pause (0: none); the pause is
+	                            * in effect while the engine is paused since then */
+	int outage_lost, outage_bidders;  /* what that pause counted (0: not known, restored) */
+	int outage_queued;         /* an outage pause or resume waits on the write path */
 };
 
 /* A procurement procedure: the engine state plus its published document. */
@@ -312,7 +319,16 @@ struct server {
 	/* standby and takeover (main.c, db_role.c) */
 	struct db_role *role;      /* the role session */
 	int standby;               /* waiting as a standby: every operation but hello refused */
+	/* outage pause (presence.c): who is connected to which auction; and what flows up from
+	 * it, set at start-up to ops.c's: queue an outage pause (OUTAGE_PAUSE) or its end */
+	void *presence;
+	void (*outage_due)(struct server *s, struct book *b, int what);
 };
+
+/* outage_due's `what`: pause; resume because every lost bidder is back, or at max pause. */
+#define OUTAGE_PAUSE 0
+#define OUTAGE_BACK  1
+#define OUTAGE_MAX   2
 
 /* ---- standby.c ---- */
 /* hello's "server": this tenderd's role and where the primary is. */
@@ -361,6 +377,9 @@ void conn_close_all(struct server *s, const char *reason);
 void conn_free_all(struct server *s);
 /* Requests of this connection waiting for a commit: reading pauses above a bound. */
 void conn_pending_add(struct conn *c, int delta);
+/* Outage pause: whether the connection ended because its peer vanished (a reset, an end
+ * without a TLS close_notify, the idle or stuck timeout) rather than a clean close. */
+int conn_lost(const struct conn *c);
 
 /* After a reload: when `recheck`, verify every open connection's certificate against
  * the new TLS context (closing those it refuses, revoked ones with certificate_revoked);
@@ -552,6 +571,25 @@ int book_set_salt(struct book *b, int64_t seq, const char *salt);
  * receipt's content_hash covers) with `salt` (NULL: the one kept): malloc'd, NULL when out
  * of memory or it has no salt. */
 char *book_sealed_body(const struct book *b, int64_t seq, const char *salt);
+
+/* Outage pause: whether `b` is in an outage pause now (paused since b->outage_at). */
+int book_outage_paused(const struct book *b);
+
+/* ---- presence.c: the bidders connected to auctions with an outage rule ---- */
+int presence_init(struct server *s);
+void presence_free(struct server *s);
+/* A supplier's connection is in the auction from now on: it watches it, or bid through it. */
+void presence_join(struct server *s, struct book *b, struct conn *c);
+/* auction.unwatch: a clean leave. */
+void presence_unwatch(struct server *s, struct book *b, struct conn *c);
+/* A connection closed (on_conn_close, with watch_drop_conn): a loss when conn_lost(). */
+void presence_drop_conn(struct server *s, struct conn *c);
+/* Inside the batch: whether the losses at `at` are still an outage (then its lost bidders
+ * are the pause's, counted in *bidders and *lost). */
+int presence_outage_mark(struct server *s, struct book *b, int64_t at, int *bidders, int *lost);
+/* An outage pause was applied, or restored at start-up: arm its max-pause timer. */
+void presence_outage_paused(struct server *s, struct book *b);
+void presence_restore(struct server *s, struct book *b);
 
 /* ---- proc.c: procurement procedures (its request handlers: server/optab.h) ---- */
 /*

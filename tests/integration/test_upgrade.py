@@ -167,6 +167,10 @@ def test_upgrade_from_the_old_logs(env, tenderd_factory, old_tree, unique):
                 assert after[k].pop("last_bid_auto") in (False, None), after[k]
                 assert after[k].pop("proxies", []) == [], after[k]
                 assert after[k].pop("your_proxy_floor", None) is None, after[k]
+                # ... without an outage rule, not paused (026)
+                assert [after[k].pop(f) for f in ("outage_share", "outage_window",
+                        "outage_max_pause", "outage_min_bidders", "pause_reason",
+                        "outage")] == [None] * 6, after[k]
             # seq, the log position of its last change, is new: read from the migrated log
             assert after[k].pop("seq") > 0 and "seq" not in before[k], after[k]
             assert after[k] == before[k], (k, after[k], before[k])
