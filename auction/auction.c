@@ -190,6 +190,17 @@ int64_t auction_next_deadline(const struct auction *a)
 	}
 }
 
+/* The next step of the time a viewer sees (engine.h). */
+int64_t auction_next_step(const struct auction *a, int64_t now)
+{
+	int64_t t;
+
+	if (a->state != AUCTION_RUNNING || a->paused || a->p.format->next_step == NULL ||
+	    (t = a->p.format->next_step(a, now)) < 0 || t <= now || t >= auction_end(a))
+		return -1;
+	return t;
+}
+
 /*
  * The bidder index: an open-addressing hash table from org to entry, 2 * capentries
  * slots (a power of two) of uint32_t, each 0 (empty) or an entry index + 1, kept in the

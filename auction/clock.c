@@ -268,12 +268,21 @@ static int japanese_clock(const struct auction *a, int64_t now, int64_t org,
 	return 0;
 }
 
+/* The clock's next step after `now` (struct auction_format's next_step). */
+static int64_t clock_next_step(const struct auction *a, int64_t now)
+{
+	struct auction_clock ck;
+
+	return auction_clock(a, now, 0, &ck) == 0 ? ck.next_step_at : -1;
+}
+
 const struct auction_format auction_dutch_reverse = {
 	.name = "dutch_reverse", .higher_wins = 0,
 	.rule = "the price rises until a supplier accepts it; the first acceptance wins",
 	.step_word = "at", .near_word = "exactly", .far_word = "exactly", .improve_word = "change",
 	.check = dutch_rev_check, .bid = dutch_bid, .seed = clock_seed, .before = low_before,
 	.bounds = clock_bounds, .clock = dutch_clock, .end = dutch_end,
+	.next_step = clock_next_step, .step_reason = "step",
 };
 
 const struct auction_format auction_dutch_forward = {
@@ -282,6 +291,7 @@ const struct auction_format auction_dutch_forward = {
 	.step_word = "at", .near_word = "exactly", .far_word = "exactly", .improve_word = "change",
 	.check = falling_check, .bid = dutch_bid, .seed = clock_seed, .before = high_before,
 	.bounds = clock_bounds, .clock = dutch_clock, .end = dutch_end,
+	.next_step = clock_next_step, .step_reason = "step",
 };
 
 const struct auction_format auction_japanese_reverse = {
@@ -290,4 +300,5 @@ const struct auction_format auction_japanese_reverse = {
 	.step_word = "at", .near_word = "exactly", .far_word = "exactly", .improve_word = "change",
 	.check = falling_check, .bid = japanese_bid, .seed = clock_seed, .before = low_before,
 	.bounds = clock_bounds, .clock = japanese_clock, .end = japanese_end,
+	.next_step = clock_next_step, .step_reason = "step",
 };

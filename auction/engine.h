@@ -376,6 +376,12 @@ struct auction_format {
 	 * formats); the others refuse them (clock formats AUCTION_E_PROXY_CLOCK, the rest
 	 * AUCTION_E_PROXY_FORMAT) and never bid for one. */
 	int proxy;
+	/* Steps of the time (NULL: none): when, after `now`, what a viewer sees changes with the
+	 * time alone while the auction runs (a clock format's next step, a rounds auction's next
+	 * phase or turn), or -1; auction_next_step bounds it by the end. step_reason names such a
+	 * change in a watcher's update ("step", "turn"). */
+	int64_t (*next_step)(const struct auction *a, int64_t now);
+	const char *step_reason;
 };
 
 extern const struct auction_format auction_english_reverse;
@@ -392,6 +398,11 @@ int auction_clock(const struct auction *a, int64_t now, int64_t org, struct auct
 /* The end of a clock auction whose clock runs to clock_limit (every level offered for one
  * clock_interval), or -1 when `p` names no clock format. */
 int64_t auction_clock_end(const struct auction_params *p);
+
+/* When, after `now`, what a viewer of running auction `a` sees next changes with the time
+ * alone (a clock step, a rounds phase or turn; struct auction_format's next_step), before its
+ * end and not while paused; -1 when nothing does. */
+int64_t auction_next_step(const struct auction *a, int64_t now);
 
 /* The format called `name`, or NULL when there is none. */
 const struct auction_format *auction_format_find(const char *name);

@@ -308,6 +308,16 @@ int auction_rounds_at(const struct auction *a, int64_t now, int64_t org,
 	return 0;
 }
 
+/* The next phase or turn after `now` (struct auction_format's next_step). */
+static int64_t rounds_next_step(const struct auction *a, int64_t now)
+{
+	struct auction_rounds_view rv;
+
+	if (auction_rounds_at(a, now, 0, &rv) < 0 || rv.phase == AUCTION_ROUNDS_OVER)
+		return -1;
+	return rv.phase_ends_at;
+}
+
 const struct auction_format auction_rounds = {
 	.name = "rounds", .higher_wins = 0,
 	.rule = "lowest price wins; sealed initial bids, then rounds in which each bidder in turn "
@@ -316,4 +326,5 @@ const struct auction_format auction_rounds = {
 	.improve_word = "lower",
 	.check = rounds_check, .bid = rounds_bid, .seed = rounds_seed, .before = rounds_before,
 	.bounds = rounds_bounds, .end = rounds_end, .prepare = rounds_prepare,
+	.next_step = rounds_next_step, .step_reason = "turn",
 };

@@ -29,7 +29,7 @@ book_on_timer(evutil_socket_t fd, short what, void *arg)
 	b->srv->book_due(b->srv, b);
 }
 
-static void book_rounds_arm(struct server *s, struct book *b);
+static void book_step_arm(struct server *s, struct book *b);
 
 /* Arm the timer at the engine's next deadline (or disarm it). */
 void
@@ -37,7 +37,7 @@ book_arm(struct server *s, struct book *b)
 {
 	int64_t when = auction_next_deadline(&b->a), left;
 
-	book_rounds_arm(s, b);
+	book_step_arm(s, b);
 	if (b->timer == NULL)
 		b->timer = evtimer_new(s->base, book_on_timer, b);
 	if (when < 0) {
@@ -58,8 +58,8 @@ book_free(struct book *b)
 		event_free(b->timer);
 	if (b->update_ev)
 		event_free(b->update_ev);
-	if (b->rounds_ev)
-		event_free(b->rounds_ev);
+	if (b->step_ev)
+		event_free(b->step_ev);
 	auction_free(&b->a);
 	free(b->invited);
 	free(b->title);
@@ -503,36 +503,40 @@ book_rounds_view(json_t *j, const struct book *b, const struct participant *v)
 	    proto_time(rv.your_turn_at + a->p.rounds_turn) : json_null());
 }
 
-/* The rounds timer: tell watchers the phase or turn that begins now. */
+/*
+ * The steps of the time (auction_next_step): in a clock auction every step of the clock, in a
+ * rounds auction every phase and turn changes what a viewer sees (the price, who is in, whose
+ * turn it is) with no change of the log. The step timer tells watchers an auction.update with
+ * the format's step_reason ("step", "turn") when one begins: not paced, and not a change, so
+ * its seq is that of the last change.
+ */
 static void
-book_on_rounds(evutil_socket_t fd, short what, void *arg)
+book_on_step(evutil_socket_t fd, short what, void *arg)
 {
 	struct book *b = arg;
 
 	/* a batch in flight tells its own update when it commits; look again shortly */
 	if (!b->tx.dirty && b->a.state == AUCTION_RUNNING)
-		book_broadcast(b->srv, b, "auction.update", "turn");
-	book_rounds_arm(b->srv, b);
+		book_broadcast(b->srv, b, "auction.update", auction_format_of(&b->a)->step_reason);
+	book_step_arm(b->srv, b);
 }
 
-/* Arm the rounds timer at the next phase or turn boundary before the end (or disarm it). */
+/* Arm the step timer at the next step of the time before the end (or disarm it). */
 static void
-book_rounds_arm(struct server *s, struct book *b)
+book_step_arm(struct server *s, struct book *b)
 {
-	struct auction_rounds_view rv;
-	int64_t now = time_now_ms(), left;
+	int64_t now = time_now_ms(), next = auction_next_step(&b->a, now), left;
 
-	if (auction_format_of(&b->a) != &auction_rounds)
+	if (next < 0 && b->step_ev == NULL)
 		return;
-	if (b->rounds_ev == NULL && (b->rounds_ev = evtimer_new(s->base, book_on_rounds, b)) == NULL)
+	if (b->step_ev == NULL && (b->step_ev = evtimer_new(s->base, book_on_step, b)) == NULL)
 		return;
-	if (b->a.state != AUCTION_RUNNING || auction_rounds_at(&b->a, now, 0, &rv) < 0 ||
-	    rv.phase == AUCTION_ROUNDS_OVER || rv.phase_ends_at >= auction_end(&b->a)) {
-		evtimer_del(b->rounds_ev);
+	if (next < 0) {
+		evtimer_del(b->step_ev);
 		return;
 	}
-	left = b->tx.dirty ? 50 : rv.phase_ends_at - now;
-	conn_timer_in(s, b->rounds_ev, (left < 0 ? 0 : left) + 1);
+	left = b->tx.dirty ? 50 : next - now;
+	conn_timer_in(s, b->step_ev, (left < 0 ? 0 : left) + 1);
 }
 
 /*

@@ -107,8 +107,9 @@ struct book {
 	/* sealed-bid formats: the salt of each bid's sealed body (docs/trust.md), by seq - 1 */
 	char (*salts)[BOOK_SALT_HEX + 1];
 	size_t nsalts;
-	/* rounds format: tells watchers when a phase or turn begins (no engine event does) */
-	struct event *rounds_ev;
+	/* steps of the time (a clock step, a rounds phase or turn): tells watchers when one
+	 * begins (no engine event does; book.c, book_on_step) */
+	struct event *step_ev;
 	/* Multi-lot auctions (auction.create with lots): lot lot_no of lot_count of the event
 	 * event_id (the auction id of its lot 1; the lots' ids are consecutive); lot_count 0:
 	 * not a lot. stagger_ms 0: parallel closing; else staggered (docs/auction-rules.md). */

@@ -95,6 +95,10 @@ def test_extension_limit_close_result_restart(env, tenderd_factory, unique):
     st = env.psql("SELECT rank, price FROM audit.standings WHERE auction_id = %d ORDER BY rank"
                   % aid, user="auditor")
     assert st == [["1", "1100.00"], ["2", "1010.00"]], st
+    # a sale gains: no saving, a premium of 10 % over its reserve (the start price), 027
+    res = env.psql("SELECT saving_percent, premium_percent, price_paid FROM audit.results"
+                   " WHERE auction_id = %d" % aid, user="auditor")
+    assert res == [["", "10.00", "1100.00"]], res
 
 
 def test_latest_end_caps_extension(server, unique):

@@ -295,3 +295,37 @@ def test_operator_rules_refused_for_a_clock_auction(server, unique):
     assert v["paused"] is False and v["ends_at"] == a["ends_at"], v
     r = bid(server.connect("supplier1"), a["id"], v["clock_price"])
     assert r["ok"] is True, r
+
+
+def test_watchers_get_every_step_of_the_clock(server, unique):
+    """A watcher of a clock auction gets an auction.update with reason step at each step of the
+    clock: the new price, and in a Japanese auction the new round with who is still in (the
+    drop-outs of the round that ended) and its own status, without asking."""
+    buyer = server.connect("buyer")
+    a = create(buyer, "Japanese steps " + unique, format="japanese_reverse",
+               start_price="1000.00", clock_step="10.00", clock_interval=1000,
+               clock_limit="950.00")
+    aid = a["id"]
+    s1, s2, s3 = (server.connect(n) for n in ("supplier1", "supplier2", "supplier3"))
+    s3.ok("auction.watch", auction=aid)
+    for c in (s1, s2, s3):
+        assert bid(c, aid, "1000.00")["ok"] is True
+    steps = []
+    deadline = time.time() + 10
+    while len(steps) < 2 and time.time() < deadline:
+        ev = s3.event(name="auction.update", timeout=5)
+        if ev["reason"] == "step":
+            steps.append(ev["auction"])
+            if len(steps) == 1:
+                # round 2 (990.00): supplier1 and supplier2 stay in; supplier3 lets it pass
+                assert (ev["auction"]["round"], ev["auction"]["clock_price"],
+                        ev["auction"]["your_clock_status"]) == (2, "990.00", "confirm"), ev
+                assert bid(s1, aid, "990.00")["ok"] is True
+                assert bid(s2, aid, "990.00")["ok"] is True
+    assert len(steps) == 2, steps
+    # round 3 (980.00): supplier3 learns from the step that it is out, and who is still in
+    v = steps[1]
+    assert (v["round"], v["clock_price"], v["in"], v["your_clock_status"]) == \
+        (3, "980.00", 2, "dropped_out"), v
+    assert parse_time(v["next_step_at"]) - parse_time(steps[0]["next_step_at"]) == 1000, steps
+    buyer.ok("auction.cancel", auction=aid, reason="test over")

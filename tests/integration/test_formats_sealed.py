@@ -195,6 +195,10 @@ def test_sealed_second_price_through_a_restart(env, tenderd_factory, unique):
                         % aid) == [["80000", "82000", "t"]]
         assert psql_db(env, db, "SELECT price_paid FROM audit.auctions WHERE auction_id = %d" % aid,
                         user="auditor") == [["820.00"]]
+        # the buyer saved against the price it pays, the runner-up's (027)
+        assert psql_db(env, db, "SELECT saving_percent, premium_percent, price_paid FROM"
+                        " audit.results WHERE auction_id = %d" % aid,
+                        user="auditor") == [["18.00", "", "820.00"]]
         body = json.loads(psql_db(env, db, "SELECT body FROM changes WHERE auction_id = %d AND kind ="
                                    " 'closed'" % aid)[0][0])
         assert body["price_paid"] == "820.00" and len(body["opening"]) == 4, body

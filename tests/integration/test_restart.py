@@ -136,7 +136,8 @@ def test_running_auction_without_bids_is_logged_once_across_restart(env, tenderd
             break
         time.sleep(0.05)
     assert v["state"] == "closed", v
-    assert v["result"] == {"winner": None, "closed_at": a["ends_at"]}, v["result"]
+    assert v["result"] == {"winner": None, "closed_at": a["ends_at"], "price_paid": None}, \
+        v["result"]
     rows = env.psql("SELECT kind, count(*) FROM auction_log WHERE auction_id = %d "
                     "GROUP BY kind ORDER BY kind" % aid)
     assert rows == [["closed", "1"], ["created", "1"], ["started", "1"]], rows
