@@ -515,28 +515,37 @@ book_on_step(evutil_socket_t fd, short what, void *arg)
 {
 	struct book *b = arg;
 
-	/* a batch in flight tells its own update when it commits; look again shortly */
-	if (!b->tx.dirty && b->a.state == AUCTION_RUNNING)
+	/* told once the step has come, and not while a batch of the auction is in flight (its
+	 * commit tells its own update; the step follows it): step_due stays until told */
+	if (b->step_due > 0 && time_now_ms() >= b->step_due && b->a.state == AUCTION_RUNNING &&
+	    !b->tx.dirty) {
 		book_broadcast(b->srv, b, "auction.update", auction_format_of(&b->a)->step_reason);
+		b->step_due = 0;
+	}
 	book_step_arm(b->srv, b);
 }
 
-/* Arm the step timer at the next step of the time before the end (or disarm it). */
+/* Arm the step timer at the next step of the time before the end (or disarm it); a step that
+ * has come but is not told yet (a batch in flight) is looked at again shortly. */
 static void
 book_step_arm(struct server *s, struct book *b)
 {
-	int64_t now = time_now_ms(), next = auction_next_step(&b->a, now), left;
+	int64_t now = time_now_ms(), left;
 
-	if (next < 0 && b->step_ev == NULL)
+	if (b->a.state != AUCTION_RUNNING)
+		b->step_due = 0;
+	else if (b->step_due <= 0 || b->step_due > now)
+		b->step_due = auction_next_step(&b->a, now);
+	if (b->step_due <= 0 && b->step_ev == NULL)
 		return;
 	if (b->step_ev == NULL && (b->step_ev = evtimer_new(s->base, book_on_step, b)) == NULL)
 		return;
-	if (next < 0) {
+	if (b->step_due <= 0) {
 		evtimer_del(b->step_ev);
 		return;
 	}
-	left = b->tx.dirty ? 50 : next - now;
-	conn_timer_in(s, b->step_ev, (left < 0 ? 0 : left) + 1);
+	left = b->step_due <= now ? 50 : b->step_due - now;
+	conn_timer_in(s, b->step_ev, left + 1);
 }
 
 /*

@@ -110,6 +110,7 @@ struct book {
 	/* steps of the time (a clock step, a rounds phase or turn): tells watchers when one
 	 * begins (no engine event does; book.c, book_on_step) */
 	struct event *step_ev;
+	int64_t step_due;          /* the step step_ev waits for (ms; 0 none), until it is told */
 	/* Multi-lot auctions (auction.create with lots): lot lot_no of lot_count of the event
 	 * event_id (the auction id of its lot 1; the lots' ids are consecutive); lot_count 0:
 	 * not a lot. stagger_ms 0: parallel closing; else staggered (docs/auction-rules.md). */
