@@ -911,6 +911,32 @@ ops_bid_step_refusal(const struct book *b, enum auction_err e, const struct auct
 
 static void ops_stagger(struct server *s, struct book *b, int64_t at);
 
+/* Whether `k`'s organization may act as a bidder in auction `b` (NULL: none): the auction
+ * exists, a tender's auction admitted it, and it has not placed max_bids_per_bidder `what`
+ * ("bids") in it; else the command is refused (0). */
+static int
+ops_bidder_may(struct server *s, struct cmd *k, const struct book *b, const char *what)
+{
+	char msg[200];
+
+	if (b == NULL) {
+		txn_refuse(s, &k->t, "not_found", "no such auction");
+		return 0;
+	}
+	if (b->proc_id && auction_entry_of(&b->a, k->t.who->org->id) == NULL) {
+		txn_refuse(s, &k->t, "not_admitted", "only the bidders admitted by the tender take part "
+		    "in this auction");
+		return 0;
+	}
+	if (book_bids_of(b, k->t.who->org->id) >= s->cfg.max_bids_per_bidder) {
+		snprintf(msg, sizeof(msg), "max_bids_per_bidder (%ld) reached: this organization has "
+		    "placed as many %s in this auction as allowed", s->cfg.max_bids_per_bidder, what);
+		txn_refuse(s, &k->t, "limit_exceeded", msg);
+		return 0;
+	}
+	return 1;
+}
+
 /* Apply a bid: the engine decides; accepted bids join the batch. */
 static int
 ops_apply_bid(struct server *s, struct txn_cmd *tc)
@@ -923,22 +949,9 @@ ops_apply_bid(struct server *s, struct txn_cmd *tc)
 	const struct auction_event *be;
 	enum auction_err e;
 
-	if (b == NULL) {
-		txn_refuse(s, &k->t, "not_found", "no such auction");
-		return 0;
-	}
-	if (b->proc_id && auction_entry_of(&b->a, k->t.who->org->id) == NULL) {
-		txn_refuse(s, &k->t, "not_admitted", "only the bidders admitted by the tender take part "
-		    "in this auction");
-		return 0;
-	}
 	/* Accepted and refused bids are both recorded: beyond the limit, neither is. */
-	if (book_bids_of(b, k->t.who->org->id) >= s->cfg.max_bids_per_bidder) {
-		snprintf(msg, sizeof(msg), "max_bids_per_bidder (%ld) reached: this organization has "
-		    "placed as many bids in this auction as allowed", s->cfg.max_bids_per_bidder);
-		txn_refuse(s, &k->t, "limit_exceeded", msg);
+	if (!ops_bidder_may(s, k, b, "bids"))
 		return 0;
-	}
 	/* a sealed bid's salt, drawn before anything changes: without one it is refused */
 	if (auction_format_of(&b->a)->sealed && ops_salt(salt) < 0) {
 		txn_refuse(s, &k->t, "internal", "no random bytes for the seal");
@@ -1517,25 +1530,9 @@ ops_apply_proxy(struct server *s, struct txn_cmd *tc)
 	struct ops_actor w = ops_actor_of(k);
 	enum auction_err e;
 
-	if (b == NULL) {
-		txn_refuse(s, &k->t, "not_found", "no such auction");
-		return 0;
-	}
-	if (b->proc_id && auction_entry_of(&b->a, k->t.who->org->id) == NULL) {
-		txn_refuse(s, &k->t, "not_admitted", "only the bidders admitted by the tender take part "
-		    "in this auction");
-		return 0;
-	}
 	/* an instruction counts towards max_bids_per_bidder as a bid does */
-	if (book_bids_of(b, k->t.who->org->id) >= s->cfg.max_bids_per_bidder) {
-		char msg[200];
-
-		snprintf(msg, sizeof(msg), "max_bids_per_bidder (%ld) reached: this organization has "
-		    "placed as many bids and proxy instructions in this auction as allowed",
-		    s->cfg.max_bids_per_bidder);
-		txn_refuse(s, &k->t, "limit_exceeded", msg);
+	if (!ops_bidder_may(s, k, b, "bids and proxy instructions"))
 		return 0;
-	}
 	ops_touch(s, b);
 	if (k->amount > 0)
 		e = auction_proxy_set(&b->a, k->t.who->org->id, k->amount, k->t.who->id, k->t.at, &ev);
@@ -3025,6 +3022,39 @@ ops_lots(struct conn *c, json_t *id, json_t *req, json_t *jl, int exp,
 	return 0;
 }
 
+/* auction.create, checked: queue the command made from `tpl` (the checked parameters, lots and
+ * rules); on failure free what `tpl` holds. */
+static void
+ops_create_queue(struct server *s, struct conn *c, json_t *id, const char *title,
+    const struct cmd *tpl)
+{
+	struct cmd *k;
+
+	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL ||
+	    (tpl->nlots > 0 && (k->event_title = strdup(title)) == NULL)) {
+		free((void *)tpl->params.invited);
+		ops_lots_free(tpl->lots, tpl->nlots);
+		if (k != NULL)
+			free(k->title);
+		free(k);
+		return;
+	}
+	k->lots = tpl->lots;
+	k->nlots = tpl->nlots;
+	k->stagger_ms = tpl->stagger_ms;
+	k->params = tpl->params;
+	k->invited = (int64_t *)tpl->params.invited;
+	snprintf(k->currency, sizeof(k->currency), "%s", tpl->currency);
+	k->exp = tpl->exp;
+	k->smin_pct = tpl->smin_pct;
+	k->smax_pct = tpl->smax_pct;
+	k->smin_val = tpl->smin_val;
+	k->smax_val = tpl->smax_val;
+	k->unsigned_bids = tpl->unsigned_bids;
+	k->outage = tpl->outage;
+	ops_enqueue(s, c, k);
+}
+
 /* auction.create: check everything, queue. */
 void
 ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
@@ -3035,9 +3065,8 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 	struct auction_outage outage;
 	int smin_pct, smax_pct, exp, rc, signed_bids;
 	int64_t smin_val, smax_val, now = time_now_ms(), dur, nostag;
-	struct cmd lots = { .nlots = 0 };  /* multi-lot auctions: the lots, until k is made */
+	struct cmd lots = { .nlots = 0 };  /* what the command is made from (ops_create_queue) */
 	const char *why;
-	struct cmd *k;
 	json_t *jv, *jlots = json_object_get(req, "lots");
 
 	if (proto_get_text(c, req, "title", 1, 500, TEXT_LINE, &title) != 0 ||
@@ -3125,29 +3154,16 @@ ops_auction_create(struct server *s, struct conn *c, json_t *id, json_t *req,
 			return;
 		}
 	}
-	if ((k = cmd_new(CMD_CREATE, c, id)) == NULL || (k->title = strdup(title)) == NULL ||
-	    (lots.nlots > 0 && (k->event_title = strdup(title)) == NULL)) {
-		free((void *)p.invited);
-		ops_lots_free(lots.lots, lots.nlots);
-		if (k != NULL)
-			free(k->title);
-		free(k);
-		return;
-	}
-	k->lots = lots.lots;
-	k->nlots = lots.nlots;
-	k->stagger_ms = lots.stagger_ms;
-	k->params = p;
-	k->invited = (int64_t *)p.invited;
-	snprintf(k->currency, sizeof(k->currency), "%s", currency);
-	k->exp = exp;
-	k->smin_pct = smin_pct;
-	k->smax_pct = smax_pct;
-	k->smin_val = smin_val;
-	k->smax_val = smax_val;
-	k->unsigned_bids = !signed_bids;
-	k->outage = outage;
-	ops_enqueue(s, c, k);
+	lots.params = p;
+	snprintf(lots.currency, sizeof(lots.currency), "%s", currency);
+	lots.exp = exp;
+	lots.smin_pct = smin_pct;
+	lots.smax_pct = smax_pct;
+	lots.smin_val = smin_val;
+	lots.smax_val = smax_val;
+	lots.unsigned_bids = !signed_bids;
+	lots.outage = outage;
+	ops_create_queue(s, c, id, title, &lots);
 }
 
 /* auction.cancel: owning buyer's organization or an operator, with a reason. */
